@@ -1,0 +1,80 @@
+// Package config defines immutag's typed, versioned configuration and its
+// validation. Errors name the file and the key path (providers[1].kind) so a
+// user can find the mistake without reading code.
+package config
+
+import "time"
+
+// CurrentVersion is the only config version this build understands.
+const CurrentVersion = 1
+
+// Config is the whole decoded configuration (contract keys, see ARCHITECTURE.md).
+type Config struct {
+	Version   int        `mapstructure:"version" yaml:"version"`
+	Providers []Provider `mapstructure:"providers" yaml:"providers"`
+	Policy    Policy     `mapstructure:"policy" yaml:"policy"`
+
+	// File is the path the config was read from ("" when built in code).
+	File string `mapstructure:"-" yaml:"-"`
+	// SHA256 is the hex digest of the file's bytes, for the report.
+	SHA256 string `mapstructure:"-" yaml:"-"`
+}
+
+// Provider configures one registry instance.
+type Provider struct {
+	Name          string      `mapstructure:"name" yaml:"name"`
+	Kind          string      `mapstructure:"kind" yaml:"kind"`
+	Endpoint      string      `mapstructure:"endpoint" yaml:"endpoint,omitempty"`
+	Regions       []string    `mapstructure:"regions" yaml:"regions,omitempty"`
+	RoleARNs      []string    `mapstructure:"role_arns" yaml:"role_arns,omitempty"`
+	Projects      []string    `mapstructure:"projects" yaml:"projects,omitempty"`
+	Locations     []string    `mapstructure:"locations" yaml:"locations,omitempty"`
+	Registries    []string    `mapstructure:"registries" yaml:"registries,omitempty"`
+	Subscriptions []string    `mapstructure:"subscriptions" yaml:"subscriptions,omitempty"`
+	Namespaces    []string    `mapstructure:"namespaces" yaml:"namespaces,omitempty"`
+	Credentials   Credentials `mapstructure:"credentials" yaml:"credentials,omitempty"`
+	TLS           TLS         `mapstructure:"tls" yaml:"tls,omitempty"`
+	Rate          Rate        `mapstructure:"rate" yaml:"rate,omitempty"`
+
+	// Line is where the provider entry starts in the config file (0 if unknown);
+	// SARIF results anchor to it.
+	Line int `mapstructure:"-" yaml:"-"`
+}
+
+// Credentials names environment variables; secrets are never inline.
+type Credentials struct {
+	UsernameEnv string `mapstructure:"username_env" yaml:"username_env,omitempty"`
+	PasswordEnv string `mapstructure:"password_env" yaml:"password_env,omitempty"`
+	TokenEnv    string `mapstructure:"token_env" yaml:"token_env,omitempty"`
+}
+
+// TLS options for a provider's API endpoint. Verification stays on unless
+// insecure_skip_verify is set explicitly.
+type TLS struct {
+	CAFile             string `mapstructure:"ca_file" yaml:"ca_file,omitempty"`
+	InsecureSkipVerify bool   `mapstructure:"insecure_skip_verify" yaml:"insecure_skip_verify,omitempty"`
+}
+
+// Rate limits calls to one provider; zero means the adapter's default.
+type Rate struct {
+	RequestsPerSecond float64 `mapstructure:"requests_per_second" yaml:"requests_per_second,omitempty"`
+	MaxConcurrent     int     `mapstructure:"max_concurrent" yaml:"max_concurrent,omitempty"`
+}
+
+// Policy says what counts as compliant.
+type Policy struct {
+	MutableTagsAllowed []string    `mapstructure:"mutable_tags_allowed" yaml:"mutable_tags_allowed,omitempty"`
+	Exemptions         []Exemption `mapstructure:"exemptions" yaml:"exemptions,omitempty"`
+}
+
+// Exemption turns drift into exempt for matching repositories until Expires.
+// Provider, Scope and Repository are globs where * matches any run of
+// characters, "/" included; empty Provider and Scope mean "*".
+type Exemption struct {
+	Provider   string `mapstructure:"provider" yaml:"provider,omitempty"`
+	Scope      string `mapstructure:"scope" yaml:"scope,omitempty"`
+	Repository string `mapstructure:"repository" yaml:"repository"`
+	Reason     string `mapstructure:"reason" yaml:"reason"`
+	// Expires is the last day the exemption applies (inclusive, UTC); zero = never.
+	Expires time.Time `mapstructure:"expires" yaml:"expires,omitempty"`
+}

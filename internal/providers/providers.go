@@ -1,0 +1,217 @@
+// Package providers holds the registry-neutral domain model shared by every
+// adapter, the audit engine and the report: repositories, their tag
+// immutability, planned changes and the small interfaces adapters implement.
+//
+// It imports no adapter and no cloud SDK, so every layer can depend on it.
+package providers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Kind names a registry type. The values are part of the config and report contract.
+type Kind = string
+
+// Registry kinds (contract).
+const (
+	KindECR              Kind = "ecr"
+	KindArtifactRegistry Kind = "artifactregistry"
+	KindACR              Kind = "acr"
+	KindDockerHub        Kind = "dockerhub"
+	KindQuay             Kind = "quay"
+	KindHarbor           Kind = "harbor"
+)
+
+// Kinds lists every supported kind in documentation order.
+var Kinds = []Kind{KindECR, KindArtifactRegistry, KindACR, KindDockerHub, KindQuay, KindHarbor}
+
+// Mode is the normalised immutability of a repository (contract, lower-case in JSON).
+type Mode string
+
+// Immutability modes. Only ModeImmutable (and ModePartial with allowed
+// patterns) can ever be compliant; ModeUnknown is never compliant (fail closed).
+const (
+	ModeImmutable   Mode = "immutable"
+	ModePartial     Mode = "partial"
+	ModeMutable     Mode = "mutable"
+	ModeUnsupported Mode = "unsupported"
+	ModeUnknown     Mode = "unknown"
+)
+
+// Immutability is what an adapter read about one repository.
+type Immutability struct {
+	Mode Mode `json:"mode"`
+	// Native is the registry's own setting, verbatim (e.g. IMMUTABLE_WITH_EXCLUSION).
+	Native string `json:"native,omitempty"`
+	// MutablePatterns are the tag patterns left mutable (ECR exclusions on an
+	// immutable repository, Harbor rule excludes, ...).
+	MutablePatterns []string `json:"mutable_patterns,omitempty"`
+	// ImmutablePatterns are the patterns that are immutable when the setting
+	// is rule based (ECR MUTABLE_WITH_EXCLUSION filters, Hub rules, ...).
+	ImmutablePatterns []string `json:"immutable_patterns,omitempty"`
+	// Tag coverage, for registries that lock tag by tag (ACR).
+	TagsTotal      int64    `json:"tags_total,omitempty"`
+	TagsLocked     int64    `json:"tags_locked,omitempty"`
+	UnlockedSample []string `json:"unlocked_sample,omitempty"`
+	// Error says why the setting could not be read; set with ModeUnknown.
+	Error string `json:"error,omitempty"`
+	// Note is extra context the auditor should see (e.g. "new tags start unlocked").
+	Note string `json:"note,omitempty"`
+}
+
+// Repository is one repository in scope together with its immutability.
+type Repository struct {
+	Provider string // configured instance name
+	Kind     Kind
+	Scope    string // account/region, project/location, login server, namespace, project
+	Name     string
+	URI      string
+	Immutability
+	// DefaultExemption, when set, is why this repository is legitimately
+	// mutable by nature (ECR pull-through cache, AR remote repository). The
+	// policy turns drift into exempt with this reason.
+	DefaultExemption string
+	// Handle is adapter-private data needed to plan a fix (ids, clients).
+	// It never reaches a report.
+	Handle any
+}
+
+// Scope is one unit of listing that succeeds or fails as a whole: an
+// account x region, a project x location, a registry, a namespace.
+type Scope struct {
+	Provider string
+	Kind     Kind
+	Name     string
+	// Handle is adapter-private data (client, account id, region ...).
+	Handle any
+}
+
+// Warning is something an auditor should know that is not a finding about
+// one repository (for example a lookup that was denied).
+type Warning struct {
+	Provider string `json:"provider"`
+	Scope    string `json:"scope,omitempty"`
+	Code     string `json:"code"`
+	Message  string `json:"message"`
+}
+
+// Emitter receives what an adapter finds while it lists one scope.
+// Implementations are safe for concurrent use.
+type Emitter interface {
+	// Repository is called once per repository. A non-nil error stops the listing.
+	Repository(Repository) error
+	// Warn records a warning; listing goes on.
+	Warn(Warning)
+}
+
+// Provider is one configured registry instance.
+type Provider interface {
+	Name() string
+	Kind() Kind
+	// Scopes enumerates the independent listing units. It may call an API
+	// (e.g. ListLocations); an error here fails the whole provider.
+	Scopes(ctx context.Context) ([]Scope, error)
+	// Repositories streams every repository of one scope. Memory must not grow
+	// with the number of repositories. An error means the scope could not be
+	// read completely; repositories already emitted stay valid.
+	Repositories(ctx context.Context, s Scope, e Emitter) error
+}
+
+// FixPolicy is the part of the policy a fix must respect.
+type FixPolicy struct {
+	// MutableTagsAllowed are tag patterns the policy lets stay mutable; a fix
+	// may keep them as exclusions but never adds or widens any.
+	MutableTagsAllowed []string
+}
+
+// Change is one planned fix for one target (a repository, a template, ...).
+type Change struct {
+	Provider   string `json:"provider"`
+	Kind       Kind   `json:"kind"`
+	Scope      string `json:"scope"`
+	Repository string `json:"repository"`
+	URI        string `json:"uri,omitempty"`
+	// Target says what is changed when it is not a repository's own setting
+	// (e.g. "repository-creation-template").
+	Target string       `json:"target,omitempty"`
+	From   Immutability `json:"from"`
+	To     Immutability `json:"to"`
+	// Action is the API call that would be made, human readable.
+	Action string `json:"action"`
+	// Writes is how many write calls Apply is expected to make (ACR: tags to lock).
+	Writes int64 `json:"writes"`
+	// Noop is true when nothing needs to change.
+	Noop bool `json:"noop,omitempty"`
+	// Handle is adapter-private data for Apply.
+	Handle any `json:"-"`
+}
+
+// WriteRecord describes one write call as it is made, for the journal.
+type WriteRecord struct {
+	Call   string `json:"call"`             // API operation
+	Target string `json:"target,omitempty"` // e.g. a tag for per-tag locks
+	Before string `json:"before,omitempty"`
+	After  string `json:"after,omitempty"`
+	Err    string `json:"error,omitempty"`
+}
+
+// Observer lets Apply report each write (journal) and progress (UI).
+type Observer interface {
+	Write(c Change, w WriteRecord)
+	Progress(c Change, done, total int64)
+}
+
+// Result is the outcome of applying one Change.
+type Result struct {
+	Change   Change       `json:"change"`
+	Writes   int64        `json:"writes"`
+	Verified bool         `json:"verified"`
+	After    Immutability `json:"after"`
+}
+
+// Enforcer is implemented by adapters that can fix a repository.
+type Enforcer interface {
+	// Plan says what Apply would change (no writes). A Change with Noop set
+	// means the repository already satisfies the policy.
+	Plan(ctx context.Context, r Repository, p FixPolicy) (Change, error)
+	// Apply performs the change, reports every write to o, then reads the
+	// setting back and sets Result.Verified only when it matches.
+	Apply(ctx context.Context, c Change, o Observer) (Result, error)
+}
+
+// DefaultsEnforcer is implemented by adapters that can also make future
+// repositories start immutable (ECR repository creation templates).
+type DefaultsEnforcer interface {
+	PlanDefaults(ctx context.Context, p FixPolicy) ([]Change, error)
+}
+
+// Options are the shared dependencies handed to every adapter constructor.
+type Options struct {
+	Logger *slog.Logger
+	// Getenv reads the environment variables named in config credentials.
+	// Tests inject it; nil means os.Getenv.
+	Getenv func(string) string
+	// HTTPClient, when set, is used by REST adapters (tests, debug transport).
+	HTTPClient *http.Client
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+// Log returns the logger or a discarding one.
+func (o Options) Log() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}
+
+// Env returns the value of an environment variable through Getenv.
+func (o Options) Env(name string) string {
+	if o.Getenv == nil {
+		return getenv(name)
+	}
+	return o.Getenv(name)
+}
