@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -214,4 +215,19 @@ func (o Options) Env(name string) string {
 		return getenv(name)
 	}
 	return o.Getenv(name)
+}
+
+// String renders the setting briefly: mode, the native value and patterns.
+func (i Immutability) String() string {
+	s := string(i.Mode)
+	if s == "" {
+		s = "?"
+	}
+	if i.Native != "" {
+		s += " " + i.Native
+	}
+	if len(i.MutablePatterns) > 0 && i.Mode != ModeMutable {
+		s += " mutable=" + strings.Join(i.MutablePatterns, ",")
+	}
+	return s
 }

@@ -8,6 +8,12 @@ import (
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/acr"
+	"github.com/immutag/immutag/internal/providers/artifactregistry"
+	"github.com/immutag/immutag/internal/providers/dockerhub"
+	"github.com/immutag/immutag/internal/providers/ecr"
+	"github.com/immutag/immutag/internal/providers/harbor"
+	"github.com/immutag/immutag/internal/providers/quay"
 )
 
 // Constructor builds one adapter from its config entry. It must not call any
@@ -16,7 +22,14 @@ type Constructor func(ctx context.Context, p config.Provider, o providers.Option
 
 // constructors maps each supported kind to its adapter. Adding a registry
 // means adding one line here.
-var constructors = map[string]Constructor{}
+var constructors = map[string]Constructor{
+	providers.KindACR:              acr.New,
+	providers.KindArtifactRegistry: artifactregistry.New,
+	providers.KindDockerHub:        dockerhub.New,
+	providers.KindECR:              ecr.New,
+	providers.KindHarbor:           harbor.New,
+	providers.KindQuay:             quay.New,
+}
 
 // Supported reports whether kind has an adapter in this build.
 func Supported(kind string) bool {

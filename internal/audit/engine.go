@@ -1,0 +1,299 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/immutag/immutag/internal/providers"
+)
+
+// DefaultConcurrency is how many scopes are listed at once unless --concurrency says otherwise.
+const DefaultConcurrency = 4
+
+// Engine scans providers and evaluates every repository against the policy.
+type Engine struct {
+	Providers   []providers.Provider
+	Policy      Policy
+	Concurrency int
+	Log         *slog.Logger
+	// Plan, when set, also plans a fix for every drifting repository whose
+	// provider can enforce (fix runs). Planned changes come back in Scan.Changes.
+	Plan bool
+	// PlanDefaults also asks DefaultsEnforcer providers for their changes
+	// (ECR repository creation templates).
+	PlanDefaults bool
+	// OnRepository, when set, is called from the collector for progress output.
+	OnRepository func(Finding)
+}
+
+// Scan is the outcome of Engine.Run: the report (without run metadata) and,
+// for fix runs, the planned changes with their adapter handles.
+type Scan struct {
+	Report  *Report
+	Changes []PlannedChange
+}
+
+// PlannedChange pairs a change with the enforcer that can apply it.
+type PlannedChange struct {
+	Change    providers.Change
+	Enforcer  providers.Enforcer
+	FindingID string
+}
+
+// event is what workers send to the single collecting goroutine, so the
+// report is built without locks.
+type event struct {
+	finding *Finding
+	scope   *ScopeResult
+	warning *providers.Warning
+	change  *PlannedChange
+}
+
+type emitter struct {
+	ctx   context.Context
+	eng   *Engine
+	prov  providers.Provider
+	scope string
+	out   chan<- event
+	count atomic.Int64
+}
+
+func (e *emitter) send(ev event) error {
+	select {
+	case e.out <- ev:
+		return nil
+	case <-e.ctx.Done():
+		return e.ctx.Err()
+	}
+}
+
+func (e *emitter) Repository(r providers.Repository) error {
+	if r.Provider == "" {
+		r.Provider = e.prov.Name()
+	}
+	if r.Kind == "" {
+		r.Kind = e.prov.Kind()
+	}
+	if r.Scope == "" {
+		r.Scope = e.scope
+	}
+	e.count.Add(1)
+	ev := Evaluate(r, e.eng.Policy)
+	f := NewFinding(r, ev)
+	if err := e.send(event{finding: &f}); err != nil {
+		return err
+	}
+	if e.eng.Plan && ev.Status == StatusDrift {
+		enf, ok := e.prov.(providers.Enforcer)
+		if !ok {
+			return nil
+		}
+		c, err := enf.Plan(e.ctx, r, e.eng.Policy.Fix())
+		if err != nil {
+			e.Warn(providers.Warning{Provider: r.Provider, Scope: r.Scope, Code: "plan-failed",
+				Message: fmt.Sprintf("cannot plan a fix for %s: %v", r.Name, err)})
+			return nil
+		}
+		if !c.Noop {
+			return e.send(event{change: &PlannedChange{Change: c, Enforcer: enf, FindingID: f.ID}})
+		}
+	}
+	return nil
+}
+
+func (e *emitter) Warn(w providers.Warning) {
+	if w.Provider == "" {
+		w.Provider = e.prov.Name()
+	}
+	if w.Scope == "" {
+		w.Scope = e.scope
+	}
+	_ = e.send(event{warning: &w})
+}
+
+// Run lists every scope of every provider with at most Concurrency scopes at
+// once. A failing scope is recorded and the others go on; only context
+// cancellation stops the scan early.
+func (eng *Engine) Run(ctx context.Context) (*Scan, error) {
+	log := eng.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	limit := eng.Concurrency
+	if limit <= 0 {
+		limit = DefaultConcurrency
+	}
+	rep := &Report{
+		SchemaVersion: SchemaVersion,
+		Summary:       Summary{ByProvider: map[string]Counts{}},
+		Scopes:        []ScopeResult{},
+		Warnings:      []providers.Warning{},
+		Findings:      NewSpool[Finding](),
+	}
+	for _, p := range eng.Providers {
+		rep.Summary.ByProvider[p.Name()] = Counts{}
+	}
+	scan := &Scan{Report: rep}
+
+	events := make(chan event, 256)
+	var collect sync.WaitGroup
+	collect.Add(1)
+	go func() {
+		defer collect.Done()
+		for ev := range events {
+			switch {
+			case ev.finding != nil:
+				f := ev.finding
+				_ = rep.Findings.Add(*f)
+				rep.Summary.Counts.add(f.Status)
+				c := rep.Summary.ByProvider[f.Provider]
+				c.add(f.Status)
+				rep.Summary.ByProvider[f.Provider] = c
+				if eng.OnRepository != nil {
+					eng.OnRepository(*f)
+				}
+			case ev.scope != nil:
+				rep.Scopes = append(rep.Scopes, *ev.scope)
+				if ev.scope.Status != "ok" {
+					rep.Summary.ScopeErrors++
+				}
+			case ev.warning != nil:
+				rep.Warnings = append(rep.Warnings, *ev.warning)
+			case ev.change != nil:
+				scan.Changes = append(scan.Changes, *ev.change)
+			}
+		}
+	}()
+
+	// Phase 1 enumerates scopes (cheap, may call an API); phase 2 lists them.
+	// Two groups, because a worker that adds work to its own limited group
+	// can deadlock once every slot waits to add more.
+	type provScopes struct {
+		p      providers.Provider
+		scopes []providers.Scope
+	}
+	found := make([]provScopes, len(eng.Providers))
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(limit)
+	for i, p := range eng.Providers {
+		eg.Go(func() error {
+			scopes, err := p.Scopes(ectx)
+			if err != nil {
+				if ectx.Err() != nil {
+					return ectx.Err()
+				}
+				log.Warn("provider unreadable", "provider", p.Name(), "error", err)
+				sr := ScopeResult{Provider: p.Name(), Kind: p.Kind(), Scope: "*", Status: "error", Error: err.Error()}
+				select {
+				case events <- event{scope: &sr}:
+					return nil
+				case <-ectx.Done():
+					return ectx.Err()
+				}
+			}
+			found[i] = provScopes{p: p, scopes: scopes}
+			return nil
+		})
+	}
+	err := eg.Wait()
+	if err == nil {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(limit)
+		for _, ps := range found {
+			for _, s := range ps.scopes {
+				g.Go(func() error { return eng.listScope(gctx, ps.p, s, events, log) })
+			}
+			if de, ok := ps.p.(providers.DefaultsEnforcer); ok && eng.PlanDefaults && ps.p != nil {
+				g.Go(func() error { return eng.planDefaults(gctx, ps.p, de, events) })
+			}
+		}
+		err = g.Wait()
+	}
+	close(events)
+	collect.Wait()
+	sort.SliceStable(rep.Scopes, func(i, j int) bool {
+		a, b := rep.Scopes[i], rep.Scopes[j]
+		if a.Provider != b.Provider {
+			return a.Provider < b.Provider
+		}
+		return a.Scope < b.Scope
+	})
+	sort.SliceStable(scan.Changes, func(i, j int) bool {
+		a, b := scan.Changes[i].Change, scan.Changes[j].Change
+		if a.Provider != b.Provider {
+			return a.Provider < b.Provider
+		}
+		if a.Scope != b.Scope {
+			return a.Scope < b.Scope
+		}
+		if a.Repository != b.Repository {
+			return a.Repository < b.Repository
+		}
+		return a.Target < b.Target
+	})
+	if err != nil {
+		return scan, err
+	}
+	return scan, ctx.Err()
+}
+
+// listScope must not return a scope's own error: errgroup would cancel the
+// other scopes. Only cancellation is returned.
+func (eng *Engine) listScope(ctx context.Context, p providers.Provider, s providers.Scope, out chan<- event, log *slog.Logger) error {
+	em := &emitter{ctx: ctx, eng: eng, prov: p, scope: s.Name, out: out}
+	start := time.Now()
+	err := p.Repositories(ctx, s, em)
+	sr := ScopeResult{Provider: p.Name(), Kind: p.Kind(), Scope: s.Name, Status: "ok", Repositories: int(em.count.Load())}
+	if err != nil {
+		if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			return ctx.Err()
+		}
+		sr.Status, sr.Error = "error", err.Error()
+		log.Warn("scope unreadable", "provider", p.Name(), "scope", s.Name, "error", err)
+	} else {
+		log.Debug("scope listed", "provider", p.Name(), "scope", s.Name, "repositories", em.count.Load(), "duration", time.Since(start))
+	}
+	select {
+	case out <- event{scope: &sr}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (eng *Engine) planDefaults(ctx context.Context, p providers.Provider, de providers.DefaultsEnforcer, out chan<- event) error {
+	changes, err := de.PlanDefaults(ctx, eng.Policy.Fix())
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		w := providers.Warning{Provider: p.Name(), Code: "defaults-plan-failed", Message: err.Error()}
+		select {
+		case out <- event{warning: &w}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return nil
+	}
+	enf, _ := p.(providers.Enforcer)
+	for _, c := range changes {
+		if c.Noop || enf == nil {
+			continue
+		}
+		pc := PlannedChange{Change: c, Enforcer: enf}
+		select {
+		case out <- event{change: &pc}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}

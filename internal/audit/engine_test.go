@@ -1,0 +1,196 @@
+package audit
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/fake"
+)
+
+func mutable() providers.Immutability {
+	return providers.Immutability{Mode: providers.ModeMutable, Native: "MUTABLE"}
+}
+func immutable() providers.Immutability {
+	return providers.Immutability{Mode: providers.ModeImmutable, Native: "IMMUTABLE"}
+}
+
+func estate() (*fake.Provider, *fake.Provider) {
+	a := fake.New("aws", providers.KindECR)
+	for i := range 50 {
+		a.Add("1/us-east-1", fake.Repo{Name: fmt.Sprintf("east/%02d", i), Immutability: immutable()})
+	}
+	a.Add("1/us-east-1", fake.Repo{Name: "east/mutable", Immutability: mutable()})
+	a.Add("1/eu-west-1", fake.Repo{Name: "west/ptc", Immutability: mutable(), DefaultExemption: "pull-through cache"})
+	a.FailScope("1/ap-south-1", &providers.APIError{Kind: providers.ErrDenied, Code: "AccessDeniedException", Message: "not authorized"})
+	b := fake.New("hub", providers.KindDockerHub)
+	b.Add("acme", fake.Repo{Name: "acme/web", Immutability: providers.Immutability{Mode: providers.ModeUnknown, Error: "403 forbidden"}})
+	return a, b
+}
+
+func TestEngineScopeErrorDoesNotHideOthers(t *testing.T) {
+	for _, conc := range []int{1, 2, 16} {
+		t.Run(fmt.Sprint(conc), func(t *testing.T) {
+			a, b := estate()
+			eng := &Engine{Providers: []providers.Provider{a, b}, Policy: Policy{Now: now}, Concurrency: conc}
+			sc, err := eng.Run(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sc.Report.Close()
+			s := sc.Report.Summary
+			if s.Repositories != 53 || s.Compliant != 50 || s.Drift != 1 || s.Exempt != 1 || s.Error != 1 || s.ScopeErrors != 1 {
+				t.Fatalf("summary %+v", s)
+			}
+			if s.ByProvider["aws"].Repositories != 52 || s.ByProvider["hub"].Error != 1 {
+				t.Fatalf("by provider %+v", s.ByProvider)
+			}
+			if !s.Incomplete() {
+				t.Fatal("incomplete not reported")
+			}
+			var bad []ScopeResult
+			for _, sr := range sc.Report.Scopes {
+				if sr.Status != "ok" {
+					bad = append(bad, sr)
+				}
+			}
+			if len(bad) != 1 || bad[0].Scope != "1/ap-south-1" || bad[0].Error == "" {
+				t.Fatalf("scope results %+v", sc.Report.Scopes)
+			}
+			if n := sc.Report.Findings.Len(); n != 53 {
+				t.Fatalf("findings %d", n)
+			}
+		})
+	}
+}
+
+func TestEngineProviderScopesError(t *testing.T) {
+	a, _ := estate()
+	broken := fake.New("gcp", providers.KindArtifactRegistry)
+	broken.ScopesErr = errors.New("ListLocations: permission denied")
+	sc, err := (&Engine{Providers: []providers.Provider{broken, a}, Policy: Policy{Now: now}, Concurrency: 1}).Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Report.Close()
+	if sc.Report.Summary.ScopeErrors != 2 || sc.Report.Summary.Repositories != 52 {
+		t.Fatalf("summary %+v scopes %+v", sc.Report.Summary, sc.Report.Scopes)
+	}
+}
+
+func TestEngineCancel(t *testing.T) {
+	a := fake.New("aws", providers.KindECR).Add("s", fake.Repo{Name: "x", Immutability: mutable()})
+	a.Gate = make(chan struct{}) // never opens
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := (&Engine{Providers: []providers.Provider{a}, Policy: Policy{Now: now}}).Run(ctx)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestPlanApplyJournalAndIdempotence(t *testing.T) {
+	a, b := estate()
+	a.Add("1/us-east-1", fake.Repo{Name: "east/broken", Immutability: mutable()})
+	eng := &Engine{Providers: []providers.Provider{a, b}, Policy: Policy{Now: now}, Plan: true}
+	sc, err := eng.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Report.Close()
+	// Only drift is planned: not the exempt PTC repository, not the unreadable one.
+	if len(sc.Changes) != 2 || sc.Changes[0].Change.Repository != "east/broken" || sc.Changes[1].Change.Repository != "east/mutable" {
+		t.Fatalf("changes %+v", sc.Changes)
+	}
+	if a.Writes != 0 {
+		t.Fatal("planning wrote")
+	}
+	path := filepath.Join(t.TempDir(), "state", "journal.jsonl")
+	j, err := OpenJournal(path, "run1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := (&Fixer{Journal: j}).Apply(t.Context(), sc.Changes)
+	j.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if !r.Verified || r.State != "applied" {
+			t.Fatalf("record %+v", r)
+		}
+	}
+	if a.Writes != 2 {
+		t.Fatalf("writes %d", a.Writes)
+	}
+	entries := readJournal(t, path)
+	if len(entries) != 4 { // one write + one verified per change
+		t.Fatalf("journal %+v", entries)
+	}
+	for _, e := range entries {
+		if e.RunID != "run1" || e.Provider != "aws" || e.Time.IsZero() {
+			t.Fatalf("entry %+v", e)
+		}
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Fatalf("journal mode %v", st.Mode())
+	}
+	// Second run: nothing left to plan, so no writes.
+	sc2, err := eng.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc2.Report.Close()
+	if len(sc2.Changes) != 0 || sc2.Report.Summary.Drift != 0 {
+		t.Fatalf("second plan %+v summary %+v", sc2.Changes, sc2.Report.Summary)
+	}
+}
+
+func TestApplyVerifyFailure(t *testing.T) {
+	a := fake.New("aws", providers.KindECR).Add("s", fake.Repo{Name: "x", Immutability: mutable()})
+	a.BreakVerify = true
+	sc, err := (&Engine{Providers: []providers.Provider{a}, Policy: Policy{Now: now}, Plan: true}).Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Report.Close()
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	j, _ := OpenJournal(path, "r", nil)
+	recs, err := (&Fixer{Journal: j}).Apply(t.Context(), sc.Changes)
+	j.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Verified || recs[0].State != "verify-failed" {
+		t.Fatalf("records %+v", recs)
+	}
+	es := readJournal(t, path)
+	if es[len(es)-1].Event != "verify-failed" {
+		t.Fatalf("journal %+v", es)
+	}
+}
+
+func readJournal(t *testing.T, path string) []JournalEntry {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []JournalEntry
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var e JournalEntry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("journal line %q: %v", sc.Text(), err)
+		}
+		out = append(out, e)
+	}
+	return out
+}

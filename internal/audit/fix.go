@@ -1,0 +1,205 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/immutag/immutag/internal/providers"
+)
+
+// Journal appends one JSON line per write to a file that is synced after
+// every line, so an interrupted run leaves a record of exactly what it changed.
+type Journal struct {
+	mu    sync.Mutex
+	f     *os.File
+	runID string
+	now   func() time.Time
+}
+
+// JournalEntry is one line of the journal.
+type JournalEntry struct {
+	Time       time.Time `json:"time"`
+	RunID      string    `json:"run_id"`
+	Event      string    `json:"event"` // write | verified | verify-failed | failed
+	Provider   string    `json:"provider"`
+	Kind       string    `json:"kind"`
+	Scope      string    `json:"scope"`
+	Repository string    `json:"repository"`
+	Target     string    `json:"target,omitempty"`
+	Call       string    `json:"call,omitempty"`
+	Before     string    `json:"before,omitempty"`
+	After      string    `json:"after,omitempty"`
+	Error      string    `json:"error,omitempty"`
+}
+
+// OpenJournal opens (creating with 0600 and parent directories) the journal file for appending.
+func OpenJournal(path, runID string, now func() time.Time) (*Journal, error) {
+	if now == nil {
+		now = time.Now
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	return &Journal{f: f, runID: runID, now: now}, nil
+}
+
+// Append writes one entry and syncs it to disk.
+func (j *Journal) Append(e JournalEntry) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	e.Time = j.now().UTC()
+	e.RunID = j.runID
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if _, err := j.f.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("journal %s: %w", j.f.Name(), err)
+	}
+	return j.f.Sync()
+}
+
+// Path is the journal file's path.
+func (j *Journal) Path() string { return j.f.Name() }
+
+// Close closes the file.
+func (j *Journal) Close() error { return j.f.Close() }
+
+// Fixer applies planned changes with bounded concurrency, journaling every write.
+type Fixer struct {
+	Journal     *Journal
+	Concurrency int
+	// Progress, when set, receives per-change progress (ACR tag loops).
+	Progress func(c providers.Change, done, total int64)
+	// OnResult, when set, is called after each change completes.
+	OnResult func(ChangeRecord)
+}
+
+type observer struct {
+	fx  *Fixer
+	err error
+	mu  sync.Mutex
+}
+
+func (o *observer) Write(c providers.Change, w providers.WriteRecord) {
+	e := JournalEntry{Event: "write", Provider: c.Provider, Kind: c.Kind, Scope: c.Scope,
+		Repository: c.Repository, Target: w.Target, Call: w.Call, Before: w.Before, After: w.After, Error: w.Err}
+	if w.Err != "" {
+		e.Event = "failed"
+	}
+	if err := o.fx.Journal.Append(e); err != nil {
+		o.mu.Lock()
+		if o.err == nil {
+			o.err = err
+		}
+		o.mu.Unlock()
+	}
+}
+
+func (o *observer) Progress(c providers.Change, done, total int64) {
+	if o.fx.Progress != nil {
+		o.fx.Progress(c, done, total)
+	}
+}
+
+// ErrJournal means a write could not be journaled; the fixer stops rather
+// than change a registry without a record.
+var ErrJournal = errors.New("journal write failed")
+
+// Apply runs every change and returns one record per change in input order.
+// A change that fails is recorded and the others go on; a journal failure
+// or cancellation stops the run.
+func (fx *Fixer) Apply(ctx context.Context, changes []PlannedChange) ([]ChangeRecord, error) {
+	limit := fx.Concurrency
+	if limit <= 0 {
+		limit = DefaultConcurrency
+	}
+	out := make([]ChangeRecord, len(changes))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit)
+	var resMu sync.Mutex
+	for i, pc := range changes {
+		g.Go(func() error {
+			if gctx.Err() != nil {
+				return gctx.Err()
+			}
+			obs := &observer{fx: fx}
+			rec := recordOf(pc, "applied")
+			res, err := pc.Enforcer.Apply(gctx, pc.Change, obs)
+			rec.Writes = res.Writes
+			switch {
+			case err != nil:
+				rec.State, rec.Error = "failed", err.Error()
+			case !res.Verified:
+				rec.State, rec.Error = "verify-failed", "the setting read back does not match what was written"
+			default:
+				rec.Verified = true
+			}
+			ev := JournalEntry{Event: "verified", Provider: pc.Change.Provider, Kind: pc.Change.Kind, Scope: pc.Change.Scope,
+				Repository: pc.Change.Repository, Target: pc.Change.Target, After: describe(res.After)}
+			if !rec.Verified {
+				ev.Event, ev.Error = rec.State, rec.Error
+			}
+			jerr := fx.Journal.Append(ev)
+			if jerr == nil {
+				jerr = obs.err
+			}
+			resMu.Lock()
+			out[i] = rec
+			resMu.Unlock()
+			if fx.OnResult != nil {
+				fx.OnResult(rec)
+			}
+			if jerr != nil {
+				return fmt.Errorf("%w: %v", ErrJournal, jerr)
+			}
+			if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+				return err
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	for i := range out {
+		if out[i].State == "" {
+			out[i] = recordOf(changes[i], "not-applied")
+			out[i].Error = "run stopped before this change"
+		}
+	}
+	return out, err
+}
+
+func recordOf(pc PlannedChange, state string) ChangeRecord {
+	c := pc.Change
+	return ChangeRecord{Provider: c.Provider, Kind: c.Kind, Scope: c.Scope, Repository: c.Repository,
+		Target: c.Target, FindingID: pc.FindingID, From: c.From, To: c.To, Action: c.Action, Writes: c.Writes, State: state}
+}
+
+// PlanRecords turns planned changes into report records (dry run).
+func PlanRecords(changes []PlannedChange) []ChangeRecord {
+	out := make([]ChangeRecord, len(changes))
+	for i, pc := range changes {
+		out[i] = recordOf(pc, "planned")
+	}
+	return out
+}
+
+func describe(im providers.Immutability) string {
+	s := string(im.Mode)
+	if im.Native != "" {
+		s += " (" + im.Native + ")"
+	}
+	return s
+}

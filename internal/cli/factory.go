@@ -1,0 +1,151 @@
+// Package cli holds immutag's cobra commands. It is the only package (with
+// its configload child) that knows about cobra and viper; everything else
+// receives typed values.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/immutag/immutag/internal/cli/configload"
+	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/catalog"
+)
+
+// Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
+var Version = "dev"
+
+// IOStreams are the command's standard streams and what we know about them.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+	// Terminal flags decide defaults: table output, colours, prompts, progress.
+	StdinTTY, StdoutTTY, StderrTTY bool
+}
+
+// SystemIO returns the process streams.
+func SystemIO() IOStreams {
+	return IOStreams{
+		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
+		StdinTTY:  term.IsTerminal(int(os.Stdin.Fd())),
+		StdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
+		StderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
+	}
+}
+
+// Factory holds lazily built dependencies, so --help and version never read
+// config or credentials.
+type Factory struct {
+	IO     IOStreams
+	Getenv func(string) string
+	Now    func() time.Time
+
+	// Set from global flags before a command runs.
+	ConfigFile string
+	LogLevel   string
+	LogFormat  string
+
+	// Config loads the configuration (memoised). Tests and the demo replace it.
+	Config func() (*config.Config, error)
+	// BuildProviders turns config entries into adapters. Tests replace it.
+	BuildProviders func(ctx context.Context, ps []config.Provider) ([]providers.Provider, error)
+
+	once   sync.Once
+	logger *slog.Logger
+}
+
+// NewFactory returns a factory wired to the real process environment.
+func NewFactory(io IOStreams) *Factory {
+	f := &Factory{IO: io, Getenv: os.Getenv, Now: time.Now}
+	f.Config = f.loadConfigOnce()
+	f.BuildProviders = func(ctx context.Context, ps []config.Provider) ([]providers.Provider, error) {
+		return catalog.Build(ctx, ps, f.ProviderOptions())
+	}
+	return f
+}
+
+func (f *Factory) loadConfigOnce() func() (*config.Config, error) {
+	var (
+		once sync.Once
+		cfg  *config.Config
+		err  error
+	)
+	return func() (*config.Config, error) {
+		once.Do(func() {
+			cfg, err = configload.Load(configload.Options{File: f.ConfigFile, Getenv: f.Getenv})
+			if err == nil && cfg != nil && cfg.File != "" {
+				if w := config.PermissionWarning(cfg.File); w != "" {
+					f.Logger().Warn(w)
+				}
+			}
+		})
+		return cfg, err
+	}
+}
+
+// ProviderOptions are the shared adapter dependencies.
+func (f *Factory) ProviderOptions() providers.Options {
+	return providers.Options{Logger: f.Logger(), Getenv: f.Getenv, Now: f.Now}
+}
+
+// Logger returns the stderr logger configured by --log-level and --log-format.
+// Attributes whose names suggest a secret are redacted as a last line of
+// defence; adapters must not log secrets in the first place.
+func (f *Factory) Logger() *slog.Logger {
+	f.once.Do(func() {
+		level := slog.LevelWarn
+		switch strings.ToLower(f.LogLevel) {
+		case "debug":
+			level = slog.LevelDebug
+		case "info":
+			level = slog.LevelInfo
+		case "error":
+			level = slog.LevelError
+		}
+		opts := &slog.HandlerOptions{Level: level, ReplaceAttr: redactAttr}
+		var h slog.Handler
+		if strings.ToLower(f.LogFormat) == "json" {
+			h = slog.NewJSONHandler(f.IO.ErrOut, opts)
+		} else {
+			h = slog.NewTextHandler(f.IO.ErrOut, opts)
+		}
+		f.logger = slog.New(h)
+	})
+	return f.logger
+}
+
+var secretAttr = []string{"authorization", "password", "secret", "token", "credential", "cookie", "api_key", "apikey"}
+
+func redactAttr(_ []string, a slog.Attr) slog.Attr {
+	k := strings.ToLower(a.Key)
+	for _, s := range secretAttr {
+		if strings.Contains(k, s) && !strings.HasSuffix(k, "_env") {
+			return slog.String(a.Key, "[REDACTED]")
+		}
+	}
+	return a
+}
+
+func validateLogFlags(level, format string) error {
+	switch strings.ToLower(level) {
+	case "", "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	switch strings.ToLower(format) {
+	case "", "text", "json":
+	default:
+		return fmt.Errorf("--log-format %q: want text or json", format)
+	}
+	return nil
+}

@@ -1,0 +1,190 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/immutag/immutag/internal/audit"
+	"github.com/immutag/immutag/internal/providers"
+)
+
+// FixOptions are the inputs of immutag fix.
+type FixOptions struct {
+	ScanFlags
+	Apply             bool
+	Yes               bool
+	Journal           string
+	CreationTemplates bool
+}
+
+// NewCmdFix builds `immutag fix`.
+func NewCmdFix(f *Factory, runF func(context.Context, *FixOptions) error) *cobra.Command {
+	opts := &FixOptions{}
+	cmd := &cobra.Command{
+		Use:   "fix",
+		Short: "Make drifting repositories immutable (dry run unless --apply)",
+		Long: `Audits like 'immutag audit', then plans one change per drifting repository:
+which repository, from what setting to what, and the API call.
+
+Without --apply nothing is changed: the plan is printed and the command exits.
+With --apply each change is made, journaled (one JSON line per write, synced
+to disk) and read back to verify. A fix only ever makes tags more immutable:
+it never unlocks, deletes or widens an exclusion, and keeps as exclusions only
+the patterns policy.mutable_tags_allowed allows. Exempt repositories and
+repositories whose setting could not be read are never changed.
+
+--apply asks for confirmation on a terminal; without a terminal it refuses
+unless --yes is given.`,
+		Example: `  immutag fix                                   # plan only
+  immutag fix --provider aws-prod --apply       # asks before writing
+  immutag fix --apply --yes --journal fix.jsonl # unattended
+  immutag fix --creation-templates --apply      # also make new ECR repositories start immutable`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			if opts.Yes && !opts.Apply {
+				return errors.New("--yes only makes sense with --apply")
+			}
+			if opts.Journal == "" {
+				opts.Journal = defaultJournal(f.Getenv)
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return fixRun(cmd.Context(), f, opts)
+		},
+	}
+	opts.register(cmd)
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.Apply, "apply", false, "make the changes (default: print the plan only)")
+	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required with --apply when stdin is not a terminal)")
+	fl.StringVar(&opts.Journal, "journal", "", "append-only JSON-lines record of every write (default $XDG_STATE_HOME/immutag/journal.jsonl)")
+	fl.BoolVar(&opts.CreationTemplates, "creation-templates", false, "ECR: also ensure the ROOT repository creation template sets IMMUTABLE")
+	return cmd
+}
+
+func defaultJournal(getenv func(string) string) string {
+	if d := getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "immutag", "journal.jsonl")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "state", "immutag", "journal.jsonl")
+	}
+	return "immutag-journal.jsonl"
+}
+
+func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
+	dry := !opts.Apply
+	res, err := scan(ctx, f, &opts.ScanFlags, scanMode{command: "fix", plan: true, planDefaults: opts.CreationTemplates, dryRun: &dry})
+	if err != nil {
+		return err
+	}
+	rep := res.report
+	defer rep.Close()
+	changes := res.scan.Changes
+	rep.Changes = audit.NewSpool[audit.ChangeRecord]()
+
+	if !opts.Apply || len(changes) == 0 {
+		for _, r := range audit.PlanRecords(changes) {
+			_ = rep.Changes.Add(r)
+		}
+		if err := writeReport(f, &opts.ScanFlags, rep); err != nil {
+			return err
+		}
+		switch {
+		case len(changes) == 0:
+			fmt.Fprintln(f.IO.ErrOut, "nothing to change: no drifting repository can be fixed")
+		default:
+			fmt.Fprintf(f.IO.ErrOut, "dry run: %d change(s) planned, %d write call(s); nothing was changed. Run again with --apply to make them.\n",
+				len(changes), totalWrites(changes))
+		}
+		return auditExit(rep, false)
+	}
+
+	if !opts.Yes {
+		if !f.IO.StdinTTY {
+			return fmt.Errorf("refusing to apply %d change(s) without confirmation: stdin is not a terminal; review 'immutag fix' and pass --yes", len(changes))
+		}
+		printPlanSummary(f, changes)
+		ok, err := confirm(f, fmt.Sprintf("Apply %d change(s) (%d write calls)? [y/N] ", len(changes), totalWrites(changes)))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &ExitError{Code: CodeError, Err: errors.New("aborted: nothing was changed")}
+		}
+	}
+
+	j, err := audit.OpenJournal(opts.Journal, rep.Run.ID, f.Now)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	fx := &audit.Fixer{Journal: j, Concurrency: opts.Concurrency}
+	if f.IO.StderrTTY {
+		fx.Progress = func(c providers.Change, done, total int64) {
+			fmt.Fprintf(f.IO.ErrOut, "\r%s %s: %d/%d", c.Provider, c.Repository, done, total)
+			if done == total {
+				fmt.Fprintln(f.IO.ErrOut)
+			}
+		}
+	}
+	records, applyErr := fx.Apply(ctx, changes)
+	failed := 0
+	for _, r := range records {
+		if !r.Verified {
+			failed++
+		}
+		_ = rep.Changes.Add(r)
+	}
+	rep.Run.FinishedAt = f.Now().UTC()
+	if err := writeReport(f, &opts.ScanFlags, rep); err != nil {
+		return err
+	}
+	fmt.Fprintf(f.IO.ErrOut, "applied %d of %d change(s); journal: %s\n", len(records)-failed, len(records), j.Path())
+	if applyErr != nil {
+		return fmt.Errorf("fix stopped: %w (journal: %s)", applyErr, j.Path())
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d change(s) failed or could not be verified (see the report and journal %s)", failed, len(records), j.Path())
+	}
+	return auditExit(rep, false)
+}
+
+func totalWrites(cs []audit.PlannedChange) int64 {
+	var n int64
+	for _, c := range cs {
+		n += c.Change.Writes
+	}
+	return n
+}
+
+func printPlanSummary(f *Factory, cs []audit.PlannedChange) {
+	fmt.Fprintln(f.IO.ErrOut, "Planned changes:")
+	for i, c := range cs {
+		if i == 20 {
+			fmt.Fprintf(f.IO.ErrOut, "  ... and %d more\n", len(cs)-20)
+			break
+		}
+		fmt.Fprintf(f.IO.ErrOut, "  %s %s %s: %s -> %s\n", c.Change.Provider, c.Change.Scope, c.Change.Repository, c.Change.From, c.Change.To)
+	}
+}
+
+func confirm(f *Factory, prompt string) (bool, error) {
+	fmt.Fprint(f.IO.ErrOut, prompt)
+	line, err := bufio.NewReader(f.IO.In).ReadString('\n')
+	if err != nil && line == "" {
+		return false, fmt.Errorf("read confirmation: %w", err)
+	}
+	a := strings.ToLower(strings.TrimSpace(line))
+	return a == "y" || a == "yes", nil
+}

@@ -1,0 +1,40 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// NewRootCmd builds the immutag command tree.
+func NewRootCmd(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "immutag",
+		Short: "Audit and enforce container image tag immutability across registries",
+		Long: `immutag lists every repository in Amazon ECR, Google Artifact Registry, Azure
+Container Registry, Docker Hub, Quay and Harbor, says which ones let a release
+tag be overwritten, fixes them, and keeps them fixed.
+
+A mutable tag means nobody can say which image ran last Tuesday, a rollback can
+pull the same bad image, and anyone with push access can silently replace a
+release. immutag turns that into a report an auditor accepts and a CI gate.
+
+Exit codes: 0 clean, 1 error (bad config, cannot run), 2 scan incomplete (some
+scope or repository could not be read), 3 drift found with --fail-on-drift.`,
+		Example: `  immutag demo                         # everything on built-in emulators, no credentials
+  immutag audit --config immutag.yaml  # report on every configured registry
+  immutag audit -o json --output report.json --fail-on-drift
+  immutag fix                          # show the plan (changes nothing)
+  immutag fix --apply --yes            # apply it, journaled and verified`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return validateLogFlags(f.LogLevel, f.LogFormat)
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&f.ConfigFile, "config", "", "config file (default: $IMMUTAG_CONFIG, ./immutag.yaml, then $XDG_CONFIG_HOME/immutag/config.yaml)")
+	pf.StringVar(&f.LogLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
+	pf.StringVar(&f.LogFormat, "log-format", "text", "log format on stderr: text or json")
+
+	root.AddCommand(NewCmdAudit(f, nil), NewCmdFix(f, nil), NewCmdDemo(f, nil), NewCmdVersion(f))
+	return root
+}

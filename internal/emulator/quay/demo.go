@@ -1,0 +1,94 @@
+package quay
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/emulator"
+	"github.com/immutag/immutag/internal/providers"
+)
+
+// DemoTokenEnv names the variable that carries the demo's OAuth token.
+const DemoTokenEnv = "IMMUTAG_DEMO_QUAY_TOKEN"
+
+// Demo is a running emulator seeded for the demo and sandbox:
+//
+//   - organisation "acme": api (repository policy ".*": immutable),
+//     web (repository policy "v[0-9]+\..*": partial), worker (no policy: mutable);
+//   - user namespace "alice": sandbox (no policy: mutable, fixed at repository level);
+//   - organisation "legacy": FEATURE_IMMUTABLE_TAGS switched off for this
+//     namespace only (policy routes answer 404), so its repository "tools"
+//     is unsupported. Real Quay sets the flag per instance; one emulator with a
+//     per-namespace switch keeps the demo to one provider entry.
+type Demo struct {
+	*Server
+	token string
+}
+
+var _ emulator.Demo = (*Demo)(nil)
+
+// StartDemo starts a seeded emulator on 127.0.0.1.
+func StartDemo(ctx context.Context) (emulator.Demo, error) {
+	return startDemo(ctx)
+}
+
+func startDemo(_ context.Context) (*Demo, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("quay demo: token: %w", err)
+	}
+	d := &Demo{token: hex.EncodeToString(b)}
+	d.Server = New(Options{Token: d.token})
+	if err := d.seed(); err != nil {
+		return nil, err
+	}
+	if err := d.Start(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Demo) seed() error {
+	s := d.Server
+	s.AddOrg("acme")
+	s.AddUser("alice")
+	s.AddOrg("legacy")
+	s.SetFeatureFor("legacy", false)
+	for _, r := range []struct{ ns, name string }{
+		{"acme", "api"}, {"acme", "web"}, {"acme", "worker"}, {"alice", "sandbox"}, {"legacy", "tools"},
+	} {
+		if err := s.AddRepo(r.ns, r.name, "latest", "v1.0.0"); err != nil {
+			return err
+		}
+	}
+	if _, err := s.AddRepoPolicy("acme", "api", ".*", true); err != nil {
+		return err
+	}
+	if _, err := s.AddRepoPolicy("acme", "web", `v[0-9]+\..*`, true); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Kind is "quay".
+func (d *Demo) Kind() string { return providers.KindQuay }
+
+// Provider points the quay adapter at this emulator.
+func (d *Demo) Provider() config.Provider {
+	return config.Provider{
+		Name:        "quay-demo",
+		Kind:        providers.KindQuay,
+		Endpoint:    d.URL(),
+		Namespaces:  []string{"acme", "alice", "legacy"},
+		Credentials: config.Credentials{TokenEnv: DemoTokenEnv},
+	}
+}
+
+// Env holds the token variable the Provider entry names.
+func (d *Demo) Env() map[string]string { return map[string]string{DemoTokenEnv: d.token} }
+
+// OverwriteTarget is acme/worker:latest, mutable until the organisation policy exists.
+func (d *Demo) OverwriteTarget() (scope, repository, tag string) { return "acme", "worker", "latest" }

@@ -1,0 +1,716 @@
+package acr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerregistry/armcontainerregistry"
+
+	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/emulator"
+	emu "github.com/immutag/immutag/internal/emulator/acr"
+	"github.com/immutag/immutag/internal/providers"
+)
+
+func TestNewValidatesWithoutCallingAPIs(t *testing.T) {
+	bad := []config.Provider{
+		{Name: "x"},
+		{Name: "x", Registries: []string{"a.azurecr.io"}, Credentials: config.Credentials{UsernameEnv: "U"}},
+		{Name: "x", Registries: []string{"a.azurecr.io"}, Credentials: config.Credentials{TokenEnv: "T"}},
+		{Name: "x", Registries: []string{"a.azurecr.io", "b.azurecr.io"}, Endpoint: "https://proxy"},
+		{Name: "x", Registries: []string{"a.azurecr.io"}, Endpoint: "http://10.0.0.1:5000"},
+		{Name: "x", Registries: []string{"https://a.azurecr.io/path"}},
+		{Name: "x", Registries: []string{"a.azurecr.io"}, Rate: config.Rate{RequestsPerSecond: -1}},
+	}
+	for i, c := range bad {
+		if _, err := New(t.Context(), c, providers.Options{}); err == nil {
+			t.Errorf("case %d: no error for %+v", i, c)
+		}
+	}
+	// Unreachable registry and unset env vars: construction is lazy.
+	p, err := New(t.Context(), config.Provider{Name: "x", Kind: "acr", Registries: []string{"https://Nowhere.invalid/"},
+		Credentials: config.Credentials{UsernameEnv: "UNSET_U", PasswordEnv: "UNSET_P"}}, providers.Options{Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Scopes(t.Context()); err == nil || !strings.Contains(err.Error(), "UNSET_U") {
+		t.Fatalf("missing credentials should fail at first use and name the variable: %v", err)
+	}
+}
+
+func TestAuditModesAndPaging(t *testing.T) {
+	s := newEmu(t, emu.Options{})
+	seed(s, "team/all-locked", 7, 1)
+	seed(s, "team/partial", 23, 2) // 12 locked, 11 unlocked
+	seed(s, "team/none", 25, 0)
+	s.AddRepository("team/empty")
+	for i := range 5 {
+		s.AddTag(fmt.Sprintf("filler/r%d", i), "latest", true)
+	}
+	p := newProvider(t, setup{cfg: config.Provider{Registries: []string{s.LoginServer()}}, hc: emuClient(s),
+		mods: []func(*Provider){func(p *Provider) { p.pageSize = 4 }}})
+
+	c, errs := audit(t, p)
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	if len(c.repos) != 9 {
+		t.Fatalf("repositories = %d, want 9", len(c.repos))
+	}
+	got := c.byName()
+	check := func(name string, mode providers.Mode, total, locked int64) providers.Repository {
+		t.Helper()
+		r := got[name]
+		if r.Mode != mode || r.TagsTotal != total || r.TagsLocked != locked {
+			t.Errorf("%s: %s %d/%d, want %s %d/%d (%s)", name, r.Mode, r.TagsLocked, r.TagsTotal, mode, locked, total, r.Error)
+		}
+		if r.Note == "" || !strings.Contains(r.Note, "pushed later start unlocked") {
+			t.Errorf("%s: note %q", name, r.Note)
+		}
+		if r.Scope != s.LoginServer() || r.URI != s.LoginServer()+"/"+name || r.Kind != "acr" || r.Provider != "acr-test" {
+			t.Errorf("%s: identity %+v", name, r)
+		}
+		return r
+	}
+	check("team/all-locked", providers.ModeImmutable, 7, 7)
+	part := check("team/partial", providers.ModePartial, 23, 12)
+	none := check("team/none", providers.ModeMutable, 25, 0)
+	check("team/empty", providers.ModeImmutable, 0, 0)
+	if part.Native != "tags locked 12/23" || len(part.MutablePatterns) != 1 || part.MutablePatterns[0] != "*" {
+		t.Errorf("partial native/patterns: %q %v", part.Native, part.MutablePatterns)
+	}
+	if len(part.UnlockedSample) != 10 || part.UnlockedSample[0] != "v00001" {
+		t.Errorf("partial sample = %v", part.UnlockedSample)
+	}
+	if len(none.UnlockedSample) != sampleSize {
+		t.Errorf("sample not bounded: %d", len(none.UnlockedSample))
+	}
+	// Paging really happened: 9 repositories at 4 per page, 25 tags at 4.
+	if n := s.Counter.Get("GET catalog"); n != 3 {
+		t.Errorf("catalog pages = %d, want 3", n)
+	}
+	// 2 pages for 7 tags, 6 for 23, 7 for 25, 1 for empty, 5 fillers.
+	if n := s.Counter.Get("GET tags"); n != 2+6+7+1+5 {
+		t.Errorf("tag pages = %d", n)
+	}
+	// Audit writes nothing and asks for no tag one by one.
+	if s.Counter.Get("PATCH tag")+s.Counter.Get("PATCH repository")+s.Counter.Get("GET tag") != 0 {
+		t.Errorf("audit made extra calls: %v", s.Counter.Snapshot())
+	}
+}
+
+func TestSeveralRegistriesAndUnreadableScopes(t *testing.T) {
+	ok := newEmu(t, emu.Options{})
+	seed(ok, "app", 3, 1)
+	seed(ok, "lib", 3, 0)
+
+	wrongCreds, err := emu.New(emu.Options{}) // knows no user "ci"
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(wrongCreds.Close)
+	seed(wrongCreds, "app", 1, 0)
+
+	noCatalog := newEmu(t, emu.Options{})
+	seed(noCatalog, "app", 1, 0)
+	noCatalog.Deny("registry:catalog")
+
+	oneRepoDenied := newEmu(t, emu.Options{})
+	seed(oneRepoDenied, "open", 2, 1)
+	seed(oneRepoDenied, "private", 2, 0)
+	oneRepoDenied.Deny("private")
+
+	p := newProvider(t, setup{hc: emuClient(ok), cfg: config.Provider{Registries: []string{
+		ok.LoginServer(), wrongCreds.LoginServer(), noCatalog.LoginServer(), oneRepoDenied.LoginServer()}}})
+	start := time.Now()
+	c, errs := audit(t, p)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("auth failures should fail fast, audit took %v", d)
+	}
+	if len(errs) != 2 {
+		t.Fatalf("scope errors = %v, want 2", errs)
+	}
+	for _, h := range []string{wrongCreds.LoginServer(), noCatalog.LoginServer()} {
+		var ae *providers.APIError
+		if !errors.As(errs[h], &ae) || ae.Kind != providers.ErrDenied {
+			t.Errorf("%s: error %v is not a denied APIError", h, errs[h])
+		}
+		if !strings.Contains(errs[h].Error(), h) {
+			t.Errorf("%s: error does not name the registry: %v", h, errs[h])
+		}
+	}
+	if !strings.Contains(errs[wrongCreds.LoginServer()].Error(), "HTTP 401") || strings.Contains(errs[wrongCreds.LoginServer()].Error(), "pw") {
+		t.Errorf("wrong credentials error: %v", errs[wrongCreds.LoginServer()])
+	}
+	if n := wrongCreds.Counter.Get("GET oauth2/token 401"); n != 1 {
+		t.Errorf("rejected logins = %d, want 1 (no retry on 401)", n)
+	}
+	if !strings.Contains(errs[noCatalog.LoginServer()].Error(), "HTTP 403") {
+		t.Errorf("denied catalog error: %v", errs[noCatalog.LoginServer()])
+	}
+
+	byScope := map[string]int{}
+	for _, r := range c.repos {
+		byScope[r.Scope]++
+		if r.Scope == oneRepoDenied.LoginServer() && r.Name == "private" {
+			if r.Mode != providers.ModeUnknown || !strings.Contains(r.Error, "DENIED") {
+				t.Errorf("denied repository: %s %q", r.Mode, r.Error)
+			}
+		} else if r.Mode == providers.ModeUnknown {
+			t.Errorf("%s/%s unexpectedly unknown: %s", r.Scope, r.Name, r.Error)
+		}
+	}
+	if byScope[ok.LoginServer()] != 2 || byScope[oneRepoDenied.LoginServer()] != 2 {
+		t.Errorf("repositories per registry = %v", byScope)
+	}
+}
+
+// fakeLister serves ARM registry pages.
+type fakeLister struct {
+	pages [][]*armcontainerregistry.Registry
+	err   error
+}
+
+func (f fakeLister) NewListPager(*armcontainerregistry.RegistriesClientListOptions) *runtime.Pager[armcontainerregistry.RegistriesClientListResponse] {
+	i := 0
+	return runtime.NewPager(runtime.PagingHandler[armcontainerregistry.RegistriesClientListResponse]{
+		More: func(armcontainerregistry.RegistriesClientListResponse) bool { return i < len(f.pages) },
+		Fetcher: func(context.Context, *armcontainerregistry.RegistriesClientListResponse) (armcontainerregistry.RegistriesClientListResponse, error) {
+			if f.err != nil {
+				return armcontainerregistry.RegistriesClientListResponse{}, f.err
+			}
+			i++
+			return armcontainerregistry.RegistriesClientListResponse{RegistryListResult: armcontainerregistry.RegistryListResult{Value: f.pages[i-1]}}, nil
+		},
+	})
+}
+
+func armRegistry(login string, sku armcontainerregistry.SKUName) *armcontainerregistry.Registry {
+	return &armcontainerregistry.Registry{SKU: &armcontainerregistry.SKU{Name: to.Ptr(sku)},
+		Properties: &armcontainerregistry.RegistryProperties{LoginServer: to.Ptr(login)}}
+}
+
+func TestSubscriptionDiscoveryAndSKURate(t *testing.T) {
+	a := newEmu(t, emu.Options{SKU: "Premium"})
+	b := newEmu(t, emu.Options{SKU: "Standard"})
+	seed(a, "app", 4, 2)
+	seed(b, "web", 2, 0)
+	var listed []string
+	p := newProvider(t, setup{hc: emuClient(a), cfg: config.Provider{
+		Registries:    []string{a.LoginServer()},
+		Subscriptions: []string{"sub-1", "sub-denied"},
+	}, mods: []func(*Provider){func(p *Provider) {
+		p.newCredential = func() (azcore.TokenCredential, error) { return staticCred("arm"), nil }
+		p.newLister = func(sub string, cred azcore.TokenCredential) (registryLister, error) {
+			listed = append(listed, sub)
+			if cred == nil {
+				t.Error("ARM lister got no credential")
+			}
+			if sub == "sub-denied" {
+				return fakeLister{err: &providers.APIError{Kind: providers.ErrDenied, Status: 403, Message: "AuthorizationFailed"}}, nil
+			}
+			return fakeLister{pages: [][]*armcontainerregistry.Registry{
+				{armRegistry(a.LoginServer(), armcontainerregistry.SKUNamePremium)},
+				{armRegistry(b.LoginServer(), armcontainerregistry.SKUNameStandard)},
+			}}, nil
+		}
+	}}})
+	scopes, err := p.Scopes(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range scopes {
+		names = append(names, s.Name)
+	}
+	want := []string{a.LoginServer(), b.LoginServer(), "subscriptions/sub-denied"}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Fatalf("scopes = %v, want %v (configured and discovered deduplicated)", names, want)
+	}
+	if err := p.Repositories(t.Context(), scopes[2], &collector{}); err == nil || !strings.Contains(err.Error(), "sub-denied") {
+		t.Fatalf("failed subscription scope: %v", err)
+	}
+	ra, rb := scopes[0].Handle.(*registry), scopes[1].Handle.(*registry)
+	if ra.sku != "Premium" || ra.perSecond != 2000.0/60 || rb.perSecond != 500.0/60 {
+		t.Fatalf("SKU rates: %s %v, %s %v", ra.sku, ra.perSecond, rb.sku, rb.perSecond)
+	}
+	c := &collector{}
+	if err := p.Repositories(t.Context(), scopes[0], c); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := p.Plan(t.Context(), c.repos[0], providers.FixPolicy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.Writes != 2 || !strings.Contains(ch.Action, "lock 2 tags (writeEnabled=false, deleteEnabled=false)") ||
+		!strings.Contains(ch.Action, "2000 writes/min (Premium SKU write limit)") {
+		t.Fatalf("plan = %d %q", ch.Writes, ch.Action)
+	}
+}
+
+func TestWriteRateDefaults(t *testing.T) {
+	for _, c := range []struct {
+		rate config.Rate
+		sku  string
+		want float64
+	}{
+		{config.Rate{}, "", 100.0 / 60},
+		{config.Rate{}, "Basic", 100.0 / 60},
+		{config.Rate{}, "Standard", 500.0 / 60},
+		{config.Rate{}, "Premium", 2000.0 / 60},
+		{config.Rate{RequestsPerSecond: 3}, "Premium", 3},
+		{config.Rate{RequestsPerSecond: 3}, "", 3},
+	} {
+		if got, src := writeRate(c.rate, c.sku); got != c.want || src == "" {
+			t.Errorf("writeRate(%v, %q) = %v %q, want %v", c.rate, c.sku, got, src, c.want)
+		}
+	}
+	if got := estimate(250, 100.0/60); got != "2m30s" {
+		t.Errorf("estimate = %s", got)
+	}
+}
+
+func TestPlanApplyVerifyIdempotent(t *testing.T) {
+	s := newEmu(t, emu.Options{SKU: "Premium"})
+	unlocked := seed(s, "team/app", 30, 3) // 10 locked, 20 unlocked
+	s.AddTag("team/app", "no-delete-flag", false)
+	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()},
+		Rate: config.Rate{RequestsPerSecond: 1000}}})
+	c, _ := audit(t, p)
+	repo := c.byName()["team/app"]
+
+	ch, err := p.Plan(t.Context(), repo, providers.FixPolicy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.Noop || ch.Writes != 21 || ch.From.Mode != providers.ModePartial || ch.To.Mode != providers.ModeImmutable || ch.To.TagsLocked != 31 {
+		t.Fatalf("plan = %+v", ch)
+	}
+	if !strings.Contains(ch.Action, "lock 21 tags (writeEnabled=false, deleteEnabled=false)") || !strings.Contains(ch.Action, "under 1s") {
+		t.Fatalf("action = %q", ch.Action)
+	}
+	if s.Counter.Get("PATCH tag") != 0 {
+		t.Fatal("plan wrote")
+	}
+
+	j := &journal{}
+	res, err := p.Apply(t.Context(), ch, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Verified || res.Writes != 21 || res.After.Mode != providers.ModeImmutable || res.After.TagsLocked != 31 {
+		t.Fatalf("result = %+v", res)
+	}
+	if got := s.Counter.Get("PATCH tag"); got != 21 {
+		t.Fatalf("PATCHes = %d, want 21", got)
+	}
+	if s.Counter.Get("PATCH locked tag")+s.Counter.Get("PATCH repository") != 0 {
+		t.Fatalf("touched a locked tag or the repository lock: %v", s.Counter.Snapshot())
+	}
+	ok := j.successes()
+	for _, tag := range append(unlocked, "no-delete-flag") {
+		tg, _ := s.Tag("team/app", tag)
+		if !tg.Locked() || tg.DeleteEnabled {
+			t.Errorf("%s not locked: %+v", tag, tg)
+		}
+		if ok[tag] != 1 {
+			t.Errorf("%s journaled %d times", tag, ok[tag])
+		}
+	}
+	if len(j.recs) != 21 || j.recs[0].Call != "UpdateTagProperties" || j.recs[0].After != "writeEnabled=false,deleteEnabled=false" {
+		t.Fatalf("journal = %+v", j.recs)
+	}
+	if last := j.progress[len(j.progress)-1]; last != 21 || j.total != 21 {
+		t.Fatalf("progress ended at %d/%d", last, j.total)
+	}
+	if !s.RepositoryWritable("team/app") {
+		t.Fatal("repository-level lock used")
+	}
+	// New pushes still work (the repository is not locked), locked tags refuse.
+	if err := s.PushTag("team/app", "v2-new"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PushTag("team/app", unlocked[0]); !errors.Is(err, emulator.ErrTagImmutable) {
+		t.Fatalf("overwrite after fix: %v", err)
+	}
+
+	// Re-plan sees only the new tag; after locking it, a further plan is a no-op
+	// and a further apply makes no write.
+	ch2, err := p.Plan(t.Context(), repo, providers.FixPolicy{})
+	if err != nil || ch2.Writes != 1 {
+		t.Fatalf("plan after a new push: %d %v", ch2.Writes, err)
+	}
+	if _, err := p.Apply(t.Context(), ch2, &journal{}); err != nil {
+		t.Fatal(err)
+	}
+	ch3, err := p.Plan(t.Context(), repo, providers.FixPolicy{})
+	if err != nil || !ch3.Noop || ch3.Writes != 0 {
+		t.Fatalf("third plan not a no-op: %+v %v", ch3, err)
+	}
+	before := s.Counter.Get("PATCH tag")
+	j3 := &journal{}
+	res3, err := p.Apply(t.Context(), ch3, j3)
+	if err != nil || !res3.Verified || res3.Writes != 0 || len(j3.recs) != 0 || s.Counter.Get("PATCH tag") != before {
+		t.Fatalf("idempotent re-apply: %+v %v, journal %d", res3, err, len(j3.recs))
+	}
+}
+
+func TestVerifyDetectsUnlockedTag(t *testing.T) {
+	s := newEmu(t, emu.Options{})
+	seed(s, "app", 5, 0)
+	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()}, Rate: config.Rate{RequestsPerSecond: 1000}}})
+	c, _ := audit(t, p)
+	ch, err := p.Plan(t.Context(), c.repos[0], providers.FixPolicy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Something unlocks a tag behind the loop's back: the read-back must notice.
+	j := &journal{onWrite: func(n int) {
+		if n == 5 {
+			s.AddTag("app", "v00000", false)
+		}
+	}}
+	res, err := p.Apply(t.Context(), ch, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Verified || res.After.Mode != providers.ModePartial || res.After.TagsLocked != 4 {
+		t.Fatalf("verify missed an unlocked tag: %+v", res)
+	}
+}
+
+// TestLockLoopLarge is the acceptance loop: >= 5,000 tags across
+// repositories, some locked, injected 429s.
+func TestLockLoopLarge(t *testing.T) {
+	s := newEmu(t, emu.Options{WritesPerMinute: -1})
+	repos := []string{"loop/a", "loop/b", "loop/c", "loop/d"}
+	unlocked := map[string][]string{}
+	total := 0
+	for _, r := range repos {
+		unlocked[r] = seed(s, r, 1300, 3)
+		total += len(unlocked[r])
+	}
+	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()},
+		Rate: config.Rate{RequestsPerSecond: 3000, MaxConcurrent: 8}}})
+	c, _ := audit(t, p)
+	s.Counter.Reset()
+	s.Injector.Set(emulator.Faults{ThrottleRate: 0.03, RetryAfter: 2 * time.Millisecond, Seed: 7})
+
+	j := &journal{}
+	var planned int64
+	for _, r := range c.repos {
+		ch, res, err := fix(t, t.Context(), p, r, j)
+		if err != nil {
+			t.Fatalf("%s: %v", r.Name, err)
+		}
+		planned += ch.Writes
+		if !res.Verified {
+			t.Fatalf("%s not verified: %+v", r.Name, res.After)
+		}
+	}
+	if planned != int64(total) || total < 3400 {
+		t.Fatalf("planned %d, unlocked %d", planned, total)
+	}
+	if got := s.Counter.Get("PATCH tag"); got != int64(total) {
+		t.Fatalf("successful PATCHes = %d, want exactly %d (one per unlocked tag)", got, total)
+	}
+	if s.Counter.Get("PATCH locked tag") != 0 {
+		t.Fatal("a locked tag was PATCHed")
+	}
+	if s.Counter.Get("PATCH tag 429") == 0 {
+		t.Fatal("no 429 was injected; the test proves nothing about retries")
+	}
+	for _, r := range repos {
+		ok := j.successesIn(r)
+		if len(ok) != len(unlocked[r]) {
+			t.Errorf("%s: journaled %d tags, want %d", r, len(ok), len(unlocked[r]))
+		}
+		for _, tag := range unlocked[r] {
+			if ok[tag] != 1 {
+				t.Errorf("%s:%s journaled %d times", r, tag, ok[tag])
+			}
+		}
+		tot, locked := s.Counts(r)
+		if tot != locked {
+			t.Errorf("%s: %d/%d locked", r, locked, tot)
+		}
+	}
+
+	// Second run: nothing to do, zero writes.
+	s.Injector.Set(emulator.Faults{})
+	before := s.Counter.Get("PATCH tag")
+	for _, r := range c.repos {
+		ch, res, err := fix(t, t.Context(), p, r, &journal{})
+		if err != nil || !ch.Noop || res.Writes != 0 {
+			t.Fatalf("second run %s: %+v %v", r.Name, ch, err)
+		}
+	}
+	if got := s.Counter.Get("PATCH tag") - before; got != 0 {
+		t.Fatalf("second run made %d writes", got)
+	}
+}
+
+// TestLockLoopRespectsRate measures the achieved write rate at the
+// emulator: the first to the last served PATCH.
+func TestLockLoopRespectsRate(t *testing.T) {
+	const n, perSecond = 121, 100.0
+	s := newEmu(t, emu.Options{WritesPerMinute: -1})
+	seed(s, "app", n, 0)
+	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()},
+		Rate: config.Rate{RequestsPerSecond: perSecond, MaxConcurrent: 8}}})
+	c, _ := audit(t, p)
+	if _, res, err := fix(t, t.Context(), p, c.repos[0], &journal{}); err != nil || !res.Verified {
+		t.Fatalf("%+v %v", res, err)
+	}
+	first, last := s.WriteWindow()
+	got := float64(n-1) / last.Sub(first).Seconds()
+	t.Logf("achieved %.1f writes/s over %v (limit %v)", got, last.Sub(first), perSecond)
+	if got > perSecond*1.1 {
+		t.Fatalf("achieved %.1f writes/s, above the %v/s limit + 10%%", got, perSecond)
+	}
+	if got < perSecond*0.5 {
+		t.Fatalf("achieved only %.1f writes/s: the limiter is far stricter than configured", got)
+	}
+}
+
+// TestLockLoopConcurrencyBound checks rate.max_concurrent with a transport
+// that counts PATCHes in flight.
+func TestLockLoopConcurrencyBound(t *testing.T) {
+	s := newEmu(t, emu.Options{WritesPerMinute: -1})
+	seed(s, "app", 30, 0)
+	var inFlight, peak atomic.Int64
+	base := s.Client().Transport
+	hc := &http.Client{Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
+		if r.Method == http.MethodPatch {
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			for {
+				p := peak.Load()
+				if n <= p || peak.CompareAndSwap(p, n) {
+					break
+				}
+			}
+		}
+		return base.RoundTrip(r)
+	})}
+	p := newProvider(t, setup{hc: hc, cfg: config.Provider{Registries: []string{s.LoginServer()},
+		Rate: config.Rate{RequestsPerSecond: 5000, MaxConcurrent: 3}}})
+	c, _ := audit(t, p)
+	s.Injector.Set(emulator.Faults{Latency: 15 * time.Millisecond})
+	if _, _, err := fix(t, t.Context(), p, c.repos[0], &journal{}); err != nil {
+		t.Fatal(err)
+	}
+	if pk := peak.Load(); pk > 3 || pk < 2 {
+		t.Fatalf("peak PATCHes in flight = %d, want 2..3", pk)
+	}
+}
+
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestSKUThrottleHonoursRetryAfter runs faster than the emulator's SKU
+// write limit: the 429s carry Retry-After and every tag still gets locked.
+func TestSKUThrottleHonoursRetryAfter(t *testing.T) {
+	s := newEmu(t, emu.Options{WritesPerMinute: 60}) // 1/s, bucket of 10
+	seed(s, "app", 12, 0)
+	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()},
+		Rate: config.Rate{RequestsPerSecond: 1000, MaxConcurrent: 2}}})
+	c, _ := audit(t, p)
+	_, res, err := fix(t, t.Context(), p, c.repos[0], &journal{})
+	if err != nil || !res.Verified || res.Writes != 12 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if s.Counter.Get("PATCH tag 429") == 0 || s.Counter.Get("PATCH tag") != 12 {
+		t.Fatalf("counts = %v", s.Counter.Snapshot())
+	}
+}
+
+// TestInterruptedLoopResumes cancels the loop mid-way: the journal must
+// match the registry, and the next run must finish the job.
+func TestInterruptedLoopResumes(t *testing.T) {
+	s := newEmu(t, emu.Options{WritesPerMinute: -1})
+	unlocked := seed(s, "app", 1200, 4) // 900 unlocked
+	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()},
+		Rate: config.Rate{RequestsPerSecond: 2000, MaxConcurrent: 8}}})
+	c, _ := audit(t, p)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	j1 := &journal{onWrite: func(n int) {
+		if n == 250 {
+			cancel()
+		}
+	}}
+	_, res, err := fix(t, ctx, p, c.repos[0], j1)
+	if !errors.Is(err, context.Canceled) || res.Verified {
+		t.Fatalf("interrupted run: %+v %v", res, err)
+	}
+	ok, journaled := j1.successes(), j1.all()
+	if len(ok) < 250 || len(ok) >= len(unlocked) {
+		t.Fatalf("successes = %d", len(ok))
+	}
+	lockedNow := 0
+	for _, tag := range unlocked {
+		tg, _ := s.Tag("app", tag)
+		if ok[tag] > 0 && !tg.Locked() {
+			t.Errorf("%s journaled as locked but unlocked at the registry", tag)
+		}
+		if tg.Locked() {
+			lockedNow++
+			if !journaled[tag] {
+				t.Errorf("%s locked at the registry but missing from the journal", tag)
+			}
+		}
+	}
+	if lockedNow >= len(unlocked) {
+		t.Fatal("the interruption came too late to test anything")
+	}
+
+	j2 := &journal{}
+	ch, res, err := fix(t, t.Context(), p, c.repos[0], j2)
+	if err != nil || !res.Verified {
+		t.Fatalf("resumed run: %+v %v", res, err)
+	}
+	if ch.Writes != int64(len(unlocked)-lockedNow) {
+		t.Fatalf("resume planned %d, want %d", ch.Writes, len(unlocked)-lockedNow)
+	}
+	ok2 := j2.successes()
+	for _, tag := range unlocked {
+		if ok[tag]+ok2[tag] > 1 {
+			t.Errorf("%s locked twice", tag)
+		}
+	}
+	if got := s.Counter.Get("PATCH tag"); got != int64(len(unlocked)) {
+		t.Fatalf("PATCHes over both runs = %d, want %d", got, len(unlocked))
+	}
+	if s.Counter.Get("PATCH locked tag") != 0 {
+		t.Fatal("a locked tag was PATCHed")
+	}
+}
+
+func TestEntraIDCredential(t *testing.T) {
+	s := newEmu(t, emu.Options{})
+	s.AcceptAADToken("entra-token")
+	seed(s, "team/a", 6, 2)
+	seed(s, "team/b", 4, 0)
+	p := newProvider(t, setup{hc: emuClient(s), env: map[string]string{}, cfg: config.Provider{Registries: []string{s.LoginServer()},
+		Rate: config.Rate{RequestsPerSecond: 1000}},
+		mods: []func(*Provider){func(p *Provider) {
+			p.newCredential = func() (azcore.TokenCredential, error) { return staticCred("entra-token"), nil }
+		}}})
+	c, errs := audit(t, p)
+	if len(errs) != 0 || len(c.repos) != 2 {
+		t.Fatalf("audit: %v %d", errs, len(c.repos))
+	}
+	for _, r := range c.repos {
+		if _, res, err := fix(t, t.Context(), p, r, &journal{}); err != nil || !res.Verified {
+			t.Fatalf("%s: %+v %v", r.Name, res, err)
+		}
+	}
+	if got := s.Counter.Get("PATCH tag"); got != 7 {
+		t.Fatalf("PATCHes = %d, want 7", got)
+	}
+	if got := s.Counter.Get("POST oauth2/exchange"); got != 1 {
+		t.Errorf("Entra ID exchanges = %d, want 1 (refresh token cached)", got)
+	}
+	// One access token per scope: catalog, and read + write for each repo.
+	if got := s.Counter.Get("POST oauth2/token"); got != 5 {
+		t.Errorf("access tokens = %d, want 5 (cached per scope)", got)
+	}
+	if n := s.Counter.Get("GET tags 401") + s.Counter.Get("PATCH tag 401"); n != 0 {
+		t.Errorf("%d challenges answered: scope prediction failed", n)
+	}
+
+	// An Entra ID token the registry refuses fails fast as denied.
+	p2 := newProvider(t, setup{hc: emuClient(s), env: map[string]string{}, cfg: config.Provider{Registries: []string{s.LoginServer()}},
+		mods: []func(*Provider){func(p *Provider) {
+			p.newCredential = func() (azcore.TokenCredential, error) { return staticCred("stranger"), nil }
+		}}})
+	_, errs = audit(t, p2)
+	if providers.KindOf(errs[s.LoginServer()]) != providers.ErrDenied {
+		t.Fatalf("refused Entra ID token: %v", errs)
+	}
+}
+
+// TestChallengeFallback: a token for the wrong scope gets a 401 challenge;
+// the adapter fetches the challenged scope and retries with the body.
+func TestChallengeFallback(t *testing.T) {
+	s := newEmu(t, emu.Options{})
+	seed(s, "app", 2, 0)
+	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()}, Rate: config.Rate{RequestsPerSecond: 1000}}})
+	c, _ := audit(t, p)
+	r := c.repos[0].Handle.(*registry)
+	// Poison the write scope with a read-scoped token.
+	readTok, err := r.tokens.get(t.Context(), "repository:app:metadata_read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.tokens.mu.Lock()
+	e := &tokenEntry{done: make(chan struct{}), tok: readTok, exp: time.Now().Add(time.Hour)}
+	close(e.done)
+	r.tokens.m["repository:app:metadata_write"] = e
+	r.tokens.mu.Unlock()
+	if _, res, err := fix(t, t.Context(), p, c.repos[0], &journal{}); err != nil || !res.Verified {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if s.Counter.Get("PATCH tag 401") == 0 || s.Counter.Get("PATCH tag") != 2 {
+		t.Fatalf("counts = %v", s.Counter.Snapshot())
+	}
+}
+
+func TestDemoEndToEnd(t *testing.T) {
+	d, err := emu.StartDemo(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	env := d.Env()
+	// No HTTPClient: the CA file from the demo's config must be enough.
+	pp, err := New(t.Context(), d.Provider(), providers.Options{Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pp.(*Provider)
+	c, errs := audit(t, p)
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	want := map[string]providers.Mode{
+		emu.DemoRepoLocked: providers.ModeImmutable, emu.DemoRepoPartial: providers.ModePartial,
+		emu.DemoRepoUnlocked: providers.ModeMutable, emu.DemoRepoEmpty: providers.ModeImmutable,
+	}
+	for name, m := range want {
+		if got := c.byName()[name]; got.Mode != m {
+			t.Errorf("%s: %s, want %s (%s)", name, got.Mode, m, got.Error)
+		}
+	}
+	scope, repo, tag := d.OverwriteTarget()
+	if err := d.PushTag(t.Context(), scope, repo, tag); err != nil {
+		t.Fatalf("overwrite before fix: %v", err)
+	}
+	for _, r := range c.repos {
+		ch, err := p.Plan(t.Context(), r, providers.FixPolicy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ch.Noop {
+			continue
+		}
+		if res, err := p.Apply(t.Context(), ch, &journal{}); err != nil || !res.Verified {
+			t.Fatalf("%s: %+v %v", r.Name, res, err)
+		}
+	}
+	if err := d.PushTag(t.Context(), scope, repo, tag); !errors.Is(err, emulator.ErrTagImmutable) {
+		t.Fatalf("overwrite after fix: %v", err)
+	}
+}

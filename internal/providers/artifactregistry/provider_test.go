@@ -1,0 +1,645 @@
+package artifactregistry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/googleapis/gax-go/v2"
+	"google.golang.org/grpc/codes"
+
+	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/emulator"
+	aremu "github.com/immutag/immutag/internal/emulator/artifactregistry"
+	"github.com/immutag/immutag/internal/providers"
+)
+
+func startEmu(t *testing.T) *aremu.Server {
+	t.Helper()
+	s := aremu.New()
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// newProvider builds the adapter against the emulator with a fast retry policy.
+func newProvider(t *testing.T, s *aremu.Server, edit func(*config.Provider)) *Provider {
+	t.Helper()
+	cfg := config.Provider{Name: "gar", Kind: providers.KindArtifactRegistry, Endpoint: s.Endpoint(), Projects: []string{"p1"}}
+	if edit != nil {
+		edit(&cfg)
+	}
+	pr, err := New(t.Context(), cfg, providers.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pr.(*Provider)
+	p.backoff = gax.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, Multiplier: 2}
+	p.attempts = 3
+	p.timeout = 10 * time.Second
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+type collector struct {
+	mu    sync.Mutex
+	repos []providers.Repository
+	warns []providers.Warning
+	// failAt, when > 0, makes the n-th Repository call fail.
+	failAt int
+}
+
+var errStop = errors.New("stop")
+
+func (c *collector) Repository(r providers.Repository) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.repos = append(c.repos, r)
+	if c.failAt > 0 && len(c.repos) == c.failAt {
+		return errStop
+	}
+	return nil
+}
+
+func (c *collector) Warn(w providers.Warning) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.warns = append(c.warns, w)
+}
+
+func (c *collector) byName() map[string]providers.Repository {
+	out := map[string]providers.Repository{}
+	for _, r := range c.repos {
+		out[r.Scope+"/"+r.Name] = r
+	}
+	return out
+}
+
+// audit lists every scope like the engine: a scope error is kept and the
+// other scopes go on.
+func audit(t *testing.T, p *Provider) (*collector, map[string]error) {
+	t.Helper()
+	scopes, err := p.Scopes(t.Context())
+	must(t, err)
+	c := &collector{}
+	errs := map[string]error{}
+	for _, s := range scopes {
+		if err := p.Repositories(t.Context(), s, c); err != nil {
+			errs[s.Name] = err
+		}
+	}
+	return c, errs
+}
+
+func scopeNames(ss []providers.Scope) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = s.Name
+	}
+	return out
+}
+
+func TestPagination(t *testing.T) {
+	s := startEmu(t)
+	var want []string
+	for i := range 7 {
+		n := fmt.Sprintf("repo-%02d", i)
+		want = append(want, n)
+		must(t, s.CreateRepository("p1", "us-east1", n, aremu.ModeStandard, i%2 == 0))
+	}
+	s.SetFaults(emulator.Faults{PageSize: 3})
+	p := newProvider(t, s, func(c *config.Provider) { c.Locations = []string{"us-east1"} })
+	c, errs := audit(t, p)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	var got []string
+	for _, r := range c.repos {
+		got = append(got, r.Name)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("listed %v, want %v", got, want)
+	}
+	if n := s.CallCount("ListRepositories"); n != 3 {
+		t.Fatalf("ListRepositories calls = %d, want 3 (7 repositories, pages of 3)", n)
+	}
+	if n := s.CallCount("ListLocations"); n != 0 {
+		t.Fatalf("explicit locations should not call ListLocations, got %d", n)
+	}
+}
+
+func TestStreamingStopsEarly(t *testing.T) {
+	s := startEmu(t)
+	for i := range 10 {
+		must(t, s.CreateRepository("p1", "us-east1", fmt.Sprintf("r%d", i), aremu.ModeStandard, false))
+	}
+	s.SetFaults(emulator.Faults{PageSize: 2})
+	p := newProvider(t, s, func(c *config.Provider) { c.Locations = []string{"us-east1"} })
+	scopes, err := p.Scopes(t.Context())
+	must(t, err)
+	c := &collector{failAt: 1}
+	if err := p.Repositories(t.Context(), scopes[0], c); !errors.Is(err, errStop) {
+		t.Fatalf("emitter error not returned: %v", err)
+	}
+	// Repositories are emitted as pages arrive, not after the whole listing.
+	if n := s.CallCount("ListRepositories"); n != 1 {
+		t.Fatalf("ListRepositories calls = %d after the emitter stopped on the first repository, want 1", n)
+	}
+}
+
+func TestScopesFromListLocations(t *testing.T) {
+	s := startEmu(t)
+	must(t, s.CreateRepository("p1", "us-central1", "a", aremu.ModeStandard, false))
+	must(t, s.CreateRepository("p1", "europe-west1", "b", aremu.ModeStandard, true))
+	s.AddLocation("p1", "asia-east1")
+	must(t, s.CreateRepository("p2", "us-east4", "c", aremu.ModeStandard, false))
+	p := newProvider(t, s, func(c *config.Provider) { c.Projects = []string{"p1", "p2", "p1"} })
+
+	scopes, err := p.Scopes(t.Context())
+	must(t, err)
+	want := []string{"p1/asia-east1", "p1/europe-west1", "p1/us-central1", "p2/us-east4"}
+	if got := scopeNames(scopes); !slices.Equal(got, want) {
+		t.Fatalf("scopes %v, want %v", got, want)
+	}
+	if n := s.CallCount("ListLocations"); n != 2 {
+		t.Fatalf("ListLocations calls = %d, want one per distinct project", n)
+	}
+	c, errs := audit(t, p)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	got := c.byName()
+	if len(got) != 3 || got["p1/europe-west1/b"].Mode != providers.ModeImmutable || got["p2/us-east4/c"].Mode != providers.ModeMutable {
+		t.Fatalf("repositories %v", got)
+	}
+	if n := s.CallCount("ListRepositories"); n != 4 {
+		t.Fatalf("ListRepositories calls = %d, want one per scope", n)
+	}
+}
+
+func TestExplicitLocations(t *testing.T) {
+	s := startEmu(t)
+	must(t, s.CreateRepository("p1", "us-central1", "a", aremu.ModeStandard, false))
+	must(t, s.CreateRepository("p1", "europe-west1", "b", aremu.ModeStandard, false))
+	must(t, s.CreateRepository("p1", "asia-east1", "skipped", aremu.ModeStandard, false))
+	p := newProvider(t, s, func(c *config.Provider) { c.Locations = []string{"us-central1", "europe-west1"} })
+	scopes, err := p.Scopes(t.Context())
+	must(t, err)
+	if got := scopeNames(scopes); !slices.Equal(got, []string{"p1/us-central1", "p1/europe-west1"}) {
+		t.Fatalf("scopes %v", got)
+	}
+	c, errs := audit(t, p)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if got := c.byName(); len(got) != 2 || got["p1/asia-east1/skipped"].Name != "" {
+		t.Fatalf("repositories %v", got)
+	}
+	if n := s.CallCount("ListLocations"); n != 0 {
+		t.Fatalf("ListLocations calls = %d, want 0", n)
+	}
+}
+
+func TestModes(t *testing.T) {
+	s := startEmu(t)
+	must(t, s.CreateRepository("p1", "us-central1", "mutable", aremu.ModeStandard, false))
+	must(t, s.CreateRepository("p1", "us-central1", "locked", aremu.ModeStandard, true))
+	must(t, s.CreateRepository("p1", "us-central1", "mirror", aremu.ModeRemote, false))
+	must(t, s.CreateRepository("p1", "us-central1", "all", aremu.ModeVirtual, false))
+	must(t, s.Seed("p1", "us-central1", aremu.RepoSpec{Name: "libs", Format: "MAVEN"}))
+	must(t, s.Seed("p1", "us-central1", aremu.RepoSpec{Name: "npm", Format: "NPM"}))
+	p := newProvider(t, s, nil)
+	c, errs := audit(t, p)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	got := c.byName()
+	if len(got) != 4 {
+		t.Fatalf("want the 4 docker repositories only, got %v", got)
+	}
+	for name, want := range map[string]struct {
+		mode   providers.Mode
+		native string
+		exempt bool
+	}{
+		"mutable": {providers.ModeMutable, "dockerConfig.immutableTags=false", false},
+		"locked":  {providers.ModeImmutable, "dockerConfig.immutableTags=true", false},
+		"mirror":  {providers.ModeUnsupported, "mode=REMOTE_REPOSITORY, dockerConfig.immutableTags=false", true},
+		"all":     {providers.ModeUnsupported, "mode=VIRTUAL_REPOSITORY, dockerConfig.immutableTags=false", true},
+	} {
+		r := got["p1/us-central1/"+name]
+		if r.Mode != want.mode || r.Native != want.native || (r.DefaultExemption != "") != want.exempt {
+			t.Errorf("%s: mode %q native %q exemption %q", name, r.Mode, r.Native, r.DefaultExemption)
+		}
+		if r.Provider != "gar" || r.Kind != providers.KindArtifactRegistry || r.URI != "us-central1-docker.pkg.dev/p1/"+name {
+			t.Errorf("%s: provider %q kind %q uri %q", name, r.Provider, r.Kind, r.URI)
+		}
+	}
+	if r := got["p1/us-central1/mirror"]; r.DefaultExemption != remoteReason {
+		t.Errorf("remote exemption reason %q", r.DefaultExemption)
+	}
+}
+
+func TestUnreadableScope(t *testing.T) {
+	s := startEmu(t)
+	must(t, s.CreateRepository("p1", "us-central1", "a", aremu.ModeStandard, false))
+	must(t, s.CreateRepository("p1", "europe-west1", "b", aremu.ModeStandard, false))
+	must(t, s.CreateRepository("p2", "us-east1", "c", aremu.ModeStandard, false))
+	must(t, s.CreateRepository("p3", "us-east1", "d", aremu.ModeStandard, false))
+	s.Deny("p1", "europe-west1")
+	s.Deny("p2", "")
+	p := newProvider(t, s, func(c *config.Provider) { c.Projects = []string{"p1", "p2", "p3"} })
+
+	scopes, err := p.Scopes(t.Context())
+	must(t, err)
+	if got := scopeNames(scopes); !slices.Equal(got, []string{"p1/europe-west1", "p1/us-central1", "p2/*", "p3/us-east1"}) {
+		t.Fatalf("scopes %v", got)
+	}
+	c, errs := audit(t, p)
+	if got := c.byName(); len(got) != 2 || got["p1/us-central1/a"].Name == "" || got["p3/us-east1/d"].Name == "" {
+		t.Fatalf("readable scopes should still be emitted, got %v", got)
+	}
+	if len(errs) != 2 {
+		t.Fatalf("scope errors %v", errs)
+	}
+	for _, scope := range []string{"p1/europe-west1", "p2/*"} {
+		err := errs[scope]
+		if providers.KindOf(err) != providers.ErrDenied {
+			t.Fatalf("%s: %v, want a denied APIError", scope, err)
+		}
+		var ae *providers.APIError
+		if !errors.As(err, &ae) || ae.Code != "PERMISSION_DENIED" || !strings.Contains(ae.Message, "denied on resource") {
+			t.Fatalf("%s: API message lost: %#v", scope, ae)
+		}
+	}
+	if !strings.Contains(errs["p1/europe-west1"].Error(), "p1/europe-west1") || !strings.Contains(errs["p2/*"].Error(), "project p2") {
+		t.Fatalf("errors should name the scope: %v", errs)
+	}
+}
+
+func TestNotFoundScope(t *testing.T) {
+	s := startEmu(t)
+	must(t, s.CreateRepository("p1", "us-central1", "a", aremu.ModeStandard, false))
+	s.Missing("p1", "us-central1")
+	p := newProvider(t, s, func(c *config.Provider) { c.Locations = []string{"us-central1"} })
+	_, errs := audit(t, p)
+	if providers.KindOf(errs["p1/us-central1"]) != providers.ErrNotFound {
+		t.Fatalf("errors %v", errs)
+	}
+}
+
+type observer struct {
+	mu       sync.Mutex
+	writes   []providers.WriteRecord
+	progress int
+}
+
+func (o *observer) Write(_ providers.Change, w providers.WriteRecord) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.writes = append(o.writes, w)
+}
+
+func (o *observer) Progress(_ providers.Change, done, total int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.progress++
+}
+
+func find(t *testing.T, c *collector, key string) providers.Repository {
+	t.Helper()
+	r, ok := c.byName()[key]
+	if !ok {
+		t.Fatalf("repository %s not listed", key)
+	}
+	return r
+}
+
+func TestFixPlanApplyIdempotent(t *testing.T) {
+	s := startEmu(t)
+	must(t, s.Seed("p1", "us-central1", aremu.RepoSpec{Name: "app", Description: "keep me", Labels: map[string]string{"team": "web", "env": "prod"}}))
+	must(t, s.CreateRepository("p1", "us-central1", "locked", aremu.ModeStandard, true))
+	must(t, s.PushTag("p1", "us-central1", "app", "latest"))
+	p := newProvider(t, s, nil)
+	c, _ := audit(t, p)
+	app := find(t, c, "p1/us-central1/app")
+	before, _ := s.Repository("p1", "us-central1", "app")
+
+	// Plan makes no call at all when the listing already read the setting.
+	s.ResetCalls()
+	ch, err := p.Plan(t.Context(), app, providers.FixPolicy{MutableTagsAllowed: []string{"latest"}})
+	must(t, err)
+	if ch.Noop || ch.Writes != 1 || ch.To.Mode != providers.ModeImmutable || ch.From.Mode != providers.ModeMutable {
+		t.Fatalf("plan %+v", ch)
+	}
+	if !strings.Contains(ch.Action, "docker_config.immutable_tags") {
+		t.Fatalf("action %q", ch.Action)
+	}
+	if calls := s.Calls(); len(calls) != 0 {
+		t.Fatalf("plan made calls: %v", calls)
+	}
+	if r, _ := s.Repository("p1", "us-central1", "app"); r.ImmutableTags {
+		t.Fatal("plan changed the repository")
+	}
+	lockedPlan, err := p.Plan(t.Context(), find(t, c, "p1/us-central1/locked"), providers.FixPolicy{})
+	must(t, err)
+	if !lockedPlan.Noop || lockedPlan.Writes != 0 {
+		t.Fatalf("immutable repository should plan a noop: %+v", lockedPlan)
+	}
+
+	o := &observer{}
+	res, err := p.Apply(t.Context(), ch, o)
+	must(t, err)
+	if !res.Verified || res.Writes != 1 || res.After.Mode != providers.ModeImmutable {
+		t.Fatalf("result %+v", res)
+	}
+	if n := s.CallCount("UpdateRepository"); n != 1 {
+		t.Fatalf("UpdateRepository calls = %d, want 1", n)
+	}
+	if n := s.CallCount("GetRepository"); n != 1 {
+		t.Fatalf("GetRepository (read-back) calls = %d, want 1", n)
+	}
+	if len(o.writes) != 1 || o.writes[0].Call != "UpdateRepository" || o.writes[0].Err != "" ||
+		o.writes[0].Before != "dockerConfig.immutableTags=false" || o.writes[0].After != "dockerConfig.immutableTags=true" {
+		t.Fatalf("journal %+v", o.writes)
+	}
+	// Field mask exactness: only the flag is named and nothing else moved.
+	if m := s.LastUpdateMask(); !slices.Equal(m, []string{"docker_config.immutable_tags"}) {
+		t.Fatalf("update mask %v, want exactly [docker_config.immutable_tags]", m)
+	}
+	after, _ := s.Repository("p1", "us-central1", "app")
+	if !after.ImmutableTags || after.Description != before.Description || !mapsEqual(after.Labels, before.Labels) ||
+		after.Mode != before.Mode || after.Format != before.Format || !mapsEqual(after.Tags, before.Tags) {
+		t.Fatalf("repository changed beyond the flag:\nbefore %+v\nafter  %+v", before, after)
+	}
+	if err := s.PushTag("p1", "us-central1", "app", "latest"); !errors.Is(err, emulator.ErrTagImmutable) {
+		t.Fatalf("overwrite after fix: %v", err)
+	}
+
+	// Second run: the audit sees immutable, the plan is a noop, applying it writes nothing.
+	c2, _ := audit(t, p)
+	app2 := find(t, c2, "p1/us-central1/app")
+	if app2.Mode != providers.ModeImmutable {
+		t.Fatalf("after fix the audit reads %q", app2.Mode)
+	}
+	ch2, err := p.Plan(t.Context(), app2, providers.FixPolicy{})
+	must(t, err)
+	if !ch2.Noop || ch2.Writes != 0 {
+		t.Fatalf("second plan %+v", ch2)
+	}
+	s.ResetCalls()
+	o2 := &observer{}
+	res2, err := p.Apply(t.Context(), ch2, o2)
+	must(t, err)
+	if n := s.CallCount("UpdateRepository"); n != 0 || res2.Writes != 0 || len(o2.writes) != 0 || !res2.Verified {
+		t.Fatalf("re-apply wrote: calls %d result %+v journal %v", n, res2, o2.writes)
+	}
+	if r, _ := s.Repository("p1", "us-central1", "app"); r.Updates != 1 {
+		t.Fatalf("repository updated %d times, want 1", r.Updates)
+	}
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if bv, ok := b[k]; !ok || bv != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestVerifyAfterWrite(t *testing.T) {
+	s := startEmu(t)
+	must(t, s.CreateRepository("p1", "us-central1", "app", aremu.ModeStandard, false))
+	p := newProvider(t, s, nil)
+	c, _ := audit(t, p)
+	ch, err := p.Plan(t.Context(), find(t, c, "p1/us-central1/app"), providers.FixPolicy{})
+	must(t, err)
+
+	// The write is acknowledged but not kept: the read-back must catch it.
+	s.DropUpdates(true)
+	o := &observer{}
+	res, err := p.Apply(t.Context(), ch, o)
+	must(t, err)
+	if res.Verified || res.Writes != 1 || res.After.Mode != providers.ModeMutable || len(o.writes) != 1 {
+		t.Fatalf("unverified write reported as %+v (journal %v)", res, o.writes)
+	}
+
+	// The read-back itself fails: unknown, not verified, and an error.
+	s.DropUpdates(false)
+	s.FailNext("GetRepository", codes.PermissionDenied, 1)
+	res, err = p.Apply(t.Context(), ch, &observer{})
+	if err == nil || providers.KindOf(err) != providers.ErrDenied {
+		t.Fatalf("read-back failure: %v", err)
+	}
+	if res.Verified || res.Writes != 1 || res.After.Mode != providers.ModeUnknown || res.After.Error == "" {
+		t.Fatalf("result %+v", res)
+	}
+}
+
+func TestApplyWriteFails(t *testing.T) {
+	s := startEmu(t)
+	must(t, s.CreateRepository("p1", "us-central1", "app", aremu.ModeStandard, false))
+	p := newProvider(t, s, nil)
+	c, _ := audit(t, p)
+	ch, err := p.Plan(t.Context(), find(t, c, "p1/us-central1/app"), providers.FixPolicy{})
+	must(t, err)
+	s.Deny("p1", "us-central1")
+	o := &observer{}
+	res, err := p.Apply(t.Context(), ch, o)
+	if providers.KindOf(err) != providers.ErrDenied || !strings.Contains(err.Error(), "projects/p1/locations/us-central1/repositories/app") {
+		t.Fatalf("apply error %v", err)
+	}
+	if res.Verified || res.Writes != 0 || len(o.writes) != 1 || o.writes[0].Err == "" {
+		t.Fatalf("failed write: result %+v journal %+v", res, o.writes)
+	}
+}
+
+func TestPlanReadOnlyModes(t *testing.T) {
+	s := startEmu(t)
+	must(t, s.CreateRepository("p1", "us-central1", "mirror", aremu.ModeRemote, false))
+	must(t, s.CreateRepository("p1", "us-central1", "all", aremu.ModeVirtual, false))
+	p := newProvider(t, s, nil)
+	c, _ := audit(t, p)
+	s.ResetCalls()
+	for _, name := range []string{"mirror", "all"} {
+		_, err := p.Plan(t.Context(), find(t, c, "p1/us-central1/"+name), providers.FixPolicy{})
+		if providers.KindOf(err) != providers.ErrUnsupported {
+			t.Fatalf("%s: plan error %v, want unsupported", name, err)
+		}
+	}
+	if n := s.CallCount("UpdateRepository"); n != 0 {
+		t.Fatalf("UpdateRepository calls = %d", n)
+	}
+}
+
+func TestPlanWithoutHandle(t *testing.T) {
+	s := startEmu(t)
+	must(t, s.CreateRepository("p1", "us-central1", "app", aremu.ModeStandard, false))
+	must(t, s.CreateRepository("p1", "us-central1", "mirror", aremu.ModeRemote, false))
+	p := newProvider(t, s, nil)
+	// A repository known only by scope and name (e.g. from a saved report)
+	// whose setting was not read: Plan reads it first.
+	ch, err := p.Plan(t.Context(), providers.Repository{Scope: "p1/us-central1", Name: "app", Immutability: providers.Immutability{Mode: providers.ModeUnknown}}, providers.FixPolicy{})
+	must(t, err)
+	if ch.Noop || ch.From.Mode != providers.ModeMutable || s.CallCount("GetRepository") != 1 {
+		t.Fatalf("plan %+v", ch)
+	}
+	ch.Handle = nil
+	res, err := p.Apply(t.Context(), ch, nil)
+	must(t, err)
+	if !res.Verified {
+		t.Fatalf("result %+v", res)
+	}
+	_, err = p.Plan(t.Context(), providers.Repository{Scope: "p1/us-central1", Name: "mirror"}, providers.FixPolicy{})
+	if providers.KindOf(err) != providers.ErrUnsupported {
+		t.Fatalf("remote without handle: %v", err)
+	}
+	if _, err := p.Plan(t.Context(), providers.Repository{Scope: "p1", Name: "app"}, providers.FixPolicy{}); err == nil {
+		t.Fatal("a scope without a location should be refused")
+	}
+}
+
+func TestRetries(t *testing.T) {
+	s := startEmu(t)
+	must(t, s.CreateRepository("p1", "us-central1", "app", aremu.ModeStandard, false))
+	p := newProvider(t, s, func(c *config.Provider) { c.Locations = []string{"us-central1"} })
+	scopes, err := p.Scopes(t.Context())
+	must(t, err)
+
+	// Two transient failures, then success within the 3 attempts.
+	s.FailNext("ListRepositories", codes.Unavailable, 1)
+	s.FailNext("ListRepositories", codes.ResourceExhausted, 1)
+	c := &collector{}
+	must(t, p.Repositories(t.Context(), scopes[0], c))
+	if len(c.repos) != 1 || s.CallCount("ListRepositories") != 3 {
+		t.Fatalf("repos %d, calls %d", len(c.repos), s.CallCount("ListRepositories"))
+	}
+
+	// Throttled on every attempt: gives up after the configured attempts.
+	s.ResetCalls()
+	s.SetFaults(emulator.Faults{ThrottleRate: 1})
+	err = p.Repositories(t.Context(), scopes[0], &collector{})
+	if providers.KindOf(err) != providers.ErrThrottled {
+		t.Fatalf("throttled listing: %v", err)
+	}
+	if n := s.CallCount("ListRepositories"); n != 3 {
+		t.Fatalf("attempts = %d, want 3", n)
+	}
+
+	// A permanent error is not retried.
+	s.SetFaults(emulator.Faults{})
+	s.ResetCalls()
+	s.Deny("p1", "us-central1")
+	_ = p.Repositories(t.Context(), scopes[0], &collector{})
+	if n := s.CallCount("ListRepositories"); n != 1 {
+		t.Fatalf("PermissionDenied retried: %d calls", n)
+	}
+}
+
+func TestCancelled(t *testing.T) {
+	s := startEmu(t)
+	must(t, s.CreateRepository("p1", "us-central1", "app", aremu.ModeStandard, false))
+	p := newProvider(t, s, func(c *config.Provider) { c.Locations = []string{"us-central1"} })
+	scopes, err := p.Scopes(t.Context())
+	must(t, err)
+	s.SetFaults(emulator.Faults{Latency: 5 * time.Second})
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	err = p.Repositories(ctx, scopes[0], &collector{})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("cancelled listing: %v", err)
+	}
+	if time.Since(t0) > 2*time.Second {
+		t.Fatal("listing did not stop with its context")
+	}
+}
+
+func TestNewIsLazyAndValidates(t *testing.T) {
+	s := startEmu(t)
+	_ = newProvider(t, s, nil)
+	if calls := s.Calls(); len(calls) != 0 {
+		t.Fatalf("New called the API: %v", calls)
+	}
+	for _, cfg := range []config.Provider{
+		{Name: "x"},
+		{Name: "x", Projects: []string{""}},
+		{Name: "x", Projects: []string{"a/b"}},
+		{Name: "x", Projects: []string{"p"}, Locations: []string{"*"}},
+		{Name: "x", Projects: []string{"p"}, Locations: []string{"-", "us/x"}},
+		{Name: "x", Projects: []string{"p"}, TLS: config.TLS{CAFile: "/nonexistent/ca.pem"}},
+	} {
+		if _, err := New(t.Context(), cfg, providers.Options{}); err == nil {
+			t.Errorf("config %+v accepted", cfg)
+		}
+	}
+}
+
+func TestDemoEndToEnd(t *testing.T) {
+	d, err := aremu.StartDemo(t.Context())
+	must(t, err)
+	t.Cleanup(func() { _ = d.Close() })
+	pr, err := New(t.Context(), d.Provider(), providers.Options{Getenv: func(k string) string { return d.Env()[k] }})
+	must(t, err)
+	p := pr.(*Provider)
+	t.Cleanup(func() { _ = p.Close() })
+
+	c, errs := audit(t, p)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	modes := map[providers.Mode]int{}
+	for _, r := range c.repos {
+		modes[r.Mode]++
+	}
+	if len(c.repos) != 6 || modes[providers.ModeMutable] == 0 || modes[providers.ModeImmutable] == 0 || modes[providers.ModeUnsupported] == 0 {
+		t.Fatalf("demo audit: %d repositories, modes %v", len(c.repos), modes)
+	}
+	scope, repo, tag := d.OverwriteTarget()
+	must(t, d.PushTag(t.Context(), scope, repo, tag))
+
+	fixed := 0
+	for _, r := range c.repos {
+		if r.Mode != providers.ModeMutable {
+			continue
+		}
+		ch, err := p.Plan(t.Context(), r, providers.FixPolicy{})
+		must(t, err)
+		res, err := p.Apply(t.Context(), ch, &observer{})
+		must(t, err)
+		if !res.Verified {
+			t.Fatalf("%s not verified", r.Name)
+		}
+		fixed++
+	}
+	if fixed == 0 {
+		t.Fatal("demo has nothing to fix")
+	}
+	if err := d.PushTag(t.Context(), scope, repo, tag); !errors.Is(err, emulator.ErrTagImmutable) {
+		t.Fatalf("overwrite after fix: %v", err)
+	}
+	c2, _ := audit(t, p)
+	for _, r := range c2.repos {
+		if r.Mode == providers.ModeMutable {
+			t.Fatalf("%s still mutable after fix", r.Name)
+		}
+	}
+}

@@ -1,0 +1,178 @@
+package dockerhub_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/immutag/immutag/internal/config"
+	hubemu "github.com/immutag/immutag/internal/emulator/dockerhub"
+	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/dockerhub"
+)
+
+const (
+	testUser   = "acme"
+	testSecret = "dckr_oat_TESTSECRET_do_not_log"
+	userEnv    = "HUB_USER"
+	tokenEnv   = "HUB_TOKEN"
+)
+
+// startEmu starts an emulator with an admin account for testUser/testSecret
+// reading every namespace.
+func startEmu(t *testing.T, opts ...hubemu.Option) *hubemu.Server {
+	t.Helper()
+	s := hubemu.New(opts...)
+	s.AddAccount(hubemu.Account{Identifier: testUser, Secret: testSecret, Admin: true})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func addRepo(t *testing.T, s *hubemu.Server, ns, name string, private, enabled bool, rules ...string) {
+	t.Helper()
+	err := s.AddRepository(hubemu.Repository{
+		Namespace: ns, Name: name, Private: private, ImmutableEnabled: enabled, ImmutableRules: rules,
+		Tags: map[string]string{"latest": "sha256:" + name, "v1.0.0": "sha256:v1" + name},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+type env map[string]string
+
+func (e env) get(k string) string { return e[k] }
+
+type setup struct {
+	namespaces []string
+	env        env
+	now        func() time.Time
+	hc         *http.Client
+	log        *bytes.Buffer
+	rate       config.Rate
+}
+
+func newProvider(t *testing.T, s *hubemu.Server, mod func(*setup)) *dockerhub.Provider {
+	t.Helper()
+	// A generous rate keeps tests fast; the default (5/s) is for Hub itself.
+	st := setup{namespaces: []string{"acme"}, env: env{userEnv: testUser, tokenEnv: testSecret}, rate: config.Rate{RequestsPerSecond: 1000}}
+	if mod != nil {
+		mod(&st)
+	}
+	o := providers.Options{Getenv: st.env.get, Now: st.now, HTTPClient: st.hc}
+	if st.log != nil {
+		o.Logger = slog.New(slog.NewTextHandler(st.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	p, err := dockerhub.New(t.Context(), config.Provider{
+		Name: "hub-test", Kind: providers.KindDockerHub, Endpoint: s.URL(), Namespaces: st.namespaces, Rate: st.rate,
+		Credentials: config.Credentials{UsernameEnv: userEnv, TokenEnv: tokenEnv},
+	}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.(*dockerhub.Provider)
+}
+
+// collector is a test Emitter.
+type collector struct {
+	mu    sync.Mutex
+	repos map[string]providers.Repository
+	dups  int
+	warns []providers.Warning
+}
+
+func (c *collector) Repository(r providers.Repository) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.repos == nil {
+		c.repos = map[string]providers.Repository{}
+	}
+	k := r.Scope + "/" + r.Name
+	if _, ok := c.repos[k]; ok {
+		c.dups++
+	}
+	c.repos[k] = r
+	return nil
+}
+
+func (c *collector) Warn(w providers.Warning) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.warns = append(c.warns, w)
+}
+
+func (c *collector) names() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for k := range c.repos {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// scan lists every scope; scope errors are returned by scope name.
+func scan(t *testing.T, p providers.Provider) (*collector, map[string]error) {
+	t.Helper()
+	scopes, err := p.Scopes(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &collector{}
+	errs := map[string]error{}
+	for _, s := range scopes {
+		if err := p.Repositories(t.Context(), s, c); err != nil {
+			errs[s.Name] = err
+		}
+	}
+	return c, errs
+}
+
+// journal is a test Observer.
+type journal struct {
+	mu     sync.Mutex
+	writes []providers.WriteRecord
+}
+
+func (j *journal) Write(_ providers.Change, w providers.WriteRecord) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.writes = append(j.writes, w)
+}
+
+func (j *journal) Progress(providers.Change, int64, int64) {}
+
+// fakeClock is a goroutine-safe settable clock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// roundTripFunc adapts a function to http.RoundTripper.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }

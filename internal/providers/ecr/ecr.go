@@ -1,0 +1,348 @@
+// Package ecr is the Amazon ECR adapter. It reads each repository's
+// imageTagMutability (plus the pull-through-cache rules that explain
+// legitimately mutable repositories), fixes drift with PutImageTagMutability
+// and can make the ROOT repository creation template immutable so that
+// repositories ECR creates on the caller's behalf start immutable.
+//
+// One scope is one account x region ("ACCOUNT/REGION"). Accounts come from
+// role_arns (AssumeRole) or, when that list is empty, from the caller's own
+// identity. Credentials always come from the SDK's default chain.
+package ecr
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/providers"
+)
+
+// Compile-time checks of the capabilities the engine discovers by assertion.
+var (
+	_ providers.Provider         = (*Provider)(nil)
+	_ providers.Enforcer         = (*Provider)(nil)
+	_ providers.DefaultsEnforcer = (*Provider)(nil)
+)
+
+// ecrAPI is the part of the ECR client the adapter uses; tests substitute it.
+type ecrAPI interface {
+	DescribeRepositories(ctx context.Context, in *ecr.DescribeRepositoriesInput, optFns ...func(*ecr.Options)) (*ecr.DescribeRepositoriesOutput, error)
+	DescribePullThroughCacheRules(ctx context.Context, in *ecr.DescribePullThroughCacheRulesInput, optFns ...func(*ecr.Options)) (*ecr.DescribePullThroughCacheRulesOutput, error)
+	PutImageTagMutability(ctx context.Context, in *ecr.PutImageTagMutabilityInput, optFns ...func(*ecr.Options)) (*ecr.PutImageTagMutabilityOutput, error)
+	DescribeRepositoryCreationTemplates(ctx context.Context, in *ecr.DescribeRepositoryCreationTemplatesInput, optFns ...func(*ecr.Options)) (*ecr.DescribeRepositoryCreationTemplatesOutput, error)
+	CreateRepositoryCreationTemplate(ctx context.Context, in *ecr.CreateRepositoryCreationTemplateInput, optFns ...func(*ecr.Options)) (*ecr.CreateRepositoryCreationTemplateOutput, error)
+	UpdateRepositoryCreationTemplate(ctx context.Context, in *ecr.UpdateRepositoryCreationTemplateInput, optFns ...func(*ecr.Options)) (*ecr.UpdateRepositoryCreationTemplateOutput, error)
+}
+
+// stsAPI is the part of the STS client used to learn the caller's account.
+type stsAPI interface {
+	GetCallerIdentity(ctx context.Context, in *sts.GetCallerIdentityInput, optFns ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
+}
+
+const (
+	// maxAttempts bounds the SDK retryer (first try included). ECR publishes
+	// no control-plane TPS, so throttles are expected on big estates.
+	maxAttempts = 5
+	// defaultMaxBackoff caps one retry delay.
+	defaultMaxBackoff = 20 * time.Second
+	// pageSize is DescribeRepositories' maximum; fewer round trips per scope.
+	pageSize = 1000
+	// sessionName tags AssumeRole sessions in CloudTrail.
+	sessionName = "immutag"
+)
+
+var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+
+// role is one account reached through AssumeRole.
+type role struct {
+	arn     string
+	account string
+}
+
+// scope is one account x region with the client that reaches it.
+type scope struct {
+	name    string
+	account string
+	region  string
+	api     ecrAPI
+}
+
+// tuning holds knobs tests change; production uses defaultTuning.
+type tuning struct {
+	maxBackoff time.Duration
+}
+
+var defaultTuning = tuning{maxBackoff: defaultMaxBackoff}
+
+// Provider is one configured ECR instance. It is safe for concurrent use.
+type Provider struct {
+	name    string
+	log     *slog.Logger
+	regions []string
+	roles   []role
+	sts     stsAPI
+	// self holds clients with the caller's own credentials, by region;
+	// assumed holds clients per "account/region" for role_arns.
+	self    map[string]ecrAPI
+	assumed map[string]ecrAPI
+
+	mu     sync.Mutex
+	scopes []*scope // cached after the first successful Scopes
+}
+
+// New builds an ECR provider from its config entry. It reads the SDK's
+// shared config and environment but calls no API.
+func New(ctx context.Context, p config.Provider, o providers.Options) (providers.Provider, error) {
+	return newProvider(ctx, p, o, defaultTuning)
+}
+
+func newProvider(ctx context.Context, p config.Provider, o providers.Options, t tuning) (*Provider, error) {
+	roles, err := parseRoles(p.RoleARNs)
+	if err != nil {
+		return nil, err
+	}
+	if p.Endpoint != "" {
+		u, err := url.Parse(p.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("endpoint %q: want an http(s) URL", p.Endpoint)
+		}
+	}
+	if p.Rate.RequestsPerSecond < 0 || p.Rate.MaxConcurrent < 0 {
+		return nil, errors.New("rate: requests_per_second and max_concurrent must not be negative")
+	}
+
+	loadOpts := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(so *retry.StandardOptions) {
+				so.MaxAttempts = maxAttempts
+				so.MaxBackoff = t.maxBackoff
+				so.Backoff = retry.NewExponentialJitterBackoff(t.maxBackoff)
+			})
+		}),
+	}
+	if p.TLS.CAFile != "" || p.TLS.InsecureSkipVerify {
+		hc, err := tlsHTTPClient(p.TLS)
+		if err != nil {
+			return nil, err
+		}
+		loadOpts = append(loadOpts, awsconfig.WithHTTPClient(hc))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("load aws config: %w", err)
+	}
+
+	regions, err := parseRegions(p.Regions, cfg.Region)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Region == "" {
+		// STS needs a region to sign; the first audited one is as good as any.
+		cfg.Region = regions[0]
+	}
+
+	stsClient := sts.NewFromConfig(cfg, func(so *sts.Options) {
+		// AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL were already applied by the
+		// SDK. Without them STS follows the configured endpoint, because an
+		// endpoint override means an emulator or an isolated network where
+		// the public STS is not reachable either.
+		if so.BaseEndpoint == nil && p.Endpoint != "" {
+			so.BaseEndpoint = aws.String(p.Endpoint)
+		}
+	})
+
+	var apiOpts []func(*middleware.Stack) error
+	if l := newLimiter(p.Rate); l != nil {
+		apiOpts = append(apiOpts, l.add)
+	}
+	newECR := func(c aws.Config, region string) ecrAPI {
+		return ecr.NewFromConfig(c, func(eo *ecr.Options) {
+			eo.Region = region
+			// Only an explicit endpoint replaces what the SDK resolved from
+			// AWS_ENDPOINT_URL_ECR / AWS_ENDPOINT_URL.
+			if p.Endpoint != "" {
+				eo.BaseEndpoint = aws.String(p.Endpoint)
+			}
+			// Cloned: the slice comes from the shared aws.Config.
+			eo.APIOptions = append(slices.Clone(eo.APIOptions), apiOpts...)
+		})
+	}
+
+	pr := &Provider{
+		name:    p.Name,
+		log:     o.Log().With("provider", p.Name, "kind", providers.KindECR),
+		regions: regions,
+		roles:   roles,
+		sts:     stsClient,
+		self:    map[string]ecrAPI{},
+		assumed: map[string]ecrAPI{},
+	}
+	if len(roles) == 0 {
+		for _, r := range regions {
+			pr.self[r] = newECR(cfg, r)
+		}
+		return pr, nil
+	}
+	for _, rl := range roles {
+		rc := cfg.Copy()
+		rc.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, rl.arn,
+			func(ao *stscreds.AssumeRoleOptions) { ao.RoleSessionName = sessionName }))
+		for _, r := range regions {
+			pr.assumed[rl.account+"/"+r] = newECR(rc, r)
+		}
+	}
+	return pr, nil
+}
+
+func parseRoles(arns []string) ([]role, error) {
+	var out []role
+	seen := map[string]string{}
+	for i, s := range arns {
+		s = strings.TrimSpace(s)
+		a, err := arn.Parse(s)
+		if err != nil || a.Service != "iam" || !strings.HasPrefix(a.Resource, "role/") || !accountRE.MatchString(a.AccountID) {
+			return nil, fmt.Errorf("role_arns[%d] %q: want arn:PARTITION:iam::ACCOUNT:role/NAME", i, s)
+		}
+		if prev, ok := seen[a.AccountID]; ok {
+			return nil, fmt.Errorf("role_arns[%d] %q: account %s is already reached through %s", i, s, a.AccountID, prev)
+		}
+		seen[a.AccountID] = s
+		out = append(out, role{arn: s, account: a.AccountID})
+	}
+	return out, nil
+}
+
+func parseRegions(cfgRegions []string, fallback string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for i, r := range cfgRegions {
+		r = strings.TrimSpace(r)
+		if r == "" {
+			return nil, fmt.Errorf("regions[%d]: empty region", i)
+		}
+		if seen[r] {
+			return nil, fmt.Errorf("regions[%d]: duplicate region %s", i, r)
+		}
+		seen[r] = true
+		out = append(out, r)
+	}
+	if len(out) == 0 {
+		if fallback == "" {
+			return nil, errors.New("no region: set regions or AWS_REGION")
+		}
+		out = []string{fallback}
+	}
+	return out, nil
+}
+
+func tlsHTTPClient(t config.TLS) (*awshttp.BuildableClient, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // explicit opt-in from config
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.ca_file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls.ca_file %s: no PEM certificate found", t.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	return awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.TLSClientConfig = tc
+	}), nil
+}
+
+// Name returns the configured instance name.
+func (p *Provider) Name() string { return p.name }
+
+// Kind returns providers.KindECR.
+func (p *Provider) Kind() providers.Kind { return providers.KindECR }
+
+// Scopes returns one scope per account x region. Without role_arns the
+// caller's own account is learnt from STS GetCallerIdentity (once).
+func (p *Provider) Scopes(ctx context.Context) ([]providers.Scope, error) {
+	ss, err := p.scopeList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]providers.Scope, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, providers.Scope{Provider: p.name, Kind: providers.KindECR, Name: s.name, Handle: s})
+	}
+	return out, nil
+}
+
+func (p *Provider) scopeList(ctx context.Context) ([]*scope, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.scopes != nil {
+		return p.scopes, nil
+	}
+	var ss []*scope
+	if len(p.roles) == 0 {
+		out, err := p.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			return nil, fmt.Errorf("sts get caller identity: %w", apiError(err, false))
+		}
+		acct := aws.ToString(out.Account)
+		if !accountRE.MatchString(acct) {
+			return nil, fmt.Errorf("sts get caller identity: unexpected account %q", acct)
+		}
+		for _, r := range p.regions {
+			ss = append(ss, &scope{name: acct + "/" + r, account: acct, region: r, api: p.self[r]})
+		}
+	} else {
+		for _, rl := range p.roles {
+			for _, r := range p.regions {
+				key := rl.account + "/" + r
+				ss = append(ss, &scope{name: key, account: rl.account, region: r, api: p.assumed[key]})
+			}
+		}
+	}
+	p.scopes = ss
+	return ss, nil
+}
+
+// scopeFor returns the scope behind a handle, or looks it up by name when
+// the handle did not survive (e.g. a plan rebuilt from a report).
+func (p *Provider) scopeFor(ctx context.Context, handle any, name string) (*scope, error) {
+	if s, ok := handle.(*scope); ok && s != nil && s.api != nil {
+		return s, nil
+	}
+	ss, err := p.scopeList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range ss {
+		if s.name == name {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("scope %q is not configured for provider %s", name, p.name)
+}

@@ -1,0 +1,202 @@
+package ecr
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
+
+	"github.com/immutag/immutag/internal/providers"
+)
+
+const (
+	opPutMutability = "PutImageTagMutability"
+	// maxFilters is ECR's limit on exclusion filters per repository.
+	maxFilters = 5
+)
+
+// filterRE is ECR's syntax for an exclusion filter.
+var filterRE = regexp.MustCompile(`^[0-9a-zA-Z._*-]{1,128}$`)
+
+// Plan says what PutImageTagMutability call (if any) makes the repository
+// satisfy the policy. It only ever narrows what stays mutable: exclusions
+// are dropped unless the policy allows them, and new exclusions appear only
+// when moving away from a setting where every tag was mutable anyway.
+func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol providers.FixPolicy) (providers.Change, error) {
+	c := providers.Change{
+		Provider:   p.name,
+		Kind:       providers.KindECR,
+		Scope:      r.Scope,
+		Repository: r.Name,
+		URI:        r.URI,
+		From:       r.Immutability,
+		Handle:     r.Handle,
+	}
+	switch r.Mode {
+	case providers.ModeUnknown, providers.ModeUnsupported, "":
+		return c, fmt.Errorf("plan %s in %s: the setting was not read (%s)", r.Name, r.Scope, r.Error)
+	case providers.ModeImmutable:
+		return noop(c), nil
+	}
+	allowed := allowedSet(pol.MutableTagsAllowed)
+	var target []string
+	switch r.Native {
+	case nativeImmutable, nativeImmutableExclude:
+		for _, f := range r.MutablePatterns {
+			if allowed[strings.TrimSpace(f)] && !slices.Contains(target, f) {
+				target = append(target, f)
+			}
+		}
+		if len(target) == len(r.MutablePatterns) {
+			return noop(c), nil
+		}
+	case nativeMutable, nativeMutableExclude:
+		for _, a := range pol.MutableTagsAllowed {
+			a = strings.TrimSpace(a)
+			if len(target) == maxFilters {
+				break
+			}
+			if filterRE.MatchString(a) && !allStars(a) && !slices.Contains(target, a) {
+				target = append(target, a)
+			}
+		}
+	default:
+		return c, fmt.Errorf("plan %s in %s: unrecognised imageTagMutability %q", r.Name, r.Scope, r.Native)
+	}
+	c.To = targetImmutability(target)
+	c.Action = putAction(r.Name, c.To.Native, target)
+	c.Writes = 1
+	return c, nil
+}
+
+// allowedSet holds the policy's patterns that may stay as ECR exclusions. A
+// pattern of only "*" would leave every tag mutable, so it is never kept.
+func allowedSet(ps []string) map[string]bool {
+	m := map[string]bool{}
+	for _, a := range ps {
+		if a = strings.TrimSpace(a); a != "" && !allStars(a) {
+			m[a] = true
+		}
+	}
+	return m
+}
+
+func allStars(s string) bool { return strings.Trim(s, "*") == "" }
+
+func targetImmutability(filters []string) providers.Immutability {
+	if len(filters) == 0 {
+		return providers.Immutability{Mode: providers.ModeImmutable, Native: nativeImmutable}
+	}
+	return providers.Immutability{Mode: providers.ModePartial, Native: nativeImmutableExclude, MutablePatterns: filters}
+}
+
+func noop(c providers.Change) providers.Change {
+	c.To = c.From
+	c.Noop = true
+	c.Writes = 0
+	c.Action = "none: imageTagMutability=" + c.From.Native + filterSuffix(c.From.MutablePatterns)
+	return c
+}
+
+func putAction(repo, native string, filters []string) string {
+	s := fmt.Sprintf("%s(repositoryName=%s, imageTagMutability=%s", opPutMutability, repo, native)
+	if len(filters) > 0 {
+		s += ", imageTagMutabilityExclusionFilters=[" + strings.Join(filters, ", ") + "]"
+	}
+	return s + ")"
+}
+
+func filterSuffix(fs []string) string {
+	if len(fs) == 0 {
+		return ""
+	}
+	return " [" + strings.Join(fs, ", ") + "]"
+}
+
+// Apply performs a planned change, reports the write to o, reads the
+// setting back and sets Verified only when it matches the plan.
+func (p *Provider) Apply(ctx context.Context, c providers.Change, o providers.Observer) (providers.Result, error) {
+	if c.Target == targetTemplate {
+		return p.applyTemplate(ctx, c, o)
+	}
+	res := providers.Result{Change: c}
+	sc, err := p.scopeFor(ctx, c.Handle, c.Scope)
+	if err != nil {
+		return res, fmt.Errorf("apply %s: %w", c.Repository, err)
+	}
+	want := c.To
+	if !c.Noop {
+		if want.Native != nativeImmutable && want.Native != nativeImmutableExclude {
+			// Only tightening targets are ever written, whatever the plan says.
+			return res, fmt.Errorf("apply %s in %s: refusing to write imageTagMutability %q", c.Repository, sc.name, want.Native)
+		}
+		in := &ecr.PutImageTagMutabilityInput{
+			RegistryId:         aws.String(sc.account),
+			RepositoryName:     aws.String(c.Repository),
+			ImageTagMutability: types.ImageTagMutability(want.Native),
+		}
+		if want.Native == nativeImmutableExclude {
+			for _, f := range want.MutablePatterns {
+				in.ImageTagMutabilityExclusionFilters = append(in.ImageTagMutabilityExclusionFilters, types.ImageTagMutabilityExclusionFilter{
+					Filter: aws.String(f), FilterType: types.ImageTagMutabilityExclusionFilterTypeWildcard,
+				})
+			}
+		}
+		_, err := sc.api.PutImageTagMutability(ctx, in)
+		err = apiError(err, false)
+		rec := providers.WriteRecord{
+			Call:   opPutMutability,
+			Target: c.Repository,
+			Before: c.From.Native + filterSuffix(c.From.MutablePatterns),
+			After:  want.Native + filterSuffix(want.MutablePatterns),
+		}
+		if err != nil {
+			rec.Err = err.Error()
+		}
+		if o != nil {
+			o.Write(c, rec)
+		}
+		if err != nil {
+			return res, fmt.Errorf("apply %s in %s: put image tag mutability: %w", c.Repository, sc.name, err)
+		}
+		res.Writes = 1
+		if o != nil {
+			o.Progress(c, 1, 1)
+		}
+	}
+	r, err := describeOne(ctx, sc, c.Repository)
+	if err != nil {
+		return res, fmt.Errorf("apply %s in %s: read back: %w", c.Repository, sc.name, err)
+	}
+	res.After = immutability(r.ImageTagMutability, r.ImageTagMutabilityExclusionFilters)
+	res.Verified = sameSetting(res.After, want)
+	if !res.Verified {
+		p.log.Warn("read-back differs from the applied setting", "scope", sc.name, "repository", c.Repository,
+			"want", want.Native+filterSuffix(want.MutablePatterns), "got", res.After.Native+filterSuffix(res.After.MutablePatterns))
+	}
+	return res, nil
+}
+
+// sameSetting compares native mode and the exclusion filter set (order
+// does not matter to ECR).
+func sameSetting(got, want providers.Immutability) bool {
+	if got.Native != want.Native {
+		return false
+	}
+	return sameSet(got.MutablePatterns, want.MutablePatterns) && sameSet(got.ImmutablePatterns, want.ImmutablePatterns)
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}

@@ -1,0 +1,208 @@
+package ecr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
+
+	"github.com/immutag/immutag/internal/providers"
+)
+
+// Native imageTagMutability values.
+const (
+	nativeMutable          = string(types.ImageTagMutabilityMutable)
+	nativeImmutable        = string(types.ImageTagMutabilityImmutable)
+	nativeImmutableExclude = string(types.ImageTagMutabilityImmutableWithExclusion)
+	nativeMutableExclude   = string(types.ImageTagMutabilityMutableWithExclusion)
+)
+
+// Warning codes.
+const (
+	warnPTCLookup = "ptc-lookup-failed"
+	warnPTCRoot   = "ptc-root-prefix"
+)
+
+// Repositories streams every repository of one account x region. The
+// pull-through-cache rules are read first (they are few: 50 per registry by
+// quota) so cached repositories can carry their default exemption.
+func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e providers.Emitter) error {
+	sc, err := p.scopeFor(ctx, s.Handle, s.Name)
+	if err != nil {
+		return err
+	}
+	log := p.log.With("scope", sc.name)
+	prefixes, err := p.ptcPrefixes(ctx, sc, e)
+	if err != nil {
+		return err
+	}
+
+	// A hand-written loop rather than the SDK paginator: the paginator either
+	// loops forever on a repeated token or (StopOnDuplicateToken) stops
+	// silently, and a silently short listing would hide repositories.
+	in := &ecr.DescribeRepositoriesInput{RegistryId: aws.String(sc.account), MaxResults: aws.Int32(pageSize)}
+	pages, n := 0, 0
+	for {
+		out, err := sc.api.DescribeRepositories(ctx, in)
+		if err != nil {
+			return fmt.Errorf("scope %s: describe repositories: %w", sc.name, apiError(err, false))
+		}
+		pages++
+		for _, r := range out.Repositories {
+			n++
+			if err := e.Repository(p.repository(sc, r, prefixes)); err != nil {
+				return err
+			}
+		}
+		next := aws.ToString(out.NextToken)
+		if next == "" {
+			log.Debug("listed scope", "repositories", n, "pages", pages)
+			return nil
+		}
+		if next == aws.ToString(in.NextToken) {
+			return fmt.Errorf("scope %s: describe repositories: the API repeated page token after %d repositories", sc.name, n)
+		}
+		in.NextToken = aws.String(next)
+	}
+}
+
+// ptcPrefixes returns the pull-through-cache repository prefixes of a scope.
+// A failed lookup is a warning, not a scope error: without it no repository
+// is exempted, which can only over-report drift, never hide it.
+func (p *Provider) ptcPrefixes(ctx context.Context, sc *scope, e providers.Emitter) ([]string, error) {
+	var prefixes []string
+	in := &ecr.DescribePullThroughCacheRulesInput{RegistryId: aws.String(sc.account)}
+	for {
+		out, err := sc.api.DescribePullThroughCacheRules(ctx, in)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			err = apiError(err, true)
+			p.log.Warn("pull-through cache lookup failed", "scope", sc.name, "kind", providers.KindOf(err), "error", message(err))
+			e.Warn(providers.Warning{
+				Provider: p.name,
+				Scope:    sc.name,
+				Code:     warnPTCLookup,
+				Message: fmt.Sprintf("scope %s: DescribePullThroughCacheRules failed (%s): %s; pull-through cache repositories are not exempted",
+					sc.name, providers.KindOf(err), message(err)),
+			})
+			return nil, nil
+		}
+		for _, r := range out.PullThroughCacheRules {
+			pre := strings.TrimSuffix(aws.ToString(r.EcrRepositoryPrefix), "/")
+			switch pre {
+			case "":
+			case "ROOT":
+				// Cached repositories then carry the upstream names unprefixed
+				// and cannot be told apart from ordinary ones by name.
+				e.Warn(providers.Warning{
+					Provider: p.name,
+					Scope:    sc.name,
+					Code:     warnPTCRoot,
+					Message: fmt.Sprintf("scope %s: a pull-through cache rule uses prefix ROOT (upstream %s); its repositories cannot be recognised by name and are not exempted",
+						sc.name, aws.ToString(r.UpstreamRegistryUrl)),
+				})
+			default:
+				prefixes = append(prefixes, pre)
+			}
+		}
+		next := aws.ToString(out.NextToken)
+		if next == "" || next == aws.ToString(in.NextToken) {
+			return prefixes, nil
+		}
+		in.NextToken = aws.String(next)
+	}
+}
+
+func (p *Provider) repository(sc *scope, r types.Repository, ptc []string) providers.Repository {
+	name := aws.ToString(r.RepositoryName)
+	out := providers.Repository{
+		Provider:     p.name,
+		Kind:         providers.KindECR,
+		Scope:        sc.name,
+		Name:         name,
+		URI:          aws.ToString(r.RepositoryUri),
+		Immutability: immutability(r.ImageTagMutability, r.ImageTagMutabilityExclusionFilters),
+		Handle:       sc,
+	}
+	for _, pre := range ptc {
+		if name == pre || strings.HasPrefix(name, pre+"/") {
+			out.DefaultExemption = fmt.Sprintf("pull-through cache repository (prefix %s): ECR must be able to refresh cached tags", pre)
+			break
+		}
+	}
+	return out
+}
+
+// immutability maps ECR's setting to the domain model. Anything not
+// understood is unknown (fail closed).
+func immutability(m types.ImageTagMutability, fs []types.ImageTagMutabilityExclusionFilter) providers.Immutability {
+	native := string(m)
+	pats := filterPatterns(fs)
+	im := providers.Immutability{Native: native}
+	switch native {
+	case nativeImmutable:
+		im.Mode = providers.ModeImmutable
+		if len(pats) > 0 {
+			// Filters are not expected with plain IMMUTABLE; if ECR ever
+			// reports some, assume they are exclusions rather than ignore them.
+			im.Mode, im.MutablePatterns = providers.ModePartial, pats
+		}
+	case nativeMutable:
+		im.Mode = providers.ModeMutable
+	case nativeImmutableExclude:
+		im.Mode, im.MutablePatterns = providers.ModePartial, pats
+	case nativeMutableExclude:
+		im.Mode = providers.ModePartial
+		im.ImmutablePatterns = pats
+		im.MutablePatterns = []string{"*"}
+		im.Note = "only tags matching the filters are immutable; every other tag can be overwritten"
+	case "":
+		im.Mode = providers.ModeUnknown
+		im.Error = "DescribeRepositories returned no imageTagMutability"
+	default:
+		im.Mode = providers.ModeUnknown
+		im.Error = fmt.Sprintf("unrecognised imageTagMutability %q", native)
+	}
+	return im
+}
+
+// filterPatterns returns the filters as patterns. Only WILDCARD exists
+// today; another type keeps its name as a prefix so it can never equal an
+// allowed pattern by accident.
+func filterPatterns(fs []types.ImageTagMutabilityExclusionFilter) []string {
+	if len(fs) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(fs))
+	for _, f := range fs {
+		v := aws.ToString(f.Filter)
+		if f.FilterType != "" && f.FilterType != types.ImageTagMutabilityExclusionFilterTypeWildcard {
+			v = string(f.FilterType) + ":" + v
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// describeOne reads one repository back (after a write).
+func describeOne(ctx context.Context, sc *scope, name string) (types.Repository, error) {
+	out, err := sc.api.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{
+		RegistryId:      aws.String(sc.account),
+		RepositoryNames: []string{name},
+	})
+	if err != nil {
+		return types.Repository{}, apiError(err, false)
+	}
+	for _, r := range out.Repositories {
+		if aws.ToString(r.RepositoryName) == name {
+			return r, nil
+		}
+	}
+	return types.Repository{}, errors.New("repository missing from DescribeRepositories answer")
+}

@@ -1,0 +1,173 @@
+// Package fake is an in-memory Provider and Enforcer for tests of the engine
+// and the CLI. It follows the same contract as real adapters: streaming,
+// fail closed, fixes never loosen, writes are reported and read back.
+package fake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/immutag/immutag/internal/providers"
+)
+
+// Repo is one repository held by the fake.
+type Repo struct {
+	Name string
+	providers.Immutability
+	DefaultExemption string
+}
+
+// Provider is a fake registry with named scopes.
+type Provider struct {
+	NameV, KindV string
+	mu           sync.Mutex
+	scopes       []string
+	repos        map[string][]*Repo
+	scopeErr     map[string]error
+	// ScopesErr fails Scopes itself.
+	ScopesErr error
+	// BreakVerify makes Apply write but read back the old setting.
+	BreakVerify bool
+	// Writes counts Apply writes.
+	Writes int
+	// Gate, when set, is received from before each repository is emitted (tests of cancellation).
+	Gate chan struct{}
+}
+
+var (
+	_ providers.Provider = (*Provider)(nil)
+	_ providers.Enforcer = (*Provider)(nil)
+)
+
+// New returns an empty fake provider.
+func New(name, kind string) *Provider {
+	return &Provider{NameV: name, KindV: kind, repos: map[string][]*Repo{}, scopeErr: map[string]error{}}
+}
+
+// Add puts a repository into scope (creating the scope).
+func (p *Provider) Add(scope string, r Repo) *Provider {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.repos[scope]; !ok {
+		p.scopes = append(p.scopes, scope)
+	}
+	rc := r
+	p.repos[scope] = append(p.repos[scope], &rc)
+	return p
+}
+
+// FailScope makes listing scope fail with err (the scope still exists).
+func (p *Provider) FailScope(scope string, err error) *Provider {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.repos[scope]; !ok {
+		p.scopes = append(p.scopes, scope)
+		p.repos[scope] = nil
+	}
+	p.scopeErr[scope] = err
+	return p
+}
+
+// Get returns a repository's current setting.
+func (p *Provider) Get(scope, name string) (providers.Immutability, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range p.repos[scope] {
+		if r.Name == name {
+			return r.Immutability, true
+		}
+	}
+	return providers.Immutability{}, false
+}
+
+// Name implements providers.Provider.
+func (p *Provider) Name() string { return p.NameV }
+
+// Kind implements providers.Provider.
+func (p *Provider) Kind() string { return p.KindV }
+
+// Scopes implements providers.Provider.
+func (p *Provider) Scopes(ctx context.Context) ([]providers.Scope, error) {
+	if p.ScopesErr != nil {
+		return nil, p.ScopesErr
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]providers.Scope, len(p.scopes))
+	for i, s := range p.scopes {
+		out[i] = providers.Scope{Provider: p.NameV, Kind: p.KindV, Name: s}
+	}
+	return out, nil
+}
+
+// Repositories implements providers.Provider.
+func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e providers.Emitter) error {
+	p.mu.Lock()
+	err := p.scopeErr[s.Name]
+	repos := append([]*Repo(nil), p.repos[s.Name]...)
+	p.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	for _, r := range repos {
+		if p.Gate != nil {
+			select {
+			case <-p.Gate:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		p.mu.Lock()
+		im := r.Immutability
+		p.mu.Unlock()
+		if err := e.Repository(providers.Repository{Provider: p.NameV, Kind: p.KindV, Scope: s.Name, Name: r.Name,
+			URI: "fake.example/" + r.Name, Immutability: im, DefaultExemption: r.DefaultExemption}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Plan implements providers.Enforcer: immutable stays, everything readable becomes immutable.
+func (p *Provider) Plan(ctx context.Context, r providers.Repository, _ providers.FixPolicy) (providers.Change, error) {
+	c := providers.Change{Provider: r.Provider, Kind: r.Kind, Scope: r.Scope, Repository: r.Name, URI: r.URI,
+		From: r.Immutability, To: providers.Immutability{Mode: providers.ModeImmutable, Native: "IMMUTABLE"},
+		Action: "SetImmutable(" + r.Name + ")", Writes: 1}
+	switch r.Mode {
+	case providers.ModeImmutable:
+		c.Noop, c.Writes = true, 0
+	case providers.ModeUnknown, providers.ModeUnsupported:
+		return c, fmt.Errorf("cannot plan %s: setting is %s", r.Name, r.Mode)
+	}
+	return c, nil
+}
+
+// Apply implements providers.Enforcer.
+func (p *Provider) Apply(ctx context.Context, c providers.Change, o providers.Observer) (providers.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return providers.Result{Change: c}, err
+	}
+	p.mu.Lock()
+	var target *Repo
+	for _, r := range p.repos[c.Scope] {
+		if r.Name == c.Repository {
+			target = r
+		}
+	}
+	if target == nil {
+		p.mu.Unlock()
+		return providers.Result{Change: c}, errors.New("repository not found: " + c.Repository)
+	}
+	before := target.Immutability
+	if !p.BreakVerify {
+		target.Immutability = c.To
+	}
+	p.Writes++
+	after := target.Immutability
+	p.mu.Unlock()
+	o.Write(c, providers.WriteRecord{Call: "SetImmutable", Before: string(before.Mode), After: string(c.To.Mode)})
+	o.Progress(c, 1, 1)
+	return providers.Result{Change: c, Writes: 1, Verified: after.Mode == c.To.Mode, After: after}, nil
+}

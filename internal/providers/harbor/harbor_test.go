@@ -1,0 +1,617 @@
+package harbor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/emulator"
+	emu "github.com/immutag/immutag/internal/emulator/harbor"
+	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/httpapi"
+)
+
+const (
+	userEnv = "HARBOR_TEST_USER"
+	passEnv = "HARBOR_TEST_PASS"
+	user    = "robot$scanner"
+	pass    = "s3cret-harbor-pass"
+)
+
+type collector struct {
+	mu    sync.Mutex
+	repos map[string]providers.Repository
+}
+
+func (c *collector) Repository(r providers.Repository) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.repos == nil {
+		c.repos = map[string]providers.Repository{}
+	}
+	c.repos[r.Scope+"/"+r.Name] = r
+	return nil
+}
+
+func (c *collector) Warn(providers.Warning) {}
+
+type journal struct {
+	mu     sync.Mutex
+	writes []providers.WriteRecord
+}
+
+func (j *journal) Write(_ providers.Change, w providers.WriteRecord) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.writes = append(j.writes, w)
+}
+func (j *journal) Progress(providers.Change, int64, int64) {}
+
+type env struct {
+	s  *emu.Server
+	hs *httptest.Server
+	p  *Provider
+}
+
+type setupOpts struct {
+	wrap     func(http.Handler) http.Handler
+	projects []string
+	client   *http.Client
+}
+
+func setup(t *testing.T, o setupOpts) *env {
+	t.Helper()
+	s := emu.New(emu.Options{Username: user, Password: pass})
+	h := s.Handler()
+	if o.wrap != nil {
+		h = o.wrap(h)
+	}
+	hs := httptest.NewServer(h)
+	t.Cleanup(hs.Close)
+	s.SetURL(hs.URL)
+	p, err := newProvider(config.Provider{
+		Name: "h", Kind: "harbor", Endpoint: hs.URL, Projects: o.projects,
+		Credentials: config.Credentials{UsernameEnv: userEnv, PasswordEnv: passEnv},
+	}, providers.Options{HTTPClient: o.client, Getenv: testEnv}, func(o *httpapi.Options) {
+		o.BaseBackoff, o.MaxBackoff, o.MaxRetries = time.Millisecond, 4*time.Millisecond, 30
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{s: s, hs: hs, p: p}
+}
+
+func testEnv(k string) string {
+	return map[string]string{userEnv: user, passEnv: pass}[k]
+}
+
+func (e *env) scan(t *testing.T) (*collector, map[string]error) {
+	t.Helper()
+	c := &collector{}
+	errs := map[string]error{}
+	scopes, err := e.p.Scopes(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range scopes {
+		if err := e.p.Repositories(t.Context(), s, c); err != nil {
+			errs[s.Name] = err
+		}
+	}
+	return c, errs
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// seed mirrors the demo: library (none), apps (** excludes latest), infra
+// (disabled universal), partial (v* only).
+func seed(t *testing.T, s *emu.Server) {
+	t.Helper()
+	for p, repos := range map[string][]string{
+		"library": {"nginx"}, "apps": {"frontend", "backend"}, "infra": {"tools/ci"}, "partial": {"svc"},
+	} {
+		s.AddProject(p, false)
+		for _, r := range repos {
+			must(t, s.AddRepo(p, r, "latest", "v1"))
+		}
+	}
+	_, err := s.AddRule("apps", emu.NewRule("repoMatches", "**", "excludes", "latest"))
+	must(t, err)
+	off := emu.NewRule("repoMatches", "**", "matches", "**")
+	off.Disabled = true
+	_, err = s.AddRule("infra", off)
+	must(t, err)
+	_, err = s.AddRule("partial", emu.NewRule("repoMatches", "**", "matches", "v*"))
+	must(t, err)
+}
+
+func TestModes(t *testing.T) {
+	e := setup(t, setupOpts{})
+	seed(t, e.s)
+	c, errs := e.scan(t)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	want := map[string]providers.Mode{
+		"library/nginx": providers.ModeMutable, "apps/frontend": providers.ModePartial, "apps/backend": providers.ModePartial,
+		"infra/tools/ci": providers.ModeMutable, "partial/svc": providers.ModePartial,
+	}
+	if len(c.repos) != len(want) {
+		t.Fatalf("got %d repositories: %v", len(c.repos), c.repos)
+	}
+	for k, m := range want {
+		if c.repos[k].Mode != m {
+			t.Errorf("%s: %s, want %s (%+v)", k, c.repos[k].Mode, m, c.repos[k].Immutability)
+		}
+	}
+	if got := c.repos["apps/frontend"].MutablePatterns; !slices.Equal(got, []string{"latest"}) {
+		t.Errorf("apps mutable patterns %q", got)
+	}
+	if got := c.repos["partial/svc"]; !slices.Equal(got.ImmutablePatterns, []string{"v*"}) || !slices.Equal(got.MutablePatterns, []string{"*"}) {
+		t.Errorf("partial: %+v", got.Immutability)
+	}
+	if n := c.repos["infra/tools/ci"]; !strings.Contains(n.Native, "disabled") || n.Note == "" {
+		t.Errorf("infra native %q note %q", n.Native, n.Note)
+	}
+	if u := c.repos["infra/tools/ci"].URI; !strings.HasSuffix(u, "/infra/tools/ci") {
+		t.Errorf("URI %q", u)
+	}
+	// One rule read per project, however many repositories it has.
+	if n := e.s.Calls.Get("ListImmuRules"); n != 4 {
+		t.Errorf("rule reads %d, want 4", n)
+	}
+}
+
+func TestRepositoryNameWithoutProjectPrefix(t *testing.T) {
+	e := setup(t, setupOpts{})
+	e.s.AddProject("infra", false)
+	must(t, e.s.AddRepo("infra", "tools/ci", "v1"))
+	must(t, e.s.AddRepo("infra", "app", "v1"))
+	// "infra/**" would match the full name "infra/tools/ci"; Harbor matches
+	// "tools/ci", so the rule covers nothing here.
+	_, err := e.s.AddRule("infra", emu.NewRule("repoMatches", "infra/**", "matches", "**"))
+	must(t, err)
+	_, err = e.s.AddRule("infra", emu.NewRule("repoMatches", "{app,web}", "matches", "v*"))
+	must(t, err)
+	c, _ := e.scan(t)
+	if got := c.repos["infra/tools/ci"]; got.Mode != providers.ModeMutable || got.Name != "tools/ci" {
+		t.Errorf("tools/ci: %+v", got)
+	}
+	if got := c.repos["infra/app"]; got.Mode != providers.ModePartial {
+		t.Errorf("app: %+v", got.Immutability)
+	}
+	// The emulator's enforcement agrees with the adapter's reading.
+	if imm, ok := e.s.TagImmutable("infra", "tools/ci", "v1"); !ok || imm {
+		t.Error("emulator: tools/ci:v1 should be mutable")
+	}
+	if imm, ok := e.s.TagImmutable("infra", "app", "v1"); !ok || !imm {
+		t.Error("emulator: app:v1 should be immutable")
+	}
+}
+
+func TestPagination(t *testing.T) {
+	e := setup(t, setupOpts{})
+	for i := range 7 {
+		name := fmt.Sprintf("p%d", i)
+		e.s.AddProject(name, false)
+		for j := range 5 {
+			must(t, e.s.AddRepo(name, fmt.Sprintf("r%d", j)))
+		}
+	}
+	_, err := e.s.AddRule("p3", emu.NewRule("repoMatches", "**", "matches", "**"))
+	must(t, err)
+	for i := range 3 {
+		_, err := e.s.AddRule("p4", emu.NewRule("repoMatches", "**", "matches", fmt.Sprintf("v%d*", i)))
+		must(t, err)
+	}
+	e.s.Faults.Set(emulator.Faults{PageSize: 2})
+	c, errs := e.scan(t)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if len(c.repos) != 35 {
+		t.Errorf("got %d repositories, want 35", len(c.repos))
+	}
+	if n := e.s.Calls.Get("listProjects"); n != 4 {
+		t.Errorf("project pages %d, want 4", n)
+	}
+	if n := e.s.Calls.Get("listRepositories"); n != 7*3 {
+		t.Errorf("repository pages %d, want 21", n)
+	}
+	if got := c.repos["p3/r4"].Mode; got != providers.ModeImmutable {
+		t.Errorf("p3/r4: %s", got)
+	}
+	if got := c.repos["p4/r0"]; !slices.Equal(got.ImmutablePatterns, []string{"v0*", "v1*", "v2*"}) {
+		t.Errorf("rules across pages: %+v", got.Immutability)
+	}
+}
+
+func TestForeignNextLinkRefused(t *testing.T) {
+	e := setup(t, setupOpts{wrap: func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/repositories") {
+				w.Header().Set("Link", `<http://evil.example/api/v2.0/projects/a/repositories?page=2>; rel="next"`)
+			}
+			h.ServeHTTP(w, r)
+		})
+	}})
+	e.s.AddProject("a", false)
+	must(t, e.s.AddRepo("a", "x"))
+	_, errs := e.scan(t)
+	if !errors.Is(errs["a"], httpapi.ErrForeignURL) {
+		t.Errorf("got %v, want ErrForeignURL", errs["a"])
+	}
+}
+
+func TestProxyCacheProjectExemptByDefault(t *testing.T) {
+	e := setup(t, setupOpts{})
+	e.s.AddProject("dockerhub-cache", true)
+	e.s.AddProject("own", false)
+	e.s.SetProxyCache("dockerhub-cache", 4)
+	must(t, e.s.AddRepo("dockerhub-cache", "library/alpine"))
+	must(t, e.s.AddRepo("own", "app"))
+	c, errs := e.scan(t)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if r := c.repos["dockerhub-cache/library/alpine"]; r.Mode != providers.ModeMutable || r.DefaultExemption == "" {
+		t.Errorf("proxy cache: %+v", r)
+	}
+	if r := c.repos["own/app"]; r.DefaultExemption != "" {
+		t.Errorf("normal project exempt: %+v", r)
+	}
+}
+
+func TestConfiguredProjectsByName(t *testing.T) {
+	e := setup(t, setupOpts{projects: []string{"2024", "apps"}})
+	e.s.AddProject("filler", false)
+	e.s.AddProject("apps", false)
+	e.s.AddProject("2024", false) // an all-digit name, not id 2024
+	must(t, e.s.AddRepo("2024", "x"))
+	must(t, e.s.AddRepo("apps", "y"))
+	_, err := e.s.AddRule("2024", emu.NewRule("repoMatches", "**", "matches", "**"))
+	must(t, err)
+	c, errs := e.scan(t)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if c.repos["2024/x"].Mode != providers.ModeImmutable || c.repos["apps/y"].Mode != providers.ModeMutable {
+		t.Errorf("got %+v", c.repos)
+	}
+	if e.s.Calls.Get("listProjects") != 0 || e.s.Calls.Get("getProject") != 2 {
+		t.Errorf("calls %v", e.s.Calls.Snapshot())
+	}
+}
+
+func planAll(t *testing.T, p *Provider, c *collector, pol providers.FixPolicy, keys ...string) []providers.Change {
+	t.Helper()
+	var out []providers.Change
+	for _, k := range keys {
+		ch, err := p.Plan(t.Context(), c.repos[k], pol)
+		must(t, err)
+		out = append(out, ch)
+	}
+	return out
+}
+
+func TestFixOneWritePerProject(t *testing.T) {
+	e := setup(t, setupOpts{})
+	seed(t, e.s)
+	must(t, e.s.AddRepo("library", "busybox", "latest"))
+	c, _ := e.scan(t)
+	changes := planAll(t, e.p, c, providers.FixPolicy{}, "library/nginx", "library/busybox", "apps/frontend", "apps/backend", "partial/svc")
+	for _, ch := range changes {
+		if ch.Noop || ch.Target != "project-rule" || ch.Writes != 1 || ch.To.Mode != providers.ModeImmutable {
+			t.Fatalf("plan %+v", ch)
+		}
+	}
+	if n := e.s.Calls.Get("CreateImmuRule") + e.s.Calls.Get("UpdateImmuRule"); n != 0 {
+		t.Fatalf("plan wrote %d times", n)
+	}
+	j := &journal{}
+	var wg sync.WaitGroup
+	results := make([]providers.Result, len(changes))
+	for i, ch := range changes {
+		wg.Go(func() {
+			r, err := e.p.Apply(t.Context(), ch, j)
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = r
+		})
+	}
+	wg.Wait()
+	if n := e.s.Calls.Get("CreateImmuRule"); n != 3 {
+		t.Errorf("rule POSTs %d, want one per project (3)", n)
+	}
+	for i, r := range results {
+		if !r.Verified || r.After.Mode != providers.ModeImmutable {
+			t.Errorf("result %d: %+v", i, r)
+		}
+	}
+	if len(j.writes) != 3 {
+		t.Errorf("journal %+v", j.writes)
+	}
+	// Existing rules are untouched.
+	if rs := e.s.Rules("apps"); len(rs) != 2 || rs[0].TagSelectors[0].Decoration != "excludes" || rs[0].Disabled {
+		t.Errorf("apps rules changed: %+v", rs)
+	}
+	// Re-apply writes nothing; a fresh audit plans nothing.
+	e.s.Calls.Reset()
+	for _, ch := range changes {
+		r, err := e.p.Apply(t.Context(), ch, j)
+		must(t, err)
+		if r.Writes != 0 || !r.Verified {
+			t.Errorf("re-apply %+v", r)
+		}
+	}
+	if n := e.s.Calls.Get("CreateImmuRule") + e.s.Calls.Get("UpdateImmuRule"); n != 0 {
+		t.Errorf("re-apply wrote %d times", n)
+	}
+	c2, _ := e.scan(t)
+	for _, k := range []string{"library/nginx", "apps/frontend", "partial/svc"} {
+		ch, err := e.p.Plan(t.Context(), c2.repos[k], providers.FixPolicy{})
+		must(t, err)
+		if !ch.Noop {
+			t.Errorf("%s: second plan %+v", k, ch)
+		}
+	}
+	if imm, ok := e.s.TagImmutable("library", "nginx", "latest"); !ok || !imm {
+		t.Error("library/nginx:latest should be immutable after the fix")
+	}
+}
+
+func TestFixKeepsAllowedPatterns(t *testing.T) {
+	e := setup(t, setupOpts{})
+	seed(t, e.s)
+	c, _ := e.scan(t)
+	pol := providers.FixPolicy{MutableTagsAllowed: []string{"latest", "dev"}}
+	// apps leaves only latest mutable: already compliant with this policy.
+	if ch, err := e.p.Plan(t.Context(), c.repos["apps/frontend"], pol); err != nil || !ch.Noop {
+		t.Errorf("apps plan: %+v %v", ch, err)
+	}
+	ch, err := e.p.Plan(t.Context(), c.repos["library/nginx"], pol)
+	must(t, err)
+	if ch.To.Mode != providers.ModePartial || !slices.Equal(ch.To.MutablePatterns, []string{"latest", "dev"}) {
+		t.Fatalf("plan %+v", ch)
+	}
+	r, err := e.p.Apply(t.Context(), ch, &journal{})
+	must(t, err)
+	if !r.Verified || !slices.Equal(r.After.MutablePatterns, []string{"latest", "dev"}) {
+		t.Errorf("apply %+v", r)
+	}
+	rs := e.s.Rules("library")
+	if len(rs) != 1 || rs[0].TagSelectors[0].Decoration != "excludes" || rs[0].TagSelectors[0].Pattern != "{latest,dev}" {
+		t.Errorf("rule written: %+v", rs)
+	}
+	if imm, _ := e.s.TagImmutable("library", "nginx", "latest"); imm {
+		t.Error("latest is allowed to stay mutable")
+	}
+	if imm, _ := e.s.TagImmutable("library", "nginx", "v1"); !imm {
+		t.Error("v1 must be immutable")
+	}
+}
+
+func TestReenableDisabledIdenticalRule(t *testing.T) {
+	e := setup(t, setupOpts{})
+	seed(t, e.s)
+	c, _ := e.scan(t)
+	ch := planAll(t, e.p, c, providers.FixPolicy{}, "infra/tools/ci")[0]
+	j := &journal{}
+	r, err := e.p.Apply(t.Context(), ch, j)
+	must(t, err)
+	if e.s.Calls.Get("CreateImmuRule") != 0 || e.s.Calls.Get("UpdateImmuRule") != 1 {
+		t.Errorf("calls %v: want one PUT and no POST", e.s.Calls.Snapshot())
+	}
+	rs := e.s.Rules("infra")
+	if len(rs) != 1 || rs[0].Disabled || rs[0].TagSelectors[0].Pattern != "**" {
+		t.Errorf("rules %+v", rs)
+	}
+	if !r.Verified || r.Writes != 1 || len(j.writes) != 1 || !strings.HasPrefix(j.writes[0].Call, "PUT ") {
+		t.Errorf("result %+v journal %+v", r, j.writes)
+	}
+}
+
+func TestConflictResolvedByReadBack(t *testing.T) {
+	var s *emu.Server
+	e := setup(t, setupOpts{wrap: func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost {
+				// Someone else creates the same rule just before our POST lands.
+				_, _ = s.AddRule("library", emu.NewRule("repoMatches", "**", "matches", "**"))
+			}
+			h.ServeHTTP(w, r)
+		})
+	}})
+	s = e.s
+	seed(t, e.s)
+	c, _ := e.scan(t)
+	ch := planAll(t, e.p, c, providers.FixPolicy{}, "library/nginx")[0]
+	j := &journal{}
+	r, err := e.p.Apply(t.Context(), ch, j)
+	must(t, err)
+	if !r.Verified || len(e.s.Rules("library")) != 1 || len(j.writes) != 1 || !strings.Contains(j.writes[0].Err, "409") {
+		t.Errorf("result %+v journal %+v rules %+v", r, j.writes, e.s.Rules("library"))
+	}
+}
+
+func TestConflictWithoutRuleIsNotSuccess(t *testing.T) {
+	e := setup(t, setupOpts{wrap: func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost {
+				w.Header().Set("Content-Type", "application/json; charset=utf-8")
+				w.WriteHeader(http.StatusConflict)
+				_, _ = w.Write([]byte(`{"errors":[{"code":"CONFLICT","message":"immutable rule already exists"}]}`))
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}})
+	seed(t, e.s)
+	c, _ := e.scan(t)
+	ch := planAll(t, e.p, c, providers.FixPolicy{}, "library/nginx")[0]
+	r, err := e.p.Apply(t.Context(), ch, &journal{})
+	if err == nil || r.Verified || providers.KindOf(err) != providers.ErrOther {
+		t.Errorf("409 with nothing to show for it: %+v %v", r, err)
+	}
+}
+
+func TestVerifyAfterWrite(t *testing.T) {
+	e := setup(t, setupOpts{wrap: func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost {
+				w.Header().Set("Location", r.URL.Path+"/99")
+				w.WriteHeader(http.StatusCreated) // acknowledged, never stored
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}})
+	seed(t, e.s)
+	c, _ := e.scan(t)
+	ch := planAll(t, e.p, c, providers.FixPolicy{}, "library/nginx")[0]
+	r, err := e.p.Apply(t.Context(), ch, &journal{})
+	must(t, err)
+	if r.Verified || r.Writes != 1 || r.After.Mode != providers.ModeMutable {
+		t.Errorf("unverified write reported as %+v", r)
+	}
+}
+
+func TestThrottleStorm(t *testing.T) {
+	e := setup(t, setupOpts{})
+	seed(t, e.s)
+	clean, _ := e.scan(t)
+	e.s.Calls.Reset()
+	e.s.Faults.Set(emulator.Faults{ThrottleRate: 0.6, Seed: 3})
+	c, errs := e.scan(t)
+	if len(errs) > 0 {
+		t.Fatalf("storm not ridden out: %v", errs)
+	}
+	for k, r := range clean.repos {
+		if c.repos[k].Mode != r.Mode {
+			t.Errorf("%s: %s under throttling, %s without", k, c.repos[k].Mode, r.Mode)
+		}
+	}
+	if n := e.s.Calls.Get("ListImmuRules"); n <= 4 {
+		t.Errorf("no retries seen (%d rule reads)", n)
+	}
+	// Writes ride it out too.
+	ch := planAll(t, e.p, c, providers.FixPolicy{}, "library/nginx")[0]
+	r, err := e.p.Apply(t.Context(), ch, &journal{})
+	if err != nil || !r.Verified {
+		t.Errorf("apply under throttling: %+v %v", r, err)
+	}
+	if n := len(e.s.Rules("library")); n != 1 {
+		t.Errorf("%d rules after a throttled create", n)
+	}
+}
+
+func TestScopeDenied(t *testing.T) {
+	e := setup(t, setupOpts{})
+	seed(t, e.s)
+	e.s.Deny("apps", true)
+	c, errs := e.scan(t)
+	if len(errs) != 1 || providers.KindOf(errs["apps"]) != providers.ErrDenied || !strings.Contains(errs["apps"].Error(), "apps") {
+		t.Errorf("errors %v", errs)
+	}
+	if len(c.repos) != 3 {
+		t.Errorf("other projects: %v", c.repos)
+	}
+}
+
+func TestCredentialsAndNoCookieJar(t *testing.T) {
+	jar, _ := cookiejar.New(nil)
+	var sawCookie bool
+	e := setup(t, setupOpts{client: &http.Client{Jar: jar}, wrap: func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if len(r.Cookies()) > 0 {
+				sawCookie = true
+			}
+			http.SetCookie(w, &http.Cookie{Name: "sid", Value: "session", Path: "/"})
+			h.ServeHTTP(w, r)
+		})
+	}})
+	seed(t, e.s)
+	if _, errs := e.scan(t); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if sawCookie {
+		t.Error("a session cookie was sent back: Harbor would require a CSRF token")
+	}
+	p, err := newProvider(config.Provider{Name: "h", Endpoint: e.hs.URL,
+		Credentials: config.Credentials{UsernameEnv: userEnv, PasswordEnv: passEnv}},
+		providers.Options{Getenv: func(k string) string {
+			if k == passEnv {
+				return "wrong"
+			}
+			return testEnv(k)
+		}}, nil)
+	must(t, err)
+	_, err = p.Scopes(t.Context())
+	if providers.KindOf(err) != providers.ErrDenied || strings.Contains(err.Error(), "wrong") {
+		t.Errorf("wrong password: %v", err)
+	}
+	p, _ = newProvider(config.Provider{Name: "h", Endpoint: e.hs.URL,
+		Credentials: config.Credentials{UsernameEnv: userEnv, PasswordEnv: passEnv}}, providers.Options{Getenv: func(string) string { return "" }}, nil)
+	if _, err := p.Scopes(t.Context()); err == nil || !strings.Contains(err.Error(), passEnv) {
+		t.Errorf("unset variables: %v", err)
+	}
+	for _, cfg := range []config.Provider{
+		{Name: "h", Credentials: config.Credentials{UsernameEnv: "U", PasswordEnv: "P"}},
+		{Name: "h", Endpoint: "harbor.example.com", Credentials: config.Credentials{UsernameEnv: "U", PasswordEnv: "P"}},
+		{Name: "h", Endpoint: "https://harbor.example.com"},
+	} {
+		if _, err := New(context.Background(), cfg, providers.Options{}); err == nil {
+			t.Errorf("accepted %+v", cfg)
+		}
+	}
+}
+
+func TestDemoEndToEnd(t *testing.T) {
+	d, err := emu.StartDemo(t.Context())
+	must(t, err)
+	defer d.Close()
+	envs := d.Env()
+	pr, err := New(t.Context(), d.Provider(), providers.Options{Getenv: func(k string) string { return envs[k] }})
+	must(t, err)
+	e := &env{p: pr.(*Provider)}
+	c, errs := e.scan(t)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	want := map[string]providers.Mode{
+		"library/nginx": providers.ModeMutable, "apps/frontend": providers.ModePartial,
+		"infra/tools/ci": providers.ModeMutable, "partial/svc": providers.ModePartial,
+	}
+	for k, m := range want {
+		if c.repos[k].Mode != m {
+			t.Errorf("%s: %s, want %s", k, c.repos[k].Mode, m)
+		}
+	}
+	proj, repo, tag := d.OverwriteTarget()
+	must(t, d.PushTag(t.Context(), proj, repo, tag))
+	ch, err := e.p.Plan(t.Context(), c.repos[proj+"/"+repo], providers.FixPolicy{})
+	must(t, err)
+	r, err := e.p.Apply(t.Context(), ch, &journal{})
+	must(t, err)
+	if !r.Verified {
+		t.Fatalf("not verified: %+v", r)
+	}
+	if err := d.PushTag(t.Context(), proj, repo, tag); !errors.Is(err, emulator.ErrTagImmutable) {
+		t.Errorf("overwrite after fix: %v", err)
+	}
+}

@@ -1,0 +1,484 @@
+// Package quay is the Red Hat Quay adapter (quay.io and self-hosted 3.17+).
+//
+// Quay has no Go SDK; the adapter speaks the v1 REST API through the shared
+// httpapi client with an OAuth bearer token. Immutability comes from
+// immutability policies (regex, full match) at organisation and repository
+// level, OR-ed together. The policy routes exist only when
+// FEATURE_IMMUTABLE_TAGS is on (Quay 3.17+); a 404 there means "unsupported".
+//
+// Fixes add one universal policy {tagPattern ".*", tagPatternMatches true}:
+// at organisation level when the namespace is an organisation (it covers
+// future repositories too), else on the repository. Existing policies are
+// never edited or deleted.
+package quay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/httpapi"
+)
+
+// DefaultEndpoint is quay.io's API root.
+const DefaultEndpoint = "https://quay.io"
+
+// Native values and notes shown in reports.
+const (
+	noteUnsupported = "immutability policies are not available on this Quay: the policy API answers 404; " +
+		"an administrator must enable FEATURE_IMMUTABLE_TAGS (Quay 3.17+)"
+	notePartial = "only tags matching the listed policies are immutable; every other tag stays mutable " +
+		"(per-tag immutable flags and quay.immutable labels are not audited)"
+)
+
+// universalPatterns full-match every tag name (tags are never empty).
+var universalPatterns = []string{".*", "^.*$", "(.*)", "^(.*)$", ".+", "^.+$", ".*$", "^.*"}
+
+// fixPatterns are tried in order when creating the universal policy: Quay
+// refuses a second policy with the same tagPattern, even an inverted one.
+var fixPatterns = []string{".*", "^.*$", "(.*)"}
+
+// Provider is one configured Quay instance.
+type Provider struct {
+	name string
+	cfg  config.Provider
+	opts providers.Options
+	log  *slog.Logger
+	base string
+	host string
+
+	// tweak adjusts client options (tests shorten backoffs).
+	tweak func(*httpapi.Options)
+
+	once   sync.Once
+	api    *httpapi.Client
+	apiErr error
+
+	locks sync.Map // fix target -> *sync.Mutex
+}
+
+var (
+	_ providers.Provider = (*Provider)(nil)
+	_ providers.Enforcer = (*Provider)(nil)
+)
+
+// New builds the adapter; it makes no API call.
+func New(_ context.Context, p config.Provider, o providers.Options) (providers.Provider, error) {
+	return newProvider(p, o, nil)
+}
+
+func newProvider(p config.Provider, o providers.Options, tweak func(*httpapi.Options)) (*Provider, error) {
+	if p.Credentials.TokenEnv == "" {
+		return nil, errors.New("quay: credentials.token_env must name the variable holding the OAuth token")
+	}
+	base := strings.TrimSuffix(p.Endpoint, "/")
+	if base == "" {
+		base = DefaultEndpoint
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("quay: endpoint %q must be an http(s) URL", p.Endpoint)
+	}
+	base = strings.TrimSuffix(base, "/api/v1")
+	return &Provider{name: p.Name, cfg: p, opts: o, log: o.Log().With("provider", p.Name, "kind", providers.KindQuay),
+		base: base, host: u.Host, tweak: tweak}, nil
+}
+
+// Name is the configured instance name.
+func (p *Provider) Name() string { return p.name }
+
+// Kind is "quay".
+func (p *Provider) Kind() providers.Kind { return providers.KindQuay }
+
+func (p *Provider) client() (*httpapi.Client, error) {
+	p.once.Do(func() {
+		env := p.cfg.Credentials.TokenEnv
+		tok := p.opts.Env(env)
+		if tok == "" {
+			p.apiErr = fmt.Errorf("quay %s: environment variable %s (credentials.token_env) is empty", p.name, env)
+			return
+		}
+		o := httpapi.Options{
+			BaseURL:           p.base,
+			HTTPClient:        p.opts.HTTPClient,
+			TLS:               p.cfg.TLS,
+			RequestsPerSecond: p.cfg.Rate.RequestsPerSecond,
+			MaxConcurrent:     p.cfg.Rate.MaxConcurrent,
+			Logger:            p.log,
+			Auth:              httpapi.StaticBearer(tok),
+			Now:               p.opts.Now,
+		}
+		if p.tweak != nil {
+			p.tweak(&o)
+		}
+		c := httpapi.New(o)
+		if err := c.Err(); err != nil {
+			p.apiErr = fmt.Errorf("quay %s: %w", p.name, err)
+			return
+		}
+		p.api = c
+	})
+	return p.api, p.apiErr
+}
+
+// Scopes are the configured namespaces (organisations or users).
+func (p *Provider) Scopes(context.Context) ([]providers.Scope, error) {
+	if len(p.cfg.Namespaces) == 0 {
+		return nil, fmt.Errorf("quay %s: namespaces is empty: list the organisations and users to audit", p.name)
+	}
+	out := make([]providers.Scope, 0, len(p.cfg.Namespaces))
+	for _, ns := range p.cfg.Namespaces {
+		out = append(out, providers.Scope{Provider: p.name, Kind: providers.KindQuay, Name: ns})
+	}
+	return out, nil
+}
+
+// policy is Quay's immutability policy view.
+type policy struct {
+	UUID              string `json:"uuid"`
+	TagPattern        string `json:"tagPattern"`
+	TagPatternMatches *bool  `json:"tagPatternMatches"`
+}
+
+// matches reports tagPatternMatches, which defaults to true.
+func (pl policy) matches() bool { return pl.TagPatternMatches == nil || *pl.TagPatternMatches }
+
+func (pl policy) universal() bool {
+	return pl.matches() && slices.Contains(universalPatterns, strings.TrimSpace(pl.TagPattern))
+}
+
+// handle is the adapter-private part of a Repository.
+type handle struct {
+	Org bool
+}
+
+func orgPolicyPath(org string) string {
+	return "/api/v1/organization/" + url.PathEscape(org) + "/immutabilitypolicy/"
+}
+
+func repoPolicyPath(ns, repo string) string {
+	return "/api/v1/repository/" + url.PathEscape(ns) + "/" + url.PathEscape(repo) + "/immutabilitypolicy/"
+}
+
+// isOrg tells an organisation from a user namespace: the organisation route
+// answers 404 for a user. A namespace that is neither is a scope error.
+func (p *Provider) isOrg(ctx context.Context, c *httpapi.Client, ns string) (bool, error) {
+	err := c.DoJSON(ctx, http.MethodGet, "/api/v1/organization/"+url.PathEscape(ns), nil, nil)
+	if err == nil {
+		return true, nil
+	}
+	if providers.KindOf(err) != providers.ErrNotFound {
+		return false, fmt.Errorf("namespace %s: look up organisation: %w", ns, err)
+	}
+	uerr := c.DoJSON(ctx, http.MethodGet, "/api/v1/users/"+url.PathEscape(ns), nil, nil)
+	if providers.KindOf(uerr) == providers.ErrNotFound {
+		return false, fmt.Errorf("namespace %s: neither an organisation nor a user: %w", ns, uerr)
+	}
+	// Any other answer (even a denial of the user lookup) leaves "user" as
+	// the only reading consistent with the organisation 404.
+	return false, nil
+}
+
+// policies lists one policy route; unsupported is true on 404.
+func policies(ctx context.Context, c *httpapi.Client, path string) (ps []policy, unsupported bool, err error) {
+	var body struct {
+		Policies []policy `json:"policies"`
+	}
+	err = c.DoJSON(ctx, http.MethodGet, path, nil, &body)
+	if providers.KindOf(err) == providers.ErrNotFound {
+		return nil, true, nil
+	}
+	return body.Policies, false, err
+}
+
+// Repositories lists one namespace and emits each repository with its
+// effective immutability (organisation policies OR repository policies).
+func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e providers.Emitter) error {
+	c, err := p.client()
+	if err != nil {
+		return err
+	}
+	ns := s.Name
+	org, err := p.isOrg(ctx, c, ns)
+	if err != nil {
+		return err
+	}
+	var orgPolicies []policy
+	featureOff := false
+	if org {
+		orgPolicies, featureOff, err = policies(ctx, c, orgPolicyPath(ns))
+		if err != nil {
+			return fmt.Errorf("namespace %s: read organisation immutability policies: %w", ns, err)
+		}
+		if featureOff {
+			e.Warn(providers.Warning{Provider: p.name, Scope: ns, Code: "quay-immutable-tags-off",
+				Message: "the immutability policy API answers 404: enable FEATURE_IMMUTABLE_TAGS (Quay 3.17+)"})
+		}
+	}
+	return httpapi.Cursor(ctx, func(ctx context.Context, cursor string) (string, error) {
+		q := url.Values{"namespace": {ns}}
+		if cursor != "" {
+			q.Set("next_page", cursor)
+		}
+		resp, err := c.Do(ctx, httpapi.Request{Path: "/api/v1/repository", Query: q})
+		if err != nil {
+			return "", fmt.Errorf("namespace %s: list repositories: %w", ns, err)
+		}
+		var page struct {
+			Repositories []struct {
+				Namespace string `json:"namespace"`
+				Name      string `json:"name"`
+			} `json:"repositories"`
+			NextPage string `json:"next_page"`
+		}
+		if err := resp.JSON(&page); err != nil {
+			return "", fmt.Errorf("namespace %s: %w", ns, err)
+		}
+		for _, r := range page.Repositories {
+			if r.Namespace != "" && r.Namespace != ns {
+				continue
+			}
+			repo := providers.Repository{
+				Provider: p.name, Kind: providers.KindQuay, Scope: ns, Name: r.Name,
+				URI: p.host + "/" + ns + "/" + r.Name, Handle: handle{Org: org},
+			}
+			if featureOff {
+				repo.Immutability = unsupported()
+			} else {
+				repo.Immutability = p.readRepo(ctx, c, ns, r.Name, org, orgPolicies)
+			}
+			if err := e.Repository(repo); err != nil {
+				return "", err
+			}
+		}
+		return page.NextPage, nil
+	})
+}
+
+// readRepo reads the repository's own policies and combines them with the
+// organisation's. A failure yields ModeUnknown with the API's message.
+func (p *Provider) readRepo(ctx context.Context, c *httpapi.Client, ns, name string, org bool, orgPolicies []policy) providers.Immutability {
+	if slices.ContainsFunc(orgPolicies, policy.universal) {
+		// The organisation already covers every tag; the repository's own
+		// policies cannot change that, so skip the call.
+		return evaluate(orgPolicies, nil)
+	}
+	rp, off, err := policies(ctx, c, repoPolicyPath(ns, name))
+	switch {
+	case err != nil:
+		return providers.Immutability{Mode: providers.ModeUnknown, Error: err.Error()}
+	case off && org:
+		// The organisation route answered, so the feature is on: the
+		// repository itself is gone or hidden.
+		return providers.Immutability{Mode: providers.ModeUnknown,
+			Error: "repository immutability policies answered 404 (repository not found)"}
+	case off:
+		return unsupported()
+	}
+	return evaluate(orgPolicies, rp)
+}
+
+func unsupported() providers.Immutability {
+	return providers.Immutability{Mode: providers.ModeUnsupported, Native: "immutability policy API unavailable (404)", Note: noteUnsupported}
+}
+
+// evaluate combines organisation and repository policies (OR).
+func evaluate(orgPolicies, repoPolicies []policy) providers.Immutability {
+	var native, patterns []string
+	universal := false
+	add := func(level string, ps []policy) {
+		for _, pl := range ps {
+			d := level + ":" + pl.TagPattern
+			pat := pl.TagPattern
+			if !pl.matches() {
+				d += " (inverted)"
+				pat = "!(" + pl.TagPattern + ")"
+			}
+			native = append(native, d)
+			patterns = append(patterns, pat)
+			universal = universal || pl.universal()
+		}
+	}
+	add("org", orgPolicies)
+	add("repo", repoPolicies)
+	switch {
+	case universal:
+		return providers.Immutability{Mode: providers.ModeImmutable, Native: strings.Join(native, ", ")}
+	case len(patterns) > 0:
+		return providers.Immutability{Mode: providers.ModePartial, Native: strings.Join(native, ", "),
+			ImmutablePatterns: patterns, MutablePatterns: []string{"*"}, Note: notePartial}
+	}
+	return providers.Immutability{Mode: providers.ModeMutable, Native: "no immutability policy"}
+}
+
+// fix is the Change.Handle of a planned fix.
+type fix struct {
+	Org       bool
+	Namespace string
+	Repo      string
+}
+
+func (f fix) path() string {
+	if f.Org {
+		return orgPolicyPath(f.Namespace)
+	}
+	return repoPolicyPath(f.Namespace, f.Repo)
+}
+
+func (f fix) target() string {
+	if f.Org {
+		return f.Namespace
+	}
+	return f.Namespace + "/" + f.Repo
+}
+
+// Plan says which universal policy Apply would create. It trusts the
+// listing's immutability; Apply re-reads before writing.
+func (p *Provider) Plan(ctx context.Context, r providers.Repository, _ providers.FixPolicy) (providers.Change, error) {
+	c := providers.Change{Provider: p.name, Kind: providers.KindQuay, Scope: r.Scope, Repository: r.Name, URI: r.URI, From: r.Immutability}
+	switch r.Mode {
+	case providers.ModeImmutable:
+		c.Noop, c.To, c.Action = true, r.Immutability, "none: every tag is already immutable"
+		return c, nil
+	case providers.ModeUnsupported:
+		return c, &providers.APIError{Kind: providers.ErrUnsupported,
+			Message: fmt.Sprintf("%s/%s cannot be fixed: %s", r.Scope, r.Name, noteUnsupported)}
+	}
+	h, ok := r.Handle.(handle)
+	org := h.Org
+	if !ok {
+		cl, err := p.client()
+		if err != nil {
+			return c, err
+		}
+		if org, err = p.isOrg(ctx, cl, r.Scope); err != nil {
+			return c, err
+		}
+	}
+	f := fix{Org: org, Namespace: r.Scope, Repo: r.Name}
+	body := `{"tagPattern": ".*", "tagPatternMatches": true}`
+	if org {
+		c.Target = "organization-policy"
+		c.Action = fmt.Sprintf("POST %s %s (organisation-wide: covers every repository of %s, present and future)", f.path(), body, r.Scope)
+	} else {
+		c.Action = fmt.Sprintf("POST %s %s", f.path(), body)
+	}
+	c.To = providers.Immutability{Mode: providers.ModeImmutable, Native: "universal policy .*"}
+	c.Writes, c.Handle = 1, f
+	return c, nil
+}
+
+func (p *Provider) lock(key string) *sync.Mutex {
+	m, _ := p.locks.LoadOrStore(key, &sync.Mutex{})
+	return m.(*sync.Mutex)
+}
+
+// Apply creates the universal policy unless one already exists at the
+// target level (so many repositories of one organisation lead to one POST),
+// then reads the repository's effective immutability back.
+func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.Observer) (providers.Result, error) {
+	res := providers.Result{Change: ch}
+	if ch.Noop {
+		res.After, res.Verified = ch.From, ch.From.Mode == providers.ModeImmutable
+		return res, nil
+	}
+	f, ok := ch.Handle.(fix)
+	if !ok {
+		return res, fmt.Errorf("quay %s: change for %s/%s was not planned by this adapter", p.name, ch.Scope, ch.Repository)
+	}
+	c, err := p.client()
+	if err != nil {
+		return res, err
+	}
+	mu := p.lock(f.path())
+	mu.Lock()
+	defer mu.Unlock()
+
+	existing, off, err := policies(ctx, c, f.path())
+	switch {
+	case err != nil:
+		return res, fmt.Errorf("%s: read immutability policies before writing: %w", f.target(), err)
+	case off:
+		return res, &providers.APIError{Kind: providers.ErrUnsupported, Status: http.StatusNotFound,
+			Message: fmt.Sprintf("%s: %s", f.target(), noteUnsupported)}
+	}
+	var werr error
+	if !slices.ContainsFunc(existing, policy.universal) {
+		werr = p.create(ctx, c, ch, f, existing, o)
+		res.Writes = 1
+	}
+	after, err := p.verify(ctx, c, f)
+	if err != nil {
+		return res, errors.Join(werr, fmt.Errorf("%s: read back: %w", f.target(), err))
+	}
+	res.After = after
+	res.Verified = after.Mode == providers.ModeImmutable
+	if !res.Verified && werr != nil {
+		return res, werr
+	}
+	return res, nil
+}
+
+// create POSTs the universal policy with the first pattern not already used
+// at that level, and reports the write.
+func (p *Provider) create(ctx context.Context, c *httpapi.Client, ch providers.Change, f fix, existing []policy, o providers.Observer) error {
+	pattern := fixPatterns[0]
+	for _, fp := range fixPatterns {
+		if !slices.ContainsFunc(existing, func(pl policy) bool { return strings.TrimSpace(pl.TagPattern) == fp }) {
+			pattern = fp
+			break
+		}
+	}
+	body := map[string]any{"tagPattern": pattern, "tagPatternMatches": true}
+	before := "no policies"
+	if len(existing) > 0 {
+		ds := make([]string, len(existing))
+		for i, pl := range existing {
+			ds[i] = pl.TagPattern
+			if !pl.matches() {
+				ds[i] += " (inverted)"
+			}
+		}
+		before = "policies: " + strings.Join(ds, ", ")
+	}
+	rec := providers.WriteRecord{Call: "POST " + f.path(), Target: f.target(), Before: before,
+		After: fmt.Sprintf("policy tagPattern %q tagPatternMatches true", pattern)}
+	_, err := c.Do(ctx, httpapi.Request{Method: http.MethodPost, Path: f.path(), Body: body})
+	if err != nil {
+		err = fmt.Errorf("%s: create immutability policy: %w", f.target(), err)
+		rec.Err = err.Error()
+	}
+	if o != nil {
+		o.Write(ch, rec)
+	}
+	p.log.InfoContext(ctx, "quay immutability policy created", "target", f.target(), "pattern", pattern, "ok", err == nil)
+	return err
+}
+
+// verify re-reads the policies that decide the repository's immutability.
+func (p *Provider) verify(ctx context.Context, c *httpapi.Client, f fix) (providers.Immutability, error) {
+	var orgPolicies []policy
+	if f.Org {
+		ps, off, err := policies(ctx, c, orgPolicyPath(f.Namespace))
+		if err != nil {
+			return providers.Immutability{}, err
+		}
+		if off {
+			return unsupported(), nil
+		}
+		orgPolicies = ps
+	}
+	im := p.readRepo(ctx, c, f.Namespace, f.Repo, f.Org, orgPolicies)
+	if im.Mode == providers.ModeUnknown {
+		return im, errors.New(im.Error)
+	}
+	return im, nil
+}

@@ -1,0 +1,117 @@
+// Package report renders the audit report model in the output formats.
+// Every renderer walks the findings spool once, so memory stays flat however
+// many repositories were scanned.
+package report
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/immutag/immutag/internal/audit"
+)
+
+// Formats this build can render, in help order.
+var Formats = []string{"table", "json"}
+
+// Options tune rendering.
+type Options struct {
+	// Color enables ANSI colours in table output (terminal, NO_COLOR unset).
+	Color bool
+	// Verbose lists compliant repositories in the table too.
+	Verbose bool
+}
+
+// Valid reports whether format can be rendered.
+func Valid(format string) bool { return slices.Contains(Formats, format) }
+
+// Render writes r in format to w.
+func Render(w io.Writer, r *audit.Report, format string, o Options) error {
+	switch format {
+	case "json":
+		return JSON(w, r)
+	case "table":
+		return Table(w, r, o)
+	}
+	return fmt.Errorf("unknown output format %q (want one of %s)", format, strings.Join(Formats, ", "))
+}
+
+// JSON writes the contract report. Findings and changes are streamed from
+// their spools rather than marshalled as one slice.
+func JSON(w io.Writer, r *audit.Report) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	field := func(name string, v any, comma bool) error {
+		b, err := json.MarshalIndent(v, "  ", "  ")
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", name, err)
+		}
+		fmt.Fprintf(bw, "  %q: %s", name, b)
+		if comma {
+			bw.WriteString(",")
+		}
+		bw.WriteString("\n")
+		return nil
+	}
+	bw.WriteString("{\n")
+	for _, f := range []struct {
+		name string
+		v    any
+	}{
+		{"schema_version", r.SchemaVersion}, {"tool", r.Tool}, {"run", r.Run}, {"summary", r.Summary},
+		{"scopes", nonNil(r.Scopes)}, {"warnings", nonNil(r.Warnings)},
+	} {
+		if err := field(f.name, f.v, true); err != nil {
+			return err
+		}
+	}
+	if err := streamArray(bw, "findings", r.Findings, r.Changes != nil); err != nil {
+		return err
+	}
+	if r.Changes != nil {
+		if err := streamArray(bw, "changes", r.Changes, false); err != nil {
+			return err
+		}
+	}
+	bw.WriteString("}\n")
+	return bw.Flush()
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func streamArray[T any](bw *bufio.Writer, name string, s *audit.Spool[T], comma bool) error {
+	fmt.Fprintf(bw, "  %q: [", name)
+	first := true
+	err := s.Each(func(v T) error {
+		b, err := json.MarshalIndent(v, "    ", "  ")
+		if err != nil {
+			return err
+		}
+		if !first {
+			bw.WriteString(",")
+		}
+		first = false
+		bw.WriteString("\n    ")
+		bw.Write(b)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", name, err)
+	}
+	if !first {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("]")
+	if comma {
+		bw.WriteString(",")
+	}
+	bw.WriteString("\n")
+	return nil
+}

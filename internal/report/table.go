@@ -1,0 +1,150 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/immutag/immutag/internal/audit"
+)
+
+// tableBlock bounds how many rows tabwriter buffers: columns align within a
+// block, and memory stays flat for large estates.
+const tableBlock = 500
+
+var statusColor = map[audit.Status]string{
+	audit.StatusCompliant: "\x1b[32m",
+	audit.StatusDrift:     "\x1b[31m",
+	audit.StatusExempt:    "\x1b[36m",
+	audit.StatusError:     "\x1b[33m",
+}
+
+func paint(on bool, s audit.Status) string {
+	if !on {
+		return string(s)
+	}
+	return statusColor[s] + string(s) + "\x1b[0m"
+}
+
+// Table writes a human-readable report: findings, changes, scopes with
+// errors, warnings and a summary line per provider.
+func Table(w io.Writer, r *audit.Report, o Options) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	header := "PROVIDER\tSCOPE\tREPOSITORY\tSTATUS\tMODE\tDETAIL\n"
+	fmt.Fprint(tw, header)
+	rows, hidden := 0, 0
+	total := r.Findings.Len() // Len locks the spool; Each holds that lock while it calls back.
+	err := r.Findings.Each(func(f audit.Finding) error {
+		if f.Status == audit.StatusCompliant && !o.Verbose && total > 200 {
+			hidden++
+			return nil
+		}
+		detail := f.Reason
+		if f.Exemption != nil {
+			detail = "exempt: " + f.Exemption.Reason
+			if f.Exemption.Expires != "" {
+				detail += " (until " + f.Exemption.Expires + ")"
+			}
+		}
+		mode := string(f.Mode)
+		if f.Native != "" {
+			mode += " (" + f.Native + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Provider, f.Scope, f.Repository, paint(o.Color, f.Status), mode, oneLine(detail))
+		rows++
+		if rows%tableBlock == 0 {
+			return tw.Flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if rows == 0 && hidden == 0 {
+		fmt.Fprintln(w, "(no repositories found)")
+	}
+	if hidden > 0 {
+		fmt.Fprintf(w, "(%d compliant repositories not listed; use --verbose or -o json)\n", hidden)
+	}
+	if r.Changes != nil && r.Changes.Len() > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "CHANGES")
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprint(tw, "PROVIDER\tSCOPE\tREPOSITORY\tSTATE\tFROM\tTO\tACTION\n")
+		err := r.Changes.Each(func(c audit.ChangeRecord) error {
+			repo := c.Repository
+			if c.Target != "" {
+				repo += " [" + c.Target + "]"
+			}
+			state := c.State
+			if c.Error != "" {
+				state += ": " + c.Error
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Provider, c.Scope, repo, oneLine(state), imm(c.From), imm(c.To), oneLine(c.Action))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	var bad []audit.ScopeResult
+	for _, s := range r.Scopes {
+		if s.Status != "ok" {
+			bad = append(bad, s)
+		}
+	}
+	if len(bad) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "UNREADABLE SCOPES (their repositories are not in this report)")
+		for _, s := range bad {
+			fmt.Fprintf(w, "  %s %s: %s\n", s.Provider, s.Scope, oneLine(s.Error))
+		}
+	}
+	if len(r.Warnings) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "WARNINGS")
+		for _, wr := range r.Warnings {
+			scope := wr.Scope
+			if scope != "" {
+				scope = " " + scope
+			}
+			fmt.Fprintf(w, "  %s%s [%s]: %s\n", wr.Provider, scope, wr.Code, oneLine(wr.Message))
+		}
+	}
+	fmt.Fprintln(w)
+	names := make([]string, 0, len(r.Summary.ByProvider))
+	for n := range r.Summary.ByProvider {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		c := r.Summary.ByProvider[n]
+		fmt.Fprintf(w, "%s: %s\n", n, counts(c))
+	}
+	fmt.Fprintf(w, "total: %s", counts(r.Summary.Counts))
+	if r.Summary.ScopeErrors > 0 {
+		fmt.Fprintf(w, ", %d unreadable scope(s)", r.Summary.ScopeErrors)
+	}
+	fmt.Fprintln(w)
+	return nil
+}
+
+func counts(c audit.Counts) string {
+	return fmt.Sprintf("%d repositories, %d compliant, %d drift, %d exempt, %d error",
+		c.Repositories, c.Compliant, c.Drift, c.Exempt, c.Error)
+}
+
+func imm(i interface{ String() string }) string { return i.String() }
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	return strings.ReplaceAll(s, "\t", " ")
+}
