@@ -195,7 +195,7 @@ func scan(ctx context.Context, f *Factory, fl *ScanFlags, m scanMode) (*scanResu
 
 func writeReport(f *Factory, fl *ScanFlags, r *audit.Report) error {
 	format := fl.format(f.IO)
-	ro := report.Options{Verbose: fl.Verbose}
+	ro := report.Options{Verbose: fl.Verbose, FixView: r.Run.Command == "fix"}
 	if fl.OutputFile == "" {
 		ro.Color = f.IO.StdoutTTY && f.Getenv("NO_COLOR") == ""
 		return report.Render(f.IO.Out, r, format, ro)

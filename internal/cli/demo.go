@@ -56,6 +56,9 @@ func demoPolicy(now time.Time) config.Policy {
 		Exemptions: []config.Exemption{
 			{Provider: "*", Repository: "sandbox/*", Reason: "scratch space, rebuilt nightly", Expires: now.AddDate(0, 3, 0).Truncate(24 * time.Hour)},
 			{Provider: "aws-demo", Repository: "data/etl", Reason: "migration window", Expires: time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC)},
+			// The Quay demo has a namespace whose instance lacks FEATURE_IMMUTABLE_TAGS:
+			// nothing can fix it from here, so the platform team records why.
+			{Provider: "quay-demo", Scope: "legacy", Repository: "*", Reason: "Quay upgrade to 3.17 scheduled; feature flag off until then", Expires: now.AddDate(0, 6, 0).Truncate(24 * time.Hour)},
 		},
 	}
 }
@@ -117,14 +120,14 @@ func demoRun(ctx context.Context, f *Factory, _ *DemoOptions) error {
 	flags := ScanFlags{Format: "table", Concurrency: 8}
 
 	fmt.Fprintf(out, "immutag demo: %d registry emulator(s) on loopback (%s); no network, no credentials.\n", len(demos), strings.Join(kinds, ", "))
-	fmt.Fprintf(out, "policy: mutable_tags_allowed=[latest]; exemptions: sandbox/* (active), data/etl (expired 2025-12-31)\n")
+	fmt.Fprintf(out, "policy: mutable_tags_allowed=[latest]; exemptions: sandbox/* and quay-demo legacy/* (active), aws-demo data/etl (expired 2025-12-31)\n")
 
 	step(1, "audit: which repositories let a tag be overwritten?")
 	if err := auditRun(ctx, df, &AuditOptions{ScanFlags: flags}); err != nil && ExitCode(err) != CodeIncomplete {
 		return err
 	}
 
-	step(2, "overwrite a release tag before the fix")
+	step(2, "push over an existing tag before the fix")
 	for _, d := range demos {
 		scope, repo, tag := d.OverwriteTarget()
 		err := d.PushTag(ctx, scope, repo, tag)
@@ -145,7 +148,7 @@ func demoRun(ctx context.Context, f *Factory, _ *DemoOptions) error {
 		fmt.Fprintf(out, "\njournal: %d line(s), e.g.\n  %s\n", strings.Count(string(b), "\n"), firstLine(string(b)))
 	}
 
-	step(5, "overwrite the same tag after the fix")
+	step(5, "push over the same tag after the fix")
 	refused := 0
 	for _, d := range demos {
 		scope, repo, tag := d.OverwriteTarget()

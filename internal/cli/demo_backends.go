@@ -4,10 +4,18 @@ import (
 	"context"
 
 	"github.com/immutag/immutag/internal/emulator"
+	aremu "github.com/immutag/immutag/internal/emulator/artifactregistry"
+	hubemu "github.com/immutag/immutag/internal/emulator/dockerhub"
 	ecremu "github.com/immutag/immutag/internal/emulator/ecr"
+	harboremu "github.com/immutag/immutag/internal/emulator/harbor"
+	quayemu "github.com/immutag/immutag/internal/emulator/quay"
 )
 
 // demoBackends starts each registry emulator the demo drives, in report order.
 var demoBackends = []func(context.Context) (emulator.Demo, error){
 	ecremu.StartDemo,
+	aremu.StartDemo,
+	hubemu.StartDemo,
+	quayemu.StartDemo,
+	harboremu.StartDemo,
 }

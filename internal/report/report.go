@@ -23,6 +23,8 @@ type Options struct {
 	Color bool
 	// Verbose lists compliant repositories in the table too.
 	Verbose bool
+	// FixView shows a fix run: the changes instead of every finding.
+	FixView bool
 }
 
 // Valid reports whether format can be rendered.

@@ -31,12 +31,48 @@ func paint(on bool, s audit.Status) string {
 // Table writes a human-readable report: findings, changes, scopes with
 // errors, warnings and a summary line per provider.
 func Table(w io.Writer, r *audit.Report, o Options) error {
+	if !o.FixView {
+		if err := findingsTable(w, r, o); err != nil {
+			return err
+		}
+	}
+	return tableTail(w, r, o)
+}
+
+// sortLimit is the largest estate whose table rows are sorted; above it rows
+// stream in arrival order so memory stays flat.
+const sortLimit = 10000
+
+func eachSorted(s *audit.Spool[audit.Finding], fn func(audit.Finding) error) error {
+	if s.Len() > sortLimit {
+		return s.Each(fn)
+	}
+	all := s.All()
+	sort.SliceStable(all, func(i, j int) bool {
+		a, b := all[i], all[j]
+		if a.Provider != b.Provider {
+			return a.Provider < b.Provider
+		}
+		if a.Scope != b.Scope {
+			return a.Scope < b.Scope
+		}
+		return a.Repository < b.Repository
+	})
+	for _, f := range all {
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func findingsTable(w io.Writer, r *audit.Report, o Options) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	header := "PROVIDER\tSCOPE\tREPOSITORY\tSTATUS\tMODE\tDETAIL\n"
 	fmt.Fprint(tw, header)
 	rows, hidden := 0, 0
 	total := r.Findings.Len() // Len locks the spool; Each holds that lock while it calls back.
-	err := r.Findings.Each(func(f audit.Finding) error {
+	err := eachSorted(r.Findings, func(f audit.Finding) error {
 		if f.Status == audit.StatusCompliant && !o.Verbose && total > 200 {
 			hidden++
 			return nil
@@ -71,8 +107,18 @@ func Table(w io.Writer, r *audit.Report, o Options) error {
 	if hidden > 0 {
 		fmt.Fprintf(w, "(%d compliant repositories not listed; use --verbose or -o json)\n", hidden)
 	}
+	return nil
+}
+
+func tableTail(w io.Writer, r *audit.Report, o Options) error {
+	var tw *tabwriter.Writer
+	if o.FixView && (r.Changes == nil || r.Changes.Len() == 0) {
+		fmt.Fprintln(w, "no changes: nothing that drifts can be fixed")
+	}
 	if r.Changes != nil && r.Changes.Len() > 0 {
-		fmt.Fprintln(w)
+		if !o.FixView {
+			fmt.Fprintln(w)
+		}
 		fmt.Fprintln(w, "CHANGES")
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprint(tw, "PROVIDER\tSCOPE\tREPOSITORY\tSTATE\tFROM\tTO\tACTION\n")

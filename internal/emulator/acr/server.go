@@ -283,6 +283,20 @@ func (s *Server) AddTag(repo, tag string, locked bool) {
 	r.updated = now
 }
 
+// DeleteTag removes a tag regardless of its locks (test helper, like an
+// administrator purge); it reports whether the tag existed.
+func (s *Server) DeleteTag(repo, tag string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repos[repo]
+	if r == nil || r.tags[tag] == nil {
+		return false
+	}
+	delete(r.tags, tag)
+	r.names = slices.DeleteFunc(r.names, func(n string) bool { return n == tag })
+	return true
+}
+
 // ErrRepositoryLocked is returned by PushTag when the repository itself has
 // writeEnabled=false (which blocks every push, new tags included).
 var ErrRepositoryLocked = errors.New("repository is write-locked")

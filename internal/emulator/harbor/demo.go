@@ -118,5 +118,6 @@ func (d *Demo) Env() map[string]string {
 	return map[string]string{DemoUserEnv: DemoUser, DemoPasswordEnv: d.pass}
 }
 
-// OverwriteTarget is library/nginx:latest, mutable until the fix adds a rule.
-func (d *Demo) OverwriteTarget() (scope, repository, tag string) { return "library", "nginx", "latest" }
+// OverwriteTarget is library/nginx:v1.0.0, a release tag that is mutable
+// until the fix adds a rule (latest may stay mutable when policy allows it).
+func (d *Demo) OverwriteTarget() (scope, repository, tag string) { return "library", "nginx", "v1.0.0" }

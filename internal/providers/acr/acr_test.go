@@ -396,7 +396,14 @@ func TestLockLoopLarge(t *testing.T) {
 	unlocked := map[string][]string{}
 	total := 0
 	for _, r := range repos {
-		unlocked[r] = seed(s, r, 1300, 3)
+		// Two tags in three are already locked: the loop must skip them.
+		for i := range 1300 {
+			tag := fmt.Sprintf("v%05d", i)
+			s.AddTag(r, tag, i%3 != 0)
+			if i%3 == 0 {
+				unlocked[r] = append(unlocked[r], tag)
+			}
+		}
 		total += len(unlocked[r])
 	}
 	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()},
@@ -417,7 +424,7 @@ func TestLockLoopLarge(t *testing.T) {
 			t.Fatalf("%s not verified: %+v", r.Name, res.After)
 		}
 	}
-	if planned != int64(total) || total < 3400 {
+	if planned != int64(total) || total < 1700 {
 		t.Fatalf("planned %d, unlocked %d", planned, total)
 	}
 	if got := s.Counter.Get("PATCH tag"); got != int64(total) {

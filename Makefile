@@ -1,0 +1,33 @@
+# immutag: run `make help` for the targets.
+GO      ?= go
+BIN     ?= bin/immutag
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/immutag/immutag/internal/cli.Version=$(VERSION)
+PKGS    := ./...
+
+.DEFAULT_GOAL := help
+.PHONY: help build test demo bench lint fmt vet
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## build bin/immutag
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/immutag
+
+test: vet ## go vet, then every test with the race detector (starts moto_server itself where installed)
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+demo: ## run audit -> fix plan -> fix apply -> re-audit on the built-in emulators
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/immutag demo
+
+bench: ## run the benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+lint: vet ## gofmt check and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet: ## go vet
+	$(GO) vet $(PKGS)
+
+fmt: ## gofmt -w
+	gofmt -w $$(git ls-files '*.go')
