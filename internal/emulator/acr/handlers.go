@@ -92,6 +92,8 @@ func (s *Server) count(op string, status int) {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, req *http.Request) {
+	s.enter()
+	defer s.leave()
 	p := req.URL.EscapedPath()
 	switch {
 	case p == "/oauth2/exchange":

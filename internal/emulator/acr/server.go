@@ -99,6 +99,10 @@ type Server struct {
 	lastW     time.Time
 
 	closeOnce sync.Once
+
+	busyMu sync.Mutex
+	busy   int
+	idle   *sync.Cond
 }
 
 type repoState struct {
@@ -142,6 +146,7 @@ func New(o Options) (*Server, error) {
 		aad:      map[string]bool{},
 		denied:   map[string]bool{},
 	}
+	s.idle = sync.NewCond(&s.busyMu)
 	if s.ttl <= 0 {
 		s.ttl = 75 * time.Minute
 	}
@@ -184,6 +189,32 @@ func (s *Server) SetWritesPerMinute(n int) {
 	}
 	perSec := float64(n) / 60
 	s.writeLim = rate.NewLimiter(rate.Limit(perSec), max(1, int(math.Ceil(perSec*10))))
+}
+
+func (s *Server) enter() {
+	s.busyMu.Lock()
+	s.busy++
+	s.busyMu.Unlock()
+}
+
+func (s *Server) leave() {
+	s.busyMu.Lock()
+	s.busy--
+	if s.busy == 0 {
+		s.idle.Broadcast()
+	}
+	s.busyMu.Unlock()
+}
+
+// WaitIdle blocks until no request is being handled. A client that gave up
+// on a request (cancelled context) may still see it applied afterwards;
+// tests call this before comparing their view with the registry's.
+func (s *Server) WaitIdle() {
+	s.busyMu.Lock()
+	defer s.busyMu.Unlock()
+	for s.busy > 0 {
+		s.idle.Wait()
+	}
 }
 
 // Close stops the server. It is safe to call more than once.

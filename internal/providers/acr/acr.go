@@ -96,14 +96,35 @@ var (
 // registry is one login server with its client, token cache and write
 // limiter; it is the Handle of every Scope, Repository and Change.
 type registry struct {
-	login      string // login server as reported (host or host:port)
-	base       string // https://login, or the configured endpoint
-	sku        string // Basic, Standard, Premium; "" when unknown
+	login   string // login server as reported (host or host:port)
+	base    string // https://login, or the configured endpoint
+	limiter *rate.Limiter
+	tokens  *tokenCache
+	client  dataClient
+
+	mu         sync.Mutex // guards the rate fields, filled in by discovery
+	sku        string     // Basic, Standard, Premium; "" when unknown
 	perSecond  float64
 	rateSource string
-	limiter    *rate.Limiter
-	tokens     *tokenCache
-	client     dataClient
+}
+
+// rate returns the write rate and where it comes from.
+func (r *registry) rate() (perSecond float64, source string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.perSecond, r.rateSource
+}
+
+// setSKU records the SKU once known and retunes the write limiter.
+func (r *registry) setSKU(sku string, cfg config.Rate) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sku != "" || sku == "" {
+		return
+	}
+	r.sku = sku
+	r.perSecond, r.rateSource = writeRate(cfg, sku)
+	r.limiter.SetLimit(rate.Limit(r.perSecond))
 }
 
 // failedScope is the Handle of a subscription whose registries could not be
@@ -244,26 +265,21 @@ func (p *Provider) initLocked() error {
 }
 
 // httpClient honours tls.ca_file and tls.insecure_skip_verify and keeps
-// enough idle connections for the lock loop's workers.
+// enough idle connections for the lock loop's workers. An injected client
+// with a custom RoundTripper (tests, debug transport) is used as is.
 func (p *Provider) httpClient() (*http.Client, error) {
 	t := p.cfg.TLS
-	if p.opts.HTTPClient != nil {
-		base, ok := p.opts.HTTPClient.Transport.(*http.Transport)
-		if !ok && p.opts.HTTPClient.Transport != nil {
+	custom := p.opts.HTTPClient
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if custom != nil && custom.Transport != nil {
+		base, ok := custom.Transport.(*http.Transport)
+		if !ok {
 			if t.CAFile != "" || t.InsecureSkipVerify {
 				p.log.Warn("custom HTTP transport in use: tls.ca_file and tls.insecure_skip_verify are not applied")
 			}
-			return p.opts.HTTPClient, nil
+			return custom, nil
 		}
-		if base == nil && t.CAFile == "" && !t.InsecureSkipVerify {
-			return p.opts.HTTPClient, nil
-		}
-	}
-	var tr *http.Transport
-	if p.opts.HTTPClient != nil && p.opts.HTTPClient.Transport != nil {
-		tr = p.opts.HTTPClient.Transport.(*http.Transport).Clone()
-	} else {
-		tr = http.DefaultTransport.(*http.Transport).Clone()
+		tr = base.Clone()
 	}
 	tr.MaxIdleConnsPerHost = 64
 	tr.ForceAttemptHTTP2 = true
@@ -290,8 +306,8 @@ func (p *Provider) httpClient() (*http.Client, error) {
 		tr.TLSClientConfig = cfg
 	}
 	hc := &http.Client{Transport: tr}
-	if p.opts.HTTPClient != nil {
-		hc.Timeout = p.opts.HTTPClient.Timeout
+	if custom != nil {
+		hc.Timeout = custom.Timeout
 	}
 	return hc, nil
 }
@@ -331,11 +347,7 @@ func (p *Provider) registryFor(login, sku string) (*registry, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if r := p.regs[key]; r != nil {
-		if r.sku == "" && sku != "" {
-			r.sku = sku
-			r.perSecond, r.rateSource = writeRate(p.cfg.Rate, sku)
-			r.limiter.SetLimit(rate.Limit(r.perSecond))
-		}
+		r.setSKU(sku, p.cfg.Rate)
 		return r, nil
 	}
 	base := "https://" + key

@@ -240,8 +240,10 @@ func TestSubscriptionDiscoveryAndSKURate(t *testing.T) {
 		t.Fatalf("failed subscription scope: %v", err)
 	}
 	ra, rb := scopes[0].Handle.(*registry), scopes[1].Handle.(*registry)
-	if ra.sku != "Premium" || ra.perSecond != 2000.0/60 || rb.perSecond != 500.0/60 {
-		t.Fatalf("SKU rates: %s %v, %s %v", ra.sku, ra.perSecond, rb.sku, rb.perSecond)
+	pa, _ := ra.rate()
+	pb, _ := rb.rate()
+	if ra.sku != "Premium" || pa != 2000.0/60 || pb != 500.0/60 || float64(ra.limiter.Limit()) != pa {
+		t.Fatalf("SKU rates: %s %v, %s %v", ra.sku, pa, rb.sku, pb)
 	}
 	c := &collector{}
 	if err := p.Repositories(t.Context(), scopes[0], c); err != nil {
@@ -562,6 +564,9 @@ func TestInterruptedLoopResumes(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || res.Verified {
 		t.Fatalf("interrupted run: %+v %v", res, err)
 	}
+	// Requests the client gave up on may still be applied by the server:
+	// compare once it is idle. Such tags are journaled as "outcome unknown".
+	s.WaitIdle()
 	ok, journaled := j1.successes(), j1.all()
 	if len(ok) < 250 || len(ok) >= len(unlocked) {
 		t.Fatalf("successes = %d", len(ok))
@@ -588,8 +593,10 @@ func TestInterruptedLoopResumes(t *testing.T) {
 	if err != nil || !res.Verified {
 		t.Fatalf("resumed run: %+v %v", res, err)
 	}
-	if ch.Writes != int64(len(unlocked)-lockedNow) {
-		t.Fatalf("resume planned %d, want %d", ch.Writes, len(unlocked)-lockedNow)
+	// A cancelled request still in the server's socket buffer can land
+	// after WaitIdle, so the resume may find a few fewer tags to lock.
+	if left := int64(len(unlocked) - lockedNow); ch.Writes > left || ch.Writes < left-8 || ch.Writes == 0 {
+		t.Fatalf("resume planned %d, want about %d", ch.Writes, left)
 	}
 	ok2 := j2.successes()
 	for _, tag := range unlocked {

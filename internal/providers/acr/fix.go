@@ -172,8 +172,9 @@ func (p *Provider) Plan(ctx context.Context, repo providers.Repository, _ provid
 	if n == 0 {
 		c.Action = fmt.Sprintf("none: all %d tags are locked", cov.total)
 	} else {
+		perSecond, source := r.rate()
 		c.Action = fmt.Sprintf("lock %d tags (writeEnabled=false, deleteEnabled=false) with UpdateTagProperties; about %s at %s",
-			n, estimate(n, r.perSecond), r.rateSource)
+			n, estimate(n, perSecond), source)
 	}
 	return c, nil
 }

@@ -73,11 +73,17 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 // ptcPrefixes returns the pull-through-cache repository prefixes of a scope.
 // A failed lookup is a warning, not a scope error: without it no repository
 // is exempted, which can only over-report drift, never hide it.
+// optionalLookup retries less than the default: the pull-through-cache
+// lookup only refines exemptions, and endpoints without it (moto, private
+// ECR-compatible services) answer 5xx, which must not stall every scope for
+// the full backoff before the audit goes on with a warning.
+func optionalLookup(o *ecr.Options) { o.RetryMaxAttempts = 3 }
+
 func (p *Provider) ptcPrefixes(ctx context.Context, sc *scope, e providers.Emitter) ([]string, error) {
 	var prefixes []string
 	in := &ecr.DescribePullThroughCacheRulesInput{RegistryId: aws.String(sc.account)}
 	for {
-		out, err := sc.api.DescribePullThroughCacheRules(ctx, in)
+		out, err := sc.api.DescribePullThroughCacheRules(ctx, in, optionalLookup)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()

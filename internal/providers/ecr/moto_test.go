@@ -8,20 +8,14 @@ package ecr
 // the template flows are covered against the in-process emulator.
 
 import (
-	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -31,71 +25,18 @@ import (
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/testutil/moto"
 )
 
-const motoAccount = "123456789012" // moto's default account
-
-var moto struct {
-	once sync.Once
-	cmd  *exec.Cmd
-	url  string
-	err  error
-}
+const motoAccount = moto.Account
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if moto.cmd != nil && moto.cmd.Process != nil {
-		_ = moto.cmd.Process.Kill()
-		_ = moto.cmd.Wait()
-	}
+	moto.Stop()
 	os.Exit(code)
 }
 
-// motoServer starts one moto_server for the package (on first use) and
-// resets its state, so every test starts from an empty account.
-func motoServer(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		t.Skip("moto_server is not on PATH; install moto[server] to run the moto peer tests")
-	}
-	moto.once.Do(func() {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			moto.err = err
-			return
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		moto.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-		if err := moto.cmd.Start(); err != nil {
-			moto.err = err
-			return
-		}
-		moto.url = fmt.Sprintf("http://127.0.0.1:%d", port)
-		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) {
-			resp, err := http.Get(moto.url + "/moto-api/")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return
-				}
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		moto.err = errors.New("moto_server did not answer GET /moto-api/ within 20s")
-	})
-	if moto.err != nil {
-		t.Fatalf("start moto_server: %v", moto.err)
-	}
-	resp, err := http.Post(moto.url+"/moto-api/reset", "application/json", nil)
-	if err != nil {
-		t.Fatalf("reset moto: %v", err)
-	}
-	resp.Body.Close()
-	return moto.url
-}
+func motoServer(t *testing.T) string { return moto.Server(t) }
 
 // motoEnv isolates the SDK and sends STS to moto.
 func motoEnv(t *testing.T) string {
