@@ -35,6 +35,7 @@ scope or repository could not be read), 3 drift found with --fail-on-drift.`,
 	pf.StringVar(&f.LogLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
 	pf.StringVar(&f.LogFormat, "log-format", "text", "log format on stderr: text or json")
 
-	root.AddCommand(NewCmdAudit(f, nil), NewCmdFix(f, nil), NewCmdDemo(f, nil), NewCmdVersion(f))
+	root.AddCommand(NewCmdAudit(f, nil), NewCmdFix(f, nil), NewCmdDemo(f, nil), NewCmdVersion(f),
+		NewCmdReport(f), NewCmdServe(f), NewCmdLint(f), NewCmdSandbox(f))
 	return root
 }

@@ -34,6 +34,7 @@ type demo struct {
 	caFile   string
 	password string
 	once     sync.Once
+	closed   chan struct{}
 	closeErr error
 }
 
@@ -49,7 +50,7 @@ func StartDemo(ctx context.Context) (emulator.Demo, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &demo{srv: srv, password: hex.EncodeToString(pw)}
+	d := &demo{srv: srv, password: hex.EncodeToString(pw), closed: make(chan struct{})}
 	d.dir, err = os.MkdirTemp("", "immutag-acr-demo-")
 	if err == nil {
 		d.caFile, err = srv.WriteCAFile(d.dir)
@@ -73,8 +74,11 @@ func StartDemo(ctx context.Context) (emulator.Demo, error) {
 	}
 	srv.AddRepository(DemoRepoEmpty)
 	go func() {
-		<-ctx.Done()
-		_ = d.Close()
+		select {
+		case <-ctx.Done():
+			_ = d.Close()
+		case <-d.closed:
+		}
 	}()
 	return d, nil
 }
@@ -125,6 +129,7 @@ func (d *demo) PushTag(ctx context.Context, scope, repository, tag string) error
 
 func (d *demo) Close() error {
 	d.once.Do(func() {
+		close(d.closed)
 		d.srv.Close()
 		if d.dir != "" {
 			d.closeErr = os.RemoveAll(d.dir)

@@ -141,6 +141,10 @@ func (p *Provider) coverage(ctx context.Context, r *registry, repo string, cutof
 
 // Plan re-reads the repository's tags and says how many would be locked
 // and how long that takes at the write rate. It makes no write.
+//
+// policy.mutable_tags_allowed exempts no tag from the loop: the audit reports
+// unlocked tags as the pattern "*" (a sweep cannot name future tags), so a
+// repository left with unlocked tags could never become compliant.
 func (p *Provider) Plan(ctx context.Context, repo providers.Repository, _ providers.FixPolicy) (providers.Change, error) {
 	r, err := p.knownRegistry(repo.Handle, repo.Scope)
 	if err != nil {
