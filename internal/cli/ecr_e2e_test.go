@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/immutag/immutag/internal/audit"
 	ecremu "github.com/immutag/immutag/internal/emulator/ecr"
@@ -108,6 +110,7 @@ func TestECREmulatorEndToEnd(t *testing.T) {
 	if r.code != CodeOK {
 		t.Fatalf("audit: exit %d err %v", r.code, r.err)
 	}
+	validateReport(t, []byte(r.stdout))
 	rep := decode(t, r.stdout)
 	if rep.Summary.Repositories != 4 || rep.Summary.Drift != 2 || rep.Summary.Compliant != 2 {
 		t.Fatalf("summary %+v", rep.Summary)
@@ -220,6 +223,7 @@ func TestECRMotoEndToEnd(t *testing.T) {
 		t.Fatalf("audit: exit %d err %v\n%s", r.code, r.err, r.stderr)
 	}
 	noSecrets(t, "moto debug stderr", r.stderr)
+	validateReport(t, []byte(r.stdout))
 	rep := decode(t, r.stdout)
 	status := map[string]audit.Status{}
 	for _, f := range rep.Findings {
@@ -249,5 +253,72 @@ func TestECRMotoEndToEnd(t *testing.T) {
 	jb, _ := os.ReadFile(journal)
 	if n := strings.Count(string(jb), `"event":"verified"`); n != 4 {
 		t.Fatalf("journal verified %d changes, want 4:\n%s", n, jb)
+	}
+}
+
+func TestECRCreationTemplatesAndReportSchema(t *testing.T) {
+	emu := ecremu.New()
+	if err := emu.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	awsEnv(t, emu.URL())
+	acct := ecremu.DefaultAccount
+	if err := emu.CreateRepository(acct, "us-east-1", "svc", ecremu.Mutable); err != nil {
+		t.Fatal(err)
+	}
+	cfg := ecrConfig(t, emu.URL())
+	out := filepath.Join(t.TempDir(), "fix.json")
+	r := run(t, testFactory(t), "", "fix", "--config", cfg, "--creation-templates", "--apply", "--yes",
+		"--journal", filepath.Join(t.TempDir(), "j"), "--output", out)
+	if r.code != CodeOK {
+		t.Fatalf("fix: exit %d err %v\n%s", r.code, r.err, r.stderr)
+	}
+	for _, region := range []string{"us-east-1", "eu-west-1"} {
+		tpl, ok := emu.Template(acct, region, "ROOT")
+		if !ok || tpl.Mutability != ecremu.Immutable {
+			t.Fatalf("%s ROOT template: %+v %v", region, tpl, ok)
+		}
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	validateReport(t, b)
+	var rep jsonReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	targets := 0
+	for _, c := range rep.Changes {
+		if c.Target == "repository-creation-template" && c.Verified {
+			targets++
+		}
+	}
+	if targets != 2 || len(rep.Changes) != 3 {
+		t.Fatalf("changes %+v", rep.Changes)
+	}
+	// Second run: templates already immutable, nothing planned.
+	r = run(t, testFactory(t), "", "fix", "--config", cfg, "--creation-templates", "-o", "json")
+	if r.code != CodeOK || len(decode(t, r.stdout).Changes) != 0 {
+		t.Fatalf("second plan: exit %d changes %s", r.code, r.stdout)
+	}
+	validateReport(t, []byte(r.stdout))
+}
+
+func validateReport(t *testing.T, b []byte) {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	sch, err := c.Compile(filepath.Join("..", "..", "configs", "report.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("report is not JSON: %v", err)
+	}
+	if err := sch.Validate(doc); err != nil {
+		t.Fatalf("report does not match configs/report.schema.json: %v", err)
 	}
 }
