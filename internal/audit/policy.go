@@ -135,7 +135,12 @@ func evaluateMode(r providers.Repository, p Policy) Evaluation {
 	im := r.Immutability
 	switch im.Mode {
 	case providers.ModeImmutable:
-		return Evaluation{Status: StatusCompliant, Rule: RuleImmutable, Reason: "every tag is immutable"}
+		reason := "every tag is immutable"
+		if im.Note != "" {
+			// e.g. ACR: today's tags are locked, tomorrow's will not be.
+			reason += "; " + im.Note
+		}
+		return Evaluation{Status: StatusCompliant, Rule: RuleImmutable, Reason: reason}
 	case providers.ModePartial:
 		if len(im.MutablePatterns) == 0 {
 			// Nothing says which tags stay mutable, so compliance cannot be shown.

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/immutag/immutag/internal/emulator"
+	acremu "github.com/immutag/immutag/internal/emulator/acr"
 	aremu "github.com/immutag/immutag/internal/emulator/artifactregistry"
 	hubemu "github.com/immutag/immutag/internal/emulator/dockerhub"
 	ecremu "github.com/immutag/immutag/internal/emulator/ecr"
@@ -15,6 +16,7 @@ import (
 var demoBackends = []func(context.Context) (emulator.Demo, error){
 	ecremu.StartDemo,
 	aremu.StartDemo,
+	acremu.StartDemo,
 	hubemu.StartDemo,
 	quayemu.StartDemo,
 	harboremu.StartDemo,
