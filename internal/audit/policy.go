@@ -99,7 +99,7 @@ func Evaluate(r providers.Repository, p Policy) Evaluation {
 		return ev
 	}
 	for _, e := range p.Exemptions {
-		if !matches(e, r) {
+		if !e.Matches(r.Provider, r.Scope, r.Name) {
 			continue
 		}
 		ref := ExemptionRef{Reason: e.Reason}
@@ -118,17 +118,6 @@ func Evaluate(r providers.Repository, p Policy) Evaluation {
 		ev.Reason += fmt.Sprintf(" (exemption %q expired on %s)", ev.ExpiredExemptions[0].Reason, ev.ExpiredExemptions[0].Expires)
 	}
 	return ev
-}
-
-func matches(e config.Exemption, r providers.Repository) bool {
-	prov, scope := e.Provider, e.Scope
-	if prov == "" {
-		prov = "*"
-	}
-	if scope == "" {
-		scope = "*"
-	}
-	return config.Glob(prov, r.Provider) && config.Glob(scope, r.Scope) && config.Glob(e.Repository, r.Name)
 }
 
 func evaluateMode(r providers.Repository, p Policy) Evaluation {

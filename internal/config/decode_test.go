@@ -404,6 +404,15 @@ func TestSecretLike(t *testing.T) {
 			t.Errorf("secretLike(%q) = %v, want %v", key, got, want)
 		}
 	}
+	// The secret scan runs before the schema check, so no contract key may
+	// look like a secret.
+	for _, table := range [][]string{topKeys, providerKeys, credKeys, tlsKeys, rateKeys, policyKeys, exemptionKeys} {
+		for _, key := range table {
+			if secretLike(key) {
+				t.Errorf("contract key %q looks like a secret", key)
+			}
+		}
+	}
 }
 
 // TestEndpointForms: REST kinds take http(s) URLs; Artifact Registry (gRPC)

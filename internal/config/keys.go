@@ -71,12 +71,12 @@ func validKind(kind string) bool { return slices.Contains(providers.Kinds, kind)
 // kindList is "ecr, artifactregistry, ..." for messages.
 func kindList() string { return strings.Join(providers.Kinds, ", ") }
 
-// secretLike reports whether an (unknown) key looks like it holds a secret
-// inline. Only unknown keys are checked: every contract key is safe by
-// construction, and secrets go in *_env keys that name a variable.
+// secretLike reports whether a key looks like it holds a secret inline.
+// No contract key does (a test checks), and secrets go in *_env keys that
+// name a variable; "tokenEnv" is a misspelt key, not a secret.
 func secretLike(key string) bool {
 	k := strings.ToLower(strings.NewReplacer("-", "_", " ", "_").Replace(key))
-	if strings.HasSuffix(k, "_env") || strings.HasSuffix(k, "env") {
+	if strings.HasSuffix(k, "env") {
 		return false
 	}
 	switch k {
