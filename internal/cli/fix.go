@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -131,12 +133,7 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 	defer j.Close()
 	fx := &audit.Fixer{Journal: j, Concurrency: opts.Concurrency}
 	if f.IO.StderrTTY {
-		fx.Progress = func(c providers.Change, done, total int64) {
-			fmt.Fprintf(f.IO.ErrOut, "\r%s %s: %d/%d", c.Provider, c.Repository, done, total)
-			if done == total {
-				fmt.Fprintln(f.IO.ErrOut)
-			}
-		}
+		fx.Progress = newLockProgress(f).update
 	}
 	records, applyErr := fx.Apply(ctx, changes)
 	failed := 0
@@ -187,4 +184,45 @@ func confirm(f *Factory, prompt string) (bool, error) {
 	}
 	a := strings.ToLower(strings.TrimSpace(line))
 	return a == "y" || a == "yes", nil
+}
+
+// lockProgress renders per-change progress for long write loops (ACR tag
+// locks): done/total, the achieved rate and an ETA, redrawn at most a few
+// times a second.
+type lockProgress struct {
+	f     *Factory
+	mu    sync.Mutex
+	start map[string]time.Time
+	last  time.Time
+}
+
+func newLockProgress(f *Factory) *lockProgress {
+	return &lockProgress{f: f, start: map[string]time.Time{}}
+}
+
+func (p *lockProgress) update(c providers.Change, done, total int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key := c.Provider + "|" + c.Scope + "|" + c.Repository + "|" + c.Target
+	now := time.Now()
+	st, ok := p.start[key]
+	if !ok {
+		st = now
+		p.start[key] = st
+	}
+	if done < total && now.Sub(p.last) < 200*time.Millisecond {
+		return
+	}
+	p.last = now
+	line := fmt.Sprintf("\r%s %s: %d/%d", c.Provider, c.Repository, done, total)
+	if el := now.Sub(st).Seconds(); el > 0 && done > 0 {
+		rate := float64(done) / el
+		eta := time.Duration(float64(total-done) / rate * float64(time.Second))
+		line += fmt.Sprintf("  %.0f/s  ETA %s", rate, eta.Round(time.Second))
+	}
+	fmt.Fprint(p.f.IO.ErrOut, line+"   ")
+	if done >= total {
+		fmt.Fprintln(p.f.IO.ErrOut)
+		delete(p.start, key)
+	}
 }
