@@ -6,7 +6,7 @@ LDFLAGS := -X github.com/immutag/immutag/internal/cli.Version=$(VERSION)
 PKGS    := ./...
 
 .DEFAULT_GOAL := help
-.PHONY: help build test demo bench lint fmt vet
+.PHONY: help build test demo bench lint fmt vet golden
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,3 +31,6 @@ vet: ## go vet
 
 fmt: ## gofmt -w
 	gofmt -w $$(git ls-files '*.go')
+
+golden: ## regenerate the report golden files (review the diff!)
+	$(GO) test ./internal/report -run 'Golden|DiffFormats' -update

@@ -54,6 +54,12 @@ type Run struct {
 	Command      string    `json:"command"`
 	ConfigSHA256 string    `json:"config_sha256"`
 	DryRun       *bool     `json:"dry_run,omitempty"`
+	// ConfigFile is the config file the run read, relative to the working
+	// directory when it lies below it. SARIF anchors results to it.
+	ConfigFile string `json:"config_file,omitempty"`
+	// ConfigLines maps each provider name to the line of its entry in
+	// ConfigFile, so a result points at the config that defines the registry.
+	ConfigLines map[string]int `json:"config_lines,omitempty"`
 }
 
 // Counts is a tally of statuses.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/providers"
 	"github.com/immutag/immutag/internal/report"
 )
 
@@ -84,18 +84,27 @@ immutability setting and grades it against the policy:
 Scopes (account x region, project, registry, namespace) are listed in parallel;
 one unreadable scope is reported and the others still are.
 
+Formats (-o): table (default on a terminal), json (the contract report, default
+otherwise), sarif (GitHub code scanning), junit (CI test reports), markdown
+(PR comments, $GITHUB_STEP_SUMMARY), html (one offline file for auditors), csv,
+ocsf (OCSF Compliance Finding events, one per line). Save json and re-render it
+later with 'immutag report render'.
+
+With --baseline OLD.json, --fail-on-drift fails only on repositories that drift
+now and did not drift in OLD.json (matched by finding id), so a team can adopt
+the gate before fixing everything.
+
 Exit codes: 0 clean, 1 error, 2 something could not be read, 3 drift found and
 --fail-on-drift set (drift wins over incomplete).`,
 		Example: `  immutag audit
   immutag audit --provider aws-prod -o json --output report.json
-  immutag audit --fail-on-drift          # CI gate: exit 3 on drift`,
+  immutag audit --fail-on-drift          # CI gate: exit 3 on drift
+  immutag audit -o sarif --output immutag.sarif   # for GitHub code scanning
+  immutag audit --baseline main.json --fail-on-drift   # fail only on drift not in main.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := opts.validate(); err != nil {
 				return err
-			}
-			if opts.Baseline != "" {
-				return errors.New("--baseline is not supported yet in this build")
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -105,12 +114,20 @@ Exit codes: 0 clean, 1 error, 2 something could not be read, 3 drift found and
 	}
 	opts.register(cmd)
 	cmd.Flags().BoolVar(&opts.FailOnDrift, "fail-on-drift", false, "exit 3 when any repository drifts (for CI gates)")
-	cmd.Flags().StringVar(&opts.Baseline, "baseline", "", "earlier JSON report; with --fail-on-drift only new drift fails (not yet implemented)")
-	_ = cmd.Flags().MarkHidden("baseline")
+	cmd.Flags().StringVar(&opts.Baseline, "baseline", "", "earlier JSON report: --fail-on-drift then fails only on drift that is not in it")
 	return cmd
 }
 
 func auditRun(ctx context.Context, f *Factory, opts *AuditOptions) error {
+	// Read the baseline before scanning: a wrong path should not cost a scan.
+	var base report.Baseline
+	if opts.Baseline != "" {
+		b, err := loadBaseline(opts.Baseline)
+		if err != nil {
+			return err
+		}
+		base = b
+	}
 	res, err := scan(ctx, f, &opts.ScanFlags, scanMode{command: "audit"})
 	if err != nil {
 		return err
@@ -119,7 +136,50 @@ func auditRun(ctx context.Context, f *Factory, opts *AuditOptions) error {
 	if err := writeReport(f, &opts.ScanFlags, res.report); err != nil {
 		return err
 	}
-	return auditExit(res.report, opts.FailOnDrift)
+	if base == nil {
+		return auditExit(res.report, opts.FailOnDrift)
+	}
+	fresh, err := base.NewDrift(res.report)
+	if err != nil {
+		return fmt.Errorf("compare with --baseline %s: %w", opts.Baseline, err)
+	}
+	fmt.Fprintf(f.IO.ErrOut, "baseline %s: %d drifting repositories, %d of them not drifting in the baseline\n",
+		opts.Baseline, res.report.Summary.Drift, fresh)
+	return gateExit(res.report, opts.FailOnDrift, fresh, opts.Baseline)
+}
+
+// loadBaseline reads the drifting finding ids of an earlier JSON report.
+// Any problem is an exit-1 error naming the file.
+func loadBaseline(path string) (report.Baseline, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--baseline %s: %w", path, err)
+	}
+	defer fh.Close()
+	r, err := report.Load(fh)
+	if err != nil {
+		return nil, fmt.Errorf("--baseline %s: %w", path, err)
+	}
+	defer r.Close()
+	b, err := report.NewBaseline(r)
+	if err != nil {
+		return nil, fmt.Errorf("--baseline %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// gateExit is auditExit with a baseline: only drift that is new relative
+// to it counts for --fail-on-drift; known drift is still in the report.
+func gateExit(r *audit.Report, failOnDrift bool, fresh int, baseline string) error {
+	s := r.Summary
+	if failOnDrift && fresh > 0 {
+		return &ExitError{Code: CodeDrift, Err: fmt.Errorf("new drift: %d of %d repositories can have tags overwritten and did not drift in baseline %s (%d drifting in total)",
+			fresh, s.Repositories, baseline, s.Drift)}
+	}
+	if s.Incomplete() {
+		return &ExitError{Code: CodeIncomplete, Err: fmt.Errorf("scan incomplete: %d unreadable scope(s), %d unreadable repositories", s.ScopeErrors, s.Error)}
+	}
+	return nil
 }
 
 // auditExit applies the exit-code contract: drift (with --fail-on-drift)
@@ -155,31 +215,49 @@ func newRunID() string {
 }
 
 func scan(ctx context.Context, f *Factory, fl *ScanFlags, m scanMode) (*scanResult, error) {
-	cfg, err := f.Config()
+	cfg, provs, err := loadProviders(ctx, f, fl.Providers)
 	if err != nil {
 		return nil, err
 	}
-	selected, err := cfg.Select(fl.Providers)
+	prog := newProgress(f.IO, m.command)
+	res, err := runEngine(ctx, f, cfg, provs, fl.Concurrency, m, prog.repository)
+	prog.done()
+	return res, err
+}
+
+// loadProviders reads the config and builds the selected providers (all
+// when names is empty).
+func loadProviders(ctx context.Context, f *Factory, names []string) (*config.Config, []providers.Provider, error) {
+	cfg, err := f.Config()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	selected, err := cfg.Select(names)
+	if err != nil {
+		return nil, nil, err
 	}
 	provs, err := f.BuildProviders(ctx, selected)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	return cfg, provs, nil
+}
+
+// runEngine runs one audit engine pass over already built providers and
+// stamps the report with tool and run metadata. audit, fix and serve share
+// it, so a scheduled scan is exactly an audit. onRepository may be nil.
+func runEngine(ctx context.Context, f *Factory, cfg *config.Config, provs []providers.Provider, concurrency int, m scanMode, onRepository func(audit.Finding)) (*scanResult, error) {
 	started := f.Now().UTC()
 	eng := &audit.Engine{
 		Providers:    provs,
 		Policy:       audit.PolicyFrom(cfg.Policy, started),
-		Concurrency:  fl.Concurrency,
+		Concurrency:  concurrency,
 		Log:          f.Logger(),
 		Plan:         m.plan,
 		PlanDefaults: m.planDefaults,
+		OnRepository: onRepository,
 	}
-	prog := newProgress(f.IO, m.command)
-	eng.OnRepository = prog.repository
 	sc, err := eng.Run(ctx)
-	prog.done()
 	if err != nil {
 		if sc != nil {
 			sc.Report.Close()
@@ -189,39 +267,95 @@ func scan(ctx context.Context, f *Factory, fl *ScanFlags, m scanMode) (*scanResu
 	rep := sc.Report
 	rep.Tool = audit.Tool{Name: "immutag", Version: version()}
 	rep.Run = audit.Run{ID: newRunID(), StartedAt: started, FinishedAt: f.Now().UTC(), Command: m.command,
-		ConfigSHA256: cfg.SHA256, DryRun: m.dryRun}
+		ConfigSHA256: cfg.SHA256, DryRun: m.dryRun, ConfigFile: anchorPath(cfg.File)}
+	rep.Run.ConfigLines = configLines(cfg, provs, rep.Run.ConfigFile)
 	return &scanResult{report: rep, scan: sc, cfg: cfg}, nil
+}
+
+// configLines maps each scanned provider to the line of its config entry,
+// where SARIF results point.
+func configLines(cfg *config.Config, provs []providers.Provider, file string) map[string]int {
+	if file == "" {
+		return nil
+	}
+	var lines map[string]int
+	for _, p := range provs {
+		for _, c := range cfg.Providers {
+			if c.Name == p.Name() && c.Line > 0 {
+				if lines == nil {
+					lines = map[string]int{}
+				}
+				lines[c.Name] = c.Line
+			}
+		}
+	}
+	return lines
+}
+
+// anchorPath is the config path as the report records it: relative to the
+// working directory when the file lies below it (in CI, the repository
+// root), which is what SARIF consumers resolve results against.
+func anchorPath(file string) string {
+	if file == "" {
+		return ""
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return filepath.ToSlash(file)
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return filepath.ToSlash(abs)
+}
+
+// colorOn says whether table output may use ANSI colours: only on a
+// terminal that is not dumb, and never with NO_COLOR set (no-color.org).
+func colorOn(f *Factory) bool {
+	return f.IO.StdoutTTY && f.Getenv("NO_COLOR") == "" && f.Getenv("TERM") != "dumb"
 }
 
 func writeReport(f *Factory, fl *ScanFlags, r *audit.Report) error {
 	format := fl.format(f.IO)
 	ro := report.Options{Verbose: fl.Verbose, FixView: r.Run.Command == "fix"}
 	if fl.OutputFile == "" {
-		ro.Color = f.IO.StdoutTTY && f.Getenv("NO_COLOR") == ""
-		return report.Render(f.IO.Out, r, format, ro)
+		ro.Color = colorOn(f)
 	}
-	// Write beside the target and rename, so a reader never sees half a report.
-	dir := filepath.Dir(fl.OutputFile)
+	return writeOutput(f, fl.OutputFile, format, func(w io.Writer) error {
+		return report.Render(w, r, format, ro)
+	})
+}
+
+// writeOutput runs render against stdout, or against path when set: then
+// it writes beside the target and renames, so a reader never sees half a
+// report.
+func writeOutput(f *Factory, path, format string, render func(io.Writer) error) error {
+	if path == "" {
+		return render(f.IO.Out)
+	}
+	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".immutag-report-*")
 	if err != nil {
-		return fmt.Errorf("--output %s: %w", fl.OutputFile, err)
+		return fmt.Errorf("--output %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := report.Render(tmp, r, format, ro); err != nil {
+	if err := render(tmp); err != nil {
 		tmp.Close()
-		return fmt.Errorf("--output %s: %w", fl.OutputFile, err)
+		return fmt.Errorf("--output %s: %w", path, err)
 	}
 	if err := tmp.Chmod(0o644); err != nil {
 		tmp.Close()
-		return fmt.Errorf("--output %s: %w", fl.OutputFile, err)
+		return fmt.Errorf("--output %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("--output %s: %w", fl.OutputFile, err)
+		return fmt.Errorf("--output %s: %w", path, err)
 	}
-	if err := os.Rename(tmp.Name(), fl.OutputFile); err != nil {
-		return fmt.Errorf("--output %s: %w", fl.OutputFile, err)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("--output %s: %w", path, err)
 	}
-	fmt.Fprintf(f.IO.ErrOut, "report written to %s (%s)\n", fl.OutputFile, format)
+	fmt.Fprintf(f.IO.ErrOut, "report written to %s (%s)\n", path, format)
 	return nil
 }
 

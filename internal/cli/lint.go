@@ -1,19 +1,161 @@
 package cli
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/immutag/immutag/internal/lint"
 )
 
-// NewCmdLint builds `immutag lint`. Placeholder until its issue lands.
-func NewCmdLint(f *Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:    "lint",
-		Short:  "Find CI workflows that would push a mutable tag (issue 07)",
-		Hidden: true,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return errors.New("immutag lint is not implemented in this build yet")
+// DefaultLintPath is linted when no path is given.
+const DefaultLintPath = ".github/workflows"
+
+// LintOptions are the inputs of immutag lint.
+type LintOptions struct {
+	Paths          []string
+	Format         string
+	OutputFile     string
+	FailOnFindings bool
+	MutableTags    []string
+}
+
+// NewCmdLint builds `immutag lint`.
+func NewCmdLint(f *Factory) *cobra.Command { return newCmdLint(f, nil) }
+
+// newCmdLint takes runF to capture the parsed options in tests.
+func newCmdLint(f *Factory, runF func(context.Context, *LintOptions) error) *cobra.Command {
+	opts := &LintOptions{}
+	cmd := &cobra.Command{
+		Use:   "lint [PATH ...]",
+		Short: "Find CI workflows that would push a mutable tag such as latest",
+		Long: `Lints GitHub Actions workflows (files, or directories walked for *.yml and
+*.yaml; default .github/workflows) for pipelines that push mutable tags:
+
+  metadata-auto-latest     docker/metadata-action emits latest on tag builds (flavor latest=auto)
+  metadata-latest-true     docker/metadata-action flavor latest=true
+  explicit-latest          type=raw,value=latest, :latest in build-push-action or docker commands
+  implicit-latest          a pushed reference with no tag (that is latest)
+  disabled-latest-no-veto  type=raw,value=latest,enable=false without flavor latest=false
+  mutable-tag              other rolling tags (--mutable-tags), as warnings
+  invalid-suppression      an ignore comment without a reason or with an unknown rule
+
+Every finding carries the exact lines to change. Silence one with a comment
+on the line or the line above, giving the reason:
+
+  # immutag-lint ignore explicit-latest: dev registry, overwritten on purpose
+
+Exit codes: 0 linted (findings are reported, not fatal, unless
+--fail-on-findings); 3 findings and --fail-on-findings set; 1 a path could not
+be read or parsed and no finding gate applies (the other files are still
+linted and reported). Findings win over unreadable files, as drift wins in audit.`,
+		Example: `  immutag lint                                  # .github/workflows
+  immutag lint --fail-on-findings               # CI gate: exit 3 on findings
+  immutag lint -o sarif --output lint.sarif     # for github/codeql-action/upload-sarif
+  immutag lint --mutable-tags dev,nightly ci/workflows/release.yml`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Paths = args
+			if len(opts.Paths) == 0 {
+				opts.Paths = []string{DefaultLintPath}
+			}
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return lintRun(f, opts)
 		},
 	}
+	fl := cmd.Flags()
+	fl.StringVarP(&opts.Format, "output-format", "o", "text", "output format: "+strings.Join(lint.Formats, ", "))
+	fl.StringVar(&opts.OutputFile, "output", "", "write the report to this file instead of stdout")
+	fl.BoolVar(&opts.FailOnFindings, "fail-on-findings", false, "exit 3 when any finding is not suppressed (for CI gates)")
+	fl.StringSliceVar(&opts.MutableTags, "mutable-tags", append([]string(nil), lint.DefaultMutableTags...),
+		"rolling tag names reported as warnings (comma-separated; empty to disable)")
+	return cmd
+}
+
+func (o *LintOptions) validate() error {
+	ok := false
+	for _, f := range lint.Formats {
+		ok = ok || o.Format == f
+	}
+	if !ok {
+		return fmt.Errorf("-o %q: unknown format (want one of %s)", o.Format, strings.Join(lint.Formats, ", "))
+	}
+	var tags []string
+	for _, t := range o.MutableTags {
+		t = strings.TrimSpace(t)
+		if t == "" {
+			continue
+		}
+		if strings.ContainsAny(t, ":/@ \t") {
+			return fmt.Errorf("--mutable-tags %q: want bare tag names such as dev or stable", t)
+		}
+		tags = append(tags, t)
+	}
+	o.MutableTags = tags
+	return nil
+}
+
+func lintRun(f *Factory, opts *LintOptions) error {
+	res := lint.Lint(opts.Paths, lint.Config{MutableTags: opts.MutableTags})
+	ro := lint.RenderOptions{ToolVersion: version()}
+	if err := writeLint(f, opts, res, ro); err != nil {
+		return err
+	}
+	return lintExit(res, opts.FailOnFindings)
+}
+
+// lintExit applies the exit-code contract: findings (with the gate) win
+// over unreadable files. An unreadable or malformed workflow is exit 1
+// rather than audit's 2: 2 means "a registry could not be read, try
+// again", while a broken file is a permanent input error that a retry
+// will not fix (and GitHub would reject the workflow too).
+func lintExit(res *lint.Result, failOnFindings bool) error {
+	if n := res.Active(); failOnFindings && n > 0 {
+		return &ExitError{Code: CodeDrift, Err: fmt.Errorf("lint: %d finding(s) in %d file(s)", n, len(res.Files))}
+	}
+	if len(res.Errors) > 0 {
+		e := res.Errors[0]
+		more := ""
+		if len(res.Errors) > 1 {
+			more = fmt.Sprintf(" (and %d more)", len(res.Errors)-1)
+		}
+		return &ExitError{Code: CodeError, Err: fmt.Errorf("lint: %s%s", e.Error(), more)}
+	}
+	return nil
+}
+
+func writeLint(f *Factory, opts *LintOptions, res *lint.Result, ro lint.RenderOptions) error {
+	if opts.OutputFile == "" {
+		return lint.Render(f.IO.Out, res, opts.Format, ro)
+	}
+	dir := filepath.Dir(opts.OutputFile)
+	tmp, err := os.CreateTemp(dir, ".immutag-lint-*")
+	if err != nil {
+		return fmt.Errorf("--output %s: %w", opts.OutputFile, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := lint.Render(tmp, res, opts.Format, ro); err != nil {
+		tmp.Close()
+		return fmt.Errorf("--output %s: %w", opts.OutputFile, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("--output %s: %w", opts.OutputFile, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("--output %s: %w", opts.OutputFile, err)
+	}
+	if err := os.Rename(tmp.Name(), opts.OutputFile); err != nil {
+		return fmt.Errorf("--output %s: %w", opts.OutputFile, err)
+	}
+	fmt.Fprintf(f.IO.ErrOut, "lint report written to %s (%s)\n", opts.OutputFile, opts.Format)
+	return nil
 }

@@ -160,7 +160,13 @@ func parserError(msg string) bool {
 type nodeParser struct {
 	file  string
 	lines map[string]int
+	nodes int // values built so far, aliases expanded
 }
+
+// maxNodes bounds the expanded tree: a few nested aliases ("billion
+// laughs") would otherwise turn a 300-byte file into millions of values and
+// minutes of work. Real configs are a few thousand values at most.
+const maxNodes = 100_000
 
 // maxDepth bounds recursion: the config is four levels deep, and an alias
 // that refers to its own ancestor would otherwise never end.
@@ -169,6 +175,9 @@ const maxDepth = 32
 func (p *nodeParser) node(n *yaml.Node, path string, depth int) (*value, error) {
 	if depth > maxDepth {
 		return nil, &Error{File: p.file, Line: n.Line, Key: path, Msg: "yaml: nested too deeply (an alias that contains itself?)"}
+	}
+	if p.nodes++; p.nodes > maxNodes {
+		return nil, &Error{File: p.file, Line: n.Line, Key: path, Msg: fmt.Sprintf("yaml: more than %d values once aliases are expanded", maxNodes)}
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:

@@ -28,16 +28,19 @@ func PermissionWarning(file string) string {
 		return ""
 	}
 	var doc yaml.Node
-	if yaml.Unmarshal(raw, &doc) != nil || !namesCredentials(&doc, 0) {
+	if yaml.Unmarshal(raw, &doc) != nil || !namesCredentials(&doc, 0, map[*yaml.Node]bool{}) {
 		return ""
 	}
 	return fmt.Sprintf("config file %s is readable by group or others (mode %04o) and names credential variables; restrict it with chmod 600 %s", file, uint32(st.Mode().Perm()), file)
 }
 
-func namesCredentials(n *yaml.Node, depth int) bool {
-	if n == nil || depth > maxDepth {
+// namesCredentials walks each node once: aliases can make the tree
+// exponentially larger than the file.
+func namesCredentials(n *yaml.Node, depth int, seen map[*yaml.Node]bool) bool {
+	if n == nil || depth > maxDepth || seen[n] {
 		return false
 	}
+	seen[n] = true
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
@@ -47,9 +50,9 @@ func namesCredentials(n *yaml.Node, depth int) bool {
 		}
 	}
 	for _, c := range n.Content {
-		if namesCredentials(c, depth+1) {
+		if namesCredentials(c, depth+1, seen) {
 			return true
 		}
 	}
-	return n.Kind == yaml.AliasNode && namesCredentials(n.Alias, depth+1)
+	return n.Kind == yaml.AliasNode && namesCredentials(n.Alias, depth+1, seen)
 }

@@ -1,6 +1,9 @@
-// Package report renders the audit report model in the output formats.
-// Every renderer walks the findings spool once, so memory stays flat however
-// many repositories were scanned.
+// Package report renders the audit report model in the output formats
+// (table, json, sarif, junit, markdown, html, csv, ocsf), loads saved JSON
+// reports and compares two of them. Renderers read the findings from their
+// spool, one at a time, so memory stays flat however many repositories were
+// scanned; the formats that sort (table, html, markdown) sort only estates up
+// to sortLimit and stream larger ones in arrival order.
 package report
 
 import (
@@ -15,7 +18,7 @@ import (
 )
 
 // Formats this build can render, in help order.
-var Formats = []string{"table", "json"}
+var Formats = []string{"table", "json", "sarif", "junit", "markdown", "html", "csv", "ocsf"}
 
 // Options tune rendering.
 type Options struct {
@@ -37,6 +40,18 @@ func Render(w io.Writer, r *audit.Report, format string, o Options) error {
 		return JSON(w, r)
 	case "table":
 		return Table(w, r, o)
+	case "sarif":
+		return SARIF(w, r)
+	case "junit":
+		return JUnit(w, r)
+	case "markdown":
+		return Markdown(w, r, o)
+	case "html":
+		return HTML(w, r, o)
+	case "csv":
+		return CSV(w, r)
+	case "ocsf":
+		return OCSF(w, r)
 	}
 	return fmt.Errorf("unknown output format %q (want one of %s)", format, strings.Join(Formats, ", "))
 }

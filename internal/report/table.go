@@ -40,16 +40,11 @@ func Table(w io.Writer, r *audit.Report, o Options) error {
 }
 
 // sortLimit is the largest estate whose table rows are sorted; above it rows
-// stream in arrival order so memory stays flat.
-const sortLimit = 10000
+// stream in arrival order so memory stays flat. A variable for tests.
+var sortLimit = 10000
 
 func eachSorted(s *audit.Spool[audit.Finding], fn func(audit.Finding) error) error {
-	if s.Len() > sortLimit {
-		return s.Each(fn)
-	}
-	all := s.All()
-	sort.SliceStable(all, func(i, j int) bool {
-		a, b := all[i], all[j]
+	return eachSortedBy(s, func(a, b audit.Finding) bool {
 		if a.Provider != b.Provider {
 			return a.Provider < b.Provider
 		}
@@ -57,7 +52,17 @@ func eachSorted(s *audit.Spool[audit.Finding], fn func(audit.Finding) error) err
 			return a.Scope < b.Scope
 		}
 		return a.Repository < b.Repository
-	})
+	}, fn)
+}
+
+// eachSortedBy calls fn for every finding in less order when there are at
+// most sortLimit of them, else in arrival order.
+func eachSortedBy(s *audit.Spool[audit.Finding], less func(a, b audit.Finding) bool, fn func(audit.Finding) error) error {
+	if s.Len() > sortLimit {
+		return s.Each(fn)
+	}
+	all := s.All()
+	sort.SliceStable(all, func(i, j int) bool { return less(all[i], all[j]) })
 	for _, f := range all {
 		if err := fn(f); err != nil {
 			return err

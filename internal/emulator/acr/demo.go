@@ -2,8 +2,6 @@ package acr
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"sync"
@@ -42,15 +40,15 @@ type demo struct {
 // the acr adapter work against it with admin-user credentials (no Azure
 // login). It stops when ctx ends or Close is called.
 func StartDemo(ctx context.Context) (emulator.Demo, error) {
-	pw := make([]byte, 16)
-	if _, err := rand.Read(pw); err != nil {
+	pw, err := emulator.DemoSecret()
+	if err != nil {
 		return nil, fmt.Errorf("acr demo: password: %w", err)
 	}
 	srv, err := New(Options{SKU: "Premium"})
 	if err != nil {
 		return nil, err
 	}
-	d := &demo{srv: srv, password: hex.EncodeToString(pw), closed: make(chan struct{})}
+	d := &demo{srv: srv, password: pw, closed: make(chan struct{})}
 	d.dir, err = os.MkdirTemp("", "immutag-acr-demo-")
 	if err == nil {
 		d.caFile, err = srv.WriteCAFile(d.dir)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -73,10 +72,8 @@ func stamp(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339N
 
 func (s *Server) writeJSON(w http.ResponseWriter, op string, status int, v any) {
 	s.count(op, status)
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Docker-Distribution-Api-Version", "registry/2.0")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	emulator.WriteJSON(w, status, emulator.ContentJSONUTF8, v)
 }
 
 func (s *Server) writeError(w http.ResponseWriter, op string, status int, code, msg string, detail any) {
@@ -214,7 +211,7 @@ func (s *Server) throttled(w http.ResponseWriter, op string, d time.Duration) {
 	if d <= 0 {
 		d = time.Second
 	}
-	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
+	w.Header().Set("Retry-After", emulator.RetryAfter(d))
 	if d%time.Second != 0 {
 		w.Header().Set("retry-after-ms", strconv.FormatInt(max(1, d.Milliseconds()), 10))
 	}
@@ -341,6 +338,22 @@ func (s *Server) handleListTags(w http.ResponseWriter, req *http.Request, name s
 	s.writeJSON(w, op, http.StatusOK, out)
 }
 
+// tagLocked finds tag ref of repository name; s.mu must be held. When the
+// tag is missing, repoKnown says whether the repository exists.
+func (s *Server) tagLocked(name, ref string) (t *tagState, repoKnown bool) {
+	r := s.repos[name]
+	if r == nil {
+		return nil, false
+	}
+	return r.tags[ref], true
+}
+
+// tagView is the tag attributes body for one tag; s.mu must be held.
+func (s *Server) tagView(name, ref string, t *tagState) tagAttributes {
+	return tagAttributes{Registry: s.host, ImageName: name, Tag: tagBase{Name: ref, Digest: digest(name, ref, t.version),
+		CreatedTime: stamp(t.created), LastUpdateTime: stamp(t.updated), ChangeableAttributes: t.attrs.wire()}}
+}
+
 func (s *Server) tagNotFound(w http.ResponseWriter, op, name, ref string, repoKnown bool) {
 	if !repoKnown {
 		s.writeError(w, op, http.StatusNotFound, "NAME_UNKNOWN", "repository name not known to registry", map[string]string{"name": name})
@@ -355,18 +368,13 @@ func (s *Server) handleGetTag(w http.ResponseWriter, req *http.Request, name, re
 		return
 	}
 	s.mu.Lock()
-	r := s.repos[name]
-	var t *tagState
-	if r != nil {
-		t = r.tags[ref]
-	}
+	t, repoKnown := s.tagLocked(name, ref)
 	if t == nil {
 		s.mu.Unlock()
-		s.tagNotFound(w, op, name, ref, r != nil)
+		s.tagNotFound(w, op, name, ref, repoKnown)
 		return
 	}
-	out := tagAttributes{Registry: s.host, ImageName: name, Tag: tagBase{Name: ref, Digest: digest(name, ref, t.version),
-		CreatedTime: stamp(t.created), LastUpdateTime: stamp(t.updated), ChangeableAttributes: t.attrs.wire()}}
+	out := s.tagView(name, ref, t)
 	s.mu.Unlock()
 	s.writeJSON(w, op, http.StatusOK, out)
 }
@@ -382,14 +390,10 @@ func (s *Server) handlePatchTag(w http.ResponseWriter, req *http.Request, name, 
 		return
 	}
 	s.mu.Lock()
-	r := s.repos[name]
-	var t *tagState
-	if r != nil {
-		t = r.tags[ref]
-	}
+	t, repoKnown := s.tagLocked(name, ref)
 	if t == nil {
 		s.mu.Unlock()
-		s.tagNotFound(w, op, name, ref, r != nil)
+		s.tagNotFound(w, op, name, ref, repoKnown)
 		return
 	}
 	if !t.attrs.write {
@@ -399,8 +403,7 @@ func (s *Server) handlePatchTag(w http.ResponseWriter, req *http.Request, name, 
 	}
 	body.apply(&t.attrs)
 	s.noteWrite()
-	out := tagAttributes{Registry: s.host, ImageName: name, Tag: tagBase{Name: ref, Digest: digest(name, ref, t.version),
-		CreatedTime: stamp(t.created), LastUpdateTime: stamp(t.updated), ChangeableAttributes: t.attrs.wire()}}
+	out := s.tagView(name, ref, t)
 	s.mu.Unlock()
 	s.writeJSON(w, op, http.StatusOK, out)
 }

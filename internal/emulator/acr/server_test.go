@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/immutag/immutag/internal/emulator"
 	"github.com/immutag/immutag/internal/emulator/acr"
 	"github.com/immutag/immutag/internal/emulator/acr/acrcontract"
+	"github.com/immutag/immutag/internal/testutil"
 )
 
 func start(t *testing.T, o acr.Options) *acr.Server {
@@ -54,27 +54,14 @@ func newRaw(t *testing.T, s *acr.Server, check *acrcontract.Checker) *raw {
 func (r *raw) do(method, path, body string) (*http.Response, []byte) {
 	r.t.Helper()
 	send := func(auth string) (*http.Response, []byte) {
-		var rd io.Reader
-		if body != "" {
-			rd = strings.NewReader(body)
-		}
-		req, err := http.NewRequestWithContext(r.t.Context(), method, r.s.URL()+path, rd)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
-		}
-		resp, err := r.hc.Do(req)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, b
+		return testutil.Send(r.t, r.hc, method, r.s.URL()+path, body, func(req *http.Request) {
+			if body != "" {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+		})
 	}
 	resp, b := send("")
 	if resp.StatusCode != http.StatusUnauthorized {

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/immutag/immutag/internal/emulator"
+	"github.com/immutag/immutag/internal/testutil"
 )
 
 // start runs an emulator and returns it with an official SDK client.
@@ -40,13 +41,6 @@ func start(t *testing.T, opts ...Option) (*Server, *arapi.Client) {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return s, c
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func wantCode(t *testing.T, err error, c codes.Code) {
@@ -82,12 +76,12 @@ func TestListRepositoriesPages(t *testing.T) {
 	for i := range 5 {
 		name := fmt.Sprintf("repo-%d", i)
 		want = append(want, name)
-		must(t, s.CreateRepository("p1", "us-east1", name, ModeStandard, false))
+		testutil.Must(t, s.CreateRepository("p1", "us-east1", name, ModeStandard, false))
 	}
-	must(t, s.CreateRepository("p1", "europe-west4", "elsewhere", ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "europe-west4", "elsewhere", ModeStandard, false))
 
 	got, err := listAll(t.Context(), c, "projects/p1/locations/us-east1")
-	must(t, err)
+	testutil.Must(t, err)
 	if !slices.Equal(got, want) {
 		t.Fatalf("listed %v, want %v", got, want)
 	}
@@ -103,7 +97,7 @@ func TestListRepositoriesPages(t *testing.T) {
 
 func TestNoLocationWildcard(t *testing.T) {
 	s, c := start(t)
-	must(t, s.CreateRepository("p1", "us-east1", "a", ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "us-east1", "a", ModeStandard, false))
 	_, err := listAll(t.Context(), c, "projects/p1/locations/-")
 	wantCode(t, err, codes.InvalidArgument)
 	_, err = listAll(t.Context(), c, "projects/p1/locations/*")
@@ -112,12 +106,12 @@ func TestNoLocationWildcard(t *testing.T) {
 
 func TestListLocations(t *testing.T) {
 	s, c := start(t, WithFaults(emulator.Faults{PageSize: 1}))
-	must(t, s.CreateRepository("p1", "us-east1", "a", ModeStandard, false))
-	must(t, s.CreateRepository("p1", "asia-east1", "b", ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "us-east1", "a", ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "asia-east1", "b", ModeStandard, false))
 	s.AddLocation("p1", "europe-west1")
 	var got []string
 	for l, err := range c.ListLocations(t.Context(), &location.ListLocationsRequest{Name: "projects/p1"}).All() {
-		must(t, err)
+		testutil.Must(t, err)
 		if l.GetName() != "projects/p1/locations/"+l.GetLocationId() {
 			t.Fatalf("location name %q does not match id %q", l.GetName(), l.GetLocationId())
 		}
@@ -135,9 +129,9 @@ func TestListLocations(t *testing.T) {
 
 func TestDenyAndMissing(t *testing.T) {
 	s, c := start(t)
-	must(t, s.CreateRepository("p1", "us-east1", "a", ModeStandard, false))
-	must(t, s.CreateRepository("p1", "europe-west1", "b", ModeStandard, false))
-	must(t, s.CreateRepository("p2", "us-east1", "c", ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "us-east1", "a", ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "europe-west1", "b", ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p2", "us-east1", "c", ModeStandard, false))
 
 	s.Deny("p1", "europe-west1")
 	_, err := listAll(t.Context(), c, "projects/p1/locations/europe-west1")
@@ -156,7 +150,7 @@ func TestDenyAndMissing(t *testing.T) {
 
 	s.ClearErrors()
 	_, err = listAll(t.Context(), c, "projects/p1/locations/europe-west1")
-	must(t, err)
+	testutil.Must(t, err)
 	_, err = c.GetRepository(t.Context(), &artifactregistrypb.GetRepositoryRequest{Name: repoName("p1", "us-east1", "nope")})
 	wantCode(t, err, codes.NotFound)
 }
@@ -177,11 +171,11 @@ func dockerUpdate(name string, immutable bool, paths ...string) *artifactregistr
 
 func TestUpdateRepositoryMask(t *testing.T) {
 	s, c := start(t)
-	must(t, s.Seed("p1", "us-east1", RepoSpec{Name: "app", Description: "orig", Labels: map[string]string{"team": "a"}}))
+	testutil.Must(t, s.Seed("p1", "us-east1", RepoSpec{Name: "app", Description: "orig", Labels: map[string]string{"team": "a"}}))
 	name := repoName("p1", "us-east1", "app")
 
 	got, err := c.UpdateRepository(t.Context(), dockerUpdate(name, true, "docker_config.immutable_tags"))
-	must(t, err)
+	testutil.Must(t, err)
 	if !got.GetDockerConfig().GetImmutableTags() || got.GetDescription() != "orig" || got.GetLabels()["team"] != "a" || got.GetLabels()["changed"] != "" {
 		t.Fatalf("only immutable_tags may change, got %v", got)
 	}
@@ -195,7 +189,7 @@ func TestUpdateRepositoryMask(t *testing.T) {
 
 	// Fields in the mask change, the rest does not.
 	got, err = c.UpdateRepository(t.Context(), dockerUpdate(name, false, "description"))
-	must(t, err)
+	testutil.Must(t, err)
 	if got.GetDescription() != "changed" || !got.GetDockerConfig().GetImmutableTags() {
 		t.Fatalf("description update changed more or less than asked: %v", got)
 	}
@@ -222,10 +216,10 @@ func TestUpdateRepositoryMask(t *testing.T) {
 		}
 	}
 
-	must(t, s.CreateRepository("p1", "us-east1", "mirror", ModeRemote, false))
+	testutil.Must(t, s.CreateRepository("p1", "us-east1", "mirror", ModeRemote, false))
 	_, err = c.UpdateRepository(t.Context(), dockerUpdate(repoName("p1", "us-east1", "mirror"), true, "docker_config.immutable_tags"))
 	wantCode(t, err, codes.FailedPrecondition)
-	must(t, s.Seed("p1", "us-east1", RepoSpec{Name: "libs", Format: "MAVEN"}))
+	testutil.Must(t, s.Seed("p1", "us-east1", RepoSpec{Name: "libs", Format: "MAVEN"}))
 	_, err = c.UpdateRepository(t.Context(), dockerUpdate(repoName("p1", "us-east1", "libs"), true, "docker_config.immutable_tags"))
 	wantCode(t, err, codes.InvalidArgument)
 	_, err = c.UpdateRepository(t.Context(), dockerUpdate(repoName("p1", "us-east1", "gone"), true, "docker_config.immutable_tags"))
@@ -234,10 +228,10 @@ func TestUpdateRepositoryMask(t *testing.T) {
 
 func TestDropUpdates(t *testing.T) {
 	s, c := start(t)
-	must(t, s.CreateRepository("p1", "us-east1", "app", ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "us-east1", "app", ModeStandard, false))
 	s.DropUpdates(true)
 	_, err := c.UpdateRepository(t.Context(), dockerUpdate(repoName("p1", "us-east1", "app"), true, "docker_config.immutable_tags"))
-	must(t, err)
+	testutil.Must(t, err)
 	if r, _ := s.Repository("p1", "us-east1", "app"); r.ImmutableTags {
 		t.Fatal("dropped update was stored")
 	}
@@ -245,11 +239,11 @@ func TestDropUpdates(t *testing.T) {
 
 func TestPushTagImmutable(t *testing.T) {
 	s, c := start(t)
-	must(t, s.CreateRepository("p1", "us-east1", "app", ModeStandard, false))
-	must(t, s.CreateRepository("p1", "us-east1", "mirror", ModeRemote, false))
-	must(t, s.PushTag("p1", "us-east1", "app", "latest"))
+	testutil.Must(t, s.CreateRepository("p1", "us-east1", "app", ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "us-east1", "mirror", ModeRemote, false))
+	testutil.Must(t, s.PushTag("p1", "us-east1", "app", "latest"))
 	first, _ := s.Repository("p1", "us-east1", "app")
-	must(t, s.PushTag("p1", "us-east1", "app", "latest"))
+	testutil.Must(t, s.PushTag("p1", "us-east1", "app", "latest"))
 	moved, _ := s.Repository("p1", "us-east1", "app")
 	if first.Tags["app:latest"] == moved.Tags["app:latest"] {
 		t.Fatal("a push to a mutable repository should move the tag")
@@ -259,7 +253,7 @@ func TestPushTagImmutable(t *testing.T) {
 	}
 
 	_, err := c.UpdateRepository(t.Context(), dockerUpdate(repoName("p1", "us-east1", "app"), true, "docker_config.immutable_tags"))
-	must(t, err)
+	testutil.Must(t, err)
 	err = s.PushTag("p1", "us-east1", "app", "latest")
 	if !errors.Is(err, emulator.ErrTagImmutable) {
 		t.Fatalf("overwrite after fix: %v, want ErrTagImmutable", err)
@@ -267,7 +261,7 @@ func TestPushTagImmutable(t *testing.T) {
 	if r, _ := s.Repository("p1", "us-east1", "app"); r.Tags["app:latest"] != moved.Tags["app:latest"] {
 		t.Fatal("refused push still moved the tag")
 	}
-	must(t, s.PushTag("p1", "us-east1", "app", "v2")) // new tags are still allowed
+	testutil.Must(t, s.PushTag("p1", "us-east1", "app", "v2")) // new tags are still allowed
 
 	// The same rule through the tags API.
 	pkg := repoName("p1", "us-east1", "app") + "/packages/app"
@@ -279,7 +273,7 @@ func TestPushTagImmutable(t *testing.T) {
 	_, err = c.CreateTag(t.Context(), &artifactregistrypb.CreateTagRequest{Parent: pkg, TagId: "latest", Tag: &artifactregistrypb.Tag{Version: pkg + "/versions/sha256:0123"}})
 	wantCode(t, err, codes.AlreadyExists)
 	tag, err := c.CreateTag(t.Context(), &artifactregistrypb.CreateTagRequest{Parent: pkg, TagId: "v3", Tag: &artifactregistrypb.Tag{Version: pkg + "/versions/sha256:0123"}})
-	must(t, err)
+	testutil.Must(t, err)
 	if tag.GetVersion() != pkg+"/versions/sha256:0123" {
 		t.Fatalf("created tag %v", tag)
 	}
@@ -298,9 +292,9 @@ func TestCreateRepositoryRPC(t *testing.T) {
 			},
 		},
 	})
-	must(t, err)
+	testutil.Must(t, err)
 	r, err := op.Wait(t.Context())
-	must(t, err)
+	testutil.Must(t, err)
 	if r.GetName() != repoName("p9", "us-west1", "new") || !r.GetDockerConfig().GetImmutableTags() {
 		t.Fatalf("created %v", r)
 	}
@@ -316,7 +310,7 @@ func TestCreateRepositoryRPC(t *testing.T) {
 
 func TestFaults(t *testing.T) {
 	s, c := start(t)
-	must(t, s.CreateRepository("p1", "us-east1", "app", ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "us-east1", "app", ModeStandard, false))
 	name := repoName("p1", "us-east1", "app")
 
 	s.SetFaults(emulator.Faults{ThrottleRate: 1, RetryAfter: 2 * time.Second})
@@ -339,7 +333,7 @@ func TestFaults(t *testing.T) {
 	s.SetFaults(emulator.Faults{Latency: 30 * time.Millisecond})
 	t0 := time.Now()
 	_, err = c.GetRepository(t.Context(), &artifactregistrypb.GetRepositoryRequest{Name: name})
-	must(t, err)
+	testutil.Must(t, err)
 	if d := time.Since(t0); d < 30*time.Millisecond {
 		t.Fatalf("latency not injected: call took %v", d)
 	}
@@ -360,7 +354,7 @@ func TestFaults(t *testing.T) {
 
 func TestStartDemo(t *testing.T) {
 	d, err := StartDemo(t.Context())
-	must(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 	p := d.Provider()
 	if p.Kind != "artifactregistry" || p.Endpoint == "" || len(p.Projects) != 1 || len(p.Locations) != 0 {
@@ -381,17 +375,17 @@ func TestStartDemo(t *testing.T) {
 	}
 
 	scope, repo, tag := d.OverwriteTarget()
-	must(t, d.PushTag(t.Context(), scope, repo, tag)) // mutable before the fix
+	testutil.Must(t, d.PushTag(t.Context(), scope, repo, tag)) // mutable before the fix
 	if err := d.PushTag(t.Context(), "bad-scope", repo, tag); err == nil {
 		t.Fatal("a scope without a location should be refused")
 	}
 	// Lock it the way the adapter would and the overwrite is refused.
 	c, err := arapi.NewClient(t.Context(), option.WithEndpoint(p.Endpoint), option.WithoutAuthentication(),
 		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
-	must(t, err)
+	testutil.Must(t, err)
 	defer c.Close()
 	_, err = c.UpdateRepository(t.Context(), dockerUpdate(repoName(DemoProject, "us-central1", repo), true, "docker_config.immutable_tags"))
-	must(t, err)
+	testutil.Must(t, err)
 	if err := d.PushTag(t.Context(), scope, repo, tag); !errors.Is(err, emulator.ErrTagImmutable) {
 		t.Fatalf("overwrite after fix: %v", err)
 	}

@@ -3,7 +3,6 @@ package dockerhub
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -50,11 +49,11 @@ func StartDemo(ctx context.Context) (emulator.Demo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("start dockerhub demo: %w", err)
 	}
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	secret, err := emulator.DemoSecret()
+	if err != nil {
 		return nil, fmt.Errorf("start dockerhub demo: %w", err)
 	}
-	d := &demo{s: New(), user: DemoNamespace, secret: "dckr_oat_demo_" + hex.EncodeToString(b[:])}
+	d := &demo{s: New(), user: DemoNamespace, secret: "dckr_oat_demo_" + secret}
 	d.s.AddAccount(Account{Identifier: d.user, Secret: d.secret, Namespaces: []string{DemoNamespace}, Admin: true})
 	for _, r := range demoRepos {
 		r.Namespace = DemoNamespace

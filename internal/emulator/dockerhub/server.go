@@ -12,7 +12,6 @@
 package dockerhub
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -20,7 +19,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"regexp"
 	"sort"
@@ -102,8 +100,7 @@ type Server struct {
 	inj   *emulator.Injector
 	calls emulator.Counter
 
-	srv *http.Server
-	ln  net.Listener
+	web *emulator.HTTPServer
 	url string
 }
 
@@ -139,14 +136,11 @@ func New(opts ...Option) *Server {
 
 // Start listens on 127.0.0.1 on a free port and serves until Close.
 func (s *Server) Start() error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	web, err := emulator.ServeLoopback(s)
 	if err != nil {
 		return fmt.Errorf("dockerhub emulator listen: %w", err)
 	}
-	s.ln = ln
-	s.url = "http://" + ln.Addr().String()
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = s.srv.Serve(ln) }()
+	s.web, s.url = web, web.URL()
 	return nil
 }
 
@@ -154,14 +148,7 @@ func (s *Server) Start() error {
 func (s *Server) URL() string { return s.url }
 
 // Close stops the listener.
-func (s *Server) Close() error {
-	if s.srv == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	return s.srv.Shutdown(ctx)
-}
+func (s *Server) Close() error { return s.web.Close() }
 
 // SetFaults replaces the fault injection settings.
 func (s *Server) SetFaults(f emulator.Faults) { s.inj.Set(f) }
@@ -344,23 +331,23 @@ func (s *Server) namespaceRoute(w http.ResponseWriter, r *http.Request, ns strin
 // fault applies injected latency, errors and throttling; true means the
 // call was answered.
 func (s *Server) fault(w http.ResponseWriter, r *http.Request) bool {
-	switch s.inj.Before(r.Context()) {
-	case emulator.Throttle:
-		s.calls.Inc(OpThrottled)
-		ra := s.inj.Faults().RetryAfter
-		secs := int64((ra + time.Second - 1) / time.Second)
-		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-		// The older spec documented X-Retry-After as a unix timestamp.
-		w.Header().Set("X-Retry-After", strconv.FormatInt(s.now().Add(ra).Unix(), 10))
-		w.Header().Set("X-RateLimit-Remaining", "0")
-		writeJSON(w, http.StatusTooManyRequests, map[string]any{"detail": "Rate limit exceeded", "error": false})
-		return true
-	case emulator.Fail:
-		s.calls.Inc(OpFailed)
-		writeError(w, http.StatusInternalServerError, "internal_error", "internal server error")
-		return true
-	}
-	return false
+	return emulator.Inject(s.inj, w, r, s.throttled, s.failed)
+}
+
+func (s *Server) throttled(w http.ResponseWriter, _ *http.Request) {
+	s.calls.Inc(OpThrottled)
+	ra := s.inj.Faults().RetryAfter
+	// Unlike Inject, set Retry-After on every 429, 0 included.
+	w.Header().Set("Retry-After", emulator.RetryAfter(ra))
+	// The older spec documented X-Retry-After as a unix timestamp.
+	w.Header().Set("X-Retry-After", strconv.FormatInt(s.now().Add(ra).Unix(), 10))
+	w.Header().Set("X-RateLimit-Remaining", "0")
+	writeJSON(w, http.StatusTooManyRequests, map[string]any{"detail": "Rate limit exceeded", "error": false})
+}
+
+func (s *Server) failed(w http.ResponseWriter, _ *http.Request) {
+	s.calls.Inc(OpFailed)
+	writeError(w, http.StatusInternalServerError, "internal_error", "internal server error")
 }
 
 func (s *Server) rateHeaders(w http.ResponseWriter) {
@@ -766,9 +753,7 @@ func (s *Server) pushManifest(w http.ResponseWriter, r *http.Request, ns, name, 
 // --- responses ---
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	emulator.WriteJSON(w, status, emulator.ContentJSON, v)
 }
 
 // writeError answers with the spec's `error` schema.

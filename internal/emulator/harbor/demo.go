@@ -2,8 +2,6 @@ package harbor
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 
 	"github.com/immutag/immutag/internal/config"
@@ -39,11 +37,11 @@ var _ emulator.Demo = (*Demo)(nil)
 func StartDemo(ctx context.Context) (emulator.Demo, error) { return startDemo(ctx) }
 
 func startDemo(_ context.Context) (*Demo, error) {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
+	pass, err := emulator.DemoSecret()
+	if err != nil {
 		return nil, fmt.Errorf("harbor demo: password: %w", err)
 	}
-	d := &Demo{pass: hex.EncodeToString(b)}
+	d := &Demo{pass: pass}
 	d.Server = New(Options{Username: DemoUser, Password: d.pass})
 	if err := d.seed(); err != nil {
 		return nil, err

@@ -23,8 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -107,7 +105,7 @@ type Server struct {
 	seq      int64
 
 	handler http.Handler
-	srv     *http.Server
+	web     *emulator.HTTPServer
 	url     string
 }
 
@@ -131,13 +129,11 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Start listens on a free loopback port.
 func (s *Server) Start() error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	web, err := emulator.ServeLoopback(s.handler)
 	if err != nil {
 		return fmt.Errorf("harbor emulator: listen: %w", err)
 	}
-	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
-	s.url = "http://" + ln.Addr().String()
-	go func() { _ = s.srv.Serve(ln) }()
+	s.web, s.url = web, web.URL()
 	return nil
 }
 
@@ -148,14 +144,7 @@ func (s *Server) SetURL(u string) { s.url = u }
 func (s *Server) URL() string { return s.url }
 
 // Close stops the listener started by Start.
-func (s *Server) Close() error {
-	if s.srv == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	return s.srv.Shutdown(ctx)
-}
+func (s *Server) Close() error { return s.web.Close() }
 
 // AddProject creates a project and returns its id (the existing id if it exists).
 func (s *Server) AddProject(name string, public bool) int64 {
@@ -430,9 +419,7 @@ func requestID(w http.ResponseWriter, r *http.Request) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	emulator.WriteJSON(w, status, emulator.ContentJSONUTF8, v)
 }
 
 // writeError writes Harbor's error body; statuses >= 500 are masked as
@@ -445,20 +432,20 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg st
 	writeJSON(w, status, map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})
 }
 
+func throttled(w http.ResponseWriter, r *http.Request) {
+	writeError(w, r, http.StatusTooManyRequests, "TOO_MANY_REQUEST", "too many requests")
+}
+
+func failed(w http.ResponseWriter, r *http.Request) {
+	writeError(w, r, http.StatusInternalServerError, "UNKNOWN", "injected failure")
+}
+
 // wrap applies, in order: counting, fault injection, authentication and
 // per-project denial.
 func (s *Server) wrap(op string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.Calls.Inc(op)
-		switch s.Faults.Before(r.Context()) {
-		case emulator.Throttle:
-			if ra := s.Faults.Faults().RetryAfter; ra > 0 {
-				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ra.Seconds()))))
-			}
-			writeError(w, r, http.StatusTooManyRequests, "TOO_MANY_REQUEST", "too many requests")
-			return
-		case emulator.Fail:
-			writeError(w, r, http.StatusInternalServerError, "UNKNOWN", "injected failure")
+		if emulator.Inject(s.Faults, w, r, throttled, failed) {
 			return
 		}
 		u, p, ok := r.BasicAuth()
@@ -528,9 +515,10 @@ func (s *Server) paging(w http.ResponseWriter, r *http.Request) (page, size int,
 	return page, size, true
 }
 
-// pageHeaders sets X-Total-Count and Link (request path + query with page
-// replaced, relative, entries joined by " , ").
-func pageHeaders(w http.ResponseWriter, r *http.Request, page, size, total int) {
+// writePage answers 200 with one page of a listing, v, after setting
+// X-Total-Count and Link (request path + query with page replaced,
+// relative, entries joined by " , ").
+func writePage(w http.ResponseWriter, r *http.Request, page, size, total int, v any) {
 	w.Header().Set("X-Total-Count", strconv.Itoa(total))
 	link := func(p int) string {
 		q := r.URL.Query()
@@ -548,6 +536,8 @@ func pageHeaders(w http.ResponseWriter, r *http.Request, page, size, total int) 
 	if len(ls) > 0 {
 		w.Header().Set("Link", strings.Join(ls, " , "))
 	}
+	requestID(w, r)
+	writeJSON(w, http.StatusOK, v)
 }
 
 func window(page, size, total int) (int, int) {
@@ -594,9 +584,7 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) {
 	for _, p := range ps[from:to] {
 		out = append(out, s.projectView(p))
 	}
-	requestID(w, r)
-	pageHeaders(w, r, page, size, len(ps))
-	writeJSON(w, http.StatusOK, out)
+	writePage(w, r, page, size, len(ps), out)
 }
 
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
@@ -634,9 +622,7 @@ func (s *Server) listRepositories(w http.ResponseWriter, r *http.Request) {
 			"artifact_count": len(rp.tags), "pull_count": 0, "creation_time": ts, "update_time": ts,
 		})
 	}
-	requestID(w, r)
-	pageHeaders(w, r, page, size, len(names))
-	writeJSON(w, http.StatusOK, out)
+	writePage(w, r, page, size, len(names), out)
 }
 
 func (s *Server) listRules(w http.ResponseWriter, r *http.Request) {
@@ -655,9 +641,7 @@ func (s *Server) listRules(w http.ResponseWriter, r *http.Request) {
 	for _, x := range p.rules[from:to] {
 		out = append(out, cloneRule(x.Rule))
 	}
-	requestID(w, r)
-	pageHeaders(w, r, page, size, len(p.rules))
-	writeJSON(w, http.StatusOK, out)
+	writePage(w, r, page, size, len(p.rules), out)
 }
 
 // decodeRule reads an ImmutableRule body; ok=false means a 400 was sent.

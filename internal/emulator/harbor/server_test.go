@@ -3,13 +3,13 @@ package harbor
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/immutag/immutag/internal/emulator"
+	"github.com/immutag/immutag/internal/testutil"
 )
 
 func newTest(t *testing.T) (*Server, *httptest.Server) {
@@ -23,24 +23,11 @@ func newTest(t *testing.T) (*Server, *httptest.Server) {
 
 func do(t *testing.T, hs *httptest.Server, method, path, body string, auth bool) (*http.Response, []byte) {
 	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), method, hs.URL+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if auth {
-		req.SetBasicAuth("admin", "pw")
-	}
-	resp, err := hs.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
+	return testutil.Send(t, hs.Client(), method, hs.URL+path, body, func(req *http.Request) {
+		if auth {
+			req.SetBasicAuth("admin", "pw")
+		}
+	})
 }
 
 func errCode(b []byte) string {

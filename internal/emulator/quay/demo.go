@@ -2,8 +2,6 @@ package quay
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 
 	"github.com/immutag/immutag/internal/config"
@@ -36,11 +34,11 @@ func StartDemo(ctx context.Context) (emulator.Demo, error) {
 }
 
 func startDemo(_ context.Context) (*Demo, error) {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
+	token, err := emulator.DemoSecret()
+	if err != nil {
 		return nil, fmt.Errorf("quay demo: token: %w", err)
 	}
-	d := &Demo{token: hex.EncodeToString(b)}
+	d := &Demo{token: token}
 	d.Server = New(Options{Token: d.token})
 	if err := d.seed(); err != nil {
 		return nil, err

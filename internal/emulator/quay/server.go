@@ -21,8 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"net"
 	"net/http"
 	"regexp"
 	"slices"
@@ -92,7 +90,7 @@ type Server struct {
 	seq        int
 
 	handler http.Handler
-	srv     *http.Server
+	web     *emulator.HTTPServer
 	url     string
 }
 
@@ -117,13 +115,11 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Start listens on a free loopback port.
 func (s *Server) Start() error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	web, err := emulator.ServeLoopback(s.handler)
 	if err != nil {
 		return fmt.Errorf("quay emulator: listen: %w", err)
 	}
-	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
-	s.url = "http://" + ln.Addr().String()
-	go func() { _ = s.srv.Serve(ln) }()
+	s.web, s.url = web, web.URL()
 	return nil
 }
 
@@ -131,14 +127,7 @@ func (s *Server) Start() error {
 func (s *Server) URL() string { return s.url }
 
 // Close stops the listener started by Start.
-func (s *Server) Close() error {
-	if s.srv == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	return s.srv.Shutdown(ctx)
-}
+func (s *Server) Close() error { return s.web.Close() }
 
 // AddOrg creates an organisation namespace (no-op if it exists).
 func (s *Server) AddOrg(name string) { s.addNamespace(name, true) }
@@ -431,24 +420,24 @@ func (s *Server) routes() http.Handler {
 	return mux
 }
 
+// throttled answers like nginx's limit_req in front of Quay: its own HTML page.
+func throttled(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/html")
+	w.WriteHeader(http.StatusTooManyRequests)
+	_, _ = w.Write([]byte("<html><head><title>429 Too Many Requests</title></head><body><center><h1>429 Too Many Requests</h1></center></body></html>\n"))
+}
+
+func failed(w http.ResponseWriter, r *http.Request) {
+	apiError(w, r, http.StatusInternalServerError, "internal_error", "Internal Server Error")
+}
+
 // wrap applies, in order: counting, fault injection, authentication,
 // per-namespace denial and the feature flag.
 func (s *Server) wrap(op string, h http.HandlerFunc) http.Handler {
 	policyRoute := strings.Contains(op, "ImmutabilityPolic")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.Calls.Inc(op)
-		switch s.Faults.Before(r.Context()) {
-		case emulator.Throttle:
-			if ra := s.Faults.Faults().RetryAfter; ra > 0 {
-				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ra.Seconds()))))
-			}
-			// nginx's limit_req answers with its own HTML page.
-			w.Header().Set("Content-Type", "text/html")
-			w.WriteHeader(http.StatusTooManyRequests)
-			_, _ = w.Write([]byte("<html><head><title>429 Too Many Requests</title></head><body><center><h1>429 Too Many Requests</h1></center></body></html>\n"))
-			return
-		case emulator.Fail:
-			apiError(w, r, http.StatusInternalServerError, "internal_error", "Internal Server Error")
+		if emulator.Inject(s.Faults, w, r, throttled, failed) {
 			return
 		}
 		if !s.authorized(r) {
@@ -496,9 +485,7 @@ func (s *Server) authorized(r *http.Request) bool {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	emulator.WriteJSON(w, status, emulator.ContentJSON, v)
 }
 
 // apiError writes Quay's RFC 7807 style ApiException body.

@@ -1,16 +1,17 @@
 package quay
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/immutag/immutag/internal/emulator"
+	"github.com/immutag/immutag/internal/testutil"
 )
 
 const tok = "test-token"
@@ -26,24 +27,13 @@ func newTest(t *testing.T) (*Server, *httptest.Server) {
 
 func call(t *testing.T, hs *httptest.Server, method, path, token, body string) (int, map[string]any, http.Header) {
 	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), method, hs.URL+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := hs.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp, b := testutil.Send(t, hs.Client(), method, hs.URL+path, body, func(req *http.Request) {
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+	})
 	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
+	_ = json.NewDecoder(bytes.NewReader(b)).Decode(&out)
 	return resp.StatusCode, out, resp.Header
 }
 

@@ -15,14 +15,12 @@ package acr
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +36,7 @@ import (
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/httpapi"
 )
 
 // Defaults.
@@ -54,6 +53,7 @@ type dataClient interface {
 	NewListRepositoriesPager(o *azcontainerregistry.ClientListRepositoriesOptions) *runtime.Pager[azcontainerregistry.ClientListRepositoriesResponse]
 	NewListTagsPager(name string, o *azcontainerregistry.ClientListTagsOptions) *runtime.Pager[azcontainerregistry.ClientListTagsResponse]
 	UpdateTagProperties(ctx context.Context, name, tag string, o *azcontainerregistry.ClientUpdateTagPropertiesOptions) (azcontainerregistry.ClientUpdateTagPropertiesResponse, error)
+	GetTagProperties(ctx context.Context, name, tag string, o *azcontainerregistry.ClientGetTagPropertiesOptions) (azcontainerregistry.ClientGetTagPropertiesResponse, error)
 }
 
 // registryLister is the part of armcontainerregistry.RegistriesClient the
@@ -194,7 +194,10 @@ func (p *Provider) Kind() providers.Kind { return providers.KindACR }
 // a failed token exchange fail fast instead of backing off for seconds.
 func shouldRetry(resp *http.Response, err error) bool {
 	if err != nil {
-		if isContextErr(err) {
+		// azcore stops by itself once the caller's context has ended, so a
+		// context error here is a per-attempt timeout (http.Client.Timeout),
+		// as transient as a reset. Cancellation still ends the loop.
+		if errors.Is(err, context.Canceled) {
 			return false
 		}
 		var re *azcore.ResponseError
@@ -289,16 +292,9 @@ func (p *Provider) httpClient() (*http.Client, error) {
 			cfg = tr.TLSClientConfig.Clone()
 		}
 		if t.CAFile != "" {
-			pem, err := os.ReadFile(t.CAFile)
+			pool, err := httpapi.CAPool(t.CAFile)
 			if err != nil {
-				return nil, fmt.Errorf("acr: tls.ca_file: %w", err)
-			}
-			pool, err := x509.SystemCertPool()
-			if err != nil || pool == nil {
-				pool = x509.NewCertPool()
-			}
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("acr: tls.ca_file %s: no PEM certificate found", t.CAFile)
+				return nil, fmt.Errorf("acr: %w", err)
 			}
 			cfg.RootCAs = pool
 		}
@@ -310,6 +306,22 @@ func (p *Provider) httpClient() (*http.Client, error) {
 		hc.Timeout = custom.Timeout
 	}
 	return hc, nil
+}
+
+// linkGuard stops a listing whose next link repeats: the SDK pager would
+// fetch the same pages for ever and report their entries again. It keeps
+// one entry per page.
+type linkGuard map[string]struct{}
+
+func (g linkGuard) check(link *string) error {
+	if link == nil || *link == "" {
+		return nil
+	}
+	if _, dup := g[*link]; dup {
+		return fmt.Errorf("pagination loop: the registry repeated a next link after %d pages", len(g))
+	}
+	g[*link] = struct{}{}
+	return nil
 }
 
 // normalizeLogin accepts "myreg.azurecr.io", "https://myreg.azurecr.io/" or
@@ -482,10 +494,14 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 		return err
 	}
 	pager := r.client.NewListRepositoriesPager(&azcontainerregistry.ClientListRepositoriesOptions{MaxNum: &p.pageSize})
+	links := linkGuard{}
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
 			return fmt.Errorf("registry %s: list repositories: %w", r.login, apiErr(err))
+		}
+		if err := links.check(page.Link); err != nil {
+			return fmt.Errorf("registry %s: list repositories: %w", r.login, err)
 		}
 		for _, n := range page.Names {
 			if n == nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/immutag/immutag/internal/emulator"
 	emu "github.com/immutag/immutag/internal/emulator/acr"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/testutil"
 )
 
 func TestNewValidatesWithoutCallingAPIs(t *testing.T) {
@@ -59,14 +60,14 @@ func TestAuditModesAndPaging(t *testing.T) {
 	p := newProvider(t, setup{cfg: config.Provider{Registries: []string{s.LoginServer()}}, hc: emuClient(s),
 		mods: []func(*Provider){func(p *Provider) { p.pageSize = 4 }}})
 
-	c, errs := audit(t, p)
+	c, errs := testutil.Scan(t, p)
 	if len(errs) != 0 {
 		t.Fatal(errs)
 	}
-	if len(c.repos) != 9 {
-		t.Fatalf("repositories = %d, want 9", len(c.repos))
+	if len(c.Repos()) != 9 {
+		t.Fatalf("repositories = %d, want 9", len(c.Repos()))
 	}
-	got := c.byName()
+	got := c.ByName()
 	check := func(name string, mode providers.Mode, total, locked int64) providers.Repository {
 		t.Helper()
 		r := got[name]
@@ -132,7 +133,7 @@ func TestSeveralRegistriesAndUnreadableScopes(t *testing.T) {
 	p := newProvider(t, setup{hc: emuClient(ok), cfg: config.Provider{Registries: []string{
 		ok.LoginServer(), wrongCreds.LoginServer(), noCatalog.LoginServer(), oneRepoDenied.LoginServer()}}})
 	start := time.Now()
-	c, errs := audit(t, p)
+	c, errs := testutil.Scan(t, p)
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("auth failures should fail fast, audit took %v", d)
 	}
@@ -159,7 +160,7 @@ func TestSeveralRegistriesAndUnreadableScopes(t *testing.T) {
 	}
 
 	byScope := map[string]int{}
-	for _, r := range c.repos {
+	for _, r := range c.Repos() {
 		byScope[r.Scope]++
 		if r.Scope == oneRepoDenied.LoginServer() && r.Name == "private" {
 			if r.Mode != providers.ModeUnknown || !strings.Contains(r.Error, "DENIED") {
@@ -236,7 +237,7 @@ func TestSubscriptionDiscoveryAndSKURate(t *testing.T) {
 	if strings.Join(names, " ") != strings.Join(want, " ") {
 		t.Fatalf("scopes = %v, want %v (configured and discovered deduplicated)", names, want)
 	}
-	if err := p.Repositories(t.Context(), scopes[2], &collector{}); err == nil || !strings.Contains(err.Error(), "sub-denied") {
+	if err := p.Repositories(t.Context(), scopes[2], &testutil.Emitter{}); err == nil || !strings.Contains(err.Error(), "sub-denied") {
 		t.Fatalf("failed subscription scope: %v", err)
 	}
 	ra, rb := scopes[0].Handle.(*registry), scopes[1].Handle.(*registry)
@@ -245,11 +246,11 @@ func TestSubscriptionDiscoveryAndSKURate(t *testing.T) {
 	if ra.sku != "Premium" || pa != 2000.0/60 || pb != 500.0/60 || float64(ra.limiter.Limit()) != pa {
 		t.Fatalf("SKU rates: %s %v, %s %v", ra.sku, pa, rb.sku, pb)
 	}
-	c := &collector{}
+	c := &testutil.Emitter{}
 	if err := p.Repositories(t.Context(), scopes[0], c); err != nil {
 		t.Fatal(err)
 	}
-	ch, err := p.Plan(t.Context(), c.repos[0], providers.FixPolicy{})
+	ch, err := p.Plan(t.Context(), c.Repos()[0], providers.FixPolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,8 +288,8 @@ func TestPlanApplyVerifyIdempotent(t *testing.T) {
 	s.AddTag("team/app", "no-delete-flag", false)
 	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()},
 		Rate: config.Rate{RequestsPerSecond: 1000}}})
-	c, _ := audit(t, p)
-	repo := c.byName()["team/app"]
+	c, _ := testutil.Scan(t, p)
+	repo := c.ByName()["team/app"]
 
 	ch, err := p.Plan(t.Context(), repo, providers.FixPolicy{})
 	if err != nil {
@@ -304,7 +305,7 @@ func TestPlanApplyVerifyIdempotent(t *testing.T) {
 		t.Fatal("plan wrote")
 	}
 
-	j := &journal{}
+	j := &testutil.Observer{}
 	res, err := p.Apply(t.Context(), ch, j)
 	if err != nil {
 		t.Fatal(err)
@@ -318,7 +319,7 @@ func TestPlanApplyVerifyIdempotent(t *testing.T) {
 	if s.Counter.Get("PATCH locked tag")+s.Counter.Get("PATCH repository") != 0 {
 		t.Fatalf("touched a locked tag or the repository lock: %v", s.Counter.Snapshot())
 	}
-	ok := j.successes()
+	ok := successes(j, "")
 	for _, tag := range append(unlocked, "no-delete-flag") {
 		tg, _ := s.Tag("team/app", tag)
 		if !tg.Locked() || tg.DeleteEnabled {
@@ -328,11 +329,12 @@ func TestPlanApplyVerifyIdempotent(t *testing.T) {
 			t.Errorf("%s journaled %d times", tag, ok[tag])
 		}
 	}
-	if len(j.recs) != 21 || j.recs[0].Call != "UpdateTagProperties" || j.recs[0].After != "writeEnabled=false,deleteEnabled=false" {
-		t.Fatalf("journal = %+v", j.recs)
+	if recs := j.Records(); len(recs) != 21 || recs[0].Call != "UpdateTagProperties" || recs[0].After != "writeEnabled=false,deleteEnabled=false" {
+		t.Fatalf("journal = %+v", recs)
 	}
-	if last := j.progress[len(j.progress)-1]; last != 21 || j.total != 21 {
-		t.Fatalf("progress ended at %d/%d", last, j.total)
+	steps := j.Steps()
+	if last := steps[len(steps)-1]; last.Done != 21 || last.Total != 21 {
+		t.Fatalf("progress ended at %d/%d", last.Done, last.Total)
 	}
 	if !s.RepositoryWritable("team/app") {
 		t.Fatal("repository-level lock used")
@@ -351,7 +353,7 @@ func TestPlanApplyVerifyIdempotent(t *testing.T) {
 	if err != nil || ch2.Writes != 1 {
 		t.Fatalf("plan after a new push: %d %v", ch2.Writes, err)
 	}
-	if _, err := p.Apply(t.Context(), ch2, &journal{}); err != nil {
+	if _, err := p.Apply(t.Context(), ch2, &testutil.Observer{}); err != nil {
 		t.Fatal(err)
 	}
 	ch3, err := p.Plan(t.Context(), repo, providers.FixPolicy{})
@@ -359,10 +361,10 @@ func TestPlanApplyVerifyIdempotent(t *testing.T) {
 		t.Fatalf("third plan not a no-op: %+v %v", ch3, err)
 	}
 	before := s.Counter.Get("PATCH tag")
-	j3 := &journal{}
+	j3 := &testutil.Observer{}
 	res3, err := p.Apply(t.Context(), ch3, j3)
-	if err != nil || !res3.Verified || res3.Writes != 0 || len(j3.recs) != 0 || s.Counter.Get("PATCH tag") != before {
-		t.Fatalf("idempotent re-apply: %+v %v, journal %d", res3, err, len(j3.recs))
+	if err != nil || !res3.Verified || res3.Writes != 0 || len(j3.Records()) != 0 || s.Counter.Get("PATCH tag") != before {
+		t.Fatalf("idempotent re-apply: %+v %v, journal %d", res3, err, len(j3.Records()))
 	}
 }
 
@@ -370,13 +372,13 @@ func TestVerifyDetectsUnlockedTag(t *testing.T) {
 	s := newEmu(t, emu.Options{})
 	seed(s, "app", 5, 0)
 	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()}, Rate: config.Rate{RequestsPerSecond: 1000}}})
-	c, _ := audit(t, p)
-	ch, err := p.Plan(t.Context(), c.repos[0], providers.FixPolicy{})
+	c, _ := testutil.Scan(t, p)
+	ch, err := p.Plan(t.Context(), c.Repos()[0], providers.FixPolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Something unlocks a tag behind the loop's back: the read-back must notice.
-	j := &journal{onWrite: func(n int) {
+	j := &testutil.Observer{OnWrite: func(n int) {
 		if n == 5 {
 			s.AddTag("app", "v00000", false)
 		}
@@ -418,7 +420,7 @@ func TestLockLoopLarge(t *testing.T) {
 	}
 	s.Injector.Set(emulator.Faults{ThrottleRate: 0.03, RetryAfter: 2 * time.Millisecond, Seed: 7})
 
-	j := &journal{}
+	j := &testutil.Observer{}
 	var planned int64
 	for _, r := range targets {
 		ch, res, err := fix(t, t.Context(), p, r, j)
@@ -443,7 +445,7 @@ func TestLockLoopLarge(t *testing.T) {
 		t.Fatal("no 429 was injected; the test proves nothing about retries")
 	}
 	for _, r := range repos {
-		ok := j.successesIn(r)
+		ok := successes(j, r)
 		if len(ok) != len(unlocked[r]) {
 			t.Errorf("%s: journaled %d tags, want %d", r, len(ok), len(unlocked[r]))
 		}
@@ -468,7 +470,7 @@ func TestLockLoopLarge(t *testing.T) {
 			t.Fatalf("second plan %s: %+v %v", r.Name, ch, err)
 		}
 		if i == 0 {
-			if res, err := p.Apply(t.Context(), ch, &journal{}); err != nil || res.Writes != 0 || !res.Verified {
+			if res, err := p.Apply(t.Context(), ch, &testutil.Observer{}); err != nil || res.Writes != 0 || !res.Verified {
 				t.Fatalf("second apply %s: %+v %v", r.Name, res, err)
 			}
 		}
@@ -486,8 +488,8 @@ func TestLockLoopRespectsRate(t *testing.T) {
 	seed(s, "app", n, 0)
 	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()},
 		Rate: config.Rate{RequestsPerSecond: perSecond, MaxConcurrent: 8}}})
-	c, _ := audit(t, p)
-	if _, res, err := fix(t, t.Context(), p, c.repos[0], &journal{}); err != nil || !res.Verified {
+	c, _ := testutil.Scan(t, p)
+	if _, res, err := fix(t, t.Context(), p, c.Repos()[0], &testutil.Observer{}); err != nil || !res.Verified {
 		t.Fatalf("%+v %v", res, err)
 	}
 	first, last := s.WriteWindow()
@@ -508,7 +510,7 @@ func TestLockLoopConcurrencyBound(t *testing.T) {
 	seed(s, "app", 30, 0)
 	var inFlight, peak atomic.Int64
 	base := s.Client().Transport
-	hc := &http.Client{Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
+	hc := &http.Client{Transport: testutil.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
 		if r.Method == http.MethodPatch {
 			n := inFlight.Add(1)
 			defer inFlight.Add(-1)
@@ -523,19 +525,15 @@ func TestLockLoopConcurrencyBound(t *testing.T) {
 	})}
 	p := newProvider(t, setup{hc: hc, cfg: config.Provider{Registries: []string{s.LoginServer()},
 		Rate: config.Rate{RequestsPerSecond: 5000, MaxConcurrent: 3}}})
-	c, _ := audit(t, p)
+	c, _ := testutil.Scan(t, p)
 	s.Injector.Set(emulator.Faults{Latency: 15 * time.Millisecond})
-	if _, _, err := fix(t, t.Context(), p, c.repos[0], &journal{}); err != nil {
+	if _, _, err := fix(t, t.Context(), p, c.Repos()[0], &testutil.Observer{}); err != nil {
 		t.Fatal(err)
 	}
 	if pk := peak.Load(); pk > 3 || pk < 2 {
 		t.Fatalf("peak PATCHes in flight = %d, want 2..3", pk)
 	}
 }
-
-type roundTrip func(*http.Request) (*http.Response, error)
-
-func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // TestSKUThrottleHonoursRetryAfter runs faster than the emulator's SKU
 // write limit: the 429s carry Retry-After and every tag still gets locked.
@@ -544,8 +542,8 @@ func TestSKUThrottleHonoursRetryAfter(t *testing.T) {
 	seed(s, "app", 12, 0)
 	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()},
 		Rate: config.Rate{RequestsPerSecond: 1000, MaxConcurrent: 2}}})
-	c, _ := audit(t, p)
-	_, res, err := fix(t, t.Context(), p, c.repos[0], &journal{})
+	c, _ := testutil.Scan(t, p)
+	_, res, err := fix(t, t.Context(), p, c.Repos()[0], &testutil.Observer{})
 	if err != nil || !res.Verified || res.Writes != 12 {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -561,23 +559,23 @@ func TestInterruptedLoopResumes(t *testing.T) {
 	unlocked := seed(s, "app", 1200, 4) // 900 unlocked
 	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()},
 		Rate: config.Rate{RequestsPerSecond: 2000, MaxConcurrent: 8}}})
-	c, _ := audit(t, p)
+	c, _ := testutil.Scan(t, p)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	j1 := &journal{onWrite: func(n int) {
+	j1 := &testutil.Observer{OnWrite: func(n int) {
 		if n == 250 {
 			cancel()
 		}
 	}}
-	_, res, err := fix(t, ctx, p, c.repos[0], j1)
+	_, res, err := fix(t, ctx, p, c.Repos()[0], j1)
 	if !errors.Is(err, context.Canceled) || res.Verified {
 		t.Fatalf("interrupted run: %+v %v", res, err)
 	}
 	// Requests the client gave up on may still be applied by the server:
 	// compare once it is idle. Such tags are journaled as "outcome unknown".
 	s.WaitIdle()
-	ok, journaled := j1.successes(), j1.all()
+	ok, journaled := successes(j1, ""), journaledTags(j1)
 	if len(ok) < 250 || len(ok) >= len(unlocked) {
 		t.Fatalf("successes = %d", len(ok))
 	}
@@ -598,8 +596,8 @@ func TestInterruptedLoopResumes(t *testing.T) {
 		t.Fatal("the interruption came too late to test anything")
 	}
 
-	j2 := &journal{}
-	ch, res, err := fix(t, t.Context(), p, c.repos[0], j2)
+	j2 := &testutil.Observer{}
+	ch, res, err := fix(t, t.Context(), p, c.Repos()[0], j2)
 	if err != nil || !res.Verified {
 		t.Fatalf("resumed run: %+v %v", res, err)
 	}
@@ -608,7 +606,7 @@ func TestInterruptedLoopResumes(t *testing.T) {
 	if left := int64(len(unlocked) - lockedNow); ch.Writes > left || ch.Writes < left-8 || ch.Writes == 0 {
 		t.Fatalf("resume planned %d, want about %d", ch.Writes, left)
 	}
-	ok2 := j2.successes()
+	ok2 := successes(j2, "")
 	for _, tag := range unlocked {
 		if ok[tag]+ok2[tag] > 1 {
 			t.Errorf("%s locked twice", tag)
@@ -632,12 +630,12 @@ func TestEntraIDCredential(t *testing.T) {
 		mods: []func(*Provider){func(p *Provider) {
 			p.newCredential = func() (azcore.TokenCredential, error) { return staticCred("entra-token"), nil }
 		}}})
-	c, errs := audit(t, p)
-	if len(errs) != 0 || len(c.repos) != 2 {
-		t.Fatalf("audit: %v %d", errs, len(c.repos))
+	c, errs := testutil.Scan(t, p)
+	if len(errs) != 0 || len(c.Repos()) != 2 {
+		t.Fatalf("audit: %v %d", errs, len(c.Repos()))
 	}
-	for _, r := range c.repos {
-		if _, res, err := fix(t, t.Context(), p, r, &journal{}); err != nil || !res.Verified {
+	for _, r := range c.Repos() {
+		if _, res, err := fix(t, t.Context(), p, r, &testutil.Observer{}); err != nil || !res.Verified {
 			t.Fatalf("%s: %+v %v", r.Name, res, err)
 		}
 	}
@@ -660,7 +658,7 @@ func TestEntraIDCredential(t *testing.T) {
 		mods: []func(*Provider){func(p *Provider) {
 			p.newCredential = func() (azcore.TokenCredential, error) { return staticCred("stranger"), nil }
 		}}})
-	_, errs = audit(t, p2)
+	_, errs = testutil.Scan(t, p2)
 	if providers.KindOf(errs[s.LoginServer()]) != providers.ErrDenied {
 		t.Fatalf("refused Entra ID token: %v", errs)
 	}
@@ -672,8 +670,8 @@ func TestChallengeFallback(t *testing.T) {
 	s := newEmu(t, emu.Options{})
 	seed(s, "app", 2, 0)
 	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()}, Rate: config.Rate{RequestsPerSecond: 1000}}})
-	c, _ := audit(t, p)
-	r := c.repos[0].Handle.(*registry)
+	c, _ := testutil.Scan(t, p)
+	r := c.Repos()[0].Handle.(*registry)
 	// Poison the write scope with a read-scoped token.
 	readTok, err := r.tokens.get(t.Context(), "repository:app:metadata_read")
 	if err != nil {
@@ -684,7 +682,7 @@ func TestChallengeFallback(t *testing.T) {
 	close(e.done)
 	r.tokens.m["repository:app:metadata_write"] = e
 	r.tokens.mu.Unlock()
-	if _, res, err := fix(t, t.Context(), p, c.repos[0], &journal{}); err != nil || !res.Verified {
+	if _, res, err := fix(t, t.Context(), p, c.Repos()[0], &testutil.Observer{}); err != nil || !res.Verified {
 		t.Fatalf("%+v %v", res, err)
 	}
 	if s.Counter.Get("PATCH tag 401") == 0 || s.Counter.Get("PATCH tag") != 2 {
@@ -705,7 +703,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := pp.(*Provider)
-	c, errs := audit(t, p)
+	c, errs := testutil.Scan(t, p)
 	if len(errs) != 0 {
 		t.Fatal(errs)
 	}
@@ -714,7 +712,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		emu.DemoRepoUnlocked: providers.ModeMutable, emu.DemoRepoEmpty: providers.ModeImmutable,
 	}
 	for name, m := range want {
-		if got := c.byName()[name]; got.Mode != m {
+		if got := c.ByName()[name]; got.Mode != m {
 			t.Errorf("%s: %s, want %s (%s)", name, got.Mode, m, got.Error)
 		}
 	}
@@ -722,7 +720,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	if err := d.PushTag(t.Context(), scope, repo, tag); err != nil {
 		t.Fatalf("overwrite before fix: %v", err)
 	}
-	for _, r := range c.repos {
+	for _, r := range c.Repos() {
 		ch, err := p.Plan(t.Context(), r, providers.FixPolicy{})
 		if err != nil {
 			t.Fatal(err)
@@ -730,7 +728,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		if ch.Noop {
 			continue
 		}
-		if res, err := p.Apply(t.Context(), ch, &journal{}); err != nil || !res.Verified {
+		if res, err := p.Apply(t.Context(), ch, &testutil.Observer{}); err != nil || !res.Verified {
 			t.Fatalf("%s: %+v %v", r.Name, res, err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	emu "github.com/immutag/immutag/internal/emulator/acr"
 	"github.com/immutag/immutag/internal/emulator/acr/acrcontract"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/testutil"
 )
 
 // TestContract runs the adapter against the emulator through a transport
@@ -34,11 +35,11 @@ func TestContract(t *testing.T) {
 
 	cfg := config.Provider{Registries: []string{s.LoginServer()}, Rate: config.Rate{RequestsPerSecond: 1000, MaxConcurrent: 1}}
 	basic := newProvider(t, setup{hc: hc, cfg: cfg, mods: []func(*Provider){func(p *Provider) { p.pageSize = 7 }}})
-	c, errs := audit(t, basic)
-	if len(errs) != 0 || len(c.repos) != 5 {
-		t.Fatalf("audit: %v, %d repositories", errs, len(c.repos))
+	c, errs := testutil.Scan(t, basic)
+	if len(errs) != 0 || len(c.Repos()) != 5 {
+		t.Fatalf("audit: %v, %d repositories", errs, len(c.Repos()))
 	}
-	if r := c.byName()["team/private"]; r.Mode != providers.ModeUnknown {
+	if r := c.ByName()["team/private"]; r.Mode != providers.ModeUnknown {
 		t.Fatalf("denied repository: %+v", r)
 	}
 
@@ -47,23 +48,23 @@ func TestContract(t *testing.T) {
 	basic.pageSize = 100
 	s.Injector.Set(emulator.Faults{ThrottleRate: 0.3, RetryAfter: time.Millisecond, Seed: 3})
 	deleted := false
-	j := &journal{onWrite: func(int) {
+	j := &testutil.Observer{OnWrite: func(int) {
 		if !deleted {
 			deleted = s.DeleteTag("team/app", "v00019")
 		}
 	}}
-	_, res, err := fix(t, t.Context(), basic, c.byName()["team/app"], j)
+	_, res, err := fix(t, t.Context(), basic, c.ByName()["team/app"], j)
 	if err != nil || !res.Verified {
 		t.Fatalf("apply: %+v %v", res, err)
 	}
 	var vanished bool
-	for _, r := range j.recs {
+	for _, r := range j.Records() {
 		if r.Target == "v00019" && strings.Contains(r.Err, "TAG_UNKNOWN") {
 			vanished = true
 		}
 	}
 	if !deleted || !vanished {
-		t.Fatalf("deleted tag not journaled as TAG_UNKNOWN: %+v", j.recs)
+		t.Fatalf("deleted tag not journaled as TAG_UNKNOWN: %+v", j.Records())
 	}
 	s.Injector.Set(emulator.Faults{})
 
@@ -71,12 +72,12 @@ func TestContract(t *testing.T) {
 		p.newCredential = func() (azcore.TokenCredential, error) { return staticCred("entra-token"), nil }
 	}}})
 	before := s.Counter.Get("PATCH tag")
-	c2, _ := audit(t, entra)
-	for _, r := range c2.repos {
+	c2, _ := testutil.Scan(t, entra)
+	for _, r := range c2.Repos() {
 		if r.Mode == providers.ModeUnknown {
 			continue
 		}
-		if _, res, err := fix(t, t.Context(), entra, r, &journal{}); err != nil || !res.Verified {
+		if _, res, err := fix(t, t.Context(), entra, r, &testutil.Observer{}); err != nil || !res.Verified {
 			t.Fatalf("%s: %+v %v", r.Name, res, err)
 		}
 	}

@@ -101,10 +101,14 @@ func locked(t *azcontainerregistry.TagAttributes) bool {
 // the listing; no call per tag) and calls fn for each.
 func (p *Provider) eachTag(ctx context.Context, r *registry, repo string, fn func(*azcontainerregistry.TagAttributes) error) error {
 	pager := r.client.NewListTagsPager(repo, &azcontainerregistry.ClientListTagsOptions{MaxNum: &p.pageSize})
+	links := linkGuard{}
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
 			return fmt.Errorf("repository %s: list tags: %w", repo, apiErr(err))
+		}
+		if err := links.check(page.Link); err != nil {
+			return fmt.Errorf("repository %s: list tags: %w", repo, err)
 		}
 		for _, t := range page.Tags {
 			if t == nil || t.Name == nil {

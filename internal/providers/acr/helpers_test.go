@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/immutag/immutag/internal/config"
 	emu "github.com/immutag/immutag/internal/emulator/acr"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/testutil"
 )
 
 const (
@@ -68,110 +68,29 @@ func newProvider(t *testing.T, s setup) *Provider {
 
 func emuClient(s *emu.Server) *http.Client { return s.Client() }
 
-type collector struct {
-	mu    sync.Mutex
-	repos []providers.Repository
-	warns []providers.Warning
-}
-
-func (c *collector) Repository(r providers.Repository) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.repos = append(c.repos, r)
-	return nil
-}
-
-func (c *collector) Warn(w providers.Warning) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.warns = append(c.warns, w)
-}
-
-func (c *collector) byName() map[string]providers.Repository {
-	out := map[string]providers.Repository{}
-	for _, r := range c.repos {
-		out[r.Name] = r
-	}
-	return out
-}
-
-// audit lists every scope; scope errors are returned by scope name.
-func audit(t *testing.T, p *Provider) (*collector, map[string]error) {
-	t.Helper()
-	scopes, err := p.Scopes(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &collector{}
-	errs := map[string]error{}
-	for _, s := range scopes {
-		if err := p.Repositories(t.Context(), s, c); err != nil {
-			errs[s.Name] = err
-		}
-	}
-	return c, errs
-}
-
-// journal is an Observer that records writes and progress.
-type journal struct {
-	mu       sync.Mutex
-	recs     []providers.WriteRecord
-	repos    []string // repository of each record
-	progress []int64
-	total    int64
-	onWrite  func(successes int)
-	ok       int
-}
-
-func (j *journal) Write(c providers.Change, w providers.WriteRecord) {
-	j.mu.Lock()
-	j.recs = append(j.recs, w)
-	j.repos = append(j.repos, c.Repository)
-	if w.Err == "" {
-		j.ok++
-	}
-	n, f := j.ok, j.onWrite
-	j.mu.Unlock()
-	if f != nil {
-		f(n)
-	}
-}
-
-func (j *journal) Progress(_ providers.Change, done, total int64) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.progress = append(j.progress, done)
-	j.total = total
-}
-
-// successes counts successful locks by tag name (per repository with
-// successesIn).
-func (j *journal) successes() map[string]int { return j.successesIn("") }
-
-func (j *journal) successesIn(repo string) map[string]int {
-	j.mu.Lock()
-	defer j.mu.Unlock()
+// successes counts successful locks by tag name, in repository repo ("" =
+// every repository).
+func successes(j *testutil.Observer, repo string) map[string]int {
 	out := map[string]int{}
-	for i, r := range j.recs {
-		if r.Err == "" && (repo == "" || j.repos[i] == repo) {
-			out[r.Target]++
+	for _, w := range j.Writes() {
+		if w.Record.Err == "" && (repo == "" || w.Change.Repository == repo) {
+			out[w.Record.Target]++
 		}
 	}
 	return out
 }
 
-func (j *journal) all() map[string]bool {
-	j.mu.Lock()
-	defer j.mu.Unlock()
+// journaledTags is the set of tags with a journal record, successful or not.
+func journaledTags(j *testutil.Observer) map[string]bool {
 	out := map[string]bool{}
-	for _, r := range j.recs {
+	for _, r := range j.Records() {
 		out[r.Target] = true
 	}
 	return out
 }
 
 // fix plans and applies one repository.
-func fix(t *testing.T, ctx context.Context, p *Provider, r providers.Repository, j *journal) (providers.Change, providers.Result, error) {
+func fix(t *testing.T, ctx context.Context, p *Provider, r providers.Repository, j *testutil.Observer) (providers.Change, providers.Result, error) {
 	t.Helper()
 	c, err := p.Plan(ctx, r, providers.FixPolicy{})
 	if err != nil {

@@ -24,21 +24,22 @@ import (
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/testutil"
 )
 
 func writeCA(t *testing.T) string {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(t, err)
+	testutil.Must(t, err)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test ca"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	must(t, err)
+	testutil.Must(t, err)
 	path := filepath.Join(t.TempDir(), "ca.pem")
-	must(t, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	testutil.Must(t, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
 	return path
 }
 
@@ -80,7 +81,7 @@ func TestPlanDialLoopbackOnlyPlaintext(t *testing.T) {
 				}
 				return
 			}
-			must(t, err)
+			testutil.Must(t, err)
 			if d.endpoint != tc.wantEP || d.plaintext != tc.plaintext || (d.roots != nil) != tc.roots {
 				t.Fatalf("plan %+v, want endpoint %q plaintext %v roots %v", d, tc.wantEP, tc.plaintext, tc.roots)
 			}
@@ -91,7 +92,7 @@ func TestPlanDialLoopbackOnlyPlaintext(t *testing.T) {
 		})
 	}
 	bad := filepath.Join(t.TempDir(), "bad.pem")
-	must(t, os.WriteFile(bad, []byte("not a certificate"), 0o600))
+	testutil.Must(t, os.WriteFile(bad, []byte("not a certificate"), 0o600))
 	if _, err := planDial(config.Provider{Endpoint: "127.0.0.1:1", TLS: config.TLS{CAFile: bad}}); err == nil {
 		t.Fatal("a ca_file without a certificate was accepted")
 	}
@@ -181,7 +182,7 @@ func TestLimitInterceptor(t *testing.T) {
 	}
 	t0 := time.Now()
 	for range 25 {
-		must(t, ic(t.Context(), "/m", nil, nil, nil, invoke))
+		testutil.Must(t, ic(t.Context(), "/m", nil, nil, nil, invoke))
 	}
 	// A burst of 20 then 5 more at 20/s takes about 250ms.
 	if d := time.Since(t0); d < 200*time.Millisecond || calls != 25 {

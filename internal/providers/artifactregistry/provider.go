@@ -201,6 +201,7 @@ func (p *Provider) listLocations(ctx context.Context, c arClient, project string
 	it := c.ListLocations(ctx, &locationpb.ListLocationsRequest{Name: "projects/" + project, PageSize: pageSize}, p.callOptions()...)
 	var locs []string
 	seen := map[string]bool{}
+	var pg pageGuard
 	for {
 		l, err := it.Next()
 		if errors.Is(err, iterator.Done) {
@@ -208,6 +209,9 @@ func (p *Provider) listLocations(ctx context.Context, c arClient, project string
 		}
 		if err != nil {
 			return nil, mapErr(ctx, err)
+		}
+		if err := pg.check(it.Response, it.PageInfo().Token); err != nil {
+			return nil, err
 		}
 		id := l.GetLocationId()
 		if id == "" {
@@ -247,6 +251,7 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 	}
 	parent := "projects/" + h.project + "/locations/" + h.location
 	it := c.ListRepositories(ctx, &artifactregistrypb.ListRepositoriesRequest{Parent: parent, PageSize: pageSize}, p.callOptions()...)
+	var pg pageGuard
 	for {
 		r, err := it.Next()
 		if errors.Is(err, iterator.Done) {
@@ -254,6 +259,9 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 		}
 		if err != nil {
 			return fmt.Errorf("list repositories in %s/%s: %w", h.project, h.location, mapErr(ctx, err))
+		}
+		if err := pg.check(it.Response, it.PageInfo().Token); err != nil {
+			return fmt.Errorf("list repositories in %s/%s: %w", h.project, h.location, err)
 		}
 		repo, ok := p.convert(r, h)
 		if !ok {
@@ -264,6 +272,33 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 			return err
 		}
 	}
+}
+
+// pageGuard stops a listing whose next page token was already given: the
+// SDK iterator would follow it and replay earlier pages for ever, reporting
+// their repositories again. It is checked once per fetched page (the
+// iterator's Response changes) and keeps one entry per page.
+type pageGuard struct {
+	last any
+	seen map[string]bool
+}
+
+func (g *pageGuard) check(page any, next string) error {
+	if page == g.last {
+		return nil
+	}
+	g.last = page
+	if next == "" {
+		return nil
+	}
+	if g.seen == nil {
+		g.seen = map[string]bool{}
+	}
+	if g.seen[next] {
+		return fmt.Errorf("pagination loop: the API repeated a page token after %d pages", len(g.seen))
+	}
+	g.seen[next] = true
+	return nil
 }
 
 // repoHandle identifies a repository for Plan and Apply.

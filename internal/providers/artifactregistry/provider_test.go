@@ -17,6 +17,7 @@ import (
 	"github.com/immutag/immutag/internal/emulator"
 	aremu "github.com/immutag/immutag/internal/emulator/artifactregistry"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/testutil"
 )
 
 func startEmu(t *testing.T) *aremu.Server {
@@ -48,61 +49,20 @@ func newProvider(t *testing.T, s *aremu.Server, edit func(*config.Provider)) *Pr
 	return p
 }
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-type collector struct {
-	mu    sync.Mutex
-	repos []providers.Repository
-	warns []providers.Warning
-	// failAt, when > 0, makes the n-th Repository call fail.
-	failAt int
-}
-
 var errStop = errors.New("stop")
 
-func (c *collector) Repository(r providers.Repository) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.repos = append(c.repos, r)
-	if c.failAt > 0 && len(c.repos) == c.failAt {
+// stopAt is an Emitter whose n-th Repository call fails with errStop.
+type stopAt struct {
+	testutil.Emitter
+	n int
+}
+
+func (s *stopAt) Repository(r providers.Repository) error {
+	_ = s.Emitter.Repository(r)
+	if len(s.Repos()) == s.n {
 		return errStop
 	}
 	return nil
-}
-
-func (c *collector) Warn(w providers.Warning) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.warns = append(c.warns, w)
-}
-
-func (c *collector) byName() map[string]providers.Repository {
-	out := map[string]providers.Repository{}
-	for _, r := range c.repos {
-		out[r.Scope+"/"+r.Name] = r
-	}
-	return out
-}
-
-// audit lists every scope like the engine: a scope error is kept and the
-// other scopes go on.
-func audit(t *testing.T, p *Provider) (*collector, map[string]error) {
-	t.Helper()
-	scopes, err := p.Scopes(t.Context())
-	must(t, err)
-	c := &collector{}
-	errs := map[string]error{}
-	for _, s := range scopes {
-		if err := p.Repositories(t.Context(), s, c); err != nil {
-			errs[s.Name] = err
-		}
-	}
-	return c, errs
 }
 
 func scopeNames(ss []providers.Scope) []string {
@@ -119,16 +79,16 @@ func TestPagination(t *testing.T) {
 	for i := range 7 {
 		n := fmt.Sprintf("repo-%02d", i)
 		want = append(want, n)
-		must(t, s.CreateRepository("p1", "us-east1", n, aremu.ModeStandard, i%2 == 0))
+		testutil.Must(t, s.CreateRepository("p1", "us-east1", n, aremu.ModeStandard, i%2 == 0))
 	}
 	s.SetFaults(emulator.Faults{PageSize: 3})
 	p := newProvider(t, s, func(c *config.Provider) { c.Locations = []string{"us-east1"} })
-	c, errs := audit(t, p)
+	c, errs := testutil.Scan(t, p)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	var got []string
-	for _, r := range c.repos {
+	for _, r := range c.Repos() {
 		got = append(got, r.Name)
 	}
 	if !slices.Equal(got, want) {
@@ -145,13 +105,13 @@ func TestPagination(t *testing.T) {
 func TestStreamingStopsEarly(t *testing.T) {
 	s := startEmu(t)
 	for i := range 10 {
-		must(t, s.CreateRepository("p1", "us-east1", fmt.Sprintf("r%d", i), aremu.ModeStandard, false))
+		testutil.Must(t, s.CreateRepository("p1", "us-east1", fmt.Sprintf("r%d", i), aremu.ModeStandard, false))
 	}
 	s.SetFaults(emulator.Faults{PageSize: 2})
 	p := newProvider(t, s, func(c *config.Provider) { c.Locations = []string{"us-east1"} })
 	scopes, err := p.Scopes(t.Context())
-	must(t, err)
-	c := &collector{failAt: 1}
+	testutil.Must(t, err)
+	c := &stopAt{n: 1}
 	if err := p.Repositories(t.Context(), scopes[0], c); !errors.Is(err, errStop) {
 		t.Fatalf("emitter error not returned: %v", err)
 	}
@@ -163,14 +123,14 @@ func TestStreamingStopsEarly(t *testing.T) {
 
 func TestScopesFromListLocations(t *testing.T) {
 	s := startEmu(t)
-	must(t, s.CreateRepository("p1", "us-central1", "a", aremu.ModeStandard, false))
-	must(t, s.CreateRepository("p1", "europe-west1", "b", aremu.ModeStandard, true))
+	testutil.Must(t, s.CreateRepository("p1", "us-central1", "a", aremu.ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "europe-west1", "b", aremu.ModeStandard, true))
 	s.AddLocation("p1", "asia-east1")
-	must(t, s.CreateRepository("p2", "us-east4", "c", aremu.ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p2", "us-east4", "c", aremu.ModeStandard, false))
 	p := newProvider(t, s, func(c *config.Provider) { c.Projects = []string{"p1", "p2", "p1"} })
 
 	scopes, err := p.Scopes(t.Context())
-	must(t, err)
+	testutil.Must(t, err)
 	want := []string{"p1/asia-east1", "p1/europe-west1", "p1/us-central1", "p2/us-east4"}
 	if got := scopeNames(scopes); !slices.Equal(got, want) {
 		t.Fatalf("scopes %v, want %v", got, want)
@@ -178,11 +138,11 @@ func TestScopesFromListLocations(t *testing.T) {
 	if n := s.CallCount("ListLocations"); n != 2 {
 		t.Fatalf("ListLocations calls = %d, want one per distinct project", n)
 	}
-	c, errs := audit(t, p)
+	c, errs := testutil.Scan(t, p)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	got := c.byName()
+	got := c.ByKey()
 	if len(got) != 3 || got["p1/europe-west1/b"].Mode != providers.ModeImmutable || got["p2/us-east4/c"].Mode != providers.ModeMutable {
 		t.Fatalf("repositories %v", got)
 	}
@@ -193,20 +153,20 @@ func TestScopesFromListLocations(t *testing.T) {
 
 func TestExplicitLocations(t *testing.T) {
 	s := startEmu(t)
-	must(t, s.CreateRepository("p1", "us-central1", "a", aremu.ModeStandard, false))
-	must(t, s.CreateRepository("p1", "europe-west1", "b", aremu.ModeStandard, false))
-	must(t, s.CreateRepository("p1", "asia-east1", "skipped", aremu.ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "us-central1", "a", aremu.ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "europe-west1", "b", aremu.ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "asia-east1", "skipped", aremu.ModeStandard, false))
 	p := newProvider(t, s, func(c *config.Provider) { c.Locations = []string{"us-central1", "europe-west1"} })
 	scopes, err := p.Scopes(t.Context())
-	must(t, err)
+	testutil.Must(t, err)
 	if got := scopeNames(scopes); !slices.Equal(got, []string{"p1/us-central1", "p1/europe-west1"}) {
 		t.Fatalf("scopes %v", got)
 	}
-	c, errs := audit(t, p)
+	c, errs := testutil.Scan(t, p)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	if got := c.byName(); len(got) != 2 || got["p1/asia-east1/skipped"].Name != "" {
+	if got := c.ByKey(); len(got) != 2 || got["p1/asia-east1/skipped"].Name != "" {
 		t.Fatalf("repositories %v", got)
 	}
 	if n := s.CallCount("ListLocations"); n != 0 {
@@ -216,18 +176,18 @@ func TestExplicitLocations(t *testing.T) {
 
 func TestModes(t *testing.T) {
 	s := startEmu(t)
-	must(t, s.CreateRepository("p1", "us-central1", "mutable", aremu.ModeStandard, false))
-	must(t, s.CreateRepository("p1", "us-central1", "locked", aremu.ModeStandard, true))
-	must(t, s.CreateRepository("p1", "us-central1", "mirror", aremu.ModeRemote, false))
-	must(t, s.CreateRepository("p1", "us-central1", "all", aremu.ModeVirtual, false))
-	must(t, s.Seed("p1", "us-central1", aremu.RepoSpec{Name: "libs", Format: "MAVEN"}))
-	must(t, s.Seed("p1", "us-central1", aremu.RepoSpec{Name: "npm", Format: "NPM"}))
+	testutil.Must(t, s.CreateRepository("p1", "us-central1", "mutable", aremu.ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "us-central1", "locked", aremu.ModeStandard, true))
+	testutil.Must(t, s.CreateRepository("p1", "us-central1", "mirror", aremu.ModeRemote, false))
+	testutil.Must(t, s.CreateRepository("p1", "us-central1", "all", aremu.ModeVirtual, false))
+	testutil.Must(t, s.Seed("p1", "us-central1", aremu.RepoSpec{Name: "libs", Format: "MAVEN"}))
+	testutil.Must(t, s.Seed("p1", "us-central1", aremu.RepoSpec{Name: "npm", Format: "NPM"}))
 	p := newProvider(t, s, nil)
-	c, errs := audit(t, p)
+	c, errs := testutil.Scan(t, p)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	got := c.byName()
+	got := c.ByKey()
 	if len(got) != 4 {
 		t.Fatalf("want the 4 docker repositories only, got %v", got)
 	}
@@ -256,21 +216,21 @@ func TestModes(t *testing.T) {
 
 func TestUnreadableScope(t *testing.T) {
 	s := startEmu(t)
-	must(t, s.CreateRepository("p1", "us-central1", "a", aremu.ModeStandard, false))
-	must(t, s.CreateRepository("p1", "europe-west1", "b", aremu.ModeStandard, false))
-	must(t, s.CreateRepository("p2", "us-east1", "c", aremu.ModeStandard, false))
-	must(t, s.CreateRepository("p3", "us-east1", "d", aremu.ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "us-central1", "a", aremu.ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "europe-west1", "b", aremu.ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p2", "us-east1", "c", aremu.ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p3", "us-east1", "d", aremu.ModeStandard, false))
 	s.Deny("p1", "europe-west1")
 	s.Deny("p2", "")
 	p := newProvider(t, s, func(c *config.Provider) { c.Projects = []string{"p1", "p2", "p3"} })
 
 	scopes, err := p.Scopes(t.Context())
-	must(t, err)
+	testutil.Must(t, err)
 	if got := scopeNames(scopes); !slices.Equal(got, []string{"p1/europe-west1", "p1/us-central1", "p2/*", "p3/us-east1"}) {
 		t.Fatalf("scopes %v", got)
 	}
-	c, errs := audit(t, p)
-	if got := c.byName(); len(got) != 2 || got["p1/us-central1/a"].Name == "" || got["p3/us-east1/d"].Name == "" {
+	c, errs := testutil.Scan(t, p)
+	if got := c.ByKey(); len(got) != 2 || got["p1/us-central1/a"].Name == "" || got["p3/us-east1/d"].Name == "" {
 		t.Fatalf("readable scopes should still be emitted, got %v", got)
 	}
 	if len(errs) != 2 {
@@ -293,10 +253,10 @@ func TestUnreadableScope(t *testing.T) {
 
 func TestNotFoundScope(t *testing.T) {
 	s := startEmu(t)
-	must(t, s.CreateRepository("p1", "us-central1", "a", aremu.ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "us-central1", "a", aremu.ModeStandard, false))
 	s.Missing("p1", "us-central1")
 	p := newProvider(t, s, func(c *config.Provider) { c.Locations = []string{"us-central1"} })
-	_, errs := audit(t, p)
+	_, errs := testutil.Scan(t, p)
 	if providers.KindOf(errs["p1/us-central1"]) != providers.ErrNotFound {
 		t.Fatalf("errors %v", errs)
 	}
@@ -320,9 +280,9 @@ func (o *observer) Progress(_ providers.Change, done, total int64) {
 	o.progress++
 }
 
-func find(t *testing.T, c *collector, key string) providers.Repository {
+func find(t *testing.T, c *testutil.Emitter, key string) providers.Repository {
 	t.Helper()
-	r, ok := c.byName()[key]
+	r, ok := c.ByKey()[key]
 	if !ok {
 		t.Fatalf("repository %s not listed", key)
 	}
@@ -331,18 +291,18 @@ func find(t *testing.T, c *collector, key string) providers.Repository {
 
 func TestFixPlanApplyIdempotent(t *testing.T) {
 	s := startEmu(t)
-	must(t, s.Seed("p1", "us-central1", aremu.RepoSpec{Name: "app", Description: "keep me", Labels: map[string]string{"team": "web", "env": "prod"}}))
-	must(t, s.CreateRepository("p1", "us-central1", "locked", aremu.ModeStandard, true))
-	must(t, s.PushTag("p1", "us-central1", "app", "latest"))
+	testutil.Must(t, s.Seed("p1", "us-central1", aremu.RepoSpec{Name: "app", Description: "keep me", Labels: map[string]string{"team": "web", "env": "prod"}}))
+	testutil.Must(t, s.CreateRepository("p1", "us-central1", "locked", aremu.ModeStandard, true))
+	testutil.Must(t, s.PushTag("p1", "us-central1", "app", "latest"))
 	p := newProvider(t, s, nil)
-	c, _ := audit(t, p)
+	c, _ := testutil.Scan(t, p)
 	app := find(t, c, "p1/us-central1/app")
 	before, _ := s.Repository("p1", "us-central1", "app")
 
 	// Plan makes no call at all when the listing already read the setting.
 	s.ResetCalls()
 	ch, err := p.Plan(t.Context(), app, providers.FixPolicy{MutableTagsAllowed: []string{"latest"}})
-	must(t, err)
+	testutil.Must(t, err)
 	if ch.Noop || ch.Writes != 1 || ch.To.Mode != providers.ModeImmutable || ch.From.Mode != providers.ModeMutable {
 		t.Fatalf("plan %+v", ch)
 	}
@@ -356,14 +316,14 @@ func TestFixPlanApplyIdempotent(t *testing.T) {
 		t.Fatal("plan changed the repository")
 	}
 	lockedPlan, err := p.Plan(t.Context(), find(t, c, "p1/us-central1/locked"), providers.FixPolicy{})
-	must(t, err)
+	testutil.Must(t, err)
 	if !lockedPlan.Noop || lockedPlan.Writes != 0 {
 		t.Fatalf("immutable repository should plan a noop: %+v", lockedPlan)
 	}
 
 	o := &observer{}
 	res, err := p.Apply(t.Context(), ch, o)
-	must(t, err)
+	testutil.Must(t, err)
 	if !res.Verified || res.Writes != 1 || res.After.Mode != providers.ModeImmutable {
 		t.Fatalf("result %+v", res)
 	}
@@ -391,20 +351,20 @@ func TestFixPlanApplyIdempotent(t *testing.T) {
 	}
 
 	// Second run: the audit sees immutable, the plan is a noop, applying it writes nothing.
-	c2, _ := audit(t, p)
+	c2, _ := testutil.Scan(t, p)
 	app2 := find(t, c2, "p1/us-central1/app")
 	if app2.Mode != providers.ModeImmutable {
 		t.Fatalf("after fix the audit reads %q", app2.Mode)
 	}
 	ch2, err := p.Plan(t.Context(), app2, providers.FixPolicy{})
-	must(t, err)
+	testutil.Must(t, err)
 	if !ch2.Noop || ch2.Writes != 0 {
 		t.Fatalf("second plan %+v", ch2)
 	}
 	s.ResetCalls()
 	o2 := &observer{}
 	res2, err := p.Apply(t.Context(), ch2, o2)
-	must(t, err)
+	testutil.Must(t, err)
 	if n := s.CallCount("UpdateRepository"); n != 0 || res2.Writes != 0 || len(o2.writes) != 0 || !res2.Verified {
 		t.Fatalf("re-apply wrote: calls %d result %+v journal %v", n, res2, o2.writes)
 	}
@@ -427,17 +387,17 @@ func mapsEqual(a, b map[string]string) bool {
 
 func TestVerifyAfterWrite(t *testing.T) {
 	s := startEmu(t)
-	must(t, s.CreateRepository("p1", "us-central1", "app", aremu.ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "us-central1", "app", aremu.ModeStandard, false))
 	p := newProvider(t, s, nil)
-	c, _ := audit(t, p)
+	c, _ := testutil.Scan(t, p)
 	ch, err := p.Plan(t.Context(), find(t, c, "p1/us-central1/app"), providers.FixPolicy{})
-	must(t, err)
+	testutil.Must(t, err)
 
 	// The write is acknowledged but not kept: the read-back must catch it.
 	s.DropUpdates(true)
 	o := &observer{}
 	res, err := p.Apply(t.Context(), ch, o)
-	must(t, err)
+	testutil.Must(t, err)
 	if res.Verified || res.Writes != 1 || res.After.Mode != providers.ModeMutable || len(o.writes) != 1 {
 		t.Fatalf("unverified write reported as %+v (journal %v)", res, o.writes)
 	}
@@ -456,11 +416,11 @@ func TestVerifyAfterWrite(t *testing.T) {
 
 func TestApplyWriteFails(t *testing.T) {
 	s := startEmu(t)
-	must(t, s.CreateRepository("p1", "us-central1", "app", aremu.ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "us-central1", "app", aremu.ModeStandard, false))
 	p := newProvider(t, s, nil)
-	c, _ := audit(t, p)
+	c, _ := testutil.Scan(t, p)
 	ch, err := p.Plan(t.Context(), find(t, c, "p1/us-central1/app"), providers.FixPolicy{})
-	must(t, err)
+	testutil.Must(t, err)
 	s.Deny("p1", "us-central1")
 	o := &observer{}
 	res, err := p.Apply(t.Context(), ch, o)
@@ -474,10 +434,10 @@ func TestApplyWriteFails(t *testing.T) {
 
 func TestPlanReadOnlyModes(t *testing.T) {
 	s := startEmu(t)
-	must(t, s.CreateRepository("p1", "us-central1", "mirror", aremu.ModeRemote, false))
-	must(t, s.CreateRepository("p1", "us-central1", "all", aremu.ModeVirtual, false))
+	testutil.Must(t, s.CreateRepository("p1", "us-central1", "mirror", aremu.ModeRemote, false))
+	testutil.Must(t, s.CreateRepository("p1", "us-central1", "all", aremu.ModeVirtual, false))
 	p := newProvider(t, s, nil)
-	c, _ := audit(t, p)
+	c, _ := testutil.Scan(t, p)
 	s.ResetCalls()
 	for _, name := range []string{"mirror", "all"} {
 		_, err := p.Plan(t.Context(), find(t, c, "p1/us-central1/"+name), providers.FixPolicy{})
@@ -492,19 +452,19 @@ func TestPlanReadOnlyModes(t *testing.T) {
 
 func TestPlanWithoutHandle(t *testing.T) {
 	s := startEmu(t)
-	must(t, s.CreateRepository("p1", "us-central1", "app", aremu.ModeStandard, false))
-	must(t, s.CreateRepository("p1", "us-central1", "mirror", aremu.ModeRemote, false))
+	testutil.Must(t, s.CreateRepository("p1", "us-central1", "app", aremu.ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "us-central1", "mirror", aremu.ModeRemote, false))
 	p := newProvider(t, s, nil)
 	// A repository known only by scope and name (e.g. from a saved report)
 	// whose setting was not read: Plan reads it first.
 	ch, err := p.Plan(t.Context(), providers.Repository{Scope: "p1/us-central1", Name: "app", Immutability: providers.Immutability{Mode: providers.ModeUnknown}}, providers.FixPolicy{})
-	must(t, err)
+	testutil.Must(t, err)
 	if ch.Noop || ch.From.Mode != providers.ModeMutable || s.CallCount("GetRepository") != 1 {
 		t.Fatalf("plan %+v", ch)
 	}
 	ch.Handle = nil
 	res, err := p.Apply(t.Context(), ch, nil)
-	must(t, err)
+	testutil.Must(t, err)
 	if !res.Verified {
 		t.Fatalf("result %+v", res)
 	}
@@ -519,24 +479,24 @@ func TestPlanWithoutHandle(t *testing.T) {
 
 func TestRetries(t *testing.T) {
 	s := startEmu(t)
-	must(t, s.CreateRepository("p1", "us-central1", "app", aremu.ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "us-central1", "app", aremu.ModeStandard, false))
 	p := newProvider(t, s, func(c *config.Provider) { c.Locations = []string{"us-central1"} })
 	scopes, err := p.Scopes(t.Context())
-	must(t, err)
+	testutil.Must(t, err)
 
 	// Two transient failures, then success within the 3 attempts.
 	s.FailNext("ListRepositories", codes.Unavailable, 1)
 	s.FailNext("ListRepositories", codes.ResourceExhausted, 1)
-	c := &collector{}
-	must(t, p.Repositories(t.Context(), scopes[0], c))
-	if len(c.repos) != 1 || s.CallCount("ListRepositories") != 3 {
-		t.Fatalf("repos %d, calls %d", len(c.repos), s.CallCount("ListRepositories"))
+	c := &testutil.Emitter{}
+	testutil.Must(t, p.Repositories(t.Context(), scopes[0], c))
+	if len(c.Repos()) != 1 || s.CallCount("ListRepositories") != 3 {
+		t.Fatalf("repos %d, calls %d", len(c.Repos()), s.CallCount("ListRepositories"))
 	}
 
 	// Throttled on every attempt: gives up after the configured attempts.
 	s.ResetCalls()
 	s.SetFaults(emulator.Faults{ThrottleRate: 1})
-	err = p.Repositories(t.Context(), scopes[0], &collector{})
+	err = p.Repositories(t.Context(), scopes[0], &testutil.Emitter{})
 	if providers.KindOf(err) != providers.ErrThrottled {
 		t.Fatalf("throttled listing: %v", err)
 	}
@@ -548,7 +508,7 @@ func TestRetries(t *testing.T) {
 	s.SetFaults(emulator.Faults{})
 	s.ResetCalls()
 	s.Deny("p1", "us-central1")
-	_ = p.Repositories(t.Context(), scopes[0], &collector{})
+	_ = p.Repositories(t.Context(), scopes[0], &testutil.Emitter{})
 	if n := s.CallCount("ListRepositories"); n != 1 {
 		t.Fatalf("PermissionDenied retried: %d calls", n)
 	}
@@ -556,15 +516,15 @@ func TestRetries(t *testing.T) {
 
 func TestCancelled(t *testing.T) {
 	s := startEmu(t)
-	must(t, s.CreateRepository("p1", "us-central1", "app", aremu.ModeStandard, false))
+	testutil.Must(t, s.CreateRepository("p1", "us-central1", "app", aremu.ModeStandard, false))
 	p := newProvider(t, s, func(c *config.Provider) { c.Locations = []string{"us-central1"} })
 	scopes, err := p.Scopes(t.Context())
-	must(t, err)
+	testutil.Must(t, err)
 	s.SetFaults(emulator.Faults{Latency: 5 * time.Second})
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
 	t0 := time.Now()
-	err = p.Repositories(ctx, scopes[0], &collector{})
+	err = p.Repositories(ctx, scopes[0], &testutil.Emitter{})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("cancelled listing: %v", err)
 	}
@@ -595,36 +555,36 @@ func TestNewIsLazyAndValidates(t *testing.T) {
 
 func TestDemoEndToEnd(t *testing.T) {
 	d, err := aremu.StartDemo(t.Context())
-	must(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 	pr, err := New(t.Context(), d.Provider(), providers.Options{Getenv: func(k string) string { return d.Env()[k] }})
-	must(t, err)
+	testutil.Must(t, err)
 	p := pr.(*Provider)
 	t.Cleanup(func() { _ = p.Close() })
 
-	c, errs := audit(t, p)
+	c, errs := testutil.Scan(t, p)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	modes := map[providers.Mode]int{}
-	for _, r := range c.repos {
+	for _, r := range c.Repos() {
 		modes[r.Mode]++
 	}
-	if len(c.repos) != 6 || modes[providers.ModeMutable] == 0 || modes[providers.ModeImmutable] == 0 || modes[providers.ModeUnsupported] == 0 {
-		t.Fatalf("demo audit: %d repositories, modes %v", len(c.repos), modes)
+	if len(c.Repos()) != 6 || modes[providers.ModeMutable] == 0 || modes[providers.ModeImmutable] == 0 || modes[providers.ModeUnsupported] == 0 {
+		t.Fatalf("demo audit: %d repositories, modes %v", len(c.Repos()), modes)
 	}
 	scope, repo, tag := d.OverwriteTarget()
-	must(t, d.PushTag(t.Context(), scope, repo, tag))
+	testutil.Must(t, d.PushTag(t.Context(), scope, repo, tag))
 
 	fixed := 0
-	for _, r := range c.repos {
+	for _, r := range c.Repos() {
 		if r.Mode != providers.ModeMutable {
 			continue
 		}
 		ch, err := p.Plan(t.Context(), r, providers.FixPolicy{})
-		must(t, err)
+		testutil.Must(t, err)
 		res, err := p.Apply(t.Context(), ch, &observer{})
-		must(t, err)
+		testutil.Must(t, err)
 		if !res.Verified {
 			t.Fatalf("%s not verified", r.Name)
 		}
@@ -636,8 +596,8 @@ func TestDemoEndToEnd(t *testing.T) {
 	if err := d.PushTag(t.Context(), scope, repo, tag); !errors.Is(err, emulator.ErrTagImmutable) {
 		t.Fatalf("overwrite after fix: %v", err)
 	}
-	c2, _ := audit(t, p)
-	for _, r := range c2.repos {
+	c2, _ := testutil.Scan(t, p)
+	for _, r := range c2.Repos() {
 		if r.Mode == providers.ModeMutable {
 			t.Fatalf("%s still mutable after fix", r.Name)
 		}

@@ -3,59 +3,25 @@ package dockerhub_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/legacy"
-	"gopkg.in/yaml.v3"
 
 	"github.com/immutag/immutag/internal/emulator"
 	hubemu "github.com/immutag/immutag/internal/emulator/dockerhub"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/testutil"
+	"github.com/immutag/immutag/internal/testutil/apispec"
 )
 
 const specFile = "dockerhub-openapi.yaml"
-
-// specPath finds the official Hub spec in $IMMUTAG_SPECS_DIR or in
-// shared/specs beside the repository root (the directory holding go.mod).
-func specPath() (string, []string) {
-	var tried []string
-	if d := os.Getenv("IMMUTAG_SPECS_DIR"); d != "" {
-		p := filepath.Join(d, specFile)
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		tried = append(tried, p)
-	}
-	dir, _ := os.Getwd()
-	for dir != "" {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "..", "shared", "specs", specFile)
-			if _, err := os.Stat(p); err == nil {
-				return p, nil
-			}
-			tried = append(tried, p)
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	return "", tried
-}
 
 // contract checks every exchange that passes through its transport
 // against the spec: the request (when validateRequests is set) and the
@@ -71,17 +37,10 @@ type contract struct {
 
 func newContract(t *testing.T, serverURL string) *contract {
 	t.Helper()
-	p, tried := specPath()
-	if p == "" {
-		t.Skipf("Docker Hub contract test skipped: %s not found (tried %s); set IMMUTAG_SPECS_DIR", specFile, strings.Join(tried, ", "))
-	}
-	raw, err := os.ReadFile(p)
+	p := testutil.Spec(t, "Docker Hub contract test", specFile)
+	tree, err := apispec.ReadTree(p)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var tree any
-	if err := yaml.Unmarshal(raw, &tree); err != nil {
-		t.Fatalf("parse %s: %v", p, err)
 	}
 	// Known spec defect: a few org access token schemas put `required: true`
 	// on properties (OpenAPI wants a list on the parent). Those schemas are
@@ -125,17 +84,12 @@ func newContract(t *testing.T, serverURL string) *contract {
 			}
 		}
 	}
-	data, err := json.Marshal(tree)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := openapi3.NewLoader().LoadFromData(data)
+	doc, err := apispec.OpenAPI3(tree)
 	if err != nil {
 		t.Fatalf("load %s: %v", p, err)
 	}
 	// Route requests sent to the emulator instead of hub.docker.com.
-	doc.Servers = openapi3.Servers{{URL: serverURL}}
-	r, err := legacy.NewRouter(doc, openapi3.DisableExamplesValidation())
+	r, err := apispec.Router(doc, serverURL)
 	if err != nil {
 		t.Fatalf("router for %s: %v", p, err)
 	}
@@ -151,9 +105,7 @@ func newContract(t *testing.T, serverURL string) *contract {
 	return c
 }
 
-// dropBoolRequired removes boolean `required` keys from property schemas
-// and turns YAML maps with non-string keys (status codes) into
-// JSON-encodable ones.
+// dropBoolRequired removes boolean `required` keys from property schemas.
 func dropBoolRequired(n any) any {
 	switch v := n.(type) {
 	case map[string]any:
@@ -171,12 +123,6 @@ func dropBoolRequired(n any) any {
 			v[k] = c
 		}
 		return v
-	case map[any]any:
-		m := make(map[string]any, len(v))
-		for k, c := range v {
-			m[fmt.Sprint(k)] = c
-		}
-		return dropBoolRequired(m)
 	case []any:
 		for i, c := range v {
 			v[i] = dropBoolRequired(c)
@@ -186,30 +132,7 @@ func dropBoolRequired(n any) any {
 }
 
 func (c *contract) transport(base http.RoundTripper) http.RoundTripper {
-	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		var reqBody []byte
-		if req.Body != nil && req.Body != http.NoBody {
-			b, err := io.ReadAll(req.Body)
-			_ = req.Body.Close()
-			if err != nil {
-				return nil, err
-			}
-			reqBody = b
-			req.Body = io.NopCloser(bytes.NewReader(b))
-		}
-		resp, err := base.RoundTrip(req)
-		if err != nil {
-			return resp, err
-		}
-		respBody, err := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		resp.Body = io.NopCloser(bytes.NewReader(respBody))
-		c.check(req, reqBody, resp, respBody)
-		return resp, nil
-	})
+	return testutil.Tap(base, c.check)
 }
 
 func (c *contract) check(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte) {
@@ -287,12 +210,12 @@ func TestContractAgainstOfficialSpec(t *testing.T) {
 	p := newProvider(t, s, func(st *setup) { st.hc = hc; st.namespaces = []string{"acme", "denied"} })
 
 	// Audit, with pagination, per-repository and namespace denials.
-	col, errs := scan(t, p)
-	if errs["denied"] == nil || len(col.repos) != 6 {
-		t.Fatalf("scan: errs=%v repos=%v", errs, col.names())
+	col, errs := testutil.Scan(t, p)
+	if errs["denied"] == nil || len(col.ByKey()) != 6 {
+		t.Fatalf("scan: errs=%v repos=%v", errs, col.Keys())
 	}
 	// Fix and verify.
-	for _, r := range col.repos {
+	for _, r := range col.ByKey() {
 		if r.Mode == providers.ModeUnknown {
 			continue
 		}
@@ -300,17 +223,17 @@ func TestContractAgainstOfficialSpec(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := p.Apply(t.Context(), ch, &journal{}); err != nil {
+		if _, err := p.Apply(t.Context(), ch, &testutil.Observer{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A rejected token and a 401 refresh.
 	s.RevokeTokens()
-	if _, errs := scan(t, p); len(errs) != 1 {
+	if _, errs := testutil.Scan(t, p); len(errs) != 1 {
 		t.Fatalf("scan after revocation: %v", errs)
 	}
 	bad := newProvider(t, s, func(st *setup) { st.hc = hc; st.env = env{userEnv: testUser, tokenEnv: "wrong"} })
-	if _, errs := scan(t, bad); errs["acme"] == nil {
+	if _, errs := testutil.Scan(t, bad); errs["acme"] == nil {
 		t.Fatal("wrong secret accepted")
 	}
 

@@ -85,16 +85,9 @@ func New(_ context.Context, p config.Provider, o providers.Options) (providers.P
 		}
 	}
 	pr.auth = httpapi.NewBearer(pr.fetchToken, httpapi.BearerOptions{Now: o.Now})
-	pr.client = httpapi.New(httpapi.Options{
-		BaseURL:           endpoint,
-		HTTPClient:        o.HTTPClient,
-		TLS:               p.TLS,
-		RequestsPerSecond: rps,
-		MaxConcurrent:     conc,
-		Logger:            o.Log(),
-		Auth:              pr.auth,
-		Now:               o.Now,
-	})
+	ho := httpapi.ProviderOptions(endpoint, p, o, o.Log(), pr.auth)
+	ho.RequestsPerSecond, ho.MaxConcurrent = rps, conc
+	pr.client = httpapi.New(ho)
 	if err := pr.client.Err(); err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	hubemu "github.com/immutag/immutag/internal/emulator/dockerhub"
 	"github.com/immutag/immutag/internal/providers"
 	"github.com/immutag/immutag/internal/providers/dockerhub"
+	"github.com/immutag/immutag/internal/testutil"
 )
 
 func TestModesAndPagination(t *testing.T) {
@@ -32,12 +33,12 @@ func TestModesAndPagination(t *testing.T) {
 	}
 	addRepo(t, s, "other", "not-in-scope", false, false)
 
-	c, errs := scan(t, newProvider(t, s, nil))
+	c, errs := testutil.Scan(t, newProvider(t, s, nil))
 	if len(errs) != 0 {
 		t.Fatalf("scope errors: %v", errs)
 	}
-	if got := len(c.names()); got != 17 || c.dups != 0 {
-		t.Fatalf("emitted %d repositories (%d duplicates), want 17 once each: %v", got, c.dups, c.names())
+	if got := len(c.Keys()); got != 17 || c.Dups() != 0 {
+		t.Fatalf("emitted %d repositories (%d duplicates), want 17 once each: %v", got, c.Dups(), c.Keys())
 	}
 	// 17 repositories at 4 per page: 5 pages, then one GET per repository.
 	if l, g := s.Calls().Get(hubemu.OpListRepositories), s.Calls().Get(hubemu.OpGetRepository); l != 5 || g != 17 {
@@ -56,7 +57,7 @@ func TestModesAndPagination(t *testing.T) {
 		"norules":   {providers.ModePartial, "enabled=true rules=[]", nil, []string{"*"}},
 	}
 	for name, w := range want {
-		r := c.repos["acme/"+name]
+		r := c.ByKey()["acme/"+name]
 		if r.Mode != w.mode || r.Native != w.native || !slices.Equal(r.ImmutablePatterns, w.immutable) || !slices.Equal(r.MutablePatterns, w.mutble) {
 			t.Errorf("%s: mode=%s native=%q immutable=%q mutable=%q; want %s %q %q %q",
 				name, r.Mode, r.Native, r.ImmutablePatterns, r.MutablePatterns, w.mode, w.native, w.immutable, w.mutble)
@@ -65,11 +66,11 @@ func TestModesAndPagination(t *testing.T) {
 			t.Errorf("%s: identity %+v", name, r)
 		}
 	}
-	if !strings.Contains(c.repos["acme/leftover"].Note, "no effect") {
-		t.Errorf("disabled-with-rules note = %q", c.repos["acme/leftover"].Note)
+	if !strings.Contains(c.ByKey()["acme/leftover"].Note, "no effect") {
+		t.Errorf("disabled-with-rules note = %q", c.ByKey()["acme/leftover"].Note)
 	}
-	if len(c.warns) != 0 {
-		t.Errorf("warnings with private repositories visible: %v", c.warns)
+	if len(c.Warnings()) != 0 {
+		t.Errorf("warnings with private repositories visible: %v", c.Warnings())
 	}
 }
 
@@ -81,15 +82,15 @@ func TestPerRepositoryDeniedIsUnknown(t *testing.T) {
 	s.DenyRepository("acme", "locked", http.StatusForbidden)
 	s.DenyRepository("acme", "gone", http.StatusNotFound)
 
-	c, errs := scan(t, newProvider(t, s, nil))
+	c, errs := testutil.Scan(t, newProvider(t, s, nil))
 	if len(errs) != 0 {
 		t.Fatalf("per-repository failures must not fail the scope: %v", errs)
 	}
-	if r := c.repos["acme/open"]; r.Mode != providers.ModeImmutable {
+	if r := c.ByKey()["acme/open"]; r.Mode != providers.ModeImmutable {
 		t.Fatalf("open: %s", r.Mode)
 	}
 	for name, kind := range map[string]string{"locked": "denied (HTTP 403)", "gone": "not-found (HTTP 404)"} {
-		r := c.repos["acme/"+name]
+		r := c.ByKey()["acme/"+name]
 		if r.Mode != providers.ModeUnknown || !strings.Contains(r.Error, kind) || !strings.Contains(r.Error, "access to acme/"+name+" denied") {
 			t.Errorf("%s: mode=%s error=%q, want unknown with %q and the API message", name, r.Mode, r.Error, kind)
 		}
@@ -103,15 +104,15 @@ func TestNamespaceDeniedIsScopeError(t *testing.T) {
 	s.DenyNamespace("secret", http.StatusForbidden)
 
 	p := newProvider(t, s, func(st *setup) { st.namespaces = []string{"secret", "acme"} })
-	c, errs := scan(t, p)
+	c, errs := testutil.Scan(t, p)
 	err := errs["secret"]
 	if providers.KindOf(err) != providers.ErrDenied || !strings.Contains(err.Error(), "namespace secret") {
 		t.Fatalf("secret scope error = %v, want denied naming the namespace", err)
 	}
-	if errs["acme"] != nil || c.repos["acme/app"].Mode != providers.ModeMutable {
-		t.Fatalf("acme must still be listed: err=%v repos=%v", errs["acme"], c.names())
+	if errs["acme"] != nil || c.ByKey()["acme/app"].Mode != providers.ModeMutable {
+		t.Fatalf("acme must still be listed: err=%v repos=%v", errs["acme"], c.Keys())
 	}
-	if _, leaked := c.repos["secret/vault"]; leaked {
+	if _, leaked := c.ByKey()["secret/vault"]; leaked {
 		t.Fatal("denied namespace emitted a repository")
 	}
 }
@@ -122,12 +123,12 @@ func TestPlanApplyIdempotentVerified(t *testing.T) {
 	addRepo(t, s, "acme", "api", true, true, ".*")
 	addRepo(t, s, "acme", "worker", true, true, "release-.*")
 	p := newProvider(t, s, nil)
-	c, _ := scan(t, p)
+	c, _ := testutil.Scan(t, p)
 
 	pol := providers.FixPolicy{MutableTagsAllowed: []string{"latest"}}
 	plans := map[string]providers.Change{}
 	for _, name := range []string{"web", "api", "worker"} {
-		ch, err := p.Plan(t.Context(), c.repos["acme/"+name], pol)
+		ch, err := p.Plan(t.Context(), c.ByKey()["acme/"+name], pol)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +152,7 @@ func TestPlanApplyIdempotentVerified(t *testing.T) {
 		t.Fatalf("push before fix: %v", err)
 	}
 
-	var j journal
+	var j testutil.Observer
 	for _, name := range []string{"web", "worker", "api"} {
 		res, err := p.Apply(t.Context(), plans[name], &j)
 		if err != nil {
@@ -161,10 +162,10 @@ func TestPlanApplyIdempotentVerified(t *testing.T) {
 			t.Fatalf("apply %s: verified=%v after=%+v", name, res.Verified, res.After)
 		}
 	}
-	if n := s.Calls().Get(hubemu.OpUpdateImmutableTags); n != 2 || len(j.writes) != 2 {
-		t.Fatalf("PATCH calls %d, journal %d; want 2 and 2 (api was a no-op)", n, len(j.writes))
+	if n := s.Calls().Get(hubemu.OpUpdateImmutableTags); n != 2 || len(j.Records()) != 2 {
+		t.Fatalf("PATCH calls %d, journal %d; want 2 and 2 (api was a no-op)", n, len(j.Records()))
 	}
-	for _, w := range j.writes {
+	for _, w := range j.Records() {
 		if !strings.HasPrefix(w.Call, "PATCH ") || w.After != "enabled=true rules=[.*]" || w.Err != "" {
 			t.Fatalf("journal record %+v", w)
 		}
@@ -185,9 +186,9 @@ func TestPlanApplyIdempotentVerified(t *testing.T) {
 			t.Fatalf("re-apply %s: %v verified=%v", name, err, res.Verified)
 		}
 	}
-	c2, _ := scan(t, p)
+	c2, _ := testutil.Scan(t, p)
 	for _, name := range []string{"web", "api", "worker"} {
-		ch, err := p.Plan(t.Context(), c2.repos["acme/"+name], pol)
+		ch, err := p.Plan(t.Context(), c2.ByKey()["acme/"+name], pol)
 		if err != nil || !ch.Noop {
 			t.Fatalf("second plan %s: noop=%v err=%v", name, ch.Noop, err)
 		}
@@ -201,8 +202,8 @@ func TestPartialAllowedOnlyWhenPolicyAllowsEverything(t *testing.T) {
 	s := startEmu(t)
 	addRepo(t, s, "acme", "worker", true, true, "release-.*")
 	p := newProvider(t, s, nil)
-	c, _ := scan(t, p)
-	r := c.repos["acme/worker"]
+	c, _ := testutil.Scan(t, p)
+	r := c.ByKey()["acme/worker"]
 	for pol, noop := range map[string]bool{"latest": false, "*": true} {
 		ch, err := p.Plan(t.Context(), r, providers.FixPolicy{MutableTagsAllowed: []string{pol}})
 		if err != nil || ch.Noop != noop {
@@ -216,8 +217,8 @@ func TestPlanRereadsUnknownRepository(t *testing.T) {
 	addRepo(t, s, "acme", "web", false, false)
 	s.DenyRepository("acme", "web", http.StatusForbidden)
 	p := newProvider(t, s, nil)
-	c, _ := scan(t, p)
-	r := c.repos["acme/web"]
+	c, _ := testutil.Scan(t, p)
+	r := c.ByKey()["acme/web"]
 	if r.Mode != providers.ModeUnknown {
 		t.Fatalf("mode %s", r.Mode)
 	}
@@ -236,7 +237,7 @@ func TestVerifyFailsWhenWriteDoesNotStick(t *testing.T) {
 	addRepo(t, s, "acme", "web", false, false)
 	// A proxy that acknowledges the PATCH without forwarding it: the
 	// read-back must catch it.
-	hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	hc := &http.Client{Transport: testutil.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
 		if r.Method == http.MethodPatch {
 			return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
 				Body: http.NoBody, Request: r}, nil
@@ -244,12 +245,12 @@ func TestVerifyFailsWhenWriteDoesNotStick(t *testing.T) {
 		return http.DefaultTransport.RoundTrip(r)
 	})}
 	p := newProvider(t, s, func(st *setup) { st.hc = hc })
-	c, _ := scan(t, p)
-	ch, err := p.Plan(t.Context(), c.repos["acme/web"], providers.FixPolicy{})
+	c, _ := testutil.Scan(t, p)
+	ch, err := p.Plan(t.Context(), c.ByKey()["acme/web"], providers.FixPolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := p.Apply(t.Context(), ch, &journal{})
+	res, err := p.Apply(t.Context(), ch, &testutil.Observer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,18 +268,18 @@ func TestApplyDeniedReportsWrite(t *testing.T) {
 	t.Cleanup(func() { _ = s.Close() })
 	addRepo(t, s, "acme", "web", false, false)
 	p := newProvider(t, s, nil)
-	c, _ := scan(t, p)
-	if !strings.Contains(c.repos["acme/web"].Note, "no admin permission") {
-		t.Errorf("note = %q", c.repos["acme/web"].Note)
+	c, _ := testutil.Scan(t, p)
+	if !strings.Contains(c.ByKey()["acme/web"].Note, "no admin permission") {
+		t.Errorf("note = %q", c.ByKey()["acme/web"].Note)
 	}
-	ch, _ := p.Plan(t.Context(), c.repos["acme/web"], providers.FixPolicy{})
-	var j journal
+	ch, _ := p.Plan(t.Context(), c.ByKey()["acme/web"], providers.FixPolicy{})
+	var j testutil.Observer
 	res, err := p.Apply(t.Context(), ch, &j)
 	if providers.KindOf(err) != providers.ErrDenied || res.Verified {
 		t.Fatalf("apply without admin: err=%v verified=%v", err, res.Verified)
 	}
-	if len(j.writes) != 1 || !strings.Contains(j.writes[0].Err, "only repository admins") {
-		t.Fatalf("journal %+v", j.writes)
+	if len(j.Records()) != 1 || !strings.Contains(j.Records()[0].Err, "only repository admins") {
+		t.Fatalf("journal %+v", j.Records())
 	}
 }
 
@@ -287,14 +288,14 @@ func Test429StormRiddenOut(t *testing.T) {
 	for i := range 12 {
 		addRepo(t, s, "acme", fmt.Sprintf("r%02d", i), i%2 == 0, i%3 == 0, ".*")
 	}
-	c, errs := scan(t, newProvider(t, s, nil))
+	c, errs := testutil.Scan(t, newProvider(t, s, nil))
 	if len(errs) != 0 {
 		t.Fatalf("scope errors under throttling: %v", errs)
 	}
-	if len(c.names()) != 12 {
-		t.Fatalf("emitted %d, want 12", len(c.names()))
+	if len(c.Keys()) != 12 {
+		t.Fatalf("emitted %d, want 12", len(c.Keys()))
 	}
-	for k, r := range c.repos {
+	for k, r := range c.ByKey() {
 		if r.Mode == providers.ModeUnknown {
 			t.Errorf("%s unknown under throttling: %s", k, r.Error)
 		}
@@ -312,7 +313,7 @@ func TestTokenRenewedBeforeExpiryDuringLongScan(t *testing.T) {
 	}
 	// Every API call takes "a minute": the scan spans half an hour.
 	var unauthorized atomic.Int64
-	hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	hc := &http.Client{Transport: testutil.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
 		clk.Advance(time.Minute)
 		resp, err := http.DefaultTransport.RoundTrip(r)
 		if err == nil && resp.StatusCode == http.StatusUnauthorized {
@@ -327,11 +328,11 @@ func TestTokenRenewedBeforeExpiryDuringLongScan(t *testing.T) {
 		st.hc = hc
 		st.rate = config.Rate{RequestsPerSecond: 1000, MaxConcurrent: 1}
 	})
-	c, errs := scan(t, p)
-	if len(errs) != 0 || len(c.names()) != 30 {
-		t.Fatalf("errs=%v repos=%d", errs, len(c.names()))
+	c, errs := testutil.Scan(t, p)
+	if len(errs) != 0 || len(c.Keys()) != 30 {
+		t.Fatalf("errs=%v repos=%d", errs, len(c.Keys()))
 	}
-	for k, r := range c.repos {
+	for k, r := range c.ByKey() {
 		if r.Mode != providers.ModeImmutable {
 			t.Fatalf("%s: %s %s", k, r.Mode, r.Error)
 		}
@@ -348,7 +349,7 @@ func TestTokenRefreshedAfter401(t *testing.T) {
 		addRepo(t, s, "acme", fmt.Sprintf("r%d", i), false, false)
 	}
 	var calls atomic.Int64
-	hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	hc := &http.Client{Transport: testutil.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
 		// Rotate credentials server-side in the middle of the scan.
 		if calls.Add(1) == 4 {
 			s.RevokeTokens()
@@ -356,11 +357,11 @@ func TestTokenRefreshedAfter401(t *testing.T) {
 		return http.DefaultTransport.RoundTrip(r)
 	})}
 	p := newProvider(t, s, func(st *setup) { st.hc = hc })
-	c, errs := scan(t, p)
-	if len(errs) != 0 || len(c.names()) != 6 {
-		t.Fatalf("errs=%v repos=%v", errs, c.names())
+	c, errs := testutil.Scan(t, p)
+	if len(errs) != 0 || len(c.Keys()) != 6 {
+		t.Fatalf("errs=%v repos=%v", errs, c.Keys())
 	}
-	for k, r := range c.repos {
+	for k, r := range c.ByKey() {
 		if r.Mode != providers.ModeMutable {
 			t.Fatalf("%s: %s %s", k, r.Mode, r.Error)
 		}
@@ -380,16 +381,16 @@ func TestPrivateVisibilityWarning(t *testing.T) {
 	addRepo(t, s, "acme", "public-app", false, false)
 	addRepo(t, s, "acme", "private-app", true, false)
 	p := newProvider(t, s, func(st *setup) { st.env = env{userEnv: "acme", tokenEnv: "oat-without-list-scope"} })
-	c, errs := scan(t, p)
+	c, errs := testutil.Scan(t, p)
 	if len(errs) != 0 {
 		t.Fatal(errs)
 	}
-	if _, seen := c.repos["acme/private-app"]; seen || len(c.repos) != 1 {
-		t.Fatalf("repos %v: the emulator should hide the private one", c.names())
+	if _, seen := c.ByKey()["acme/private-app"]; seen || len(c.ByKey()) != 1 {
+		t.Fatalf("repos %v: the emulator should hide the private one", c.Keys())
 	}
-	if len(c.warns) != 1 || c.warns[0].Code != dockerhub.WarnPrivateVisibility || c.warns[0].Scope != "acme" ||
-		!strings.Contains(c.warns[0].Message, "scope-repository-list") {
-		t.Fatalf("warnings = %+v", c.warns)
+	if ws := c.Warnings(); len(ws) != 1 || ws[0].Code != dockerhub.WarnPrivateVisibility || ws[0].Scope != "acme" ||
+		!strings.Contains(ws[0].Message, "scope-repository-list") {
+		t.Fatalf("warnings = %+v", ws)
 	}
 }
 
@@ -402,14 +403,14 @@ func TestCredentialsProblems(t *testing.T) {
 	}
 
 	p := newProvider(t, s, func(st *setup) { st.env = env{userEnv: testUser} })
-	_, errs := scan(t, p)
+	_, errs := testutil.Scan(t, p)
 	if err := errs["acme"]; err == nil || !strings.Contains(err.Error(), tokenEnv) {
 		t.Fatalf("empty token env: %v", err)
 	}
 
 	var logs bytes.Buffer
 	p = newProvider(t, s, func(st *setup) { st.env = env{userEnv: testUser, tokenEnv: "wrong-secret-value"}; st.log = &logs })
-	_, errs = scan(t, p)
+	_, errs = testutil.Scan(t, p)
 	err := errs["acme"]
 	if providers.KindOf(err) != providers.ErrDenied {
 		t.Fatalf("wrong secret: %v, want denied", err)
@@ -430,7 +431,7 @@ func TestDebugLogsCarryNoToken(t *testing.T) {
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	var tokens []string
-	hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	hc := &http.Client{Transport: testutil.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
 		if a := r.Header.Get("Authorization"); a != "" {
 			mu.Lock()
 			tokens = append(tokens, strings.TrimPrefix(a, "Bearer "))
@@ -439,7 +440,7 @@ func TestDebugLogsCarryNoToken(t *testing.T) {
 		return http.DefaultTransport.RoundTrip(r)
 	})}
 	p := newProvider(t, s, func(st *setup) { st.log = &logs; st.hc = hc })
-	if _, errs := scan(t, p); len(errs) != 0 {
+	if _, errs := testutil.Scan(t, p); len(errs) != 0 {
 		t.Fatal(errs)
 	}
 	if len(tokens) == 0 || !strings.Contains(logs.String(), "/v2/namespaces/acme/repositories") {
@@ -480,30 +481,30 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := pr.(*dockerhub.Provider)
-	c, errs := scan(t, p)
+	c, errs := testutil.Scan(t, p)
 	if len(errs) != 0 {
 		t.Fatal(errs)
 	}
 	modes := map[providers.Mode]int{}
-	for _, r := range c.repos {
+	for _, r := range c.ByKey() {
 		modes[r.Mode]++
 	}
 	if modes[providers.ModeMutable] < 2 || modes[providers.ModeImmutable] < 2 || modes[providers.ModePartial] < 1 || modes[providers.ModeUnknown] != 0 {
 		t.Fatalf("demo modes %v", modes)
 	}
 	scope, repo, tag := d.OverwriteTarget()
-	if r := c.repos[scope+"/"+repo]; r.Mode != providers.ModeMutable {
+	if r := c.ByKey()[scope+"/"+repo]; r.Mode != providers.ModeMutable {
 		t.Fatalf("overwrite target %s/%s is %s, want mutable", scope, repo, r.Mode)
 	}
 	if err := d.PushTag(t.Context(), scope, repo, tag); err != nil {
 		t.Fatalf("push before fix: %v", err)
 	}
-	for _, r := range c.repos {
+	for _, r := range c.ByKey() {
 		ch, err := p.Plan(t.Context(), r, providers.FixPolicy{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res, err := p.Apply(t.Context(), ch, &journal{}); err != nil || !res.Verified {
+		if res, err := p.Apply(t.Context(), ch, &testutil.Observer{}); err != nil || !res.Verified {
 			t.Fatalf("apply %s: %v verified=%v", r.Name, err, res.Verified)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -82,76 +81,6 @@ func newProvider(t *testing.T, s *hubemu.Server, mod func(*setup)) *dockerhub.Pr
 	return p.(*dockerhub.Provider)
 }
 
-// collector is a test Emitter.
-type collector struct {
-	mu    sync.Mutex
-	repos map[string]providers.Repository
-	dups  int
-	warns []providers.Warning
-}
-
-func (c *collector) Repository(r providers.Repository) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.repos == nil {
-		c.repos = map[string]providers.Repository{}
-	}
-	k := r.Scope + "/" + r.Name
-	if _, ok := c.repos[k]; ok {
-		c.dups++
-	}
-	c.repos[k] = r
-	return nil
-}
-
-func (c *collector) Warn(w providers.Warning) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.warns = append(c.warns, w)
-}
-
-func (c *collector) names() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []string
-	for k := range c.repos {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// scan lists every scope; scope errors are returned by scope name.
-func scan(t *testing.T, p providers.Provider) (*collector, map[string]error) {
-	t.Helper()
-	scopes, err := p.Scopes(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &collector{}
-	errs := map[string]error{}
-	for _, s := range scopes {
-		if err := p.Repositories(t.Context(), s, c); err != nil {
-			errs[s.Name] = err
-		}
-	}
-	return c, errs
-}
-
-// journal is a test Observer.
-type journal struct {
-	mu     sync.Mutex
-	writes []providers.WriteRecord
-}
-
-func (j *journal) Write(_ providers.Change, w providers.WriteRecord) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.writes = append(j.writes, w)
-}
-
-func (j *journal) Progress(providers.Change, int64, int64) {}
-
 // fakeClock is a goroutine-safe settable clock.
 type fakeClock struct {
 	mu sync.Mutex
@@ -169,10 +98,5 @@ func (c *fakeClock) Advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
 }
-
-// roundTripFunc adapts a function to http.RoundTripper.
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }

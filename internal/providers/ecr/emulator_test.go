@@ -19,6 +19,7 @@ import (
 	"github.com/immutag/immutag/internal/emulator"
 	ecremu "github.com/immutag/immutag/internal/emulator/ecr"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/testutil"
 )
 
 const emuAccount = ecremu.DefaultAccount
@@ -46,7 +47,7 @@ func mustCreate(t *testing.T, s *ecremu.Server, region, name, mode string, excl 
 // streamCheck is an Emitter that records, at the first repository, how many
 // DescribeRepositories calls had been made: with streaming that is one.
 type streamCheck struct {
-	recorder
+	testutil.Emitter
 	calls      *emulator.Counter
 	firstCalls int64
 	seen       map[string]bool
@@ -104,8 +105,8 @@ func TestEmulatorDeniedRegionIsAScopeError(t *testing.T) {
 	s.SetFaults(emulator.Faults{PageSize: 7}) // several pages in the readable region
 
 	p := newTestProvider(t, config.Provider{Regions: []string{"eu-west-1", "us-east-1"}, Endpoint: s.URL()})
-	recs, errs := listAll(t, p)
-	if got := len(recs[emuAccount+"/us-east-1"].repos); got != 30 {
+	recs, errs := testutil.ScanEach(t, p)
+	if got := len(recs[emuAccount+"/us-east-1"].Repos()); got != 30 {
 		t.Errorf("us-east-1 emitted %d repositories, want 30", got)
 	}
 	err := errs[emuAccount+"/eu-west-1"]
@@ -137,16 +138,16 @@ func TestEmulatorPTC(t *testing.T) {
 	p := newTestProvider(t, config.Provider{Regions: []string{"us-east-1"}, Endpoint: s.URL()})
 
 	t.Run("exempt by prefix", func(t *testing.T) {
-		recs, errs := listAll(t, p)
+		recs, errs := testutil.ScanEach(t, p)
 		if len(errs) > 0 {
 			t.Fatal(errs)
 		}
 		rec := recs[emuAccount+"/us-east-1"]
-		if len(rec.warns) != 0 {
-			t.Errorf("unexpected warnings %+v", rec.warns)
+		if len(rec.Warnings()) != 0 {
+			t.Errorf("unexpected warnings %+v", rec.Warnings())
 		}
 		want := map[string]bool{"ecr-public": true, "ecr-public/library/nginx": true, "ecr-publicity/app": false, "app/ecr-public": false, "quay/coreos/etcd": true}
-		for name, r := range rec.byName() {
+		for name, r := range rec.ByName() {
 			if got := r.DefaultExemption != ""; got != want[name] {
 				t.Errorf("%s: exemption %q, want exempt=%v", name, r.DefaultExemption, want[name])
 			}
@@ -158,22 +159,22 @@ func TestEmulatorPTC(t *testing.T) {
 
 	t.Run("lookup denied warns and goes on", func(t *testing.T) {
 		s.Deny(emuAccount, "us-east-1", "DescribePullThroughCacheRules")
-		recs, errs := listAll(t, p)
+		recs, errs := testutil.ScanEach(t, p)
 		if len(errs) > 0 {
 			t.Fatal(errs)
 		}
 		rec := recs[emuAccount+"/us-east-1"]
-		if len(rec.repos) != 5 {
-			t.Errorf("emitted %d repositories, want 5", len(rec.repos))
+		if len(rec.Repos()) != 5 {
+			t.Errorf("emitted %d repositories, want 5", len(rec.Repos()))
 		}
-		for _, r := range rec.repos {
+		for _, r := range rec.Repos() {
 			if r.DefaultExemption != "" {
 				t.Errorf("%s exempt although the rules could not be read", r.Name)
 			}
 		}
-		if len(rec.warns) != 1 || rec.warns[0].Code != warnPTCLookup || rec.warns[0].Scope != emuAccount+"/us-east-1" ||
-			!strings.Contains(rec.warns[0].Message, "not authorized") || !strings.Contains(rec.warns[0].Message, string(providers.ErrDenied)) {
-			t.Errorf("warnings = %+v", rec.warns)
+		if ws := rec.Warnings(); len(ws) != 1 || ws[0].Code != warnPTCLookup || ws[0].Scope != emuAccount+"/us-east-1" ||
+			!strings.Contains(ws[0].Message, "not authorized") || !strings.Contains(ws[0].Message, string(providers.ErrDenied)) {
+			t.Errorf("warnings = %+v", ws)
 		}
 	})
 }
@@ -185,11 +186,11 @@ func TestEmulatorThrottlingRiddenOut(t *testing.T) {
 	}
 	s.SetFaults(emulator.Faults{PageSize: 10, ThrottleRate: 0.3, Seed: 42})
 	p := newTestProvider(t, config.Provider{Regions: []string{"us-east-1"}, Endpoint: s.URL()})
-	recs, errs := listAll(t, p)
+	recs, errs := testutil.ScanEach(t, p)
 	if len(errs) > 0 {
 		t.Fatalf("throttling was not ridden out: %v", errs)
 	}
-	if got := len(recs[emuAccount+"/us-east-1"].byName()); got != 120 {
+	if got := len(recs[emuAccount+"/us-east-1"].ByName()); got != 120 {
 		t.Errorf("emitted %d distinct repositories, want 120", got)
 	}
 	if got := s.Calls().Get("DescribeRepositories"); got <= 12 {
@@ -200,7 +201,7 @@ func TestEmulatorThrottlingRiddenOut(t *testing.T) {
 	// the retryer's attempts, not as an endless loop.
 	s.SetFaults(emulator.Faults{ThrottleRate: 1})
 	s.Calls().Reset()
-	_, errs = listAll(t, p)
+	_, errs = testutil.ScanEach(t, p)
 	err := errs[emuAccount+"/us-east-1"]
 	if providers.KindOf(err) != providers.ErrThrottled {
 		t.Errorf("error = %v, want throttled", err)
@@ -215,11 +216,11 @@ func TestEmulatorApplyJournalAndVerify(t *testing.T) {
 	mustCreate(t, s, "us-east-1", "web/legacy", ecremu.Mutable)
 	mustCreate(t, s, "us-east-1", "web/frontend", ecremu.ImmutableWithExclusion, "latest", "*")
 	p := newTestProvider(t, config.Provider{Regions: []string{"us-east-1"}, Endpoint: s.URL()})
-	recs, _ := listAll(t, p)
-	repos := recs[emuAccount+"/us-east-1"].byName()
+	recs, _ := testutil.ScanEach(t, p)
+	repos := recs[emuAccount+"/us-east-1"].ByName()
 	pol := providers.FixPolicy{MutableTagsAllowed: []string{" latest "}}
 
-	j := &journal{}
+	j := &testutil.Observer{}
 	for _, tc := range []struct {
 		name, action string
 		after        []string
@@ -246,9 +247,9 @@ func TestEmulatorApplyJournalAndVerify(t *testing.T) {
 			t.Errorf("%s: emulator state %+v", tc.name, st)
 		}
 	}
-	w := j.all()
-	if len(w) != 2 || j.progress != 2 {
-		t.Fatalf("journal = %+v (progress %d)", w, j.progress)
+	w := j.Records()
+	if len(w) != 2 || len(j.Steps()) != 2 {
+		t.Fatalf("journal = %+v (progress %d)", w, len(j.Steps()))
 	}
 	if w[0] != (providers.WriteRecord{Call: "PutImageTagMutability", Target: "web/legacy", Before: "MUTABLE", After: "IMMUTABLE_WITH_EXCLUSION [latest]"}) {
 		t.Errorf("record 0 = %+v", w[0])
@@ -269,7 +270,7 @@ func TestEmulatorApplyJournalAndVerify(t *testing.T) {
 	if providers.KindOf(err) != providers.ErrDenied || res.Verified || res.Writes != 0 {
 		t.Errorf("denied apply: res=%+v err=%v", res, err)
 	}
-	if w := j.all(); len(w) != 3 || !strings.Contains(w[2].Err, "AccessDeniedException") {
+	if w := j.Records(); len(w) != 3 || !strings.Contains(w[2].Err, "AccessDeniedException") {
 		t.Errorf("denied write not journalled: %+v", w)
 	}
 }
@@ -314,7 +315,7 @@ func TestEmulatorTemplates(t *testing.T) {
 		t.Errorf("ap-south-1: %+v", c)
 	}
 
-	j := &journal{}
+	j := &testutil.Observer{}
 	for _, c := range changes {
 		res, err := p.Apply(t.Context(), c, j)
 		if err != nil {
@@ -324,7 +325,7 @@ func TestEmulatorTemplates(t *testing.T) {
 			t.Errorf("%s: %+v", c.Scope, res)
 		}
 	}
-	if w := j.all(); len(w) != 2 {
+	if w := j.Records(); len(w) != 2 {
 		t.Errorf("journal %+v, want a create and an update", w)
 	}
 	if st, ok := s.Template(emuAccount, "us-east-1", "ROOT"); !ok || st.Mutability != ecremu.Immutable ||
@@ -401,10 +402,10 @@ func TestEmulatorRolesAndLimiter(t *testing.T) {
 		t.Fatalf("scopes %v %v", ss, err)
 	}
 	var wg sync.WaitGroup
-	recs := make([]*recorder, len(ss))
+	recs := make([]*testutil.Emitter, len(ss))
 	errs := make([]error, len(ss))
 	for i, sc := range ss {
-		recs[i] = &recorder{}
+		recs[i] = &testutil.Emitter{}
 		wg.Go(func() { errs[i] = p.Repositories(t.Context(), sc, recs[i]) })
 	}
 	wg.Wait()
@@ -413,10 +414,10 @@ func TestEmulatorRolesAndLimiter(t *testing.T) {
 			t.Fatalf("%s: %v", sc.Name, errs[i])
 		}
 		acct, region, _ := strings.Cut(sc.Name, "/")
-		if len(recs[i].repos) != 5 {
-			t.Errorf("%s: %d repositories", sc.Name, len(recs[i].repos))
+		if len(recs[i].Repos()) != 5 {
+			t.Errorf("%s: %d repositories", sc.Name, len(recs[i].Repos()))
 		}
-		for _, r := range recs[i].repos {
+		for _, r := range recs[i].Repos() {
 			if !strings.HasPrefix(r.Name, acct[:3]+"-"+region+"-") {
 				t.Errorf("%s sees %s", sc.Name, r.Name)
 			}

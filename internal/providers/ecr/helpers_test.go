@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,72 +18,6 @@ import (
 
 // testTuning keeps SDK retries real but fast.
 var testTuning = tuning{maxBackoff: time.Millisecond}
-
-// recorder is an Emitter that keeps what a listing emitted.
-type recorder struct {
-	mu    sync.Mutex
-	repos []providers.Repository
-	warns []providers.Warning
-}
-
-func (r *recorder) Repository(x providers.Repository) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.repos = append(r.repos, x)
-	return nil
-}
-
-func (r *recorder) Warn(w providers.Warning) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.warns = append(r.warns, w)
-}
-
-func (r *recorder) byName() map[string]providers.Repository {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	m := map[string]providers.Repository{}
-	for _, x := range r.repos {
-		m[x.Name] = x
-	}
-	return m
-}
-
-func (r *recorder) names() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, x := range r.repos {
-		out = append(out, x.Name)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// journal is an Observer that keeps every write.
-type journal struct {
-	mu       sync.Mutex
-	writes   []providers.WriteRecord
-	progress int
-}
-
-func (j *journal) Write(_ providers.Change, w providers.WriteRecord) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.writes = append(j.writes, w)
-}
-
-func (j *journal) Progress(providers.Change, int64, int64) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.progress++
-}
-
-func (j *journal) all() []providers.WriteRecord {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return append([]providers.WriteRecord(nil), j.writes...)
-}
 
 // isolateAWS points the SDK's default chain at dummy static credentials and
 // away from anything on the machine (profiles, IMDS, endpoint variables).
@@ -121,24 +54,6 @@ func newTestProvider(t *testing.T, p config.Provider) *Provider {
 		t.Fatalf("new provider: %v", err)
 	}
 	return pr
-}
-
-// listAll lists every scope into one recorder per scope name.
-func listAll(t *testing.T, p *Provider) (map[string]*recorder, map[string]error) {
-	t.Helper()
-	ss, err := p.Scopes(t.Context())
-	if err != nil {
-		t.Fatalf("scopes: %v", err)
-	}
-	recs, errs := map[string]*recorder{}, map[string]error{}
-	for _, s := range ss {
-		r := &recorder{}
-		recs[s.Name] = r
-		if err := p.Repositories(t.Context(), s, r); err != nil {
-			errs[s.Name] = err
-		}
-	}
-	return recs, errs
 }
 
 func scopeNames(t *testing.T, p *Provider) []string {

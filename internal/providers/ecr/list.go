@@ -46,6 +46,9 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 	// silently, and a silently short listing would hide repositories.
 	in := &ecr.DescribeRepositoriesInput{RegistryId: aws.String(sc.account), MaxResults: aws.Int32(pageSize)}
 	pages, n := 0, 0
+	// Every token given so far: a token that comes back (right away or
+	// after other pages) would replay earlier pages for ever.
+	seen := map[string]bool{}
 	for {
 		out, err := sc.api.DescribeRepositories(ctx, in)
 		if err != nil {
@@ -63,9 +66,10 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 			log.Debug("listed scope", "repositories", n, "pages", pages)
 			return nil
 		}
-		if next == aws.ToString(in.NextToken) {
+		if seen[next] || next == aws.ToString(in.NextToken) {
 			return fmt.Errorf("scope %s: describe repositories: the API repeated page token after %d repositories", sc.name, n)
 		}
+		seen[next] = true
 		in.NextToken = aws.String(next)
 	}
 }
@@ -82,6 +86,7 @@ func optionalLookup(o *ecr.Options) { o.RetryMaxAttempts = 3 }
 func (p *Provider) ptcPrefixes(ctx context.Context, sc *scope, e providers.Emitter) ([]string, error) {
 	var prefixes []string
 	in := &ecr.DescribePullThroughCacheRulesInput{RegistryId: aws.String(sc.account)}
+	seen := map[string]bool{}
 	for {
 		out, err := sc.api.DescribePullThroughCacheRules(ctx, in, optionalLookup)
 		if err != nil {
@@ -118,9 +123,10 @@ func (p *Provider) ptcPrefixes(ctx context.Context, sc *scope, e providers.Emitt
 			}
 		}
 		next := aws.ToString(out.NextToken)
-		if next == "" || next == aws.ToString(in.NextToken) {
+		if next == "" || seen[next] || next == aws.ToString(in.NextToken) {
 			return prefixes, nil
 		}
+		seen[next] = true
 		in.NextToken = aws.String(next)
 	}
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/testutil"
 	"github.com/immutag/immutag/internal/testutil/moto"
 )
 
@@ -78,17 +79,17 @@ func TestMotoModesRegionsAndPTCUnsupported(t *testing.T) {
 	if got, want := scopeNames(t, p), []string{motoAccount + "/eu-west-1", motoAccount + "/us-east-1"}; !slices.Equal(got, want) {
 		t.Fatalf("scopes = %v, want %v", got, want)
 	}
-	recs, errs := listAll(t, p)
+	recs, errs := testutil.ScanEach(t, p)
 	if len(errs) > 0 {
 		t.Fatalf("scope errors: %v", errs)
 	}
 	eastRecs, euRecs := recs[motoAccount+"/us-east-1"], recs[motoAccount+"/eu-west-1"]
-	if got := euRecs.names(); !slices.Equal(got, []string{"eu/only"}) {
+	if got := euRecs.Names(); !slices.Equal(got, []string{"eu/only"}) {
 		t.Errorf("eu-west-1 repositories = %v", got)
 	}
-	repos := eastRecs.byName()
+	repos := eastRecs.ByName()
 	if len(repos) != 4 {
-		t.Fatalf("us-east-1 repositories = %v", eastRecs.names())
+		t.Fatalf("us-east-1 repositories = %v", eastRecs.Names())
 	}
 	tests := []struct {
 		name      string
@@ -114,9 +115,9 @@ func TestMotoModesRegionsAndPTCUnsupported(t *testing.T) {
 	}
 	// moto has no pull-through cache API: each scope warns and goes on.
 	for name, rec := range recs {
-		if len(rec.warns) != 1 || rec.warns[0].Code != warnPTCLookup || rec.warns[0].Scope != name ||
-			!strings.Contains(rec.warns[0].Message, name) || !strings.Contains(rec.warns[0].Message, string(providers.ErrUnsupported)) {
-			t.Errorf("%s: warnings = %+v, want one %s naming the scope as unsupported", name, rec.warns, warnPTCLookup)
+		if ws := rec.Warnings(); len(ws) != 1 || ws[0].Code != warnPTCLookup || ws[0].Scope != name ||
+			!strings.Contains(ws[0].Message, name) || !strings.Contains(ws[0].Message, string(providers.ErrUnsupported)) {
+			t.Errorf("%s: warnings = %+v, want one %s naming the scope as unsupported", name, ws, warnPTCLookup)
 		}
 	}
 }
@@ -144,11 +145,11 @@ func TestMotoEndpointVariables(t *testing.T) {
 	} {
 		before := stsCalls.Load()
 		p := newTestProvider(t, cfg)
-		recs, errs := listAll(t, p)
+		recs, errs := testutil.ScanEach(t, p)
 		if len(errs) > 0 {
 			t.Fatalf("case %d: scope errors: %v", i, errs)
 		}
-		if got := recs[motoAccount+"/us-west-2"].names(); !slices.Equal(got, []string{"app"}) {
+		if got := recs[motoAccount+"/us-west-2"].Names(); !slices.Equal(got, []string{"app"}) {
 			t.Errorf("case %d: repositories = %v", i, got)
 		}
 		if stsCalls.Load() == before {
@@ -181,12 +182,12 @@ func TestMotoRoleARNsScopeByAccount(t *testing.T) {
 	if got := scopeNames(t, p); !slices.Equal(got, want) {
 		t.Fatalf("scopes = %v, want %v (the caller's own account must not appear)", got, want)
 	}
-	recs, errs := listAll(t, p)
+	recs, errs := testutil.ScanEach(t, p)
 	if len(errs) > 0 {
 		t.Fatalf("scope errors: %v", errs)
 	}
 	for _, acct := range accounts {
-		if got := recs[acct+"/us-east-1"].names(); !slices.Equal(got, []string{"svc-" + acct}) {
+		if got := recs[acct+"/us-east-1"].Names(); !slices.Equal(got, []string{"svc-" + acct}) {
 			t.Errorf("scope %s sees %v, want only its own repository", acct, got)
 		}
 	}
@@ -208,9 +209,9 @@ func TestMotoFixPlanApplyIdempotent(t *testing.T) {
 	}
 
 	p := newTestProvider(t, config.Provider{Regions: []string{"us-east-1"}, Endpoint: u})
-	recs, _ := listAll(t, p)
-	j := &journal{}
-	for _, r := range recs[motoAccount+"/us-east-1"].repos {
+	recs, _ := testutil.ScanEach(t, p)
+	j := &testutil.Observer{}
+	for _, r := range recs[motoAccount+"/us-east-1"].Repos() {
 		ch, err := p.Plan(t.Context(), r, pol)
 		if err != nil {
 			t.Fatalf("plan %s: %v", r.Name, err)
@@ -230,19 +231,19 @@ func TestMotoFixPlanApplyIdempotent(t *testing.T) {
 			t.Errorf("apply %s: verified=%v after=%+v", r.Name, res.Verified, res.After)
 		}
 	}
-	if got := len(j.all()); got != 3 {
-		t.Errorf("journal has %d writes, want 3 (one per non-noop change): %+v", got, j.all())
+	if got := len(j.Records()); got != 3 {
+		t.Errorf("journal has %d writes, want 3 (one per non-noop change): %+v", got, j.Records())
 	}
-	for _, w := range j.all() {
+	for _, w := range j.Records() {
 		if w.Call != opPutMutability || w.Before == "" || !strings.HasPrefix(w.After, nativeImmutableExclude) || w.Err != "" {
 			t.Errorf("journal record %+v", w)
 		}
 	}
 
 	// Second pass: the fresh listing plans nothing and writes nothing.
-	recs, _ = listAll(t, p)
-	j2 := &journal{}
-	for _, r := range recs[motoAccount+"/us-east-1"].repos {
+	recs, _ = testutil.ScanEach(t, p)
+	j2 := &testutil.Observer{}
+	for _, r := range recs[motoAccount+"/us-east-1"].Repos() {
 		ch, err := p.Plan(t.Context(), r, pol)
 		if err != nil {
 			t.Fatalf("second plan %s: %v", r.Name, err)
@@ -255,8 +256,8 @@ func TestMotoFixPlanApplyIdempotent(t *testing.T) {
 			t.Errorf("second apply %s: res=%+v err=%v", r.Name, res, err)
 		}
 	}
-	if len(j2.all()) != 0 {
-		t.Errorf("second apply wrote: %+v", j2.all())
+	if len(j2.Records()) != 0 {
+		t.Errorf("second apply wrote: %+v", j2.Records())
 	}
 }
 

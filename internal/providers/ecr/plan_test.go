@@ -14,6 +14,7 @@ import (
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/testutil"
 )
 
 func TestImmutabilityMapping(t *testing.T) {
@@ -196,7 +197,7 @@ func TestApplyVerifiesReadBack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			j := &journal{}
+			j := &testutil.Observer{}
 			res, err := p.Apply(t.Context(), c, j)
 			if err != nil {
 				t.Fatal(err)
@@ -205,8 +206,8 @@ func TestApplyVerifiesReadBack(t *testing.T) {
 				t.Errorf("verified=%v after=%+v", res.Verified, res.After)
 			}
 			if len(f.puts) != 1 || aws.ToString(f.puts[0].RegistryId) != sc.account || f.puts[0].ImageTagMutability != "IMMUTABLE_WITH_EXCLUSION" ||
-				!slices.Equal(filterPatterns(f.puts[0].ImageTagMutabilityExclusionFilters), []string{"latest", "dev-*"}) || len(j.all()) != 1 {
-				t.Errorf("puts=%+v journal=%+v", f.puts, j.all())
+				!slices.Equal(filterPatterns(f.puts[0].ImageTagMutabilityExclusionFilters), []string{"latest", "dev-*"}) || len(j.Records()) != 1 {
+				t.Errorf("puts=%+v journal=%+v", f.puts, j.Records())
 			}
 		})
 	}

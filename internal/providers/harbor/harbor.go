@@ -47,9 +47,7 @@ type Provider struct {
 	// tweak adjusts client options (tests shorten backoffs, add transports).
 	tweak func(*httpapi.Options)
 
-	once   sync.Once
-	api    *httpapi.Client
-	apiErr error
+	api httpapi.Lazy
 
 	locks sync.Map // project -> *sync.Mutex
 }
@@ -87,41 +85,24 @@ func (p *Provider) Name() string { return p.name }
 func (p *Provider) Kind() providers.Kind { return providers.KindHarbor }
 
 func (p *Provider) client() (*httpapi.Client, error) {
-	p.once.Do(func() {
+	return p.api.Client("harbor "+p.name, func() (httpapi.Options, error) {
 		ue, pe := p.cfg.Credentials.UsernameEnv, p.cfg.Credentials.PasswordEnv
 		user, pass := p.opts.Env(ue), p.opts.Env(pe)
 		if user == "" || pass == "" {
-			p.apiErr = fmt.Errorf("harbor %s: environment variables %s and %s (credentials.username_env, password_env) must both be set", p.name, ue, pe)
-			return
+			return httpapi.Options{}, fmt.Errorf("environment variables %s and %s (credentials.username_env, password_env) must both be set", ue, pe)
 		}
-		hc := p.opts.HTTPClient
-		if hc != nil && hc.Jar != nil {
+		o := httpapi.ProviderOptions(p.base, p.cfg, p.opts, p.log, httpapi.Basic{Username: user, Password: pass})
+		if hc := o.HTTPClient; hc != nil && hc.Jar != nil {
 			// A session cookie would switch on Harbor's CSRF check for writes.
 			c := *hc
 			c.Jar = nil
-			hc = &c
-		}
-		o := httpapi.Options{
-			BaseURL:           p.base,
-			HTTPClient:        hc,
-			TLS:               p.cfg.TLS,
-			RequestsPerSecond: p.cfg.Rate.RequestsPerSecond,
-			MaxConcurrent:     p.cfg.Rate.MaxConcurrent,
-			Logger:            p.log,
-			Auth:              httpapi.Basic{Username: user, Password: pass},
-			Now:               p.opts.Now,
+			o.HTTPClient = &c
 		}
 		if p.tweak != nil {
 			p.tweak(&o)
 		}
-		c := httpapi.New(o)
-		if err := c.Err(); err != nil {
-			p.apiErr = fmt.Errorf("harbor %s: %w", p.name, err)
-			return
-		}
-		p.api = c
+		return o, nil
 	})
-	return p.api, p.apiErr
 }
 
 // project is the part of Harbor's Project the adapter uses.

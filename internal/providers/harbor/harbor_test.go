@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	emu "github.com/immutag/immutag/internal/emulator/harbor"
 	"github.com/immutag/immutag/internal/providers"
 	"github.com/immutag/immutag/internal/providers/httpapi"
+	"github.com/immutag/immutag/internal/testutil"
 )
 
 const (
@@ -26,35 +26,6 @@ const (
 	user    = "robot$scanner"
 	pass    = "s3cret-harbor-pass"
 )
-
-type collector struct {
-	mu    sync.Mutex
-	repos map[string]providers.Repository
-}
-
-func (c *collector) Repository(r providers.Repository) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.repos == nil {
-		c.repos = map[string]providers.Repository{}
-	}
-	c.repos[r.Scope+"/"+r.Name] = r
-	return nil
-}
-
-func (c *collector) Warn(providers.Warning) {}
-
-type journal struct {
-	mu     sync.Mutex
-	writes []providers.WriteRecord
-}
-
-func (j *journal) Write(_ providers.Change, w providers.WriteRecord) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.writes = append(j.writes, w)
-}
-func (j *journal) Progress(providers.Change, int64, int64) {}
 
 type env struct {
 	s  *emu.Server
@@ -94,29 +65,6 @@ func testEnv(k string) string {
 	return map[string]string{userEnv: user, passEnv: pass}[k]
 }
 
-func (e *env) scan(t *testing.T) (*collector, map[string]error) {
-	t.Helper()
-	c := &collector{}
-	errs := map[string]error{}
-	scopes, err := e.p.Scopes(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range scopes {
-		if err := e.p.Repositories(t.Context(), s, c); err != nil {
-			errs[s.Name] = err
-		}
-	}
-	return c, errs
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // seed mirrors the demo: library (none), apps (** excludes latest), infra
 // (disabled universal), partial (v* only).
 func seed(t *testing.T, s *emu.Server) {
@@ -126,23 +74,23 @@ func seed(t *testing.T, s *emu.Server) {
 	} {
 		s.AddProject(p, false)
 		for _, r := range repos {
-			must(t, s.AddRepo(p, r, "latest", "v1"))
+			testutil.Must(t, s.AddRepo(p, r, "latest", "v1"))
 		}
 	}
 	_, err := s.AddRule("apps", emu.NewRule("repoMatches", "**", "excludes", "latest"))
-	must(t, err)
+	testutil.Must(t, err)
 	off := emu.NewRule("repoMatches", "**", "matches", "**")
 	off.Disabled = true
 	_, err = s.AddRule("infra", off)
-	must(t, err)
+	testutil.Must(t, err)
 	_, err = s.AddRule("partial", emu.NewRule("repoMatches", "**", "matches", "v*"))
-	must(t, err)
+	testutil.Must(t, err)
 }
 
 func TestModes(t *testing.T) {
 	e := setup(t, setupOpts{})
 	seed(t, e.s)
-	c, errs := e.scan(t)
+	c, errs := testutil.Scan(t, e.p)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -150,24 +98,24 @@ func TestModes(t *testing.T) {
 		"library/nginx": providers.ModeMutable, "apps/frontend": providers.ModePartial, "apps/backend": providers.ModePartial,
 		"infra/tools/ci": providers.ModeMutable, "partial/svc": providers.ModePartial,
 	}
-	if len(c.repos) != len(want) {
-		t.Fatalf("got %d repositories: %v", len(c.repos), c.repos)
+	if len(c.ByKey()) != len(want) {
+		t.Fatalf("got %d repositories: %v", len(c.ByKey()), c.ByKey())
 	}
 	for k, m := range want {
-		if c.repos[k].Mode != m {
-			t.Errorf("%s: %s, want %s (%+v)", k, c.repos[k].Mode, m, c.repos[k].Immutability)
+		if c.ByKey()[k].Mode != m {
+			t.Errorf("%s: %s, want %s (%+v)", k, c.ByKey()[k].Mode, m, c.ByKey()[k].Immutability)
 		}
 	}
-	if got := c.repos["apps/frontend"].MutablePatterns; !slices.Equal(got, []string{"latest"}) {
+	if got := c.ByKey()["apps/frontend"].MutablePatterns; !slices.Equal(got, []string{"latest"}) {
 		t.Errorf("apps mutable patterns %q", got)
 	}
-	if got := c.repos["partial/svc"]; !slices.Equal(got.ImmutablePatterns, []string{"v*"}) || !slices.Equal(got.MutablePatterns, []string{"*"}) {
+	if got := c.ByKey()["partial/svc"]; !slices.Equal(got.ImmutablePatterns, []string{"v*"}) || !slices.Equal(got.MutablePatterns, []string{"*"}) {
 		t.Errorf("partial: %+v", got.Immutability)
 	}
-	if n := c.repos["infra/tools/ci"]; !strings.Contains(n.Native, "disabled") || n.Note == "" {
+	if n := c.ByKey()["infra/tools/ci"]; !strings.Contains(n.Native, "disabled") || n.Note == "" {
 		t.Errorf("infra native %q note %q", n.Native, n.Note)
 	}
-	if u := c.repos["infra/tools/ci"].URI; !strings.HasSuffix(u, "/infra/tools/ci") {
+	if u := c.ByKey()["infra/tools/ci"].URI; !strings.HasSuffix(u, "/infra/tools/ci") {
 		t.Errorf("URI %q", u)
 	}
 	// One rule read per project, however many repositories it has.
@@ -179,19 +127,19 @@ func TestModes(t *testing.T) {
 func TestRepositoryNameWithoutProjectPrefix(t *testing.T) {
 	e := setup(t, setupOpts{})
 	e.s.AddProject("infra", false)
-	must(t, e.s.AddRepo("infra", "tools/ci", "v1"))
-	must(t, e.s.AddRepo("infra", "app", "v1"))
+	testutil.Must(t, e.s.AddRepo("infra", "tools/ci", "v1"))
+	testutil.Must(t, e.s.AddRepo("infra", "app", "v1"))
 	// "infra/**" would match the full name "infra/tools/ci"; Harbor matches
 	// "tools/ci", so the rule covers nothing here.
 	_, err := e.s.AddRule("infra", emu.NewRule("repoMatches", "infra/**", "matches", "**"))
-	must(t, err)
+	testutil.Must(t, err)
 	_, err = e.s.AddRule("infra", emu.NewRule("repoMatches", "{app,web}", "matches", "v*"))
-	must(t, err)
-	c, _ := e.scan(t)
-	if got := c.repos["infra/tools/ci"]; got.Mode != providers.ModeMutable || got.Name != "tools/ci" {
+	testutil.Must(t, err)
+	c, _ := testutil.Scan(t, e.p)
+	if got := c.ByKey()["infra/tools/ci"]; got.Mode != providers.ModeMutable || got.Name != "tools/ci" {
 		t.Errorf("tools/ci: %+v", got)
 	}
-	if got := c.repos["infra/app"]; got.Mode != providers.ModePartial {
+	if got := c.ByKey()["infra/app"]; got.Mode != providers.ModePartial {
 		t.Errorf("app: %+v", got.Immutability)
 	}
 	// The emulator's enforcement agrees with the adapter's reading.
@@ -209,22 +157,22 @@ func TestPagination(t *testing.T) {
 		name := fmt.Sprintf("p%d", i)
 		e.s.AddProject(name, false)
 		for j := range 5 {
-			must(t, e.s.AddRepo(name, fmt.Sprintf("r%d", j)))
+			testutil.Must(t, e.s.AddRepo(name, fmt.Sprintf("r%d", j)))
 		}
 	}
 	_, err := e.s.AddRule("p3", emu.NewRule("repoMatches", "**", "matches", "**"))
-	must(t, err)
+	testutil.Must(t, err)
 	for i := range 3 {
 		_, err := e.s.AddRule("p4", emu.NewRule("repoMatches", "**", "matches", fmt.Sprintf("v%d*", i)))
-		must(t, err)
+		testutil.Must(t, err)
 	}
 	e.s.Faults.Set(emulator.Faults{PageSize: 2})
-	c, errs := e.scan(t)
+	c, errs := testutil.Scan(t, e.p)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	if len(c.repos) != 35 {
-		t.Errorf("got %d repositories, want 35", len(c.repos))
+	if len(c.ByKey()) != 35 {
+		t.Errorf("got %d repositories, want 35", len(c.ByKey()))
 	}
 	if n := e.s.Calls.Get("listProjects"); n != 4 {
 		t.Errorf("project pages %d, want 4", n)
@@ -232,10 +180,10 @@ func TestPagination(t *testing.T) {
 	if n := e.s.Calls.Get("listRepositories"); n != 7*3 {
 		t.Errorf("repository pages %d, want 21", n)
 	}
-	if got := c.repos["p3/r4"].Mode; got != providers.ModeImmutable {
+	if got := c.ByKey()["p3/r4"].Mode; got != providers.ModeImmutable {
 		t.Errorf("p3/r4: %s", got)
 	}
-	if got := c.repos["p4/r0"]; !slices.Equal(got.ImmutablePatterns, []string{"v0*", "v1*", "v2*"}) {
+	if got := c.ByKey()["p4/r0"]; !slices.Equal(got.ImmutablePatterns, []string{"v0*", "v1*", "v2*"}) {
 		t.Errorf("rules across pages: %+v", got.Immutability)
 	}
 }
@@ -250,8 +198,8 @@ func TestForeignNextLinkRefused(t *testing.T) {
 		})
 	}})
 	e.s.AddProject("a", false)
-	must(t, e.s.AddRepo("a", "x"))
-	_, errs := e.scan(t)
+	testutil.Must(t, e.s.AddRepo("a", "x"))
+	_, errs := testutil.Scan(t, e.p)
 	if !errors.Is(errs["a"], httpapi.ErrForeignURL) {
 		t.Errorf("got %v, want ErrForeignURL", errs["a"])
 	}
@@ -262,16 +210,16 @@ func TestProxyCacheProjectExemptByDefault(t *testing.T) {
 	e.s.AddProject("dockerhub-cache", true)
 	e.s.AddProject("own", false)
 	e.s.SetProxyCache("dockerhub-cache", 4)
-	must(t, e.s.AddRepo("dockerhub-cache", "library/alpine"))
-	must(t, e.s.AddRepo("own", "app"))
-	c, errs := e.scan(t)
+	testutil.Must(t, e.s.AddRepo("dockerhub-cache", "library/alpine"))
+	testutil.Must(t, e.s.AddRepo("own", "app"))
+	c, errs := testutil.Scan(t, e.p)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	if r := c.repos["dockerhub-cache/library/alpine"]; r.Mode != providers.ModeMutable || r.DefaultExemption == "" {
+	if r := c.ByKey()["dockerhub-cache/library/alpine"]; r.Mode != providers.ModeMutable || r.DefaultExemption == "" {
 		t.Errorf("proxy cache: %+v", r)
 	}
-	if r := c.repos["own/app"]; r.DefaultExemption != "" {
+	if r := c.ByKey()["own/app"]; r.DefaultExemption != "" {
 		t.Errorf("normal project exempt: %+v", r)
 	}
 }
@@ -281,28 +229,28 @@ func TestConfiguredProjectsByName(t *testing.T) {
 	e.s.AddProject("filler", false)
 	e.s.AddProject("apps", false)
 	e.s.AddProject("2024", false) // an all-digit name, not id 2024
-	must(t, e.s.AddRepo("2024", "x"))
-	must(t, e.s.AddRepo("apps", "y"))
+	testutil.Must(t, e.s.AddRepo("2024", "x"))
+	testutil.Must(t, e.s.AddRepo("apps", "y"))
 	_, err := e.s.AddRule("2024", emu.NewRule("repoMatches", "**", "matches", "**"))
-	must(t, err)
-	c, errs := e.scan(t)
+	testutil.Must(t, err)
+	c, errs := testutil.Scan(t, e.p)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	if c.repos["2024/x"].Mode != providers.ModeImmutable || c.repos["apps/y"].Mode != providers.ModeMutable {
-		t.Errorf("got %+v", c.repos)
+	if c.ByKey()["2024/x"].Mode != providers.ModeImmutable || c.ByKey()["apps/y"].Mode != providers.ModeMutable {
+		t.Errorf("got %+v", c.ByKey())
 	}
 	if e.s.Calls.Get("listProjects") != 0 || e.s.Calls.Get("getProject") != 2 {
 		t.Errorf("calls %v", e.s.Calls.Snapshot())
 	}
 }
 
-func planAll(t *testing.T, p *Provider, c *collector, pol providers.FixPolicy, keys ...string) []providers.Change {
+func planAll(t *testing.T, p *Provider, c *testutil.Emitter, pol providers.FixPolicy, keys ...string) []providers.Change {
 	t.Helper()
 	var out []providers.Change
 	for _, k := range keys {
-		ch, err := p.Plan(t.Context(), c.repos[k], pol)
-		must(t, err)
+		ch, err := p.Plan(t.Context(), c.ByKey()[k], pol)
+		testutil.Must(t, err)
 		out = append(out, ch)
 	}
 	return out
@@ -311,8 +259,8 @@ func planAll(t *testing.T, p *Provider, c *collector, pol providers.FixPolicy, k
 func TestFixOneWritePerProject(t *testing.T) {
 	e := setup(t, setupOpts{})
 	seed(t, e.s)
-	must(t, e.s.AddRepo("library", "busybox", "latest"))
-	c, _ := e.scan(t)
+	testutil.Must(t, e.s.AddRepo("library", "busybox", "latest"))
+	c, _ := testutil.Scan(t, e.p)
 	changes := planAll(t, e.p, c, providers.FixPolicy{}, "library/nginx", "library/busybox", "apps/frontend", "apps/backend", "partial/svc")
 	for _, ch := range changes {
 		if ch.Noop || ch.Target != "project-rule" || ch.Writes != 1 || ch.To.Mode != providers.ModeImmutable {
@@ -322,19 +270,8 @@ func TestFixOneWritePerProject(t *testing.T) {
 	if n := e.s.Calls.Get("CreateImmuRule") + e.s.Calls.Get("UpdateImmuRule"); n != 0 {
 		t.Fatalf("plan wrote %d times", n)
 	}
-	j := &journal{}
-	var wg sync.WaitGroup
-	results := make([]providers.Result, len(changes))
-	for i, ch := range changes {
-		wg.Go(func() {
-			r, err := e.p.Apply(t.Context(), ch, j)
-			if err != nil {
-				t.Error(err)
-			}
-			results[i] = r
-		})
-	}
-	wg.Wait()
+	j := &testutil.Observer{}
+	results := testutil.ApplyAll(t, e.p, changes, j)
 	if n := e.s.Calls.Get("CreateImmuRule"); n != 3 {
 		t.Errorf("rule POSTs %d, want one per project (3)", n)
 	}
@@ -343,8 +280,8 @@ func TestFixOneWritePerProject(t *testing.T) {
 			t.Errorf("result %d: %+v", i, r)
 		}
 	}
-	if len(j.writes) != 3 {
-		t.Errorf("journal %+v", j.writes)
+	if len(j.Records()) != 3 {
+		t.Errorf("journal %+v", j.Records())
 	}
 	// Existing rules are untouched.
 	if rs := e.s.Rules("apps"); len(rs) != 2 || rs[0].TagSelectors[0].Decoration != "excludes" || rs[0].Disabled {
@@ -354,7 +291,7 @@ func TestFixOneWritePerProject(t *testing.T) {
 	e.s.Calls.Reset()
 	for _, ch := range changes {
 		r, err := e.p.Apply(t.Context(), ch, j)
-		must(t, err)
+		testutil.Must(t, err)
 		if r.Writes != 0 || !r.Verified {
 			t.Errorf("re-apply %+v", r)
 		}
@@ -362,10 +299,10 @@ func TestFixOneWritePerProject(t *testing.T) {
 	if n := e.s.Calls.Get("CreateImmuRule") + e.s.Calls.Get("UpdateImmuRule"); n != 0 {
 		t.Errorf("re-apply wrote %d times", n)
 	}
-	c2, _ := e.scan(t)
+	c2, _ := testutil.Scan(t, e.p)
 	for _, k := range []string{"library/nginx", "apps/frontend", "partial/svc"} {
-		ch, err := e.p.Plan(t.Context(), c2.repos[k], providers.FixPolicy{})
-		must(t, err)
+		ch, err := e.p.Plan(t.Context(), c2.ByKey()[k], providers.FixPolicy{})
+		testutil.Must(t, err)
 		if !ch.Noop {
 			t.Errorf("%s: second plan %+v", k, ch)
 		}
@@ -378,19 +315,19 @@ func TestFixOneWritePerProject(t *testing.T) {
 func TestFixKeepsAllowedPatterns(t *testing.T) {
 	e := setup(t, setupOpts{})
 	seed(t, e.s)
-	c, _ := e.scan(t)
+	c, _ := testutil.Scan(t, e.p)
 	pol := providers.FixPolicy{MutableTagsAllowed: []string{"latest", "dev"}}
 	// apps leaves only latest mutable: already compliant with this policy.
-	if ch, err := e.p.Plan(t.Context(), c.repos["apps/frontend"], pol); err != nil || !ch.Noop {
+	if ch, err := e.p.Plan(t.Context(), c.ByKey()["apps/frontend"], pol); err != nil || !ch.Noop {
 		t.Errorf("apps plan: %+v %v", ch, err)
 	}
-	ch, err := e.p.Plan(t.Context(), c.repos["library/nginx"], pol)
-	must(t, err)
+	ch, err := e.p.Plan(t.Context(), c.ByKey()["library/nginx"], pol)
+	testutil.Must(t, err)
 	if ch.To.Mode != providers.ModePartial || !slices.Equal(ch.To.MutablePatterns, []string{"latest", "dev"}) {
 		t.Fatalf("plan %+v", ch)
 	}
-	r, err := e.p.Apply(t.Context(), ch, &journal{})
-	must(t, err)
+	r, err := e.p.Apply(t.Context(), ch, &testutil.Observer{})
+	testutil.Must(t, err)
 	if !r.Verified || !slices.Equal(r.After.MutablePatterns, []string{"latest", "dev"}) {
 		t.Errorf("apply %+v", r)
 	}
@@ -409,11 +346,11 @@ func TestFixKeepsAllowedPatterns(t *testing.T) {
 func TestReenableDisabledIdenticalRule(t *testing.T) {
 	e := setup(t, setupOpts{})
 	seed(t, e.s)
-	c, _ := e.scan(t)
+	c, _ := testutil.Scan(t, e.p)
 	ch := planAll(t, e.p, c, providers.FixPolicy{}, "infra/tools/ci")[0]
-	j := &journal{}
+	j := &testutil.Observer{}
 	r, err := e.p.Apply(t.Context(), ch, j)
-	must(t, err)
+	testutil.Must(t, err)
 	if e.s.Calls.Get("CreateImmuRule") != 0 || e.s.Calls.Get("UpdateImmuRule") != 1 {
 		t.Errorf("calls %v: want one PUT and no POST", e.s.Calls.Snapshot())
 	}
@@ -421,8 +358,8 @@ func TestReenableDisabledIdenticalRule(t *testing.T) {
 	if len(rs) != 1 || rs[0].Disabled || rs[0].TagSelectors[0].Pattern != "**" {
 		t.Errorf("rules %+v", rs)
 	}
-	if !r.Verified || r.Writes != 1 || len(j.writes) != 1 || !strings.HasPrefix(j.writes[0].Call, "PUT ") {
-		t.Errorf("result %+v journal %+v", r, j.writes)
+	if !r.Verified || r.Writes != 1 || len(j.Records()) != 1 || !strings.HasPrefix(j.Records()[0].Call, "PUT ") {
+		t.Errorf("result %+v journal %+v", r, j.Records())
 	}
 }
 
@@ -439,13 +376,13 @@ func TestConflictResolvedByReadBack(t *testing.T) {
 	}})
 	s = e.s
 	seed(t, e.s)
-	c, _ := e.scan(t)
+	c, _ := testutil.Scan(t, e.p)
 	ch := planAll(t, e.p, c, providers.FixPolicy{}, "library/nginx")[0]
-	j := &journal{}
+	j := &testutil.Observer{}
 	r, err := e.p.Apply(t.Context(), ch, j)
-	must(t, err)
-	if !r.Verified || len(e.s.Rules("library")) != 1 || len(j.writes) != 1 || !strings.Contains(j.writes[0].Err, "409") {
-		t.Errorf("result %+v journal %+v rules %+v", r, j.writes, e.s.Rules("library"))
+	testutil.Must(t, err)
+	if !r.Verified || len(e.s.Rules("library")) != 1 || len(j.Records()) != 1 || !strings.Contains(j.Records()[0].Err, "409") {
+		t.Errorf("result %+v journal %+v rules %+v", r, j.Records(), e.s.Rules("library"))
 	}
 }
 
@@ -462,9 +399,9 @@ func TestConflictWithoutRuleIsNotSuccess(t *testing.T) {
 		})
 	}})
 	seed(t, e.s)
-	c, _ := e.scan(t)
+	c, _ := testutil.Scan(t, e.p)
 	ch := planAll(t, e.p, c, providers.FixPolicy{}, "library/nginx")[0]
-	r, err := e.p.Apply(t.Context(), ch, &journal{})
+	r, err := e.p.Apply(t.Context(), ch, &testutil.Observer{})
 	if err == nil || r.Verified || providers.KindOf(err) != providers.ErrOther {
 		t.Errorf("409 with nothing to show for it: %+v %v", r, err)
 	}
@@ -482,10 +419,10 @@ func TestVerifyAfterWrite(t *testing.T) {
 		})
 	}})
 	seed(t, e.s)
-	c, _ := e.scan(t)
+	c, _ := testutil.Scan(t, e.p)
 	ch := planAll(t, e.p, c, providers.FixPolicy{}, "library/nginx")[0]
-	r, err := e.p.Apply(t.Context(), ch, &journal{})
-	must(t, err)
+	r, err := e.p.Apply(t.Context(), ch, &testutil.Observer{})
+	testutil.Must(t, err)
 	if r.Verified || r.Writes != 1 || r.After.Mode != providers.ModeMutable {
 		t.Errorf("unverified write reported as %+v", r)
 	}
@@ -494,16 +431,16 @@ func TestVerifyAfterWrite(t *testing.T) {
 func TestThrottleStorm(t *testing.T) {
 	e := setup(t, setupOpts{})
 	seed(t, e.s)
-	clean, _ := e.scan(t)
+	clean, _ := testutil.Scan(t, e.p)
 	e.s.Calls.Reset()
 	e.s.Faults.Set(emulator.Faults{ThrottleRate: 0.6, Seed: 3})
-	c, errs := e.scan(t)
+	c, errs := testutil.Scan(t, e.p)
 	if len(errs) > 0 {
 		t.Fatalf("storm not ridden out: %v", errs)
 	}
-	for k, r := range clean.repos {
-		if c.repos[k].Mode != r.Mode {
-			t.Errorf("%s: %s under throttling, %s without", k, c.repos[k].Mode, r.Mode)
+	for k, r := range clean.ByKey() {
+		if c.ByKey()[k].Mode != r.Mode {
+			t.Errorf("%s: %s under throttling, %s without", k, c.ByKey()[k].Mode, r.Mode)
 		}
 	}
 	if n := e.s.Calls.Get("ListImmuRules"); n <= 4 {
@@ -511,7 +448,7 @@ func TestThrottleStorm(t *testing.T) {
 	}
 	// Writes ride it out too.
 	ch := planAll(t, e.p, c, providers.FixPolicy{}, "library/nginx")[0]
-	r, err := e.p.Apply(t.Context(), ch, &journal{})
+	r, err := e.p.Apply(t.Context(), ch, &testutil.Observer{})
 	if err != nil || !r.Verified {
 		t.Errorf("apply under throttling: %+v %v", r, err)
 	}
@@ -524,12 +461,12 @@ func TestScopeDenied(t *testing.T) {
 	e := setup(t, setupOpts{})
 	seed(t, e.s)
 	e.s.Deny("apps", true)
-	c, errs := e.scan(t)
+	c, errs := testutil.Scan(t, e.p)
 	if len(errs) != 1 || providers.KindOf(errs["apps"]) != providers.ErrDenied || !strings.Contains(errs["apps"].Error(), "apps") {
 		t.Errorf("errors %v", errs)
 	}
-	if len(c.repos) != 3 {
-		t.Errorf("other projects: %v", c.repos)
+	if len(c.ByKey()) != 3 {
+		t.Errorf("other projects: %v", c.ByKey())
 	}
 }
 
@@ -546,7 +483,7 @@ func TestCredentialsAndNoCookieJar(t *testing.T) {
 		})
 	}})
 	seed(t, e.s)
-	if _, errs := e.scan(t); len(errs) > 0 {
+	if _, errs := testutil.Scan(t, e.p); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	if sawCookie {
@@ -560,7 +497,7 @@ func TestCredentialsAndNoCookieJar(t *testing.T) {
 			}
 			return testEnv(k)
 		}}, nil)
-	must(t, err)
+	testutil.Must(t, err)
 	_, err = p.Scopes(t.Context())
 	if providers.KindOf(err) != providers.ErrDenied || strings.Contains(err.Error(), "wrong") {
 		t.Errorf("wrong password: %v", err)
@@ -583,13 +520,13 @@ func TestCredentialsAndNoCookieJar(t *testing.T) {
 
 func TestDemoEndToEnd(t *testing.T) {
 	d, err := emu.StartDemo(t.Context())
-	must(t, err)
+	testutil.Must(t, err)
 	defer d.Close()
 	envs := d.Env()
 	pr, err := New(t.Context(), d.Provider(), providers.Options{Getenv: func(k string) string { return envs[k] }})
-	must(t, err)
+	testutil.Must(t, err)
 	e := &env{p: pr.(*Provider)}
-	c, errs := e.scan(t)
+	c, errs := testutil.Scan(t, e.p)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -598,16 +535,16 @@ func TestDemoEndToEnd(t *testing.T) {
 		"infra/tools/ci": providers.ModeMutable, "partial/svc": providers.ModePartial,
 	}
 	for k, m := range want {
-		if c.repos[k].Mode != m {
-			t.Errorf("%s: %s, want %s", k, c.repos[k].Mode, m)
+		if c.ByKey()[k].Mode != m {
+			t.Errorf("%s: %s, want %s", k, c.ByKey()[k].Mode, m)
 		}
 	}
 	proj, repo, tag := d.OverwriteTarget()
-	must(t, d.PushTag(t.Context(), proj, repo, tag))
-	ch, err := e.p.Plan(t.Context(), c.repos[proj+"/"+repo], providers.FixPolicy{})
-	must(t, err)
-	r, err := e.p.Apply(t.Context(), ch, &journal{})
-	must(t, err)
+	testutil.Must(t, d.PushTag(t.Context(), proj, repo, tag))
+	ch, err := e.p.Plan(t.Context(), c.ByKey()[proj+"/"+repo], providers.FixPolicy{})
+	testutil.Must(t, err)
+	r, err := e.p.Apply(t.Context(), ch, &testutil.Observer{})
+	testutil.Must(t, err)
 	if !r.Verified {
 		t.Fatalf("not verified: %+v", r)
 	}

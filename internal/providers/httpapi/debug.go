@@ -140,22 +140,32 @@ func transportFor(hc *http.Client, t config.TLS) (http.RoundTripper, error) {
 	return ht, nil
 }
 
+// CAPool is the system roots plus the PEM certificates in caFile
+// (tls.ca_file), so that a private CA is trusted next to the public ones.
+func CAPool(caFile string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls.ca_file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("tls.ca_file %s: no PEM certificate found", caFile)
+	}
+	return pool, nil
+}
+
 // TLSConfig turns config TLS options into a *tls.Config: ca_file is added
 // to the system roots; insecure_skip_verify turns verification off (only
 // when set explicitly).
 func TLSConfig(t config.TLS) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
+		pool, err := CAPool(t.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("tls ca_file: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls ca_file %s: no PEM certificate found", t.CAFile)
+			return nil, err
 		}
 		cfg.RootCAs = pool
 	}

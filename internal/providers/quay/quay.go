@@ -58,9 +58,7 @@ type Provider struct {
 	// tweak adjusts client options (tests shorten backoffs).
 	tweak func(*httpapi.Options)
 
-	once   sync.Once
-	api    *httpapi.Client
-	apiErr error
+	api httpapi.Lazy
 
 	locks sync.Map // fix target -> *sync.Mutex
 }
@@ -99,34 +97,18 @@ func (p *Provider) Name() string { return p.name }
 func (p *Provider) Kind() providers.Kind { return providers.KindQuay }
 
 func (p *Provider) client() (*httpapi.Client, error) {
-	p.once.Do(func() {
+	return p.api.Client("quay "+p.name, func() (httpapi.Options, error) {
 		env := p.cfg.Credentials.TokenEnv
 		tok := p.opts.Env(env)
 		if tok == "" {
-			p.apiErr = fmt.Errorf("quay %s: environment variable %s (credentials.token_env) is empty", p.name, env)
-			return
+			return httpapi.Options{}, fmt.Errorf("environment variable %s (credentials.token_env) is empty", env)
 		}
-		o := httpapi.Options{
-			BaseURL:           p.base,
-			HTTPClient:        p.opts.HTTPClient,
-			TLS:               p.cfg.TLS,
-			RequestsPerSecond: p.cfg.Rate.RequestsPerSecond,
-			MaxConcurrent:     p.cfg.Rate.MaxConcurrent,
-			Logger:            p.log,
-			Auth:              httpapi.StaticBearer(tok),
-			Now:               p.opts.Now,
-		}
+		o := httpapi.ProviderOptions(p.base, p.cfg, p.opts, p.log, httpapi.StaticBearer(tok))
 		if p.tweak != nil {
 			p.tweak(&o)
 		}
-		c := httpapi.New(o)
-		if err := c.Err(); err != nil {
-			p.apiErr = fmt.Errorf("quay %s: %w", p.name, err)
-			return
-		}
-		p.api = c
+		return o, nil
 	})
-	return p.api, p.apiErr
 }
 
 // Scopes are the configured namespaces (organisations or users).

@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,46 +16,13 @@ import (
 	emu "github.com/immutag/immutag/internal/emulator/quay"
 	"github.com/immutag/immutag/internal/providers"
 	"github.com/immutag/immutag/internal/providers/httpapi"
+	"github.com/immutag/immutag/internal/testutil"
 )
 
 const (
 	tokenEnv = "QUAY_TEST_TOKEN"
 	token    = "s3cret-quay-token"
 )
-
-type collector struct {
-	mu    sync.Mutex
-	repos map[string]providers.Repository
-	warns []providers.Warning
-}
-
-func (c *collector) Repository(r providers.Repository) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.repos == nil {
-		c.repos = map[string]providers.Repository{}
-	}
-	c.repos[r.Scope+"/"+r.Name] = r
-	return nil
-}
-
-func (c *collector) Warn(w providers.Warning) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.warns = append(c.warns, w)
-}
-
-type journal struct {
-	mu     sync.Mutex
-	writes []providers.WriteRecord
-}
-
-func (j *journal) Write(_ providers.Change, w providers.WriteRecord) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.writes = append(j.writes, w)
-}
-func (j *journal) Progress(providers.Change, int64, int64) {}
 
 type env struct {
 	s  *emu.Server
@@ -98,49 +64,26 @@ func newTestProvider(t *testing.T, endpoint string, namespaces ...string) *Provi
 	return p
 }
 
-func (e *env) scan(t *testing.T) (*collector, map[string]error) {
-	t.Helper()
-	c := &collector{}
-	errs := map[string]error{}
-	scopes, err := e.p.Scopes(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range scopes {
-		if err := e.p.Repositories(t.Context(), s, c); err != nil {
-			errs[s.Name] = err
-		}
-	}
-	return c, errs
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 func seedAcme(t *testing.T, s *emu.Server) {
 	t.Helper()
 	s.AddOrg("acme")
 	s.AddUser("alice")
 	for _, r := range []string{"api", "web", "worker", "inv"} {
-		must(t, s.AddRepo("acme", r, "latest", "v1.0.0"))
+		testutil.Must(t, s.AddRepo("acme", r, "latest", "v1.0.0"))
 	}
-	must(t, s.AddRepo("alice", "sandbox", "latest"))
+	testutil.Must(t, s.AddRepo("alice", "sandbox", "latest"))
 	_, err := s.AddRepoPolicy("acme", "api", ".*", true)
-	must(t, err)
+	testutil.Must(t, err)
 	_, err = s.AddRepoPolicy("acme", "web", `v[0-9]+\..*`, true)
-	must(t, err)
+	testutil.Must(t, err)
 	_, err = s.AddRepoPolicy("acme", "inv", "dev-.*", false)
-	must(t, err)
+	testutil.Must(t, err)
 }
 
 func TestModesOrgAndUser(t *testing.T) {
 	e := setup(t, nil, "acme", "alice")
 	seedAcme(t, e.s)
-	c, errs := e.scan(t)
+	c, errs := testutil.Scan(t, e.p)
 	if len(errs) > 0 {
 		t.Fatalf("scope errors: %v", errs)
 	}
@@ -148,22 +91,22 @@ func TestModesOrgAndUser(t *testing.T) {
 		"acme/api": providers.ModeImmutable, "acme/web": providers.ModePartial, "acme/worker": providers.ModeMutable,
 		"acme/inv": providers.ModePartial, "alice/sandbox": providers.ModeMutable,
 	}
-	if len(c.repos) != len(want) {
-		t.Fatalf("got %d repositories, want %d", len(c.repos), len(want))
+	if len(c.ByKey()) != len(want) {
+		t.Fatalf("got %d repositories, want %d", len(c.ByKey()), len(want))
 	}
 	for k, m := range want {
-		if got := c.repos[k].Mode; got != m {
-			t.Errorf("%s: mode %s, want %s (%+v)", k, got, m, c.repos[k].Immutability)
+		if got := c.ByKey()[k].Mode; got != m {
+			t.Errorf("%s: mode %s, want %s (%+v)", k, got, m, c.ByKey()[k].Immutability)
 		}
 	}
-	web := c.repos["acme/web"]
+	web := c.ByKey()["acme/web"]
 	if !slices.Equal(web.ImmutablePatterns, []string{`v[0-9]+\..*`}) || !slices.Equal(web.MutablePatterns, []string{"*"}) || web.Note == "" {
 		t.Errorf("web partial details: %+v", web.Immutability)
 	}
-	if inv := c.repos["acme/inv"]; !slices.Equal(inv.ImmutablePatterns, []string{"!(dev-.*)"}) {
+	if inv := c.ByKey()["acme/inv"]; !slices.Equal(inv.ImmutablePatterns, []string{"!(dev-.*)"}) {
 		t.Errorf("inverted policy: %+v", inv.Immutability)
 	}
-	if got := c.repos["acme/api"].URI; !strings.HasSuffix(got, "/acme/api") {
+	if got := c.ByKey()["acme/api"].URI; !strings.HasSuffix(got, "/acme/api") {
 		t.Errorf("URI %q", got)
 	}
 	// Organisation policies are read for the organisation only.
@@ -173,7 +116,7 @@ func TestModesOrgAndUser(t *testing.T) {
 	if n := e.s.Calls.Get("listRepositoryImmutabilityPolicies"); n != 5 {
 		t.Errorf("repo policy reads: %d, want 5", n)
 	}
-	if c.repos["acme/api"].Handle.(handle).Org != true || c.repos["alice/sandbox"].Handle.(handle).Org {
+	if c.ByKey()["acme/api"].Handle.(handle).Org != true || c.ByKey()["alice/sandbox"].Handle.(handle).Org {
 		t.Error("org/user handle wrong")
 	}
 }
@@ -181,15 +124,15 @@ func TestModesOrgAndUser(t *testing.T) {
 func TestOrgUniversalPolicy(t *testing.T) {
 	e := setup(t, nil, "acme")
 	e.s.AddOrg("acme")
-	must(t, e.s.AddRepo("acme", "a"))
-	must(t, e.s.AddRepo("acme", "b"))
+	testutil.Must(t, e.s.AddRepo("acme", "a"))
+	testutil.Must(t, e.s.AddRepo("acme", "b"))
 	_, err := e.s.AddOrgPolicy("acme", "^.*$", true)
-	must(t, err)
-	c, errs := e.scan(t)
+	testutil.Must(t, err)
+	c, errs := testutil.Scan(t, e.p)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	for k, r := range c.repos {
+	for k, r := range c.ByKey() {
 		if r.Mode != providers.ModeImmutable {
 			t.Errorf("%s: %s", k, r.Mode)
 		}
@@ -203,14 +146,14 @@ func TestPagination(t *testing.T) {
 	e := setup(t, nil, "big")
 	e.s.AddOrg("big")
 	for i := range 230 {
-		must(t, e.s.AddRepo("big", fmt.Sprintf("r%03d", i)))
+		testutil.Must(t, e.s.AddRepo("big", fmt.Sprintf("r%03d", i)))
 	}
-	c, errs := e.scan(t)
+	c, errs := testutil.Scan(t, e.p)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	if len(c.repos) != 230 {
-		t.Errorf("got %d repositories, want 230", len(c.repos))
+	if len(c.ByKey()) != 230 {
+		t.Errorf("got %d repositories, want 230", len(c.ByKey()))
 	}
 	if n := e.s.Calls.Get("listRepos"); n != 3 {
 		t.Errorf("listRepos calls %d, want 3", n)
@@ -230,7 +173,7 @@ func TestRepeatedCursorStops(t *testing.T) {
 		})
 	}, "acme")
 	e.s.AddOrg("acme")
-	_, errs := e.scan(t)
+	_, errs := testutil.Scan(t, e.p)
 	if !errors.Is(errs["acme"], httpapi.ErrPageLoop) {
 		t.Errorf("got %v, want ErrPageLoop", errs["acme"])
 	}
@@ -240,19 +183,19 @@ func TestUnsupported(t *testing.T) {
 	e := setup(t, nil, "acme", "alice")
 	seedAcme(t, e.s)
 	e.s.SetFeature(false)
-	c, errs := e.scan(t)
+	c, errs := testutil.Scan(t, e.p)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	for k, r := range c.repos {
+	for k, r := range c.ByKey() {
 		if r.Mode != providers.ModeUnsupported || !strings.Contains(r.Note, "FEATURE_IMMUTABLE_TAGS") {
 			t.Errorf("%s: %+v", k, r.Immutability)
 		}
 	}
-	if len(c.warns) != 1 || c.warns[0].Scope != "acme" {
-		t.Errorf("warnings: %+v", c.warns)
+	if ws := c.Warnings(); len(ws) != 1 || ws[0].Scope != "acme" {
+		t.Errorf("warnings: %+v", ws)
 	}
-	_, err := e.p.Plan(t.Context(), c.repos["acme/worker"], providers.FixPolicy{})
+	_, err := e.p.Plan(t.Context(), c.ByKey()["acme/worker"], providers.FixPolicy{})
 	if providers.KindOf(err) != providers.ErrUnsupported {
 		t.Errorf("plan on unsupported: %v", err)
 	}
@@ -261,36 +204,25 @@ func TestUnsupported(t *testing.T) {
 func TestFixOrganisationOnce(t *testing.T) {
 	e := setup(t, nil, "acme", "alice")
 	seedAcme(t, e.s)
-	c, _ := e.scan(t)
+	c, _ := testutil.Scan(t, e.p)
 	var changes []providers.Change
 	for _, k := range []string{"acme/web", "acme/worker", "acme/inv"} {
-		ch, err := e.p.Plan(t.Context(), c.repos[k], providers.FixPolicy{})
-		must(t, err)
+		ch, err := e.p.Plan(t.Context(), c.ByKey()[k], providers.FixPolicy{})
+		testutil.Must(t, err)
 		if ch.Noop || ch.Target != "organization-policy" || !strings.Contains(ch.Action, "/api/v1/organization/acme/immutabilitypolicy/") {
 			t.Fatalf("plan %s: %+v", k, ch)
 		}
 		changes = append(changes, ch)
 	}
-	if noop, _ := e.p.Plan(t.Context(), c.repos["acme/api"], providers.FixPolicy{}); !noop.Noop {
+	if noop, _ := e.p.Plan(t.Context(), c.ByKey()["acme/api"], providers.FixPolicy{}); !noop.Noop {
 		t.Error("immutable repository should plan a noop")
 	}
 	if n := e.s.Calls.Get("createOrgImmutabilityPolicy") + e.s.Calls.Get("createRepositoryImmutabilityPolicy"); n != 0 {
 		t.Fatalf("plan wrote %d policies", n)
 	}
 	// Apply concurrently, as the fixer does: one POST in total.
-	j := &journal{}
-	results := make([]providers.Result, len(changes))
-	var wg sync.WaitGroup
-	for i, ch := range changes {
-		wg.Go(func() {
-			r, err := e.p.Apply(t.Context(), ch, j)
-			if err != nil {
-				t.Error(err)
-			}
-			results[i] = r
-		})
-	}
-	wg.Wait()
+	j := &testutil.Observer{}
+	results := testutil.ApplyAll(t, e.p, changes, j)
 	if n := e.s.Calls.Get("createOrgImmutabilityPolicy"); n != 1 {
 		t.Errorf("org policy POSTs: %d, want 1", n)
 	}
@@ -301,8 +233,8 @@ func TestFixOrganisationOnce(t *testing.T) {
 		}
 		writes += r.Writes
 	}
-	if writes != 1 || len(j.writes) != 1 || j.writes[0].Err != "" || !strings.HasPrefix(j.writes[0].Call, "POST ") {
-		t.Errorf("writes %d, journal %+v", writes, j.writes)
+	if writes != 1 || len(j.Records()) != 1 || j.Records()[0].Err != "" || !strings.HasPrefix(j.Records()[0].Call, "POST ") {
+		t.Errorf("writes %d, journal %+v", writes, j.Records())
 	}
 	// Existing repository policies are untouched.
 	if ps := e.s.RepoPolicies("acme", "web"); len(ps) != 1 || ps[0].TagPattern != `v[0-9]+\..*` {
@@ -311,20 +243,20 @@ func TestFixOrganisationOnce(t *testing.T) {
 	// Idempotent re-apply: no write at the emulator.
 	before := e.s.Calls.Get("createOrgImmutabilityPolicy")
 	r, err := e.p.Apply(t.Context(), changes[0], j)
-	must(t, err)
+	testutil.Must(t, err)
 	if r.Writes != 0 || !r.Verified || e.s.Calls.Get("createOrgImmutabilityPolicy") != before {
 		t.Errorf("re-apply wrote: %+v", r)
 	}
 	// A fresh audit plans nothing for acme; the new policy is enforced.
-	c2, _ := e.scan(t)
+	c2, _ := testutil.Scan(t, e.p)
 	for _, k := range []string{"acme/web", "acme/worker", "acme/inv", "acme/api"} {
-		ch, err := e.p.Plan(t.Context(), c2.repos[k], providers.FixPolicy{})
-		must(t, err)
+		ch, err := e.p.Plan(t.Context(), c2.ByKey()[k], providers.FixPolicy{})
+		testutil.Must(t, err)
 		if !ch.Noop {
 			t.Errorf("%s: second plan not noop: %+v", k, ch)
 		}
 	}
-	if c2.repos["alice/sandbox"].Mode != providers.ModeMutable {
+	if c2.ByKey()["alice/sandbox"].Mode != providers.ModeMutable {
 		t.Error("the org fix must not touch the user namespace")
 	}
 	if imm, ok := e.s.TagImmutable("acme", "worker", "latest"); !ok || !imm {
@@ -335,16 +267,16 @@ func TestFixOrganisationOnce(t *testing.T) {
 func TestFixUserRepository(t *testing.T) {
 	e := setup(t, nil, "alice")
 	e.s.AddUser("alice")
-	must(t, e.s.AddRepo("alice", "sandbox", "latest"))
-	must(t, e.s.AddRepo("alice", "other", "latest"))
-	c, _ := e.scan(t)
-	ch, err := e.p.Plan(t.Context(), c.repos["alice/sandbox"], providers.FixPolicy{})
-	must(t, err)
+	testutil.Must(t, e.s.AddRepo("alice", "sandbox", "latest"))
+	testutil.Must(t, e.s.AddRepo("alice", "other", "latest"))
+	c, _ := testutil.Scan(t, e.p)
+	ch, err := e.p.Plan(t.Context(), c.ByKey()["alice/sandbox"], providers.FixPolicy{})
+	testutil.Must(t, err)
 	if ch.Target != "" || !strings.Contains(ch.Action, "/api/v1/repository/alice/sandbox/immutabilitypolicy/") {
 		t.Fatalf("plan: %+v", ch)
 	}
-	r, err := e.p.Apply(t.Context(), ch, &journal{})
-	must(t, err)
+	r, err := e.p.Apply(t.Context(), ch, &testutil.Observer{})
+	testutil.Must(t, err)
 	if !r.Verified || r.Writes != 1 || e.s.Calls.Get("createRepositoryImmutabilityPolicy") != 1 {
 		t.Errorf("apply: %+v", r)
 	}
@@ -356,17 +288,17 @@ func TestFixUserRepository(t *testing.T) {
 func TestFixBesideInvertedDotStar(t *testing.T) {
 	e := setup(t, nil, "alice")
 	e.s.AddUser("alice")
-	must(t, e.s.AddRepo("alice", "x", "latest"))
+	testutil.Must(t, e.s.AddRepo("alice", "x", "latest"))
 	_, err := e.s.AddRepoPolicy("alice", "x", ".*", false)
-	must(t, err)
-	c, _ := e.scan(t)
-	if c.repos["alice/x"].Mode != providers.ModePartial {
-		t.Fatalf("inverted .* is not universal: %+v", c.repos["alice/x"].Immutability)
+	testutil.Must(t, err)
+	c, _ := testutil.Scan(t, e.p)
+	if c.ByKey()["alice/x"].Mode != providers.ModePartial {
+		t.Fatalf("inverted .* is not universal: %+v", c.ByKey()["alice/x"].Immutability)
 	}
-	ch, err := e.p.Plan(t.Context(), c.repos["alice/x"], providers.FixPolicy{})
-	must(t, err)
-	r, err := e.p.Apply(t.Context(), ch, &journal{})
-	must(t, err)
+	ch, err := e.p.Plan(t.Context(), c.ByKey()["alice/x"], providers.FixPolicy{})
+	testutil.Must(t, err)
+	r, err := e.p.Apply(t.Context(), ch, &testutil.Observer{})
+	testutil.Must(t, err)
 	ps := e.s.RepoPolicies("alice", "x")
 	if !r.Verified || len(ps) != 2 || ps[0].TagPattern != ".*" || ps[0].TagPatternMatches || ps[1].TagPattern != "^.*$" {
 		t.Errorf("result %+v policies %+v", r, ps)
@@ -388,11 +320,11 @@ func TestVerifyAfterWrite(t *testing.T) {
 		})
 	}, "acme")
 	e.s.AddOrg("acme")
-	must(t, e.s.AddRepo("acme", "a"))
-	c, _ := e.scan(t)
-	ch, err := e.p.Plan(t.Context(), c.repos["acme/a"], providers.FixPolicy{})
-	must(t, err)
-	r, err := e.p.Apply(t.Context(), ch, &journal{})
+	testutil.Must(t, e.s.AddRepo("acme", "a"))
+	c, _ := testutil.Scan(t, e.p)
+	ch, err := e.p.Plan(t.Context(), c.ByKey()["acme/a"], providers.FixPolicy{})
+	testutil.Must(t, err)
+	r, err := e.p.Apply(t.Context(), ch, &testutil.Observer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,17 +336,17 @@ func TestVerifyAfterWrite(t *testing.T) {
 func TestThrottleStorm(t *testing.T) {
 	e := setup(t, nil, "acme", "alice")
 	seedAcme(t, e.s)
-	clean, _ := e.scan(t)
+	clean, _ := testutil.Scan(t, e.p)
 	calm := e.s.Calls.Snapshot()
 	e.s.Calls.Reset()
 	e.s.Faults.Set(emulator.Faults{ThrottleRate: 0.6, Seed: 7})
-	c, errs := e.scan(t)
+	c, errs := testutil.Scan(t, e.p)
 	if len(errs) > 0 {
 		t.Fatalf("storm not ridden out: %v", errs)
 	}
-	for k, r := range clean.repos {
-		if c.repos[k].Mode != r.Mode {
-			t.Errorf("%s: %s under throttling, %s without", k, c.repos[k].Mode, r.Mode)
+	for k, r := range clean.ByKey() {
+		if c.ByKey()[k].Mode != r.Mode {
+			t.Errorf("%s: %s under throttling, %s without", k, c.ByKey()[k].Mode, r.Mode)
 		}
 	}
 	var before, after int64
@@ -433,11 +365,11 @@ func TestScopeDenied(t *testing.T) {
 	e := setup(t, nil, "acme", "alice")
 	seedAcme(t, e.s)
 	e.s.Deny("acme", true)
-	c, errs := e.scan(t)
+	c, errs := testutil.Scan(t, e.p)
 	if providers.KindOf(errs["acme"]) != providers.ErrDenied || !strings.Contains(errs["acme"].Error(), "acme") {
 		t.Errorf("acme: %v", errs["acme"])
 	}
-	if _, ok := c.repos["alice/sandbox"]; !ok || errs["alice"] != nil {
+	if _, ok := c.ByKey()["alice/sandbox"]; !ok || errs["alice"] != nil {
 		t.Errorf("alice not listed: %v", errs["alice"])
 	}
 }
@@ -455,15 +387,15 @@ func TestRepositoryReadFailureIsUnknown(t *testing.T) {
 		})
 	}, "acme")
 	seedAcme(t, e.s)
-	c, errs := e.scan(t)
+	c, errs := testutil.Scan(t, e.p)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	w := c.repos["acme/worker"]
+	w := c.ByKey()["acme/worker"]
 	if w.Mode != providers.ModeUnknown || !strings.Contains(w.Error, "Unauthorized") {
 		t.Errorf("worker: %+v", w.Immutability)
 	}
-	if c.repos["acme/api"].Mode != providers.ModeImmutable {
+	if c.ByKey()["acme/api"].Mode != providers.ModeImmutable {
 		t.Error("other repositories must still be read")
 	}
 }
@@ -475,14 +407,14 @@ func TestCredentials(t *testing.T) {
 	defer hs.Close()
 	p, err := newProvider(config.Provider{Name: "q", Endpoint: hs.URL, Namespaces: []string{"acme"},
 		Credentials: config.Credentials{TokenEnv: tokenEnv}}, providers.Options{Getenv: func(string) string { return "" }}, nil)
-	must(t, err)
-	err = p.Repositories(t.Context(), providers.Scope{Name: "acme"}, &collector{})
+	testutil.Must(t, err)
+	err = p.Repositories(t.Context(), providers.Scope{Name: "acme"}, &testutil.Emitter{})
 	if err == nil || !strings.Contains(err.Error(), tokenEnv) {
 		t.Errorf("empty token: %v", err)
 	}
 	p, _ = newProvider(config.Provider{Name: "q", Endpoint: hs.URL, Credentials: config.Credentials{TokenEnv: tokenEnv}},
 		providers.Options{Getenv: func(string) string { return "wrong" }}, nil)
-	err = p.Repositories(t.Context(), providers.Scope{Name: "acme"}, &collector{})
+	err = p.Repositories(t.Context(), providers.Scope{Name: "acme"}, &testutil.Emitter{})
 	if providers.KindOf(err) != providers.ErrDenied || strings.Contains(err.Error(), "wrong") {
 		t.Errorf("wrong token: %v", err)
 	}
@@ -496,14 +428,14 @@ func TestCredentials(t *testing.T) {
 
 func TestDemoEndToEnd(t *testing.T) {
 	d, err := emu.StartDemo(t.Context())
-	must(t, err)
+	testutil.Must(t, err)
 	defer d.Close()
 	envs := d.Env()
 	pr, err := New(t.Context(), d.Provider(), providers.Options{Getenv: func(k string) string { return envs[k] }})
-	must(t, err)
+	testutil.Must(t, err)
 	p := pr.(*Provider)
 	e := &env{p: p}
-	c, errs := e.scan(t)
+	c, errs := testutil.Scan(t, e.p)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -512,16 +444,16 @@ func TestDemoEndToEnd(t *testing.T) {
 		"alice/sandbox": providers.ModeMutable, "legacy/tools": providers.ModeUnsupported,
 	}
 	for k, m := range want {
-		if c.repos[k].Mode != m {
-			t.Errorf("%s: %s, want %s", k, c.repos[k].Mode, m)
+		if c.ByKey()[k].Mode != m {
+			t.Errorf("%s: %s, want %s", k, c.ByKey()[k].Mode, m)
 		}
 	}
 	ns, repo, tag := d.OverwriteTarget()
-	must(t, d.PushTag(t.Context(), ns, repo, tag))
-	ch, err := p.Plan(t.Context(), c.repos[ns+"/"+repo], providers.FixPolicy{})
-	must(t, err)
-	r, err := p.Apply(t.Context(), ch, &journal{})
-	must(t, err)
+	testutil.Must(t, d.PushTag(t.Context(), ns, repo, tag))
+	ch, err := p.Plan(t.Context(), c.ByKey()[ns+"/"+repo], providers.FixPolicy{})
+	testutil.Must(t, err)
+	r, err := p.Apply(t.Context(), ch, &testutil.Observer{})
+	testutil.Must(t, err)
 	if !r.Verified {
 		t.Fatalf("demo fix not verified: %+v", r)
 	}

@@ -36,55 +36,25 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi2"
-	"github.com/getkin/kin-openapi/openapi2conv"
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/legacy"
+
+	"github.com/immutag/immutag/internal/testutil"
+	"github.com/immutag/immutag/internal/testutil/apispec"
 )
 
 // SpecFile is the spec's file name inside the specs directory.
 const SpecFile = "acr-dataplane.json"
 
-// SpecPath locates acr-dataplane.json; the error says where it looked.
-func SpecPath() (string, error) {
-	var tried []string
-	if d := os.Getenv("IMMUTAG_SPECS_DIR"); d != "" {
-		p := filepath.Join(d, SpecFile)
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		tried = append(tried, p)
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "..", "shared", "specs", SpecFile)
-			if _, err := os.Stat(p); err == nil {
-				return p, nil
-			}
-			tried = append(tried, p)
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	return "", fmt.Errorf("%s not found (tried %s; set IMMUTAG_SPECS_DIR)", SpecFile, strings.Join(tried, ", "))
-}
+// SpecPath locates acr-dataplane.json (see testutil.SpecPath); the error
+// says where it looked.
+func SpecPath() (string, error) { return testutil.SpecPath(SpecFile) }
 
 // Checker validates exchanges and collects the problems it finds. It is
 // safe for concurrent use.
@@ -100,10 +70,7 @@ type Checker struct {
 // New loads the spec or skips the test when it is absent.
 func New(tb testing.TB) *Checker {
 	tb.Helper()
-	p, err := SpecPath()
-	if err != nil {
-		tb.Skipf("ACR contract check skipped: %v", err)
-	}
+	p := testutil.Spec(tb, "ACR contract check", SpecFile)
 	c, err := Load(p)
 	if err != nil {
 		tb.Fatalf("load %s: %v", p, err)
@@ -113,61 +80,28 @@ func New(tb testing.TB) *Checker {
 
 // Load reads and converts the Swagger 2.0 spec at path.
 func Load(path string) (*Checker, error) {
-	raw, err := os.ReadFile(path)
+	tree, err := apispec.ReadTree(path)
 	if err != nil {
 		return nil, err
 	}
-	var doc2 openapi2.T
-	if err := json.Unmarshal(raw, &doc2); err != nil {
-		return nil, fmt.Errorf("parse swagger: %w", err)
-	}
-	doc3, err := openapi2conv.ToV3(&doc2)
+	doc2, doc3, err := apispec.Swagger2(tree)
 	if err != nil {
-		return nil, fmt.Errorf("convert to openapi 3: %w", err)
+		return nil, err
 	}
 	// x-ms-parameterized-host ({url}) has no OpenAPI 3 equivalent; route
 	// on the path alone.
-	doc3.Servers = nil
-	r, err := legacy.NewRouter(doc3, openapi3.DisableExamplesValidation())
+	r, err := apispec.Router(doc3, "")
 	if err != nil {
-		return nil, fmt.Errorf("router: %w", err)
+		return nil, err
 	}
-	return &Checker{router: r, doc2: &doc2, ops: map[string]int{}}, nil
+	return &Checker{router: r, doc2: doc2, ops: map[string]int{}}, nil
 }
 
 // Transport returns a RoundTripper that forwards to base and checks every
 // exchange.
 func (c *Checker) Transport(base http.RoundTripper) http.RoundTripper {
-	return rt(func(req *http.Request) (*http.Response, error) {
-		var reqBody []byte
-		if req.Body != nil && req.Body != http.NoBody {
-			b, err := io.ReadAll(req.Body)
-			_ = req.Body.Close()
-			if err != nil {
-				return nil, err
-			}
-			reqBody = b
-			req.Body = io.NopCloser(bytes.NewReader(b))
-			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
-		}
-		resp, err := base.RoundTrip(req)
-		if err != nil {
-			return resp, err
-		}
-		respBody, rerr := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		resp.Body = io.NopCloser(bytes.NewReader(respBody))
-		if rerr != nil {
-			return nil, rerr
-		}
-		c.Check(req, reqBody, resp, respBody)
-		return resp, nil
-	})
+	return testutil.Tap(base, c.Check)
 }
-
-type rt func(*http.Request) (*http.Response, error)
-
-func (f rt) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // Check validates one exchange and records any problem.
 func (c *Checker) Check(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte) {

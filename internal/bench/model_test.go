@@ -1,0 +1,241 @@
+package bench
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/immutag/immutag/internal/emulator/sandbox"
+	"github.com/immutag/immutag/internal/providers"
+)
+
+// The call model: which calls an audit cannot avoid, given what the
+// registries hold, and the wall-time lower bound they set.
+//
+// Unavoidable calls are the list pages at each API's maximum page size plus
+// the reads the API forces because its listing does not carry the setting:
+//
+//	ecr               GetCallerIdentity (own account), per scope one
+//	                  DescribePullThroughCacheRules page and ceil(n/1000)
+//	                  DescribeRepositories pages
+//	artifactregistry  ListLocations per project, ceil(listed/1000)
+//	                  ListRepositories pages per location
+//	acr               ceil(n/100) catalog pages, per repository its tag
+//	                  pages (ceil(tags/100)); token calls are counted apart
+//	dockerhub         one token, ceil(n/100) list pages, one GET per
+//	                  repository (the listing has no immutable_tags_settings)
+//	quay              per namespace the organisation lookup (a user
+//	                  namespace needs the user lookup too), the organisation
+//	                  policies, ceil(n/100) list pages and one repository
+//	                  policy read per repository unless an organisation
+//	                  policy already covers every tag or the feature is off
+//	harbor            ceil(projects/100) project pages, per project its
+//	                  rules and ceil(n/100) repository pages
+//
+// Lower bound for one provider whose calls each take at least L and of
+// which at most M may be in flight (rate.max_concurrent):
+//
+//	max( calls*L/M , chain*L )
+//
+// where chain is the longest run of calls that must follow one another in
+// one scope (identity or token, then each list page, then the last
+// per-repository read). Providers run side by side with their own limits
+// and the engine's --concurrency is set above the number of scopes, so the
+// audit's bound is the largest provider bound.
+
+// model is the expectation for one provider.
+type model struct {
+	Provider string
+	Kind     string
+	Calls    map[string]int64 // unavoidable calls by emulator operation name
+	Auth     map[string]int64 // token calls the emulator serves without latency (acr)
+	Chain    int64
+	Repos    int
+}
+
+func (m *model) total() int64 {
+	var n int64
+	for _, v := range m.Calls {
+		n += v
+	}
+	return n
+}
+
+// bound is the provider's lower bound for latency l and m calls in flight.
+func (m *model) bound(l time.Duration, inFlight int) time.Duration {
+	through := time.Duration(float64(m.total()) * float64(l) / float64(inFlight))
+	return max(through, time.Duration(m.Chain)*l)
+}
+
+func pages(n, size int) int64 {
+	if n <= 0 {
+		return 1
+	}
+	return int64((n + size - 1) / size)
+}
+
+// Facts about the demo data the report alone does not show.
+var (
+	// The Artifact Registry demo also lists a maven repository, which the
+	// adapter skips but the page still carries.
+	arUnaudited = map[string]int{"acme-prod/us-central1": 1}
+	// The Quay demo's user namespace (the others are organisations).
+	quayUsers = []string{"alice"}
+)
+
+// universalQuay reports patterns that full-match every tag, as the adapter
+// recognises them.
+func universalQuay(pattern string) bool {
+	return slices.Contains([]string{".*", "^.*$", "(.*)", "^(.*)$", ".+", "^.+$", ".*$", "^.*"}, strings.TrimSpace(pattern))
+}
+
+// models derives the unavoidable calls of every provider from the audit
+// report (repositories per scope) and the emulators' state.
+func models(rep *report, sb *sandbox.Sandbox) map[string]*model {
+	out := map[string]*model{}
+	get := func(provider, kind string) *model {
+		m := out[provider]
+		if m == nil {
+			m = &model{Provider: provider, Kind: kind, Calls: map[string]int64{}, Auth: map[string]int64{}}
+			out[provider] = m
+		}
+		return m
+	}
+	featureOff := map[string]bool{}
+	for _, w := range rep.Warnings {
+		if w.Code == "quay-immutable-tags-off" {
+			featureOff[w.Provider+"/"+w.Scope] = true
+		}
+	}
+	harborProjects := map[string]int{}
+	arProjects := map[string]bool{}
+	for _, s := range rep.Scopes {
+		m := get(s.Provider, s.Kind)
+		m.Repos += s.Repositories
+		n := s.Repositories
+		switch s.Kind {
+		case providers.KindECR:
+			m.Calls["GetCallerIdentity"] = 1
+			m.Calls["DescribePullThroughCacheRules"]++
+			p := pages(n, 1000)
+			m.Calls["DescribeRepositories"] += p
+			m.Chain = max(m.Chain, 1+p)
+		case providers.KindArtifactRegistry:
+			project, _, _ := strings.Cut(s.Scope, "/")
+			if !arProjects[s.Provider+"/"+project] {
+				arProjects[s.Provider+"/"+project] = true
+				m.Calls["ListLocations"]++
+			}
+			p := pages(n+arUnaudited[s.Scope], 1000)
+			m.Calls["ListRepositories"] += p
+			m.Chain = max(m.Chain, 1+p)
+		case providers.KindACR:
+			p := pages(n, 100)
+			m.Calls["GET catalog"] += p
+			m.Chain = max(m.Chain, p+1)
+			if srv := sb.ACR(); srv != nil {
+				for _, repo := range srv.Repositories() {
+					total, _ := srv.Counts(repo)
+					m.Calls["GET tags"] += pages(total, 100)
+				}
+			}
+		case providers.KindDockerHub:
+			p := pages(n, 100)
+			m.Calls["auth.token"] = 1
+			m.Calls["repositories.list"] += p
+			m.Calls["repository.get"] += int64(n)
+			m.Chain = max(m.Chain, 1+p+1)
+		case providers.KindQuay:
+			m.Calls["getOrganization"]++
+			user := slices.Contains(quayUsers, s.Scope)
+			if user {
+				m.Calls["getUserInformation"]++
+			} else {
+				m.Calls["listOrgImmutabilityPolicies"]++
+			}
+			p := pages(n, 100)
+			m.Calls["listRepos"] += p
+			reads := int64(n)
+			if featureOff[s.Provider+"/"+s.Scope] {
+				reads = 0
+			} else if srv := sb.Quay(); srv != nil && !user {
+				for _, pl := range srv.OrgPolicies(s.Scope) {
+					if pl.TagPatternMatches && universalQuay(pl.TagPattern) {
+						reads = 0
+					}
+				}
+			}
+			m.Calls["listRepositoryImmutabilityPolicies"] += reads
+			chain := 1 + p
+			if reads > 0 {
+				chain++
+			}
+			m.Chain = max(m.Chain, chain)
+		case providers.KindHarbor:
+			harborProjects[s.Provider]++
+			m.Calls["ListImmuRules"]++
+			p := pages(n, 100)
+			m.Calls["listRepositories"] += p
+			m.Chain = max(m.Chain, 1+p)
+		}
+	}
+	for prov, n := range harborProjects {
+		m := out[prov]
+		pp := pages(n, 100)
+		m.Calls["listProjects"] = pp
+		m.Chain += pp - 1
+	}
+	return out
+}
+
+// compare sets actual calls against the model: redundant are calls above
+// the unavoidable ones (per operation), auth the calls outside the model.
+type comparison struct {
+	Actual    int64
+	Redundant int64
+	Extra     map[string]int64 // operation -> calls above the model
+	Auth      int64
+}
+
+// authOps are token calls: needed, but not data reads, and (ACR) served
+// without the injected latency, so they are reported apart.
+var authOps = map[string]bool{"GET oauth2/token": true, "POST oauth2/token": true, "POST oauth2/exchange": true}
+
+func compare(m *model, calls map[string]int64) comparison {
+	c := comparison{Extra: map[string]int64{}}
+	for op, n := range calls {
+		if authOps[op] {
+			c.Auth += n
+			continue
+		}
+		c.Actual += n
+		if extra := n - m.Calls[op]; extra > 0 {
+			c.Extra[op] = extra
+			c.Redundant += extra
+		}
+	}
+	return c
+}
+
+// callTable renders calls by operation, actual against the model.
+func callTable(m *model, calls map[string]int64) string {
+	ops := slices.Sorted(maps.Keys(calls))
+	for op := range m.Calls {
+		if _, ok := calls[op]; !ok {
+			ops = append(ops, op)
+		}
+	}
+	sort.Strings(ops)
+	var b strings.Builder
+	for _, op := range ops {
+		exp := "-"
+		if v, ok := m.Calls[op]; ok {
+			exp = fmt.Sprint(v)
+		}
+		fmt.Fprintf(&b, "    %-14s %-36s %8d  (unavoidable %s)\n", m.Provider, op, calls[op], exp)
+	}
+	return b.String()
+}

@@ -1,0 +1,253 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/fake"
+)
+
+func TestServeFlags(t *testing.T) {
+	cases := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		inErr string
+		check func(*testing.T, *ServeOptions)
+	}{
+		{name: "defaults", check: func(t *testing.T, o *ServeOptions) {
+			if o.Interval != time.Hour || o.Listen != "127.0.0.1:9100" || o.Keep != 24 || o.Enforce {
+				t.Fatalf("defaults %+v", o)
+			}
+			if !strings.HasSuffix(o.ReportsDir, filepath.Join("immutag", "reports")) || !strings.HasSuffix(o.Journal, "journal.jsonl") {
+				t.Fatalf("state paths %q %q", o.ReportsDir, o.Journal)
+			}
+		}},
+		{name: "cron", args: []string{"--schedule", "0 */6 * * *", "--jitter", "30m"}, check: func(t *testing.T, o *ServeOptions) {
+			if o.schedule == nil || !strings.Contains(o.schedule.String(), "0 */6") {
+				t.Fatalf("schedule %v", o.schedule)
+			}
+		}},
+		{name: "secret from env", args: []string{"--webhook-secret-env", "HOOK"}, env: map[string]string{"HOOK": "s3cr3t-value-long-enough"},
+			check: func(t *testing.T, o *ServeOptions) {
+				if o.secret != "s3cr3t-value-long-enough" {
+					t.Fatal("secret not read from the environment")
+				}
+			}},
+		{name: "both schedules", args: []string{"--interval", "1h", "--schedule", "@daily"}, inErr: "interval"},
+		{name: "interval too short", args: []string{"--interval", "1s"}, inErr: "--interval 1s"},
+		{name: "jitter too long", args: []string{"--interval", "10m", "--jitter", "10m"}, inErr: "--jitter"},
+		{name: "cron jitter too long", args: []string{"--schedule", "*/5 * * * *", "--jitter", "6m"}, inErr: "--jitter"},
+		{name: "negative jitter", args: []string{"--jitter", "-1s"}, inErr: "negative"},
+		{name: "bad cron", args: []string{"--schedule", "every day"}, inErr: "--schedule"},
+		{name: "secret env unset", args: []string{"--webhook-secret-env", "NOPE"}, inErr: "NOPE"},
+		{name: "bad listen", args: []string{"--listen", "9100"}, inErr: "--listen"},
+		{name: "keep zero", args: []string{"--keep", "0"}, inErr: "--keep"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := testFactory(t)
+			base := f.Getenv
+			f.Getenv = func(k string) string {
+				if v, ok := tc.env[k]; ok {
+					return v
+				}
+				return base(k)
+			}
+			var got *ServeOptions
+			cmd := newCmdServe(f, func(_ context.Context, o *ServeOptions) error { got = o; return nil })
+			cmd.SetArgs(tc.args)
+			cmd.SetOut(io.Discard)
+			cmd.SetErr(io.Discard)
+			err := cmd.ExecuteContext(t.Context())
+			if tc.inErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.inErr) {
+					t.Fatalf("error %v, want one mentioning %q", err, tc.inErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, got)
+		})
+	}
+}
+
+// lineWatcher is a stderr that reports lines matching a pattern.
+type lineWatcher struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	re    *regexp.Regexp
+	match chan string
+}
+
+func (w *lineWatcher) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	for {
+		line, err := w.buf.ReadString('\n')
+		if err != nil {
+			w.buf.WriteString(line)
+			break
+		}
+		if w.re.MatchString(line) {
+			w.match <- line
+		}
+	}
+	return len(p), nil
+}
+
+// serve runs in-process like main does: the first scan is at start, the
+// report is served and written, and cancelling the context (SIGTERM) stops
+// it with exit code 0.
+func TestServeRunsAndStops(t *testing.T) {
+	p := fake.New("a", providers.KindECR).
+		Add("s1", fake.Repo{Name: "ok", Immutability: imm(providers.ModeImmutable)}).
+		Add("s1", fake.Repo{Name: "bad", Immutability: imm(providers.ModeMutable)})
+	f := fakeFactory(t, p)
+	w := &lineWatcher{re: regexp.MustCompile(`msg=serving|msg="scan finished"`), match: make(chan string, 10)}
+	f.IO.ErrOut = w
+	dir := t.TempDir()
+	cmd := NewRootCmd(f)
+	cmd.SetArgs([]string{"serve", "--log-level", "info", "--listen", "127.0.0.1:0", "--reports-dir", dir, "--interval", "1h"})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+
+	next := func(what string) string {
+		select {
+		case l := <-w.match:
+			return l
+		case err := <-done:
+			t.Fatalf("serve ended before %s: %v", what, err)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no %s", what)
+		}
+		return ""
+	}
+	addr := regexp.MustCompile(`listen=(\S+)`).FindStringSubmatch(next("serving line"))
+	if addr == nil {
+		t.Fatal("no listen address logged")
+	}
+	next("scan finished")
+	resp, err := http.Get("http://" + addr[1] + "/report/latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Run     struct{ Command string } `json:"run"`
+		Summary struct {
+			Drift     int `json:"drift"`
+			Compliant int `json:"compliant"`
+		} `json:"summary"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&rep)
+	resp.Body.Close()
+	if err != nil || rep.Run.Command != "serve" || rep.Summary.Drift != 1 || rep.Summary.Compliant != 1 {
+		t.Fatalf("latest report %+v (%v)", rep, err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || !strings.HasSuffix(entries[0].Name(), ".json") {
+		t.Fatalf("reports dir holds %v", entries)
+	}
+	if p.Writes != 0 {
+		t.Fatal("serve without --enforce wrote to the registry")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if code := ExitCode(err); code != CodeOK {
+			t.Fatalf("exit %d after SIGTERM (%v)", code, err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+// The Kubernetes examples pass flags the commands accept.
+func TestKubernetesExampleArgs(t *testing.T) {
+	type container struct {
+		Args []string `yaml:"args"`
+	}
+	type podSpec struct {
+		Containers []container `yaml:"containers"`
+	}
+	checked := 0
+	for _, name := range []string{"serve.yaml", "cronjob.yaml"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "examples", "kubernetes", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		for {
+			var doc struct {
+				Kind string `yaml:"kind"`
+				Spec struct {
+					Template    struct{ Spec podSpec } `yaml:"template"`
+					JobTemplate struct {
+						Spec struct {
+							Template struct{ Spec podSpec } `yaml:"template"`
+						} `yaml:"spec"`
+					} `yaml:"jobTemplate"`
+				} `yaml:"spec"`
+			}
+			if err := dec.Decode(&doc); err != nil {
+				break
+			}
+			var args []string
+			switch doc.Kind {
+			case "Deployment":
+				args = doc.Spec.Template.Spec.Containers[0].Args
+			case "CronJob":
+				args = doc.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args
+			default:
+				continue
+			}
+			f := testFactory(t)
+			f.Getenv = func(k string) string {
+				if k == "IMMUTAG_WEBHOOK_SECRET" {
+					return "a-secret-long-enough-for-the-example"
+				}
+				return ""
+			}
+			root := NewRootCmd(f)
+			ran := ""
+			for _, c := range root.Commands() {
+				switch c.Name() {
+				case "serve":
+					root.RemoveCommand(c)
+					root.AddCommand(newCmdServe(f, func(context.Context, *ServeOptions) error { ran = "serve"; return nil }))
+				case "audit":
+					root.RemoveCommand(c)
+					root.AddCommand(NewCmdAudit(f, func(context.Context, *AuditOptions) error { ran = "audit"; return nil }))
+				}
+			}
+			root.SetArgs(args)
+			root.SetOut(io.Discard)
+			root.SetErr(io.Discard)
+			if err := root.ExecuteContext(t.Context()); err != nil || ran != args[0] {
+				t.Errorf("%s %s: %v %v (ran %q)", name, doc.Kind, args, err, ran)
+			}
+			checked++
+		}
+	}
+	if checked != 2 {
+		t.Fatalf("checked %d containers, want the Deployment and the CronJob", checked)
+	}
+}

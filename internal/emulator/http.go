@@ -1,0 +1,96 @@
+package emulator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// HTTPServer serves one emulator's handler on a free loopback port.
+type HTTPServer struct {
+	srv *http.Server
+	url string
+}
+
+// ServeLoopback listens on a free 127.0.0.1 port and serves h in the
+// background until Close. ReadHeaderTimeout keeps a stalled client from
+// holding a connection open forever.
+func ServeLoopback(h http.Handler) (*HTTPServer, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &HTTPServer{
+		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second},
+		url: "http://" + ln.Addr().String(),
+	}
+	go func() { _ = s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// URL is the base URL, http://127.0.0.1:PORT.
+func (s *HTTPServer) URL() string { return s.url }
+
+// Close shuts the server down, giving calls in flight two seconds to
+// finish. Closing a nil server (one never started) does nothing.
+func (s *HTTPServer) Close() error {
+	if s == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return s.srv.Shutdown(ctx)
+}
+
+// Content types the emulated registries answer JSON with.
+const (
+	ContentJSON     = "application/json"
+	ContentJSONUTF8 = "application/json; charset=utf-8"
+)
+
+// WriteJSON answers with status and v encoded as JSON under contentType.
+// Each registry's error body stays with its emulator: the shapes differ.
+func WriteJSON(w http.ResponseWriter, status int, contentType string, v any) {
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// RetryAfter is d as a Retry-After header value: whole seconds, rounded up.
+func RetryAfter(d time.Duration) string { return strconv.Itoa(int(math.Ceil(d.Seconds()))) }
+
+// Inject applies in's faults to one HTTP call: it waits out the injected
+// latency, then answers a throttled call with throttled, after setting
+// Retry-After when the faults advertise a delay, and a failed call with
+// failed. It reports whether the call was answered; when it was not, the
+// caller serves it.
+func Inject(in *Injector, w http.ResponseWriter, r *http.Request, throttled, failed http.HandlerFunc) bool {
+	switch in.Before(r.Context()) {
+	case Throttle:
+		if ra := in.Faults().RetryAfter; ra > 0 {
+			w.Header().Set("Retry-After", RetryAfter(ra))
+		}
+		throttled(w, r)
+		return true
+	case Fail:
+		failed(w, r)
+		return true
+	}
+	return false
+}
+
+// DemoSecret is a fresh random secret (32 hex digits) for a demo's
+// credentials, so that no fixed password or token ships with the demo.
+func DemoSecret() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}

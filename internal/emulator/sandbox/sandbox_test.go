@@ -1,0 +1,198 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/immutag/immutag/internal/audit"
+	"github.com/immutag/immutag/internal/emulator"
+	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/catalog"
+)
+
+// scan audits everything the sandbox serves with the real adapters.
+func scan(t *testing.T, sb *Sandbox, only ...string) *audit.Report {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+	t.Setenv("AWS_PROFILE", "")
+	for k, v := range sb.Env() {
+		t.Setenv(k, v)
+	}
+	now := time.Now()
+	cfg := sb.Config(now)
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("sandbox config does not validate: %v", err)
+	}
+	sel, err := cfg.Select(only)
+	if err != nil {
+		t.Fatal(err)
+	}
+	provs, err := catalog.Build(t.Context(), sel, providers.Options{Getenv: os.Getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := &audit.Engine{Providers: provs, Policy: audit.PolicyFrom(cfg.Policy, now), Concurrency: 16}
+	sc, err := eng.Run(t.Context())
+	if err != nil {
+		t.Fatalf("audit: %v", err)
+	}
+	t.Cleanup(func() {
+		sc.Report.Close()
+		// The REST adapters share http.DefaultTransport; a connection it
+		// dialled but never used keeps an emulator's graceful Shutdown
+		// waiting, so drop the idle ones before the sandbox closes.
+		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	})
+	return sc.Report
+}
+
+func start(t *testing.T, o Options) *Sandbox {
+	t.Helper()
+	sb, err := Start(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := sb.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return sb
+}
+
+func TestSeedFillsEveryRegistry(t *testing.T) {
+	const seed = 41
+	for _, tc := range []struct {
+		name string
+		seed int
+		want func(kind string) int
+	}{
+		{"demo only", 0, func(k string) int { return demoRepositories[k] }},
+		{"seeded", seed, func(string) int { return seed }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sb := start(t, Options{Seed: tc.seed})
+			if got := len(sb.Endpoints()); got != len(providers.Kinds) {
+				t.Fatalf("%d emulators running, want %d", got, len(providers.Kinds))
+			}
+			rep := scan(t, sb)
+			if rep.Summary.ScopeErrors != 0 || rep.Summary.Error != 0 {
+				t.Fatalf("scan incomplete: %+v scopes %+v", rep.Summary, rep.Scopes)
+			}
+			modes := map[string]map[providers.Mode]int{}
+			_ = rep.Findings.Each(func(f audit.Finding) error {
+				if modes[f.Kind] == nil {
+					modes[f.Kind] = map[providers.Mode]int{}
+				}
+				modes[f.Kind][f.Mode]++
+				return nil
+			})
+			for _, ep := range sb.Endpoints() {
+				got := rep.Summary.ByProvider[ep.Provider].Repositories
+				if want := tc.want(ep.Kind); got != want {
+					t.Errorf("%s (%s): %d repositories audited, want %d", ep.Provider, ep.Kind, got, want)
+				}
+				// Every registry shows protected and unprotected repositories side by side.
+				if m := modes[ep.Kind]; m[providers.ModeImmutable]+m[providers.ModePartial] == 0 || m[providers.ModeMutable] == 0 {
+					t.Errorf("%s: modes %v lack protected or mutable repositories", ep.Kind, m)
+				}
+			}
+			if tc.seed > 0 {
+				// The generated mix adds fully immutable repositories
+				// everywhere (the Harbor demo has none of its own).
+				for _, k := range providers.Kinds {
+					if modes[k][providers.ModeImmutable] == 0 {
+						t.Errorf("%s: no immutable repository in %v", k, modes[k])
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestDenyAndFaults(t *testing.T) {
+	sb := start(t, Options{
+		Kinds:  []string{providers.KindQuay, providers.KindHarbor, providers.KindECR},
+		Faults: emulator.Faults{PageSize: 2}, FaultKinds: []string{providers.KindHarbor},
+		Deny: []Deny{{Provider: "quay", Scope: "acme"}, {Provider: "aws-demo", Scope: "123456789012/eu-west-1"}},
+	})
+	rep := scan(t, sb)
+	failed := map[string]bool{}
+	for _, s := range rep.Scopes {
+		if s.Status != "ok" {
+			failed[s.Provider+"/"+s.Scope] = true
+		}
+	}
+	for _, want := range []string{"quay-demo/acme", "aws-demo/123456789012/eu-west-1"} {
+		if !failed[want] {
+			t.Errorf("scope %s was not denied; failed scopes: %v", want, failed)
+		}
+	}
+	if len(failed) != 2 {
+		t.Errorf("failed scopes %v, want exactly the two denied ones", failed)
+	}
+	// Page size 2 on Harbor: its 4 demo projects need two pages, while
+	// Quay (no faults) needs one page per namespace.
+	calls := sb.Calls()
+	if n := calls[providers.KindHarbor]["listProjects"]; n != 2 {
+		t.Errorf("harbor listProjects calls = %d with page size 2, want 2; counters %v", n, calls[providers.KindHarbor])
+	}
+	if n := calls[providers.KindQuay]["listRepos"]; n != 2 {
+		t.Errorf("quay listRepos calls = %d, want one per readable namespace (2); counters %v", n, calls[providers.KindQuay])
+	}
+
+	sb.ResetCalls()
+	for k, ops := range sb.Calls() {
+		for op, n := range ops {
+			if n != 0 {
+				t.Errorf("%s %s = %d after ResetCalls", k, op, n)
+			}
+		}
+	}
+	if err := sb.SetFaults("acr", emulator.Faults{}); err == nil {
+		t.Error("SetFaults on an emulator that is not running succeeded")
+	}
+}
+
+func TestParseDenyAndErrors(t *testing.T) {
+	d, err := ParseDeny("aws-demo/123456789012/us-east-1")
+	if err != nil || d.Provider != "aws-demo" || d.Scope != "123456789012/us-east-1" {
+		t.Fatalf("ParseDeny = %+v, %v", d, err)
+	}
+	for _, bad := range []string{"", "quay", "/acme", "quay/"} {
+		if _, err := ParseDeny(bad); err == nil {
+			t.Errorf("ParseDeny(%q) accepted", bad)
+		}
+	}
+	ctx := context.Background()
+	for _, o := range []Options{
+		{Seed: -1},
+		{Seed: MaxSeed + 1},
+		{Kinds: []string{"gcr"}},
+		{Kinds: []string{providers.KindQuay}, Deny: []Deny{{Provider: "harbor", Scope: "x"}}},
+		{Kinds: []string{providers.KindECR}, Deny: []Deny{{Provider: "ecr", Scope: "no-region"}}},
+	} {
+		sb, err := Start(ctx, o)
+		if err == nil {
+			sb.Close()
+			t.Errorf("Start(%+v) succeeded", o)
+			continue
+		}
+		if !strings.Contains(err.Error(), "sandbox") {
+			t.Errorf("error %q lacks context", err)
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := Start(cctx, Options{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Start with a cancelled context: %v", err)
+	}
+}

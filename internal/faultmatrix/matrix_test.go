@@ -1,0 +1,474 @@
+package faultmatrix
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/artifactregistry/apiv1/artifactregistrypb"
+	"google.golang.org/grpc/codes"
+
+	"github.com/immutag/immutag/internal/audit"
+	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/providers"
+)
+
+// outcome is what a cell expects of the scope the fault aims at.
+type outcome int
+
+const (
+	recovers   outcome = iota // the fault is transient: everything is read and graded
+	scopeError                // the scope is reported as error; the scan goes on
+	repoError                 // the target repository is error; its scope is ok
+)
+
+func (o outcome) String() string {
+	return [...]string{"recovers", "scope error", "repository error"}[o]
+}
+
+// spec is one cell: what was injected and what the run must show.
+type spec struct {
+	skip    string       // why the fault does not apply to this kind
+	hc      *http.Client // short per-attempt timeout for the run
+	want    outcome
+	msg     []string        // the report's error must contain one of these (case-insensitive)
+	counted func(wire) bool // calls that must stay bounded
+	min     int
+	max     int
+	// read is how many repositories of a failing scope may legitimately
+	// have been read (and graded) before the failure.
+	read int
+	post func(t *testing.T, fx *fixture, r result)
+}
+
+type faultCase struct {
+	name string
+	plan func(t *testing.T, fx *fixture) spec
+}
+
+var kinds = []struct {
+	name  string
+	start func(*testing.T) *fixture
+}{
+	{providers.KindECR, startECR},
+	{providers.KindArtifactRegistry, startAR},
+	{providers.KindACR, startACR},
+	{providers.KindDockerHub, startHub},
+	{providers.KindQuay, startQuay},
+	{providers.KindHarbor, startHarbor},
+}
+
+const (
+	noTimeoutECR = "the ECR adapter builds its own AWS HTTP client (no Options.HTTPClient) and sets no per-attempt timeout, so a stalled endpoint cannot be timed out from outside in test time"
+	azcoreDelay  = "azcore's own backoff for transport errors (800 ms, then x3 per retry, about 45 s for 5 retries) cannot be shortened from outside the acr package"
+	noRepoRead   = "immutability is read per scope (listing or project rules), there is no per-repository read to fail"
+	opaqueCursor = "the page cursor is an opaque token, not a URL: there is no host to leave"
+	staticCreds  = "static credentials: there is no token to refresh (see 401-expired)"
+)
+
+func rest(fx *fixture) bool { return fx.kind == providers.KindDockerHub || fx.kind == providers.KindQuay || fx.kind == providers.KindHarbor }
+
+var faults = []faultCase{
+	{"429-burst", func(t *testing.T, fx *fixture) spec {
+		if fx.gp != nil {
+			fx.ar.FailNext("ListRepositories", codes.ResourceExhausted, 2)
+			return spec{want: recovers, counted: onOp(opList), min: 4, max: 4}
+		}
+		act, _ := fx.apiErr(throttled, "fm-throttled-burst")
+		fx.px.add(&rule{match: on(fx.bad, opList), times: 2, do: act})
+		return spec{want: recovers, counted: on(fx.bad, opList), min: 3, max: 3}
+	}},
+	{"429-storm", func(t *testing.T, fx *fixture) spec {
+		if fx.gp != nil {
+			fx.arInject(codes.ResourceExhausted, "fm-throttled-storm")
+			return spec{want: scopeError, msg: []string{"fm-throttled-storm"}, counted: on(fx.bad, opList), min: fx.attempts, max: fx.attempts}
+		}
+		act, msg := fx.apiErr(throttled, "fm-throttled-storm")
+		fx.px.add(&rule{match: on(fx.bad, opList), do: act})
+		return spec{want: scopeError, msg: []string{msg}, counted: on(fx.bad, opList), min: fx.attempts, max: fx.attempts}
+	}},
+	{"5xx-burst", func(t *testing.T, fx *fixture) spec {
+		if fx.gp != nil {
+			fx.ar.FailNext("ListRepositories", codes.Unavailable, 2)
+			return spec{want: recovers, counted: onOp(opList), min: 4, max: 4}
+		}
+		act, _ := fx.apiErr(unavailable, "fm-unavailable-burst")
+		fx.px.add(&rule{match: on(fx.bad, opList), times: 2, do: act})
+		return spec{want: recovers, counted: on(fx.bad, opList), min: 3, max: 3}
+	}},
+	{"5xx-storm", func(t *testing.T, fx *fixture) spec {
+		if fx.gp != nil {
+			fx.arInject(codes.Unavailable, "fm-unavailable-storm")
+			return spec{want: scopeError, msg: []string{"fm-unavailable-storm"}, counted: on(fx.bad, opList), min: fx.attempts, max: fx.attempts}
+		}
+		act, msg := fx.apiErr(unavailableRA, "fm-unavailable-storm")
+		fx.px.add(&rule{match: on(fx.bad, opList), do: act})
+		return spec{want: scopeError, msg: []string{msg}, counted: on(fx.bad, opList), min: fx.attempts, max: fx.attempts}
+	}},
+	{"timeout-burst", func(t *testing.T, fx *fixture) spec {
+		switch {
+		case fx.kind == providers.KindECR:
+			return spec{skip: noTimeoutECR}
+		case fx.gp != nil:
+			// The server's deadline, as the client sees it: DEADLINE_EXCEEDED
+			// is not retried (the call may have run), so the scope fails.
+			fx.arInject(codes.DeadlineExceeded, "fm-deadline")
+			return spec{want: scopeError, msg: []string{"fm-deadline"}, counted: on(fx.bad, opList), min: 1, max: 1}
+		}
+		fx.px.add(&rule{match: on(fx.bad, opList), times: 1, do: fx.px.stall()})
+		return spec{want: recovers, hc: &http.Client{Timeout: time.Second}, counted: on(fx.bad, opList), min: 2, max: 2}
+	}},
+	{"timeout-storm", func(t *testing.T, fx *fixture) spec {
+		switch {
+		case fx.kind == providers.KindECR:
+			return spec{skip: noTimeoutECR}
+		case fx.kind == providers.KindACR:
+			return spec{skip: azcoreDelay}
+		case fx.gp != nil:
+			return spec{skip: "the adapter's 60 s per-call deadline cannot be shortened from outside; the server-side deadline is in timeout-burst"}
+		}
+		fx.px.add(&rule{match: on(fx.bad, opList), do: fx.px.stall()})
+		return spec{want: scopeError, hc: &http.Client{Timeout: 750 * time.Millisecond}, msg: []string{"timeout", "deadline"},
+			counted: on(fx.bad, opList), min: fx.attempts, max: fx.attempts}
+	}},
+	{"reset-burst", func(t *testing.T, fx *fixture) spec {
+		if fx.gp != nil {
+			return spec{skip: "a reset reaches a gRPC client as UNAVAILABLE, which 5xx-burst covers"}
+		}
+		fx.px.add(&rule{match: on(fx.bad, opList), times: 2, do: reset()})
+		// Go's transport itself re-sends once when a reused connection dies
+		// before any answer, so a reset may cost one extra, unseen attempt.
+		return spec{want: recovers, counted: on(fx.bad, opList), min: 3, max: 5}
+	}},
+	{"reset-storm", func(t *testing.T, fx *fixture) spec {
+		switch {
+		case fx.gp != nil:
+			return spec{skip: "a reset reaches a gRPC client as UNAVAILABLE, which 5xx-storm covers"}
+		case fx.kind == providers.KindACR:
+			return spec{skip: azcoreDelay}
+		}
+		fx.px.add(&rule{match: on(fx.bad, opList), do: reset()})
+		return spec{want: scopeError, msg: []string{"reset", "EOF", "closed network connection"}, counted: on(fx.bad, opList), min: fx.attempts, max: 2 * fx.attempts}
+	}},
+	{"malformed-json", func(t *testing.T, fx *fixture) spec {
+		if fx.gp != nil {
+			fx.gp.add(&grpcRule{match: on(fx.bad, opList), do: corruptBytes(func(b []byte) []byte { return append([]byte{0xff, 0xff, 0xff, 0xff}, b...) })})
+			return spec{want: scopeError, msg: []string{"unmarshal", "parse", "proto"}, counted: on(fx.bad, opList), min: 1, max: 1}
+		}
+		fx.px.add(&rule{match: on(fx.bad, opList), do: rewrite(func(_ *http.Request, st int, _ http.Header, b []byte) (int, []byte) { return st, corruptJSON(b) })})
+		return spec{want: scopeError, msg: decodeMsgs, counted: on(fx.bad, opList), min: 1, max: 1}
+	}},
+	{"truncated-json", func(t *testing.T, fx *fixture) spec {
+		if fx.gp != nil {
+			fx.gp.add(&grpcRule{match: on(fx.bad, opList), do: corruptBytes(func(b []byte) []byte { return b[:len(b)/2] })})
+			return spec{want: scopeError, msg: []string{"unmarshal", "parse", "proto"}, counted: on(fx.bad, opList), min: 1, max: 1}
+		}
+		fx.px.add(&rule{match: on(fx.bad, opList), do: rewrite(func(_ *http.Request, st int, _ http.Header, b []byte) (int, []byte) { return st, truncateJSON(b) })})
+		return spec{want: scopeError, msg: decodeMsgs, counted: on(fx.bad, opList), min: 1, max: 1}
+	}},
+	{"malformed-repo-json", func(t *testing.T, fx *fixture) spec {
+		if fx.denyRepo == nil && fx.kind != providers.KindQuay {
+			return spec{skip: noRepoRead}
+		}
+		fx.px.add(&rule{match: onRepo(fx.bad, target), do: rewrite(func(_ *http.Request, st int, _ http.Header, b []byte) (int, []byte) { return st, corruptJSON(b) })})
+		return spec{want: repoError, msg: decodeMsgs, counted: onRepo(fx.bad, target), min: 1, max: 1}
+	}},
+	{"cursor-repeat", func(t *testing.T, fx *fixture) spec {
+		fx.pageSize(1)
+		if fx.gp != nil {
+			var (
+				mu sync.Mutex
+				n  int
+			)
+			fx.gp.add(&grpcRule{match: on(fx.bad, opList), skip: 2, do: func(m string, req []byte, fwd func([]byte) ([]byte, error)) ([]byte, error) {
+				// Page 3 (the last) points back at page 2, for ever; capped so a
+				// missing guard shows as a failed bound, not a hung suite.
+				mu.Lock()
+				n++
+				stop := n > 10
+				mu.Unlock()
+				if stop {
+					return fwd(req)
+				}
+				return rewriteList(func(p *artifactregistrypb.ListRepositoriesResponse) {
+					if p.GetNextPageToken() == "" {
+						p.NextPageToken = fx.gp.pageToken(fx.bad, 1)
+					}
+				})(m, req, fwd)
+			}})
+			return spec{want: scopeError, msg: loopMsgs, counted: on(fx.bad, opList), min: 3, max: 4, read: 3}
+		}
+		var (
+			mu      sync.Mutex
+			cursors []string
+			loops   int
+		)
+		fx.px.add(&rule{match: on(fx.bad, opList), do: rewrite(func(r *http.Request, st int, h http.Header, b []byte) (int, []byte) {
+			mu.Lock()
+			defer mu.Unlock()
+			cur := fx.cursor(r)
+			if len(cursors) < 3 {
+				cursors = append(cursors, cur)
+			}
+			if len(cursors) == 3 && cur == cursors[2] && loops < 10 {
+				loops++
+				return st, fx.setNext(h, b, cursors[1])
+			}
+			return st, b
+		})})
+		return spec{want: scopeError, msg: loopMsgs, counted: on(fx.bad, opList), min: 3, max: 4, read: 3}
+	}},
+	{"next-foreign-host", func(t *testing.T, fx *fixture) spec {
+		switch fx.kind {
+		case providers.KindECR, providers.KindArtifactRegistry, providers.KindQuay:
+			return spec{skip: opaqueCursor}
+		}
+		ev := newEvil(t)
+		fx.pageSize(1)
+		fx.px.add(&rule{match: on(fx.bad, opList), do: rewrite(func(r *http.Request, st int, h http.Header, b []byte) (int, []byte) {
+			return st, fx.setNext(h, b, ev.srv.URL+r.URL.RequestURI())
+		})})
+		msg := []string{"origin", "host"}
+		if fx.kind == providers.KindACR {
+			// azcontainerregistry joins a Link onto the registry endpoint, so
+			// an absolute foreign link becomes a path on the same origin (404).
+			msg = []string{"not-found"}
+		}
+		return spec{want: scopeError, msg: msg, counted: on(fx.bad, opList), min: 1, max: 1, read: 1,
+			post: func(t *testing.T, _ *fixture, _ result) {
+				if hits := ev.requests(); len(hits) > 0 {
+					t.Errorf("the adapter followed a next link to another host: %v", hits)
+				}
+			}}
+	}},
+	{"401-refresh", func(t *testing.T, fx *fixture) spec {
+		switch fx.kind {
+		case providers.KindDockerHub:
+			// Revoke every token at the emulator mid-scan: the next call
+			// answers 401 and the adapter must mint one new token.
+			fx.px.add(&rule{match: on(fx.bad, opRepo), skip: 1, times: 1, do: then(fx.revoke)})
+			return spec{want: recovers, counted: onOp(opToken), min: 2, max: 2}
+		case providers.KindACR:
+			act, _ := fx.apiErr(expired, "fm-token-expired")
+			fx.px.add(&rule{match: onRepo(fx.bad, target), times: 1, do: act})
+			return spec{want: recovers, counted: onRepo(fx.bad, target), min: 2, max: 2}
+		}
+		return spec{skip: staticCreds}
+	}},
+	{"401-expired", func(t *testing.T, fx *fixture) spec {
+		switch fx.kind {
+		case providers.KindArtifactRegistry:
+			fx.arInject(codes.Unauthenticated, "fm-unauthenticated")
+			return spec{want: scopeError, msg: []string{"fm-unauthenticated"}, counted: on(fx.bad, opList), min: 1, max: 1}
+		case providers.KindQuay:
+			// A static OAuth token revoked mid-scan: the repository read
+			// after it fails, the ones before stay valid.
+			act, msg := fx.apiErr(expired, "fm-token-revoked")
+			fx.px.add(&rule{match: onRepo(fx.bad, target), do: act})
+			return spec{want: repoError, msg: []string{msg}, counted: onRepo(fx.bad, target), min: 1, max: 1}
+		}
+		act, msg := fx.apiErr(expired, "fm-token-expired")
+		fx.px.add(&rule{match: on(fx.bad, opList), do: act})
+		// A bearer token is renewed once after a 401; static credentials are not.
+		n := 1
+		if fx.kind == providers.KindDockerHub || fx.kind == providers.KindACR {
+			n = 2
+		}
+		return spec{want: scopeError, msg: []string{msg}, counted: on(fx.bad, opList), min: n, max: n}
+	}},
+	{"403-scope", func(t *testing.T, fx *fixture) spec {
+		fx.denyScope()
+		// ECR reads the pull-through-cache rules first: two calls.
+		return spec{want: scopeError, msg: []string{"denied", "forbidden", "permission"}, counted: inScope(fx.bad), min: 1, max: 2}
+	}},
+	{"403-repo", func(t *testing.T, fx *fixture) spec {
+		switch {
+		case fx.kind == providers.KindQuay:
+			act, msg := fx.apiErr(denied, "fm-repo-forbidden")
+			fx.px.add(&rule{match: onRepo(fx.bad, target), do: act})
+			return spec{want: repoError, msg: []string{msg}, counted: onRepo(fx.bad, target), min: 1, max: 1}
+		case fx.denyRepo == nil:
+			return spec{skip: noRepoRead}
+		}
+		fx.denyRepo()
+		return spec{want: repoError, msg: []string{"denied"}, counted: onRepo(fx.bad, target), min: 1, max: 1}
+	}},
+	{"long-unicode-names", func(t *testing.T, fx *fixture) spec {
+		return spec{want: recovers, post: func(t *testing.T, fx *fixture, r result) {
+			for _, n := range fx.names {
+				f, ok := r.rep.finding(fx.goodProv, fx.good, n)
+				if !ok || f.Status != audit.StatusCompliant {
+					t.Errorf("repository %q: found=%v status=%q reason=%q", n, ok, f.Status, f.Reason)
+				}
+			}
+		}}
+	}},
+}
+
+var (
+	// The ECR adapter reports an undecodable 200 as "unexpected HTTP 200
+	// answer without an AWS error body".
+	decodeMsgs = []string{"decode", "unmarshal", "deserializ", "invalid character", "unexpected end", "json", "eof", "unexpected HTTP 200"}
+	loopMsgs   = []string{"loop", "repeat"}
+)
+
+// TestFaultMatrix runs every fault against every kind. Cells run
+// concurrently from their own goroutines rather than with t.Parallel: they
+// mostly wait on retry backoffs, and -parallel (GOMAXPROCS, 2 in CI) would
+// serialise those waits.
+func TestFaultMatrix(t *testing.T) {
+	sem := make(chan struct{}, 12)
+	var wg sync.WaitGroup
+	for _, k := range kinds {
+		for _, fc := range faults {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				t.Run(k.name+"/"+fc.name, func(t *testing.T) { runCell(t, k.start, fc) })
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+func runCell(t *testing.T, start func(*testing.T) *fixture, fc faultCase) {
+	fx := start(t)
+	sp := fc.plan(t, fx)
+	if sp.skip != "" {
+		t.Skip(sp.skip)
+	}
+	// A missing loop guard or retry bound must fail the cell, not hang the suite.
+	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
+	defer cancel()
+	cfg := writeConfig(t, config.Policy{}, fx.providers...)
+	r := run(t, ctx, invocation{cfg: cfg, env: fx.env, hc: sp.hc, args: []string{"audit", "-o", "json", "--concurrency", "4"}})
+	if ctx.Err() != nil {
+		t.Fatalf("the run did not finish in time (%s): exit %d err %v", r.elapsed, r.code, r.err)
+	}
+	calls := -1
+	if sp.counted != nil {
+		if fx.gp != nil {
+			calls = fx.gp.count(sp.counted)
+		} else {
+			calls = fx.px.count(sp.counted)
+		}
+	}
+	t.Logf("exit %d in %s, counted calls %d", r.code, r.elapsed.Round(time.Millisecond), calls)
+	checkCell(t, fx, sp, r, calls)
+	if sp.post != nil {
+		sp.post(t, fx, r)
+	}
+	if t.Failed() {
+		t.Logf("stderr:\n%s", r.stderr)
+	}
+}
+
+func containsAny(s string, subs []string) bool {
+	ls := strings.ToLower(s)
+	for _, sub := range subs {
+		if strings.Contains(ls, strings.ToLower(sub)) {
+			return true
+		}
+	}
+	return false
+}
+
+func checkCell(t *testing.T, fx *fixture, sp spec, r result, calls int) {
+	t.Helper()
+	want := 0
+	if sp.want != recovers {
+		want = 2
+	}
+	if r.code != want {
+		t.Errorf("exit code %d, want %d (%s); err: %v", r.code, want, sp.want, r.err)
+	}
+	if r.rep.Findings == nil && r.code != 1 {
+		t.Fatalf("no report on stdout:\n%s", r.stdout)
+	}
+	rep := r.rep
+
+	// Bounded retries, and the fault was really exercised.
+	if sp.counted != nil && (calls < sp.min || calls > sp.max) {
+		t.Errorf("%d calls at the wire, want %d..%d", calls, sp.min, sp.max)
+	}
+
+	// Invariants over every finding: fail closed, no duplicates.
+	seen := map[string]bool{}
+	for _, f := range rep.Findings {
+		key := f.Provider + "|" + f.Scope + "|" + f.Repository
+		if seen[key] {
+			t.Errorf("repository %s reported twice", key)
+		}
+		seen[key] = true
+		if f.Mode == providers.ModeUnknown && f.Status != audit.StatusError {
+			t.Errorf("%s: mode unknown graded %q", key, f.Status)
+		}
+		if f.Status == audit.StatusCompliant && f.Mode != providers.ModeImmutable && f.Mode != providers.ModePartial {
+			t.Errorf("%s: compliant with mode %q", key, f.Mode)
+		}
+	}
+
+	// The rest of the scan completed.
+	if s, ok := rep.scope(fx.goodProv, fx.good); !ok || s.Status != "ok" {
+		t.Errorf("healthy scope %s/%s: %+v (found %v)", fx.goodProv, fx.good, s, ok)
+	}
+	for repo, st := range map[string]audit.Status{repoOK: audit.StatusCompliant, repoDrift: audit.StatusDrift} {
+		if f, ok := rep.finding(fx.goodProv, fx.good, repo); !ok || f.Status != st {
+			t.Errorf("healthy %s: status %q, want %q (found %v, reason %q)", repo, f.Status, st, ok, f.Reason)
+		}
+	}
+
+	bs, found := rep.scope(fx.badProv, fx.bad)
+	bad := rep.findingsIn(fx.badProv, fx.bad)
+	compliant := 0
+	for _, f := range bad {
+		if f.Status == audit.StatusCompliant {
+			compliant++
+		}
+	}
+	switch sp.want {
+	case recovers:
+		if !found || bs.Status != "ok" {
+			t.Errorf("faulted scope should have recovered: %+v", bs)
+		}
+		for _, n := range badRepos {
+			if f, ok := rep.finding(fx.badProv, fx.bad, n); !ok || f.Status != audit.StatusCompliant {
+				t.Errorf("%s after recovery: status %q (found %v, reason %q)", n, f.Status, ok, f.Reason)
+			}
+		}
+	case scopeError:
+		if !found || bs.Status != "error" {
+			t.Errorf("faulted scope not reported as error: %+v (found %v)", bs, found)
+		} else if len(sp.msg) > 0 && !containsAny(bs.Error, sp.msg) {
+			t.Errorf("scope error %q carries none of %q", bs.Error, sp.msg)
+		}
+		if compliant > sp.read {
+			t.Errorf("%d repositories of the failed scope graded compliant, at most %d were read", compliant, sp.read)
+		}
+	case repoError:
+		if !found || bs.Status != "ok" {
+			t.Errorf("scope of the faulted repository should be ok: %+v", bs)
+		}
+		for _, n := range badRepos {
+			f, ok := rep.finding(fx.badProv, fx.bad, n)
+			switch {
+			case !ok:
+				t.Errorf("%s missing from the report", n)
+			case n == target && (f.Status != audit.StatusError || f.Mode != providers.ModeUnknown):
+				t.Errorf("faulted repository %s: status %q mode %q", n, f.Status, f.Mode)
+			case n == target && len(sp.msg) > 0 && !containsAny(f.Reason, sp.msg):
+				t.Errorf("faulted repository reason %q carries none of %q", f.Reason, sp.msg)
+			case n != target && f.Status != audit.StatusCompliant:
+				t.Errorf("%s (not faulted): status %q reason %q", n, f.Status, f.Reason)
+			}
+		}
+	}
+	if r.rep.Summary.Repositories != len(rep.Findings) {
+		t.Errorf("summary counts %d repositories, report lists %d", r.rep.Summary.Repositories, len(rep.Findings))
+	}
+}

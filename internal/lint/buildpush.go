@@ -1,0 +1,220 @@
+package lint
+
+import (
+	"fmt"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// listEntry is one element of a comma/newline separated action input.
+type listEntry struct {
+	text       string
+	line       int // index into the scalar's lines
+	start, end int
+}
+
+// splitList splits an input the way the docker actions' getInputList
+// does (CSV per line, commas separate), keeping commas inside ${{ }} and
+// quotes, and skipping full-line # comments.
+func splitList(sc *scalar) []listEntry {
+	var out []listEntry
+	for i, vl := range sc.lines {
+		t := strings.TrimSpace(vl.text)
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		text := vl.text
+		start, inQ, depth := 0, false, 0
+		flush := func(end int) {
+			seg := text[start:end]
+			tt := strings.TrimSpace(seg)
+			if tt != "" {
+				s := start + strings.Index(seg, tt)
+				out = append(out, listEntry{text: tt, line: i, start: s, end: s + len(tt)})
+			}
+		}
+		for j := 0; j < len(text); j++ {
+			switch {
+			case strings.HasPrefix(text[j:], "${{"):
+				depth++
+				j += 2
+			case depth > 0 && strings.HasPrefix(text[j:], "}}"):
+				depth--
+				j++
+			case text[j] == '"' && depth == 0:
+				inQ = !inQ
+			case text[j] == ',' && !inQ && depth == 0:
+				flush(j)
+				start = j + 1
+			}
+		}
+		flush(len(text))
+	}
+	return out
+}
+
+func (l *linter) buildPushStep(st *step) {
+	pushes := false
+	_, pushN := l.src.get(st.with, "push")
+	if s, ok := l.src.str(pushN); ok {
+		r := strings.ToLower(st.ctx.resolve(s))
+		// The action tests /true/i; an expression may render either way.
+		pushes = strings.Contains(r, "true") || strings.ContainsRune(r, unknownRune)
+	}
+	_, outN := l.src.get(st.with, "outputs")
+	if sc := l.src.scalarOf(outN); sc != nil {
+		for _, vl := range sc.lines {
+			o := strings.ToLower(st.ctx.resolve(vl.text))
+			if strings.Contains(o, "push-by-digest=true") {
+				return // pushed by digest only: tags are not pushed
+			}
+			if strings.Contains(o, "type=registry") || strings.Contains(o, "type=image") && strings.Contains(o, "push=true") {
+				pushes = true
+			}
+		}
+	}
+	if !pushes {
+		return
+	}
+	_, tagsN := l.src.get(st.with, "tags")
+	tags := l.src.scalarOf(tagsN)
+	if tags == nil {
+		return
+	}
+	entries := splitList(tags)
+	for idx, e := range entries {
+		resolved := st.ctx.resolve(e.text)
+		class, tag := classifyRef(resolved, l.mutable)
+		sp := tags.spanAt(e.line, e.start, e.end)
+		scope := []int{st.node.Line, sp.line}
+		switch class {
+		case refImplicit:
+			b := newFix(l.src)
+			b.replace(span{line: sp.line, start: sp.end, end: sp.end, exact: sp.exact}, ":${{ github.sha }}")
+			l.add(RuleImplicitLatest, SeverityError, sp,
+				fmt.Sprintf("docker/build-push-action tags entry %q has no tag, so it pushes %s:latest", e.text, display(resolved)),
+				b.fix("tag the image explicitly with the commit sha"), scope...)
+		case refLatest, refMutable:
+			b := newFix(l.src)
+			desc := fmt.Sprintf("remove the %q tag", e.text)
+			if len(entries) > 1 {
+				l.removeListEntry(b, tags, entries, idx)
+			} else {
+				desc = fmt.Sprintf("replace :%s with the commit sha", tag)
+				l.retag(b, sp, e.text, tag, true, st.ctx.referencedDefs(e.text, nil))
+			}
+			if class == refLatest {
+				l.add(RuleExplicitLatest, SeverityError, sp,
+					fmt.Sprintf("docker/build-push-action pushes the tag latest (%s)", display(resolved)), b.fix(desc), scope...)
+			} else {
+				l.add(RuleMutableTag, SeverityWarning, sp,
+					fmt.Sprintf("docker/build-push-action pushes the rolling tag %q (%s)", tag, display(resolved)), b.fix(desc), scope...)
+			}
+		}
+	}
+}
+
+// removeListEntry deletes entry idx: its whole line in a block scalar when
+// it is alone there, else the entry and one adjacent comma.
+func (l *linter) removeListEntry(b *fixBuilder, sc *scalar, entries []listEntry, idx int) {
+	e := entries[idx]
+	vl := sc.lines[e.line]
+	if !vl.exact {
+		b.fail()
+		return
+	}
+	alone := true
+	for j, o := range entries {
+		if j != idx && o.line == e.line {
+			alone = false
+		}
+	}
+	if alone && sc.node.Style&yaml.LiteralStyle != 0 {
+		b.deleteLine(vl.line)
+		return
+	}
+	text := vl.text
+	j := e.end
+	for j < len(text) && (text[j] == ' ' || text[j] == '\t') {
+		j++
+	}
+	if j < len(text) && text[j] == ',' {
+		j++
+		for j < len(text) && (text[j] == ' ' || text[j] == '\t') {
+			j++
+		}
+		b.replace(sc.spanAt(e.line, e.start, j), "")
+		return
+	}
+	k := e.start
+	for k > 0 && (text[k-1] == ' ' || text[k-1] == '\t') {
+		k--
+	}
+	if k > 0 && text[k-1] == ',' {
+		b.replace(sc.spanAt(e.line, k-1, e.end), "")
+		return
+	}
+	b.fail()
+}
+
+// retag replaces the tag in a reference written at sp (raw is its text) by
+// the commit sha; when the tag is not written there but comes from a
+// variable, the variable's definition is changed instead.
+func (l *linter) retag(b *fixBuilder, sp span, raw, tag string, yamlInput bool, defs []varDef) {
+	if i, ok := tagIndex(raw, tag); ok {
+		b.replace(span{line: sp.line, start: sp.start + i, end: sp.start + i + len(tag), exact: sp.exact}, shaText(raw, i, yamlInput))
+		return
+	}
+	for _, d := range defs {
+		if i, ok := tagIndex(d.site.raw, tag); ok {
+			b.replace(span{line: d.site.sp.line, start: d.site.sp.start + i, end: d.site.sp.start + i + len(tag), exact: d.site.sp.exact},
+				shaText(d.site.raw, i, d.site.yaml))
+			return
+		}
+	}
+	b.fail()
+}
+
+// tagIndex finds ":tag" at the end of a reference in raw (possibly before a
+// closing quote) and returns the offset of tag.
+func tagIndex(raw, tag string) (int, bool) {
+	i := strings.LastIndex(raw, ":"+tag)
+	if i < 0 {
+		return 0, false
+	}
+	rest := raw[i+1+len(tag):]
+	if strings.Trim(rest, `"'`) != "" {
+		return 0, false
+	}
+	return i + 1, true
+}
+
+// shaText is the commit sha in the syntax of the place it goes: an
+// expression in action inputs and env values, the GITHUB_SHA variable in
+// shell (expanded even inside double quotes; single quotes are closed
+// around it).
+func shaText(raw string, at int, yamlInput bool) string {
+	if yamlInput {
+		return "${{ github.sha }}"
+	}
+	if inSingleQuotes(raw, at) {
+		return `'"${GITHUB_SHA}"'`
+	}
+	return "${GITHUB_SHA}"
+}
+
+func inSingleQuotes(raw string, at int) bool {
+	inS, inD := false, false
+	for i := 0; i < at && i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == '\\' && !inS:
+			i++
+		case c == '\'' && !inD:
+			inS = !inS
+		case c == '"' && !inS:
+			inD = !inD
+		}
+	}
+	return inS
+}

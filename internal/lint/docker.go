@@ -1,0 +1,492 @@
+package lint
+
+import (
+	"fmt"
+	"maps"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// jobState follows run: steps through one job: shell variables, values
+// written to $GITHUB_ENV/$GITHUB_OUTPUT, and every place an image reference
+// is built, tagged or pushed, so a fix renames a reference everywhere the
+// job uses it.
+type jobState struct {
+	l     *linter
+	jc    *evalCtx
+	sites []*refSite
+}
+
+type siteKind int
+
+const (
+	sitePush siteKind = iota
+	siteTagSrc
+	siteTagDst
+	siteBuild
+	siteImagetools
+)
+
+type refSite struct {
+	kind     siteKind
+	pushed   bool
+	label    string // command, for messages
+	value    string // resolved
+	raw      string
+	sp       span
+	from, to int // lines of the command, for ignore comments
+	ctx      *evalCtx
+	vars     map[string]varDef
+	cmd      shCmd
+	scr      *script
+}
+
+var (
+	assignRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\+?=`)
+	shKeywords = map[string]bool{"if": true, "then": true, "elif": true, "else": true, "do": true, "while": true,
+		"until": true, "!": true, "{": true, "}": true, "time": true, "fi": true, "done": true, "esac": true}
+	shCompound = map[string]bool{"for": true, "case": true, "select": true, "function": true, "[[": true, "[": true}
+)
+
+// script is a run: value with the offsets of its lines.
+type script struct {
+	sc     *scalar
+	starts []int
+}
+
+func newScript(sc *scalar) *script {
+	s := &script{sc: sc, starts: []int{0}}
+	for i := 0; i < len(sc.value); i++ {
+		if sc.value[i] == '\n' {
+			s.starts = append(s.starts, i+1)
+		}
+	}
+	return s
+}
+
+func (s *script) span(t shTok) span {
+	idx := sort.Search(len(s.starts), func(i int) bool { return s.starts[i] > t.start }) - 1
+	idx = max(idx, 0)
+	sp := s.sc.spanAt(idx, t.start-s.starts[idx], t.end-s.starts[idx])
+	if strings.Contains(s.sc.value[t.start:t.end], "\n") {
+		sp.exact = false
+		sp.end = sp.start
+	}
+	if idx >= len(s.sc.lines) {
+		sp.exact = false
+	}
+	return sp
+}
+
+func (j *jobState) runStep(st *step) {
+	sc := j.l.src.scalarOf(st.run)
+	if sc == nil {
+		return
+	}
+	scr := newScript(sc)
+	x := &shExpander{ctx: st.ctx, vars: map[string]varDef{}}
+	for _, c := range commands(lexShell(sc.value)) {
+		j.command(st, scr, x, c)
+	}
+}
+
+func (j *jobState) command(st *step, scr *script, x *shExpander, c shCmd) {
+	words := c.words
+	for len(words) > 0 && shKeywords[words[0].text] {
+		words = words[1:]
+	}
+	if len(words) == 0 || shCompound[words[0].text] {
+		return
+	}
+	all := true
+	for _, w := range words {
+		all = all && assignRE.MatchString(w.text)
+	}
+	if all {
+		for _, w := range words {
+			j.assign(scr, x, w)
+		}
+		return
+	}
+	for len(words) > 0 && assignRE.MatchString(words[0].text) {
+		words = words[1:]
+	}
+	for len(words) > 0 {
+		name := path.Base(x.word(words[0].text))
+		switch name {
+		case "sudo", "command", "exec", "nohup", "time", "env":
+			words = words[1:]
+			for len(words) > 0 && (strings.HasPrefix(words[0].text, "-") || assignRE.MatchString(words[0].text)) {
+				if words[0].text == "-u" || words[0].text == "-g" {
+					words = words[1:]
+				}
+				if len(words) > 0 {
+					words = words[1:]
+				}
+			}
+			continue
+		case "export", "declare", "typeset", "local", "readonly":
+			for _, w := range words[1:] {
+				if assignRE.MatchString(w.text) {
+					j.assign(scr, x, w)
+				}
+			}
+		case "echo":
+			j.echo(st, scr, x, words[1:], c.redirs)
+		case "docker", "podman", "buildah":
+			j.docker(st, scr, x, c, name, words)
+		}
+		return
+	}
+}
+
+func (j *jobState) assign(scr *script, x *shExpander, w shTok) {
+	eq := strings.IndexByte(w.text, '=')
+	name := strings.TrimSuffix(w.text[:eq], "+")
+	if strings.HasSuffix(w.text[:eq], "+") {
+		x.vars[name] = varDef{value: unknownStr}
+		return
+	}
+	d := varDef{value: x.word(w.text[eq+1:])}
+	if sp := scr.span(w); sp.exact {
+		d.site = &defSite{sp: sp, raw: w.text}
+	}
+	x.vars[name] = d
+}
+
+// echo NAME=value >> $GITHUB_ENV / $GITHUB_OUTPUT makes the value visible
+// to later steps as env.NAME or steps.<id>.outputs.NAME.
+func (j *jobState) echo(st *step, scr *script, x *shExpander, args []shTok, redirs []shTok) {
+	target := ""
+	for _, r := range redirs {
+		if (r.text == ">>" || r.text == ">") && r.target != nil {
+			switch {
+			case strings.Contains(r.target.text, "GITHUB_ENV"):
+				target = "env"
+			case strings.Contains(r.target.text, "GITHUB_OUTPUT"):
+				target = "output"
+			}
+		}
+	}
+	for len(args) > 0 && (args[0].text == "-n" || args[0].text == "-e" || args[0].text == "-E") {
+		args = args[1:]
+	}
+	if target == "" || len(args) != 1 {
+		return
+	}
+	v := x.word(args[0].text)
+	eq := strings.IndexByte(v, '=')
+	if eq <= 0 || !identRE.MatchString(v[:eq]) {
+		return
+	}
+	d := varDef{value: v[eq+1:]}
+	if sp := scr.span(args[0]); sp.exact {
+		d.site = &defSite{sp: sp, raw: args[0].text}
+	}
+	switch target {
+	case "env":
+		j.jc.ghEnv[v[:eq]] = d
+	case "output":
+		if st.id == "" {
+			return
+		}
+		if j.jc.outputs[st.id] == nil {
+			j.jc.outputs[st.id] = map[string]varDef{}
+		}
+		j.jc.outputs[st.id][v[:eq]] = d
+	}
+}
+
+var (
+	dockerGlobalValue = map[string]bool{"--config": true, "-c": true, "--context": true, "-H": true, "--host": true,
+		"-l": true, "--log-level": true, "--tlscacert": true, "--tlscert": true, "--tlskey": true}
+	pushValueOpts = map[string]bool{"--platform": true, "--creds": true, "--authfile": true, "--cert-dir": true,
+		"--format": true, "-f": true, "--digestfile": true, "--sign-by": true, "--compression-format": true,
+		"--encryption-key": true, "--retry": true, "--retry-delay": true, "--sign-passphrase-file": true}
+)
+
+func (j *jobState) docker(st *step, scr *script, x *shExpander, c shCmd, tool string, words []shTok) {
+	args := words[1:]
+	i := 0
+	for i < len(args) && strings.HasPrefix(args[i].text, "-") {
+		if dockerGlobalValue[args[i].text] {
+			i++
+		}
+		i++
+	}
+	if i >= len(args) {
+		return
+	}
+	sub := x.word(args[i].text)
+	rest := args[i+1:]
+	group := ""
+	if (sub == "image" || sub == "builder" || sub == "buildx") && len(rest) > 0 {
+		group = " " + sub
+		sub2 := x.word(rest[0].text)
+		switch {
+		case sub == "buildx" && sub2 == "imagetools" && len(rest) > 1 && x.word(rest[1].text) == "create":
+			sub, rest = "imagetools-create", rest[2:]
+		case sub2 == "build" || sub == "buildx" && sub2 == "b" || sub == "image" && (sub2 == "push" || sub2 == "tag"):
+			sub, rest = sub2, rest[1:]
+		default:
+			return
+		}
+	}
+	first, last := scr.span(words[0]).line, scr.span(words[len(words)-1]).line
+	add := func(kind siteKind, pushed bool, label string, w shTok) {
+		v := x.word(w.text)
+		if strings.HasPrefix(v, "docker://") {
+			v = strings.TrimPrefix(v, "docker://")
+		} else if tool != "docker" && hasTransport(v) {
+			return // another containers/image transport: not a registry push
+		}
+		j.sites = append(j.sites, &refSite{kind: kind, pushed: pushed, label: label, value: v, raw: w.text,
+			sp: scr.span(w), from: first, to: last, ctx: st.ctx, vars: maps.Clone(x.vars), cmd: c, scr: scr})
+	}
+	switch sub {
+	case "push":
+		var pos []shTok
+		for k := 0; k < len(rest); k++ {
+			w := x.word(rest[k].text)
+			switch {
+			case w == "-a" || w == "--all-tags":
+				return // pushes every local tag of the repository
+			case strings.HasPrefix(w, "-") && !strings.Contains(w, "=") && pushValueOpts[w]:
+				k++
+			case strings.HasPrefix(w, "-"):
+			default:
+				pos = append(pos, rest[k])
+			}
+		}
+		if len(pos) == 0 {
+			return
+		}
+		ref := pos[0]
+		if tool != "docker" && len(pos) > 1 {
+			ref = pos[1] // podman/buildah push SOURCE [DESTINATION]
+		}
+		add(sitePush, true, tool+group+" push", ref)
+	case "tag":
+		var pos []shTok
+		for _, w := range rest {
+			if !strings.HasPrefix(w.text, "-") {
+				pos = append(pos, w)
+			}
+		}
+		if len(pos) < 2 {
+			return
+		}
+		add(siteTagSrc, false, tool+group+" tag", pos[0])
+		for _, d := range pos[1:] {
+			add(siteTagDst, false, tool+group+" tag", d)
+			if tool == "docker" {
+				break
+			}
+		}
+	case "build", "bud", "imagetools-create":
+		var tags []shTok
+		push := sub == "imagetools-create"
+		for k := 0; k < len(rest); k++ {
+			w := x.word(rest[k].text)
+			switch {
+			case w == "-t" || w == "--tag":
+				if k+1 < len(rest) {
+					tags = append(tags, rest[k+1])
+					k++
+				}
+			case strings.HasPrefix(w, "--tag=") || strings.HasPrefix(w, "-t") && len(w) > 2 && !strings.HasPrefix(w, "--"):
+				// -tname / --tag=name: the reference is part of this word;
+				// take the word itself with the prefix cut off.
+				cut := 2
+				if strings.HasPrefix(w, "--tag=") {
+					cut = len("--tag=")
+				}
+				t := rest[k]
+				if strings.HasPrefix(t.text, w[:cut]) {
+					t = shTok{kind: tWord, text: t.text[cut:], start: t.start + cut, end: t.end}
+					tags = append(tags, t)
+				}
+			case w == "--push":
+				push = true
+			case w == "--dry-run":
+				push = false
+			case w == "-o" || w == "--output":
+				if k+1 < len(rest) {
+					push = push || registryOutput(x.word(rest[k+1].text))
+					k++
+				}
+			case strings.HasPrefix(w, "--output="):
+				push = push || registryOutput(w)
+			}
+		}
+		label := tool + group + " build --push -t"
+		kind := siteBuild
+		if sub == "imagetools-create" {
+			label, kind = "docker buildx imagetools create -t", siteImagetools
+		}
+		for _, t := range tags {
+			add(kind, push, label, t)
+		}
+	}
+}
+
+func hasTransport(v string) bool {
+	for _, p := range []string{"oci:", "oci-archive:", "dir:", "docker-archive:", "docker-daemon:", "containers-storage:"} {
+		if strings.HasPrefix(v, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func registryOutput(o string) bool {
+	o = strings.ToLower(o)
+	return strings.Contains(o, "type=registry") || strings.Contains(o, "type=image") && strings.Contains(o, "push=true")
+}
+
+// finish reports the job's pushed references with a fix that renames the
+// reference in every build, tag and push of the job.
+func (j *jobState) finish() {
+	for _, s := range j.sites {
+		if !(s.kind == sitePush || s.kind == siteImagetools || s.kind == siteBuild && s.pushed || s.kind == siteTagDst) {
+			continue
+		}
+		class, tag := classifyRef(s.value, j.l.mutable)
+		if class != refImplicit && class != refLatest && class != refMutable {
+			continue
+		}
+		if s.kind == siteTagDst && j.pushes(s.value) {
+			continue // the push of the same reference is reported, with this line in its fix
+		}
+		var group []*refSite
+		for _, g := range j.sites {
+			if g.value == s.value {
+				group = append(group, g)
+			}
+		}
+		// The reference after the fix. When the job already pushes it, a
+		// rewritten push would push the same tag twice, which a registry
+		// with immutable tags refuses: such pushes are deleted instead.
+		fixed := s.value + ":" + shaStr
+		if class != refImplicit {
+			fixed = s.value[:strings.LastIndex(s.value, ":"+tag)+1] + shaStr
+		}
+		dup := j.pushes(fixed)
+		b := newFix(j.l.src)
+		var desc, msg, rule string
+		sev := SeverityError
+		shown := display(s.value)
+		for _, g := range group {
+			if dup && g.kind == sitePush && removeCommand(b, g) {
+				continue
+			}
+			if class == refImplicit {
+				insertTag(b, g)
+			} else {
+				j.l.retag(b, g.sp, g.raw, tag, false, g.ctx.referencedDefs(g.raw, g.vars))
+			}
+		}
+		switch class {
+		case refImplicit:
+			rule = RuleImplicitLatest
+			desc = "tag the reference explicitly with the commit sha (${GITHUB_SHA}) here and wherever this job builds or tags it"
+			msg = fmt.Sprintf("`%s %s` has no tag, so it pushes %s:latest", s.label, s.raw, shown)
+			if s.kind == siteTagDst {
+				msg = fmt.Sprintf("`%s` target %s has no tag, so it creates %s:latest for a later push", s.label, s.raw, shown)
+			}
+		default:
+			rule = RuleExplicitLatest
+			if class == refMutable {
+				rule, sev = RuleMutableTag, SeverityWarning
+			}
+			desc = fmt.Sprintf("replace :%s with the commit sha (${GITHUB_SHA}) here and wherever this job builds or tags this reference", tag)
+			if class == refLatest {
+				msg = fmt.Sprintf("`%s` pushes the tag latest (%s)", s.label, shown)
+			} else {
+				msg = fmt.Sprintf("`%s` pushes the rolling tag %q (%s)", s.label, tag, shown)
+			}
+			if s.kind == siteTagDst {
+				msg = fmt.Sprintf("`%s` creates the tag %s (%s) for a later push", s.label, tag, shown)
+			}
+		}
+		if dup {
+			desc += "; the job already pushes that tag, so the duplicate push is removed"
+		}
+		j.l.add(rule, sev, s.sp, msg, b.fix(desc), s.from, s.to)
+	}
+}
+
+func (j *jobState) pushes(v string) bool {
+	for _, s := range j.sites {
+		if s.value == v && (s.kind == sitePush || s.kind == siteImagetools || s.kind == siteBuild && s.pushed) {
+			return true
+		}
+	}
+	return false
+}
+
+// removeCommand deletes the command of a site: its whole lines when it
+// stands alone, or "&& cmd" / "; cmd" when it ends a line. Anything else
+// (a command inside if/then, followed by more commands) is left alone.
+func removeCommand(b *fixBuilder, g *refSite) bool {
+	c, scr := g.cmd, g.scr
+	if len(c.words) == 0 || shKeywords[c.words[0].text] || c.after.text != "" && c.after.text != "\n" {
+		return false
+	}
+	v := scr.sc.value
+	start, end := c.words[0].start, c.words[len(c.words)-1].end
+	for _, r := range c.redirs {
+		end = max(end, r.end)
+		if r.target != nil {
+			end = max(end, r.target.end)
+		}
+	}
+	lineStart := strings.LastIndexByte(v[:start], '\n') + 1
+	lineEnd := len(v)
+	if k := strings.IndexByte(v[end:], '\n'); k >= 0 {
+		lineEnd = end + k
+	}
+	if tail := strings.TrimSpace(v[end:lineEnd]); tail != "" && !strings.HasPrefix(tail, "#") {
+		return false
+	}
+	if strings.TrimSpace(v[lineStart:start]) == "" && (c.before.text == "" || c.before.text == "\n") {
+		first := scr.span(shTok{start: start, end: start})
+		last := scr.span(shTok{start: end, end: end})
+		if !first.exact || !last.exact {
+			return false
+		}
+		for n := first.line; n <= last.line; n++ {
+			b.deleteLine(n)
+		}
+		return true
+	}
+	if (c.before.text == "&&" || c.before.text == ";") && c.before.start >= lineStart {
+		k := c.before.start
+		for k > lineStart && (v[k-1] == ' ' || v[k-1] == '\t') {
+			k--
+		}
+		sp := scr.span(shTok{start: k, end: end})
+		if !sp.exact {
+			return false
+		}
+		b.replace(sp, "")
+		return true
+	}
+	return false
+}
+
+// insertTag appends :${GITHUB_SHA} to a reference as written, inside a
+// closing double quote, after a closing single quote.
+func insertTag(b *fixBuilder, g *refSite) {
+	raw := g.raw
+	at, text := len(raw), ":${GITHUB_SHA}"
+	switch {
+	case strings.HasSuffix(raw, `"`) && !strings.HasSuffix(raw, `\"`):
+		at = len(raw) - 1
+	case strings.HasSuffix(raw, `'`):
+		text = `:"${GITHUB_SHA}"`
+	}
+	b.replace(span{line: g.sp.line, start: g.sp.start + at, end: g.sp.start + at, exact: g.sp.exact}, text)
+}

@@ -1,0 +1,169 @@
+// Package lint finds CI workflows that push mutable image tags: the push
+// side of tag immutability. It parses GitHub Actions workflows (and
+// composite actions) with positions and reports, with file, line, column
+// and the exact lines to change:
+//
+//   - docker/metadata-action emitting latest through flavor latest=auto
+//     (type=ref,event=tag, semver, pep440, match, or the defaults of an
+//     empty tags input) or latest=true;
+//   - an explicit latest tag (type=raw,value=latest, :latest in
+//     build-push-action tags or in docker commands);
+//   - a reference with no tag, which means latest, in build-push-action
+//     tags, docker push, docker tag, docker buildx imagetools create and
+//     docker build --push;
+//   - type=raw,value=latest,enable=false taken for a veto it is not;
+//   - other rolling tags (dev, main, stable, edge by default) as warnings.
+//
+// The metadata-action model follows the action's source (src/tag.ts,
+// src/meta.ts): entries sorted by priority, disabled entries skipped, the
+// first entry that yields a value decides latest.
+//
+// Values the linter cannot know (secrets, inputs, matrix values, command
+// substitutions) make a reference "unknown", which is never reported: a
+// finding is only raised when the workflow as written pushes the tag.
+package lint
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// DefaultMutableTags are the rolling tag names reported as warnings.
+var DefaultMutableTags = []string{"dev", "main", "stable", "edge"}
+
+// Config tunes the rules.
+type Config struct {
+	// MutableTags are tag names reported by the mutable-tag rule. latest
+	// has rules of its own and is ignored here.
+	MutableTags []string
+}
+
+// maxFileSize bounds what is read: a workflow is kilobytes, and a
+// multi-megabyte YAML file under .github/workflows is not one.
+const maxFileSize = 4 << 20
+
+// Result is the outcome of linting a set of paths.
+type Result struct {
+	// Files are the files linted (parse failures included), in order.
+	Files    []string
+	Findings []Finding
+	// Errors are files that could not be read or parsed. Other files are
+	// linted regardless.
+	Errors []FileError
+}
+
+// Active counts findings not silenced by an ignore comment.
+func (r *Result) Active() int {
+	n := 0
+	for i := range r.Findings {
+		if !r.Findings[i].Suppressed() {
+			n++
+		}
+	}
+	return n
+}
+
+// Lint lints every path: a file is linted whatever its name; a directory
+// is walked for *.yml and *.yaml files (skipping .git). A path that does
+// not exist is reported in Result.Errors.
+func Lint(paths []string, cfg Config) *Result {
+	res := &Result{}
+	for _, p := range paths {
+		files, err := workflowFiles(p)
+		if err != nil {
+			res.Errors = append(res.Errors, FileError{File: p, Message: err.Error()})
+			continue
+		}
+		for _, f := range files {
+			res.Files = append(res.Files, f)
+			found, err := LintFile(f, cfg)
+			res.Findings = append(res.Findings, found...)
+			if err != nil {
+				if fe, ok := err.(*FileError); ok {
+					res.Errors = append(res.Errors, *fe)
+				} else {
+					res.Errors = append(res.Errors, FileError{File: f, Message: err.Error()})
+				}
+			}
+		}
+	}
+	return res
+}
+
+func workflowFiles(p string) ([]string, error) {
+	info, err := os.Stat(p)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, fmt.Errorf("no such file or directory")
+		}
+		return nil, err
+	}
+	if !info.IsDir() {
+		return []string{p}, nil
+	}
+	var out []string
+	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" && path != p {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if ext := strings.ToLower(filepath.Ext(path)); (ext == ".yml" || ext == ".yaml") && d.Type().IsRegular() {
+			out = append(out, path)
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out, err
+}
+
+// LintFile reads and lints one file. A read or parse failure is returned
+// as a *FileError, with the findings of any documents parsed before it.
+func LintFile(path string, cfg Config) ([]Finding, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &FileError{File: path, Message: strings.TrimPrefix(err.Error(), "open "+path+": ")}
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, &FileError{File: path, Message: "read: " + err.Error()}
+	}
+	if len(src) > maxFileSize {
+		return nil, &FileError{File: path, Message: fmt.Sprintf("larger than %d MiB; not a workflow", maxFileSize>>20)}
+	}
+	return LintBytes(path, src, cfg)
+}
+
+// LintBytes lints the workflow text src, reported under the name file.
+// Every YAML document in src is linted as a workflow; anchors, aliases and
+// merge keys are followed. A parse failure is returned as a *FileError
+// (with a line when one can be found) together with the findings of the
+// documents before it. It never panics.
+func LintBytes(file string, src []byte, cfg Config) ([]Finding, error) {
+	l := &linter{src: newSource(file, src), mutable: map[string]bool{}}
+	for _, t := range cfg.MutableTags {
+		if t = strings.TrimSpace(t); t != "" && t != "latest" {
+			l.mutable[t] = true
+		}
+	}
+	docs, ferr := parseDocuments(file, src)
+	for _, d := range docs {
+		l.document(d)
+	}
+	l.applySuppressions()
+	out := sortFindings(l.findings)
+	if ferr != nil {
+		return out, ferr
+	}
+	return out, nil
+}

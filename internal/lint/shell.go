@@ -1,0 +1,441 @@
+package lint
+
+import (
+	"regexp"
+	"strings"
+)
+
+// A small lexer for the POSIX-shell subset that matters in run: steps:
+// words with quotes, ${{ }} expressions, $( ), ${ }, line continuations,
+// comments, operators, redirections and here-documents. It never fails:
+// unterminated constructs run to the end of the script.
+
+type tokKind int
+
+const (
+	tWord tokKind = iota
+	tSep
+	tRedir
+)
+
+type shTok struct {
+	kind       tokKind
+	text       string // word as written, separator or redirection operator
+	start, end int
+	target     *shTok // redirection target
+}
+
+type heredoc struct {
+	delim string
+	strip bool
+}
+
+func lexShell(s string) []shTok {
+	var toks []shTok
+	var docs []heredoc
+	n := len(s)
+	i := 0
+	for i < n {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\r':
+			i++
+		case c == '\\' && i+1 < n && s[i+1] == '\n':
+			i += 2
+		case c == '\\' && i+2 < n && s[i+1] == '\r' && s[i+2] == '\n':
+			i += 3
+		case c == '#':
+			for i < n && s[i] != '\n' {
+				i++
+			}
+		case c == '\n':
+			toks = append(toks, shTok{kind: tSep, text: "\n", start: i, end: i + 1})
+			i++
+			if len(docs) > 0 {
+				i = skipHeredocs(s, i, docs)
+				docs = nil
+			}
+		case c == '<' || c == '>' || c == '&' && i+1 < n && s[i+1] == '>':
+			op := longest(s[i:], "&>>", "&>", "<<<", "<<-", "<<", "<&", "<>", "<", ">>", ">&", ">|", ">")
+			t := shTok{kind: tRedir, text: op, start: i, end: i + len(op)}
+			i += len(op)
+			for i < n && (s[i] == ' ' || s[i] == '\t') {
+				i++
+			}
+			if i < n && !isOpChar(s[i]) && s[i] != '\n' {
+				ws := i
+				i = readWord(s, i)
+				t.target = &shTok{kind: tWord, text: s[ws:i], start: ws, end: i}
+				if op == "<<" || op == "<<-" {
+					docs = append(docs, heredoc{delim: unquoteSimple(t.target.text), strip: op == "<<-"})
+				}
+			}
+			toks = append(toks, t)
+		case isOpChar(c):
+			op := longest(s[i:], ";;&", ";;", ";&", "&&", "||", "|&", ";", "&", "|", "(", ")")
+			toks = append(toks, shTok{kind: tSep, text: op, start: i, end: i + len(op)})
+			i += len(op)
+		default:
+			ws := i
+			i = readWord(s, i)
+			if i == ws {
+				i++ // never stall on an unexpected byte
+				continue
+			}
+			w := s[ws:i]
+			if i < n && (s[i] == '<' || s[i] == '>') && allDigits(w) {
+				continue // file descriptor of the redirection that follows
+			}
+			toks = append(toks, shTok{kind: tWord, text: w, start: ws, end: i})
+		}
+	}
+	return toks
+}
+
+func isOpChar(c byte) bool {
+	return c == ';' || c == '&' || c == '|' || c == '(' || c == ')'
+}
+
+func longest(s string, ops ...string) string {
+	for _, op := range ops {
+		if strings.HasPrefix(s, op) {
+			return op
+		}
+	}
+	return s[:1]
+}
+
+func allDigits(w string) bool {
+	for i := 0; i < len(w); i++ {
+		if w[i] < '0' || w[i] > '9' {
+			return false
+		}
+	}
+	return w != ""
+}
+
+func unquoteSimple(w string) string {
+	return strings.NewReplacer(`"`, "", `'`, "", `\`, "").Replace(w)
+}
+
+func skipHeredocs(s string, i int, docs []heredoc) int {
+	for _, d := range docs {
+		for i < len(s) {
+			j := strings.IndexByte(s[i:], '\n')
+			line := s[i:]
+			next := len(s)
+			if j >= 0 {
+				line, next = s[i:i+j], i+j+1
+			}
+			i = next
+			cmp := strings.TrimSuffix(line, "\r")
+			if d.strip {
+				cmp = strings.TrimLeft(cmp, "\t")
+			}
+			if cmp == d.delim {
+				break
+			}
+		}
+	}
+	return i
+}
+
+// readWord returns the end of the word starting at i.
+func readWord(s string, i int) int {
+	n := len(s)
+	for i < n {
+		switch c := s[i]; c {
+		case ' ', '\t', '\n', '\r', ';', '&', '|', '(', ')', '<', '>':
+			return i
+		case '\\':
+			i += 2
+		case '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return n
+			}
+			i += j + 2
+		case '"':
+			i = skipDouble(s, i+1)
+		case '`':
+			j := strings.IndexByte(s[i+1:], '`')
+			if j < 0 {
+				return n
+			}
+			i += j + 2
+		case '$':
+			i = skipDollar(s, i)
+		default:
+			i++
+		}
+	}
+	return min(i, n)
+}
+
+func skipDollar(s string, i int) int {
+	n := len(s)
+	switch {
+	case strings.HasPrefix(s[i:], "${{"):
+		j := strings.Index(s[i+3:], "}}")
+		if j < 0 {
+			return n
+		}
+		return i + 3 + j + 2
+	case i+1 < n && s[i+1] == '(':
+		return skipGroup(s, i+1, '(', ')')
+	case i+1 < n && s[i+1] == '{':
+		return skipGroup(s, i+1, '{', '}')
+	}
+	return i + 1
+}
+
+// skipDouble returns the index after the closing double quote.
+func skipDouble(s string, i int) int {
+	n := len(s)
+	for i < n {
+		switch s[i] {
+		case '\\':
+			i += 2
+		case '"':
+			return i + 1
+		case '$':
+			i = skipDollar(s, i)
+		case '`':
+			j := strings.IndexByte(s[i+1:], '`')
+			if j < 0 {
+				return n
+			}
+			i += j + 2
+		default:
+			i++
+		}
+	}
+	return n
+}
+
+// skipGroup skips a balanced ( ) or { } group starting at s[i] == open.
+func skipGroup(s string, i int, open, close byte) int {
+	n := len(s)
+	depth := 0
+	for i < n {
+		switch c := s[i]; {
+		case c == '\\':
+			i += 2
+			continue
+		case c == '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return n
+			}
+			i += j + 2
+			continue
+		case c == '"':
+			i = skipDouble(s, i+1)
+			continue
+		case c == open:
+			depth++
+		case c == close:
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		}
+		i++
+	}
+	return n
+}
+
+// shCmd is a simple command: words between separators.
+type shCmd struct {
+	words  []shTok
+	redirs []shTok
+	// before and after are the separators around the command ("" at the
+	// start or end of the script).
+	before, after shTok
+}
+
+func commands(toks []shTok) []shCmd {
+	var out []shCmd
+	var cur shCmd
+	flush := func(sep shTok) {
+		cur.after = sep
+		if len(cur.words) > 0 || len(cur.redirs) > 0 {
+			out = append(out, cur)
+		}
+		cur = shCmd{before: sep}
+	}
+	for _, t := range toks {
+		switch t.kind {
+		case tSep:
+			flush(t)
+		case tRedir:
+			cur.redirs = append(cur.redirs, t)
+		default:
+			cur.words = append(cur.words, t)
+		}
+	}
+	flush(shTok{})
+	return out
+}
+
+// shExpander expands a word the way the shell would, as far as it can be
+// known: quotes removed, variables substituted, everything else unknown.
+type shExpander struct {
+	ctx  *evalCtx
+	vars map[string]varDef
+}
+
+// ghDefaults are GitHub's default environment variables that hold no tag.
+var ghDefaults = map[string]string{
+	"GITHUB_REPOSITORY": safeStr, "GITHUB_REPOSITORY_OWNER": safeStr, "GITHUB_ACTOR": safeStr,
+	"GITHUB_TRIGGERING_ACTOR": safeStr, "GITHUB_SHA": shaStr,
+}
+
+func (x *shExpander) lookup(name string) string {
+	if v, ok := x.vars[name]; ok {
+		return v.value
+	}
+	if v, ok := x.ctx.lookupEnv(name); ok {
+		return v.value
+	}
+	if v, ok := ghDefaults[name]; ok {
+		return v
+	}
+	return unknownStr
+}
+
+func (x *shExpander) word(raw string) string {
+	var b strings.Builder
+	n := len(raw)
+	for i := 0; i < n; {
+		c := raw[i]
+		switch {
+		case c == '\'':
+			j := strings.IndexByte(raw[i+1:], '\'')
+			if j < 0 {
+				b.WriteString(raw[i+1:])
+				return b.String()
+			}
+			b.WriteString(raw[i+1 : i+1+j])
+			i += j + 2
+		case c == '"':
+			i = x.double(raw, i+1, &b)
+		case c == '\\':
+			if i+1 < n && raw[i+1] != '\n' {
+				b.WriteByte(raw[i+1])
+			}
+			i += 2
+		case c == '$':
+			i = x.dollar(raw, i, &b)
+		case c == '`':
+			j := strings.IndexByte(raw[i+1:], '`')
+			b.WriteString(unknownStr)
+			if j < 0 {
+				return b.String()
+			}
+			i += j + 2
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return b.String()
+}
+
+func (x *shExpander) double(raw string, i int, b *strings.Builder) int {
+	n := len(raw)
+	for i < n {
+		c := raw[i]
+		switch {
+		case c == '"':
+			return i + 1
+		case c == '\\' && i+1 < n:
+			if strings.IndexByte("$`\"\\\n", raw[i+1]) >= 0 {
+				if raw[i+1] != '\n' {
+					b.WriteByte(raw[i+1])
+				}
+			} else {
+				b.WriteByte('\\')
+				b.WriteByte(raw[i+1])
+			}
+			i += 2
+		case c == '$':
+			i = x.dollar(raw, i, b)
+		case c == '`':
+			j := strings.IndexByte(raw[i+1:], '`')
+			b.WriteString(unknownStr)
+			if j < 0 {
+				return n
+			}
+			i += j + 2
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return n
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*`)
+
+func (x *shExpander) dollar(raw string, i int, b *strings.Builder) int {
+	n := len(raw)
+	switch {
+	case strings.HasPrefix(raw[i:], "${{"):
+		j := strings.Index(raw[i+3:], "}}")
+		if j < 0 {
+			b.WriteString(unknownStr)
+			return n
+		}
+		if v, ok := x.ctx.expr(raw[i+3 : i+3+j]); ok {
+			b.WriteString(v.value)
+		} else {
+			b.WriteString(unknownStr)
+		}
+		return i + 3 + j + 2
+	case i+1 < n && raw[i+1] == '(':
+		b.WriteString(unknownStr)
+		return skipGroup(raw, i+1, '(', ')')
+	case i+1 < n && raw[i+1] == '{':
+		end := skipGroup(raw, i+1, '{', '}')
+		inner := raw[i+2 : max(i+2, end-1)]
+		b.WriteString(x.param(inner))
+		return end
+	case i+1 < n:
+		if m := nameRE.FindString(raw[i+1:]); m != "" {
+			b.WriteString(x.lookup(m))
+			return i + 1 + len(m)
+		}
+		if strings.IndexByte("0123456789@*#?$!-", raw[i+1]) >= 0 {
+			b.WriteString(unknownStr)
+			return i + 2
+		}
+	}
+	b.WriteByte('$')
+	return i + 1
+}
+
+// param expands ${...}: plain, default values and case conversion.
+func (x *shExpander) param(inner string) string {
+	name := nameRE.FindString(inner)
+	if name == "" {
+		return unknownStr
+	}
+	rest := inner[len(name):]
+	v := x.lookup(name)
+	switch {
+	case rest == "":
+		return v
+	case rest == ",," || rest == ",":
+		return strings.ToLower(v)
+	case rest == "^^" || rest == "^":
+		return strings.ToUpper(v)
+	case strings.HasPrefix(rest, ":-") || strings.HasPrefix(rest, "-"):
+		if v != unknownStr {
+			return v
+		}
+		def := strings.TrimPrefix(strings.TrimPrefix(rest, ":"), "-")
+		return x.word(def)
+	}
+	return unknownStr
+}

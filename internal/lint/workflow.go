@@ -1,0 +1,248 @@
+package lint
+
+import (
+	"maps"
+	"strings"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// linter lints one file.
+type linter struct {
+	src      *source
+	mutable  map[string]bool
+	findings []Finding
+}
+
+// triggers is what the workflow's `on:` allows, as far as tags go.
+type triggers struct {
+	// tagRuns: some run can have a refs/tags/* ref (push with tag filters
+	// or no filters, release, create, workflow_dispatch on a tag,
+	// workflow_call from a tagged caller). True when `on` is unreadable.
+	tagRuns bool
+	// schedule: the workflow has schedule triggers (or `on` is unreadable).
+	schedule bool
+	// branches are the literal branch names in push filters.
+	branches []string
+}
+
+func (l *linter) document(doc *yaml.Node) {
+	top := l.src.deref(doc)
+	if top == nil || top.Kind != yaml.MappingNode {
+		return
+	}
+	_, on := l.src.get(top, "on")
+	tr := l.triggers(on)
+	wfEnv := map[string]varDef{}
+	ctx := &evalCtx{outputs: map[string]map[string]varDef{}, ghEnv: map[string]varDef{}}
+	_, env := l.src.get(top, "env")
+	l.envMap(env, ctx, wfEnv)
+	shell := l.defaultShell(top)
+
+	_, jobs := l.src.get(top, "jobs")
+	for _, p := range l.src.pairs(jobs) {
+		job := l.src.deref(p.value)
+		if job == nil || job.Kind != yaml.MappingNode {
+			continue
+		}
+		jc := &evalCtx{env: []map[string]varDef{wfEnv}, outputs: map[string]map[string]varDef{}, ghEnv: map[string]varDef{}}
+		jobEnv := map[string]varDef{}
+		_, je := l.src.get(job, "env")
+		l.envMap(je, jc, jobEnv)
+		jc.env = append(jc.env, jobEnv)
+		js := shell
+		if s := l.defaultShell(job); s != "" {
+			js = s
+		}
+		_, steps := l.src.get(job, "steps")
+		l.steps(steps, jc, tr, js)
+	}
+	// Composite actions (action.yml) run steps too; their triggers are
+	// whatever the calling workflow's are, so assume every kind of run.
+	_, runs := l.src.get(top, "runs")
+	if runs != nil {
+		_, steps := l.src.get(runs, "steps")
+		if steps != nil {
+			jc := &evalCtx{env: []map[string]varDef{wfEnv}, outputs: map[string]map[string]varDef{}, ghEnv: map[string]varDef{}}
+			l.steps(steps, jc, triggers{tagRuns: true, schedule: true}, shell)
+		}
+	}
+}
+
+func (l *linter) defaultShell(n *yaml.Node) string {
+	_, d := l.src.get(n, "defaults")
+	_, r := l.src.get(d, "run")
+	_, sh := l.src.get(r, "shell")
+	s, _ := l.src.str(sh)
+	return s
+}
+
+// envMap reads an env mapping, resolving expressions against ctx (the
+// enclosing levels), into out.
+func (l *linter) envMap(n *yaml.Node, ctx *evalCtx, out map[string]varDef) {
+	for _, p := range l.src.pairs(n) {
+		v := l.src.deref(p.value)
+		if v == nil || v.Kind != yaml.ScalarNode {
+			continue
+		}
+		d := varDef{value: ctx.resolve(v.Value)}
+		if sc := l.src.scalarOf(v); sc != nil && len(sc.lines) == 1 && sc.lines[0].exact {
+			vl := sc.lines[0]
+			d.site = &defSite{sp: span{line: vl.line, start: vl.off, end: vl.off + len(vl.text), exact: true}, raw: vl.text, yaml: true}
+		}
+		out[p.key.Value] = d
+	}
+}
+
+func (l *linter) triggers(on *yaml.Node) triggers {
+	all := triggers{tagRuns: true, schedule: true}
+	if on == nil {
+		return all
+	}
+	var t triggers
+	event := func(name string, cfg *yaml.Node) {
+		switch name {
+		case "push":
+			_, tags := l.src.get(cfg, "tags")
+			_, tagsIgn := l.src.get(cfg, "tags-ignore")
+			_, br := l.src.get(cfg, "branches")
+			_, brIgn := l.src.get(cfg, "branches-ignore")
+			// GitHub: filtering only branches means no tag runs, and
+			// filtering only tags means no branch runs.
+			if tags != nil || tagsIgn != nil || br == nil && brIgn == nil {
+				t.tagRuns = true
+			}
+			for _, b := range l.src.items(br) {
+				if s, ok := l.src.str(b); ok && !strings.ContainsAny(s, "*?[]!+") {
+					t.branches = append(t.branches, s)
+				}
+			}
+			if s, ok := l.src.str(br); ok && !strings.ContainsAny(s, "*?[]!+") && s != "" {
+				t.branches = append(t.branches, s)
+			}
+		case "release", "create", "workflow_dispatch", "workflow_call":
+			t.tagRuns = true
+		case "schedule":
+			t.schedule = true
+		}
+	}
+	switch on.Kind {
+	case yaml.ScalarNode:
+		event(on.Value, nil)
+	case yaml.SequenceNode:
+		for _, e := range l.src.items(on) {
+			if s, ok := l.src.str(e); ok {
+				event(s, nil)
+			}
+		}
+	case yaml.MappingNode:
+		for _, p := range l.src.pairs(on) {
+			event(p.key.Value, l.src.deref(p.value))
+		}
+	default:
+		return all
+	}
+	return t
+}
+
+// step is one workflow step with the nodes the rules look at.
+type step struct {
+	node     *yaml.Node
+	id       string
+	uses     string
+	usesNode *yaml.Node
+	with     *yaml.Node
+	withKey  *yaml.Node
+	run      *yaml.Node
+	shell    string
+	ctx      *evalCtx
+}
+
+func (l *linter) steps(n *yaml.Node, jc *evalCtx, tr triggers, shell string) {
+	job := &jobState{l: l, jc: jc}
+	for _, sn := range l.src.items(n) {
+		if sn.Kind != yaml.MappingNode {
+			continue
+		}
+		st := &step{node: sn, shell: shell}
+		_, id := l.src.get(sn, "id")
+		st.id, _ = l.src.str(id)
+		_, uses := l.src.get(sn, "uses")
+		st.uses, _ = l.src.str(uses)
+		st.usesNode = uses
+		st.withKey, st.with = l.src.get(sn, "with")
+		_, st.run = l.src.get(sn, "run")
+		_, sh := l.src.get(sn, "shell")
+		if s, ok := l.src.str(sh); ok {
+			st.shell = s
+		}
+		stepEnv := map[string]varDef{}
+		_, se := l.src.get(sn, "env")
+		l.envMap(se, jc, stepEnv)
+		// $GITHUB_ENV and $GITHUB_OUTPUT writes reach later steps only:
+		// the step sees a snapshot, the job keeps collecting.
+		st.ctx = &evalCtx{env: append(append([]map[string]varDef{}, jc.env...), stepEnv), ghEnv: maps.Clone(jc.ghEnv), outputs: maps.Clone(jc.outputs)}
+
+		switch action := actionName(st.uses); action {
+		case "docker/metadata-action":
+			l.metadataStep(st, tr)
+		case "docker/build-push-action":
+			l.buildPushStep(st)
+		}
+		if st.run != nil && shellSupported(st.shell) {
+			job.runStep(st)
+		}
+	}
+	job.finish()
+}
+
+// actionName strips the ref and any sub-path: docker/metadata-action@v5 ->
+// docker/metadata-action.
+func actionName(uses string) string {
+	if i := strings.Index(uses, "@"); i >= 0 {
+		uses = uses[:i]
+	}
+	parts := strings.Split(uses, "/")
+	if len(parts) < 2 {
+		return strings.ToLower(uses)
+	}
+	return strings.ToLower(parts[0] + "/" + parts[1])
+}
+
+func shellSupported(s string) bool {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return true
+	}
+	f := strings.Fields(s)[0]
+	if i := strings.LastIndex(f, "/"); i >= 0 {
+		f = f[i+1:]
+	}
+	switch f {
+	case "bash", "sh", "zsh", "dash", "ksh":
+		return true
+	}
+	return false
+}
+
+// add records a finding at sp.
+func (l *linter) add(rule string, sev Severity, sp span, msg string, fix *Fix, scope ...int) {
+	col := l.src.column(sp.line, sp.start)
+	end := 0
+	if sp.end > sp.start {
+		end = l.src.column(sp.line, sp.end)
+	}
+	f := Finding{RuleID: rule, Severity: sev, File: l.src.file, Line: sp.line, Column: col, Message: msg, Fix: fix,
+		scopeFrom: sp.line, scopeTo: sp.line, text: l.src.line(sp.line)}
+	if end > 0 {
+		f.EndLine, f.EndColumn = sp.line, end
+	}
+	if len(scope) == 2 {
+		f.scopeFrom, f.scopeTo = min(scope[0], sp.line), max(scope[1], sp.line)
+	}
+	if !utf8.ValidString(f.Message) {
+		f.Message = strings.ToValidUTF8(f.Message, "?")
+	}
+	l.findings = append(l.findings, f)
+}

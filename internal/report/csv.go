@@ -1,0 +1,68 @@
+package report
+
+import (
+	"bufio"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/immutag/immutag/internal/audit"
+)
+
+var csvHeader = []string{
+	"id", "provider", "kind", "scope", "repository", "uri", "status", "rule", "mode", "native",
+	"mutable_patterns", "offending_patterns", "tags_total", "tags_locked",
+	"exemption", "exemption_expires", "reason", "remediation",
+}
+
+// csvSafe keeps a spreadsheet from evaluating a cell as a formula: registry
+// and repository names come from outside, and a leading = + - @ would run.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+func optInt(p *int64) string {
+	if p == nil {
+		return ""
+	}
+	return strconv.FormatInt(*p, 10)
+}
+
+// CSV writes one row per repository (RFC 4180, header first). Lists are
+// joined with ";". Unreadable scopes have no rows: they are in the summary
+// formats and the JSON report.
+func CSV(w io.Writer, r *audit.Report) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	cw := csv.NewWriter(bw)
+	if err := cw.Write(csvHeader); err != nil {
+		return err
+	}
+	err := r.Findings.Each(func(f audit.Finding) error {
+		var exReason, exExpires string
+		if f.Exemption != nil {
+			exReason, exExpires = f.Exemption.Reason, f.Exemption.Expires
+		}
+		row := []string{
+			f.ID, f.Provider, f.Kind, f.Scope, f.Repository, f.URI, string(f.Status), f.Rule, string(f.Mode), f.Native,
+			strings.Join(f.MutablePatterns, ";"), strings.Join(f.Offending, ";"), optInt(f.TagsTotal), optInt(f.TagsLocked),
+			exReason, exExpires, f.Reason, f.Remediation,
+		}
+		for i := range row {
+			row[i] = csvSafe(row[i])
+		}
+		return cw.Write(row)
+	})
+	if err != nil {
+		return fmt.Errorf("csv: %w", err)
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}

@@ -1,0 +1,59 @@
+package testutil
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// SpecsEnv names the variable that points at the directory holding the
+// official API specs.
+const SpecsEnv = "IMMUTAG_SPECS_DIR"
+
+// SpecPath finds the spec file in $IMMUTAG_SPECS_DIR, else in
+// ../shared/specs beside the repository root (the nearest directory above
+// the working directory that holds go.mod): the specs are read where they
+// are, never copied into the repository. The error says where it looked.
+func SpecPath(file string) (string, error) {
+	var tried []string
+	if d := os.Getenv(SpecsEnv); d != "" {
+		p := filepath.Join(d, file)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		tried = append(tried, p)
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			p := filepath.Join(dir, "..", "shared", "specs", file)
+			if _, err := os.Stat(p); err == nil {
+				return p, nil
+			}
+			tried = append(tried, p)
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	return "", fmt.Errorf("%s not found (tried %s; set %s to the directory holding it)", file, strings.Join(tried, ", "), SpecsEnv)
+}
+
+// Spec is SpecPath for a test: when the spec is absent the test is skipped
+// with a message naming what was skipped and where the spec was looked for.
+func Spec(tb testing.TB, what, file string) string {
+	tb.Helper()
+	p, err := SpecPath(file)
+	if err != nil {
+		tb.Skipf("%s skipped: %v", what, err)
+	}
+	return p
+}
