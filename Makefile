@@ -6,7 +6,7 @@ LDFLAGS := -X github.com/immutag/immutag/internal/cli.Version=$(VERSION)
 PKGS    := ./...
 
 .DEFAULT_GOAL := help
-.PHONY: help build test demo bench lint fmt vet golden
+.PHONY: help build test demo bench lint fmt vet golden fuzz
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,3 +34,6 @@ fmt: ## gofmt -w
 
 golden: ## regenerate the report golden files (review the diff!)
 	$(GO) test ./internal/report -run 'Golden|DiffFormats' -update
+
+fuzz: ## fuzz the parsers briefly (workflow linter; see .ci/run for the CI budget)
+	$(GO) test -run '^$$' -fuzz=FuzzLintWorkflow -fuzztime=20s -fuzzminimizetime=5s ./internal/lint

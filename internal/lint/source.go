@@ -50,7 +50,9 @@ func newSource(file string, src []byte) *source {
 	for i := range lines {
 		lines[i] = strings.TrimSuffix(lines[i], "\r")
 	}
-	return &source{file: file, lines: lines, budget: 200000}
+	// Ample for any real workflow (the walk visits each mapping entry a few
+	// times), small enough that an alias/merge bomb stops in milliseconds.
+	return &source{file: file, lines: lines, budget: 1_000_000 + 64*len(src)}
 }
 
 func (s *source) line(n int) string {

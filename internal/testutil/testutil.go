@@ -1,9 +1,11 @@
 // Package testutil holds the test doubles and helpers that the adapter and
-// emulator tests share: a recording Emitter and Observer, a listing of every
-// scope, Must, a raw HTTP call and the lookup of the official API specs.
+// emulator tests share: a recording Emitter and Observer, a scan of every
+// scope, concurrent Apply, Must, a settable Clock, raw HTTP calls, a
+// transport that taps exchanges, and the lookup of the official API specs.
 //
-// Only tests import it; it is a plain package (not _test.go files) so that
-// every package's tests can use the same code.
+// Only tests (and test-only packages such as acrcontract) import it; it is
+// a plain package, not _test.go files, so that every package's tests can
+// use the same code.
 package testutil
 
 import (
@@ -14,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/immutag/immutag/internal/providers"
 )
@@ -237,6 +240,30 @@ func (o *Observer) Steps() []Step {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return append([]Step(nil), o.steps...)
+}
+
+// Clock is a settable clock for code that takes a func() time.Time. It is
+// safe for concurrent use.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a Clock reading t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
 
 // RoundTripFunc adapts a function to http.RoundTripper.

@@ -8,25 +8,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/immutag/immutag/internal/emulator"
 	"github.com/immutag/immutag/internal/testutil"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func start(t *testing.T, opts ...Option) *Server {
 	t.Helper()
@@ -87,8 +74,8 @@ func seed(t *testing.T, s *Server, ns, name string, private, enabled bool, rules
 }
 
 func TestAuth(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := start(t, WithClock(clk.now), WithTokenTTL(time.Minute))
+	clk := testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := start(t, WithClock(clk.Now), WithTokenTTL(time.Minute))
 	seed(t, s, "acme", "app", false, false)
 
 	if r := call(t, s, http.MethodPost, "/v2/auth/token", "", `{"identifier":"admin","secret":"nope"}`); r.status != 401 || r.body["detail"] == "" {
@@ -107,7 +94,7 @@ func TestAuth(t *testing.T) {
 	if r := call(t, s, http.MethodGet, "/v2/namespaces/acme/repositories", tok, ""); r.status != 200 {
 		t.Fatalf("valid token: %d", r.status)
 	}
-	clk.add(time.Minute)
+	clk.Advance(time.Minute)
 	if r := call(t, s, http.MethodGet, "/v2/namespaces/acme/repositories", tok, ""); r.status != 401 || r.body["detail"] != "token expired" {
 		t.Fatalf("expired token: %d %v", r.status, r.body)
 	}
@@ -259,8 +246,8 @@ func TestPushEnforcesRules(t *testing.T) {
 }
 
 func TestFaultsAndDenies(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := start(t, WithClock(clk.now))
+	clk := testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := start(t, WithClock(clk.Now))
 	seed(t, s, "acme", "app", false, false)
 	seed(t, s, "acme", "hidden", false, false)
 	seed(t, s, "vault", "x", false, false)
@@ -269,7 +256,7 @@ func TestFaultsAndDenies(t *testing.T) {
 	s.SetFaults(emulator.Faults{ThrottleRate: 1, RetryAfter: 3 * time.Second})
 	r := call(t, s, http.MethodGet, "/v2/namespaces/acme/repositories", tok, "")
 	xra, _ := strconv.ParseInt(r.header.Get("X-Retry-After"), 10, 64)
-	if r.status != 429 || r.header.Get("Retry-After") != "3" || xra != clk.now().Add(3*time.Second).Unix() || r.body["detail"] != "Rate limit exceeded" {
+	if r.status != 429 || r.header.Get("Retry-After") != "3" || xra != clk.Now().Add(3*time.Second).Unix() || r.body["detail"] != "Rate limit exceeded" {
 		t.Fatalf("throttle: %d %v %v", r.status, r.header, r.body)
 	}
 	s.SetFaults(emulator.Faults{ErrorRate: 1})

@@ -306,7 +306,7 @@ func Test429StormRiddenOut(t *testing.T) {
 }
 
 func TestTokenRenewedBeforeExpiryDuringLongScan(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
+	clk := testutil.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
 	s := startEmu(t, hubemu.WithClock(clk.Now)) // Hub's 10-minute tokens
 	for i := range 30 {
 		addRepo(t, s, "acme", fmt.Sprintf("r%02d", i), true, true, ".*")

@@ -1,0 +1,76 @@
+package emulator
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestServeLoopback(t *testing.T) {
+	s, err := ServeLoopback(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		WriteJSON(w, http.StatusTeapot, ContentJSONUTF8, map[string]string{"a": "b"})
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(s.URL(), "http://127.0.0.1:") {
+		t.Fatalf("URL %q is not loopback", s.URL())
+	}
+	resp, err := http.Get(s.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTeapot || resp.Header.Get("Content-Type") != ContentJSONUTF8 {
+		t.Errorf("%d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get(s.URL()); err == nil {
+		t.Error("still serving after Close")
+	}
+	var never *HTTPServer
+	if err := never.Close(); err != nil {
+		t.Errorf("closing a server never started: %v", err)
+	}
+}
+
+func TestInject(t *testing.T) {
+	answer := func(in *Injector) (bool, *httptest.ResponseRecorder) {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		done := Inject(in, w, r,
+			func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTooManyRequests) },
+			func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
+		return done, w
+	}
+	if done, _ := answer(NewInjector(Faults{})); done {
+		t.Error("no faults, yet the call was answered")
+	}
+	done, w := answer(NewInjector(Faults{ThrottleRate: 1, RetryAfter: 1500 * time.Millisecond}))
+	if !done || w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "2" {
+		t.Errorf("throttled: %v %d Retry-After %q", done, w.Code, w.Header().Get("Retry-After"))
+	}
+	done, w = answer(NewInjector(Faults{ThrottleRate: 1}))
+	if !done || w.Header().Get("Retry-After") != "" {
+		t.Errorf("Retry-After %q advertised without a delay", w.Header().Get("Retry-After"))
+	}
+	done, w = answer(NewInjector(Faults{ErrorRate: 1}))
+	if !done || w.Code != http.StatusInternalServerError {
+		t.Errorf("failed: %v %d", done, w.Code)
+	}
+}
+
+func TestDemoSecret(t *testing.T) {
+	a, err := DemoSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := DemoSecret()
+	if len(a) != 32 || a == b {
+		t.Errorf("secrets %q %q", a, b)
+	}
+}
