@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -83,6 +85,43 @@ func Inject(in *Injector, w http.ResponseWriter, r *http.Request, throttled, fai
 		return true
 	}
 	return false
+}
+
+// PushReply is a registry's answer to PushManifest.
+type PushReply struct {
+	Status int
+	// Code and Message are the first error of a distribution-spec error
+	// body ({"errors":[{"code","message"}]}); Message falls back to the
+	// HTTP status line.
+	Code, Message string
+}
+
+// PushManifest pushes tag the way a registry client does: a PUT of a small
+// OCI image manifest, made unique by nonce, to base/v2/repo/manifests/tag
+// with HTTP Basic credentials. Whether the answer means "tag is immutable"
+// is the registry's own (status and code differ), so the caller decides.
+func PushManifest(ctx context.Context, base, repo, tag, user, pass, nonce string) (PushReply, error) {
+	body := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","annotations":{"push":%q}}`, nonce)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, base+"/v2/"+repo+"/manifests/"+tag, strings.NewReader(body))
+	if err != nil {
+		return PushReply{}, err
+	}
+	req.Header.Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+	req.SetBasicAuth(user, pass)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return PushReply{}, err
+	}
+	defer resp.Body.Close()
+	var e struct {
+		Errors []struct{ Code, Message string } `json:"errors"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&e)
+	r := PushReply{Status: resp.StatusCode, Message: resp.Status}
+	if len(e.Errors) > 0 {
+		r.Code, r.Message = e.Errors[0].Code, e.Errors[0].Message
+	}
+	return r, nil
 }
 
 // DemoSecret is a fresh random secret (32 hex digits) for a demo's

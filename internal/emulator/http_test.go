@@ -74,3 +74,27 @@ func TestDemoSecret(t *testing.T) {
 		t.Errorf("secrets %q %q", a, b)
 	}
 }
+
+func TestPushManifest(t *testing.T) {
+	var got *http.Request
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r
+		if r.URL.Path == "/v2/ns/app/manifests/locked" {
+			WriteJSON(w, http.StatusConflict, ContentJSON, map[string]any{"errors": []map[string]string{{"code": "TAG_IMMUTABLE", "message": "tag is immutable"}}})
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(srv.Close)
+	rep, err := PushManifest(t.Context(), srv.URL, "ns/app", "locked", "u", "p", "1")
+	if err != nil || rep != (PushReply{Status: http.StatusConflict, Code: "TAG_IMMUTABLE", Message: "tag is immutable"}) {
+		t.Fatalf("refused push: %+v %v", rep, err)
+	}
+	if u, p, ok := got.BasicAuth(); !ok || u != "u" || p != "p" || got.Method != http.MethodPut {
+		t.Errorf("request %s with credentials %q %q %v", got.Method, u, p, ok)
+	}
+	rep, err = PushManifest(t.Context(), srv.URL, "ns/app", "v1", "u", "p", "2")
+	if err != nil || rep.Status != http.StatusCreated || rep.Code != "" || rep.Message != "201 Created" {
+		t.Fatalf("accepted push: %+v %v", rep, err)
+	}
+}

@@ -3,6 +3,8 @@ package faultmatrix
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -57,6 +60,9 @@ type proxy struct {
 	rules  []*rule
 	counts map[wire]int
 	hits   int // requests answered by a rule
+	// creds collects every credential seen on the wire (Authorization
+	// values and tokens in token answers), for the leak tests.
+	creds map[string]bool
 }
 
 // newProxy starts a proxy to target; tr is the transport towards the
@@ -79,7 +85,7 @@ func newProxy(t *testing.T, target string, tr http.RoundTripper, classify func(*
 		}
 		w.WriteHeader(http.StatusBadGateway)
 	}
-	p := &proxy{up: rp, classify: classify, counts: map[wire]int{}, done: make(chan struct{})}
+	p := &proxy{up: rp, classify: classify, counts: map[wire]int{}, creds: map[string]bool{}, done: make(chan struct{})}
 	p.srv = httptest.NewServer(p)
 	t.Cleanup(func() {
 		close(p.done)
@@ -123,6 +129,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var do action
 	p.mu.Lock()
 	p.counts[wi]++
+	p.tapLocked(r)
 	for _, ru := range p.rules {
 		if !ru.match(wi) {
 			continue
@@ -136,11 +143,59 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.mu.Unlock()
+	if do == nil && wi.Op == opToken {
+		do = rewrite(func(_ *http.Request, st int, _ http.Header, b []byte) (int, []byte) {
+			p.tapToken(b)
+			return st, b
+		})
+	}
 	if do == nil {
 		p.up.ServeHTTP(w, r)
 		return
 	}
 	do(w, r, p.up)
+}
+
+// tapLocked records the credentials a request carries.
+func (p *proxy) tapLocked(r *http.Request) {
+	scheme, val, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || len(val) < 8 {
+		return
+	}
+	p.creds[val] = true
+	if strings.EqualFold(scheme, "basic") {
+		if raw, err := base64.StdEncoding.DecodeString(val); err == nil {
+			if _, pw, ok := strings.Cut(string(raw), ":"); ok && len(pw) >= 8 {
+				p.creds[pw] = true
+			}
+		}
+	}
+}
+
+// tapToken records the tokens in a token endpoint's answer.
+func (p *proxy) tapToken(body []byte) {
+	var m map[string]any
+	if json.Unmarshal(body, &m) != nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, k := range []string{"access_token", "token", "refresh_token"} {
+		if s, ok := m[k].(string); ok && len(s) >= 8 {
+			p.creds[s] = true
+		}
+	}
+}
+
+// credentials returns what tapLocked and tapToken saw.
+func (p *proxy) credentials() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, 0, len(p.creds))
+	for c := range p.creds {
+		out = append(out, c)
+	}
+	return out
 }
 
 // Matchers.

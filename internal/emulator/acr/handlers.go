@@ -282,7 +282,7 @@ func (s *Server) handleListTags(w http.ResponseWriter, req *http.Request, name s
 	r := s.repos[name]
 	if r == nil {
 		s.mu.Unlock()
-		s.writeError(w, op, http.StatusNotFound, "NAME_UNKNOWN", "repository name not known to registry", map[string]string{"name": name})
+		s.nameUnknown(w, op, name)
 		return
 	}
 	order := r.sortedNames()
@@ -354,9 +354,15 @@ func (s *Server) tagView(name, ref string, t *tagState) tagAttributes {
 		CreatedTime: stamp(t.created), LastUpdateTime: stamp(t.updated), ChangeableAttributes: t.attrs.wire()}}
 }
 
+// nameUnknown answers 404 NAME_UNKNOWN for a repository the registry does
+// not have.
+func (s *Server) nameUnknown(w http.ResponseWriter, op, name string) {
+	s.writeError(w, op, http.StatusNotFound, "NAME_UNKNOWN", "repository name not known to registry", map[string]string{"name": name})
+}
+
 func (s *Server) tagNotFound(w http.ResponseWriter, op, name, ref string, repoKnown bool) {
 	if !repoKnown {
-		s.writeError(w, op, http.StatusNotFound, "NAME_UNKNOWN", "repository name not known to registry", map[string]string{"name": name})
+		s.nameUnknown(w, op, name)
 		return
 	}
 	s.writeError(w, op, http.StatusNotFound, "TAG_UNKNOWN", "the specified tag does not exist", map[string]string{"name": name, "tag": ref})
@@ -463,7 +469,7 @@ func (s *Server) handleRepository(w http.ResponseWriter, req *http.Request, name
 	r := s.repos[name]
 	if r == nil {
 		s.mu.Unlock()
-		s.writeError(w, op, http.StatusNotFound, "NAME_UNKNOWN", "repository name not known to registry", map[string]string{"name": name})
+		s.nameUnknown(w, op, name)
 		return
 	}
 	if patch {

@@ -260,29 +260,15 @@ func (s *Server) PushTag(ctx context.Context, proj, name, t string) error {
 	}
 	nonce := make([]byte, 8)
 	_, _ = rand.Read(nonce)
-	body := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","annotations":{"push":"%x"}}`, nonce)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, s.url+"/v2/"+proj+"/"+name+"/manifests/"+t, strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
-	req.SetBasicAuth(s.user, s.pass)
-	resp, err := http.DefaultClient.Do(req)
+	rep, err := emulator.PushManifest(ctx, s.url, proj+"/"+name, t, s.user, s.pass, hex.EncodeToString(nonce))
 	if err != nil {
 		return fmt.Errorf("push %s/%s:%s: %w", proj, name, t, err)
 	}
-	defer resp.Body.Close()
-	var e errorsBody
-	_ = json.NewDecoder(resp.Body).Decode(&e)
-	msg := resp.Status
-	if len(e.Errors) > 0 {
-		msg = e.Errors[0].Message
-	}
 	switch {
-	case resp.StatusCode == http.StatusPreconditionFailed:
-		return fmt.Errorf("push %s/%s:%s: %s: %w", proj, name, t, msg, emulator.ErrTagImmutable)
-	case resp.StatusCode/100 != 2:
-		return fmt.Errorf("push %s/%s:%s: HTTP %d: %s", proj, name, t, resp.StatusCode, msg)
+	case rep.Status == http.StatusPreconditionFailed:
+		return fmt.Errorf("push %s/%s:%s: %s: %w", proj, name, t, rep.Message, emulator.ErrTagImmutable)
+	case rep.Status/100 != 2:
+		return fmt.Errorf("push %s/%s:%s: HTTP %d: %s", proj, name, t, rep.Status, rep.Message)
 	}
 	return nil
 }

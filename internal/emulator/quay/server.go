@@ -174,13 +174,9 @@ func (s *Server) AddOrgPolicy(org, pattern string, matches bool) (string, error)
 	if !ok || !n.org {
 		return "", fmt.Errorf("quay emulator: organisation %q does not exist", org)
 	}
-	p, msg := s.newPolicyLocked(n.policies, pattern, matches)
+	p, msg := s.addPolicyLocked(&n.policies, n.repoList(), pattern, matches)
 	if msg != "" {
 		return "", errors.New(msg)
-	}
-	n.policies = append(n.policies, p)
-	for _, r := range n.repos {
-		s.retroLocked(r, p)
 	}
 	return p.UUID, nil
 }
@@ -193,12 +189,10 @@ func (s *Server) AddRepoPolicy(ns, name, pattern string, matches bool) (string, 
 	if r == nil {
 		return "", fmt.Errorf("quay emulator: repository %s/%s does not exist", ns, name)
 	}
-	p, msg := s.newPolicyLocked(r.policies, pattern, matches)
+	p, msg := s.addPolicyLocked(&r.policies, []*repo{r}, pattern, matches)
 	if msg != "" {
 		return "", errors.New(msg)
 	}
-	r.policies = append(r.policies, p)
-	s.retroLocked(r, p)
 	return p.UUID, nil
 }
 
@@ -279,32 +273,17 @@ func (s *Server) PushTag(ctx context.Context, ns, name, t string) error {
 	}
 	s.mu.Lock()
 	s.seq++
-	body := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","annotations":{"push":"%d"}}`, s.seq)
+	nonce := strconv.Itoa(s.seq)
 	s.mu.Unlock()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, s.url+"/v2/"+ns+"/"+name+"/manifests/"+t, strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
-	req.SetBasicAuth("$oauthtoken", s.token)
-	resp, err := http.DefaultClient.Do(req)
+	rep, err := emulator.PushManifest(ctx, s.url, ns+"/"+name, t, "$oauthtoken", s.token, nonce)
 	if err != nil {
 		return fmt.Errorf("push %s/%s:%s: %w", ns, name, t, err)
 	}
-	defer resp.Body.Close()
-	var e struct {
-		Errors []struct{ Code, Message string } `json:"errors"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&e)
 	switch {
-	case resp.StatusCode == http.StatusConflict && len(e.Errors) > 0 && e.Errors[0].Code == "TAG_IMMUTABLE":
-		return fmt.Errorf("push %s/%s:%s: %s: %w", ns, name, t, e.Errors[0].Message, emulator.ErrTagImmutable)
-	case resp.StatusCode/100 != 2:
-		msg := resp.Status
-		if len(e.Errors) > 0 {
-			msg = e.Errors[0].Message
-		}
-		return fmt.Errorf("push %s/%s:%s: HTTP %d: %s", ns, name, t, resp.StatusCode, msg)
+	case rep.Status == http.StatusConflict && rep.Code == "TAG_IMMUTABLE":
+		return fmt.Errorf("push %s/%s:%s: %s: %w", ns, name, t, rep.Message, emulator.ErrTagImmutable)
+	case rep.Status/100 != 2:
+		return fmt.Errorf("push %s/%s:%s: HTTP %d: %s", ns, name, t, rep.Status, rep.Message)
 	}
 	return nil
 }
@@ -343,6 +322,31 @@ func (s *Server) newPolicyLocked(existing []Policy, pattern string, matches bool
 	}
 	s.seq++
 	return Policy{UUID: uuidOf(s.seq), TagPattern: pattern, TagPatternMatches: matches}, ""
+}
+
+// addPolicyLocked appends a new policy to *ps and flags the tags of repos
+// it covers, as Quay does when a policy is created; msg says why a policy
+// was refused.
+func (s *Server) addPolicyLocked(ps *[]Policy, repos []*repo, pattern string, matches bool) (Policy, string) {
+	p, msg := s.newPolicyLocked(*ps, pattern, matches)
+	if msg != "" {
+		return Policy{}, msg
+	}
+	*ps = append(*ps, p)
+	for _, r := range repos {
+		s.retroLocked(r, p)
+	}
+	return p, ""
+}
+
+// repoList is every repository of the namespace: the ones an organisation
+// policy covers.
+func (n *namespace) repoList() []*repo {
+	out := make([]*repo, 0, len(n.repos))
+	for _, r := range n.repos {
+		out = append(out, r)
+	}
+	return out
 }
 
 // retroLocked flags existing tags a new or updated policy covers, as Quay
@@ -673,20 +677,31 @@ func (s *Server) createOrgPolicy(w http.ResponseWriter, r *http.Request) {
 	if n == nil {
 		return
 	}
-	p, msg := s.newPolicyLocked(n.policies, pattern, matches)
-	if msg != "" {
-		apiError(w, r, http.StatusBadRequest, "invalid_request", msg)
-		return
-	}
-	n.policies = append(n.policies, p)
-	for _, rp := range n.repos {
-		s.retroLocked(rp, p)
-	}
-	writeJSON(w, http.StatusCreated, map[string]string{"uuid": p.UUID})
+	s.createPolicyLocked(w, r, &n.policies, n.repoList(), pattern, matches)
 }
 
 func findPolicy(ps []Policy, uuid string) int {
 	return slices.IndexFunc(ps, func(p Policy) bool { return p.UUID == uuid })
+}
+
+// createPolicyLocked answers a create: 201 with the new policy's uuid, or
+// 400 when the policy is refused.
+func (s *Server) createPolicyLocked(w http.ResponseWriter, r *http.Request, ps *[]Policy, repos []*repo, pattern string, matches bool) {
+	p, msg := s.addPolicyLocked(ps, repos, pattern, matches)
+	if msg != "" {
+		apiError(w, r, http.StatusBadRequest, "invalid_request", msg)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"uuid": p.UUID})
+}
+
+// getPolicy answers the policy named by {uuid}, or 404.
+func getPolicy(w http.ResponseWriter, r *http.Request, ps []Policy) {
+	if i := findPolicy(ps, r.PathValue("uuid")); i >= 0 {
+		writeJSON(w, http.StatusOK, ps[i])
+		return
+	}
+	apiError(w, r, http.StatusNotFound, "not_found", "Not Found")
 }
 
 func (s *Server) getOrgPolicy(w http.ResponseWriter, r *http.Request) {
@@ -696,11 +711,7 @@ func (s *Server) getOrgPolicy(w http.ResponseWriter, r *http.Request) {
 	if n == nil {
 		return
 	}
-	if i := findPolicy(n.policies, r.PathValue("uuid")); i >= 0 {
-		writeJSON(w, http.StatusOK, n.policies[i])
-		return
-	}
-	apiError(w, r, http.StatusNotFound, "not_found", "Not Found")
+	getPolicy(w, r, n.policies)
 }
 
 // updatePolicyLocked replaces pattern and flag of policy i in *ps.
@@ -735,11 +746,7 @@ func (s *Server) updateOrgPolicy(w http.ResponseWriter, r *http.Request) {
 	if n == nil {
 		return
 	}
-	repos := make([]*repo, 0, len(n.repos))
-	for _, rp := range n.repos {
-		repos = append(repos, rp)
-	}
-	s.updatePolicyLocked(w, r, &n.policies, repos)
+	s.updatePolicyLocked(w, r, &n.policies, n.repoList())
 }
 
 func deletePolicy(w http.ResponseWriter, r *http.Request, ps *[]Policy) {
@@ -781,14 +788,7 @@ func (s *Server) createRepoPolicy(w http.ResponseWriter, r *http.Request) {
 	if rp == nil {
 		return
 	}
-	p, msg := s.newPolicyLocked(rp.policies, pattern, matches)
-	if msg != "" {
-		apiError(w, r, http.StatusBadRequest, "invalid_request", msg)
-		return
-	}
-	rp.policies = append(rp.policies, p)
-	s.retroLocked(rp, p)
-	writeJSON(w, http.StatusCreated, map[string]string{"uuid": p.UUID})
+	s.createPolicyLocked(w, r, &rp.policies, []*repo{rp}, pattern, matches)
 }
 
 func (s *Server) getRepoPolicy(w http.ResponseWriter, r *http.Request) {
@@ -798,11 +798,7 @@ func (s *Server) getRepoPolicy(w http.ResponseWriter, r *http.Request) {
 	if rp == nil {
 		return
 	}
-	if i := findPolicy(rp.policies, r.PathValue("uuid")); i >= 0 {
-		writeJSON(w, http.StatusOK, rp.policies[i])
-		return
-	}
-	apiError(w, r, http.StatusNotFound, "not_found", "Not Found")
+	getPolicy(w, r, rp.policies)
 }
 
 func (s *Server) updateRepoPolicy(w http.ResponseWriter, r *http.Request) {

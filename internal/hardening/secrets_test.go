@@ -1,0 +1,132 @@
+package hardening
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/immutag/immutag/internal/cli"
+	"github.com/immutag/immutag/internal/config"
+	acremu "github.com/immutag/immutag/internal/emulator/acr"
+	hubemu "github.com/immutag/immutag/internal/emulator/dockerhub"
+	harboremu "github.com/immutag/immutag/internal/emulator/harbor"
+	quayemu "github.com/immutag/immutag/internal/emulator/quay"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestDemoLeaksNoCredentials runs `immutag demo --log-level debug`. The
+// demo generates its emulators' secrets and exports them to this process
+// only; afterwards they are read back from the environment and searched
+// for in everything the demo printed.
+func TestDemoLeaksNoCredentials(t *testing.T) {
+	if testing.Short() {
+		t.Skip("demo runs all six emulators")
+	}
+	// The demo sets these for the process; t.Setenv puts them back after.
+	vars := []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_PROFILE",
+		"AWS_ENDPOINT_URL_STS", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_EC2_METADATA_DISABLED",
+		acremu.DemoUserEnv, acremu.DemoPasswordEnv, hubemu.DemoUserEnv, hubemu.DemoTokenEnv,
+		quayemu.DemoTokenEnv, harboremu.DemoUserEnv, harboremu.DemoPasswordEnv}
+	for _, v := range vars {
+		t.Setenv(v, os.Getenv(v))
+	}
+	for _, format := range []string{"text", "json"} {
+		var out, errOut lockedBuffer
+		f := cli.NewFactory(cli.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+		f.Now = func() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) }
+		cmd := cli.NewRootCmd(f)
+		cmd.SetArgs([]string{"demo", "--log-level", "debug", "--log-format", format})
+		cmd.SetOut(&out)
+		cmd.SetErr(&errOut)
+		if err := cmd.ExecuteContext(t.Context()); err != nil {
+			t.Fatalf("demo (%s logs): %v\n%s", format, err, errOut.String())
+		}
+		if !strings.Contains(strings.ToLower(errOut.String()), "debug") {
+			t.Fatalf("no debug logging on stderr")
+		}
+		var secrets []string
+		for _, v := range []string{"AWS_SECRET_ACCESS_KEY", acremu.DemoPasswordEnv, hubemu.DemoTokenEnv, quayemu.DemoTokenEnv, harboremu.DemoPasswordEnv} {
+			s := os.Getenv(v)
+			if len(s) < 8 {
+				t.Fatalf("the demo did not export %s; cannot check it", v)
+			}
+			secrets = append(secrets, s)
+		}
+		for _, s := range secrets {
+			for what, text := range map[string]string{"stdout": out.String(), "stderr": errOut.String()} {
+				if strings.Contains(text, s) {
+					t.Errorf("demo %s (%s logs) contains a credential (%q...)", what, format, s[:4])
+				}
+			}
+		}
+	}
+}
+
+// TestInlineSecretNotEchoed: a config that holds a secret inline is
+// refused, and the refusal names the key but never repeats the value.
+func TestInlineSecretNotEchoed(t *testing.T) {
+	const secret = "hunter2-inline-secret"
+	for _, body := range []string{
+		"version: 1\nproviders:\n  - name: h\n    kind: harbor\n    endpoint: https://h.example.com\n    credentials:\n      username_env: U\n      password: " + secret + "\n",
+		"version: 1\nproviders:\n  - name: q\n    kind: quay\n    token: " + secret + "\n",
+		"version: 1\nproviders:\n  - name: a\n    kind: ecr\n    aws_secret_access_key: " + secret + "\n",
+		"version: 1\nproviders:\n  - name: a\n    kind: ecr\n    endpoint: https://user:" + secret + "@ecr.example.com\n",
+	} {
+		_, err := config.Decode("inline.yaml", []byte(body), nil)
+		if err == nil {
+			t.Errorf("accepted an inline secret:\n%s", body)
+			continue
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error repeats the secret: %v", err)
+		}
+	}
+}
+
+// TestAliasBombIsRefusedQuickly is the regression for a config of nested
+// YAML aliases that took minutes to decode (the seed is in
+// testdata/config/alias-bomb.yaml).
+func TestAliasBombIsRefusedQuickly(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "config", "alias-bomb.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = config.Decode("bomb.yaml", raw, nil)
+	if err == nil || !strings.Contains(err.Error(), "aliases") {
+		t.Fatalf("Decode: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("took %s", d)
+	}
+	// The permission check walks the same file before any command runs.
+	p := filepath.Join(t.TempDir(), "bomb.yaml")
+	if err := os.WriteFile(p, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	_ = config.PermissionWarning(p)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("PermissionWarning took %s", d)
+	}
+}
