@@ -6,7 +6,7 @@ LDFLAGS := -X github.com/immutag/immutag/internal/cli.Version=$(VERSION)
 PKGS    := ./...
 
 .DEFAULT_GOAL := help
-.PHONY: help build test demo bench lint fmt vet golden fuzz
+.PHONY: help build test demo bench bench-audit lint fmt vet golden fuzz
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -20,8 +20,11 @@ test: vet ## go vet, then every test with the race detector (starts moto_server 
 demo: ## run audit -> fix plan -> fix apply -> re-audit on the built-in emulators
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/immutag demo
 
-bench: ## run the benchmarks
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+bench: ## run the benchmarks (about 15 minutes; figures and how to read them in BENCHMARKS.md)
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
+
+bench-audit: ## only the 12,000-repository audit benchmark (about 2 minutes)
+	$(GO) test -run '^$$' -bench 'Audit12k/all' -benchmem -timeout 30m ./internal/bench
 
 lint: vet ## gofmt check and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

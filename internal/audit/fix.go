@@ -17,11 +17,18 @@ import (
 
 // Journal appends one JSON line per write to a file that is synced after
 // every line, so an interrupted run leaves a record of exactly what it changed.
+//
+// Appends from many goroutines share fsyncs (group commit): each Append still
+// returns only once its own line is on disk, but one fsync covers every line
+// written before it started, so parallel writers do not queue one fsync each.
 type Journal struct {
-	mu    sync.Mutex
-	f     *os.File
-	runID string
-	now   func() time.Time
+	mu      sync.Mutex
+	written uint64 // lines written; guarded by mu
+	syncMu  sync.Mutex
+	synced  uint64 // lines known durable; guarded by syncMu
+	f       *os.File
+	runID   string
+	now     func() time.Time
 }
 
 // JournalEntry is one line of the journal.
@@ -55,20 +62,37 @@ func OpenJournal(path, runID string, now func() time.Time) (*Journal, error) {
 	return &Journal{f: f, runID: runID, now: now}, nil
 }
 
-// Append writes one entry and syncs it to disk.
+// Append writes one entry and returns once it is durable on disk.
 func (j *Journal) Append(e JournalEntry) error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	e.Time = j.now().UTC()
 	e.RunID = j.runID
 	b, err := json.Marshal(e)
 	if err != nil {
+		j.mu.Unlock()
 		return err
 	}
 	if _, err := j.f.Write(append(b, '\n')); err != nil {
+		j.mu.Unlock()
 		return fmt.Errorf("journal %s: %w", j.f.Name(), err)
 	}
-	return j.f.Sync()
+	j.written++
+	seq := j.written
+	j.mu.Unlock()
+
+	j.syncMu.Lock()
+	defer j.syncMu.Unlock()
+	if j.synced >= seq {
+		return nil // a sync that began after our write already covered it
+	}
+	j.mu.Lock()
+	upTo := j.written
+	j.mu.Unlock()
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("journal %s: %w", j.f.Name(), err)
+	}
+	j.synced = upTo
+	return nil
 }
 
 // Path is the journal file's path.

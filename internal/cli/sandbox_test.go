@@ -126,6 +126,16 @@ func TestSandboxWritesAReadyConfig(t *testing.T) {
 			t.Errorf("%s: no repository audited", name)
 		}
 	}
+
+	// The walkthrough the sandbox prints: fix everything, then the gate passes.
+	res = run(t, f, "", "fix", "--config", path, "--apply", "--yes", "--journal", filepath.Join(t.TempDir(), "j.jsonl"), "-o", "json")
+	if res.code != CodeOK {
+		t.Fatalf("fix --apply against the sandbox: exit %d, %v\n%s", res.code, res.err, res.stderr)
+	}
+	res = run(t, f, "", "audit", "--config", path, "--fail-on-drift", "-o", "json")
+	if res.code != CodeOK {
+		t.Fatalf("re-audit after the fix: exit %d, %v\n%s", res.code, res.err, res.stderr)
+	}
 }
 
 func TestSandboxSeedFaultsAndDeny(t *testing.T) {

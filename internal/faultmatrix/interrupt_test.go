@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/config"
 	acremu "github.com/immutag/immutag/internal/emulator/acr"
@@ -208,7 +207,9 @@ func interruptHarbor(t *testing.T) *interruptFix {
 				Credentials: config.Credentials{UsernameEnv: "FM_HARBOR_USER", PasswordEnv: "FM_HARBOR_PASSWORD"}}}},
 		targets: projects,
 		changed: func(p string) bool {
-			return slices.ContainsFunc(s.Rules(p), func(r harboremu.Rule) bool { return !r.Disabled && harboremu.Immutable([]harboremu.Rule{r}, "app", "any-tag") })
+			return slices.ContainsFunc(s.Rules(p), func(r harboremu.Rule) bool {
+				return !r.Disabled && harboremu.Immutable([]harboremu.Rule{r}, "app", "any-tag")
+			})
 		},
 		ofWire:    func(w wire) string { return ids[w.Repo] },
 		ofJournal: func(e audit.JournalEntry) string { return e.Scope },

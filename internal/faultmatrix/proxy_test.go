@@ -2,7 +2,6 @@ package faultmatrix
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -59,7 +58,6 @@ type proxy struct {
 	mu     sync.Mutex
 	rules  []*rule
 	counts map[wire]int
-	hits   int // requests answered by a rule
 	// creds collects every credential seen on the wire (Authorization
 	// values and tokens in token answers), for the leak tests.
 	creds map[string]bool
@@ -117,13 +115,6 @@ func (p *proxy) count(m func(wire) bool) int {
 	return n
 }
 
-// faulted is how many requests a rule answered.
-func (p *proxy) faulted() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.hits
-}
-
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	wi := p.classify(r)
 	var do action
@@ -138,7 +129,6 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ru.seen++
 		if n >= ru.skip && (ru.times == 0 || n < ru.skip+ru.times) {
 			do = ru.do
-			p.hits++
 			break
 		}
 	}
@@ -285,15 +275,6 @@ func then(fn func()) action {
 	return func(w http.ResponseWriter, r *http.Request, up http.Handler) {
 		fn()
 		up.ServeHTTP(w, r)
-	}
-}
-
-// cancelling cancels the run's context once the request has been answered
-// by the emulator, like SIGINT arriving just after a write went out.
-func cancelling(cancel context.CancelFunc) action {
-	return func(w http.ResponseWriter, r *http.Request, up http.Handler) {
-		up.ServeHTTP(w, r)
-		cancel()
 	}
 }
 

@@ -160,6 +160,9 @@ type WriteRecord struct {
 }
 
 // Observer lets Apply report each write (journal) and progress (UI).
+// Write may be called from several goroutines at once (ACR locks tags in
+// parallel); implementations must be safe for that. Progress calls for one
+// change are serialised by the adapter.
 type Observer interface {
 	Write(c Change, w WriteRecord)
 	Progress(c Change, done, total int64)

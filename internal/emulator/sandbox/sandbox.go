@@ -131,6 +131,9 @@ func Start(ctx context.Context, o Options) (*Sandbox, error) {
 		}
 		b, err := s.start(ctx, k, o)
 		if err != nil {
+			if b != nil && b.demo != nil {
+				_ = b.demo.Close()
+			}
 			return nil, fmt.Errorf("sandbox: start %s emulator: %w", k, err)
 		}
 		s.backends = append(s.backends, b)
@@ -173,6 +176,9 @@ func (s *Sandbox) start(ctx context.Context, kind string, o Options) (*backend, 
 			return nil, err
 		}
 		srv := ecremu.DemoServer(b.demo)
+		if srv == nil {
+			return b, errors.New("ecr demo does not expose its server")
+		}
 		s.ecr = srv
 		b.calls, b.reset, b.faults = srv.Calls().Snapshot, srv.Calls().Reset, srv.SetFaults
 		b.deny = func(scope string) error {
@@ -187,7 +193,11 @@ func (s *Sandbox) start(ctx context.Context, kind string, o Options) (*backend, 
 		if b.demo, err = aremu.StartDemo(ctx); err != nil {
 			return nil, err
 		}
-		srv := b.demo.(*aremu.Demo).Server()
+		d, ok := b.demo.(*aremu.Demo)
+		if !ok {
+			return b, errors.New("artifact registry demo does not expose its server")
+		}
+		srv := d.Server()
 		s.ar = srv
 		b.calls, b.reset, b.faults = srv.Calls, srv.ResetCalls, srv.SetFaults
 		b.deny = func(scope string) error {
@@ -204,6 +214,9 @@ func (s *Sandbox) start(ctx context.Context, kind string, o Options) (*backend, 
 			return nil, err
 		}
 		srv := acremu.DemoServer(b.demo)
+		if srv == nil {
+			return b, errors.New("acr demo does not expose its server")
+		}
 		s.acr = srv
 		b.calls, b.reset, b.faults = srv.Counter.Snapshot, srv.Counter.Reset, srv.Injector.Set
 		if o.ACRWritesPerMinute != 0 {
@@ -222,7 +235,7 @@ func (s *Sandbox) start(ctx context.Context, kind string, o Options) (*backend, 
 		}
 		hs, ok := b.demo.(interface{ Server() *hubemu.Server })
 		if !ok {
-			return nil, errors.New("docker hub demo does not expose its server")
+			return b, errors.New("docker hub demo does not expose its server")
 		}
 		srv := hs.Server()
 		s.hub = srv
@@ -235,7 +248,11 @@ func (s *Sandbox) start(ctx context.Context, kind string, o Options) (*backend, 
 		if b.demo, err = quayemu.StartDemo(ctx); err != nil {
 			return nil, err
 		}
-		srv := b.demo.(*quayemu.Demo).Server
+		d, ok := b.demo.(*quayemu.Demo)
+		if !ok {
+			return b, errors.New("quay demo does not expose its server")
+		}
+		srv := d.Server
 		s.quay = srv
 		b.calls, b.reset, b.faults = srv.Calls.Snapshot, srv.Calls.Reset, srv.Faults.Set
 		b.deny = func(scope string) error {
@@ -246,7 +263,11 @@ func (s *Sandbox) start(ctx context.Context, kind string, o Options) (*backend, 
 		if b.demo, err = harboremu.StartDemo(ctx); err != nil {
 			return nil, err
 		}
-		srv := b.demo.(*harboremu.Demo).Server
+		d, ok := b.demo.(*harboremu.Demo)
+		if !ok {
+			return b, errors.New("harbor demo does not expose its server")
+		}
+		srv := d.Server
 		s.harbor = srv
 		b.calls, b.reset, b.faults = srv.Calls.Snapshot, srv.Calls.Reset, srv.Faults.Set
 		b.deny = func(scope string) error {
@@ -280,15 +301,18 @@ func (s *Sandbox) Config(now time.Time) *config.Config {
 	return cfg
 }
 
-// Policy is the sandbox's policy: latest may stay mutable and sandbox/*
-// repositories are exempt for three months, so every status shows up.
+// Policy is the sandbox's policy: latest may stay mutable, sandbox/*
+// repositories are exempt for three months, and so is the Quay namespace
+// whose instance lacks the immutability feature (nothing can fix it from
+// here), so every status shows up and a fix leaves no drift behind.
 func Policy(now time.Time) config.Policy {
+	day := now.UTC().Truncate(24 * time.Hour)
 	return config.Policy{
 		MutableTagsAllowed: []string{"latest"},
-		Exemptions: []config.Exemption{{
-			Provider: "*", Repository: "sandbox/*", Reason: "scratch space, rebuilt nightly",
-			Expires: now.UTC().AddDate(0, 3, 0).Truncate(24 * time.Hour),
-		}},
+		Exemptions: []config.Exemption{
+			{Provider: "*", Repository: "sandbox/*", Reason: "scratch space, rebuilt nightly", Expires: day.AddDate(0, 3, 0)},
+			{Provider: "quay-demo", Scope: "legacy", Repository: "*", Reason: "Quay upgrade scheduled; FEATURE_IMMUTABLE_TAGS off until then", Expires: day.AddDate(0, 6, 0)},
+		},
 	}
 }
 

@@ -370,8 +370,10 @@ func (p *Provider) lockTag(ctx context.Context, r *registry, c providers.Change,
 	return nil
 }
 
-// syncObserver serialises calls into the caller's Observer, which the
-// workers share.
+// syncObserver serialises Progress calls into the caller's Observer, which
+// the workers share. Write goes straight through: providers.Observer allows
+// concurrent writes, and serialising them here would queue every worker
+// behind one journal fsync at a time.
 type syncObserver struct {
 	mu sync.Mutex
 	o  providers.Observer
@@ -381,8 +383,6 @@ func (s *syncObserver) Write(c providers.Change, w providers.WriteRecord) {
 	if s.o == nil {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.o.Write(c, w)
 }
 

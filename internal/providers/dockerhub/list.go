@@ -42,40 +42,51 @@ type repoInfo struct {
 
 // Repositories lists one namespace page by page (100 per page, following
 // Hub's absolute next links through the client's origin and loop guards)
-// and reads each repository's settings with bounded concurrency. Only one
-// page is held at a time. A repository whose settings cannot be read is
-// emitted as unknown; a listing failure is returned as the scope's error.
+// and reads each repository's settings with bounded concurrency.
+//
+// One goroutine pages the listing and hands names over an unbuffered
+// channel to p.concurrent workers that read and emit, so the next page is
+// fetched while the repositories of this one are read. Memory holds one
+// page plus one repository per worker. A repository whose settings cannot
+// be read is emitted as unknown; a listing failure is returned as the
+// scope's error.
 func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e providers.Emitter) error {
 	ns := s.Name
-	private := 0
-	first := httpapi.Request{
-		Path:  "/v2/namespaces/" + url.PathEscape(ns) + "/repositories",
-		Query: url.Values{"page": {"1"}, "page_size": {strconv.Itoa(pageSize)}},
-	}
-	err := p.client.Pages(ctx, first, func(ctx context.Context, page *httpapi.Response) (string, error) {
-		var lp listPage
-		if err := page.JSON(&lp); err != nil {
-			return "", err
-		}
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(p.concurrent)
-		for _, r := range lp.Results {
-			if r.IsPrivate {
-				private++
-			}
-			g.Go(func() error { return e.Repository(p.readRepository(gctx, ns, r.Name)) })
-		}
-		if err := g.Wait(); err != nil {
-			return "", err
-		}
-		if err := ctx.Err(); err != nil {
-			return "", err
-		}
-		if lp.Next == nil {
-			return "", nil
-		}
-		return *lp.Next, nil
+	names := make(chan string)
+	g, gctx := errgroup.WithContext(ctx)
+	// A listing failure is kept apart from the group's error so that it does
+	// not cancel the workers: the names already handed over (every name of
+	// the pages before the failing one) are still read and emitted, as they
+	// were when each page was read before the next was fetched.
+	var (
+		listErr error
+		private int
+	)
+	g.Go(func() error {
+		defer close(names)
+		private, listErr = p.list(gctx, ns, names)
+		return nil
 	})
+	for range p.concurrent {
+		g.Go(func() error {
+			for name := range names {
+				r := p.readRepository(gctx, ns, name)
+				// A read cut short by cancellation says nothing about the
+				// repository: stop rather than emit it as unknown.
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				if err := e.Repository(r); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	if err == nil {
+		err = listErr
+	}
 	if err != nil {
 		return fmt.Errorf("namespace %s: %w", ns, err)
 	}
@@ -90,6 +101,37 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 		})
 	}
 	return nil
+}
+
+// list pages the namespace's repositories and sends each name on names
+// until the listing ends, fails or ctx is done. It returns how many of the
+// listed repositories were private.
+func (p *Provider) list(ctx context.Context, ns string, names chan<- string) (private int, err error) {
+	first := httpapi.Request{
+		Path:  "/v2/namespaces/" + url.PathEscape(ns) + "/repositories",
+		Query: url.Values{"page": {"1"}, "page_size": {strconv.Itoa(pageSize)}},
+	}
+	err = p.client.Pages(ctx, first, func(ctx context.Context, page *httpapi.Response) (string, error) {
+		var lp listPage
+		if err := page.JSON(&lp); err != nil {
+			return "", err
+		}
+		for _, r := range lp.Results {
+			if r.IsPrivate {
+				private++
+			}
+			select {
+			case names <- r.Name:
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+		}
+		if lp.Next == nil {
+			return "", nil
+		}
+		return *lp.Next, nil
+	})
+	return private, err
 }
 
 // readRepository GETs one repository and converts its settings. Failures

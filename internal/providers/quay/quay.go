@@ -23,6 +23,8 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers"
 	"github.com/immutag/immutag/internal/providers/httpapi"
@@ -30,6 +32,10 @@ import (
 
 // DefaultEndpoint is quay.io's API root.
 const DefaultEndpoint = "https://quay.io"
+
+// defaultMaxConcurrent bounds the policy reads in flight per namespace when
+// rate.max_concurrent is not set.
+const defaultMaxConcurrent = 8
 
 // Native values and notes shown in reports.
 const (
@@ -183,6 +189,11 @@ func policies(ctx context.Context, c *httpapi.Client, path string) (ps []policy,
 
 // Repositories lists one namespace and emits each repository with its
 // effective immutability (organisation policies OR repository policies).
+//
+// One goroutine pages the catalog and hands names over an unbuffered channel
+// to maxConcurrent workers that read and emit, so the next page is fetched
+// while the policies of this one are read, and memory holds one page plus one
+// repository per worker whatever the size of the namespace.
 func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e providers.Emitter) error {
 	c, err := p.client()
 	if err != nil {
@@ -205,6 +216,52 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 				Message: "the immutability policy API answers 404: enable FEATURE_IMMUTABLE_TAGS (Quay 3.17+)"})
 		}
 	}
+
+	names := make(chan string)
+	g, gctx := errgroup.WithContext(ctx)
+	// A listing failure is kept apart from the group's error so that it does
+	// not cancel the workers: the names already handed over (every name of
+	// the pages before the failing one) are still read and emitted, as they
+	// were when pages were read one after another.
+	var listErr error
+	g.Go(func() error {
+		defer close(names)
+		listErr = p.list(gctx, c, ns, names)
+		return nil
+	})
+	for range p.maxConcurrent() {
+		g.Go(func() error {
+			for name := range names {
+				repo := providers.Repository{
+					Provider: p.name, Kind: providers.KindQuay, Scope: ns, Name: name,
+					URI: p.host + "/" + ns + "/" + name, Handle: handle{Org: org},
+				}
+				if featureOff {
+					repo.Immutability = unsupported()
+				} else {
+					repo.Immutability = p.readRepo(gctx, c, ns, name, org, orgPolicies)
+				}
+				// A read cut short by cancellation says nothing about the
+				// repository: stop rather than emit it as unknown.
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				if err := e.Repository(repo); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return listErr
+}
+
+// list pages the namespace's repositories and sends each name on names
+// until the listing ends, fails or ctx is done.
+func (p *Provider) list(ctx context.Context, c *httpapi.Client, ns string, names chan<- string) error {
 	return httpapi.Cursor(ctx, func(ctx context.Context, cursor string) (string, error) {
 		q := url.Values{"namespace": {ns}}
 		if cursor != "" {
@@ -228,21 +285,22 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 			if r.Namespace != "" && r.Namespace != ns {
 				continue
 			}
-			repo := providers.Repository{
-				Provider: p.name, Kind: providers.KindQuay, Scope: ns, Name: r.Name,
-				URI: p.host + "/" + ns + "/" + r.Name, Handle: handle{Org: org},
-			}
-			if featureOff {
-				repo.Immutability = unsupported()
-			} else {
-				repo.Immutability = p.readRepo(ctx, c, ns, r.Name, org, orgPolicies)
-			}
-			if err := e.Repository(repo); err != nil {
-				return "", err
+			select {
+			case names <- r.Name:
+			case <-ctx.Done():
+				return "", ctx.Err()
 			}
 		}
 		return page.NextPage, nil
 	})
+}
+
+// maxConcurrent is how many repositories of one namespace are read at once.
+func (p *Provider) maxConcurrent() int {
+	if n := p.cfg.Rate.MaxConcurrent; n > 0 {
+		return n
+	}
+	return defaultMaxConcurrent
 }
 
 // readRepo reads the repository's own policies and combines them with the
