@@ -298,6 +298,15 @@ func (s *Sandbox) Config(now time.Time) *config.Config {
 		p.Registries = slices.Clone(p.Registries)
 		cfg.Providers = append(cfg.Providers, p)
 	}
+	// A sandbox of only some kinds must not name absent providers: config
+	// validation refuses an exemption for a provider that does not exist.
+	kept := cfg.Policy.Exemptions[:0]
+	for _, e := range cfg.Policy.Exemptions {
+		if e.Provider == "*" || e.Provider == "" || slices.ContainsFunc(cfg.Providers, func(p config.Provider) bool { return p.Name == e.Provider }) {
+			kept = append(kept, e)
+		}
+	}
+	cfg.Policy.Exemptions = kept
 	return cfg
 }
 

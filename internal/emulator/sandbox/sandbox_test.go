@@ -196,3 +196,21 @@ func TestParseDenyAndErrors(t *testing.T) {
 		t.Errorf("Start with a cancelled context: %v", err)
 	}
 }
+
+func TestConfigOfSomeKindsValidates(t *testing.T) {
+	for _, kinds := range [][]string{{"acr"}, {"ecr", "harbor"}, {"quay"}} {
+		sb, err := Start(t.Context(), Options{Kinds: kinds})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := sb.Config(time.Now())
+		err = cfg.Validate()
+		sb.Close()
+		if err != nil {
+			t.Fatalf("kinds %v: %v", kinds, err)
+		}
+		if len(cfg.Providers) != len(kinds) {
+			t.Fatalf("kinds %v: providers %+v", kinds, cfg.Providers)
+		}
+	}
+}
