@@ -1,0 +1,294 @@
+package dockerhub_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/emulator"
+	hubemu "github.com/immutag/immutag/internal/emulator/dockerhub"
+	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/testutil"
+)
+
+const listPath = "/v2/namespaces/acme/repositories"
+
+// flight is a RoundTripper that watches the adapter's calls: repository
+// reads and listing pages in flight, the most reads ever in flight
+// together, and whether a listing page was fetched while a read was in
+// flight (no page barrier).
+type flight struct {
+	// hold, when set, keeps each read of the first wave waiting until that
+	// many reads are in flight (or a second passes), so that reaching the
+	// bound does not depend on how fast this machine schedules goroutines.
+	hold int
+	// deny, when set, answers a listing request with 403 instead.
+	deny func(*http.Request) bool
+
+	mu                    sync.Mutex
+	reads, lists          int
+	maxReads              int
+	readCalls, listCalls  int
+	overlap, held, gaveUp bool
+	full                  chan struct{}
+	tr                    *http.Transport
+}
+
+// client returns an HTTP client through f. Its idle connections are closed
+// before the emulator is: one left open would hold the emulator's shutdown
+// for its full grace period.
+func (f *flight) client(t *testing.T) *http.Client {
+	f.full = make(chan struct{})
+	f.tr = http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(f.tr.CloseIdleConnections)
+	return &http.Client{Transport: testutil.RoundTripFunc(f.roundTrip)}
+}
+
+func (f *flight) roundTrip(r *http.Request) (*http.Response, error) {
+	p := r.URL.Path
+	list := p == listPath
+	read := strings.HasPrefix(p, listPath+"/")
+	if list && f.deny != nil && f.deny(r) {
+		return &http.Response{StatusCode: http.StatusForbidden, Request: r,
+			Header: http.Header{"Content-Type": {"application/json"}},
+			Body:   io.NopCloser(strings.NewReader(`{"message":"fm page denied"}`))}, nil
+	}
+	f.mu.Lock()
+	switch {
+	case list:
+		f.lists++
+		f.listCalls++
+		f.overlap = f.overlap || f.reads > 0
+	case read:
+		f.reads++
+		f.readCalls++
+		f.maxReads = max(f.maxReads, f.reads)
+		f.overlap = f.overlap || f.lists > 0
+	}
+	wait := read && f.hold > 0 && !f.held && !f.gaveUp
+	if wait && f.reads >= f.hold {
+		f.held, wait = true, false
+		close(f.full)
+	}
+	f.mu.Unlock()
+	if wait {
+		select {
+		case <-f.full:
+		case <-time.After(time.Second):
+			f.mu.Lock()
+			f.gaveUp = true
+			f.mu.Unlock()
+		case <-r.Context().Done():
+		}
+	}
+	resp, err := f.tr.RoundTrip(r)
+	f.mu.Lock()
+	switch {
+	case list:
+		f.lists--
+	case read:
+		f.reads--
+	}
+	f.mu.Unlock()
+	return resp, err
+}
+
+func (f *flight) counts() (reads, lists int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.readCalls, f.listCalls
+}
+
+func seedMany(t *testing.T, s *hubemu.Server, n int) {
+	t.Helper()
+	for i := range n {
+		addRepo(t, s, "acme", fmt.Sprintf("r%02d", i), true, i == 7, ".*")
+	}
+}
+
+// TestReadsOverlap: with 20 ms per call, 40 repositories and
+// max_concurrent 8, the repository reads of one namespace run 8 at a time
+// (never more), and the next listing page is fetched while reads of the
+// previous one are in flight.
+func TestReadsOverlap(t *testing.T) {
+	const limit = 8
+	s := startEmu(t, hubemu.WithFaults(emulator.Faults{Latency: 20 * time.Millisecond, PageSize: 10}))
+	seedMany(t, s, 40)
+	f := &flight{hold: limit}
+	hc := f.client(t)
+	p := newProvider(t, s, func(st *setup) {
+		st.hc = hc
+		st.rate = config.Rate{RequestsPerSecond: 1000, MaxConcurrent: limit}
+	})
+
+	start := time.Now()
+	em := &testutil.Emitter{}
+	testutil.Must(t, p.Repositories(t.Context(), providers.Scope{Name: "acme"}, em))
+	elapsed := time.Since(start)
+
+	if got := len(em.Keys()); got != 40 || em.Dups() != 0 {
+		t.Fatalf("emitted %d distinct repositories (%d repeats), want 40 once each", got, em.Dups())
+	}
+	for k, r := range em.ByKey() {
+		want := providers.ModeMutable
+		if k == "acme/r07" {
+			want = providers.ModeImmutable
+		}
+		if r.Mode != want {
+			t.Errorf("%s: %s (%s), want %s", k, r.Mode, r.Error, want)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.maxReads != limit || f.gaveUp {
+		t.Errorf("at most %d repository reads were in flight together, want %d (max_concurrent)", f.maxReads, limit)
+	}
+	if f.readCalls != 40 || f.listCalls != 4 {
+		t.Errorf("%d repository reads and %d listing pages, want 40 and 4", f.readCalls, f.listCalls)
+	}
+	if !f.overlap {
+		t.Error("no listing page was fetched while repository reads were in flight: the listing waits for each page's reads")
+	}
+	t.Logf("40 repositories at 20 ms per call: %s (one at a time would take over %s); max %d reads in flight",
+		elapsed.Round(time.Millisecond), 40*20*time.Millisecond, f.maxReads)
+}
+
+// gate is an Emitter that holds every repository until released (or its
+// context ends), so a test can see what the adapter reads ahead.
+type gate struct {
+	ctx     context.Context
+	release chan struct{}
+	arrived chan struct{}
+
+	mu    sync.Mutex
+	repos []providers.Repository
+}
+
+func newGate(ctx context.Context) *gate {
+	return &gate{ctx: ctx, release: make(chan struct{}), arrived: make(chan struct{}, 64)}
+}
+
+func (g *gate) Repository(r providers.Repository) error {
+	g.arrived <- struct{}{}
+	select {
+	case <-g.release:
+	case <-g.ctx.Done():
+		return g.ctx.Err()
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.repos = append(g.repos, r)
+	return nil
+}
+
+func (g *gate) Warn(providers.Warning) {}
+
+func (g *gate) await(t *testing.T, n int) {
+	t.Helper()
+	for range n {
+		select {
+		case <-g.arrived:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("fewer than %d repositories reached the emitter", n)
+		}
+	}
+}
+
+// TestReadAheadIsBounded: while the emitter does not take repositories, the
+// adapter holds one listing page and one repository per worker; it neither
+// reads nor lists further, so memory does not grow with the namespace.
+func TestReadAheadIsBounded(t *testing.T) {
+	const limit = 2
+	s := startEmu(t, hubemu.WithFaults(emulator.Faults{PageSize: 5}))
+	seedMany(t, s, 40)
+	f := &flight{}
+	hc := f.client(t)
+	p := newProvider(t, s, func(st *setup) {
+		st.hc = hc
+		st.rate = config.Rate{RequestsPerSecond: 1000, MaxConcurrent: limit}
+	})
+
+	g := newGate(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- p.Repositories(t.Context(), providers.Scope{Name: "acme"}, g) }()
+	g.await(t, limit)
+	// Give a runaway reader time to show itself; nothing should move.
+	time.Sleep(50 * time.Millisecond)
+	if reads, lists := f.counts(); reads != limit || lists != 1 {
+		t.Errorf("with the emitter blocked: %d repository reads and %d listing pages, want %d and 1", reads, lists, limit)
+	}
+	close(g.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if reads, lists := f.counts(); len(g.repos) != 40 || reads != 40 || lists != 8 {
+		t.Errorf("after release: %d emitted, %d reads, %d pages; want 40, 40, 8", len(g.repos), reads, lists)
+	}
+}
+
+// TestCancelStopsWorkers: cancelling the context while every worker waits on
+// the emitter returns the cancellation promptly and emits nothing more.
+func TestCancelStopsWorkers(t *testing.T) {
+	s := startEmu(t)
+	seedMany(t, s, 40)
+	hc := (&flight{}).client(t)
+	p := newProvider(t, s, func(st *setup) {
+		st.hc = hc
+		st.rate = config.Rate{RequestsPerSecond: 1000, MaxConcurrent: 3}
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	g := newGate(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Repositories(ctx, providers.Scope{Name: "acme"}, g) }()
+	g.await(t, 3)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("got %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Repositories did not return after cancellation")
+	}
+	if len(g.repos) != 0 {
+		t.Errorf("%d repositories emitted after cancellation", len(g.repos))
+	}
+}
+
+// TestListFailureKeepsEarlierPages: a listing page that fails is the
+// scope's error, and the repositories of the pages before it are all read
+// and emitted with their real mode (none cut short into unknown).
+func TestListFailureKeepsEarlierPages(t *testing.T) {
+	s := startEmu(t, hubemu.WithFaults(emulator.Faults{Latency: 5 * time.Millisecond, PageSize: 10}))
+	seedMany(t, s, 40)
+	f := &flight{deny: func(r *http.Request) bool { return r.URL.Query().Get("page") != "1" }}
+	hc := f.client(t)
+	p := newProvider(t, s, func(st *setup) {
+		st.hc = hc
+		st.rate = config.Rate{RequestsPerSecond: 1000, MaxConcurrent: 8}
+	})
+	em := &testutil.Emitter{}
+	err := p.Repositories(t.Context(), providers.Scope{Name: "acme"}, em)
+	if providers.KindOf(err) != providers.ErrDenied || !strings.Contains(err.Error(), "namespace acme") {
+		t.Fatalf("got %v, want a denied scope error naming the namespace", err)
+	}
+	if got := len(em.Keys()); got != 10 {
+		t.Errorf("emitted %d repositories, want the 10 of the first page", got)
+	}
+	for k, r := range em.ByKey() {
+		if r.Mode == providers.ModeUnknown {
+			t.Errorf("%s emitted unknown: %s", k, r.Error)
+		}
+	}
+	if len(em.Warnings()) != 0 {
+		t.Errorf("warnings on a failed listing: %+v", em.Warnings())
+	}
+}
