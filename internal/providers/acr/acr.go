@@ -32,7 +32,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerregistry/armcontainerregistry"
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
 	"github.com/immutag/immutag/internal/config"
@@ -494,18 +493,13 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 	if err != nil {
 		return err
 	}
-	// One goroutine pages the catalog; maxConcurrent workers read tags. Each
-	// repository needs its own tag listing, so reading them one by one made
-	// a registry's audit cost repositories x latency. The channel is
-	// unbuffered: memory stays bounded by the number of workers.
-	names := make(chan string)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		defer close(names)
+	// Each repository needs its own tag listing; reading them one by one
+	// made a registry's audit cost repositories x latency.
+	return providers.FanOut(ctx, p.maxConcurrent, func(ctx context.Context, send func(string) error) error {
 		pager := r.client.NewListRepositoriesPager(&azcontainerregistry.ClientListRepositoriesOptions{MaxNum: &p.pageSize})
 		links := linkGuard{}
 		for pager.More() {
-			page, err := pager.NextPage(gctx)
+			page, err := pager.NextPage(ctx)
 			if err != nil {
 				return fmt.Errorf("registry %s: list repositories: %w", r.login, apiErr(err))
 			}
@@ -516,30 +510,19 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 				if n == nil {
 					continue
 				}
-				select {
-				case names <- *n:
-				case <-gctx.Done():
-					return gctx.Err()
+				if err := send(*n); err != nil {
+					return err
 				}
 			}
 		}
 		return nil
+	}, func(ctx context.Context, name string) error {
+		repo, err := p.audit(ctx, r, name) // only context errors come back
+		if err != nil {
+			return err
+		}
+		return e.Repository(repo)
 	})
-	for range max(p.maxConcurrent, 1) {
-		g.Go(func() error {
-			for n := range names {
-				repo, err := p.audit(gctx, r, n) // only context errors come back
-				if err != nil {
-					return err
-				}
-				if err := e.Repository(repo); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	return g.Wait()
 }
 
 func (p *Provider) repository(r *registry, name string, im providers.Immutability) providers.Repository {

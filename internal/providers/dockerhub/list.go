@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/immutag/immutag/internal/providers"
 	"github.com/immutag/immutag/internal/providers/httpapi"
 )
@@ -52,41 +50,20 @@ type repoInfo struct {
 // scope's error.
 func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e providers.Emitter) error {
 	ns := s.Name
-	names := make(chan string)
-	g, gctx := errgroup.WithContext(ctx)
-	// A listing failure is kept apart from the group's error so that it does
-	// not cancel the workers: the names already handed over (every name of
-	// the pages before the failing one) are still read and emitted, as they
-	// were when each page was read before the next was fetched.
-	var (
-		listErr error
-		private int
-	)
-	g.Go(func() error {
-		defer close(names)
-		private, listErr = p.list(gctx, ns, names)
-		return nil
+	var private int
+	err := providers.FanOut(ctx, p.concurrent, func(ctx context.Context, send func(string) error) error {
+		n, err := p.list(ctx, ns, send)
+		private = n
+		return err
+	}, func(ctx context.Context, name string) error {
+		r := p.readRepository(ctx, ns, name)
+		// A read cut short by cancellation says nothing about the
+		// repository: stop rather than emit it as unknown.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return e.Repository(r)
 	})
-	for range p.concurrent {
-		g.Go(func() error {
-			for name := range names {
-				r := p.readRepository(gctx, ns, name)
-				// A read cut short by cancellation says nothing about the
-				// repository: stop rather than emit it as unknown.
-				if err := gctx.Err(); err != nil {
-					return err
-				}
-				if err := e.Repository(r); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	err := g.Wait()
-	if err == nil {
-		err = listErr
-	}
 	if err != nil {
 		return fmt.Errorf("namespace %s: %w", ns, err)
 	}
@@ -103,10 +80,10 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 	return nil
 }
 
-// list pages the namespace's repositories and sends each name on names
-// until the listing ends, fails or ctx is done. It returns how many of the
-// listed repositories were private.
-func (p *Provider) list(ctx context.Context, ns string, names chan<- string) (private int, err error) {
+// list pages the namespace's repositories and sends each name until the
+// listing ends, fails or the run stops. It returns how many of the listed
+// repositories were private.
+func (p *Provider) list(ctx context.Context, ns string, send func(string) error) (private int, err error) {
 	first := httpapi.Request{
 		Path:  "/v2/namespaces/" + url.PathEscape(ns) + "/repositories",
 		Query: url.Values{"page": {"1"}, "page_size": {strconv.Itoa(pageSize)}},
@@ -120,10 +97,8 @@ func (p *Provider) list(ctx context.Context, ns string, names chan<- string) (pr
 			if r.IsPrivate {
 				private++
 			}
-			select {
-			case names <- r.Name:
-			case <-ctx.Done():
-				return "", ctx.Err()
+			if err := send(r.Name); err != nil {
+				return "", err
 			}
 		}
 		if lp.Next == nil {

@@ -23,8 +23,6 @@ import (
 	"strings"
 	"sync"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers"
 	"github.com/immutag/immutag/internal/providers/httpapi"
@@ -217,51 +215,30 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 		}
 	}
 
-	names := make(chan string)
-	g, gctx := errgroup.WithContext(ctx)
-	// A listing failure is kept apart from the group's error so that it does
-	// not cancel the workers: the names already handed over (every name of
-	// the pages before the failing one) are still read and emitted, as they
-	// were when pages were read one after another.
-	var listErr error
-	g.Go(func() error {
-		defer close(names)
-		listErr = p.list(gctx, c, ns, names)
-		return nil
+	return providers.FanOut(ctx, p.maxConcurrent(), func(ctx context.Context, send func(string) error) error {
+		return p.list(ctx, c, ns, send)
+	}, func(ctx context.Context, name string) error {
+		repo := providers.Repository{
+			Provider: p.name, Kind: providers.KindQuay, Scope: ns, Name: name,
+			URI: p.host + "/" + ns + "/" + name, Handle: handle{Org: org},
+		}
+		if featureOff {
+			repo.Immutability = unsupported()
+		} else {
+			repo.Immutability = p.readRepo(ctx, c, ns, name, org, orgPolicies)
+		}
+		// A read cut short by cancellation says nothing about the
+		// repository: stop rather than emit it as unknown.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return e.Repository(repo)
 	})
-	for range p.maxConcurrent() {
-		g.Go(func() error {
-			for name := range names {
-				repo := providers.Repository{
-					Provider: p.name, Kind: providers.KindQuay, Scope: ns, Name: name,
-					URI: p.host + "/" + ns + "/" + name, Handle: handle{Org: org},
-				}
-				if featureOff {
-					repo.Immutability = unsupported()
-				} else {
-					repo.Immutability = p.readRepo(gctx, c, ns, name, org, orgPolicies)
-				}
-				// A read cut short by cancellation says nothing about the
-				// repository: stop rather than emit it as unknown.
-				if err := gctx.Err(); err != nil {
-					return err
-				}
-				if err := e.Repository(repo); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	return listErr
 }
 
-// list pages the namespace's repositories and sends each name on names
-// until the listing ends, fails or ctx is done.
-func (p *Provider) list(ctx context.Context, c *httpapi.Client, ns string, names chan<- string) error {
+// list pages the namespace's repositories and sends each name until the
+// listing ends, fails or the run stops.
+func (p *Provider) list(ctx context.Context, c *httpapi.Client, ns string, send func(string) error) error {
 	return httpapi.Cursor(ctx, func(ctx context.Context, cursor string) (string, error) {
 		q := url.Values{"namespace": {ns}}
 		if cursor != "" {
@@ -285,10 +262,8 @@ func (p *Provider) list(ctx context.Context, c *httpapi.Client, ns string, names
 			if r.Namespace != "" && r.Namespace != ns {
 				continue
 			}
-			select {
-			case names <- r.Name:
-			case <-ctx.Done():
-				return "", ctx.Err()
+			if err := send(r.Name); err != nil {
+				return "", err
 			}
 		}
 		return page.NextPage, nil
