@@ -4,6 +4,13 @@ BIN     ?= bin/immutag
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/immutag/immutag/internal/cli.Version=$(VERSION)
 PKGS    := ./...
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME ?= 30s
+FUZZ := ./internal/hardening:FuzzConfigDecode ./internal/hardening:FuzzParseErrorBody \
+	./internal/hardening:FuzzRetryAfter ./internal/hardening:FuzzNextLink \
+	./internal/hardening:FuzzDockerHubListing ./internal/hardening:FuzzQuayListing \
+	./internal/hardening:FuzzHarborListing ./internal/hardening:FuzzReportRender \
+	./internal/lint:FuzzLintWorkflow
 
 .DEFAULT_GOAL := help
 .PHONY: help build test demo bench bench-audit lint fmt vet golden fuzz
@@ -26,8 +33,9 @@ bench: ## run the benchmarks (about 15 minutes; figures and how to read them in 
 bench-audit: ## only the 12,000-repository audit benchmark (about 2 minutes)
 	$(GO) test -run '^$$' -bench 'Audit12k/all' -benchmem -timeout 30m ./internal/bench
 
-lint: vet ## gofmt check and go vet
+lint: vet ## gofmt check, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) run $(STATICCHECK) $(PKGS)
 
 vet: ## go vet
 	$(GO) vet $(PKGS)
@@ -38,5 +46,8 @@ fmt: ## gofmt -w
 golden: ## regenerate the report golden files (review the diff!)
 	$(GO) test ./internal/report -run 'Golden|DiffFormats' -update
 
-fuzz: ## fuzz the parsers briefly (workflow linter; see .ci/run for the CI budget)
-	$(GO) test -run '^$$' -fuzz=FuzzLintWorkflow -fuzztime=20s -fuzzminimizetime=5s ./internal/lint
+fuzz: ## fuzz every parser for FUZZTIME each (config, API answers, reports, workflows)
+	@set -e; for t in $(FUZZ); do \
+		echo "fuzz $${t##*:} for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$${t##*:}\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s $${t%%:*}; \
+	done

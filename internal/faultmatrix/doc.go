@@ -10,5 +10,8 @@
 // read reported compliant, the exit-code contract, and every unaffected
 // scope still fully audited. The interruption tests cancel `fix --apply`
 // midway for every kind and check that the journal and the registry agree
-// and that the next run finishes the job without repeating a write.
+// and that the next run finishes the job without repeating a write. The
+// credentials test runs audit, fix and report render at debug level and
+// searches every output for the secrets and for every credential the fronts
+// saw on the wire.
 package faultmatrix

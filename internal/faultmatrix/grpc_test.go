@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"cloud.google.com/go/artifactregistry/apiv1/artifactregistrypb"
 	"google.golang.org/grpc"
@@ -51,6 +52,8 @@ type grpcProxy struct {
 	cc   *grpc.ClientConn
 
 	mu     sync.Mutex
+	active int
+	last   time.Time
 	rules  []*grpcRule
 	counts map[wire]int
 	// pages records the page token of each ListRepositories call per scope.
@@ -146,6 +149,13 @@ func (p *grpcProxy) handle(_ any, ss grpc.ServerStream) error {
 	wi := classifyAR(method, req)
 	var do grpcAction
 	p.mu.Lock()
+	p.active++
+	p.last = time.Now()
+	defer func() {
+		p.mu.Lock()
+		p.active--
+		p.mu.Unlock()
+	}()
 	p.counts[wi]++
 	if wi.Op == opList {
 		var in artifactregistrypb.ListRepositoriesRequest
@@ -177,6 +187,26 @@ func (p *grpcProxy) handle(_ any, ss grpc.ServerStream) error {
 		return err
 	}
 	return ss.SendMsg(&out)
+}
+
+// idle waits until no call is being forwarded, or fails after d.
+func (p *grpcProxy) idle(t *testing.T, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		// Quiet for a while, not just idle now: a request the client sent
+		// before it gave up may still sit in the accept queue.
+		p.mu.Lock()
+		n, quiet := p.active, time.Since(p.last)
+		p.mu.Unlock()
+		if n == 0 && quiet > 200*time.Millisecond {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gRPC proxy still forwarding %d call(s) after %s", n, d)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // pageToken is the token the n-th ListRepositories call of scope carried.

@@ -331,6 +331,12 @@ func runInterrupt(t *testing.T, fx *interruptFix, inFlight bool) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the first write never reached the registry")
 	}
+	// Other writes (ACR locks tags concurrently) may still be landing.
+	if fx.gp != nil {
+		fx.gp.idle(t, 10*time.Second)
+	} else {
+		fx.px.idle(t, 10*time.Second)
+	}
 	changed1 := map[string]bool{}
 	for _, tg := range fx.targets {
 		if fx.changed(tg) {
@@ -376,6 +382,9 @@ func runInterrupt(t *testing.T, fx *interruptFix, inFlight bool) {
 		switch {
 		case changed1[tg] && n != 0:
 			t.Errorf("%s was already fixed but the resumed run wrote it %d time(s)", tg, n)
+		case !changed1[tg] && n == 0 && journaled[tg]:
+			// Sent by the interrupted run, journaled as outcome unknown, and
+			// landed after the snapshot: the resumed run rightly skipped it.
 		case !changed1[tg] && n != 1:
 			t.Errorf("%s: the resumed run wrote it %d time(s), want 1", tg, n)
 		}

@@ -133,7 +133,7 @@ var faults = []faultCase{
 			return spec{skip: "the adapter's 60 s per-call deadline cannot be shortened from outside; the server-side deadline is in timeout-burst"}
 		}
 		fx.px.add(&rule{match: on(fx.bad, opList), do: fx.px.stall()})
-		return spec{want: scopeError, hc: &http.Client{Timeout: 750 * time.Millisecond}, msg: []string{"timeout", "deadline"},
+		return spec{want: scopeError, hc: &http.Client{Timeout: time.Second}, msg: []string{"timeout", "deadline"},
 			counted: on(fx.bad, opList), min: fx.attempts, max: fx.attempts}
 	}},
 	{"reset-burst", func(t *testing.T, fx *fixture) spec {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Operation classes a fixture assigns to the requests it sees.
@@ -58,6 +59,8 @@ type proxy struct {
 	mu     sync.Mutex
 	rules  []*rule
 	counts map[wire]int
+	active int       // requests being served
+	last   time.Time // when the latest one started
 	// creds collects every credential seen on the wire (Authorization
 	// values and tokens in token answers), for the leak tests.
 	creds map[string]bool
@@ -119,6 +122,13 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	wi := p.classify(r)
 	var do action
 	p.mu.Lock()
+	p.active++
+	p.last = time.Now()
+	defer func() {
+		p.mu.Lock()
+		p.active--
+		p.mu.Unlock()
+	}()
 	p.counts[wi]++
 	p.tapLocked(r)
 	for _, ru := range p.rules {
@@ -144,6 +154,27 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	do(w, r, p.up)
+}
+
+// idle waits until no request is being served (a call the client gave up
+// on may still be on its way to the emulator), or fails after d.
+func (p *proxy) idle(t *testing.T, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		// Quiet for a while, not just idle now: a request the client sent
+		// before it gave up may still sit in the accept queue.
+		p.mu.Lock()
+		n, quiet := p.active, time.Since(p.last)
+		p.mu.Unlock()
+		if n == 0 && quiet > 200*time.Millisecond {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("proxy still serving %d request(s) after %s", n, d)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // tapLocked records the credentials a request carries.

@@ -56,9 +56,7 @@ func parseIgnores(src *source) []ignoreComment {
 		if k := strings.Index(rest, ":"); k >= 0 {
 			ids, c.reason = rest[:k], strings.TrimSpace(rest[k+1:])
 		}
-		for _, id := range strings.FieldsFunc(ids, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
-			c.rules = append(c.rules, id)
-		}
+		c.rules = append(c.rules, strings.FieldsFunc(ids, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })...)
 		switch {
 		case len(c.rules) == 0:
 			c.problem = "names no rule"

@@ -20,10 +20,9 @@ const testRegistry = "contoso.azurecr.io"
 // lockerProvider is a fake ACR provider with the TagLocker capability.
 type lockerProvider struct {
 	*fake.Provider
-	mu      sync.Mutex
-	locked  []string // repo:tag in call order
-	active  map[string]int
-	overlap bool
+	mu     sync.Mutex
+	locked []string // repo:tag in call order
+	active map[string]int
 	// gate, when set, holds each LockTag until a value is received.
 	gate chan struct{}
 	// called, when set, is told each repo:tag as LockTag starts.
