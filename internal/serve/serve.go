@@ -91,9 +91,40 @@ type Options struct {
 	// the context ends.
 	ShutdownTimeout time.Duration
 
+	// Timeouts bound how long one client may hold a connection; zero
+	// fields take the defaults (DefaultTimeouts).
+	Timeouts Timeouts
+
 	Log     *slog.Logger
 	Now     func() time.Time
 	Version string
+}
+
+// Timeouts are the HTTP server's limits. A slow or stalled client (a
+// slowloris sending headers a byte at a time, a body that never ends) is
+// cut off instead of holding a connection and a goroutine forever.
+type Timeouts struct {
+	ReadHeader, Read, Write, Idle time.Duration
+}
+
+// DefaultTimeouts suit /metrics scrapes and ACR webhook posts.
+var DefaultTimeouts = Timeouts{ReadHeader: 5 * time.Second, Read: 15 * time.Second, Write: 2 * time.Minute, Idle: 2 * time.Minute}
+
+func (t Timeouts) withDefaults() Timeouts {
+	d := DefaultTimeouts
+	if t.ReadHeader > 0 {
+		d.ReadHeader = t.ReadHeader
+	}
+	if t.Read > 0 {
+		d.Read = t.Read
+	}
+	if t.Write > 0 {
+		d.Write = t.Write
+	}
+	if t.Idle > 0 {
+		d.Idle = t.Idle
+	}
+	return d
 }
 
 // Service is a running `immutag serve`.
@@ -293,12 +324,13 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}()
 
+	to := s.opts.Timeouts.withDefaults()
 	srv := &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: to.ReadHeader,
+		ReadTimeout:       to.Read,
+		WriteTimeout:      to.Write,
+		IdleTimeout:       to.Idle,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
