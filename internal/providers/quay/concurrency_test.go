@@ -157,47 +157,6 @@ func TestPolicyReadsOverlap(t *testing.T) {
 		elapsed.Round(time.Millisecond), 40*20*time.Millisecond, f.maxReads)
 }
 
-// gate is an Emitter that holds every repository until released (or its
-// context ends), so a test can see what the adapter reads ahead.
-type gate struct {
-	ctx     context.Context
-	release chan struct{}
-	arrived chan struct{}
-
-	mu    sync.Mutex
-	repos []providers.Repository
-}
-
-func newGate(ctx context.Context) *gate {
-	return &gate{ctx: ctx, release: make(chan struct{}), arrived: make(chan struct{}, 64)}
-}
-
-func (g *gate) Repository(r providers.Repository) error {
-	g.arrived <- struct{}{}
-	select {
-	case <-g.release:
-	case <-g.ctx.Done():
-		return g.ctx.Err()
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.repos = append(g.repos, r)
-	return nil
-}
-
-func (g *gate) Warn(providers.Warning) {}
-
-func (g *gate) await(t *testing.T, n int) {
-	t.Helper()
-	for range n {
-		select {
-		case <-g.arrived:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("fewer than %d repositories reached the emitter", n)
-		}
-	}
-}
-
 // TestReadAheadIsBounded: while the emitter does not take repositories, the
 // adapter holds one catalog page and one repository per worker; it neither
 // reads nor lists further, so memory does not grow with the namespace.
@@ -209,21 +168,21 @@ func TestReadAheadIsBounded(t *testing.T) {
 	seedMany(t, e, 40)
 	e.s.Faults.Set(emulator.Faults{PageSize: 5})
 
-	g := newGate(t.Context())
+	g := testutil.NewGate(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- e.p.Repositories(t.Context(), providers.Scope{Name: "acme"}, g) }()
-	g.await(t, limit)
+	g.Await(t, limit)
 	// Give a runaway reader time to show itself; nothing should move.
 	time.Sleep(50 * time.Millisecond)
 	if reads, lists := f.counts(); reads != limit || lists != 1 {
 		t.Errorf("with the emitter blocked: %d policy reads and %d catalog pages, want %d and 1", reads, lists, limit)
 	}
-	close(g.release)
+	g.Release()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if reads, lists := f.counts(); len(g.repos) != 40 || reads != 40 || lists != 8 {
-		t.Errorf("after release: %d emitted, %d reads, %d pages; want 40, 40, 8", len(g.repos), reads, lists)
+	if reads, lists := f.counts(); len(g.Repos()) != 40 || reads != 40 || lists != 8 {
+		t.Errorf("after release: %d emitted, %d reads, %d pages; want 40, 40, 8", len(g.Repos()), reads, lists)
 	}
 }
 
@@ -235,10 +194,10 @@ func TestCancelStopsWorkers(t *testing.T) {
 	seedMany(t, e, 40)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	g := newGate(ctx)
+	g := testutil.NewGate(ctx)
 	done := make(chan error, 1)
 	go func() { done <- e.p.Repositories(ctx, providers.Scope{Name: "acme"}, g) }()
-	g.await(t, 3)
+	g.Await(t, 3)
 	cancel()
 	select {
 	case err := <-done:
@@ -248,8 +207,8 @@ func TestCancelStopsWorkers(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Repositories did not return after cancellation")
 	}
-	if len(g.repos) != 0 {
-		t.Errorf("%d repositories emitted after cancellation", len(g.repos))
+	if len(g.Repos()) != 0 {
+		t.Errorf("%d repositories emitted after cancellation", len(g.Repos()))
 	}
 }
 
