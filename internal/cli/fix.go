@@ -157,10 +157,22 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 	return auditExit(rep, false)
 }
 
+// totalWrites estimates the write calls a plan makes. Changes to a shared
+// target (a Quay organisation policy, a Harbor project rule) are planned once
+// per repository they cover but written once: Apply re-reads and skips.
 func totalWrites(cs []audit.PlannedChange) int64 {
 	var n int64
+	shared := map[string]bool{}
 	for _, c := range cs {
-		n += c.Change.Writes
+		ch := c.Change
+		if ch.Target != "" {
+			key := ch.Provider + "\x00" + ch.Scope + "\x00" + ch.Target + "\x00" + ch.Action
+			if shared[key] {
+				continue
+			}
+			shared[key] = true
+		}
+		n += ch.Writes
 	}
 	return n
 }
