@@ -62,7 +62,7 @@ var kinds = []struct {
 }
 
 const (
-	noTimeoutECR = "the ECR adapter builds its own AWS HTTP client (no Options.HTTPClient) and sets no per-attempt timeout, so a stalled endpoint cannot be timed out from outside in test time"
+	noTimeoutECR = "the ECR adapter builds its own AWS HTTP client (no Options.HTTPClient) with a 60 s per-attempt timeout, too long for test time; internal/providers/ecr TestStalledAttemptTimesOutAndIsRetried covers it with a short one"
 	sdkBackoff   = "the AWS SDK's retry backoff (up to 1+2+4+8 s) cannot be shortened from outside the ecr package; 429-storm alone shows ECR's retry bound"
 	azcoreDelay  = "azcore's own backoff for transport errors (800 ms, then x3 per retry, about 45 s for 5 retries) cannot be shortened from outside the acr package"
 	noRepoRead   = "immutability is read per scope (listing or project rules), there is no per-repository read to fail"

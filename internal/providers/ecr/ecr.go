@@ -65,6 +65,11 @@ const (
 	maxAttempts = 5
 	// defaultMaxBackoff caps one retry delay.
 	defaultMaxBackoff = 20 * time.Second
+	// defaultAttemptTimeout bounds one HTTP attempt. The SDK's default
+	// client has none, so a stalled endpoint held its scope (and the whole
+	// audit) until the run was cancelled; a timed-out attempt is retried by
+	// the SDK retryer like any transient network error.
+	defaultAttemptTimeout = 60 * time.Second
 	// pageSize is DescribeRepositories' maximum; fewer round trips per scope.
 	pageSize = 1000
 	// sessionName tags AssumeRole sessions in CloudTrail.
@@ -89,10 +94,11 @@ type scope struct {
 
 // tuning holds knobs tests change; production uses defaultTuning.
 type tuning struct {
-	maxBackoff time.Duration
+	maxBackoff     time.Duration
+	attemptTimeout time.Duration
 }
 
-var defaultTuning = tuning{maxBackoff: defaultMaxBackoff}
+var defaultTuning = tuning{maxBackoff: defaultMaxBackoff, attemptTimeout: defaultAttemptTimeout}
 
 // Provider is one configured ECR instance. It is safe for concurrent use.
 type Provider struct {
@@ -140,13 +146,11 @@ func newProvider(ctx context.Context, p config.Provider, o providers.Options, t 
 			})
 		}),
 	}
-	if p.TLS.CAFile != "" || p.TLS.InsecureSkipVerify {
-		hc, err := tlsHTTPClient(p.TLS)
-		if err != nil {
-			return nil, err
-		}
-		loadOpts = append(loadOpts, awsconfig.WithHTTPClient(hc))
+	hc, err := httpClient(p.TLS, t.attemptTimeout)
+	if err != nil {
+		return nil, err
 	}
+	loadOpts = append(loadOpts, awsconfig.WithHTTPClient(hc))
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("load aws config: %w", err)
@@ -255,12 +259,21 @@ func parseRegions(cfgRegions []string, fallback string) ([]string, error) {
 	return out, nil
 }
 
-func tlsHTTPClient(t config.TLS) (*awshttp.BuildableClient, error) {
+// httpClient is the SDK's own client with a per-attempt timeout and, when
+// configured, the TLS options (a private CA, or verification off on request).
+func httpClient(t config.TLS, attemptTimeout time.Duration) (*awshttp.BuildableClient, error) {
+	hc := awshttp.NewBuildableClient()
+	if attemptTimeout > 0 {
+		hc = hc.WithTimeout(attemptTimeout)
+	}
+	if t.CAFile == "" && !t.InsecureSkipVerify {
+		return hc, nil
+	}
 	tc, err := httpapi.TLSConfig(t)
 	if err != nil {
 		return nil, err
 	}
-	return awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+	return hc.WithTransportOptions(func(tr *http.Transport) {
 		tr.TLSClientConfig = tc
 	}), nil
 }
