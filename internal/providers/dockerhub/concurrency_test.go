@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,90 +19,38 @@ import (
 
 const listPath = "/v2/namespaces/acme/repositories"
 
-// flight is a RoundTripper that watches the adapter's calls: repository
-// reads and listing pages in flight, the most reads ever in flight
-// together, and whether a listing page was fetched while a read was in
-// flight (no page barrier).
+// flight watches the adapter's calls through its HTTP client (see
+// testutil.Flight) and can deny listing pages.
 type flight struct {
-	// hold, when set, keeps each read of the first wave waiting until that
-	// many reads are in flight (or a second passes), so that reaching the
-	// bound does not depend on how fast this machine schedules goroutines.
-	hold int
+	*testutil.Flight
 	// deny, when set, answers a listing request with 403 instead.
 	deny func(*http.Request) bool
+	tr   *http.Transport
+}
 
-	mu                    sync.Mutex
-	reads, lists          int
-	maxReads              int
-	readCalls, listCalls  int
-	overlap, held, gaveUp bool
-	full                  chan struct{}
-	tr                    *http.Transport
+func newFlight(hold int) *flight {
+	return &flight{Flight: &testutil.Flight{Hold: hold, Classify: func(r *http.Request) (bool, bool) {
+		return r.URL.Path == listPath, strings.HasPrefix(r.URL.Path, listPath+"/")
+	}}}
 }
 
 // client returns an HTTP client through f. Its idle connections are closed
 // before the emulator is: one left open would hold the emulator's shutdown
 // for its full grace period.
 func (f *flight) client(t *testing.T) *http.Client {
-	f.full = make(chan struct{})
 	f.tr = http.DefaultTransport.(*http.Transport).Clone()
 	t.Cleanup(f.tr.CloseIdleConnections)
 	return &http.Client{Transport: testutil.RoundTripFunc(f.roundTrip)}
 }
 
-func (f *flight) roundTrip(r *http.Request) (*http.Response, error) {
-	p := r.URL.Path
-	list := p == listPath
-	read := strings.HasPrefix(p, listPath+"/")
-	if list && f.deny != nil && f.deny(r) {
+func (f *flight) roundTrip(r *http.Request) (resp *http.Response, err error) {
+	if r.URL.Path == listPath && f.deny != nil && f.deny(r) {
 		return &http.Response{StatusCode: http.StatusForbidden, Request: r,
 			Header: http.Header{"Content-Type": {"application/json"}},
 			Body:   io.NopCloser(strings.NewReader(`{"message":"fm page denied"}`))}, nil
 	}
-	f.mu.Lock()
-	switch {
-	case list:
-		f.lists++
-		f.listCalls++
-		f.overlap = f.overlap || f.reads > 0
-	case read:
-		f.reads++
-		f.readCalls++
-		f.maxReads = max(f.maxReads, f.reads)
-		f.overlap = f.overlap || f.lists > 0
-	}
-	wait := read && f.hold > 0 && !f.held && !f.gaveUp
-	if wait && f.reads >= f.hold {
-		f.held, wait = true, false
-		close(f.full)
-	}
-	f.mu.Unlock()
-	if wait {
-		select {
-		case <-f.full:
-		case <-time.After(time.Second):
-			f.mu.Lock()
-			f.gaveUp = true
-			f.mu.Unlock()
-		case <-r.Context().Done():
-		}
-	}
-	resp, err := f.tr.RoundTrip(r)
-	f.mu.Lock()
-	switch {
-	case list:
-		f.lists--
-	case read:
-		f.reads--
-	}
-	f.mu.Unlock()
+	f.Around(r, func() { resp, err = f.tr.RoundTrip(r) })
 	return resp, err
-}
-
-func (f *flight) counts() (reads, lists int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.readCalls, f.listCalls
 }
 
 func seedMany(t *testing.T, s *hubemu.Server, n int) {
@@ -121,7 +68,7 @@ func TestReadsOverlap(t *testing.T) {
 	const limit = 8
 	s := startEmu(t, hubemu.WithFaults(emulator.Faults{Latency: 20 * time.Millisecond, PageSize: 10}))
 	seedMany(t, s, 40)
-	f := &flight{hold: limit}
+	f := newFlight(limit)
 	hc := f.client(t)
 	p := newProvider(t, s, func(st *setup) {
 		st.hc = hc
@@ -145,19 +92,18 @@ func TestReadsOverlap(t *testing.T) {
 			t.Errorf("%s: %s (%s), want %s", k, r.Mode, r.Error, want)
 		}
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.maxReads != limit || f.gaveUp {
-		t.Errorf("at most %d repository reads were in flight together, want %d (max_concurrent)", f.maxReads, limit)
+	st := f.Stats()
+	if st.MaxReads != limit || st.GaveUp {
+		t.Errorf("at most %d repository reads were in flight together, want %d (max_concurrent)", st.MaxReads, limit)
 	}
-	if f.readCalls != 40 || f.listCalls != 4 {
-		t.Errorf("%d repository reads and %d listing pages, want 40 and 4", f.readCalls, f.listCalls)
+	if st.ReadCalls != 40 || st.ListCalls != 4 {
+		t.Errorf("%d repository reads and %d listing pages, want 40 and 4", st.ReadCalls, st.ListCalls)
 	}
-	if !f.overlap {
+	if !st.Overlap {
 		t.Error("no listing page was fetched while repository reads were in flight: the listing waits for each page's reads")
 	}
 	t.Logf("40 repositories at 20 ms per call: %s (one at a time would take over %s); max %d reads in flight",
-		elapsed.Round(time.Millisecond), 40*20*time.Millisecond, f.maxReads)
+		elapsed.Round(time.Millisecond), 40*20*time.Millisecond, st.MaxReads)
 }
 
 // TestReadAheadIsBounded: while the emitter does not take repositories, the
@@ -167,7 +113,7 @@ func TestReadAheadIsBounded(t *testing.T) {
 	const limit = 2
 	s := startEmu(t, hubemu.WithFaults(emulator.Faults{PageSize: 5}))
 	seedMany(t, s, 40)
-	f := &flight{}
+	f := newFlight(0)
 	hc := f.client(t)
 	p := newProvider(t, s, func(st *setup) {
 		st.hc = hc
@@ -180,14 +126,14 @@ func TestReadAheadIsBounded(t *testing.T) {
 	g.Await(t, limit)
 	// Give a runaway reader time to show itself; nothing should move.
 	time.Sleep(50 * time.Millisecond)
-	if reads, lists := f.counts(); reads != limit || lists != 1 {
+	if reads, lists := f.Counts(); reads != limit || lists != 1 {
 		t.Errorf("with the emitter blocked: %d repository reads and %d listing pages, want %d and 1", reads, lists, limit)
 	}
 	g.Release()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if reads, lists := f.counts(); len(g.Repos()) != 40 || reads != 40 || lists != 8 {
+	if reads, lists := f.Counts(); len(g.Repos()) != 40 || reads != 40 || lists != 8 {
 		t.Errorf("after release: %d emitted, %d reads, %d pages; want 40, 40, 8", len(g.Repos()), reads, lists)
 	}
 }
@@ -197,7 +143,7 @@ func TestReadAheadIsBounded(t *testing.T) {
 func TestCancelStopsWorkers(t *testing.T) {
 	s := startEmu(t)
 	seedMany(t, s, 40)
-	hc := (&flight{}).client(t)
+	hc := newFlight(0).client(t)
 	p := newProvider(t, s, func(st *setup) {
 		st.hc = hc
 		st.rate = config.Rate{RequestsPerSecond: 1000, MaxConcurrent: 3}
@@ -228,7 +174,8 @@ func TestCancelStopsWorkers(t *testing.T) {
 func TestListFailureKeepsEarlierPages(t *testing.T) {
 	s := startEmu(t, hubemu.WithFaults(emulator.Faults{Latency: 5 * time.Millisecond, PageSize: 10}))
 	seedMany(t, s, 40)
-	f := &flight{deny: func(r *http.Request) bool { return r.URL.Query().Get("page") != "1" }}
+	f := newFlight(0)
+	f.deny = func(r *http.Request) bool { return r.URL.Query().Get("page") != "1" }
 	hc := f.client(t)
 	p := newProvider(t, s, func(st *setup) {
 		st.hc = hc

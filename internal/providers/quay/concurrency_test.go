@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,73 +16,20 @@ import (
 	"github.com/immutag/immutag/internal/testutil"
 )
 
-// flight watches the calls at the emulator: policy reads and catalog pages
-// in flight, the most reads ever in flight together, and whether a catalog
-// page was ever fetched while a read was in flight (no page barrier).
-type flight struct {
-	// hold, when set, keeps each read of the first wave waiting until that
-	// many reads are in flight (or a second passes), so that reaching the
-	// bound does not depend on how fast this machine schedules goroutines.
-	hold int
+// flight watches the calls at the emulator (see testutil.Flight).
+type flight struct{ *testutil.Flight }
 
-	mu                    sync.Mutex
-	reads, lists          int
-	maxReads              int
-	readCalls, listCalls  int
-	overlap, held, gaveUp bool
-	full                  chan struct{}
+func newFlight(hold int) *flight {
+	return &flight{&testutil.Flight{Hold: hold, Classify: func(r *http.Request) (bool, bool) {
+		p := r.URL.Path
+		return p == "/api/v1/repository", strings.HasPrefix(p, "/api/v1/repository/") && strings.Contains(p, "/immutabilitypolicy")
+	}}}
 }
 
 func (f *flight) wrap(h http.Handler) http.Handler {
-	f.full = make(chan struct{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		list := p == "/api/v1/repository"
-		read := strings.HasPrefix(p, "/api/v1/repository/") && strings.Contains(p, "/immutabilitypolicy")
-		f.mu.Lock()
-		switch {
-		case list:
-			f.lists++
-			f.listCalls++
-			f.overlap = f.overlap || f.reads > 0
-		case read:
-			f.reads++
-			f.readCalls++
-			f.maxReads = max(f.maxReads, f.reads)
-			f.overlap = f.overlap || f.lists > 0
-		}
-		wait := read && f.hold > 0 && !f.held && !f.gaveUp
-		if wait && f.reads >= f.hold {
-			f.held, wait = true, false
-			close(f.full)
-		}
-		f.mu.Unlock()
-		if wait {
-			select {
-			case <-f.full:
-			case <-time.After(time.Second):
-				f.mu.Lock()
-				f.gaveUp = true
-				f.mu.Unlock()
-			case <-r.Context().Done():
-			}
-		}
-		h.ServeHTTP(w, r)
-		f.mu.Lock()
-		switch {
-		case list:
-			f.lists--
-		case read:
-			f.reads--
-		}
-		f.mu.Unlock()
+		f.Around(r, func() { h.ServeHTTP(w, r) })
 	})
-}
-
-func (f *flight) counts() (reads, lists int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.readCalls, f.listCalls
 }
 
 // withConcurrency rebuilds the env's adapter with rate.max_concurrent set.
@@ -119,7 +65,7 @@ func seedMany(t *testing.T, e *env, n int) {
 // more), and the next catalog page is fetched while reads are in flight.
 func TestPolicyReadsOverlap(t *testing.T) {
 	const limit = 8
-	f := &flight{hold: limit}
+	f := newFlight(limit)
 	e := setup(t, f.wrap, "acme")
 	withConcurrency(t, e, limit, "acme")
 	seedMany(t, e, 40)
@@ -142,19 +88,18 @@ func TestPolicyReadsOverlap(t *testing.T) {
 			t.Errorf("%s: %s (%s), want %s", k, r.Mode, r.Error, want)
 		}
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.maxReads != limit || f.gaveUp {
-		t.Errorf("at most %d policy reads were in flight together, want %d (max_concurrent)", f.maxReads, limit)
+	st := f.Stats()
+	if st.MaxReads != limit || st.GaveUp {
+		t.Errorf("at most %d policy reads were in flight together, want %d (max_concurrent)", st.MaxReads, limit)
 	}
-	if f.readCalls != 40 || f.listCalls != 4 {
-		t.Errorf("%d policy reads and %d catalog pages, want 40 and 4", f.readCalls, f.listCalls)
+	if st.ReadCalls != 40 || st.ListCalls != 4 {
+		t.Errorf("%d policy reads and %d catalog pages, want 40 and 4", st.ReadCalls, st.ListCalls)
 	}
-	if !f.overlap {
+	if !st.Overlap {
 		t.Error("no catalog page was fetched while policy reads were in flight: the listing waits for each page's reads")
 	}
 	t.Logf("40 repositories at 20 ms per call: %s (one at a time would take over %s); max %d reads in flight",
-		elapsed.Round(time.Millisecond), 40*20*time.Millisecond, f.maxReads)
+		elapsed.Round(time.Millisecond), 40*20*time.Millisecond, st.MaxReads)
 }
 
 // TestReadAheadIsBounded: while the emitter does not take repositories, the
@@ -162,7 +107,7 @@ func TestPolicyReadsOverlap(t *testing.T) {
 // reads nor lists further, so memory does not grow with the namespace.
 func TestReadAheadIsBounded(t *testing.T) {
 	const limit = 2
-	f := &flight{}
+	f := newFlight(0)
 	e := setup(t, f.wrap, "acme")
 	withConcurrency(t, e, limit, "acme")
 	seedMany(t, e, 40)
@@ -174,14 +119,14 @@ func TestReadAheadIsBounded(t *testing.T) {
 	g.Await(t, limit)
 	// Give a runaway reader time to show itself; nothing should move.
 	time.Sleep(50 * time.Millisecond)
-	if reads, lists := f.counts(); reads != limit || lists != 1 {
+	if reads, lists := f.Counts(); reads != limit || lists != 1 {
 		t.Errorf("with the emitter blocked: %d policy reads and %d catalog pages, want %d and 1", reads, lists, limit)
 	}
 	g.Release()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if reads, lists := f.counts(); len(g.Repos()) != 40 || reads != 40 || lists != 8 {
+	if reads, lists := f.Counts(); len(g.Repos()) != 40 || reads != 40 || lists != 8 {
 		t.Errorf("after release: %d emitted, %d reads, %d pages; want 40, 40, 8", len(g.Repos()), reads, lists)
 	}
 }
