@@ -36,6 +36,9 @@ func FanOut[T any](ctx context.Context, n int, produce func(ctx context.Context,
 	for range max(n, 1) {
 		g.Go(func() error {
 			for v := range items {
+				if err := gctx.Err(); err != nil {
+					return err // stop taking items once the run is stopping
+				}
 				if err := work(gctx, v); err != nil {
 					return err
 				}

@@ -56,8 +56,12 @@ func TestFanOutWorkErrorStopsProducer(t *testing.T) {
 			sent.Add(1)
 		}
 	}, func(ctx context.Context, i int) error {
-		if i == 5 {
+		switch {
+		case i == 5:
 			return boom
+		case i > 5: // a slow read, still running when the error comes
+			<-ctx.Done()
+			return ctx.Err()
 		}
 		return nil
 	})
