@@ -150,6 +150,13 @@ func LintFile(path string, cfg Config) ([]Finding, error) {
 // (with a line when one can be found) together with the findings of the
 // documents before it. It never panics.
 func LintBytes(file string, src []byte, cfg Config) ([]Finding, error) {
+	if fe := oddLineBreak(file, src); fe != nil {
+		// The YAML parser counts these as new lines while editors, git and
+		// our own edits count only LF: every position after one would be
+		// wrong, so the file is refused (failing closed) rather than
+		// linted with misplaced findings and fixes.
+		return nil, fe
+	}
 	l := &linter{src: newSource(file, src), mutable: map[string]bool{}}
 	for _, t := range cfg.MutableTags {
 		if t = strings.TrimSpace(t); t != "" && t != "latest" {

@@ -272,3 +272,35 @@ func TestFixAvoidsDuplicatePush(t *testing.T) {
 		t.Errorf("implicit fix\n got %s\nwant %s", got, want)
 	}
 }
+
+// A fuzz run in CI found that the YAML parser counts a lone CR as a line
+// break while every other position here counts LF: such files are refused
+// with the line of the first odd break, and parser positions past the text
+// are brought back to the last line.
+func TestOddLineBreaksRefused(t *testing.T) {
+	cases := []struct {
+		src  string
+		line int
+		msg  string
+	}{
+		{"a: [\r\r\r", 1, "lone carriage return"},
+		{"on: push\njobs:\u2028  j: {}\n", 2, "U+2028"},
+		{"on: push\n\n# x\u0085\n", 3, "U+0085"},
+		{"a: b\u2029\n", 1, "U+2029"},
+		{"a: [\n\n\n\n", 4, "invalid YAML"},
+	}
+	for _, c := range cases {
+		fs, err := LintBytes("w.yml", []byte(c.src), testCfg)
+		fe, ok := err.(*FileError)
+		if !ok || len(fs) != 0 {
+			t.Fatalf("%q: want only a *FileError, got %v %v", c.src, fs, err)
+		}
+		if fe.Line != c.line || !strings.Contains(fe.Message, c.msg) {
+			t.Errorf("%q: got line %d %q, want line %d containing %q", c.src, fe.Line, fe.Message, c.line, c.msg)
+		}
+	}
+	// CRLF stays accepted.
+	if _, err := LintBytes("w.yml", []byte("on: push\r\njobs: {}\r\n"), testCfg); err != nil {
+		t.Errorf("CRLF file refused: %v", err)
+	}
+}

@@ -109,6 +109,34 @@ func parseDocuments(file string, src []byte) (docs []*yaml.Node, ferr *FileError
 	}
 }
 
+// oddLineBreak finds the first line break other than LF or CRLF: a lone CR
+// or one of NEL, U+2028 and U+2029, which YAML 1.1 parsers treat as line
+// breaks.
+func oddLineBreak(file string, src []byte) *FileError {
+	line := 1
+	for i := 0; i < len(src); i++ {
+		var what string
+		switch {
+		case src[i] == '\n':
+			line++
+			continue
+		case src[i] == '\r' && (i+1 == len(src) || src[i+1] != '\n'):
+			what = "a lone carriage return (CR)"
+		case bytes.HasPrefix(src[i:], []byte("\u0085")):
+			what = "a NEL (U+0085)"
+		case bytes.HasPrefix(src[i:], []byte("\u2028")):
+			what = "a LINE SEPARATOR (U+2028)"
+		case bytes.HasPrefix(src[i:], []byte("\u2029")):
+			what = "a PARAGRAPH SEPARATOR (U+2029)"
+		default:
+			continue
+		}
+		return &FileError{File: file, Line: line, Message: what + " is used as a line break; " +
+			"YAML counts it as a new line but editors do not, so positions would be wrong: convert the file to LF or CRLF line endings"}
+	}
+	return nil
+}
+
 var yamlLineRE = regexp.MustCompile(`line (\d+)(?:, column (\d+)|: column (\d+))?`)
 
 // yamlError turns a parser error into a FileError with a line. Some parser
@@ -127,6 +155,11 @@ func yamlError(file string, src []byte, err error) *FileError {
 		}
 		rest := strings.TrimLeft(strings.TrimSpace(yamlLineRE.ReplaceAllString(msg, "")), ": ")
 		fe.Message = "invalid YAML: " + rest
+		// "unexpected end of stream" and the like may point one past the
+		// text; report the last line instead of one the file does not have.
+		if n := bytes.Count(bytes.TrimSuffix(src, []byte("\n")), []byte("\n")) + 1; fe.Line > n {
+			fe.Line, fe.Column = n, 0
+		}
 		return fe
 	}
 	fe.Line = bisectErrorLine(src, err.Error())
