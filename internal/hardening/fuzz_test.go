@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -43,16 +44,6 @@ func seeds(f *testing.F, dir string) [][]byte {
 	return out
 }
 
-// slow fails when one input takes longer than limit: a parser that
-// explodes on a small input (nested aliases, a pagination loop) is a
-// denial of service even when it ends.
-func slow(t *testing.T, start time.Time, limit time.Duration, what string) {
-	t.Helper()
-	if d := time.Since(start); d > limit {
-		t.Fatalf("%s took %s (limit %s)", what, d.Round(time.Millisecond), limit)
-	}
-}
-
 // FuzzConfigDecode feeds arbitrary bytes to config.Decode, the strict
 // parser behind every command. A config that decodes must be one the rest
 // of the program can use; a rejected one must say where, and never echo a
@@ -65,9 +56,9 @@ func FuzzConfigDecode(f *testing.F) {
 		if len(raw) > 64<<10 {
 			return
 		}
-		start := time.Now()
+		// Timings are never asserted (they flake on a loaded machine); an
+		// input that hangs Decode stops the fuzz run, which fails it.
 		c, err := config.Decode("fuzz.yaml", raw, nil)
-		slow(t, start, 10*time.Second, "Decode")
 		if err != nil {
 			var ce *config.Error
 			if !errors.As(err, &ce) {
@@ -184,14 +175,16 @@ var validModes = map[providers.Mode]bool{providers.ModeImmutable: true, provider
 // fuzzServer answers each request with the body pick chooses; the fuzz
 // inputs change between iterations, the server stays.
 type fuzzServer struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	pick func(r *http.Request) (int, []byte, http.Header)
+	srv      *httptest.Server
+	mu       sync.Mutex
+	pick     func(r *http.Request) (int, []byte, http.Header)
+	requests atomic.Int64
 }
 
 func newFuzzServer(f *testing.F) *fuzzServer {
 	fs := &fuzzServer{}
 	fs.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fs.requests.Add(1)
 		fs.mu.Lock()
 		pick := fs.pick
 		fs.mu.Unlock()
@@ -214,18 +207,23 @@ func (fs *fuzzServer) set(pick func(r *http.Request) (int, []byte, http.Header))
 }
 
 // listOnce runs one adapter's listing of scope against the fuzz server and
-// checks the fail-closed invariants on what it emitted.
-func listOnce(t *testing.T, p providers.Provider, scope string) {
+// checks the fail-closed invariants on what it emitted. Work is bounded by
+// counting requests, not by timing: a pagination loop or a retry storm
+// shows as more requests than the answer's repositories can explain.
+func listOnce(t *testing.T, fs *fuzzServer, p providers.Provider, scope string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Only a hang guard: a listing of one page takes milliseconds.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	start := time.Now()
+	before := fs.requests.Load()
 	rec := &recorder{}
 	err := p.Repositories(ctx, providers.Scope{Provider: p.Name(), Kind: p.Kind(), Name: scope}, rec)
 	if ctx.Err() != nil {
 		t.Fatalf("listing did not end (pagination loop or retry storm): %v", err)
 	}
-	slow(t, start, 5*time.Second, "listing")
+	if n, limit := fs.requests.Load()-before, int64(16+4*len(rec.repos)); n > limit {
+		t.Fatalf("listing made %d requests for %d repositories (limit %d): a loop or a retry storm", n, len(rec.repos), limit)
+	}
 	for _, r := range rec.repos {
 		if !validModes[r.Mode] {
 			t.Fatalf("repository %q has mode %q", r.Name, r.Mode)
@@ -280,7 +278,7 @@ func FuzzDockerHubListing(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		listOnce(t, p, "acme")
+		listOnce(t, fs, p, "acme")
 	})
 }
 
@@ -311,7 +309,7 @@ func FuzzQuayListing(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		listOnce(t, p, "acme")
+		listOnce(t, fs, p, "acme")
 	})
 }
 
@@ -352,7 +350,7 @@ func FuzzHarborListing(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		listOnce(t, p, "library")
+		listOnce(t, fs, p, "library")
 	})
 }
 
@@ -375,11 +373,9 @@ func FuzzReportRender(f *testing.F) {
 		}
 		defer rep.Close()
 		for _, format := range report.Formats {
-			start := time.Now()
 			if err := report.Render(io.Discard, rep, format, report.Options{}); err != nil {
 				t.Fatalf("render %s of a report Load accepted: %v", format, err)
 			}
-			slow(t, start, 5*time.Second, "render "+format)
 		}
 	})
 }

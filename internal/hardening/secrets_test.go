@@ -116,7 +116,9 @@ func TestAliasBombIsRefusedQuickly(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "aliases") {
 		t.Fatalf("Decode: %v", err)
 	}
-	if d := time.Since(start); d > 10*time.Second {
+	// The bomb took minutes before the fix; the bound is loose so a loaded
+	// machine does not fail it.
+	if d := time.Since(start); d > 30*time.Second {
 		t.Fatalf("took %s", d)
 	}
 	// The permission check walks the same file before any command runs.
@@ -126,7 +128,7 @@ func TestAliasBombIsRefusedQuickly(t *testing.T) {
 	}
 	start = time.Now()
 	_ = config.PermissionWarning(p)
-	if d := time.Since(start); d > 5*time.Second {
+	if d := time.Since(start); d > 30*time.Second {
 		t.Fatalf("PermissionWarning took %s", d)
 	}
 }

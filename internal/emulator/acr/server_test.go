@@ -360,9 +360,8 @@ func TestHundredThousandTags(t *testing.T) {
 	if total, locked := s.Counts("big"); total != 100_000 || locked != 14_286 {
 		t.Fatalf("counts = %d/%d", locked, total)
 	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Fatalf("100,000 tags took %v", d)
-	}
+	// Speed is measured in the benchmarks, not asserted here.
+	t.Logf("100,000 tags: %v", time.Since(start).Round(time.Millisecond))
 }
 
 func TestDemo(t *testing.T) {
