@@ -35,10 +35,10 @@ type Engine struct {
 }
 
 // Scan is the outcome of Engine.Run: the report (without run metadata) and,
-// for fix runs, the planned changes with their adapter handles.
+// for fix runs, the planned changes (nil otherwise; Close it).
 type Scan struct {
 	Report  *Report
-	Changes []PlannedChange
+	Changes *Plan
 }
 
 // PlannedChange pairs a change with the enforcer that can apply it.
@@ -142,8 +142,12 @@ func (eng *Engine) Run(ctx context.Context) (*Scan, error) {
 		rep.Summary.ByProvider[p.Name()] = Counts{}
 	}
 	scan := &Scan{Report: rep}
+	if eng.Plan || eng.PlanDefaults {
+		scan.Changes = NewPlan()
+	}
 
 	events := make(chan event, 256)
+	var planErr error // written by the collector only
 	var collect sync.WaitGroup
 	collect.Add(1)
 	go func() {
@@ -168,7 +172,9 @@ func (eng *Engine) Run(ctx context.Context) (*Scan, error) {
 			case ev.warning != nil:
 				rep.Warnings = append(rep.Warnings, *ev.warning)
 			case ev.change != nil:
-				scan.Changes = append(scan.Changes, *ev.change)
+				if err := scan.Changes.Add(*ev.change); err != nil && planErr == nil {
+					planErr = err
+				}
 			}
 		}
 	}()
@@ -226,19 +232,10 @@ func (eng *Engine) Run(ctx context.Context) (*Scan, error) {
 		}
 		return a.Scope < b.Scope
 	})
-	sort.SliceStable(scan.Changes, func(i, j int) bool {
-		a, b := scan.Changes[i].Change, scan.Changes[j].Change
-		if a.Provider != b.Provider {
-			return a.Provider < b.Provider
-		}
-		if a.Scope != b.Scope {
-			return a.Scope < b.Scope
-		}
-		if a.Repository != b.Repository {
-			return a.Repository < b.Repository
-		}
-		return a.Target < b.Target
-	})
+	if err == nil && planErr != nil {
+		// A change that could not be kept would silently be left out of the fix.
+		err = fmt.Errorf("record the plan: %w", planErr)
+	}
 	if err != nil {
 		return scan, err
 	}

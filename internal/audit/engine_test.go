@@ -105,8 +105,9 @@ func TestPlanApplyJournalAndIdempotence(t *testing.T) {
 	}
 	sc.Report.Close()
 	// Only drift is planned: not the exempt PTC repository, not the unreadable one.
-	if len(sc.Changes) != 2 || sc.Changes[0].Change.Repository != "east/broken" || sc.Changes[1].Change.Repository != "east/mutable" {
-		t.Fatalf("changes %+v", sc.Changes)
+	defer sc.Changes.Close()
+	if cs := sc.Changes.All(); len(cs) != 2 || cs[0].Change.Repository != "east/broken" || cs[1].Change.Repository != "east/mutable" {
+		t.Fatalf("changes %+v", cs)
 	}
 	if a.Writes != 0 {
 		t.Fatal("planning wrote")
@@ -116,7 +117,8 @@ func TestPlanApplyJournalAndIdempotence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, err := (&Fixer{Journal: j}).Apply(t.Context(), sc.Changes)
+	var recs []ChangeRecord
+	err = (&Fixer{Journal: j}).Apply(t.Context(), sc.Changes, func(r ChangeRecord) { recs = append(recs, r) })
 	j.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -147,8 +149,8 @@ func TestPlanApplyJournalAndIdempotence(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc2.Report.Close()
-	if len(sc2.Changes) != 0 || sc2.Report.Summary.Drift != 0 {
-		t.Fatalf("second plan %+v summary %+v", sc2.Changes, sc2.Report.Summary)
+	if sc2.Changes.Len() != 0 || sc2.Report.Summary.Drift != 0 {
+		t.Fatalf("second plan %+v summary %+v", sc2.Changes.All(), sc2.Report.Summary)
 	}
 }
 
@@ -162,7 +164,8 @@ func TestApplyVerifyFailure(t *testing.T) {
 	sc.Report.Close()
 	path := filepath.Join(t.TempDir(), "j.jsonl")
 	j, _ := OpenJournal(path, "r", nil)
-	recs, err := (&Fixer{Journal: j}).Apply(t.Context(), sc.Changes)
+	var recs []ChangeRecord
+	err = (&Fixer{Journal: j}).Apply(t.Context(), sc.Changes, func(r ChangeRecord) { recs = append(recs, r) })
 	j.Close()
 	if err != nil {
 		t.Fatal(err)

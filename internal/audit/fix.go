@@ -142,82 +142,127 @@ func (o *observer) Progress(c providers.Change, done, total int64) {
 // than change a registry without a record.
 var ErrJournal = errors.New("journal write failed")
 
-// Apply runs every change and returns one record per change in input order.
-// A change that fails is recorded and the others go on; a journal failure
-// or cancellation stops the run.
-func (fx *Fixer) Apply(ctx context.Context, changes []PlannedChange) ([]ChangeRecord, error) {
+// Apply runs every change of plan with at most Concurrency at once and
+// passes one record per change to emit (never concurrently). A change that
+// fails is recorded and the others go on; a journal failure or cancellation
+// stops the run, and every change not started is recorded "not-applied".
+// Records of a plan small enough to be sorted come in plan order, others as
+// they complete, so memory does not grow with the plan.
+func (fx *Fixer) Apply(ctx context.Context, plan *Plan, emit func(ChangeRecord)) error {
 	limit := fx.Concurrency
 	if limit <= 0 {
 		limit = DefaultConcurrency
 	}
-	out := make([]ChangeRecord, len(changes))
+	n := plan.Len()
+	ordered := n <= planSortLimit
+	var (
+		emitMu sync.Mutex
+		buf    []ChangeRecord
+		filled []bool
+	)
+	if ordered {
+		buf, filled = make([]ChangeRecord, n), make([]bool, n)
+	}
+	put := func(i int, r ChangeRecord) {
+		emitMu.Lock()
+		defer emitMu.Unlock()
+		if ordered && i < n {
+			buf[i], filled[i] = r, true
+			return
+		}
+		emit(r)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(limit)
-	var resMu sync.Mutex
-	for i, pc := range changes {
+	i := 0
+	eachErr := plan.Each(func(pc PlannedChange) error {
+		idx := i
+		i++
+		if gctx.Err() != nil {
+			put(idx, notApplied(pc))
+			return nil
+		}
 		g.Go(func() error {
 			if gctx.Err() != nil {
+				put(idx, notApplied(pc))
 				return gctx.Err()
 			}
-			obs := &observer{fx: fx}
-			rec := recordOf(pc, "applied")
-			res, err := pc.Enforcer.Apply(gctx, pc.Change, obs)
-			rec.Writes = res.Writes
-			switch {
-			case err != nil:
-				rec.State, rec.Error = "failed", err.Error()
-			case !res.Verified:
-				rec.State, rec.Error = "verify-failed", "the setting read back does not match what was written"
-			default:
-				rec.Verified = true
-			}
-			ev := JournalEntry{Event: "verified", Provider: pc.Change.Provider, Kind: pc.Change.Kind, Scope: pc.Change.Scope,
-				Repository: pc.Change.Repository, Target: pc.Change.Target, After: describe(res.After)}
-			if !rec.Verified {
-				ev.Event, ev.Error = rec.State, rec.Error
-			}
-			jerr := fx.Journal.Append(ev)
-			if jerr == nil {
-				jerr = obs.err
-			}
-			resMu.Lock()
-			out[i] = rec
-			resMu.Unlock()
-			if fx.OnResult != nil {
-				fx.OnResult(rec)
-			}
-			if jerr != nil {
-				return fmt.Errorf("%w: %v", ErrJournal, jerr)
-			}
-			if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
-				return err
-			}
-			return nil
+			rec, err := fx.ApplyOne(gctx, pc)
+			put(idx, rec)
+			return err
 		})
-	}
+		return nil
+	})
 	err := g.Wait()
-	for i := range out {
-		if out[i].State == "" {
-			out[i] = recordOf(changes[i], "not-applied")
-			out[i].Error = "run stopped before this change"
+	for k := range buf {
+		if filled[k] {
+			emit(buf[k])
 		}
 	}
-	return out, err
+	if err == nil && eachErr != nil {
+		err = fmt.Errorf("read the plan: %w", eachErr)
+	}
+	return err
 }
 
-func recordOf(pc PlannedChange, state string) ChangeRecord {
+func notApplied(pc PlannedChange) ChangeRecord {
+	r := RecordOf(pc, "not-applied")
+	r.Error = "run stopped before this change"
+	return r
+}
+
+// ApplyOne makes one change, journals its writes and the read-back, and
+// returns its record. The error is only for what must stop a run: a journal
+// write that failed (ErrJournal) or cancellation; a change that failed is a
+// record with State "failed".
+func (fx *Fixer) ApplyOne(ctx context.Context, pc PlannedChange) (ChangeRecord, error) {
+	rec := RecordOf(pc, "applied")
+	if pc.Enforcer == nil {
+		rec.State, rec.Error = "failed", "provider "+pc.Change.Provider+" cannot apply changes"
+		return rec, nil
+	}
+	obs := &observer{fx: fx}
+	res, err := pc.Enforcer.Apply(ctx, pc.Change, obs)
+	rec.Writes = res.Writes
+	switch {
+	case err != nil:
+		rec.State, rec.Error = "failed", err.Error()
+	case !res.Verified:
+		rec.State, rec.Error = "verify-failed", "the setting read back does not match what was written"
+	default:
+		rec.Verified = true
+	}
+	ev := JournalEntry{Event: "verified", Provider: pc.Change.Provider, Kind: pc.Change.Kind, Scope: pc.Change.Scope,
+		Repository: pc.Change.Repository, Target: pc.Change.Target, After: describe(res.After)}
+	if !rec.Verified {
+		ev.Event, ev.Error = rec.State, rec.Error
+	}
+	jerr := fx.Journal.Append(ev)
+	if jerr == nil {
+		jerr = obs.err
+	}
+	if fx.OnResult != nil {
+		fx.OnResult(rec)
+	}
+	if jerr != nil {
+		return rec, fmt.Errorf("%w: %v", ErrJournal, jerr)
+	}
+	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return rec, err
+	}
+	return rec, nil
+}
+
+// RecordOf is the report record of a planned change in state.
+func RecordOf(pc PlannedChange, state string) ChangeRecord {
 	c := pc.Change
 	return ChangeRecord{Provider: c.Provider, Kind: c.Kind, Scope: c.Scope, Repository: c.Repository,
 		Target: c.Target, FindingID: pc.FindingID, From: c.From, To: c.To, Action: c.Action, Writes: c.Writes, State: state}
 }
 
-// PlanRecords turns planned changes into report records (dry run).
-func PlanRecords(changes []PlannedChange) []ChangeRecord {
-	out := make([]ChangeRecord, len(changes))
-	for i, pc := range changes {
-		out[i] = recordOf(pc, "planned")
-	}
-	return out
+// EachRecord calls fn with the "planned" record of every change (dry run).
+func (p *Plan) EachRecord(fn func(ChangeRecord) error) error {
+	return p.Each(func(pc PlannedChange) error { return fn(RecordOf(pc, "planned")) })
 }
 
 func describe(im providers.Immutability) string {

@@ -93,31 +93,33 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 	rep := res.report
 	defer rep.Close()
 	changes := res.scan.Changes
+	defer changes.Close()
 	rep.Changes = audit.NewSpool[audit.ChangeRecord]()
+	n := changes.Len()
 
-	if !opts.Apply || len(changes) == 0 {
-		for _, r := range audit.PlanRecords(changes) {
-			_ = rep.Changes.Add(r)
+	if !opts.Apply || n == 0 {
+		if err := changes.EachRecord(rep.Changes.Add); err != nil {
+			return fmt.Errorf("read the plan: %w", err)
 		}
 		if err := writeReport(f, &opts.ScanFlags, rep); err != nil {
 			return err
 		}
 		switch {
-		case len(changes) == 0:
+		case n == 0:
 			fmt.Fprintln(f.IO.ErrOut, "nothing to change: no drifting repository can be fixed")
 		default:
 			fmt.Fprintf(f.IO.ErrOut, "dry run: %d change(s) planned, %d write call(s); nothing was changed. Run again with --apply to make them.\n",
-				len(changes), totalWrites(changes))
+				n, changes.Writes())
 		}
 		return auditExit(rep, false)
 	}
 
 	if !opts.Yes {
 		if !f.IO.StdinTTY {
-			return fmt.Errorf("refusing to apply %d change(s) without confirmation: stdin is not a terminal; review 'immutag fix' and pass --yes", len(changes))
+			return fmt.Errorf("refusing to apply %d change(s) without confirmation: stdin is not a terminal; review 'immutag fix' and pass --yes", n)
 		}
 		printPlanSummary(f, changes)
-		ok, err := confirm(f, fmt.Sprintf("Apply %d change(s) (%d write calls)? [y/N] ", len(changes), totalWrites(changes)))
+		ok, err := confirm(f, fmt.Sprintf("Apply %d change(s) (%d write calls)? [y/N] ", n, changes.Writes()))
 		if err != nil {
 			return err
 		}
@@ -135,58 +137,44 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 	if f.IO.StderrTTY {
 		fx.Progress = newLockProgress(f).update
 	}
-	records, applyErr := fx.Apply(ctx, changes)
-	failed := 0
-	for _, r := range records {
-		if !r.Verified {
+	applied, failed := 0, 0
+	applyErr := fx.Apply(ctx, changes, func(r audit.ChangeRecord) {
+		if r.Verified {
+			applied++
+		} else {
 			failed++
 		}
 		_ = rep.Changes.Add(r)
-	}
+	})
 	rep.Run.FinishedAt = f.Now().UTC()
 	if err := writeReport(f, &opts.ScanFlags, rep); err != nil {
 		return err
 	}
-	fmt.Fprintf(f.IO.ErrOut, "applied %d of %d change(s); journal: %s\n", len(records)-failed, len(records), j.Path())
+	fmt.Fprintf(f.IO.ErrOut, "applied %d of %d change(s); journal: %s\n", applied, applied+failed, j.Path())
 	if applyErr != nil {
 		return fmt.Errorf("fix stopped: %w (journal: %s)", applyErr, j.Path())
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d change(s) failed or could not be verified (see the report and journal %s)", failed, len(records), j.Path())
+		return fmt.Errorf("%d of %d change(s) failed or could not be verified (see the report and journal %s)", failed, applied+failed, j.Path())
 	}
 	return auditExit(rep, false)
 }
 
-// totalWrites estimates the write calls a plan makes. Changes to a shared
-// target (a Quay organisation policy, a Harbor project rule) are planned once
-// per repository they cover but written once: Apply re-reads and skips.
-func totalWrites(cs []audit.PlannedChange) int64 {
-	var n int64
-	shared := map[string]bool{}
-	for _, c := range cs {
-		ch := c.Change
-		if ch.Target != "" {
-			key := ch.Provider + "\x00" + ch.Scope + "\x00" + ch.Target + "\x00" + ch.Action
-			if shared[key] {
-				continue
-			}
-			shared[key] = true
+func printPlanSummary(f *Factory, plan *audit.Plan) {
+	fmt.Fprintln(f.IO.ErrOut, "Planned changes:")
+	i := 0
+	_ = plan.Each(func(c audit.PlannedChange) error {
+		if i == 20 {
+			fmt.Fprintf(f.IO.ErrOut, "  ... and %d more\n", plan.Len()-20)
+			return errStopEach
 		}
-		n += ch.Writes
-	}
-	return n
+		i++
+		fmt.Fprintf(f.IO.ErrOut, "  %s %s %s: %s -> %s\n", c.Change.Provider, c.Change.Scope, c.Change.Repository, c.Change.From, c.Change.To)
+		return nil
+	})
 }
 
-func printPlanSummary(f *Factory, cs []audit.PlannedChange) {
-	fmt.Fprintln(f.IO.ErrOut, "Planned changes:")
-	for i, c := range cs {
-		if i == 20 {
-			fmt.Fprintf(f.IO.ErrOut, "  ... and %d more\n", len(cs)-20)
-			break
-		}
-		fmt.Fprintf(f.IO.ErrOut, "  %s %s %s: %s -> %s\n", c.Change.Provider, c.Change.Scope, c.Change.Repository, c.Change.From, c.Change.To)
-	}
-}
+var errStopEach = errors.New("stop")
 
 func confirm(f *Factory, prompt string) (bool, error) {
 	fmt.Fprint(f.IO.ErrOut, prompt)

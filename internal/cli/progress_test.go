@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/providers"
 )
 
@@ -31,21 +30,5 @@ func TestLockProgressShowsCountsRateAndETA(t *testing.T) {
 	}
 	if !strings.HasSuffix(out, "\n") {
 		t.Errorf("progress does not end the line when done: %q", out)
-	}
-}
-
-func TestTotalWritesCountsSharedTargetsOnce(t *testing.T) {
-	pc := func(repo, target, action string, w int64) audit.PlannedChange {
-		return audit.PlannedChange{Change: providers.Change{Provider: "q", Scope: "acme", Repository: repo, Target: target, Action: action, Writes: w}}
-	}
-	cs := []audit.PlannedChange{
-		pc("a", "organization-policy", "POST policy", 1),
-		pc("b", "organization-policy", "POST policy", 1),
-		pc("c", "", "PATCH c", 1),
-		pc("d", "", "lock 5 tags", 5),
-		pc("e", "organization-policy", "PUT other", 1),
-	}
-	if got := totalWrites(cs); got != 8 {
-		t.Fatalf("totalWrites = %d, want 8", got)
 	}
 }

@@ -47,7 +47,11 @@ func sampleReport(t *testing.T, withChanges bool) *audit.Report {
 	r.Tool = audit.Tool{Name: "immutag", Version: "test"}
 	r.Run = audit.Run{ID: "abc", StartedAt: now, FinishedAt: now.Add(time.Second), Command: "audit", ConfigSHA256: strings.Repeat("a", 64)}
 	if withChanges {
-		r.Changes = audit.SpoolOf(audit.PlanRecords(sc.Changes)...)
+		r.Changes = audit.NewSpool[audit.ChangeRecord]()
+		if err := sc.Changes.EachRecord(r.Changes.Add); err != nil {
+			t.Fatal(err)
+		}
+		sc.Changes.Close()
 	}
 	t.Cleanup(func() { r.Close() })
 	return r

@@ -13,41 +13,65 @@ import (
 // Fixer, journal and read-back), with one difference for shutdown: changes
 // are handed out one at a time, so once soft ends no further change starts,
 // while those already running continue under hard and finish their writes.
-// It returns one record per change, in input order.
-func (s *Service) enforce(soft, hard context.Context, changes []audit.PlannedChange, runID string) []audit.ChangeRecord {
-	out := make([]audit.ChangeRecord, len(changes))
-	if len(changes) == 0 {
-		return out
+// It passes one record per change to emit (never concurrently), as changes
+// complete; the plan is read from its spool, so memory does not grow with it.
+func (s *Service) enforce(soft, hard context.Context, plan *audit.Plan, runID string, emit func(audit.ChangeRecord)) {
+	total := plan.Len()
+	if total == 0 {
+		return
 	}
 	j, err := audit.OpenJournal(s.opts.Journal, runID, s.opts.Now)
 	if err != nil {
 		s.log.Error("enforce: no journal, nothing changed", "error", err)
-		for i, rec := range audit.PlanRecords(changes) {
+		_ = plan.EachRecord(func(rec audit.ChangeRecord) error {
 			rec.State, rec.Error = "not-applied", "journal unavailable: "+err.Error()
-			out[i] = rec
-		}
-		return out
+			emit(rec)
+			return nil
+		})
+		return
 	}
 	defer j.Close()
 	fx := &audit.Fixer{Journal: j, Concurrency: 1, OnResult: s.metrics.fixResult}
 
 	var (
-		wg      sync.WaitGroup
-		stopped atomic.Bool // a journal write failed: change nothing more
-		next    = make(chan int)
+		mu                       sync.Mutex
+		applied, failed, skipped int
+		wg                       sync.WaitGroup
+		stopped                  atomic.Bool // a journal write failed: change nothing more
+		next                     = make(chan audit.PlannedChange)
 	)
-	for range min(s.opts.Concurrency, len(changes)) {
+	put := func(rec audit.ChangeRecord) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case rec.State == "not-applied":
+			skipped++
+		case rec.Verified:
+			applied++
+		default:
+			failed++
+		}
+		emit(rec)
+	}
+	notStarted := func(pc audit.PlannedChange) {
+		rec := audit.RecordOf(pc, "not-applied")
+		rec.Error = "not started: the service was stopping"
+		s.metrics.fixResult(rec)
+		put(rec)
+	}
+	for range min(s.opts.Concurrency, total) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
+			for pc := range next {
 				// select may hand out a change although soft has just
 				// ended; it is not started either.
 				if soft.Err() != nil || stopped.Load() {
+					notStarted(pc)
 					continue
 				}
-				recs, err := fx.Apply(hard, changes[i:i+1])
-				out[i] = recs[0]
+				rec, err := fx.ApplyOne(hard, pc)
+				put(rec)
 				if errors.Is(err, audit.ErrJournal) {
 					s.log.Error("enforce: journal write failed, stopping", "journal", j.Path(), "error", err)
 					stopped.Store(true)
@@ -55,39 +79,28 @@ func (s *Service) enforce(soft, hard context.Context, changes []audit.PlannedCha
 			}
 		}()
 	}
-feed:
-	for i := range changes {
+	eachErr := plan.Each(func(pc audit.PlannedChange) error {
 		if stopped.Load() || soft.Err() != nil {
-			break
+			notStarted(pc)
+			return nil
 		}
 		select {
-		case next <- i:
+		case next <- pc:
 		case <-soft.Done():
-			break feed
+			notStarted(pc)
 		}
-	}
+		return nil
+	})
 	close(next)
 	wg.Wait()
-
-	applied, failed, skipped := 0, 0, 0
-	for i := range out {
-		switch {
-		case out[i].State == "":
-			out[i] = audit.PlanRecords(changes[i : i+1])[0]
-			out[i].State, out[i].Error = "not-applied", "not started: the service was stopping"
-			s.metrics.fixResult(out[i])
-			skipped++
-		case out[i].Verified:
-			applied++
-		default:
-			failed++
-		}
+	if eachErr != nil {
+		s.log.Error("enforce: cannot read the plan", "error", eachErr)
 	}
+
 	level := s.log.Info
-	if failed > 0 || skipped > 0 {
+	if failed > 0 || skipped > 0 || eachErr != nil {
 		level = s.log.Warn
 	}
-	level("enforcement pass", "run_id", runID, "changes", len(changes), "verified", applied, "failed", failed,
+	level("enforcement pass", "run_id", runID, "changes", total, "verified", applied, "failed", failed,
 		"not_started", skipped, "journal", j.Path())
-	return out
 }

@@ -423,12 +423,11 @@ func (s *Service) scanOnce(soft, hard context.Context) {
 	}
 	rep := sc.Report
 	defer rep.Close()
+	defer sc.Changes.Close()
 	s.learnRegistries(rep)
 	if s.opts.Enforce {
 		rep.Changes = audit.NewSpool[audit.ChangeRecord]()
-		for _, rec := range s.enforce(soft, hard, sc.Changes, rep.Run.ID) {
-			_ = rep.Changes.Add(rec)
-		}
+		s.enforce(soft, hard, sc.Changes, rep.Run.ID, func(rec audit.ChangeRecord) { _ = rep.Changes.Add(rec) })
 		rep.Run.FinishedAt = s.opts.Now().UTC()
 	}
 	path, err := s.hist.write(rep)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -175,7 +176,7 @@ func (s *Service) lockBatch(ctx context.Context, key repoKey, tags []string) {
 				Change: providers.Change{Provider: key.provider, Kind: prov.Kind(), Scope: key.registry,
 					Repository: key.repository, URI: repo.URI, Target: "tag " + t, From: repo.Immutability,
 					To:     providers.Immutability{Mode: providers.ModeImmutable, Native: "tag " + t + " locked"},
-					Action: "lock tag " + t + " (writeEnabled=false, deleteEnabled=false)", Writes: 1, Handle: t},
+					Action: "lock tag " + t + " (writeEnabled=false, deleteEnabled=false)", Writes: 1},
 				Enforcer: &countingEnforcer{e: tagLockEnforcer{locker}, m: s.metrics, source: "webhook"},
 			})
 		}
@@ -202,14 +203,15 @@ func (s *Service) lockBatch(ctx context.Context, key repoKey, tags []string) {
 	}
 	fx := &audit.Fixer{Journal: j, Concurrency: s.opts.Concurrency}
 	start := time.Now()
-	recs, err := fx.Apply(ctx, changes)
-	for _, r := range recs {
+	plan := audit.PlanOf(changes...)
+	defer plan.Close()
+	err = fx.Apply(ctx, plan, func(r audit.ChangeRecord) {
 		if r.Verified {
 			log.Info("webhook: locked", "target", targetOf(r), "writes", r.Writes, "duration", time.Since(start))
 		} else {
 			log.Error("webhook: lock failed", "target", targetOf(r), "state", r.State, "error", r.Error)
 		}
-	}
+	})
 	if err != nil {
 		log.Error("webhook: lock batch stopped", "error", err)
 	}
@@ -247,7 +249,8 @@ func (s *Service) webhookJournal() (*audit.Journal, error) {
 }
 
 // tagLockEnforcer lets the Fixer (journal, read-back, records) drive a
-// TagLocker: Change.Handle holds the tag.
+// TagLocker: Change.Target is "tag <name>" (the change passes through the
+// plan's spool, which keeps no Handle).
 type tagLockEnforcer struct{ l TagLocker }
 
 func (t tagLockEnforcer) Plan(context.Context, providers.Repository, providers.FixPolicy) (providers.Change, error) {
@@ -255,8 +258,8 @@ func (t tagLockEnforcer) Plan(context.Context, providers.Repository, providers.F
 }
 
 func (t tagLockEnforcer) Apply(ctx context.Context, c providers.Change, o providers.Observer) (providers.Result, error) {
-	tag, _ := c.Handle.(string)
-	if tag == "" {
+	tag, ok := strings.CutPrefix(c.Target, "tag ")
+	if !ok || tag == "" {
 		return providers.Result{Change: c}, errors.New("no tag to lock")
 	}
 	res, err := t.l.LockTag(ctx, c.Scope, c.Repository, tag, o)

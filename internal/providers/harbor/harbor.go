@@ -50,6 +50,13 @@ type Provider struct {
 	api httpapi.Lazy
 
 	locks sync.Map // project -> *sync.Mutex
+
+	// planned is the allow-list the last Plan was given. A fix plan is
+	// spooled to disk without handles; the rule a change adds follows from
+	// the project and this list, so Apply rebuilds it from them.
+	planMu  sync.Mutex
+	planned []string
+	didPlan bool
 }
 
 var (
@@ -261,6 +268,9 @@ func trimmed(ps []string) []string {
 // immutability; Apply re-reads the rules before writing.
 func (p *Provider) Plan(_ context.Context, r providers.Repository, pol providers.FixPolicy) (providers.Change, error) {
 	allowed := trimmed(pol.MutableTagsAllowed)
+	p.planMu.Lock()
+	p.planned, p.didPlan = allowed, true
+	p.planMu.Unlock()
 	c := providers.Change{Provider: p.name, Kind: providers.KindHarbor, Scope: r.Scope, Repository: r.Name, URI: r.URI, From: r.Immutability}
 	if compliant(r.Immutability, allowed) {
 		c.Noop, c.To, c.Action = true, r.Immutability, "none: the repository already satisfies the policy"
@@ -287,6 +297,18 @@ func (p *Provider) Plan(_ context.Context, r providers.Repository, pol providers
 	return c, nil
 }
 
+// fixOf rebuilds the handle of a change read back from a spooled plan.
+// The project id is looked up again by Apply.
+func (p *Provider) fixOf(ch providers.Change) (fix, bool) {
+	p.planMu.Lock()
+	allowed, ok := p.planned, p.didPlan
+	p.planMu.Unlock()
+	if !ok || ch.Kind != providers.KindHarbor || ch.Target != "project-rule" || ch.Scope == "" {
+		return fix{}, false
+	}
+	return fix{Project: ch.Scope, Repo: ch.Repository, Rule: desiredRule(expressible(allowed)), Allowed: allowed}, true
+}
+
 func (p *Provider) lock(project string) *sync.Mutex {
 	m, _ := p.locks.LoadOrStore(project, &sync.Mutex{})
 	return m.(*sync.Mutex)
@@ -302,6 +324,9 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 		return res, nil
 	}
 	f, ok := ch.Handle.(fix)
+	if !ok {
+		f, ok = p.fixOf(ch)
+	}
 	if !ok {
 		return res, fmt.Errorf("harbor %s: change for %s/%s was not planned by this adapter", p.name, ch.Scope, ch.Repository)
 	}

@@ -341,6 +341,14 @@ type fix struct {
 	Repo      string
 }
 
+// fixOf rebuilds the handle Plan set from the change's own fields.
+func fixOf(ch providers.Change) (fix, bool) {
+	if ch.Scope == "" || ch.Repository == "" || (ch.Target != "" && ch.Target != "organization-policy") {
+		return fix{}, false
+	}
+	return fix{Org: ch.Target == "organization-policy", Namespace: ch.Scope, Repo: ch.Repository}, true
+}
+
 func (f fix) path() string {
 	if f.Org {
 		return orgPolicyPath(f.Namespace)
@@ -407,6 +415,11 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 	}
 	f, ok := ch.Handle.(fix)
 	if !ok {
+		// A plan read back from its spool has no handle; the change itself
+		// says everything the handle did.
+		f, ok = fixOf(ch)
+	}
+	if !ok || ch.Kind != providers.KindQuay {
 		return res, fmt.Errorf("quay %s: change for %s/%s was not planned by this adapter", p.name, ch.Scope, ch.Repository)
 	}
 	c, err := p.client()

@@ -1,0 +1,145 @@
+package audit
+
+import (
+	"sort"
+	"sync"
+
+	"github.com/immutag/immutag/internal/providers"
+)
+
+// planSortLimit is the largest plan whose changes are handed out sorted
+// (provider, scope, repository, target); above it they come in arrival
+// order so memory stays flat. A variable for tests.
+var planSortLimit = 10000
+
+// Plan is the set of changes a fix run will make. The changes live in an
+// on-disk spool, not in memory, so planning a fix for a hundred thousand
+// drifting repositories costs no more memory than for ten. Only the
+// enforcers (one per provider) and the shared targets already counted stay
+// in memory.
+//
+// A change read back from the spool has no Handle: adapters re-derive what
+// they need from the change itself (a handle is only a shortcut).
+type Plan struct {
+	mu        sync.Mutex
+	spool     *Spool[plannedEntry]
+	enforcers map[string]providers.Enforcer
+	writes    int64
+	shared    map[string]bool
+}
+
+type plannedEntry struct {
+	Change    providers.Change `json:"change"`
+	FindingID string           `json:"finding_id,omitempty"`
+}
+
+// NewPlan creates an empty plan.
+func NewPlan() *Plan {
+	return &Plan{spool: NewSpool[plannedEntry](), enforcers: map[string]providers.Enforcer{}, shared: map[string]bool{}}
+}
+
+// PlanOf builds a plan holding changes (webhooks, tests).
+func PlanOf(changes ...PlannedChange) *Plan {
+	p := NewPlan()
+	for _, c := range changes {
+		_ = p.Add(c)
+	}
+	return p
+}
+
+// Add appends one change. Changes of one provider share its enforcer.
+func (p *Plan) Add(pc PlannedChange) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := pc.Change
+	if _, ok := p.enforcers[c.Provider]; !ok && pc.Enforcer != nil {
+		p.enforcers[c.Provider] = pc.Enforcer
+	}
+	// A shared target (a Quay organisation policy, a Harbor project rule) is
+	// planned once per repository it covers but written once: Apply
+	// re-reads and skips the rest.
+	counted := false
+	if c.Target != "" {
+		key := c.Provider + "\x00" + c.Scope + "\x00" + c.Target + "\x00" + c.Action
+		counted = p.shared[key]
+		p.shared[key] = true
+	}
+	if !counted {
+		p.writes += c.Writes
+	}
+	return p.spool.Add(plannedEntry{Change: c, FindingID: pc.FindingID})
+}
+
+// Len is the number of changes.
+func (p *Plan) Len() int {
+	if p == nil {
+		return 0
+	}
+	return p.spool.Len()
+}
+
+// Writes estimates the write calls the plan makes, counting a shared target once.
+func (p *Plan) Writes() int64 {
+	if p == nil {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.writes
+}
+
+// Each calls fn for every change, sorted by provider, scope, repository and
+// target when the plan has at most planSortLimit changes, else in arrival
+// order. fn must not add to the plan.
+func (p *Plan) Each(fn func(PlannedChange) error) error {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	enf := make(map[string]providers.Enforcer, len(p.enforcers))
+	for k, v := range p.enforcers {
+		enf[k] = v
+	}
+	p.mu.Unlock()
+	out := func(e plannedEntry) error {
+		return fn(PlannedChange{Change: e.Change, Enforcer: enf[e.Change.Provider], FindingID: e.FindingID})
+	}
+	if p.spool.Len() > planSortLimit {
+		return p.spool.Each(out)
+	}
+	all := p.spool.All()
+	sort.SliceStable(all, func(i, j int) bool {
+		a, b := all[i].Change, all[j].Change
+		if a.Provider != b.Provider {
+			return a.Provider < b.Provider
+		}
+		if a.Scope != b.Scope {
+			return a.Scope < b.Scope
+		}
+		if a.Repository != b.Repository {
+			return a.Repository < b.Repository
+		}
+		return a.Target < b.Target
+	})
+	for _, e := range all {
+		if err := out(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// All returns every change (tests and small plans only).
+func (p *Plan) All() []PlannedChange {
+	var out []PlannedChange
+	_ = p.Each(func(c PlannedChange) error { out = append(out, c); return nil })
+	return out
+}
+
+// Close removes the spool file.
+func (p *Plan) Close() error {
+	if p == nil {
+		return nil
+	}
+	return p.spool.Close()
+}
