@@ -146,7 +146,9 @@ type Change struct {
 	Writes int64 `json:"writes"`
 	// Noop is true when nothing needs to change.
 	Noop bool `json:"noop,omitempty"`
-	// Handle is adapter-private data for Apply.
+	// Handle is adapter-private data for Apply, a shortcut only: a fix plan
+	// is spooled to disk without it, so Apply must be able to rebuild what
+	// it needs from the other fields.
 	Handle any `json:"-"`
 }
 
