@@ -54,9 +54,10 @@ type Provider struct {
 	// planned is the allow-list the last Plan was given. A fix plan is
 	// spooled to disk without handles; the rule a change adds follows from
 	// the project and this list, so Apply rebuilds it from them.
-	planMu  sync.Mutex
-	planned []string
-	didPlan bool
+	planMu     sync.Mutex
+	planned    []string
+	didPlan    bool
+	projectIDs sync.Map // project name -> id seen while planning (one per project)
 }
 
 var (
@@ -280,6 +281,9 @@ func (p *Provider) Plan(_ context.Context, r providers.Repository, pol providers
 	want := desiredRule(ex)
 	_, ts, _ := want.selectors()
 	h, _ := r.Handle.(handle)
+	if h.ProjectID != 0 {
+		p.projectIDs.Store(r.Scope, h.ProjectID)
+	}
 	path := apiPrefix + "/projects/{id of " + r.Scope + "}/immutabletagrules"
 	if h.ProjectID != 0 {
 		path = rulesPath(h.ProjectID)
@@ -297,8 +301,8 @@ func (p *Provider) Plan(_ context.Context, r providers.Repository, pol providers
 	return c, nil
 }
 
-// fixOf rebuilds the handle of a change read back from a spooled plan.
-// The project id is looked up again by Apply.
+// fixOf rebuilds the handle of a change read back from a spooled plan. A
+// project id not seen while planning is looked up again by Apply.
 func (p *Provider) fixOf(ch providers.Change) (fix, bool) {
 	p.planMu.Lock()
 	allowed, ok := p.planned, p.didPlan
@@ -306,7 +310,11 @@ func (p *Provider) fixOf(ch providers.Change) (fix, bool) {
 	if !ok || ch.Kind != providers.KindHarbor || ch.Target != "project-rule" || ch.Scope == "" {
 		return fix{}, false
 	}
-	return fix{Project: ch.Scope, Repo: ch.Repository, Rule: desiredRule(expressible(allowed)), Allowed: allowed}, true
+	f := fix{Project: ch.Scope, Repo: ch.Repository, Rule: desiredRule(expressible(allowed)), Allowed: allowed}
+	if id, ok := p.projectIDs.Load(ch.Scope); ok {
+		f.ProjectID = id.(int64)
+	}
+	return f, true
 }
 
 func (p *Provider) lock(project string) *sync.Mutex {

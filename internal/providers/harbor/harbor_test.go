@@ -552,3 +552,34 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Errorf("overwrite after fix: %v", err)
 	}
 }
+
+// A fix plan is spooled to disk without handles: Apply rebuilds the rule
+// from the change and the policy Plan saw, and reuses the project ids seen
+// while planning instead of looking them up again.
+func TestApplyWithoutHandle(t *testing.T) {
+	e := setup(t, setupOpts{})
+	seed(t, e.s)
+	c, _ := testutil.Scan(t, e.p)
+	bare := func(ch providers.Change) providers.Change { ch.Handle = nil; return ch }
+
+	other := setup(t, setupOpts{})
+	planned := planAll(t, e.p, c, providers.FixPolicy{MutableTagsAllowed: []string{"dev-*"}}, "library/nginx")
+	if _, err := other.p.Apply(t.Context(), bare(planned[0]), &testutil.Observer{}); err == nil {
+		t.Fatal("an adapter that planned nothing applied a change without a handle")
+	}
+
+	e.s.Calls.Reset()
+	r, err := e.p.Apply(t.Context(), bare(planned[0]), &testutil.Observer{})
+	testutil.Must(t, err)
+	if !r.Verified || r.Writes != 1 || r.After.Mode != providers.ModePartial {
+		t.Fatalf("apply without handle: %+v", r)
+	}
+	if n := e.s.Calls.Get("getProject"); n != 0 {
+		t.Errorf("%d project lookups; the id seen while planning should be reused", n)
+	}
+	rs := e.s.Rules("library")
+	last := rs[len(rs)-1]
+	if last.TagSelectors[0].Decoration != "excludes" || last.TagSelectors[0].Pattern != "dev-*" {
+		t.Errorf("rule written %+v, want excludes dev-* (the policy's allow-list)", last.TagSelectors[0])
+	}
+}

@@ -242,7 +242,9 @@ func TestFixOrganisationOnce(t *testing.T) {
 	}
 	// Idempotent re-apply: no write at the emulator.
 	before := e.s.Calls.Get("createOrgImmutabilityPolicy")
-	r, err := e.p.Apply(t.Context(), changes[0], j)
+	bare := changes[0]
+	bare.Handle = nil // as read back from the fix plan's spool
+	r, err := e.p.Apply(t.Context(), bare, j)
 	testutil.Must(t, err)
 	if r.Writes != 0 || !r.Verified || e.s.Calls.Get("createOrgImmutabilityPolicy") != before {
 		t.Errorf("re-apply wrote: %+v", r)
@@ -275,6 +277,7 @@ func TestFixUserRepository(t *testing.T) {
 	if ch.Target != "" || !strings.Contains(ch.Action, "/api/v1/repository/alice/sandbox/immutabilitypolicy/") {
 		t.Fatalf("plan: %+v", ch)
 	}
+	ch.Handle = nil // as read back from the fix plan's spool
 	r, err := e.p.Apply(t.Context(), ch, &testutil.Observer{})
 	testutil.Must(t, err)
 	if !r.Verified || r.Writes != 1 || e.s.Calls.Get("createRepositoryImmutabilityPolicy") != 1 {
