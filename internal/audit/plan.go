@@ -1,7 +1,7 @@
 package audit
 
 import (
-	"sort"
+	"cmp"
 	"sync"
 
 	"github.com/immutag/immutag/internal/providers"
@@ -104,29 +104,11 @@ func (p *Plan) Each(fn func(PlannedChange) error) error {
 	out := func(e plannedEntry) error {
 		return fn(PlannedChange{Change: e.Change, Enforcer: enf[e.Change.Provider], FindingID: e.FindingID})
 	}
-	if p.spool.Len() > planSortLimit {
-		return p.spool.Each(out)
-	}
-	all := p.spool.All()
-	sort.SliceStable(all, func(i, j int) bool {
-		a, b := all[i].Change, all[j].Change
-		if a.Provider != b.Provider {
-			return a.Provider < b.Provider
-		}
-		if a.Scope != b.Scope {
-			return a.Scope < b.Scope
-		}
-		if a.Repository != b.Repository {
-			return a.Repository < b.Repository
-		}
-		return a.Target < b.Target
-	})
-	for _, e := range all {
-		if err := out(e); err != nil {
-			return err
-		}
-	}
-	return nil
+	return p.spool.EachSorted(planSortLimit, func(x, y plannedEntry) int {
+		a, b := x.Change, y.Change
+		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Scope, b.Scope),
+			cmp.Compare(a.Repository, b.Repository), cmp.Compare(a.Target, b.Target))
+	}, out)
 }
 
 // All returns every change (tests and small plans only).

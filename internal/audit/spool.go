@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 )
 
@@ -94,6 +95,23 @@ func (s *Spool[T]) Each(fn func(T) error) error {
 		if err := dec.Decode(&v); err != nil {
 			return fmt.Errorf("read spool item %d: %w", i, err)
 		}
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// EachSorted calls fn for every item in cmp order when there are at most
+// limit of them, else in arrival order: sorting needs them all in memory,
+// which only a bounded number may be.
+func (s *Spool[T]) EachSorted(limit int, cmp func(a, b T) int, fn func(T) error) error {
+	if s.Len() > limit {
+		return s.Each(fn)
+	}
+	all := s.All()
+	slices.SortStableFunc(all, cmp)
+	for _, v := range all {
 		if err := fn(v); err != nil {
 			return err
 		}

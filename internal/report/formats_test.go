@@ -311,7 +311,7 @@ func TestMarkdownCapsRowsInOrder(t *testing.T) {
 		t.Fatalf("matched %d top %d", matched, len(top))
 	}
 	for i := 1; i < len(top); i++ {
-		if lessFinding(top[i], top[i-1]) {
+		if compareFinding(top[i], top[i-1]) < 0 {
 			t.Fatalf("not sorted at %d: %s after %s", i, top[i].Repository, top[i-1].Repository)
 		}
 	}

@@ -327,7 +327,7 @@ func HTML(w io.Writer, r *audit.Report, _ Options) error {
 	if err := htmlTmpl.ExecuteTemplate(bw, "head", head); err != nil {
 		return fmt.Errorf("html: %w", err)
 	}
-	err := eachSortedBy(r.Findings, lessFinding, func(f audit.Finding) error {
+	err := r.Findings.EachSorted(sortLimit, compareFinding, func(f audit.Finding) error {
 		mode := string(f.Mode)
 		if f.Native != "" {
 			mode += " (" + f.Native + ")"

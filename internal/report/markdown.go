@@ -2,9 +2,10 @@ package report
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,24 +30,17 @@ func statusRank(s audit.Status) int {
 	return 3
 }
 
-func lessFinding(a, b audit.Finding) bool {
-	if ra, rb := statusRank(a.Status), statusRank(b.Status); ra != rb {
-		return ra < rb
-	}
-	if a.Provider != b.Provider {
-		return a.Provider < b.Provider
-	}
-	if a.Scope != b.Scope {
-		return a.Scope < b.Scope
-	}
-	return a.Repository < b.Repository
+// compareFinding orders findings worst status first, then by location.
+func compareFinding(a, b audit.Finding) int {
+	return cmp.Or(cmp.Compare(statusRank(a.Status), statusRank(b.Status)), cmp.Compare(a.Provider, b.Provider),
+		cmp.Compare(a.Scope, b.Scope), cmp.Compare(a.Repository, b.Repository))
 }
 
-// topFindings returns the first n findings (by lessFinding) that keep
+// topFindings returns the first n findings (by compareFinding) that keep
 // returns true for, with memory bounded by 2n however many there are.
 func topFindings(s *audit.Spool[audit.Finding], n int, keep func(audit.Finding) bool) (top []audit.Finding, matched int, err error) {
 	trim := func() {
-		sort.SliceStable(top, func(i, j int) bool { return lessFinding(top[i], top[j]) })
+		slices.SortStableFunc(top, compareFinding)
 		if len(top) > n {
 			top = top[:n]
 		}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"sort"
@@ -44,31 +45,9 @@ func Table(w io.Writer, r *audit.Report, o Options) error {
 var sortLimit = 10000
 
 func eachSorted(s *audit.Spool[audit.Finding], fn func(audit.Finding) error) error {
-	return eachSortedBy(s, func(a, b audit.Finding) bool {
-		if a.Provider != b.Provider {
-			return a.Provider < b.Provider
-		}
-		if a.Scope != b.Scope {
-			return a.Scope < b.Scope
-		}
-		return a.Repository < b.Repository
+	return s.EachSorted(sortLimit, func(a, b audit.Finding) int {
+		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Scope, b.Scope), cmp.Compare(a.Repository, b.Repository))
 	}, fn)
-}
-
-// eachSortedBy calls fn for every finding in less order when there are at
-// most sortLimit of them, else in arrival order.
-func eachSortedBy(s *audit.Spool[audit.Finding], less func(a, b audit.Finding) bool, fn func(audit.Finding) error) error {
-	if s.Len() > sortLimit {
-		return s.Each(fn)
-	}
-	all := s.All()
-	sort.SliceStable(all, func(i, j int) bool { return less(all[i], all[j]) })
-	for _, f := range all {
-		if err := fn(f); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func findingsTable(w io.Writer, r *audit.Report, o Options) error {
