@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
@@ -85,7 +86,15 @@ type fixture struct {
 	// attempts is how many times the adapter sends a failing idempotent
 	// call in total (first try included).
 	attempts int
+	// retry shortens the backoff of the SDK-based adapters (ECR, ACR,
+	// Artifact Registry), whose clients HTTPClient does not reach; zero for
+	// the REST ones.
+	retry providers.RetryTuning
 }
+
+// fastRetry keeps a storm of attempts in test time; the attempt counts do
+// not change with it. Injected waits (Retry-After) stay below it.
+var fastRetry = providers.RetryTuning{MaxBackoff: 10 * time.Millisecond}
 
 // errJSON encodes v.
 func errJSON(v any) []byte {
@@ -485,6 +494,7 @@ func startACR(t *testing.T) *fixture {
 		denyRepo:  func() { bad.Deny(target) },
 		names:     names,
 		attempts:  6,
+		retry:     fastRetry,
 	}
 }
 
@@ -572,6 +582,7 @@ func startECR(t *testing.T) *fixture {
 		ecrSrv:    s,
 		names:     names,
 		attempts:  5,
+		retry:     fastRetry,
 	}
 }
 

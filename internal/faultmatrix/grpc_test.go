@@ -42,6 +42,9 @@ type grpcRule struct {
 	skip  int
 	times int
 	do    grpcAction
+	// stall, in place of do, never answers: the call is held until the
+	// client gives up (its deadline) or the proxy stops.
+	stall bool
 	seen  int
 }
 
@@ -147,7 +150,10 @@ func (p *grpcProxy) handle(_ any, ss grpc.ServerStream) error {
 		return out, err
 	}
 	wi := classifyAR(method, req)
-	var do grpcAction
+	var (
+		do    grpcAction
+		stall bool
+	)
 	p.mu.Lock()
 	p.active++
 	p.last = time.Now()
@@ -169,11 +175,15 @@ func (p *grpcProxy) handle(_ any, ss grpc.ServerStream) error {
 		n := r.seen
 		r.seen++
 		if n >= r.skip && (r.times == 0 || n < r.skip+r.times) {
-			do = r.do
+			do, stall = r.do, r.stall
 			break
 		}
 	}
 	p.mu.Unlock()
+	if stall {
+		<-ctx.Done()
+		return status.FromContextError(ctx.Err()).Err()
+	}
 	var (
 		out []byte
 		err error
@@ -278,6 +288,7 @@ func startAR(t *testing.T) *fixture {
 			Projects: []string{arProject}, Locations: []string{"us-central1", "europe-west1"}}},
 		goodProv: "gar", badProv: "gar", good: arProject + "/us-central1", bad: arProject + "/europe-west1",
 		gp: gp, ar: s,
+		retry:     fastRetry,
 		pageSize:  func(n int) { s.SetFaults(emulator.Faults{PageSize: n}) },
 		denyScope: func() { s.Deny(arProject, "europe-west1") },
 		names:     names,

@@ -31,8 +31,11 @@ func (o outcome) String() string {
 
 // spec is one cell: what was injected and what the run must show.
 type spec struct {
-	skip    string       // why the fault does not apply to this kind
-	hc      *http.Client // short per-attempt timeout for the run
+	skip string // why the fault does not apply to this kind
+	// A short per-attempt timeout for the run: hc for the REST adapters,
+	// attempt (Options.Retry) for the SDK-based ones. Set by fx.timeouts.
+	hc      *http.Client
+	attempt time.Duration
 	want    outcome
 	msg     []string        // the report's error must contain one of these (case-insensitive)
 	counted func(wire) bool // calls that must stay bounded
@@ -62,9 +65,6 @@ var kinds = []struct {
 }
 
 const (
-	noTimeoutECR = "the ECR adapter builds its own AWS HTTP client (no Options.HTTPClient) with a 60 s per-attempt timeout, too long for test time; internal/providers/ecr TestStalledAttemptTimesOutAndIsRetried covers it with a short one"
-	sdkBackoff   = "the AWS SDK's retry backoff (up to 1+2+4+8 s) cannot be shortened from outside the ecr package; 429-storm alone shows ECR's retry bound"
-	azcoreDelay  = "azcore's own backoff for transport errors (800 ms, then x3 per retry, about 45 s for 5 retries) cannot be shortened from outside the acr package"
 	noRepoRead   = "immutability is read per scope (listing or project rules), there is no per-repository read to fail"
 	opaqueCursor = "the page cursor is an opaque token, not a URL: there is no host to leave"
 	staticCreds  = "static credentials: there is no token to refresh (see 401-expired)"
@@ -99,9 +99,6 @@ var faults = []faultCase{
 		return spec{want: recovers, counted: on(fx.bad, opList), min: 3, max: 3}
 	}},
 	{"5xx-storm", func(t *testing.T, fx *fixture) spec {
-		if fx.kind == providers.KindECR {
-			return spec{skip: sdkBackoff}
-		}
 		if fx.gp != nil {
 			fx.arInject(codes.Unavailable, "fm-unavailable-storm")
 			return spec{want: scopeError, msg: []string{"fm-unavailable-storm"}, counted: on(fx.bad, opList), min: fx.attempts, max: fx.attempts}
@@ -111,30 +108,25 @@ var faults = []faultCase{
 		return spec{want: scopeError, msg: []string{msg}, counted: on(fx.bad, opList), min: fx.attempts, max: fx.attempts}
 	}},
 	{"timeout-burst", func(t *testing.T, fx *fixture) spec {
-		switch {
-		case fx.kind == providers.KindECR:
-			return spec{skip: noTimeoutECR}
-		case fx.gp != nil:
+		if fx.gp != nil {
 			// The server's deadline, as the client sees it: DEADLINE_EXCEEDED
 			// is not retried (the call may have run), so the scope fails.
 			fx.arInject(codes.DeadlineExceeded, "fm-deadline")
 			return spec{want: scopeError, msg: []string{"fm-deadline"}, counted: on(fx.bad, opList), min: 1, max: 1}
 		}
 		fx.px.add(&rule{match: on(fx.bad, opList), times: 1, do: fx.px.stall()})
-		return spec{want: recovers, hc: &http.Client{Timeout: time.Second}, counted: on(fx.bad, opList), min: 2, max: 2}
+		return fx.timeouts(spec{want: recovers, counted: on(fx.bad, opList), min: 2, max: 2})
 	}},
 	{"timeout-storm", func(t *testing.T, fx *fixture) spec {
-		switch {
-		case fx.kind == providers.KindECR:
-			return spec{skip: noTimeoutECR}
-		case fx.kind == providers.KindACR:
-			return spec{skip: azcoreDelay}
-		case fx.gp != nil:
-			return spec{skip: "the adapter's 60 s per-call deadline cannot be shortened from outside; the server-side deadline is in timeout-burst"}
+		if fx.gp != nil {
+			// The stalled attempt runs into the adapter's own deadline, and
+			// DEADLINE_EXCEEDED is not retried (see timeout-burst): one call.
+			fx.gp.add(&grpcRule{match: on(fx.bad, opList), stall: true})
+			return fx.timeouts(spec{want: scopeError, msg: []string{"deadline"}, counted: on(fx.bad, opList), min: 1, max: 1})
 		}
 		fx.px.add(&rule{match: on(fx.bad, opList), do: fx.px.stall()})
-		return spec{want: scopeError, hc: &http.Client{Timeout: time.Second}, msg: []string{"timeout", "deadline"},
-			counted: on(fx.bad, opList), min: fx.attempts, max: fx.attempts}
+		return fx.timeouts(spec{want: scopeError, msg: []string{"timeout", "deadline"},
+			counted: on(fx.bad, opList), min: fx.attempts, max: fx.attempts})
 	}},
 	{"reset-burst", func(t *testing.T, fx *fixture) spec {
 		if fx.gp != nil {
@@ -146,16 +138,18 @@ var faults = []faultCase{
 		return spec{want: recovers, counted: on(fx.bad, opList), min: 3, max: 5}
 	}},
 	{"reset-storm", func(t *testing.T, fx *fixture) spec {
-		switch {
-		case fx.gp != nil:
+		if fx.gp != nil {
 			return spec{skip: "a reset reaches a gRPC client as UNAVAILABLE, which 5xx-storm covers"}
-		case fx.kind == providers.KindECR:
-			return spec{skip: sdkBackoff}
-		case fx.kind == providers.KindACR:
-			return spec{skip: azcoreDelay}
 		}
 		fx.px.add(&rule{match: on(fx.bad, opList), do: reset()})
-		return spec{want: scopeError, msg: []string{"reset", "EOF", "closed network connection"}, counted: on(fx.bad, opList), min: fx.attempts, max: 2 * fx.attempts}
+		// As in reset-burst, an attempt may cost one unseen re-send by Go's
+		// transport, but only for an idempotent method: ECR's calls are
+		// POSTs, which it never re-sends.
+		n := 2 * fx.attempts
+		if fx.kind == providers.KindECR {
+			n = fx.attempts
+		}
+		return spec{want: scopeError, msg: []string{"reset", "EOF", "closed network connection"}, counted: on(fx.bad, opList), min: fx.attempts, max: n}
 	}},
 	{"malformed-json", func(t *testing.T, fx *fixture) spec {
 		if fx.gp != nil {
@@ -340,6 +334,20 @@ func TestFaultMatrix(t *testing.T) {
 	wg.Wait()
 }
 
+// attemptTimeout cuts off the stalled attempts of the timeout cells.
+const attemptTimeout = time.Second
+
+// timeouts gives sp a short per-attempt timeout through the knob fx's
+// adapter reads.
+func (fx *fixture) timeouts(sp spec) spec {
+	if fx.retry != (providers.RetryTuning{}) {
+		sp.attempt = attemptTimeout
+	} else {
+		sp.hc = &http.Client{Timeout: attemptTimeout}
+	}
+	return sp
+}
+
 func runCell(t *testing.T, start func(*testing.T) *fixture, fc faultCase) {
 	fx := start(t)
 	sp := fc.plan(t, fx)
@@ -350,7 +358,11 @@ func runCell(t *testing.T, start func(*testing.T) *fixture, fc faultCase) {
 	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
 	defer cancel()
 	cfg := writeConfig(t, config.Policy{}, fx.providers...)
-	r := run(t, ctx, invocation{cfg: cfg, env: fx.env, hc: sp.hc, args: []string{"audit", "-o", "json", "--concurrency", "4"}})
+	rt := fx.retry
+	if sp.attempt > 0 {
+		rt.AttemptTimeout = sp.attempt
+	}
+	r := run(t, ctx, invocation{cfg: cfg, env: fx.env, hc: sp.hc, retry: rt, args: []string{"audit", "-o", "json", "--concurrency", "4"}})
 	if ctx.Err() != nil {
 		t.Fatalf("the run did not finish in time (%s): exit %d err %v", r.elapsed, r.code, r.err)
 	}

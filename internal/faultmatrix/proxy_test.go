@@ -271,6 +271,9 @@ func reset() action {
 // (its per-attempt timeout) or the test ends.
 func (p *proxy) stall() action {
 	return func(_ http.ResponseWriter, r *http.Request, _ http.Handler) {
+		// The server only watches for the client hanging up once the body
+		// is read (ECR's calls are POSTs).
+		_, _ = io.Copy(io.Discard, r.Body)
 		select {
 		case <-r.Context().Done():
 		case <-p.done:

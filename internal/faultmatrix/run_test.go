@@ -84,10 +84,11 @@ type result struct {
 
 // invocation is one in-process run of the immutag CLI.
 type invocation struct {
-	cfg  string            // config file
-	env  map[string]string // credential variables the config names
-	hc   *http.Client      // when set, REST adapters use it (short per-attempt timeouts)
-	args []string
+	cfg   string                // config file
+	env   map[string]string     // credential variables the config names
+	hc    *http.Client          // when set, REST adapters use it (short per-attempt timeouts)
+	retry providers.RetryTuning // when set, SDK-based adapters use it (short backoff and timeouts)
+	args  []string
 }
 
 // run executes the root command the way main does, with its own factory,
@@ -102,10 +103,11 @@ func run(t *testing.T, ctx context.Context, in invocation) result {
 		}
 		return os.Getenv(k)
 	}
-	if in.hc != nil {
+	if in.hc != nil || in.retry != (providers.RetryTuning{}) {
 		f.BuildProviders = func(ctx context.Context, ps []config.Provider) ([]providers.Provider, error) {
 			o := f.ProviderOptions()
 			o.HTTPClient = in.hc
+			o.Retry = in.retry
 			return catalog.Build(ctx, ps, o)
 		}
 	}

@@ -204,6 +204,24 @@ type Options struct {
 	HTTPClient *http.Client
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// Retry lets fault-injection tests run retry storms in test time: the
+	// SDK-based adapters (ECR, ACR, Artifact Registry) keep their backoff
+	// and deadlines inside the SDK clients, out of HTTPClient's reach. It is
+	// not a config key; production leaves it zero.
+	Retry RetryTuning
+}
+
+// RetryTuning overrides retry timings. Zero fields keep each adapter's
+// defaults, and the number of attempts stays the adapter's own.
+type RetryTuning struct {
+	// MaxBackoff caps one wait between two attempts. azcore (ACR) gives up
+	// rather than wait when a server asks for longer, so a test that sets
+	// it must advertise shorter waits to keep ACR's attempt count.
+	MaxBackoff time.Duration
+	// AttemptTimeout bounds one attempt. ECR and ACR retry an attempt that
+	// ran out like a reset; Artifact Registry does not retry its
+	// DEADLINE_EXCEEDED (the value is also its gax per-call timeout).
+	AttemptTimeout time.Duration
 }
 
 // Log returns the logger or a discarding one.

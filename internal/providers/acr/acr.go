@@ -165,12 +165,7 @@ func New(_ context.Context, p config.Provider, o providers.Options) (providers.P
 		log:           o.Log().With("provider", p.Name, "kind", providers.KindACR),
 		pageSize:      defaultPageSize,
 		maxConcurrent: p.Rate.MaxConcurrent,
-		retry: policy.RetryOptions{
-			MaxRetries:    5,
-			RetryDelay:    800 * time.Millisecond,
-			MaxRetryDelay: 2 * time.Minute,
-			ShouldRetry:   shouldRetry,
-		},
+		retry:         retryOptions(o.Retry),
 		throttleWaits: 3,
 		newCredential: func() (azcore.TokenCredential, error) { return azidentity.NewDefaultAzureCredential(nil) },
 		regs:          map[string]*registry{},
@@ -190,13 +185,34 @@ func (p *Provider) Name() string { return p.cfg.Name }
 // Kind is "acr".
 func (p *Provider) Kind() providers.Kind { return providers.KindACR }
 
+// retryOptions is azcore's retry policy for every client, with the timings
+// tests shorten through t.
+func retryOptions(t providers.RetryTuning) policy.RetryOptions {
+	o := policy.RetryOptions{
+		MaxRetries:    5,
+		RetryDelay:    800 * time.Millisecond,
+		MaxRetryDelay: 2 * time.Minute,
+		ShouldRetry:   shouldRetry,
+	}
+	if t.MaxBackoff > 0 {
+		// azcore's delay grows from RetryDelay and is capped at MaxRetryDelay.
+		o.RetryDelay = min(o.RetryDelay, t.MaxBackoff)
+		o.MaxRetryDelay = t.MaxBackoff
+	}
+	// Zero (the default) means no per-try limit. A try includes the
+	// per-retry policies, the token fetch and the write limiter's wait.
+	o.TryTimeout = t.AttemptTimeout
+	return o
+}
+
 // shouldRetry replaces azcore's status check so that client errors such as
 // a failed token exchange fail fast instead of backing off for seconds.
 func shouldRetry(resp *http.Response, err error) bool {
 	if err != nil {
 		// azcore stops by itself once the caller's context has ended, so a
-		// context error here is a per-attempt timeout (http.Client.Timeout),
-		// as transient as a reset. Cancellation still ends the loop.
+		// context error here is a per-attempt timeout (TryTimeout or
+		// http.Client.Timeout), as transient as a reset. Cancellation still
+		// ends the loop.
 		if errors.Is(err, context.Canceled) {
 			return false
 		}

@@ -195,6 +195,18 @@ func (r *retryer) Retry(err error) (time.Duration, bool) {
 	return min(pause, r.max), true
 }
 
+// deadlineInterceptor bounds every RPC attempt to d. gax.WithTimeout (in
+// callOptions) bounds a call only when the caller's context has no deadline
+// yet, however distant that one is. An attempt that runs out is not retried:
+// DEADLINE_EXCEEDED is not in retryCodes.
+func deadlineInterceptor(d time.Duration) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		ctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+}
+
 // callOptions are added to every SDK call: a per-call timeout and the retry policy.
 func (p *Provider) callOptions() []gax.CallOption {
 	bo, attempts := p.backoff, p.attempts

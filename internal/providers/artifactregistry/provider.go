@@ -20,7 +20,9 @@ import (
 	"cloud.google.com/go/artifactregistry/apiv1/artifactregistrypb"
 	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/iterator"
+	"google.golang.org/api/option"
 	locationpb "google.golang.org/genproto/googleapis/cloud/location"
+	"google.golang.org/grpc"
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers"
@@ -51,7 +53,8 @@ type Provider struct {
 	rate      config.Rate
 	log       *slog.Logger
 
-	// Retry policy and per-call timeout (tests shorten them).
+	// Retry policy and per-call timeout, also applied per attempt (tests
+	// shorten them, directly or through providers.Options.Retry).
 	backoff  gax.Backoff
 	attempts int
 	timeout  time.Duration
@@ -82,7 +85,7 @@ func New(ctx context.Context, p config.Provider, o providers.Options) (providers
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{
+	pr := &Provider{
 		name:      p.Name,
 		projects:  projects,
 		locations: locations,
@@ -92,7 +95,15 @@ func New(ctx context.Context, p config.Provider, o providers.Options) (providers
 		backoff:   gax.Backoff{Initial: 250 * time.Millisecond, Max: 10 * time.Second, Multiplier: 2},
 		attempts:  5,
 		timeout:   60 * time.Second,
-	}, nil
+	}
+	if mb := o.Retry.MaxBackoff; mb > 0 {
+		pr.backoff.Initial = min(pr.backoff.Initial, mb)
+		pr.backoff.Max = mb
+	}
+	if to := o.Retry.AttemptTimeout; to > 0 {
+		pr.timeout = to
+	}
+	return pr, nil
 }
 
 // cleanIDs rejects empty ids and ids that would break a resource name, and
@@ -139,7 +150,9 @@ func (p *Provider) sdk(ctx context.Context) (arClient, error) {
 	}
 	// The client outlives this call (token refresh, pooled connections), so
 	// it must not inherit the caller's cancellation.
-	c, err := arapi.NewClient(context.WithoutCancel(ctx), p.dial.clientOptions(p.rate)...)
+	opts := append(p.dial.clientOptions(p.rate),
+		option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(deadlineInterceptor(p.timeout))))
+	c, err := arapi.NewClient(context.WithoutCancel(ctx), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("artifact registry client: %w", err)
 	}

@@ -92,7 +92,8 @@ type scope struct {
 	api     ecrAPI
 }
 
-// tuning holds knobs tests change; production uses defaultTuning.
+// tuning holds knobs tests change (providers.Options.Retry, or newProvider
+// directly); production uses defaultTuning.
 type tuning struct {
 	maxBackoff     time.Duration
 	attemptTimeout time.Duration
@@ -119,7 +120,14 @@ type Provider struct {
 // New builds an ECR provider from its config entry. It reads the SDK's
 // shared config and environment but calls no API.
 func New(ctx context.Context, p config.Provider, o providers.Options) (providers.Provider, error) {
-	return newProvider(ctx, p, o, defaultTuning)
+	t := defaultTuning
+	if o.Retry.MaxBackoff > 0 {
+		t.maxBackoff = o.Retry.MaxBackoff
+	}
+	if o.Retry.AttemptTimeout > 0 {
+		t.attemptTimeout = o.Retry.AttemptTimeout
+	}
+	return newProvider(ctx, p, o, t)
 }
 
 func newProvider(ctx context.Context, p config.Provider, o providers.Options, t tuning) (*Provider, error) {
