@@ -121,6 +121,26 @@ type Provider interface {
 	Repositories(ctx context.Context, s Scope, e Emitter) error
 }
 
+// Tag is one tag of a repository and the manifest it names, as the
+// registry's tag listing gives it (the ledger records these).
+type Tag struct {
+	Name string
+	// Digest is the registry's manifest digest: for a multi-arch image the
+	// index digest, never one platform's.
+	Digest string
+	// Pushed is when the registry says the tag was pushed or last moved;
+	// zero when the listing does not say.
+	Pushed time.Time
+}
+
+// TagLister is implemented by adapters that can stream every tag of a
+// repository with its digest from listing calls alone (no request per tag
+// where the listing carries the digest). Memory must not grow with the
+// number of tags.
+type TagLister interface {
+	Tags(ctx context.Context, r Repository, yield func(Tag) error) error
+}
+
 // FixPolicy is the part of the policy a fix must respect.
 type FixPolicy struct {
 	// MutableTagsAllowed are tag patterns the policy lets stay mutable; a fix
