@@ -242,6 +242,12 @@ var faults = []faultCase{
 				}
 			}}
 	}},
+	// Issue 12 cases 1 and 2: a listing answered with a redirect to another
+	// origin (another port, as a proxy or an attacker would point it) fails
+	// the scope at once, and the other origin sees nothing: no credentials,
+	// no body, and no answer taken from it for registry data.
+	{"redirect-302-foreign", func(t *testing.T, fx *fixture) spec { return redirectCell(t, fx, http.StatusFound) }},
+	{"redirect-307-foreign", func(t *testing.T, fx *fixture) spec { return redirectCell(t, fx, http.StatusTemporaryRedirect) }},
 	{"401-refresh", func(t *testing.T, fx *fixture) spec {
 		switch fx.kind {
 		case providers.KindDockerHub:
@@ -304,6 +310,28 @@ var faults = []faultCase{
 			}
 		}}
 	}},
+}
+
+// redirectCell answers the bad scope's listing with status and a Location
+// on another origin.
+func redirectCell(t *testing.T, fx *fixture, status int) spec {
+	if fx.gp != nil {
+		return spec{skip: "gRPC has no redirects"}
+	}
+	ev := newEvil(t)
+	fx.px.add(&rule{match: on(fx.bad, opList), do: func(w http.ResponseWriter, r *http.Request, _ http.Handler) {
+		w.Header().Set("Location", ev.srv.URL+r.URL.RequestURI())
+		w.WriteHeader(status)
+	}})
+	return spec{want: scopeError, msg: []string{"redirect"}, counted: on(fx.bad, opList), min: 1, max: 1,
+		post: func(t *testing.T, fx *fixture, r result) {
+			if hits := ev.requests(); len(hits) > 0 {
+				t.Errorf("the adapter followed a redirect to another origin: %v", hits)
+			}
+			if bs, _ := r.rep.scope(fx.badProv, fx.bad); !strings.Contains(bs.Error, fx.badProv) || !strings.Contains(bs.Error, ev.srv.URL) {
+				t.Errorf("scope error %q should name the provider %q and the redirect target %s", bs.Error, fx.badProv, ev.srv.URL)
+			}
+		}}
 }
 
 var (

@@ -213,7 +213,7 @@ func shouldRetry(resp *http.Response, err error) bool {
 		// context error here is a per-attempt timeout (TryTimeout or
 		// http.Client.Timeout), as transient as a reset. Cancellation still
 		// ends the loop.
-		if errors.Is(err, context.Canceled) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, httpapi.ErrRedirect) {
 			return false
 		}
 		var re *azcore.ResponseError
@@ -296,7 +296,7 @@ func (p *Provider) httpClient() (*http.Client, error) {
 			if t.CAFile != "" || t.InsecureSkipVerify {
 				p.log.Warn("custom HTTP transport in use: tls.ca_file and tls.insecure_skip_verify are not applied")
 			}
-			return custom, nil
+			return httpapi.NoRedirectClient(custom, p.cfg.Name), nil
 		}
 		tr = base.Clone()
 	}
@@ -317,7 +317,9 @@ func (p *Provider) httpClient() (*http.Client, error) {
 		cfg.InsecureSkipVerify = t.InsecureSkipVerify //nolint:gosec // explicit opt-in in config
 		tr.TLSClientConfig = cfg
 	}
-	hc := &http.Client{Transport: tr}
+	// The data-plane and ARM APIs never redirect: following one would send
+	// the bearer or Basic credentials to whatever origin the answer names.
+	hc := httpapi.NoRedirectClient(&http.Client{Transport: tr}, p.cfg.Name)
 	if custom != nil {
 		hc.Timeout = custom.Timeout
 	}

@@ -151,6 +151,14 @@ func newProvider(ctx context.Context, p config.Provider, o providers.Options, t 
 				so.MaxAttempts = maxAttempts
 				so.MaxBackoff = t.maxBackoff
 				so.Backoff = retry.NewExponentialJitterBackoff(t.maxBackoff)
+				// A refused redirect is final: the SDK would count it a
+				// connection error and send the call again.
+				so.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+					if errors.Is(err, httpapi.ErrRedirect) {
+						return aws.FalseTernary
+					}
+					return aws.UnknownTernary
+				})}, so.Retryables...)
 			})
 		}),
 	}
@@ -163,6 +171,9 @@ func newProvider(ctx context.Context, p config.Provider, o providers.Options, t 
 	if err != nil {
 		return nil, fmt.Errorf("load aws config: %w", err)
 	}
+	// Wrapped after loading, so that AWS_CA_BUNDLE still finds the
+	// buildable client it configures.
+	cfg.HTTPClient = refuseRedirects(cfg.HTTPClient, p.Name)
 
 	regions, err := parseRegions(p.Regions, cfg.Region)
 	if err != nil {
@@ -284,6 +295,19 @@ func httpClient(t config.TLS, attemptTimeout time.Duration) (*awshttp.BuildableC
 	return hc.WithTransportOptions(func(tr *http.Transport) {
 		tr.TLSClientConfig = tc
 	}), nil
+}
+
+// refuseRedirects makes hc follow no redirect. The SDK's own client follows
+// 307 and 308, re-sending the signed request body to wherever the answer
+// points; an ECR or STS API never redirects.
+func refuseRedirects(hc aws.HTTPClient, provider string) aws.HTTPClient {
+	if b, ok := hc.(*awshttp.BuildableClient); ok {
+		hc = b.Freeze()
+	}
+	if c, ok := hc.(*http.Client); ok {
+		return httpapi.NoRedirectClient(c, provider)
+	}
+	return hc
 }
 
 // Name returns the configured instance name.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/immutag/immutag/internal/providers/httpapi"
 	"net/http"
 	"strings"
 
@@ -20,6 +21,13 @@ import (
 // Errors that are not API answers (network, context) pass through.
 func apiError(err error, optional bool) error {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if errors.Is(err, httpapi.ErrRedirect) {
+		var rd *httpapi.RedirectError
+		if errors.As(err, &rd) {
+			return rd
+		}
 		return err
 	}
 	status := 0

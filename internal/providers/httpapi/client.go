@@ -59,6 +59,8 @@ type Options struct {
 	// BaseURL is the API root (scheme, host and optional path prefix), e.g.
 	// https://hub.docker.com or http://127.0.0.1:4711/api/v2.0.
 	BaseURL string
+	// Provider names the config entry in errors (a refused redirect).
+	Provider string
 	// HTTPClient, when set, supplies the transport (tests, shared pools). Its
 	// Timeout is left alone; Options.Timeout applies per attempt. When TLS is
 	// set and its Transport is nil or an *http.Transport, a clone with the TLS
@@ -171,13 +173,16 @@ func New(opts Options) *Client {
 	if err != nil && c.err == nil {
 		c.err = err
 	}
+	// Redirects are refused whatever the given client does: a registry
+	// API never needs one, and following it would send the credentials (or
+	// a sign-in body) to another origin and take its answer as data.
 	hc := &http.Client{}
 	if opts.HTTPClient != nil {
 		cp := *opts.HTTPClient
 		hc = &cp
 	}
 	hc.Transport = &DebugTransport{Base: rt, Logger: c.log}
-	c.hc = hc
+	c.hc = NoRedirectClient(hc, opts.Provider)
 	return c
 }
 
@@ -221,7 +226,7 @@ type Response struct {
 	Status int
 	Header http.Header
 	Body   []byte
-	// URL is the final request URL (after redirects).
+	// URL is the request URL (redirects are never followed).
 	URL *url.URL
 }
 

@@ -17,6 +17,7 @@ import (
 func ProviderOptions(base string, p config.Provider, o providers.Options, log *slog.Logger, auth Authenticator) Options {
 	return Options{
 		BaseURL:           base,
+		Provider:          p.Name,
 		HTTPClient:        o.HTTPClient,
 		TLS:               p.TLS,
 		RequestsPerSecond: p.Rate.RequestsPerSecond,

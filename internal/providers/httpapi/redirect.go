@@ -1,0 +1,98 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// ErrRedirect is wrapped when a registry API answered with a redirect.
+// Registry API calls never need one, and following it would carry the
+// Authorization header or a sign-in body to wherever the answer points, and
+// would take an answer from another origin for registry data.
+var ErrRedirect = errors.New("redirect refused")
+
+// RefuseRedirects is an http.Client CheckRedirect that follows no redirect.
+// The error names provider (its config name, or its kind) and both URLs,
+// with secret query values redacted.
+func RefuseRedirects(provider string) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		from := ""
+		if len(via) > 0 {
+			from = RedactURL(via[len(via)-1].URL)
+		}
+		status := 0
+		if req.Response != nil {
+			status = req.Response.StatusCode
+		}
+		return &RedirectError{Provider: provider, Status: status, From: from, To: RedactURL(req.URL)}
+	}
+}
+
+// RedirectError is the error a refused redirect yields (wrapped in a
+// *url.Error by net/http).
+type RedirectError struct {
+	Provider string
+	Status   int
+	From, To string
+}
+
+func (e *RedirectError) Error() string {
+	p := e.Provider
+	if p == "" {
+		p = "registry"
+	}
+	return fmt.Sprintf("%s: %v: the API answered %d from %s to %s; registry API calls are never redirected (nothing was sent to %s)",
+		p, ErrRedirect, e.Status, e.From, e.To, e.To)
+}
+
+// Unwrap lets errors.Is(err, ErrRedirect) match.
+func (e *RedirectError) Unwrap() error { return ErrRedirect }
+
+// NoRedirectClient returns a copy of hc (nil = a zero client) that refuses
+// every redirect for provider: its transport turns any 3xx answer with a
+// Location into a *RedirectError (net/http would otherwise hand back a
+// 307/308 it cannot replay as if it were the answer), and CheckRedirect
+// refuses whatever still gets through.
+func NoRedirectClient(hc *http.Client, provider string) *http.Client {
+	cp := &http.Client{}
+	if hc != nil {
+		*cp = *hc
+	}
+	cp.CheckRedirect = RefuseRedirects(provider)
+	if _, done := cp.Transport.(*redirectTransport); !done {
+		cp.Transport = &redirectTransport{base: cp.Transport, provider: provider}
+	}
+	return cp
+}
+
+type redirectTransport struct {
+	base     http.RoundTripper
+	provider string
+}
+
+func (t *redirectTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	resp, err := base.RoundTrip(req)
+	if err != nil || resp.StatusCode < 300 || resp.StatusCode > 399 || resp.Header.Get("Location") == "" {
+		return resp, err
+	}
+	_ = resp.Body.Close()
+	to := resp.Header.Get("Location")
+	if u, perr := req.URL.Parse(to); perr == nil {
+		to = RedactURL(u)
+	} else {
+		to = "an unparseable location"
+	}
+	return nil, &RedirectError{Provider: t.provider, Status: resp.StatusCode, From: RedactURL(req.URL), To: to}
+}
+
+// Temporary and Timeout say a refused redirect is permanent, so retryers
+// that ask a *url.Error (the AWS SDK's) do not send the call again.
+func (e *RedirectError) Temporary() bool { return false }
+
+// Timeout reports false: see Temporary.
+func (e *RedirectError) Timeout() bool { return false }
