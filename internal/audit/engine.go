@@ -103,6 +103,9 @@ func (e *emitter) Repository(r providers.Repository) error {
 			return nil
 		}
 		if !c.Noop {
+			if c.HeldBack == "" {
+				c.HeldBack = r.HoldWrites
+			}
 			return e.send(event{change: &PlannedChange{Change: c, Enforcer: enf, FindingID: f.ID}})
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/immutag/immutag/internal/providers"
@@ -176,6 +177,77 @@ func TestApplyVerifyFailure(t *testing.T) {
 	es := readJournal(t, path)
 	if es[len(es)-1].Event != "verify-failed" {
 		t.Fatalf("journal %+v", es)
+	}
+}
+
+// A write that went through but could not be read back is "unverified",
+// not "failed": recorded so in the change record and the journal.
+func TestApplyReadBackFailureIsUnverified(t *testing.T) {
+	a := fake.New("aws", providers.KindECR).Add("s", fake.Repo{Name: "x", Immutability: mutable()})
+	a.ReadBackErr = &providers.APIError{Kind: providers.ErrThrottled, Status: 429, Message: "slow down"}
+	sc, err := (&Engine{Providers: []providers.Provider{a}, Policy: Policy{Now: now}, Plan: true}).Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Report.Close()
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	j, _ := OpenJournal(path, "r", nil)
+	var recs []ChangeRecord
+	err = (&Fixer{Journal: j}).Apply(t.Context(), sc.Changes, func(r ChangeRecord) { recs = append(recs, r) })
+	j.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Verified || recs[0].State != StateUnverified || recs[0].Writes != 1 || !strings.Contains(recs[0].Error, "slow down") {
+		t.Fatalf("records %+v", recs)
+	}
+	es := readJournal(t, path)
+	if len(es) != 2 || es[0].Event != "write" || es[1].Event != StateUnverified {
+		t.Fatalf("journal %+v", es)
+	}
+	// The next run reads it again: the write is there, so it is compliant.
+	sc2, err := (&Engine{Providers: []providers.Provider{a}, Policy: Policy{Now: now}}).Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc2.Report.Close()
+	if sc2.Report.Summary.Compliant != 1 {
+		t.Fatalf("next run %+v", sc2.Report.Summary)
+	}
+}
+
+// A repository whose writes are held back is planned, listed held-back with
+// the reason, never applied, and adds no write call to the plan.
+func TestHeldBackIsListedNeverApplied(t *testing.T) {
+	a := fake.New("aws", providers.KindECR).
+		Add("s", fake.Repo{Name: "cache/nginx", Immutability: mutable(), HoldWrites: "rules unreadable"}).
+		Add("s", fake.Repo{Name: "app", Immutability: mutable()})
+	sc, err := (&Engine{Providers: []providers.Provider{a}, Policy: Policy{Now: now}, Plan: true}).Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Report.Close()
+	if sc.Changes.Len() != 2 || sc.Changes.HeldBack() != 1 || sc.Changes.Writes() != 1 {
+		t.Fatalf("plan: %d changes, %d held back, %d writes", sc.Changes.Len(), sc.Changes.HeldBack(), sc.Changes.Writes())
+	}
+	var planned []ChangeRecord
+	_ = sc.Changes.EachRecord(func(r ChangeRecord) error { planned = append(planned, r); return nil })
+	j, _ := OpenJournal(filepath.Join(t.TempDir(), "j.jsonl"), "r", nil)
+	defer j.Close()
+	var recs []ChangeRecord
+	if err := (&Fixer{Journal: j}).Apply(t.Context(), sc.Changes, func(r ChangeRecord) { recs = append(recs, r) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, rs := range [][]ChangeRecord{planned, recs} {
+		if len(rs) != 2 || rs[1].Repository != "cache/nginx" || rs[1].State != StateHeldBack || rs[1].Error != "rules unreadable" || rs[1].Writes != 0 {
+			t.Fatalf("records %+v", rs)
+		}
+	}
+	if a.Writes != 1 {
+		t.Fatalf("%d writes, want 1 (app only)", a.Writes)
+	}
+	if im, _ := a.Get("s", "cache/nginx"); im.Mode != providers.ModeMutable {
+		t.Fatalf("held-back repository changed: %+v", im)
 	}
 }
 

@@ -35,7 +35,7 @@ type Journal struct {
 type JournalEntry struct {
 	Time       time.Time `json:"time"`
 	RunID      string    `json:"run_id"`
-	Event      string    `json:"event"` // write | verified | verify-failed | failed
+	Event      string    `json:"event"` // write | verified | unverified | verify-failed | failed
 	Provider   string    `json:"provider"`
 	Kind       string    `json:"kind"`
 	Scope      string    `json:"scope"`
@@ -217,6 +217,13 @@ func notApplied(pc PlannedChange) ChangeRecord {
 // record with State "failed".
 func (fx *Fixer) ApplyOne(ctx context.Context, pc PlannedChange) (ChangeRecord, error) {
 	rec := RecordOf(pc, "applied")
+	if pc.Change.HeldBack != "" {
+		rec.State, rec.Error, rec.Writes = StateHeldBack, pc.Change.HeldBack, 0
+		if fx.OnResult != nil {
+			fx.OnResult(rec)
+		}
+		return rec, nil
+	}
 	if pc.Enforcer == nil {
 		rec.State, rec.Error = "failed", "provider "+pc.Change.Provider+" cannot apply changes"
 		return rec, nil
@@ -225,6 +232,10 @@ func (fx *Fixer) ApplyOne(ctx context.Context, pc PlannedChange) (ChangeRecord, 
 	res, err := pc.Enforcer.Apply(ctx, pc.Change, obs)
 	rec.Writes = res.Writes
 	switch {
+	case err != nil && errors.Is(err, providers.ErrReadBack) && ctx.Err() == nil:
+		// The write went through; only reading it back did not. Calling it
+		// failed would invite a retry of a write that is already made.
+		rec.State, rec.Error = StateUnverified, err.Error()
 	case err != nil:
 		rec.State, rec.Error = "failed", err.Error()
 	case !res.Verified:
@@ -261,9 +272,26 @@ func RecordOf(pc PlannedChange, state string) ChangeRecord {
 }
 
 // EachRecord calls fn with the "planned" record of every change (dry run).
+// A held-back change is recorded held-back with its reason.
 func (p *Plan) EachRecord(fn func(ChangeRecord) error) error {
-	return p.Each(func(pc PlannedChange) error { return fn(RecordOf(pc, "planned")) })
+	return p.Each(func(pc PlannedChange) error {
+		if pc.Change.HeldBack != "" {
+			r := RecordOf(pc, StateHeldBack)
+			r.Error, r.Writes = pc.Change.HeldBack, 0
+			return fn(r)
+		}
+		return fn(RecordOf(pc, "planned"))
+	})
 }
+
+// Change record states that are not self-explanatory.
+const (
+	// StateHeldBack: planned, never written, Error says why.
+	StateHeldBack = "held-back"
+	// StateUnverified: written, but the read-back could not be made; the
+	// next run reads the setting again.
+	StateUnverified = "unverified"
+)
 
 func describe(im providers.Immutability) string {
 	s := string(im.Mode)

@@ -189,7 +189,9 @@ type ChangeRecord struct {
 	To         providers.Immutability `json:"to"`
 	Action     string                 `json:"action"`
 	Writes     int64                  `json:"writes"`
-	// State is planned, applied, verify-failed or failed.
+	// State is planned, applied, unverified (written, but the read-back
+	// failed: the next run verifies it), verify-failed, failed, held-back
+	// (never written; Error says why) or not-applied.
 	State    string `json:"state"`
 	Verified bool   `json:"verified"`
 	Error    string `json:"error,omitempty"`

@@ -25,6 +25,7 @@ type Plan struct {
 	spool     *Spool[plannedEntry]
 	enforcers map[string]providers.Enforcer
 	writes    int64
+	held      int
 	shared    map[string]bool
 }
 
@@ -58,6 +59,11 @@ func (p *Plan) Add(pc PlannedChange) error {
 	// A shared target (a Quay organisation policy, a Harbor project rule) is
 	// planned once per repository it covers but written once: Apply
 	// re-reads and skips the rest.
+	if c.HeldBack != "" {
+		// Listed, never written: it adds no write call.
+		p.held++
+		return p.spool.Add(plannedEntry{Change: c, FindingID: pc.FindingID})
+	}
 	counted := false
 	if c.Target != "" {
 		key := c.Provider + "\x00" + c.Scope + "\x00" + c.Target + "\x00" + c.Action
@@ -76,6 +82,16 @@ func (p *Plan) Len() int {
 		return 0
 	}
 	return p.spool.Len()
+}
+
+// HeldBack is the number of changes planned but held back (never applied).
+func (p *Plan) HeldBack() int {
+	if p == nil {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.held
 }
 
 // Writes estimates the write calls the plan makes, counting a shared target once.

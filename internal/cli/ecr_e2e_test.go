@@ -3,8 +3,10 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -275,8 +277,10 @@ func TestECRCreationTemplatesAndReportSchema(t *testing.T) {
 		t.Fatalf("fix: exit %d err %v\n%s", r.code, r.err, r.stderr)
 	}
 	for _, region := range []string{"us-east-1", "eu-west-1"} {
+		// The policy allows latest: new repositories keep it mutable too.
 		tpl, ok := emu.Template(acct, region, "ROOT")
-		if !ok || tpl.Mutability != ecremu.Immutable {
+		if !ok || tpl.Mutability != ecremu.ImmutableWithExclusion || !slices.Equal(tpl.Exclusions, []string{"latest"}) ||
+			slices.Contains(tpl.AppliedFor, "PULL_THROUGH_CACHE") {
 			t.Fatalf("%s ROOT template: %+v %v", region, tpl, ok)
 		}
 	}
@@ -304,6 +308,63 @@ func TestECRCreationTemplatesAndReportSchema(t *testing.T) {
 		t.Fatalf("second plan: exit %d changes %s", r.code, r.stdout)
 	}
 	validateReport(t, []byte(r.stdout))
+}
+
+// TestECRPTCRulesUnreadableHoldsWritesBack: with the pull-through-cache
+// rules unreadable, fix --apply writes nothing to the scope, lists the
+// change held back with the reason and ends non-zero.
+func TestECRPTCRulesUnreadableHoldsWritesBack(t *testing.T) {
+	emu := ecremu.New()
+	if err := emu.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	awsEnv(t, emu.URL())
+	acct := ecremu.DefaultAccount
+	if err := emu.CreatePullThroughCacheRule(acct, "us-east-1", "ecr-public", "public.ecr.aws"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"ecr-public/library/nginx", "app/api"} {
+		if err := emu.CreateRepository(acct, "us-east-1", n, ecremu.Mutable); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := emu.CreateRepository(acct, "eu-west-1", "eu/api", ecremu.Mutable); err != nil {
+		t.Fatal(err)
+	}
+	emu.Deny(acct, "us-east-1", "DescribePullThroughCacheRules")
+	cfg := ecrConfig(t, emu.URL())
+	journal := filepath.Join(t.TempDir(), "journal.jsonl")
+
+	r := run(t, testFactory(t), "", "fix", "--config", cfg, "-o", "json")
+	if r.code == CodeOK {
+		t.Fatalf("dry run with held-back changes exited 0\n%s", r.stderr)
+	}
+	r = run(t, testFactory(t), "", "fix", "--config", cfg, "--apply", "--yes", "--journal", journal, "-o", "json")
+	if r.code != CodeError || !strings.Contains(r.err.Error(), "2 change(s) held back") {
+		t.Fatalf("fix --apply: exit %d err %v\n%s", r.code, r.err, r.stderr)
+	}
+	validateReport(t, []byte(r.stdout))
+	rep := decode(t, r.stdout)
+	states := map[string]string{}
+	for _, c := range rep.Changes {
+		states[c.Repository] = c.State
+		if c.State == audit.StateHeldBack && (!strings.Contains(c.Error, "pull-through-cache rules") || c.Writes != 0) {
+			t.Errorf("%s: held back without the reason: %+v", c.Repository, c)
+		}
+	}
+	want := map[string]string{"ecr-public/library/nginx": "held-back", "app/api": "held-back", "eu/api": "applied"}
+	if !maps.Equal(states, want) {
+		t.Errorf("states %v, want %v", states, want)
+	}
+	for _, n := range []string{"ecr-public/library/nginx", "app/api"} {
+		if st, _ := emu.Repository(acct, "us-east-1", n); st.Mutability != ecremu.Mutable {
+			t.Errorf("%s was written although the rules were unreadable: %+v", n, st)
+		}
+	}
+	if st, _ := emu.Repository(acct, "eu-west-1", "eu/api"); st.Mutability != ecremu.ImmutableWithExclusion {
+		t.Errorf("eu/api (rules readable) not fixed: %+v", st)
+	}
 }
 
 func validateReport(t *testing.T, b []byte) {

@@ -104,12 +104,18 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 		if err := writeReport(f, &opts.ScanFlags, rep); err != nil {
 			return err
 		}
+		held := changes.HeldBack()
 		switch {
 		case n == 0:
 			fmt.Fprintln(f.IO.ErrOut, "nothing to change: no drifting repository can be fixed")
+		case held == n:
+			fmt.Fprintf(f.IO.ErrOut, "dry run: %d change(s) planned, all held back (see the report for why); nothing was changed.\n", n)
 		default:
 			fmt.Fprintf(f.IO.ErrOut, "dry run: %d change(s) planned, %d write call(s); nothing was changed. Run again with --apply to make them.\n",
-				n, changes.Writes())
+				n-held, changes.Writes())
+		}
+		if held > 0 {
+			return heldBackErr(held)
 		}
 		return auditExit(rep, false)
 	}
@@ -137,11 +143,16 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 	if f.IO.StderrTTY {
 		fx.Progress = newLockProgress(f).update
 	}
-	applied, failed := 0, 0
+	applied, unverified, held, failed := 0, 0, 0, 0
 	applyErr := fx.Apply(ctx, changes, func(r audit.ChangeRecord) {
-		if r.Verified {
+		switch {
+		case r.Verified:
 			applied++
-		} else {
+		case r.State == audit.StateUnverified:
+			unverified++
+		case r.State == audit.StateHeldBack:
+			held++
+		default:
 			failed++
 		}
 		_ = rep.Changes.Add(r)
@@ -150,14 +161,32 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 	if err := writeReport(f, &opts.ScanFlags, rep); err != nil {
 		return err
 	}
-	fmt.Fprintf(f.IO.ErrOut, "applied %d of %d change(s); journal: %s\n", applied, applied+failed, j.Path())
-	if applyErr != nil {
-		return fmt.Errorf("fix stopped: %w (journal: %s)", applyErr, j.Path())
+	total := applied + unverified + held + failed
+	msg := fmt.Sprintf("applied %d of %d change(s)", applied, total)
+	if unverified > 0 {
+		msg += fmt.Sprintf(", %d applied but unverified (the next run reads them again)", unverified)
 	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %d change(s) failed or could not be verified (see the report and journal %s)", failed, applied+failed, j.Path())
+	if held > 0 {
+		msg += fmt.Sprintf(", %d held back", held)
+	}
+	fmt.Fprintf(f.IO.ErrOut, "%s; journal: %s\n", msg, j.Path())
+	switch {
+	case applyErr != nil:
+		return fmt.Errorf("fix stopped: %w (journal: %s)", applyErr, j.Path())
+	case failed > 0:
+		return fmt.Errorf("%d of %d change(s) failed or could not be verified (see the report and journal %s)", failed, total, j.Path())
+	case held > 0:
+		return heldBackErr(held)
+	case unverified > 0:
+		return &ExitError{Code: CodeIncomplete, Err: fmt.Errorf("%d change(s) written but not read back (see the report and journal %s); run immutag audit to verify them", unverified, j.Path())}
 	}
 	return auditExit(rep, false)
+}
+
+// heldBackErr ends a fix run whose plan has changes that must not be
+// written: the job is not done, so the run is not a success.
+func heldBackErr(n int) error {
+	return &ExitError{Code: CodeError, Err: fmt.Errorf("%d change(s) held back and not written; the report says why for each", n)}
 }
 
 func printPlanSummary(f *Factory, plan *audit.Plan) {

@@ -502,6 +502,8 @@ func (d *decoder) provider(path string, v *value) (Provider, error) {
 			p.Regions, err = d.list(kp, v)
 		case "role_arns":
 			p.RoleARNs, err = d.list(kp, v)
+		case "pull_through_cache_prefixes":
+			p.PullThroughCachePrefixes, err = d.list(kp, v)
 		case "projects":
 			p.Projects, err = d.list(kp, v)
 		case "locations":

@@ -13,7 +13,7 @@ import (
 
 var (
 	topKeys       = []string{"version", "providers", "policy"}
-	providerKeys  = []string{"name", "kind", "endpoint", "regions", "role_arns", "projects", "locations", "registries", "subscriptions", "namespaces", "credentials", "tls", "rate"}
+	providerKeys  = []string{"name", "kind", "endpoint", "regions", "role_arns", "pull_through_cache_prefixes", "projects", "locations", "registries", "subscriptions", "namespaces", "credentials", "tls", "rate"}
 	credKeys      = []string{"username_env", "password_env", "token_env"}
 	tlsKeys       = []string{"ca_file", "insecure_skip_verify"}
 	rateKeys      = []string{"requests_per_second", "max_concurrent"}
@@ -44,13 +44,14 @@ func parentBlock(key string, known []string) string {
 // no-op: "regions" on a dockerhub entry is almost always a copy-paste slip,
 // and silently ignoring it would audit less than the user thinks.
 var usedBy = map[string][]string{
-	"regions":       {providers.KindECR},
-	"role_arns":     {providers.KindECR},
-	"projects":      {providers.KindArtifactRegistry, providers.KindHarbor},
-	"locations":     {providers.KindArtifactRegistry},
-	"registries":    {providers.KindACR},
-	"subscriptions": {providers.KindACR},
-	"namespaces":    {providers.KindDockerHub, providers.KindQuay},
+	"regions":                     {providers.KindECR},
+	"role_arns":                   {providers.KindECR},
+	"pull_through_cache_prefixes": {providers.KindECR},
+	"projects":                    {providers.KindArtifactRegistry, providers.KindHarbor},
+	"locations":                   {providers.KindArtifactRegistry},
+	"registries":                  {providers.KindACR},
+	"subscriptions":               {providers.KindACR},
+	"namespaces":                  {providers.KindDockerHub, providers.KindQuay},
 	// ECR and Artifact Registry take credentials from their SDK's default
 	// chain only, so a credentials block there would be ignored.
 	"credentials":              {providers.KindACR, providers.KindDockerHub, providers.KindQuay, providers.KindHarbor},

@@ -22,19 +22,23 @@ type Config struct {
 
 // Provider configures one registry instance.
 type Provider struct {
-	Name          string      `mapstructure:"name" yaml:"name"`
-	Kind          string      `mapstructure:"kind" yaml:"kind"`
-	Endpoint      string      `mapstructure:"endpoint" yaml:"endpoint,omitempty"`
-	Regions       []string    `mapstructure:"regions" yaml:"regions,omitempty"`
-	RoleARNs      []string    `mapstructure:"role_arns" yaml:"role_arns,omitempty"`
-	Projects      []string    `mapstructure:"projects" yaml:"projects,omitempty"`
-	Locations     []string    `mapstructure:"locations" yaml:"locations,omitempty"`
-	Registries    []string    `mapstructure:"registries" yaml:"registries,omitempty"`
-	Subscriptions []string    `mapstructure:"subscriptions" yaml:"subscriptions,omitempty"`
-	Namespaces    []string    `mapstructure:"namespaces" yaml:"namespaces,omitempty"`
-	Credentials   Credentials `mapstructure:"credentials" yaml:"credentials,omitempty"`
-	TLS           TLS         `mapstructure:"tls" yaml:"tls,omitempty"`
-	Rate          Rate        `mapstructure:"rate" yaml:"rate,omitempty"`
+	Name     string   `mapstructure:"name" yaml:"name"`
+	Kind     string   `mapstructure:"kind" yaml:"kind"`
+	Endpoint string   `mapstructure:"endpoint" yaml:"endpoint,omitempty"`
+	Regions  []string `mapstructure:"regions" yaml:"regions,omitempty"`
+	RoleARNs []string `mapstructure:"role_arns" yaml:"role_arns,omitempty"`
+	// PullThroughCachePrefixes (ECR), when set (even to []), declares the
+	// pull-through-cache rules' repository prefixes instead of reading them
+	// with DescribePullThroughCacheRules: for audit roles that may not call it.
+	PullThroughCachePrefixes []string    `mapstructure:"pull_through_cache_prefixes" yaml:"pull_through_cache_prefixes,omitempty"`
+	Projects                 []string    `mapstructure:"projects" yaml:"projects,omitempty"`
+	Locations                []string    `mapstructure:"locations" yaml:"locations,omitempty"`
+	Registries               []string    `mapstructure:"registries" yaml:"registries,omitempty"`
+	Subscriptions            []string    `mapstructure:"subscriptions" yaml:"subscriptions,omitempty"`
+	Namespaces               []string    `mapstructure:"namespaces" yaml:"namespaces,omitempty"`
+	Credentials              Credentials `mapstructure:"credentials" yaml:"credentials,omitempty"`
+	TLS                      TLS         `mapstructure:"tls" yaml:"tls,omitempty"`
+	Rate                     Rate        `mapstructure:"rate" yaml:"rate,omitempty"`
 
 	// Line is where the provider entry starts in the config file (0 if unknown);
 	// SARIF results anchor to it.

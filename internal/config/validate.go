@@ -102,7 +102,7 @@ func (v *validator) provider(i int, seen map[string]int) error {
 		key  string
 		vals []string
 	}{
-		{"regions", p.Regions}, {"role_arns", p.RoleARNs}, {"projects", p.Projects},
+		{"regions", p.Regions}, {"role_arns", p.RoleARNs}, {"pull_through_cache_prefixes", p.PullThroughCachePrefixes}, {"projects", p.Projects},
 		{"locations", p.Locations}, {"registries", p.Registries},
 		{"subscriptions", p.Subscriptions}, {"namespaces", p.Namespaces},
 	}

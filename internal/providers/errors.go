@@ -21,6 +21,11 @@ const (
 	ErrOther       ErrorKind = "other"
 )
 
+// ErrReadBack marks an Apply error that came after every write succeeded,
+// while reading the setting back: the change is applied but unverified,
+// not failed, and the next run reads it again.
+var ErrReadBack = errors.New("read-back failed")
+
 // APIError is the typed error adapters return for registry API failures.
 // Message is the API's own text; it never carries credentials.
 type APIError struct {

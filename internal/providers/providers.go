@@ -75,6 +75,11 @@ type Repository struct {
 	// mutable by nature (ECR pull-through cache, AR remote repository). The
 	// policy turns drift into exempt with this reason.
 	DefaultExemption string
+	// HoldWrites, when set, says why no fix may be written to this
+	// repository although it drifts: a fact the fix depends on could not be
+	// read (ECR pull-through-cache rules). The fix is still planned and
+	// listed, held back with this reason, and the run ends non-zero.
+	HoldWrites string
 	// Handle is adapter-private data needed to plan a fix (ids, clients).
 	// It never reaches a report.
 	Handle any
@@ -166,6 +171,10 @@ type Change struct {
 	Writes int64 `json:"writes"`
 	// Noop is true when nothing needs to change.
 	Noop bool `json:"noop,omitempty"`
+	// HeldBack, when set, is why this change is planned but must not be
+	// written (facts unknown, or the registry cannot express the policy
+	// without an explicit opt-in). Apply is never called for it.
+	HeldBack string `json:"held_back,omitempty"`
 	// Handle is adapter-private data for Apply, a shortcut only: a fix plan
 	// is spooled to disk without it, so Apply must be able to rebuild what
 	// it needs from the other fields.

@@ -231,6 +231,9 @@ func (p *Provider) Apply(ctx context.Context, c providers.Change, o providers.Ob
 	}
 	cov, verr := p.coverage(ctx, r, c.Repository, start)
 	if verr != nil {
+		if loopErr == nil && st.failed.Load() == 0 {
+			return res, fmt.Errorf("registry %s: verify: %w: %w", r.login, providers.ErrReadBack, verr)
+		}
 		return res, errors.Join(loopErr, fmt.Errorf("registry %s: verify: %w", r.login, verr))
 	}
 	res.After = cov.immutability()

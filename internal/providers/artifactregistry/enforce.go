@@ -124,7 +124,7 @@ func (p *Provider) Apply(ctx context.Context, c providers.Change, o providers.Ob
 	got, err := p.read(ctx, h)
 	if err != nil {
 		res.After = providers.Immutability{Mode: providers.ModeUnknown, Error: err.Error()}
-		return res, fmt.Errorf("verify %s: %w", h.resource, err)
+		return res, fmt.Errorf("verify %s: %w: %w", h.resource, providers.ErrReadBack, err)
 	}
 	res.After = immutabilityOf(got)
 	res.Verified = res.After.Mode == providers.ModeImmutable && got.GetDockerConfig().GetImmutableTags()

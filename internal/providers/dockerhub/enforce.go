@@ -141,7 +141,7 @@ func (p *Provider) Apply(ctx context.Context, c providers.Change, o providers.Ob
 	after, err := p.getRepository(ctx, h.namespace, h.name)
 	if err != nil {
 		res.After = unknown(err)
-		return res, fmt.Errorf("apply: read back: %w", err)
+		return res, fmt.Errorf("apply: %w: %w", providers.ErrReadBack, err)
 	}
 	res.After = classify(after.Settings)
 	res.Verified = res.After.Mode == providers.ModeImmutable

@@ -113,6 +113,10 @@ type Provider struct {
 	self    map[string]ecrAPI
 	assumed map[string]ecrAPI
 
+	// ptcDeclared, when non-nil, replaces the pull-through-cache lookup
+	// (config pull_through_cache_prefixes).
+	ptcDeclared []string
+
 	mu     sync.Mutex
 	scopes []*scope // cached after the first successful Scopes
 }
@@ -219,6 +223,9 @@ func newProvider(ctx context.Context, p config.Provider, o providers.Options, t 
 		sts:     stsClient,
 		self:    map[string]ecrAPI{},
 		assumed: map[string]ecrAPI{},
+	}
+	if p.PullThroughCachePrefixes != nil {
+		pr.ptcDeclared = slices.Clone(p.PullThroughCachePrefixes)
 	}
 	if len(roles) == 0 {
 		for _, r := range regions {

@@ -157,7 +157,7 @@ func TestEmulatorPTC(t *testing.T) {
 		}
 	})
 
-	t.Run("lookup denied warns and goes on", func(t *testing.T) {
+	t.Run("lookup denied holds every write of the scope back", func(t *testing.T) {
 		s.Deny(emuAccount, "us-east-1", "DescribePullThroughCacheRules")
 		recs, errs := testutil.ScanEach(t, p)
 		if len(errs) > 0 {
@@ -171,12 +171,92 @@ func TestEmulatorPTC(t *testing.T) {
 			if r.DefaultExemption != "" {
 				t.Errorf("%s exempt although the rules could not be read", r.Name)
 			}
+			// ecr-publicity/app cannot be told from a cached repository
+			// either: without the rules, every repository is held back.
+			if !strings.Contains(r.HoldWrites, "pull-through-cache rules of "+emuAccount+"/us-east-1 could not be read") ||
+				!strings.Contains(r.HoldWrites, "denied") || !strings.Contains(r.HoldWrites, "pull_through_cache_prefixes") {
+				t.Errorf("%s: HoldWrites = %q", r.Name, r.HoldWrites)
+			}
 		}
 		if ws := rec.Warnings(); len(ws) != 1 || ws[0].Code != warnPTCLookup || ws[0].Scope != emuAccount+"/us-east-1" ||
-			!strings.Contains(ws[0].Message, "not authorized") || !strings.Contains(ws[0].Message, string(providers.ErrDenied)) {
+			!strings.Contains(ws[0].Message, "not authorized") || !strings.Contains(ws[0].Message, string(providers.ErrDenied)) ||
+			!strings.Contains(ws[0].Message, "held back") {
 			t.Errorf("warnings = %+v", ws)
 		}
 	})
+
+	t.Run("declared prefixes replace the denied lookup", func(t *testing.T) {
+		// The deny from the previous subtest is still in place.
+		pd := newTestProvider(t, config.Provider{Regions: []string{"us-east-1"}, Endpoint: s.URL(),
+			PullThroughCachePrefixes: []string{"quay"}})
+		s.Calls().Reset()
+		recs, errs := testutil.ScanEach(t, pd)
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		if n := s.Calls().Get("DescribePullThroughCacheRules"); n != 0 {
+			t.Errorf("%d DescribePullThroughCacheRules calls with declared prefixes, want 0", n)
+		}
+		rec := recs[emuAccount+"/us-east-1"]
+		if ws := rec.Warnings(); len(ws) != 0 {
+			t.Errorf("warnings = %+v", ws)
+		}
+		for name, r := range rec.ByName() {
+			if r.HoldWrites != "" {
+				t.Errorf("%s held back: %q", name, r.HoldWrites)
+			}
+			if got, want := r.DefaultExemption != "", strings.HasPrefix(name, "quay/"); got != want {
+				t.Errorf("%s: exemption %q, want exempt=%v", name, r.DefaultExemption, want)
+			}
+		}
+		// [] declares that there is no rule at all.
+		pn := newTestProvider(t, config.Provider{Regions: []string{"us-east-1"}, Endpoint: s.URL(), PullThroughCachePrefixes: []string{}})
+		recs, _ = testutil.ScanEach(t, pn)
+		for name, r := range recs[emuAccount+"/us-east-1"].ByName() {
+			if r.HoldWrites != "" || r.DefaultExemption != "" {
+				t.Errorf("%s: hold %q exemption %q with no declared rule", name, r.HoldWrites, r.DefaultExemption)
+			}
+		}
+	})
+}
+
+// An endpoint that does not implement the rules at all (moto's bare 500)
+// has none: nothing is held back, and a warning says why.
+func TestEmulatorPTCUnsupportedCountsAsNone(t *testing.T) {
+	s := startEmu(t)
+	mustCreate(t, s, "us-east-1", "ecr-public/library/nginx", ecremu.Mutable)
+	s.Unsupported("DescribePullThroughCacheRules")
+	p := newTestProvider(t, config.Provider{Regions: []string{"us-east-1"}, Endpoint: s.URL()})
+	recs, errs := testutil.ScanEach(t, p)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	rec := recs[emuAccount+"/us-east-1"]
+	for _, r := range rec.Repos() {
+		if r.HoldWrites != "" || r.DefaultExemption != "" {
+			t.Errorf("%s: hold %q exemption %q", r.Name, r.HoldWrites, r.DefaultExemption)
+		}
+	}
+	if ws := rec.Warnings(); len(ws) != 1 || ws[0].Code != warnPTCUnsupported || !strings.Contains(ws[0].Message, "counted as no pull-through-cache rules") {
+		t.Errorf("warnings = %+v", ws)
+	}
+}
+
+// With the rules throttled past the retries, fix --apply writes nothing to
+// the scope: the change is listed held back with the reason.
+func TestEmulatorPTCThrottledHoldsFixBack(t *testing.T) {
+	s := startEmu(t)
+	mustCreate(t, s, "us-east-1", "ecr-public/library/nginx", ecremu.Mutable)
+	if err := s.CreatePullThroughCacheRule(emuAccount, "us-east-1", "ecr-public", "public.ecr.aws"); err != nil {
+		t.Fatal(err)
+	}
+	s.Deny(emuAccount, "us-east-1", "DescribePullThroughCacheRules")
+	p := newTestProvider(t, config.Provider{Regions: []string{"us-east-1"}, Endpoint: s.URL()})
+	recs, _ := testutil.ScanEach(t, p)
+	r := recs[emuAccount+"/us-east-1"].ByName()["ecr-public/library/nginx"]
+	if r.HoldWrites == "" || r.DefaultExemption != "" {
+		t.Fatalf("hold %q exemption %q", r.HoldWrites, r.DefaultExemption)
+	}
 }
 
 func TestEmulatorThrottlingRiddenOut(t *testing.T) {
@@ -277,24 +357,27 @@ func TestEmulatorApplyJournalAndVerify(t *testing.T) {
 
 func TestEmulatorTemplates(t *testing.T) {
 	s := startEmu(t)
-	regions := []string{"us-east-1", "eu-west-1", "ap-south-1"}
+	regions := []string{"us-east-1", "eu-west-1", "ap-south-1", "sa-east-1"}
 	p := newTestProvider(t, config.Provider{Regions: regions, Endpoint: s.URL()})
+	pol := providers.FixPolicy{MutableTagsAllowed: []string{"latest", "*"}}
 	// eu-west-1 already has a loose ROOT template with fields to preserve;
-	// ap-south-1 is already immutable.
-	seedTmpl := func(region string, m types.ImageTagMutability) {
+	// ap-south-1 is already immutable; sa-east-1's also applies to
+	// pull-through caches.
+	seedTmpl := func(region string, m types.ImageTagMutability, applied ...types.RCTAppliedFor) {
 		c := ecr.New(ecr.Options{Region: region, BaseEndpoint: aws.String(s.URL()), Credentials: staticTestCreds()})
 		_, err := c.CreateRepositoryCreationTemplate(t.Context(), &ecr.CreateRepositoryCreationTemplateInput{
-			Prefix: aws.String("ROOT"), AppliedFor: []types.RCTAppliedFor{types.RCTAppliedForReplication},
+			Prefix: aws.String("ROOT"), AppliedFor: applied,
 			ImageTagMutability: m, Description: aws.String("owned by platform team"),
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	seedTmpl("eu-west-1", types.ImageTagMutabilityMutable)
-	seedTmpl("ap-south-1", types.ImageTagMutabilityImmutable)
+	seedTmpl("eu-west-1", types.ImageTagMutabilityMutable, types.RCTAppliedForReplication)
+	seedTmpl("ap-south-1", types.ImageTagMutabilityImmutable, types.RCTAppliedForReplication)
+	seedTmpl("sa-east-1", types.ImageTagMutabilityMutable, types.RCTAppliedForCreateOnPush, types.RCTAppliedForPullThroughCache)
 
-	changes, err := p.PlanDefaults(t.Context(), providers.FixPolicy{})
+	changes, err := p.PlanDefaults(t.Context(), pol)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,52 +388,78 @@ func TestEmulatorTemplates(t *testing.T) {
 		}
 		by[strings.TrimPrefix(c.Scope, emuAccount+"/")] = c
 	}
-	if c := by["us-east-1"]; c.Noop || !strings.HasPrefix(c.Action, "CreateRepositoryCreationTemplate(") {
+	// Pull-through caches are left out of a new template, and the policy's
+	// allowed tag stays mutable ("*" never becomes an exclusion).
+	if c := by["us-east-1"]; c.Noop || c.HeldBack != "" || c.Action != "CreateRepositoryCreationTemplate(prefix=ROOT, appliedFor=[CREATE_ON_PUSH, REPLICATION], imageTagMutability=IMMUTABLE_WITH_EXCLUSION, imageTagMutabilityExclusionFilters=[latest])" {
 		t.Errorf("us-east-1: %+v", c)
 	}
-	if c := by["eu-west-1"]; c.Noop || !strings.HasPrefix(c.Action, "UpdateRepositoryCreationTemplate(") || c.From.Native != "MUTABLE" {
+	if c := by["eu-west-1"]; c.Noop || !strings.HasPrefix(c.Action, "UpdateRepositoryCreationTemplate(prefix=ROOT, imageTagMutability=IMMUTABLE_WITH_EXCLUSION, imageTagMutabilityExclusionFilters=[latest]") || c.From.Native != "MUTABLE" {
 		t.Errorf("eu-west-1: %+v", c)
 	}
 	if c := by["ap-south-1"]; !c.Noop || c.Writes != 0 {
 		t.Errorf("ap-south-1: %+v", c)
 	}
+	if c := by["sa-east-1"]; c.Noop || !strings.Contains(c.HeldBack, "PULL_THROUGH_CACHE") {
+		t.Errorf("sa-east-1 not held back: %+v", c)
+	}
 
 	j := &testutil.Observer{}
 	for _, c := range changes {
+		if c.HeldBack != "" || c.Noop {
+			continue
+		}
 		res, err := p.Apply(t.Context(), c, j)
 		if err != nil {
 			t.Fatalf("%s: %v", c.Scope, err)
 		}
-		if !res.Verified || res.After.Native != "IMMUTABLE" {
+		if !res.Verified || res.After.Native != nativeImmutableExclude || !slices.Equal(res.After.MutablePatterns, []string{"latest"}) {
 			t.Errorf("%s: %+v", c.Scope, res)
 		}
+	}
+	// Even a held-back change handed to Apply does not tighten a template
+	// that applies to pull-through caches.
+	if _, err := p.Apply(t.Context(), by["sa-east-1"], j); err == nil || !strings.Contains(err.Error(), "PULL_THROUGH_CACHE") {
+		t.Errorf("sa-east-1 apply: %v", err)
 	}
 	if w := j.Records(); len(w) != 2 {
 		t.Errorf("journal %+v, want a create and an update", w)
 	}
-	if st, ok := s.Template(emuAccount, "us-east-1", "ROOT"); !ok || st.Mutability != ecremu.Immutable ||
-		!sameSet(st.AppliedFor, []string{"CREATE_ON_PUSH", "PULL_THROUGH_CACHE", "REPLICATION"}) {
+	if st, ok := s.Template(emuAccount, "us-east-1", "ROOT"); !ok || st.Mutability != ecremu.ImmutableWithExclusion ||
+		!slices.Equal(st.Exclusions, []string{"latest"}) || !sameSet(st.AppliedFor, []string{"CREATE_ON_PUSH", "REPLICATION"}) {
 		t.Errorf("created template %+v", st)
 	}
-	if st, _ := s.Template(emuAccount, "eu-west-1", "ROOT"); st.Mutability != ecremu.Immutable ||
+	if st, _ := s.Template(emuAccount, "eu-west-1", "ROOT"); st.Mutability != ecremu.ImmutableWithExclusion ||
 		st.Description != "owned by platform team" || !slices.Equal(st.AppliedFor, []string{"REPLICATION"}) {
 		t.Errorf("updated template lost its fields: %+v", st)
 	}
+	if st, _ := s.Template(emuAccount, "sa-east-1", "ROOT"); st.Mutability != ecremu.Mutable {
+		t.Errorf("template applying to pull-through caches was changed: %+v", st)
+	}
 
-	again, err := p.PlanDefaults(t.Context(), providers.FixPolicy{})
+	again, err := p.PlanDefaults(t.Context(), pol)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range again {
-		if !c.Noop {
+		if !c.Noop && c.HeldBack == "" {
 			t.Errorf("second plan not a noop: %+v", c)
+		}
+	}
+	// Nothing allowed: plain IMMUTABLE, the exclusion dropped.
+	again, err = p.PlanDefaults(t.Context(), providers.FixPolicy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range again {
+		if strings.HasSuffix(c.Scope, "us-east-1") && (c.To.Native != nativeImmutable || !strings.Contains(c.Action, "imageTagMutability=IMMUTABLE,")) {
+			t.Errorf("nothing allowed: %+v", c)
 		}
 	}
 
 	s.Deny(emuAccount, "eu-west-1", "DescribeRepositoryCreationTemplates")
 	s.Unsupported("CreateRepositoryCreationTemplate") // irrelevant to planning
-	again, err = p.PlanDefaults(t.Context(), providers.FixPolicy{})
-	if len(again) != 2 || providers.KindOf(err) != providers.ErrDenied || !strings.Contains(err.Error(), "scope "+emuAccount+"/eu-west-1") {
+	again, err = p.PlanDefaults(t.Context(), pol)
+	if len(again) != 3 || providers.KindOf(err) != providers.ErrDenied || !strings.Contains(err.Error(), "scope "+emuAccount+"/eu-west-1") {
 		t.Errorf("denied scope: %d changes, err %v", len(again), err)
 	}
 }

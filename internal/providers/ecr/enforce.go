@@ -171,7 +171,7 @@ func (p *Provider) Apply(ctx context.Context, c providers.Change, o providers.Ob
 	}
 	r, err := describeOne(ctx, sc, c.Repository)
 	if err != nil {
-		return res, fmt.Errorf("apply %s in %s: read back: %w", c.Repository, sc.name, err)
+		return res, fmt.Errorf("apply %s in %s: %w: %w", c.Repository, sc.name, providers.ErrReadBack, err)
 	}
 	res.After = immutability(r.ImageTagMutability, r.ImageTagMutabilityExclusionFilters)
 	res.Verified = sameSetting(res.After, want)

@@ -23,8 +23,9 @@ const (
 
 // Warning codes.
 const (
-	warnPTCLookup = "ptc-lookup-failed"
-	warnPTCRoot   = "ptc-root-prefix"
+	warnPTCLookup      = "ptc-lookup-failed"
+	warnPTCUnsupported = "ptc-unsupported"
+	warnPTCRoot        = "ptc-root-prefix"
 )
 
 // Repositories streams every repository of one account x region. The
@@ -36,7 +37,7 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 		return err
 	}
 	log := p.log.With("scope", sc.name)
-	prefixes, err := p.ptcPrefixes(ctx, sc, e)
+	prefixes, hold, err := p.ptcPrefixes(ctx, sc, e)
 	if err != nil {
 		return err
 	}
@@ -57,7 +58,9 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 		pages++
 		for _, r := range out.Repositories {
 			n++
-			if err := e.Repository(p.repository(sc, r, prefixes)); err != nil {
+			repo := p.repository(sc, r, prefixes)
+			repo.HoldWrites = hold
+			if err := e.Repository(repo); err != nil {
 				return err
 			}
 		}
@@ -74,61 +77,82 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 	}
 }
 
-// ptcPrefixes returns the pull-through-cache repository prefixes of a scope.
-// A failed lookup is a warning, not a scope error: without it no repository
-// is exempted, which can only over-report drift, never hide it.
-// optionalLookup retries less than the default: the pull-through-cache
-// lookup only refines exemptions, and endpoints without it (moto, private
-// ECR-compatible services) answer 5xx, which must not stall every scope for
-// the full backoff before the audit goes on with a warning.
+// optionalLookup retries less than the default: endpoints without the
+// pull-through-cache API (moto, private ECR-compatible services) answer 5xx,
+// which must not stall every scope for the full backoff.
 func optionalLookup(o *ecr.Options) { o.RetryMaxAttempts = 3 }
 
-func (p *Provider) ptcPrefixes(ctx context.Context, sc *scope, e providers.Emitter) ([]string, error) {
-	var prefixes []string
+// ptcPrefixes returns the pull-through-cache repository prefixes of a scope,
+// from the config when pull_through_cache_prefixes declares them, else from
+// DescribePullThroughCacheRules.
+//
+// When the rules cannot be read (throttled, denied, 5xx after retries) the
+// scope's repositories are still listed, but hold says why none of them may
+// be written to: any of them could be a cached repository, which must stay
+// mutable for ECR to refresh it. An endpoint that does not implement the
+// operation at all has no rules; that is said in a warning.
+func (p *Provider) ptcPrefixes(ctx context.Context, sc *scope, e providers.Emitter) (prefixes []string, hold string, err error) {
+	if p.ptcDeclared != nil {
+		for _, pre := range p.ptcDeclared {
+			prefixes = p.addPrefix(prefixes, sc, e, pre, "declared in pull_through_cache_prefixes")
+		}
+		return prefixes, "", nil
+	}
 	in := &ecr.DescribePullThroughCacheRulesInput{RegistryId: aws.String(sc.account)}
 	seen := map[string]bool{}
 	for {
 		out, err := sc.api.DescribePullThroughCacheRules(ctx, in, optionalLookup)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, ctx.Err()
+				return nil, "", ctx.Err()
 			}
 			err = apiError(err, true)
-			p.log.Warn("pull-through cache lookup failed", "scope", sc.name, "kind", providers.KindOf(err), "error", message(err))
-			e.Warn(providers.Warning{
-				Provider: p.name,
-				Scope:    sc.name,
-				Code:     warnPTCLookup,
-				Message: fmt.Sprintf("scope %s: DescribePullThroughCacheRules failed (%s): %s; pull-through cache repositories are not exempted",
-					sc.name, providers.KindOf(err), message(err)),
-			})
-			return nil, nil
+			kind := providers.KindOf(err)
+			if kind == providers.ErrUnsupported {
+				p.log.Warn("pull-through cache rules not supported by the endpoint; counting none", "scope", sc.name, "error", message(err))
+				e.Warn(providers.Warning{Provider: p.name, Scope: sc.name, Code: warnPTCUnsupported,
+					Message: fmt.Sprintf("scope %s: the endpoint does not implement DescribePullThroughCacheRules (%s); counted as no pull-through-cache rules",
+						sc.name, message(err))})
+				return nil, "", nil
+			}
+			p.log.Warn("pull-through cache lookup failed", "scope", sc.name, "error_kind", kind, "error", message(err))
+			hold = fmt.Sprintf("the pull-through-cache rules of %s could not be read (DescribePullThroughCacheRules: %s: %s), so this repository may be a cache that must stay mutable; grant ecr:DescribePullThroughCacheRules or declare pull_through_cache_prefixes",
+				sc.name, kind, message(err))
+			e.Warn(providers.Warning{Provider: p.name, Scope: sc.name, Code: warnPTCLookup,
+				Message: fmt.Sprintf("scope %s: DescribePullThroughCacheRules failed (%s): %s; no fix is written to this scope's repositories (held back): any of them could be a pull-through-cache repository",
+					sc.name, kind, message(err))})
+			return nil, hold, nil
 		}
 		for _, r := range out.PullThroughCacheRules {
-			pre := strings.TrimSuffix(aws.ToString(r.EcrRepositoryPrefix), "/")
-			switch pre {
-			case "":
-			case "ROOT":
-				// Cached repositories then carry the upstream names unprefixed
-				// and cannot be told apart from ordinary ones by name.
-				e.Warn(providers.Warning{
-					Provider: p.name,
-					Scope:    sc.name,
-					Code:     warnPTCRoot,
-					Message: fmt.Sprintf("scope %s: a pull-through cache rule uses prefix ROOT (upstream %s); its repositories cannot be recognised by name and are not exempted",
-						sc.name, aws.ToString(r.UpstreamRegistryUrl)),
-				})
-			default:
-				prefixes = append(prefixes, pre)
-			}
+			prefixes = p.addPrefix(prefixes, sc, e, aws.ToString(r.EcrRepositoryPrefix), "upstream "+aws.ToString(r.UpstreamRegistryUrl))
 		}
 		next := aws.ToString(out.NextToken)
 		if next == "" || seen[next] || next == aws.ToString(in.NextToken) {
-			return prefixes, nil
+			return prefixes, "", nil
 		}
 		seen[next] = true
 		in.NextToken = aws.String(next)
 	}
+}
+
+func (p *Provider) addPrefix(prefixes []string, sc *scope, e providers.Emitter, pre, origin string) []string {
+	pre = strings.TrimSuffix(strings.TrimSpace(pre), "/")
+	switch pre {
+	case "":
+		return prefixes
+	case rootPrefix:
+		// Cached repositories then carry the upstream names unprefixed
+		// and cannot be told apart from ordinary ones by name.
+		e.Warn(providers.Warning{
+			Provider: p.name,
+			Scope:    sc.name,
+			Code:     warnPTCRoot,
+			Message: fmt.Sprintf("scope %s: a pull-through cache rule uses prefix ROOT (%s); its repositories cannot be recognised by name and are not exempted",
+				sc.name, origin),
+		})
+		return prefixes
+	}
+	return append(prefixes, pre)
 }
 
 func (p *Provider) repository(sc *scope, r types.Repository, ptc []string) providers.Repository {

@@ -113,11 +113,17 @@ func TestMotoModesRegionsAndPTCUnsupported(t *testing.T) {
 			t.Errorf("%s: uri=%q scope=%q provider=%q exemption=%q", tc.name, r.URI, r.Scope, r.Provider, r.DefaultExemption)
 		}
 	}
-	// moto has no pull-through cache API: each scope warns and goes on.
+	// moto has no pull-through cache API (a bare 500): each scope counts no
+	// rules, says so, and holds nothing back.
 	for name, rec := range recs {
-		if ws := rec.Warnings(); len(ws) != 1 || ws[0].Code != warnPTCLookup || ws[0].Scope != name ||
-			!strings.Contains(ws[0].Message, name) || !strings.Contains(ws[0].Message, string(providers.ErrUnsupported)) {
-			t.Errorf("%s: warnings = %+v, want one %s naming the scope as unsupported", name, ws, warnPTCLookup)
+		if ws := rec.Warnings(); len(ws) != 1 || ws[0].Code != warnPTCUnsupported || ws[0].Scope != name ||
+			!strings.Contains(ws[0].Message, name) || !strings.Contains(ws[0].Message, "counted as no pull-through-cache rules") {
+			t.Errorf("%s: warnings = %+v, want one %s naming the scope", name, ws, warnPTCUnsupported)
+		}
+		for _, r := range rec.Repos() {
+			if r.HoldWrites != "" {
+				t.Errorf("%s: held back on an endpoint without the rules API: %q", r.Name, r.HoldWrites)
+			}
 		}
 	}
 }

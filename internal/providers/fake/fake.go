@@ -17,6 +17,8 @@ type Repo struct {
 	Name string
 	providers.Immutability
 	DefaultExemption string
+	// HoldWrites is passed on as providers.Repository.HoldWrites.
+	HoldWrites string
 }
 
 // Provider is a fake registry with named scopes.
@@ -30,6 +32,8 @@ type Provider struct {
 	ScopesErr error
 	// BreakVerify makes Apply write but read back the old setting.
 	BreakVerify bool
+	// ReadBackErr makes Apply write, then fail to read the setting back.
+	ReadBackErr error
 	// Writes counts Apply writes.
 	Writes int
 	// Gate, when set, is received from before each repository is emitted (tests of cancellation).
@@ -123,7 +127,7 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 		im := r.Immutability
 		p.mu.Unlock()
 		if err := e.Repository(providers.Repository{Provider: p.NameV, Kind: p.KindV, Scope: s.Name, Name: r.Name,
-			URI: "fake.example/" + r.Name, Immutability: im, DefaultExemption: r.DefaultExemption}); err != nil {
+			URI: "fake.example/" + r.Name, Immutability: im, DefaultExemption: r.DefaultExemption, HoldWrites: r.HoldWrites}); err != nil {
 			return err
 		}
 	}
@@ -169,5 +173,8 @@ func (p *Provider) Apply(ctx context.Context, c providers.Change, o providers.Ob
 	p.mu.Unlock()
 	o.Write(c, providers.WriteRecord{Call: "SetImmutable", Before: string(before.Mode), After: string(c.To.Mode)})
 	o.Progress(c, 1, 1)
+	if p.ReadBackErr != nil {
+		return providers.Result{Change: c, Writes: 1}, fmt.Errorf("%w: %w", providers.ErrReadBack, p.ReadBackErr)
+	}
 	return providers.Result{Change: c, Writes: 1, Verified: after.Mode == c.To.Mode, After: after}, nil
 }

@@ -362,7 +362,10 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 	}
 	after, err := p.rules(ctx, c, f.ProjectID)
 	if err != nil {
-		return res, errors.Join(werr, fmt.Errorf("project %s: read back immutable tag rules: %w", f.Project, err))
+		if werr != nil {
+			return res, errors.Join(werr, fmt.Errorf("project %s: read back immutable tag rules: %w", f.Project, err))
+		}
+		return res, fmt.Errorf("project %s: immutable tag rules: %w: %w", f.Project, providers.ErrReadBack, err)
 	}
 	res.After = evaluate(after, f.Repo)
 	res.Verified = compliant(res.After, f.Allowed)

@@ -445,7 +445,10 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 	}
 	after, err := p.verify(ctx, c, f)
 	if err != nil {
-		return res, errors.Join(werr, fmt.Errorf("%s: read back: %w", f.target(), err))
+		if werr != nil {
+			return res, errors.Join(werr, fmt.Errorf("%s: read back: %w", f.target(), err))
+		}
+		return res, fmt.Errorf("%s: %w: %w", f.target(), providers.ErrReadBack, err)
 	}
 	res.After = after
 	res.Verified = after.Mode == providers.ModeImmutable
