@@ -1,0 +1,135 @@
+package gitlab
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/emulator"
+)
+
+// Kind is the registry kind the demo serves.
+const Kind = "gitlab"
+
+// DemoTokenEnv is the variable the demo Provider entry names.
+const DemoTokenEnv = "IMMUTAG_DEMO_GITLAB_TOKEN"
+
+// Demo is a running emulator seeded for the demo and sandbox (group "acme"
+// and its subgroup "acme/platform"):
+//
+//   - acme/web: repositories "" (root) and app; no rules (mutable);
+//   - acme/platform/api: immutable rule ".*" (immutable);
+//   - acme/platform/worker: protection rule "^v.*" push/delete MAINTAINER
+//     (partial: Maintainers and above can still overwrite);
+//   - acme/legacy: immutable rule "^v[0-9]+" (partial, mutable tags unknown);
+//   - acme/docs: container registry disabled (not listed).
+type Demo struct {
+	*Server
+	token string
+}
+
+var _ emulator.Demo = (*Demo)(nil)
+
+// StartDemo starts a seeded emulator on 127.0.0.1.
+func StartDemo(_ context.Context) (emulator.Demo, error) {
+	tok, err := emulator.DemoSecret()
+	if err != nil {
+		return nil, fmt.Errorf("gitlab demo: token: %w", err)
+	}
+	d := &Demo{token: "glpat-" + tok}
+	d.Server = New(Options{Token: d.token})
+	if err := d.seed(); err != nil {
+		return nil, err
+	}
+	if err := d.Start(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func ptr(s string) *string { return &s }
+
+func (d *Demo) seed() error {
+	s := d.Server
+	s.AddGroup("acme/platform")
+	for _, p := range []struct {
+		path  string
+		o     Project
+		repos []string
+	}{
+		{"acme/web", Project{}, []string{"", "app"}},
+		{"acme/platform/api", Project{}, []string{"server"}},
+		{"acme/platform/worker", Project{}, []string{"jobs"}},
+		{"acme/legacy", Project{}, []string{"monolith"}},
+		{"acme/docs", Project{RegistryDisabled: true}, nil},
+	} {
+		if err := s.AddProject(p.path, p.o); err != nil {
+			return err
+		}
+		for _, r := range p.repos {
+			if err := s.AddRepo(p.path, r, "latest", "v1.0.0"); err != nil {
+				return err
+			}
+		}
+	}
+	for _, r := range []struct {
+		project string
+		rule    Rule
+	}{
+		{"acme/platform/api", Rule{Pattern: ".*"}},
+		{"acme/platform/worker", Rule{Pattern: "^v.*", PushLevel: ptr("MAINTAINER"), DeleteLevel: ptr("MAINTAINER")}},
+		{"acme/legacy", Rule{Pattern: "^v[0-9]+"}},
+	} {
+		if _, err := s.AddRule(r.project, r.rule); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Kind is "gitlab".
+func (d *Demo) Kind() string { return Kind }
+
+// Provider points the gitlab adapter at this emulator (group acme).
+func (d *Demo) Provider() config.Provider {
+	return config.Provider{
+		Name:        "gitlab-demo",
+		Kind:        Kind,
+		Endpoint:    d.URL(),
+		Namespaces:  []string{"acme"},
+		Credentials: config.Credentials{TokenEnv: DemoTokenEnv},
+	}
+}
+
+// Env holds the credential variable the Provider entry names.
+func (d *Demo) Env() map[string]string { return map[string]string{DemoTokenEnv: d.token} }
+
+// OverwriteTarget is acme/web/app:v1.0.0, mutable until the fix.
+func (d *Demo) OverwriteTarget() (scope, repository, tag string) {
+	return "acme/web", "acme/web/app", "v1.0.0"
+}
+
+// PushTag pushes a new image to repository:tag over the registry v2 API.
+// An overwrite refused by an immutable rule wraps emulator.ErrTagImmutable.
+func (d *Demo) PushTag(ctx context.Context, _, repository, tag string) error {
+	if d.URL() == "" {
+		return errors.New("gitlab emulator: not started")
+	}
+	nonce := make([]byte, 8)
+	_, _ = rand.Read(nonce)
+	rep, err := emulator.PushManifest(ctx, d.URL(), repository, tag, "immutag", d.token, hex.EncodeToString(nonce))
+	if err != nil {
+		return fmt.Errorf("push %s:%s: %w", repository, tag, err)
+	}
+	switch {
+	case rep.Status == http.StatusForbidden && rep.Code == "DENIED":
+		return fmt.Errorf("push %s:%s: %s: %w", repository, tag, rep.Message, emulator.ErrTagImmutable)
+	case rep.Status/100 != 2:
+		return fmt.Errorf("push %s:%s: HTTP %d: %s", repository, tag, rep.Status, rep.Message)
+	}
+	return nil
+}

@@ -1,0 +1,296 @@
+package gitlab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	gl "gitlab.com/gitlab-org/api/client-go/v2"
+
+	"github.com/immutag/immutag/internal/providers"
+)
+
+// target names the fix target of a change: the project's tag rules.
+const target = "project-tag-rules"
+
+// readBackAttempts and readBackWait bound the wait for a created rule to
+// become readable (GitLab's Terraform provider polls the same way).
+const (
+	readBackAttempts = 5
+	readBackWait     = 2 * time.Second
+)
+
+// ErrCannotExpress is wrapped by Plan when GitLab's rules cannot express the
+// policy: an allowed pattern RE2 cannot exclude, a pattern over 100
+// characters, or no room left under the five-rule limit.
+var ErrCannotExpress = errors.New("gitlab cannot express the policy")
+
+func trimmed(ps []string) []string {
+	out := make([]string, 0, len(ps))
+	for _, s := range ps {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// compliant mirrors the policy: immutable, or partial with every mutable
+// pattern allowed.
+func compliant(im providers.Immutability, allowed []string) bool {
+	switch im.Mode {
+	case providers.ModeImmutable:
+		return true
+	case providers.ModePartial:
+		if len(im.MutablePatterns) == 0 {
+			return false
+		}
+		for _, m := range im.MutablePatterns {
+			if !slices.Contains(allowed, strings.TrimSpace(m)) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// desired is the rule set a fix needs for allowed: the patterns and the
+// immutability they give.
+func desired(allowed []string) (pats []string, to providers.Immutability, err error) {
+	var bad []string
+	for _, a := range allowed {
+		if !expressible(a) {
+			bad = append(bad, a)
+		}
+	}
+	if len(bad) > 0 {
+		return nil, to, fmt.Errorf("%w: GitLab tag rules are RE2 patterns without negative lookahead, so only literal tags and prefix* patterns can be kept mutable, not %s",
+			ErrCannotExpress, strings.Join(quoteAll(bad), ", "))
+	}
+	pats, err = rulePatterns(allowed)
+	if err != nil {
+		return nil, to, fmt.Errorf("%w: %v", ErrCannotExpress, err)
+	}
+	if len(pats) == 0 {
+		return nil, to, fmt.Errorf("%w: policy.mutable_tags_allowed allows every tag (\"*\"), so there is nothing an immutable rule may cover", ErrCannotExpress)
+	}
+	to = evaluate(immutableRules(pats))
+	return pats, to, nil
+}
+
+func immutableRules(pats []string) []rule {
+	out := make([]rule, len(pats))
+	for i, p := range pats {
+		out[i] = rule{Pattern: p, Immutable: true}
+	}
+	return out
+}
+
+// missing returns the desired patterns not yet present as immutable rules.
+func missing(rules []rule, pats []string) []string {
+	var out []string
+	for _, p := range pats {
+		if !slices.ContainsFunc(rules, func(r rule) bool { return r.Immutable && r.Pattern == p }) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (p *Provider) lock(project string) *sync.Mutex {
+	m, _ := p.locks.LoadOrStore(project, &sync.Mutex{})
+	return m.(*sync.Mutex)
+}
+
+// Plan reads the project's rules and says which immutable rules Apply
+// would create. GitLab cannot express every policy: a pattern it cannot
+// exclude, or no room under the five-rule limit, fails the plan with
+// ErrCannotExpress and the reason rather than locking allowed tags.
+func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol providers.FixPolicy) (providers.Change, error) {
+	allowed := trimmed(pol.MutableTagsAllowed)
+	c := providers.Change{Provider: p.name, Kind: Kind, Scope: r.Scope, Repository: r.Name, URI: r.URI, From: r.Immutability}
+	if compliant(r.Immutability, allowed) {
+		c.Noop, c.To, c.Action = true, r.Immutability, "none: the repository already satisfies the policy"
+		return c, nil
+	}
+	pats, to, err := desired(allowed)
+	if err != nil {
+		return c, fmt.Errorf("project %s: %w", r.Scope, err)
+	}
+	cl, err := p.api()
+	if err != nil {
+		return c, err
+	}
+	rules, err := p.rules(ctx, cl, r.Scope)
+	if err != nil {
+		return c, fmt.Errorf("project %s: read protection tag rules: %w", r.Scope, err)
+	}
+	add := missing(rules, pats)
+	if n := len(rules) + len(add); n > maxRulesPerProject {
+		return c, fmt.Errorf("%w: project %s has %d protection tag rules and the fix needs %d more; GitLab allows %d per project (immutable and protection rules together)",
+			ErrCannotExpress, r.Scope, len(rules), len(add), maxRulesPerProject)
+	}
+	c.Target = target
+	c.To = to
+	c.Writes = int64(len(add))
+	c.Action = fmt.Sprintf("GraphQL createContainerProtectionTagRule(projectPath: %q, tagNamePattern: %s, minimumAccessLevelForPush: null, minimumAccessLevelForDelete: null): "+
+		"immutable rule(s) covering every repository of the project, present and future; needs GitLab Ultimate and the Owner role; "+
+		"pushes see it within the registry token lifetime (up to 15 minutes on GitLab.com)",
+		r.Scope, strings.Join(quoteAll(add), ", "))
+	c.Handle = fix{Project: r.Scope, Allowed: allowed}
+	return c, nil
+}
+
+// fix is the Change.Handle of a planned fix.
+type fix struct {
+	Project string
+	Allowed []string
+}
+
+// fixOf rebuilds a fix from a spooled change: the patterns follow from the
+// policy, which the change's To records as its mutable patterns.
+func fixOf(ch providers.Change) (fix, bool) {
+	if ch.Kind != Kind || ch.Target != target || ch.Scope == "" {
+		return fix{}, false
+	}
+	allowed := slices.Clone(ch.To.MutablePatterns)
+	if ch.To.Mode == providers.ModeImmutable {
+		allowed = nil
+	}
+	return fix{Project: ch.Scope, Allowed: allowed}, true
+}
+
+// Apply re-reads the project's rules and creates the missing immutable
+// rules, once per project however many repositories share it, then reads
+// the rules back until the new ones are visible.
+func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.Observer) (providers.Result, error) {
+	res := providers.Result{Change: ch}
+	if ch.Noop {
+		res.After, res.Verified = ch.From, true
+		return res, nil
+	}
+	f, ok := ch.Handle.(fix)
+	if !ok {
+		f, ok = fixOf(ch)
+	}
+	if !ok {
+		return res, fmt.Errorf("gitlab %s: change for %s/%s was not planned by this adapter", p.name, ch.Scope, ch.Repository)
+	}
+	pats, _, err := desired(f.Allowed)
+	if err != nil {
+		return res, err
+	}
+	c, err := p.api()
+	if err != nil {
+		return res, err
+	}
+	mu := p.lock(f.Project)
+	mu.Lock()
+	defer mu.Unlock()
+	rules, err := p.rules(ctx, c, f.Project)
+	if err != nil {
+		return res, fmt.Errorf("project %s: read protection tag rules before writing: %w", f.Project, err)
+	}
+	var werr error
+	if !compliant(evaluate(rules), f.Allowed) {
+		add := missing(rules, pats)
+		if len(rules)+len(add) > maxRulesPerProject {
+			return res, fmt.Errorf("%w: project %s has %d protection tag rules and the fix needs %d more; GitLab allows %d",
+				ErrCannotExpress, f.Project, len(rules), len(add), maxRulesPerProject)
+		}
+		for _, pat := range add {
+			res.Writes++
+			if werr = p.create(ctx, c, ch, f.Project, pat, o); werr != nil {
+				break
+			}
+		}
+	}
+	var after []rule
+	for attempt := 0; ; attempt++ {
+		after, err = p.rules(ctx, c, f.Project)
+		if err != nil {
+			return res, errors.Join(werr, fmt.Errorf("project %s: read back protection tag rules: %w", f.Project, err))
+		}
+		res.After = evaluate(after)
+		res.Verified = compliant(res.After, f.Allowed)
+		if res.Verified || werr != nil || attempt+1 >= readBackAttempts {
+			break
+		}
+		if err := sleep(ctx, readBackWait); err != nil {
+			return res, err
+		}
+	}
+	if werr != nil && !res.Verified {
+		if providers.KindOf(werr) == providers.ErrUnsupported || providers.KindOf(werr) == providers.ErrDenied {
+			res.After = providers.Immutability{Mode: providers.ModeUnsupported, Native: res.After.Native, Note: werr.Error()}
+		}
+		return res, werr
+	}
+	if res.Verified {
+		res.After.Note = joinNote(res.After.Note, "GitLab applies rule changes to pushes within the registry token lifetime (up to 15 minutes on GitLab.com)")
+	}
+	return res, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// create writes one immutable rule. GitLab answers refusals (tier, role,
+// limit, invalid pattern) with HTTP 200 and the reason in "errors".
+func (p *Provider) create(ctx context.Context, c *gl.Client, ch providers.Change, project, pattern string, o providers.Observer) error {
+	rec := providers.WriteRecord{Call: "GraphQL createContainerProtectionTagRule", Target: project,
+		After: "immutable rule " + quote(pattern)}
+	var resp struct {
+		Data struct {
+			Create *struct {
+				Rule   *rule    `json:"containerProtectionTagRule"`
+				Errors []string `json:"errors"`
+			} `json:"createContainerProtectionTagRule"`
+		} `json:"data"`
+		Errors []gqlError `json:"errors"`
+	}
+	input := map[string]any{
+		"projectPath":                 project,
+		"tagNamePattern":              pattern,
+		"minimumAccessLevelForPush":   nil,
+		"minimumAccessLevelForDelete": nil,
+	}
+	err := p.graphql(ctx, c, createRuleMutation, map[string]any{"input": input}, &resp)
+	if err == nil {
+		err = gqlErrors(resp.Errors)
+	}
+	if err == nil && resp.Data.Create == nil {
+		err = &providers.APIError{Kind: providers.ErrOther, Status: 200, Code: "graphql", Message: "createContainerProtectionTagRule returned nothing"}
+	}
+	if err == nil && len(resp.Data.Create.Errors) > 0 {
+		kind := classify(resp.Data.Create.Errors)
+		msg := strings.Join(resp.Data.Create.Errors, "; ")
+		if kind == providers.ErrDenied || kind == providers.ErrUnsupported {
+			kind = providers.ErrUnsupported
+			msg += " (immutable tag rules need GitLab Ultimate 18.2 or later and the Owner role on the project)"
+		}
+		err = &providers.APIError{Kind: kind, Status: 200, Code: "graphql", Message: msg}
+	}
+	if err != nil {
+		err = fmt.Errorf("project %s: create immutable tag rule %s: %w", project, quote(pattern), err)
+		rec.Err = err.Error()
+	}
+	if o != nil {
+		o.Write(ch, rec)
+	}
+	p.log.Info("gitlab immutable tag rule write", "project", project, "pattern", pattern, "ok", err == nil)
+	return err
+}
