@@ -84,36 +84,73 @@ func (l *linter) buildPushStep(st *step) {
 	}
 	entries := splitList(tags)
 	for idx, e := range entries {
-		resolved := st.ctx.resolve(e.text)
-		class, tag := classifyRef(resolved, l.mutable)
 		sp := tags.spanAt(e.line, e.start, e.end)
 		scope := []int{st.node.Line, sp.line}
-		switch class {
-		case refImplicit:
-			b := newFix(l.src)
-			b.replace(span{line: sp.line, start: sp.end, end: sp.end, exact: sp.exact}, ":${{ github.sha }}")
-			l.add(RuleImplicitLatest, SeverityError, sp,
-				fmt.Sprintf("docker/build-push-action tags entry %q has no tag, so it pushes %s:latest", e.text, display(resolved)),
-				b.fix("tag the image explicitly with the commit sha"), scope...)
-		case refLatest, refMutable:
-			b := newFix(l.src)
-			desc := fmt.Sprintf("remove the %q tag", e.text)
-			if len(entries) > 1 {
-				l.removeListEntry(b, tags, entries, idx)
-			} else {
-				desc = fmt.Sprintf("replace :%s with the commit sha", tag)
-				l.retag(b, sp, e.text, tag, true, st.ctx.referencedDefs(e.text, nil))
-			}
-			if class == refLatest {
-				l.add(RuleExplicitLatest, SeverityError, sp,
-					fmt.Sprintf("docker/build-push-action pushes the tag latest (%s)", display(resolved)), b.fix(desc), scope...)
-			} else {
-				l.add(RuleMutableTag, SeverityWarning, sp,
-					fmt.Sprintf("docker/build-push-action pushes the rolling tag %q (%s)", tag, display(resolved)), b.fix(desc), scope...)
+		seen := map[string]bool{}
+		for _, whole := range st.ctx.resolveAll(e.text) {
+			// A value from a variable or step output may itself be a list
+			// (the action splits the rendered input on newlines and commas).
+			pieces := splitRendered(whole)
+			direct := len(pieces) == 1 && !strings.ContainsAny(e.text, "$")
+			for _, resolved := range pieces {
+				class, tag := classifyRef(resolved, l.mutable)
+				if class == refFine || class == refUnknown || seen[resolved] {
+					continue
+				}
+				seen[resolved] = true
+				defs := st.ctx.referencedDefs(e.text, nil)
+				switch class {
+				case refImplicit:
+					b := newFix(l.src)
+					if direct || strings.HasSuffix(e.text, "}}") && len(pieces) == 1 {
+						b.replace(span{line: sp.line, start: sp.end, end: sp.end, exact: sp.exact}, ":${{ github.sha }}")
+					} else {
+						b.fail()
+					}
+					l.add(RuleImplicitLatest, SeverityError, sp,
+						fmt.Sprintf("docker/build-push-action tags entry %s has no tag, so it pushes %s:latest", quoteTag(e.text), display(resolved)),
+						b.fix("tag the image explicitly with the commit sha"), scope...)
+				case refLatest, refMutable:
+					b := newFix(l.src)
+					desc := fmt.Sprintf("remove the tag %s", quoteTag(display(resolved)))
+					if direct && len(entries) > 1 {
+						l.removeListEntry(b, tags, entries, idx)
+					} else {
+						desc = fmt.Sprintf("replace :%s with the commit sha in %s", tag, quoteTag(display(resolved)))
+						l.retag(b, sp, e.text, tag, true, defs)
+					}
+					if class == refLatest {
+						l.add(RuleExplicitLatest, SeverityError, sp,
+							fmt.Sprintf("docker/build-push-action pushes the tag latest (%s)", display(resolved)), b.fix(desc), scope...)
+					} else {
+						l.add(RuleMutableTag, SeverityWarning, sp,
+							fmt.Sprintf("docker/build-push-action pushes the rolling tag %q (%s)", tag, display(resolved)), b.fix(desc), scope...)
+					}
+				}
 			}
 		}
 	}
 }
+
+// splitRendered splits a rendered list input the way the docker actions
+// do: newlines, then commas.
+func splitRendered(v string) []string {
+	var out []string
+	for _, line := range strings.Split(v, "\n") {
+		for _, f := range strings.Split(line, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				out = append(out, f)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return []string{""}
+	}
+	return out
+}
+
+// quoteTag quotes a tag or reference for a message without Go escapes.
+func quoteTag(s string) string { return "`" + s + "`" }
 
 // removeListEntry deletes entry idx: its whole line in a block scalar when
 // it is alone there, else the entry and one adjacent comma.
@@ -173,21 +210,45 @@ func (l *linter) retag(b *fixBuilder, sp span, raw, tag string, yamlInput bool, 
 			return
 		}
 	}
+	// NAME=latest / NAME="latest": the variable holds only the tag.
+	for _, d := range defs {
+		raw := d.site.raw
+		eq := strings.IndexByte(raw, '=')
+		if eq < 0 || d.site.yaml {
+			continue
+		}
+		val := raw[eq+1:]
+		if strings.Trim(val, `"'`) == tag && len(val)-len(strings.Trim(val, `"'`)) <= 2 {
+			i := eq + 1 + strings.Index(val, tag)
+			b.replace(span{line: d.site.sp.line, start: d.site.sp.start + i, end: d.site.sp.start + i + len(tag), exact: d.site.sp.exact},
+				shaText(raw, i, false))
+			return
+		}
+	}
+	for _, d := range defs {
+		if d.site.yaml && strings.TrimSpace(d.site.raw) == tag {
+			b.replace(d.site.sp, "${{ github.sha }}")
+			return
+		}
+	}
 	b.fail()
 }
 
 // tagIndex finds ":tag" at the end of a reference in raw (possibly before a
 // closing quote) and returns the offset of tag.
 func tagIndex(raw, tag string) (int, bool) {
-	i := strings.LastIndex(raw, ":"+tag)
-	if i < 0 {
-		return 0, false
+	for from := len(raw); from > 0; {
+		i := strings.LastIndex(raw[:from], ":"+tag)
+		if i < 0 {
+			return 0, false
+		}
+		rest := raw[i+1+len(tag):]
+		if rest == "" || strings.IndexByte("\"', \t\n;)}", rest[0]) >= 0 || strings.HasPrefix(rest, `\n`) {
+			return i + 1, true
+		}
+		from = i
 	}
-	rest := raw[i+1+len(tag):]
-	if strings.Trim(rest, `"'`) != "" {
-		return 0, false
-	}
-	return i + 1, true
+	return 0, false
 }
 
 // shaText is the commit sha in the syntax of the place it goes: an

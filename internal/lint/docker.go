@@ -17,6 +17,16 @@ type jobState struct {
 	l     *linter
 	jc    *evalCtx
 	sites []*refSite
+	seen  map[string]bool
+	// pending is a multi-line NAME<<DELIM value being written with one
+	// echo per line.
+	pending *pendingOut
+	wrote   map[string]*step
+}
+
+type pendingOut struct {
+	target, name, delim string
+	lines               []string
 }
 
 type siteKind int
@@ -41,6 +51,7 @@ type refSite struct {
 	vars     map[string]varDef
 	cmd      shCmd
 	scr      *script
+	nested   bool // inside a compound command: never deleted by a fix
 }
 
 var (
@@ -85,14 +96,31 @@ func (j *jobState) runStep(st *step) {
 	if sc == nil {
 		return
 	}
+	j.runScript(st, sc, &shExpander{ctx: st.ctx, vars: map[string]varDef{}})
+}
+
+// runScript follows one script with the shell state x (shared by the
+// script: lines of a GitLab job). A script the parser rejects is read
+// command by command with the lexer instead.
+func (j *jobState) runScript(st *step, sc *scalar, x *shExpander) {
 	scr := newScript(sc)
-	x := &shExpander{ctx: st.ctx, vars: map[string]varDef{}}
+	if f, err := parseShell(sc.value); err == nil {
+		w := &shWalker{j: j, st: st, scr: scr, src: sc.value}
+		w.stmts(f.Stmts, x, "")
+		return
+	}
 	for _, c := range commands(lexShell(sc.value)) {
-		j.command(st, scr, x, c)
+		target := ""
+		for _, r := range c.redirs {
+			if (r.text == ">>" || r.text == ">") && r.target != nil {
+				target = redirTarget(r.target.text)
+			}
+		}
+		j.command(st, scr, x, c, target, true)
 	}
 }
 
-func (j *jobState) command(st *step, scr *script, x *shExpander, c shCmd) {
+func (j *jobState) command(st *step, scr *script, x *shExpander, c shCmd, target string, nested bool) {
 	words := c.words
 	for len(words) > 0 && shKeywords[words[0].text] {
 		words = words[1:]
@@ -109,6 +137,9 @@ func (j *jobState) command(st *step, scr *script, x *shExpander, c shCmd) {
 			j.assign(scr, x, w)
 		}
 		return
+	}
+	if st.kind == stepGitLab {
+		nested = true // script: lines are joined by the runner: no line deletions
 	}
 	for len(words) > 0 && assignRE.MatchString(words[0].text) {
 		words = words[1:]
@@ -133,10 +164,14 @@ func (j *jobState) command(st *step, scr *script, x *shExpander, c shCmd) {
 					j.assign(scr, x, w)
 				}
 			}
-		case "echo":
-			j.echo(st, scr, x, words[1:], c.redirs)
-		case "docker", "podman", "buildah":
-			j.docker(st, scr, x, c, name, words)
+		case "echo", "printf":
+			j.echo(st, scr, x, name, words[1:], target)
+		case "docker", "podman", "buildah", "nerdctl":
+			j.docker(st, scr, x, c, name, words, nested)
+		case "executor", "kaniko":
+			j.kaniko(st, scr, x, c, words, nested)
+		case "crane", "gcrane", "skopeo", "regctl":
+			j.copyTool(st, scr, x, c, name, words, nested)
 		}
 		return
 	}
@@ -146,7 +181,11 @@ func (j *jobState) assign(scr *script, x *shExpander, w shTok) {
 	eq := strings.IndexByte(w.text, '=')
 	name := strings.TrimSuffix(w.text[:eq], "+")
 	if strings.HasSuffix(w.text[:eq], "+") {
-		x.vars[name] = varDef{value: unknownStr}
+		prev, ok := x.vars[name]
+		if !ok {
+			prev = x.outer(name)
+		}
+		x.vars[name] = varDef{value: prev.value + x.word(w.text[eq+1:]), site: prev.site}
 		return
 	}
 	d := varDef{value: x.word(w.text[eq+1:])}
@@ -157,37 +196,122 @@ func (j *jobState) assign(scr *script, x *shExpander, w shTok) {
 }
 
 // echo NAME=value >> $GITHUB_ENV / $GITHUB_OUTPUT makes the value visible
-// to later steps as env.NAME or steps.<id>.outputs.NAME.
-func (j *jobState) echo(st *step, scr *script, x *shExpander, args []shTok, redirs []shTok) {
-	target := ""
-	for _, r := range redirs {
-		if (r.text == ">>" || r.text == ">") && r.target != nil {
-			switch {
-			case strings.Contains(r.target.text, "GITHUB_ENV"):
-				target = "env"
-			case strings.Contains(r.target.text, "GITHUB_OUTPUT"):
-				target = "output"
+// to later steps as env.NAME or steps.<id>.outputs.NAME; so do the
+// NAME<<DELIM form written one echo per line, and printf with %s.
+func (j *jobState) echo(st *step, scr *script, x *shExpander, cmd string, args []shTok, target string) {
+	if target == "" {
+		return
+	}
+	interp := cmd == "printf"
+	for len(args) > 0 && cmd == "echo" && (args[0].text == "-n" || args[0].text == "-e" || args[0].text == "-E") {
+		interp = interp || args[0].text == "-e"
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		return
+	}
+	var site *defSite
+	if len(args) == 1 {
+		if sp := scr.span(args[0]); sp.exact {
+			site = &defSite{sp: sp, raw: args[0].text}
+		}
+	}
+	vals := x.ctx.enumerate(func() string {
+		if cmd == "printf" {
+			f := x.word(args[0].text)
+			for _, a := range args[1:] {
+				f = strings.Replace(f, "%s", x.word(a.text), 1)
+			}
+			return f
+		}
+		parts := make([]string, len(args))
+		for i, a := range args {
+			parts[i] = x.word(a.text)
+		}
+		return strings.Join(parts, " ")
+	})
+	for i, v := range vals {
+		if interp {
+			v = strings.ReplaceAll(v, `\n`, "\n")
+		}
+		vals[i] = strings.TrimSuffix(v, "\n")
+	}
+	if p := j.pending; p != nil && p.target == target {
+		if vals[0] == p.delim {
+			j.setOut(st, target, p.name, varDef{value: strings.Join(p.lines, "\n")})
+			j.pending = nil
+			return
+		}
+		p.lines = append(p.lines, vals[0])
+		return
+	}
+	var d varDef
+	name := ""
+	for _, v := range vals {
+		for _, line := range strings.Split(v, "\n") {
+			if k := strings.Index(line, "<<"); k > 0 && identRE.MatchString(line[:k]) && !strings.Contains(line[:k], "=") {
+				j.pending = &pendingOut{target: target, name: line[:k], delim: line[k+2:]}
+				continue
+			}
+			if p := j.pending; p != nil {
+				if line == p.delim {
+					j.setOut(st, target, p.name, varDef{value: strings.Join(p.lines, "\n")})
+					j.pending = nil
+				} else {
+					p.lines = append(p.lines, line)
+				}
+				continue
+			}
+			eq := strings.IndexByte(line, '=')
+			if eq <= 0 || !identRE.MatchString(line[:eq]) {
+				continue
+			}
+			if name == "" {
+				name, d = line[:eq], varDef{value: line[eq+1:], site: site}
+			} else if name == line[:eq] && len(d.alts) < maxAlts {
+				d.alts = append(d.alts, varDef{value: line[eq+1:], site: site})
 			}
 		}
 	}
-	for len(args) > 0 && (args[0].text == "-n" || args[0].text == "-e" || args[0].text == "-E") {
-		args = args[1:]
+	if name != "" {
+		j.setOut(st, target, name, d)
 	}
-	if target == "" || len(args) != 1 {
-		return
+}
+
+// heredocOut reads NAME=value lines (and NAME<<DELIM blocks) of a
+// here-document written to $GITHUB_ENV or $GITHUB_OUTPUT.
+func (j *jobState) heredocOut(st *step, x *shExpander, target, body string, quoted bool) {
+	text := body
+	if !quoted {
+		var b strings.Builder
+		x.double(body+`"`, 0, &b)
+		text = b.String()
 	}
-	v := x.word(args[0].text)
-	eq := strings.IndexByte(v, '=')
-	if eq <= 0 || !identRE.MatchString(v[:eq]) {
-		return
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		line := strings.TrimLeft(lines[i], "\t")
+		if k := strings.Index(line, "<<"); k > 0 && identRE.MatchString(line[:k]) {
+			delim := line[k+2:]
+			var vals []string
+			for i++; i < len(lines) && strings.TrimLeft(lines[i], "\t") != delim; i++ {
+				vals = append(vals, lines[i])
+			}
+			j.setOut(st, target, line[:k], varDef{value: strings.Join(vals, "\n")})
+			continue
+		}
+		if eq := strings.IndexByte(line, '='); eq > 0 && identRE.MatchString(line[:eq]) {
+			j.setOut(st, target, line[:eq], varDef{value: line[eq+1:]})
+		}
 	}
-	d := varDef{value: v[eq+1:]}
-	if sp := scr.span(args[0]); sp.exact {
-		d.site = &defSite{sp: sp, raw: args[0].text}
-	}
+}
+
+func (j *jobState) setOut(st *step, target, name string, d varDef) {
 	switch target {
 	case "env":
-		j.jc.ghEnv[v[:eq]] = d
+		if prev, ok := j.jc.ghEnv[name]; ok && j.branchy(st, "env."+name, prev, d) {
+			d = joinDefs(d, prev)
+		}
+		j.jc.ghEnv[name] = d
 	case "output":
 		if st.id == "" {
 			return
@@ -195,8 +319,23 @@ func (j *jobState) echo(st *step, scr *script, x *shExpander, args []shTok, redi
 		if j.jc.outputs[st.id] == nil {
 			j.jc.outputs[st.id] = map[string]varDef{}
 		}
-		j.jc.outputs[st.id][v[:eq]] = d
+		if prev, ok := j.jc.outputs[st.id][name]; ok && j.branchy(st, st.id+"."+name, prev, d) {
+			d = joinDefs(d, prev)
+		}
+		j.jc.outputs[st.id][name] = d
 	}
+}
+
+// branchy: a second write of the same name in one step comes from
+// another branch of the script more often than it overwrites (a step
+// that writes a name twice on one path is rare), so both values are kept.
+func (j *jobState) branchy(st *step, key string, prev, d varDef) bool {
+	if j.wrote == nil {
+		j.wrote = map[string]*step{}
+	}
+	same := j.wrote[key] == st
+	j.wrote[key] = st
+	return same && prev.value != d.value
 }
 
 var (
@@ -207,7 +346,7 @@ var (
 		"--encryption-key": true, "--retry": true, "--retry-delay": true, "--sign-passphrase-file": true}
 )
 
-func (j *jobState) docker(st *step, scr *script, x *shExpander, c shCmd, tool string, words []shTok) {
+func (j *jobState) docker(st *step, scr *script, x *shExpander, c shCmd, tool string, words []shTok, nested bool) {
 	args := words[1:]
 	i := 0
 	for i < len(args) && strings.HasPrefix(args[i].text, "-") {
@@ -222,12 +361,14 @@ func (j *jobState) docker(st *step, scr *script, x *shExpander, c shCmd, tool st
 	sub := x.word(args[i].text)
 	rest := args[i+1:]
 	group := ""
-	if (sub == "image" || sub == "builder" || sub == "buildx") && len(rest) > 0 {
+	if (sub == "image" || sub == "builder" || sub == "buildx" || sub == "manifest") && len(rest) > 0 {
 		group = " " + sub
 		sub2 := x.word(rest[0].text)
 		switch {
 		case sub == "buildx" && sub2 == "imagetools" && len(rest) > 1 && x.word(rest[1].text) == "create":
 			sub, rest = "imagetools-create", rest[2:]
+		case sub == "manifest" && sub2 == "push":
+			sub, rest = "manifest-push", rest[1:]
 		case sub2 == "build" || sub == "buildx" && sub2 == "b" || sub == "image" && (sub2 == "push" || sub2 == "tag"):
 			sub, rest = sub2, rest[1:]
 		default:
@@ -236,16 +377,16 @@ func (j *jobState) docker(st *step, scr *script, x *shExpander, c shCmd, tool st
 	}
 	first, last := scr.span(words[0]).line, scr.span(words[len(words)-1]).line
 	add := func(kind siteKind, pushed bool, label string, w shTok) {
-		v := x.word(w.text)
-		if strings.HasPrefix(v, "docker://") {
-			v = strings.TrimPrefix(v, "docker://")
-		} else if tool != "docker" && hasTransport(v) {
-			return // another containers/image transport: not a registry push
-		}
-		j.sites = append(j.sites, &refSite{kind: kind, pushed: pushed, label: label, value: v, raw: w.text,
-			sp: scr.span(w), from: first, to: last, ctx: st.ctx, vars: maps.Clone(x.vars), cmd: c, scr: scr})
+		j.addSite(st, scr, x, c, kind, pushed, label, w, first, last, nested, tool != "docker")
 	}
 	switch sub {
+	case "manifest-push":
+		for _, w := range rest {
+			if !strings.HasPrefix(w.text, "-") {
+				add(sitePush, true, tool+" manifest push", w)
+				break
+			}
+		}
 	case "push":
 		var pos []shTok
 		for k := 0; k < len(rest); k++ {
@@ -332,6 +473,125 @@ func (j *jobState) docker(st *step, scr *script, x *shExpander, c shCmd, tool st
 	}
 }
 
+// addSite records a reference once per value it may take.
+func (j *jobState) addSite(st *step, scr *script, x *shExpander, c shCmd, kind siteKind, pushed bool, label string, w shTok, first, last int, nested, transports bool) {
+	for _, v := range x.wordAll(w.text) {
+		if strings.HasPrefix(v, "docker://") {
+			v = strings.TrimPrefix(v, "docker://")
+		} else if transports && hasTransport(v) {
+			continue // another containers/image transport: not a registry push
+		}
+		key := fmt.Sprintf("%d/%t/%d/%d/%s", kind, pushed, w.start, first, v)
+		if j.seen == nil {
+			j.seen = map[string]bool{}
+		}
+		if j.seen[key] {
+			continue
+		}
+		j.seen[key] = true
+		j.sites = append(j.sites, &refSite{kind: kind, pushed: pushed, label: label, value: v, raw: w.text,
+			sp: scr.span(w), from: first, to: last, ctx: st.ctx, vars: maps.Clone(x.vars), cmd: c, scr: scr, nested: nested})
+	}
+}
+
+// kaniko: /kaniko/executor --destination REF (repeatable) pushes unless
+// --no-push.
+func (j *jobState) kaniko(st *step, scr *script, x *shExpander, c shCmd, words []shTok, nested bool) {
+	first, last := scr.span(words[0]).line, scr.span(words[len(words)-1]).line
+	var dests []shTok
+	push := true
+	for k := 1; k < len(words); k++ {
+		w := x.word(words[k].text)
+		switch {
+		case w == "--destination" || w == "-d":
+			if k+1 < len(words) {
+				dests = append(dests, words[k+1])
+				k++
+			}
+		case strings.HasPrefix(w, "--destination=") || strings.HasPrefix(w, "-d="):
+			cut := strings.IndexByte(words[k].text, '=') + 1
+			t := words[k]
+			if cut > 0 {
+				dests = append(dests, shTok{kind: tWord, text: t.text[cut:], start: t.start + cut, end: t.end})
+			}
+		case w == "--no-push" || w == "--no-push=true":
+			push = false
+		}
+	}
+	if !push {
+		return
+	}
+	for _, d := range dests {
+		j.addSite(st, scr, x, c, sitePush, true, "kaniko --destination", d, first, last, nested, false)
+	}
+}
+
+// copyTool: crane/gcrane copy|cp SRC DST, crane tag IMG TAG, crane push
+// TARBALL REF, skopeo copy SRC docker://DST, regctl image copy SRC DST.
+func (j *jobState) copyTool(st *step, scr *script, x *shExpander, c shCmd, tool string, words []shTok, nested bool) {
+	first, last := scr.span(words[0]).line, scr.span(words[len(words)-1]).line
+	var pos []shTok
+	for k := 1; k < len(words); k++ {
+		w := x.word(words[k].text)
+		if strings.HasPrefix(w, "-") {
+			if copyValueOpts[w] && k+1 < len(words) {
+				k++
+			}
+			continue
+		}
+		pos = append(pos, words[k])
+	}
+	if len(pos) == 0 {
+		return
+	}
+	sub := x.word(pos[0].text)
+	if tool == "regctl" {
+		if sub != "image" || len(pos) < 2 {
+			return
+		}
+		pos = pos[1:]
+		sub = x.word(pos[0].text)
+	}
+	label := tool + " " + sub
+	switch {
+	case (sub == "copy" || sub == "cp") && len(pos) >= 3:
+		d := pos[2]
+		if tool == "skopeo" && !strings.HasPrefix(x.word(d.text), "docker://") {
+			return // not a registry destination
+		}
+		j.addSite(st, scr, x, c, sitePush, true, label, d, first, last, nested, tool == "skopeo")
+	case sub == "push" && (tool == "crane" || tool == "gcrane") && len(pos) >= 3:
+		j.addSite(st, scr, x, c, sitePush, true, label, pos[2], first, last, nested, false)
+	case sub == "tag" && (tool == "crane" || tool == "gcrane") && len(pos) >= 3:
+		// crane tag IMG TAG: the tag lands in IMG's repository.
+		img, tag := x.word(pos[1].text), x.word(pos[2].text)
+		repo := img
+		if i := strings.LastIndex(repo, "@"); i >= 0 {
+			repo = repo[:i]
+		}
+		if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+			repo = repo[:i]
+		}
+		if tag == "latest" || j.l.mutable[tag] {
+			sp := scr.span(pos[2])
+			msg := fmt.Sprintf("`crane tag` pushes the tag %s (%s:%s)", tag, display(repo), tag)
+			rule, sev := RuleExplicitLatest, SeverityError
+			if tag != "latest" {
+				rule, sev = RuleMutableTag, SeverityWarning
+				msg = fmt.Sprintf("`crane tag` pushes the rolling tag %q (%s:%s)", tag, display(repo), tag)
+			}
+			b := newFix(j.l.src)
+			j.l.retag(b, sp, ":"+pos[2].text, tag, false, nil)
+			j.l.add(rule, sev, sp, msg, b.fix(fmt.Sprintf("tag with the commit sha instead of %s", tag)), first, last)
+		}
+	}
+}
+
+var copyValueOpts = map[string]bool{"--platform": true, "--src-creds": true, "--dest-creds": true, "--authfile": true,
+	"--src-authfile": true, "--dest-authfile": true, "--format": true, "-f": true, "--retry-times": true,
+	"--src-cert-dir": true, "--dest-cert-dir": true, "--sign-by": true, "--src-registry-token": true,
+	"--dest-registry-token": true, "--jobs": true, "-j": true}
+
 func hasTransport(v string) bool {
 	for _, p := range []string{"oci:", "oci-archive:", "dir:", "docker-archive:", "docker-daemon:", "containers-storage:"} {
 		if strings.HasPrefix(v, p) {
@@ -373,7 +633,7 @@ func (j *jobState) finish() {
 		if class != refImplicit {
 			fixed = s.value[:strings.LastIndex(s.value, ":"+tag)+1] + shaStr
 		}
-		dup := j.pushes(fixed)
+		dup := j.pushesElsewhere(fixed, s)
 		b := newFix(j.l.src)
 		var desc, msg, rule string
 		sev := SeverityError
@@ -418,6 +678,17 @@ func (j *jobState) finish() {
 	}
 }
 
+// pushesElsewhere: another command of the job (not s's own, whose other
+// values come from other runs) pushes v.
+func (j *jobState) pushesElsewhere(v string, s *refSite) bool {
+	for _, o := range j.sites {
+		if o.value == v && (o.sp.line != s.sp.line || o.sp.start != s.sp.start) && (o.kind == sitePush || o.kind == siteImagetools || o.kind == siteBuild && o.pushed) {
+			return true
+		}
+	}
+	return false
+}
+
 func (j *jobState) pushes(v string) bool {
 	for _, s := range j.sites {
 		if s.value == v && (s.kind == sitePush || s.kind == siteImagetools || s.kind == siteBuild && s.pushed) {
@@ -432,7 +703,7 @@ func (j *jobState) pushes(v string) bool {
 // (a command inside if/then, followed by more commands) is left alone.
 func removeCommand(b *fixBuilder, g *refSite) bool {
 	c, scr := g.cmd, g.scr
-	if len(c.words) == 0 || shKeywords[c.words[0].text] || c.after.text != "" && c.after.text != "\n" {
+	if g.nested || len(c.words) == 0 || shKeywords[c.words[0].text] || c.after.text != "" && c.after.text != "\n" {
 		return false
 	}
 	v := scr.sc.value

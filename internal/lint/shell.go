@@ -1,8 +1,11 @@
 package lint
 
 import (
+	"maps"
 	"regexp"
 	"strings"
+
+	"mvdan.cc/sh/v3/syntax"
 )
 
 // A small lexer for the POSIX-shell subset that matters in run: steps:
@@ -283,6 +286,45 @@ func commands(toks []shTok) []shCmd {
 type shExpander struct {
 	ctx  *evalCtx
 	vars map[string]varDef
+	// funcs are the shell functions defined so far, run at each call.
+	funcs map[string]*syntax.Stmt
+}
+
+func (x *shExpander) clone() *shExpander {
+	return &shExpander{ctx: x.ctx, vars: maps.Clone(x.vars), funcs: maps.Clone(x.funcs)}
+}
+
+// outer is a variable's value when the script has not assigned it.
+func (x *shExpander) outer(name string) varDef {
+	if v, ok := x.ctx.lookupEnv(name); ok {
+		return v
+	}
+	if v, ok := ghDefaults[name]; ok {
+		return varDef{value: v}
+	}
+	return varDef{value: unknownStr}
+}
+
+// join merges the variables another path through the script left (an
+// if's other branch, a loop not entered) into x.
+func (x *shExpander) join(o *shExpander) {
+	for k, v := range x.vars {
+		ov, ok := o.vars[k]
+		if !ok {
+			ov = x.outer(k)
+		}
+		x.vars[k] = joinDefs(v, ov)
+	}
+	for k, ov := range o.vars {
+		if _, ok := x.vars[k]; !ok {
+			x.vars[k] = joinDefs(x.outer(k), ov)
+		}
+	}
+	for k, f := range o.funcs {
+		if _, ok := x.funcs[k]; !ok {
+			x.funcs[k] = f
+		}
+	}
 }
 
 // ghDefaults are GitHub's default environment variables that hold no tag.
@@ -293,15 +335,21 @@ var ghDefaults = map[string]string{
 
 func (x *shExpander) lookup(name string) string {
 	if v, ok := x.vars[name]; ok {
-		return v.value
+		return x.ctx.ch.pick(v).value
 	}
 	if v, ok := x.ctx.lookupEnv(name); ok {
-		return v.value
+		return x.ctx.ch.pick(v).value
 	}
 	if v, ok := ghDefaults[name]; ok {
 		return v
 	}
 	return unknownStr
+}
+
+// wordAll expands raw under every combination of the alternative values
+// of the variables it names.
+func (x *shExpander) wordAll(raw string) []string {
+	return x.ctx.enumerate(func() string { return x.word(raw) })
 }
 
 func (x *shExpander) word(raw string) string {
@@ -388,7 +436,7 @@ func (x *shExpander) dollar(raw string, i int, b *strings.Builder) int {
 			return n
 		}
 		if v, ok := x.ctx.expr(raw[i+3 : i+3+j]); ok {
-			b.WriteString(v.value)
+			b.WriteString(x.ctx.ch.pick(v).value)
 		} else {
 			b.WriteString(unknownStr)
 		}
@@ -406,6 +454,12 @@ func (x *shExpander) dollar(raw string, i int, b *strings.Builder) int {
 			b.WriteString(x.lookup(m))
 			return i + 1 + len(m)
 		}
+		if c := raw[i+1]; c >= '1' && c <= '9' {
+			if v, ok := x.vars[raw[i+1:i+2]]; ok {
+				b.WriteString(x.ctx.ch.pick(v).value)
+				return i + 2
+			}
+		}
 		if strings.IndexByte("0123456789@*#?$!-", raw[i+1]) >= 0 {
 			b.WriteString(unknownStr)
 			return i + 2
@@ -419,9 +473,25 @@ func (x *shExpander) dollar(raw string, i int, b *strings.Builder) int {
 func (x *shExpander) param(inner string) string {
 	name := nameRE.FindString(inner)
 	if name == "" {
+		if len(inner) == 1 && inner[0] >= '1' && inner[0] <= '9' {
+			if v, ok := x.vars[inner]; ok {
+				return x.ctx.ch.pick(v).value
+			}
+		}
 		return unknownStr
 	}
 	rest := inner[len(name):]
+	if rest == "[@]" || rest == "[*]" || rest == "[0]" {
+		// An array element (or all of them, as alternatives: a word that
+		// is exactly "${a[@]}" is split into words by the caller).
+		if v, ok := x.vars[name]; ok && len(v.arr) > 0 {
+			if rest == "[0]" {
+				return v.arr[0].value
+			}
+			return x.ctx.ch.pick(varDef{value: v.arr[0].value, site: v.arr[0].site, alts: v.arr[1:]}).value
+		}
+		return unknownStr
+	}
 	v := x.lookup(name)
 	switch {
 	case rest == "":

@@ -34,6 +34,107 @@ type defSite struct {
 type varDef struct {
 	value string
 	site  *defSite
+	// alts are the other values the variable may hold: both branches of
+	// an if, every item of a for loop, every matrix value. A reference is
+	// reported when any of them pushes a mutable tag, because each is a
+	// run the workflow can make.
+	alts []varDef
+	// arr holds a bash array's elements (value is then the first).
+	arr []varDef
+}
+
+// all lists the definition and its alternatives.
+func (d varDef) all() []varDef {
+	out := []varDef{{value: d.value, site: d.site}}
+	for _, a := range d.alts {
+		out = append(out, a.all()...)
+	}
+	return out
+}
+
+// maxAlts bounds the values tracked per variable and the expansions of one
+// word, so a script with many branches or nested loops stays linear.
+const maxAlts = 32
+
+// joinDefs merges the values two paths leave in a variable.
+func joinDefs(a, b varDef) varDef {
+	out := varDef{value: a.value, site: a.site, arr: a.arr}
+	seen := map[string]bool{a.value: true}
+	for _, d := range append(a.all()[1:], b.all()...) {
+		if seen[d.value] || len(out.alts) >= maxAlts {
+			continue
+		}
+		seen[d.value] = true
+		out.alts = append(out.alts, varDef{value: d.value, site: d.site})
+	}
+	if len(b.arr) > 0 && len(a.arr) == 0 {
+		out.arr = b.arr
+	} else if len(b.arr) > 0 {
+		out.arr = append(append([]varDef{}, a.arr...), b.arr...)
+	}
+	return out
+}
+
+// chooser picks one alternative per variable reference while a word is
+// expanded, so that every combination of alternatives can be enumerated
+// by re-running the expansion (an odometer over the choices met).
+type chooser struct {
+	arity, sel []int
+	pos        int
+}
+
+func (c *chooser) pick(d varDef) varDef {
+	all := d.all()
+	if c == nil || len(all) == 1 {
+		return all[0]
+	}
+	i := c.pos
+	c.pos++
+	if i >= len(c.arity) {
+		c.arity = append(c.arity, len(all))
+		c.sel = append(c.sel, 0)
+	}
+	s := c.sel[i]
+	if s >= len(all) {
+		s = 0
+	}
+	return all[s]
+}
+
+// enumerate runs f once per combination of the alternatives it meets
+// (bounded by maxAlts runs) and returns the distinct results.
+func (c *evalCtx) enumerate(f func() string) []string {
+	saved := c.ch
+	ch := &chooser{}
+	c.ch = ch
+	defer func() { c.ch = saved }()
+	var out []string
+	seen := map[string]bool{}
+	for run := 0; run < maxAlts; run++ {
+		ch.pos = 0
+		if v := f(); !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+		k := min(ch.pos, len(ch.sel)) - 1
+		for k >= 0 {
+			ch.sel[k]++
+			if ch.sel[k] < ch.arity[k] {
+				break
+			}
+			k--
+		}
+		if k < 0 {
+			break
+		}
+		ch.arity, ch.sel = ch.arity[:k+1], ch.sel[:k+1]
+	}
+	return out
+}
+
+// resolveAll is resolve over every combination of alternative values.
+func (c *evalCtx) resolveAll(text string) []string {
+	return c.enumerate(func() string { return c.resolve(text) })
 }
 
 // evalCtx resolves ${{ }} expressions and shell variables for one step.
@@ -41,6 +142,7 @@ type evalCtx struct {
 	env     []map[string]varDef // outermost first
 	ghEnv   map[string]varDef   // written to $GITHUB_ENV by earlier steps of the job
 	outputs map[string]map[string]varDef
+	ch      *chooser
 }
 
 func (c *evalCtx) lookupEnv(name string) (varDef, bool) {
@@ -113,7 +215,7 @@ func (c *evalCtx) resolve(text string) string {
 			return b.String()
 		}
 		if v, ok := c.expr(text[i+3 : i+3+j]); ok {
-			b.WriteString(v.value)
+			b.WriteString(c.ch.pick(v).value)
 		} else {
 			b.WriteString(unknownStr)
 		}
@@ -126,8 +228,8 @@ func (c *evalCtx) resolve(text string) string {
 func (c *evalCtx) referencedDefs(raw string, shellVars map[string]varDef) []varDef {
 	var out []varDef
 	for _, m := range exprRE.FindAllStringSubmatch(raw, -1) {
-		if v, ok := c.expr(m[1]); ok && v.site != nil {
-			out = append(out, v)
+		if v, ok := c.expr(m[1]); ok {
+			out = appendSites(out, v)
 		}
 	}
 	if shellVars != nil {
@@ -137,14 +239,21 @@ func (c *evalCtx) referencedDefs(raw string, shellVars map[string]varDef) []varD
 				name = m[2]
 			}
 			if v, ok := shellVars[name]; ok {
-				if v.site != nil {
-					out = append(out, v)
-				}
+				out = appendSites(out, v)
 				continue
 			}
-			if v, ok := c.lookupEnv(name); ok && v.site != nil {
-				out = append(out, v)
+			if v, ok := c.lookupEnv(name); ok {
+				out = appendSites(out, v)
 			}
+		}
+	}
+	return out
+}
+
+func appendSites(out []varDef, v varDef) []varDef {
+	for _, d := range append(v.all(), v.arr...) {
+		if d.site != nil {
+			out = append(out, d)
 		}
 	}
 	return out
@@ -152,7 +261,7 @@ func (c *evalCtx) referencedDefs(raw string, shellVars map[string]varDef) []varD
 
 var (
 	exprRE     = regexp.MustCompile(`\$\{\{(.*?)\}\}`)
-	shellVarRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)[^}]*\}|\$([A-Za-z_][A-Za-z0-9_]*)`)
+	shellVarRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*|[1-9])[^}]*\}|\$([A-Za-z_][A-Za-z0-9_]*|[1-9])`)
 )
 
 type refClass int

@@ -147,7 +147,15 @@ func (l *linter) triggers(on *yaml.Node) triggers {
 }
 
 // step is one workflow step with the nodes the rules look at.
+type stepKind int
+
+const (
+	stepGitHub stepKind = iota
+	stepGitLab
+)
+
 type step struct {
+	kind     stepKind
 	node     *yaml.Node
 	id       string
 	uses     string

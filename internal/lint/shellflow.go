@@ -1,0 +1,489 @@
+package lint
+
+import (
+	"strings"
+
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// The shell flow: run: scripts (and GitLab script: lines) are parsed with
+// mvdan.cc/sh and walked the way bash runs them, as far as values go. A
+// variable holds the set of values the paths reaching a point can leave in
+// it: both branches of an if and every case arm are followed and joined,
+// a for loop over a literal list gives its variable every item, functions
+// run at each call with their literal arguments. Every command is then
+// checked with the values it may see, so a push of latest on one branch is
+// found even when another branch reassigns the variable.
+
+// maskExpressions hides ${{ }} expressions from the shell parser (they are
+// not shell syntax) without moving any offset: the expander reads the
+// original text.
+func maskExpressions(s string) string {
+	if !strings.Contains(s, "${{") {
+		return s
+	}
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] != '$' || b[i+1] != '{' || b[i+2] != '{' {
+			continue
+		}
+		j := strings.Index(s[i+3:], "}}")
+		end := len(s)
+		if j >= 0 {
+			end = i + 3 + j + 2
+		}
+		for k := i; k < end; k++ {
+			if b[k] != '\n' {
+				b[k] = 'E'
+			}
+		}
+		i = end - 1
+	}
+	return string(b)
+}
+
+func parseShell(s string) (f *syntax.File, err error) {
+	defer func() {
+		if recover() != nil {
+			f, err = nil, errShellPanic
+		}
+	}()
+	p := syntax.NewParser(syntax.Variant(syntax.LangBash))
+	return p.Parse(strings.NewReader(maskExpressions(s)), "")
+}
+
+type shellError string
+
+func (e shellError) Error() string { return string(e) }
+
+const errShellPanic = shellError("shell parser failed")
+
+// shWalker walks one script.
+type shWalker struct {
+	j     *jobState
+	st    *step
+	scr   *script
+	src   string
+	depth int // nesting of compound commands: a command inside one is never deleted by a fix
+	calls int // function call depth
+	steps int // statements visited, bounded
+}
+
+// maxShellSteps bounds the statements visited in one script (functions
+// called in loops re-run their bodies).
+const maxShellSteps = 20000
+
+func (w *shWalker) text(n syntax.Node) (string, int, int) {
+	if n == nil || !n.Pos().IsValid() || !n.End().IsValid() {
+		return "", 0, 0
+	}
+	a, b := int(n.Pos().Offset()), int(n.End().Offset())
+	if a < 0 || b > len(w.src) || a > b {
+		return "", 0, 0
+	}
+	return w.src[a:b], a, b
+}
+
+func (w *shWalker) tok(n syntax.Node) shTok {
+	t, a, b := w.text(n)
+	return shTok{kind: tWord, text: t, start: a, end: b}
+}
+
+func (w *shWalker) stmts(list []*syntax.Stmt, x *shExpander, target string) {
+	for _, s := range list {
+		w.stmt(s, x, target)
+	}
+}
+
+// redirTarget names what a redirection writes to: "env" for $GITHUB_ENV,
+// "output" for $GITHUB_OUTPUT, else "".
+func redirTarget(word string) string {
+	switch {
+	case strings.Contains(word, "GITHUB_ENV"):
+		return "env"
+	case strings.Contains(word, "GITHUB_OUTPUT"):
+		return "output"
+	}
+	return ""
+}
+
+func (w *shWalker) stmt(s *syntax.Stmt, x *shExpander, target string) {
+	if s == nil || s.Cmd == nil {
+		return
+	}
+	if w.steps++; w.steps > maxShellSteps {
+		return
+	}
+	for _, r := range s.Redirs {
+		if (r.Op == syntax.AppOut || r.Op == syntax.RdrOut || r.Op == syntax.ClbOut) && r.Word != nil {
+			t, _, _ := w.text(r.Word)
+			target = redirTarget(t)
+		}
+	}
+	switch c := s.Cmd.(type) {
+	case *syntax.CallExpr:
+		w.call(s, c, x, target)
+	case *syntax.IfClause:
+		w.ifClause(c, x, target)
+	case *syntax.WhileClause:
+		w.depth++
+		w.stmts(c.Cond, x, target)
+		body := x.clone()
+		w.stmts(c.Do, body, target)
+		x.join(body)
+		w.depth--
+	case *syntax.ForClause:
+		w.depth++
+		w.forClause(c, x, target)
+		w.depth--
+	case *syntax.CaseClause:
+		w.depth++
+		pre := x.clone()
+		var arms []*shExpander
+		def := false
+		for _, it := range c.Items {
+			for _, p := range it.Patterns {
+				if t, _, _ := w.text(p); t == "*" {
+					def = true
+				}
+			}
+			arm := pre.clone()
+			w.stmts(it.Stmts, arm, target)
+			arms = append(arms, arm)
+		}
+		if len(arms) > 0 {
+			*x = *arms[0]
+			for _, a := range arms[1:] {
+				x.join(a)
+			}
+			if !def {
+				x.join(pre)
+			}
+		}
+		w.depth--
+	case *syntax.Block:
+		w.stmts(c.Stmts, x, target)
+	case *syntax.Subshell:
+		w.depth++
+		w.stmts(c.Stmts, x.clone(), target)
+		w.depth--
+	case *syntax.BinaryCmd:
+		switch c.Op {
+		case syntax.Pipe, syntax.PipeAll:
+			// echo NAME=value | tee -a "$GITHUB_ENV" writes like >>.
+			t := target
+			if call, ok := c.Y.Cmd.(*syntax.CallExpr); ok && len(call.Args) > 0 {
+				if name, _, _ := w.text(call.Args[0]); name == "tee" {
+					for _, a := range call.Args[1:] {
+						at, _, _ := w.text(a)
+						if tt := redirTarget(at); tt != "" {
+							t = tt
+						}
+					}
+				}
+			}
+			w.depth++
+			w.stmt(c.X, x.clone(), t)
+			w.stmt(c.Y, x.clone(), target)
+			w.depth--
+		default: // && and ||: the right side may not run
+			w.stmt(c.X, x, target)
+			y := x.clone()
+			w.stmt(c.Y, y, target)
+			x.join(y)
+		}
+	case *syntax.FuncDecl:
+		if c.Name != nil && c.Body != nil {
+			if x.funcs == nil {
+				x.funcs = map[string]*syntax.Stmt{}
+			}
+			x.funcs[c.Name.Value] = c.Body
+		}
+	case *syntax.DeclClause:
+		for _, a := range c.Args {
+			w.assign(a, x)
+		}
+	case *syntax.TimeClause:
+		w.stmt(c.Stmt, x, target)
+	}
+}
+
+func (w *shWalker) ifClause(c *syntax.IfClause, x *shExpander, target string) {
+	w.depth++
+	defer func() { w.depth-- }()
+	w.stmts(c.Cond, x, target)
+	then := x.clone()
+	w.stmts(c.Then, then, target)
+	els := x.clone()
+	if e := c.Else; e != nil {
+		if len(e.Cond) == 0 && !e.ThenPos.IsValid() {
+			w.stmts(e.Then, els, target)
+		} else {
+			w.ifClause(e, els, target)
+		}
+	}
+	*x = *then
+	x.join(els)
+}
+
+func (w *shWalker) forClause(c *syntax.ForClause, x *shExpander, target string) {
+	it, ok := c.Loop.(*syntax.WordIter)
+	if !ok || it.Name == nil {
+		body := x.clone()
+		w.stmts(c.Do, body, target)
+		x.join(body)
+		return
+	}
+	var vals []varDef
+	if len(it.Items) == 0 || !it.InPos.IsValid() {
+		vals = []varDef{{value: unknownStr}}
+	}
+	for _, item := range it.Items {
+		for _, v := range w.splitWord(item, x) {
+			if len(vals) < maxAlts {
+				vals = append(vals, v)
+			}
+		}
+	}
+	if len(vals) == 0 {
+		return // an empty list: the body never runs
+	}
+	x.vars[it.Name.Value] = varDef{value: vals[0].value, site: vals[0].site, alts: vals[1:]}
+	w.stmts(c.Do, x, target)
+}
+
+// splitWord is what one word becomes in a list context: "${a[@]}" is
+// every element, an unquoted literal with spaces is split, else the
+// word's values.
+func (w *shWalker) splitWord(item *syntax.Word, x *shExpander) []varDef {
+	raw, a, b := w.text(item)
+	if name, ok := arraySplat(raw); ok {
+		if v, ok := x.vars[name]; ok && len(v.arr) > 0 {
+			return v.arr
+		}
+		return []varDef{{value: unknownStr}}
+	}
+	var out []varDef
+	for _, v := range x.wordAll(raw) {
+		site := &defSite{sp: w.scr.span(shTok{start: a, end: b}), raw: raw}
+		if !site.sp.exact {
+			site = nil
+		}
+		if !strings.HasPrefix(raw, `"`) && !strings.HasPrefix(raw, `'`) && strings.ContainsAny(v, " \t\n") && !strings.ContainsRune(v, unknownRune) {
+			for _, f := range strings.Fields(v) {
+				out = append(out, varDef{value: f})
+			}
+			continue
+		}
+		out = append(out, varDef{value: v, site: site})
+	}
+	return out
+}
+
+// arraySplat recognises "${name[@]}" and ${name[@]} (and [*]).
+func arraySplat(raw string) (string, bool) {
+	r := strings.Trim(raw, `"`)
+	if !strings.HasPrefix(r, "${") || !strings.HasSuffix(r, "]}") {
+		return "", false
+	}
+	inner := r[2 : len(r)-1]
+	name := nameRE.FindString(inner)
+	if name == "" || (inner[len(name):] != "[@]" && inner[len(name):] != "[*]") {
+		return "", false
+	}
+	return name, true
+}
+
+func (w *shWalker) assign(a *syntax.Assign, x *shExpander) {
+	if a == nil || a.Name == nil || a.Naked {
+		return
+	}
+	name := a.Name.Value
+	if a.Array != nil {
+		var elems []varDef
+		if a.Append {
+			if v, ok := x.vars[name]; ok {
+				elems = append(elems, v.arr...)
+			}
+		}
+		for _, e := range a.Array.Elems {
+			if e.Value == nil {
+				continue
+			}
+			elems = append(elems, w.splitWord(e.Value, x)...)
+		}
+		if len(elems) > maxAlts {
+			elems = elems[:maxAlts]
+		}
+		d := varDef{value: unknownStr, arr: elems}
+		if len(elems) > 0 {
+			d.value, d.site = elems[0].value, elems[0].site
+		}
+		x.vars[name] = d
+		return
+	}
+	if a.Index != nil {
+		// a[i]=v: the element joins the array.
+		if a.Value != nil {
+			v := x.vars[name]
+			v.arr = append(v.arr, w.splitWord(a.Value, x)...)
+			x.vars[name] = v
+		}
+		return
+	}
+	raw := ""
+	var site *defSite
+	if a.Value != nil {
+		var s, e int
+		raw, s, e = w.text(a.Value)
+		if sp := w.scr.span(shTok{start: s, end: e}); sp.exact {
+			// The definition site holds NAME=value, as the fixes expect.
+			_, as, _ := w.text(a)
+			if sp2 := w.scr.span(shTok{start: as, end: e}); sp2.exact {
+				site = &defSite{sp: sp2, raw: w.src[as:e]}
+			}
+		}
+	}
+	vals := x.wordAll(raw)
+	if a.Append {
+		prev, ok := x.vars[name]
+		if !ok {
+			prev = x.outer(name)
+		}
+		if len(prev.arr) > 0 {
+			prev.arr = append(prev.arr, varDef{value: vals[0], site: site})
+			x.vars[name] = prev
+			return
+		}
+		var out []varDef
+		for _, p := range prev.all() {
+			for _, v := range vals {
+				if len(out) < maxAlts {
+					out = append(out, varDef{value: p.value + v, site: p.site})
+				}
+			}
+		}
+		x.vars[name] = varDef{value: out[0].value, site: out[0].site, alts: out[1:]}
+		return
+	}
+	d := varDef{value: vals[0], site: site}
+	for _, v := range vals[1:] {
+		d.alts = append(d.alts, varDef{value: v, site: site})
+	}
+	x.vars[name] = d
+}
+
+func (w *shWalker) call(s *syntax.Stmt, c *syntax.CallExpr, x *shExpander, target string) {
+	if len(c.Args) == 0 {
+		for _, a := range c.Assigns {
+			w.assign(a, x)
+		}
+		return
+	}
+	name, _, _ := w.text(c.Args[0])
+	if body, ok := x.funcs[name]; ok && w.calls < 8 {
+		saved := map[string]varDef{}
+		for k := 1; k <= 9; k++ {
+			key := string(rune('0' + k))
+			if v, ok := x.vars[key]; ok {
+				saved[key] = v
+			}
+			delete(x.vars, key)
+		}
+		for k, a := range c.Args[1:] {
+			if k >= 9 {
+				break
+			}
+			raw, as, ae := w.text(a)
+			vals := x.wordAll(raw)
+			var site *defSite
+			if sp := w.scr.span(shTok{start: as, end: ae}); sp.exact {
+				site = &defSite{sp: sp, raw: raw}
+			}
+			d := varDef{value: vals[0], site: site}
+			for _, v := range vals[1:] {
+				d.alts = append(d.alts, varDef{value: v, site: site})
+			}
+			x.vars[string(rune('1'+k))] = d
+		}
+		w.calls++
+		w.depth++
+		w.stmt(body, x, target)
+		w.depth--
+		w.calls--
+		for k := 1; k <= 9; k++ {
+			key := string(rune('0' + k))
+			delete(x.vars, key)
+			if v, ok := saved[key]; ok {
+				x.vars[key] = v
+			}
+		}
+		return
+	}
+	cmd := shCmd{before: w.sepBefore(s), after: w.sepAfter(s)}
+	for _, a := range c.Args {
+		raw, _, _ := w.text(a)
+		if name, ok := arraySplat(raw); ok {
+			// "${args[@]}" becomes one word per element, each quoted so
+			// the expander gives back the element's value.
+			if v, ok := x.vars[name]; ok && len(v.arr) > 0 {
+				for _, e := range v.arr {
+					t := w.tok(a)
+					t.text = "'" + strings.ReplaceAll(e.value, "'", `'\''`) + "'"
+					cmd.words = append(cmd.words, t)
+				}
+				continue
+			}
+		}
+		cmd.words = append(cmd.words, w.tok(a))
+	}
+	for _, r := range s.Redirs {
+		t := shTok{kind: tRedir, text: r.Op.String(), start: int(r.OpPos.Offset()), end: int(r.OpPos.Offset()) + len(r.Op.String())}
+		if r.Word != nil {
+			wt := w.tok(r.Word)
+			t.target = &wt
+		}
+		cmd.redirs = append(cmd.redirs, t)
+		if (r.Op == syntax.Hdoc || r.Op == syntax.DashHdoc) && r.Hdoc != nil && target != "" {
+			body, _, _ := w.text(r.Hdoc)
+			quoted := r.Word != nil && strings.ContainsAny(w.src[r.Word.Pos().Offset():r.Word.End().Offset()], `'"\`)
+			w.j.heredocOut(w.st, x, target, body, quoted)
+		}
+	}
+	w.j.command(w.st, w.scr, x, cmd, target, w.depth > 0)
+}
+
+// sepBefore and sepAfter give the separators around a statement, for
+// fixes that delete a whole command.
+func (w *shWalker) sepBefore(s *syntax.Stmt) shTok {
+	i := int(s.Pos().Offset())
+	k := i
+	for k > 0 && (w.src[k-1] == ' ' || w.src[k-1] == '\t') {
+		k--
+	}
+	switch {
+	case k == 0:
+		return shTok{}
+	case w.src[k-1] == '\n':
+		return shTok{kind: tSep, text: "\n", start: k - 1, end: k}
+	case k >= 2 && w.src[k-2:k] == "&&":
+		return shTok{kind: tSep, text: "&&", start: k - 2, end: k}
+	case w.src[k-1] == ';':
+		return shTok{kind: tSep, text: ";", start: k - 1, end: k}
+	}
+	return shTok{kind: tSep, text: "?", start: k - 1, end: k}
+}
+
+func (w *shWalker) sepAfter(s *syntax.Stmt) shTok {
+	i := int(s.End().Offset())
+	for i < len(w.src) && (w.src[i] == ' ' || w.src[i] == '\t') {
+		i++
+	}
+	switch {
+	case i >= len(w.src):
+		return shTok{}
+	case w.src[i] == '\n' || w.src[i] == '#':
+		return shTok{kind: tSep, text: "\n", start: i, end: i + 1}
+	}
+	return shTok{kind: tSep, text: "?", start: i, end: i + 1}
+}
