@@ -173,3 +173,12 @@ func TLSConfig(t config.TLS) (*tls.Config, error) {
 	cfg.InsecureSkipVerify = t.InsecureSkipVerify
 	return cfg, nil
 }
+
+// Transport is the RoundTripper a Client built with hc and t sends through
+// (before its debug logging): hc's transport, or http.DefaultTransport,
+// cloned with the TLS settings applied. Adapters that drive a registry
+// through another library (go-containerregistry) use it so tls.ca_file and
+// insecure_skip_verify mean the same everywhere.
+func Transport(hc *http.Client, t config.TLS) (http.RoundTripper, error) {
+	return transportFor(hc, t)
+}
