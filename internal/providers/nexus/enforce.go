@@ -1,0 +1,211 @@
+package nexus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/httpapi"
+)
+
+// target names the fix target: the Nexus repository's deployment policy,
+// shared by every image in it.
+const target = "repository-write-policy"
+
+// readOnly lists the fields of a repository GET that are not part of the
+// update request (DockerHostedRepositoryApiRequest): the rest is sent back
+// exactly as read.
+var readOnly = []string{"url", "format", "type", "size"}
+
+func trimmed(ps []string) []string {
+	out := make([]string, 0, len(ps))
+	for _, s := range ps {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// compliant mirrors the policy: immutable, or partial with every mutable
+// pattern allowed.
+func compliant(im providers.Immutability, allowed []string) bool {
+	switch im.Mode {
+	case providers.ModeImmutable:
+		return true
+	case providers.ModePartial:
+		if len(im.MutablePatterns) == 0 {
+			return false
+		}
+		for _, m := range im.MutablePatterns {
+			if !slices.Contains(allowed, strings.TrimSpace(m)) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// keepLatest says whether the fix sets latestPolicy: only when the policy
+// allows "latest" itself. Nexus can keep no other tag mutable.
+func keepLatest(allowed []string) bool { return slices.Contains(allowed, "latest") }
+
+func (p *Provider) lock(repo string) *sync.Mutex {
+	m, _ := p.locks.LoadOrStore(repo, &sync.Mutex{})
+	return m.(*sync.Mutex)
+}
+
+// Plan says what the PUT would change. Nexus can keep only "latest"
+// mutable; other allowed patterns cannot be expressed, which the action
+// says (the fix makes them immutable too, never less).
+func (p *Provider) Plan(_ context.Context, r providers.Repository, pol providers.FixPolicy) (providers.Change, error) {
+	allowed := trimmed(pol.MutableTagsAllowed)
+	c := providers.Change{Provider: p.name, Kind: Kind, Scope: r.Scope, Repository: r.Name, URI: r.URI, From: r.Immutability}
+	if compliant(r.Immutability, allowed) {
+		c.Noop, c.To, c.Action = true, r.Immutability, "none: the repository already satisfies the policy"
+		return c, nil
+	}
+	latest := keepLatest(allowed)
+	c.Target = target
+	c.Writes = 1
+	c.To = providers.Immutability{Mode: providers.ModeImmutable, Native: "writePolicy=ALLOW_ONCE, latestPolicy=false"}
+	if latest {
+		c.To = providers.Immutability{Mode: providers.ModePartial, Native: "writePolicy=ALLOW_ONCE, latestPolicy=true", MutablePatterns: []string{"latest"}}
+	}
+	c.Action = fmt.Sprintf("PUT %s with storage.writePolicy=ALLOW_ONCE, storage.latestPolicy=%t, every other field as read; covers every image of Nexus repository %s",
+		settingsPath(r.Scope), latest, r.Scope)
+	var lost []string
+	for _, a := range allowed {
+		if a != "latest" {
+			lost = append(lost, a)
+		}
+	}
+	if len(lost) > 0 {
+		c.Action += fmt.Sprintf("; Nexus can keep only latest redeployable, so %s become immutable too", strings.Join(lost, ", "))
+	}
+	return c, nil
+}
+
+// Apply re-reads the repository and, unless it already satisfies the
+// policy, PUTs it back with the new deployment policy. The write policy
+// is verified by reading it back; latestPolicy is verified when Nexus
+// reports it, and the result says so when it does not.
+func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.Observer) (providers.Result, error) {
+	res := providers.Result{Change: ch}
+	if ch.Noop {
+		res.After, res.Verified = ch.From, true
+		return res, nil
+	}
+	if ch.Kind != Kind || ch.Target != target || ch.Scope == "" {
+		return res, fmt.Errorf("nexus %s: change for %s/%s was not planned by this adapter", p.name, ch.Scope, ch.Repository)
+	}
+	latest := ch.To.Mode == providers.ModePartial && slices.Equal(ch.To.MutablePatterns, []string{"latest"})
+	allowed := []string(nil)
+	if latest {
+		allowed = []string{"latest"}
+	}
+	c, err := p.client()
+	if err != nil {
+		return res, err
+	}
+	mu := p.lock(ch.Scope)
+	mu.Lock()
+	defer mu.Unlock()
+	m, err := p.settings(ctx, c, ch.Scope)
+	if err != nil {
+		return res, fmt.Errorf("repository %s: read settings before writing: %w", ch.Scope, err)
+	}
+	before := evaluate(m)
+	var werr error
+	switch {
+	case compliant(before, allowed):
+		// Already as wanted (an earlier change of the same repository),
+		// or stricter: latestPolicy is never switched on where latest is
+		// immutable, since a fix never loosens.
+	case strings.EqualFold(nativePolicy(m), policyDeny):
+		// Read-only is stricter than ALLOW_ONCE: never loosen it.
+	default:
+		res.Writes = 1
+		werr = p.put(ctx, c, ch, m, before, latest, o)
+	}
+	after, err := p.settings(ctx, c, ch.Scope)
+	if err != nil {
+		return res, errors.Join(werr, fmt.Errorf("repository %s: read back settings: %w", ch.Scope, err))
+	}
+	res.After = evaluate(after)
+	st, _ := after["storage"].(map[string]any)
+	lp, hasLP := st["latestPolicy"].(bool)
+	policyOK := strings.EqualFold(nativePolicy(after), policyAllowOnce) || strings.EqualFold(nativePolicy(after), policyDeny)
+	switch {
+	case res.Writes == 0:
+		res.Verified = compliant(res.After, allowed)
+	case !policyOK:
+		res.Verified = false
+	case strings.EqualFold(nativePolicy(after), policyDeny):
+		res.Verified = true
+	case !hasLP:
+		// What can be verified is: redeploy is off. latestPolicy is
+		// write-only on this Nexus.
+		res.Verified = true
+		res.After = ch.To
+		res.After.Note = fmt.Sprintf("writePolicy ALLOW_ONCE verified; latestPolicy=%t was sent but this Nexus does not report it, so it cannot be verified", latest)
+	case lp == latest:
+		res.Verified = true
+	case latest && !lp:
+		// Nexus reads back false: either the write was dropped or the
+		// value is not reported. latest is immutable either way, which
+		// is stricter than the policy asks.
+		res.Verified = true
+		res.After.Note = "latestPolicy=true was sent but reads back false: latest may not be redeployable"
+	default:
+		res.Verified = false
+		res.After.Note = "latestPolicy reads back true: latest is still redeployable"
+	}
+	if werr != nil && !res.Verified {
+		return res, werr
+	}
+	return res, nil
+}
+
+func nativePolicy(m map[string]any) string {
+	st, _ := m["storage"].(map[string]any)
+	wp, _ := st["writePolicy"].(string)
+	return wp
+}
+
+func (p *Provider) put(ctx context.Context, c *httpapi.Client, ch providers.Change, m map[string]any, before providers.Immutability, latest bool, o providers.Observer) error {
+	body := make(map[string]any, len(m))
+	for k, v := range m {
+		if !slices.Contains(readOnly, k) {
+			body[k] = v
+		}
+	}
+	st, _ := m["storage"].(map[string]any)
+	ns := make(map[string]any, len(st)+2)
+	for k, v := range st {
+		ns[k] = v
+	}
+	ns["writePolicy"] = policyAllowOnce
+	ns["latestPolicy"] = latest
+	body["storage"] = ns
+	path := settingsPath(ch.Scope)
+	rec := providers.WriteRecord{Call: "PUT " + path, Target: ch.Scope, Before: before.Native,
+		After: "writePolicy=ALLOW_ONCE, latestPolicy=" + strconv.FormatBool(latest)}
+	_, err := c.Do(ctx, httpapi.Request{Method: http.MethodPut, Path: path, Body: body})
+	if err != nil {
+		err = fmt.Errorf("repository %s: update deployment policy: %w", ch.Scope, err)
+		rec.Err = err.Error()
+	}
+	if o != nil {
+		o.Write(ch, rec)
+	}
+	p.log.Info("nexus write policy write", "repository", ch.Scope, "ok", err == nil)
+	return err
+}
