@@ -90,7 +90,9 @@ func (d *Demo) Env() map[string]string {
 }
 
 // OverwriteTarget is docker-dev/app:v1.0.0, mutable until the fix.
-func (d *Demo) OverwriteTarget() (scope, repository, tag string) { return "docker-dev", "app", "v1.0.0" }
+func (d *Demo) OverwriteTarget() (scope, repository, tag string) {
+	return "docker-dev", "app", "v1.0.0"
+}
 
 // PushTag pushes a new image to scope's repository:tag over the registry
 // API; a refused overwrite wraps emulator.ErrTagImmutable.

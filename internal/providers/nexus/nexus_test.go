@@ -33,7 +33,7 @@ func (c *collector) Warn(providers.Warning) {}
 type recorder struct{ writes []providers.WriteRecord }
 
 func (r *recorder) Write(_ providers.Change, w providers.WriteRecord) { r.writes = append(r.writes, w) }
-func (r *recorder) Progress(providers.Change, int64, int64)          {}
+func (r *recorder) Progress(providers.Change, int64, int64)           {}
 
 func fast(o *httpapi.Options) {
 	o.BaseBackoff, o.MaxBackoff = time.Millisecond, 2*time.Millisecond
