@@ -136,6 +136,15 @@ type Tag struct {
 	// Pushed is when the registry says the tag was pushed or last moved;
 	// zero when the listing does not say.
 	Pushed time.Time
+	// Source, when set, names the registry's own tag history this entry
+	// comes from (Quay's tag history, an audit log): then Pushed is when the
+	// tag started pointing at Digest, not merely when the image was pushed.
+	// Plain listings leave it empty.
+	Source string
+	// Ended, when set, marks a past lifetime from that history: the tag
+	// pointed at Digest from Pushed until Ended and no longer does. Callers
+	// that want only the current tags skip entries with Ended set.
+	Ended time.Time
 }
 
 // TagLister is implemented by adapters that can stream every tag of a

@@ -1,0 +1,349 @@
+package ledger_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/immutag/immutag/internal/ledger"
+	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/testutil/pgtest"
+)
+
+// engines runs f once on a SQLite file and once on a fresh PostgreSQL
+// database (skipped with pgtest's message where PostgreSQL is missing).
+func engines(t *testing.T, f func(t *testing.T, dsn string)) {
+	t.Run("sqlite", func(t *testing.T) {
+		f(t, "sqlite:"+filepath.Join(t.TempDir(), "ledger.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		srv := pgtest.Start(t)
+		f(t, srv.NewDatabase(t))
+	})
+}
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+var t0 = time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)
+
+func open(t *testing.T, dsn string) *ledger.Store {
+	t.Helper()
+	s, err := ledger.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// scan records one complete listing of repository app at c's time.
+func scan(t *testing.T, s *ledger.Store, c *clock, tags map[string]string, ow *[]ledger.Overwrite) {
+	t.Helper()
+	ctx := context.Background()
+	var mu sync.Mutex
+	rec := s.Record(ledger.RecordOptions{Now: c.now, BatchSize: 2, OnOverwrite: func(o ledger.Overwrite) {
+		mu.Lock()
+		defer mu.Unlock()
+		if ow != nil {
+			*ow = append(*ow, o)
+		}
+	}})
+	repo := ledger.Repo{Provider: "ecr-prod", Scope: "123/eu-west-1", Repository: "team/app", Immutable: true}
+	for tag, d := range tags {
+		if err := rec.Tag(ctx, repo, providers.Tag{Name: tag, Digest: d}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rec.RepositoryDone(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Finish(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func history(t *testing.T, s *ledger.Store, ref string) ledger.TagHistory {
+	t.Helper()
+	r, err := ledger.ParseRef(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs, err := s.History(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hs) != 1 {
+		t.Fatalf("history %s: %d tags, want 1: %+v", ref, len(hs), hs)
+	}
+	return hs[0]
+}
+
+func digests(h ledger.TagHistory) string {
+	var b []string
+	for _, iv := range h.Intervals {
+		b = append(b, iv.Digest[len(iv.Digest)-1:])
+	}
+	return strings.Join(b, ",")
+}
+
+const (
+	dA = "sha256:aaaa"
+	dB = "sha256:bbbb"
+	dC = "sha256:cccc"
+)
+
+func TestIntervalsOverwritesGapsAndReturns(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		s := open(t, dsn)
+		c := &clock{t0}
+		var ow []ledger.Overwrite
+		scan(t, s, c, map[string]string{"v1": dA, "latest": dA}, &ow)
+		c.t = t0.Add(time.Hour)
+		scan(t, s, c, map[string]string{"v1": dA, "latest": dA}, &ow)
+		if len(ow) != 0 {
+			t.Fatalf("unchanged tags reported as overwrites: %+v", ow)
+		}
+		h := history(t, s, "team/app:latest")
+		if len(h.Intervals) != 1 || !h.Intervals[0].FirstSeen.Equal(t0) || !h.Intervals[0].LastSeen.Equal(t0.Add(time.Hour)) {
+			t.Fatalf("two unchanged scans should extend one interval: %+v", h.Intervals)
+		}
+		// latest moves to B: one overwrite, old interval closed.
+		c.t = t0.Add(2 * time.Hour)
+		scan(t, s, c, map[string]string{"v1": dA, "latest": dB}, &ow)
+		if len(ow) != 1 || ow[0].Tag != "latest" || ow[0].Previous != dA || ow[0].Digest != dB || !ow[0].Immutable ||
+			!ow[0].LastSeenAt.Equal(t0.Add(time.Hour)) || !ow[0].SeenAt.Equal(c.t) {
+			t.Fatalf("overwrites = %+v", ow)
+		}
+		// v1 disappears, then comes back at C: two intervals, a gap.
+		c.t = t0.Add(3 * time.Hour)
+		scan(t, s, c, map[string]string{"latest": dB}, &ow)
+		c.t = t0.Add(4 * time.Hour)
+		scan(t, s, c, map[string]string{"latest": dB, "v1": dC}, &ow)
+		if len(ow) != 1 {
+			t.Fatalf("a tag that vanished and came back is not an overwrite of an open interval: %+v", ow)
+		}
+		h = history(t, s, "ecr-prod/team/app:v1")
+		if digests(h) != "a,c" || h.Intervals[0].Current || !h.Intervals[1].Current {
+			t.Fatalf("v1 intervals = %+v", h.Intervals)
+		}
+		if h.Provider != "ecr-prod" || h.Scope != "123/eu-west-1" || h.Repository != "team/app" {
+			t.Fatalf("key = %+v", h.Key)
+		}
+		// Point in time: inside, in the gap, before the first record.
+		if a := h.DigestAt(t0.Add(90 * time.Minute)); !a.Known || a.Digest != dA {
+			t.Fatalf("at +90m: %+v", a)
+		}
+		if a := h.DigestAt(t0.Add(150 * time.Minute)); a.Known || a.Before == nil || a.After == nil || a.Before.Digest != dA || a.After.Digest != dC {
+			t.Fatalf("in the gap: %+v", a)
+		}
+		if a := h.DigestAt(t0.Add(-time.Minute)); a.Known || a.Before != nil || a.After == nil || a.After.Digest != dA {
+			t.Fatalf("before the first record: %+v", a)
+		}
+		lh := history(t, s, "team/app:latest")
+		if a := lh.DigestAt(t0.Add(30 * time.Minute)); !a.Known || a.Digest != dA {
+			t.Fatalf("latest at +30m = %+v (before it was overwritten it named A)", a)
+		}
+		// Moved: latest A->B and v1 A->C (after a gap) are both changes.
+		var moves []ledger.Move
+		if err := s.Moved(context.Background(), time.Time{}, func(m ledger.Move) error { moves = append(moves, m); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(moves) != 2 || moves[0].Tag != "latest" || moves[0].From.Digest != dA || moves[0].To.Digest != dB ||
+			moves[1].Tag != "v1" || moves[1].To.Digest != dC {
+			t.Fatalf("moves = %+v", moves)
+		}
+		moves = nil
+		if err := s.Moved(context.Background(), t0.Add(210*time.Minute), func(m ledger.Move) error { moves = append(moves, m); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(moves) != 1 || moves[0].Tag != "v1" {
+			t.Fatalf("moves since +3h30 = %+v", moves)
+		}
+		var tagged []ledger.Tagged
+		if err := s.ByDigest(context.Background(), dA, func(x ledger.Tagged) error { tagged = append(tagged, x); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(tagged) != 2 {
+			t.Fatalf("digest A was named by latest and v1: %+v", tagged)
+		}
+		scans, err := s.Scans(context.Background(), "ecr-prod", 10)
+		if err != nil || len(scans) != 5 || !scans[0].Complete || scans[0].Tags != 2 {
+			t.Fatalf("scans = %+v, %v", scans, err)
+		}
+	})
+}
+
+func TestNativeHistoryImportsOnce(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		s := open(t, dsn)
+		ctx := context.Background()
+		c := &clock{t0}
+		repo := ledger.Repo{Provider: "quay", Scope: "org", Repository: "org/app"}
+		listing := []providers.Tag{
+			{Name: "prod", Digest: dA, Pushed: t0.Add(-90 * 24 * time.Hour), Ended: t0.Add(-30 * 24 * time.Hour), Source: "quay tag history"},
+			{Name: "prod", Digest: dB, Pushed: t0.Add(-30 * 24 * time.Hour), Source: "quay tag history"},
+		}
+		for i := 0; i < 2; i++ { // importing twice must not duplicate
+			rec := s.Record(ledger.RecordOptions{Now: c.now})
+			for _, tg := range listing {
+				if err := rec.Tag(ctx, repo, tg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := rec.Finish(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+			c.t = c.t.Add(time.Hour)
+		}
+		h := history(t, s, "quay/org/app:prod")
+		if digests(h) != "a,b" || h.Intervals[0].Source != "quay tag history" {
+			t.Fatalf("intervals = %+v", h.Intervals)
+		}
+		// Three months ago, before immutag ever ran, the registry's history answers.
+		if a := h.DigestAt(t0.Add(-60 * 24 * time.Hour)); !a.Known || a.Digest != dA {
+			t.Fatalf("60 days before the first scan: %+v", a)
+		}
+		if a := h.DigestAt(t0); !a.Known || a.Digest != dB {
+			t.Fatalf("now: %+v", a)
+		}
+	})
+}
+
+func TestConcurrentRecordersManyTags(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		s := open(t, dsn)
+		ctx := context.Background()
+		c := &clock{t0}
+		rec := s.Record(ledger.RecordOptions{Now: c.now, BatchSize: 64})
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				repo := ledger.Repo{Provider: "p", Scope: "s", Repository: "repo" + string(rune('a'+w))}
+				for i := 0; i < 300; i++ {
+					if err := rec.Tag(ctx, repo, providers.Tag{Name: "t" + itoa(i), Digest: dA}); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- rec.RepositoryDone(ctx, repo)
+			}(w)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := rec.Finish(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := s.DB().QueryRowContext(ctx, `SELECT count(*) FROM ledger_intervals WHERE is_open = 1`).Scan(&n); err != nil || n != 2400 {
+			t.Fatalf("open intervals = %d, %v; want 2400", n, err)
+		}
+	})
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; i > 0; i /= 10 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+	}
+	return string(b)
+}
+
+func TestSQLiteFileIsPrivateWALAndMigrated(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", dir)
+	ctx := context.Background()
+	s, err := ledger.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "immutag", "ledger.db")
+	if s.Where() != path {
+		t.Fatalf("default ledger at %s, want %s", s.Where(), path)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode = %v, %v; want 0600", st.Mode(), err)
+	}
+	var mode string
+	if err := s.DB().QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode = %q, %v", mode, err)
+	}
+	v, err := s.Version(ctx)
+	if err != nil || v != ledger.SchemaVersion {
+		t.Fatalf("version = %d, %v", v, err)
+	}
+	s.Close()
+	// Reopening applies nothing twice.
+	s2, err := ledger.Open(ctx, "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	var n int
+	if err := s2.DB().QueryRowContext(ctx, `SELECT count(*) FROM ledger_schema`).Scan(&n); err != nil || n != ledger.SchemaVersion {
+		t.Fatalf("ledger_schema rows = %d, %v", n, err)
+	}
+}
+
+func TestInlinePasswordDetected(t *testing.T) {
+	for dsn, want := range map[string]bool{
+		"postgres://u:secret@db:5432/ledger":          true,
+		"postgresql://u@db/ledger?password=secret":    true,
+		"host=db user=u password=secret dbname=x":     true,
+		"postgres://u@db:5432/ledger?sslmode=require": false,
+		"/var/lib/immutag/ledger.db":                  false,
+	} {
+		if got := ledger.HasPassword(dsn); got != want {
+			t.Errorf("HasPassword(%q) = %v, want %v", dsn, got, want)
+		}
+	}
+}
+
+func TestPostgresErrorsDoNotEchoPassword(t *testing.T) {
+	srv := pgtest.Start(t)
+	dsn := "postgres://nobody:hunter2secret@127.0.0.1:" + itoa(srv.Port) + "/nosuchdb?sslmode=disable&connect_timeout=5"
+	_, err := ledger.Open(context.Background(), dsn)
+	if err == nil {
+		t.Fatal("opened a database that does not exist")
+	}
+	if strings.Contains(err.Error(), "hunter2secret") {
+		t.Fatalf("error echoes the password: %v", err)
+	}
+	if !strings.Contains(err.Error(), "postgres://127.0.0.1:") {
+		t.Fatalf("error does not say which database: %v", err)
+	}
+}
+
+func TestParseRef(t *testing.T) {
+	for in, want := range map[string]ledger.Ref{
+		"app:v1":              {Path: "app", Tag: "v1"},
+		"ecr-prod/team/app:1": {Path: "ecr-prod/team/app", Tag: "1"},
+	} {
+		got, err := ledger.ParseRef(in)
+		if err != nil || got != want {
+			t.Errorf("ParseRef(%q) = %+v, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"app", "app:", ":v1", "app@sha256:abc", "host:5000/app"} {
+		if _, err := ledger.ParseRef(bad); err == nil {
+			t.Errorf("ParseRef(%q) accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,401 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/immutag/immutag/internal/providers"
+)
+
+// SourceScan is the source of intervals the ledger observed itself by
+// listing tags; native history imports carry the registry's own name.
+const SourceScan = "scan"
+
+// Repo names one repository being recorded.
+type Repo struct {
+	Provider, Scope, Repository string
+	// Immutable is whether the repository is immutable now; an overwrite
+	// seen in an immutable repository is an incident, not drift.
+	Immutable bool
+}
+
+// Overwrite is a tag seen pointing at a different digest than the ledger's
+// open interval for it: evidence that the tag was moved.
+type Overwrite struct {
+	Provider   string    `json:"provider"`
+	Scope      string    `json:"scope"`
+	Repository string    `json:"repository"`
+	Tag        string    `json:"tag"`
+	Previous   string    `json:"previous_digest"`
+	Digest     string    `json:"digest"`
+	LastSeenAt time.Time `json:"previous_last_seen"`
+	SeenAt     time.Time `json:"seen_at"`
+	// Pushed is when the registry says the new digest was pushed (zero if unknown).
+	Pushed    time.Time `json:"pushed,omitzero"`
+	Immutable bool      `json:"immutable_now"`
+}
+
+// RecordOptions tune a Recorder.
+type RecordOptions struct {
+	// Now is the clock (time.Now when nil); tests set it.
+	Now func() time.Time
+	// BatchSize is how many rows one transaction writes (default 2000).
+	BatchSize int
+	// OnOverwrite, when set, is called for each overwrite found, from the
+	// goroutine that flushes a batch.
+	OnOverwrite func(Overwrite)
+}
+
+// Recorder streams tags into the ledger in batched transactions: memory is
+// one batch whatever the number of tags. It is safe for concurrent use by
+// the goroutines that list repositories.
+type Recorder struct {
+	s    *Store
+	opts RecordOptions
+
+	mu    sync.Mutex
+	scans map[string]int64 // provider -> scan id
+	rows  []stageRow
+	done  []stageDone
+	tags  map[string]int64 // provider -> tags recorded
+	err   error
+	// batchIdx dedupes a tag listed twice within one batch.
+	batchIdx map[stageKey]int
+}
+
+type stageKey struct{ provider, scope, repo, tag string }
+
+type stageRow struct {
+	scan                       int64
+	provider, scope, repo, tag string
+	digest, source             string
+	pushed, ended              sql.NullInt64
+	immutable                  bool
+}
+
+type stageDone struct {
+	scan                  int64
+	provider, scope, repo string
+}
+
+// Record starts recording. Call Finish to close the scans.
+func (s *Store) Record(opts RecordOptions) *Recorder {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 2000
+	}
+	return &Recorder{s: s, opts: opts, scans: map[string]int64{}, tags: map[string]int64{}, batchIdx: map[stageKey]int{}}
+}
+
+func (r *Recorder) scan(ctx context.Context, provider string) (int64, error) {
+	if id, ok := r.scans[provider]; ok {
+		return id, nil
+	}
+	var id int64
+	err := r.s.db.QueryRowContext(ctx, r.s.q(`INSERT INTO ledger_scans (provider, started_at) VALUES (?, ?) RETURNING id`),
+		provider, micros(r.opts.Now())).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("ledger %s: start scan: %w", r.s.where, err)
+	}
+	r.scans[provider] = id
+	return id, nil
+}
+
+// Tag records that repo's tag t was listed now.
+func (r *Recorder) Tag(ctx context.Context, repo Repo, t providers.Tag) error {
+	if t.Name == "" || t.Digest == "" {
+		return nil // an untagged manifest, or a listing without a digest: nothing to record
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return r.err
+	}
+	id, err := r.scan(ctx, repo.Provider)
+	if err != nil {
+		r.err = err
+		return err
+	}
+	row := stageRow{scan: id, provider: repo.Provider, scope: repo.Scope, repo: repo.Repository, tag: t.Name,
+		digest: t.Digest, source: SourceScan, immutable: repo.Immutable}
+	if t.Source != "" {
+		row.source = t.Source
+	}
+	if !t.Pushed.IsZero() {
+		row.pushed = sql.NullInt64{Int64: micros(t.Pushed), Valid: true}
+	}
+	if !t.Ended.IsZero() {
+		row.ended = sql.NullInt64{Int64: micros(t.Ended), Valid: true}
+		if !row.pushed.Valid || t.Source == "" {
+			return nil // a past lifetime needs its start and a named source
+		}
+	} else {
+		k := stageKey{repo.Provider, repo.Scope, repo.Repository, t.Name}
+		if i, ok := r.batchIdx[k]; ok {
+			r.rows[i] = row
+			return nil
+		}
+		r.batchIdx[k] = len(r.rows)
+		r.tags[repo.Provider]++
+	}
+	r.rows = append(r.rows, row)
+	if len(r.rows) >= r.opts.BatchSize {
+		return r.flushLocked(ctx)
+	}
+	return nil
+}
+
+// RepositoryDone says repo's listing finished completely: tags of it that
+// this run did not see have disappeared, and their intervals close. Do not
+// call it for a listing that failed part way.
+func (r *Recorder) RepositoryDone(ctx context.Context, repo Repo) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return r.err
+	}
+	id, err := r.scan(ctx, repo.Provider)
+	if err != nil {
+		r.err = err
+		return err
+	}
+	r.done = append(r.done, stageDone{scan: id, provider: repo.Provider, scope: repo.Scope, repo: repo.Repository})
+	if len(r.done) >= r.opts.BatchSize {
+		return r.flushLocked(ctx)
+	}
+	return nil
+}
+
+// Flush writes what is buffered.
+func (r *Recorder) Flush(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.flushLocked(ctx)
+}
+
+// Finish flushes and closes every scan this recorder opened, marking them
+// complete or not.
+func (r *Recorder) Finish(ctx context.Context, complete bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.flushLocked(ctx); err != nil {
+		return err
+	}
+	now := micros(r.opts.Now())
+	c := 0
+	if complete {
+		c = 1
+	}
+	for p, id := range r.scans {
+		if _, err := r.s.db.ExecContext(ctx, r.s.q(`UPDATE ledger_scans SET finished_at = ?, complete = ?, tags = ? WHERE id = ?`), now, c, r.tags[p], id); err != nil {
+			return fmt.Errorf("ledger %s: finish scan: %w", r.s.where, err)
+		}
+	}
+	return nil
+}
+
+// Scans returns the ids of the scans this recorder opened, by provider.
+func (r *Recorder) Scans() map[string]int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]int64, len(r.scans))
+	for k, v := range r.scans {
+		out[k] = v
+	}
+	return out
+}
+
+const stageDDL = `CREATE TEMP TABLE IF NOT EXISTS ledger_stage (
+	scan_id BIGINT NOT NULL, provider TEXT NOT NULL, scope TEXT NOT NULL, repository TEXT NOT NULL, tag TEXT NOT NULL,
+	digest TEXT NOT NULL, pushed BIGINT, ended BIGINT, source TEXT NOT NULL, immutable INTEGER NOT NULL)`
+const stageIdx = `CREATE INDEX IF NOT EXISTS ledger_stage_key ON ledger_stage (repository, tag, scope, provider)`
+const doneDDL = `CREATE TEMP TABLE IF NOT EXISTS ledger_stage_done (scan_id BIGINT NOT NULL, provider TEXT NOT NULL, scope TEXT NOT NULL, repository TEXT NOT NULL)`
+
+// The batch is applied by set-based statements driven from the staging
+// table, each using the open-interval index: per batch a handful of
+// statements whatever its size, instead of a lookup and a write per tag.
+var batchSQL = struct {
+	overwrites, closeMoved, extend, open, history, closeGone string
+}{
+	overwrites: `SELECT i.provider, i.scope, i.repository, i.tag, i.digest, st.digest, i.last_seen, st.pushed, st.immutable
+		FROM ledger_stage st JOIN ledger_intervals i
+		  ON i.repository = st.repository AND i.tag = st.tag AND i.scope = st.scope AND i.provider = st.provider AND i.is_open = 1
+		WHERE st.ended IS NULL AND i.digest <> st.digest`,
+	closeMoved: `UPDATE ledger_intervals SET is_open = 0
+		FROM ledger_stage st
+		WHERE ledger_intervals.is_open = 1 AND st.ended IS NULL
+		  AND ledger_intervals.provider = st.provider AND ledger_intervals.scope = st.scope
+		  AND ledger_intervals.repository = st.repository AND ledger_intervals.tag = st.tag
+		  AND ledger_intervals.digest <> st.digest`,
+	extend: `UPDATE ledger_intervals SET last_seen = ?, scan_id = st.scan_id
+		FROM ledger_stage st
+		WHERE ledger_intervals.is_open = 1 AND st.ended IS NULL
+		  AND ledger_intervals.provider = st.provider AND ledger_intervals.scope = st.scope
+		  AND ledger_intervals.repository = st.repository AND ledger_intervals.tag = st.tag
+		  AND ledger_intervals.digest = st.digest`,
+	// A native history source knows when the tag started pointing at the
+	// digest; a plain listing only knows that it does now.
+	open: `INSERT INTO ledger_intervals (provider, scope, repository, tag, digest, first_seen, last_seen, pushed, source, is_open, scan_id)
+		SELECT st.provider, st.scope, st.repository, st.tag, st.digest,
+		       CASE WHEN st.source <> 'scan' AND st.pushed IS NOT NULL AND st.pushed < ? THEN st.pushed ELSE ? END,
+		       ?, st.pushed, st.source, 1, st.scan_id
+		FROM ledger_stage st
+		WHERE st.ended IS NULL AND NOT EXISTS (
+		  SELECT 1 FROM ledger_intervals i
+		  WHERE i.provider = st.provider AND i.scope = st.scope AND i.repository = st.repository AND i.tag = st.tag AND i.is_open = 1)`,
+	history: `INSERT INTO ledger_intervals (provider, scope, repository, tag, digest, first_seen, last_seen, pushed, source, is_open, scan_id)
+		SELECT st.provider, st.scope, st.repository, st.tag, st.digest, st.pushed, st.ended, st.pushed, st.source, 0, st.scan_id
+		FROM ledger_stage st
+		WHERE st.ended IS NOT NULL AND NOT EXISTS (
+		  SELECT 1 FROM ledger_intervals i
+		  WHERE i.repository = st.repository AND i.tag = st.tag AND i.first_seen = st.pushed
+		    AND i.provider = st.provider AND i.scope = st.scope AND i.digest = st.digest)`,
+	closeGone: `UPDATE ledger_intervals SET is_open = 0
+		FROM ledger_stage_done d
+		WHERE ledger_intervals.is_open = 1
+		  AND ledger_intervals.provider = d.provider AND ledger_intervals.scope = d.scope
+		  AND ledger_intervals.repository = d.repository
+		  AND (ledger_intervals.scan_id IS NULL OR ledger_intervals.scan_id <> d.scan_id)`,
+}
+
+func (r *Recorder) flushLocked(ctx context.Context) (err error) {
+	if r.err != nil {
+		return r.err
+	}
+	if len(r.rows) == 0 && len(r.done) == 0 {
+		return nil
+	}
+	defer func() {
+		if err != nil {
+			r.err = err
+		}
+	}()
+	s := r.s
+	now := micros(r.opts.Now())
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("ledger %s: begin: %w", s.where, err)
+	}
+	defer tx.Rollback()
+	for _, ddl := range []string{stageDDL, stageIdx, doneDDL} {
+		if _, err := tx.ExecContext(ctx, ddl); err != nil {
+			return fmt.Errorf("ledger %s: staging table: %w", s.where, err)
+		}
+	}
+	if err := r.insertStage(ctx, tx); err != nil {
+		return err
+	}
+	var overwrites []Overwrite
+	if len(r.rows) > 0 {
+		rows, err := tx.QueryContext(ctx, batchSQL.overwrites)
+		if err != nil {
+			return fmt.Errorf("ledger %s: compare: %w", s.where, err)
+		}
+		for rows.Next() {
+			var o Overwrite
+			var last int64
+			var pushed sql.NullInt64
+			var imm int
+			if err := rows.Scan(&o.Provider, &o.Scope, &o.Repository, &o.Tag, &o.Previous, &o.Digest, &last, &pushed, &imm); err != nil {
+				rows.Close()
+				return fmt.Errorf("ledger %s: compare: %w", s.where, err)
+			}
+			o.LastSeenAt, o.SeenAt, o.Immutable = fromMicros(last), fromMicros(now), imm == 1
+			if pushed.Valid {
+				o.Pushed = fromMicros(pushed.Int64)
+			}
+			overwrites = append(overwrites, o)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("ledger %s: compare: %w", s.where, err)
+		}
+		steps := []struct {
+			name string
+			sql  string
+			args []any
+		}{
+			{"close moved tags", batchSQL.closeMoved, nil},
+			{"extend intervals", batchSQL.extend, []any{now}},
+			{"open intervals", batchSQL.open, []any{now, now, now}},
+			{"import history", batchSQL.history, nil},
+		}
+		for _, st := range steps {
+			if _, err := tx.ExecContext(ctx, s.q(st.sql), st.args...); err != nil {
+				return fmt.Errorf("ledger %s: %s: %w", s.where, st.name, err)
+			}
+		}
+	}
+	if len(r.done) > 0 {
+		if _, err := tx.ExecContext(ctx, batchSQL.closeGone); err != nil {
+			return fmt.Errorf("ledger %s: close vanished tags: %w", s.where, err)
+		}
+	}
+	for _, t := range []string{"ledger_stage", "ledger_stage_done"} {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
+			return fmt.Errorf("ledger %s: clear %s: %w", s.where, t, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("ledger %s: commit: %w", s.where, err)
+	}
+	r.rows, r.done = r.rows[:0], r.done[:0]
+	clear(r.batchIdx)
+	if r.opts.OnOverwrite != nil {
+		for _, o := range overwrites {
+			r.opts.OnOverwrite(o)
+		}
+	}
+	return nil
+}
+
+// maxRowsPerInsert keeps one INSERT's parameters under SQLite's and
+// PostgreSQL's limits.
+const maxRowsPerInsert = 500
+
+func (r *Recorder) insertStage(ctx context.Context, tx *sql.Tx) error {
+	s := r.s
+	for start := 0; start < len(r.rows); start += maxRowsPerInsert {
+		chunk := r.rows[start:min(start+maxRowsPerInsert, len(r.rows))]
+		var b strings.Builder
+		b.WriteString(`INSERT INTO ledger_stage (scan_id, provider, scope, repository, tag, digest, pushed, ended, source, immutable) VALUES `)
+		args := make([]any, 0, len(chunk)*10)
+		for i, row := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("(?,?,?,?,?,?,?,?,?,?)")
+			imm := 0
+			if row.immutable {
+				imm = 1
+			}
+			args = append(args, row.scan, row.provider, row.scope, row.repo, row.tag, row.digest, row.pushed, row.ended, row.source, imm)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
+			return fmt.Errorf("ledger %s: stage tags: %w", s.where, err)
+		}
+	}
+	for start := 0; start < len(r.done); start += maxRowsPerInsert {
+		chunk := r.done[start:min(start+maxRowsPerInsert, len(r.done))]
+		var b strings.Builder
+		b.WriteString(`INSERT INTO ledger_stage_done (scan_id, provider, scope, repository) VALUES `)
+		args := make([]any, 0, len(chunk)*4)
+		for i, d := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("(?,?,?,?)")
+			args = append(args, d.scan, d.provider, d.scope, d.repo)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
+			return fmt.Errorf("ledger %s: stage repositories: %w", s.where, err)
+		}
+	}
+	return nil
+}

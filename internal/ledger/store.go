@@ -1,0 +1,220 @@
+// Package ledger records which digest every tag named, and when, so that
+// "what ran on Tuesday afternoon three months ago?" has an answer on any
+// registry, and overwrites that already happened leave evidence.
+//
+// It stores intervals, not observations: one row says a tag pointed at a
+// digest from first_seen to last_seen, so hourly scans of an unchanged tag
+// move one timestamp instead of adding rows. A tag that disappears closes its
+// interval; one that comes back opens a new one. The same schema runs on an
+// embedded SQLite file (the default, no set-up, no cgo) and on PostgreSQL
+// (for teams and several serve replicas sharing one ledger).
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	_ "modernc.org/sqlite"             // database/sql driver "sqlite", pure Go
+)
+
+// Engine names a database engine.
+type Engine string
+
+// The engines the ledger runs on.
+const (
+	SQLite   Engine = "sqlite"
+	Postgres Engine = "postgres"
+)
+
+// Store is an open ledger.
+type Store struct {
+	db     *sql.DB
+	engine Engine
+	// where is a description of the database safe to print: a file path, or
+	// host/database of a PostgreSQL DSN without user or password.
+	where string
+}
+
+// DefaultPath is $XDG_STATE_HOME/immutag/ledger.db, with XDG's default
+// ~/.local/state when the variable is unset.
+func DefaultPath() (string, error) {
+	base := os.Getenv("XDG_STATE_HOME")
+	if base == "" || !filepath.IsAbs(base) {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("ledger: no XDG_STATE_HOME and no home directory for ~/.local/state: %w", err)
+		}
+		base = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(base, "immutag", "ledger.db"), nil
+}
+
+// ErrInlinePassword is returned for a DSN that carries a password where
+// secrets are not allowed (a config file or a command line).
+var ErrInlinePassword = errors.New("the ledger DSN holds a password: put the whole DSN in an environment variable and name it with ledger.dsn_env (or use PGPASSWORD / ~/.pgpass), never inline")
+
+// HasPassword reports whether a PostgreSQL DSN (URL or key=value form)
+// carries a password.
+func HasPassword(dsn string) bool {
+	if isPostgres(dsn) {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			// Unparseable: assume the worst rather than echo it anywhere.
+			return strings.Contains(dsn, "@")
+		}
+		if _, ok := u.User.Password(); ok {
+			return true
+		}
+		return u.Query().Has("password")
+	}
+	for _, f := range strings.Fields(dsn) {
+		if strings.HasPrefix(strings.ToLower(f), "password=") {
+			return true
+		}
+	}
+	return false
+}
+
+func isPostgres(dsn string) bool {
+	l := strings.ToLower(dsn)
+	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
+}
+
+// Open opens (creating if needed) the ledger named by dsn and applies any
+// pending migrations: "" is the default SQLite file, "sqlite:PATH" or a plain
+// path a SQLite file, "postgres://..." a PostgreSQL database.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	if isPostgres(dsn) {
+		return openPostgres(ctx, dsn)
+	}
+	path := strings.TrimPrefix(dsn, "sqlite:")
+	path = strings.TrimPrefix(path, "//")
+	if path == "" {
+		p, err := DefaultPath()
+		if err != nil {
+			return nil, err
+		}
+		path = p
+	}
+	return openSQLite(ctx, path)
+}
+
+func openSQLite(ctx context.Context, path string) (*Store, error) {
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("ledger: SQLite path %q: '?' and '#' are not allowed in the file name", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("ledger: create directory for %s: %w", path, err)
+	}
+	// Create the file ourselves so that it (and the -wal/-shm files SQLite
+	// derives from its mode) is private to this user from the first byte.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
+	}
+	f.Close()
+	if err := os.Chmod(path, 0o600); err != nil {
+		return nil, fmt.Errorf("ledger: chmod %s: %w", path, err)
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(30000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
+	}
+	// One writer at a time is SQLite's model; one connection also keeps the
+	// staging table (a TEMP table, per connection) where the writer is.
+	db.SetMaxOpenConns(1)
+	s := &Store{db: db, engine: SQLite, where: path}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func openPostgres(ctx context.Context, dsn string) (*Store, error) {
+	where := "postgres"
+	if u, err := url.Parse(dsn); err == nil {
+		where = "postgres://" + u.Host + u.Path
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: open %s: %s", where, redact(err, dsn))
+	}
+	db.SetMaxOpenConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Store{db: db, engine: Postgres, where: where}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ledger: connect to %s: %s", where, redact(err, dsn))
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// redact keeps a DSN (which may hold a password from the environment) out
+// of an error message.
+func redact(err error, dsn string) string {
+	msg := err.Error()
+	if dsn != "" {
+		msg = strings.ReplaceAll(msg, dsn, "<dsn>")
+	}
+	if u, e := url.Parse(dsn); e == nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			msg = strings.ReplaceAll(msg, p, "<redacted>")
+		}
+	}
+	return msg
+}
+
+// Engine says which database this ledger is on.
+func (s *Store) Engine() Engine { return s.engine }
+
+// Where describes the database without credentials.
+func (s *Store) Where() string { return s.where }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB is the underlying handle, for tests and benchmarks.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// q rewrites the ? placeholders the package writes into PostgreSQL's $n.
+func (s *Store) q(query string) string {
+	if s.engine != Postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// micros is how the ledger stores instants: UTC microseconds since the epoch
+// in a BIGINT, identical on both engines and cheap to index.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
