@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,10 @@ type Engine struct {
 	PlanDefaults bool
 	// OnRepository, when set, is called from the collector for progress output.
 	OnRepository func(Finding)
+	// Shard, when it splits the work, keeps only this process's part: whole
+	// scopes by a stable hash, and for RepositorySharder adapters the
+	// repositories of every scope by a stable hash of their names.
+	Shard *Shard
 }
 
 // Scan is the outcome of Engine.Run: the report (without run metadata) and,
@@ -64,6 +69,14 @@ type emitter struct {
 	scope string
 	out   chan<- event
 	count atomic.Int64
+	// split, when set, keeps only the repositories this shard owns.
+	split *Shard
+}
+
+// Wants tells adapters that can skip a repository before reading it
+// (providers.Wanted) whether this run keeps it.
+func (e *emitter) Wants(name string) bool {
+	return e.split == nil || e.split.OwnsRepository(e.prov.Name(), e.scope, name)
 }
 
 func (e *emitter) send(ev event) error {
@@ -84,6 +97,9 @@ func (e *emitter) Repository(r providers.Repository) error {
 	}
 	if r.Scope == "" {
 		r.Scope = e.scope
+	}
+	if !e.Wants(r.Name) {
+		return nil
 	}
 	e.count.Add(1)
 	ev := Evaluate(r, e.eng.Policy)
@@ -217,8 +233,20 @@ func (eng *Engine) Run(ctx context.Context) (*Scan, error) {
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(limit)
 		for _, ps := range found {
+			split := eng.Shard.Sharded() && ps.p != nil && splitsScopes(ps.p)
 			for _, s := range ps.scopes {
-				g.Go(func() error { return eng.listScope(gctx, ps.p, s, events, log) })
+				var only *Shard
+				switch {
+				case split:
+					only = eng.Shard
+				case eng.Shard.Sharded() && !eng.Shard.OwnsScope(ps.p.Name(), s.Name):
+					continue
+				}
+				g.Go(func() error { return eng.listScope(gctx, ps.p, s, only, events, log) })
+			}
+			// Account-wide defaults are planned by one shard only.
+			if eng.Shard.Sharded() && ps.p != nil && !eng.Shard.OwnsScope(ps.p.Name(), "\x00defaults") {
+				continue
 			}
 			if de, ok := ps.p.(providers.DefaultsEnforcer); ok && eng.PlanDefaults && ps.p != nil {
 				g.Go(func() error { return eng.planDefaults(gctx, ps.p, de, events) })
@@ -228,6 +256,18 @@ func (eng *Engine) Run(ctx context.Context) (*Scan, error) {
 	}
 	close(events)
 	collect.Wait()
+	// Scopes are listed concurrently: put findings and warnings in one
+	// stable order so every format of two runs over the same estate diffs
+	// cleanly (and the shards of a split run merge to the same report).
+	if sorted, serr := SortSpool(CompareFindings, SortRun, rep.Findings.Each); serr != nil {
+		if err == nil {
+			err = fmt.Errorf("order the findings: %w", serr)
+		}
+	} else {
+		rep.Findings.Close()
+		rep.Findings = sorted
+	}
+	slices.SortStableFunc(rep.Warnings, CompareWarnings)
 	sort.SliceStable(rep.Scopes, func(i, j int) bool {
 		a, b := rep.Scopes[i], rep.Scopes[j]
 		if a.Provider != b.Provider {
@@ -247,8 +287,8 @@ func (eng *Engine) Run(ctx context.Context) (*Scan, error) {
 
 // listScope must not return a scope's own error: errgroup would cancel the
 // other scopes. Only cancellation is returned.
-func (eng *Engine) listScope(ctx context.Context, p providers.Provider, s providers.Scope, out chan<- event, log *slog.Logger) error {
-	em := &emitter{ctx: ctx, eng: eng, prov: p, scope: s.Name, out: out}
+func (eng *Engine) listScope(ctx context.Context, p providers.Provider, s providers.Scope, split *Shard, out chan<- event, log *slog.Logger) error {
+	em := &emitter{ctx: ctx, eng: eng, prov: p, scope: s.Name, out: out, split: split}
 	start := time.Now()
 	err := p.Repositories(ctx, s, em)
 	sr := ScopeResult{Provider: p.Name(), Kind: p.Kind(), Scope: s.Name, Status: "ok", Repositories: int(em.count.Load())}

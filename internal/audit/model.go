@@ -60,6 +60,10 @@ type Run struct {
 	// ConfigLines maps each provider name to the line of its entry in
 	// ConfigFile, so a result points at the config that defines the registry.
 	ConfigLines map[string]int `json:"config_lines,omitempty"`
+	// Shard is set on the report of one shard of a split run (--shard).
+	Shard *Shard `json:"shard,omitempty"`
+	// MergedShards is how many shard reports 'report merge' joined.
+	MergedShards int `json:"merged_shards,omitempty"`
 }
 
 // Counts is a tally of statuses.

@@ -27,6 +27,7 @@ type ScanFlags struct {
 	OutputFile  string
 	Concurrency int
 	Verbose     bool
+	Shard       ShardFlags
 }
 
 func (s *ScanFlags) register(cmd *cobra.Command) {
@@ -36,6 +37,7 @@ func (s *ScanFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&s.OutputFile, "output", "", "write the report to this file instead of stdout")
 	fl.IntVar(&s.Concurrency, "concurrency", audit.DefaultConcurrency, "scopes (account/region, project, registry...) listed at once")
 	fl.BoolVarP(&s.Verbose, "verbose", "v", false, "list compliant repositories in table output even for large estates")
+	s.Shard.register(cmd)
 }
 
 func (s *ScanFlags) validate() error {
@@ -200,6 +202,7 @@ type scanMode struct {
 	plan         bool
 	planDefaults bool
 	dryRun       *bool
+	shard        *audit.Shard
 }
 
 type scanResult struct {
@@ -215,6 +218,11 @@ func newRunID() string {
 }
 
 func scan(ctx context.Context, f *Factory, fl *ScanFlags, m scanMode) (*scanResult, error) {
+	sh, err := fl.Shard.resolve(f.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	m.shard = sh
 	cfg, provs, err := loadProviders(ctx, f, fl.Providers)
 	if err != nil {
 		return nil, err
@@ -257,6 +265,9 @@ func runEngine(ctx context.Context, f *Factory, cfg *config.Config, provs []prov
 		PlanDefaults: m.planDefaults,
 		OnRepository: onRepository,
 	}
+	if m.shard.Sharded() {
+		eng.Shard = m.shard
+	}
 	sc, err := eng.Run(ctx)
 	if err != nil {
 		if sc != nil {
@@ -269,6 +280,9 @@ func runEngine(ctx context.Context, f *Factory, cfg *config.Config, provs []prov
 	rep.Run = audit.Run{ID: newRunID(), StartedAt: started, FinishedAt: f.Now().UTC(), Command: m.command,
 		ConfigSHA256: cfg.SHA256, DryRun: m.dryRun, ConfigFile: anchorPath(cfg.File)}
 	rep.Run.ConfigLines = configLines(cfg, provs, rep.Run.ConfigFile)
+	if m.shard.Sharded() {
+		rep.Run.Shard = m.shard
+	}
 	return &scanResult{report: rep, scan: sc, cfg: cfg}, nil
 }
 

@@ -22,6 +22,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(envChild) != "" {
+		os.Exit(childMain())
+	}
 	code := m.Run()
 	moto.Stop()
 	os.Exit(code)

@@ -134,7 +134,7 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 		}
 	}
 
-	j, err := audit.OpenJournal(opts.Journal, rep.Run.ID, f.Now)
+	j, err := audit.OpenJournal(shardJournal(opts.Journal, rep.Run.Shard), rep.Run.ID, f.Now)
 	if err != nil {
 		return err
 	}

@@ -306,7 +306,7 @@ func TestBaselineGateAndDiff(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string][]string{
-		report.DiffNewDrift:      {"fine", "appears-bad"},
+		report.DiffNewDrift:      {"appears-bad", "fine"}, // findings come in the stable order (provider, scope, repository)
 		report.DiffStillDrifting: {"legacy"},
 		report.DiffResolved:      {"recovers"},
 		report.DiffNewRepos:      {"appears-bad"},

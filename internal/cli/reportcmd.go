@@ -22,11 +22,12 @@ func NewCmdReport(f *Factory) *cobra.Command {
 
   render  re-render one report in any output format
   diff    compare two reports: new drift, resolved, still drifting, new and
-          removed repositories`,
+          removed repositories
+  merge   join the reports of a sharded run (--shard I/N) into one`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(NewCmdReportRender(f, nil), NewCmdReportDiff(f, nil))
+	cmd.AddCommand(NewCmdReportRender(f, nil), NewCmdReportDiff(f, nil), NewCmdReportMerge(f, nil))
 	return cmd
 }
 

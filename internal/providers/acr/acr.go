@@ -535,6 +535,9 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 		}
 		return nil
 	}, func(ctx context.Context, name string) error {
+		if !providers.Wanted(e, name) {
+			return nil // another shard reads it
+		}
 		repo, err := p.audit(ctx, r, name) // only context errors come back
 		if err != nil {
 			return err

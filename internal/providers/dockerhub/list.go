@@ -56,6 +56,9 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 		private = n
 		return err
 	}, func(ctx context.Context, name string) error {
+		if !providers.Wanted(e, name) {
+			return nil // another shard reads it
+		}
 		r := p.readRepository(ctx, ns, name)
 		// A read cut short by cancellation says nothing about the
 		// repository: stop rather than emit it as unknown.

@@ -218,6 +218,9 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 	return providers.FanOut(ctx, p.maxConcurrent(), func(ctx context.Context, send func(string) error) error {
 		return p.list(ctx, c, ns, send)
 	}, func(ctx context.Context, name string) error {
+		if !providers.Wanted(e, name) {
+			return nil // another shard reads it
+		}
 		repo := providers.Repository{
 			Provider: p.name, Kind: providers.KindQuay, Scope: ns, Name: name,
 			URI: p.host + "/" + ns + "/" + name, Handle: handle{Org: org},
