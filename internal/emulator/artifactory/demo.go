@@ -1,0 +1,124 @@
+package artifactory
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/emulator"
+)
+
+// Kind is the registry kind the demo serves.
+const Kind = "artifactory"
+
+// DemoTokenEnv is the variable the demo Provider entry names.
+const DemoTokenEnv = "IMMUTAG_DEMO_ARTIFACTORY_TOKEN"
+
+// Demo is a running emulator seeded for the demo and sandbox:
+//
+//   - docker-local: target docker-deployers gives user alice
+//     read/write/delete (partial: alice can overwrite), group ci read/write;
+//   - docker-prod: only group admins (administrators) holds delete
+//     (immutable);
+//   - docker-mixed: target team-leads gives user bob delete on team/**
+//     only (team/app partial, other/app immutable);
+//   - a remote Docker and a generic local repository, which are not audited.
+type Demo struct {
+	*Server
+	alicePass string
+}
+
+var _ emulator.Demo = (*Demo)(nil)
+
+// StartDemo starts a seeded emulator on 127.0.0.1.
+func StartDemo(_ context.Context) (emulator.Demo, error) {
+	tok, err := emulator.DemoSecret()
+	if err != nil {
+		return nil, fmt.Errorf("artifactory demo: token: %w", err)
+	}
+	pass, err := emulator.DemoSecret()
+	if err != nil {
+		return nil, fmt.Errorf("artifactory demo: password: %w", err)
+	}
+	d := &Demo{alicePass: pass}
+	d.Server = New(Options{Token: tok, TokenUser: "immutag-audit"})
+	d.seed()
+	if err := d.Start(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Demo) seed() {
+	s := d.Server
+	s.AddUser(User{Name: "alice", Password: d.alicePass, Groups: []string{"ci"}})
+	s.AddUser(User{Name: "bob"})
+	s.AddUser(User{Name: "root", Admin: true})
+	s.AddGroup("ci", false)
+	s.AddGroup("admins", true)
+	s.AddRepo("docker-local", "local", "docker")
+	s.AddRepo("docker-prod", "local", "docker")
+	s.AddRepo("docker-mixed", "local", "docker")
+	s.AddRepo("dockerhub-remote", "remote", "docker")
+	s.AddRepo("generic-local", "local", "generic")
+	for _, r := range []struct{ repo, image string }{
+		{"docker-local", "app"}, {"docker-local", "tools"}, {"docker-prod", "api"},
+		{"docker-mixed", "team/app"}, {"docker-mixed", "other/app"},
+	} {
+		_ = s.AddImage(r.repo, r.image, "latest", "v1.0.0")
+	}
+	s.SetTarget(Target{Name: "docker-deployers", Repos: []string{"docker-local"},
+		Users:  map[string][]string{"alice": {"read", "write", "delete"}},
+		Groups: map[string][]string{"ci": {"read", "write"}}})
+	s.SetTarget(Target{Name: "prod-release", Repos: []string{"docker-prod"},
+		Groups: map[string][]string{"ci": {"read", "write"}, "admins": {"read", "write", "delete", "manage"}}})
+	s.SetTarget(Target{Name: "team-leads", Repos: []string{"docker-mixed"}, Include: []string{"team/**"},
+		Users: map[string][]string{"bob": {"read", "write", "delete"}}})
+}
+
+// Kind is "artifactory".
+func (d *Demo) Kind() string { return Kind }
+
+// Provider points the artifactory adapter at this emulator.
+func (d *Demo) Provider() config.Provider {
+	return config.Provider{
+		Name:        "artifactory-demo",
+		Kind:        Kind,
+		Endpoint:    d.URL(),
+		Credentials: config.Credentials{TokenEnv: DemoTokenEnv},
+	}
+}
+
+// Env holds the credential variable the Provider entry names.
+func (d *Demo) Env() map[string]string { return map[string]string{DemoTokenEnv: d.o.Token} }
+
+// OverwriteTarget is docker-local/app:v1.0.0, which alice can overwrite:
+// the fix is a plan only, so it stays overwritable after it.
+func (d *Demo) OverwriteTarget() (scope, repository, tag string) {
+	return "docker-local", "app", "v1.0.0"
+}
+
+// PushTag pushes as alice, the deployer holding Delete/Overwrite; a
+// refused overwrite wraps emulator.ErrTagImmutable.
+func (d *Demo) PushTag(ctx context.Context, scope, repository, tag string) error {
+	if d.URL() == "" {
+		return errors.New("artifactory emulator: not started")
+	}
+	nonce := make([]byte, 8)
+	_, _ = rand.Read(nonce)
+	rep, err := emulator.PushManifest(ctx, d.URL()+"/artifactory/api/docker/"+scope, repository, tag, "alice", d.alicePass, hex.EncodeToString(nonce))
+	if err != nil {
+		return fmt.Errorf("push %s/%s:%s: %w", scope, repository, tag, err)
+	}
+	switch {
+	case rep.Status == http.StatusForbidden:
+		return fmt.Errorf("push %s/%s:%s: %s: %w", scope, repository, tag, rep.Message, emulator.ErrTagImmutable)
+	case rep.Status/100 != 2:
+		return fmt.Errorf("push %s/%s:%s: HTTP %d: %s", scope, repository, tag, rep.Status, rep.Message)
+	}
+	return nil
+}

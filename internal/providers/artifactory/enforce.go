@@ -1,0 +1,113 @@
+package artifactory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/immutag/immutag/internal/providers"
+)
+
+// ErrPlanOnly is returned by Apply: Artifactory fixes are printed, never
+// applied, because permission targets are an organisation's decision.
+var ErrPlanOnly = errors.New("artifactory fixes are a plan only: apply the printed permission change in Artifactory")
+
+// target names the fix target.
+const fixTarget = "permission-targets"
+
+func without(actions []string) []string {
+	var out []string
+	for _, a := range actions {
+		switch strings.ToLower(a) {
+		case "delete", "d", "manage", "m":
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// Plan prints the exact permission change that would leave only
+// administrators able to overwrite the image's tags. Nothing is applied.
+func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol providers.FixPolicy) (providers.Change, error) {
+	c := providers.Change{Provider: p.name, Kind: Kind, Scope: r.Scope, Repository: r.Name, URI: r.URI, From: r.Immutability}
+	if r.Mode == providers.ModeImmutable {
+		c.Noop, c.To, c.Action = true, r.Immutability, "none: only administrators can overwrite tags"
+		return c, nil
+	}
+	h, ok := r.Handle.(handle)
+	if !ok {
+		cl, err := p.client()
+		if err != nil {
+			return c, err
+		}
+		ts, err := p.permissions(ctx, cl)
+		if err != nil {
+			return c, fmt.Errorf("repository %s: %w", r.Scope, err)
+		}
+		h = handle{holders: p.holders(ctx, cl, ts, r.Scope, r.Name)}
+	}
+	if len(h.holders) == 0 {
+		c.Noop, c.To, c.Action = true, evaluate(nil), "none: only administrators can overwrite tags"
+		return c, nil
+	}
+	byTarget := map[string][]holder{}
+	var order []string
+	for _, x := range h.holders {
+		if _, seen := byTarget[x.Target]; !seen {
+			order = append(order, x.Target)
+		}
+		byTarget[x.Target] = append(byTarget[x.Target], x)
+	}
+	var parts []string
+	for _, t := range order {
+		var edits []string
+		for _, x := range byTarget[t] {
+			edits = append(edits, fmt.Sprintf("%s %s %s -> %s", x.Kind, x.Name, fmtActions(x.Actions), fmtActions(without(x.Actions))))
+		}
+		parts = append(parts, fmt.Sprintf("PUT %s/v2/security/permissions/%s with repo.actions changed: %s", apiPrefix, t, strings.Join(edits, "; ")))
+	}
+	c.Target = fixTarget
+	c.Action = "plan only, not applied (permissions are an organisation's decision): " + strings.Join(parts, " | ") +
+		"; this removes Delete/Overwrite (and Manage) from these principals on every repository and path the target covers"
+	if allowed := trimmed(pol.MutableTagsAllowed); len(allowed) > 0 {
+		var pats []string
+		for _, a := range allowed {
+			pats = append(pats, "**/"+a+"/**")
+		}
+		c.Action += fmt.Sprintf("; to keep %s overwritable, grant Delete/Overwrite in a separate permission target whose include-patterns are %s",
+			strings.Join(allowed, ", "), strings.Join(pats, ", "))
+	}
+	c.To = evaluate(nil)
+	c.Writes = 0
+	return c, nil
+}
+
+func trimmed(ps []string) []string {
+	var out []string
+	for _, s := range ps {
+		if s = strings.TrimSpace(s); s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func fmtActions(a []string) string {
+	if len(a) == 0 {
+		return "[] (remove the principal)"
+	}
+	return "[" + strings.Join(a, ",") + "]"
+}
+
+// Apply never writes: see ErrPlanOnly.
+func (p *Provider) Apply(_ context.Context, ch providers.Change, _ providers.Observer) (providers.Result, error) {
+	res := providers.Result{Change: ch, After: ch.From}
+	if ch.Noop {
+		res.Verified = true
+		return res, nil
+	}
+	return res, &providers.APIError{Kind: providers.ErrUnsupported, Message: ErrPlanOnly.Error(), Err: ErrPlanOnly}
+}
