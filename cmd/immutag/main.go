@@ -2,6 +2,8 @@
 package main
 
 import (
+	"github.com/immutag/immutag/internal/redact"
+
 	"context"
 	"fmt"
 	"os"
@@ -17,7 +19,7 @@ func main() {
 	err := cli.NewRootCmd(f).ExecuteContext(ctx)
 	stop()
 	if err != nil && err.Error() != "" {
-		fmt.Fprintln(os.Stderr, "immutag: "+err.Error())
+		fmt.Fprintln(os.Stderr, "immutag: "+redact.String(err.Error()))
 	}
 	os.Exit(cli.ExitCode(err))
 }

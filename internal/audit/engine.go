@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"github.com/immutag/immutag/internal/redact"
+
 	"context"
 	"errors"
 	"fmt"
@@ -175,6 +177,7 @@ func (eng *Engine) Run(ctx context.Context) (*Scan, error) {
 			switch {
 			case ev.finding != nil:
 				f := ev.finding
+				f.Reason, f.Note = redact.String(f.Reason), redact.String(f.Note)
 				_ = rep.Findings.Add(*f)
 				rep.Summary.Counts.add(f.Status)
 				c := rep.Summary.ByProvider[f.Provider]
@@ -184,11 +187,13 @@ func (eng *Engine) Run(ctx context.Context) (*Scan, error) {
 					eng.OnRepository(*f)
 				}
 			case ev.scope != nil:
+				ev.scope.Error = redact.String(ev.scope.Error)
 				rep.Scopes = append(rep.Scopes, *ev.scope)
 				if ev.scope.Status != "ok" {
 					rep.Summary.ScopeErrors++
 				}
 			case ev.warning != nil:
+				ev.warning.Message = redact.String(ev.warning.Message)
 				rep.Warnings = append(rep.Warnings, *ev.warning)
 			case ev.change != nil:
 				if err := scan.Changes.Add(*ev.change); err != nil && planErr == nil {

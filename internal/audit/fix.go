@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"github.com/immutag/immutag/internal/redact"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -67,6 +69,7 @@ func (j *Journal) Append(e JournalEntry) error {
 	j.mu.Lock()
 	e.Time = j.now().UTC()
 	e.RunID = j.runID
+	e.Error = redact.String(e.Error)
 	b, err := json.Marshal(e)
 	if err != nil {
 		j.mu.Unlock()
@@ -237,7 +240,7 @@ func (fx *Fixer) ApplyOne(ctx context.Context, pc PlannedChange) (ChangeRecord, 
 		// failed would invite a retry of a write that is already made.
 		rec.State, rec.Error = StateUnverified, err.Error()
 	case err != nil:
-		rec.State, rec.Error = "failed", err.Error()
+		rec.State, rec.Error = "failed", redact.String(err.Error())
 	case !res.Verified:
 		rec.State, rec.Error = "verify-failed", "the setting read back does not match what was written"
 	default:

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"github.com/immutag/immutag/internal/safefile"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -153,7 +155,7 @@ func auditRun(ctx context.Context, f *Factory, opts *AuditOptions) error {
 // loadBaseline reads the drifting finding ids of an earlier JSON report.
 // Any problem is an exit-1 error naming the file.
 func loadBaseline(path string) (report.Baseline, error) {
-	fh, err := os.Open(path)
+	fh, err := safefile.Open(path, safefile.ReportLimit)
 	if err != nil {
 		return nil, fmt.Errorf("--baseline %s: %w", path, err)
 	}

@@ -4,6 +4,8 @@
 package cli
 
 import (
+	"github.com/immutag/immutag/internal/redact"
+
 	"context"
 	"fmt"
 	"io"
@@ -93,8 +95,16 @@ func (f *Factory) loadConfigOnce() func() (*config.Config, error) {
 	}
 }
 
+// sdkSecretEnv are the variables the cloud SDKs' default chains read
+// secrets from: registered with the redactor so that an SDK error echoing
+// one is masked like the config's own credentials.
+var sdkSecretEnv = []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_CLIENT_SECRET", "AZURE_PASSWORD", "AZURE_CLIENT_CERTIFICATE_PASSWORD"}
+
 // ProviderOptions are the shared adapter dependencies.
 func (f *Factory) ProviderOptions() providers.Options {
+	for _, n := range sdkSecretEnv {
+		redact.Add(f.Getenv(n))
+	}
 	return providers.Options{Logger: f.Logger(), Getenv: f.Getenv, Now: f.Now}
 }
 
@@ -119,7 +129,10 @@ func (f *Factory) Logger() *slog.Logger {
 		} else {
 			h = slog.NewTextHandler(f.IO.ErrOut, opts)
 		}
-		f.logger = slog.New(h)
+		// One redactor for the whole program: every message and attribute
+		// value is scrubbed of the secrets immutag knows and of
+		// credential-shaped text a server echoed.
+		f.logger = slog.New(redact.Handler(h))
 	})
 	return f.logger
 }

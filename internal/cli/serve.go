@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"github.com/immutag/immutag/internal/redact"
+
 	"context"
 	"errors"
 	"fmt"
@@ -140,6 +142,7 @@ func (o *ServeOptions) validate(f *Factory) error {
 	}
 	if o.WebhookSecretEnv != "" {
 		o.secret = f.Getenv(o.WebhookSecretEnv)
+		redact.Add(o.secret)
 		if o.secret == "" {
 			return fmt.Errorf("--webhook-secret-env %s: the environment variable is empty or not set", o.WebhookSecretEnv)
 		}

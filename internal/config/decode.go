@@ -215,6 +215,9 @@ func (p *nodeParser) node(n *yaml.Node, path string, depth int) (*value, error) 
 	return &value{line: n.Line}, nil
 }
 
+// keyRE is the shape of every key immutag's config has.
+var keyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,63}$`)
+
 func (p *nodeParser) mapping(n *yaml.Node, path string, depth int) (*value, error) {
 	v := &value{kind: vMap, line: n.Line}
 	seen := map[string]int{}
@@ -227,6 +230,12 @@ func (p *nodeParser) mapping(n *yaml.Node, path string, depth int) (*value, erro
 		}
 		if kn.Kind != yaml.ScalarNode {
 			return nil, &Error{File: p.file, Line: kn.Line, Key: path, Msg: "keys must be plain names"}
+		}
+		// Every config key is a short snake_case name. Anything else is
+		// not a config at all (a symlink to /etc/shadow parses as YAML
+		// keys), so the text is never echoed: it may be a secret.
+		if !keyRE.MatchString(kn.Value) {
+			return nil, &Error{File: p.file, Line: kn.Line, Key: path, Msg: "not an immutag config: a key is not a plain name (text not shown)"}
 		}
 		kp := join(path, kn.Value)
 		if first, dup := seen[kn.Value]; dup {
@@ -358,7 +367,7 @@ func (d *decoder) errAt(path string, line int, format string, args ...any) error
 	} else if line == 0 {
 		line = d.lineOf(path)
 	}
-	return &Error{File: d.file, Line: line, Key: path, Msg: fmt.Sprintf(format, args...)}
+	return &Error{File: d.file, Line: line, Key: path, Msg: fmt.Sprintf(format, clipArgs(args)...)}
 }
 
 func (d *decoder) typeErr(path string, v *value, want string) error {

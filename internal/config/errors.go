@@ -1,8 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Error is a configuration mistake, located as precisely as the loader
@@ -32,7 +34,38 @@ func (e *Error) Error() string {
 	if e.Msg != "" {
 		parts = append(parts, e.Msg)
 	}
-	return oneLine(strings.Join(parts, ": "))
+	return clip(oneLine(strings.Join(parts, ": ")), maxErrorLen)
+}
+
+// Bounds on what an error repeats of the file: a 50 MB provider name must
+// not come back in full.
+const (
+	maxValueLen = 120
+	maxErrorLen = 1024
+)
+
+// clip cuts s to at most n bytes (on a rune boundary) and says so.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("… (%d bytes cut)", len(s)-cut)
+}
+
+// clipArgs cuts the string values an error message quotes.
+func clipArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			a = clip(s, maxValueLen)
+		}
+		out[i] = a
+	}
+	return out
 }
 
 // oneLine folds a message onto one line: library errors (yaml's type errors

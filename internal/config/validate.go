@@ -17,7 +17,9 @@ import (
 
 var (
 	nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
-	envRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	// envRE is the conventional shape of a variable name: a value of a
+	// *_env key outside it is most likely a secret pasted in its place.
+	envRE = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
 	// Region shape, not a list: new regions (il-central-1, eusc-de-east-1,
 	// us-isob-east-1) must not need a release.
 	regionRE = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$`)
@@ -52,7 +54,7 @@ type validator struct {
 }
 
 func (v *validator) bad(path, format string, args ...any) error {
-	return &Error{File: v.c.File, Line: v.lineOf(path), Key: path, Msg: fmt.Sprintf(format, args...)}
+	return &Error{File: v.c.File, Line: v.lineOf(path), Key: path, Msg: fmt.Sprintf(format, clipArgs(args)...)}
 }
 
 func (c *Config) validate(lineOf func(path string) int) error {
@@ -133,8 +135,8 @@ func (v *validator) provider(i int, seen map[string]int) error {
 		}
 		// A value that is not a variable name is most likely the secret
 		// pasted in place of the name, so it must not be echoed.
-		if !envRE.MatchString(cr.val) {
-			return v.bad(at(key), "inline secrets are refused: this is not an environment variable name (value not shown); put the secret in an environment variable and write the variable's name here")
+		if what := pastedSecret(cr.val); what != "" {
+			return v.bad(at(key), "inline secrets are refused: the value looks like %s, not the name of an environment variable (value not shown); put the secret in an environment variable and write the variable's name here, e.g. REGISTRY_TOKEN", what)
 		}
 	}
 
@@ -259,6 +261,11 @@ func (v *validator) endpoint(path, raw, kind string) error {
 	if u.User != nil {
 		return v.bad(path, "credentials in the URL are refused (value not shown); put the secret in an environment variable and name it under credentials")
 	}
+	// No registry API root takes a query string, and one is where
+	// access_token=... ends up: refused like user:password, not echoed.
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return v.bad(path, "a query string or fragment in the URL is refused (value not shown): it can carry credentials such as access_token=, and a registry API root needs none")
+	}
 	if grpc && u.Path != "" && u.Path != "/" {
 		return v.bad(path, "a gRPC endpoint has no path; want host:port or http(s)://host:port")
 	}
@@ -307,4 +314,31 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// tokenShapes are the credential formats users paste where a variable name
+// belongs, with what to call them in the error (never the value).
+var tokenShapes = []struct {
+	re   *regexp.Regexp
+	what string
+}{
+	{regexp.MustCompile(`^dckr_(pat|oat)_`), "a Docker Hub access token"},
+	{regexp.MustCompile(`^(ghp|gho|ghu|ghs|ghr)_|^github_pat_`), "a GitHub token"},
+	{regexp.MustCompile(`^glpat-`), "a GitLab token"},
+	{regexp.MustCompile(`^(AKIA|ASIA)[0-9A-Z]{16}$`), "an AWS access key id"},
+	{regexp.MustCompile(`^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.`), "a JWT (a bearer token)"},
+}
+
+// pastedSecret says what an *_env value probably is when it is not a
+// conventional variable name (upper case, digits, underscore), or "".
+func pastedSecret(val string) string {
+	for _, s := range tokenShapes {
+		if s.re.MatchString(val) {
+			return s.what
+		}
+	}
+	if !envRE.MatchString(val) {
+		return "a secret (a variable name is upper case letters, digits and underscores)"
+	}
+	return ""
 }

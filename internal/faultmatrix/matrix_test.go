@@ -14,6 +14,7 @@ import (
 	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/redact"
 )
 
 // outcome is what a cell expects of the scope the fault aims at.
@@ -248,6 +249,10 @@ var faults = []faultCase{
 	// no body, and no answer taken from it for registry data.
 	{"redirect-302-foreign", func(t *testing.T, fx *fixture) spec { return redirectCell(t, fx, http.StatusFound) }},
 	{"redirect-307-foreign", func(t *testing.T, fx *fixture) spec { return redirectCell(t, fx, http.StatusTemporaryRedirect) }},
+	// Issue 12 case 3: a 400 whose body echoes the credential the request
+	// carried (a minted bearer, a static token, a Basic password) must not
+	// put it into the report, the log or the error.
+	{"echo-credential", echoCredentialCell},
 	{"401-refresh", func(t *testing.T, fx *fixture) spec {
 		switch fx.kind {
 		case providers.KindDockerHub:
@@ -310,6 +315,45 @@ var faults = []faultCase{
 			}
 		}}
 	}},
+}
+
+func echoCredentialCell(t *testing.T, fx *fixture) spec {
+	switch {
+	case fx.gp != nil:
+		return spec{skip: "gRPC errors carry a status message the adapter never fills from the request"}
+	case fx.kind == providers.KindECR:
+		return spec{skip: "SigV4 sends no reusable credential: the signature is good for one request"}
+	}
+	var (
+		mu    sync.Mutex
+		creds []string
+	)
+	fx.px.add(&rule{match: on(fx.bad, opList), do: func(w http.ResponseWriter, r *http.Request, _ http.Handler) {
+		auth := r.Header.Get("Authorization")
+		_, cred, _ := strings.Cut(auth, " ")
+		mu.Lock()
+		creds = append(creds, auth, cred)
+		mu.Unlock()
+		msg := "invalid credential " + cred + " (you sent Authorization: " + auth + ")"
+		respond(http.StatusBadRequest, hdr("Content-Type", "application/json"), errJSON(map[string]any{
+			"detail": msg, "error_message": msg, "errors": []map[string]string{{"code": "DENIED", "message": msg}},
+		}))(w, r, nil)
+	}})
+	return spec{want: scopeError, msg: []string{redact.Mask}, counted: on(fx.bad, opList), min: 1, max: 1,
+		post: func(t *testing.T, _ *fixture, r result) {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(creds) == 0 || creds[1] == "" {
+				t.Fatalf("the listing carried no credential to echo: %q", creds)
+			}
+			for _, c := range creds {
+				for what, out := range map[string]string{"stdout (report)": r.stdout, "stderr (log, error)": r.stderr} {
+					if len(c) >= 8 && strings.Contains(out, c) {
+						t.Errorf("%s carries the echoed credential %q...", what, c[:8])
+					}
+				}
+			}
+		}}
 }
 
 // redirectCell answers the bad scope's listing with status and a Location

@@ -6,6 +6,8 @@
 package providers
 
 import (
+	"github.com/immutag/immutag/internal/redact"
+
 	"context"
 	"log/slog"
 	"net/http"
@@ -268,6 +270,15 @@ func (o Options) Log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return o.Logger
+}
+
+// Secret returns the value of the environment variable that holds a
+// credential (token_env, password_env) and registers it with the program's
+// redactor, so it is masked in every error, log line and report field.
+func (o Options) Secret(name string) string {
+	v := o.Env(name)
+	redact.Add(v)
+	return v
 }
 
 // Env returns the value of an environment variable through Getenv.

@@ -1,12 +1,13 @@
 package report
 
 import (
+	"github.com/immutag/immutag/internal/safefile"
+
 	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/providers"
@@ -14,7 +15,7 @@ import (
 
 // LoadFile reads a saved JSON report. Errors name the file.
 func LoadFile(path string) (*audit.Report, error) {
-	f, err := os.Open(path)
+	f, err := safefile.Open(path, safefile.ReportLimit)
 	if err != nil {
 		return nil, fmt.Errorf("report %s: %w", path, err)
 	}

@@ -5,6 +5,8 @@
 package configload
 
 import (
+	"github.com/immutag/immutag/internal/safefile"
+
 	"bytes"
 	"errors"
 	"io/fs"
@@ -69,7 +71,7 @@ func Load(o Options) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, err := os.ReadFile(file)
+	raw, err := safefile.ReadFile(file, safefile.ConfigLimit)
 	if err != nil {
 		return nil, readError(file, err)
 	}

@@ -265,7 +265,7 @@ func (p *Provider) initLocked() error {
 	p.hc = hc
 	c := p.cfg.Credentials
 	if c.UsernameEnv != "" {
-		p.user, p.pass = p.opts.Env(c.UsernameEnv), p.opts.Env(c.PasswordEnv)
+		p.user, p.pass = p.opts.Env(c.UsernameEnv), p.opts.Secret(c.PasswordEnv)
 		if p.user == "" || p.pass == "" {
 			return fmt.Errorf("acr: credentials: environment variables %s and %s must both be set", c.UsernameEnv, c.PasswordEnv)
 		}

@@ -110,7 +110,7 @@ func (p *Provider) now() time.Time {
 // credentials reads the identifier and secret from the environment.
 func (p *Provider) credentials() (identifier, secret string, err error) {
 	identifier = p.opts.Env(p.cfg.Credentials.UsernameEnv)
-	secret = p.opts.Env(p.cfg.Credentials.TokenEnv)
+	secret = p.opts.Secret(p.cfg.Credentials.TokenEnv)
 	switch {
 	case identifier == "":
 		return "", "", fmt.Errorf("environment variable %s (credentials.username_env) is empty", p.cfg.Credentials.UsernameEnv)

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"github.com/immutag/immutag/internal/redact"
+
 	"context"
 	"errors"
 	"net/http"
@@ -107,6 +109,7 @@ func (b *Bearer) Token(ctx context.Context) (string, error) {
 	if tok == "" {
 		return "", ErrEmptyToken
 	}
+	redact.Add(tok)
 	b.token, b.expires = tok, exp
 	if !exp.IsZero() {
 		b.renewAt = exp.Add(-min(b.skew, exp.Sub(b.now())/5))

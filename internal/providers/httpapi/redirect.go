@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"github.com/immutag/immutag/internal/redact"
+
 	"errors"
 	"fmt"
 	"net/http"
@@ -75,6 +77,14 @@ func (t *redirectTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	base := t.base
 	if base == nil {
 		base = http.DefaultTransport
+	}
+	// Every credential that goes on the wire, whoever minted it (the SDKs'
+	// token exchanges included), is known to the redactor before a server
+	// can echo it back.
+	for _, h := range []string{"Authorization", "Proxy-Authorization", "Cookie", "X-Amz-Security-Token"} {
+		for _, v := range req.Header.Values(h) {
+			redact.AddHeaderValue(v)
+		}
 	}
 	resp, err := base.RoundTrip(req)
 	if err != nil || resp.StatusCode < 300 || resp.StatusCode > 399 || resp.Header.Get("Location") == "" {

@@ -103,7 +103,7 @@ func (p *Provider) Kind() providers.Kind { return providers.KindQuay }
 func (p *Provider) client() (*httpapi.Client, error) {
 	return p.api.Client("quay "+p.name, func() (httpapi.Options, error) {
 		env := p.cfg.Credentials.TokenEnv
-		tok := p.opts.Env(env)
+		tok := p.opts.Secret(env)
 		if tok == "" {
 			return httpapi.Options{}, fmt.Errorf("environment variable %s (credentials.token_env) is empty", env)
 		}

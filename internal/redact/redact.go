@@ -1,0 +1,232 @@
+// Package redact is immutag's one redactor: every secret value the program
+// knows (credentials read from the environment, tokens it minted or
+// received, Authorization and Cookie values it sent) is registered here,
+// and every error, log line and report field goes through String before it
+// leaves the process. Known token shapes and credential headers echoed in a
+// server's answer are scrubbed even when their value was never registered.
+package redact
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Mask replaces every secret.
+const Mask = "[REDACTED]"
+
+// MinLen is the shortest value registered: shorter ones would blank out
+// ordinary words, and no registry issues credentials that short.
+const MinLen = 6
+
+var (
+	mu       sync.Mutex
+	secrets  = map[string]struct{}{}
+	replacer atomic.Pointer[strings.Replacer]
+)
+
+// patterns catch secrets by their shape, registered or not: credential
+// headers as a server echoes them, and the token formats of the registries
+// and forges immutag's users paste.
+var patterns = []struct {
+	re   *regexp.Regexp
+	repl string
+}{
+	{regexp.MustCompile(`(?i)\b(authorization|proxy-authorization|cookie|set-cookie|x-amz-security-token|x-registry-auth)(["']?\s*[:=]\s*["']?)[^"'\r\n]*`), "${1}${2}" + Mask},
+	{regexp.MustCompile(`(?i)([?&](?:access_token|token|password|passwd|secret|api_key|apikey|key|sig|signature|code|x-amz-signature|x-amz-security-token|x-amz-credential)=)[^&#\s"']*`), "${1}" + Mask},
+	{regexp.MustCompile(`\b(?:dckr_pat_|dckr_oat_|ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|glpat-|xox[abpr]-)[A-Za-z0-9_-]{8,}`), Mask},
+	{regexp.MustCompile(`\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`), Mask},
+	{regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*`), Mask},
+	{regexp.MustCompile(`(://[^/\s:@]*:)[^@/\s]+@`), "${1}" + Mask + "@"},
+}
+
+// Add registers secret values; values shorter than MinLen are ignored. The
+// forms a value takes on the wire and in JSON (URL-escaped, JSON-escaped)
+// are registered with it.
+func Add(values ...string) {
+	mu.Lock()
+	defer mu.Unlock()
+	changed := false
+	for _, v := range values {
+		v = strings.TrimSpace(v)
+		if len(v) < MinLen {
+			continue
+		}
+		forms := []string{v, url.QueryEscape(v), url.PathEscape(v)}
+		if b, err := json.Marshal(v); err == nil {
+			forms = append(forms, strings.Trim(string(b), `"`))
+		}
+		for _, f := range forms {
+			if _, ok := secrets[f]; !ok {
+				secrets[f] = struct{}{}
+				changed = true
+			}
+		}
+	}
+	if !changed {
+		return
+	}
+	// Longest first, so a secret containing another is masked whole.
+	keys := make([]string, 0, len(secrets))
+	for k := range secrets {
+		keys = append(keys, k)
+	}
+	sortByLenDesc(keys)
+	pairs := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		pairs = append(pairs, k, Mask)
+	}
+	replacer.Store(strings.NewReplacer(pairs...))
+}
+
+func sortByLenDesc(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && len(s[j]) > len(s[j-1]); j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// AddHeaderValue registers a credential header value ("Bearer xyz",
+// "Basic base64"): the whole value, the credential after the scheme, and
+// for Basic the decoded password.
+func AddHeaderValue(v string) {
+	v = strings.TrimSpace(v)
+	// A SigV4 signature is new on every request and useless once sent:
+	// registering each would grow the redactor with the number of calls.
+	if v == "" || strings.HasPrefix(v, "AWS4-") {
+		return
+	}
+	vals := []string{v}
+	if scheme, cred, ok := strings.Cut(v, " "); ok {
+		cred = strings.TrimSpace(cred)
+		vals = append(vals, cred)
+		if strings.EqualFold(scheme, "basic") {
+			if raw, err := base64.StdEncoding.DecodeString(cred); err == nil {
+				if _, pw, ok := strings.Cut(string(raw), ":"); ok {
+					vals = append(vals, pw)
+				}
+			}
+		}
+	}
+	Add(vals...)
+}
+
+// String returns s with every registered secret and every secret-shaped
+// value masked.
+func String(s string) string {
+	if s == "" {
+		return s
+	}
+	if r := replacer.Load(); r != nil {
+		s = r.Replace(s)
+	}
+	for _, p := range patterns {
+		s = p.re.ReplaceAllString(s, p.repl)
+	}
+	return schemeRE.ReplaceAllStringFunc(s, func(m string) string {
+		sub := schemeRE.FindStringSubmatch(m)
+		scheme, sp, cred := sub[1], sub[2], sub[3]
+		if strings.EqualFold(scheme, "basic") {
+			raw, err := base64.StdEncoding.DecodeString(cred)
+			if err != nil || !strings.Contains(string(raw), ":") {
+				return m
+			}
+		} else if len(cred) < 16 && !strings.ContainsAny(cred, "0123456789") {
+			return m // prose ("bearer tokens"), not a credential
+		}
+		return scheme + sp + Mask
+	})
+}
+
+// schemeRE finds "Bearer <token>" and "Basic <base64>" wherever a server
+// echoed them.
+var schemeRE = regexp.MustCompile(`(?i)\b(bearer|basic)(\s+)([A-Za-z0-9._~+/-]{8,}=*)`)
+
+// Error wraps err so that its text is redacted; errors.Is and errors.As
+// still see the original chain. nil stays nil.
+func Error(err error) error {
+	if err == nil {
+		return nil
+	}
+	var re *redacted
+	if errors.As(err, &re) && re == err {
+		return err
+	}
+	return &redacted{err: err}
+}
+
+type redacted struct{ err error }
+
+func (e *redacted) Error() string { return String(e.err.Error()) }
+func (e *redacted) Unwrap() error { return e.err }
+
+// Handler wraps an slog.Handler so that the message and every attribute
+// value (strings, errors, anything rendered as text) are redacted.
+func Handler(h slog.Handler) slog.Handler { return &handler{h: h} }
+
+type handler struct{ h slog.Handler }
+
+func (h *handler) Enabled(ctx context.Context, l slog.Level) bool { return h.h.Enabled(ctx, l) }
+
+func (h *handler) Handle(ctx context.Context, r slog.Record) error {
+	nr := slog.NewRecord(r.Time, r.Level, String(r.Message), r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		nr.AddAttrs(Attr(a))
+		return true
+	})
+	return h.h.Handle(ctx, nr)
+}
+
+func (h *handler) WithAttrs(as []slog.Attr) slog.Handler {
+	out := make([]slog.Attr, len(as))
+	for i, a := range as {
+		out[i] = Attr(a)
+	}
+	return &handler{h: h.h.WithAttrs(out)}
+}
+
+func (h *handler) WithGroup(name string) slog.Handler { return &handler{h: h.h.WithGroup(name)} }
+
+// Attr redacts one log attribute's value.
+func Attr(a slog.Attr) slog.Attr {
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindString:
+		return slog.String(a.Key, String(v.String()))
+	case slog.KindGroup:
+		g := v.Group()
+		out := make([]any, len(g))
+		for i, ga := range g {
+			out[i] = Attr(ga)
+		}
+		return slog.Group(a.Key, out...)
+	case slog.KindAny:
+		switch x := v.Any().(type) {
+		case error:
+			return slog.String(a.Key, String(x.Error()))
+		case nil:
+			return a
+		case interface{ String() string }:
+			return slog.String(a.Key, String(x.String()))
+		default:
+			b, err := json.Marshal(x)
+			if err != nil {
+				return slog.String(a.Key, Mask)
+			}
+			var back any
+			if json.Unmarshal([]byte(String(string(b))), &back) != nil {
+				return slog.String(a.Key, String(string(b)))
+			}
+			return slog.Any(a.Key, back)
+		}
+	}
+	return slog.Attr{Key: a.Key, Value: v}
+}

@@ -1,0 +1,71 @@
+package redact
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestStringMasksRegisteredAndShapedSecrets(t *testing.T) {
+	Add("s3cr3t-registered-value", "tiny")
+	AddHeaderValue("Basic Ym90OnBhc3N3b3JkLWZyb20tYmFzaWM=") // bot:password-from-basic
+	cases := map[string]string{
+		"registered":           `detail: token s3cr3t-registered-value is invalid`,
+		"url-escaped":          `GET /x?q=s3cr3t-registered-value`,
+		"basic password":       `login failed for password-from-basic`,
+		"echoed authorization": `{"detail":"bad header","headers":{"Authorization":"Bearer eyJhbGciOi.eyJzdWIiOiJ4In0.c2ln"}}`,
+		"echoed bearer":        `invalid credentials: Bearer abcdef0123456789abcdef`,
+		"echoed cookie":        "Cookie: session=0123456789abcdef",
+		"docker pat":           `token_env: dckr_pat_abcdef1234567890abcdef`,
+		"github":               `ghp_0123456789abcdefABCDEF0123456789abcd`,
+		"gitlab":               `glpat-0123456789abcdefghij`,
+		"aws key id":           `AKIAIOSFODNN7EXAMPLE`,
+		"query credential":     `http://reg.example/?access_token=qwertyuiop&page=2`,
+		"url userinfo":         `http://user:hunter2hunter2@reg.example/`,
+	}
+	secrets := []string{"s3cr3t-registered-value", "password-from-basic", "eyJhbGciOi", "abcdef0123456789abcdef", "0123456789abcdef", "dckr_pat_", "ghp_0123", "glpat-0123", "AKIAIOSFODNN7EXAMPLE", "qwertyuiop", "hunter2hunter2"}
+	for name, in := range cases {
+		out := String(in)
+		for _, s := range secrets {
+			if strings.Contains(out, s) {
+				t.Errorf("%s: %q still carries %q", name, out, s)
+			}
+		}
+		if !strings.Contains(out, Mask) {
+			t.Errorf("%s: %q masked nothing", name, out)
+		}
+	}
+	for _, prose := range []string{"uses basic authentication", "bearer tokens expire", "page=2 of tiny results"} {
+		if got := String(prose); got != prose {
+			t.Errorf("prose changed: %q -> %q", prose, got)
+		}
+	}
+}
+
+func TestErrorKeepsChain(t *testing.T) {
+	Add("chain-secret-value")
+	base := errors.New("root")
+	err := Error(errors.Join(base, errors.New("leaked chain-secret-value")))
+	if !errors.Is(err, base) {
+		t.Error("errors.Is lost the chain")
+	}
+	if strings.Contains(err.Error(), "chain-secret-value") {
+		t.Errorf("error text not redacted: %s", err)
+	}
+}
+
+func TestHandlerRedactsMessageAndAttrs(t *testing.T) {
+	Add("handler-secret-value")
+	var buf bytes.Buffer
+	log := slog.New(Handler(slog.NewTextHandler(&buf, nil))).With("ctx", "handler-secret-value")
+	log.Warn("msg handler-secret-value", "err", errors.New("x handler-secret-value"), slog.Group("g", "v", "handler-secret-value"),
+		"any", map[string]string{"k": "handler-secret-value"})
+	if strings.Contains(buf.String(), "handler-secret-value") {
+		t.Errorf("log line leaks: %s", buf.String())
+	}
+	if strings.Count(buf.String(), Mask) < 5 {
+		t.Errorf("expected five masks: %s", buf.String())
+	}
+}
