@@ -3,6 +3,7 @@
 package audit
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -165,7 +166,7 @@ func evaluateMode(r providers.Repository, p Policy) Evaluation {
 			reason += ": " + im.Error
 		}
 		return Evaluation{Status: StatusError, Rule: RuleUnreadable, Reason: reason,
-			Remediation: "grant read access to the repository's settings and run the audit again"}
+			Remediation: cmp.Or(r.Remediation, "grant read access to the repository's settings and run the audit again")}
 	}
 }
 
@@ -179,6 +180,9 @@ func quoteList(ps []string) string {
 
 // remediation says what would fix the repository, per registry.
 func remediation(r providers.Repository, p Policy) string {
+	if r.Remediation != "" {
+		return r.Remediation
+	}
 	switch r.Kind {
 	case providers.KindECR:
 		if len(p.MutableTagsAllowed) > 0 {

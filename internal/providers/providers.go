@@ -63,6 +63,11 @@ type Immutability struct {
 	Error string `json:"error,omitempty"`
 	// Note is extra context the auditor should see (e.g. "new tags start unlocked").
 	Note string `json:"note,omitempty"`
+	// Remediation, when the adapter sets it, is what the finding tells the
+	// user to do (kinds without a setting say what can be done instead); the
+	// policy's per-kind text is used otherwise. Reports carry it in the
+	// finding, not here.
+	Remediation string `json:"-"`
 }
 
 // Repository is one repository in scope together with its immutability.

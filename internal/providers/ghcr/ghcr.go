@@ -252,7 +252,7 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 				Provider: p.name, Kind: Kind, Scope: owner, Name: pk.Name,
 				URI: p.registry + "/" + owner + "/" + pk.Name,
 				Immutability: providers.Immutability{
-					Mode: providers.ModeUnsupported, Native: Native, Note: Note,
+					Mode: providers.ModeUnsupported, Native: Native, Note: Note, Remediation: Remediation,
 				},
 			}); err != nil {
 				return "", err

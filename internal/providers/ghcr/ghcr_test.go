@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
 	ghcremu "github.com/immutag/immutag/internal/emulator/ghcr"
@@ -329,4 +330,20 @@ func (s *stopAt) Repository(providers.Repository) error {
 		s.cancel()
 	}
 	return nil
+}
+
+func TestFindingSaysWhatCanBeDone(t *testing.T) {
+	f := start(t, ghcremu.Options{})
+	f.srv.AddOwner("acme", true)
+	if _, err := f.srv.Push("acme", "api", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	e, errs := testutil.Scan(t, f.provider(t, "acme"))
+	if len(errs) > 0 || len(e.Repos()) != 1 {
+		t.Fatal(errs, e.Names())
+	}
+	ev := audit.Evaluate(e.Repos()[0], audit.Policy{})
+	if ev.Status != audit.StatusDrift || ev.Remediation != Remediation || !strings.Contains(ev.Reason, Note) {
+		t.Errorf("evaluation %+v", ev)
+	}
 }

@@ -248,7 +248,7 @@ func (p *Provider) repository(repo string) providers.Repository {
 		Provider: p.cfg.Name, Kind: Kind, Scope: p.reg.Name(), Name: repo,
 		URI: p.reg.Name() + "/" + repo,
 		Immutability: providers.Immutability{
-			Mode: providers.ModeUnsupported, Native: Native, Note: Note,
+			Mode: providers.ModeUnsupported, Native: Native, Note: Note, Remediation: Remediation,
 		},
 	}
 }
@@ -271,7 +271,8 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				repo.Immutability = providers.Immutability{Mode: providers.ModeUnknown, Native: Native, Error: err.Error()}
+				repo.Immutability = providers.Immutability{Mode: providers.ModeUnknown, Native: Native, Error: err.Error(),
+					Remediation: "check the repository name under repositories and that the credentials may pull it"}
 			}
 			return e.Repository(repo)
 		})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
+	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/emulator"
 	ociemu "github.com/immutag/immutag/internal/emulator/oci"
 	"github.com/immutag/immutag/internal/providers"
@@ -408,5 +409,24 @@ func TestCancelledContextStopsListing(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("%d repositories after cancel at 2", n)
+	}
+}
+
+// TestFindingSaysWhatCanBeDone: an oci repository is drift (nothing makes
+// it immutable) and the finding's remediation is the adapter's, not a
+// "run immutag fix" that would do nothing.
+func TestFindingSaysWhatCanBeDone(t *testing.T) {
+	p, err := NewFromConfig(Config{Name: "o", Endpoint: "https://registry.example.com"}, providers.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := audit.Evaluate(p.repository("team/app"), audit.Policy{})
+	if ev.Status != audit.StatusDrift || ev.Remediation != Remediation || !strings.Contains(ev.Reason, Note) {
+		t.Errorf("evaluation %+v", ev)
+	}
+	for _, want := range []string{"--record", "--fail-on-overwrite", "immutag lint"} {
+		if !strings.Contains(ev.Remediation, want) {
+			t.Errorf("remediation does not mention %s", want)
+		}
 	}
 }
