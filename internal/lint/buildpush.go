@@ -54,7 +54,9 @@ func splitList(sc *scalar) []listEntry {
 	return out
 }
 
-func (l *linter) buildPushStep(st *step) {
+// buildPushPushes: the step pushes its tags (push true or an expression,
+// or a registry output) and not by digest only.
+func (l *linter) buildPushPushes(st *step) bool {
 	pushes := false
 	_, pushN := l.src.get(st.with, "push")
 	if s, ok := l.src.str(pushN); ok {
@@ -67,14 +69,18 @@ func (l *linter) buildPushStep(st *step) {
 		for _, vl := range sc.lines {
 			o := strings.ToLower(st.ctx.resolve(vl.text))
 			if strings.Contains(o, "push-by-digest=true") {
-				return // pushed by digest only: tags are not pushed
+				return false // pushed by digest only: tags are not pushed
 			}
 			if strings.Contains(o, "type=registry") || strings.Contains(o, "type=image") && strings.Contains(o, "push=true") {
 				pushes = true
 			}
 		}
 	}
-	if !pushes {
+	return pushes
+}
+
+func (l *linter) buildPushStep(st *step) {
+	if !l.buildPushPushes(st) {
 		return
 	}
 	_, tagsN := l.src.get(st.with, "tags")
@@ -121,7 +127,7 @@ func (l *linter) buildPushStep(st *step) {
 					}
 					if class == refLatest {
 						l.add(RuleExplicitLatest, SeverityError, sp,
-							fmt.Sprintf("docker/build-push-action pushes the tag latest (%s)", display(resolved)), b.fix(desc), scope...)
+							fmt.Sprintf("docker/build-push-action pushes the tag %s (%s)", tag, display(resolved)), b.fix(desc), scope...)
 					} else {
 						l.add(RuleMutableTag, SeverityWarning, sp,
 							fmt.Sprintf("docker/build-push-action pushes the rolling tag %q (%s)", tag, display(resolved)), b.fix(desc), scope...)

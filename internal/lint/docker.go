@@ -663,7 +663,7 @@ func (j *jobState) finish() {
 			}
 			desc = fmt.Sprintf("replace :%s with the commit sha (${GITHUB_SHA}) here and wherever this job builds or tags this reference", tag)
 			if class == refLatest {
-				msg = fmt.Sprintf("`%s` pushes the tag latest (%s)", s.label, shown)
+				msg = fmt.Sprintf("`%s` pushes the tag %s (%s)", s.label, tag, shown)
 			} else {
 				msg = fmt.Sprintf("`%s` pushes the rolling tag %q (%s)", s.label, tag, shown)
 			}

@@ -2,7 +2,7 @@ package lint
 
 import (
 	"fmt"
-	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -165,11 +165,10 @@ type flavorInfo struct {
 	sc        *scalar
 	latest    string // auto, true, false, or "" when unreadable
 	expr      bool   // latest comes from an expression
+	exprText  string // that expression as written
 	field     span   // the last latest=... field
 	hasField  bool
 }
-
-var latestFieldRE = regexp.MustCompile(`(?i)latest\s*=\s*([^,]*)`)
 
 func (l *linter) flavor(st *step) flavorInfo {
 	fi := flavorInfo{latest: "auto"}
@@ -183,28 +182,72 @@ func (l *linter) flavor(st *step) flavorInfo {
 		if t == "" || strings.HasPrefix(t, "#") {
 			continue
 		}
-		for _, m := range latestFieldRE.FindAllStringSubmatchIndex(vl.text, -1) {
-			// Skip onlatest=...: the match must start a field.
-			if m[0] > 0 && strings.TrimSpace(vl.text[:m[0]]) != "" && !strings.HasSuffix(strings.TrimSpace(vl.text[:m[0]]), ",") {
+		// Fields split the way the action's CSV parse sees them after
+		// GitHub rendered the expressions: a comma inside ${{ }} is not a
+		// field separator.
+		for _, f := range exprFields(vl.text) {
+			eq := strings.IndexByte(f.text, '=')
+			if eq < 0 || !strings.EqualFold(strings.TrimSpace(f.text[:eq]), "latest") {
 				continue
 			}
-			raw := strings.TrimSpace(vl.text[m[2]:m[3]])
-			val := st.ctx.resolve(raw)
-			end := m[2] + len(strings.TrimRight(vl.text[m[2]:m[3]], " \t"))
-			fi.field = fi.sc.spanAt(i, m[0], end)
+			raw := strings.TrimSpace(f.text[eq+1:])
+			fi.field = fi.sc.spanAt(i, f.start, f.end)
 			fi.hasField = true
 			fi.expr = false
+			fi.exprText = ""
+			vals := st.ctx.resolveAll(raw)
 			switch {
-			case val == "auto" || val == "true" || val == "false":
-				fi.latest = val
-			case strings.ContainsRune(val, unknownRune):
+			case len(vals) == 1 && (vals[0] == "auto" || vals[0] == "true" || vals[0] == "false"):
+				fi.latest = vals[0]
+			case strings.Contains(raw, "${{"):
 				fi.latest, fi.expr = "", true
+				fi.exprText = raw
+				if len(vals) > 0 && !slices.Contains(vals, "true") && !slices.ContainsFunc(vals, func(v string) bool { return strings.ContainsRune(v, unknownRune) }) {
+					fi.latest, fi.expr = vals[0], false // every value the expression can take is false or auto
+				}
 			default:
 				fi.latest = "" // the action rejects it
 			}
 		}
 	}
 	return fi
+}
+
+type field struct {
+	text       string
+	start, end int
+}
+
+// exprFields splits a line on commas outside ${{ }} and double quotes,
+// trimming each field; offsets are into line.
+func exprFields(line string) []field {
+	var out []field
+	start, inQ, depth := 0, false, 0
+	flush := func(end int) {
+		seg := line[start:end]
+		tt := strings.TrimSpace(seg)
+		if tt != "" {
+			s := start + strings.Index(seg, tt)
+			out = append(out, field{text: tt, start: s, end: s + len(tt)})
+		}
+	}
+	for j := 0; j < len(line); j++ {
+		switch {
+		case strings.HasPrefix(line[j:], "${{"):
+			depth++
+			j += 2
+		case depth > 0 && strings.HasPrefix(line[j:], "}}"):
+			depth--
+			j++
+		case line[j] == '"' && depth == 0:
+			inQ = !inQ
+		case line[j] == ',' && !inQ && depth == 0:
+			flush(j)
+			start = j + 1
+		}
+	}
+	flush(len(line))
+	return out
 }
 
 func (l *linter) metadataStep(st *step, tr triggers) {
@@ -254,7 +297,7 @@ func (l *linter) metadataStep(st *step, tr triggers) {
 		b.replace(fi.field, "latest=false")
 		msg := "docker/metadata-action flavor latest=true adds the tag latest to every run that produces a tag, branch and pull-request builds included"
 		if fi.expr {
-			msg = "docker/metadata-action flavor latest is set by an expression that can render true, which adds the tag latest to every run"
+			msg = fmt.Sprintf("docker/metadata-action flavor latest=%s adds the tag latest to every run that produces a tag when the expression is true", fi.exprText)
 		}
 		l.add(RuleMetadataLatestTrue, SeverityError, fi.field, msg, b.fix("set latest=false in the flavor input"), stepLine, fi.field.line)
 	}
@@ -276,7 +319,13 @@ func (l *linter) metadataStep(st *step, tr triggers) {
 				l.flavorFix(st, fi), stepLine, sp.line)
 		case trig != nil:
 			sp := where(trig)
-			msg := fmt.Sprintf("docker/metadata-action emits latest on every tag build: flavor latest is auto and %s decides it (prereleases and backport tags move latest too)", describeTrigger(trig))
+			var msg string
+			switch trig.typ {
+			case "semver", "pep440":
+				msg = fmt.Sprintf("docker/metadata-action emits latest on every release tag build: flavor latest is auto and %s decides it (prerelease versions do not move latest; every other release does, backports of older versions included)", describeTrigger(trig))
+			default:
+				msg = fmt.Sprintf("docker/metadata-action emits latest on every tag build: flavor latest is auto and %s decides it (every matching git tag moves latest, prereleases and backports included)", describeTrigger(trig))
+			}
 			if trig.line < 0 {
 				msg = "docker/metadata-action has no tags input, so its defaults include type=ref,event=tag and every git tag build, prereleases included, pushes latest (flavor latest is auto)"
 			}
@@ -339,9 +388,10 @@ func (l *linter) metadataStep(st *step, tr triggers) {
 				}
 			}
 			if len(hit) > 0 {
-				msg := fmt.Sprintf("type=ref,event=branch pushes the rolling tag %q on every push to that branch", strings.Join(hit, "\", \""))
+				list := "`" + strings.Join(hit, "`, `") + "`"
+				msg := fmt.Sprintf("type=ref,event=branch pushes the rolling tag %s on every push to that branch", list)
 				if e.line < 0 {
-					msg = fmt.Sprintf("docker/metadata-action has no tags input, so its default type=ref,event=branch pushes the rolling tag %q on every push to that branch", strings.Join(hit, "\", \""))
+					msg = fmt.Sprintf("docker/metadata-action has no tags input, so its default type=ref,event=branch pushes the rolling tag %s on every push to that branch", list)
 				}
 				l.add(RuleMutableTag, SeverityWarning, sp, msg, l.entryFix(tags, entries, e, hit[0]), stepLine, sp.line)
 			}
@@ -426,7 +476,7 @@ func autoLatestTrigger(entries []*metaEntry, tr triggers) *metaEntry {
 // add the flavor input to a block-style with mapping.
 func (l *linter) flavorFix(st *step, fi flavorInfo) *Fix {
 	b := newFix(l.src)
-	desc := "set latest=false in docker/metadata-action's flavor input (only flavor latest=false stops auto latest)"
+	desc := "set latest=false in docker/metadata-action's flavor input, which stops the tag latest (only flavor latest=false stops auto latest)"
 	switch {
 	case fi.hasField:
 		b.replace(fi.field, "latest=false")
@@ -490,15 +540,21 @@ func (l *linter) metaEntryFix(tags *scalar, entries []*metaEntry, e *metaEntry, 
 		b.fail()
 		return b.fix("remove the entry")
 	}
-	others := 0
+	// Deleting the entry is safe only when every run still gets a tag from
+	// the rest: an entry that yields on every run (sha, or a raw value
+	// that is always enabled). Otherwise branch pushes would be left with
+	// no tag ("tag is needed when pushing to registry"), so the entry is
+	// replaced by the immutable type=sha instead.
+	covered := false
 	for _, o := range entries {
-		if o != e && o.line >= 0 {
-			others++
+		if o != e && o.line >= 0 && !o.opaque && (o.typ == "sha" || o.typ == "raw" && o.attrs["value"] != "latest" && !l.mutable[o.attrs["value"]]) &&
+			o.enabled(true) == yes && o.enabled(false) == yes {
+			covered = true
 		}
 	}
 	vl := tags.lines[e.line]
 	block := tags.node.Style&yaml.LiteralStyle != 0
-	if others > 0 && block && strings.TrimSpace(vl.text) == e.text {
+	if covered && block && strings.TrimSpace(vl.text) == e.text {
 		if !vl.exact {
 			b.fail()
 		}

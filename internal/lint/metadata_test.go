@@ -27,8 +27,13 @@ func metaWorkflow(on, flavor string, tags []string) string {
 			fmt.Fprintf(&b, "            %s\n", t)
 		}
 	}
+	b.WriteString(pushMeta)
 	return b.String()
 }
+
+// pushMeta ends a metadata-action step with an id and pushes its tags:
+// findings are only raised for tags that reach a push.
+const pushMeta = "        id: meta\n      - uses: docker/build-push-action@v6\n        with:\n          push: true\n          tags: ${{ steps.meta.outputs.tags }}\n"
 
 func ruleSet(fs []Finding) []string {
 	var out []string
@@ -186,9 +191,9 @@ func TestFlavorFixes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			src := base + c.with
+			src := base + c.with + pushMeta
 			if strings.HasPrefix(strings.TrimSpace(c.with), "{") {
-				src = strings.Replace(base, "with:\n", "with: "+strings.TrimSpace(c.with)+"\n", 1)
+				src = strings.Replace(base, "with:\n", "with: "+strings.TrimSpace(c.with)+"\n", 1) + pushMeta
 			}
 			fs, err := LintBytes("w.yml", []byte(src), testCfg)
 			if err != nil {

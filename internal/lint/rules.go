@@ -9,6 +9,7 @@ const (
 	RuleDisabledLatestNoVeto = "disabled-latest-no-veto"
 	RuleMutableTag           = "mutable-tag"
 	RuleInvalidSuppression   = "invalid-suppression"
+	RuleInvalidWorkflow      = "invalid-workflow"
 )
 
 // Rule describes one check.
@@ -79,6 +80,14 @@ var rules = []Rule{
 		Full: "An immutag-lint ignore comment must name known rule ids and give a reason after a colon: " +
 			"# immutag-lint ignore <rule-id>[,<rule-id>]: <reason>. A comment without one suppresses nothing.",
 		Help: "Add the reason after a colon, or fix the rule id.",
+	},
+	{
+		ID: RuleInvalidWorkflow, Name: "InvalidWorkflow", Severity: SeverityError, SecuritySeverity: "5.0",
+		Short: "workflow GitHub would reject",
+		Full: "The workflow is valid YAML but not a workflow GitHub Actions accepts (a key defined twice in one " +
+			"mapping, such as an event under on:, or no jobs), so none of its pushes run as written and it is " +
+			"not linted as if they did.",
+		Help: "Merge the duplicate keys into one, or add the jobs the workflow is meant to run.",
 	},
 }
 

@@ -1,7 +1,9 @@
 package lint
 
 import (
+	"maps"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -143,6 +145,18 @@ type evalCtx struct {
 	ghEnv   map[string]varDef   // written to $GITHUB_ENV by earlier steps of the job
 	outputs map[string]map[string]varDef
 	ch      *chooser
+	// matrix and inputs are the job's literal matrix values and the
+	// workflow's inputs (defaults, choice options, a caller's with:).
+	matrix map[string]varDef
+	inputs map[string]varDef
+	// needs are the outputs of the jobs this one needs, as far as known.
+	needs map[string]map[string]varDef
+}
+
+// child is a copy for a narrower scope sharing the outer maps.
+func (c *evalCtx) child(env map[string]varDef) *evalCtx {
+	return &evalCtx{env: append(append([]map[string]varDef{}, c.env...), env), ghEnv: maps.Clone(c.ghEnv),
+		outputs: maps.Clone(c.outputs), matrix: c.matrix, inputs: c.inputs, needs: c.needs}
 }
 
 func (c *evalCtx) lookupEnv(name string) (varDef, bool) {
@@ -170,11 +184,50 @@ var (
 	envRefRE = regexp.MustCompile(`^env\.([A-Za-z_][A-Za-z0-9_-]*)$`)
 	envIdxRE = regexp.MustCompile(`^env\[\s*'([A-Za-z_][A-Za-z0-9_-]*)'\s*\]$`)
 	outRE    = regexp.MustCompile(`^steps\.([A-Za-z_][A-Za-z0-9_-]*)\.outputs\.([A-Za-z_][A-Za-z0-9_-]*)$`)
+	matrixRE = regexp.MustCompile(`^matrix\.([A-Za-z_][A-Za-z0-9_-]*)$`)
+	inputRE  = regexp.MustCompile(`^(?:inputs|github\.event\.inputs)\.([A-Za-z_][A-Za-z0-9_-]*)$`)
+	needsRE  = regexp.MustCompile(`^needs\.([A-Za-z_][A-Za-z0-9_-]*)\.outputs\.([A-Za-z_][A-Za-z0-9_-]*)$`)
+	formatRE = regexp.MustCompile(`^format\(\s*'((?:[^']|'')*)'\s*((?:,.*)?)\)$`)
 )
 
-// expr resolves the inside of one ${{ }} expression.
+// expr resolves the inside of one ${{ }} expression: context values the
+// linter knows, string literals, format(), and the a && 'x' || 'y'
+// idiom, whose possible values are all kept as alternatives.
 func (c *evalCtx) expr(inner string) (varDef, bool) {
-	e := strings.TrimSpace(inner)
+	return c.exprDepth(strings.TrimSpace(inner), 0)
+}
+
+func (c *evalCtx) exprDepth(e string, depth int) (varDef, bool) {
+	if depth > 8 {
+		return varDef{}, false
+	}
+	for len(e) > 1 && e[0] == '(' && matchingParen(e, 0) == len(e)-1 {
+		e = strings.TrimSpace(e[1 : len(e)-1])
+	}
+	if ors := splitTop(e, "||"); len(ors) > 1 {
+		// a || b: the first truthy operand. Every operand that may be
+		// truthy is a possible value; an unknown one keeps the rest possible.
+		var out []varDef
+		for _, o := range ors {
+			v, ok := c.exprDepth(o, depth+1)
+			if !ok {
+				v = varDef{value: unknownStr}
+			}
+			out = append(out, v.all()...)
+			if ok && len(v.alts) == 0 && v.value != "" && !strings.ContainsRune(v.value, unknownRune) && !isBoolish(o) {
+				break
+			}
+		}
+		return fromAlts(out), true
+	}
+	if ands := splitTop(e, "&&"); len(ands) > 1 {
+		// cond && 'x': x when cond holds (otherwise false, which a
+		// following || replaces).
+		return c.exprDepth(ands[len(ands)-1], depth+1)
+	}
+	if len(e) >= 2 && e[0] == '\'' && e[len(e)-1] == '\'' && !strings.Contains(strings.ReplaceAll(e[1:len(e)-1], "''", ""), "'") {
+		return varDef{value: strings.ReplaceAll(e[1:len(e)-1], "''", "'")}, true
+	}
 	if safeContexts[e] {
 		return varDef{value: safeStr}, true
 	}
@@ -193,7 +246,98 @@ func (c *evalCtx) expr(inner string) (varDef, bool) {
 			return v, ok
 		}
 	}
+	if m := matrixRE.FindStringSubmatch(e); m != nil {
+		v, ok := c.matrix[m[1]]
+		return v, ok
+	}
+	if m := inputRE.FindStringSubmatch(e); m != nil {
+		v, ok := c.inputs[m[1]]
+		return v, ok
+	}
+	if m := needsRE.FindStringSubmatch(e); m != nil {
+		if o, ok := c.needs[m[1]]; ok {
+			v, ok := o[m[2]]
+			return v, ok
+		}
+	}
+	if m := formatRE.FindStringSubmatch(e); m != nil {
+		args := splitTop(strings.TrimPrefix(strings.TrimSpace(m[2]), ","), ",")
+		if strings.TrimSpace(m[2]) == "" {
+			args = nil
+		}
+		vals := make([]string, len(args))
+		for i, a := range args {
+			v, ok := c.exprDepth(strings.TrimSpace(a), depth+1)
+			if !ok {
+				v = varDef{value: unknownStr}
+			}
+			vals[i] = c.ch.pick(v).value
+		}
+		f := strings.ReplaceAll(m[1], "''", "'")
+		for i := len(vals) - 1; i >= 0; i-- {
+			f = strings.ReplaceAll(f, "{"+strconv.Itoa(i)+"}", vals[i])
+		}
+		return varDef{value: f}, true
+	}
 	return varDef{}, false
+}
+
+func isBoolish(e string) bool {
+	return strings.ContainsAny(e, "=!<>") && !strings.HasPrefix(strings.TrimSpace(e), "'")
+}
+
+func fromAlts(vs []varDef) varDef {
+	if len(vs) == 0 {
+		return varDef{value: unknownStr}
+	}
+	out := varDef{value: vs[0].value, site: vs[0].site}
+	for _, v := range vs[1:] {
+		if len(out.alts) < maxAlts {
+			out.alts = append(out.alts, v)
+		}
+	}
+	return out
+}
+
+// splitTop splits an expression on op outside quotes and parentheses.
+func splitTop(e, op string) []string {
+	var out []string
+	depth, inQ, start := 0, false, 0
+	for i := 0; i < len(e); i++ {
+		switch c := e[i]; {
+		case c == '\'':
+			inQ = !inQ
+		case inQ:
+		case c == '(' || c == '[':
+			depth++
+		case c == ')' || c == ']':
+			depth--
+		case depth == 0 && strings.HasPrefix(e[i:], op):
+			out = append(out, strings.TrimSpace(e[start:i]))
+			start = i + len(op)
+			i += len(op) - 1
+		}
+	}
+	return append(out, strings.TrimSpace(e[start:]))
+}
+
+func matchingParen(e string, i int) int {
+	depth, inQ := 0, false
+	for ; i < len(e); i++ {
+		switch c := e[i]; {
+		case c == '\'':
+			inQ = !inQ
+		case inQ:
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // resolve substitutes every ${{ }} expression in text.
@@ -264,6 +408,11 @@ var (
 	shellVarRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*|[1-9])[^}]*\}|\$([A-Za-z_][A-Za-z0-9_]*|[1-9])`)
 )
 
+// latestVariantRE matches tags that roll like latest under another name:
+// latest-debian, 3-latest, latest_slim (metadata-action's suffix with
+// onlatest=true makes these).
+var latestVariantRE = regexp.MustCompile(`^latest[-_.]|[-_.]latest$|[-_.]latest[-_.]`)
+
 type refClass int
 
 const (
@@ -294,7 +443,7 @@ func classifyRef(v string, mutable map[string]bool) (refClass, string) {
 			return refUnknown, ""
 		}
 		switch {
-		case tag == "latest":
+		case tag == "latest" || latestVariantRE.MatchString(tag):
 			return refLatest, tag
 		case mutable[tag]:
 			return refMutable, tag

@@ -1,18 +1,45 @@
 package lint
 
 import (
-	"maps"
 	"strings"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
 
+// jobRec is what the consumer analysis needs of a job: each step's text
+// and whether it pushes, and the job's outputs.
+type jobRec struct {
+	name    string
+	steps   []*stepRec
+	outputs map[string]string // raw values
+	uses    string            // a reusable workflow
+	text    string            // the job-level with: and uses:
+}
+
+type stepRec struct {
+	id      string
+	text    string
+	pushes  bool
+	meta    bool
+	pending []Finding
+}
+
 // linter lints one file.
 type linter struct {
 	src      *source
 	mutable  map[string]bool
 	findings []Finding
+	// callerInputs are the with: values of a local caller when this file
+	// is linted as the reusable workflow it calls.
+	callerInputs map[string]varDef
+	// dir is the repository root, for local reusable workflows, includes
+	// and bake files ("" when linting bytes with no file behind them).
+	root  string
+	depth int
+	cfg   Config
+	// extra are findings in other files reached from this one.
+	extra []Finding
 }
 
 // triggers is what the workflow's `on:` allows, as far as tags go.
@@ -32,21 +59,40 @@ func (l *linter) document(doc *yaml.Node) {
 	if top == nil || top.Kind != yaml.MappingNode {
 		return
 	}
-	_, on := l.src.get(top, "on")
+	if l.isGitLab(top) {
+		l.gitlab(top)
+		return
+	}
+	onKey, on := l.src.get(top, "on")
+	jobsKey, jobs := l.src.get(top, "jobs")
+	if onKey != nil || jobsKey != nil {
+		if !l.structure(top, onKey, jobsKey, jobs) {
+			return
+		}
+	}
 	tr := l.triggers(on)
+	inputs := l.workflowInputs(on)
+	for k, v := range l.callerInputs {
+		inputs[k] = v
+	}
 	wfEnv := map[string]varDef{}
-	ctx := &evalCtx{outputs: map[string]map[string]varDef{}, ghEnv: map[string]varDef{}}
+	ctx := &evalCtx{outputs: map[string]map[string]varDef{}, ghEnv: map[string]varDef{}, inputs: inputs}
 	_, env := l.src.get(top, "env")
 	l.envMap(env, ctx, wfEnv)
 	shell := l.defaultShell(top)
 
-	_, jobs := l.src.get(top, "jobs")
+	needs := map[string]map[string]varDef{}
+	var recs []*jobRec
 	for _, p := range l.src.pairs(jobs) {
 		job := l.src.deref(p.value)
 		if job == nil || job.Kind != yaml.MappingNode {
 			continue
 		}
-		jc := &evalCtx{env: []map[string]varDef{wfEnv}, outputs: map[string]map[string]varDef{}, ghEnv: map[string]varDef{}}
+		jr := &jobRec{name: p.key.Value, outputs: map[string]string{}}
+		recs = append(recs, jr)
+		jc := &evalCtx{env: []map[string]varDef{wfEnv}, outputs: map[string]map[string]varDef{}, ghEnv: map[string]varDef{},
+			inputs: inputs, needs: needs}
+		jc.matrix = l.matrix(job, jc)
 		jobEnv := map[string]varDef{}
 		_, je := l.src.get(job, "env")
 		l.envMap(je, jc, jobEnv)
@@ -56,18 +102,46 @@ func (l *linter) document(doc *yaml.Node) {
 			js = s
 		}
 		_, steps := l.src.get(job, "steps")
-		l.steps(steps, jc, tr, js)
+		l.steps(steps, jc, tr, js, jr)
+		_, outs := l.src.get(job, "outputs")
+		needs[jr.name] = map[string]varDef{}
+		for _, op := range l.src.pairs(outs) {
+			if v, ok := l.src.str(op.value); ok {
+				jr.outputs[op.key.Value] = v
+				needs[jr.name][op.key.Value] = varDef{value: jc.resolve(v)}
+				if vals := jc.resolveAll(v); len(vals) > 1 {
+					d := needs[jr.name][op.key.Value]
+					for _, a := range vals[1:] {
+						d.alts = append(d.alts, varDef{value: a})
+					}
+					needs[jr.name][op.key.Value] = d
+				}
+			}
+		}
+		_, uses := l.src.get(job, "uses")
+		jr.uses, _ = l.src.str(uses)
+		_, with := l.src.get(job, "with")
+		jr.text = l.src.allText(with) + "\n" + l.src.allText(uses)
+		if jr.uses != "" {
+			l.jobUses(job, jr, jc, tr)
+		}
 	}
+	exported := l.src.allText(on)
 	// Composite actions (action.yml) run steps too; their triggers are
 	// whatever the calling workflow's are, so assume every kind of run.
 	_, runs := l.src.get(top, "runs")
 	if runs != nil {
 		_, steps := l.src.get(runs, "steps")
 		if steps != nil {
-			jc := &evalCtx{env: []map[string]varDef{wfEnv}, outputs: map[string]map[string]varDef{}, ghEnv: map[string]varDef{}}
-			l.steps(steps, jc, triggers{tagRuns: true, schedule: true}, shell)
+			jc := &evalCtx{env: []map[string]varDef{wfEnv}, outputs: map[string]map[string]varDef{}, ghEnv: map[string]varDef{}, inputs: l.actionInputs(top)}
+			jr := &jobRec{name: "", outputs: map[string]string{}}
+			l.steps(steps, jc, triggers{tagRuns: true, schedule: true}, shell, jr)
+			recs = append(recs, jr)
+			_, outs := l.src.get(top, "outputs")
+			exported += l.src.allText(outs)
 		}
 	}
+	l.reportConsumed(recs, exported)
 }
 
 func (l *linter) defaultShell(n *yaml.Node) string {
@@ -167,7 +241,7 @@ type step struct {
 	ctx      *evalCtx
 }
 
-func (l *linter) steps(n *yaml.Node, jc *evalCtx, tr triggers, shell string) {
+func (l *linter) steps(n *yaml.Node, jc *evalCtx, tr triggers, shell string, jr *jobRec) {
 	job := &jobState{l: l, jc: jc}
 	for _, sn := range l.src.items(n) {
 		if sn.Kind != yaml.MappingNode {
@@ -190,15 +264,28 @@ func (l *linter) steps(n *yaml.Node, jc *evalCtx, tr triggers, shell string) {
 		l.envMap(se, jc, stepEnv)
 		// $GITHUB_ENV and $GITHUB_OUTPUT writes reach later steps only:
 		// the step sees a snapshot, the job keeps collecting.
-		st.ctx = &evalCtx{env: append(append([]map[string]varDef{}, jc.env...), stepEnv), ghEnv: maps.Clone(jc.ghEnv), outputs: maps.Clone(jc.outputs)}
+		st.ctx = jc.child(stepEnv)
+		rec := &stepRec{id: st.id, text: l.src.allText(sn)}
+		jr.steps = append(jr.steps, rec)
 
-		switch action := actionName(st.uses); action {
-		case "docker/metadata-action":
+		switch action := actionName(st.uses); {
+		case action == "docker/metadata-action":
+			// Held back until the tags are known to reach a push.
+			n := len(l.findings)
 			l.metadataStep(st, tr)
-		case "docker/build-push-action":
+			rec.meta = true
+			rec.pending = append([]Finding(nil), l.findings[n:]...)
+			l.findings = l.findings[:n]
+		case action == "docker/build-push-action":
+			rec.pushes = l.buildPushPushes(st)
 			l.buildPushStep(st)
+		case action == "docker/bake-action":
+			rec.pushes = l.bakeActionStep(st)
+		case st.uses != "":
+			rec.pushes = l.otherAction(st, action)
 		}
 		if st.run != nil && shellSupported(st.shell) {
+			rec.pushes = rec.pushes || pushRunRE.MatchString(rec.text)
 			job.runStep(st)
 		}
 	}
