@@ -78,6 +78,7 @@ type Server struct {
 	groups  map[string]bool // name -> adminPrivileges
 	targets map[string]Target
 	repos   map[string]*repo
+	denied  map[string]bool
 
 	handler http.Handler
 	web     *emulator.HTTPServer
@@ -87,7 +88,7 @@ type Server struct {
 // New returns an empty Server.
 func New(o Options) *Server {
 	s := &Server{Faults: emulator.NewInjector(o.Faults), Calls: &emulator.Counter{}, o: o,
-		users: map[string]User{}, groups: map[string]bool{}, targets: map[string]Target{}, repos: map[string]*repo{}}
+		users: map[string]User{}, groups: map[string]bool{}, targets: map[string]Target{}, repos: map[string]*repo{}, denied: map[string]bool{}}
 	if o.TokenUser != "" {
 		s.users[o.TokenUser] = User{Name: o.TokenUser, Admin: true}
 	}
@@ -133,6 +134,18 @@ func (s *Server) SetTarget(t Target) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.targets[t.Name] = t
+}
+
+// Deny makes the Docker API of a repository answer 403 (deny=true), as
+// for a user without read on it, or behave normally again.
+func (s *Server) Deny(key string, deny bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if deny {
+		s.denied[key] = true
+	} else {
+		delete(s.denied, key)
+	}
 }
 
 // AddRepo creates a repository (type local/remote/virtual, package type).
@@ -387,6 +400,10 @@ func (s *Server) catalog(w http.ResponseWriter, r *http.Request, _ string) {
 		dockerError(w, http.StatusNotFound, "NAME_UNKNOWN", "repository name not known to registry")
 		return
 	}
+	if s.denied[rp.key] {
+		dockerError(w, http.StatusForbidden, "DENIED", "access to the requested resource is not authorized")
+		return
+	}
 	names := make([]string, 0, len(rp.images))
 	for img := range rp.images {
 		names = append(names, img)
@@ -408,6 +425,10 @@ func (s *Server) dockerGet(w http.ResponseWriter, r *http.Request, _ string) {
 	rp, ok := s.repos[r.PathValue("repo")]
 	if !ok {
 		dockerError(w, http.StatusNotFound, "NAME_UNKNOWN", "repository name not known to registry")
+		return
+	}
+	if s.denied[rp.key] {
+		dockerError(w, http.StatusForbidden, "DENIED", "access to the requested resource is not authorized")
 		return
 	}
 	path := r.PathValue("path")

@@ -301,9 +301,12 @@ func (p *Provider) catalog(ctx context.Context, c *httpapi.Client, repo string, 
 		if next == "" {
 			return nil
 		}
-		nu, err := url.Parse(next)
+		// Only n and last are taken from the link, but a link to another
+		// origin is still refused: it says the answer did not come from
+		// the registry it should have.
+		nu, err := c.ResolveNext(resp.URL, next)
 		if err != nil {
-			return fmt.Errorf("repository %s: catalog next link: %w", repo, err)
+			return err
 		}
 		last := nu.Query().Get("last")
 		if last == "" {
