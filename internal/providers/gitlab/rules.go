@@ -414,7 +414,17 @@ func evaluate(rules []rule) providers.Immutability {
 		}
 		im := providers.Immutability{Mode: providers.ModePartial, Native: "immutable rules " + strings.Join(quoteAll(pats), ", "),
 			ImmutablePatterns: pats}
-		if allowed, ok := decodeAllowed(pats); ok {
+		// Rules written by a fix decode to the tags they leave mutable;
+		// other immutable rules can only make more tags immutable, so
+		// the decoded list is a safe (never looser) statement of what
+		// stays mutable.
+		var ours []string
+		for _, p := range pats {
+			if _, ok := parseAlternatives(p); ok {
+				ours = append(ours, p)
+			}
+		}
+		if allowed, ok := decodeAllowed(ours); ok && len(ours) > 0 {
 			im.MutablePatterns = allowed
 		} else {
 			im.Note = "tags matching none of the immutable rules' patterns stay mutable; which ones cannot be derived from the patterns"

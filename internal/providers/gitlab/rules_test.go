@@ -174,6 +174,12 @@ func TestEvaluateModes(t *testing.T) {
 			}
 			return ""
 		}},
+		{"fix beside a hand-written rule", append(immutableRules(mustPatterns(t, []string{"latest"})), rule{Pattern: "^v[0-9]+", Immutable: true}), providers.ModePartial, func(im providers.Immutability) string {
+			if !slices.Equal(im.MutablePatterns, []string{"latest"}) || len(im.ImmutablePatterns) != 2 {
+				return "want mutable [latest] and both patterns listed"
+			}
+			return ""
+		}},
 		{"protection only", []rule{{Pattern: "^v.*", PushLevel: &m, DeleteLevel: &m}}, providers.ModePartial, func(im providers.Immutability) string {
 			if !slices.Equal(im.MutablePatterns, []string{"*"}) || !strings.Contains(im.Note, "Maintainer, Owner and administrators") {
 				return "want mutable [*] and the roles named"
