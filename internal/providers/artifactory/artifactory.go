@@ -346,7 +346,10 @@ func evaluate(hs []holder) providers.Immutability {
 	}
 	return providers.Immutability{Mode: providers.ModePartial, Native: "Delete/Overwrite held by " + strings.Join(names, ", "),
 		MutablePatterns: []string{"*"},
-		Note:            "these principals (and administrators) can overwrite any tag; everyone else cannot"}
+		Note:            "these principals (and administrators) can overwrite any tag; everyone else cannot",
+		Remediation: "remove Delete/Overwrite (and Manage) on this repository from " + strings.Join(names, ", ") +
+			": immutag fix prints the exact permission-target change and never applies it; until then record tags with " +
+			"immutag audit --record and gate on overwrites with --fail-on-overwrite"}
 }
 
 // ---- listing ----

@@ -392,8 +392,20 @@ func roleNames(level *string) string {
 	return "roles at or above " + *level
 }
 
+// remediation is what a gitlab finding tells the user to do.
+const remediation = "add an immutable tag rule covering every tag (GraphQL createContainerProtectionTagRule with both access levels null; " +
+	"needs GitLab Ultimate 18.2+ and the Owner role): immutag fix --apply, or Settings > Packages and registries > Protected container tags"
+
 // evaluate turns a project's protection tag rules into its immutability.
 func evaluate(rules []rule) providers.Immutability {
+	im := evaluateRules(rules)
+	if im.Mode != providers.ModeImmutable {
+		im.Remediation = remediation
+	}
+	return im
+}
+
+func evaluateRules(rules []rule) providers.Immutability {
 	var immutable, protected []rule
 	for _, r := range rules {
 		if r.Immutable {

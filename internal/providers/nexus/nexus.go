@@ -221,8 +221,20 @@ func (p *Provider) settings(ctx context.Context, c *httpapi.Client, repo string)
 	return m, nil
 }
 
+// remediation is what a nexus finding tells the user to do.
+const remediation = "set the repository's deployment policy to Disable redeploy (storage.writePolicy ALLOW_ONCE, " +
+	"latestPolicy only if latest may move): immutag fix --apply, or the repository's settings in Nexus"
+
 // evaluate reads the deployment policy out of the settings.
 func evaluate(m map[string]any) providers.Immutability {
+	im := evaluatePolicy(m)
+	if im.Mode == providers.ModeMutable || im.Mode == providers.ModePartial {
+		im.Remediation = remediation
+	}
+	return im
+}
+
+func evaluatePolicy(m map[string]any) providers.Immutability {
 	st, _ := m["storage"].(map[string]any)
 	wp, _ := st["writePolicy"].(string)
 	native := "writePolicy=" + wp
