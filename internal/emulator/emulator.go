@@ -168,3 +168,11 @@ type Demo interface {
 	// Close stops the emulator.
 	Close() error
 }
+
+// NoSetting is implemented by demos of registries that have no
+// tag-immutability setting (a plain distribution registry, ghcr.io): a push
+// over a tag is accepted before and after a fix, and only the tag ledger
+// notices it. NoSetting says why, for the demo's output.
+type NoSetting interface {
+	NoSetting() string
+}

@@ -139,7 +139,7 @@ func (p *Provider) Kind() providers.Kind { return Kind }
 
 func (p *Provider) client() (*httpapi.Client, error) {
 	return p.api.Client("ghcr "+p.name, func() (httpapi.Options, error) {
-		tok := p.opts.Env(p.tokenEnv)
+		tok := p.opts.Secret(p.tokenEnv)
 		if tok == "" {
 			return httpapi.Options{}, fmt.Errorf("environment variable %s (credentials.token_env) is empty", p.tokenEnv)
 		}

@@ -190,13 +190,13 @@ func (p *Provider) Scopes(context.Context) ([]providers.Scope, error) {
 func (p *Provider) auth() (authn.Authenticator, error) {
 	switch {
 	case p.cfg.TokenEnv != "":
-		tok := p.opts.Env(p.cfg.TokenEnv)
+		tok := p.opts.Secret(p.cfg.TokenEnv)
 		if tok == "" {
 			return nil, fmt.Errorf("environment variable %s (credentials.token_env) is empty", p.cfg.TokenEnv)
 		}
 		return &authn.Bearer{Token: tok}, nil
 	case p.cfg.UsernameEnv != "":
-		u, pw := p.opts.Env(p.cfg.UsernameEnv), p.opts.Env(p.cfg.PasswordEnv)
+		u, pw := p.opts.Env(p.cfg.UsernameEnv), p.opts.Secret(p.cfg.PasswordEnv)
 		if u == "" || pw == "" {
 			return nil, fmt.Errorf("environment variables %s and %s (credentials.username_env, password_env) must both be set", p.cfg.UsernameEnv, p.cfg.PasswordEnv)
 		}
