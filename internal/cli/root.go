@@ -37,5 +37,6 @@ scope or repository could not be read), 3 drift found with --fail-on-drift.`,
 
 	root.AddCommand(NewCmdAudit(f, nil), NewCmdFix(f, nil), NewCmdDemo(f, nil), NewCmdVersion(f),
 		NewCmdReport(f), NewCmdServe(f), NewCmdLint(f), NewCmdSandbox(f))
+	root.AddCommand(NewCmdIAC(f))
 	return root
 }

@@ -1,0 +1,181 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/immutag/immutag/internal/cli/configload"
+	"github.com/immutag/immutag/internal/iac"
+)
+
+// IACOptions are the inputs of immutag iac.
+type IACOptions struct {
+	Paths          []string
+	Format         string
+	OutputFile     string
+	FailOnFindings bool
+	Fix            bool
+	DryRun         bool
+}
+
+// NewCmdIAC builds `immutag iac`.
+func NewCmdIAC(f *Factory) *cobra.Command { return newCmdIAC(f, nil) }
+
+func newCmdIAC(f *Factory, runF func(context.Context, *IACOptions) error) *cobra.Command {
+	opts := &IACOptions{}
+	cmd := &cobra.Command{
+		Use:   "iac [PATH ...]",
+		Short: "Find repositories declared mutable in Terraform, CloudFormation and plan files",
+		Long: `Scans infrastructure code (files, or directories walked; default .) for
+resources that set container tag immutability, and grades each with the
+same policy as audit (policy.mutable_tags_allowed, exemptions by repository
+name, the same exclusion semantics):
+
+  Terraform (.tf, .tf.json)   aws_ecr_repository, aws_ecr_repository_creation_template,
+                              google_artifact_registry_repository (DOCKER),
+                              docker_hub_repository, docker_hub_repository_immutable_tags,
+                              harbor_project (without a rule), harbor_immutable_tag_rule,
+                              gitlab_project_container_tag_protection
+  CloudFormation (YAML, JSON) AWS::ECR::Repository, AWS::ECR::RepositoryCreationTemplate
+  Plans                       terraform show -json plan.out > plan.json
+
+Local modules are followed, and variables, locals, count, for_each and
+dynamic blocks are resolved where their values are literal. A setting only
+known after apply is an error, never compliant. A missing setting is the
+provider default (MUTABLE for ECR, immutable_tags false for Artifact
+Registry). The config file is optional: without one the policy is strict.
+
+Silence one resource with a comment on its declaration or the line above:
+
+  # immutag-iac ignore mutable-tags: scratch repository, rebuilt every hour
+
+--fix writes the edits (Terraform with hclwrite, templates line by line:
+formatting and comments are kept); --dry-run prints them as a unified diff.
+
+Exit codes: 0 scanned; 3 findings (drift or unresolvable) and
+--fail-on-findings; 1 a file could not be read or parsed.`,
+		Example: `  immutag iac                                   # the current directory
+  immutag iac --fail-on-findings infra/         # CI gate: exit 3 on findings
+  immutag iac -o sarif --output iac.sarif       # for github/codeql-action/upload-sarif
+  immutag iac --dry-run infra/                  # the fix as a diff
+  immutag iac --fix infra/                      # write it`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Paths = args
+			if len(opts.Paths) == 0 {
+				opts.Paths = []string{"."}
+			}
+			ok := false
+			for _, x := range iac.Formats {
+				ok = ok || x == opts.Format
+			}
+			if !ok {
+				return fmt.Errorf("-o %q: unknown format (want one of %s)", opts.Format, strings.Join(iac.Formats, ", "))
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return iacRun(f, opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&opts.Format, "output-format", "o", "table", "output format: "+strings.Join(iac.Formats, ", "))
+	fl.StringVar(&opts.OutputFile, "output", "", "write the report to this file instead of stdout")
+	fl.BoolVar(&opts.FailOnFindings, "fail-on-findings", false, "exit 3 when any finding is not suppressed (for CI gates)")
+	fl.BoolVar(&opts.Fix, "fix", false, "write the edits that make the code compliant")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the edits as a unified diff and change nothing")
+	return cmd
+}
+
+// iacPolicy is the config's policy, or the strict default without a
+// config file (immutag iac needs no registry credentials).
+func iacPolicy(f *Factory) (iac.Policy, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		if errors.Is(err, configload.ErrNoConfig) {
+			return iac.Policy{Now: f.Now()}, nil
+		}
+		return iac.Policy{}, err
+	}
+	return iac.PolicyFrom(cfg.Policy, f.Now()), nil
+}
+
+func iacRun(f *Factory, opts *IACOptions) error {
+	pol, err := iacPolicy(f)
+	if err != nil {
+		return err
+	}
+	res := iac.Scan(opts.Paths, iac.Options{Policy: pol})
+	if opts.Fix || opts.DryRun {
+		changes, errs := iac.PlanFixes(res.Findings, pol)
+		res.Errors = append(res.Errors, errs...)
+		if opts.DryRun {
+			for _, c := range changes {
+				fmt.Fprint(f.IO.Out, c.Diff())
+			}
+			fmt.Fprintf(f.IO.ErrOut, "dry run: %d file(s) would change; run with --fix (without --dry-run) to write them\n", len(changes))
+			return iacExit(res, opts.FailOnFindings)
+		}
+		if err := iac.WriteChanges(changes); err != nil {
+			return err
+		}
+		for _, c := range changes {
+			fmt.Fprintf(f.IO.ErrOut, "fixed %s: %s\n", c.File, strings.Join(c.Addresses, ", "))
+		}
+		// Report what the code says now.
+		res = iac.Scan(opts.Paths, iac.Options{Policy: pol})
+		res.Errors = append(res.Errors, errs...)
+	}
+	if err := writeIAC(f, opts, res); err != nil {
+		return err
+	}
+	return iacExit(res, opts.FailOnFindings)
+}
+
+func iacExit(res *iac.Result, failOnFindings bool) error {
+	if n := res.Active(); failOnFindings && n > 0 {
+		return &ExitError{Code: CodeDrift, Err: fmt.Errorf("iac: %d finding(s) need attention", n)}
+	}
+	if len(res.Errors) > 0 {
+		e := res.Errors[0]
+		more := ""
+		if len(res.Errors) > 1 {
+			more = fmt.Sprintf(" (and %d more)", len(res.Errors)-1)
+		}
+		return &ExitError{Code: CodeError, Err: fmt.Errorf("iac: %s%s", e.Error(), more)}
+	}
+	return nil
+}
+
+func writeIAC(f *Factory, opts *IACOptions, res *iac.Result) error {
+	ro := iac.RenderOptions{ToolVersion: version()}
+	if opts.OutputFile == "" {
+		return iac.Render(f.IO.Out, res, opts.Format, ro)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(opts.OutputFile), ".immutag-iac-*")
+	if err != nil {
+		return fmt.Errorf("--output %s: %w", opts.OutputFile, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := iac.Render(tmp, res, opts.Format, ro); err != nil {
+		tmp.Close()
+		return fmt.Errorf("--output %s: %w", opts.OutputFile, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("--output %s: %w", opts.OutputFile, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("--output %s: %w", opts.OutputFile, err)
+	}
+	if err := os.Rename(tmp.Name(), opts.OutputFile); err != nil {
+		return fmt.Errorf("--output %s: %w", opts.OutputFile, err)
+	}
+	fmt.Fprintf(f.IO.ErrOut, "iac report written to %s (%s)\n", opts.OutputFile, opts.Format)
+	return nil
+}

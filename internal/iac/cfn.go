@@ -1,0 +1,472 @@
+package iac
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// cfnMarker is in every template that declares a resource the scan
+// knows (RepositoryCreationTemplate shares the prefix), so other YAML
+// and JSON files are not parsed at all.
+var cfnMarker = []byte("AWS::ECR::Repository")
+
+// cfnTemplate is a parsed CloudFormation template.
+type cfnTemplate struct {
+	path       string
+	root       *yaml.Node
+	params     map[string]*yaml.Node // parameter -> its mapping
+	mappings   *yaml.Node
+	conditions map[string]*yaml.Node
+	resources  map[string]bool
+	condBusy   map[string]bool
+}
+
+// parseYAMLNode parses YAML or JSON into a node tree. JSON indented
+// with tabs is valid JSON but not valid YAML, so tabs are swapped for
+// spaces (one for one: lines and columns stay where they were).
+func parseYAMLNode(raw []byte, isJSON bool) (*yaml.Node, error) {
+	var doc yaml.Node
+	err := yaml.Unmarshal(raw, &doc)
+	if err != nil && isJSON && bytes.Contains(raw, []byte("\t")) {
+		var d2 yaml.Node
+		if yaml.Unmarshal(bytes.ReplaceAll(raw, []byte("\t"), []byte(" ")), &d2) == nil {
+			doc, err = d2, nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return nil, nil
+	}
+	return doc.Content[0], nil
+}
+
+func mapGet(n *yaml.Node, key string) (k, v *yaml.Node) {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i], n.Content[i+1]
+		}
+	}
+	return nil, nil
+}
+
+// cfnResource is one declared resource of a known type.
+type cfnResource struct {
+	id       string
+	typ      string
+	key      *yaml.Node
+	props    *yaml.Node
+	endLine  int
+	propsKey *yaml.Node
+	typeKey  *yaml.Node
+	body     *yaml.Node
+}
+
+// parseCFN returns the known resources of a template; ok is false when
+// the file is not a template.
+func parseCFN(path string, raw []byte, isJSON bool) (*cfnTemplate, []cfnResource, bool, error) {
+	root, err := parseYAMLNode(raw, isJSON)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	_, res := mapGet(root, "Resources")
+	if res == nil || res.Kind != yaml.MappingNode {
+		return nil, nil, false, nil
+	}
+	t := &cfnTemplate{path: path, root: root, params: map[string]*yaml.Node{}, conditions: map[string]*yaml.Node{},
+		resources: map[string]bool{}, condBusy: map[string]bool{}}
+	if _, ps := mapGet(root, "Parameters"); ps != nil && ps.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(ps.Content); i += 2 {
+			t.params[ps.Content[i].Value] = ps.Content[i+1]
+		}
+	}
+	_, t.mappings = mapGet(root, "Mappings")
+	if _, cs := mapGet(root, "Conditions"); cs != nil && cs.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(cs.Content); i += 2 {
+			t.conditions[cs.Content[i].Value] = cs.Content[i+1]
+		}
+	}
+	var out []cfnResource
+	for i := 0; i+1 < len(res.Content); i += 2 {
+		k, body := res.Content[i], res.Content[i+1]
+		t.resources[k.Value] = true
+		tk, typ := mapGet(body, "Type")
+		if typ == nil || typ.Kind != yaml.ScalarNode {
+			continue
+		}
+		if typ.Value != cfnECR && typ.Value != cfnECRTemplate {
+			continue
+		}
+		pk, props := mapGet(body, "Properties")
+		out = append(out, cfnResource{id: k.Value, typ: typ.Value, key: k, props: props, propsKey: pk, typeKey: tk, body: body, endLine: lastLine(body)})
+	}
+	return t, out, true, nil
+}
+
+func lastLine(n *yaml.Node) int {
+	if n == nil {
+		return 0
+	}
+	l := n.Line
+	for _, c := range n.Content {
+		if x := lastLine(c); x > l {
+			l = x
+		}
+	}
+	return l
+}
+
+// intrinsic returns the function name and argument node when n is an
+// intrinsic function in either form (!Ref x, or {"Ref": "x"}).
+func intrinsic(n *yaml.Node) (string, *yaml.Node) {
+	if strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!") {
+		name := strings.TrimPrefix(n.Tag, "!")
+		if name != "Ref" && name != "Condition" {
+			name = "Fn::" + name
+		}
+		arg := *n
+		arg.Tag = ""
+		switch arg.Kind {
+		case yaml.ScalarNode:
+			arg.Tag = "!!str"
+		case yaml.SequenceNode:
+			arg.Tag = "!!seq"
+		case yaml.MappingNode:
+			arg.Tag = "!!map"
+		}
+		return name, &arg
+	}
+	if n.Kind == yaml.MappingNode && len(n.Content) == 2 {
+		k := n.Content[0].Value
+		if k == "Ref" || k == "Condition" || strings.HasPrefix(k, "Fn::") {
+			return k, n.Content[1]
+		}
+	}
+	return "", nil
+}
+
+// value resolves a node; intrinsics resolve when their inputs are
+// literal (parameter defaults, mappings, conditions on those).
+func (t *cfnTemplate) value(n *yaml.Node) any {
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.AliasNode {
+		return t.value(n.Alias)
+	}
+	if fn, arg := intrinsic(n); fn != "" {
+		return t.call(fn, arg)
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return nil
+		case "!!bool":
+			b, err := strconv.ParseBool(strings.ToLower(n.Value))
+			if err == nil {
+				return b
+			}
+		case "!!int", "!!float":
+			if f, err := strconv.ParseFloat(n.Value, 64); err == nil {
+				return f
+			}
+		}
+		return n.Value
+	case yaml.SequenceNode:
+		out := []any{}
+		for _, c := range n.Content {
+			out = append(out, t.value(c))
+		}
+		return out
+	case yaml.MappingNode:
+		out := map[string]any{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			out[n.Content[i].Value] = t.value(n.Content[i+1])
+		}
+		return out
+	}
+	return unknown{"unsupported YAML node"}
+}
+
+var pseudoParams = map[string]bool{"AWS::AccountId": true, "AWS::Region": true, "AWS::StackName": true, "AWS::StackId": true,
+	"AWS::Partition": true, "AWS::URLSuffix": true, "AWS::NotificationARNs": true}
+
+func (t *cfnTemplate) ref(name string) any {
+	if name == "AWS::NoValue" {
+		return nil
+	}
+	if pseudoParams[name] {
+		return unknown{name + " is only known when the stack is deployed"}
+	}
+	if p, ok := t.params[name]; ok {
+		_, def := mapGet(p, "Default")
+		if def == nil {
+			return unknown{fmt.Sprintf("parameter %q has no default", name)}
+		}
+		v := t.value(def)
+		if s, ok := v.(string); ok {
+			if _, tn := mapGet(p, "Type"); tn != nil && strings.HasPrefix(tn.Value, "AWS::SSM::Parameter::Value") {
+				return unknown{fmt.Sprintf("parameter %q is read from SSM parameter %s at deploy time", name, s)}
+			}
+		}
+		return v
+	}
+	if t.resources[name] {
+		return unknown{fmt.Sprintf("the physical id of %s is only known when the stack is deployed", name)}
+	}
+	return unknown{fmt.Sprintf("%q is not a parameter or resource of the template", name)}
+}
+
+func (t *cfnTemplate) call(fn string, arg *yaml.Node) any {
+	args := func() []any {
+		v, _ := t.value(arg).([]any)
+		return v
+	}
+	switch fn {
+	case "Ref":
+		return t.ref(arg.Value)
+	case "Fn::Sub":
+		var tmpl string
+		vars := map[string]any{}
+		switch arg.Kind {
+		case yaml.ScalarNode:
+			tmpl = arg.Value
+		case yaml.SequenceNode:
+			if len(arg.Content) < 1 {
+				return unknown{"Fn::Sub without arguments"}
+			}
+			s, ok := t.value(arg.Content[0]).(string)
+			if !ok {
+				return unknown{"Fn::Sub template is not a string"}
+			}
+			tmpl = s
+			if len(arg.Content) > 1 {
+				if m, ok := t.value(arg.Content[1]).(map[string]any); ok {
+					vars = m
+				}
+			}
+		default:
+			return unknown{"Fn::Sub with unexpected arguments"}
+		}
+		return t.sub(tmpl, vars)
+	case "Fn::Join":
+		a := args()
+		if len(a) != 2 {
+			return unknown{"Fn::Join needs a delimiter and a list"}
+		}
+		d, ok := a[0].(string)
+		if !ok {
+			return unknown{"Fn::Join delimiter is not a string"}
+		}
+		ss, _, why := asStrings(a[1])
+		if why != "" {
+			return unknown{why}
+		}
+		return strings.Join(ss, d)
+	case "Fn::Select":
+		a := args()
+		if len(a) != 2 {
+			return unknown{"Fn::Select needs an index and a list"}
+		}
+		is, _, why := asString(a[0])
+		list, ok := a[1].([]any)
+		if why != "" || !ok {
+			return unknown{"Fn::Select over a value only known when deployed"}
+		}
+		i, err := strconv.Atoi(is)
+		if err != nil || i < 0 || i >= len(list) {
+			return unknown{"Fn::Select index out of range"}
+		}
+		return list[i]
+	case "Fn::Split":
+		a := args()
+		if len(a) != 2 {
+			return unknown{"Fn::Split needs a delimiter and a string"}
+		}
+		d, ok1 := a[0].(string)
+		s, ok2 := a[1].(string)
+		if !ok1 || !ok2 {
+			return unknown{"Fn::Split over a value only known when deployed"}
+		}
+		var out []any
+		for _, p := range strings.Split(s, d) {
+			out = append(out, p)
+		}
+		return out
+	case "Fn::FindInMap":
+		a := args()
+		if len(a) < 3 {
+			return unknown{"Fn::FindInMap needs a map and two keys"}
+		}
+		var keys [3]string
+		for i := range keys {
+			s, ok := a[i].(string)
+			if !ok {
+				if len(a) > 3 {
+					return t.value(arg.Content[3])
+				}
+				return unknown{"Fn::FindInMap key is only known when deployed"}
+			}
+			keys[i] = s
+		}
+		_, m := mapGet(t.mappings, keys[0])
+		_, m = mapGet(m, keys[1])
+		_, m = mapGet(m, keys[2])
+		if m == nil {
+			return unknown{fmt.Sprintf("Fn::FindInMap: %s/%s/%s is not in Mappings", keys[0], keys[1], keys[2])}
+		}
+		return t.value(m)
+	case "Fn::If":
+		if arg.Kind != yaml.SequenceNode || len(arg.Content) != 3 {
+			return unknown{"Fn::If needs a condition and two values"}
+		}
+		c, why := t.condition(arg.Content[0].Value)
+		if why != "" {
+			return unknown{why}
+		}
+		if c {
+			return t.value(arg.Content[1])
+		}
+		return t.value(arg.Content[2])
+	case "Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Condition":
+		b, why := t.condExpr(fn, arg)
+		if why != "" {
+			return unknown{why}
+		}
+		return b
+	}
+	return unknown{fn + " is only evaluated when the stack is deployed"}
+}
+
+func (t *cfnTemplate) sub(tmpl string, vars map[string]any) any {
+	var b strings.Builder
+	for {
+		i := strings.Index(tmpl, "${")
+		if i < 0 {
+			b.WriteString(tmpl)
+			return b.String()
+		}
+		b.WriteString(tmpl[:i])
+		rest := tmpl[i+2:]
+		j := strings.Index(rest, "}")
+		if j < 0 {
+			b.WriteString(tmpl[i:])
+			return b.String()
+		}
+		name := rest[:j]
+		tmpl = rest[j+1:]
+		if strings.HasPrefix(name, "!") {
+			b.WriteString("${" + name[1:] + "}")
+			continue
+		}
+		var v any
+		if x, ok := vars[name]; ok {
+			v = x
+		} else if strings.Contains(name, ".") && !strings.HasPrefix(name, "AWS::") {
+			return unknown{"${" + name + "} is only known when the stack is deployed"}
+		} else {
+			v = t.ref(name)
+		}
+		s, _, why := asString(v)
+		if why != "" {
+			return unknown{why}
+		}
+		b.WriteString(s)
+	}
+}
+
+func (t *cfnTemplate) condition(name string) (bool, string) {
+	n, ok := t.conditions[name]
+	if !ok {
+		return false, fmt.Sprintf("condition %q is not defined", name)
+	}
+	if t.condBusy[name] {
+		return false, fmt.Sprintf("condition %q refers to itself", name)
+	}
+	t.condBusy[name] = true
+	defer delete(t.condBusy, name)
+	fn, arg := intrinsic(n)
+	if fn == "" {
+		return false, fmt.Sprintf("condition %q is not a condition function", name)
+	}
+	return t.condExpr(fn, arg)
+}
+
+func (t *cfnTemplate) condExpr(fn string, arg *yaml.Node) (bool, string) {
+	sub := func(n *yaml.Node) (bool, string) {
+		if f, a := intrinsic(n); f != "" {
+			return t.condExpr(f, a)
+		}
+		return false, "a condition is not a condition function"
+	}
+	switch fn {
+	case "Condition":
+		return t.condition(arg.Value)
+	case "Fn::Equals":
+		if arg.Kind != yaml.SequenceNode || len(arg.Content) != 2 {
+			return false, "Fn::Equals needs two values"
+		}
+		a, _, w1 := asString(t.value(arg.Content[0]))
+		b, _, w2 := asString(t.value(arg.Content[1]))
+		if w1 != "" {
+			return false, w1
+		}
+		if w2 != "" {
+			return false, w2
+		}
+		return a == b, ""
+	case "Fn::Not":
+		if arg.Kind != yaml.SequenceNode || len(arg.Content) != 1 {
+			return false, "Fn::Not needs one condition"
+		}
+		b, why := sub(arg.Content[0])
+		return !b, why
+	case "Fn::And", "Fn::Or":
+		if arg.Kind != yaml.SequenceNode {
+			return false, fn + " needs a list"
+		}
+		acc := fn == "Fn::And"
+		for _, c := range arg.Content {
+			b, why := sub(c)
+			if why != "" {
+				return false, why
+			}
+			if fn == "Fn::And" {
+				acc = acc && b
+			} else {
+				acc = acc || b
+			}
+		}
+		return acc, ""
+	}
+	return false, fn + " is not a condition function"
+}
+
+// cfnAttrs resolves a resource's properties.
+func (t *cfnTemplate) attrs(r cfnResource) attrs {
+	out := attrs{}
+	if r.props == nil {
+		return out
+	}
+	v := t.value(r.props)
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			out[k] = e
+		}
+	case unknown:
+		for _, k := range []string{"ImageTagMutability", "ImageTagMutabilityExclusionFilters", "RepositoryName", "Prefix"} {
+			out[k] = x
+		}
+	}
+	return out
+}

@@ -1,0 +1,225 @@
+// Package iac finds the resources of Terraform configurations,
+// CloudFormation templates and Terraform plan files that set container
+// tag immutability, maps each to the same providers.Immutability the
+// registry adapters read from a live registry, and grades it with the
+// audit policy engine, so code and live registries agree on what is
+// compliant. It also writes the edits that make the code immutable.
+package iac
+
+import (
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/immutag/immutag/internal/audit"
+	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/providers"
+)
+
+// Syntax is the kind of file a resource was declared in.
+type Syntax string
+
+// Syntaxes.
+const (
+	SyntaxHCL     Syntax = "terraform"
+	SyntaxTFJSON  Syntax = "terraform-json"
+	SyntaxCFNYAML Syntax = "cloudformation-yaml"
+	SyntaxCFNJSON Syntax = "cloudformation-json"
+	SyntaxPlan    Syntax = "terraform-plan"
+)
+
+// KindGitLab is GitLab's container registry; the registry adapters do
+// not cover it yet, so the kind lives here.
+const KindGitLab = "gitlab"
+
+// Resource is one resource instance that sets (or should set) tag
+// immutability, with what the code makes of it.
+type Resource struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+	// Address is the Terraform address (module.x.aws_ecr_repository.this[0])
+	// or the CloudFormation logical id (Resources.Repo).
+	Address string `json:"address"`
+	Type    string `json:"type"`
+	// Root is the root module directory whose call reached this
+	// resource, for resources inside a called module.
+	Root   string         `json:"root,omitempty"`
+	Syntax Syntax         `json:"syntax"`
+	Kind   providers.Kind `json:"kind"`
+	Scope  string         `json:"scope,omitempty"`
+	Name   string         `json:"repository,omitempty"`
+	// NameKnown is false when the repository name is computed.
+	NameKnown    bool                   `json:"-"`
+	Immutability providers.Immutability `json:"immutability"`
+	// DefaultExemption is why the resource is mutable by nature (remote
+	// repository, proxy cache), as the live adapters say it.
+	DefaultExemption string `json:"-"`
+
+	// block identifies the declaration an edit changes.
+	block blockRef
+	// fixer returns the changes that make the declaration compliant
+	// under the given allowed mutable patterns.
+	fixer func(allowed []string) []op
+	// meta is "count" or "for_each" when the declaration has one.
+	meta string
+	// refs are resource addresses (type.name, same module) an attribute refers to.
+	refs map[string][]string
+	// module is the module instance path ("" for the root).
+	module string
+	// endLine is the last line of the declaration (for suppressions).
+	endLine int
+}
+
+// blockRef names a declaration in a file.
+type blockRef struct {
+	file   string
+	syntax Syntax
+	// Terraform: resource type and name. CloudFormation: logical id.
+	typ, name string
+}
+
+// Finding is a graded resource.
+type Finding struct {
+	Resource
+	Status      audit.Status        `json:"status"`
+	Rule        string              `json:"rule"`
+	Reason      string              `json:"reason"`
+	Remediation string              `json:"remediation,omitempty"`
+	Offending   []string            `json:"offending_patterns,omitempty"`
+	Exemption   *audit.ExemptionRef `json:"exemption,omitempty"`
+	// Edit describes the exact change that makes the code compliant;
+	// empty when no automatic change exists.
+	Edit           string `json:"edit,omitempty"`
+	Suppressed     bool   `json:"suppressed,omitempty"`
+	SuppressReason string `json:"suppress_reason,omitempty"`
+}
+
+// Active reports whether the finding needs attention (drift or an
+// unreadable setting) and is not suppressed.
+func (f Finding) Active() bool {
+	return !f.Suppressed && (f.Status == audit.StatusDrift || f.Status == audit.StatusError)
+}
+
+// FileError is a file that could not be read or parsed.
+type FileError struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+}
+
+func (e FileError) Error() string {
+	if e.Line > 0 {
+		return e.File + ":" + itoa(e.Line) + ": " + e.Message
+	}
+	return e.File + ": " + e.Message
+}
+
+// Result is a scan of some paths.
+type Result struct {
+	Findings []Finding   `json:"findings"`
+	Notes    []string    `json:"notes,omitempty"`
+	Errors   []FileError `json:"errors,omitempty"`
+	Files    []string    `json:"files"`
+	// Invalid are suppression comments that silence nothing.
+	Invalid []FileError `json:"invalid_suppressions,omitempty"`
+
+	sources map[string][]byte
+}
+
+// Active counts findings that need attention.
+func (r *Result) Active() int {
+	n := 0
+	for _, f := range r.Findings {
+		if f.Active() {
+			n++
+		}
+	}
+	return n + len(r.Invalid)
+}
+
+// Counts returns the number of findings per status.
+func (r *Result) Counts() map[audit.Status]int {
+	m := map[audit.Status]int{}
+	for _, f := range r.Findings {
+		m[f.Status]++
+	}
+	return m
+}
+
+// Policy is what grading needs from the config.
+type Policy struct {
+	MutableTagsAllowed []string
+	Exemptions         []config.Exemption
+	Now                time.Time
+}
+
+// PolicyFrom converts the config policy.
+func PolicyFrom(p config.Policy, now time.Time) Policy {
+	return Policy{MutableTagsAllowed: p.MutableTagsAllowed, Exemptions: p.Exemptions, Now: now}
+}
+
+// auditPolicy is the audit policy for code: code names no configured
+// provider instance or live scope, so exemptions match by repository name
+// alone (an exemption scoped to one provider still names the repository).
+func (p Policy) auditPolicy() audit.Policy {
+	ex := make([]config.Exemption, len(p.Exemptions))
+	for i, e := range p.Exemptions {
+		e.Provider, e.Scope = "", ""
+		ex[i] = e
+	}
+	now := p.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return audit.Policy{MutableTagsAllowed: slices.Clone(p.MutableTagsAllowed), Exemptions: ex, Now: now}
+}
+
+// Grade evaluates one resource with the audit policy engine.
+func Grade(r Resource, p Policy) Finding {
+	return grade(r, p.auditPolicy())
+}
+
+func grade(r Resource, ap audit.Policy) Finding {
+	name := r.Name
+	if !r.NameKnown {
+		// A computed name matches no exemption: an exemption cannot be
+		// shown to apply to a repository whose name is not known.
+		name = "\x00unknown"
+	}
+	ev := audit.Evaluate(providers.Repository{
+		Kind: r.Kind, Scope: r.Scope, Name: name,
+		Immutability: r.Immutability, DefaultExemption: r.DefaultExemption,
+	}, ap)
+	f := Finding{Resource: r, Status: ev.Status, Rule: ev.Rule, Reason: ev.Reason,
+		Offending: ev.Offending, Exemption: ev.Exemption}
+	if ev.Status == audit.StatusDrift {
+		f.Remediation = remediation(r)
+		if r.fixer != nil {
+			f.Edit = describe(r.fixer(ap.MutableTagsAllowed))
+			switch r.Syntax {
+			case SyntaxTFJSON:
+				f.Edit += " (by hand: JSON configuration is not rewritten)"
+			case SyntaxPlan:
+				f.Edit += " (in the configuration the plan was made from)"
+			}
+		}
+	}
+	if ev.Status == audit.StatusError {
+		f.Remediation = "give the value a literal (or a variable default) that the scan can read, or scan the plan: terraform show -json plan.out > plan.json"
+	}
+	return f
+}
+
+func sortFindings(fs []Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Address < b.Address
+	})
+}

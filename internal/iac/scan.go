@@ -1,0 +1,337 @@
+package iac
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/immutag/immutag/internal/audit"
+	"github.com/immutag/immutag/internal/providers"
+)
+
+// maxFileSize skips files no configuration or template reaches.
+const maxFileSize = 32 << 20
+
+// NoteACR is said once per scan that saw Azure Container Registry code.
+const NoteACR = "azurerm_container_registry: Azure Container Registry has no Terraform or ARM setting for tag locks (they are data-plane only); audit ACR repositories live with immutag audit and keep them locked with immutag serve --enforce"
+
+// Options tune a scan.
+type Options struct {
+	Policy Policy
+}
+
+// candidates are the inputs a walk found.
+type candidates struct {
+	tfDirs []string
+	yaml   []string
+	json   []string
+}
+
+// skipDir reports directories no configuration lives in: tool caches
+// (.terraform holds downloaded copies of modules already scanned at their
+// source), VCS metadata and dependency trees.
+func skipDir(name string) bool {
+	return (strings.HasPrefix(name, ".") && name != "." && name != "..") || name == "node_modules" || name == "vendor"
+}
+
+func find(paths []string, errs *[]FileError) candidates {
+	var c candidates
+	seenDir := map[string]bool{}
+	add := func(p string) {
+		name := filepath.Base(p)
+		switch {
+		case isTFFile(name):
+			d := filepath.Dir(p)
+			if !seenDir[d] {
+				seenDir[d] = true
+				c.tfDirs = append(c.tfDirs, d)
+			}
+		case strings.HasSuffix(name, ".yaml"), strings.HasSuffix(name, ".yml"), strings.HasSuffix(name, ".template"):
+			c.yaml = append(c.yaml, p)
+		case strings.HasSuffix(name, ".json"):
+			c.json = append(c.json, p)
+		}
+	}
+	for _, root := range paths {
+		st, err := os.Stat(root)
+		if err != nil {
+			*errs = append(*errs, FileError{File: root, Message: err.Error()})
+			continue
+		}
+		if !st.IsDir() {
+			add(filepath.Clean(root))
+			continue
+		}
+		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				*errs = append(*errs, FileError{File: p, Message: err.Error()})
+				return nil
+			}
+			if d.IsDir() {
+				if p != root && skipDir(d.Name()) {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if d.Type().IsRegular() {
+				add(p)
+			}
+			return nil
+		})
+	}
+	return c
+}
+
+// Scan finds and grades every resource under paths.
+func Scan(paths []string, o Options) *Result {
+	res := &Result{sources: map[string][]byte{}}
+	c := find(paths, &res.Errors)
+	ap := o.Policy.auditPolicy()
+	acr := false
+
+	// Terraform.
+	l := newTFLoader()
+	called := map[string]bool{}
+	for _, d := range c.tfDirs {
+		m := l.load(d)
+		for _, cd := range l.moduleCalls(m) {
+			called[cd] = true
+		}
+	}
+	type unitKey struct{ root, module string }
+	var order []unitKey
+	units := map[unitKey][]pending{}
+	for _, d := range c.tfDirs {
+		m := l.load(d)
+		for _, decl := range m.resources {
+			acr = acr || decl.typ == "azurerm_container_registry"
+		}
+		in := l.instance(m, m.dir, "", nil, true, 0, nil)
+		in.collect(func(r Resource, a attrs) {
+			k := unitKey{m.dir, r.module}
+			if _, ok := units[k]; !ok {
+				order = append(order, k)
+			}
+			units[k] = append(units[k], pending{r, a})
+		})
+	}
+	res.Errors = append(res.Errors, l.errs...)
+	res.Files = append(res.Files, l.files...)
+
+	type blockKey struct {
+		file string
+		line int
+	}
+	rootOf := map[blockKey][]Finding{}
+	var viaCalls []Finding
+	for _, k := range order {
+		for _, f := range gradeUnit(units[k], ap) {
+			if f.module == "" {
+				rootOf[blockKey{f.File, f.Line}] = append(rootOf[blockKey{f.File, f.Line}], f)
+				continue
+			}
+			viaCalls = append(viaCalls, f)
+		}
+	}
+	// A module directory is graded as a root (its own defaults) and once
+	// per call in the tree (the caller's inputs). A call that agrees with
+	// the root adds nothing; a root that cannot resolve a value its
+	// callers give is not a finding of its own.
+	callsOf := map[blockKey]bool{}
+	for _, f := range viaCalls {
+		callsOf[blockKey{f.File, f.Line}] = true
+	}
+	for k, fs := range rootOf {
+		for _, f := range fs {
+			if f.Status == audit.StatusError && callsOf[k] && called[filepath.Dir(f.File)] {
+				continue
+			}
+			res.Findings = append(res.Findings, f)
+		}
+	}
+	for _, f := range viaCalls {
+		same := slices.ContainsFunc(rootOf[blockKey{f.File, f.Line}], func(r Finding) bool {
+			return r.Status == f.Status && r.Immutability.Native == f.Immutability.Native && r.Name == f.Name && r.Immutability.Mode == f.Immutability.Mode
+		})
+		if !same {
+			res.Findings = append(res.Findings, f)
+		}
+	}
+
+	// CloudFormation templates and plans.
+	for _, p := range c.yaml {
+		raw, ok := readSmall(p, res)
+		if !ok || !bytes.Contains(raw, cfnMarker) {
+			continue
+		}
+		res.Findings = append(res.Findings, scanCFN(p, raw, false, ap, res)...)
+	}
+	for _, p := range c.json {
+		if strings.HasSuffix(p, ".tf.json") || strings.HasSuffix(p, ".tfvars.json") {
+			continue
+		}
+		raw, ok := readSmall(p, res)
+		if !ok {
+			continue
+		}
+		switch {
+		case bytes.Contains(raw, []byte(`"planned_values"`)) || (bytes.Contains(raw, []byte(`"format_version"`)) && bytes.Contains(raw, []byte(`"root_module"`))):
+			if !planJSONShape(raw) {
+				continue
+			}
+			rs, as, err := parsePlan(p, raw)
+			if err != nil {
+				res.Errors = append(res.Errors, FileError{File: p, Message: err.Error()})
+				continue
+			}
+			res.Files = append(res.Files, p)
+			var pend []pending
+			for i := range rs {
+				pend = append(pend, pending{rs[i], as[i]})
+			}
+			res.Findings = append(res.Findings, gradeUnit(pend, ap)...)
+		case bytes.Contains(raw, cfnMarker):
+			res.Findings = append(res.Findings, scanCFN(p, raw, true, ap, res)...)
+		}
+	}
+	if acr {
+		res.Notes = append(res.Notes, NoteACR)
+	}
+	applySuppressions(res)
+	sortFindings(res.Findings)
+	sort.Strings(res.Files)
+	return res
+}
+
+func readSmall(p string, res *Result) ([]byte, bool) {
+	st, err := os.Stat(p)
+	if err != nil || st.Size() > maxFileSize {
+		return nil, false
+	}
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		res.Errors = append(res.Errors, FileError{File: p, Message: err.Error()})
+		return nil, false
+	}
+	return raw, true
+}
+
+func scanCFN(p string, raw []byte, isJSON bool, ap audit.Policy, res *Result) []Finding {
+	t, rs, ok, err := parseCFN(p, raw, isJSON)
+	if err != nil {
+		res.Errors = append(res.Errors, FileError{File: p, Message: "not a readable template: " + err.Error()})
+		return nil
+	}
+	if !ok {
+		return nil
+	}
+	res.Files = append(res.Files, p)
+	syntax := SyntaxCFNYAML
+	if isJSON {
+		syntax = SyntaxCFNJSON
+	}
+	var out []Finding
+	for _, cr := range rs {
+		if _, cond := mapGet(cr.body, "Condition"); cond != nil && cond.Kind == yaml.ScalarNode {
+			if b, why := t.condition(cond.Value); why == "" && !b {
+				continue // the stack does not create it
+			}
+		}
+		r := Resource{File: p, Line: cr.key.Line, Column: cr.key.Column, Address: "Resources." + cr.id, Type: cr.typ, Syntax: syntax,
+			block: blockRef{file: p, syntax: syntax, name: cr.id}, endLine: cr.endLine}
+		a := t.attrs(cr)
+		if !classify(&r, a) {
+			continue
+		}
+		if !r.NameKnown && r.Type == cfnECR {
+			if _, _, why := a.str("RepositoryName"); why == "" {
+				// CloudFormation names the repository itself; findings
+				// still say which resource it is.
+				r.Name = ""
+			}
+		}
+		out = append(out, grade(r, ap))
+	}
+	return out
+}
+
+// pending is a resource awaiting classification with its arguments.
+type pending struct {
+	r Resource
+	a attrs
+}
+
+// gradeUnit classifies and grades the resources of one module instance.
+// Resources that only make sense together are resolved here: a Harbor
+// project is graded by its rules, and a Docker Hub repository whose
+// immutable tags are managed by the standalone resource by that one.
+func gradeUnit(ps []pending, ap audit.Policy) []Finding {
+	var rs []Resource
+	for _, p := range ps {
+		r := p.r
+		if classify(&r, p.a) {
+			rs = append(rs, r)
+		}
+	}
+	ruled := map[string]bool{}
+	hubManaged := map[string]bool{}
+	hubByName := map[string]bool{}
+	projectName := map[string]string{}
+	hubRepo := map[string]Resource{}
+	for _, r := range rs {
+		if r.Type == tfHarborProj && r.NameKnown {
+			projectName[tfHarborProj+"."+r.block.name] = r.Name
+		}
+		if r.Type == tfHub && r.NameKnown {
+			hubRepo[tfHub+"."+r.block.name] = r
+		}
+	}
+	for i, r := range rs {
+		switch r.Type {
+		case tfHarborRule:
+			for _, ref := range r.refs["project_id"] {
+				if strings.HasPrefix(ref, tfHarborProj+".") {
+					ruled[ref] = true
+					if n, ok := projectName[ref]; ok {
+						rs[i].Name, rs[i].NameKnown = n, true
+					}
+				}
+			}
+		case tfHubImmutable:
+			for _, ref := range append(r.refs["name"], r.refs["namespace"]...) {
+				if strings.HasPrefix(ref, tfHub+".") {
+					hubManaged[ref] = true
+					if h, ok := hubRepo[ref]; ok && !r.NameKnown {
+						rs[i].Scope, rs[i].Name, rs[i].NameKnown = h.Scope, h.Name, true
+						r = rs[i]
+					}
+				}
+			}
+			if r.NameKnown {
+				hubByName[r.Scope+"/"+r.Name] = true
+			}
+		}
+	}
+	var out []Finding
+	for _, r := range rs {
+		switch r.Type {
+		case tfHarborProj:
+			if ruled[tfHarborProj+"."+r.block.name] {
+				continue
+			}
+		case tfHub:
+			managed := hubManaged[tfHub+"."+r.block.name] || (r.NameKnown && hubByName[r.Scope+"/"+r.Name])
+			if managed && r.Immutability.Mode == providers.ModeMutable && r.Immutability.Native == "enabled=false" && r.Immutability.Note != "" {
+				continue // the settings live in docker_hub_repository_immutable_tags
+			}
+		}
+		out = append(out, grade(r, ap))
+	}
+	return out
+}

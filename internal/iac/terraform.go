@@ -1,0 +1,810 @@
+package iac
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/tryfunc"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+)
+
+// maxModuleDepth bounds module nesting (and so a module that calls
+// itself through a path that does not look like a cycle).
+const maxModuleDepth = 16
+
+// tfFile is one parsed configuration file.
+type tfFile struct {
+	path string
+	body hcl.Body
+	json bool
+}
+
+type tfVar struct {
+	name string
+	def  hcl.Expression
+	typ  hcl.Expression
+}
+
+type tfDecl struct {
+	typ, name      string
+	body           hcl.Body
+	file           *tfFile
+	rng            hcl.Range
+	endLine        int
+	count, forEach hcl.Expression
+}
+
+type tfCall struct {
+	name           string
+	source         string
+	file           *tfFile
+	rng            hcl.Range
+	inputs         map[string]*hcl.Attribute
+	count, forEach hcl.Expression
+}
+
+// tfModule is one directory of configuration files.
+type tfModule struct {
+	dir       string
+	files     []*tfFile
+	variables map[string]*tfVar
+	locals    map[string]*hcl.Attribute
+	resources []*tfDecl
+	calls     []*tfCall
+	// tfvars are values from terraform.tfvars and *.auto.tfvars, used
+	// when the directory is scanned as a root module.
+	tfvars map[string]cty.Value
+}
+
+// tfLoader parses directories once and remembers them.
+type tfLoader struct {
+	parser  *hclparse.Parser
+	modules map[string]*tfModule
+	errs    []FileError
+	files   []string
+}
+
+func newTFLoader() *tfLoader {
+	return &tfLoader{parser: hclparse.NewParser(), modules: map[string]*tfModule{}}
+}
+
+var topSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
+	{Type: "resource", LabelNames: []string{"type", "name"}},
+	{Type: "module", LabelNames: []string{"name"}},
+	{Type: "variable", LabelNames: []string{"name"}},
+	{Type: "locals"},
+}}
+
+var varSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "default"}, {Name: "type"}}}
+
+func diagErrors(diags hcl.Diagnostics, file string) []FileError {
+	var out []FileError
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		fe := FileError{File: file, Message: d.Summary}
+		if d.Detail != "" {
+			fe.Message += ": " + d.Detail
+		}
+		if d.Subject != nil {
+			fe.File, fe.Line = d.Subject.Filename, d.Subject.Start.Line
+		}
+		out = append(out, fe)
+	}
+	return out
+}
+
+// isTFFile reports whether name is a Terraform configuration file.
+func isTFFile(name string) bool {
+	return strings.HasSuffix(name, ".tf") || strings.HasSuffix(name, ".tf.json")
+}
+
+// load parses the configuration files of dir (not its subdirectories).
+func (l *tfLoader) load(dir string) *tfModule {
+	dir = filepath.Clean(dir)
+	if m, ok := l.modules[dir]; ok {
+		return m
+	}
+	m := &tfModule{dir: dir, variables: map[string]*tfVar{}, locals: map[string]*hcl.Attribute{}, tfvars: map[string]cty.Value{}}
+	l.modules[dir] = m
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		l.errs = append(l.errs, FileError{File: dir, Message: err.Error()})
+		return m
+	}
+	var tfvars []string
+	for _, e := range ents {
+		name := e.Name()
+		if e.IsDir() {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		switch {
+		case isTFFile(name):
+			l.parseFile(m, p, strings.HasSuffix(name, ".json"))
+		case name == "terraform.tfvars" || name == "terraform.tfvars.json" ||
+			strings.HasSuffix(name, ".auto.tfvars") || strings.HasSuffix(name, ".auto.tfvars.json"):
+			tfvars = append(tfvars, p)
+		}
+	}
+	// terraform.tfvars first, then *.auto.tfvars in lexical order, as
+	// Terraform applies them (later wins).
+	sort.SliceStable(tfvars, func(i, j int) bool {
+		a, b := strings.HasPrefix(filepath.Base(tfvars[i]), "terraform.tfvars"), strings.HasPrefix(filepath.Base(tfvars[j]), "terraform.tfvars")
+		if a != b {
+			return a
+		}
+		return tfvars[i] < tfvars[j]
+	})
+	for _, p := range tfvars {
+		l.parseTFVars(m, p)
+	}
+	return m
+}
+
+func (l *tfLoader) parseFile(m *tfModule, p string, isJSON bool) {
+	var f *hcl.File
+	var diags hcl.Diagnostics
+	if isJSON {
+		f, diags = l.parser.ParseJSONFile(p)
+	} else {
+		f, diags = l.parser.ParseHCLFile(p)
+	}
+	l.files = append(l.files, p)
+	if diags.HasErrors() {
+		// What a broken file declares is not graded: the file error is
+		// reported instead, and nothing in it is called compliant.
+		l.errs = append(l.errs, diagErrors(diags, p)...)
+		return
+	}
+	if f == nil || f.Body == nil {
+		return
+	}
+	tf := &tfFile{path: p, body: f.Body, json: isJSON}
+	m.files = append(m.files, tf)
+	content, _, _ := f.Body.PartialContent(topSchema)
+	if content == nil {
+		return
+	}
+	for _, b := range content.Blocks {
+		switch b.Type {
+		case "resource":
+			d := &tfDecl{typ: b.Labels[0], name: b.Labels[1], body: b.Body, file: tf, rng: b.DefRange, endLine: b.DefRange.End.Line}
+			if sb, ok := b.Body.(*hclsyntax.Body); ok {
+				d.endLine = sb.SrcRange.End.Line
+			}
+			all := allAttrs(b.Body)
+			if a := all["count"]; a != nil {
+				d.count = a.Expr
+			}
+			if a := all["for_each"]; a != nil {
+				d.forEach = a.Expr
+			}
+			m.resources = append(m.resources, d)
+		case "module":
+			c := &tfCall{name: b.Labels[0], file: tf, rng: b.DefRange, inputs: map[string]*hcl.Attribute{}}
+			for n, a := range allAttrs(b.Body) {
+				switch n {
+				case "source":
+					v, d := a.Expr.Value(nil)
+					if !d.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
+						c.source = v.AsString()
+					}
+				case "count":
+					c.count = a.Expr
+				case "for_each":
+					c.forEach = a.Expr
+				case "version", "providers", "depends_on":
+				default:
+					c.inputs[n] = a
+				}
+			}
+			m.calls = append(m.calls, c)
+		case "variable":
+			v := &tfVar{name: b.Labels[0]}
+			vc, _, _ := b.Body.PartialContent(varSchema)
+			if vc != nil {
+				if a := vc.Attributes["default"]; a != nil {
+					v.def = a.Expr
+				}
+				if a := vc.Attributes["type"]; a != nil {
+					v.typ = a.Expr
+				}
+			}
+			m.variables[v.name] = v
+		case "locals":
+			for n, a := range allAttrs(b.Body) {
+				m.locals[n] = a
+			}
+		}
+	}
+}
+
+func (l *tfLoader) parseTFVars(m *tfModule, p string) {
+	var f *hcl.File
+	var diags hcl.Diagnostics
+	if strings.HasSuffix(p, ".json") {
+		f, diags = l.parser.ParseJSONFile(p)
+	} else {
+		f, diags = l.parser.ParseHCLFile(p)
+	}
+	if diags.HasErrors() || f == nil {
+		l.errs = append(l.errs, diagErrors(diags, p)...)
+		return
+	}
+	as, _ := f.Body.JustAttributes()
+	for n, a := range as {
+		v, d := a.Expr.Value(nil)
+		if d.HasErrors() {
+			continue
+		}
+		m.tfvars[n] = v
+	}
+}
+
+// allAttrs returns every attribute of a body, whatever its syntax (JSON
+// bodies have no blocks until a schema says so).
+func allAttrs(b hcl.Body) map[string]*hcl.Attribute {
+	if sb, ok := b.(*hclsyntax.Body); ok {
+		out := make(map[string]*hcl.Attribute, len(sb.Attributes))
+		for n, a := range sb.Attributes {
+			out[n] = a.AsHCLAttribute()
+		}
+		return out
+	}
+	as, _ := b.JustAttributes()
+	return as
+}
+
+// localSource reports whether a module source is a path in the tree.
+func localSource(s string) bool {
+	return strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") || s == "." || s == ".."
+}
+
+// tfInstance is a module evaluated with concrete inputs.
+type tfInstance struct {
+	l       *tfLoader
+	mod     *tfModule
+	root    string // directory of the root module
+	address string // "module.a." prefix, "" for the root
+	vars    map[string]cty.Value
+	varWhy  map[string]string
+	locals  map[string]cty.Value
+	busy    map[string]bool
+	depth   int
+	stack   []string
+}
+
+func (l *tfLoader) instance(m *tfModule, root, address string, inputs map[string]cty.Value, asRoot bool, depth int, stack []string) *tfInstance {
+	in := &tfInstance{l: l, mod: m, root: root, address: address, vars: map[string]cty.Value{}, varWhy: map[string]string{},
+		locals: map[string]cty.Value{}, busy: map[string]bool{}, depth: depth, stack: append(stack, m.dir)}
+	for name, v := range m.variables {
+		val, given := inputs[name]
+		if !given && asRoot {
+			val, given = m.tfvars[name]
+		}
+		if !given {
+			if v.def == nil {
+				in.vars[name] = cty.DynamicVal
+				in.varWhy[name] = fmt.Sprintf("variable %q has no default and no value in the scanned files", name)
+				continue
+			}
+			dv, d := v.def.Value(nil)
+			if d.HasErrors() {
+				in.vars[name] = cty.DynamicVal
+				in.varWhy[name] = fmt.Sprintf("variable %q has a default the scan cannot evaluate", name)
+				continue
+			}
+			val = dv
+		}
+		in.vars[name] = typed(val, v.typ)
+	}
+	return in
+}
+
+// typed applies a variable's type constraint, with optional attribute
+// defaults, as Terraform does before the module sees the value.
+func typed(v cty.Value, typ hcl.Expression) cty.Value {
+	if typ == nil || v.IsNull() || !v.IsWhollyKnown() {
+		return v
+	}
+	ty, defaults, d := typeexpr.TypeConstraintWithDefaults(typ)
+	if d.HasErrors() {
+		return v
+	}
+	if defaults != nil {
+		v = defaults.Apply(v)
+	}
+	if c, err := convert.Convert(v, ty); err == nil {
+		return c
+	}
+	return v
+}
+
+var tfFunctions = func() map[string]function.Function {
+	fs := map[string]function.Function{
+		"abs": stdlib.AbsoluteFunc, "ceil": stdlib.CeilFunc, "chomp": stdlib.ChompFunc, "chunklist": stdlib.ChunklistFunc,
+		"coalesce": stdlib.CoalesceFunc, "coalescelist": stdlib.CoalesceListFunc, "compact": stdlib.CompactFunc,
+		"concat": stdlib.ConcatFunc, "contains": stdlib.ContainsFunc, "csvdecode": stdlib.CSVDecodeFunc,
+		"distinct": stdlib.DistinctFunc, "element": stdlib.ElementFunc, "flatten": stdlib.FlattenFunc,
+		"floor": stdlib.FloorFunc, "format": stdlib.FormatFunc, "formatlist": stdlib.FormatListFunc,
+		"indent": stdlib.IndentFunc, "index": stdlib.IndexFunc, "join": stdlib.JoinFunc, "jsondecode": stdlib.JSONDecodeFunc,
+		"jsonencode": stdlib.JSONEncodeFunc, "keys": stdlib.KeysFunc, "length": stdlib.LengthFunc, "log": stdlib.LogFunc,
+		"lookup": stdlib.LookupFunc, "lower": stdlib.LowerFunc, "max": stdlib.MaxFunc, "merge": stdlib.MergeFunc,
+		"min": stdlib.MinFunc, "parseint": stdlib.ParseIntFunc, "pow": stdlib.PowFunc, "range": stdlib.RangeFunc,
+		"regex": stdlib.RegexFunc, "regexall": stdlib.RegexAllFunc, "replace": stdlib.ReplaceFunc, "reverse": stdlib.ReverseListFunc,
+		"setintersection": stdlib.SetIntersectionFunc, "setproduct": stdlib.SetProductFunc, "setsubtract": stdlib.SetSubtractFunc,
+		"setunion": stdlib.SetUnionFunc, "signum": stdlib.SignumFunc, "slice": stdlib.SliceFunc, "sort": stdlib.SortFunc,
+		"split": stdlib.SplitFunc, "strrev": stdlib.ReverseFunc, "substr": stdlib.SubstrFunc, "title": stdlib.TitleFunc,
+		"trim": stdlib.TrimFunc, "trimprefix": stdlib.TrimPrefixFunc, "trimspace": stdlib.TrimSpaceFunc,
+		"trimsuffix": stdlib.TrimSuffixFunc, "upper": stdlib.UpperFunc, "values": stdlib.ValuesFunc, "zipmap": stdlib.ZipmapFunc,
+		"try": tryfunc.TryFunc, "can": tryfunc.CanFunc,
+		"tostring": stdlib.MakeToFunc(cty.String), "tonumber": stdlib.MakeToFunc(cty.Number), "tobool": stdlib.MakeToFunc(cty.Bool),
+		"tolist": stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)), "toset": stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
+		"tomap": stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
+	}
+	return fs
+}()
+
+// known root names of expressions; any other root (a resource type,
+// data, module) is a value only apply knows.
+var builtinRoots = map[string]bool{"var": true, "local": true, "count": true, "each": true, "path": true}
+
+// ctx builds the evaluation context for expr; extra holds count/each.
+func (in *tfInstance) ctx(expr hcl.Expression, extra map[string]cty.Value) *hcl.EvalContext {
+	vars := map[string]cty.Value{
+		"var":   objectOrEmpty(in.vars),
+		"path":  cty.ObjectVal(map[string]cty.Value{"module": cty.StringVal(in.mod.dir), "root": cty.StringVal(in.root), "cwd": cty.StringVal(in.root)}),
+		"count": cty.DynamicVal,
+		"each":  cty.DynamicVal,
+	}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	locals := map[string]cty.Value{}
+	for _, t := range expr.Variables() {
+		root := t.RootName()
+		switch {
+		case root == "local":
+			if name := attrName(t); name != "" {
+				locals[name] = in.local(name)
+			}
+		case !builtinRoots[root]:
+			if _, ok := vars[root]; !ok {
+				vars[root] = cty.DynamicVal
+			}
+		}
+	}
+	vars["local"] = objectOrEmpty(locals)
+	return &hcl.EvalContext{Variables: vars, Functions: tfFunctions}
+}
+
+func objectOrEmpty(m map[string]cty.Value) cty.Value {
+	if len(m) == 0 {
+		return cty.EmptyObjectVal
+	}
+	return cty.ObjectVal(m)
+}
+
+func attrName(t hcl.Traversal) string {
+	if len(t) < 2 {
+		return ""
+	}
+	if a, ok := t[1].(hcl.TraverseAttr); ok {
+		return a.Name
+	}
+	return ""
+}
+
+// local evaluates a local value (memoised; a cycle is unknown).
+func (in *tfInstance) local(name string) cty.Value {
+	if v, ok := in.locals[name]; ok {
+		return v
+	}
+	a := in.mod.locals[name]
+	if a == nil || in.busy[name] {
+		return cty.DynamicVal
+	}
+	in.busy[name] = true
+	v, d := a.Expr.Value(in.ctx(a.Expr, nil))
+	delete(in.busy, name)
+	if d.HasErrors() {
+		v = cty.DynamicVal
+	}
+	in.locals[name] = v
+	return v
+}
+
+// eval evaluates an expression into a plain value; unknown parts say
+// what they depend on.
+func (in *tfInstance) eval(expr hcl.Expression, extra map[string]cty.Value) any {
+	ctx := in.ctx(expr, extra)
+	v, d := expr.Value(ctx)
+	if d.HasErrors() {
+		return unknown{in.why(expr, ctx, d)}
+	}
+	if v.IsWhollyKnown() {
+		return fromCty(v, "")
+	}
+	return fromCty(v, in.why(expr, ctx, nil))
+}
+
+// why explains an unknown value by the references it depends on.
+func (in *tfInstance) why(expr hcl.Expression, ctx *hcl.EvalContext, d hcl.Diagnostics) string {
+	var parts []string
+	for _, t := range expr.Variables() {
+		root := t.RootName()
+		if root == "var" {
+			if n := attrName(t); n != "" {
+				if w, ok := in.varWhy[n]; ok {
+					parts = append(parts, w)
+					continue
+				}
+				if _, ok := in.vars[n]; !ok {
+					parts = append(parts, fmt.Sprintf("variable %q is not declared", n))
+					continue
+				}
+			}
+		}
+		tv, td := t.TraverseAbs(ctx)
+		if td.HasErrors() || !tv.IsWhollyKnown() {
+			parts = append(parts, travString(t)+" is only known after apply")
+		}
+	}
+	if len(parts) == 0 && d.HasErrors() {
+		return d[0].Summary
+	}
+	if len(parts) == 0 {
+		return "the value is only known after apply"
+	}
+	return strings.Join(dedupe(parts), "; ")
+}
+
+func dedupe(ss []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func travString(t hcl.Traversal) string {
+	var b strings.Builder
+	for i, s := range t {
+		switch x := s.(type) {
+		case hcl.TraverseRoot:
+			b.WriteString(x.Name)
+		case hcl.TraverseAttr:
+			b.WriteString("." + x.Name)
+		case hcl.TraverseIndex:
+			if x.Key.Type() == cty.String {
+				b.WriteString(fmt.Sprintf("[%q]", x.Key.AsString()))
+			} else if x.Key.Type() == cty.Number {
+				b.WriteString("[" + x.Key.AsBigFloat().String() + "]")
+			}
+		case hcl.TraverseSplat:
+			b.WriteString("[*]")
+		}
+		if i > 4 {
+			break
+		}
+	}
+	return b.String()
+}
+
+// instanceKey is one expansion of count or for_each.
+type instanceKey struct {
+	suffix string
+	extra  map[string]cty.Value
+}
+
+// expand evaluates count/for_each. An unknown expansion yields one
+// instance whose count.index / each are unknown: the declaration is still
+// graded, never skipped (fail closed).
+func (in *tfInstance) expand(count, forEach hcl.Expression, extra map[string]cty.Value) []instanceKey {
+	switch {
+	case count != nil:
+		v, d := count.Value(in.ctx(count, extra))
+		if d.HasErrors() || !v.IsKnown() || v.IsNull() || v.Type() != cty.Number {
+			return []instanceKey{{extra: map[string]cty.Value{"count": cty.ObjectVal(map[string]cty.Value{"index": cty.UnknownVal(cty.Number)})}}}
+		}
+		n, _ := v.AsBigFloat().Int64()
+		if n > 1000 {
+			n = 1000
+		}
+		out := make([]instanceKey, 0, n)
+		for i := int64(0); i < n; i++ {
+			out = append(out, instanceKey{suffix: "[" + strconv.FormatInt(i, 10) + "]",
+				extra: map[string]cty.Value{"count": cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(i)})}})
+		}
+		return out
+	case forEach != nil:
+		v, d := forEach.Value(in.ctx(forEach, extra))
+		unknownEach := []instanceKey{{extra: map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": cty.DynamicVal, "value": cty.DynamicVal})}}}
+		if d.HasErrors() || !v.IsKnown() || v.IsNull() {
+			return unknownEach
+		}
+		t := v.Type()
+		if !(t.IsMapType() || t.IsObjectType() || t.IsSetType()) {
+			return unknownEach
+		}
+		var out []instanceKey
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			if t.IsSetType() {
+				k = e
+			}
+			if !k.IsKnown() || k.Type() != cty.String {
+				return unknownEach
+			}
+			out = append(out, instanceKey{suffix: fmt.Sprintf("[%q]", k.AsString()),
+				extra: map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": k, "value": e})}})
+		}
+		return out
+	}
+	return []instanceKey{{}}
+}
+
+// metaArgs are Terraform's own arguments, not the provider's.
+var metaArgs = map[string]bool{"count": true, "for_each": true, "depends_on": true, "provider": true, "lifecycle": true,
+	"provisioner": true, "connection": true, "dynamic": true}
+
+// bodyValue evaluates a resource body: attributes, nested blocks as lists
+// of objects, dynamic blocks expanded.
+func (in *tfInstance) bodyValue(b hcl.Body, extra map[string]cty.Value) attrs {
+	out := attrs{}
+	sb, ok := b.(*hclsyntax.Body)
+	if !ok {
+		for n, a := range allAttrs(b) {
+			if n == "dynamic" {
+				// JSON dynamic blocks: every block they generate is unknown.
+				if obj, ok := in.eval(a.Expr, extra).(map[string]any); ok {
+					for bn := range obj {
+						out[bn] = unknown{"dynamic block " + bn + " in JSON syntax is not expanded by the scan"}
+					}
+				} else {
+					for _, key := range jsonObjectKeys(a.Expr) {
+						out[key] = unknown{"dynamic block " + key + " in JSON syntax is not expanded by the scan"}
+					}
+				}
+				continue
+			}
+			if metaArgs[n] {
+				continue
+			}
+			out[n] = in.eval(a.Expr, extra)
+		}
+		return out
+	}
+	for n, a := range sb.Attributes {
+		if metaArgs[n] {
+			continue
+		}
+		out[n] = in.eval(a.Expr, extra)
+	}
+	for _, blk := range sb.Blocks {
+		switch blk.Type {
+		case "lifecycle", "provisioner", "connection":
+			continue
+		case "dynamic":
+			if len(blk.Labels) != 1 {
+				continue
+			}
+			name := blk.Labels[0]
+			if _, bad := out[name].(unknown); bad {
+				continue
+			}
+			objs, why := in.dynamic(blk, extra)
+			if why != "" {
+				out[name] = unknown{why}
+				continue
+			}
+			list, _ := out[name].([]any)
+			for _, o := range objs {
+				list = append(list, map[string]any(o))
+			}
+			out[name] = list
+		default:
+			if _, bad := out[blk.Type].(unknown); bad {
+				continue
+			}
+			list, _ := out[blk.Type].([]any)
+			out[blk.Type] = append(list, map[string]any(in.bodyValue(blk.Body, extra)))
+		}
+	}
+	return out
+}
+
+func jsonObjectKeys(expr hcl.Expression) []string {
+	if ks, d := hcl.ExprMap(expr); !d.HasErrors() {
+		var out []string
+		for _, kv := range ks {
+			if v, d := kv.Key.Value(nil); !d.HasErrors() && v.Type() == cty.String && v.IsKnown() {
+				out = append(out, v.AsString())
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// dynamic expands one dynamic block.
+func (in *tfInstance) dynamic(blk *hclsyntax.Block, extra map[string]cty.Value) ([]attrs, string) {
+	name := blk.Labels[0]
+	fe := blk.Body.Attributes["for_each"]
+	if fe == nil {
+		return nil, "dynamic block " + name + " has no for_each"
+	}
+	iter := name
+	if it := blk.Body.Attributes["iterator"]; it != nil {
+		if t, d := hcl.AbsTraversalForExpr(it.Expr); !d.HasErrors() && len(t) == 1 {
+			iter = t.RootName()
+		}
+	}
+	var content *hclsyntax.Body
+	for _, c := range blk.Body.Blocks {
+		if c.Type == "content" {
+			content = c.Body
+		}
+	}
+	if content == nil {
+		return nil, "dynamic block " + name + " has no content"
+	}
+	ctx := in.ctx(fe.Expr, extra)
+	v, d := fe.Expr.Value(ctx)
+	if d.HasErrors() {
+		return nil, "dynamic block " + name + ": for_each: " + in.why(fe.Expr, ctx, d)
+	}
+	if !v.IsKnown() {
+		return nil, "dynamic block " + name + ": for_each: " + in.why(fe.Expr, ctx, nil)
+	}
+	if v.IsNull() || !v.CanIterateElements() {
+		return nil, ""
+	}
+	var out []attrs
+	for it := v.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		if v.Type().IsSetType() {
+			k = e
+		}
+		ex := map[string]cty.Value{}
+		for kk, vv := range extra {
+			ex[kk] = vv
+		}
+		ex[iter] = cty.ObjectVal(map[string]cty.Value{"key": k, "value": e})
+		out = append(out, in.bodyValue(content, ex))
+	}
+	return out, ""
+}
+
+// refs lists the resources (type.name) each top-level argument refers to.
+func refsOf(b hcl.Body) map[string][]string {
+	out := map[string][]string{}
+	for n, a := range allAttrs(b) {
+		for _, t := range a.Expr.Variables() {
+			root := t.RootName()
+			if builtinRoots[root] || root == "data" || root == "module" {
+				continue
+			}
+			if name := attrName(t); name != "" {
+				out[n] = append(out[n], root+"."+name)
+			}
+		}
+	}
+	return out
+}
+
+// collect evaluates every known resource of the instance and of the
+// modules it calls.
+func (in *tfInstance) collect(emit func(Resource, attrs)) {
+	for _, d := range in.mod.resources {
+		if !terraformTypes[d.typ] {
+			continue
+		}
+		syntax := SyntaxHCL
+		if d.file.json {
+			syntax = SyntaxTFJSON
+		}
+		meta := ""
+		if d.count != nil {
+			meta = "count"
+		} else if d.forEach != nil {
+			meta = "for_each"
+		}
+		refs := refsOf(d.body)
+		for _, k := range in.expand(d.count, d.forEach, nil) {
+			a := in.bodyValue(d.body, k.extra)
+			r := Resource{File: d.file.path, Line: d.rng.Start.Line, Column: d.rng.Start.Column,
+				Address: in.address + d.typ + "." + d.name + k.suffix, Type: d.typ, Syntax: syntax,
+				block: blockRef{file: d.file.path, syntax: syntax, typ: d.typ, name: d.name},
+				refs:  refs, module: in.address, endLine: d.endLine, meta: meta}
+			if in.address != "" {
+				r.Root = in.root
+			}
+			emit(r, a)
+		}
+	}
+	if in.depth >= maxModuleDepth {
+		return
+	}
+	for _, c := range in.mod.calls {
+		if !localSource(c.source) {
+			continue
+		}
+		dir := filepath.Clean(filepath.Join(in.mod.dir, c.source))
+		cycle := false
+		for _, s := range in.stack {
+			cycle = cycle || s == dir
+		}
+		if cycle {
+			continue
+		}
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			in.l.errs = append(in.l.errs, FileError{File: c.file.path, Line: c.rng.Start.Line,
+				Message: fmt.Sprintf("module %q: source %q is not a directory", c.name, c.source)})
+			continue
+		}
+		child := in.l.load(dir)
+		for _, k := range in.expand(c.count, c.forEach, nil) {
+			inputs := map[string]cty.Value{}
+			for n, a := range c.inputs {
+				ctx := in.ctx(a.Expr, k.extra)
+				v, d := a.Expr.Value(ctx)
+				if d.HasErrors() {
+					v = cty.DynamicVal
+				}
+				inputs[n] = v
+			}
+			ci := in.l.instance(child, in.root, in.address+"module."+c.name+k.suffix+".", inputs, false, in.depth+1, in.stack)
+			for n := range inputs {
+				if !inputs[n].IsWhollyKnown() {
+					ci.varWhy[n] = fmt.Sprintf("module %q input %q is only known after apply", c.name, n)
+				}
+			}
+			ci.collect(emit)
+		}
+	}
+}
+
+// moduleCalls returns the directories dir's module calls point to.
+func (l *tfLoader) moduleCalls(m *tfModule) []string {
+	var out []string
+	for _, c := range m.calls {
+		if localSource(c.source) {
+			out = append(out, filepath.Clean(filepath.Join(m.dir, c.source)))
+		}
+	}
+	return out
+}
+
+// planJSONShape reports whether a .json file looks like a plan or state
+// document rather than configuration.
+func planJSONShape(raw []byte) bool {
+	var probe struct {
+		FormatVersion    string          `json:"format_version"`
+		PlannedValues    json.RawMessage `json:"planned_values"`
+		TerraformVersion string          `json:"terraform_version"`
+		Values           json.RawMessage `json:"values"`
+	}
+	if json.Unmarshal(raw, &probe) != nil {
+		return false
+	}
+	return probe.FormatVersion != "" && (probe.PlannedValues != nil || probe.Values != nil)
+}
