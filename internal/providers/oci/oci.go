@@ -38,6 +38,7 @@ import (
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers"
 	"github.com/immutag/immutag/internal/providers/httpapi"
+	"github.com/immutag/immutag/internal/redact"
 )
 
 // Kind is the registry kind this package implements.
@@ -373,5 +374,28 @@ func apiError(err error) error {
 	if ae.Message == "" {
 		ae.Message = http.StatusText(te.StatusCode)
 	}
+	ae.Message = scrubSent(ae.Message, te.Request)
 	return ae
+}
+
+// scrubSent masks the credential the failed request carried if the
+// registry echoed it. Bearer tokens minted per repository are not
+// registered with the program's redactor (that set would grow with the
+// registry), so the one known to be in play is masked here.
+func scrubSent(msg string, req *http.Request) string {
+	if req == nil {
+		return msg
+	}
+	h := strings.TrimSpace(req.Header.Get("Authorization"))
+	if h == "" {
+		return msg
+	}
+	vals := []string{h}
+	if _, cred, ok := strings.Cut(h, " "); ok && len(strings.TrimSpace(cred)) >= 6 {
+		vals = append(vals, strings.TrimSpace(cred))
+	}
+	for _, v := range vals {
+		msg = strings.ReplaceAll(msg, v, redact.Mask)
+	}
+	return msg
 }

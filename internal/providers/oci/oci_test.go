@@ -19,6 +19,7 @@ import (
 	"github.com/immutag/immutag/internal/emulator"
 	ociemu "github.com/immutag/immutag/internal/emulator/oci"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/redact"
 	"github.com/immutag/immutag/internal/testutil"
 )
 
@@ -428,5 +429,40 @@ func TestFindingSaysWhatCanBeDone(t *testing.T) {
 		if !strings.Contains(ev.Remediation, want) {
 			t.Errorf("remediation does not mention %s", want)
 		}
+	}
+}
+
+// TestEchoedTokenIsMasked: a registry that echoes the bearer token it was
+// sent (minted per repository, unknown to the program's redactor) does not
+// get it into the error.
+func TestEchoedTokenIsMasked(t *testing.T) {
+	f := start(t, ociemu.Options{})
+	if _, err := f.push.Image(t.Context(), "app", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	var sent atomic.Value
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/_catalog" && r.Header.Get("Authorization") != "" {
+			a := r.Header.Get("Authorization")
+			sent.Store(a)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, `{"errors":[{"code":"DENIED","message":"bad token %s (Authorization: %s)"}]}`, strings.TrimPrefix(a, "Bearer "), a)
+			return
+		}
+		f.srv.Handler().ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	_, errs := testutil.Scan(t, f.provider(t, func(c *Config) { c.Endpoint = front.URL }))
+	err := errs[strings.TrimPrefix(front.URL, "http://")]
+	a, _ := sent.Load().(string)
+	if err == nil || a == "" {
+		t.Fatalf("err %v, sent %q", err, a)
+	}
+	if strings.Contains(err.Error(), strings.TrimPrefix(a, "Bearer ")) {
+		t.Errorf("the echoed token is in the error: %v", err)
+	}
+	if !strings.Contains(err.Error(), redact.Mask) {
+		t.Errorf("error %v: want the mask where the token was", err)
 	}
 }
