@@ -122,3 +122,10 @@ func (d *Demo) PushTag(ctx context.Context, scope, repository, tag string) error
 	}
 	return nil
 }
+
+var _ emulator.NoSetting = (*Demo)(nil)
+
+// NoSetting says why an overwrite by alice is accepted after the fix too.
+func (d *Demo) NoSetting() string {
+	return "Artifactory has no tag-immutability setting: whoever holds Delete/Overwrite can overwrite, and immutag only prints the permission change"
+}

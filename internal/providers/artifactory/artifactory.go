@@ -117,13 +117,13 @@ func (p *Provider) client() (*httpapi.Client, error) {
 		c := p.cfg.Credentials
 		var auth httpapi.Authenticator
 		if c.TokenEnv != "" {
-			tok := p.opts.Env(c.TokenEnv)
+			tok := p.opts.Secret(c.TokenEnv)
 			if tok == "" {
 				return httpapi.Options{}, fmt.Errorf("environment variable %s (credentials.token_env) is not set", c.TokenEnv)
 			}
 			auth = httpapi.StaticBearer(tok)
 		} else {
-			user, pass := p.opts.Env(c.UsernameEnv), p.opts.Env(c.PasswordEnv)
+			user, pass := p.opts.Env(c.UsernameEnv), p.opts.Secret(c.PasswordEnv)
 			if user == "" || pass == "" {
 				return httpapi.Options{}, fmt.Errorf("environment variables %s and %s (credentials.username_env, password_env) must both be set", c.UsernameEnv, c.PasswordEnv)
 			}

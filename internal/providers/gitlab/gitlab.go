@@ -115,7 +115,7 @@ func newLimiter(rps float64) *rate.Limiter {
 func (p *Provider) api() (*gl.Client, error) {
 	p.once.Do(func() {
 		env := p.cfg.Credentials.TokenEnv
-		tok := p.opts.Env(env)
+		tok := p.opts.Secret(env)
 		if tok == "" {
 			p.err = fmt.Errorf("gitlab %s: environment variable %s (credentials.token_env) is not set", p.name, env)
 			return

@@ -105,7 +105,7 @@ func (p *Provider) Kind() providers.Kind { return Kind }
 func (p *Provider) client() (*httpapi.Client, error) {
 	return p.api.Client("nexus "+p.name, func() (httpapi.Options, error) {
 		ue, pe := p.cfg.Credentials.UsernameEnv, p.cfg.Credentials.PasswordEnv
-		user, pass := p.opts.Env(ue), p.opts.Env(pe)
+		user, pass := p.opts.Env(ue), p.opts.Secret(pe)
 		if user == "" || pass == "" {
 			return httpapi.Options{}, fmt.Errorf("environment variables %s and %s (credentials.username_env, password_env) must both be set", ue, pe)
 		}
