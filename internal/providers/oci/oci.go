@@ -146,7 +146,7 @@ func NewFromConfig(c Config, o providers.Options) (*Provider, error) {
 		cfg: c, opts: o, reg: reg, origin: origin,
 		log:      o.Log().With("provider", c.Name, "kind", Kind),
 		pageSize: DefaultPageSize,
-		backoff:  remote.Backoff{Duration: time.Second, Factor: 3, Jitter: 0.1, Steps: 3},
+		backoff:  backoff(o.Retry),
 		limits:   newLimits(c.Rate),
 	}, nil
 }
@@ -214,9 +214,16 @@ func (p *Provider) transport() (http.RoundTripper, error) {
 			p.rtErr = err
 			return
 		}
-		if ht, ok := base.(*http.Transport); ok && ht.ResponseHeaderTimeout == 0 {
+		// go-containerregistry's client has no timeout; bound the wait for
+		// an answer per attempt (a stalled attempt is retried like a reset).
+		// A test's HTTPClient.Timeout shortens it.
+		timeout := headerTimeout
+		if hc := p.opts.HTTPClient; hc != nil && hc.Timeout > 0 {
+			timeout = hc.Timeout
+		}
+		if ht, ok := base.(*http.Transport); ok && (ht.ResponseHeaderTimeout == 0 || ht.ResponseHeaderTimeout > timeout) {
 			ht = ht.Clone()
-			ht.ResponseHeaderTimeout = headerTimeout
+			ht.ResponseHeaderTimeout = timeout
 			base = ht
 		}
 		p.rt = &guard{
@@ -311,14 +318,31 @@ func (p *Provider) catalog(ctx context.Context, yield func(string) error, e prov
 		}
 		if page.Next != "" {
 			if err := guard.Check(page.Next); err != nil {
-				return fmt.Errorf("list /v2/_catalog: %w", err)
+				return fmt.Errorf("oci %s: list /v2/_catalog: %w", p.cfg.Name, err)
 			}
 		}
 	}
 	return nil
 }
 
+// backoff is go-containerregistry's retry schedule: three attempts, 1 s
+// then 3 s apart; Options.Retry.MaxBackoff caps the waits (tests).
+func backoff(rt providers.RetryTuning) remote.Backoff {
+	b := remote.Backoff{Duration: time.Second, Factor: 3, Jitter: 0.1, Steps: 3}
+	// Not wait.Backoff's Cap: reaching it ends the retries early. The
+	// second wait is three times the first, so a third of the cap keeps both
+	// under it and the attempt count unchanged.
+	if rt.MaxBackoff > 0 {
+		b.Duration = min(b.Duration, rt.MaxBackoff/3)
+	}
+	return b
+}
+
 func (p *Provider) catalogErr(err error) error {
+	return fmt.Errorf("oci %s: %w", p.cfg.Name, p.catalogErr1(err))
+}
+
+func (p *Provider) catalogErr1(err error) error {
 	err = apiError(err)
 	switch providers.KindOf(err) {
 	case providers.ErrNotFound, providers.ErrUnsupported:
