@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
 	acremu "github.com/immutag/immutag/internal/emulator/acr"
@@ -90,6 +91,18 @@ type fixture struct {
 	// Artifact Registry), whose clients HTTPClient does not reach; zero for
 	// the REST ones.
 	retry providers.RetryTuning
+	// intact is how an unharmed repository of the fixture grades: compliant
+	// (the zero value) where the seeded setting makes it immutable, drift
+	// for kinds that have no setting at all (oci, ghcr).
+	intact audit.Status
+}
+
+// intactStatus is fx.intact, compliant by default.
+func (fx *fixture) intactStatus() audit.Status {
+	if fx.intact == "" {
+		return audit.StatusCompliant
+	}
+	return fx.intact
 }
 
 // fastRetry keeps a storm of attempts in test time; the attempt counts do

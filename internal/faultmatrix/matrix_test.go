@@ -309,7 +309,7 @@ var faults = []faultCase{
 		return spec{want: recovers, post: func(t *testing.T, fx *fixture, r result) {
 			for _, n := range fx.names {
 				f, ok := r.rep.finding(fx.goodProv, fx.good, n)
-				if !ok || f.Status != audit.StatusCompliant {
+				if !ok || f.Status != fx.intactStatus() {
 					t.Errorf("repository %q: found=%v status=%q reason=%q", n, ok, f.Status, f.Reason)
 				}
 			}
@@ -505,7 +505,7 @@ func checkCell(t *testing.T, fx *fixture, sp spec, r result, calls int) {
 	if s, ok := rep.scope(fx.goodProv, fx.good); !ok || s.Status != "ok" {
 		t.Errorf("healthy scope %s/%s: %+v (found %v)", fx.goodProv, fx.good, s, ok)
 	}
-	for repo, st := range map[string]audit.Status{repoOK: audit.StatusCompliant, repoDrift: audit.StatusDrift} {
+	for repo, st := range map[string]audit.Status{repoOK: fx.intactStatus(), repoDrift: audit.StatusDrift} {
 		if f, ok := rep.finding(fx.goodProv, fx.good, repo); !ok || f.Status != st {
 			t.Errorf("healthy %s: status %q, want %q (found %v, reason %q)", repo, f.Status, st, ok, f.Reason)
 		}
@@ -525,7 +525,7 @@ func checkCell(t *testing.T, fx *fixture, sp spec, r result, calls int) {
 			t.Errorf("faulted scope should have recovered: %+v", bs)
 		}
 		for _, n := range badRepos {
-			if f, ok := rep.finding(fx.badProv, fx.bad, n); !ok || f.Status != audit.StatusCompliant {
+			if f, ok := rep.finding(fx.badProv, fx.bad, n); !ok || f.Status != fx.intactStatus() {
 				t.Errorf("%s after recovery: status %q (found %v, reason %q)", n, f.Status, ok, f.Reason)
 			}
 		}
@@ -551,7 +551,7 @@ func checkCell(t *testing.T, fx *fixture, sp spec, r result, calls int) {
 				t.Errorf("faulted repository %s: status %q mode %q", n, f.Status, f.Mode)
 			case n == target && len(sp.msg) > 0 && !containsAny(f.Reason, sp.msg):
 				t.Errorf("faulted repository reason %q carries none of %q", f.Reason, sp.msg)
-			case n != target && f.Status != audit.StatusCompliant:
+			case n != target && f.Status != fx.intactStatus():
 				t.Errorf("%s (not faulted): status %q reason %q", n, f.Status, f.Reason)
 			}
 		}

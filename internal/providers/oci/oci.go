@@ -221,6 +221,9 @@ func (p *Provider) transport() (http.RoundTripper, error) {
 		if hc := p.opts.HTTPClient; hc != nil && hc.Timeout > 0 {
 			timeout = hc.Timeout
 		}
+		if at := p.opts.Retry.AttemptTimeout; at > 0 {
+			timeout = at
+		}
 		if ht, ok := base.(*http.Transport); ok && (ht.ResponseHeaderTimeout == 0 || ht.ResponseHeaderTimeout > timeout) {
 			ht = ht.Clone()
 			ht.ResponseHeaderTimeout = timeout
