@@ -334,3 +334,31 @@ func TestConstructorErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoFixedClean runs what `immutag demo` does with the gitlab demo:
+// fix everything under mutable_tags_allowed [latest], then nothing drifts
+// and the overwrite target is refused.
+func TestDemoFixedClean(t *testing.T) {
+	d, p := startDemo(t)
+	ctx := context.Background()
+	pol := providers.FixPolicy{MutableTagsAllowed: []string{"latest"}}
+	for _, r := range listAll(t, p) {
+		ch, err := p.Plan(ctx, r, pol)
+		if err != nil {
+			t.Fatalf("%s: %v", r.Name, err)
+		}
+		ch.Handle = nil
+		if _, err := p.Apply(ctx, ch, nil); err != nil {
+			t.Fatalf("%s: %v", r.Name, err)
+		}
+	}
+	for name, r := range listAll(t, p) {
+		if !compliant(r.Immutability, pol.MutableTagsAllowed) {
+			t.Errorf("%s after the fix: %+v", name, r.Immutability)
+		}
+	}
+	scope, repo, tag := d.OverwriteTarget()
+	if err := d.PushTag(ctx, scope, repo, tag); !errors.Is(err, emulator.ErrTagImmutable) {
+		t.Errorf("overwrite target after the fix: %v", err)
+	}
+}

@@ -325,3 +325,46 @@ func TestThrottledAndFailingCallsRetried(t *testing.T) {
 		t.Errorf("%d scopes under faults, want 4", len(got))
 	}
 }
+
+// TestDemoFixedClean runs what `immutag demo` does with the nexus demo.
+func TestDemoFixedClean(t *testing.T) {
+	dm, err := nxemu.StartDemo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dm.Close() })
+	d := dm.(*nxemu.Demo)
+	p, err := newProvider(d.Provider(), providers.Options{Getenv: func(k string) string { return d.Env()[k] }}, fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	pol := providers.FixPolicy{MutableTagsAllowed: []string{"latest"}}
+	for _, rs := range listAll(t, p) {
+		for _, r := range rs {
+			ch, err := p.Plan(ctx, r, pol)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Apply(ctx, ch, nil); err != nil {
+				t.Fatalf("%s/%s: %v", r.Scope, r.Name, err)
+			}
+		}
+	}
+	n := 0
+	for _, rs := range listAll(t, p) {
+		for _, r := range rs {
+			n++
+			if !compliant(r.Immutability, pol.MutableTagsAllowed) {
+				t.Errorf("%s/%s after the fix: %+v", r.Scope, r.Name, r.Immutability)
+			}
+		}
+	}
+	if n != 5 {
+		t.Errorf("demo lists %d images, want 5", n)
+	}
+	scope, repo, tag := d.OverwriteTarget()
+	if err := d.PushTag(ctx, scope, repo, tag); !errors.Is(err, emulator.ErrTagImmutable) {
+		t.Errorf("overwrite target after the fix: %v", err)
+	}
+}
