@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
 	ghcremu "github.com/immutag/immutag/internal/emulator/ghcr"
+	"github.com/immutag/immutag/internal/ledger"
 	"github.com/immutag/immutag/internal/providers"
 	"github.com/immutag/immutag/internal/providers/httpapi"
 	"github.com/immutag/immutag/internal/testutil"
@@ -345,5 +347,60 @@ func TestFindingSaysWhatCanBeDone(t *testing.T) {
 	ev := audit.Evaluate(e.Repos()[0], audit.Policy{})
 	if ev.Status != audit.StatusDrift || ev.Remediation != Remediation || !strings.Contains(ev.Reason, Note) {
 		t.Errorf("evaluation %+v", ev)
+	}
+}
+
+// TestLedgerSeesTheMovedTag: two recorded scans around a tag moving to
+// another version report it as an overwrite with both digests and the
+// version's push time.
+func TestLedgerSeesTheMovedTag(t *testing.T) {
+	f := start(t, ghcremu.Options{})
+	f.srv.AddOwner("acme", true)
+	old, err := f.srv.Push("acme", "api", "1.0.0", "latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := f.provider(t, "acme")
+	ctx := t.Context()
+	store, err := ledger.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "ledger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	clock := time.Date(2026, 9, 1, 15, 0, 0, 0, time.UTC)
+	var overwrites []ledger.Overwrite
+	record := func() {
+		t.Helper()
+		rec := store.Record(ledger.RecordOptions{Now: func() time.Time { return clock },
+			OnOverwrite: func(o ledger.Overwrite) { overwrites = append(overwrites, o) }})
+		e, errs := testutil.Scan(t, p)
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		for _, r := range e.Repos() {
+			lr := ledger.Repo{Provider: p.Name(), Scope: r.Scope, Repository: r.Name}
+			if err := p.Tags(ctx, r, func(tg providers.Tag) error { return rec.Tag(ctx, lr, tg) }); err != nil {
+				t.Fatal(err)
+			}
+			if err := rec.RepositoryDone(ctx, lr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := rec.Finish(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record()
+	neu, err := f.srv.Push("acme", "api", "1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(time.Hour)
+	record()
+	if len(overwrites) != 1 {
+		t.Fatalf("overwrites %+v, want acme/api:1.0.0 only (latest stayed)", overwrites)
+	}
+	if o := overwrites[0]; o.Tag != "1.0.0" || o.Previous != old || o.Digest != neu || o.Pushed.IsZero() {
+		t.Errorf("overwrite %+v, want 1.0.0 %s -> %s with a push time", o, old, neu)
 	}
 }

@@ -2,12 +2,15 @@ package oci
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	ociemu "github.com/immutag/immutag/internal/emulator/oci"
+	"github.com/immutag/immutag/internal/ledger"
 	"github.com/immutag/immutag/internal/providers"
 	"github.com/immutag/immutag/internal/testutil"
 	"github.com/immutag/immutag/internal/testutil/distreg"
@@ -16,7 +19,8 @@ import (
 // TestAgainstDistribution runs the adapter against a real distribution
 // registry (Debian's docker-registry, 2.8) with htpasswd auth: images and a
 // multi-arch index written by go-containerregistry, catalog and tag paging,
-// and one tag overwritten between two listings.
+// and one tag overwritten between two scans, which the tag ledger reports
+// with both digests.
 func TestAgainstDistribution(t *testing.T) {
 	reg := distreg.Start(t)
 	ctx := t.Context()
@@ -73,16 +77,45 @@ func TestAgainstDistribution(t *testing.T) {
 		}
 	}
 
+	// The ledger records a scan, the tag is overwritten, the next scan
+	// reports the overwrite with both digests.
+	store, err := ledger.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "ledger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	clock := time.Date(2026, 9, 1, 15, 0, 0, 0, time.UTC)
+	var overwrites []ledger.Overwrite
+	record := func() {
+		t.Helper()
+		rec := store.Record(ledger.RecordOptions{Now: func() time.Time { return clock },
+			OnOverwrite: func(o ledger.Overwrite) { overwrites = append(overwrites, o) }})
+		for _, r := range e.Repos() {
+			lr := ledger.Repo{Provider: p.Name(), Scope: r.Scope, Repository: r.Name}
+			if err := p.Tags(ctx, r, func(tg providers.Tag) error { return rec.Tag(ctx, lr, tg) }); err != nil {
+				t.Fatal(err)
+			}
+			if err := rec.RepositoryDone(ctx, lr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := rec.Finish(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record()
 	after, err := push.Image(ctx, "acme/web", "latest")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := tags(t, p, "acme/web")
-	if err != nil {
-		t.Fatal(err)
+	clock = clock.Add(time.Hour)
+	record()
+	if len(overwrites) != 1 {
+		t.Fatalf("overwrites %+v, want the one of acme/web:latest", overwrites)
 	}
-	if got["latest"] != after.String() || after == before {
-		t.Errorf("after the overwrite latest = %s, want %s (was %s)", got["latest"], after, before)
+	o := overwrites[0]
+	if o.Repository != "acme/web" || o.Tag != "latest" || o.Previous != before.String() || o.Digest != after.String() || o.Scope != reg.Host {
+		t.Errorf("overwrite %+v, want acme/web:latest %s -> %s", o, before, after)
 	}
 
 	// Wrong credentials are refused by the real registry too.
