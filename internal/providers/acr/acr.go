@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -523,6 +524,16 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 			}
 			if err := links.check(page.Link); err != nil {
 				return fmt.Errorf("registry %s: list repositories: %w", r.login, err)
+			}
+			// One token for the page's repositories, not one each.
+			var wanted []string
+			for _, n := range page.Names {
+				if n != nil && providers.Wanted(e, *n) {
+					wanted = append(wanted, *n)
+				}
+			}
+			for chunk := range slices.Chunk(wanted, maxBatchScopes) {
+				r.tokens.prefetch(ctx, readScopes(chunk))
 			}
 			for _, n := range page.Names {
 				if n == nil {

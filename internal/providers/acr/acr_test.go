@@ -647,9 +647,10 @@ func TestEntraIDCredential(t *testing.T) {
 	if got := s.Counter.Get("POST oauth2/exchange"); got != 1 {
 		t.Errorf("Entra ID exchanges = %d, want 1 (refresh token cached)", got)
 	}
-	// One access token per scope: catalog, and read + write for each repo.
-	if got := s.Counter.Get("POST oauth2/token"); got != 5 {
-		t.Errorf("access tokens = %d, want 5 (cached per scope)", got)
+	// Access tokens: the catalog, one read token for the page's two
+	// repositories (batched), and a write token for each repository.
+	if got := s.Counter.Get("POST oauth2/token"); got != 4 {
+		t.Errorf("access tokens = %d, want 4 (batched reads, cached per scope)", got)
 	}
 	if n := s.Counter.Get("GET tags 401") + s.Counter.Get("PATCH tag 401"); n != 0 {
 		t.Errorf("%d challenges answered: scope prediction failed", n)

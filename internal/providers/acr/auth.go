@@ -71,7 +71,9 @@ type basicSource struct {
 }
 
 func (b *basicSource) fetch(ctx context.Context, service, scope string) (string, time.Time, error) {
-	q := url.Values{"service": {service}, "scope": {scope}}
+	// Several scopes (a batch) go as repeated scope parameters, as docker
+	// clients send them.
+	q := url.Values{"service": {service}, "scope": strings.Fields(scope)}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/oauth2/token?"+q.Encode(), nil)
 	if err != nil {
 		return "", time.Time{}, err
@@ -253,8 +255,8 @@ func (c *tokenCache) get(ctx context.Context, scope string) (string, error) {
 			case <-ctx.Done():
 				return "", ctx.Err()
 			}
-			if e.err != nil && ctx.Err() == nil && isContextErr(e.err) {
-				continue // the fetching caller gave up, not this one
+			if e.err != nil && ctx.Err() == nil && (isContextErr(e.err) || errors.Is(e.err, errBatchFailed)) {
+				continue // the fetching caller gave up, or a batch failed: fetch alone
 			}
 			return e.tok, e.err
 		}
