@@ -70,6 +70,15 @@ func (s *Service) enforce(soft, hard context.Context, plan *audit.Plan, runID st
 					notStarted(pc)
 					continue
 				}
+				if !s.leads() {
+					// Leadership can end mid-pass: the new leader's
+					// next scan plans this change again.
+					rec := audit.RecordOf(pc, "not-applied")
+					rec.Error = "not started: this replica is no longer the leader"
+					s.metrics.fixResult(rec)
+					put(rec)
+					continue
+				}
 				rec, err := fx.ApplyOne(hard, pc)
 				put(rec)
 				if errors.Is(err, audit.ErrJournal) {

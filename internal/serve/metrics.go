@@ -39,6 +39,7 @@ const (
 	webhookResultTooLarge     = "too_large"
 	webhookResultInvalid      = "invalid"
 	webhookResultBusy         = "rejected_busy"
+	webhookResultNotLeader    = "rejected_not_leader"
 )
 
 var statuses = []audit.Status{audit.StatusCompliant, audit.StatusDrift, audit.StatusExempt, audit.StatusError}
@@ -102,7 +103,7 @@ func NewMetrics(version string) *Metrics {
 		Help: "Operations seen by the engine that ended throttled (after the adapter's own retries), by provider. Throttled answers an adapter retried successfully are not visible here."},
 		[]string{"provider"})
 	m.webhook = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricWebhookEvents,
-		Help: "ACR webhook requests, by result: queued, ignored_registry (registry not in config), ignored_action, ignored_no_tag, ignored_exempt, unauthorized, too_large, invalid, rejected_busy."},
+		Help: "ACR webhook requests, by result: queued, ignored_registry (registry not in config), ignored_action, ignored_no_tag, ignored_exempt, unauthorized, too_large, invalid, rejected_busy, rejected_not_leader."},
 		[]string{"result"})
 	m.pending = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricWebhookPending,
 		Help: "Pushed ACR tags waiting to be locked."})

@@ -65,6 +65,10 @@ type Options struct {
 
 	// Enforce applies the planned fixes after each scan.
 	Enforce bool
+	// Leader, when set, says whether this replica may write: with several
+	// replicas, only the leader enforces and locks webhook tags; all of
+	// them scan and serve. Nil means this replica always may.
+	Leader Leader
 	// Journal is the append-only write journal (enforcement and webhook).
 	Journal string
 	// Concurrency bounds changes applied at once.
@@ -227,6 +231,7 @@ func New(o Options) (*Service, error) {
 		s.secret = sha256.Sum256([]byte(o.WebhookSecret))
 	}
 	s.queue = newLockQueue(o.Coalesce, o.MaxPending, o.Concurrency, s.metrics.pending, s.lockBatch)
+	s.metrics.reg.MustRegister(s.leaderGauge())
 	return s, nil
 }
 
@@ -425,7 +430,9 @@ func (s *Service) scanOnce(soft, hard context.Context) {
 	defer rep.Close()
 	defer sc.Changes.Close()
 	s.learnRegistries(rep)
-	if s.opts.Enforce {
+	if s.opts.Enforce && !s.leads() {
+		s.log.Info("enforcement skipped: another replica is the leader", "run_id", rep.Run.ID)
+	} else if s.opts.Enforce {
 		rep.Changes = audit.NewSpool[audit.ChangeRecord]()
 		s.enforce(soft, hard, sc.Changes, rep.Run.ID, func(rec audit.ChangeRecord) { _ = rep.Changes.Add(rec) })
 		rep.Run.FinishedAt = s.opts.Now().UTC()

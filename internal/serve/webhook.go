@@ -86,6 +86,14 @@ func (s *Service) handleACRWebhook(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
+	if !s.leads() {
+		// Only the leader writes. ACR retries failed deliveries, and the
+		// leader's next scan locks whatever is still unlocked.
+		s.metrics.webhookEvent(webhookResultNotLeader)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "not the leader: another replica locks pushed tags", http.StatusServiceUnavailable)
+		return
+	}
 	if r.ContentLength > MaxWebhookBody {
 		s.metrics.webhookEvent(webhookResultTooLarge)
 		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
@@ -162,6 +170,10 @@ func (s *Service) handleACRWebhook(w http.ResponseWriter, r *http.Request) {
 // lockBatch locks the tags pushed to one repository since its last batch.
 func (s *Service) lockBatch(ctx context.Context, key repoKey, tags []string) {
 	log := s.log.With("provider", key.provider, "registry", key.registry, "repository", key.repository)
+	if !s.leads() {
+		log.Info("webhook: leadership lost before the batch; the leader's next scan locks these tags", "tags", len(tags))
+		return
+	}
 	prov := s.raw[key.provider]
 	if prov == nil {
 		log.Error("webhook: provider not built")
