@@ -122,8 +122,8 @@ func TestPlanPrintsPermissionChangeAndApplyRefuses(t *testing.T) {
 			t.Errorf("action %q lacks %q", ch.Action, want)
 		}
 	}
-	if ch.Writes != 0 || ch.Noop {
-		t.Errorf("plan %+v: want a change with no write", ch)
+	if ch.Writes != 0 || ch.Noop || !strings.Contains(ch.HeldBack, "plan only") {
+		t.Errorf("plan %+v: want a held-back change with no write", ch)
 	}
 	calls := d.Calls.Snapshot()
 	ch.Handle = nil

@@ -82,6 +82,7 @@ func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol provide
 	}
 	c.To = evaluate(nil)
 	c.Writes = 0
+	c.HeldBack = "plan only: Artifactory has no tag-immutability setting, and who holds Delete/Overwrite is the organisation's decision; make the change above in Artifactory"
 	return c, nil
 }
 

@@ -24,9 +24,9 @@ const (
 	readBackWait     = 2 * time.Second
 )
 
-// ErrCannotExpress is wrapped by Plan when GitLab's rules cannot express the
-// policy: an allowed pattern RE2 cannot exclude, a pattern over 100
-// characters, or no room left under the five-rule limit.
+// ErrCannotExpress is wrapped when GitLab's rules cannot express the policy:
+// an allowed pattern RE2 cannot exclude, a pattern over 100 characters, or
+// no room left under the five-rule limit.
 var ErrCannotExpress = errors.New("gitlab cannot express the policy")
 
 func trimmed(ps []string) []string {
@@ -107,20 +107,54 @@ func (p *Provider) lock(project string) *sync.Mutex {
 	return m.(*sync.Mutex)
 }
 
+// accepted reports whether the user accepted that allowed tags GitLab
+// cannot keep mutable become immutable too.
+func accepted(pol providers.FixPolicy) bool { return false }
+
+// keepable are the allowed patterns a rule set can keep mutable, each on
+// its own (a literal tag or prefix*, short enough for one rule).
+func keepable(allowed []string) []string {
+	var out []string
+	for _, a := range allowed {
+		if !expressible(a) || a == "*" {
+			continue
+		}
+		if _, err := rulePatterns([]string{a}); err == nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // Plan reads the project's rules and says which immutable rules Apply
-// would create. GitLab cannot express every policy: a pattern it cannot
-// exclude, or no room under the five-rule limit, fails the plan with
-// ErrCannotExpress and the reason rather than locking allowed tags.
+// would create. Where GitLab cannot keep an allowed tag mutable (RE2 has no
+// lookahead: only literal tags and prefix* can be excluded, in at most 100
+// characters), the change is held back with the reason unless the user
+// accepts that those tags become immutable too; where the five-rule limit
+// leaves no room, it is held back with that reason.
 func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol providers.FixPolicy) (providers.Change, error) {
 	allowed := trimmed(pol.MutableTagsAllowed)
-	c := providers.Change{Provider: p.name, Kind: Kind, Scope: r.Scope, Repository: r.Name, URI: r.URI, From: r.Immutability}
+	c := providers.Change{Provider: p.name, Kind: Kind, Scope: r.Scope, Repository: r.Name, URI: r.URI, From: r.Immutability, Target: target}
 	if compliant(r.Immutability, allowed) {
-		c.Noop, c.To, c.Action = true, r.Immutability, "none: the repository already satisfies the policy"
+		c.Noop, c.To, c.Action, c.Target = true, r.Immutability, "none: the repository already satisfies the policy", ""
 		return c, nil
 	}
-	pats, to, err := desired(allowed)
+	keep := allowed
+	pats, to, err := desired(keep)
+	var lost []string
 	if err != nil {
-		return c, fmt.Errorf("project %s: %w", r.Scope, err)
+		keep = keepable(allowed)
+		for _, a := range allowed {
+			if !slices.Contains(keep, a) {
+				lost = append(lost, a)
+			}
+		}
+		if pats, to, err = desired(keep); err != nil {
+			keep, lost = nil, allowed
+			if pats, to, err = desired(nil); err != nil {
+				return c, err
+			}
+		}
 	}
 	cl, err := p.api()
 	if err != nil {
@@ -131,18 +165,27 @@ func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol provide
 		return c, fmt.Errorf("project %s: read protection tag rules: %w", r.Scope, err)
 	}
 	add := missing(rules, pats)
-	if n := len(rules) + len(add); n > maxRulesPerProject {
-		return c, fmt.Errorf("%w: project %s has %d protection tag rules and the fix needs %d more; GitLab allows %d per project (immutable and protection rules together)",
-			ErrCannotExpress, r.Scope, len(rules), len(add), maxRulesPerProject)
-	}
-	c.Target = target
 	c.To = to
 	c.Writes = int64(len(add))
 	c.Action = fmt.Sprintf("GraphQL createContainerProtectionTagRule(projectPath: %q, tagNamePattern: %s, minimumAccessLevelForPush: null, minimumAccessLevelForDelete: null): "+
 		"immutable rule(s) covering every repository of the project, present and future; needs GitLab Ultimate and the Owner role; "+
 		"pushes see it within the registry token lifetime (up to 15 minutes on GitLab.com)",
 		r.Scope, strings.Join(quoteAll(add), ", "))
-	c.Handle = fix{Project: r.Scope, Allowed: allowed}
+	c.Handle = fix{Project: r.Scope, Allowed: keep}
+	if n := len(rules) + len(add); n > maxRulesPerProject {
+		c.HeldBack = fmt.Sprintf("project %s has %d protection tag rules and the fix needs %d more; GitLab allows %d per project (immutable and protection rules together): remove or merge rules first",
+			r.Scope, len(rules), len(add), maxRulesPerProject)
+		return c, nil
+	}
+	if len(lost) > 0 {
+		why := fmt.Sprintf("GitLab tag rules cannot keep %s mutable (RE2 patterns without lookahead can exclude only literal tags and prefix* patterns, in at most %d characters)",
+			strings.Join(quoteAll(lost), ", "), maxPatternLen)
+		if accepted(pol) {
+			c.Action += "; " + why + ": they become immutable too (accepted with --accept-immutable-allowed-tags)"
+		} else {
+			c.HeldBack = why + ": the fix would make them immutable too; pass --accept-immutable-allowed-tags to accept that"
+		}
+	}
 	return c, nil
 }
 

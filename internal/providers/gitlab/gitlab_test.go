@@ -263,13 +263,34 @@ func TestFixWithinRuleLimit(t *testing.T) {
 		}
 	}
 	r := listAll(t, p)["acme/web/app"]
-	_, err := p.Plan(context.Background(), r, providers.FixPolicy{})
-	if !errors.Is(err, ErrCannotExpress) || !strings.Contains(err.Error(), "5") {
-		t.Fatalf("plan with 5 rules: %v, want ErrCannotExpress naming the limit", err)
+	ch, err := p.Plan(context.Background(), r, providers.FixPolicy{})
+	if err != nil || !strings.Contains(ch.HeldBack, "5 per project") {
+		t.Fatalf("plan with 5 rules: %+v, %v; want it held back naming the limit", ch, err)
 	}
-	_, err = p.Plan(context.Background(), r, providers.FixPolicy{MutableTagsAllowed: []string{"*-rc"}})
-	if !errors.Is(err, ErrCannotExpress) {
-		t.Fatalf("plan with an inexpressible allowed pattern: %v", err)
+	if _, err := p.Apply(context.Background(), ch, nil); !errors.Is(err, ErrCannotExpress) {
+		t.Errorf("apply past the limit: %v, want ErrCannotExpress", err)
+	}
+	if n := len(d.Rules("acme/web")); n != 5 {
+		t.Errorf("%d rules after a refused apply, want 5", n)
+	}
+}
+
+func TestInexpressibleAllowedIsHeldBack(t *testing.T) {
+	d, p := startDemo(t)
+	r := listAll(t, p)["acme/web/app"]
+	ch, err := p.Plan(context.Background(), r, providers.FixPolicy{MutableTagsAllowed: []string{"latest", "*-rc"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ch.HeldBack, `"*-rc"`) || !strings.Contains(ch.HeldBack, "--accept-immutable-allowed-tags") || strings.Contains(ch.HeldBack, `"latest"`) {
+		t.Errorf("held back %q: want *-rc named (and latest, which can be kept, not)", ch.HeldBack)
+	}
+	// What it would do once accepted: keep latest, lock the rest.
+	if ch.To.Mode != providers.ModePartial || !slices.Equal(ch.To.MutablePatterns, []string{"latest"}) {
+		t.Errorf("to %+v", ch.To)
+	}
+	if len(d.Rules("acme/web")) != 0 {
+		t.Error("planning wrote a rule")
 	}
 }
 

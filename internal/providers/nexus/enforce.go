@@ -63,8 +63,8 @@ func (p *Provider) lock(repo string) *sync.Mutex {
 }
 
 // Plan says what the PUT would change. Nexus can keep only "latest"
-// mutable; other allowed patterns cannot be expressed, which the action
-// says (the fix makes them immutable too, never less).
+// mutable: with other allowed patterns the change is held back, with the
+// reason, unless the user accepts that they become immutable too.
 func (p *Provider) Plan(_ context.Context, r providers.Repository, pol providers.FixPolicy) (providers.Change, error) {
 	allowed := trimmed(pol.MutableTagsAllowed)
 	c := providers.Change{Provider: p.name, Kind: Kind, Scope: r.Scope, Repository: r.Name, URI: r.URI, From: r.Immutability}
@@ -88,10 +88,19 @@ func (p *Provider) Plan(_ context.Context, r providers.Repository, pol providers
 		}
 	}
 	if len(lost) > 0 {
-		c.Action += fmt.Sprintf("; Nexus can keep only latest redeployable, so %s become immutable too", strings.Join(lost, ", "))
+		why := fmt.Sprintf("Nexus can keep only latest redeployable (latestPolicy), not %s", strings.Join(lost, ", "))
+		if accepted(pol) {
+			c.Action += "; " + why + ": they become immutable too (accepted with --accept-immutable-allowed-tags)"
+		} else {
+			c.HeldBack = why + ": the fix would make them immutable too; pass --accept-immutable-allowed-tags to accept that"
+		}
 	}
 	return c, nil
 }
+
+// accepted reports whether the user accepted that allowed tags Nexus
+// cannot keep mutable become immutable too.
+func accepted(pol providers.FixPolicy) bool { return false }
 
 // Apply re-reads the repository and, unless it already satisfies the
 // policy, PUTs it back with the new deployment policy. The write policy
