@@ -340,8 +340,15 @@ func (t *rateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error
 		base = http.DefaultTransport
 	}
 	resp, err := base.RoundTrip(req)
-	if err != nil || resp.StatusCode != http.StatusForbidden {
+	if err != nil {
 		return resp, err
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		secondaryWait(resp.Header)
+		return resp, nil
+	}
+	if resp.StatusCode != http.StatusForbidden {
+		return resp, nil
 	}
 	body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	resp.Body.Close()
@@ -352,8 +359,19 @@ func (t *rateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if rateLimited(resp.Header, body) {
 		resp.StatusCode = http.StatusTooManyRequests
 		resp.Status = "429 Too Many Requests (GitHub answered 403: rate limit)"
+		secondaryWait(resp.Header)
 	}
 	return resp, nil
+}
+
+// secondaryWait: GitHub asks to wait at least a minute after a secondary
+// limit that names no time (no Retry-After, X-RateLimit-Remaining not 0),
+// and retrying sooner can get the token banned; the shared client's own
+// backoff is far shorter, so the minute is written in as Retry-After.
+func secondaryWait(h http.Header) {
+	if h.Get("Retry-After") == "" && strings.TrimSpace(h.Get("X-RateLimit-Remaining")) != "0" {
+		h.Set("Retry-After", "60")
+	}
 }
 
 func rateLimited(h http.Header, body []byte) bool {

@@ -279,6 +279,29 @@ func TestRateLimitTransportKeepsRealDenials(t *testing.T) {
 		{http.Header{"X-Ratelimit-Remaining": {"4999"}}, `{"message":"You have exceeded a secondary rate limit."}`, 429},
 		{http.Header{"X-Ratelimit-Remaining": {"4999"}}, `{"message":"Must have admin rights to Repository."}`, 403},
 	}
+	wait := func(h http.Header) string {
+		rt := &rateLimitTransport{base: testutil.RoundTripFunc(func(*http.Request) (*http.Response, error) {
+			rec := httptest.NewRecorder()
+			for k, v := range h {
+				rec.Header()[k] = v
+			}
+			rec.WriteHeader(403)
+			rec.WriteString(`{"message":"You have exceeded a secondary rate limit."}`)
+			return rec.Result(), nil
+		})}
+		req, _ := http.NewRequest(http.MethodGet, "http://x/", nil)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Header.Get("Retry-After")
+	}
+	if w := wait(http.Header{}); w != "60" {
+		t.Errorf("secondary limit without a time: Retry-After %q, want GitHub's one minute", w)
+	}
+	if w := wait(http.Header{"Retry-After": {"7"}}); w != "7" {
+		t.Errorf("advertised wait replaced: %q", w)
+	}
 	for _, c := range cases {
 		rt := &rateLimitTransport{base: testutil.RoundTripFunc(func(*http.Request) (*http.Response, error) {
 			rec := httptest.NewRecorder()
