@@ -232,8 +232,12 @@ func (l *linter) retag(b *fixBuilder, sp span, raw, tag string, yamlInput bool, 
 		}
 	}
 	for _, d := range defs {
-		if d.site.yaml && strings.TrimSpace(d.site.raw) == tag {
-			b.replace(d.site.sp, "${{ github.sha }}")
+		if strings.TrimSpace(d.site.raw) == tag {
+			if d.site.yaml {
+				b.replace(d.site.sp, "${{ github.sha }}")
+			} else {
+				b.replace(d.site.sp, "${GITHUB_SHA}")
+			}
 			return
 		}
 	}

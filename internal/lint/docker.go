@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"path"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -367,6 +368,8 @@ func (j *jobState) docker(st *step, scr *script, x *shExpander, c shCmd, tool st
 		switch {
 		case sub == "buildx" && sub2 == "imagetools" && len(rest) > 1 && x.word(rest[1].text) == "create":
 			sub, rest = "imagetools-create", rest[2:]
+		case sub == "buildx" && sub2 == "bake":
+			sub, rest = "bake", rest[1:]
 		case sub == "manifest" && sub2 == "push":
 			sub, rest = "manifest-push", rest[1:]
 		case sub2 == "build" || sub == "buildx" && sub2 == "b" || sub == "image" && (sub2 == "push" || sub2 == "tag"):
@@ -380,6 +383,8 @@ func (j *jobState) docker(st *step, scr *script, x *shExpander, c shCmd, tool st
 		j.addSite(st, scr, x, c, kind, pushed, label, w, first, last, nested, tool != "docker")
 	}
 	switch sub {
+	case "bake":
+		j.bake(st, x, rest)
 	case "manifest-push":
 		for _, w := range rest {
 			if !strings.HasPrefix(w.text, "-") {
@@ -492,6 +497,58 @@ func (j *jobState) addSite(st *step, scr *script, x *shExpander, c shCmd, kind s
 		j.sites = append(j.sites, &refSite{kind: kind, pushed: pushed, label: label, value: v, raw: w.text,
 			sp: scr.span(w), from: first, to: last, ctx: st.ctx, vars: maps.Clone(x.vars), cmd: c, scr: scr, nested: nested})
 	}
+}
+
+// bake: docker buildx bake --push (or a registry output set on the
+// targets) pushes the tags of the bake files it reads.
+func (j *jobState) bake(st *step, x *shExpander, rest []shTok) {
+	push := false
+	var files []string
+	for k := 0; k < len(rest); k++ {
+		w := x.word(rest[k].text)
+		switch {
+		case w == "--push":
+			push = true
+		case w == "-f" || w == "--file":
+			if k+1 < len(rest) {
+				files = append(files, x.word(rest[k+1].text))
+				k++
+			}
+		case strings.HasPrefix(w, "--file="):
+			files = append(files, strings.TrimPrefix(w, "--file="))
+		case w == "--set":
+			if k+1 < len(rest) {
+				s := strings.ToLower(x.word(rest[k+1].text))
+				push = push || strings.Contains(s, "output=type=registry") || strings.Contains(s, "push=true")
+				k++
+			}
+		}
+	}
+	if !push {
+		return
+	}
+	if len(files) == 0 {
+		files = []string{"docker-bake.json", "docker-bake.override.json", "docker-bake.hcl", "docker-bake.override.hcl"}
+	}
+	var ok []string
+	for _, f := range files {
+		if !strings.ContainsRune(f, unknownRune) && !strings.Contains(f, "://") && !filepath.IsAbs(f) {
+			ok = append(ok, f)
+		}
+	}
+	env := map[string]varDef{}
+	for _, m := range st.ctx.env {
+		for k, v := range m {
+			env[k] = v
+		}
+	}
+	for k, v := range st.ctx.ghEnv {
+		env[k] = v
+	}
+	for k, v := range x.vars {
+		env[k] = v
+	}
+	j.l.lintBakeFiles(j.l.root, ok, env)
 }
 
 // kaniko: /kaniko/executor --destination REF (repeatable) pushes unless
@@ -638,8 +695,10 @@ func (j *jobState) finish() {
 		var desc, msg, rule string
 		sev := SeverityError
 		shown := display(s.value)
+		removed := false
 		for _, g := range group {
 			if dup && g.kind == sitePush && removeCommand(b, g) {
+				removed = true
 				continue
 			}
 			if class == refImplicit {
@@ -671,7 +730,7 @@ func (j *jobState) finish() {
 				msg = fmt.Sprintf("`%s` creates the tag %s (%s) for a later push", s.label, tag, shown)
 			}
 		}
-		if dup {
+		if removed {
 			desc += "; the job already pushes that tag, so the duplicate push is removed"
 		}
 		j.l.add(rule, sev, s.sp, msg, b.fix(desc), s.from, s.to)

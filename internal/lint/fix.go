@@ -32,6 +32,9 @@ func newFix(src *source) *fixBuilder {
 func (b *fixBuilder) fail() { b.failed = true }
 
 func (b *fixBuilder) replace(sp span, text string) {
+	if b.src.gitlab {
+		text = strings.ReplaceAll(text, "GITHUB_SHA", "CI_COMMIT_SHA")
+	}
 	if !sp.exact || sp.line < 1 || sp.line > len(b.src.lines) || sp.start < 0 || sp.end > len(b.src.line(sp.line)) || sp.start > sp.end {
 		b.failed = true
 		return
@@ -120,6 +123,9 @@ func (b *fixBuilder) edits() []Edit {
 }
 
 func (b *fixBuilder) fix(desc string) *Fix {
+	if b.src.gitlab {
+		desc = strings.ReplaceAll(desc, "GITHUB_SHA", "CI_COMMIT_SHA")
+	}
 	return &Fix{Description: desc, Edits: b.edits()}
 }
 

@@ -95,6 +95,62 @@ func Lint(paths []string, cfg Config) *Result {
 	return res
 }
 
+func newLinter(file string, src []byte, cfg Config) *linter {
+	l := &linter{src: newSource(file, src), mutable: map[string]bool{}, cfg: cfg, root: repoRoot(file)}
+	for _, t := range cfg.MutableTags {
+		if t = strings.TrimSpace(t); t != "" && t != "latest" {
+			l.mutable[t] = true
+		}
+	}
+	return l
+}
+
+// repoRoot guesses the repository root of a workflow: the directory
+// holding .github/workflows, else the file's own directory (GitLab CI and
+// bake files sit at the root).
+func repoRoot(file string) string {
+	f := filepath.ToSlash(file)
+	if i := strings.Index(f, ".github/workflows/"); i >= 0 {
+		return filepath.FromSlash(f[:i] + ".")
+	}
+	if i := strings.Index(f, ".github/actions/"); i >= 0 {
+		return filepath.FromSlash(f[:i] + ".")
+	}
+	return filepath.Dir(file)
+}
+
+// isBakeFile: docker-bake.hcl, docker-bake.json and their overrides, or
+// any .hcl file (bake is the only HCL the linter reads).
+func isBakeFile(file string) bool {
+	b := strings.ToLower(filepath.Base(file))
+	return strings.HasSuffix(b, ".hcl") || strings.HasPrefix(b, "docker-bake") && strings.HasSuffix(b, ".json")
+}
+
+// readLocal reads a file the linted workflow names (a reusable workflow,
+// a GitLab include, a bake file), bounded like the files linted directly.
+func readLocal(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	src, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(src) > maxFileSize {
+		return nil, fmt.Errorf("%s: larger than %d MiB", path, maxFileSize>>20)
+	}
+	return src, nil
+}
+
 func workflowFiles(p string) ([]string, error) {
 	info, err := os.Stat(p)
 	if err != nil {
@@ -117,7 +173,7 @@ func workflowFiles(p string) ([]string, error) {
 			}
 			return nil
 		}
-		if ext := strings.ToLower(filepath.Ext(path)); (ext == ".yml" || ext == ".yaml") && d.Type().IsRegular() {
+		if ext := strings.ToLower(filepath.Ext(path)); (ext == ".yml" || ext == ".yaml" || strings.HasPrefix(strings.ToLower(d.Name()), "docker-bake") && isBakeFile(path)) && d.Type().IsRegular() {
 			out = append(out, path)
 		}
 		return nil
@@ -157,18 +213,18 @@ func LintBytes(file string, src []byte, cfg Config) ([]Finding, error) {
 		// linted with misplaced findings and fixes.
 		return nil, fe
 	}
-	l := &linter{src: newSource(file, src), mutable: map[string]bool{}}
-	for _, t := range cfg.MutableTags {
-		if t = strings.TrimSpace(t); t != "" && t != "latest" {
-			l.mutable[t] = true
-		}
+	l := newLinter(file, src, cfg)
+	if isBakeFile(file) {
+		l.bakeFile(src, nil, true)
+		l.applySuppressions()
+		return sortFindings(append(l.findings, l.extra...)), nil
 	}
 	docs, ferr := parseDocuments(file, src)
 	for _, d := range docs {
 		l.document(d)
 	}
 	l.applySuppressions()
-	out := sortFindings(l.findings)
+	out := sortFindings(append(l.findings, l.extra...))
 	if ferr != nil {
 		return out, ferr
 	}

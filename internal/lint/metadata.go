@@ -172,7 +172,7 @@ type flavorInfo struct {
 
 func (l *linter) flavor(st *step) flavorInfo {
 	fi := flavorInfo{latest: "auto"}
-	fi.key, fi.node = l.src.get(st.with, "flavor")
+	fi.key, fi.node = l.src.get(st.with, st.metaPrefix+"flavor")
 	fi.sc = l.src.scalarOf(fi.node)
 	if fi.sc == nil {
 		return fi
@@ -253,7 +253,7 @@ func exprFields(line string) []field {
 func (l *linter) metadataStep(st *step, tr triggers) {
 	usesSpan := l.src.nodeSpan(st.usesNode)
 	stepLine := st.node.Line
-	_, tagsNode := l.src.get(st.with, "tags")
+	_, tagsNode := l.src.get(st.with, st.metaPrefix+"tags")
 	tags := l.src.scalarOf(tagsNode)
 	var entries []*metaEntry
 	if tags != nil {
@@ -515,7 +515,7 @@ func (l *linter) flavorFix(st *step, fi flavorInfo) *Fix {
 			b.fail()
 			break
 		}
-		b.insertBefore(k.Line, src[:off]+"flavor: latest=false")
+		b.insertBefore(k.Line, src[:off]+st.metaPrefix+"flavor: latest=false")
 	default:
 		b.fail()
 	}

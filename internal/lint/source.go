@@ -42,6 +42,8 @@ type source struct {
 	// hostile file (an alias cycle, a billion-laughs merge tree) cannot
 	// hang the linter.
 	budget int
+	// gitlab: fixes name GitLab's commit sha variable, not GitHub's.
+	gitlab bool
 }
 
 func newSource(file string, src []byte) *source {

@@ -40,6 +40,8 @@ type linter struct {
 	cfg   Config
 	// extra are findings in other files reached from this one.
 	extra []Finding
+	// gitlabVars are the variables of the GitLab file that includes this one.
+	gitlabVars map[string]varDef
 }
 
 // triggers is what the workflow's `on:` allows, as far as tags go.
@@ -229,16 +231,20 @@ const (
 )
 
 type step struct {
-	kind     stepKind
-	node     *yaml.Node
-	id       string
-	uses     string
-	usesNode *yaml.Node
-	with     *yaml.Node
-	withKey  *yaml.Node
-	run      *yaml.Node
-	shell    string
-	ctx      *evalCtx
+	kind stepKind
+	// metaPrefix prefixes the metadata-action input names ("meta-" for
+	// docker/github-builder, whose meta-tags and meta-flavor inputs feed
+	// the action).
+	metaPrefix string
+	node       *yaml.Node
+	id         string
+	uses       string
+	usesNode   *yaml.Node
+	with       *yaml.Node
+	withKey    *yaml.Node
+	run        *yaml.Node
+	shell      string
+	ctx        *evalCtx
 }
 
 func (l *linter) steps(n *yaml.Node, jc *evalCtx, tr triggers, shell string, jr *jobRec) {

@@ -1,0 +1,221 @@
+package lint
+
+import (
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// GitLab CI: every job's before_script, script and after_script lines run
+// in one shell, with the global and job variables and GitLab's predefined
+// variables; local include: files are linted with the including file's
+// variables.
+
+// gitlabReserved are top-level keys that are not jobs.
+var gitlabReserved = map[string]bool{"stages": true, "variables": true, "include": true, "default": true,
+	"workflow": true, "image": true, "services": true, "cache": true, "before_script": true, "after_script": true, "spec": true}
+
+// gitlabPredefined are GitLab's predefined variables whose values hold no
+// tag (CI_REGISTRY_IMAGE is a repository path) or an immutable one (the
+// commit sha). Branch and tag names stay unknown.
+var gitlabPredefined = map[string]string{
+	"CI_COMMIT_SHA": shaStr, "CI_COMMIT_SHORT_SHA": shaStr, "CI_REGISTRY_IMAGE": safeStr, "CI_REGISTRY": safeStr,
+	"CI_PROJECT_PATH": safeStr, "CI_PROJECT_NAME": safeStr, "CI_PROJECT_NAMESPACE": safeStr,
+	"CI_PROJECT_PATH_SLUG": safeStr, "CI_DEPENDENCY_PROXY_GROUP_IMAGE_PREFIX": safeStr,
+}
+
+func (l *linter) isGitLab(top *yaml.Node) bool {
+	for _, k := range []string{"on", "jobs", "runs"} {
+		if k, _ := l.src.get(top, k); k != nil {
+			return false
+		}
+	}
+	base := strings.ToLower(filepath.Base(l.src.file))
+	if strings.Contains(base, "gitlab") || l.gitlabVars != nil {
+		return true
+	}
+	for _, p := range l.src.pairs(top) {
+		if gitlabReserved[p.key.Value] {
+			continue
+		}
+		if k, _ := l.src.get(p.value, "script"); k != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *linter) gitlab(top *yaml.Node) {
+	l.src.gitlab = true
+	global := map[string]varDef{}
+	for k, v := range gitlabPredefined {
+		global[k] = varDef{value: v}
+	}
+	for k, v := range l.gitlabVars {
+		global[k] = v
+	}
+	ctx := &evalCtx{env: []map[string]varDef{global}, outputs: map[string]map[string]varDef{}, ghEnv: map[string]varDef{}}
+	_, vars := l.src.get(top, "variables")
+	l.gitlabVarMap(vars, ctx, global)
+
+	_, def := l.src.get(top, "default")
+	_, defBefore := l.src.get(def, "before_script")
+	if defBefore == nil {
+		_, defBefore = l.src.get(top, "before_script")
+	}
+	_, defAfter := l.src.get(def, "after_script")
+	if defAfter == nil {
+		_, defAfter = l.src.get(top, "after_script")
+	}
+
+	_, inc := l.src.get(top, "include")
+	for _, path := range l.gitlabIncludes(inc) {
+		l.lintIncluded(path, global)
+	}
+
+	for _, p := range l.src.pairs(top) {
+		if gitlabReserved[p.key.Value] {
+			continue
+		}
+		job := l.src.deref(p.value)
+		if job == nil || job.Kind != yaml.MappingNode {
+			continue
+		}
+		jobVars := map[string]varDef{}
+		jc := &evalCtx{env: []map[string]varDef{global}, outputs: map[string]map[string]varDef{}, ghEnv: map[string]varDef{}}
+		_, jv := l.src.get(job, "variables")
+		l.gitlabVarMap(jv, jc, jobVars)
+		jc.env = append(jc.env, jobVars)
+		js := &jobState{l: l, jc: jc}
+		x := &shExpander{ctx: jc, vars: map[string]varDef{}}
+		before, after := defBefore, defAfter
+		if k, b := l.src.get(job, "before_script"); k != nil {
+			before = b
+		}
+		if k, a := l.src.get(job, "after_script"); k != nil {
+			after = a
+		}
+		_, script := l.src.get(job, "script")
+		for _, part := range []*yaml.Node{before, script} {
+			l.gitlabScript(js, job, part, x)
+		}
+		// after_script runs in a new shell.
+		l.gitlabScript(js, job, after, &shExpander{ctx: jc, vars: map[string]varDef{}})
+		js.finish()
+	}
+}
+
+func (l *linter) gitlabScript(js *jobState, job, n *yaml.Node, x *shExpander) {
+	n = l.src.deref(n)
+	if n == nil || n.Tag == "!reference" {
+		return
+	}
+	var lines []*yaml.Node
+	if n.Kind == yaml.ScalarNode {
+		lines = []*yaml.Node{n}
+	}
+	for _, it := range l.src.items(n) {
+		if it.Kind == yaml.SequenceNode && it.Tag != "!reference" {
+			lines = append(lines, l.src.items(it)...) // nested lists are flattened
+		} else {
+			lines = append(lines, it)
+		}
+	}
+	for _, ln := range lines {
+		if ln.Kind != yaml.ScalarNode || ln.Tag == "!reference" {
+			continue
+		}
+		sc := l.src.scalarOf(ln)
+		if sc == nil {
+			continue
+		}
+		st := &step{kind: stepGitLab, node: job, run: ln, ctx: x.ctx}
+		js.runScript(st, sc, x)
+	}
+}
+
+// gitlabVarMap reads variables: NAME: value or NAME: {value: ...};
+// $VAR and ${VAR} in values are expanded from the enclosing levels.
+func (l *linter) gitlabVarMap(n *yaml.Node, ctx *evalCtx, out map[string]varDef) {
+	for _, p := range l.src.pairs(n) {
+		v := l.src.deref(p.value)
+		if v != nil && v.Kind == yaml.MappingNode {
+			_, v = l.src.get(v, "value")
+		}
+		s, ok := l.src.str(v)
+		if !ok {
+			continue
+		}
+		x := &shExpander{ctx: ctx, vars: out}
+		var b strings.Builder
+		x.double(strings.ReplaceAll(s, `"`, `\"`)+`"`, 0, &b)
+		d := varDef{value: b.String()}
+		if site := l.yamlSiteOf(v); site != nil {
+			site.yaml = false
+			d.site = site
+		}
+		out[p.key.Value] = d
+	}
+}
+
+// yamlSiteOf is where a one-line scalar is written, for fixes.
+func (l *linter) yamlSiteOf(n *yaml.Node) *defSite {
+	sc := l.src.scalarOf(n)
+	if sc == nil || len(sc.lines) != 1 || !sc.lines[0].exact {
+		return nil
+	}
+	vl := sc.lines[0]
+	return &defSite{sp: span{line: vl.line, start: vl.off, end: vl.off + len(vl.text), exact: true}, raw: vl.text, yaml: true}
+}
+
+// gitlabIncludes lists local include: files (include: path, - path,
+// - local: path); remote, project and template includes are skipped.
+func (l *linter) gitlabIncludes(n *yaml.Node) []string {
+	var out []string
+	add := func(s string) {
+		if s == "" || strings.Contains(s, "://") || strings.Contains(s, "$") || strings.ContainsAny(s, "*") {
+			return
+		}
+		out = append(out, filepath.Join(l.root, filepath.FromSlash(strings.TrimPrefix(s, "/"))))
+	}
+	n = l.src.deref(n)
+	if n == nil {
+		return nil
+	}
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		items = l.src.items(n)
+	}
+	for _, it := range items {
+		if s, ok := l.src.str(it); ok {
+			add(s)
+			continue
+		}
+		_, loc := l.src.get(it, "local")
+		if s, ok := l.src.str(loc); ok {
+			add(s)
+		}
+	}
+	return out
+}
+
+func (l *linter) lintIncluded(path string, vars map[string]varDef) {
+	if l.root == "" || l.depth >= 3 {
+		return
+	}
+	src, err := readLocal(path)
+	if err != nil || oddLineBreak(path, src) != nil {
+		return
+	}
+	sub := newLinter(path, src, l.cfg)
+	sub.depth = l.depth + 1
+	sub.gitlabVars = vars
+	docs, _ := parseDocuments(path, src)
+	for _, d := range docs {
+		sub.document(d)
+	}
+	sub.applySuppressions()
+	l.extra = append(l.extra, sub.findings...)
+	l.extra = append(l.extra, sub.extra...)
+}

@@ -1,0 +1,149 @@
+package lint
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// jobUses follows a job that calls a workflow: a local reusable workflow
+// (./.github/workflows/x.yml) is linted with the caller's with: values as
+// its inputs; docker/github-builder's build and bake workflows run
+// docker/metadata-action on their meta-tags and meta-flavor inputs and
+// push when push is true.
+func (l *linter) jobUses(job *yaml.Node, jr *jobRec, jc *evalCtx, tr triggers) {
+	usesKey, usesN := l.src.get(job, "uses")
+	_ = usesKey
+	withKey, with := l.src.get(job, "with")
+	switch {
+	case strings.HasPrefix(jr.uses, "./"):
+		inputs := map[string]varDef{}
+		for _, p := range l.src.pairs(with) {
+			if v, ok := l.src.str(p.value); ok {
+				vals := jc.resolveAll(v)
+				d := varDef{value: vals[0]}
+				for _, a := range vals[1:] {
+					d.alts = append(d.alts, varDef{value: a})
+				}
+				inputs[p.key.Value] = d
+			}
+		}
+		l.lintCalled(filepath.Join(l.root, filepath.FromSlash(strings.TrimPrefix(jr.uses, "./"))), inputs)
+	case actionName(jr.uses) == "docker/github-builder":
+		st := &step{node: job, uses: jr.uses, usesNode: usesN, with: with, withKey: withKey, ctx: jc, metaPrefix: "meta-"}
+		_, out := l.src.get(with, "output")
+		o, _ := l.src.str(out)
+		_, push := l.src.get(with, "push")
+		p, _ := l.src.str(push)
+		pr := strings.ToLower(jc.resolve(p))
+		if strings.Contains(jc.resolve(o), "image") && (strings.Contains(pr, "true") || strings.ContainsRune(pr, unknownRune)) {
+			l.metadataStep(st, tr)
+		}
+	}
+}
+
+// lintCalled lints a local reusable workflow with its caller's inputs;
+// its findings are reported in that file.
+func (l *linter) lintCalled(path string, inputs map[string]varDef) {
+	if l.root == "" || l.depth >= 3 {
+		return
+	}
+	src, err := readLocal(path)
+	if err != nil || oddLineBreak(path, src) != nil {
+		return // the file is linted (and its error reported) on its own
+	}
+	sub := newLinter(path, src, l.cfg)
+	sub.depth = l.depth + 1
+	sub.callerInputs = inputs
+	docs, _ := parseDocuments(path, src)
+	for _, d := range docs {
+		sub.document(d)
+	}
+	sub.applySuppressions()
+	l.extra = append(l.extra, sub.findings...)
+	l.extra = append(l.extra, sub.extra...)
+}
+
+// manifestAction models actions that push the tags they are given:
+// akhilerm/tag-push-action (dst), Noelware/docker-manifest-action (tags;
+// base-image in v0.x), int128/docker-manifest-create-action (tags, push
+// defaults to true). It reports mutable destinations and returns whether
+// the step pushes.
+func (l *linter) manifestAction(st *step, action string) bool {
+	var input string
+	push := true
+	switch action {
+	case "akhilerm/tag-push-action":
+		input = "dst"
+	case "noelware/docker-manifest-action":
+		input = "tags"
+		if _, n := l.src.get(st.with, "tags"); n == nil {
+			input = "base-image"
+			_, p := l.src.get(st.with, "push")
+			s, _ := l.src.str(p)
+			r := strings.ToLower(st.ctx.resolve(s))
+			push = strings.Contains(r, "true") || strings.ContainsRune(r, unknownRune)
+		}
+	case "int128/docker-manifest-create-action":
+		input = "tags"
+		_, p := l.src.get(st.with, "push")
+		if s, ok := l.src.str(p); ok {
+			r := strings.ToLower(st.ctx.resolve(s))
+			push = !strings.Contains(r, "false") || strings.ContainsRune(r, unknownRune)
+		}
+	default:
+		return false
+	}
+	if !push {
+		return false
+	}
+	_, n := l.src.get(st.with, input)
+	sc := l.src.scalarOf(n)
+	if sc == nil {
+		return true
+	}
+	entries := splitList(sc)
+	for idx, e := range entries {
+		sp := sc.spanAt(e.line, e.start, e.end)
+		seen := map[string]bool{}
+		for _, whole := range st.ctx.resolveAll(e.text) {
+			pieces := splitRendered(whole)
+			direct := len(pieces) == 1 && !strings.Contains(e.text, "$")
+			for _, v := range pieces {
+				class, tag := classifyRef(v, l.mutable)
+				if seen[v] || class == refFine || class == refUnknown {
+					continue
+				}
+				seen[v] = true
+				b := newFix(l.src)
+				switch class {
+				case refImplicit:
+					if direct {
+						b.replace(span{line: sp.line, start: sp.end, end: sp.end, exact: sp.exact}, ":${{ github.sha }}")
+					} else {
+						b.fail()
+					}
+					l.add(RuleImplicitLatest, SeverityError, sp,
+						fmt.Sprintf("%s %s entry %s has no tag, so it pushes %s:latest", action, input, quoteTag(e.text), display(v)),
+						b.fix("tag the image explicitly with the commit sha"), st.node.Line, sp.line)
+				default:
+					desc := fmt.Sprintf("remove the tag %s", quoteTag(display(v)))
+					if direct && len(entries) > 1 {
+						l.removeListEntry(b, sc, entries, idx)
+					} else {
+						desc = fmt.Sprintf("replace :%s with the commit sha in %s", tag, quoteTag(display(v)))
+						l.retag(b, sp, e.text, tag, true, st.ctx.referencedDefs(e.text, nil))
+					}
+					rule, sev, msg := RuleExplicitLatest, SeverityError, fmt.Sprintf("%s pushes the tag %s (%s)", action, tag, display(v))
+					if class == refMutable {
+						rule, sev, msg = RuleMutableTag, SeverityWarning, fmt.Sprintf("%s pushes the rolling tag %q (%s)", action, tag, display(v))
+					}
+					l.add(rule, sev, sp, msg, b.fix(desc), st.node.Line, sp.line)
+				}
+			}
+		}
+	}
+	return true
+}
