@@ -39,6 +39,8 @@ type Engine struct {
 	// scopes by a stable hash, and for RepositorySharder adapters the
 	// repositories of every scope by a stable hash of their names.
 	Shard *Shard
+	// Record, when set, records every listed repository's tags (audit --record).
+	Record TagRecorder
 }
 
 // Scan is the outcome of Engine.Run: the report (without run metadata) and,
@@ -108,6 +110,11 @@ func (e *emitter) Repository(r providers.Repository) error {
 	f := NewFinding(r, ev)
 	if err := e.send(event{finding: &f}); err != nil {
 		return err
+	}
+	if e.eng.Record != nil {
+		if err := e.eng.Record.RecordTags(e.ctx, e.prov, r, e.Warn); err != nil {
+			return err
+		}
 	}
 	if e.eng.Plan && ev.Status == StatusDrift {
 		enf, ok := e.prov.(providers.Enforcer)

@@ -19,14 +19,16 @@ const checkName = "tag-immutability"
 // Report is the versioned output model (contract, schema_version 1). It is
 // separate from the domain types so the JSON shape changes only on purpose.
 type Report struct {
-	SchemaVersion int                  `json:"schema_version"`
-	Tool          Tool                 `json:"tool"`
-	Run           Run                  `json:"run"`
-	Summary       Summary              `json:"summary"`
-	Scopes        []ScopeResult        `json:"scopes"`
-	Warnings      []providers.Warning  `json:"warnings"`
-	Findings      *Spool[Finding]      `json:"findings"`
-	Changes       *Spool[ChangeRecord] `json:"changes,omitempty"`
+	SchemaVersion int                 `json:"schema_version"`
+	Tool          Tool                `json:"tool"`
+	Run           Run                 `json:"run"`
+	Summary       Summary             `json:"summary"`
+	Scopes        []ScopeResult       `json:"scopes"`
+	Warnings      []providers.Warning `json:"warnings"`
+	// Overwrites are tags seen moving to a new digest (audit --record).
+	Overwrites []Overwrite          `json:"overwrites,omitempty"`
+	Findings   *Spool[Finding]      `json:"findings"`
+	Changes    *Spool[ChangeRecord] `json:"changes,omitempty"`
 }
 
 // Close releases the spool files.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -67,8 +68,10 @@ func (s *ScanFlags) format(io IOStreams) string {
 // AuditOptions are the inputs of immutag audit.
 type AuditOptions struct {
 	ScanFlags
-	FailOnDrift bool
-	Baseline    string
+	FailOnDrift     bool
+	Baseline        string
+	Record          bool
+	FailOnOverwrite bool
 }
 
 // NewCmdAudit builds `immutag audit`. runF replaces the run function in tests.
@@ -119,6 +122,8 @@ Exit codes: 0 clean, 1 error, 2 something could not be read, 3 drift found and
 	opts.register(cmd)
 	cmd.Flags().BoolVar(&opts.FailOnDrift, "fail-on-drift", false, "exit 3 when any repository drifts (for CI gates)")
 	cmd.Flags().StringVar(&opts.Baseline, "baseline", "", "earlier JSON report: --fail-on-drift then fails only on drift that is not in it")
+	cmd.Flags().BoolVar(&opts.Record, "record", false, "record every tag -> digest in the ledger (see immutag history) and report overwrites")
+	cmd.Flags().BoolVar(&opts.FailOnOverwrite, "fail-on-overwrite", false, "with --record: exit 3 when a tag was seen pointing at a new digest")
 	return cmd
 }
 
@@ -132,13 +137,29 @@ func auditRun(ctx context.Context, f *Factory, opts *AuditOptions) error {
 		}
 		base = b
 	}
-	res, err := scan(ctx, f, &opts.ScanFlags, scanMode{command: "audit"})
+	if opts.FailOnOverwrite && !opts.Record {
+		return errors.New("--fail-on-overwrite needs --record: overwrites are found by comparing with the ledger")
+	}
+	mode := scanMode{command: "audit", record: opts.Record}
+	res, err := scan(ctx, f, &opts.ScanFlags, mode)
 	if err != nil {
 		return err
 	}
 	defer res.report.Close()
 	if err := writeReport(f, &opts.ScanFlags, res.report); err != nil {
 		return err
+	}
+	if ow := res.report.Overwrites; len(ow) > 0 {
+		incidents := 0
+		for _, o := range ow {
+			if o.Immutable {
+				incidents++
+			}
+		}
+		fmt.Fprintf(f.IO.ErrOut, "ledger: %d tag(s) seen pointing at a new digest (%d in repositories immutable now); see immutag history --moved\n", len(ow), incidents)
+		if opts.FailOnOverwrite && !(opts.FailOnDrift && res.report.Summary.Drift > 0) {
+			return &ExitError{Code: CodeDrift, Err: fmt.Errorf("overwrite found: %d tag(s) now name a different image than the ledger recorded", len(ow))}
+		}
 	}
 	if base == nil {
 		return auditExit(res.report, opts.FailOnDrift)
@@ -201,6 +222,7 @@ func auditExit(r *audit.Report, failOnDrift bool) error {
 
 type scanMode struct {
 	command      string
+	record       bool
 	plan         bool
 	planDefaults bool
 	dryRun       *bool
@@ -258,6 +280,15 @@ func loadProviders(ctx context.Context, f *Factory, names []string) (*config.Con
 // it, so a scheduled scan is exactly an audit. onRepository may be nil.
 func runEngine(ctx context.Context, f *Factory, cfg *config.Config, provs []providers.Provider, concurrency int, m scanMode, onRepository func(audit.Finding)) (*scanResult, error) {
 	started := f.Now().UTC()
+	var rec *tagRecorder
+	if m.record {
+		store, err := f.openLedger(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		defer store.Close()
+		rec = newTagRecorder(store, cfg.Policy.MutableTagsAllowed, f.Now)
+	}
 	eng := &audit.Engine{
 		Providers:    provs,
 		Policy:       audit.PolicyFrom(cfg.Policy, started),
@@ -270,6 +301,9 @@ func runEngine(ctx context.Context, f *Factory, cfg *config.Config, provs []prov
 	if m.shard.Sharded() {
 		eng.Shard = m.shard
 	}
+	if rec != nil {
+		eng.Record = rec
+	}
 	sc, err := eng.Run(ctx)
 	if err != nil {
 		if sc != nil {
@@ -278,6 +312,14 @@ func runEngine(ctx context.Context, f *Factory, cfg *config.Config, provs []prov
 		return nil, fmt.Errorf("scan stopped: %w", err)
 	}
 	rep := sc.Report
+	if rec != nil {
+		ow, err := rec.finish(ctx, !rep.Summary.Incomplete())
+		if err != nil {
+			rep.Close()
+			return nil, fmt.Errorf("record tags: %w", err)
+		}
+		rep.Overwrites = ow
+	}
 	rep.Tool = audit.Tool{Name: "immutag", Version: version()}
 	rep.Run = audit.Run{ID: newRunID(), StartedAt: started, FinishedAt: f.Now().UTC(), Command: m.command,
 		ConfigSHA256: cfg.SHA256, DryRun: m.dryRun, ConfigFile: anchorPath(cfg.File)}

@@ -56,6 +56,8 @@ type Factory struct {
 	ConfigFile string
 	LogLevel   string
 	LogFormat  string
+	// Ledger is --ledger: the tag history database (path, sqlite: or postgres:// DSN).
+	Ledger string
 
 	// Config loads the configuration (memoised). Tests and the demo replace it.
 	Config func() (*config.Config, error)

@@ -34,9 +34,11 @@ scope or repository could not be read), 3 drift found with --fail-on-drift.`,
 	pf.StringVar(&f.ConfigFile, "config", "", "config file (default: $IMMUTAG_CONFIG, ./immutag.yaml, then $XDG_CONFIG_HOME/immutag/config.yaml)")
 	pf.StringVar(&f.LogLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
 	pf.StringVar(&f.LogFormat, "log-format", "text", "log format on stderr: text or json")
+	pf.StringVar(&f.Ledger, "ledger", "", "tag history database: a SQLite path, sqlite:PATH or postgres://... without a password (default: config ledger, else $XDG_STATE_HOME/immutag/ledger.db)")
 
 	root.AddCommand(NewCmdAudit(f, nil), NewCmdFix(f, nil), NewCmdDemo(f, nil), NewCmdVersion(f),
 		NewCmdReport(f), NewCmdServe(f), NewCmdLint(f), NewCmdSandbox(f))
 	root.AddCommand(NewCmdIAC(f))
+	root.AddCommand(NewCmdHistory(f))
 	return root
 }

@@ -426,6 +426,8 @@ func (d *decoder) config(root *value) (*Config, error) {
 			c.Providers, err = d.providers(kp, v)
 		case "policy":
 			c.Policy, err = d.policy(kp, v)
+		case "ledger":
+			c.Ledger, err = d.ledger(kp, v)
 		}
 		return err
 	})

@@ -12,7 +12,8 @@ import (
 // the two in step.
 
 var (
-	topKeys       = []string{"version", "providers", "policy"}
+	topKeys       = []string{"version", "providers", "policy", "ledger"}
+	ledgerKeys    = []string{"dsn", "dsn_env"}
 	providerKeys  = []string{"name", "kind", "endpoint", "regions", "role_arns", "pull_through_cache_prefixes", "projects", "locations", "registries", "subscriptions", "namespaces", "credentials", "tls", "rate"}
 	credKeys      = []string{"username_env", "password_env", "token_env"}
 	tlsKeys       = []string{"ca_file", "insecure_skip_verify"}

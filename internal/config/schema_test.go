@@ -148,6 +148,7 @@ func TestSchemaKeysInStep(t *testing.T) {
 		"rate":        rateKeys,
 		"policy":      policyKeys,
 		"exemption":   exemptionKeys,
+		"ledger":      ledgerKeys,
 	} {
 		props := s.Properties
 		if name != "" {

@@ -13,6 +13,7 @@ type Config struct {
 	Version   int        `mapstructure:"version" yaml:"version"`
 	Providers []Provider `mapstructure:"providers" yaml:"providers"`
 	Policy    Policy     `mapstructure:"policy" yaml:"policy"`
+	Ledger    Ledger     `mapstructure:"ledger" yaml:"ledger,omitempty"`
 
 	// File is the path the config was read from ("" when built in code).
 	File string `mapstructure:"-" yaml:"-"`
@@ -81,4 +82,13 @@ type Exemption struct {
 	Reason     string `mapstructure:"reason" yaml:"reason"`
 	// Expires is the last day the exemption applies (inclusive, UTC); zero = never.
 	Expires time.Time `mapstructure:"expires" yaml:"expires,omitempty"`
+}
+
+// Ledger selects the tag history database (see internal/ledger): empty
+// is the SQLite file $XDG_STATE_HOME/immutag/ledger.db; a path or
+// sqlite:PATH another SQLite file; postgres://... a PostgreSQL database.
+// A DSN that needs a password is read from the variable DSNEnv names.
+type Ledger struct {
+	DSN    string `mapstructure:"dsn" yaml:"dsn,omitempty"`
+	DSNEnv string `mapstructure:"dsn_env" yaml:"dsn_env,omitempty"`
 }

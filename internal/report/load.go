@@ -72,6 +72,8 @@ func load(r io.Reader, rep *audit.Report) error {
 			err = dec.Decode(&rep.Scopes)
 		case "warnings":
 			err = dec.Decode(&rep.Warnings)
+		case "overwrites":
+			err = dec.Decode(&rep.Overwrites)
 		case "findings":
 			err = decodeArray(dec, rep.Findings, func(f audit.Finding) error {
 				if f.ID == "" {

@@ -84,6 +84,11 @@ func JSON(w io.Writer, r *audit.Report) error {
 			return err
 		}
 	}
+	if len(r.Overwrites) > 0 {
+		if err := field("overwrites", r.Overwrites, true); err != nil {
+			return err
+		}
+	}
 	if err := streamArray(bw, "findings", r.Findings, r.Changes != nil); err != nil {
 		return err
 	}

@@ -1,0 +1,432 @@
+package cli
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/immutag/immutag/internal/cli/configload"
+	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/ledger"
+)
+
+// ledgerDSN picks the ledger: --ledger wins, then ledger.dsn_env, then
+// ledger.dsn, then the default SQLite file. cfg may be nil (no config).
+func (f *Factory) ledgerDSN(cfg *config.Config) (dsn, from string, err error) {
+	if f.Ledger != "" {
+		if ledger.HasPassword(f.Ledger) {
+			return "", "", fmt.Errorf("--ledger: %w", ledger.ErrInlinePassword)
+		}
+		return f.Ledger, "--ledger", nil
+	}
+	if cfg != nil && cfg.Ledger.DSNEnv != "" {
+		v := f.Getenv(cfg.Ledger.DSNEnv)
+		if v == "" {
+			return "", "", fmt.Errorf("%s: ledger.dsn_env names %s, which is not set", cfgName(cfg), cfg.Ledger.DSNEnv)
+		}
+		return v, "$" + cfg.Ledger.DSNEnv, nil
+	}
+	if cfg != nil && cfg.Ledger.DSN != "" {
+		return cfg.Ledger.DSN, "ledger.dsn", nil
+	}
+	base := f.Getenv("XDG_STATE_HOME")
+	if base == "" || !filepath.IsAbs(base) {
+		p, err := ledger.DefaultPath()
+		return p, "default", err
+	}
+	return filepath.Join(base, "immutag", "ledger.db"), "default", nil
+}
+
+func cfgName(cfg *config.Config) string {
+	if cfg.File != "" {
+		return cfg.File
+	}
+	return "config"
+}
+
+// openLedger opens the ledger the flags and config select. cfg may be nil.
+func (f *Factory) openLedger(ctx context.Context, cfg *config.Config) (*ledger.Store, error) {
+	dsn, _, err := f.ledgerDSN(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return ledger.Open(ctx, dsn)
+}
+
+// HistoryOptions are the inputs of immutag history.
+type HistoryOptions struct {
+	Ref    string
+	At     string
+	Moved  bool
+	Since  string
+	Digest string
+	Format string
+}
+
+// NewCmdHistory builds `immutag history`.
+func NewCmdHistory(f *Factory) *cobra.Command {
+	opts := &HistoryOptions{}
+	cmd := &cobra.Command{
+		Use:   "history [PROVIDER/]REPOSITORY:TAG [--at TIME] | --moved [--since 90d] | --digest sha256:...",
+		Short: "Ask the tag ledger which image a tag named, and when",
+		Long: `Answers from the ledger that 'audit --record' and 'serve --record' keep: for each
+tag, the digests it pointed at, each with when it was first and last seen and
+where that came from (scan: immutag's own listing; quay tag history: the
+registry's own record).
+
+  history REPO:TAG                 every digest the tag has named
+  history REPO:TAG --at TIME       the digest at that moment, or "not known at that
+                                   time" (before the first record, or between two
+                                   scans that disagree) with the nearest observations
+  history --moved [--since 90d]    every tag that named more than one digest:
+                                   overwrite evidence
+  history --digest sha256:...      which tags named this image, and when
+
+TIME is RFC 3339 (2026-09-01T15:00:00Z) or a local date and time
+("2026-09-01 15:00", "2026-09-01"). The ledger is --ledger DSN, else the config's
+ledger.dsn_env / ledger.dsn, else $XDG_STATE_HOME/immutag/ledger.db.`,
+		Example: `  immutag history team/app:latest
+  immutag history aws-prod/team/app:v1.4 --at "2026-09-01 15:00"
+  immutag history --moved --since 90d -o csv
+  immutag history --digest sha256:4f1c... -o json
+  immutag history --ledger postgres://immutag@db/ledger team/app:latest`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.Ref = args[0]
+			}
+			return historyRun(cmd.Context(), f, opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.At, "at", "", "the digest the tag named at this time (RFC 3339, or local \"2026-09-01 15:00\")")
+	fl.BoolVar(&opts.Moved, "moved", false, "list every tag that pointed at more than one digest")
+	fl.StringVar(&opts.Since, "since", "", "with --moved: only changes since this long ago (90d, 12h) or this time")
+	fl.StringVar(&opts.Digest, "digest", "", "list the tags that pointed at this digest")
+	fl.StringVarP(&opts.Format, "output-format", "o", "", "output format: table, json or csv (default: table on a terminal, else json)")
+	return cmd
+}
+
+func (o *HistoryOptions) validate() error {
+	modes := 0
+	for _, on := range []bool{o.Ref != "", o.Moved, o.Digest != ""} {
+		if on {
+			modes++
+		}
+	}
+	if modes != 1 {
+		return errors.New("give exactly one of REPOSITORY:TAG, --moved or --digest")
+	}
+	if o.At != "" && o.Ref == "" {
+		return errors.New("--at needs a REPOSITORY:TAG")
+	}
+	if o.Since != "" && !o.Moved {
+		return errors.New("--since goes with --moved")
+	}
+	if o.Digest != "" && !strings.Contains(o.Digest, ":") {
+		return fmt.Errorf("--digest %q: want ALGORITHM:HEX, e.g. sha256:...", o.Digest)
+	}
+	switch o.Format {
+	case "", "table", "json", "csv":
+	default:
+		return fmt.Errorf("-o %q: history writes table, json or csv", o.Format)
+	}
+	return nil
+}
+
+// parseWhen reads RFC 3339 or a local date and time.
+func parseWhen(s string, loc *time.Location) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q: want RFC 3339 (2026-09-01T15:00:00Z) or a local date and time (2026-09-01 15:00)", s)
+}
+
+// parseSince reads "90d", "2w", a Go duration ("36h") or a time.
+func parseSince(s string, now time.Time, loc *time.Location) (time.Time, error) {
+	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			if v, err := strconv.Atoi(n); err == nil && v >= 0 {
+				return now.Add(-time.Duration(v) * unit), nil
+			}
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	if t, err := parseWhen(s, loc); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q: want a duration back from now (90d, 2w, 36h) or a time", s)
+}
+
+// historyTag is one tag in history's JSON output.
+type historyTag struct {
+	ledger.Key
+	Intervals []ledger.Interval `json:"intervals"`
+	DigestAt  *ledger.At        `json:"digest_at,omitempty"`
+}
+
+func historyRun(ctx context.Context, f *Factory, o *HistoryOptions) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	var at, since time.Time
+	var err error
+	if o.At != "" {
+		if at, err = parseWhen(o.At, time.Local); err != nil {
+			return fmt.Errorf("--at %w", err)
+		}
+	}
+	if o.Since != "" {
+		if since, err = parseSince(o.Since, f.Now(), time.Local); err != nil {
+			return err
+		}
+	}
+	var ref ledger.Ref
+	if o.Ref != "" {
+		if ref, err = ledger.ParseRef(o.Ref); err != nil {
+			return err
+		}
+	}
+	// history needs no config: the default ledger works without one.
+	var cfg *config.Config
+	if f.Ledger == "" {
+		c, err := f.Config()
+		switch {
+		case err == nil:
+			cfg = c
+		case errors.Is(err, configload.ErrNoConfig):
+		default:
+			return err
+		}
+	}
+	store, err := f.openLedger(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	format := o.Format
+	if format == "" {
+		format = "json"
+		if f.IO.StdoutTTY {
+			format = "table"
+		}
+	}
+	w := f.IO.Out
+	switch {
+	case o.Ref != "":
+		hs, err := store.History(ctx, ref)
+		if err != nil {
+			return err
+		}
+		if len(hs) == 0 {
+			return fmt.Errorf("%s: the ledger (%s) has no record of this tag; record with 'immutag audit --record'", o.Ref, store.Where())
+		}
+		out := make([]historyTag, len(hs))
+		for i, h := range hs {
+			out[i] = historyTag{Key: h.Key, Intervals: h.Intervals}
+			if o.At != "" {
+				a := h.DigestAt(at)
+				out[i].DigestAt = &a
+			}
+		}
+		return writeHistory(w, format, out)
+	case o.Moved:
+		return writeMoves(ctx, w, format, store, since)
+	default:
+		var out []historyTag
+		err := store.ByDigest(ctx, o.Digest, func(t ledger.Tagged) error {
+			if n := len(out); n > 0 && out[n-1].Key == t.Key {
+				out[n-1].Intervals = append(out[n-1].Intervals, t.Interval)
+				return nil
+			}
+			out = append(out, historyTag{Key: t.Key, Intervals: []ledger.Interval{t.Interval}})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(out) == 0 {
+			fmt.Fprintf(f.IO.ErrOut, "no tag in the ledger (%s) ever pointed at %s\n", store.Where(), o.Digest)
+		}
+		return writeHistory(w, format, out)
+	}
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+var intervalHeader = []string{"provider", "scope", "repository", "tag", "digest", "first_seen", "last_seen", "source", "current"}
+
+func writeHistory(w io.Writer, format string, tags []historyTag) error {
+	switch format {
+	case "json":
+		if tags == nil {
+			tags = []historyTag{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(tags)
+	case "csv":
+		cw := csv.NewWriter(w)
+		header := intervalHeader
+		withAt := len(tags) > 0 && tags[0].DigestAt != nil
+		if withAt {
+			header = append(header[:len(header):len(header)], "at", "digest_at")
+		}
+		if err := cw.Write(header); err != nil {
+			return err
+		}
+		for _, t := range tags {
+			for _, iv := range t.Intervals {
+				rec := []string{t.Provider, t.Scope, t.Repository, t.Tag, iv.Digest, stamp(iv.FirstSeen), stamp(iv.LastSeen), iv.Source, strconv.FormatBool(iv.Current)}
+				if withAt {
+					rec = append(rec, stamp(t.DigestAt.Time), t.DigestAt.Digest)
+				}
+				if err := csvSafe(cw, rec); err != nil {
+					return err
+				}
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for i, t := range tags {
+		if i > 0 {
+			fmt.Fprintln(tw)
+		}
+		fmt.Fprintf(tw, "%s  %s:%s  (%s)\n", t.Provider, t.Repository, t.Tag, t.Scope)
+		fmt.Fprintln(tw, "  DIGEST\tFIRST SEEN\tLAST SEEN\tSOURCE\t")
+		for _, iv := range t.Intervals {
+			last := stamp(iv.LastSeen)
+			if iv.Current {
+				last += " (current)"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", iv.Digest, stamp(iv.FirstSeen), last, iv.Source)
+		}
+		if a := t.DigestAt; a != nil {
+			if a.Known {
+				fmt.Fprintf(tw, "  at %s: %s\n", stamp(a.Time), a.Digest)
+			} else {
+				fmt.Fprintf(tw, "  at %s: not known at that time", stamp(a.Time))
+				if a.Before != nil {
+					fmt.Fprintf(tw, "; last seen before: %s until %s", a.Before.Digest, stamp(a.Before.LastSeen))
+				}
+				if a.After != nil {
+					fmt.Fprintf(tw, "; next seen: %s from %s", a.After.Digest, stamp(a.After.FirstSeen))
+				}
+				if a.Before == nil && a.After == nil {
+					fmt.Fprint(tw, " (no observation)")
+				}
+				fmt.Fprintln(tw)
+			}
+		}
+	}
+	if len(tags) == 0 {
+		fmt.Fprintln(tw, "no records")
+	}
+	return tw.Flush()
+}
+
+// csvSafe writes a record with cells that a spreadsheet would run as a
+// formula prefixed by a quote (tag names come from registries).
+func csvSafe(cw *csv.Writer, rec []string) error {
+	for i, c := range rec {
+		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+			rec[i] = "'" + c
+		}
+	}
+	return cw.Write(rec)
+}
+
+// movedTag is one change of digest in --moved output.
+type movedTag struct {
+	ledger.Key
+	Intervals []ledger.Interval `json:"intervals"`
+	MovedAt   time.Time         `json:"moved_at"`
+}
+
+func writeMoves(ctx context.Context, w io.Writer, format string, store *ledger.Store, since time.Time) error {
+	var cw *csv.Writer
+	var tw *tabwriter.Writer
+	first := true
+	n := 0
+	switch format {
+	case "json":
+		// Streamed: the number of moves is not bounded.
+		if _, err := io.WriteString(w, "["); err != nil {
+			return err
+		}
+	case "csv":
+		cw = csv.NewWriter(w)
+		if err := cw.Write([]string{"provider", "scope", "repository", "tag", "previous_digest", "previous_first_seen", "previous_last_seen", "digest", "first_seen", "source"}); err != nil {
+			return err
+		}
+	default:
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PROVIDER\tREPOSITORY:TAG\tPREVIOUS DIGEST\tLAST SEEN\tNEW DIGEST\tFIRST SEEN\tSOURCE\t")
+	}
+	err := store.Moved(ctx, since, func(m ledger.Move) error {
+		n++
+		switch format {
+		case "json":
+			b, err := json.MarshalIndent(movedTag{Key: m.Key, Intervals: []ledger.Interval{m.From, m.To}, MovedAt: m.To.FirstSeen}, "  ", "  ")
+			if err != nil {
+				return err
+			}
+			sep := ",\n  "
+			if first {
+				sep = "\n  "
+			}
+			first = false
+			_, err = io.WriteString(w, sep+string(b))
+			return err
+		case "csv":
+			return csvSafe(cw, []string{m.Provider, m.Scope, m.Repository, m.Tag, m.From.Digest, stamp(m.From.FirstSeen), stamp(m.From.LastSeen), m.To.Digest, stamp(m.To.FirstSeen), m.To.Source})
+		default:
+			_, err := fmt.Fprintf(tw, "%s\t%s:%s\t%s\t%s\t%s\t%s\t%s\t\n", m.Provider, m.Repository, m.Tag, m.From.Digest, stamp(m.From.LastSeen), m.To.Digest, stamp(m.To.FirstSeen), m.To.Source)
+			return err
+		}
+	})
+	if err != nil {
+		return err
+	}
+	switch format {
+	case "json":
+		end := "\n]\n"
+		if first {
+			end = "]\n"
+		}
+		_, err = io.WriteString(w, end)
+		return err
+	case "csv":
+		cw.Flush()
+		return cw.Error()
+	default:
+		if n == 0 {
+			fmt.Fprintln(tw, "no tag moved")
+		}
+		return tw.Flush()
+	}
+}

@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/immutag/immutag/internal/audit"
+	"github.com/immutag/immutag/internal/ledger"
+	"github.com/immutag/immutag/internal/providers"
+)
+
+// tagRecorder records every listed repository's tags into the ledger
+// (audit --record, serve --record) and collects the overwrites it finds.
+type tagRecorder struct {
+	rec      *ledger.Recorder
+	floating []string // tag patterns that float: policy.mutable_tags_allowed and latest
+	now      func() time.Time
+
+	mu         sync.Mutex
+	overwrites []audit.Overwrite
+	// incomplete is set when some repository's tags could not be listed, so
+	// the ledger does not mark the scan complete.
+	incomplete atomic.Bool
+	noLister   sync.Map // provider name -> warned
+}
+
+// ledgerError marks a failure of the ledger itself: it stops the scan,
+// since recording was asked for and would otherwise be silently partial.
+type ledgerError struct{ error }
+
+func (e ledgerError) Unwrap() error { return e.error }
+
+func newTagRecorder(store *ledger.Store, allowed []string, now func() time.Time) *tagRecorder {
+	t := &tagRecorder{now: now, floating: append([]string{"latest"}, allowed...)}
+	t.rec = store.Record(ledger.RecordOptions{Now: now, OnOverwrite: func(o ledger.Overwrite) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.overwrites = append(t.overwrites, audit.Overwrite{Provider: o.Provider, Scope: o.Scope, Repository: o.Repository, Tag: o.Tag,
+			Previous: o.Previous, Digest: o.Digest, LastSeenAt: o.LastSeenAt, SeenAt: o.SeenAt, Pushed: o.Pushed, Immutable: o.Immutable,
+			Source: ledger.SourceScan})
+	}})
+	return t
+}
+
+// RecordTags implements audit.TagRecorder.
+func (t *tagRecorder) RecordTags(ctx context.Context, p providers.Provider, r providers.Repository, warn func(providers.Warning)) error {
+	tl, ok := p.(providers.TagLister)
+	if !ok {
+		t.incomplete.Store(true)
+		if _, warned := t.noLister.LoadOrStore(p.Name(), true); !warned {
+			warn(providers.Warning{Provider: p.Name(), Code: "tags-not-recorded",
+				Message: fmt.Sprintf("%s (%s) cannot list tags with digests yet: its tags are not recorded in the ledger", p.Name(), p.Kind())})
+		}
+		return nil
+	}
+	repo := ledger.Repo{Provider: r.Provider, Scope: r.Scope, Repository: r.Name, Immutable: r.Mode == providers.ModeImmutable}
+	err := tl.Tags(ctx, r, func(tg providers.Tag) error {
+		if err := t.rec.Tag(ctx, repo, tg); err != nil {
+			return ledgerError{err}
+		}
+		if tg.Ended.IsZero() && repo.Immutable {
+			t.checkFloating(r, tg, warn)
+		}
+		return nil
+	})
+	var le ledgerError
+	switch {
+	case errors.As(err, &le):
+		return le.error
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		t.incomplete.Store(true)
+		warn(providers.Warning{Provider: r.Provider, Scope: r.Scope, Code: "tags-unreadable",
+			Message: fmt.Sprintf("tags of %s could not be listed for the ledger: %v", r.Name, err)})
+		return nil
+	}
+	return t.rec.RepositoryDone(ctx, repo)
+}
+
+// checkFloating warns about a floating tag (latest, or one the policy lets
+// stay mutable) in a repository that is now immutable: it is frozen for
+// ever, and whoever deploys it runs an old image.
+func (t *tagRecorder) checkFloating(r providers.Repository, tg providers.Tag, warn func(providers.Warning)) {
+	if !matchAny(t.floating, tg.Name) || matchAny(r.MutablePatterns, tg.Name) {
+		return
+	}
+	age := "the registry gives no push time"
+	if !tg.Pushed.IsZero() {
+		age = fmt.Sprintf("pushed %s, %d days ago", tg.Pushed.UTC().Format(time.RFC3339), int(t.now().Sub(tg.Pushed).Hours()/24))
+	}
+	warn(providers.Warning{Provider: r.Provider, Scope: r.Scope, Code: "floating-tag-frozen",
+		Message: fmt.Sprintf("%s is immutable but holds the floating tag %q -> %s (%s): it can never move again, so whoever deploys %s:%s runs that image; delete the tag or keep it mutable",
+			r.Name, tg.Name, tg.Digest, age, r.Name, tg.Name)})
+}
+
+func matchAny(patterns []string, tag string) bool {
+	for _, p := range patterns {
+		if ok, err := path.Match(p, tag); err == nil && ok {
+			return true
+		}
+	}
+	return false
+}
+
+// finish closes the ledger scans and hands over the overwrites, oldest
+// sighting order as found.
+func (t *tagRecorder) finish(ctx context.Context, complete bool) ([]audit.Overwrite, error) {
+	err := t.rec.Finish(ctx, complete && !t.incomplete.Load())
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.overwrites, err
+}
