@@ -36,6 +36,7 @@ const (
 	OpListRepositories    = "repositories.list"
 	OpGetRepository       = "repository.get"
 	OpUpdateImmutableTags = "immutabletags.update"
+	OpListTags            = "tags.list"
 	OpVerifyImmutableTags = "immutabletags.verify"
 	OpPushManifest        = "manifest.put"
 	OpThrottled           = "throttled"
@@ -79,6 +80,8 @@ type repo struct {
 	registered time.Time
 	updated    time.Time
 	pulls      int64
+	// pushed is when each tag was last pushed (seeded tags: registration).
+	pushed map[string]time.Time
 }
 
 type token struct {
@@ -256,6 +259,10 @@ func (s *Server) pushLocked(r *repo, tag, digest string) error {
 	}
 	r.Tags[tag] = digest
 	r.updated = s.now().UTC()
+	if r.pushed == nil {
+		r.pushed = map[string]time.Time{}
+	}
+	r.pushed[tag] = r.updated
 	return nil
 }
 
@@ -315,6 +322,9 @@ func (s *Server) namespaceRoute(w http.ResponseWriter, r *http.Request, ns strin
 	case len(rest) == 1 && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		s.calls.Inc(OpGetRepository)
 		s.getRepository(w, r, acct, ns, rest[0])
+	case len(rest) == 2 && rest[1] == "tags" && r.Method == http.MethodGet:
+		s.calls.Inc(OpListTags)
+		s.listTags(w, r, acct, ns, rest[0])
 	case len(rest) == 2 && rest[1] == "immutabletags" && r.Method == http.MethodPatch:
 		s.calls.Inc(OpUpdateImmutableTags)
 		s.updateImmutableTags(w, r, acct, ns, rest[0])
@@ -763,4 +773,101 @@ func writeError(w http.ResponseWriter, status int, message, detail string) {
 
 func writeValueError(w http.ResponseWriter, field, msg string) {
 	writeJSON(w, http.StatusBadRequest, map[string]any{"fields": map[string][]string{field: {msg}}, "text": msg})
+}
+
+// listTags is GET /v2/namespaces/{ns}/repositories/{name}/tags: each tag
+// with its manifest digest (for a multi-arch image, the index digest; the
+// per-platform digests are in images[]), media_type and tag_last_pushed,
+// paged like the repository listing (page, page_size <= 100, next URL).
+func (s *Server) listTags(w http.ResponseWriter, r *http.Request, a *Account, ns, name string) {
+	rp, ok := s.lookup(w, a, ns, name)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	page, size := 1, 10
+	if v := q.Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeValueError(w, "page", "A valid integer >= 1 is required.")
+			return
+		}
+		page = n
+	}
+	if v := q.Get("page_size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			writeValueError(w, "page_size", "Ensure this value is between 1 and 100.")
+			return
+		}
+		size = n
+	}
+	s.mu.Lock()
+	names := make([]string, 0, len(rp.Tags))
+	for t := range rp.Tags {
+		names = append(names, t)
+	}
+	// Hub lists the most recently pushed first.
+	pushedAt := func(t string) time.Time {
+		if p, ok := rp.pushed[t]; ok {
+			return p
+		}
+		return rp.registered
+	}
+	sort.Slice(names, func(i, j int) bool {
+		a, b := pushedAt(names[i]), pushedAt(names[j])
+		if !a.Equal(b) {
+			return a.After(b)
+		}
+		return names[i] < names[j]
+	})
+	count := len(names)
+	start := (page - 1) * size
+	if start >= count && page > 1 {
+		s.mu.Unlock()
+		writeError(w, http.StatusNotFound, "not_found", "Invalid page.")
+		return
+	}
+	end := min(start+size, count)
+	results := make([]map[string]any, 0, max(end-start, 0))
+	for i, t := range names[min(start, count):end] {
+		d, at := rp.Tags[t], pushedAt(t).Format(timeFormat)
+		results = append(results, map[string]any{
+			"id": start + i + 1, "name": t, "digest": d,
+			"media_type": "application/vnd.oci.image.index.v1+json", "content_type": "image",
+			"images": []map[string]any{{"architecture": "amd64", "os": "linux", "digest": platformDigest(d), "size": 12_345_678,
+				"status": "active", "last_pushed": at, "last_pulled": nil}},
+			"creator": 1, "last_updated": at, "last_updater": 1, "last_updater_username": ns,
+			"repository": 1, "full_size": 12_345_678, "v2": true, "tag_status": "active",
+			"tag_last_pushed": at, "tag_last_pulled": nil,
+		})
+	}
+	s.mu.Unlock()
+	link := func(p int) any {
+		u := *r.URL
+		u.Scheme, u.Host = "http", r.Host
+		if r.TLS != nil {
+			u.Scheme = "https"
+		}
+		v := u.Query()
+		v.Set("page", strconv.Itoa(p))
+		v.Set("page_size", strconv.Itoa(size))
+		u.RawQuery = v.Encode()
+		return u.String()
+	}
+	var next, prev any
+	if end < count {
+		next = link(page + 1)
+	}
+	if page > 1 {
+		prev = link(page - 1)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"count": count, "next": next, "previous": prev, "results": results})
+}
+
+// platformDigest stands in for the amd64 manifest inside an index: a
+// digest that differs from the index's, as on the real service.
+func platformDigest(index string) string {
+	sum := sha256.Sum256([]byte("linux/amd64 " + index))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }

@@ -3,6 +3,7 @@ package quay
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
@@ -61,6 +62,13 @@ func (d *Demo) seed() error {
 		if err := s.AddRepo(r.ns, r.name, "latest", "v1.0.0"); err != nil {
 			return err
 		}
+	}
+	// acme/worker:latest was overwritten a month ago: Quay's tag history
+	// remembers what it named before, from 90 days back.
+	now := time.Now()
+	if err := s.SeedTagHistory("acme", "worker", "latest", digestOf([]byte("acme/worker:latest#before")),
+		now.Add(-90*24*time.Hour), now.Add(-30*24*time.Hour)); err != nil {
+		return err
 	}
 	if _, err := s.AddRepoPolicy("acme", "api", ".*", true); err != nil {
 		return err

@@ -12,6 +12,7 @@
 package quay
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -63,6 +64,14 @@ type repo struct {
 	public   bool
 	policies []Policy
 	tags     map[string]*tag
+	// past are ended tag lifetimes, as Quay keeps them (onlyActiveTags=false).
+	past []pastTag
+}
+
+// pastTag is a tag lifetime that ended: the tag was moved or deleted.
+type pastTag struct {
+	name, digest string
+	start, end   int64
 }
 
 type namespace struct {
@@ -212,6 +221,22 @@ func (s *Server) RepoPolicies(ns, name string) []Policy {
 	defer s.mu.Unlock()
 	if r := s.repoLocked(ns, name); r != nil {
 		return slices.Clone(r.policies)
+	}
+	return nil
+}
+
+// SeedTagHistory records, before the emulator is used, that ns/name:t
+// pointed at digest from start until end (an overwrite Quay remembers).
+func (s *Server) SeedTagHistory(ns, name, t, digest string, start, end time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repoLocked(ns, name)
+	if r == nil {
+		return fmt.Errorf("quay emulator: no repository %s/%s", ns, name)
+	}
+	r.past = append(r.past, pastTag{name: t, digest: digest, start: start.Unix(), end: end.Unix()})
+	if cur := r.tags[t]; cur != nil && cur.startTS < end.Unix() {
+		cur.startTS = end.Unix()
 	}
 	return nil
 }
@@ -832,24 +857,50 @@ func (s *Server) listTags(w http.ResponseWriter, r *http.Request) {
 	if rp == nil {
 		return
 	}
-	names := make([]string, 0, len(rp.tags))
-	for t := range rp.tags {
-		names = append(names, t)
+	// Quay's onlyActiveTags defaults to false: the full tag history, alive
+	// and dead, newest lifetime first (endpoints/api/tag.py).
+	activeOnly := strings.EqualFold(q.Get("onlyActiveTags"), "true")
+	specific := q.Get("specificTag")
+	type life struct {
+		name       string
+		cur        *tag
+		digest     string
+		start, end int64
 	}
-	slices.Sort(names)
+	var lives []life
+	for name, t := range rp.tags {
+		if specific == "" || specific == name {
+			lives = append(lives, life{name: name, cur: t, digest: t.digest, start: t.startTS})
+		}
+	}
+	if !activeOnly {
+		for _, pt := range rp.past {
+			if specific == "" || specific == pt.name {
+				lives = append(lives, life{name: pt.name, digest: pt.digest, start: pt.start, end: pt.end})
+			}
+		}
+	}
+	slices.SortFunc(lives, func(a, b life) int {
+		return cmp.Or(cmp.Compare(b.start, a.start), cmp.Compare(a.name, b.name), cmp.Compare(a.end, b.end))
+	})
 	feature := s.featureLocked(n.name)
 	tags := []map[string]any{}
 	start := (page - 1) * limit
-	for i := start; i < len(names) && i < start+limit; i++ {
-		t := rp.tags[names[i]]
-		v := map[string]any{"name": names[i], "reversion": false, "manifest_digest": t.digest,
-			"is_manifest_list": false, "size": 1024, "start_ts": t.startTS}
-		if feature {
-			v["immutable"] = t.immutable || s.policyCoversLocked(n, rp, names[i])
+	for i := start; i < len(lives) && i < start+limit; i++ {
+		l := lives[i]
+		v := map[string]any{"name": l.name, "reversion": false, "manifest_digest": l.digest,
+			"is_manifest_list": false, "size": 1024, "start_ts": l.start,
+			"last_modified": time.Unix(l.start, 0).UTC().Format(http.TimeFormat)}
+		if l.cur == nil {
+			v["end_ts"] = l.end
+			v["expiration"] = time.Unix(l.end, 0).UTC().Format(http.TimeFormat)
+		}
+		if feature && l.cur != nil {
+			v["immutable"] = l.cur.immutable || s.policyCoversLocked(n, rp, l.name)
 		}
 		tags = append(tags, v)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tags": tags, "page": page, "has_additional": start+limit < len(names)})
+	writeJSON(w, http.StatusOK, map[string]any{"tags": tags, "page": page, "has_additional": start+limit < len(lives)})
 }
 
 // pushManifest is PUT /v2/<ns>/<repo>/manifests/<tag>: a new tag is created,
@@ -880,7 +931,11 @@ func (s *Server) pushManifest(w http.ResponseWriter, r *http.Request) {
 				map[string]string{"message": fmt.Sprintf("tag '%s' is immutable", ref)})
 			return
 		}
-		t.digest = dg
+		if t.digest != dg {
+			now := time.Now().Unix()
+			rp.past = append(rp.past, pastTag{name: ref, digest: t.digest, start: t.startTS, end: now})
+			t.digest, t.startTS = dg, now
+		}
 	} else {
 		rp.tags[ref] = &tag{digest: dg, startTS: time.Now().Unix(), immutable: s.policyCoversLocked(n, rp, ref)}
 	}
