@@ -35,6 +35,9 @@ type Engine struct {
 	PlanDefaults bool
 	// OnRepository, when set, is called from the collector for progress output.
 	OnRepository func(Finding)
+	// Annotate, when set, may add fields to each finding before it is
+	// recorded (audit --iac adds Code). It runs on the collector only.
+	Annotate func(*Finding)
 	// Shard, when it splits the work, keeps only this process's part: whole
 	// scopes by a stable hash, and for RepositorySharder adapters the
 	// repositories of every scope by a stable hash of their names.
@@ -185,6 +188,9 @@ func (eng *Engine) Run(ctx context.Context) (*Scan, error) {
 			case ev.finding != nil:
 				f := ev.finding
 				f.Reason, f.Note = redact.String(f.Reason), redact.String(f.Note)
+				if eng.Annotate != nil {
+					eng.Annotate(f)
+				}
 				_ = rep.Findings.Add(*f)
 				rep.Summary.Counts.add(f.Status)
 				c := rep.Summary.ByProvider[f.Provider]

@@ -135,6 +135,27 @@ type Finding struct {
 	Note              string         `json:"note,omitempty"`
 	Exemption         *ExemptionRef  `json:"exemption,omitempty"`
 	ExpiredExemptions []ExemptionRef `json:"expired_exemptions,omitempty"`
+	// Code is what infrastructure code declares for the repository
+	// (audit --iac); absent when no code was scanned.
+	Code *CodeRef `json:"code,omitempty"`
+}
+
+// CodeRef compares a live repository with the Terraform or
+// CloudFormation resource that declares it.
+type CodeRef struct {
+	// Managed is false when no scanned resource declares the repository.
+	Managed bool `json:"managed"`
+	// Agrees is true when code and live get the same verdict (both
+	// compliant or exempt, both drift).
+	Agrees  bool   `json:"agrees"`
+	Status  Status `json:"status,omitempty"`
+	Native  string `json:"native,omitempty"`
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Address string `json:"address,omitempty"`
+	// Finding says what the difference means, e.g. "will be reverted by
+	// the next apply".
+	Finding string `json:"finding,omitempty"`
 }
 
 // FindingID is stable across runs for the same repository and check.

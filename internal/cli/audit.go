@@ -72,6 +72,7 @@ type AuditOptions struct {
 	Baseline        string
 	Record          bool
 	FailOnOverwrite bool
+	IAC             []string
 }
 
 // NewCmdAudit builds `immutag audit`. runF replaces the run function in tests.
@@ -124,6 +125,7 @@ Exit codes: 0 clean, 1 error, 2 something could not be read, 3 drift found and
 	cmd.Flags().StringVar(&opts.Baseline, "baseline", "", "earlier JSON report: --fail-on-drift then fails only on drift that is not in it")
 	cmd.Flags().BoolVar(&opts.Record, "record", false, "record every tag -> digest in the ledger (see immutag history) and report overwrites")
 	cmd.Flags().BoolVar(&opts.FailOnOverwrite, "fail-on-overwrite", false, "with --record: exit 3 when a tag was seen pointing at a new digest")
+	cmd.Flags().StringSliceVar(&opts.IAC, "iac", nil, "Terraform/CloudFormation paths: report per repository whether the code agrees (see immutag iac)")
 	return cmd
 }
 
@@ -140,7 +142,11 @@ func auditRun(ctx context.Context, f *Factory, opts *AuditOptions) error {
 	if opts.FailOnOverwrite && !opts.Record {
 		return errors.New("--fail-on-overwrite needs --record: overwrites are found by comparing with the ledger")
 	}
-	mode := scanMode{command: "audit", record: opts.Record}
+	code, err := newIACLink(f, opts.IAC)
+	if err != nil {
+		return err
+	}
+	mode := scanMode{command: "audit", record: opts.Record, annotate: code.annotator()}
 	res, err := scan(ctx, f, &opts.ScanFlags, mode)
 	if err != nil {
 		return err
@@ -149,6 +155,7 @@ func auditRun(ctx context.Context, f *Factory, opts *AuditOptions) error {
 	if err := writeReport(f, &opts.ScanFlags, res.report); err != nil {
 		return err
 	}
+	code.summary(f)
 	if ow := res.report.Overwrites; len(ow) > 0 {
 		incidents := 0
 		for _, o := range ow {
@@ -227,6 +234,7 @@ type scanMode struct {
 	planDefaults bool
 	dryRun       *bool
 	shard        *audit.Shard
+	annotate     func(*audit.Finding)
 }
 
 type scanResult struct {
@@ -297,6 +305,7 @@ func runEngine(ctx context.Context, f *Factory, cfg *config.Config, provs []prov
 		Plan:         m.plan,
 		PlanDefaults: m.planDefaults,
 		OnRepository: onRepository,
+		Annotate:     m.annotate,
 	}
 	if m.shard.Sharded() {
 		eng.Shard = m.shard

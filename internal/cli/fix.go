@@ -24,6 +24,8 @@ type FixOptions struct {
 	Yes               bool
 	Journal           string
 	CreationTemplates bool
+	IAC               []string
+	EmitPatch         string
 }
 
 // NewCmdFix builds `immutag fix`.
@@ -56,6 +58,9 @@ unless --yes is given.`,
 			if opts.Yes && !opts.Apply {
 				return errors.New("--yes only makes sense with --apply")
 			}
+			if opts.EmitPatch != "" && len(opts.IAC) == 0 {
+				return errors.New("--emit-patch needs --iac PATH (the code to patch)")
+			}
 			if opts.Journal == "" {
 				opts.Journal = defaultJournal(f.Getenv)
 			}
@@ -71,6 +76,8 @@ unless --yes is given.`,
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required with --apply when stdin is not a terminal)")
 	fl.StringVar(&opts.Journal, "journal", "", "append-only JSON-lines record of every write (default $XDG_STATE_HOME/immutag/journal.jsonl)")
 	fl.BoolVar(&opts.CreationTemplates, "creation-templates", false, "ECR: also ensure the ROOT repository creation template sets IMMUTABLE")
+	fl.StringSliceVar(&opts.IAC, "iac", nil, "Terraform/CloudFormation paths that declare the repositories (see immutag iac)")
+	fl.StringVar(&opts.EmitPatch, "emit-patch", "", "with --iac: write the code changes matching the fix to this file as a unified diff")
 	return cmd
 }
 
@@ -86,7 +93,11 @@ func defaultJournal(getenv func(string) string) string {
 
 func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 	dry := !opts.Apply
-	res, err := scan(ctx, f, &opts.ScanFlags, scanMode{command: "fix", plan: true, planDefaults: opts.CreationTemplates, dryRun: &dry})
+	code, err := newIACLink(f, opts.IAC)
+	if err != nil {
+		return err
+	}
+	res, err := scan(ctx, f, &opts.ScanFlags, scanMode{command: "fix", plan: true, planDefaults: opts.CreationTemplates, dryRun: &dry, annotate: code.annotator()})
 	if err != nil {
 		return err
 	}
@@ -96,6 +107,9 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 	defer changes.Close()
 	rep.Changes = audit.NewSpool[audit.ChangeRecord]()
 	n := changes.Len()
+	if err := code.emitPatch(f, opts.EmitPatch, changes); err != nil {
+		return err
+	}
 
 	if !opts.Apply || n == 0 {
 		if err := changes.EachRecord(rep.Changes.Add); err != nil {

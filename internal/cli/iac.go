@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/cli/configload"
 	"github.com/immutag/immutag/internal/iac"
 )
@@ -177,5 +178,101 @@ func writeIAC(f *Factory, opts *IACOptions, res *iac.Result) error {
 		return fmt.Errorf("--output %s: %w", opts.OutputFile, err)
 	}
 	fmt.Fprintf(f.IO.ErrOut, "iac report written to %s (%s)\n", opts.OutputFile, opts.Format)
+	return nil
+}
+
+// iacLink connects audit and fix to the infrastructure code (--iac).
+type iacLink struct {
+	idx   *iac.Index
+	pol   iac.Policy
+	paths []string
+	// Counted on the engine's collector goroutine only.
+	reverted, unmanaged, disagree int
+}
+
+// newIACLink scans the code; nil without --iac. A file that cannot be
+// parsed is an error: a comparison with half the code would call managed
+// repositories unmanaged.
+func newIACLink(f *Factory, paths []string) (*iacLink, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	pol, err := iacPolicy(f)
+	if err != nil {
+		return nil, err
+	}
+	res := iac.Scan(paths, iac.Options{Policy: pol})
+	if len(res.Errors) > 0 {
+		return nil, fmt.Errorf("--iac: %s", res.Errors[0].Error())
+	}
+	l := &iacLink{idx: iac.NewIndex(res), pol: pol, paths: paths}
+	fmt.Fprintf(f.IO.ErrOut, "iac: %d resource(s) in %d file(s) declare repositories\n", l.idx.Len(), len(res.Files))
+	return l, nil
+}
+
+// annotator is the engine hook, or nil.
+func (l *iacLink) annotator() func(*audit.Finding) {
+	if l == nil {
+		return nil
+	}
+	return func(fd *audit.Finding) {
+		l.idx.Annotate(fd)
+		switch c := fd.Code; {
+		case !c.Managed:
+			l.unmanaged++
+		case strings.HasPrefix(c.Finding, iac.Reverted):
+			l.reverted++
+		case !c.Agrees:
+			l.disagree++
+		}
+	}
+}
+
+func (l *iacLink) summary(f *Factory) {
+	if l == nil {
+		return
+	}
+	fmt.Fprintf(f.IO.ErrOut, "iac: %d repositories %s (immutable live, mutable in code); %d differ otherwise; %d not declared in %s\n",
+		l.reverted, iac.Reverted, l.disagree, l.unmanaged, strings.Join(l.paths, ", "))
+}
+
+// emitPatch writes the code changes matching a fix plan as one unified
+// diff, headed by the planned repositories no resource declares.
+func (l *iacLink) emitPatch(f *Factory, file string, plan *audit.Plan) error {
+	if l == nil || file == "" {
+		return nil
+	}
+	var targets []iac.ChangeTarget
+	err := plan.Each(func(c audit.PlannedChange) error {
+		if !c.Change.Noop {
+			targets = append(targets, iac.ChangeTarget{Kind: c.Change.Kind, Scope: c.Change.Scope, Repository: c.Change.Repository})
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read the plan: %w", err)
+	}
+	changes, unmanaged, errs := l.idx.PatchFor(targets, l.pol)
+	var b strings.Builder
+	if len(unmanaged) > 0 {
+		// Text before the first diff header is ignored by git apply and patch.
+		fmt.Fprintf(&b, "# unmanaged: %d repositories changed by this fix are declared by no scanned resource\n", len(unmanaged))
+		for _, u := range unmanaged {
+			fmt.Fprintf(&b, "#   %s %s/%s\n", u.Kind, u.Scope, u.Repository)
+		}
+	}
+	for _, c := range changes {
+		b.WriteString(c.Diff())
+	}
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("--emit-patch %s: %w", file, err)
+	}
+	fmt.Fprintf(f.IO.ErrOut, "iac: patch for %d file(s) written to %s; %d changed repositories unmanaged\n", len(changes), file, len(unmanaged))
+	for _, u := range unmanaged {
+		fmt.Fprintf(f.IO.ErrOut, "iac: unmanaged: %s %s/%s\n", u.Kind, u.Scope, u.Repository)
+	}
+	for _, e := range errs {
+		fmt.Fprintf(f.IO.ErrOut, "iac: %s\n", e.Error())
+	}
 	return nil
 }

@@ -7,7 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/fake"
 )
 
 const (
@@ -85,5 +88,97 @@ func TestIACDryRunAndFix(t *testing.T) {
 	b, _ := os.ReadFile(p)
 	if !strings.Contains(string(b), `image_tag_mutability = "IMMUTABLE"`) || !strings.Contains(string(b), "# keep this comment") {
 		t.Errorf("after the fix:\n%s", b)
+	}
+}
+
+const iacCode = `resource "aws_ecr_repository" "api" {
+  name                 = "api"
+  image_tag_mutability = "MUTABLE"
+}
+
+resource "aws_ecr_repository" "web" {
+  name                 = "web"
+  image_tag_mutability = "IMMUTABLE"
+}
+
+resource "aws_ecr_repository" "old" {
+  name = "old"
+}
+`
+
+// TestAuditIACFindsRevertingCode: api was made immutable live but the
+// code still says MUTABLE, so the next apply reverts it.
+func TestAuditIACFindsRevertingCode(t *testing.T) {
+	dir := writeWorkflows(t, map[string]string{"main.tf": iacCode})
+	p := fake.New("a", providers.KindECR).Add("s",
+		fake.Repo{Name: "api", Immutability: imm(providers.ModeImmutable)}).Add("s",
+		fake.Repo{Name: "web", Immutability: imm(providers.ModeImmutable)}).Add("s",
+		fake.Repo{Name: "old", Immutability: imm(providers.ModeMutable)}).Add("s",
+		fake.Repo{Name: "console", Immutability: imm(providers.ModeMutable)})
+	r := run(t, fakeFactory(t, p), "", "audit", "-o", "json", "--iac", dir)
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.stderr)
+	}
+	validateReport(t, []byte(r.stdout))
+	var rep struct {
+		Findings []audit.Finding `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*audit.CodeRef{}
+	for _, f := range rep.Findings {
+		got[f.Repository] = f.Code
+	}
+	if c := got["api"]; c == nil || !c.Managed || c.Agrees || !strings.HasPrefix(c.Finding, "will be reverted by the next apply") || c.Line != 1 || c.Address != "aws_ecr_repository.api" {
+		t.Errorf("api: %+v", c)
+	}
+	if c := got["web"]; c == nil || !c.Managed || !c.Agrees || c.Finding != "" {
+		t.Errorf("web: %+v", c)
+	}
+	if c := got["old"]; c == nil || !c.Managed || !c.Agrees || c.Status != audit.StatusDrift {
+		t.Errorf("old: %+v", c)
+	}
+	if c := got["console"]; c == nil || c.Managed {
+		t.Errorf("console: %+v", c)
+	}
+	if !strings.Contains(r.stderr, "1 repositories will be reverted by the next apply") {
+		t.Errorf("stderr: %s", r.stderr)
+	}
+}
+
+func TestFixIACEmitsPatch(t *testing.T) {
+	dir := writeWorkflows(t, map[string]string{"main.tf": iacCode})
+	p := fake.New("a", providers.KindECR).Add("s",
+		fake.Repo{Name: "old", Immutability: imm(providers.ModeMutable)}).Add("s",
+		fake.Repo{Name: "console", Immutability: imm(providers.ModeMutable)}).Add("s",
+		fake.Repo{Name: "web", Immutability: imm(providers.ModeImmutable)})
+	patch := filepath.Join(t.TempDir(), "code.patch")
+	r := run(t, fakeFactory(t, p), "", "fix", "-o", "json", "--iac", dir, "--emit-patch", patch)
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.stderr)
+	}
+	b, err := os.ReadFile(patch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	// old is fixed live, so its code changes; api is not in the live
+	// plan (not changed live), so its code is left to immutag iac.
+	if !strings.Contains(s, "+  image_tag_mutability = \"IMMUTABLE\"") || !strings.Contains(s, " resource \"aws_ecr_repository\" \"old\" {") {
+		t.Errorf("patch:\n%s", s)
+	}
+	if strings.Contains(s, "-  image_tag_mutability = \"MUTABLE\"") {
+		t.Errorf("patch changes api, which the fix does not touch:\n%s", s)
+	}
+	if !strings.Contains(s, "# unmanaged: 1 ") || !strings.Contains(s, "console") {
+		t.Errorf("unmanaged not listed:\n%s", s)
+	}
+	if src, _ := os.ReadFile(filepath.Join(dir, "main.tf")); string(src) != iacCode {
+		t.Error("--emit-patch changed the code")
+	}
+	r = run(t, fakeFactory(t, p), "", "fix", "--emit-patch", patch)
+	if r.err == nil || !strings.Contains(r.err.Error(), "--iac") {
+		t.Errorf("--emit-patch without --iac: %v", r.err)
 	}
 }

@@ -451,3 +451,33 @@ func TestBadInputIsAnErrorNotAPanic(t *testing.T) {
 		}
 	}
 }
+
+func TestIndexMatchesLiveRepositories(t *testing.T) {
+	res := Scan([]string{"testdata/tf/others", "testdata/tf/basic"}, Options{})
+	x := NewIndex(res)
+	cases := []struct {
+		kind, scope, name string
+		managed, agrees   bool
+		status            audit.Status
+		reverted          bool
+	}{
+		// Harbor rules belong to the project (the live scope).
+		{"harbor", "ruled", "team/api", true, true, comp, false},
+		{"harbor", "bare", "x", true, false, comp, true},
+		{"dockerhub", "acme", "managed", true, true, comp, false},
+		{"dockerhub", "acme", "plain", true, false, comp, true},
+		{"ecr", "123/eu-west-1", "web/api", true, true, comp, false},
+		{"ecr", "123/eu-west-1", "web/mutable", true, true, drif, false},
+		{"artifactregistry", "p/europe-west1", "scratch", true, false, comp, true},
+		{"gitlab", "group/app", "group/app/image", true, true, comp, false},
+		{"ecr", "123/eu-west-1", "nowhere", false, false, comp, false},
+	}
+	for _, c := range cases {
+		f := &audit.Finding{Kind: c.kind, Scope: c.scope, Repository: c.name, Status: c.status}
+		x.Annotate(f)
+		got := f.Code
+		if got.Managed != c.managed || got.Agrees != c.agrees || strings.HasPrefix(got.Finding, Reverted) != c.reverted {
+			t.Errorf("%s %s/%s: %+v", c.kind, c.scope, c.name, got)
+		}
+	}
+}
