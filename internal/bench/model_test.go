@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/emulator/sandbox"
 	"github.com/immutag/immutag/internal/providers"
 )
@@ -95,6 +96,21 @@ func universalQuay(pattern string) bool {
 // models derives the unavoidable calls of every provider from the audit
 // report (repositories per scope) and the emulators' state.
 func models(rep *report, sb *sandbox.Sandbox) map[string]*model {
+	return shardModels(rep, sb, nil, nil)
+}
+
+// shardModels is models for the report of one shard of a split audit. The
+// scopes of kinds split by repository (ACR, Docker Hub, Quay) are paged in
+// full by every shard, so their list pages follow totals (repositories of
+// the scope over all shards, by "provider/scope"), while the reads per
+// repository follow the shard's own. sh nil is an unsharded audit.
+func shardModels(rep *report, sb *sandbox.Sandbox, sh *audit.Shard, totals map[string]int) map[string]*model {
+	listed := func(provider, scope string, n int) int {
+		if sh == nil {
+			return n
+		}
+		return totals[provider+"/"+scope]
+	}
 	out := map[string]*model{}
 	get := func(provider, kind string) *model {
 		m := out[provider]
@@ -133,17 +149,20 @@ func models(rep *report, sb *sandbox.Sandbox) map[string]*model {
 			m.Calls["ListRepositories"] += p
 			m.Chain = max(m.Chain, 1+p)
 		case providers.KindACR:
-			p := pages(n, 100)
+			p := pages(listed(s.Provider, s.Scope, n), 100)
 			m.Calls["GET catalog"] += p
 			m.Chain = max(m.Chain, p+1)
 			if srv := sb.ACR(); srv != nil {
 				for _, repo := range srv.Repositories() {
+					if sh != nil && !sh.OwnsRepository(s.Provider, s.Scope, repo) {
+						continue
+					}
 					total, _ := srv.Counts(repo)
 					m.Calls["GET tags"] += pages(total, 100)
 				}
 			}
 		case providers.KindDockerHub:
-			p := pages(n, 100)
+			p := pages(listed(s.Provider, s.Scope, n), 100)
 			m.Calls["auth.token"] = 1
 			m.Calls["repositories.list"] += p
 			m.Calls["repository.get"] += int64(n)
@@ -156,7 +175,7 @@ func models(rep *report, sb *sandbox.Sandbox) map[string]*model {
 			} else {
 				m.Calls["listOrgImmutabilityPolicies"]++
 			}
-			p := pages(n, 100)
+			p := pages(listed(s.Provider, s.Scope, n), 100)
 			m.Calls["listRepos"] += p
 			reads := int64(n)
 			if featureOff[s.Provider+"/"+s.Scope] {
