@@ -1,6 +1,7 @@
 package acr
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -214,11 +216,13 @@ type tokenCache struct {
 	src     tokenSource
 	service string
 
-	mu sync.Mutex
-	m  map[string]*tokenEntry
+	mu  sync.Mutex
+	m   map[string]*tokenEntry
+	seq uint64 // insertion order, for pruning the oldest first
 }
 
 type tokenEntry struct {
+	born uint64
 	done chan struct{}
 	tok  string
 	exp  time.Time
@@ -261,9 +265,10 @@ func (c *tokenCache) get(ctx context.Context, scope string) (string, error) {
 			return e.tok, e.err
 		}
 		if len(c.m) >= maxCachedScopes {
-			c.prune()
+			c.prune(1)
 		}
-		e = &tokenEntry{done: make(chan struct{})}
+		c.seq++
+		e = &tokenEntry{done: make(chan struct{}), born: c.seq}
 		c.m[scope] = e
 		c.mu.Unlock()
 		e.tok, e.exp, e.err = c.src.fetch(ctx, c.service, scope)
@@ -272,9 +277,11 @@ func (c *tokenCache) get(ctx context.Context, scope string) (string, error) {
 	}
 }
 
-// prune drops finished entries that are expired or failed, and everything
-// finished when that is not enough. c.mu must be held.
-func (c *tokenCache) prune() {
+// prune makes room for need more entries: it drops finished entries that
+// are expired or failed, then the oldest finished ones (a batch fetched for
+// the next page must not push out the current page's tokens, nor be pushed
+// out before its repositories are read). c.mu must be held.
+func (c *tokenCache) prune(need int) {
 	now := time.Now()
 	for k, e := range c.m {
 		select {
@@ -285,15 +292,27 @@ func (c *tokenCache) prune() {
 		default:
 		}
 	}
-	if len(c.m) < maxCachedScopes {
+	if len(c.m)+need <= maxCachedScopes {
 		return
 	}
+	type aged struct {
+		key  string
+		born uint64
+	}
+	var done []aged
 	for k, e := range c.m {
 		select {
 		case <-e.done:
-			delete(c.m, k)
+			done = append(done, aged{k, e.born})
 		default:
 		}
+	}
+	slices.SortFunc(done, func(a, b aged) int { return cmp.Compare(a.born, b.born) })
+	for _, d := range done {
+		if len(c.m)+need <= maxCachedScopes {
+			break
+		}
+		delete(c.m, d.key)
 	}
 }
 

@@ -33,7 +33,7 @@ func (c *tokenCache) prefetch(ctx context.Context, scopes []string) {
 	}
 	c.mu.Lock()
 	if len(c.m)+len(scopes) > maxCachedScopes {
-		c.prune()
+		c.prune(len(scopes))
 	}
 	var mine []*tokenEntry
 	var want []string
@@ -41,7 +41,8 @@ func (c *tokenCache) prefetch(ctx context.Context, scopes []string) {
 		if c.m[s] != nil || len(c.m) >= maxCachedScopes {
 			continue
 		}
-		e := &tokenEntry{done: make(chan struct{})}
+		c.seq++
+		e := &tokenEntry{done: make(chan struct{}), born: c.seq}
 		c.m[s] = e
 		mine = append(mine, e)
 		want = append(want, s)
