@@ -31,6 +31,7 @@ type ServeOptions struct {
 	Listen           string
 	WebhookSecretEnv string
 	ShutdownTimeout  time.Duration
+	LeaderElection   bool
 
 	schedule serve.Schedule
 	secret   string
@@ -102,6 +103,7 @@ On SIGTERM or SIGINT nothing new starts; writes already running get
 	fl.StringVar(&opts.Listen, "listen", serve.DefaultListen, "HTTP listen address for metrics, probes, report and webhook")
 	fl.StringVar(&opts.WebhookSecretEnv, "webhook-secret-env", "", "environment variable holding the ACR webhook secret; enables /webhooks/acr")
 	fl.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "on SIGTERM, how long running writes may take to finish")
+	fl.BoolVar(&opts.LeaderElection, "leader-election", false, "several replicas: only the one holding a lease in the PostgreSQL ledger (ledger.dsn_env or --ledger) enforces and locks webhook tags")
 	cmd.MarkFlagsMutuallyExclusive("interval", "schedule")
 	return cmd
 }
@@ -192,7 +194,19 @@ func serveRun(ctx context.Context, f *Factory, opts *ServeOptions) error {
 		dry := false
 		dryRun = &dry
 	}
+	var lead serve.Leader
+	if opts.LeaderElection {
+		e, err := startElection(ctx, f, cfg)
+		if err != nil {
+			return err
+		}
+		lead = e
+		if !opts.Enforce && opts.secret == "" {
+			log.Warn("--leader-election without --enforce or --webhook-secret-env: this service makes no writes, so leadership changes nothing")
+		}
+	}
 	svc, err := serve.New(serve.Options{
+		Leader:    lead,
 		Providers: provs,
 		Scan: func(ctx context.Context, provs []providers.Provider, plan bool) (*audit.Scan, error) {
 			res, err := runEngine(ctx, f, cfg, provs, opts.Concurrency, scanMode{command: "serve", plan: plan, dryRun: dryRun}, nil)
