@@ -96,6 +96,13 @@ func (e *emitter) send(ev event) error {
 }
 
 func (e *emitter) Repository(r providers.Repository) error {
+	// The last line of defence for adapters that do not check their
+	// listings: a name no registry allows is never graded, and is shown
+	// escaped. Adapters that check report it already (providers.EntryCheck).
+	if err := providers.CheckName(r.Kind, r.Name); err != nil {
+		bad := providers.InvalidEntry(r.Provider, r.Kind, r.Scope, r.Name, int(e.count.Load())+1, err)
+		r.Name, r.Immutability, r.Handle, r.DefaultExemption = bad.Name, bad.Immutability, nil, ""
+	}
 	if r.Provider == "" {
 		r.Provider = e.prov.Name()
 	}

@@ -1,8 +1,13 @@
 package faultmatrix
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +19,7 @@ import (
 	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/httpapi"
 	"github.com/immutag/immutag/internal/redact"
 )
 
@@ -21,13 +27,14 @@ import (
 type outcome int
 
 const (
-	recovers   outcome = iota // the fault is transient: everything is read and graded
-	scopeError                // the scope is reported as error; the scan goes on
-	repoError                 // the target repository is error; its scope is ok
+	recovers    outcome = iota // the fault is transient: everything is read and graded
+	scopeError                 // the scope is reported as error; the scan goes on
+	repoError                  // the target repository is error; its scope is ok
+	entryErrors                // invalid listing entries are errors; the scope and its real repositories are ok
 )
 
 func (o outcome) String() string {
-	return [...]string{"recovers", "scope error", "repository error"}[o]
+	return [...]string{"recovers", "scope error", "repository error", "entry errors"}[o]
 }
 
 // spec is one cell: what was injected and what the run must show.
@@ -253,6 +260,74 @@ var faults = []faultCase{
 	// carried (a minted bearer, a static token, a Basic password) must not
 	// put it into the report, the log or the error.
 	{"echo-credential", echoCredentialCell},
+	// Issue 12 case 5: a 200 that is not the listing (an error body, or
+	// nothing) fails the scope, naming what was missing.
+	{"200-error-body", func(t *testing.T, fx *fixture) spec {
+		if fx.gp != nil {
+			return spec{skip: grpcTyped}
+		}
+		body := errJSON(map[string]any{"detail": "fm rate limit exceeded", "error_message": "fm rate limit exceeded"})
+		fx.px.add(&rule{match: on(fx.bad, opList), do: respond(http.StatusOK, hdr("Content-Type", "application/json"), body)})
+		return spec{want: scopeError, msg: []string{"has no \"", "cannot unmarshal", "required field"}, counted: on(fx.bad, opList), min: 1, max: 1}
+	}},
+	{"200-error-body-repo", func(t *testing.T, fx *fixture) spec {
+		if fx.denyRepo == nil && fx.kind != providers.KindQuay {
+			return spec{skip: noRepoRead}
+		}
+		body := errJSON(map[string]any{"detail": "fm rate limit exceeded", "error_message": "fm rate limit exceeded"})
+		fx.px.add(&rule{match: onRepo(fx.bad, target), do: respond(http.StatusOK, hdr("Content-Type", "application/json"), body)})
+		return spec{want: repoError, msg: []string{"has no", "required field", "missing"}, counted: onRepo(fx.bad, target), min: 1, max: 1}
+	}},
+	{"200-empty-body", func(t *testing.T, fx *fixture) spec {
+		if fx.gp != nil {
+			return spec{skip: grpcTyped}
+		}
+		fx.px.add(&rule{match: on(fx.bad, opList), do: respond(http.StatusOK, hdr("Content-Type", "application/json"), nil)})
+		return spec{want: scopeError, msg: []string{"empty body", "has no \"", "required field", "EOF"}, counted: on(fx.bad, opList), min: 1, max: 1}
+	}},
+	// Issue 12 case 6: a body over the limit (plain, or a gzip bomb) fails
+	// the scope naming the limit; before, the cut body still parsed.
+	{"oversize-body", func(t *testing.T, fx *fixture) spec {
+		if fx.gp != nil {
+			return spec{skip: "gRPC caps received messages itself (4 MiB by default)"}
+		}
+		fx.px.add(&rule{match: on(fx.bad, opList), do: rewrite(func(_ *http.Request, st int, _ http.Header, b []byte) (int, []byte) {
+			return st, append(b, bytes.Repeat([]byte(" "), httpapi.MaxBodyBytes+1)...)
+		})})
+		return spec{want: scopeError, msg: []string{"too large"}, counted: on(fx.bad, opList), min: 1, max: 1}
+	}},
+	{"gzip-bomb", func(t *testing.T, fx *fixture) spec {
+		if fx.gp != nil {
+			return spec{skip: "gRPC caps received messages itself (4 MiB by default)"}
+		}
+		fx.px.add(&rule{match: on(fx.bad, opList), do: func(w http.ResponseWriter, r *http.Request, up http.Handler) {
+			rec := httptest.NewRecorder()
+			r.Header.Del("Accept-Encoding")
+			up.ServeHTTP(rec, r)
+			var z bytes.Buffer
+			zw := gzip.NewWriter(&z)
+			_, _ = zw.Write(rec.Body.Bytes())
+			pad := bytes.Repeat([]byte(" "), 1<<20)
+			for range 64 {
+				_, _ = zw.Write(pad)
+			}
+			_ = zw.Close()
+			for k, vs := range rec.Header() {
+				w.Header()[k] = vs
+			}
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Header().Set("Content-Length", strconv.Itoa(z.Len()))
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(z.Bytes())
+		}})
+		// A client that did not ask for gzip reads the compressed bytes as
+		// JSON and fails on them instead: the scope fails either way.
+		return spec{want: scopeError, msg: append([]string{"too large"}, decodeMsgs...), counted: on(fx.bad, opList), min: 1, max: 1}
+	}},
+	// Issue 12 case 7: null entries, empty names, "..", control characters
+	// and over-long names are reported as errors, are never read, and no
+	// finding has an empty name.
+	{"invalid-entries", invalidEntriesCell},
 	{"401-refresh", func(t *testing.T, fx *fixture) spec {
 		switch fx.kind {
 		case providers.KindDockerHub:
@@ -354,6 +429,84 @@ func echoCredentialCell(t *testing.T, fx *fixture) spec {
 				}
 			}
 		}}
+}
+
+const grpcTyped = "a gRPC answer is typed: there is no error body with a success status"
+
+// hostileNames are listing entries no registry allows ("" also stands for
+// a null entry where the listing holds objects).
+var hostileNames = []string{"", "../escape", "evil\x1b]0;owned\x07\x1b[2J", "line\nbreak", strings.Repeat("n", 300)}
+
+func invalidEntriesCell(t *testing.T, fx *fixture) spec {
+	if fx.gp != nil {
+		return spec{skip: "Artifact Registry names are resource names the API builds; the engine's check covers them"}
+	}
+	inject := func(b []byte) []byte {
+		var m any
+		if json.Unmarshal(b, &m) != nil {
+			return b
+		}
+		add := func(list []any, obj func(string) any) []any {
+			list = append(list, nil)
+			for _, n := range hostileNames {
+				list = append(list, obj(n))
+			}
+			return list
+		}
+		named := func(key string) func(string) any { return func(n string) any { return map[string]any{key: n} } }
+		switch fx.kind {
+		case providers.KindHarbor:
+			list, _ := m.([]any)
+			m = add(list, func(n string) any { return map[string]any{"name": fx.bad + "/" + n} })
+		case providers.KindDockerHub:
+			mm, _ := m.(map[string]any)
+			list, _ := mm["results"].([]any)
+			mm["results"] = add(list, named("name"))
+		case providers.KindQuay:
+			mm, _ := m.(map[string]any)
+			list, _ := mm["repositories"].([]any)
+			mm["repositories"] = add(list, func(n string) any { return map[string]any{"namespace": fx.bad, "name": n} })
+		case providers.KindACR:
+			mm, _ := m.(map[string]any)
+			list, _ := mm["repositories"].([]any)
+			mm["repositories"] = add(list, func(n string) any { return n })
+		case providers.KindECR:
+			mm, _ := m.(map[string]any)
+			list, _ := mm["repositories"].([]any)
+			mm["repositories"] = add(list, func(n string) any {
+				return map[string]any{"repositoryName": n, "imageTagMutability": "IMMUTABLE", "repositoryUri": "x/" + n,
+					"registryId": "123456789012", "repositoryArn": "arn:aws:ecr:eu-west-1:123456789012:repository/" + n}
+			})
+		}
+		return errJSON(m)
+	}
+	fx.px.add(&rule{match: on(fx.bad, opList), times: 1, do: rewrite(func(_ *http.Request, st int, _ http.Header, b []byte) (int, []byte) {
+		return st, inject(b)
+	})})
+	return spec{want: entryErrors, post: func(t *testing.T, fx *fixture, r result) {
+		bad := 0
+		for _, f := range r.rep.findingsIn(fx.badProv, fx.bad) {
+			if f.Repository == "" || strings.ContainsAny(f.Repository, "\x00\x07\x1b\n") || len(f.Repository) > 200 {
+				t.Errorf("finding with an unsafe name %q", f.Repository)
+			}
+			if strings.Contains(f.Reason, "invalid listing entry") {
+				bad++
+				if f.Status != audit.StatusError {
+					t.Errorf("invalid entry %q graded %q", f.Repository, f.Status)
+				}
+			}
+		}
+		// ACR and Harbor lists carry no null distinct from "": one entry fewer
+		// may collapse, never more.
+		if want := len(hostileNames) + 1; bad != want {
+			t.Errorf("%d invalid entries reported, want %d", bad, want)
+		}
+		for _, n := range hostileNames {
+			if n != "" && fx.px.count(onRepo(fx.bad, n)) > 0 {
+				t.Errorf("the adapter read the invalid entry %q", n)
+			}
+		}
+	}}
 }
 
 // redirectCell answers the bad scope's listing with status and a Location
@@ -520,7 +673,7 @@ func checkCell(t *testing.T, fx *fixture, sp spec, r result, calls int) {
 		}
 	}
 	switch sp.want {
-	case recovers:
+	case recovers, entryErrors:
 		if !found || bs.Status != "ok" {
 			t.Errorf("faulted scope should have recovered: %+v", bs)
 		}

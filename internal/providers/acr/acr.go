@@ -214,7 +214,7 @@ func shouldRetry(resp *http.Response, err error) bool {
 		// context error here is a per-attempt timeout (TryTimeout or
 		// http.Client.Timeout), as transient as a reset. Cancellation still
 		// ends the loop.
-		if errors.Is(err, context.Canceled) || errors.Is(err, httpapi.ErrRedirect) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, httpapi.ErrRedirect) || errors.Is(err, httpapi.ErrBodyTooLarge) {
 			return false
 		}
 		var re *azcore.ResponseError
@@ -512,6 +512,7 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 	if err != nil {
 		return err
 	}
+	check := &providers.EntryCheck{Provider: p.Name(), Kind: providers.KindACR, Scope: s.Name}
 	// Each repository needs its own tag listing; reading them one by one
 	// made a registry's audit cost repositories x latency.
 	return providers.FanOut(ctx, p.maxConcurrent, func(ctx context.Context, send func(string) error) error {
@@ -525,10 +526,14 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 			if err := links.check(page.Link); err != nil {
 				return fmt.Errorf("registry %s: list repositories: %w", r.login, err)
 			}
-			// One token for the page's repositories, not one each.
+			if page.Names == nil {
+				return fmt.Errorf("registry %s: list repositories: %w: the answer has no \"repositories\"", r.login, httpapi.ErrMissingField)
+			}
+			// One token for the page's repositories, not one each; invalid
+			// names are never put in a token scope.
 			var wanted []string
 			for _, n := range page.Names {
-				if n != nil && providers.Wanted(e, *n) {
+				if n != nil && providers.CheckName(providers.KindACR, *n) == nil && providers.Wanted(e, *n) {
 					wanted = append(wanted, *n)
 				}
 			}
@@ -536,10 +541,12 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 				r.tokens.prefetch(ctx, readScopes(chunk))
 			}
 			for _, n := range page.Names {
-				if n == nil {
-					continue
+				name := ""
+				if n != nil {
+					name = *n
 				}
-				if err := send(*n); err != nil {
+				// A null entry goes on as "" and is reported by the worker.
+				if err := send(name); err != nil {
 					return err
 				}
 			}
@@ -548,6 +555,9 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 	}, func(ctx context.Context, name string) error {
 		if !providers.Wanted(e, name) {
 			return nil // another shard reads it
+		}
+		if bad, ok := check.Invalid(name); ok {
+			return e.Repository(bad)
 		}
 		repo, err := p.audit(ctx, r, name) // only context errors come back
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/immutag/immutag/internal/providers/httpapi"
 	"net/http"
 	"strings"
 	"sync"
@@ -110,9 +111,14 @@ func (p *Provider) eachTag(ctx context.Context, r *registry, repo string, fn fun
 		if err := links.check(page.Link); err != nil {
 			return fmt.Errorf("repository %s: list tags: %w", repo, err)
 		}
-		for _, t := range page.Tags {
-			if t == nil || t.Name == nil {
-				continue
+		// A 200 that is not a tag listing (an error object from a proxy)
+		// decodes to no tags, which would read as "every tag locked".
+		if page.Repository == nil && page.Tags == nil {
+			return fmt.Errorf("repository %s: list tags: %w: the answer has neither \"imageName\" nor \"tags\"", repo, httpapi.ErrMissingField)
+		}
+		for i, t := range page.Tags {
+			if t == nil || t.Name == nil || *t.Name == "" {
+				return fmt.Errorf("repository %s: list tags: entry %d has no tag name", repo, i)
 			}
 			if err := fn(t); err != nil {
 				return err

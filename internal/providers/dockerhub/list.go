@@ -51,6 +51,7 @@ type repoInfo struct {
 func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e providers.Emitter) error {
 	ns := s.Name
 	var private int
+	check := &providers.EntryCheck{Provider: p.name, Kind: providers.KindDockerHub, Scope: ns}
 	err := providers.FanOut(ctx, p.concurrent, func(ctx context.Context, send func(string) error) error {
 		n, err := p.list(ctx, ns, send)
 		private = n
@@ -58,6 +59,9 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 	}, func(ctx context.Context, name string) error {
 		if !providers.Wanted(e, name) {
 			return nil // another shard reads it
+		}
+		if bad, ok := check.Invalid(name); ok {
+			return e.Repository(bad)
 		}
 		r := p.readRepository(ctx, ns, name)
 		// A read cut short by cancellation says nothing about the
@@ -93,7 +97,7 @@ func (p *Provider) list(ctx context.Context, ns string, send func(string) error)
 	}
 	err = p.client.Pages(ctx, first, func(ctx context.Context, page *httpapi.Response) (string, error) {
 		var lp listPage
-		if err := page.JSON(&lp); err != nil {
+		if err := page.JSONRequired(&lp, "results"); err != nil {
 			return "", err
 		}
 		for _, r := range lp.Results {

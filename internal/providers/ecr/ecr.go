@@ -10,6 +10,8 @@
 package ecr
 
 import (
+	"github.com/aws/smithy-go/logging"
+
 	"context"
 	"errors"
 	"fmt"
@@ -159,7 +161,7 @@ func newProvider(ctx context.Context, p config.Provider, o providers.Options, t 
 				// A refused redirect is final: the SDK would count it a
 				// connection error and send the call again.
 				so.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
-					if errors.Is(err, httpapi.ErrRedirect) {
+					if errors.Is(err, httpapi.ErrRedirect) || errors.Is(err, httpapi.ErrBodyTooLarge) {
 						return aws.FalseTernary
 					}
 					return aws.UnknownTernary
@@ -167,6 +169,16 @@ func newProvider(ctx context.Context, p config.Provider, o providers.Options, t 
 			})
 		}),
 	}
+	// The SDK logs to stderr by default, around the program's redacting
+	// handler: its notices go through the adapter's logger instead.
+	slogger := o.Log()
+	loadOpts = append(loadOpts, awsconfig.WithLogger(logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		lvl := slog.LevelDebug
+		if c == logging.Warn {
+			lvl = slog.LevelWarn
+		}
+		slogger.Log(ctx, lvl, "aws sdk: "+fmt.Sprintf(format, v...), "provider", p.Name)
+	})))
 	hc, err := httpClient(p.TLS, t.attemptTimeout)
 	if err != nil {
 		return nil, err

@@ -23,6 +23,9 @@ func apiError(err error, optional bool) error {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	if errors.Is(err, httpapi.ErrBodyTooLarge) {
+		return fmt.Errorf("%w: more than the %d MiB limit; the answer was refused rather than cut short", httpapi.ErrBodyTooLarge, httpapi.MaxBodyBytes>>20)
+	}
 	if errors.Is(err, httpapi.ErrRedirect) {
 		var rd *httpapi.RedirectError
 		if errors.As(err, &rd) {

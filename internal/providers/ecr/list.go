@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/immutag/immutag/internal/providers/httpapi"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -47,6 +48,7 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 	// silently, and a silently short listing would hide repositories.
 	in := &ecr.DescribeRepositoriesInput{RegistryId: aws.String(sc.account), MaxResults: aws.Int32(pageSize)}
 	pages, n := 0, 0
+	check := &providers.EntryCheck{Provider: p.name, Kind: providers.KindECR, Scope: sc.name}
 	// Every token given so far: a token that comes back (right away or
 	// after other pages) would replay earlier pages for ever.
 	seen := map[string]bool{}
@@ -56,8 +58,20 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 			return fmt.Errorf("scope %s: describe repositories: %w", sc.name, apiError(err, false))
 		}
 		pages++
+		// A 200 whose body is not a DescribeRepositories answer (an error
+		// object from a proxy) decodes to no list at all, which is not "no
+		// repositories".
+		if out.Repositories == nil {
+			return fmt.Errorf("scope %s: describe repositories: %w: the answer has no \"repositories\"", sc.name, httpapi.ErrMissingField)
+		}
 		for _, r := range out.Repositories {
 			n++
+			if bad, ok := check.Invalid(aws.ToString(r.RepositoryName)); ok {
+				if err := e.Repository(bad); err != nil {
+					return err
+				}
+				continue
+			}
 			repo := p.repository(sc, r, prefixes)
 			repo.HoldWrites = hold
 			if err := e.Repository(repo); err != nil {

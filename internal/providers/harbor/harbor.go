@@ -218,18 +218,30 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 		return fmt.Errorf("project %s: read immutable tag rules: %w", s.Name, err)
 	}
 	prefix := s.Name + "/"
+	check := &providers.EntryCheck{Provider: p.name, Kind: providers.KindHarbor, Scope: s.Name}
 	return c.Pages(ctx, httpapi.Request{Path: apiPrefix + "/projects/" + url.PathEscape(s.Name) + "/repositories",
 		Query: url.Values{"page": {"1"}, "page_size": {pageSize}}},
 		func(_ context.Context, page *httpapi.Response) (string, error) {
-			var repos []struct {
+			var repos []*struct {
 				Name string `json:"name"`
 			}
 			if err := page.JSON(&repos); err != nil {
 				return "", fmt.Errorf("project %s: %w", s.Name, err)
 			}
 			for _, r := range repos {
+				if r == nil {
+					r = &struct {
+						Name string `json:"name"`
+					}{}
+				}
 				// Rules see the name without the project prefix.
 				name := strings.TrimPrefix(r.Name, prefix)
+				if bad, ok := check.Invalid(name); ok {
+					if err := e.Repository(bad); err != nil {
+						return "", err
+					}
+					continue
+				}
 				repo := providers.Repository{
 					Provider: p.name, Kind: providers.KindHarbor, Scope: s.Name, Name: name,
 					URI: p.host + "/" + s.Name + "/" + name, Immutability: evaluate(rules, name),

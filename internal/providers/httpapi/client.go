@@ -223,6 +223,8 @@ type Request struct {
 
 // Response is a successful (2xx) answer.
 type Response struct {
+	// Method is the request's method (for errors naming the endpoint).
+	Method string
 	Status int
 	Header http.Header
 	Body   []byte
@@ -230,15 +232,57 @@ type Response struct {
 	URL *url.URL
 }
 
-// JSON decodes the body into out; an empty body leaves out untouched.
+// JSON decodes the body into out (nil = discard). Every call that decodes
+// expects data, so an empty body is an error naming the endpoint: a proxy
+// or a broken server answering 200 with nothing must not read as an empty
+// listing.
 func (r *Response) JSON(out any) error {
-	if out == nil || len(bytes.TrimSpace(r.Body)) == 0 {
+	if out == nil {
 		return nil
+	}
+	if len(bytes.TrimSpace(r.Body)) == 0 {
+		return fmt.Errorf("%s: the answer (HTTP %d) has an empty body, expected JSON", r.endpoint(), r.Status)
 	}
 	if err := json.Unmarshal(r.Body, out); err != nil {
 		return fmt.Errorf("decode response of %s: %w", RedactURL(r.URL), err)
 	}
 	return nil
+}
+
+// ErrMissingField is wrapped when a 2xx answer lacks a field the call needs.
+var ErrMissingField = errors.New("required field missing")
+
+// JSONRequired is JSON for answers that must be a JSON object carrying each
+// of fields (present and not null). A 200 with an error body such as
+// {"detail": "rate limit exceeded"} or {"error_message": ...} fails naming
+// the endpoint, the missing field and what the API said, instead of reading
+// as "no repositories" or "no policy".
+func (r *Response) JSONRequired(out any, fields ...string) error {
+	if err := r.JSON(out); err != nil {
+		return err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		return fmt.Errorf("%s: the answer (HTTP %d) is not a JSON object: %w", r.endpoint(), r.Status, err)
+	}
+	for _, f := range fields {
+		if v, ok := m[f]; !ok || string(bytes.TrimSpace(v)) == "null" {
+			said := ""
+			if _, s := ParseErrorBody(r.Body); s != "" {
+				said = "; the API said: " + s
+			}
+			return fmt.Errorf("%s: %w: the answer (HTTP %d) has no %q%s", r.endpoint(), ErrMissingField, r.Status, f, said)
+		}
+	}
+	return nil
+}
+
+func (r *Response) endpoint() string {
+	m := r.Method
+	if m == "" {
+		m = http.MethodGet
+	}
+	return m + " " + RedactURL(r.URL)
 }
 
 // DoJSON sends body (nil for none) as JSON and decodes a 2xx answer into
@@ -412,12 +456,17 @@ func (c *Client) attempt(ctx context.Context, req Request, u *url.URL, body []by
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes))
+	// One byte past the limit, so that a body over it fails instead of
+	// being cut into something that may still parse.
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read response: %w", err)
 	}
+	if len(b) > MaxBodyBytes {
+		return nil, bodyTooLarge(MaxBodyBytes)
+	}
 	return &attemptResponse{
-		Response: Response{Status: resp.StatusCode, Header: resp.Header, Body: b, URL: resp.Request.URL},
+		Response: Response{Method: req.Method, Status: resp.StatusCode, Header: resp.Header, Body: b, URL: resp.Request.URL},
 		sentAuth: hr.Header.Get("Authorization"),
 	}, nil
 }

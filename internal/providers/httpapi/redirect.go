@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"github.com/immutag/immutag/internal/redact"
+	"io"
 
 	"errors"
 	"fmt"
@@ -87,8 +88,26 @@ func (t *redirectTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		}
 	}
 	resp, err := base.RoundTrip(req)
-	if err != nil || resp.StatusCode < 300 || resp.StatusCode > 399 || resp.Header.Get("Location") == "" {
+	if err != nil {
 		return resp, err
+	}
+	if resp.StatusCode < 300 || resp.StatusCode > 399 || resp.Header.Get("Location") == "" {
+		// The SDKs read bodies themselves: the size limit is enforced here
+		// for them too (after any transparent gzip decoding, so a gzip bomb
+		// stops at the limit).
+		// A declared length over the limit is refused before reading; a
+		// body the transport decompresses (a gzip bomb) is counted as it is
+		// read. Chunked plain bodies are left to the caller: the REST
+		// client reads one byte past the limit itself, and wrapping them
+		// under the AWS SDK made it re-send the first call of a scope.
+		switch {
+		case resp.ContentLength > MaxBodyBytes:
+			_ = resp.Body.Close()
+			return nil, bodyTooLarge(MaxBodyBytes)
+		case resp.ContentLength < 0 && resp.Uncompressed:
+			resp.Body = &limitBody{rc: resp.Body, left: MaxBodyBytes}
+		}
+		return resp, nil
 	}
 	_ = resp.Body.Close()
 	to := resp.Header.Get("Location")
@@ -106,3 +125,33 @@ func (e *RedirectError) Temporary() bool { return false }
 
 // Timeout reports false: see Temporary.
 func (e *RedirectError) Timeout() bool { return false }
+
+// ErrBodyTooLarge is wrapped when an answer's body exceeds MaxBodyBytes.
+var ErrBodyTooLarge = errors.New("response body too large")
+
+func bodyTooLarge(limit int64) error {
+	return fmt.Errorf("%w: more than the %d MiB limit; the answer was refused rather than cut short", ErrBodyTooLarge, limit>>20)
+}
+
+// limitBody fails the read that goes past left bytes.
+type limitBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (l *limitBody) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return 0, bodyTooLarge(MaxBodyBytes)
+	}
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.rc.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return n, bodyTooLarge(MaxBodyBytes)
+	}
+	return n, err
+}
+
+func (l *limitBody) Close() error { return l.rc.Close() }

@@ -68,7 +68,7 @@ func nonNeg(d time.Duration) time.Duration { return max(d, 0) }
 // idempotent request. Certificate problems and bad URLs are permanent.
 func transient(err error) bool {
 	var ae *authError
-	if errors.As(err, &ae) || errors.Is(err, ErrRedirect) {
+	if errors.As(err, &ae) || errors.Is(err, ErrRedirect) || errors.Is(err, ErrBodyTooLarge) {
 		return false
 	}
 	var ua x509.UnknownAuthorityError

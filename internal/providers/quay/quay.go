@@ -178,10 +178,15 @@ func policies(ctx context.Context, c *httpapi.Client, path string) (ps []policy,
 	var body struct {
 		Policies []policy `json:"policies"`
 	}
-	err = c.DoJSON(ctx, http.MethodGet, path, nil, &body)
+	resp, err := c.Do(ctx, httpapi.Request{Path: path})
 	if providers.KindOf(err) == providers.ErrNotFound {
 		return nil, true, nil
 	}
+	if err != nil {
+		return nil, false, err
+	}
+	// A 200 carrying {"error_message": ...} is not "no policy".
+	err = resp.JSONRequired(&body, "policies")
 	return body.Policies, false, err
 }
 
@@ -215,11 +220,15 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 		}
 	}
 
+	check := &providers.EntryCheck{Provider: p.name, Kind: providers.KindQuay, Scope: ns}
 	return providers.FanOut(ctx, p.maxConcurrent(), func(ctx context.Context, send func(string) error) error {
 		return p.list(ctx, c, ns, send)
 	}, func(ctx context.Context, name string) error {
 		if !providers.Wanted(e, name) {
 			return nil // another shard reads it
+		}
+		if bad, ok := check.Invalid(name); ok {
+			return e.Repository(bad)
 		}
 		repo := providers.Repository{
 			Provider: p.name, Kind: providers.KindQuay, Scope: ns, Name: name,
@@ -258,7 +267,7 @@ func (p *Provider) list(ctx context.Context, c *httpapi.Client, ns string, send 
 			} `json:"repositories"`
 			NextPage string `json:"next_page"`
 		}
-		if err := resp.JSON(&page); err != nil {
+		if err := resp.JSONRequired(&page, "repositories"); err != nil {
 			return "", fmt.Errorf("namespace %s: %w", ns, err)
 		}
 		for _, r := range page.Repositories {
