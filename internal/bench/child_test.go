@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/immutag/immutag/internal/cli"
 	"github.com/immutag/immutag/internal/config"

@@ -268,7 +268,7 @@ func benchVersusECR(b *testing.B) {
 		b.StopTimer()
 		motoReset(b, murl, versusRepos)
 		cfg := &config.Config{Version: config.CurrentVersion, Providers: []config.Provider{{
-			Name: "aws-moto", Kind: providers.KindECR, Endpoint: murl, Regions: []string{"us-east-1"},
+			Name: "aws-moto", Kind: providers.KindECR, Endpoint: murl, Settings: config.Keys{"regions": []string{"us-east-1"}},
 		}}}
 		path := writeConfig(b, cfg)
 		b.StartTimer()

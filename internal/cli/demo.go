@@ -13,6 +13,7 @@ import (
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
+	"github.com/immutag/immutag/internal/providers/catalog"
 )
 
 // DemoOptions are the inputs of immutag demo.
@@ -109,7 +110,7 @@ func demoRun(ctx context.Context, f *Factory, _ *DemoOptions) error {
 			os.Setenv(k, v)
 		}
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(catalog.Kinds()); err != nil {
 		return fmt.Errorf("demo config: %w", err)
 	}
 

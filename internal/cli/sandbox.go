@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
 	"github.com/immutag/immutag/internal/emulator/sandbox"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/catalog"
 )
 
 // SandboxOptions are the inputs of immutag sandbox.
@@ -155,7 +156,7 @@ func sandboxRun(ctx context.Context, f *Factory, opts *SandboxOptions) error {
 		path = filepath.Join(dir, "immutag.yaml")
 	}
 	cfg := sb.Config(f.Now())
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(catalog.Kinds()); err != nil {
 		return fmt.Errorf("sandbox config: %w", err)
 	}
 	if err := writeSandboxConfig(path, cfg); err != nil {

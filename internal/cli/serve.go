@@ -13,7 +13,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/immutag/immutag/internal/audit"
+	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers"
+	acrp "github.com/immutag/immutag/internal/providers/acr"
 	"github.com/immutag/immutag/internal/serve"
 )
 
@@ -180,7 +182,11 @@ func serveRun(ctx context.Context, f *Factory, opts *ServeOptions) error {
 			continue
 		}
 		hasACR = true
-		for _, r := range p.Registries {
+		set, err := config.SettingsOf[acrp.Settings](p)
+		if err != nil {
+			return err
+		}
+		for _, r := range set.Registries {
 			if n := serve.NormalizeLogin(r); n != "" {
 				acr[n] = p.Name
 			}

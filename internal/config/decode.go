@@ -10,6 +10,7 @@ import (
 	"maps"
 	"math"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -29,15 +30,18 @@ import (
 // inline secret is an error. Decode runs Validate too, so a nil error means
 // the Config is ready to use; File, SHA256 and each Provider.Line are set.
 //
+// kinds are the registry kinds this build supports (catalog.Kinds()): each
+// decodes and validates its own provider keys into Provider.Settings.
+//
 // A relative tls.ca_file is resolved against the config file's directory,
 // as kubeconfig does, so the same file works from any working directory.
-func Decode(file string, raw []byte, settings map[string]any) (*Config, error) {
+func Decode(file string, raw []byte, settings map[string]any, kinds Kinds) (*Config, error) {
 	lines := map[string]int{}
 	root, err := parseYAML(file, raw, lines)
 	if err != nil {
 		return nil, err
 	}
-	d := &decoder{file: file, lines: lines}
+	d := &decoder{file: file, lines: lines, kinds: kinds}
 	// The file as written is always checked, even when settings supply the
 	// values: viper folds key case and would hide "Regions" or a duplicate.
 	c, err := d.config(root)
@@ -61,7 +65,7 @@ func Decode(file string, raw []byte, settings map[string]any) (*Config, error) {
 			c.Providers[i].TLS.CAFile = filepath.Join(filepath.Dir(file), ca)
 		}
 	}
-	if err := c.validate(d.lineOf); err != nil {
+	if err := c.validate(d.lineOf, kinds); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -337,6 +341,7 @@ func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]
 type decoder struct {
 	file  string
 	lines map[string]int
+	kinds Kinds
 	// fromSettings is set for the viper pass, whose scalars may be strings
 	// from the environment: "1" for version, "latest,dev" for a list.
 	fromSettings bool
@@ -397,7 +402,7 @@ func (d *decoder) walk(v *value, path string, known []string, kind, rel string, 
 			}
 			return d.errAt(kp, line, "unknown key (known here: %s)", strings.Join(known, ", "))
 		}
-		if validKind(kind) && !applies(kind, join(rel, e.key)) {
+		if s := d.kinds.Lookup(kind); s != nil && !s.applies(join(rel, e.key)) {
 			return d.errAt(kp, line, "not used by kind %s", kind)
 		}
 		if err := fn(e.key, kp, e.val); err != nil {
@@ -443,7 +448,7 @@ func (d *decoder) secrets(v *value, path, kind string) error {
 		for _, e := range v.keys {
 			kp := join(path, e.key)
 			if secretLike(e.key) {
-				return d.errAt(kp, e.line, "inline secrets are refused; %s", secretHint(e.key, kind))
+				return d.errAt(kp, e.line, "inline secrets are refused; %s", secretHint(e.key, d.kinds.Lookup(kind)))
 			}
 			if err := d.secrets(e.val, kp, kind); err != nil {
 				return err
@@ -498,33 +503,21 @@ func (d *decoder) provider(path string, v *value) (Provider, error) {
 	}
 	// The kind decides which keys apply, wherever it sits in the entry.
 	kind := providerKind(v)
-	err := d.walk(v, path, providerKeys, kind, "", func(key, kp string, v *value) (err error) {
+	spec := d.kinds.Lookup(kind)
+	if spec != nil && spec.Settings != nil {
+		p.Settings = spec.Settings()
+	}
+	err := d.walk(v, path, d.kinds.providerKeys(), kind, "", func(key, kp string, v *value) (err error) {
 		switch key {
 		case "name":
 			p.Name, err = d.str(kp, v)
 		case "kind":
 			p.Kind, err = d.str(kp, v)
-			if err == nil && p.Kind != "" && !validKind(p.Kind) {
-				err = d.errAt(kp, v.line, "unknown kind %q (want one of %s)", p.Kind, kindList())
+			if err == nil && p.Kind != "" && d.kinds.Lookup(p.Kind) == nil {
+				err = d.errAt(kp, v.line, "unknown kind %q (want one of %s)", p.Kind, d.kinds.list())
 			}
 		case "endpoint":
 			p.Endpoint, err = d.str(kp, v)
-		case "regions":
-			p.Regions, err = d.list(kp, v)
-		case "role_arns":
-			p.RoleARNs, err = d.list(kp, v)
-		case "pull_through_cache_prefixes":
-			p.PullThroughCachePrefixes, err = d.list(kp, v)
-		case "projects":
-			p.Projects, err = d.list(kp, v)
-		case "locations":
-			p.Locations, err = d.list(kp, v)
-		case "registries":
-			p.Registries, err = d.list(kp, v)
-		case "subscriptions":
-			p.Subscriptions, err = d.list(kp, v)
-		case "namespaces":
-			p.Namespaces, err = d.list(kp, v)
 		case "credentials":
 			err = d.walk(v, kp, credKeys, kind, "credentials", func(key, kp string, v *value) (err error) {
 				switch key {
@@ -557,10 +550,45 @@ func (d *decoder) provider(path string, v *value) (Provider, error) {
 				}
 				return err
 			})
+		default:
+			// A kind's own key. Without a usable kind there is nothing to
+			// decode it into; the kind key's own error follows.
+			if p.Settings != nil {
+				if f, ok := settingsField(p.Settings, key); ok {
+					err = d.field(f, kp, v)
+				}
+			}
 		}
 		return err
 	})
 	return p, err
+}
+
+// field decodes v into one field of a kind's settings struct.
+func (d *decoder) field(f reflect.Value, path string, v *value) error {
+	switch f.Interface().(type) {
+	case string:
+		s, err := d.str(path, v)
+		f.SetString(s)
+		return err
+	case []string:
+		l, err := d.list(path, v)
+		f.Set(reflect.ValueOf(l))
+		return err
+	case bool:
+		b, err := d.boolean(path, v)
+		f.SetBool(b)
+		return err
+	case int:
+		n, err := d.integer(path, v)
+		f.SetInt(int64(n))
+		return err
+	case float64:
+		n, err := d.number(path, v)
+		f.SetFloat(n)
+		return err
+	}
+	return d.errAt(path, v.line, "internal error: settings field of type %s cannot be decoded", f.Type())
 }
 
 func (d *decoder) policy(path string, v *value) (Policy, error) {

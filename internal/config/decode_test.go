@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"crypto/sha256"
@@ -9,7 +9,16 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/providers/catalog"
+	"github.com/immutag/immutag/internal/providers/dockerhub"
+	"github.com/immutag/immutag/internal/providers/ecr"
+	"github.com/immutag/immutag/internal/providers/quay"
 )
+
+// kinds are the registry kinds of this build, as the CLI passes them.
+var kinds = catalog.Kinds()
 
 // valid is a minimal config that passes; error cases mutate copies of it.
 const valid = `version: 1
@@ -172,7 +181,7 @@ func TestDecodeErrors(t *testing.T) {
 	const file = "immutag.yaml"
 	for _, tc := range errCases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := Decode(file, []byte(tc.yaml), nil)
+			c, err := config.Decode(file, []byte(tc.yaml), nil, kinds)
 			if err == nil {
 				t.Fatalf("Decode succeeded (%d providers), want an error", len(c.Providers))
 			}
@@ -183,7 +192,7 @@ func TestDecodeErrors(t *testing.T) {
 
 func checkErr(t *testing.T, err error, file string, tc errCase) {
 	t.Helper()
-	var ce *Error
+	var ce *config.Error
 	if !errors.As(err, &ce) {
 		t.Fatalf("error %T %q is not a *config.Error", err, err)
 	}
@@ -213,7 +222,7 @@ func checkErr(t *testing.T, err error, file string, tc errCase) {
 
 func TestDecodeValid(t *testing.T) {
 	raw := []byte(valid)
-	c, err := Decode("dir/immutag.yaml", raw, nil)
+	c, err := config.Decode("dir/immutag.yaml", raw, nil, kinds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +237,7 @@ func TestDecodeValid(t *testing.T) {
 		t.Fatalf("providers/lines = %+v", c.Providers)
 	}
 	hub := c.Providers[1]
-	if hub.Credentials.TokenEnv != "HUB_TOKEN" || hub.Credentials.UsernameEnv != "HUB_USER" || hub.Namespaces[0] != "acme" {
+	if hub.Credentials.TokenEnv != "HUB_TOKEN" || hub.Credentials.UsernameEnv != "HUB_USER" || hub.Settings.(*dockerhub.Settings).Namespaces[0] != "acme" {
 		t.Errorf("hub = %+v", hub)
 	}
 	ex := c.Policy.Exemptions[0]
@@ -256,7 +265,7 @@ func TestDecodeSettings(t *testing.T) {
 			"exemptions":           []any{map[string]any{"provider": "aws", "repository": "sandbox/*", "reason": "scratch", "expires": "2027-01-31"}},
 		},
 	}
-	c, err := Decode("immutag.yaml", []byte(valid), settings)
+	c, err := config.Decode("immutag.yaml", []byte(valid), settings, kinds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,11 +278,11 @@ func TestDecodeSettings(t *testing.T) {
 
 	// An override that breaks validation is located at the key in the file.
 	settings["version"] = "2"
-	_, err = Decode("immutag.yaml", []byte(valid), settings)
+	_, err = config.Decode("immutag.yaml", []byte(valid), settings, kinds)
 	checkErr(t, err, "immutag.yaml", errCase{key: "version", line: 1, msg: "unsupported version 2"})
 
 	// Unknown keys in settings are refused even when raw is absent.
-	_, err = Decode("immutag.yaml", nil, map[string]any{"version": 1, "extra": true})
+	_, err = config.Decode("immutag.yaml", nil, map[string]any{"version": 1, "extra": true}, kinds)
 	checkErr(t, err, "immutag.yaml", errCase{key: "extra", msg: "unknown key"})
 }
 
@@ -283,7 +292,7 @@ func TestDecodeCAFileRelativeToConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw := "version: 1\nproviders:\n  - name: h\n    kind: harbor\n    endpoint: https://h.example\n    tls: {ca_file: ca.pem}\n"
-	c, err := Decode(filepath.Join(dir, "immutag.yaml"), []byte(raw), nil)
+	c, err := config.Decode(filepath.Join(dir, "immutag.yaml"), []byte(raw), nil, kinds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +301,7 @@ func TestDecodeCAFileRelativeToConfig(t *testing.T) {
 	}
 	// A directory is not a CA bundle.
 	raw = strings.Replace(raw, "ca.pem", ".", 1)
-	_, err = Decode(filepath.Join(dir, "immutag.yaml"), []byte(raw), nil)
+	_, err = config.Decode(filepath.Join(dir, "immutag.yaml"), []byte(raw), nil, kinds)
 	checkErr(t, err, filepath.Join(dir, "immutag.yaml"), errCase{key: "providers[0].tls.ca_file", line: 6, msg: "is a directory"})
 }
 
@@ -310,7 +319,7 @@ providers:
     namespaces: [two]
 `
 	// x-hub is not a contract key: anchors must live inside known keys.
-	_, err := Decode("f.yaml", []byte(raw), nil)
+	_, err := config.Decode("f.yaml", []byte(raw), nil, kinds)
 	checkErr(t, err, "f.yaml", errCase{key: "x-hub", line: 2, msg: "unknown key"})
 
 	raw = `version: 1
@@ -324,94 +333,41 @@ providers:
     name: b
     credentials: *creds
 `
-	c, err := Decode("f.yaml", []byte(raw), nil)
+	c, err := config.Decode("f.yaml", []byte(raw), nil, kinds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Providers) != 2 || c.Providers[1].Name != "b" || c.Providers[1].Kind != "dockerhub" || c.Providers[1].Namespaces[0] != "one" || c.Providers[1].Credentials.TokenEnv != "T" {
+	if len(c.Providers) != 2 || c.Providers[1].Name != "b" || c.Providers[1].Kind != "dockerhub" || c.Providers[1].Settings.(*dockerhub.Settings).Namespaces[0] != "one" || c.Providers[1].Credentials.TokenEnv != "T" {
 		t.Errorf("providers = %+v", c.Providers)
 	}
 }
 
 func TestValidateCodeBuilt(t *testing.T) {
-	c := &Config{Version: 1, File: "x.yaml", Providers: []Provider{
-		{Name: "a", Kind: "ecr", Regions: []string{"us-east-1"}, Line: 3},
-		{Name: "b", Kind: "quay", Namespaces: []string{"x"}, Regions: []string{"us-east-1"}, Line: 9},
+	c := &config.Config{Version: 1, File: "x.yaml", Providers: []config.Provider{
+		{Name: "a", Kind: "ecr", Settings: &ecr.Settings{Regions: []string{"us-east-1"}}, Line: 3},
+		{Name: "b", Kind: "quay", Settings: config.Keys{"namespaces": []string{"x"}, "regions": []string{"us-east-1"}}, Line: 9},
 	}}
-	err := c.Validate()
+	err := c.Validate(kinds)
 	checkErr(t, err, "x.yaml", errCase{key: "providers[1].regions", line: 9, msg: "not used by kind quay"})
 
-	c.Providers[1].Regions = nil
+	// Settings of another kind are refused too.
+	c.Providers[1].Settings = &ecr.Settings{Regions: []string{"us-east-1"}}
+	err = c.Validate(kinds)
+	checkErr(t, err, "x.yaml", errCase{key: "providers[1].kind", line: 9, msg: "do not belong to kind quay"})
+
+	c.Providers[1].Settings = &quay.Settings{Namespaces: []string{"x"}}
 	c.Providers[1].Credentials.PasswordEnv = "P"
-	err = c.Validate()
+	err = c.Validate(kinds)
 	checkErr(t, err, "x.yaml", errCase{key: "providers[1].credentials.password_env", line: 9, msg: "not used by kind quay"})
 
 	c.Providers[1].Credentials.PasswordEnv = ""
-	if err := c.Validate(); err != nil {
+	if err := c.Validate(kinds); err != nil {
 		t.Errorf("valid config: %v", err)
 	}
 	// Without a file or line the text is just key and message.
-	c = &Config{Version: 3}
-	if got := c.Validate().Error(); got != "version: unsupported version 3 (this build reads version 1)" {
+	c = &config.Config{Version: 3}
+	if got := c.Validate(kinds).Error(); got != "version: unsupported version 3 (this build reads version 1)" {
 		t.Errorf("got %q", got)
-	}
-}
-
-func TestErrorFormat(t *testing.T) {
-	for _, tc := range []struct {
-		e    Error
-		want string
-	}{
-		{Error{File: "f.yaml", Line: 7, Key: "a.b", Msg: "bad"}, "f.yaml:7: a.b: bad"},
-		{Error{File: "f.yaml", Key: "a.b", Msg: "bad"}, "f.yaml: a.b: bad"},
-		{Error{File: "f.yaml", Line: 2, Msg: "yaml: x"}, "f.yaml:2: yaml: x"},
-		{Error{Key: "a", Msg: "bad"}, "a: bad"},
-		{Error{Line: 4, Msg: "bad\n  more"}, "line 4: bad; more"},
-	} {
-		if got := tc.e.Error(); got != tc.want {
-			t.Errorf("%+v: got %q, want %q", tc.e, got, tc.want)
-		}
-	}
-}
-
-func TestSuggest(t *testing.T) {
-	known := providerKeys
-	for key, want := range map[string]string{
-		"regoins":     "regions",
-		"region":      "regions",
-		"namespace":   "namespaces",
-		"role_arn":    "role_arns",
-		"endpoit":     "endpoint",
-		"Kind":        "kind",
-		"credentails": "credentials",
-		"zzzzzz":      "",
-	} {
-		if got := suggest(key, known); got != want {
-			t.Errorf("suggest(%q) = %q, want %q", key, got, want)
-		}
-	}
-}
-
-func TestSecretLike(t *testing.T) {
-	for key, want := range map[string]bool{
-		"password": true, "token": true, "secret": true, "secret_access_key": true,
-		"access_key_id": true, "client_secret": true, "api_key": true, "auth": true,
-		"aws_secret_access_key": true, "accessToken": true, "basic_auth": true,
-		"token_env": false, "password_env": false, "tokenEnv": false,
-		"regions": false, "author": false, "name": false,
-	} {
-		if got := secretLike(key); got != want {
-			t.Errorf("secretLike(%q) = %v, want %v", key, got, want)
-		}
-	}
-	// The secret scan runs before the schema check, so no contract key may
-	// look like a secret.
-	for _, table := range [][]string{topKeys, providerKeys, credKeys, tlsKeys, rateKeys, policyKeys, exemptionKeys} {
-		for _, key := range table {
-			if secretLike(key) {
-				t.Errorf("contract key %q looks like a secret", key)
-			}
-		}
 	}
 }
 
@@ -438,7 +394,7 @@ func TestEndpointForms(t *testing.T) {
 	} {
 		extra := "    projects: [p]\n"
 		raw := "version: 1\nproviders:\n  - name: x\n    kind: " + tc.kind + "\n    endpoint: \"" + tc.endpoint + "\"\n" + extra
-		_, err := Decode("f.yaml", []byte(raw), nil)
+		_, err := config.Decode("f.yaml", []byte(raw), nil, kinds)
 		if (err == nil) != tc.ok {
 			t.Errorf("%s endpoint %q: err = %v, want ok=%v", tc.kind, tc.endpoint, err, tc.ok)
 		}

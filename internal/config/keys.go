@@ -3,18 +3,16 @@ package config
 import (
 	"slices"
 	"strings"
-
-	"github.com/immutag/immutag/internal/providers"
 )
 
-// The key tables below are the config contract (ARCHITECTURE.md "Config").
-// configs/config.schema.json says the same thing for editors; a test keeps
-// the two in step.
+// The key tables below are the common envelope of the config contract
+// (docs/architecture.md "Config"); each kind's own provider keys are in its
+// adapter's Spec. configs/config.schema.json says the same thing for
+// editors; a test keeps the two in step.
 
 var (
 	topKeys       = []string{"version", "providers", "policy", "ledger"}
 	ledgerKeys    = []string{"dsn", "dsn_env"}
-	providerKeys  = []string{"name", "kind", "endpoint", "regions", "role_arns", "pull_through_cache_prefixes", "projects", "locations", "registries", "subscriptions", "namespaces", "credentials", "tls", "rate"}
 	credKeys      = []string{"username_env", "password_env", "token_env"}
 	tlsKeys       = []string{"ca_file", "insecure_skip_verify"}
 	rateKeys      = []string{"requests_per_second", "max_concurrent"}
@@ -38,40 +36,6 @@ func parentBlock(key string, known []string) string {
 	}
 	return ""
 }
-
-// usedBy lists the kinds a provider key (or credentials.* key) applies to.
-// Keys absent from the map (name, kind, endpoint, tls, rate) apply to every
-// kind. A key set for a kind that ignores it is an error rather than a silent
-// no-op: "regions" on a dockerhub entry is almost always a copy-paste slip,
-// and silently ignoring it would audit less than the user thinks.
-var usedBy = map[string][]string{
-	"regions":                     {providers.KindECR},
-	"role_arns":                   {providers.KindECR},
-	"pull_through_cache_prefixes": {providers.KindECR},
-	"projects":                    {providers.KindArtifactRegistry, providers.KindHarbor},
-	"locations":                   {providers.KindArtifactRegistry},
-	"registries":                  {providers.KindACR},
-	"subscriptions":               {providers.KindACR},
-	"namespaces":                  {providers.KindDockerHub, providers.KindQuay},
-	// ECR and Artifact Registry take credentials from their SDK's default
-	// chain only, so a credentials block there would be ignored.
-	"credentials":              {providers.KindACR, providers.KindDockerHub, providers.KindQuay, providers.KindHarbor},
-	"credentials.username_env": {providers.KindACR, providers.KindDockerHub, providers.KindHarbor},
-	"credentials.password_env": {providers.KindACR, providers.KindHarbor},
-	"credentials.token_env":    {providers.KindDockerHub, providers.KindQuay},
-}
-
-// applies reports whether key (relative to a provider entry) is used by kind.
-func applies(kind, key string) bool {
-	kinds, ok := usedBy[key]
-	return !ok || slices.Contains(kinds, kind)
-}
-
-// validKind reports whether kind is one of the six supported kinds.
-func validKind(kind string) bool { return slices.Contains(providers.Kinds, kind) }
-
-// kindList is "ecr, artifactregistry, ..." for messages.
-func kindList() string { return strings.Join(providers.Kinds, ", ") }
 
 // secretLike reports whether a key looks like it holds a secret inline.
 // No contract key does (a test checks), and secrets go in *_env keys that
@@ -97,36 +61,18 @@ func secretLike(key string) bool {
 }
 
 // secretHint says where the secret should go instead, for the provider kind
-// at hand (kind may be "" or invalid when the entry has no usable kind).
-func secretHint(key, kind string) string {
-	k := strings.ToLower(key)
-	const put = "put the secret in an environment variable and name it in "
-	switch {
-	case kind == providers.KindECR:
-		return "AWS credentials come from the SDK's default chain (AWS_* environment variables, shared config, IAM roles)"
-	case kind == providers.KindArtifactRegistry:
-		return "Google credentials come from Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, workload identity)"
-	case strings.Contains(k, "pass") || k == "pwd":
-		if kind == providers.KindDockerHub || kind == providers.KindQuay {
-			return put + "credentials.token_env"
-		}
-		return put + "credentials.password_env"
-	case strings.Contains(k, "token") || k == "pat":
-		if kind == providers.KindHarbor {
-			return put + "credentials.password_env"
-		}
-		if kind == providers.KindACR {
-			return put + "credentials.password_env (with credentials.username_env), or use the Azure default credential chain"
-		}
-		return put + "credentials.token_env"
-	case kind == providers.KindACR:
-		return put + "credentials.password_env (with credentials.username_env), or use the Azure default credential chain"
-	case kind == providers.KindHarbor:
-		return put + "credentials.password_env"
-	case kind == providers.KindDockerHub || kind == providers.KindQuay:
-		return put + "credentials.token_env"
+// at hand (s is nil when the entry has no usable kind).
+func secretHint(key string, s *Spec) string {
+	if s != nil && s.SecretHint != nil {
+		return s.SecretHint(key)
 	}
-	return put + "one of credentials.username_env, password_env, token_env"
+	switch k := strings.ToLower(key); {
+	case strings.Contains(k, "pass") || k == "pwd":
+		return PutSecretIn + "credentials.password_env"
+	case strings.Contains(k, "token") || k == "pat":
+		return PutSecretIn + "credentials.token_env"
+	}
+	return PutSecretIn + "one of credentials.username_env, password_env, token_env"
 }
 
 // suggest returns the known key closest to key, or "" when none is close

@@ -1,19 +1,21 @@
-package config
+package config_test
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/immutag/immutag/internal/config"
 )
 
 func TestDecodeLedger(t *testing.T) {
-	c, err := Decode("immutag.yaml", []byte(valid+"ledger:\n  dsn: postgres://immutag@db.internal:5432/ledger?sslmode=require\n"), nil)
+	c, err := config.Decode("immutag.yaml", []byte(valid+"ledger:\n  dsn: postgres://immutag@db.internal:5432/ledger?sslmode=require\n"), nil, kinds)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Ledger.DSN != "postgres://immutag@db.internal:5432/ledger?sslmode=require" {
 		t.Fatalf("ledger = %+v", c.Ledger)
 	}
-	c, err = Decode("immutag.yaml", []byte(valid+"ledger: {dsn_env: IMMUTAG_LEDGER_DSN}\n"), nil)
+	c, err = config.Decode("immutag.yaml", []byte(valid+"ledger: {dsn_env: IMMUTAG_LEDGER_DSN}\n"), nil, kinds)
 	if err != nil || c.Ledger.DSNEnv != "IMMUTAG_LEDGER_DSN" {
 		t.Fatalf("ledger = %+v, %v", c.Ledger, err)
 	}
@@ -25,7 +27,7 @@ func TestDecodeLedger(t *testing.T) {
 		"ledger:\n  dns: /x.db\n":                          "ledger.dns",
 		"ledger: [a]\n":                                    "ledger",
 	} {
-		_, err := Decode("immutag.yaml", []byte(valid+yaml), nil)
+		_, err := config.Decode("immutag.yaml", []byte(valid+yaml), nil, kinds)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: err = %v, want it to contain %q", yaml, err, want)
 		}

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -184,47 +183,5 @@ func TestPermissionWarning(t *testing.T) {
 	}
 	if got := PermissionWarning(filepath.Join(dir, "missing.yaml")); got != "" {
 		t.Errorf("missing file: %q", got)
-	}
-}
-
-// TestKindTablesCoverProviders keeps the applicability table in step with
-// the kinds the domain model knows.
-func TestKindTablesCoverProviders(t *testing.T) {
-	for key, kinds := range usedBy {
-		for _, k := range kinds {
-			if !validKind(k) {
-				t.Errorf("usedBy[%q] names unknown kind %q", key, k)
-			}
-		}
-		base, sub, _ := strings.Cut(key, ".")
-		if !slices.Contains(providerKeys, base) || (sub != "" && !slices.Contains(credKeys, sub)) {
-			t.Errorf("usedBy has key %q that is not a provider key", key)
-		}
-	}
-}
-
-// TestValidateEmulatorShapes mirrors the entries the emulators' Provider()
-// return (loopback endpoints, host:port login servers, a temp CA file), which
-// the demo validates before use.
-func TestValidateEmulatorShapes(t *testing.T) {
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, []byte("pem"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c := &Config{Version: CurrentVersion, Providers: []Provider{
-		{Name: "aws-demo", Kind: "ecr", Endpoint: "http://127.0.0.1:40001", Regions: []string{"us-east-1", "eu-west-1"}},
-		{Name: "gar-demo", Kind: "artifactregistry", Endpoint: "127.0.0.1:40002", Projects: []string{"demo-project"}},
-		{Name: "acr-demo", Kind: "acr", Registries: []string{"127.0.0.1:40003"},
-			Credentials: Credentials{UsernameEnv: "ACR_USER", PasswordEnv: "ACR_PASS"},
-			TLS:         TLS{CAFile: ca}, Rate: Rate{RequestsPerSecond: 25, MaxConcurrent: 4}},
-		{Name: "hub-demo", Kind: "dockerhub", Endpoint: "http://127.0.0.1:40004", Namespaces: []string{"acme"},
-			Credentials: Credentials{UsernameEnv: "HUB_USER", TokenEnv: "HUB_TOKEN"}},
-		{Name: "quay-demo", Kind: "quay", Endpoint: "http://127.0.0.1:40005", Namespaces: []string{"acme"},
-			Credentials: Credentials{TokenEnv: "QUAY_TOKEN"}},
-		{Name: "harbor-demo", Kind: "harbor", Endpoint: "http://127.0.0.1:40006", Projects: []string{},
-			Credentials: Credentials{UsernameEnv: "HARBOR_USER", PasswordEnv: "HARBOR_PASS"}},
-	}}
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/config"
 )
 
 const (
@@ -60,19 +60,19 @@ func TestExampleMatchesSchemaAndDecodes(t *testing.T) {
 	if err := sch.Validate(yamlToJSON(t, raw)); err != nil {
 		t.Fatalf("example.yaml does not match the schema: %v", err)
 	}
-	c, err := Decode(examplePath, raw, nil)
+	c, err := config.Decode(examplePath, raw, nil, kinds)
 	if err != nil {
 		t.Fatalf("example.yaml: %v", err)
 	}
-	var kinds []string
+	var got []string
 	for _, p := range c.Providers {
-		kinds = append(kinds, p.Kind)
+		got = append(got, p.Kind)
 	}
-	sort.Strings(kinds)
-	want := slices.Clone(providers.Kinds)
+	sort.Strings(got)
+	want := kinds.Names()
 	sort.Strings(want)
-	if !slices.Equal(kinds, want) {
-		t.Errorf("example kinds = %v, want one of each of %v", kinds, want)
+	if !slices.Equal(got, want) {
+		t.Errorf("example kinds = %v, want one of each of %v", got, want)
 	}
 	if len(c.Policy.MutableTagsAllowed) == 0 || len(c.Policy.Exemptions) == 0 {
 		t.Error("example should show mutable_tags_allowed and an exemption")
@@ -141,14 +141,14 @@ func TestSchemaKeysInStep(t *testing.T) {
 	}
 	sorted := func(l []string) []string { l = slices.Clone(l); sort.Strings(l); return l }
 	for name, want := range map[string][]string{
-		"":            topKeys,
-		"provider":    providerKeys,
-		"credentials": credKeys,
-		"tls":         tlsKeys,
-		"rate":        rateKeys,
-		"policy":      policyKeys,
-		"exemption":   exemptionKeys,
-		"ledger":      ledgerKeys,
+		"":            config.TopKeys,
+		"provider":    kinds.ProviderKeys(),
+		"credentials": config.CredKeys,
+		"tls":         config.TLSKeys,
+		"rate":        config.RateKeys,
+		"policy":      config.PolicyKeys,
+		"exemption":   config.ExemptionKeys,
+		"ledger":      config.LedgerKeys,
 	} {
 		props := s.Properties
 		if name != "" {
@@ -162,7 +162,13 @@ func TestSchemaKeysInStep(t *testing.T) {
 	for _, a := range s.Defs["provider"].AllOf {
 		kind := a.If.Properties.Kind.Const
 		seen[kind] = true
-		for _, key := range providerKeys {
+		spec := kinds.Lookup(kind)
+		if spec == nil {
+			t.Errorf("schema has rules for kind %s, which this build does not have", kind)
+			continue
+		}
+		applies := func(_, key string) bool { return spec.Applies(key) }
+		for _, key := range kinds.ProviderKeys() {
 			forbidden := string(a.Then.Properties[key]) == "false"
 			if forbidden == applies(kind, key) {
 				t.Errorf("kind %s key %s: schema forbids=%v, Go applies=%v", kind, key, forbidden, applies(kind, key))
@@ -179,14 +185,14 @@ func TestSchemaKeysInStep(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for _, key := range credKeys {
+		for _, key := range config.CredKeys {
 			forbidden := string(creds.Properties[key]) == "false"
 			if forbidden == applies(kind, "credentials."+key) {
 				t.Errorf("kind %s credentials.%s: schema forbids=%v, Go applies=%v", kind, key, forbidden, applies(kind, "credentials."+key))
 			}
 		}
 	}
-	for _, k := range providers.Kinds {
+	for _, k := range kinds.Names() {
 		if !seen[k] {
 			t.Errorf("schema has no rules for kind %s", k)
 		}

@@ -3,7 +3,11 @@
 // user can find the mistake without reading code.
 package config
 
-import "time"
+import (
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
 
 // CurrentVersion is the only config version this build understands.
 const CurrentVersion = 1
@@ -23,23 +27,17 @@ type Config struct {
 
 // Provider configures one registry instance.
 type Provider struct {
-	Name     string   `mapstructure:"name" yaml:"name"`
-	Kind     string   `mapstructure:"kind" yaml:"kind"`
-	Endpoint string   `mapstructure:"endpoint" yaml:"endpoint,omitempty"`
-	Regions  []string `mapstructure:"regions" yaml:"regions,omitempty"`
-	RoleARNs []string `mapstructure:"role_arns" yaml:"role_arns,omitempty"`
-	// PullThroughCachePrefixes (ECR), when set (even to []), declares the
-	// pull-through-cache rules' repository prefixes instead of reading them
-	// with DescribePullThroughCacheRules: for audit roles that may not call it.
-	PullThroughCachePrefixes []string    `mapstructure:"pull_through_cache_prefixes" yaml:"pull_through_cache_prefixes,omitempty"`
-	Projects                 []string    `mapstructure:"projects" yaml:"projects,omitempty"`
-	Locations                []string    `mapstructure:"locations" yaml:"locations,omitempty"`
-	Registries               []string    `mapstructure:"registries" yaml:"registries,omitempty"`
-	Subscriptions            []string    `mapstructure:"subscriptions" yaml:"subscriptions,omitempty"`
-	Namespaces               []string    `mapstructure:"namespaces" yaml:"namespaces,omitempty"`
-	Credentials              Credentials `mapstructure:"credentials" yaml:"credentials,omitempty"`
-	TLS                      TLS         `mapstructure:"tls" yaml:"tls,omitempty"`
-	Rate                     Rate        `mapstructure:"rate" yaml:"rate,omitempty"`
+	Name        string      `mapstructure:"name" yaml:"name"`
+	Kind        string      `mapstructure:"kind" yaml:"kind"`
+	Endpoint    string      `mapstructure:"endpoint" yaml:"endpoint,omitempty"`
+	Credentials Credentials `mapstructure:"credentials" yaml:"credentials,omitempty"`
+	TLS         TLS         `mapstructure:"tls" yaml:"tls,omitempty"`
+	Rate        Rate        `mapstructure:"rate" yaml:"rate,omitempty"`
+
+	// Settings are the kind's own keys (regions, namespaces, ...): a pointer
+	// to the settings struct of the kind's Spec, such as *ecr.Settings.
+	// Decode fills it in; adapters read it with SettingsOf.
+	Settings any `mapstructure:"-" yaml:"-"`
 
 	// Line is where the provider entry starts in the config file (0 if unknown);
 	// SARIF results anchor to it.
@@ -91,4 +89,36 @@ type Exemption struct {
 type Ledger struct {
 	DSN    string `mapstructure:"dsn" yaml:"dsn,omitempty"`
 	DSNEnv string `mapstructure:"dsn_env" yaml:"dsn_env,omitempty"`
+}
+
+// MarshalYAML writes the entry as a user would: the envelope keys with the
+// kind's own keys (Settings) inline after endpoint, as in a config file.
+func (p Provider) MarshalYAML() (any, error) {
+	var head, settings, tail yaml.Node
+	if err := head.Encode(struct {
+		Name     string `yaml:"name"`
+		Kind     string `yaml:"kind"`
+		Endpoint string `yaml:"endpoint,omitempty"`
+	}{p.Name, p.Kind, p.Endpoint}); err != nil {
+		return nil, err
+	}
+	if p.Settings != nil {
+		if err := settings.Encode(p.Settings); err != nil {
+			return nil, err
+		}
+	}
+	if err := tail.Encode(struct {
+		Credentials Credentials `yaml:"credentials,omitempty"`
+		TLS         TLS         `yaml:"tls,omitempty"`
+		Rate        Rate        `yaml:"rate,omitempty"`
+	}{p.Credentials, p.TLS, p.Rate}); err != nil {
+		return nil, err
+	}
+	out := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for _, n := range []*yaml.Node{&head, &settings, &tail} {
+		if n.Kind == yaml.MappingNode {
+			out.Content = append(out.Content, n.Content...)
+		}
+	}
+	return out, nil
 }

@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"net"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/immutag/immutag/internal/providers"
 )
 
 var (
@@ -20,17 +18,14 @@ var (
 	// envRE is the conventional shape of a variable name: a value of a
 	// *_env key outside it is most likely a secret pasted in its place.
 	envRE = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
-	// Region shape, not a list: new regions (il-central-1, eusc-de-east-1,
-	// us-isob-east-1) must not need a release.
-	regionRE = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$`)
-	roleRE   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$`)
 )
 
-// Validate checks what the key-level decode cannot: required keys per kind,
-// value shapes, unique names, that tls.ca_file exists, and the policy. It is
-// for configs built in code (Decode already runs it). Errors are *Error and
-// locate providers by Provider.Line when it is set.
-func (c *Config) Validate() error {
+// Validate checks what the key-level decode cannot: unique names, that the
+// kind is one of kinds, the kind's own rules (its Spec), value shapes, that
+// tls.ca_file exists, and the policy. It is for configs built in code
+// (Decode already runs it). Errors are *Error and locate providers by
+// Provider.Line when it is set.
+func (c *Config) Validate(kinds Kinds) error {
 	return c.validate(func(path string) int {
 		rest, ok := strings.CutPrefix(path, "providers[")
 		if !ok {
@@ -45,20 +40,21 @@ func (c *Config) Validate() error {
 			return 0
 		}
 		return c.Providers[i].Line
-	})
+	}, kinds)
 }
 
 type validator struct {
 	c      *Config
 	lineOf func(path string) int
+	kinds  Kinds
 }
 
 func (v *validator) bad(path, format string, args ...any) error {
 	return &Error{File: v.c.File, Line: v.lineOf(path), Key: path, Msg: fmt.Sprintf(format, clipArgs(args)...)}
 }
 
-func (c *Config) validate(lineOf func(path string) int) error {
-	v := &validator{c: c, lineOf: lineOf}
+func (c *Config) validate(lineOf func(path string) int, kinds Kinds) error {
+	v := &validator{c: c, lineOf: lineOf, kinds: kinds}
 	switch {
 	case c.Version == 0:
 		return v.bad("version", "missing; start the file with version: %d", CurrentVersion)
@@ -93,30 +89,15 @@ func (v *validator) provider(i int, seen map[string]int) error {
 	}
 	seen[p.Name] = i
 
+	spec := v.kinds.Lookup(p.Kind)
 	switch {
 	case p.Kind == "":
-		return v.bad(at("kind"), "missing (want one of %s)", kindList())
-	case !validKind(p.Kind):
-		return v.bad(at("kind"), "unknown kind %q (want one of %s)", p.Kind, kindList())
+		return v.bad(at("kind"), "missing (want one of %s)", v.kinds.list())
+	case spec == nil:
+		return v.bad(at("kind"), "unknown kind %q (want one of %s)", p.Kind, v.kinds.list())
 	}
-
-	lists := []struct {
-		key  string
-		vals []string
-	}{
-		{"regions", p.Regions}, {"role_arns", p.RoleARNs}, {"pull_through_cache_prefixes", p.PullThroughCachePrefixes}, {"projects", p.Projects},
-		{"locations", p.Locations}, {"registries", p.Registries},
-		{"subscriptions", p.Subscriptions}, {"namespaces", p.Namespaces},
-	}
-	for _, l := range lists {
-		if len(l.vals) > 0 && !applies(p.Kind, l.key) {
-			return v.bad(at(l.key), "not used by kind %s", p.Kind)
-		}
-		for j, s := range l.vals {
-			if strings.TrimSpace(s) == "" {
-				return v.bad(index(at(l.key), j), "empty entry")
-			}
-		}
+	if err := v.settings(p, spec, path); err != nil {
+		return err
 	}
 	creds := []struct {
 		key, val string
@@ -130,7 +111,7 @@ func (v *validator) provider(i int, seen map[string]int) error {
 			continue
 		}
 		key := "credentials." + cr.key
-		if !applies(p.Kind, key) {
+		if !spec.applies(key) {
 			return v.bad(at(key), "not used by kind %s", p.Kind)
 		}
 		// A value that is not a variable name is most likely the secret
@@ -141,12 +122,18 @@ func (v *validator) provider(i int, seen map[string]int) error {
 	}
 
 	if p.Endpoint != "" {
-		if err := v.endpoint(at("endpoint"), p.Endpoint, p.Kind); err != nil {
-			return err
+		if spec.Endpoint != nil {
+			if msg := spec.Endpoint(p.Endpoint); msg != "" {
+				return v.bad(at("endpoint"), "%s", msg)
+			}
+		} else if msg := HTTPEndpointProblem(p.Endpoint); msg != "" {
+			return v.bad(at("endpoint"), "%s", msg)
 		}
 	}
-	if err := v.kindRules(p, at); err != nil {
-		return err
+	if spec.Validate != nil {
+		if err := spec.Validate(*p, Check{v: v, path: path}); err != nil {
+			return err
+		}
 	}
 	if ca := p.TLS.CAFile; ca != "" {
 		st, err := os.Stat(ca)
@@ -168,109 +155,79 @@ func (v *validator) provider(i int, seen map[string]int) error {
 	return nil
 }
 
-// kindRules checks the keys each kind cannot work without.
-func (v *validator) kindRules(p *Provider, at func(string) string) error {
-	pair := func() error {
-		u, pw := p.Credentials.UsernameEnv, p.Credentials.PasswordEnv
-		if u != "" && pw == "" {
-			return v.bad(at("credentials.password_env"), "missing; set it together with credentials.username_env")
-		}
-		if pw != "" && u == "" {
-			return v.bad(at("credentials.username_env"), "missing; set it together with credentials.password_env")
+// settings checks that the kind settings belong to the kind (a config built
+// in code can mix them up) and that no list holds an empty entry. Entries
+// without settings get the kind's zero settings, so adapters always find
+// their own type.
+func (v *validator) settings(p *Provider, spec *Spec, path string) error {
+	at := func(key string) string { return path + "." + key }
+	if spec.Settings == nil {
+		if p.Settings != nil {
+			return v.bad(at("kind"), "kind %s has no settings of its own, got %T", p.Kind, p.Settings)
 		}
 		return nil
 	}
-	switch p.Kind {
-	case providers.KindECR:
-		if len(p.Regions) == 0 {
-			return v.bad(at("regions"), "missing; ecr needs at least one region, e.g. [us-east-1]")
-		}
-		for j, r := range p.Regions {
-			if !regionRE.MatchString(r) {
-				return v.bad(index(at("regions"), j), "invalid region %q (want a region code such as us-east-1)", r)
+	zero := spec.Settings()
+	if ks, ok := p.Settings.(Keys); ok {
+		for k := range ks {
+			if !spec.applies(k) {
+				return v.bad(at(k), "not used by kind %s", p.Kind)
 			}
 		}
-		for j, a := range p.RoleARNs {
-			if !roleRE.MatchString(a) {
-				return v.bad(index(at("role_arns"), j), "invalid role ARN %q (want arn:aws:iam::123456789012:role/NAME)", a)
+		if err := ks.decodeInto(zero, path); err != nil {
+			var ce *Error
+			if errors.As(err, &ce) {
+				return v.bad(ce.Key, "%s", ce.Msg)
+			}
+			return err
+		}
+		p.Settings = zero
+	}
+	if p.Settings == nil || reflect.ValueOf(p.Settings).IsNil() {
+		p.Settings = zero
+		return nil
+	}
+	if reflect.TypeOf(p.Settings) != reflect.TypeOf(zero) {
+		return v.bad(at("kind"), "settings of type %T do not belong to kind %s (want %T)", p.Settings, p.Kind, zero)
+	}
+	for _, key := range spec.Keys() {
+		f, _ := settingsField(p.Settings, key)
+		l, ok := f.Interface().([]string)
+		if !ok {
+			continue
+		}
+		for j, s := range l {
+			if strings.TrimSpace(s) == "" {
+				return v.bad(index(at(key), j), "empty entry")
 			}
 		}
-	case providers.KindArtifactRegistry:
-		if len(p.Projects) == 0 {
-			return v.bad(at("projects"), "missing; artifactregistry needs at least one GCP project id")
-		}
-	case providers.KindACR:
-		if len(p.Registries) == 0 && len(p.Subscriptions) == 0 {
-			return v.bad(at("registries"), "missing; acr needs registries (login servers such as myreg.azurecr.io) or subscriptions to discover them")
-		}
-		for j, r := range p.Registries {
-			if strings.Contains(r, "/") {
-				return v.bad(index(at("registries"), j), "want a login server such as myreg.azurecr.io, not a URL or path")
-			}
-		}
-		return pair()
-	case providers.KindDockerHub:
-		if len(p.Namespaces) == 0 {
-			return v.bad(at("namespaces"), "missing; dockerhub needs at least one namespace (user or organisation)")
-		}
-		if p.Credentials.TokenEnv == "" {
-			return v.bad(at("credentials.token_env"), "missing; dockerhub needs the name of a variable holding a personal or organisation access token")
-		}
-		if p.Credentials.UsernameEnv == "" {
-			return v.bad(at("credentials.username_env"), "missing; dockerhub needs the name of a variable holding the user (or organisation) name")
-		}
-	case providers.KindQuay:
-		if len(p.Namespaces) == 0 {
-			return v.bad(at("namespaces"), "missing; quay needs at least one namespace (organisation)")
-		}
-	case providers.KindHarbor:
-		if p.Endpoint == "" {
-			return v.bad(at("endpoint"), "missing; harbor needs its base URL, e.g. https://harbor.example.com")
-		}
-		return pair()
 	}
 	return nil
 }
 
-// endpoint accepts an absolute http(s) URL with a host and no user info.
-// Artifact Registry speaks gRPC, whose endpoints are host:port
-// (artifactregistry.googleapis.com:443, or an emulator's 127.0.0.1:PORT), so
-// there a bare host[:port] is accepted too, and a URL must not have a path.
-func (v *validator) endpoint(path, raw, kind string) error {
-	grpc := kind == providers.KindArtifactRegistry
-	if grpc && !strings.Contains(raw, "://") {
-		if strings.ContainsAny(raw, "/@ \t") {
-			return v.bad(path, "want host:port (such as artifactregistry.googleapis.com:443) or an http(s) URL")
-		}
-		host := raw
-		if h, _, err := net.SplitHostPort(raw); err == nil {
-			host = h
-		}
-		if host == "" {
-			return v.bad(path, "want host:port (such as artifactregistry.googleapis.com:443) or an http(s) URL")
-		}
-		return nil
-	}
+// HTTPEndpointProblem is the default endpoint check: an absolute http(s)
+// URL with a host and no user info. It returns the error message, or "".
+func HTTPEndpointProblem(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		if grpc {
-			return v.bad(path, "want host:port (such as artifactregistry.googleapis.com:443) or an http(s) URL")
-		}
-		return v.bad(path, "want an absolute http(s) URL such as https://registry.example.com")
+		return "want an absolute http(s) URL such as https://registry.example.com"
 	}
 	if u.User != nil {
-		return v.bad(path, "credentials in the URL are refused (value not shown); put the secret in an environment variable and name it under credentials")
+		return URLCredentialsRefused
 	}
-	// No registry API root takes a query string, and one is where
-	// access_token=... ends up: refused like user:password, not echoed.
-	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return v.bad(path, "a query string or fragment in the URL is refused (value not shown): it can carry credentials such as access_token=, and a registry API root needs none")
+	if URLQueryProblem(u) {
+		return URLQueryRefused
 	}
-	if grpc && u.Path != "" && u.Path != "/" {
-		return v.bad(path, "a gRPC endpoint has no path; want host:port or http(s)://host:port")
-	}
-	return nil
+	return ""
 }
+
+// URLQueryRefused is the message for an endpoint with a query string or
+// fragment. No registry API root takes a query string, and one is where
+// access_token=... ends up: refused like user:password, not echoed.
+const URLQueryRefused = "a query string or fragment in the URL is refused (value not shown): it can carry credentials such as access_token=, and a registry API root needs none"
+
+// URLQueryProblem reports whether u has a query string or fragment.
+func URLQueryProblem(u *url.URL) bool { return u.RawQuery != "" || u.ForceQuery || u.Fragment != "" }
 
 func (v *validator) policy(names map[string]int) error {
 	pol := &v.c.Policy

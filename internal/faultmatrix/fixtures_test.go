@@ -199,7 +199,7 @@ func startHub(t *testing.T) *fixture {
 	})
 	return &fixture{
 		kind: providers.KindDockerHub,
-		providers: []config.Provider{{Name: "hub", Kind: providers.KindDockerHub, Endpoint: px.URL(), Namespaces: []string{"good", "bad"},
+		providers: []config.Provider{{Name: "hub", Kind: providers.KindDockerHub, Endpoint: px.URL(), Settings: config.Keys{"namespaces": []string{"good", "bad"}},
 			Credentials: config.Credentials{UsernameEnv: "FM_HUB_USER", TokenEnv: "FM_HUB_TOKEN"},
 			// The default (5/s, polite to the real Hub) would make the matrix slow.
 			Rate: config.Rate{RequestsPerSecond: 1000}}},
@@ -294,7 +294,7 @@ func startQuay(t *testing.T) *fixture {
 	})
 	return &fixture{
 		kind: providers.KindQuay,
-		providers: []config.Provider{{Name: "quay", Kind: providers.KindQuay, Endpoint: px.URL(), Namespaces: []string{"good", "bad"},
+		providers: []config.Provider{{Name: "quay", Kind: providers.KindQuay, Endpoint: px.URL(), Settings: config.Keys{"namespaces": []string{"good", "bad"}},
 			Credentials: config.Credentials{TokenEnv: "FM_QUAY_TOKEN"}}},
 		env:      map[string]string{"FM_QUAY_TOKEN": token},
 		goodProv: "quay", badProv: "quay", good: "good", bad: "bad",
@@ -384,7 +384,7 @@ func startHarbor(t *testing.T) *fixture {
 	})
 	return &fixture{
 		kind: providers.KindHarbor,
-		providers: []config.Provider{{Name: "harbor", Kind: providers.KindHarbor, Endpoint: px.URL(), Projects: []string{"good", "bad"},
+		providers: []config.Provider{{Name: "harbor", Kind: providers.KindHarbor, Endpoint: px.URL(), Settings: config.Keys{"projects": []string{"good", "bad"}},
 			Credentials: config.Credentials{UsernameEnv: "FM_HARBOR_USER", PasswordEnv: "FM_HARBOR_PASSWORD"}}},
 		env:      map[string]string{"FM_HARBOR_USER": user, "FM_HARBOR_PASSWORD": pass},
 		goodProv: "harbor", badProv: "harbor", good: "good", bad: "bad",
@@ -467,8 +467,8 @@ func startACR(t *testing.T) *fixture {
 	return &fixture{
 		kind: providers.KindACR,
 		providers: []config.Provider{
-			{Name: "acr-good", Kind: providers.KindACR, Registries: []string{good.LoginServer()}, Credentials: creds, TLS: config.TLS{CAFile: ca}},
-			{Name: "acr-bad", Kind: providers.KindACR, Registries: []string{badScope}, Endpoint: px.URL(), Credentials: creds},
+			{Name: "acr-good", Kind: providers.KindACR, Settings: config.Keys{"registries": []string{good.LoginServer()}}, Credentials: creds, TLS: config.TLS{CAFile: ca}},
+			{Name: "acr-bad", Kind: providers.KindACR, Settings: config.Keys{"registries": []string{badScope}}, Endpoint: px.URL(), Credentials: creds},
 		},
 		env:      map[string]string{"FM_ACR_USER": user, "FM_ACR_PASSWORD": pass},
 		goodProv: "acr-good", badProv: "acr-bad", good: good.LoginServer(), bad: badScope,
@@ -566,7 +566,7 @@ func startECR(t *testing.T) *fixture {
 	}
 	return &fixture{
 		kind:      providers.KindECR,
-		providers: []config.Provider{{Name: "aws", Kind: providers.KindECR, Endpoint: px.URL(), Regions: []string{"us-east-1", "eu-west-1"}}},
+		providers: []config.Provider{{Name: "aws", Kind: providers.KindECR, Endpoint: px.URL(), Settings: config.Keys{"regions": []string{"us-east-1", "eu-west-1"}}}},
 		goodProv:  "aws", badProv: "aws", good: acct + "/us-east-1", bad: acct + "/eu-west-1",
 		px: px,
 		apiErr: func(c errClass, msg string) (action, string) {

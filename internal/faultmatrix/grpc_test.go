@@ -285,7 +285,7 @@ func startAR(t *testing.T) *fixture {
 	return &fixture{
 		kind: providers.KindArtifactRegistry,
 		providers: []config.Provider{{Name: "gar", Kind: providers.KindArtifactRegistry, Endpoint: gp.addr,
-			Projects: []string{arProject}, Locations: []string{"us-central1", "europe-west1"}}},
+			Settings: config.Keys{"projects": []string{arProject}, "locations": []string{"us-central1", "europe-west1"}}}},
 		goodProv: "gar", badProv: "gar", good: arProject + "/us-central1", bad: arProject + "/europe-west1",
 		gp: gp, ar: s,
 		retry:     fastRetry,

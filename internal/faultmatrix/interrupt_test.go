@@ -109,7 +109,7 @@ func interruptACR(t *testing.T) *interruptFix {
 	})
 	return &interruptFix{
 		fixture: fixture{kind: providers.KindACR, px: px, env: map[string]string{"FM_ACR_USER": user, "FM_ACR_PASSWORD": pass},
-			providers: []config.Provider{{Name: "acr", Kind: providers.KindACR, Registries: []string{s.LoginServer()}, Endpoint: px.URL(),
+			providers: []config.Provider{{Name: "acr", Kind: providers.KindACR, Settings: config.Keys{"registries": []string{s.LoginServer()}}, Endpoint: px.URL(),
 				Credentials: config.Credentials{UsernameEnv: "FM_ACR_USER", PasswordEnv: "FM_ACR_PASSWORD"},
 				// Without ARM access the SKU is unknown and the adapter assumes
 				// Basic (100 writes/min); the emulator is Premium.
@@ -168,7 +168,7 @@ func interruptQuay(t *testing.T) *interruptFix {
 	})
 	return &interruptFix{
 		fixture: fixture{kind: providers.KindQuay, px: px, env: map[string]string{"FM_QUAY_TOKEN": token},
-			providers: []config.Provider{{Name: "quay", Kind: providers.KindQuay, Endpoint: px.URL(), Namespaces: []string{"alice"},
+			providers: []config.Provider{{Name: "quay", Kind: providers.KindQuay, Endpoint: px.URL(), Settings: config.Keys{"namespaces": []string{"alice"}},
 				Credentials: config.Credentials{TokenEnv: "FM_QUAY_TOKEN"}}}},
 		targets: repos,
 		changed: func(n string) bool {
@@ -203,7 +203,7 @@ func interruptHarbor(t *testing.T) *interruptFix {
 	})
 	return &interruptFix{
 		fixture: fixture{kind: providers.KindHarbor, px: px, env: map[string]string{"FM_HARBOR_USER": user, "FM_HARBOR_PASSWORD": pass},
-			providers: []config.Provider{{Name: "harbor", Kind: providers.KindHarbor, Endpoint: px.URL(), Projects: projects,
+			providers: []config.Provider{{Name: "harbor", Kind: providers.KindHarbor, Endpoint: px.URL(), Settings: config.Keys{"projects": projects},
 				Credentials: config.Credentials{UsernameEnv: "FM_HARBOR_USER", PasswordEnv: "FM_HARBOR_PASSWORD"}}}},
 		targets: projects,
 		changed: func(p string) bool {

@@ -58,7 +58,7 @@ func FuzzConfigDecode(f *testing.F) {
 		}
 		// Timings are never asserted (they flake on a loaded machine); an
 		// input that hangs Decode stops the fuzz run, which fails it.
-		c, err := config.Decode("fuzz.yaml", raw, nil)
+		c, err := config.Decode("fuzz.yaml", raw, nil, catalog.Kinds())
 		if err != nil {
 			var ce *config.Error
 			if !errors.As(err, &ce) {
@@ -87,7 +87,7 @@ func FuzzConfigDecode(f *testing.F) {
 			}
 			names[p.Name] = true
 		}
-		if err := c.Validate(); err != nil {
+		if err := c.Validate(catalog.Kinds()); err != nil {
 			t.Fatalf("Decode accepted a config Validate rejects: %v", err)
 		}
 	})
@@ -345,7 +345,7 @@ func FuzzHarborListing(f *testing.F) {
 			return 200, []byte(`{"project_id":1,"name":"library"}`), nil
 		})
 		p, err := harbor.New(context.Background(), config.Provider{Name: "harbor", Kind: providers.KindHarbor, Endpoint: fs.srv.URL,
-			Projects:    []string{"library"},
+			Settings:    config.Keys{"projects": []string{"library"}},
 			Credentials: config.Credentials{UsernameEnv: "FZ_USER", PasswordEnv: "FZ_PASSWORD"}}, fuzzOptions())
 		if err != nil {
 			t.Fatal(err)

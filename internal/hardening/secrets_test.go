@@ -15,6 +15,7 @@ import (
 	hubemu "github.com/immutag/immutag/internal/emulator/dockerhub"
 	harboremu "github.com/immutag/immutag/internal/emulator/harbor"
 	quayemu "github.com/immutag/immutag/internal/emulator/quay"
+	"github.com/immutag/immutag/internal/providers/catalog"
 )
 
 type lockedBuffer struct {
@@ -92,7 +93,7 @@ func TestInlineSecretNotEchoed(t *testing.T) {
 		"version: 1\nproviders:\n  - name: a\n    kind: ecr\n    aws_secret_access_key: " + secret + "\n",
 		"version: 1\nproviders:\n  - name: a\n    kind: ecr\n    endpoint: https://user:" + secret + "@ecr.example.com\n",
 	} {
-		_, err := config.Decode("inline.yaml", []byte(body), nil)
+		_, err := config.Decode("inline.yaml", []byte(body), nil, catalog.Kinds())
 		if err == nil {
 			t.Errorf("accepted an inline secret:\n%s", body)
 			continue
@@ -112,7 +113,7 @@ func TestAliasBombIsRefusedQuickly(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err = config.Decode("bomb.yaml", raw, nil)
+	_, err = config.Decode("bomb.yaml", raw, nil, catalog.Kinds())
 	if err == nil || !strings.Contains(err.Error(), "aliases") {
 		t.Fatalf("Decode: %v", err)
 	}

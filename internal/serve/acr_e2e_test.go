@@ -35,7 +35,7 @@ func newACR(t *testing.T, o emu.Options) *emu.Server {
 func acrAdapter(t *testing.T, srv *emu.Server) providers.Provider {
 	t.Helper()
 	env := map[string]string{"T_ACR_USER": "ci", "T_ACR_PASSWORD": "pw"}
-	cfg := config.Provider{Name: "acr-e2e", Kind: providers.KindACR, Registries: []string{srv.LoginServer()},
+	cfg := config.Provider{Name: "acr-e2e", Kind: providers.KindACR, Settings: config.Keys{"registries": []string{srv.LoginServer()}},
 		Credentials: config.Credentials{UsernameEnv: "T_ACR_USER", PasswordEnv: "T_ACR_PASSWORD"},
 		Rate:        config.Rate{RequestsPerSecond: 1000, MaxConcurrent: 4}}
 	p, err := acr.New(t.Context(), cfg, providers.Options{Getenv: func(k string) string { return env[k] }, HTTPClient: srv.Client()})

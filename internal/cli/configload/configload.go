@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/providers/catalog"
 )
 
 // EnvPrefix prefixes every environment override (IMMUTAG_VERSION, ...).
@@ -89,7 +90,7 @@ func Load(o Options) (*config.Config, error) {
 	if err := v.ReadConfig(bytes.NewReader(raw)); err != nil {
 		// Decode reports the same mistake with its line and key path;
 		// viper's own message can span lines and lacks the file name.
-		if _, derr := config.Decode(file, raw, nil); derr != nil {
+		if _, derr := config.Decode(file, raw, nil, catalog.Kinds()); derr != nil {
 			return nil, derr
 		}
 		return nil, &config.Error{File: file, Msg: err.Error()}
@@ -104,7 +105,7 @@ func Load(o Options) (*config.Config, error) {
 			}
 		}
 	}
-	return config.Decode(file, raw, v.AllSettings())
+	return config.Decode(file, raw, v.AllSettings(), catalog.Kinds())
 }
 
 // find picks the config file path. Explicit choices (flag, IMMUTAG_CONFIG)

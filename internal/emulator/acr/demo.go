@@ -94,9 +94,9 @@ func (d *demo) Kind() string { return providers.KindACR }
 
 func (d *demo) Provider() config.Provider {
 	return config.Provider{
-		Name:       "acr-demo",
-		Kind:       providers.KindACR,
-		Registries: []string{d.srv.LoginServer()},
+		Name:     "acr-demo",
+		Kind:     providers.KindACR,
+		Settings: config.Keys{"registries": []string{d.srv.LoginServer()}},
 		Credentials: config.Credentials{
 			UsernameEnv: DemoUserEnv,
 			PasswordEnv: DemoPasswordEnv,

@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
 
+	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
 	"github.com/immutag/immutag/internal/emulator/acr"
 	"github.com/immutag/immutag/internal/emulator/acr/acrcontract"
@@ -372,7 +373,7 @@ func TestDemo(t *testing.T) {
 	defer d.Close()
 	p := d.Provider()
 	env := d.Env()
-	if p.Kind != "acr" || len(p.Registries) != 1 || p.TLS.CAFile == "" || env[p.Credentials.UsernameEnv] == "" || env[p.Credentials.PasswordEnv] == "" {
+	if p.Kind != "acr" || len(p.Settings.(config.Keys)["registries"].([]string)) != 1 || p.TLS.CAFile == "" || env[p.Credentials.UsernameEnv] == "" || env[p.Credentials.PasswordEnv] == "" {
 		t.Fatalf("provider %+v env %v", p, env)
 	}
 	srv := acr.DemoServer(d)

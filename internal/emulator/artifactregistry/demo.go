@@ -77,7 +77,7 @@ func (d *Demo) Provider() config.Provider {
 		Name:     "gar-demo",
 		Kind:     providers.KindArtifactRegistry,
 		Endpoint: d.srv.Endpoint(),
-		Projects: []string{DemoProject},
+		Settings: config.Keys{"projects": []string{DemoProject}},
 	}
 }
 

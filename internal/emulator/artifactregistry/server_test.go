@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
 	"github.com/immutag/immutag/internal/testutil"
 )
@@ -357,7 +358,7 @@ func TestStartDemo(t *testing.T) {
 	testutil.Must(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 	p := d.Provider()
-	if p.Kind != "artifactregistry" || p.Endpoint == "" || len(p.Projects) != 1 || len(p.Locations) != 0 {
+	if p.Kind != "artifactregistry" || p.Endpoint == "" || len(p.Settings.(config.Keys)["projects"].([]string)) != 1 || p.Settings.(config.Keys)["locations"] != nil {
 		t.Fatalf("provider entry %+v", p)
 	}
 	srv := d.(*Demo).Server()

@@ -82,7 +82,7 @@ func (d *demo) Provider() config.Provider {
 		Name:        "hub-demo",
 		Kind:        providers.KindDockerHub,
 		Endpoint:    d.s.URL(),
-		Namespaces:  []string{DemoNamespace},
+		Settings:    config.Keys{"namespaces": []string{DemoNamespace}},
 		Credentials: config.Credentials{UsernameEnv: DemoUserEnv, TokenEnv: DemoTokenEnv},
 		// Loopback needs none of the politeness Hub itself gets.
 		Rate: config.Rate{RequestsPerSecond: 200},

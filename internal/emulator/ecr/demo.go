@@ -88,7 +88,7 @@ func DemoServer(d emulator.Demo) *Server {
 func (d *demo) Kind() string { return providers.KindECR }
 
 func (d *demo) Provider() config.Provider {
-	return config.Provider{Name: "aws-demo", Kind: providers.KindECR, Endpoint: d.s.URL(), Regions: append([]string(nil), demoRegions...)}
+	return config.Provider{Name: "aws-demo", Kind: providers.KindECR, Endpoint: d.s.URL(), Settings: config.Keys{"regions": append([]string(nil), demoRegions...)}}
 }
 
 // Env points the SDK's default chain at the emulator: static keys, a region,

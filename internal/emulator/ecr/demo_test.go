@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
 )
 
@@ -29,7 +30,7 @@ func TestDemo(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = d.Close() })
 	p := d.Provider()
-	if d.Kind() != "ecr" || p.Kind != "ecr" || p.Name != "aws-demo" || p.Endpoint == "" || !slices.Equal(p.Regions, []string{"us-east-1", "eu-west-1"}) {
+	if d.Kind() != "ecr" || p.Kind != "ecr" || p.Name != "aws-demo" || p.Endpoint == "" || !slices.Equal(p.Settings.(config.Keys)["regions"].([]string), []string{"us-east-1", "eu-west-1"}) {
 		t.Fatalf("provider = %+v", p)
 	}
 	env := d.Env()
@@ -63,7 +64,7 @@ func TestDemo(t *testing.T) {
 		"eu-west-1": {"data/etl": Mutable, "data/reports": Immutable},
 	}
 	clients := map[string]*awsecr.Client{}
-	for _, region := range p.Regions {
+	for _, region := range p.Settings.(config.Keys)["regions"].([]string) {
 		c := awsecr.NewFromConfig(cfg, func(o *awsecr.Options) { o.Region = region; o.BaseEndpoint = aws.String(p.Endpoint) })
 		clients[region] = c
 		got := map[string]string{}

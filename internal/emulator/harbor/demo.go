@@ -103,7 +103,7 @@ func (d *Demo) Provider() config.Provider {
 		Name:     "harbor-demo",
 		Kind:     providers.KindHarbor,
 		Endpoint: d.URL(),
-		Projects: []string{},
+		Settings: config.Keys{"projects": []string{}},
 		Credentials: config.Credentials{
 			UsernameEnv: DemoUserEnv,
 			PasswordEnv: DemoPasswordEnv,

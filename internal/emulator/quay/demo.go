@@ -88,7 +88,7 @@ func (d *Demo) Provider() config.Provider {
 		Name:        "quay-demo",
 		Kind:        providers.KindQuay,
 		Endpoint:    d.URL(),
-		Namespaces:  []string{"acme", "alice", "legacy"},
+		Settings:    config.Keys{"namespaces": []string{"acme", "alice", "legacy"}},
 		Credentials: config.Credentials{TokenEnv: DemoTokenEnv},
 	}
 }

@@ -292,10 +292,7 @@ func (s *Sandbox) Config(now time.Time) *config.Config {
 	cfg := &config.Config{Version: config.CurrentVersion, Policy: Policy(now)}
 	for _, b := range s.backends {
 		p := b.provider
-		p.Regions = slices.Clone(p.Regions)
-		p.Projects = slices.Clone(p.Projects)
-		p.Namespaces = slices.Clone(p.Namespaces)
-		p.Registries = slices.Clone(p.Registries)
+		p.Settings = cloneKeys(b.keys())
 		cfg.Providers = append(cfg.Providers, p)
 	}
 	// A sandbox of only some kinds must not name absent providers: config
@@ -439,4 +436,35 @@ func (s *Sandbox) Close() error {
 	}
 	s.backends = nil
 	return errors.Join(errs...)
+}
+
+// keys are the kind's own keys of the backend's entry (the emulators give
+// them by name so they need not import the adapters).
+func (b *backend) keys() config.Keys {
+	ks, _ := b.provider.Settings.(config.Keys)
+	if ks == nil {
+		ks = config.Keys{}
+		b.provider.Settings = ks
+	}
+	return ks
+}
+
+// list is the list-valued key of the backend's entry.
+func (b *backend) list(key string) []string {
+	l, _ := b.keys()[key].([]string)
+	return l
+}
+
+func (b *backend) setList(key string, l []string) { b.keys()[key] = l }
+
+// cloneKeys copies ks deeply enough that a caller may change the lists.
+func cloneKeys(ks config.Keys) config.Keys {
+	out := make(config.Keys, len(ks))
+	for k, v := range ks {
+		if l, ok := v.([]string); ok {
+			v = slices.Clone(l)
+		}
+		out[k] = v
+	}
+	return out
 }

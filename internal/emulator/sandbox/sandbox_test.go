@@ -28,7 +28,7 @@ func scan(t *testing.T, sb *Sandbox, only ...string) *audit.Report {
 	}
 	now := time.Now()
 	cfg := sb.Config(now)
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(catalog.Kinds()); err != nil {
 		t.Fatalf("sandbox config does not validate: %v", err)
 	}
 	sel, err := cfg.Select(only)
@@ -204,7 +204,7 @@ func TestConfigOfSomeKindsValidates(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg := sb.Config(time.Now())
-		err = cfg.Validate()
+		err = cfg.Validate(catalog.Kinds())
 		sb.Close()
 		if err != nil {
 			t.Fatalf("kinds %v: %v", kinds, err)

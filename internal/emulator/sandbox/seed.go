@@ -37,10 +37,10 @@ func (b *backend) seed(s *Sandbox, n int) error {
 		seedACR(s, n)
 		return nil
 	case providers.KindDockerHub:
-		return seedHub(s.hub, b.provider.Namespaces[0], n)
+		return seedHub(s.hub, b.list("namespaces")[0], n)
 	case providers.KindQuay:
 		orgs, err := seedQuay(s, n)
-		b.provider.Namespaces = append(b.provider.Namespaces, orgs...)
+		b.setList("namespaces", append(b.list("namespaces"), orgs...))
 		return err
 	case providers.KindHarbor:
 		return seedHarbor(s.harbor, n)

@@ -66,6 +66,7 @@ type registryLister interface {
 // Provider is one configured ACR instance (a set of registries).
 type Provider struct {
 	cfg  config.Provider
+	set  *Settings
 	opts providers.Options
 	log  *slog.Logger
 
@@ -135,7 +136,11 @@ type failedScope struct{ err error }
 // New builds the adapter from its config entry. It validates the entry and
 // calls no API; credentials and network are touched on first use.
 func New(_ context.Context, p config.Provider, o providers.Options) (providers.Provider, error) {
-	if len(p.Registries) == 0 && len(p.Subscriptions) == 0 {
+	set, err := config.SettingsOf[Settings](p)
+	if err != nil {
+		return nil, err
+	}
+	if len(set.Registries) == 0 && len(set.Subscriptions) == 0 {
 		return nil, errors.New("acr: set registries (login servers) and/or subscriptions")
 	}
 	if (p.Credentials.UsernameEnv == "") != (p.Credentials.PasswordEnv == "") {
@@ -147,13 +152,13 @@ func New(_ context.Context, p config.Provider, o providers.Options) (providers.P
 	if p.Rate.RequestsPerSecond < 0 || p.Rate.MaxConcurrent < 0 {
 		return nil, errors.New("acr: rate values must not be negative")
 	}
-	for i, r := range p.Registries {
+	for i, r := range set.Registries {
 		if normalizeLogin(r) == "" {
 			return nil, fmt.Errorf("acr: registries[%d] %q is not a login server", i, r)
 		}
 	}
 	if p.Endpoint != "" {
-		if len(p.Registries) != 1 || len(p.Subscriptions) != 0 {
+		if len(set.Registries) != 1 || len(set.Subscriptions) != 0 {
 			return nil, errors.New("acr: endpoint overrides the URL of exactly one registry; list one registry and no subscriptions")
 		}
 		if _, err := endpointBase(p.Endpoint); err != nil {
@@ -162,6 +167,7 @@ func New(_ context.Context, p config.Provider, o providers.Options) (providers.P
 	}
 	pr := &Provider{
 		cfg:           p,
+		set:           set,
 		opts:          o,
 		log:           o.Log().With("provider", p.Name, "kind", providers.KindACR),
 		pageSize:      defaultPageSize,
@@ -271,7 +277,7 @@ func (p *Provider) initLocked() error {
 			return fmt.Errorf("acr: credentials: environment variables %s and %s must both be set", c.UsernameEnv, c.PasswordEnv)
 		}
 	}
-	if c.UsernameEnv == "" || len(p.cfg.Subscriptions) > 0 {
+	if c.UsernameEnv == "" || len(p.set.Subscriptions) > 0 {
 		cred, err := p.newCredential()
 		if err != nil {
 			return fmt.Errorf("acr: azure credential: %w", err)
@@ -428,7 +434,7 @@ func (p *Provider) knownRegistry(handle any, scope string) (*registry, error) {
 	if r != nil {
 		return r, nil
 	}
-	for _, c := range p.cfg.Registries {
+	for _, c := range p.set.Registries {
 		if normalizeLogin(c) == key {
 			return p.registryFor(key, "")
 		}
@@ -456,12 +462,12 @@ func (p *Provider) Scopes(ctx context.Context) ([]providers.Scope, error) {
 		}
 		return nil
 	}
-	for _, l := range p.cfg.Registries {
+	for _, l := range p.set.Registries {
 		if err := add(l, ""); err != nil {
 			return nil, err
 		}
 	}
-	for _, sub := range p.cfg.Subscriptions {
+	for _, sub := range p.set.Subscriptions {
 		if err := p.discover(ctx, sub, add); err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()

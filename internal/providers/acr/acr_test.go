@@ -25,12 +25,12 @@ import (
 func TestNewValidatesWithoutCallingAPIs(t *testing.T) {
 	bad := []config.Provider{
 		{Name: "x"},
-		{Name: "x", Registries: []string{"a.azurecr.io"}, Credentials: config.Credentials{UsernameEnv: "U"}},
-		{Name: "x", Registries: []string{"a.azurecr.io"}, Credentials: config.Credentials{TokenEnv: "T"}},
-		{Name: "x", Registries: []string{"a.azurecr.io", "b.azurecr.io"}, Endpoint: "https://proxy"},
-		{Name: "x", Registries: []string{"a.azurecr.io"}, Endpoint: "http://10.0.0.1:5000"},
-		{Name: "x", Registries: []string{"https://a.azurecr.io/path"}},
-		{Name: "x", Registries: []string{"a.azurecr.io"}, Rate: config.Rate{RequestsPerSecond: -1}},
+		{Name: "x", Settings: &Settings{Registries: []string{"a.azurecr.io"}}, Credentials: config.Credentials{UsernameEnv: "U"}},
+		{Name: "x", Settings: &Settings{Registries: []string{"a.azurecr.io"}}, Credentials: config.Credentials{TokenEnv: "T"}},
+		{Name: "x", Settings: &Settings{Registries: []string{"a.azurecr.io", "b.azurecr.io"}}, Endpoint: "https://proxy"},
+		{Name: "x", Settings: &Settings{Registries: []string{"a.azurecr.io"}}, Endpoint: "http://10.0.0.1:5000"},
+		{Name: "x", Settings: &Settings{Registries: []string{"https://a.azurecr.io/path"}}},
+		{Name: "x", Settings: &Settings{Registries: []string{"a.azurecr.io"}}, Rate: config.Rate{RequestsPerSecond: -1}},
 	}
 	for i, c := range bad {
 		if _, err := New(t.Context(), c, providers.Options{}); err == nil {
@@ -38,7 +38,7 @@ func TestNewValidatesWithoutCallingAPIs(t *testing.T) {
 		}
 	}
 	// Unreachable registry and unset env vars: construction is lazy.
-	p, err := New(t.Context(), config.Provider{Name: "x", Kind: "acr", Registries: []string{"https://Nowhere.invalid/"},
+	p, err := New(t.Context(), config.Provider{Name: "x", Kind: "acr", Settings: &Settings{Registries: []string{"https://Nowhere.invalid/"}},
 		Credentials: config.Credentials{UsernameEnv: "UNSET_U", PasswordEnv: "UNSET_P"}}, providers.Options{Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +57,7 @@ func TestAuditModesAndPaging(t *testing.T) {
 	for i := range 5 {
 		s.AddTag(fmt.Sprintf("filler/r%d", i), "latest", true)
 	}
-	p := newProvider(t, setup{cfg: config.Provider{Registries: []string{s.LoginServer()}}, hc: emuClient(s),
+	p := newProvider(t, setup{cfg: config.Provider{Settings: &Settings{Registries: []string{s.LoginServer()}}}, hc: emuClient(s),
 		mods: []func(*Provider){func(p *Provider) { p.pageSize = 4 }}})
 
 	c, errs := testutil.Scan(t, p)
@@ -130,8 +130,8 @@ func TestSeveralRegistriesAndUnreadableScopes(t *testing.T) {
 	seed(oneRepoDenied, "private", 2, 0)
 	oneRepoDenied.Deny("private")
 
-	p := newProvider(t, setup{hc: emuClient(ok), cfg: config.Provider{Registries: []string{
-		ok.LoginServer(), wrongCreds.LoginServer(), noCatalog.LoginServer(), oneRepoDenied.LoginServer()}}})
+	p := newProvider(t, setup{hc: emuClient(ok), cfg: config.Provider{Settings: &Settings{Registries: []string{
+		ok.LoginServer(), wrongCreds.LoginServer(), noCatalog.LoginServer(), oneRepoDenied.LoginServer()}}}})
 	start := time.Now()
 	c, errs := testutil.Scan(t, p)
 	// Generous for a loaded CI machine; a retried auth failure (backoff
@@ -209,8 +209,7 @@ func TestSubscriptionDiscoveryAndSKURate(t *testing.T) {
 	seed(b, "web", 2, 0)
 	var listed []string
 	p := newProvider(t, setup{hc: emuClient(a), cfg: config.Provider{
-		Registries:    []string{a.LoginServer()},
-		Subscriptions: []string{"sub-1", "sub-denied"},
+		Settings: &Settings{Registries: []string{a.LoginServer()}, Subscriptions: []string{"sub-1", "sub-denied"}},
 	}, mods: []func(*Provider){func(p *Provider) {
 		p.newCredential = func() (azcore.TokenCredential, error) { return staticCred("arm"), nil }
 		p.newLister = func(sub string, cred azcore.TokenCredential) (registryLister, error) {
@@ -288,7 +287,7 @@ func TestPlanApplyVerifyIdempotent(t *testing.T) {
 	s := newEmu(t, emu.Options{SKU: "Premium"})
 	unlocked := seed(s, "team/app", 30, 3) // 10 locked, 20 unlocked
 	s.AddTag("team/app", "no-delete-flag", false)
-	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()},
+	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Settings: &Settings{Registries: []string{s.LoginServer()}},
 		Rate: config.Rate{RequestsPerSecond: 1000}}})
 	c, _ := testutil.Scan(t, p)
 	repo := c.ByName()["team/app"]
@@ -373,7 +372,7 @@ func TestPlanApplyVerifyIdempotent(t *testing.T) {
 func TestVerifyDetectsUnlockedTag(t *testing.T) {
 	s := newEmu(t, emu.Options{})
 	seed(s, "app", 5, 0)
-	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()}, Rate: config.Rate{RequestsPerSecond: 1000}}})
+	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Settings: &Settings{Registries: []string{s.LoginServer()}}, Rate: config.Rate{RequestsPerSecond: 1000}}})
 	c, _ := testutil.Scan(t, p)
 	ch, err := p.Plan(t.Context(), c.Repos()[0], providers.FixPolicy{})
 	if err != nil {
@@ -412,7 +411,7 @@ func TestLockLoopLarge(t *testing.T) {
 		}
 		total += len(unlocked[r])
 	}
-	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()},
+	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Settings: &Settings{Registries: []string{s.LoginServer()}},
 		Rate: config.Rate{RequestsPerSecond: 3000, MaxConcurrent: 8}}})
 	// Plan re-lists anyway, so the repositories need no audit pass here
 	// (listing 5,200 tags is the slow part under -race).
@@ -488,7 +487,7 @@ func TestLockLoopRespectsRate(t *testing.T) {
 	const n, perSecond = 121, 100.0
 	s := newEmu(t, emu.Options{WritesPerMinute: -1})
 	seed(s, "app", n, 0)
-	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()},
+	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Settings: &Settings{Registries: []string{s.LoginServer()}},
 		Rate: config.Rate{RequestsPerSecond: perSecond, MaxConcurrent: 8}}})
 	c, _ := testutil.Scan(t, p)
 	if _, res, err := fix(t, t.Context(), p, c.Repos()[0], &testutil.Observer{}); err != nil || !res.Verified {
@@ -525,7 +524,7 @@ func TestLockLoopConcurrencyBound(t *testing.T) {
 		}
 		return base.RoundTrip(r)
 	})}
-	p := newProvider(t, setup{hc: hc, cfg: config.Provider{Registries: []string{s.LoginServer()},
+	p := newProvider(t, setup{hc: hc, cfg: config.Provider{Settings: &Settings{Registries: []string{s.LoginServer()}},
 		Rate: config.Rate{RequestsPerSecond: 5000, MaxConcurrent: 3}}})
 	c, _ := testutil.Scan(t, p)
 	s.Injector.Set(emulator.Faults{Latency: 15 * time.Millisecond})
@@ -542,7 +541,7 @@ func TestLockLoopConcurrencyBound(t *testing.T) {
 func TestSKUThrottleHonoursRetryAfter(t *testing.T) {
 	s := newEmu(t, emu.Options{WritesPerMinute: 60}) // 1/s, bucket of 10
 	seed(s, "app", 12, 0)
-	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()},
+	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Settings: &Settings{Registries: []string{s.LoginServer()}},
 		Rate: config.Rate{RequestsPerSecond: 1000, MaxConcurrent: 2}}})
 	c, _ := testutil.Scan(t, p)
 	_, res, err := fix(t, t.Context(), p, c.Repos()[0], &testutil.Observer{})
@@ -559,7 +558,7 @@ func TestSKUThrottleHonoursRetryAfter(t *testing.T) {
 func TestInterruptedLoopResumes(t *testing.T) {
 	s := newEmu(t, emu.Options{WritesPerMinute: -1})
 	unlocked := seed(s, "app", 1200, 4) // 900 unlocked
-	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()},
+	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Settings: &Settings{Registries: []string{s.LoginServer()}},
 		Rate: config.Rate{RequestsPerSecond: 2000, MaxConcurrent: 8}}})
 	c, _ := testutil.Scan(t, p)
 
@@ -627,7 +626,7 @@ func TestEntraIDCredential(t *testing.T) {
 	s.AcceptAADToken("entra-token")
 	seed(s, "team/a", 6, 2)
 	seed(s, "team/b", 4, 0)
-	p := newProvider(t, setup{hc: emuClient(s), env: map[string]string{}, cfg: config.Provider{Registries: []string{s.LoginServer()},
+	p := newProvider(t, setup{hc: emuClient(s), env: map[string]string{}, cfg: config.Provider{Settings: &Settings{Registries: []string{s.LoginServer()}},
 		Rate: config.Rate{RequestsPerSecond: 1000}},
 		mods: []func(*Provider){func(p *Provider) {
 			p.newCredential = func() (azcore.TokenCredential, error) { return staticCred("entra-token"), nil }
@@ -657,7 +656,7 @@ func TestEntraIDCredential(t *testing.T) {
 	}
 
 	// An Entra ID token the registry refuses fails fast as denied.
-	p2 := newProvider(t, setup{hc: emuClient(s), env: map[string]string{}, cfg: config.Provider{Registries: []string{s.LoginServer()}},
+	p2 := newProvider(t, setup{hc: emuClient(s), env: map[string]string{}, cfg: config.Provider{Settings: &Settings{Registries: []string{s.LoginServer()}}},
 		mods: []func(*Provider){func(p *Provider) {
 			p.newCredential = func() (azcore.TokenCredential, error) { return staticCred("stranger"), nil }
 		}}})
@@ -672,7 +671,7 @@ func TestEntraIDCredential(t *testing.T) {
 func TestChallengeFallback(t *testing.T) {
 	s := newEmu(t, emu.Options{})
 	seed(s, "app", 2, 0)
-	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()}, Rate: config.Rate{RequestsPerSecond: 1000}}})
+	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Settings: &Settings{Registries: []string{s.LoginServer()}}, Rate: config.Rate{RequestsPerSecond: 1000}}})
 	c, _ := testutil.Scan(t, p)
 	r := c.Repos()[0].Handle.(*registry)
 	// Poison the write scope with a read-scoped token.

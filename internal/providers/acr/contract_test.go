@@ -33,7 +33,7 @@ func TestContract(t *testing.T) {
 	s.Deny("team/private")
 	hc := &http.Client{Transport: check.Transport(s.Client().Transport)}
 
-	cfg := config.Provider{Registries: []string{s.LoginServer()}, Rate: config.Rate{RequestsPerSecond: 1000, MaxConcurrent: 1}}
+	cfg := config.Provider{Settings: &Settings{Registries: []string{s.LoginServer()}}, Rate: config.Rate{RequestsPerSecond: 1000, MaxConcurrent: 1}}
 	basic := newProvider(t, setup{hc: hc, cfg: cfg, mods: []func(*Provider){func(p *Provider) { p.pageSize = 7 }}})
 	c, errs := testutil.Scan(t, basic)
 	if len(errs) != 0 || len(c.Repos()) != 5 {

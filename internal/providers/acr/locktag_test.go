@@ -12,7 +12,7 @@ func TestLockTagLocksOnlyThatTagAndIsIdempotent(t *testing.T) {
 	s := newEmu(t, emu.Options{SKU: "Premium"})
 	s.AddTag("team/app", "v1", false)
 	s.AddTag("team/app", "v2", false)
-	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Registries: []string{s.LoginServer()},
+	p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Settings: &Settings{Registries: []string{s.LoginServer()}},
 		Rate: config.Rate{RequestsPerSecond: 1000}}})
 
 	j := &testutil.Observer{}

@@ -70,14 +70,18 @@ var (
 
 // New builds the adapter from its config entry without calling any API.
 func New(ctx context.Context, p config.Provider, o providers.Options) (providers.Provider, error) {
-	if len(p.Projects) == 0 {
-		return nil, errors.New("projects: at least one GCP project id is required")
-	}
-	projects, err := cleanIDs("projects", p.Projects)
+	s, err := config.SettingsOf[Settings](p)
 	if err != nil {
 		return nil, err
 	}
-	locations, err := cleanIDs("locations", p.Locations)
+	if len(s.Projects) == 0 {
+		return nil, errors.New("projects: at least one GCP project id is required")
+	}
+	projects, err := cleanIDs("projects", s.Projects)
+	if err != nil {
+		return nil, err
+	}
+	locations, err := cleanIDs("locations", s.Locations)
 	if err != nil {
 		return nil, err
 	}

@@ -33,7 +33,7 @@ func startEmu(t *testing.T) *aremu.Server {
 // newProvider builds the adapter against the emulator with a fast retry policy.
 func newProvider(t *testing.T, s *aremu.Server, edit func(*config.Provider)) *Provider {
 	t.Helper()
-	cfg := config.Provider{Name: "gar", Kind: providers.KindArtifactRegistry, Endpoint: s.Endpoint(), Projects: []string{"p1"}}
+	cfg := config.Provider{Name: "gar", Kind: providers.KindArtifactRegistry, Endpoint: s.Endpoint(), Settings: &Settings{Projects: []string{"p1"}}}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -82,7 +82,7 @@ func TestPagination(t *testing.T) {
 		testutil.Must(t, s.CreateRepository("p1", "us-east1", n, aremu.ModeStandard, i%2 == 0))
 	}
 	s.SetFaults(emulator.Faults{PageSize: 3})
-	p := newProvider(t, s, func(c *config.Provider) { c.Locations = []string{"us-east1"} })
+	p := newProvider(t, s, func(c *config.Provider) { c.Settings.(*Settings).Locations = []string{"us-east1"} })
 	c, errs := testutil.Scan(t, p)
 	if len(errs) > 0 {
 		t.Fatal(errs)
@@ -108,7 +108,7 @@ func TestStreamingStopsEarly(t *testing.T) {
 		testutil.Must(t, s.CreateRepository("p1", "us-east1", fmt.Sprintf("r%d", i), aremu.ModeStandard, false))
 	}
 	s.SetFaults(emulator.Faults{PageSize: 2})
-	p := newProvider(t, s, func(c *config.Provider) { c.Locations = []string{"us-east1"} })
+	p := newProvider(t, s, func(c *config.Provider) { c.Settings.(*Settings).Locations = []string{"us-east1"} })
 	scopes, err := p.Scopes(t.Context())
 	testutil.Must(t, err)
 	c := &stopAt{n: 1}
@@ -127,7 +127,7 @@ func TestScopesFromListLocations(t *testing.T) {
 	testutil.Must(t, s.CreateRepository("p1", "europe-west1", "b", aremu.ModeStandard, true))
 	s.AddLocation("p1", "asia-east1")
 	testutil.Must(t, s.CreateRepository("p2", "us-east4", "c", aremu.ModeStandard, false))
-	p := newProvider(t, s, func(c *config.Provider) { c.Projects = []string{"p1", "p2", "p1"} })
+	p := newProvider(t, s, func(c *config.Provider) { c.Settings.(*Settings).Projects = []string{"p1", "p2", "p1"} })
 
 	scopes, err := p.Scopes(t.Context())
 	testutil.Must(t, err)
@@ -156,7 +156,7 @@ func TestExplicitLocations(t *testing.T) {
 	testutil.Must(t, s.CreateRepository("p1", "us-central1", "a", aremu.ModeStandard, false))
 	testutil.Must(t, s.CreateRepository("p1", "europe-west1", "b", aremu.ModeStandard, false))
 	testutil.Must(t, s.CreateRepository("p1", "asia-east1", "skipped", aremu.ModeStandard, false))
-	p := newProvider(t, s, func(c *config.Provider) { c.Locations = []string{"us-central1", "europe-west1"} })
+	p := newProvider(t, s, func(c *config.Provider) { c.Settings.(*Settings).Locations = []string{"us-central1", "europe-west1"} })
 	scopes, err := p.Scopes(t.Context())
 	testutil.Must(t, err)
 	if got := scopeNames(scopes); !slices.Equal(got, []string{"p1/us-central1", "p1/europe-west1"}) {
@@ -222,7 +222,7 @@ func TestUnreadableScope(t *testing.T) {
 	testutil.Must(t, s.CreateRepository("p3", "us-east1", "d", aremu.ModeStandard, false))
 	s.Deny("p1", "europe-west1")
 	s.Deny("p2", "")
-	p := newProvider(t, s, func(c *config.Provider) { c.Projects = []string{"p1", "p2", "p3"} })
+	p := newProvider(t, s, func(c *config.Provider) { c.Settings.(*Settings).Projects = []string{"p1", "p2", "p3"} })
 
 	scopes, err := p.Scopes(t.Context())
 	testutil.Must(t, err)
@@ -255,7 +255,7 @@ func TestNotFoundScope(t *testing.T) {
 	s := startEmu(t)
 	testutil.Must(t, s.CreateRepository("p1", "us-central1", "a", aremu.ModeStandard, false))
 	s.Missing("p1", "us-central1")
-	p := newProvider(t, s, func(c *config.Provider) { c.Locations = []string{"us-central1"} })
+	p := newProvider(t, s, func(c *config.Provider) { c.Settings.(*Settings).Locations = []string{"us-central1"} })
 	_, errs := testutil.Scan(t, p)
 	if providers.KindOf(errs["p1/us-central1"]) != providers.ErrNotFound {
 		t.Fatalf("errors %v", errs)
@@ -480,7 +480,7 @@ func TestPlanWithoutHandle(t *testing.T) {
 func TestRetries(t *testing.T) {
 	s := startEmu(t)
 	testutil.Must(t, s.CreateRepository("p1", "us-central1", "app", aremu.ModeStandard, false))
-	p := newProvider(t, s, func(c *config.Provider) { c.Locations = []string{"us-central1"} })
+	p := newProvider(t, s, func(c *config.Provider) { c.Settings.(*Settings).Locations = []string{"us-central1"} })
 	scopes, err := p.Scopes(t.Context())
 	testutil.Must(t, err)
 
@@ -517,7 +517,7 @@ func TestRetries(t *testing.T) {
 func TestCancelled(t *testing.T) {
 	s := startEmu(t)
 	testutil.Must(t, s.CreateRepository("p1", "us-central1", "app", aremu.ModeStandard, false))
-	p := newProvider(t, s, func(c *config.Provider) { c.Locations = []string{"us-central1"} })
+	p := newProvider(t, s, func(c *config.Provider) { c.Settings.(*Settings).Locations = []string{"us-central1"} })
 	scopes, err := p.Scopes(t.Context())
 	testutil.Must(t, err)
 	// A latency far beyond any machine's slowness: returning at all within
@@ -543,11 +543,11 @@ func TestNewIsLazyAndValidates(t *testing.T) {
 	}
 	for _, cfg := range []config.Provider{
 		{Name: "x"},
-		{Name: "x", Projects: []string{""}},
-		{Name: "x", Projects: []string{"a/b"}},
-		{Name: "x", Projects: []string{"p"}, Locations: []string{"*"}},
-		{Name: "x", Projects: []string{"p"}, Locations: []string{"-", "us/x"}},
-		{Name: "x", Projects: []string{"p"}, TLS: config.TLS{CAFile: "/nonexistent/ca.pem"}},
+		{Name: "x", Settings: &Settings{Projects: []string{""}}},
+		{Name: "x", Settings: &Settings{Projects: []string{"a/b"}}},
+		{Name: "x", Settings: &Settings{Projects: []string{"p"}, Locations: []string{"*"}}},
+		{Name: "x", Settings: &Settings{Projects: []string{"p"}, Locations: []string{"-", "us/x"}}},
+		{Name: "x", Settings: &Settings{Projects: []string{"p"}}, TLS: config.TLS{CAFile: "/nonexistent/ca.pem"}},
 	} {
 		if _, err := New(t.Context(), cfg, providers.Options{}); err == nil {
 			t.Errorf("config %+v accepted", cfg)

@@ -1,5 +1,9 @@
-// Package catalog is the one explicit kind -> constructor table. It lives
+// Package catalog is the one explicit table of registry kinds. It lives
 // outside package providers because it imports every adapter.
+//
+// Adding a kind is one Entry in entries: the adapter package supplies its
+// config Spec (keys, validation, secret hints) and its constructor; config,
+// the CLI and the sandbox learn the kind from here.
 package catalog
 
 import (
@@ -20,32 +24,57 @@ import (
 // API: credentials and network are touched only when listing starts.
 type Constructor func(ctx context.Context, p config.Provider, o providers.Options) (providers.Provider, error)
 
-// constructors maps each supported kind to its adapter. Adding a registry
-// means adding one line here.
-var constructors = map[string]Constructor{
-	providers.KindACR:              acr.New,
-	providers.KindArtifactRegistry: artifactregistry.New,
-	providers.KindDockerHub:        dockerhub.New,
-	providers.KindECR:              ecr.New,
-	providers.KindHarbor:           harbor.New,
-	providers.KindQuay:             quay.New,
+// Entry is one registry kind: its part of the config contract and its
+// adapter's constructor, both from the adapter package.
+type Entry struct {
+	Spec *config.Spec
+	New  Constructor
 }
 
+// entries are the supported kinds in documentation order (error messages,
+// --help and the sandbox list them in this order).
+var entries = []Entry{
+	{Spec: ecr.Spec, New: ecr.New},
+	{Spec: artifactregistry.Spec, New: artifactregistry.New},
+	{Spec: acr.Spec, New: acr.New},
+	{Spec: dockerhub.Spec, New: dockerhub.New},
+	{Spec: quay.Spec, New: quay.New},
+	{Spec: harbor.Spec, New: harbor.New},
+}
+
+// Kinds is every kind's config Spec, for config.Decode and Validate.
+func Kinds() config.Kinds {
+	out := make(config.Kinds, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, e.Spec)
+	}
+	return out
+}
+
+// Names lists the supported kinds in documentation order.
+func Names() []string { return Kinds().Names() }
+
 // Supported reports whether kind has an adapter in this build.
-func Supported(kind string) bool {
-	_, ok := constructors[kind]
-	return ok
+func Supported(kind string) bool { return lookup(kind) != nil }
+
+func lookup(kind string) *Entry {
+	for i := range entries {
+		if entries[i].Spec.Kind == kind {
+			return &entries[i]
+		}
+	}
+	return nil
 }
 
 // Build returns one Provider per config entry, in config order.
 func Build(ctx context.Context, ps []config.Provider, o providers.Options) ([]providers.Provider, error) {
 	out := make([]providers.Provider, 0, len(ps))
 	for i, p := range ps {
-		c, ok := constructors[p.Kind]
-		if !ok {
+		e := lookup(p.Kind)
+		if e == nil {
 			return nil, fmt.Errorf("providers[%d] (%s): kind %q is not supported by this build", i, p.Name, p.Kind)
 		}
-		pr, err := c(ctx, p, o)
+		pr, err := e.New(ctx, p, o)
 		if err != nil {
 			return nil, fmt.Errorf("provider %q (%s): %w", p.Name, p.Kind, err)
 		}

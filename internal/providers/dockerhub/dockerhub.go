@@ -14,7 +14,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -49,6 +48,7 @@ const WarnPrivateVisibility = "hub-private-visibility"
 type Provider struct {
 	name       string
 	cfg        config.Provider
+	namespaces []string
 	opts       providers.Options
 	client     *httpapi.Client
 	auth       *httpapi.Bearer
@@ -63,9 +63,13 @@ var (
 
 // New builds the adapter from its config entry. It makes no API call:
 // credentials are read and a token minted when listing starts.
+//
+// The entry is one that config validated (Spec): namespaces and both
+// credential variable names are set.
 func New(_ context.Context, p config.Provider, o providers.Options) (providers.Provider, error) {
-	if p.Credentials.UsernameEnv == "" || p.Credentials.TokenEnv == "" {
-		return nil, errors.New("credentials.username_env and credentials.token_env are required (username or organisation name, and a personal or organisation access token)")
+	s, err := config.SettingsOf[Settings](p)
+	if err != nil {
+		return nil, err
 	}
 	endpoint := p.Endpoint
 	if endpoint == "" {
@@ -78,7 +82,7 @@ func New(_ context.Context, p config.Provider, o providers.Options) (providers.P
 	if conc <= 0 {
 		conc = defaultConcurrent
 	}
-	pr := &Provider{name: p.Name, cfg: p, opts: o, concurrent: conc, uriHost: "docker.io"}
+	pr := &Provider{name: p.Name, cfg: p, namespaces: s.Namespaces, opts: o, concurrent: conc, uriHost: "docker.io"}
 	if p.Endpoint != "" {
 		if u, err := url.Parse(endpoint); err == nil && u.Host != "" {
 			pr.uriHost = u.Host
@@ -169,28 +173,11 @@ func jwtLifetime(tok string) time.Duration {
 	return d
 }
 
-// namespaces are the configured ones, or the identifier itself (an OAT's
-// organisation, a PAT user's own namespace): Hub has no documented call
-// that lists the namespaces a token can see.
-func (p *Provider) namespaces() ([]string, error) {
-	if len(p.cfg.Namespaces) > 0 {
-		return p.cfg.Namespaces, nil
-	}
-	id := p.opts.Env(p.cfg.Credentials.UsernameEnv)
-	if id == "" {
-		return nil, fmt.Errorf("no namespaces configured and environment variable %s (credentials.username_env) is empty", p.cfg.Credentials.UsernameEnv)
-	}
-	return []string{id}, nil
-}
-
-// Scopes returns one scope per namespace. It makes no API call.
+// Scopes returns one scope per configured namespace (config requires at
+// least one). It makes no API call.
 func (p *Provider) Scopes(context.Context) ([]providers.Scope, error) {
-	nss, err := p.namespaces()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]providers.Scope, 0, len(nss))
-	for _, ns := range nss {
+	out := make([]providers.Scope, 0, len(p.namespaces))
+	for _, ns := range p.namespaces {
 		out = append(out, providers.Scope{Provider: p.name, Kind: providers.KindDockerHub, Name: ns})
 	}
 	return out, nil

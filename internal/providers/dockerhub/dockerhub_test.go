@@ -398,8 +398,11 @@ func TestCredentialsProblems(t *testing.T) {
 	s := startEmu(t)
 	addRepo(t, s, "acme", "app", false, false)
 
-	if _, err := dockerhub.New(t.Context(), config.Provider{Name: "x", Kind: "dockerhub"}, providers.Options{}); err == nil {
-		t.Fatal("New accepted a config without credential variable names")
+	// The kind's Spec requires both variable names; New relies on it.
+	c := &config.Config{Version: config.CurrentVersion, Providers: []config.Provider{{Name: "x", Kind: "dockerhub",
+		Settings: &dockerhub.Settings{Namespaces: []string{"acme"}}}}}
+	if err := c.Validate(config.Kinds{dockerhub.Spec}); err == nil || !strings.Contains(err.Error(), "credentials.token_env: missing") {
+		t.Fatalf("config without credential variable names: %v", err)
 	}
 
 	p := newProvider(t, s, func(st *setup) { st.env = env{userEnv: testUser} })
@@ -450,18 +453,6 @@ func TestDebugLogsCarryNoToken(t *testing.T) {
 		if strings.Contains(logs.String(), secret) {
 			t.Fatalf("log leaks a credential")
 		}
-	}
-}
-
-func TestScopesDefaultToIdentifier(t *testing.T) {
-	s := startEmu(t)
-	p := newProvider(t, s, func(st *setup) { st.namespaces = nil })
-	sc, err := p.Scopes(t.Context())
-	if err != nil || len(sc) != 1 || sc[0].Name != testUser {
-		t.Fatalf("scopes %+v err %v", sc, err)
-	}
-	if s.Calls().Get(hubemu.OpAuthToken) != 0 {
-		t.Fatal("Scopes called the API")
 	}
 }
 

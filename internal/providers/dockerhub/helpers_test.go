@@ -71,7 +71,7 @@ func newProvider(t *testing.T, s *hubemu.Server, mod func(*setup)) *dockerhub.Pr
 		o.Logger = slog.New(slog.NewTextHandler(st.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	p, err := dockerhub.New(t.Context(), config.Provider{
-		Name: "hub-test", Kind: providers.KindDockerHub, Endpoint: s.URL(), Namespaces: st.namespaces, Rate: st.rate,
+		Name: "hub-test", Kind: providers.KindDockerHub, Endpoint: s.URL(), Settings: &dockerhub.Settings{Namespaces: st.namespaces}, Rate: st.rate,
 		Credentials: config.Credentials{UsernameEnv: userEnv, TokenEnv: tokenEnv},
 	}, o)
 	if err != nil {

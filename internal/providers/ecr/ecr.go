@@ -138,7 +138,11 @@ func New(ctx context.Context, p config.Provider, o providers.Options) (providers
 }
 
 func newProvider(ctx context.Context, p config.Provider, o providers.Options, t tuning) (*Provider, error) {
-	roles, err := parseRoles(p.RoleARNs)
+	s, err := config.SettingsOf[Settings](p)
+	if err != nil {
+		return nil, err
+	}
+	roles, err := parseRoles(s.RoleARNs)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +196,7 @@ func newProvider(ctx context.Context, p config.Provider, o providers.Options, t 
 	// buildable client it configures.
 	cfg.HTTPClient = refuseRedirects(cfg.HTTPClient, p.Name)
 
-	regions, err := parseRegions(p.Regions, cfg.Region)
+	regions, err := parseRegions(s.Regions, cfg.Region)
 	if err != nil {
 		return nil, err
 	}
@@ -237,8 +241,8 @@ func newProvider(ctx context.Context, p config.Provider, o providers.Options, t 
 		self:    map[string]ecrAPI{},
 		assumed: map[string]ecrAPI{},
 	}
-	if p.PullThroughCachePrefixes != nil {
-		pr.ptcDeclared = slices.Clone(p.PullThroughCachePrefixes)
+	if s.PullThroughCachePrefixes != nil {
+		pr.ptcDeclared = slices.Clone(s.PullThroughCachePrefixes)
 	}
 	if len(roles) == 0 {
 		for _, r := range regions {

@@ -72,7 +72,7 @@ func TestEmulatorPaginationStreams(t *testing.T) {
 			mustCreate(t, s, r, fmt.Sprintf("team%d/svc-%04d", i%7, i), ecremu.Immutable)
 		}
 	}
-	p := newTestProvider(t, config.Provider{Regions: regions, Endpoint: s.URL()})
+	p := newTestProvider(t, config.Provider{Settings: &Settings{Regions: regions}, Endpoint: s.URL()})
 	ss, err := p.Scopes(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +104,7 @@ func TestEmulatorDeniedRegionIsAScopeError(t *testing.T) {
 	s.Deny(emuAccount, "eu-west-1", "DescribeRepositories")
 	s.SetFaults(emulator.Faults{PageSize: 7}) // several pages in the readable region
 
-	p := newTestProvider(t, config.Provider{Regions: []string{"eu-west-1", "us-east-1"}, Endpoint: s.URL()})
+	p := newTestProvider(t, config.Provider{Settings: &Settings{Regions: []string{"eu-west-1", "us-east-1"}}, Endpoint: s.URL()})
 	recs, errs := testutil.ScanEach(t, p)
 	if got := len(recs[emuAccount+"/us-east-1"].Repos()); got != 30 {
 		t.Errorf("us-east-1 emitted %d repositories, want 30", got)
@@ -135,7 +135,7 @@ func TestEmulatorPTC(t *testing.T) {
 	}
 	// One rule per page: the rule lookup must follow nextToken too.
 	s.SetFaults(emulator.Faults{PageSize: 1})
-	p := newTestProvider(t, config.Provider{Regions: []string{"us-east-1"}, Endpoint: s.URL()})
+	p := newTestProvider(t, config.Provider{Settings: &Settings{Regions: []string{"us-east-1"}}, Endpoint: s.URL()})
 
 	t.Run("exempt by prefix", func(t *testing.T) {
 		recs, errs := testutil.ScanEach(t, p)
@@ -187,8 +187,7 @@ func TestEmulatorPTC(t *testing.T) {
 
 	t.Run("declared prefixes replace the denied lookup", func(t *testing.T) {
 		// The deny from the previous subtest is still in place.
-		pd := newTestProvider(t, config.Provider{Regions: []string{"us-east-1"}, Endpoint: s.URL(),
-			PullThroughCachePrefixes: []string{"quay"}})
+		pd := newTestProvider(t, config.Provider{Settings: &Settings{Regions: []string{"us-east-1"}, PullThroughCachePrefixes: []string{"quay"}}, Endpoint: s.URL()})
 		s.Calls().Reset()
 		recs, errs := testutil.ScanEach(t, pd)
 		if len(errs) > 0 {
@@ -210,7 +209,7 @@ func TestEmulatorPTC(t *testing.T) {
 			}
 		}
 		// [] declares that there is no rule at all.
-		pn := newTestProvider(t, config.Provider{Regions: []string{"us-east-1"}, Endpoint: s.URL(), PullThroughCachePrefixes: []string{}})
+		pn := newTestProvider(t, config.Provider{Settings: &Settings{Regions: []string{"us-east-1"}, PullThroughCachePrefixes: []string{}}, Endpoint: s.URL()})
 		recs, _ = testutil.ScanEach(t, pn)
 		for name, r := range recs[emuAccount+"/us-east-1"].ByName() {
 			if r.HoldWrites != "" || r.DefaultExemption != "" {
@@ -226,7 +225,7 @@ func TestEmulatorPTCUnsupportedCountsAsNone(t *testing.T) {
 	s := startEmu(t)
 	mustCreate(t, s, "us-east-1", "ecr-public/library/nginx", ecremu.Mutable)
 	s.Unsupported("DescribePullThroughCacheRules")
-	p := newTestProvider(t, config.Provider{Regions: []string{"us-east-1"}, Endpoint: s.URL()})
+	p := newTestProvider(t, config.Provider{Settings: &Settings{Regions: []string{"us-east-1"}}, Endpoint: s.URL()})
 	recs, errs := testutil.ScanEach(t, p)
 	if len(errs) > 0 {
 		t.Fatal(errs)
@@ -251,7 +250,7 @@ func TestEmulatorPTCThrottledHoldsFixBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Deny(emuAccount, "us-east-1", "DescribePullThroughCacheRules")
-	p := newTestProvider(t, config.Provider{Regions: []string{"us-east-1"}, Endpoint: s.URL()})
+	p := newTestProvider(t, config.Provider{Settings: &Settings{Regions: []string{"us-east-1"}}, Endpoint: s.URL()})
 	recs, _ := testutil.ScanEach(t, p)
 	r := recs[emuAccount+"/us-east-1"].ByName()["ecr-public/library/nginx"]
 	if r.HoldWrites == "" || r.DefaultExemption != "" {
@@ -265,7 +264,7 @@ func TestEmulatorThrottlingRiddenOut(t *testing.T) {
 		mustCreate(t, s, "us-east-1", fmt.Sprintf("r%03d", i), ecremu.Immutable)
 	}
 	s.SetFaults(emulator.Faults{PageSize: 10, ThrottleRate: 0.3, Seed: 42})
-	p := newTestProvider(t, config.Provider{Regions: []string{"us-east-1"}, Endpoint: s.URL()})
+	p := newTestProvider(t, config.Provider{Settings: &Settings{Regions: []string{"us-east-1"}}, Endpoint: s.URL()})
 	recs, errs := testutil.ScanEach(t, p)
 	if len(errs) > 0 {
 		t.Fatalf("throttling was not ridden out: %v", errs)
@@ -295,7 +294,7 @@ func TestEmulatorApplyJournalAndVerify(t *testing.T) {
 	s := startEmu(t)
 	mustCreate(t, s, "us-east-1", "web/legacy", ecremu.Mutable)
 	mustCreate(t, s, "us-east-1", "web/frontend", ecremu.ImmutableWithExclusion, "latest", "*")
-	p := newTestProvider(t, config.Provider{Regions: []string{"us-east-1"}, Endpoint: s.URL()})
+	p := newTestProvider(t, config.Provider{Settings: &Settings{Regions: []string{"us-east-1"}}, Endpoint: s.URL()})
 	recs, _ := testutil.ScanEach(t, p)
 	repos := recs[emuAccount+"/us-east-1"].ByName()
 	pol := providers.FixPolicy{MutableTagsAllowed: []string{" latest "}}
@@ -358,7 +357,7 @@ func TestEmulatorApplyJournalAndVerify(t *testing.T) {
 func TestEmulatorTemplates(t *testing.T) {
 	s := startEmu(t)
 	regions := []string{"us-east-1", "eu-west-1", "ap-south-1", "sa-east-1"}
-	p := newTestProvider(t, config.Provider{Regions: regions, Endpoint: s.URL()})
+	p := newTestProvider(t, config.Provider{Settings: &Settings{Regions: regions}, Endpoint: s.URL()})
 	pol := providers.FixPolicy{MutableTagsAllowed: []string{"latest", "*"}}
 	// eu-west-1 already has a loose ROOT template with fields to preserve;
 	// ap-south-1 is already immutable; sa-east-1's also applies to
@@ -467,7 +466,7 @@ func TestEmulatorTemplates(t *testing.T) {
 func TestEmulatorTemplatesUnsupported(t *testing.T) {
 	s := startEmu(t)
 	s.Unsupported("DescribeRepositoryCreationTemplates")
-	p := newTestProvider(t, config.Provider{Regions: []string{"us-east-1"}, Endpoint: s.URL()})
+	p := newTestProvider(t, config.Provider{Settings: &Settings{Regions: []string{"us-east-1"}}, Endpoint: s.URL()})
 	_, err := p.PlanDefaults(t.Context(), providers.FixPolicy{})
 	if providers.KindOf(err) != providers.ErrUnsupported || !strings.Contains(err.Error(), "not supported") {
 		t.Errorf("err = %v", err)
@@ -505,7 +504,7 @@ func TestEmulatorRolesAndLimiter(t *testing.T) {
 			}
 		}
 	}
-	p := newTestProvider(t, config.Provider{Regions: regions, RoleARNs: arns, Endpoint: url, Rate: config.Rate{MaxConcurrent: 2, RequestsPerSecond: 1000}})
+	p := newTestProvider(t, config.Provider{Settings: &Settings{Regions: regions, RoleARNs: arns}, Endpoint: url, Rate: config.Rate{MaxConcurrent: 2, RequestsPerSecond: 1000}})
 	ss, err := p.Scopes(t.Context())
 	if err != nil || len(ss) != 4 {
 		t.Fatalf("scopes %v %v", ss, err)

@@ -83,5 +83,5 @@ func staticTestCreds() aws.CredentialsProvider {
 }
 
 func configProvider(regions, roles []string, endpoint string) config.Provider {
-	return config.Provider{Name: "aws-test", Kind: providers.KindECR, Regions: regions, RoleARNs: roles, Endpoint: endpoint}
+	return config.Provider{Name: "aws-test", Kind: providers.KindECR, Settings: &Settings{Regions: regions, RoleARNs: roles}, Endpoint: endpoint}
 }

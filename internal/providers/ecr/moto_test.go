@@ -75,7 +75,7 @@ func TestMotoModesRegionsAndPTCUnsupported(t *testing.T) {
 	seed(t, east, "web/mut-excl", types.ImageTagMutabilityMutableWithExclusion, "v*")
 	seed(t, seedClient(u, "eu-west-1", nil), "eu/only", types.ImageTagMutabilityImmutable)
 
-	p := newTestProvider(t, config.Provider{Regions: []string{"us-east-1", "eu-west-1"}, Endpoint: u})
+	p := newTestProvider(t, config.Provider{Settings: &Settings{Regions: []string{"us-east-1", "eu-west-1"}}, Endpoint: u})
 	if got, want := scopeNames(t, p), []string{motoAccount + "/eu-west-1", motoAccount + "/us-east-1"}; !slices.Equal(got, want) {
 		t.Fatalf("scopes = %v, want %v", got, want)
 	}
@@ -146,8 +146,8 @@ func TestMotoEndpointVariables(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL_ECR", u)
 
 	for i, cfg := range []config.Provider{
-		{Regions: []string{"us-west-2"}},
-		{Regions: []string{"us-west-2"}, Endpoint: u},
+		{Settings: &Settings{Regions: []string{"us-west-2"}}},
+		{Settings: &Settings{Regions: []string{"us-west-2"}}, Endpoint: u},
 	} {
 		before := stsCalls.Load()
 		p := newTestProvider(t, cfg)
@@ -183,7 +183,7 @@ func TestMotoRoleARNsScopeByAccount(t *testing.T) {
 	}
 	seed(t, seedClient(u, "us-east-1", nil), "caller-own", types.ImageTagMutabilityMutable)
 
-	p := newTestProvider(t, config.Provider{Regions: []string{"us-east-1"}, RoleARNs: arns, Endpoint: u})
+	p := newTestProvider(t, config.Provider{Settings: &Settings{Regions: []string{"us-east-1"}, RoleARNs: arns}, Endpoint: u})
 	want := []string{"111111111111/us-east-1", "222222222222/us-east-1"}
 	if got := scopeNames(t, p); !slices.Equal(got, want) {
 		t.Fatalf("scopes = %v, want %v (the caller's own account must not appear)", got, want)
@@ -214,7 +214,7 @@ func TestMotoFixPlanApplyIdempotent(t *testing.T) {
 		"web/ok":      {Mode: providers.ModeImmutable, Native: nativeImmutable},
 	}
 
-	p := newTestProvider(t, config.Provider{Regions: []string{"us-east-1"}, Endpoint: u})
+	p := newTestProvider(t, config.Provider{Settings: &Settings{Regions: []string{"us-east-1"}}, Endpoint: u})
 	recs, _ := testutil.ScanEach(t, p)
 	j := &testutil.Observer{}
 	for _, r := range recs[motoAccount+"/us-east-1"].Repos() {
@@ -269,7 +269,7 @@ func TestMotoFixPlanApplyIdempotent(t *testing.T) {
 
 func TestMotoTemplatesUnsupported(t *testing.T) {
 	u := motoEnv(t)
-	p := newTestProvider(t, config.Provider{Regions: []string{"us-east-1", "eu-west-1"}, Endpoint: u})
+	p := newTestProvider(t, config.Provider{Settings: &Settings{Regions: []string{"us-east-1", "eu-west-1"}}, Endpoint: u})
 	changes, err := p.PlanDefaults(t.Context(), providers.FixPolicy{})
 	if err == nil || len(changes) != 0 {
 		t.Fatalf("PlanDefaults = %v, %v; want per-scope errors", changes, err)

@@ -45,7 +45,7 @@ func TestStalledAttemptTimesOutAndIsRetried(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL_STS", stall.URL)
 
 	p, err := newProvider(t.Context(), config.Provider{Name: "aws-test", Kind: providers.KindECR,
-		Endpoint: stall.URL, Regions: []string{"us-east-1"}}, providers.Options{},
+		Endpoint: stall.URL, Settings: &Settings{Regions: []string{"us-east-1"}}}, providers.Options{},
 		tuning{maxBackoff: time.Millisecond, attemptTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -126,7 +126,7 @@ func TestContractAgainstHarborSwagger(t *testing.T) {
 
 	// Projects named in config are looked up by name; a denied project
 	// answers with a documented 403.
-	e.p.cfg.Projects = []string{"apps", "partial"}
+	e.p.projects = []string{"apps", "partial"}
 	e.s.Deny("partial", true)
 	_, errs = testutil.Scan(t, e.p)
 	if providers.KindOf(errs["partial"]) != providers.ErrDenied {

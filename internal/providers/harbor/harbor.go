@@ -37,12 +37,13 @@ const apiPrefix = "/api/v2.0"
 
 // Provider is one configured Harbor instance.
 type Provider struct {
-	name string
-	cfg  config.Provider
-	opts providers.Options
-	log  *slog.Logger
-	base string
-	host string
+	name     string
+	cfg      config.Provider
+	projects []string
+	opts     providers.Options
+	log      *slog.Logger
+	base     string
+	host     string
 
 	// tweak adjusts client options (tests shorten backoffs, add transports).
 	tweak func(*httpapi.Options)
@@ -82,7 +83,11 @@ func newProvider(p config.Provider, o providers.Options, tweak func(*httpapi.Opt
 		return nil, fmt.Errorf("harbor: endpoint %q must be an http(s) URL", p.Endpoint)
 	}
 	base := strings.TrimSuffix(strings.TrimSuffix(p.Endpoint, "/"), apiPrefix)
-	return &Provider{name: p.Name, cfg: p, opts: o, log: o.Log().With("provider", p.Name, "kind", providers.KindHarbor),
+	s, err := config.SettingsOf[Settings](p)
+	if err != nil {
+		return nil, err
+	}
+	return &Provider{name: p.Name, cfg: p, projects: s.Projects, opts: o, log: o.Log().With("provider", p.Name, "kind", providers.KindHarbor),
 		base: base, host: u.Host, tweak: tweak}, nil
 }
 
@@ -133,9 +138,9 @@ type handle struct {
 
 // Scopes are the configured projects, or every project the account sees.
 func (p *Provider) Scopes(ctx context.Context) ([]providers.Scope, error) {
-	if len(p.cfg.Projects) > 0 {
-		out := make([]providers.Scope, 0, len(p.cfg.Projects))
-		for _, name := range p.cfg.Projects {
+	if len(p.projects) > 0 {
+		out := make([]providers.Scope, 0, len(p.projects))
+		for _, name := range p.projects {
 			out = append(out, providers.Scope{Provider: p.name, Kind: providers.KindHarbor, Name: name})
 		}
 		return out, nil

@@ -50,7 +50,7 @@ func setup(t *testing.T, o setupOpts) *env {
 	t.Cleanup(hs.Close)
 	s.SetURL(hs.URL)
 	p, err := newProvider(config.Provider{
-		Name: "h", Kind: "harbor", Endpoint: hs.URL, Projects: o.projects,
+		Name: "h", Kind: "harbor", Endpoint: hs.URL, Settings: &Settings{Projects: o.projects},
 		Credentials: config.Credentials{UsernameEnv: userEnv, PasswordEnv: passEnv},
 	}, providers.Options{HTTPClient: o.client, Getenv: testEnv}, func(o *httpapi.Options) {
 		o.BaseBackoff, o.MaxBackoff, o.MaxRetries = time.Millisecond, 4*time.Millisecond, 30

@@ -36,7 +36,7 @@ func (f *flight) wrap(h http.Handler) http.Handler {
 func withConcurrency(t *testing.T, e *env, n int, namespaces ...string) {
 	t.Helper()
 	p, err := newProvider(config.Provider{
-		Name: "q", Kind: "quay", Endpoint: e.hs.URL, Namespaces: namespaces,
+		Name: "q", Kind: "quay", Endpoint: e.hs.URL, Settings: &Settings{Namespaces: namespaces},
 		Credentials: config.Credentials{TokenEnv: tokenEnv}, Rate: config.Rate{MaxConcurrent: n},
 	}, providers.Options{Getenv: func(k string) string {
 		if k == tokenEnv {

@@ -52,12 +52,13 @@ var fixPatterns = []string{".*", "^.*$", "(.*)"}
 
 // Provider is one configured Quay instance.
 type Provider struct {
-	name string
-	cfg  config.Provider
-	opts providers.Options
-	log  *slog.Logger
-	base string
-	host string
+	name       string
+	cfg        config.Provider
+	namespaces []string
+	opts       providers.Options
+	log        *slog.Logger
+	base       string
+	host       string
 
 	// tweak adjusts client options (tests shorten backoffs).
 	tweak func(*httpapi.Options)
@@ -90,7 +91,11 @@ func newProvider(p config.Provider, o providers.Options, tweak func(*httpapi.Opt
 		return nil, fmt.Errorf("quay: endpoint %q must be an http(s) URL", p.Endpoint)
 	}
 	base = strings.TrimSuffix(base, "/api/v1")
-	return &Provider{name: p.Name, cfg: p, opts: o, log: o.Log().With("provider", p.Name, "kind", providers.KindQuay),
+	s, err := config.SettingsOf[Settings](p)
+	if err != nil {
+		return nil, err
+	}
+	return &Provider{name: p.Name, cfg: p, namespaces: s.Namespaces, opts: o, log: o.Log().With("provider", p.Name, "kind", providers.KindQuay),
 		base: base, host: u.Host, tweak: tweak}, nil
 }
 
@@ -117,11 +122,11 @@ func (p *Provider) client() (*httpapi.Client, error) {
 
 // Scopes are the configured namespaces (organisations or users).
 func (p *Provider) Scopes(context.Context) ([]providers.Scope, error) {
-	if len(p.cfg.Namespaces) == 0 {
+	if len(p.namespaces) == 0 {
 		return nil, fmt.Errorf("quay %s: namespaces is empty: list the organisations and users to audit", p.name)
 	}
-	out := make([]providers.Scope, 0, len(p.cfg.Namespaces))
-	for _, ns := range p.cfg.Namespaces {
+	out := make([]providers.Scope, 0, len(p.namespaces))
+	for _, ns := range p.namespaces {
 		out = append(out, providers.Scope{Provider: p.name, Kind: providers.KindQuay, Name: ns})
 	}
 	return out, nil

@@ -48,7 +48,7 @@ func setup(t *testing.T, wrap func(http.Handler) http.Handler, namespaces ...str
 func newTestProvider(t *testing.T, endpoint string, namespaces ...string) *Provider {
 	t.Helper()
 	p, err := newProvider(config.Provider{
-		Name: "q", Kind: "quay", Endpoint: endpoint, Namespaces: namespaces,
+		Name: "q", Kind: "quay", Endpoint: endpoint, Settings: &Settings{Namespaces: namespaces},
 		Credentials: config.Credentials{TokenEnv: tokenEnv},
 	}, providers.Options{Getenv: func(k string) string {
 		if k == tokenEnv {
@@ -408,7 +408,7 @@ func TestCredentials(t *testing.T) {
 	s.AddOrg("acme")
 	hs := httptest.NewServer(s.Handler())
 	defer hs.Close()
-	p, err := newProvider(config.Provider{Name: "q", Endpoint: hs.URL, Namespaces: []string{"acme"},
+	p, err := newProvider(config.Provider{Name: "q", Endpoint: hs.URL, Settings: &Settings{Namespaces: []string{"acme"}},
 		Credentials: config.Credentials{TokenEnv: tokenEnv}}, providers.Options{Getenv: func(string) string { return "" }}, nil)
 	testutil.Must(t, err)
 	err = p.Repositories(t.Context(), providers.Scope{Name: "acme"}, &testutil.Emitter{})
