@@ -100,7 +100,7 @@ func (d *Demo) Provider() config.Provider {
 		Name:        "gitlab-demo",
 		Kind:        Kind,
 		Endpoint:    d.URL(),
-		Namespaces:  []string{"acme"},
+		Settings:    config.Keys{"namespaces": []string{"acme"}},
 		Credentials: config.Credentials{TokenEnv: DemoTokenEnv},
 	}
 }

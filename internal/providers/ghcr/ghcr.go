@@ -104,7 +104,11 @@ func newProvider(p config.Provider, o providers.Options, tweak func(*httpapi.Opt
 	if p.Credentials.TokenEnv == "" {
 		return nil, errors.New("ghcr: credentials.token_env must name the variable holding a classic personal access token with read:packages")
 	}
-	if len(p.Namespaces) == 0 {
+	s, err := config.SettingsOf[Settings](p)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.Namespaces) == 0 {
 		return nil, errors.New("ghcr: namespaces is empty: list the organisations and users whose packages to audit")
 	}
 	base := strings.TrimSuffix(p.Endpoint, "/")
@@ -125,7 +129,7 @@ func newProvider(p config.Provider, o providers.Options, tweak func(*httpapi.Opt
 		}
 	}
 	return &Provider{
-		name: p.Name, owners: p.Namespaces, tokenEnv: p.Credentials.TokenEnv, cfg: p, opts: o,
+		name: p.Name, owners: s.Namespaces, tokenEnv: p.Credentials.TokenEnv, cfg: p, opts: o,
 		log:  o.Log().With("provider", p.Name, "kind", Kind),
 		base: base, registry: reg, tweak: tweak,
 	}, nil

@@ -45,7 +45,7 @@ func start(t *testing.T, o ghcremu.Options) *fixture {
 func (f *fixture) provider(t *testing.T, owners ...string) *Provider {
 	t.Helper()
 	env := map[string]string{tokenEnv: f.token}
-	p, err := newProvider(config.Provider{Name: "gh", Kind: Kind, Endpoint: f.hs.URL, Namespaces: owners,
+	p, err := newProvider(config.Provider{Name: "gh", Kind: Kind, Endpoint: f.hs.URL, Settings: config.Keys{"namespaces": owners},
 		Credentials: config.Credentials{TokenEnv: tokenEnv}},
 		providers.Options{Getenv: func(k string) string { return env[k] }},
 		func(o *httpapi.Options) {
@@ -201,13 +201,13 @@ func TestErrorsAndAuth(t *testing.T) {
 	if strings.Contains(errs["acme"].Error(), "ghp_wrong") {
 		t.Error("the token leaked into the error")
 	}
-	if _, err := newProvider(config.Provider{Name: "x", Namespaces: []string{"a"}}, providers.Options{}, nil); err == nil {
+	if _, err := newProvider(config.Provider{Name: "x", Settings: config.Keys{"namespaces": []string{"a"}}}, providers.Options{}, nil); err == nil {
 		t.Error("no token_env accepted")
 	}
 	if _, err := newProvider(config.Provider{Name: "x", Credentials: config.Credentials{TokenEnv: "T"}}, providers.Options{}, nil); err == nil {
 		t.Error("no namespaces accepted")
 	}
-	empty, err := newProvider(config.Provider{Name: "x", Endpoint: f.hs.URL, Namespaces: []string{"acme"}, Credentials: config.Credentials{TokenEnv: "UNSET_VAR"}},
+	empty, err := newProvider(config.Provider{Name: "x", Endpoint: f.hs.URL, Settings: config.Keys{"namespaces": []string{"acme"}}, Credentials: config.Credentials{TokenEnv: "UNSET_VAR"}},
 		providers.Options{Getenv: func(string) string { return "" }}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -93,12 +93,16 @@ func newProvider(p config.Provider, o providers.Options) (*Provider, error) {
 	if p.Credentials.TokenEnv == "" {
 		return nil, errors.New("gitlab: credentials.token_env must name the variable holding a personal, group or project access token")
 	}
-	if len(p.Namespaces) == 0 && len(p.Projects) == 0 {
+	s, err := config.SettingsOf[Settings](p)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.Namespaces) == 0 && len(s.Projects) == 0 {
 		return nil, errors.New("gitlab: groups or projects must list at least one group or project path")
 	}
 	base = strings.TrimSuffix(strings.TrimSuffix(base, "/"), "/api/v4")
 	return &Provider{name: p.Name, cfg: p, opts: o, base: base,
-		groups: p.Namespaces, projects: p.Projects,
+		groups: s.Namespaces, projects: s.Projects,
 		log: o.Log().With("provider", p.Name, "kind", Kind)}, nil
 }
 
