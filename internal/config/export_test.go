@@ -10,6 +10,7 @@ var (
 	RateKeys      = rateKeys
 	PolicyKeys    = policyKeys
 	ExemptionKeys = exemptionKeys
+	MaxErrorLen   = maxErrorLen
 )
 
 // ProviderKeys is the envelope plus every kind's keys.

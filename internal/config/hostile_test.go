@@ -1,8 +1,10 @@
-package config
+package config_test
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/immutag/immutag/internal/config"
 )
 
 // Issue 12 cases 3, 4 and 13: hostile config files. Each fails with a
@@ -28,7 +30,7 @@ func TestHostileConfigs(t *testing.T) {
 	const file = "immutag.yaml"
 	for _, tc := range hostileCases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := Decode(file, []byte(tc.yaml), nil)
+			c, err := config.Decode(file, []byte(tc.yaml), nil, kinds)
 			if err == nil {
 				t.Fatalf("Decode succeeded (%d providers), want an error", len(c.Providers))
 			}
@@ -40,11 +42,11 @@ func TestHostileConfigs(t *testing.T) {
 // TestLongValuesCut: a 50 MB provider name is not echoed in full.
 func TestLongValuesCut(t *testing.T) {
 	name := strings.Repeat("N", 50<<20)
-	_, err := Decode("immutag.yaml", []byte("version: 1\nproviders:\n  - name: "+name+"\n    kind: ecr\n    regions: [us-east-1]\n"), nil)
+	_, err := config.Decode("immutag.yaml", []byte("version: 1\nproviders:\n  - name: "+name+"\n    kind: ecr\n    regions: [us-east-1]\n"), nil, kinds)
 	if err == nil {
 		t.Fatal("a 50 MB name was accepted")
 	}
-	if n := len(err.Error()); n > maxErrorLen+64 {
+	if n := len(err.Error()); n > config.MaxErrorLen+64 {
 		t.Errorf("error is %d bytes long", n)
 	}
 	if !strings.Contains(err.Error(), "bytes cut") {
