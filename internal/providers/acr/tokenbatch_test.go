@@ -21,7 +21,7 @@ func TestTokenPerPageNotPerRepository(t *testing.T) {
 	for i := range 230 {
 		s.AddTag(fmt.Sprintf("team/app-%03d", i), "v1", i%2 == 0)
 	}
-	p := newProvider(t, setup{cfg: config.Provider{Registries: []string{s.LoginServer()}}, hc: emuClient(s),
+	p := newProvider(t, setup{cfg: config.Provider{Settings: &Settings{Registries: []string{s.LoginServer()}}}, hc: emuClient(s),
 		mods: []func(*Provider){func(p *Provider) { p.pageSize = 100 }}})
 	c, errs := testutil.Scan(t, p)
 	if len(errs) != 0 || len(c.Repos()) != 230 {
