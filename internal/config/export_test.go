@@ -11,6 +11,7 @@ var (
 	PolicyKeys    = policyKeys
 	ExemptionKeys = exemptionKeys
 	MaxErrorLen   = maxErrorLen
+	LedgerKeys    = ledgerKeys
 )
 
 // ProviderKeys is the envelope plus every kind's keys.
