@@ -559,8 +559,11 @@ func TestFaultMatrix(t *testing.T) {
 	wg.Wait()
 }
 
-// attemptTimeout cuts off the stalled attempts of the timeout cells.
-const attemptTimeout = time.Second
+// attemptTimeout cuts off the stalled attempts of the timeout cells. It is
+// well above what an answered attempt takes on a loaded machine (under the
+// race detector, with the rest of the suite running): an attempt that runs
+// out without a stall would count one call too many.
+const attemptTimeout = 3 * time.Second
 
 // timeouts gives sp a short per-attempt timeout through the knob fx's
 // adapter reads.
