@@ -60,10 +60,12 @@ func adapterPackage(pkg string) bool {
 func Rules() []Rule {
 	return []Rule{
 		{
-			Name:   "cobra and viper stay in internal/cli",
-			Scope:  DirectAndTests,
-			For:    func(pkg string) bool { return !Under(pkg, cli) },
-			Forbid: func(imp string) bool { return Under(imp, "github.com/spf13/cobra") || Under(imp, "github.com/spf13/viper") },
+			Name:  "cobra and viper stay in internal/cli",
+			Scope: DirectAndTests,
+			For:   func(pkg string) bool { return !Under(pkg, cli) },
+			Forbid: func(imp string) bool {
+				return Under(imp, "github.com/spf13/cobra") || Under(imp, "github.com/spf13/viper")
+			},
 		},
 		{
 			Name:  "a cloud SDK only in its adapter",
