@@ -22,6 +22,10 @@ type LintOptions struct {
 	OutputFile     string
 	FailOnFindings bool
 	MutableTags    []string
+	// Fix applies the findings' edits in place; DryRun prints them as a
+	// unified diff instead (and implies Fix).
+	Fix    bool
+	DryRun bool
 }
 
 // NewCmdLint builds `immutag lint`.
@@ -33,8 +37,12 @@ func newCmdLint(f *Factory, runF func(context.Context, *LintOptions) error) *cob
 	cmd := &cobra.Command{
 		Use:   "lint [PATH ...]",
 		Short: "Find CI workflows that would push a mutable tag such as latest",
-		Long: `Lints GitHub Actions workflows (files, or directories walked for *.yml and
-*.yaml; default .github/workflows) for pipelines that push mutable tags:
+		Long: `Lints CI pipelines for pushes of mutable tags: GitHub Actions workflows and
+composite actions, GitLab CI files (.gitlab-ci.yml and local includes) and
+Docker bake files (docker-bake.hcl / .json, also when a workflow pushes
+them through docker/bake-action or docker buildx bake --push). Paths are
+files, or directories walked for *.yml, *.yaml and docker-bake.*; default
+.github/workflows. Rules:
 
   metadata-auto-latest     docker/metadata-action emits latest on tag builds (flavor latest=auto)
   metadata-latest-true     docker/metadata-action flavor latest=true
@@ -43,7 +51,11 @@ func newCmdLint(f *Factory, runF func(context.Context, *LintOptions) error) *cob
   disabled-latest-no-veto  type=raw,value=latest,enable=false without flavor latest=false
   mutable-tag              other rolling tags (--mutable-tags), as warnings
   invalid-suppression      an ignore comment without a reason or with an unknown rule
+  invalid-workflow         a workflow GitHub rejects (duplicate key, no jobs)
 
+--fix applies every finding's edits in place (a finding whose edits
+conflict with another's is left for the next run); --dry-run prints them
+as a unified diff without writing.
 Every finding carries the exact lines to change. Silence one with a comment
 on the line or the line above, giving the reason:
 
@@ -56,7 +68,9 @@ linted and reported). Findings win over unreadable files, as drift wins in audit
 		Example: `  immutag lint                                  # .github/workflows
   immutag lint --fail-on-findings               # CI gate: exit 3 on findings
   immutag lint -o sarif --output lint.sarif     # for github/codeql-action/upload-sarif
-  immutag lint --mutable-tags dev,nightly ci/workflows/release.yml`,
+  immutag lint --mutable-tags dev,nightly ci/workflows/release.yml
+  immutag lint --dry-run .github/workflows .gitlab-ci.yml   # the fixes as a diff
+  immutag lint --fix                            # apply them`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
 			if len(opts.Paths) == 0 {
@@ -77,6 +91,8 @@ linted and reported). Findings win over unreadable files, as drift wins in audit
 	fl.BoolVar(&opts.FailOnFindings, "fail-on-findings", false, "exit 3 when any finding is not suppressed (for CI gates)")
 	fl.StringSliceVar(&opts.MutableTags, "mutable-tags", append([]string(nil), lint.DefaultMutableTags...),
 		"rolling tag names reported as warnings (comma-separated; empty to disable)")
+	fl.BoolVar(&opts.Fix, "fix", false, "apply the findings' edits to the files in place")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the edits --fix would make as a unified diff; write nothing")
 	return cmd
 }
 
@@ -104,7 +120,38 @@ func (o *LintOptions) validate() error {
 }
 
 func lintRun(f *Factory, opts *LintOptions) error {
-	res := lint.Lint(opts.Paths, lint.Config{MutableTags: opts.MutableTags})
+	cfg := lint.Config{MutableTags: opts.MutableTags}
+	res := lint.Lint(opts.Paths, cfg)
+	if opts.Fix || opts.DryRun {
+		plan, err := lint.PlanFixes(res)
+		if err != nil {
+			return &ExitError{Code: CodeError, Err: err}
+		}
+		fixed, skipped := 0, 0
+		for _, ff := range plan {
+			fixed += ff.Fixed
+			skipped += ff.Skipped
+			if opts.DryRun {
+				fmt.Fprint(f.IO.Out, lint.UnifiedDiff(ff.File, ff.Old, ff.New))
+				continue
+			}
+			if err := lint.WriteFix(ff); err != nil {
+				return &ExitError{Code: CodeError, Err: fmt.Errorf("--fix %s: %w", ff.File, err)}
+			}
+		}
+		left := res.Active() - fixed
+		verb := "fixed"
+		if opts.DryRun {
+			verb = "would fix"
+		}
+		fmt.Fprintf(f.IO.ErrOut, "lint: %s %d finding(s) in %d file(s); %d left (%d conflict with another fix: run --fix again)\n",
+			verb, fixed, len(plan), left, skipped)
+		if opts.DryRun {
+			return lintExit(res, opts.FailOnFindings)
+		}
+		// Report what the files say now.
+		res = lint.Lint(opts.Paths, cfg)
+	}
 	ro := lint.RenderOptions{ToolVersion: version()}
 	if err := writeLint(f, opts, res, ro); err != nil {
 		return err

@@ -161,3 +161,28 @@ func TestLintFlags(t *testing.T) {
 		t.Errorf("defaults %+v", got)
 	}
 }
+
+// --dry-run prints the fixes as a diff and writes nothing; --fix writes
+// them and the file then lints clean.
+func TestLintFixAndDryRun(t *testing.T) {
+	dir := writeWorkflows(t, map[string]string{"a.yml": lintDirty})
+	file := filepath.Join(dir, "a.yml")
+	r := run(t, testFactory(t), "", "lint", "--dry-run", "--fail-on-findings", dir)
+	if r.code != CodeDrift {
+		t.Errorf("dry run: exit %d, want %d (nothing was fixed)", r.code, CodeDrift)
+	}
+	want := "--- " + file + "\n+++ " + file + "\n@@ -2,4 +2,4 @@\n jobs:\n   j:\n     steps:\n-      - run: docker push ghcr.io/acme/app\n+      - run: docker push ghcr.io/acme/app:${GITHUB_SHA}\n"
+	if r.stdout != want {
+		t.Errorf("dry run diff:\n%s\nwant:\n%s", r.stdout, want)
+	}
+	if got, _ := os.ReadFile(file); string(got) != lintDirty {
+		t.Fatalf("--dry-run wrote the file:\n%s", got)
+	}
+	r = run(t, testFactory(t), "", "lint", "--fix", "--fail-on-findings", dir)
+	if r.code != CodeOK {
+		t.Errorf("--fix: exit %d, want 0 once fixed\n%s", r.code, r.stdout)
+	}
+	if got, _ := os.ReadFile(file); string(got) != lintClean {
+		t.Errorf("fixed file:\n%s\nwant:\n%s", got, lintClean)
+	}
+}

@@ -33,3 +33,21 @@ func TestExamplesLintClean(t *testing.T) {
 		}
 	}
 }
+
+// TestGitLabExamplesLintClean: the GitLab CI examples are linted as GitLab
+// pipelines and push nothing mutable.
+func TestGitLabExamplesLintClean(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "examples", "gitlab-ci*.yml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no GitLab examples: %v", err)
+	}
+	for _, f := range files {
+		fs, err := LintFile(f, Config{MutableTags: DefaultMutableTags})
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+		for _, fd := range fs {
+			t.Errorf("%s:%d:%d: %s %s", f, fd.Line, fd.Column, fd.RuleID, fd.Message)
+		}
+	}
+}

@@ -115,7 +115,7 @@ func (w *shWalker) stmt(s *syntax.Stmt, x *shExpander, target string) {
 		return
 	}
 	for _, r := range s.Redirs {
-		if (r.Op == syntax.AppOut || r.Op == syntax.RdrOut || r.Op == syntax.ClbOut) && r.Word != nil {
+		if (r.Op == syntax.AppOut || r.Op == syntax.RdrOut || r.Op == syntax.RdrClob) && r.Word != nil {
 			t, _, _ := w.text(r.Word)
 			target = redirTarget(t)
 		}
