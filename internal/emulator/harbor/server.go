@@ -76,6 +76,8 @@ type repo struct {
 	name    string // without the project prefix
 	tags    map[string]string
 	created time.Time
+	// pushed is when each tag was last pushed (Tag.push_time).
+	pushed map[string]time.Time
 }
 
 type project struct {
@@ -173,8 +175,16 @@ func (s *Server) AddRepo(proj, name string, tags ...string) error {
 	for _, t := range tags {
 		s.seq++
 		r.tags[t] = digestOf([]byte(fmt.Sprintf("%s/%s:%s#%d", proj, name, t, s.seq)))
+		r.setPushed(t, time.Now().UTC())
 	}
 	return nil
+}
+
+func (r *repo) setPushed(tag string, at time.Time) {
+	if r.pushed == nil {
+		r.pushed = map[string]time.Time{}
+	}
+	r.pushed[tag] = at
 }
 
 // AddRule stores a rule directly (seeding), disabled or not, and returns its id.
@@ -377,6 +387,7 @@ func (s *Server) routes() http.Handler {
 	api("GET "+apiBase+"/projects/{project_name_or_id}", "getProject", s.getProject)
 	api("GET "+apiBase+"/projects/{project_name}/repositories", "listRepositories", s.listRepositories)
 	api("GET "+apiBase+"/projects/{project_name_or_id}/immutabletagrules", "ListImmuRules", s.listRules)
+	api("GET "+apiBase+"/projects/{project_name}/repositories/{repository_name}/artifacts", "listArtifacts", s.listArtifacts)
 	api("POST "+apiBase+"/projects/{project_name_or_id}/immutabletagrules", "CreateImmuRule", s.createRule)
 	api("PUT "+apiBase+"/projects/{project_name_or_id}/immutabletagrules/{immutable_rule_id}", "UpdateImmuRule", s.updateRule)
 	api("DELETE "+apiBase+"/projects/{project_name_or_id}/immutabletagrules/{immutable_rule_id}", "DeleteImmuRule", s.deleteRule)
@@ -782,6 +793,9 @@ func (s *Server) pushManifest(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("Failed to process request due to '%s:%s' configured as immutable.", full, ref))
 		return
 	}
+	if rp.tags[ref] != dg {
+		rp.setPushed(ref, time.Now().UTC())
+	}
 	rp.tags[ref] = dg
 	w.Header().Set("Docker-Content-Digest", dg)
 	w.Header().Set("Location", "/v2/"+full+"/manifests/"+dg)
@@ -791,4 +805,79 @@ func (s *Server) pushManifest(w http.ResponseWriter, r *http.Request) {
 func digestOf(b []byte) string {
 	h := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(h[:])
+}
+
+// listArtifacts is GET .../repositories/{repository_name}/artifacts: one
+// Artifact per digest with its tags (with_tag defaults to true), each Tag
+// with its own push_time. repository_name arrives encoded twice when it
+// holds "/" (a/b -> a%252Fb), as the swagger says.
+func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) {
+	page, size, ok := s.paging(w, r)
+	if !ok {
+		return
+	}
+	name, err := url.PathUnescape(r.PathValue("repository_name"))
+	if err != nil {
+		writeError(w, r, http.StatusBadRequest, "BAD_REQUEST", "invalid repository name")
+		return
+	}
+	withTag := r.URL.Query().Get("with_tag") != "false"
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.projectLocked(w, r, true)
+	if p == nil {
+		return
+	}
+	rp, found := p.repos[name]
+	if !found {
+		writeError(w, r, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("repository %s/%s not found", p.name, name))
+		return
+	}
+	byDigest := map[string][]string{}
+	for t, d := range rp.tags {
+		byDigest[d] = append(byDigest[d], t)
+	}
+	digests := make([]string, 0, len(byDigest))
+	for d := range byDigest {
+		digests = append(digests, d)
+	}
+	latest := func(d string) time.Time {
+		var at time.Time
+		for _, t := range byDigest[d] {
+			if rp.pushed[t].After(at) {
+				at = rp.pushed[t]
+			}
+		}
+		return at
+	}
+	// Harbor sorts artifacts newest push first.
+	slices.SortFunc(digests, func(a, b string) int {
+		if c := latest(b).Compare(latest(a)); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	from, to := window(page, size, len(digests))
+	out := make([]map[string]any, 0, to-from)
+	for i, d := range digests[from:to] {
+		id := int64(from + i + 1)
+		a := map[string]any{
+			"id": id, "type": "IMAGE", "media_type": "application/vnd.oci.image.config.v1+json",
+			"manifest_media_type": "application/vnd.oci.image.index.v1+json", "digest": d, "size": 1024,
+			"project_id": p.id, "repository_id": rp.id, "push_time": latest(d).Format(timeFmt),
+			"pull_time": "0001-01-01T00:00:00.000Z", "icon": "sha256:0048162a053eef4d4ce3fe7518615bef084403614f8bca43b40ae2e762e11e06",
+		}
+		if withTag {
+			names := byDigest[d]
+			slices.Sort(names)
+			tags := make([]map[string]any, 0, len(names))
+			for j, t := range names {
+				tags = append(tags, map[string]any{"id": id*1000 + int64(j), "repository_id": rp.id, "artifact_id": id, "name": t,
+					"push_time": rp.pushed[t].Format(timeFmt), "pull_time": "0001-01-01T00:00:00.000Z", "immutable": false, "signed": false})
+			}
+			a["tags"] = tags
+		}
+		out = append(out, a)
+	}
+	writePage(w, r, page, size, len(digests), out)
 }
