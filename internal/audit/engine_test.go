@@ -133,7 +133,7 @@ func TestPlanApplyJournalAndIdempotence(t *testing.T) {
 		t.Fatalf("writes %d", a.Writes)
 	}
 	entries := readJournal(t, path)
-	if len(entries) != 4 { // one write + one verified per change
+	if len(entries) != 6 { // an intent, one write and one verified per change
 		t.Fatalf("journal %+v", entries)
 	}
 	for _, e := range entries {
@@ -202,7 +202,7 @@ func TestApplyReadBackFailureIsUnverified(t *testing.T) {
 		t.Fatalf("records %+v", recs)
 	}
 	es := readJournal(t, path)
-	if len(es) != 2 || es[0].Event != "write" || es[1].Event != StateUnverified {
+	if len(es) != 3 || es[0].Event != "intent" || es[1].Event != "write" || es[2].Event != StateUnverified {
 		t.Fatalf("journal %+v", es)
 	}
 	// The next run reads it again: the write is there, so it is compliant.

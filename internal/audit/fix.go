@@ -1,8 +1,7 @@
 package audit
 
 import (
-	"github.com/immutag/immutag/internal/redact"
-
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,9 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/immutag/immutag/internal/redact"
 
 	"github.com/immutag/immutag/internal/providers"
 )
@@ -31,22 +33,26 @@ type Journal struct {
 	f       *os.File
 	runID   string
 	now     func() time.Time
+	intents atomic.Uint64 // intent ids handed out by this run
 }
 
 // JournalEntry is one line of the journal.
 type JournalEntry struct {
-	Time       time.Time `json:"time"`
-	RunID      string    `json:"run_id"`
-	Event      string    `json:"event"` // write | verified | unverified | verify-failed | failed
-	Provider   string    `json:"provider"`
-	Kind       string    `json:"kind"`
-	Scope      string    `json:"scope"`
-	Repository string    `json:"repository"`
-	Target     string    `json:"target,omitempty"`
-	Call       string    `json:"call,omitempty"`
-	Before     string    `json:"before,omitempty"`
-	After      string    `json:"after,omitempty"`
-	Error      string    `json:"error,omitempty"`
+	Time  time.Time `json:"time"`
+	RunID string    `json:"run_id"`
+	Event string    `json:"event"` // intent | write | verified | unverified | verify-failed | failed | interrupted
+	// Intent ties an intent line (written before a change's first write
+	// call) to the lines of that change's writes and to its outcome.
+	Intent     string `json:"intent,omitempty"`
+	Provider   string `json:"provider"`
+	Kind       string `json:"kind"`
+	Scope      string `json:"scope"`
+	Repository string `json:"repository"`
+	Target     string `json:"target,omitempty"`
+	Call       string `json:"call,omitempty"`
+	Before     string `json:"before,omitempty"`
+	After      string `json:"after,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 // OpenJournal opens (creating with 0600 and parent directories) the journal file for appending.
@@ -57,11 +63,82 @@ func OpenJournal(path, runID string, now func() time.Time) (*Journal, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
+	// A run killed mid-line leaves a torn last line; end it, so the next
+	// line is not glued to it.
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
+			if _, err := f.Write([]byte("\n")); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("journal %s: %w", path, err)
+			}
+		}
+	}
 	return &Journal{f: f, runID: runID, now: now}, nil
+}
+
+// Recover completes, in the journal, the changes an earlier run announced
+// (an intent line) without recording their outcome: that run was killed
+// between the two, so writes it made may be in place with no other line.
+// Each gets an "interrupted" line; the caller's own audit reads the setting
+// back and plans whatever is still missing. It returns how many there were.
+// Call it with the journal's lock held, before applying anything.
+func (j *Journal) Recover() (int, error) {
+	r, err := os.Open(j.f.Name())
+	if err != nil {
+		return 0, fmt.Errorf("journal %s: %w", j.f.Name(), err)
+	}
+	defer r.Close()
+	// Open intents only: every finished change removes its own, so this
+	// holds at most what a killed run had in flight.
+	open := map[string]JournalEntry{}
+	var order []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		var e JournalEntry
+		if json.Unmarshal(sc.Bytes(), &e) != nil || e.Intent == "" {
+			continue // a torn line, or a line from before intents
+		}
+		switch e.Event {
+		case "intent":
+			if _, dup := open[e.Intent]; !dup {
+				order = append(order, e.Intent)
+			}
+			open[e.Intent] = e
+		case "write":
+		default:
+			delete(open, e.Intent)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("journal %s: %w", j.f.Name(), err)
+	}
+	n := 0
+	for _, id := range order {
+		e, ok := open[id]
+		if !ok {
+			continue
+		}
+		delete(open, id)
+		run := e.RunID
+		e.Event = "interrupted"
+		e.Error = "run " + run + " ended after announcing this change and before recording its outcome: its writes may be in place; this run reads the setting back"
+		if err := j.Append(e); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// newIntent returns a journal-unique id for one change of this run.
+func (j *Journal) newIntent() string {
+	return fmt.Sprintf("%s-%d", j.runID, j.intents.Add(1))
 }
 
 // Append writes one entry and returns once it is durable on disk.
@@ -115,13 +192,14 @@ type Fixer struct {
 }
 
 type observer struct {
-	fx  *Fixer
-	err error
-	mu  sync.Mutex
+	fx     *Fixer
+	intent string
+	err    error
+	mu     sync.Mutex
 }
 
 func (o *observer) Write(c providers.Change, w providers.WriteRecord) {
-	e := JournalEntry{Event: "write", Provider: c.Provider, Kind: c.Kind, Scope: c.Scope,
+	e := JournalEntry{Event: "write", Intent: o.intent, Provider: c.Provider, Kind: c.Kind, Scope: c.Scope,
 		Repository: c.Repository, Target: w.Target, Call: w.Call, Before: w.Before, After: w.After, Error: w.Err}
 	if w.Err != "" {
 		e.Event = "failed"
@@ -231,14 +309,24 @@ func (fx *Fixer) ApplyOne(ctx context.Context, pc PlannedChange) (ChangeRecord, 
 		rec.State, rec.Error = "failed", "provider "+pc.Change.Provider+" cannot apply changes"
 		return rec, nil
 	}
-	obs := &observer{fx: fx}
+	// Write-ahead: the intent is durable before the first write call, so
+	// a run killed at any point leaves the journal a superset of what it
+	// wrote (Recover completes the intent on the next run).
+	intent := fx.Journal.newIntent()
+	c := pc.Change
+	if err := fx.Journal.Append(JournalEntry{Event: "intent", Intent: intent, Provider: c.Provider, Kind: c.Kind, Scope: c.Scope,
+		Repository: c.Repository, Target: c.Target, Call: c.Action, Before: describe(c.From), After: describe(c.To)}); err != nil {
+		rec.State, rec.Error = "not-applied", "journal unavailable: "+err.Error()
+		return rec, fmt.Errorf("%w: %v", ErrJournal, err)
+	}
+	obs := &observer{fx: fx, intent: intent}
 	res, err := pc.Enforcer.Apply(ctx, pc.Change, obs)
 	rec.Writes = res.Writes
 	switch {
 	case err != nil && errors.Is(err, providers.ErrReadBack) && ctx.Err() == nil:
 		// The write went through; only reading it back did not. Calling it
 		// failed would invite a retry of a write that is already made.
-		rec.State, rec.Error = StateUnverified, err.Error()
+		rec.State, rec.Error = StateUnverified, redact.String(err.Error())
 	case err != nil:
 		rec.State, rec.Error = "failed", redact.String(err.Error())
 	case !res.Verified:
@@ -246,7 +334,7 @@ func (fx *Fixer) ApplyOne(ctx context.Context, pc PlannedChange) (ChangeRecord, 
 	default:
 		rec.Verified = true
 	}
-	ev := JournalEntry{Event: "verified", Provider: pc.Change.Provider, Kind: pc.Change.Kind, Scope: pc.Change.Scope,
+	ev := JournalEntry{Event: "verified", Intent: intent, Provider: pc.Change.Provider, Kind: pc.Change.Kind, Scope: pc.Change.Scope,
 		Repository: pc.Change.Repository, Target: pc.Change.Target, After: describe(res.After)}
 	if !rec.Verified {
 		ev.Event, ev.Error = rec.State, rec.Error

@@ -197,7 +197,7 @@ func TestFixDryRunApplyAndConfirmation(t *testing.T) {
 		t.Fatalf("r1 not fixed: %+v", got)
 	}
 	b, err := os.ReadFile(journal)
-	if err != nil || strings.Count(string(b), "\n") != 2 {
+	if err != nil || strings.Count(string(b), "\n") != 3 { // intent, write, verified
 		t.Fatalf("journal: %v\n%s", err, b)
 	}
 	// Idempotent: a second apply plans nothing and writes nothing.

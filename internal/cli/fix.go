@@ -148,11 +148,24 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 		}
 	}
 
-	j, err := audit.OpenJournal(shardJournal(opts.Journal, rep.Run.Shard), rep.Run.ID, f.Now)
+	jpath := shardJournal(opts.Journal, rep.Run.Shard)
+	// One writer per journal: a second fix --apply (or serve --enforce) on
+	// the same journal is refused at once, naming the holder.
+	lock, err := audit.LockJournal(jpath, f.Now)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	j, err := audit.OpenJournal(jpath, rep.Run.ID, f.Now)
 	if err != nil {
 		return err
 	}
 	defer j.Close()
+	if n, err := j.Recover(); err != nil {
+		return err
+	} else if n > 0 {
+		fmt.Fprintf(f.IO.ErrOut, "journal %s: %d change(s) of an interrupted run had no outcome; recorded as interrupted (this run's audit read their settings back)\n", jpath, n)
+	}
 	fx := &audit.Fixer{Journal: j, Concurrency: opts.Concurrency}
 	if f.IO.StderrTTY {
 		fx.Progress = newLockProgress(f).update

@@ -20,6 +20,17 @@ func (s *Service) enforce(soft, hard context.Context, plan *audit.Plan, runID st
 	if total == 0 {
 		return
 	}
+	lock, err := s.lockJournal()
+	if err != nil {
+		s.log.Error("enforce: journal locked, nothing changed", "error", err)
+		_ = plan.EachRecord(func(rec audit.ChangeRecord) error {
+			rec.State, rec.Error = "not-applied", err.Error()
+			emit(rec)
+			return nil
+		})
+		return
+	}
+	defer lock.Unlock()
 	j, err := audit.OpenJournal(s.opts.Journal, runID, s.opts.Now)
 	if err != nil {
 		s.log.Error("enforce: no journal, nothing changed", "error", err)
@@ -112,4 +123,28 @@ func (s *Service) enforce(soft, hard context.Context, plan *audit.Plan, runID st
 	}
 	level("enforcement pass", "run_id", runID, "changes", total, "verified", applied, "failed", failed,
 		"not_started", skipped, "journal", j.Path())
+}
+
+// lockJournal takes the journal's lock (see audit.LockJournal) for one
+// enforcement or webhook batch, and the first time completes what an
+// interrupted run left open in the journal.
+func (s *Service) lockJournal() (*audit.JournalLock, error) {
+	lock, err := audit.LockJournal(s.opts.Journal, s.opts.Now)
+	if err != nil {
+		return nil, err
+	}
+	s.recoverOnce.Do(func() {
+		j, err := audit.OpenJournal(s.opts.Journal, "serve-"+s.id+"-recover", s.opts.Now)
+		if err != nil {
+			s.log.Error("journal: cannot check for interrupted changes", "error", err)
+			return
+		}
+		defer j.Close()
+		if n, err := j.Recover(); err != nil {
+			s.log.Error("journal: cannot check for interrupted changes", "error", err)
+		} else if n > 0 {
+			s.log.Warn("journal: changes of an interrupted run had no outcome; recorded as interrupted", "changes", n, "journal", s.opts.Journal)
+		}
+	})
+	return lock, nil
 }

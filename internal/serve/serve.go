@@ -150,8 +150,9 @@ type Service struct {
 	ready    atomic.Bool
 	stopping atomic.Bool
 
-	journalMu sync.Mutex
-	journal   *audit.Journal // webhook journal, opened on first use
+	journalMu   sync.Mutex
+	recoverOnce sync.Once
+	journal     *audit.Journal // webhook journal, opened on first use
 
 	// scanDone, when set, is called after each scan's report and metrics
 	// are in place (tests).

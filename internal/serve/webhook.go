@@ -213,6 +213,12 @@ func (s *Service) lockBatch(ctx context.Context, key repoKey, tags []string) {
 		log.Error("webhook: no journal, nothing locked", "tags", tags, "error", err)
 		return
 	}
+	lock, err := s.lockJournal()
+	if err != nil {
+		log.Error("webhook: journal locked, nothing locked (the next sweep locks these tags)", "tags", tags, "error", err)
+		return
+	}
+	defer lock.Unlock()
 	fx := &audit.Fixer{Journal: j, Concurrency: s.opts.Concurrency}
 	start := time.Now()
 	plan := audit.PlanOf(changes...)

@@ -277,7 +277,7 @@ func TestWebhookFallsBackToRepositoryFix(t *testing.T) {
 		t.Fatalf("repository not locked: %v", m)
 	}
 	r.stop(t)
-	if n := len(readJournal(t, o.Journal)); n != 2 {
-		t.Fatalf("%d journal entries, want a write and its verification", n)
+	if n := len(readJournal(t, o.Journal)); n != 3 {
+		t.Fatalf("%d journal entries, want an intent, a write and its verification", n)
 	}
 }
