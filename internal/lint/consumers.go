@@ -135,7 +135,7 @@ func (l *linter) bakeActionStep(st *step) bool {
 
 // otherAction: actions known to push tags they are given.
 func (l *linter) otherAction(st *step, action string) bool {
-	if l.manifestAction(st, action) {
+	if l.manifestAction(st, action) || l.pushAction(st, action) {
 		return true
 	}
 	return strings.Contains(action, "push") || strings.Contains(action, "manifest") || strings.Contains(action, "publish")

@@ -168,7 +168,13 @@ func (j *jobState) command(st *step, scr *script, x *shExpander, c shCmd, target
 		case "echo", "printf":
 			j.echo(st, scr, x, name, words[1:], target)
 		case "docker", "podman", "buildah", "nerdctl":
+			if len(words) > 2 && x.word(words[1].text) == "compose" {
+				j.compose(st, x, words[2:])
+				break
+			}
 			j.docker(st, scr, x, c, name, words, nested)
+		case "docker-compose", "podman-compose":
+			j.compose(st, x, words[1:])
 		case "executor", "kaniko":
 			j.kaniko(st, scr, x, c, words, nested)
 		case "crane", "gcrane", "skopeo", "regctl":
@@ -398,7 +404,15 @@ func (j *jobState) docker(st *step, scr *script, x *shExpander, c shCmd, tool st
 			w := x.word(rest[k].text)
 			switch {
 			case w == "-a" || w == "--all-tags":
-				return // pushes every local tag of the repository
+				// Every local tag of the repository: the job's builds and
+				// tags of it are pushed.
+				for _, r := range rest[k+1:] {
+					if !strings.HasPrefix(r.text, "-") {
+						j.allTags(x, r)
+						break
+					}
+				}
+				return
 			case strings.HasPrefix(w, "-") && !strings.Contains(w, "=") && pushValueOpts[w]:
 				k++
 			case strings.HasPrefix(w, "-"):
@@ -549,6 +563,88 @@ func (j *jobState) bake(st *step, x *shExpander, rest []shTok) {
 		env[k] = v
 	}
 	j.l.lintBakeFiles(j.l.root, ok, env)
+}
+
+// allTags: docker push --all-tags REPO pushes every tag the job built or
+// tagged in REPO; each becomes a push at the place the tag was written.
+func (j *jobState) allTags(x *shExpander, w shTok) {
+	for _, repo := range x.wordAll(w.text) {
+		for _, s := range append([]*refSite(nil), j.sites...) {
+			if s.kind != siteBuild && s.kind != siteTagDst {
+				continue
+			}
+			if refRepo(s.value) != repo {
+				continue
+			}
+			p := *s
+			p.kind, p.pushed, p.label = sitePush, true, "docker push --all-tags "+w.text+"` of `"+s.label
+			j.sites = append(j.sites, &p)
+		}
+	}
+}
+
+// refRepo strips a reference's tag and digest.
+func refRepo(v string) string {
+	if i := strings.IndexByte(v, '@'); i >= 0 {
+		v = v[:i]
+	}
+	if i := strings.LastIndexByte(v, ':'); i > strings.LastIndexByte(v, '/') {
+		v = v[:i]
+	}
+	return v
+}
+
+// compose: docker compose push (and docker-compose push) pushes the image
+// of each service in the compose files.
+func (j *jobState) compose(st *step, x *shExpander, args []shTok) {
+	var files []string
+	sub := ""
+	var services []string
+	for k := 0; k < len(args); k++ {
+		w := x.word(args[k].text)
+		switch {
+		case w == "-f" || w == "--file":
+			if k+1 < len(args) {
+				files = append(files, x.word(args[k+1].text))
+				k++
+			}
+		case strings.HasPrefix(w, "--file="):
+			files = append(files, strings.TrimPrefix(w, "--file="))
+		case w == "-p" || w == "--project-name" || w == "--project-directory" || w == "--env-file" || w == "--profile":
+			k++
+		case strings.HasPrefix(w, "-"):
+		case sub == "":
+			sub = w
+		default:
+			services = append(services, w)
+		}
+	}
+	if sub != "push" {
+		return
+	}
+	if len(files) == 0 {
+		files = []string{"compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"}
+	}
+	env := map[string]varDef{}
+	for _, m := range st.ctx.env {
+		for k, v := range m {
+			env[k] = v
+		}
+	}
+	for k, v := range st.ctx.ghEnv {
+		env[k] = v
+	}
+	for k, v := range x.vars {
+		env[k] = v
+	}
+	for _, f := range files {
+		if strings.ContainsRune(f, unknownRune) || filepath.IsAbs(f) {
+			continue
+		}
+		if j.l.lintCompose(filepath.Join(j.l.root, f), env, services) {
+			break // compose reads the first default file it finds
+		}
+	}
 }
 
 // kaniko: /kaniko/executor --destination REF (repeatable) pushes unless

@@ -217,3 +217,39 @@ target "default" {
 		t.Fatalf("got %v %v", w, res.Errors)
 	}
 }
+
+// docker compose push pushes the services' images, reported in the
+// compose file; docker push --all-tags pushes every tag the job built.
+func TestComposeAndAllTags(t *testing.T) {
+	root := writeTree(t, map[string]string{
+		".github/workflows/ci.yml": `on: push
+env:
+  TAG: ${{ github.sha }}
+jobs:
+  compose:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          docker compose build
+          docker compose push
+  all-tags:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          docker build -t ghcr.io/acme/app:${GITHUB_SHA} -t ghcr.io/acme/app:latest .
+          docker push --all-tags ghcr.io/acme/app
+`,
+		"docker-compose.yml": `services:
+  web:
+    image: ghcr.io/acme/web:${TAG}
+  worker:
+    image: ghcr.io/acme/worker
+  db:
+    image: ghcr.io/acme/db:${DB_TAG:-latest}
+`,
+	})
+	res := Lint([]string{filepath.Join(root, ".github/workflows/ci.yml")}, testCfg)
+	if w := where(res.Findings); !slices.Equal(w, []string{"ci.yml:15:explicit-latest", "docker-compose.yml:5:implicit-latest", "docker-compose.yml:7:explicit-latest"}) {
+		t.Fatalf("got %v", w)
+	}
+}

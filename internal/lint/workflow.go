@@ -54,6 +54,9 @@ type triggers struct {
 	schedule bool
 	// branches are the literal branch names in push filters.
 	branches []string
+	// branchFiltered: no push trigger runs on every branch.
+	branchFiltered bool
+	unfilteredPush bool
 }
 
 func (l *linter) document(doc *yaml.Node) {
@@ -189,6 +192,9 @@ func (l *linter) triggers(on *yaml.Node) triggers {
 			if tags != nil || tagsIgn != nil || br == nil && brIgn == nil {
 				t.tagRuns = true
 			}
+			if br == nil && brIgn == nil && tags == nil && tagsIgn == nil {
+				t.unfilteredPush = true
+			}
 			for _, b := range l.src.items(br) {
 				if s, ok := l.src.str(b); ok && !strings.ContainsAny(s, "*?[]!+") {
 					t.branches = append(t.branches, s)
@@ -219,6 +225,7 @@ func (l *linter) triggers(on *yaml.Node) triggers {
 	default:
 		return all
 	}
+	t.branchFiltered = !t.unfilteredPush
 	return t
 }
 
@@ -282,6 +289,8 @@ func (l *linter) steps(n *yaml.Node, jc *evalCtx, tr triggers, shell string, jr 
 			rec.meta = true
 			rec.pending = append([]Finding(nil), l.findings[n:]...)
 			l.findings = l.findings[:n]
+		case action == "docker/build-push-action" && isV1(st.uses):
+			rec.pushes = l.buildPushV1(st, tr)
 		case action == "docker/build-push-action":
 			rec.pushes = l.buildPushPushes(st)
 			l.buildPushStep(st)
