@@ -58,8 +58,12 @@ func (t *tagRecorder) RecordTags(ctx context.Context, p providers.Provider, r pr
 		}
 		return nil
 	}
-	repo := ledger.Repo{Provider: r.Provider, Scope: r.Scope, Repository: r.Name, Immutable: r.Mode == providers.ModeImmutable}
+	repo := ledger.Repo{Provider: r.Provider, Scope: r.Scope, Repository: r.Name, Immutable: r.Mode == providers.ModeImmutable,
+		Nested: r.Kind == providers.KindArtifactRegistry}
 	err := tl.Tags(ctx, r, func(tg providers.Tag) error {
+		if tg.Image != "" {
+			repo.Nested = true
+		}
 		if err := t.rec.Tag(ctx, repo, tg); err != nil {
 			return ledgerError{err}
 		}

@@ -347,3 +347,41 @@ func TestParseRef(t *testing.T) {
 		}
 	}
 }
+
+func TestNestedImagesCloseOnlyWithTheirRepository(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		s := open(t, dsn)
+		ctx := context.Background()
+		c := &clock{t0}
+		record := func(repo ledger.Repo, tags ...providers.Tag) {
+			rec := s.Record(ledger.RecordOptions{Now: c.now})
+			for _, tg := range tags {
+				if err := rec.Tag(ctx, repo, tg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := rec.RepositoryDone(ctx, repo); err != nil {
+				t.Fatal(err)
+			}
+			if err := rec.Finish(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+			c.t = c.t.Add(time.Hour)
+		}
+		ar := ledger.Repo{Provider: "gar", Scope: "p/l", Repository: "apps", Nested: true}
+		record(ar, providers.Tag{Name: "v1", Digest: dA, Image: "api"}, providers.Tag{Name: "v1", Digest: dB, Image: "web"})
+		// A plain repository whose name is a prefix closes nothing below it.
+		record(ledger.Repo{Provider: "gar", Scope: "p/l", Repository: "apps"})
+		if h := history(t, s, "apps/web:v1"); !h.Intervals[0].Current {
+			t.Fatalf("a plain repository closed a nested image's tag: %+v", h.Intervals)
+		}
+		// The nested repository listed again without web: web:v1 closes, api:v1 stays.
+		record(ar, providers.Tag{Name: "v1", Digest: dA, Image: "api"})
+		if h := history(t, s, "apps/web:v1"); h.Intervals[0].Current {
+			t.Fatalf("web:v1 vanished but stays current: %+v", h.Intervals)
+		}
+		if h := history(t, s, "apps/api:v1"); !h.Intervals[0].Current || len(h.Intervals) != 1 {
+			t.Fatalf("api:v1 = %+v", h.Intervals)
+		}
+	})
+}

@@ -21,6 +21,9 @@ type Repo struct {
 	// Immutable is whether the repository is immutable now; an overwrite
 	// seen in an immutable repository is an incident, not drift.
 	Immutable bool
+	// Nested says the repository's tags are recorded under images inside it
+	// (providers.Tag.Image), so finishing it also closes those images' tags.
+	Nested bool
 }
 
 // Overwrite is a tag seen pointing at a different digest than the ledger's
@@ -80,6 +83,7 @@ type stageRow struct {
 type stageDone struct {
 	scan                  int64
 	provider, scope, repo string
+	nested                bool
 }
 
 // Record starts recording. Call Finish to close the scans.
@@ -122,7 +126,11 @@ func (r *Recorder) Tag(ctx context.Context, repo Repo, t providers.Tag) error {
 		r.err = err
 		return err
 	}
-	row := stageRow{scan: id, provider: repo.Provider, scope: repo.Scope, repo: repo.Repository, tag: t.Name,
+	name := repo.Repository
+	if t.Image != "" {
+		name += "/" + t.Image
+	}
+	row := stageRow{scan: id, provider: repo.Provider, scope: repo.Scope, repo: name, tag: t.Name,
 		digest: t.Digest, source: SourceScan, immutable: repo.Immutable}
 	if t.Source != "" {
 		row.source = t.Source
@@ -136,7 +144,7 @@ func (r *Recorder) Tag(ctx context.Context, repo Repo, t providers.Tag) error {
 			return nil // a past lifetime needs its start and a named source
 		}
 	} else {
-		k := stageKey{repo.Provider, repo.Scope, repo.Repository, t.Name}
+		k := stageKey{repo.Provider, repo.Scope, name, t.Name}
 		if i, ok := r.batchIdx[k]; ok {
 			r.rows[i] = row
 			return nil
@@ -165,7 +173,7 @@ func (r *Recorder) RepositoryDone(ctx context.Context, repo Repo) error {
 		r.err = err
 		return err
 	}
-	r.done = append(r.done, stageDone{scan: id, provider: repo.Provider, scope: repo.Scope, repo: repo.Repository})
+	r.done = append(r.done, stageDone{scan: id, provider: repo.Provider, scope: repo.Scope, repo: repo.Repository, nested: repo.Nested})
 	if len(r.done) >= r.opts.BatchSize {
 		return r.flushLocked(ctx)
 	}
@@ -215,7 +223,7 @@ const stageDDL = `CREATE TEMP TABLE IF NOT EXISTS ledger_stage (
 	scan_id BIGINT NOT NULL, provider TEXT NOT NULL, scope TEXT NOT NULL, repository TEXT NOT NULL, tag TEXT NOT NULL,
 	digest TEXT NOT NULL, pushed BIGINT, ended BIGINT, source TEXT NOT NULL, immutable INTEGER NOT NULL)`
 const stageIdx = `CREATE INDEX IF NOT EXISTS ledger_stage_key ON ledger_stage (repository, tag, scope, provider)`
-const doneDDL = `CREATE TEMP TABLE IF NOT EXISTS ledger_stage_done (scan_id BIGINT NOT NULL, provider TEXT NOT NULL, scope TEXT NOT NULL, repository TEXT NOT NULL)`
+const doneDDL = `CREATE TEMP TABLE IF NOT EXISTS ledger_stage_done (scan_id BIGINT NOT NULL, provider TEXT NOT NULL, scope TEXT NOT NULL, repository TEXT NOT NULL, nested INTEGER NOT NULL)`
 
 // The batch is applied by set-based statements driven from the staging
 // table, each using the open-interval index: per batch a handful of
@@ -260,7 +268,8 @@ var batchSQL = struct {
 		FROM ledger_stage_done d
 		WHERE ledger_intervals.is_open = 1
 		  AND ledger_intervals.provider = d.provider AND ledger_intervals.scope = d.scope
-		  AND ledger_intervals.repository = d.repository
+		  AND (ledger_intervals.repository = d.repository
+		       OR (d.nested = 1 AND substr(ledger_intervals.repository, 1, length(d.repository) + 1) = d.repository || '/'))
 		  AND (ledger_intervals.scan_id IS NULL OR ledger_intervals.scan_id <> d.scan_id)`,
 }
 
@@ -384,14 +393,18 @@ func (r *Recorder) insertStage(ctx context.Context, tx *sql.Tx) error {
 	for start := 0; start < len(r.done); start += maxRowsPerInsert {
 		chunk := r.done[start:min(start+maxRowsPerInsert, len(r.done))]
 		var b strings.Builder
-		b.WriteString(`INSERT INTO ledger_stage_done (scan_id, provider, scope, repository) VALUES `)
-		args := make([]any, 0, len(chunk)*4)
+		b.WriteString(`INSERT INTO ledger_stage_done (scan_id, provider, scope, repository, nested) VALUES `)
+		args := make([]any, 0, len(chunk)*5)
 		for i, d := range chunk {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString("(?,?,?,?)")
-			args = append(args, d.scan, d.provider, d.scope, d.repo)
+			b.WriteString("(?,?,?,?,?)")
+			nested := 0
+			if d.nested {
+				nested = 1
+			}
+			args = append(args, d.scan, d.provider, d.scope, d.repo, nested)
 		}
 		if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
 			return fmt.Errorf("ledger %s: stage repositories: %w", s.where, err)

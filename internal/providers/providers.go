@@ -152,6 +152,10 @@ type Tag struct {
 	// pointed at Digest from Pushed until Ended and no longer does. Callers
 	// that want only the current tags skip entries with Ended set.
 	Ended time.Time
+	// Image, when set, is the image inside the repository the tag belongs
+	// to, for registries whose repositories hold several images with their
+	// own tags (Artifact Registry packages): the tag is Repository/Image:Name.
+	Image string
 }
 
 // TagLister is implemented by adapters that can stream every tag of a

@@ -84,6 +84,9 @@ type entry struct {
 	repo              *artifactregistrypb.Repository
 	tags              map[string]string // "package:tag" -> version digest
 	updates           int
+	// uploaded is when each "package@digest" image was first pushed, moved
+	// when each "package:tag" was last set (DockerImage upload/update_time).
+	uploaded, moved map[string]time.Time
 }
 
 type injected struct {
@@ -456,6 +459,16 @@ func (s *Server) pushTag(name, pkg, tag, version string, how tagOp) (string, err
 	}
 	if exists && old != version && e.repo.GetDockerConfig().GetImmutableTags() {
 		return "", fmt.Errorf("push %s:%s to %s: %w", pkg, tag, name, emulator.ErrTagImmutable)
+	}
+	if old != version || !exists {
+		now := time.Now().UTC()
+		if e.uploaded == nil {
+			e.uploaded, e.moved = map[string]time.Time{}, map[string]time.Time{}
+		}
+		if _, seen := e.uploaded[pkg+"@"+version]; !seen {
+			e.uploaded[pkg+"@"+version] = now
+		}
+		e.moved[key] = now
 	}
 	e.tags[key] = version
 	return version, nil

@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/artifactregistry/apiv1/artifactregistrypb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
@@ -154,6 +156,75 @@ func decodeToken(parent, tok string) (string, error) {
 type arService struct {
 	artifactregistrypb.UnimplementedArtifactRegistryServer
 	s *Server
+}
+
+// ListDockerImages lists a repository's images, one per package and
+// digest, each with its tags, upload_time and update_time (the last time a
+// tag was set on it), in name order, paged like ListRepositories.
+func (a *arService) ListDockerImages(ctx context.Context, req *artifactregistrypb.ListDockerImagesRequest) (*artifactregistrypb.ListDockerImagesResponse, error) {
+	ids, err := parsePath(req.GetParent(), 3)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.s.check(ids[0], ids[1], "artifactregistry.dockerimages.list", req.GetParent()); err != nil {
+		return nil, err
+	}
+	size, err := pageSize(req.GetPageSize(), a.s.inj.Faults().PageSize)
+	if err != nil {
+		return nil, err
+	}
+	after, err := decodeToken(req.GetParent(), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	e, ok := a.s.repos[req.GetParent()]
+	if !ok {
+		return nil, status.Error(codes.NotFound, "Requested entity was not found.")
+	}
+	type image struct {
+		name, pkg, digest string
+		tags              []string
+		updated           time.Time
+	}
+	byName := map[string]*image{}
+	for key, digest := range e.tags {
+		pkg, tag, _ := strings.Cut(key, ":")
+		name := req.GetParent() + "/dockerImages/" + url.PathEscape(pkg) + "@" + digest
+		im := byName[name]
+		if im == nil {
+			im = &image{name: name, pkg: pkg, digest: digest}
+			byName[name] = im
+		}
+		im.tags = append(im.tags, tag)
+		if at := e.moved[key]; at.After(im.updated) {
+			im.updated = at
+		}
+	}
+	names := make([]string, 0, len(byName))
+	for n := range byName {
+		if n > after {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	resp := &artifactregistrypb.ListDockerImagesResponse{}
+	host := ids[1] + "-docker.pkg.dev/" + ids[0] + "/" + ids[2] + "/"
+	for i, n := range names {
+		if i == size {
+			resp.NextPageToken = encodeToken(req.GetParent(), names[i-1])
+			break
+		}
+		im := byName[n]
+		sort.Strings(im.tags)
+		resp.DockerImages = append(resp.DockerImages, &artifactregistrypb.DockerImage{
+			Name: n, Uri: host + im.pkg + "@" + im.digest, Tags: im.tags, ImageSizeBytes: 1024,
+			MediaType:  "application/vnd.oci.image.index.v1+json",
+			UploadTime: timestamppb.New(e.uploaded[im.pkg+"@"+im.digest]), UpdateTime: timestamppb.New(im.updated),
+		})
+	}
+	return resp, nil
 }
 
 func (a *arService) ListRepositories(ctx context.Context, req *artifactregistrypb.ListRepositoriesRequest) (*artifactregistrypb.ListRepositoriesResponse, error) {
