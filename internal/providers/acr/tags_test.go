@@ -12,7 +12,7 @@ import (
 func TestTagsFromListingWithDigestsAndTimes(t *testing.T) {
 	s := newEmu(t, emu.Options{})
 	seed(s, "team/app", 10, 0)
-	p := newProvider(t, setup{cfg: config.Provider{Registries: []string{s.LoginServer()}}, hc: emuClient(s),
+	p := newProvider(t, setup{cfg: config.Provider{Settings: &Settings{Registries: []string{s.LoginServer()}}}, hc: emuClient(s),
 		mods: []func(*Provider){func(p *Provider) { p.pageSize = 4 }}})
 	c, errs := testutil.Scan(t, p)
 	if len(errs) != 0 {
