@@ -19,7 +19,7 @@ func main() {
 	err := cli.NewRootCmd(f).ExecuteContext(ctx)
 	stop()
 	if err != nil && err.Error() != "" {
-		fmt.Fprintln(os.Stderr, "immutag: "+redact.String(err.Error()))
+		fmt.Fprintln(os.Stderr, "immutag: "+redact.Printable(redact.String(err.Error())))
 	}
 	os.Exit(cli.ExitCode(err))
 }

@@ -68,13 +68,49 @@ func mdCell(s string) string {
 	return strings.ReplaceAll(s, ">", "&gt;")
 }
 
-// mdCode wraps s in a code span that survives backticks inside it.
+// mdCode wraps s in a code span that nothing in s can close early: the
+// fence is one backtick longer than the longest run of backticks inside
+// (a name with two backticks used to end the span and let raw HTML
+// through), padded with spaces when s starts or ends with a backtick.
 func mdCode(s string) string {
 	s = strings.ReplaceAll(oneLine(s), "|", `\|`)
-	if strings.Contains(s, "`") {
-		return "`` " + s + " ``"
+	longest, run := 0, 0
+	for _, r := range s {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
 	}
-	return "`" + s + "`"
+	fence := strings.Repeat("`", longest+1)
+	if longest > 0 || strings.HasPrefix(s, " ") || strings.HasSuffix(s, " ") {
+		return fence + " " + s + " " + fence
+	}
+	return fence + s + fence
+}
+
+// mdText escapes Markdown syntax in free text such as run.command (which a
+// saved report supplies): emphasis, links, images, HTML, code and headings
+// all stay literal.
+func mdText(s string) string {
+	var b strings.Builder
+	for _, r := range oneLine(s) {
+		switch r {
+		case '\\', '`', '*', '_', '{', '}', '[', ']', '(', ')', '#', '!', '|', '~':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '&':
+			b.WriteString("&amp;")
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // headline is the one-line verdict shared by Markdown and HTML.
@@ -96,7 +132,7 @@ func headline(r *audit.Report) string {
 func Markdown(w io.Writer, r *audit.Report, o Options) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	s := r.Summary
-	fmt.Fprintf(bw, "## immutag %s: %s\n\n", r.Run.Command, headline(r))
+	fmt.Fprintf(bw, "## immutag %s: %s\n\n", mdText(r.Run.Command), headline(r))
 	bw.WriteString("| provider | repositories | compliant | drift | exempt | error |\n")
 	bw.WriteString("| --- | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, n := range providerNames(r) {

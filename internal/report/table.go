@@ -1,11 +1,12 @@
 package report
 
 import (
+	"github.com/immutag/immutag/internal/redact"
+
 	"cmp"
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/immutag/immutag/internal/audit"
@@ -72,7 +73,7 @@ func findingsTable(w io.Writer, r *audit.Report, o Options) error {
 		if f.Native != "" {
 			mode += " (" + f.Native + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Provider, f.Scope, f.Repository, paint(o.Color, f.Status), mode, oneLine(detail))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(f.Provider), oneLine(f.Scope), oneLine(f.Repository), paint(o.Color, f.Status), oneLine(mode), oneLine(detail))
 		rows++
 		if rows%tableBlock == 0 {
 			return tw.Flush()
@@ -115,7 +116,7 @@ func tableTail(w io.Writer, r *audit.Report, o Options) error {
 			if c.Error != "" {
 				state += ": " + c.Error
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Provider, c.Scope, repo, oneLine(state), imm(c.From), imm(c.To), oneLine(c.Action))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(c.Provider), oneLine(c.Scope), oneLine(repo), oneLine(state), oneLine(imm(c.From)), oneLine(imm(c.To)), oneLine(c.Action))
 			return nil
 		})
 		if err != nil {
@@ -135,7 +136,7 @@ func tableTail(w io.Writer, r *audit.Report, o Options) error {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "UNREADABLE SCOPES (their repositories are not in this report)")
 		for _, s := range bad {
-			fmt.Fprintf(w, "  %s %s: %s\n", s.Provider, s.Scope, oneLine(s.Error))
+			fmt.Fprintf(w, "  %s %s: %s\n", oneLine(s.Provider), oneLine(s.Scope), oneLine(s.Error))
 		}
 	}
 	if len(r.Warnings) > 0 {
@@ -146,7 +147,7 @@ func tableTail(w io.Writer, r *audit.Report, o Options) error {
 			if scope != "" {
 				scope = " " + scope
 			}
-			fmt.Fprintf(w, "  %s%s [%s]: %s\n", wr.Provider, scope, wr.Code, oneLine(wr.Message))
+			fmt.Fprintf(w, "  %s%s [%s]: %s\n", oneLine(wr.Provider), oneLine(scope), oneLine(wr.Code), oneLine(wr.Message))
 		}
 	}
 	fmt.Fprintln(w)
@@ -157,7 +158,7 @@ func tableTail(w io.Writer, r *audit.Report, o Options) error {
 	sort.Strings(names)
 	for _, n := range names {
 		c := r.Summary.ByProvider[n]
-		fmt.Fprintf(w, "%s: %s\n", n, counts(c))
+		fmt.Fprintf(w, "%s: %s\n", oneLine(n), counts(c))
 	}
 	fmt.Fprintf(w, "total: %s", counts(r.Summary.Counts))
 	if r.Summary.ScopeErrors > 0 {
@@ -174,7 +175,10 @@ func counts(c audit.Counts) string {
 
 func imm(i interface{ String() string }) string { return i.String() }
 
+// oneLine makes a registry-provided string safe for one terminal line or
+// table cell: control characters (ESC sequences, BEL, CR, tabs and
+// newlines that would split a row) and bidirectional overrides are shown
+// escaped, never interpreted.
 func oneLine(s string) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	return strings.ReplaceAll(s, "\t", " ")
+	return redact.Printable(s)
 }
