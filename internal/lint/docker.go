@@ -207,6 +207,7 @@ func (j *jobState) assign(scr *script, x *shExpander, w shTok) {
 // NAME<<DELIM form written one echo per line, and printf with %s.
 func (j *jobState) echo(st *step, scr *script, x *shExpander, cmd string, args []shTok, target string) {
 	if target == "" {
+		j.setOutputCommand(st, scr, x, args)
 		return
 	}
 	interp := cmd == "printf"
@@ -282,6 +283,52 @@ func (j *jobState) echo(st *step, scr *script, x *shExpander, cmd string, args [
 	}
 	if name != "" {
 		j.setOut(st, target, name, d)
+	}
+}
+
+// setOutputCommand reads the deprecated workflow command
+// echo "::set-output name=NAME::VALUE", still common in older workflows
+// (GitHub keeps honouring it unless the runner disables it).
+func (j *jobState) setOutputCommand(st *step, scr *script, x *shExpander, args []shTok) {
+	for len(args) > 0 && (args[0].text == "-n" || args[0].text == "-e" || args[0].text == "-E") {
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		return
+	}
+	vals := x.ctx.enumerate(func() string {
+		parts := make([]string, len(args))
+		for i, a := range args {
+			parts[i] = x.word(a.text)
+		}
+		return strings.Join(parts, " ")
+	})
+	const prefix = "::set-output name="
+	var site *defSite
+	if len(args) == 1 {
+		if sp := scr.span(args[0]); sp.exact {
+			site = &defSite{sp: sp, raw: args[0].text}
+		}
+	}
+	var d varDef
+	name := ""
+	for _, v := range vals {
+		if !strings.HasPrefix(v, prefix) {
+			continue
+		}
+		rest := v[len(prefix):]
+		k := strings.Index(rest, "::")
+		if k <= 0 || !identRE.MatchString(rest[:k]) {
+			continue
+		}
+		if name == "" {
+			name, d = rest[:k], varDef{value: rest[k+2:], site: site}
+		} else if name == rest[:k] && len(d.alts) < maxAlts {
+			d.alts = append(d.alts, varDef{value: rest[k+2:], site: site})
+		}
+	}
+	if name != "" {
+		j.setOut(st, "output", name, d)
 	}
 }
 

@@ -82,21 +82,41 @@ func (l *linter) gitlab(top *yaml.Node) {
 		if job == nil || job.Kind != yaml.MappingNode {
 			continue
 		}
+		chain := l.gitlabExtends(top, job)
 		jobVars := map[string]varDef{}
 		jc := &evalCtx{env: []map[string]varDef{global}, outputs: map[string]map[string]varDef{}, ghEnv: map[string]varDef{}}
-		_, jv := l.src.get(job, "variables")
-		l.gitlabVarMap(jv, jc, jobVars)
+		// Templates first, the job's own variables last (they win).
+		for i := len(chain) - 1; i >= 0; i-- {
+			_, jv := l.src.get(chain[i], "variables")
+			l.gitlabVarMap(jv, jc, jobVars)
+		}
 		jc.env = append(jc.env, jobVars)
 		js := &jobState{l: l, jc: jc}
 		x := &shExpander{ctx: jc, vars: map[string]varDef{}}
 		before, after := defBefore, defAfter
-		if k, b := l.src.get(job, "before_script"); k != nil {
+		var script *yaml.Node
+		key := func(name string) (*yaml.Node, bool) {
+			for _, n := range chain {
+				if k, v := l.src.get(n, name); k != nil {
+					return v, true
+				}
+			}
+			return nil, false
+		}
+		if b, ok := key("before_script"); ok {
 			before = b
 		}
-		if k, a := l.src.get(job, "after_script"); k != nil {
+		if a, ok := key("after_script"); ok {
 			after = a
 		}
-		_, script := l.src.get(job, "script")
+		script, _ = key("script")
+		if strings.HasPrefix(p.key.Value, ".") && script != nil {
+			// A hidden template: linted through the jobs that extend it,
+			// unless none does.
+			if l.gitlabExtended(top, p.key.Value) {
+				continue
+			}
+		}
 		for _, part := range []*yaml.Node{before, script} {
 			l.gitlabScript(js, job, part, x)
 		}
@@ -104,6 +124,55 @@ func (l *linter) gitlab(top *yaml.Node) {
 		l.gitlabScript(js, job, after, &shExpander{ctx: jc, vars: map[string]varDef{}})
 		js.finish()
 	}
+}
+
+// gitlabExtends is the job followed by the templates it extends, nearest
+// first (extends: name or a list, recursively).
+func (l *linter) gitlabExtends(top, job *yaml.Node) []*yaml.Node {
+	chain := []*yaml.Node{job}
+	seen := map[string]bool{}
+	var walk func(n *yaml.Node, depth int)
+	walk = func(n *yaml.Node, depth int) {
+		if depth > 10 {
+			return
+		}
+		_, ext := l.src.get(n, "extends")
+		names := []*yaml.Node{ext}
+		if ext != nil && ext.Kind == yaml.SequenceNode {
+			names = l.src.items(ext)
+		}
+		// Later entries of a list override earlier ones: walk them first.
+		for i := len(names) - 1; i >= 0; i-- {
+			name, ok := l.src.str(names[i])
+			if !ok || seen[name] {
+				continue
+			}
+			seen[name] = true
+			_, t := l.src.get(top, name)
+			if t = l.src.deref(t); t != nil && t.Kind == yaml.MappingNode {
+				chain = append(chain, t)
+				walk(t, depth+1)
+			}
+		}
+	}
+	walk(job, 0)
+	return chain
+}
+
+// gitlabExtended: some job extends the template name.
+func (l *linter) gitlabExtended(top *yaml.Node, name string) bool {
+	for _, p := range l.src.pairs(top) {
+		_, ext := l.src.get(p.value, "extends")
+		if s, ok := l.src.str(ext); ok && s == name {
+			return true
+		}
+		for _, it := range l.src.items(ext) {
+			if s, ok := l.src.str(it); ok && s == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (l *linter) gitlabScript(js *jobState, job, n *yaml.Node, x *shExpander) {

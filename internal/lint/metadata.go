@@ -21,6 +21,9 @@ type metaEntry struct {
 	start  int // byte range of text within that value line
 	end    int
 	opaque bool // the whole entry is an expression the linter cannot read
+	// indirect: one of several entries an expression at this place holds;
+	// it cannot be edited here.
+	indirect bool
 }
 
 // Default priorities from metadata-action src/tag.ts.
@@ -263,17 +266,30 @@ func (l *linter) metadataStep(st *step, tr triggers) {
 				continue
 			}
 			start := strings.Index(vl.text, t)
-			resolved := st.ctx.resolve(t)
-			if strings.Trim(resolved, unknownStr+" ") == "" {
-				entries = append(entries, &metaEntry{text: t, line: i, start: start, end: start + len(t), opaque: true, attrs: map[string]string{}})
-				continue
+			// An expression may hold several entries (a matrix value, a
+			// step output written as a block) and several possible values:
+			// each line of each value is an entry written at t.
+			for _, resolved := range st.ctx.resolveAll(t) {
+				subs := strings.Split(resolved, "\n")
+				indirect := len(subs) > 1 || strings.Contains(t, "${{")
+				for _, sub := range subs {
+					sub = strings.TrimSpace(sub)
+					if sub == "" || strings.HasPrefix(sub, "#") && len(subs) > 1 {
+						continue
+					}
+					if strings.Trim(sub, unknownStr+" ") == "" {
+						entries = append(entries, &metaEntry{text: t, line: i, start: start, end: start + len(t), opaque: true, attrs: map[string]string{}})
+						continue
+					}
+					e := parseMetaEntry(sub)
+					if e == nil {
+						continue
+					}
+					e.text, e.line, e.start, e.end = t, i, start, start+len(t)
+					e.indirect = indirect && len(subs) > 1
+					entries = append(entries, e)
+				}
 			}
-			e := parseMetaEntry(resolved)
-			if e == nil {
-				continue
-			}
-			e.text, e.line, e.start, e.end = t, i, start, start+len(t)
-			entries = append(entries, e)
 		}
 	}
 	defaults := len(entries) == 0 && (tags == nil || strings.TrimSpace(st.ctx.resolve(tags.value)) == "" || onlyComments(tags.value))
@@ -320,8 +336,10 @@ func (l *linter) metadataStep(st *step, tr triggers) {
 		case trig != nil:
 			sp := where(trig)
 			var msg string
-			switch trig.typ {
-			case "semver", "pep440":
+			switch {
+			case (trig.typ == "semver" || trig.typ == "pep440" || trig.typ == "match") && strings.TrimSpace(trig.attrs["value"]) != "":
+				msg = fmt.Sprintf("docker/metadata-action emits latest on every run whose value is a release version: flavor latest is auto and %s decides it (value= makes it apply to branch builds too; prerelease versions do not move latest)", describeTrigger(trig))
+			case trig.typ == "semver" || trig.typ == "pep440":
 				msg = fmt.Sprintf("docker/metadata-action emits latest on every release tag build: flavor latest is auto and %s decides it (prerelease versions do not move latest; every other release does, backports of older versions included)", describeTrigger(trig))
 			default:
 				msg = fmt.Sprintf("docker/metadata-action emits latest on every tag build: flavor latest is auto and %s decides it (every matching git tag moves latest, prereleases and backports included)", describeTrigger(trig))
@@ -539,6 +557,10 @@ func (l *linter) metaEntryFix(tags *scalar, entries []*metaEntry, e *metaEntry, 
 	if tags == nil || e.line < 0 {
 		b.fail()
 		return b.fix("remove the entry")
+	}
+	if e.indirect {
+		b.fail()
+		return b.fix(fmt.Sprintf("remove the tag %s where this input's value is defined, or add type=sha in its place", quoteTag(tag)))
 	}
 	// Deleting the entry is safe only when every run still gets a tag from
 	// the rest: an entry that yields on every run (sha, or a raw value
