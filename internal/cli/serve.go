@@ -34,6 +34,7 @@ type ServeOptions struct {
 	WebhookSecretEnv string
 	ShutdownTimeout  time.Duration
 	LeaderElection   bool
+	Record           bool
 
 	schedule serve.Schedule
 	secret   string
@@ -101,6 +102,7 @@ On SIGTERM or SIGINT nothing new starts; writes already running get
 	fl.StringVar(&opts.ReportsDir, "reports-dir", "", "directory for the JSON report of every scan (default $XDG_STATE_HOME/immutag/reports)")
 	fl.IntVar(&opts.Keep, "keep", serve.DefaultKeep, "reports kept in --reports-dir")
 	fl.BoolVar(&opts.Enforce, "enforce", false, "after each scan, fix drifting repositories (as fix --apply --yes)")
+	fl.BoolVar(&opts.Record, "record", false, "record every tag -> digest in the ledger on each scan (see immutag history); overwrites count in immutag_tag_overwrites_total")
 	fl.StringVar(&opts.Journal, "journal", "", "append-only JSON-lines record of every write (default $XDG_STATE_HOME/immutag/journal.jsonl)")
 	fl.StringVar(&opts.Listen, "listen", serve.DefaultListen, "HTTP listen address for metrics, probes, report and webhook")
 	fl.StringVar(&opts.WebhookSecretEnv, "webhook-secret-env", "", "environment variable holding the ACR webhook secret; enables /webhooks/acr")
@@ -215,7 +217,7 @@ func serveRun(ctx context.Context, f *Factory, opts *ServeOptions) error {
 		Leader:    lead,
 		Providers: provs,
 		Scan: func(ctx context.Context, provs []providers.Provider, plan bool) (*audit.Scan, error) {
-			res, err := runEngine(ctx, f, cfg, provs, opts.Concurrency, scanMode{command: "serve", plan: plan, dryRun: dryRun}, nil)
+			res, err := runEngine(ctx, f, cfg, provs, opts.Concurrency, scanMode{command: "serve", plan: plan, dryRun: dryRun, record: opts.Record}, nil)
 			if err != nil {
 				return nil, err
 			}

@@ -27,6 +27,7 @@ const (
 	MetricAPICalls            = "immutag_api_calls_total"
 	MetricAPIThrottles        = "immutag_api_throttles_total"
 	MetricWebhookEvents       = "immutag_webhook_events_total"
+	MetricTagOverwrites       = "immutag_tag_overwrites_total"
 	MetricWebhookPending      = "immutag_webhook_pending_tags"
 	MetricBuildInfo           = "immutag_build_info"
 	MetricReady               = "immutag_ready"
@@ -62,6 +63,7 @@ type Metrics struct {
 	apiCalls       *prometheus.CounterVec
 	apiThrottles   *prometheus.CounterVec
 	webhook        *prometheus.CounterVec
+	overwrites     *prometheus.CounterVec
 	pending        prometheus.Gauge
 	ready          prometheus.Gauge
 }
@@ -105,6 +107,9 @@ func NewMetrics(version string) *Metrics {
 	m.webhook = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricWebhookEvents,
 		Help: "ACR webhook requests, by result: queued, ignored_registry (registry not in config), ignored_action, ignored_no_tag, ignored_exempt, unauthorized, too_large, invalid, rejected_busy, rejected_not_leader."},
 		[]string{"result"})
+	m.overwrites = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricTagOverwrites,
+		Help: "Tags seen pointing at a new digest since the ledger last saw them (serve --record), by provider: overwrite evidence."},
+		[]string{"provider"})
 	m.pending = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricWebhookPending,
 		Help: "Pushed ACR tags waiting to be locked."})
 	m.ready = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricReady,
@@ -113,7 +118,7 @@ func NewMetrics(version string) *Metrics {
 		Help: "Build information.", ConstLabels: prometheus.Labels{"version": version}})
 	info.Set(1)
 	m.reg.MustRegister(m.repositories, m.scopeErrors, m.scans, m.scanErrors, m.scanDuration, m.lastScan,
-		m.lastSuccessful, m.skipped, m.fixes, m.acrLocked, m.apiCalls, m.apiThrottles, m.webhook, m.pending,
+		m.lastSuccessful, m.skipped, m.fixes, m.acrLocked, m.apiCalls, m.apiThrottles, m.webhook, m.overwrites, m.pending,
 		m.ready, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{"complete", "incomplete", "failed"} {
@@ -143,6 +148,10 @@ func (m *Metrics) observeReport(r *audit.Report) {
 			m.repositories.WithLabelValues(prov, string(s)).Set(float64(countOf(c, s)))
 		}
 		m.scopeErrors.WithLabelValues(prov).Set(0)
+		m.overwrites.WithLabelValues(prov).Add(0)
+	}
+	for _, o := range r.Overwrites {
+		m.overwrites.WithLabelValues(o.Provider).Inc()
 	}
 	for _, sc := range r.Scopes {
 		if sc.Status != "ok" {
