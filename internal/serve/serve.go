@@ -236,9 +236,6 @@ func New(o Options) (*Service, error) {
 	return s, nil
 }
 
-// Metrics exposes the service's collectors (tests, embedding).
-func (s *Service) Metrics() *Metrics { return s.metrics }
-
 // Handler is the HTTP API: /metrics, /healthz, /readyz, /report/latest and
 // /webhooks/acr.
 func (s *Service) Handler() http.Handler {

@@ -123,11 +123,6 @@ func WithFaults(f emulator.Faults) Option {
 	return func(s *Server) { s.inj.Set(f) }
 }
 
-// WithAddr sets the listen address (default 127.0.0.1:0).
-func WithAddr(addr string) Option {
-	return func(s *Server) { s.addr = addr }
-}
-
 // New returns an emulator that is not listening yet; call Start.
 func New(opts ...Option) *Server {
 	s := &Server{

@@ -62,12 +62,6 @@ func WithFaults(f emulator.Faults) Option {
 	return func(s *Server) { s.inj.Set(f) }
 }
 
-// WithDefaultAccount sets the account of access keys the emulator did not
-// issue (default DefaultAccount).
-func WithDefaultAccount(id string) Option {
-	return func(s *Server) { s.defaultAccount = id }
-}
-
 // New returns an emulator with empty state. It does not listen until Start;
 // it can also be mounted as an http.Handler (httptest.NewServer(s)).
 func New(opts ...Option) *Server {

@@ -347,15 +347,6 @@ func (s *Sandbox) Endpoints() []Endpoint {
 	return out
 }
 
-// Demos are the running emulators, for the demo steps (push, overwrite).
-func (s *Sandbox) Demos() []emulator.Demo {
-	out := make([]emulator.Demo, 0, len(s.backends))
-	for _, b := range s.backends {
-		out = append(out, b.demo)
-	}
-	return out
-}
-
 // Calls returns every emulator's call counts, by kind then operation.
 func (s *Sandbox) Calls() map[string]map[string]int64 {
 	out := map[string]map[string]int64{}
@@ -408,23 +399,11 @@ func (s *Sandbox) DenyScope(d Deny) error {
 // The emulators themselves, for benchmarks and tests that seed or inspect
 // state directly (nil when that kind did not start).
 
-// ECR returns the ECR emulator.
-func (s *Sandbox) ECR() *ecremu.Server { return s.ecr }
-
-// ArtifactRegistry returns the Artifact Registry emulator.
-func (s *Sandbox) ArtifactRegistry() *aremu.Server { return s.ar }
-
 // ACR returns the ACR emulator.
 func (s *Sandbox) ACR() *acremu.Server { return s.acr }
 
-// DockerHub returns the Docker Hub emulator.
-func (s *Sandbox) DockerHub() *hubemu.Server { return s.hub }
-
 // Quay returns the Quay emulator.
 func (s *Sandbox) Quay() *quayemu.Server { return s.quay }
-
-// Harbor returns the Harbor emulator.
-func (s *Sandbox) Harbor() *harboremu.Server { return s.harbor }
 
 // Close stops every emulator.
 func (s *Sandbox) Close() error {

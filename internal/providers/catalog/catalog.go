@@ -51,9 +51,6 @@ func Kinds() config.Kinds {
 	return out
 }
 
-// Names lists the supported kinds in documentation order.
-func Names() []string { return Kinds().Names() }
-
 // Supported reports whether kind has an adapter in this build.
 func Supported(kind string) bool { return lookup(kind) != nil }
 

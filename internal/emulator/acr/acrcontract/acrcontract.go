@@ -52,10 +52,6 @@ import (
 // SpecFile is the spec's file name inside the specs directory.
 const SpecFile = "acr-dataplane.json"
 
-// SpecPath locates acr-dataplane.json (see testutil.SpecPath); the error
-// says where it looked.
-func SpecPath() (string, error) { return testutil.SpecPath(SpecFile) }
-
 // Checker validates exchanges and collects the problems it finds. It is
 // safe for concurrent use.
 type Checker struct {
@@ -265,6 +261,3 @@ func (c *Checker) Report() string {
 	}
 	return b.String()
 }
-
-// EscapeName is url.PathEscape, exported for tests building raw requests.
-func EscapeName(name string) string { return url.PathEscape(name) }
