@@ -205,6 +205,21 @@ func (l *linter) removeListEntry(b *fixBuilder, sc *scalar, entries []listEntry,
 // the commit sha; when the tag is not written there but comes from a
 // variable, the variable's definition is changed instead.
 func (l *linter) retag(b *fixBuilder, sp span, raw, tag string, yamlInput bool, defs []varDef) {
+	if tag != "latest" && latestVariantRE.MatchString(tag) {
+		// latest${{ matrix.suffix }}: the literal latest is what is written.
+		if i, ok := tagIndex(raw, "latest"); ok {
+			b.replace(span{line: sp.line, start: sp.start + i, end: sp.start + i + len("latest"), exact: sp.exact}, shaText(raw, i, yamlInput))
+			return
+		}
+	}
+	// cond && 'latest' || 'dev' inside an expression: the literal becomes
+	// the commit sha.
+	if yamlInput {
+		if i := strings.Index(raw, "'"+tag+"'"); i >= 0 && strings.Contains(raw[:i], "${{") {
+			b.replace(span{line: sp.line, start: sp.start + i, end: sp.start + i + len(tag) + 2, exact: sp.exact}, "github.sha")
+			return
+		}
+	}
 	if i, ok := tagIndex(raw, tag); ok {
 		b.replace(span{line: sp.line, start: sp.start + i, end: sp.start + i + len(tag), exact: sp.exact}, shaText(raw, i, yamlInput))
 		return
@@ -232,6 +247,12 @@ func (l *linter) retag(b *fixBuilder, sp span, raw, tag string, yamlInput bool, 
 		}
 	}
 	for _, d := range defs {
+		if i := strings.Index(d.site.raw, "'"+tag+"'"); d.site.yaml && i >= 0 && strings.Contains(d.site.raw[:i], "${{") {
+			b.replace(span{line: d.site.sp.line, start: d.site.sp.start + i, end: d.site.sp.start + i + len(tag) + 2, exact: d.site.sp.exact}, "github.sha")
+			return
+		}
+	}
+	for _, d := range defs {
 		if strings.TrimSpace(d.site.raw) == tag {
 			if d.site.yaml {
 				b.replace(d.site.sp, "${{ github.sha }}")
@@ -253,7 +274,7 @@ func tagIndex(raw, tag string) (int, bool) {
 			return 0, false
 		}
 		rest := raw[i+1+len(tag):]
-		if rest == "" || strings.IndexByte("\"', \t\n;)}", rest[0]) >= 0 || strings.HasPrefix(rest, `\n`) {
+		if rest == "" || strings.IndexByte("\"', \t\n;)}$", rest[0]) >= 0 || strings.HasPrefix(rest, `\n`) {
 			return i + 1, true
 		}
 		from = i

@@ -224,6 +224,10 @@ func (j *jobState) echo(st *step, scr *script, x *shExpander, cmd string, args [
 			site = &defSite{sp: sp, raw: args[0].text}
 		}
 	}
+	var via []varDef
+	for _, a := range args {
+		via = append(via, x.ctx.referencedDefs(a.text, x.vars)...)
+	}
 	vals := x.ctx.enumerate(func() string {
 		if cmd == "printf" {
 			f := x.word(args[0].text)
@@ -275,9 +279,9 @@ func (j *jobState) echo(st *step, scr *script, x *shExpander, cmd string, args [
 				continue
 			}
 			if name == "" {
-				name, d = line[:eq], varDef{value: line[eq+1:], site: site}
+				name, d = line[:eq], varDef{value: line[eq+1:], site: site, via: via}
 			} else if name == line[:eq] && len(d.alts) < maxAlts {
-				d.alts = append(d.alts, varDef{value: line[eq+1:], site: site})
+				d.alts = append(d.alts, varDef{value: line[eq+1:], site: site, via: via})
 			}
 		}
 	}
@@ -310,6 +314,10 @@ func (j *jobState) setOutputCommand(st *step, scr *script, x *shExpander, args [
 			site = &defSite{sp: sp, raw: args[0].text}
 		}
 	}
+	var via []varDef
+	for _, a := range args {
+		via = append(via, x.ctx.referencedDefs(a.text, x.vars)...)
+	}
 	var d varDef
 	name := ""
 	for _, v := range vals {
@@ -322,9 +330,9 @@ func (j *jobState) setOutputCommand(st *step, scr *script, x *shExpander, args [
 			continue
 		}
 		if name == "" {
-			name, d = rest[:k], varDef{value: rest[k+2:], site: site}
+			name, d = rest[:k], varDef{value: rest[k+2:], site: site, via: via}
 		} else if name == rest[:k] && len(d.alts) < maxAlts {
-			d.alts = append(d.alts, varDef{value: rest[k+2:], site: site})
+			d.alts = append(d.alts, varDef{value: rest[k+2:], site: site, via: via})
 		}
 	}
 	if name != "" {
@@ -781,7 +789,7 @@ func (j *jobState) copyTool(st *step, scr *script, x *shExpander, c shCmd, tool 
 				msg = fmt.Sprintf("`crane tag` pushes the rolling tag %q (%s:%s)", tag, display(repo), tag)
 			}
 			b := newFix(j.l.src)
-			j.l.retag(b, sp, ":"+pos[2].text, tag, false, nil)
+			b.replace(sp, `"${GITHUB_SHA}"`)
 			j.l.add(rule, sev, sp, msg, b.fix(fmt.Sprintf("tag with the commit sha instead of %s", tag)), first, last)
 		}
 	}

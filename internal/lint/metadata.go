@@ -411,7 +411,11 @@ func (l *linter) metadataStep(st *step, tr triggers) {
 				if e.line < 0 {
 					msg = fmt.Sprintf("docker/metadata-action has no tags input, so its default type=ref,event=branch pushes the rolling tag %s on every push to that branch", list)
 				}
-				l.add(RuleMutableTag, SeverityWarning, sp, msg, l.entryFix(tags, entries, e, hit[0]), stepLine, sp.line)
+				fix := l.entryFix(tags, entries, e, hit[0])
+				if fix == nil {
+					fix = l.defaultTagsFix(st, hit)
+				}
+				l.add(RuleMutableTag, SeverityWarning, sp, msg, fix, stepLine, sp.line)
 			}
 		}
 	}
@@ -544,9 +548,32 @@ func (l *linter) flavorFix(st *step, fi flavorInfo) *Fix {
 // there is no line to change, only advice.
 func (l *linter) entryFix(tags *scalar, entries []*metaEntry, e *metaEntry, tag string) *Fix {
 	if e.line < 0 {
-		return &Fix{Description: "list the tags explicitly (e.g. type=semver,pattern={{version}} and type=sha) and set flavor latest=false"}
+		return nil
 	}
 	return l.metaEntryFix(tags, entries, e, tag)
+}
+
+// defaultTagsFix writes the tags input the action's defaults stand for,
+// with the branch entry replaced by type=sha: tag and pull-request runs
+// keep their tags, branch runs get an immutable one instead of the branch
+// name.
+func (l *linter) defaultTagsFix(st *step, hit []string) *Fix {
+	b := newFix(l.src)
+	desc := fmt.Sprintf("list the tags explicitly with type=sha in place of the default type=ref,event=branch (which pushes %s)", "`"+strings.Join(hit, "`, `")+"`")
+	if st.with == nil || len(st.with.Content) == 0 || st.with.Style != 0 {
+		b.fail()
+		return b.fix(desc)
+	}
+	k := st.with.Content[0]
+	src := l.src.line(k.Line)
+	off := l.src.byteOffset(k.Line, k.Column)
+	if strings.TrimSpace(src[:off]) != "" {
+		b.fail()
+		return b.fix(desc)
+	}
+	ind := src[:off]
+	b.insertBefore(k.Line, ind+st.metaPrefix+"tags: |", ind+"  type=schedule", ind+"  type=ref,event=tag", ind+"  type=ref,event=pr", ind+"  type=sha")
+	return b.fix(desc)
 }
 
 // metaEntryFix removes a tags entry when others remain, else replaces it

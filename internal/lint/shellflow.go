@@ -345,6 +345,9 @@ func (w *shWalker) assign(a *syntax.Assign, x *shExpander) {
 		}
 	}
 	vals := x.wordAll(raw)
+	// The definitions this value is built from (TAGS="$TAGS,..." keeps
+	// the earlier TAGS), so a fix reaches where a tag was first written.
+	via := x.ctx.referencedDefs(raw, x.vars)
 	if a.Append {
 		prev, ok := x.vars[name]
 		if !ok {
@@ -359,16 +362,16 @@ func (w *shWalker) assign(a *syntax.Assign, x *shExpander) {
 		for _, p := range prev.all() {
 			for _, v := range vals {
 				if len(out) < maxAlts {
-					out = append(out, varDef{value: p.value + v, site: p.site})
+					out = append(out, varDef{value: p.value + v, site: p.site, via: append(append([]varDef(nil), p.via...), via...)})
 				}
 			}
 		}
 		x.vars[name] = varDef{value: out[0].value, site: out[0].site, alts: out[1:]}
 		return
 	}
-	d := varDef{value: vals[0], site: site}
+	d := varDef{value: vals[0], site: site, via: via}
 	for _, v := range vals[1:] {
-		d.alts = append(d.alts, varDef{value: v, site: site})
+		d.alts = append(d.alts, varDef{value: v, site: site, via: via})
 	}
 	x.vars[name] = d
 }

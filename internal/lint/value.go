@@ -43,11 +43,15 @@ type varDef struct {
 	alts []varDef
 	// arr holds a bash array's elements (value is then the first).
 	arr []varDef
+	// via are the definitions the value was built from (the variables an
+	// echo to $GITHUB_OUTPUT expanded), so a fix can reach the place the
+	// tag is written.
+	via []varDef
 }
 
 // all lists the definition and its alternatives.
 func (d varDef) all() []varDef {
-	out := []varDef{{value: d.value, site: d.site}}
+	out := []varDef{{value: d.value, site: d.site, via: d.via}}
 	for _, a := range d.alts {
 		out = append(out, a.all()...)
 	}
@@ -67,8 +71,9 @@ func joinDefs(a, b varDef) varDef {
 			continue
 		}
 		seen[d.value] = true
-		out.alts = append(out.alts, varDef{value: d.value, site: d.site})
+		out.alts = append(out.alts, varDef{value: d.value, site: d.site, via: d.via})
 	}
+	out.via = a.via
 	if len(b.arr) > 0 && len(a.arr) == 0 {
 		out.arr = b.arr
 	} else if len(b.arr) > 0 {
@@ -395,9 +400,19 @@ func (c *evalCtx) referencedDefs(raw string, shellVars map[string]varDef) []varD
 }
 
 func appendSites(out []varDef, v varDef) []varDef {
+	return appendSitesDepth(out, v, 0)
+}
+
+func appendSitesDepth(out []varDef, v varDef, depth int) []varDef {
+	if depth > 4 || len(out) > 4*maxAlts {
+		return out
+	}
 	for _, d := range append(v.all(), v.arr...) {
 		if d.site != nil {
 			out = append(out, d)
+		}
+		for _, w := range d.via {
+			out = appendSitesDepth(out, w, depth+1)
 		}
 	}
 	return out
