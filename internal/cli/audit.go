@@ -288,6 +288,7 @@ func loadProviders(ctx context.Context, f *Factory, names []string) (*config.Con
 // it, so a scheduled scan is exactly an audit. onRepository may be nil.
 func runEngine(ctx context.Context, f *Factory, cfg *config.Config, provs []providers.Provider, concurrency int, m scanMode, onRepository func(audit.Finding)) (*scanResult, error) {
 	started := f.Now().UTC()
+	warnInsecureTLS(f, cfg, provs)
 	var rec *tagRecorder
 	if m.record {
 		store, err := f.openLedger(ctx, cfg)
@@ -412,7 +413,9 @@ func writeOutput(f *Factory, path, format string, render func(io.Writer) error) 
 		tmp.Close()
 		return fmt.Errorf("--output %s: %w", path, err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	// 0600 like the journal: a report is an inventory of every repository
+	// and its weakness.
+	if err := tmp.Chmod(0o600); err != nil {
 		tmp.Close()
 		return fmt.Errorf("--output %s: %w", path, err)
 	}
@@ -457,5 +460,23 @@ func (p *progress) repository(audit.Finding) {
 func (p *progress) done() {
 	if p.on && p.n > 0 {
 		fmt.Fprintf(p.w, "\r%s: %d repositories read\n", p.label, p.n)
+	}
+}
+
+// warnInsecureTLS says, on every run, which providers have certificate
+// verification off: a setting that is easy to leave on after a test.
+func warnInsecureTLS(f *Factory, cfg *config.Config, provs []providers.Provider) {
+	if cfg == nil {
+		return
+	}
+	used := map[string]bool{}
+	for _, p := range provs {
+		used[p.Name()] = true
+	}
+	for _, p := range cfg.Providers {
+		if p.TLS.InsecureSkipVerify && used[p.Name] {
+			f.Logger().Warn("tls.insecure_skip_verify is on: this provider's certificate is not verified, so anyone on the network path can read its credentials and forge its answers",
+				"provider", p.Name)
+		}
 	}
 }

@@ -147,6 +147,10 @@ func TestAuditFormatsAndOutputFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Issue 12 case 13: a report is written 0600, like the journal.
+	if st, err := os.Stat(out); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("report file mode %v (%v), want 0600", st.Mode().Perm(), err)
+	}
 	var rep struct {
 		SchemaVersion int `json:"schema_version"`
 		Run           audit.Run

@@ -32,6 +32,8 @@ type ServeOptions struct {
 	Journal          string
 	Listen           string
 	WebhookSecretEnv string
+	ReportTokenEnv   string
+	reportToken      string
 	ShutdownTimeout  time.Duration
 	LeaderElection   bool
 	Record           bool
@@ -105,6 +107,7 @@ On SIGTERM or SIGINT nothing new starts; writes already running get
 	fl.BoolVar(&opts.Record, "record", false, "record every tag -> digest in the ledger on each scan (see immutag history); overwrites count in immutag_tag_overwrites_total")
 	fl.StringVar(&opts.Journal, "journal", "", "append-only JSON-lines record of every write (default $XDG_STATE_HOME/immutag/journal.jsonl)")
 	fl.StringVar(&opts.Listen, "listen", serve.DefaultListen, "HTTP listen address for metrics, probes, report and webhook")
+	fl.StringVar(&opts.ReportTokenEnv, "report-token-env", "", "environment variable holding the bearer token /report/latest requires; without it /report/latest is off when listening beyond loopback")
 	fl.StringVar(&opts.WebhookSecretEnv, "webhook-secret-env", "", "environment variable holding the ACR webhook secret; enables /webhooks/acr")
 	fl.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "on SIGTERM, how long running writes may take to finish")
 	fl.BoolVar(&opts.LeaderElection, "leader-election", false, "several replicas: only the one holding a lease in the PostgreSQL ledger (ledger.dsn_env or --ledger) enforces and locks webhook tags")
@@ -145,6 +148,13 @@ func (o *ServeOptions) validate(f *Factory) error {
 	}
 	if _, _, err := net.SplitHostPort(o.Listen); err != nil {
 		return fmt.Errorf("--listen %q: want host:port or :port: %w", o.Listen, err)
+	}
+	if o.ReportTokenEnv != "" {
+		o.reportToken = f.Getenv(o.ReportTokenEnv)
+		if len(o.reportToken) < 16 {
+			return fmt.Errorf("--report-token-env %s: the environment variable is unset or shorter than 16 characters", o.ReportTokenEnv)
+		}
+		redact.Add(o.reportToken)
 	}
 	if o.WebhookSecretEnv != "" {
 		o.secret = f.Getenv(o.WebhookSecretEnv)
@@ -233,6 +243,7 @@ func serveRun(ctx context.Context, f *Factory, opts *ServeOptions) error {
 		Concurrency:     opts.Concurrency,
 		Listen:          opts.Listen,
 		WebhookSecret:   opts.secret,
+		ReportToken:     opts.reportToken,
 		ACRRegistries:   acr,
 		ShutdownTimeout: opts.ShutdownTimeout,
 		Log:             log,

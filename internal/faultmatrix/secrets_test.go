@@ -126,3 +126,21 @@ func TestReadableConfigWarns(t *testing.T) {
 		}
 	}
 }
+
+// TestInsecureSkipVerifyWarns: issue 12 case 13. insecure_skip_verify draws
+// a warning naming the provider on every run; without it, none.
+func TestInsecureSkipVerifyWarns(t *testing.T) {
+	fx := startQuay(t)
+	for _, insecure := range []bool{false, true} {
+		ps := append([]config.Provider(nil), fx.providers...)
+		ps[0].TLS.InsecureSkipVerify = insecure
+		cfg := writeConfig(t, config.Policy{}, ps...)
+		for range 2 {
+			r := run(t, t.Context(), invocation{cfg: cfg, env: fx.env, args: []string{"audit", "-o", "json"}})
+			got := strings.Contains(r.stderr, "insecure_skip_verify is on") && strings.Contains(r.stderr, "provider="+ps[0].Name)
+			if got != insecure {
+				t.Errorf("insecure_skip_verify=%v: warning %v\n%s", insecure, got, r.stderr)
+			}
+		}
+	}
+}

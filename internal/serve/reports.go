@@ -35,7 +35,7 @@ func newHistory(dir string, keep int) (*history, error) {
 	if keep < 1 {
 		keep = 1
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("reports dir %s: %w", dir, err)
 	}
 	return &history{dir: dir, keep: keep}, nil
@@ -60,7 +60,8 @@ func (h *history) write(r *audit.Report) (string, error) {
 		tmp.Close()
 		return "", fmt.Errorf("report %s: %w", path, err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	// 0600 like the journal: a report is an inventory of the estate.
+	if err := tmp.Chmod(0o600); err != nil {
 		tmp.Close()
 		return "", fmt.Errorf("report %s: %w", path, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -81,6 +82,10 @@ type Options struct {
 	// WebhookSecret enables /webhooks/acr; requests must carry it in the
 	// X-Immutag-Webhook-Secret header. Empty disables the endpoint.
 	WebhookSecret string
+	// ReportToken, when set, is the bearer token /report/latest requires.
+	// Without it the report (an inventory of every repository and its
+	// weakness) is served only on a loopback listener.
+	ReportToken string
 	// ACRRegistries maps configured login servers to provider names; login
 	// servers found by a scan (subscriptions) are added as they are seen.
 	ACRRegistries map[string]string
@@ -150,6 +155,7 @@ type Service struct {
 	ready    atomic.Bool
 	stopping atomic.Bool
 
+	exposed     atomic.Bool // listening beyond loopback
 	journalMu   sync.Mutex
 	recoverOnce sync.Once
 	journal     *audit.Journal // webhook journal, opened on first use
@@ -266,6 +272,18 @@ func (s *Service) handleReady(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Service) handleLatest(w http.ResponseWriter, r *http.Request) {
+	switch tok := s.opts.ReportToken; {
+	case tok != "":
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="immutag"`)
+			http.Error(w, "unauthorized: /report/latest needs the bearer token named by --report-token-env", http.StatusUnauthorized)
+			return
+		}
+	case s.exposed.Load():
+		http.Error(w, "/report/latest is off: this service listens beyond loopback and no --report-token-env is set", http.StatusForbidden)
+		return
+	}
 	path := s.hist.latestPath()
 	if path == "" {
 		w.Header().Set("Retry-After", "30")
@@ -300,9 +318,18 @@ func (s *Service) Run(ctx context.Context) error {
 			return fmt.Errorf("listen %s: %w", s.opts.Listen, err)
 		}
 	}
-	if !IsLoopback(ln.Addr().String()) && !s.webhook {
-		s.log.Warn("listening on a non-loopback address without a webhook secret: /metrics and /report/latest are readable by anyone who can reach it and the ACR webhook is off; set --webhook-secret-env or bind 127.0.0.1",
-			"listen", ln.Addr().String())
+	if !IsLoopback(ln.Addr().String()) {
+		s.exposed.Store(true)
+		report := "off (it needs --report-token-env when bound beyond loopback)"
+		if s.opts.ReportToken != "" {
+			report = "bearer token required"
+		}
+		webhook := "off"
+		if s.webhook {
+			webhook = "shared secret required"
+		}
+		s.log.Warn("listening beyond loopback: anyone who can reach this address can read /metrics (open, Prometheus convention: repository counts per provider and scope, scan status), /healthz and /readyz",
+			"listen", ln.Addr().String(), "report_latest", report, "webhooks_acr", webhook)
 	}
 
 	// soft ends with ctx, or earlier when the listener or the schedule
