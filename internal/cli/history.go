@@ -134,7 +134,7 @@ func (o *HistoryOptions) validate() error {
 		return errors.New("--since goes with --moved")
 	}
 	if o.Digest != "" && !strings.Contains(o.Digest, ":") {
-		return fmt.Errorf("--digest %q: want ALGORITHM:HEX, e.g. sha256:...", o.Digest)
+		return fmt.Errorf("--digest %q: want ALGORITHM:HEX (sha256:0123...)", o.Digest)
 	}
 	switch o.Format {
 	case "", "table", "json", "csv":
