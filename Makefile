@@ -10,7 +10,8 @@ FUZZ := ./internal/hardening:FuzzConfigDecode ./internal/hardening:FuzzParseErro
 	./internal/hardening:FuzzRetryAfter ./internal/hardening:FuzzNextLink \
 	./internal/hardening:FuzzDockerHubListing ./internal/hardening:FuzzQuayListing \
 	./internal/hardening:FuzzHarborListing ./internal/hardening:FuzzReportRender \
-	./internal/lint:FuzzLintWorkflow
+	./internal/lint:FuzzLintWorkflow \
+	./internal/iac:FuzzTerraform ./internal/iac:FuzzCloudFormation
 
 .DEFAULT_GOAL := help
 .PHONY: help build test demo bench bench-audit lint fmt vet golden fuzz

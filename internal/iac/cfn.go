@@ -23,7 +23,12 @@ type cfnTemplate struct {
 	conditions map[string]*yaml.Node
 	resources  map[string]bool
 	condBusy   map[string]bool
+	// budget bounds the nodes one resource's evaluation visits: YAML
+	// aliases can make a small file expand exponentially.
+	budget int
 }
+
+const cfnBudget = 100000
 
 // parseYAMLNode parses YAML or JSON into a node tree. JSON indented
 // with tabs is valid JSON but not valid YAML, so tabs are swapped for
@@ -158,6 +163,10 @@ func intrinsic(n *yaml.Node) (string, *yaml.Node) {
 func (t *cfnTemplate) value(n *yaml.Node) any {
 	if n == nil {
 		return nil
+	}
+	t.budget--
+	if t.budget < 0 {
+		return unknown{"the template is too large to evaluate (aliases expand past the limit)"}
 	}
 	if n.Kind == yaml.AliasNode {
 		return t.value(n.Alias)
@@ -451,14 +460,23 @@ func (t *cfnTemplate) condExpr(fn string, arg *yaml.Node) (bool, string) {
 	return false, fn + " is not a condition function"
 }
 
-// cfnAttrs resolves a resource's properties.
+// cfnAttrs resolves a resource's properties, each with its own budget.
 func (t *cfnTemplate) attrs(r cfnResource) attrs {
 	out := attrs{}
 	if r.props == nil {
 		return out
 	}
-	v := t.value(r.props)
-	switch x := v.(type) {
+	if r.props.Kind == yaml.MappingNode {
+		if fn, _ := intrinsic(r.props); fn == "" {
+			for i := 0; i+1 < len(r.props.Content); i += 2 {
+				t.budget = cfnBudget
+				out[r.props.Content[i].Value] = t.value(r.props.Content[i+1])
+			}
+			return out
+		}
+	}
+	t.budget = cfnBudget
+	switch x := t.value(r.props).(type) {
 	case map[string]any:
 		for k, e := range x {
 			out[k] = e

@@ -161,8 +161,12 @@ func TestModulesVariablesCountForEachDynamic(t *testing.T) {
 		`prod: main.tf module.registry.aws_ecr_repository.optional`:       {comp, "team/optional", "IMMUTABLE", 43},
 		`dev: main.tf module.registry.aws_ecr_repository.this["scratch"]`: {comp, "team/scratch", "IMMUTABLE", 29},
 		// The module on its own: for_each over the empty default creates
-		// nothing; optional() supplies MUTABLE.
+		// nothing, yet the declaration is graded (each unknown: the name
+		// is, the literal default mode is not); optional() supplies MUTABLE.
+		"main.tf aws_ecr_repository.this":     {comp, "", "IMMUTABLE", 29},
 		"main.tf aws_ecr_repository.optional": {drif, "team/optional", "MUTABLE", 43},
+		// count = 0 with the defaults: still graded once.
+		"main.tf aws_ecr_repository.skipped": {drif, "prod/skipped", "MUTABLE", 24},
 		// dev's call of optional agrees with the module's own defaults:
 		// reported once, as the module's.
 		"main.tf aws_ecr_repository.counted[0]":    {comp, "prod/counted-0", "IMMUTABLE", 18},

@@ -2,6 +2,7 @@ package iac
 
 import (
 	"bytes"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -29,8 +30,10 @@ type Options struct {
 // candidates are the inputs a walk found.
 type candidates struct {
 	tfDirs []string
-	yaml   []string
-	json   []string
+	// scanned is the path argument each Terraform directory was found under.
+	scanned map[string]string
+	yaml    []string
+	json    []string
 }
 
 // skipDir reports directories no configuration lives in: tool caches
@@ -41,8 +44,9 @@ func skipDir(name string) bool {
 }
 
 func find(paths []string, errs *[]FileError) candidates {
-	var c candidates
+	c := candidates{scanned: map[string]string{}}
 	seenDir := map[string]bool{}
+	var root string
 	add := func(p string) {
 		name := filepath.Base(p)
 		switch {
@@ -51,6 +55,7 @@ func find(paths []string, errs *[]FileError) candidates {
 			if !seenDir[d] {
 				seenDir[d] = true
 				c.tfDirs = append(c.tfDirs, d)
+				c.scanned[d] = root
 			}
 		case strings.HasSuffix(name, ".yaml"), strings.HasSuffix(name, ".yml"), strings.HasSuffix(name, ".template"):
 			c.yaml = append(c.yaml, p)
@@ -58,7 +63,7 @@ func find(paths []string, errs *[]FileError) candidates {
 			c.json = append(c.json, p)
 		}
 	}
-	for _, root := range paths {
+	for _, root = range paths {
 		st, err := os.Stat(root)
 		if err != nil {
 			*errs = append(*errs, FileError{File: root, Message: err.Error()})
@@ -113,12 +118,15 @@ func Scan(paths []string, o Options) *Result {
 			acr = acr || decl.typ == "azurerm_container_registry"
 		}
 		in := l.instance(m, m.dir, "", nil, true, 0, nil)
-		in.collect(func(r Resource, a attrs) {
-			k := unitKey{m.dir, r.module}
-			if _, ok := units[k]; !ok {
-				order = append(order, k)
-			}
-			units[k] = append(units[k], pending{r, a})
+		in.noCalls = exampleRoot(c.scanned[d], m.dir)
+		guard(&res.Errors, m.dir, func() {
+			in.collect(func(r Resource, a attrs) {
+				k := unitKey{m.dir, r.module}
+				if _, ok := units[k]; !ok {
+					order = append(order, k)
+				}
+				units[k] = append(units[k], pending{r, a})
+			})
 		})
 	}
 	res.Errors = append(res.Errors, l.errs...)
@@ -170,7 +178,7 @@ func Scan(paths []string, o Options) *Result {
 		if !ok || !bytes.Contains(raw, cfnMarker) {
 			continue
 		}
-		res.Findings = append(res.Findings, scanCFN(p, raw, false, ap, res)...)
+		guard(&res.Errors, p, func() { res.Findings = append(res.Findings, scanCFN(p, raw, false, ap, res)...) })
 	}
 	for _, p := range c.json {
 		if strings.HasSuffix(p, ".tf.json") || strings.HasSuffix(p, ".tfvars.json") {
@@ -185,7 +193,10 @@ func Scan(paths []string, o Options) *Result {
 			if !planJSONShape(raw) {
 				continue
 			}
-			rs, as, err := parsePlan(p, raw)
+			var rs []Resource
+			var as []attrs
+			var err error
+			guard(&res.Errors, p, func() { rs, as, err = parsePlan(p, raw) })
 			if err != nil {
 				res.Errors = append(res.Errors, FileError{File: p, Message: err.Error()})
 				continue
@@ -197,7 +208,7 @@ func Scan(paths []string, o Options) *Result {
 			}
 			res.Findings = append(res.Findings, gradeUnit(pend, ap)...)
 		case bytes.Contains(raw, cfnMarker):
-			res.Findings = append(res.Findings, scanCFN(p, raw, true, ap, res)...)
+			guard(&res.Errors, p, func() { res.Findings = append(res.Findings, scanCFN(p, raw, true, ap, res)...) })
 		}
 	}
 	if acr {
@@ -207,6 +218,24 @@ func Scan(paths []string, o Options) *Result {
 	sortFindings(res.Findings)
 	sort.Strings(res.Files)
 	return res
+}
+
+// recoverPanics is turned off by the fuzz tests, which must see panics.
+var recoverPanics = true
+
+// guard turns a panic in a parser or evaluator (a bug, or input no test
+// foresaw) into an error for that file: one file must not stop the scan.
+func guard(errs *[]FileError, file string, fn func()) {
+	if !recoverPanics {
+		fn()
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			*errs = append(*errs, FileError{File: file, Message: fmt.Sprintf("internal error while reading it (please report): %v", p)})
+		}
+	}()
+	fn()
 }
 
 func readSmall(p string, res *Result) ([]byte, bool) {
@@ -239,6 +268,7 @@ func scanCFN(p string, raw []byte, isJSON bool, ap audit.Policy, res *Result) []
 	var out []Finding
 	for _, cr := range rs {
 		if _, cond := mapGet(cr.body, "Condition"); cond != nil && cond.Kind == yaml.ScalarNode {
+			t.budget = cfnBudget
 			if b, why := t.condition(cond.Value); why == "" && !b {
 				continue // the stack does not create it
 			}

@@ -286,6 +286,9 @@ type tfInstance struct {
 	busy    map[string]bool
 	depth   int
 	stack   []string
+	// noCalls leaves module calls alone (a root that only exercises the
+	// module, such as examples/ or test/).
+	noCalls bool
 }
 
 func (l *tfLoader) instance(m *tfModule, root, address string, inputs map[string]cty.Value, asRoot bool, depth int, stack []string) *tfInstance {
@@ -509,6 +512,36 @@ func travString(t hcl.Traversal) string {
 	return b.String()
 }
 
+// unknownKeys is one instance whose count.index or each is unknown.
+func unknownKeys(count bool) []instanceKey {
+	if count {
+		return []instanceKey{{extra: map[string]cty.Value{"count": cty.ObjectVal(map[string]cty.Value{"index": cty.UnknownVal(cty.Number)})}}}
+	}
+	return []instanceKey{{extra: map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": cty.DynamicVal, "value": cty.DynamicVal})}}}
+}
+
+// exampleDirs name directories whose configurations exercise a module
+// rather than deploy it; their module calls are not followed, so a
+// module's resources are graded with their own defaults, not once per
+// example.
+var exampleDirs = map[string]bool{"examples": true, "example": true, "_examples": true, "test": true, "tests": true,
+	"fixtures": true, "fixture": true, "samples": true, "sample": true}
+
+// exampleRoot reports whether dir, relative to the scanned path, lies in
+// an examples or tests directory.
+func exampleRoot(scanned, dir string) bool {
+	rel, err := filepath.Rel(scanned, dir)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		rel = dir
+	}
+	for _, seg := range strings.Split(filepath.ToSlash(rel), "/") {
+		if exampleDirs[strings.ToLower(seg)] {
+			return true
+		}
+	}
+	return false
+}
+
 // instanceKey is one expansion of count or for_each.
 type instanceKey struct {
 	suffix string
@@ -537,7 +570,7 @@ func (in *tfInstance) expand(count, forEach hcl.Expression, extra map[string]cty
 		return out
 	case forEach != nil:
 		v, d := forEach.Value(in.ctx(forEach, extra))
-		unknownEach := []instanceKey{{extra: map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": cty.DynamicVal, "value": cty.DynamicVal})}}}
+		unknownEach := unknownKeys(false)
 		if d.HasErrors() || !v.IsKnown() || v.IsNull() {
 			return unknownEach
 		}
@@ -729,7 +762,15 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 			meta = "for_each"
 		}
 		refs := refsOf(d.body)
-		for _, k := range in.expand(d.count, d.forEach, nil) {
+		keys := in.expand(d.count, d.forEach, nil)
+		if len(keys) == 0 && in.address == "" {
+			// A root declaration that creates nothing with its defaults
+			// (for_each over an empty map, count = 0 until enabled) is
+			// still graded once, with count.index and each unknown: its
+			// literal settings still say what it will create.
+			keys = unknownKeys(d.count != nil)
+		}
+		for _, k := range keys {
 			a := in.bodyValue(d.body, k.extra)
 			r := Resource{File: d.file.path, Line: d.rng.Start.Line, Column: d.rng.Start.Column,
 				Address: in.address + d.typ + "." + d.name + k.suffix, Type: d.typ, Syntax: syntax,
@@ -741,7 +782,7 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 			emit(r, a)
 		}
 	}
-	if in.depth >= maxModuleDepth {
+	if in.depth >= maxModuleDepth || in.noCalls {
 		return
 	}
 	for _, c := range in.mod.calls {
