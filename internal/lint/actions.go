@@ -177,6 +177,24 @@ func (l *linter) pushAction(st *step, action string) bool {
 		}
 		return true
 	}
+	// Other actions that publish images: their tag input, when it names
+	// latest (or a rolling tag) in so many words, is a visible push of it.
+	if (strings.Contains(action, "docker") || strings.Contains(action, "image") || strings.Contains(action, "container") || strings.Contains(action, "oci")) &&
+		(strings.Contains(action, "push") || strings.Contains(action, "publish")) {
+		image := ""
+		for _, k := range []string{"repository", "image", "image_name", "image-name", "name"} {
+			if v, ok := l.inputValue(st, k); ok {
+				image = v
+				break
+			}
+		}
+		for _, k := range []string{"tags", "tag", "image_tag", "image-tag", "image_tags", "image-tags"} {
+			if _, n := l.src.get(st.with, k); n != nil {
+				l.tagInput(st, k, action, image, ", \t")
+			}
+		}
+		return true
+	}
 	return false
 }
 
