@@ -13,6 +13,7 @@ import (
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
+	"github.com/immutag/immutag/internal/ledger"
 	"github.com/immutag/immutag/internal/providers/catalog"
 )
 
@@ -118,13 +119,15 @@ func demoRun(ctx context.Context, f *Factory, _ *DemoOptions) error {
 	df.Getenv, df.Now = os.Getenv, f.Now
 	df.LogLevel, df.LogFormat = f.LogLevel, f.LogFormat
 	df.Config = func() (*config.Config, error) { return cfg, nil }
+	// The demo keeps its tag ledger in its own temporary directory.
+	df.Ledger = filepath.Join(tmp, "ledger.db")
 	flags := ScanFlags{Format: "table", Concurrency: 8}
 
 	fmt.Fprintf(out, "immutag demo: %d registry emulator(s) on loopback (%s); no network, no credentials.\n", len(demos), strings.Join(kinds, ", "))
 	fmt.Fprintf(out, "policy: mutable_tags_allowed=[latest]; exemptions: sandbox/* and quay-demo legacy/* (active), aws-demo data/etl (expired 2025-12-31)\n")
 
-	step(1, "audit: which repositories let a tag be overwritten?")
-	if err := auditRun(ctx, df, &AuditOptions{ScanFlags: flags}); err != nil && ExitCode(err) != CodeIncomplete {
+	step(1, "audit --record: which repositories let a tag be overwritten? (and every tag -> digest into the ledger)")
+	if err := auditRun(ctx, df, &AuditOptions{ScanFlags: flags, Record: true}); err != nil && ExitCode(err) != CodeIncomplete {
 		return err
 	}
 
@@ -160,16 +163,49 @@ func demoRun(ctx context.Context, f *Factory, _ *DemoOptions) error {
 		fmt.Fprintf(out, "  %-18s push %s:%s again -> %s\n", d.Provider().Name, repo, tag, pushVerdict(err))
 	}
 
-	step(6, "audit again")
-	err = auditRun(ctx, df, &AuditOptions{ScanFlags: flags, FailOnDrift: true})
+	step(6, "audit --record again")
+	err = auditRun(ctx, df, &AuditOptions{ScanFlags: flags, FailOnDrift: true, Record: true})
 	switch {
 	case err != nil:
 		return fmt.Errorf("demo: the re-audit is not clean: %w", err)
 	case refused != len(demos):
 		return fmt.Errorf("demo: %d of %d overwrites were refused after the fix", refused, len(demos))
 	}
-	fmt.Fprintln(out, "\ndemo finished: no drift left, overwrites refused. Try it by hand: see README.md.")
+
+	step(7, "history: what did the tag point at before it was overwritten in step 2?")
+	if err := demoHistory(ctx, df, demos[0]); err != nil {
+		return fmt.Errorf("demo: ask the ledger: %w", err)
+	}
+	fmt.Fprintln(out, "\ndemo finished: no drift left, overwrites refused, and the overwrite that happened before the fix is on record. Try it by hand: see README.md.")
 	return nil
+}
+
+// demoHistory asks the ledger about the first demo's overwritten tag: its
+// history, then the digest it named when step 1 recorded it.
+func demoHistory(ctx context.Context, f *Factory, d emulator.Demo) error {
+	_, repo, tag := d.OverwriteTarget()
+	ref := d.Provider().Name + "/" + repo + ":" + tag
+	fmt.Fprintf(f.IO.Out, "$ immutag history %s\n", ref)
+	if err := historyRun(ctx, f, &HistoryOptions{Ref: ref, Format: "table"}); err != nil {
+		return err
+	}
+	store, err := f.openLedger(ctx, nil)
+	if err != nil {
+		return err
+	}
+	r, _ := ledger.ParseRef(ref)
+	hs, err := store.History(ctx, r)
+	store.Close()
+	if err != nil {
+		return err
+	}
+	if len(hs) != 1 || len(hs[0].Intervals) < 2 {
+		return fmt.Errorf("the ledger does not show %s moving (history: %+v)", ref, hs)
+	}
+	before := hs[0].Intervals[0]
+	at := before.LastSeen.Format(time.RFC3339Nano)
+	fmt.Fprintf(f.IO.Out, "\n$ immutag history %s --at %s\n", ref, at)
+	return historyRun(ctx, f, &HistoryOptions{Ref: ref, At: at, Format: "table"})
 }
 
 func pushVerdict(err error) string {

@@ -95,7 +95,7 @@ func TestLedgerMotoOverwrite(t *testing.T) {
 		}
 		floating := false
 		for _, w := range rep.Warnings {
-			floating = floating || (w.Code == "floating-tag-frozen" && strings.Contains(w.Message, "team/locked") && strings.Contains(w.Message, `"latest"`))
+			floating = floating || (w.Code == "floating-tag-frozen" && strings.Contains(w.Message, "team/locked:latest is frozen"))
 		}
 		if !floating {
 			t.Errorf("no floating-tag warning for latest in the immutable team/locked: %+v", rep.Warnings)

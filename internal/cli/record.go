@@ -94,13 +94,13 @@ func (t *tagRecorder) checkFloating(r providers.Repository, tg providers.Tag, wa
 	if !matchAny(t.floating, tg.Name) || matchAny(r.MutablePatterns, tg.Name) {
 		return
 	}
-	age := "the registry gives no push time"
+	age := "push time unknown"
 	if !tg.Pushed.IsZero() {
-		age = fmt.Sprintf("pushed %s, %d days ago", tg.Pushed.UTC().Format(time.RFC3339), int(t.now().Sub(tg.Pushed).Hours()/24))
+		age = fmt.Sprintf("pushed %s, %d days ago", tg.Pushed.UTC().Format(time.DateOnly), int(t.now().Sub(tg.Pushed).Hours()/24))
 	}
 	warn(providers.Warning{Provider: r.Provider, Scope: r.Scope, Code: "floating-tag-frozen",
-		Message: fmt.Sprintf("%s is immutable but holds the floating tag %q -> %s (%s): it can never move again, so whoever deploys %s:%s runs that image; delete the tag or keep it mutable",
-			r.Name, tg.Name, tg.Digest, age, r.Name, tg.Name)})
+		Message: fmt.Sprintf("%s:%s is frozen: the repository is immutable, so %s (%s) is what it names for ever; delete the tag or keep it mutable",
+			r.Name, tg.Name, tg.Digest, age)})
 }
 
 func matchAny(patterns []string, tag string) bool {
