@@ -83,6 +83,11 @@ func parseCFN(path string, raw []byte, isJSON bool) (*cfnTemplate, []cfnResource
 		return nil, nil, false, err
 	}
 	_, res := mapGet(root, "Resources")
+	if res == nil {
+		// Serverless Framework: CloudFormation under resources.Resources.
+		_, sls := mapGet(root, "resources")
+		_, res = mapGet(sls, "Resources")
+	}
 	if res == nil || res.Kind != yaml.MappingNode {
 		return nil, nil, false, nil
 	}

@@ -101,6 +101,7 @@ func TestTerraformDocumentedExamplesAndMutableVariants(t *testing.T) {
 		"main.tf docker_hub_repository.hub":                          {comp, "api", "enabled=true rules=[.*]", 69},
 		"main.tf docker_hub_repository.hub_attr":                     {drif, "worker", "enabled=true rules=[v.*]", 78},
 		"main.tf docker_hub_repository.hub_plain":                    {drif, "plain", "enabled=false", 87},
+		"main.tf aws_ecr_repository.ignored":                         {drif, "web/ignored", "MUTABLE", 96},
 	})
 	if f := got["main.tf aws_ecr_repository.default"]; f.Edit != `set image_tag_mutability = "IMMUTABLE"` {
 		t.Errorf("edit %q", f.Edit)
@@ -228,6 +229,7 @@ func TestCloudFormation(t *testing.T) {
 		"stack.yaml Resources.Excluding":   {drif, "excluding", "IMMUTABLE_WITH_EXCLUSION", 51},
 		"stack.yaml Resources.Template":    {drif, "template:team", "MUTABLE", 67},
 		"stack.json Resources.Repo":        {drif, "", "MUTABLE", 4},
+		"serverless.yml Resources.Images":  {comp, "shop-images", "IMMUTABLE", 6},
 		"stack.json Resources.Good":        {comp, "good", "IMMUTABLE", 11},
 		"stack.json Resources.Excl":        {drif, "excl", "MUTABLE_WITH_EXCLUSION", 18},
 	})
@@ -293,7 +295,7 @@ func TestRenderJSONAndSARIF(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if len(doc.Findings) != 11 || doc.Summary["drift"] != 7 || doc.Summary["active"] != 7 {
+	if len(doc.Findings) != 12 || doc.Summary["drift"] != 8 || doc.Summary["active"] != 8 {
 		t.Errorf("findings %d summary %v", len(doc.Findings), doc.Summary)
 	}
 	buf.Reset()
@@ -317,8 +319,8 @@ func TestRenderJSONAndSARIF(t *testing.T) {
 		t.Fatal(err)
 	}
 	rs := sarif.Runs[0].Results
-	if len(rs) != 7 {
-		t.Fatalf("sarif results %d, want 7 (drift only)", len(rs))
+	if len(rs) != 8 {
+		t.Fatalf("sarif results %d, want 8 (drift only)", len(rs))
 	}
 	if l := rs[0].Locations[0].PhysicalLocation; l.ArtifactLocation.URI != "basic/main.tf" || l.Region.StartLine != 7 || rs[0].RuleID != audit.RuleMutable {
 		t.Errorf("first result %+v %s", l, rs[0].RuleID)
@@ -475,6 +477,8 @@ func TestIndexMatchesLiveRepositories(t *testing.T) {
 		{"artifactregistry", "p/europe-west1", "scratch", true, false, comp, true},
 		{"gitlab", "group/app", "group/app/image", true, true, comp, false},
 		{"ecr", "123/eu-west-1", "nowhere", false, false, comp, false},
+		// lifecycle.ignore_changes keeps the live setting: not reverted.
+		{"ecr", "123/eu-west-1", "web/ignored", true, false, comp, false},
 	}
 	for _, c := range cases {
 		f := &audit.Finding{Kind: c.kind, Scope: c.scope, Repository: c.name, Status: c.status}

@@ -121,6 +121,8 @@ func (x *Index) Compare(f *audit.Finding) *audit.CodeRef {
 	switch {
 	case c.Status == audit.StatusError:
 		ref.Finding = "the code's setting is only known after apply: " + c.Reason
+	case live && !code && ignoresSetting(c.Resource):
+		ref.Finding = fmt.Sprintf("the code declares %s (%s:%d), but lifecycle.ignore_changes keeps the live setting: an apply does not revert it, a re-creation would", c.Immutability.Native, c.File, c.Line)
 	case live && !code:
 		ref.Finding = fmt.Sprintf("%s: the code declares %s (%s:%d)", Reverted, c.Immutability.Native, c.File, c.Line)
 	case !live && code && f.Status == audit.StatusDrift:
@@ -130,6 +132,23 @@ func (x *Index) Compare(f *audit.Finding) *audit.CodeRef {
 	}
 	ref.Agrees = c.Status != audit.StatusError && live == code && f.Status != audit.StatusError
 	return ref
+}
+
+// settingArg is the argument that carries each type's setting.
+var settingArg = map[string]string{
+	tfECR: "image_tag_mutability", tfECRTemplate: "image_tag_mutability", tfAR: "docker_config",
+	tfHub: "immutable_tags_settings", tfHubImmutable: "enabled", tfHarborRule: "disabled", tfGitLab: "immutable",
+}
+
+// ignoresSetting reports whether lifecycle.ignore_changes covers the
+// resource's setting, so an apply leaves the live value alone.
+func ignoresSetting(r Resource) bool {
+	for _, a := range r.ignored {
+		if a == "all" || a == settingArg[r.Type] {
+			return true
+		}
+	}
+	return false
 }
 
 // Annotate sets the Code field of a live finding (audit --iac).

@@ -63,6 +63,8 @@ type Resource struct {
 	fixer func(allowed []string) []op
 	// meta is "count" or "for_each" when the declaration has one.
 	meta string
+	// ignored are the arguments lifecycle.ignore_changes names.
+	ignored []string
 	// refs are resource addresses (type.name, same module) an attribute refers to.
 	refs map[string][]string
 	// module is the module instance path ("" for the root).

@@ -727,6 +727,38 @@ func (in *tfInstance) dynamic(blk *hclsyntax.Block, extra map[string]cty.Value) 
 	return out, ""
 }
 
+// ignoreChanges returns the arguments lifecycle.ignore_changes names
+// ("all" for all): Terraform leaves their live value alone.
+func ignoreChanges(b hcl.Body) []string {
+	sb, ok := b.(*hclsyntax.Body)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, blk := range sb.Blocks {
+		if blk.Type != "lifecycle" {
+			continue
+		}
+		a := blk.Body.Attributes["ignore_changes"]
+		if a == nil {
+			continue
+		}
+		if t, d := hcl.AbsTraversalForExpr(a.Expr); !d.HasErrors() && t.RootName() == "all" {
+			return []string{"all"}
+		}
+		exprs, d := hcl.ExprList(a.Expr)
+		if d.HasErrors() {
+			continue
+		}
+		for _, e := range exprs {
+			if t, d := hcl.AbsTraversalForExpr(e); !d.HasErrors() {
+				out = append(out, t.RootName())
+			}
+		}
+	}
+	return out
+}
+
 // refs lists the resources (type.name) each top-level argument refers to.
 func refsOf(b hcl.Body) map[string][]string {
 	out := map[string][]string{}
@@ -762,6 +794,7 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 			meta = "for_each"
 		}
 		refs := refsOf(d.body)
+		ignored := ignoreChanges(d.body)
 		keys := in.expand(d.count, d.forEach, nil)
 		if len(keys) == 0 && in.address == "" {
 			// A root declaration that creates nothing with its defaults
@@ -775,7 +808,7 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 			r := Resource{File: d.file.path, Line: d.rng.Start.Line, Column: d.rng.Start.Column,
 				Address: in.address + d.typ + "." + d.name + k.suffix, Type: d.typ, Syntax: syntax,
 				block: blockRef{file: d.file.path, syntax: syntax, typ: d.typ, name: d.name},
-				refs:  refs, module: in.address, endLine: d.endLine, meta: meta}
+				refs:  refs, module: in.address, endLine: d.endLine, meta: meta, ignored: ignored}
 			if in.address != "" {
 				r.Root = in.root
 			}

@@ -92,3 +92,12 @@ resource "docker_hub_repository" "hub_plain" {
 resource "aws_s3_bucket" "unrelated" {
   bucket = "not-a-registry"
 }
+
+resource "aws_ecr_repository" "ignored" {
+  name                 = "web/ignored"
+  image_tag_mutability = "MUTABLE"
+
+  lifecycle {
+    ignore_changes = [image_tag_mutability]
+  }
+}
