@@ -96,8 +96,8 @@ providers:
 	{name: "credentials on ecr", key: "providers[0].credentials", line: 6, msg: "not used by kind ecr", schema: true, yaml: "version: 1\nproviders:\n  - name: a\n    kind: ecr\n    regions: [us-east-1]\n    credentials: {username_env: X}\n"},
 	{name: "password_env on dockerhub", key: "providers[0].credentials.password_env", line: 8, msg: "not used by kind dockerhub", schema: true, yaml: "version: 1\nproviders:\n  - name: a\n    kind: dockerhub\n    namespaces: [x]\n    credentials:\n      username_env: U\n      password_env: P\n      token_env: T\n"},
 
-	{name: "unknown kind", key: "providers[0].kind", line: 4, msg: "unknown kind \"gcr\" (want one of ecr, artifactregistry, acr, dockerhub, quay, harbor)", schema: true, yaml: "version: 1\nproviders:\n  - name: a\n    kind: gcr\n"},
-	{name: "missing kind", key: "providers[0].kind", line: 3, msg: "missing (want one of ecr, artifactregistry, acr, dockerhub, quay, harbor)", schema: true, yaml: "version: 1\nproviders:\n  - name: a\n    regions: [us-east-1]\n"},
+	{name: "unknown kind", key: "providers[0].kind", line: 4, msg: "unknown kind \"gcr\" (want one of ecr, artifactregistry, acr, dockerhub, quay, harbor, ", schema: true, yaml: "version: 1\nproviders:\n  - name: a\n    kind: gcr\n"},
+	{name: "missing kind", key: "providers[0].kind", line: 3, msg: "missing (want one of ecr, artifactregistry, acr, dockerhub, quay, harbor, ", schema: true, yaml: "version: 1\nproviders:\n  - name: a\n    regions: [us-east-1]\n"},
 	{name: "missing name", key: "providers[1].name", line: 6, msg: "missing", schema: true, yaml: "version: 1\nproviders:\n  - name: a\n    kind: ecr\n    regions: [us-east-1]\n  - kind: quay\n    namespaces: [x]\n"},
 	{name: "duplicate name", key: "providers[1].name", line: 6, msg: "duplicate name \"a\" (also providers[0])", yaml: "version: 1\nproviders:\n  - name: a\n    kind: ecr\n    regions: [us-east-1]\n  - name: a\n    kind: quay\n    namespaces: [x]\n"},
 	{name: "invalid name", key: "providers[0].name", line: 3, msg: "invalid name \"AWS prod\"", schema: true, yaml: "version: 1\nproviders:\n  - name: AWS prod\n    kind: ecr\n    regions: [us-east-1]\n"},

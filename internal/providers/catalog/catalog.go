@@ -16,7 +16,9 @@ import (
 	"github.com/immutag/immutag/internal/providers/artifactregistry"
 	"github.com/immutag/immutag/internal/providers/dockerhub"
 	"github.com/immutag/immutag/internal/providers/ecr"
+	"github.com/immutag/immutag/internal/providers/ghcr"
 	"github.com/immutag/immutag/internal/providers/harbor"
+	"github.com/immutag/immutag/internal/providers/oci"
 	"github.com/immutag/immutag/internal/providers/quay"
 )
 
@@ -40,6 +42,8 @@ var entries = []Entry{
 	{Spec: dockerhub.Spec, New: dockerhub.New},
 	{Spec: quay.Spec, New: quay.New},
 	{Spec: harbor.Spec, New: harbor.New},
+	{Spec: oci.Spec, New: oci.New},
+	{Spec: ghcr.Spec, New: ghcr.New},
 }
 
 // Kinds is every kind's config Spec, for config.Decode and Validate.

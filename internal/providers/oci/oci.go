@@ -122,7 +122,11 @@ var (
 // New builds the adapter from a config entry; it makes no API call and
 // reads no credential.
 func New(_ context.Context, p config.Provider, o providers.Options) (providers.Provider, error) {
-	return NewFromConfig(FromProvider(p, nil), o)
+	s, err := config.SettingsOf[Settings](p)
+	if err != nil {
+		return nil, err
+	}
+	return NewFromConfig(FromProvider(p, s.Repositories), o)
 }
 
 // NewFromConfig builds the adapter from its own Config.
