@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/immutag/immutag/internal/providers"
 )
 
 type sandboxReady struct {
@@ -94,7 +96,7 @@ func TestSandboxWritesAReadyConfig(t *testing.T) {
 			t.Errorf("stdout has no export line for %s:\n%s", k, stdout)
 		}
 	}
-	for _, kind := range []string{"ecr", "artifactregistry", "acr", "dockerhub", "quay", "harbor"} {
+	for _, kind := range providers.Kinds {
 		if !strings.Contains(stdout, kind) {
 			t.Errorf("stdout does not list the %s endpoint:\n%s", kind, stdout)
 		}
@@ -118,8 +120,8 @@ func TestSandboxWritesAReadyConfig(t *testing.T) {
 	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
 		t.Fatalf("report: %v", err)
 	}
-	if len(rep.Summary.ByProvider) != 6 || rep.Summary.Drift == 0 || rep.Summary.Compliant == 0 {
-		t.Errorf("summary %+v: want six providers with drift and compliant repositories", rep.Summary)
+	if len(rep.Summary.ByProvider) != len(providers.Kinds) || rep.Summary.Drift == 0 || rep.Summary.Compliant == 0 {
+		t.Errorf("summary %+v: want every provider, with drift and compliant repositories", rep.Summary)
 	}
 	for name, c := range rep.Summary.ByProvider {
 		if c.Repositories == 0 {

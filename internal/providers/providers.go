@@ -26,10 +26,14 @@ const (
 	KindDockerHub        Kind = "dockerhub"
 	KindQuay             Kind = "quay"
 	KindHarbor           Kind = "harbor"
+	// KindOCI is any Docker/OCI distribution registry; KindGHCR is GitHub
+	// Container Registry. Neither has a tag-immutability setting.
+	KindOCI  Kind = "oci"
+	KindGHCR Kind = "ghcr"
 )
 
 // Kinds lists every supported kind in documentation order.
-var Kinds = []Kind{KindECR, KindArtifactRegistry, KindACR, KindDockerHub, KindQuay, KindHarbor}
+var Kinds = []Kind{KindECR, KindArtifactRegistry, KindACR, KindDockerHub, KindQuay, KindHarbor, KindOCI, KindGHCR}
 
 // Mode is the normalised immutability of a repository (contract, lower-case in JSON).
 type Mode string

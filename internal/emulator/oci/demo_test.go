@@ -56,3 +56,21 @@ func TestDemoIsSeededAndAcceptsOverwrites(t *testing.T) {
 		t.Errorf("anonymous catalog: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
 }
+
+func TestSeedWritesDistinctManifestsWithoutNetwork(t *testing.T) {
+	s := New(Options{Username: "u", Password: "p"})
+	a, err := s.Seed("gen/a", "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Seed("gen/b", "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a == "" || a == b {
+		t.Errorf("digests %q %q: want two distinct manifests", a, b)
+	}
+	if got := s.Repositories(); !slices.Equal(got, []string{"gen/a", "gen/b"}) {
+		t.Errorf("repositories %v", got)
+	}
+}

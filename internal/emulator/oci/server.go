@@ -77,6 +77,8 @@ type Server struct {
 	mu     sync.Mutex
 	repos  map[string]struct{}
 	denied bool
+
+	base seedBase
 }
 
 // New returns a registry; serve Handler() on a listener the caller owns.

@@ -22,7 +22,9 @@ import (
 	aremu "github.com/immutag/immutag/internal/emulator/artifactregistry"
 	hubemu "github.com/immutag/immutag/internal/emulator/dockerhub"
 	ecremu "github.com/immutag/immutag/internal/emulator/ecr"
+	ghcremu "github.com/immutag/immutag/internal/emulator/ghcr"
 	harboremu "github.com/immutag/immutag/internal/emulator/harbor"
+	ociemu "github.com/immutag/immutag/internal/emulator/oci"
 	quayemu "github.com/immutag/immutag/internal/emulator/quay"
 	"github.com/immutag/immutag/internal/providers"
 )
@@ -98,6 +100,8 @@ type Sandbox struct {
 	hub      *hubemu.Server
 	quay     *quayemu.Server
 	harbor   *harboremu.Server
+	oci      *ociemu.Server
+	ghcr     *ghcremu.Server
 }
 
 // Start starts the emulators, seeds them and applies faults and denials.
@@ -165,6 +169,8 @@ var demoRepositories = map[string]int{
 	providers.KindDockerHub:        5,
 	providers.KindQuay:             5,
 	providers.KindHarbor:           7,
+	providers.KindOCI:              3,
+	providers.KindGHCR:             3,
 }
 
 func (s *Sandbox) start(ctx context.Context, kind string, o Options) (*backend, error) {
@@ -274,6 +280,10 @@ func (s *Sandbox) start(ctx context.Context, kind string, o Options) (*backend, 
 			srv.Deny(scope, true)
 			return nil
 		}
+	case providers.KindOCI, providers.KindGHCR:
+		if err := s.startNoSetting(ctx, b); err != nil {
+			return b, err
+		}
 	}
 	b.provider = b.demo.Provider()
 	b.endpoint = b.provider.Endpoint
@@ -318,6 +328,10 @@ func Policy(now time.Time) config.Policy {
 		Exemptions: []config.Exemption{
 			{Provider: "*", Repository: "sandbox/*", Reason: "scratch space, rebuilt nightly", Expires: day.AddDate(0, 3, 0)},
 			{Provider: "quay-demo", Scope: "legacy", Repository: "*", Reason: "Quay upgrade scheduled; FEATURE_IMMUTABLE_TAGS off until then", Expires: day.AddDate(0, 6, 0)},
+			// Registries with no tag-immutability setting: what a team can do
+			// is record the tags and gate on overwrites, and say so.
+			{Provider: "oci-demo", Repository: "*", Reason: NoSettingReason, Expires: day.AddDate(1, 0, 0)},
+			{Provider: "ghcr-demo", Repository: "*", Reason: NoSettingReason, Expires: day.AddDate(1, 0, 0)},
 		},
 	}
 }

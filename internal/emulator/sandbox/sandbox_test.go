@@ -100,6 +100,13 @@ func TestSeedFillsEveryRegistry(t *testing.T) {
 				if want := tc.want(ep.Kind); got != want {
 					t.Errorf("%s (%s): %d repositories audited, want %d", ep.Provider, ep.Kind, got, want)
 				}
+				if sb.noSetting(ep.Kind) {
+					// Nothing can protect a tag there: every repository says so.
+					if m := modes[ep.Kind]; m[providers.ModeUnsupported] != got {
+						t.Errorf("%s: modes %v, want all %d unsupported", ep.Kind, m, got)
+					}
+					continue
+				}
 				// Every registry shows protected and unprotected repositories side by side.
 				if m := modes[ep.Kind]; m[providers.ModeImmutable]+m[providers.ModePartial] == 0 || m[providers.ModeMutable] == 0 {
 					t.Errorf("%s: modes %v lack protected or mutable repositories", ep.Kind, m)
@@ -109,6 +116,9 @@ func TestSeedFillsEveryRegistry(t *testing.T) {
 				// The generated mix adds fully immutable repositories
 				// everywhere (the Harbor demo has none of its own).
 				for _, k := range providers.Kinds {
+					if sb.noSetting(k) {
+						continue
+					}
 					if modes[k][providers.ModeImmutable] == 0 {
 						t.Errorf("%s: no immutable repository in %v", k, modes[k])
 					}

@@ -44,6 +44,10 @@ func (b *backend) seed(s *Sandbox, n int) error {
 		return err
 	case providers.KindHarbor:
 		return seedHarbor(s.harbor, n)
+	case providers.KindOCI:
+		return seedOCI(s.oci, n)
+	case providers.KindGHCR:
+		return seedGHCR(s.ghcr, n)
 	}
 	return nil
 }
