@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -237,40 +238,43 @@ func (l *iacLink) summary(f *Factory) {
 }
 
 // emitPatch writes the code changes matching a fix plan as one unified
-// diff, headed by the planned repositories no resource declares.
+// diff, headed by the planned repositories no resource declares. The plan
+// is read change by change (it lives on disk); only the declarations
+// found are held.
 func (l *iacLink) emitPatch(f *Factory, file string, plan *audit.Plan) error {
 	if l == nil || file == "" {
 		return nil
 	}
-	var targets []iac.ChangeTarget
-	err := plan.Each(func(c audit.PlannedChange) error {
+	out, err := os.Create(file)
+	if err != nil {
+		return fmt.Errorf("--emit-patch %s: %w", file, err)
+	}
+	defer out.Close()
+	w := bufio.NewWriter(out)
+	// Text before the first diff header is ignored by git apply and patch.
+	patch := l.idx.NewPatch(func(u iac.ChangeTarget) {
+		fmt.Fprintf(w, "# unmanaged (no scanned resource declares it): %s %s/%s\n", u.Kind, u.Scope, u.Repository)
+	})
+	err = plan.Each(func(c audit.PlannedChange) error {
 		if !c.Change.Noop {
-			targets = append(targets, iac.ChangeTarget{Kind: c.Change.Kind, Scope: c.Change.Scope, Repository: c.Change.Repository})
+			patch.Add(iac.ChangeTarget{Kind: c.Change.Kind, Scope: c.Change.Scope, Repository: c.Change.Repository})
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("read the plan: %w", err)
 	}
-	changes, unmanaged, errs := l.idx.PatchFor(targets, l.pol)
-	var b strings.Builder
-	if len(unmanaged) > 0 {
-		// Text before the first diff header is ignored by git apply and patch.
-		fmt.Fprintf(&b, "# unmanaged: %d repositories changed by this fix are declared by no scanned resource\n", len(unmanaged))
-		for _, u := range unmanaged {
-			fmt.Fprintf(&b, "#   %s %s/%s\n", u.Kind, u.Scope, u.Repository)
-		}
-	}
+	changes, errs := patch.Changes(l.pol)
 	for _, c := range changes {
-		b.WriteString(c.Diff())
+		w.WriteString(c.Diff())
 	}
-	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+	if err := w.Flush(); err != nil {
 		return fmt.Errorf("--emit-patch %s: %w", file, err)
 	}
-	fmt.Fprintf(f.IO.ErrOut, "iac: patch for %d file(s) written to %s; %d changed repositories unmanaged\n", len(changes), file, len(unmanaged))
-	for _, u := range unmanaged {
-		fmt.Fprintf(f.IO.ErrOut, "iac: unmanaged: %s %s/%s\n", u.Kind, u.Scope, u.Repository)
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("--emit-patch %s: %w", file, err)
 	}
+	fmt.Fprintf(f.IO.ErrOut, "iac: patch for %d file(s) written to %s; %d changed repositories are unmanaged (listed at its top)\n", len(changes), file, patch.Unmanaged)
 	for _, e := range errs {
 		fmt.Fprintf(f.IO.ErrOut, "iac: %s\n", e.Error())
 	}

@@ -171,7 +171,7 @@ func TestFixIACEmitsPatch(t *testing.T) {
 	if strings.Contains(s, "-  image_tag_mutability = \"MUTABLE\"") {
 		t.Errorf("patch changes api, which the fix does not touch:\n%s", s)
 	}
-	if !strings.Contains(s, "# unmanaged: 1 ") || !strings.Contains(s, "console") {
+	if !strings.Contains(s, "# unmanaged (no scanned resource declares it): ecr s/console") || strings.Count(s, "# unmanaged") != 1 {
 		t.Errorf("unmanaged not listed:\n%s", s)
 	}
 	if src, _ := os.ReadFile(filepath.Join(dir, "main.tf")); string(src) != iacCode {

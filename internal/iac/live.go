@@ -159,26 +159,44 @@ type ChangeTarget struct {
 	Kind, Scope, Repository string
 }
 
-// PatchFor returns the code changes that make the declarations of the
-// given live repositories compliant, and the repositories no resource
-// declares.
-func (x *Index) PatchFor(targets []ChangeTarget, p Policy) (changes []FileChange, unmanaged []ChangeTarget, errs []FileError) {
-	var fs []Finding
-	seen := map[string]bool{}
-	for _, t := range targets {
-		decl := x.Lookup(t.Kind, t.Scope, t.Repository)
-		if len(decl) == 0 {
-			unmanaged = append(unmanaged, t)
-			continue
+// Patch collects the code changes that follow live changes. Only the
+// declarations found are kept (bounded by the code, not the estate);
+// repositories no resource declares go to the unmanaged callback as they
+// come.
+type Patch struct {
+	x         *Index
+	fs        []Finding
+	seen      map[string]bool
+	unmanaged func(ChangeTarget)
+	// Unmanaged counts the targets no resource declares.
+	Unmanaged int
+}
+
+// NewPatch starts a patch; unmanaged may be nil.
+func (x *Index) NewPatch(unmanaged func(ChangeTarget)) *Patch {
+	return &Patch{x: x, seen: map[string]bool{}, unmanaged: unmanaged}
+}
+
+// Add records one live change.
+func (p *Patch) Add(t ChangeTarget) {
+	decl := p.x.Lookup(t.Kind, t.Scope, t.Repository)
+	if len(decl) == 0 {
+		p.Unmanaged++
+		if p.unmanaged != nil {
+			p.unmanaged(t)
 		}
-		for _, f := range decl {
-			k := f.File + "\x00" + f.Address
-			if !seen[k] {
-				seen[k] = true
-				fs = append(fs, f)
-			}
+		return
+	}
+	for _, f := range decl {
+		k := f.File + "\x00" + f.Address
+		if !p.seen[k] {
+			p.seen[k] = true
+			p.fs = append(p.fs, f)
 		}
 	}
-	changes, errs = PlanFixes(fs, p)
-	return changes, unmanaged, errs
+}
+
+// Changes computes the file changes that make the declarations compliant.
+func (p *Patch) Changes(pol Policy) ([]FileChange, []FileError) {
+	return PlanFixes(p.fs, pol)
 }
