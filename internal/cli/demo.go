@@ -35,8 +35,10 @@ in every immutability mode each registry has, then runs the whole job:
   2. overwrite a tag       accepted: the repository is mutable
   3. fix (dry run)         the plan: which repository, from what to what, the API call
   4. fix --apply --yes     journaled writes, each read back to verify
-  5. overwrite again       refused: the tag is immutable now
-  6. audit                 clean
+  5. overwrite again       refused: the tag is immutable now (accepted where the
+                           registry has no setting: oci, ghcr)
+  6. audit --record        clean; the ledger reports the overwrites it saw
+  7. history               what the overwritten tags named before
 
 It needs no network and no credentials, and touches no real registry.`,
 		Args: cobra.NoArgs,
@@ -61,9 +63,17 @@ func demoPolicy(now time.Time) config.Policy {
 			// The Quay demo has a namespace whose instance lacks FEATURE_IMMUTABLE_TAGS:
 			// nothing can fix it from here, so the platform team records why.
 			{Provider: "quay-demo", Scope: "legacy", Repository: "*", Reason: "Quay upgrade to 3.17 scheduled; feature flag off until then", Expires: now.AddDate(0, 6, 0).Truncate(24 * time.Hour)},
+			// A plain distribution registry and ghcr.io have no setting to
+			// fix: the team records their tags and gates CI on overwrites.
+			{Provider: "oci-demo", Repository: "*", Reason: demoNoSettingReason, Expires: now.AddDate(1, 0, 0).Truncate(24 * time.Hour)},
+			{Provider: "ghcr-demo", Repository: "*", Reason: demoNoSettingReason, Expires: now.AddDate(1, 0, 0).Truncate(24 * time.Hour)},
 		},
 	}
 }
+
+// demoNoSettingReason exempts the registries that have no tag-immutability
+// setting: the ledger is their control.
+const demoNoSettingReason = "no tag-immutability setting exists: tags are recorded (audit --record) and CI fails on an overwrite (--fail-on-overwrite)"
 
 func demoRun(ctx context.Context, f *Factory, _ *DemoOptions) error {
 	out := f.IO.Out
@@ -124,7 +134,7 @@ func demoRun(ctx context.Context, f *Factory, _ *DemoOptions) error {
 	flags := ScanFlags{Format: "table", Concurrency: 8}
 
 	fmt.Fprintf(out, "immutag demo: %d registry emulator(s) on loopback (%s); no network, no credentials.\n", len(demos), strings.Join(kinds, ", "))
-	fmt.Fprintf(out, "policy: mutable_tags_allowed=[latest]; exemptions: sandbox/* and quay-demo legacy/* (active), aws-demo data/etl (expired 2025-12-31)\n")
+	fmt.Fprintf(out, "policy: mutable_tags_allowed=[latest]; exemptions: sandbox/*, quay-demo legacy/*, oci-demo and ghcr-demo (no setting exists; the ledger watches them) (active), aws-demo data/etl (expired 2025-12-31)\n")
 
 	step(1, "audit --record: which repositories let a tag be overwritten? (and every tag -> digest into the ledger)")
 	if err := auditRun(ctx, df, &AuditOptions{ScanFlags: flags, Record: true}); err != nil && ExitCode(err) != CodeIncomplete {
@@ -153,10 +163,23 @@ func demoRun(ctx context.Context, f *Factory, _ *DemoOptions) error {
 	}
 
 	step(5, "push over the same tag after the fix")
-	refused := 0
+	refused, fixable := 0, 0
+	var unguarded []emulator.Demo
 	for _, d := range demos {
 		scope, repo, tag := d.OverwriteTarget()
 		err := d.PushTag(ctx, scope, repo, tag)
+		if ns, ok := d.(emulator.NoSetting); ok {
+			// Nothing could be fixed there: the overwrite goes through,
+			// and the next recorded audit is what catches it.
+			unguarded = append(unguarded, d)
+			verdict := pushVerdict(err)
+			if err == nil {
+				verdict = "accepted: " + ns.NoSetting() + "; the ledger will report it (step 6)"
+			}
+			fmt.Fprintf(out, "  %-18s push %s:%s again -> %s\n", d.Provider().Name, repo, tag, verdict)
+			continue
+		}
+		fixable++
 		if errors.Is(err, emulator.ErrTagImmutable) {
 			refused++
 		}
@@ -168,15 +191,24 @@ func demoRun(ctx context.Context, f *Factory, _ *DemoOptions) error {
 	switch {
 	case err != nil:
 		return fmt.Errorf("demo: the re-audit is not clean: %w", err)
-	case refused != len(demos):
-		return fmt.Errorf("demo: %d of %d overwrites were refused after the fix", refused, len(demos))
+	case refused != fixable:
+		return fmt.Errorf("demo: %d of %d overwrites were refused after the fix", refused, fixable)
 	}
 
 	step(7, "history: what did the tag point at before it was overwritten in step 2?")
 	if err := demoHistory(ctx, df, demos[0]); err != nil {
 		return fmt.Errorf("demo: ask the ledger: %w", err)
 	}
-	fmt.Fprintln(out, "\ndemo finished: no drift left, overwrites refused, and the overwrite that happened before the fix is on record. Try it by hand: see README.md.")
+	if len(unguarded) > 0 {
+		fmt.Fprintf(out, "\nWhere no setting exists, the tag was overwritten in steps 2 and 5; the ledger saw what each recorded audit found:\n")
+	}
+	for _, d := range unguarded {
+		fmt.Fprintln(out)
+		if err := demoHistory(ctx, df, d); err != nil {
+			return fmt.Errorf("demo: ask the ledger: %w", err)
+		}
+	}
+	fmt.Fprintln(out, "\ndemo finished: no drift left, overwrites refused where a registry can refuse them, and every overwrite the recorded audits saw (before the fix, and on registries without a setting) is on record. Try it by hand: see README.md.")
 	return nil
 }
 

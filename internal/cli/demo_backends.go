@@ -8,7 +8,9 @@ import (
 	aremu "github.com/immutag/immutag/internal/emulator/artifactregistry"
 	hubemu "github.com/immutag/immutag/internal/emulator/dockerhub"
 	ecremu "github.com/immutag/immutag/internal/emulator/ecr"
+	ghcremu "github.com/immutag/immutag/internal/emulator/ghcr"
 	harboremu "github.com/immutag/immutag/internal/emulator/harbor"
+	ociemu "github.com/immutag/immutag/internal/emulator/oci"
 	quayemu "github.com/immutag/immutag/internal/emulator/quay"
 )
 
@@ -20,4 +22,6 @@ var demoBackends = []func(context.Context) (emulator.Demo, error){
 	hubemu.StartDemo,
 	quayemu.StartDemo,
 	harboremu.StartDemo,
+	ociemu.StartDemo,
+	ghcremu.StartDemo,
 }

@@ -57,7 +57,7 @@ const PerPage = 100
 const defaultRequestsPerSecond = 10
 
 // Native is the value shown as the native setting.
-const Native = "none (GitHub Packages)"
+const Native = "GitHub Packages: no setting"
 
 // Note says why the mode is unsupported.
 const Note = "GitHub Container Registry has no tag-immutability setting: anyone with write access to the package can move a tag to another image"

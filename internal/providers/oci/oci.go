@@ -61,7 +61,7 @@ const (
 )
 
 // Native is the value shown as the native setting: the API has none.
-const Native = "none (distribution API)"
+const Native = "distribution API: no setting"
 
 // Note says why the mode is unsupported; the report shows it in the reason.
 const Note = "the Docker/OCI distribution API has no tag-immutability setting: any client with push access can overwrite a tag"
