@@ -31,6 +31,29 @@ type ScanFlags struct {
 	Concurrency int
 	Verbose     bool
 	Shard       ShardFlags
+	// Timeout bounds the whole run (0 = none).
+	Timeout time.Duration
+}
+
+// DefaultRunTimeout bounds audit and fix runs and each serve scan: long
+// enough for a large estate, short enough that a stalled registry cannot
+// hold a CI job or a schedule for ever.
+const DefaultRunTimeout = 2 * time.Hour
+
+// errRunTimeout is the cause of a run context that reached --timeout.
+var errRunTimeout = errors.New("--timeout reached")
+
+// withRunTimeout bounds ctx by d (0 = no bound).
+func withRunTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeoutCause(ctx, d, errRunTimeout)
+}
+
+// timedOut reports whether ctx ended because of --timeout.
+func timedOut(ctx context.Context) bool {
+	return errors.Is(context.Cause(ctx), errRunTimeout)
 }
 
 func (s *ScanFlags) register(cmd *cobra.Command) {
@@ -40,12 +63,16 @@ func (s *ScanFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&s.OutputFile, "output", "", "write the report to this file instead of stdout")
 	fl.IntVar(&s.Concurrency, "concurrency", audit.DefaultConcurrency, "scopes (account/region, project, registry...) listed at once")
 	fl.BoolVarP(&s.Verbose, "verbose", "v", false, "list compliant repositories in table output even for large estates")
+	fl.DurationVar(&s.Timeout, "timeout", DefaultRunTimeout, "stop the run after this long (0 = no limit); a scan stopped by it exits 2, a fix exits 1 with in-flight writes journaled")
 	s.Shard.register(cmd)
 }
 
 func (s *ScanFlags) validate() error {
 	if s.Format != "" && !report.Valid(s.Format) {
 		return fmt.Errorf("-o %q: unknown format (want one of %s)", s.Format, strings.Join(report.Formats, ", "))
+	}
+	if s.Timeout < 0 {
+		return fmt.Errorf("--timeout %s: want a duration >= 0 (0 = no limit)", s.Timeout)
 	}
 	if s.Concurrency < 1 || s.Concurrency > 256 {
 		return fmt.Errorf("--concurrency %d: want 1..256", s.Concurrency)
@@ -147,8 +174,13 @@ func auditRun(ctx context.Context, f *Factory, opts *AuditOptions) error {
 		return err
 	}
 	mode := scanMode{command: "audit", record: opts.Record, annotate: code.annotator()}
+	ctx, cancel := withRunTimeout(ctx, opts.Timeout)
+	defer cancel()
 	res, err := scan(ctx, f, &opts.ScanFlags, mode)
 	if err != nil {
+		if timedOut(ctx) {
+			return &ExitError{Code: CodeIncomplete, Err: fmt.Errorf("audit stopped: --timeout %s reached before every scope was read; nothing unread was graded and no report was written (raise --timeout, or narrow the run with --provider)", opts.Timeout)}
+		}
 		return err
 	}
 	defer res.report.Close()

@@ -97,8 +97,13 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := withRunTimeout(ctx, opts.Timeout)
+	defer cancel()
 	res, err := scan(ctx, f, &opts.ScanFlags, scanMode{command: "fix", plan: true, planDefaults: opts.CreationTemplates, dryRun: &dry, annotate: code.annotator()})
 	if err != nil {
+		if timedOut(ctx) {
+			return fmt.Errorf("fix stopped: --timeout %s reached while reading the registries; nothing was changed", opts.Timeout)
+		}
 		return err
 	}
 	rep := res.report
@@ -198,6 +203,9 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 	}
 	fmt.Fprintf(f.IO.ErrOut, "%s; journal: %s\n", msg, j.Path())
 	switch {
+	case timedOut(ctx):
+		// Exit 1, not the interruption code: the run ended itself.
+		return &ExitError{Code: CodeError, Err: fmt.Errorf("fix stopped: --timeout %s reached; changes in flight were journaled as failed (they may be applied: the next run reads them back), the rest not applied (journal: %s)", opts.Timeout, j.Path())}
 	case applyErr != nil:
 		return fmt.Errorf("fix stopped: %w (journal: %s)", applyErr, j.Path())
 	case failed > 0:

@@ -33,6 +33,7 @@ type ServeOptions struct {
 	Listen           string
 	WebhookSecretEnv string
 	ReportTokenEnv   string
+	Timeout          time.Duration
 	reportToken      string
 	ShutdownTimeout  time.Duration
 	LeaderElection   bool
@@ -107,6 +108,7 @@ On SIGTERM or SIGINT nothing new starts; writes already running get
 	fl.BoolVar(&opts.Record, "record", false, "record every tag -> digest in the ledger on each scan (see immutag history); overwrites count in immutag_tag_overwrites_total")
 	fl.StringVar(&opts.Journal, "journal", "", "append-only JSON-lines record of every write (default $XDG_STATE_HOME/immutag/journal.jsonl)")
 	fl.StringVar(&opts.Listen, "listen", serve.DefaultListen, "HTTP listen address for metrics, probes, report and webhook")
+	fl.DurationVar(&opts.Timeout, "timeout", DefaultRunTimeout, "stop each scan (and its enforcement pass) after this long; 0 = no limit")
 	fl.StringVar(&opts.ReportTokenEnv, "report-token-env", "", "environment variable holding the bearer token /report/latest requires; without it /report/latest is off when listening beyond loopback")
 	fl.StringVar(&opts.WebhookSecretEnv, "webhook-secret-env", "", "environment variable holding the ACR webhook secret; enables /webhooks/acr")
 	fl.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "on SIGTERM, how long running writes may take to finish")
@@ -244,6 +246,7 @@ func serveRun(ctx context.Context, f *Factory, opts *ServeOptions) error {
 		Listen:          opts.Listen,
 		WebhookSecret:   opts.secret,
 		ReportToken:     opts.reportToken,
+		ScanTimeout:     opts.Timeout,
 		ACRRegistries:   acr,
 		ShutdownTimeout: opts.ShutdownTimeout,
 		Log:             log,

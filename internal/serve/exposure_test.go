@@ -2,6 +2,10 @@ package serve
 
 import (
 	"bytes"
+	"context"
+	"time"
+
+	"github.com/immutag/immutag/internal/providers"
 	"log/slog"
 	"net"
 	"net/http"
@@ -108,5 +112,36 @@ func TestReportTokenRequired(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "bearer token required") {
 		t.Errorf("startup log does not say the report needs a token:\n%s", logs.String())
+	}
+}
+
+// stallProvider's listing never ends on its own.
+type stallProvider struct{}
+
+func (stallProvider) Name() string { return "stall" }
+func (stallProvider) Kind() string { return "ecr" }
+func (stallProvider) Scopes(context.Context) ([]providers.Scope, error) {
+	return []providers.Scope{{Provider: "stall", Kind: "ecr", Name: "s"}}, nil
+}
+func (stallProvider) Repositories(ctx context.Context, _ providers.Scope, _ providers.Emitter) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestScanTimeout: issue 12 case 8 for serve. A scan past ScanTimeout stops,
+// is counted failed and logged naming the limit; the service keeps running.
+func TestScanTimeout(t *testing.T) {
+	o := testOptions(t, stallProvider{})
+	o.ScanTimeout = 200 * time.Millisecond
+	logs := &syncBuf{}
+	o.Log = slog.New(slog.NewTextHandler(logs, nil))
+	sig, scans := scanSignal()
+	r := startService(t, o, sig)
+	waitFor(t, scans, "first scan")
+	if !strings.Contains(logs.String(), "--timeout reached") {
+		t.Errorf("no timeout log:\n%s", logs.String())
+	}
+	if code, _ := get(t, r.url+"/healthz"); code != http.StatusOK {
+		t.Errorf("service not healthy after a timed-out scan: %d", code)
 	}
 }

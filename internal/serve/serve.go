@@ -82,6 +82,8 @@ type Options struct {
 	// WebhookSecret enables /webhooks/acr; requests must carry it in the
 	// X-Immutag-Webhook-Secret header. Empty disables the endpoint.
 	WebhookSecret string
+	// ScanTimeout bounds each scan with its enforcement pass (0 = none).
+	ScanTimeout time.Duration
 	// ReportToken, when set, is the bearer token /report/latest requires.
 	// Without it the report (an inventory of every repository and its
 	// weakness) is served only on a loopback listener.
@@ -441,8 +443,20 @@ func (s *Service) scanOnce(soft, hard context.Context) {
 		defer s.scanDone()
 	}
 	start := s.opts.Now()
+	if s.opts.ScanTimeout > 0 {
+		// Past the limit the scan stops like at shutdown: nothing new
+		// starts, writes in flight finish under hard and are journaled.
+		var cancel context.CancelFunc
+		soft, cancel = context.WithTimeoutCause(soft, s.opts.ScanTimeout, errScanTimeout)
+		defer cancel()
+	}
 	sc, err := s.opts.Scan(soft, s.provs, s.opts.Enforce)
 	if err != nil {
+		if errors.Is(context.Cause(soft), errScanTimeout) {
+			s.metrics.scanFailed()
+			s.log.Error("scan stopped: --timeout reached before every scope was read; no report for this scan", "timeout", s.opts.ScanTimeout, "duration", s.opts.Now().Sub(start))
+			return
+		}
 		if soft.Err() != nil {
 			s.log.Info("scan interrupted by shutdown")
 			return
@@ -544,3 +558,6 @@ func newID() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// errScanTimeout is the cause of a scan context that reached ScanTimeout.
+var errScanTimeout = errors.New("scan timeout")

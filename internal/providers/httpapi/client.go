@@ -33,6 +33,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -45,11 +46,19 @@ import (
 
 // Defaults used when the matching Options field is zero.
 const (
-	DefaultMaxRetries    = 5
-	DefaultBaseBackoff   = 250 * time.Millisecond
-	DefaultMaxBackoff    = 15 * time.Second
-	DefaultMaxRetryAfter = 2 * time.Minute
+	DefaultMaxRetries  = 5
+	DefaultBaseBackoff = 250 * time.Millisecond
+	DefaultMaxBackoff  = 15 * time.Second
+	// DefaultMaxRetryAfter caps one server-advertised wait: a longer
+	// Retry-After fails the call (with the server's value in the message)
+	// rather than holding the scope for minutes per call.
+	DefaultMaxRetryAfter = 30 * time.Second
 	DefaultTimeout       = 60 * time.Second
+	// DefaultIdleTimeout cuts an attempt whose answer stops arriving (a
+	// slow-loris body, stalled headers) after this long without a byte.
+	DefaultIdleTimeout = 20 * time.Second
+	// DefaultCallTimeout bounds one call, every retry and wait included.
+	DefaultCallTimeout = 3 * time.Minute
 	// MaxBodyBytes bounds how much of one response body is read.
 	MaxBodyBytes = 32 << 20
 )
@@ -88,6 +97,12 @@ type Options struct {
 	// Timeout bounds each attempt, body read included (0 = DefaultTimeout,
 	// negative = none).
 	Timeout time.Duration
+	// IdleTimeout cuts an attempt after this long without receiving a byte
+	// (0 = DefaultIdleTimeout, negative = none).
+	IdleTimeout time.Duration
+	// CallTimeout bounds one call with all its retries and waits (0 =
+	// DefaultCallTimeout, negative = none).
+	CallTimeout time.Duration
 	// Logger receives retry notices and, at debug level, one line per HTTP
 	// exchange with credentials redacted (nil = discard).
 	Logger *slog.Logger
@@ -150,6 +165,12 @@ func New(opts Options) *Client {
 	}
 	if c.o.Timeout == 0 {
 		c.o.Timeout = DefaultTimeout
+	}
+	if c.o.IdleTimeout == 0 {
+		c.o.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.o.CallTimeout == 0 {
+		c.o.CallTimeout = DefaultCallTimeout
 	}
 	if c.o.UserAgent == "" {
 		c.o.UserAgent = "immutag"
@@ -333,13 +354,18 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	}
 	idem := req.Idempotent || isIdempotent(req.Method)
 	what := req.Method + " " + u.Path
+	if c.o.CallTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, c.o.CallTimeout, fmt.Errorf("%s: %w: no answer within %s, retries included", what, ErrCallTimeout, c.o.CallTimeout))
+		defer cancel()
+	}
 
 	refreshed := false
 	for attempt := 0; ; attempt++ {
 		resp, rerr := c.attempt(ctx, req, u, body)
 		if rerr != nil {
 			if ctx.Err() != nil {
-				return nil, fmt.Errorf("%s: %w", what, ctx.Err())
+				return nil, fmt.Errorf("%s: %w", what, context.Cause(ctx))
 			}
 			if !idem || !transient(rerr) || attempt >= c.o.MaxRetries {
 				return nil, fmt.Errorf("%s: %w", what, rerr)
@@ -374,7 +400,8 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 		if advertised {
 			apiErr.RetryAfter = wait
 			if wait > c.o.MaxRetryAfter {
-				return nil, fmt.Errorf("%s: server asks to wait %s (more than %s): %w", what, wait.Round(time.Second), c.o.MaxRetryAfter, apiErr)
+				return nil, fmt.Errorf("%s: the server asks to wait %s (%s), more than the %s immutag waits for one call: %w",
+					what, wait.Round(time.Second), retryHeaderText(resp.Header), c.o.MaxRetryAfter, apiErr)
 			}
 		} else {
 			wait = c.backoff(attempt)
@@ -428,6 +455,17 @@ func (c *Client) attempt(ctx context.Context, req Request, u *url.URL, body []by
 		actx, cancel = context.WithTimeout(ctx, c.o.Timeout)
 		defer cancel()
 	}
+	// The idle timer runs from the send until the body is read, reset by
+	// every byte: a server that trickles or stalls is cut off long before
+	// the attempt's own timeout.
+	var idle *idleTimer
+	if c.o.IdleTimeout > 0 {
+		var cancel context.CancelCauseFunc
+		actx, cancel = context.WithCancelCause(actx)
+		defer cancel(nil)
+		idle = newIdleTimer(c.o.IdleTimeout, cancel)
+		defer idle.stop()
+	}
 	var rdr io.Reader
 	if body != nil {
 		rdr = bytes.NewReader(body)
@@ -453,13 +491,24 @@ func (c *Client) attempt(ctx context.Context, req Request, u *url.URL, body []by
 	}
 	resp, err := c.hc.Do(hr)
 	if err != nil {
+		if cause := context.Cause(actx); errors.Is(cause, ErrIdleTimeout) {
+			return nil, cause
+		}
 		return nil, err
 	}
 	defer resp.Body.Close()
+	var rbody io.Reader = resp.Body
+	if idle != nil {
+		idle.touch()
+		rbody = idle.reader(resp.Body)
+	}
 	// One byte past the limit, so that a body over it fails instead of
 	// being cut into something that may still parse.
-	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes+1))
+	b, err := io.ReadAll(io.LimitReader(rbody, MaxBodyBytes+1))
 	if err != nil {
+		if cause := context.Cause(actx); errors.Is(cause, ErrIdleTimeout) {
+			return nil, fmt.Errorf("read response: %w", cause)
+		}
 		return nil, fmt.Errorf("read response: %w", err)
 	}
 	if len(b) > MaxBodyBytes {
@@ -609,4 +658,55 @@ func KindForStatus(status int) providers.ErrorKind {
 		return providers.ErrUnsupported
 	}
 	return providers.ErrOther
+}
+
+// ErrIdleTimeout is wrapped when an answer stopped arriving for longer than
+// the idle timeout; ErrCallTimeout when one call ran out of its budget.
+var (
+	ErrIdleTimeout = errors.New("idle timeout: the server stopped sending")
+	ErrCallTimeout = errors.New("call timeout")
+)
+
+// idleTimer cancels an attempt when no byte has arrived for d.
+type idleTimer struct {
+	d      time.Duration
+	t      *time.Timer
+	cancel context.CancelCauseFunc
+}
+
+func newIdleTimer(d time.Duration, cancel context.CancelCauseFunc) *idleTimer {
+	it := &idleTimer{d: d, cancel: cancel}
+	it.t = time.AfterFunc(d, func() { cancel(fmt.Errorf("%w for %s", ErrIdleTimeout, d)) })
+	return it
+}
+
+func (it *idleTimer) touch() { it.t.Reset(it.d) }
+func (it *idleTimer) stop()  { it.t.Stop() }
+
+func (it *idleTimer) reader(r io.Reader) io.Reader { return &idleReader{r: r, it: it} }
+
+type idleReader struct {
+	r  io.Reader
+	it *idleTimer
+}
+
+func (ir *idleReader) Read(p []byte) (int, error) {
+	n, err := ir.r.Read(p)
+	if n > 0 {
+		ir.it.touch()
+	}
+	return n, err
+}
+
+// retryHeaderText quotes the header that set a wait, for the error.
+func retryHeaderText(h http.Header) string {
+	for _, k := range []string{"Retry-After", "X-Retry-After", "X-RateLimit-Reset"} {
+		if v := strings.TrimSpace(h.Get(k)); v != "" {
+			if len(v) > 64 {
+				v = v[:64]
+			}
+			return k + ": " + strconv.Quote(v)[1:len(strconv.Quote(v))-1]
+		}
+	}
+	return "advertised"
 }

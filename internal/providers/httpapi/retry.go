@@ -88,6 +88,9 @@ func transient(err error) bool {
 	}
 	// Per-attempt timeouts surface as context.DeadlineExceeded while the
 	// caller's context is still alive (checked by the caller).
+	if errors.Is(err, ErrIdleTimeout) {
+		return true
+	}
 	return strings.Contains(err.Error(), "context deadline exceeded") ||
 		strings.Contains(err.Error(), "connection reset") ||
 		strings.Contains(err.Error(), "server closed idle connection")

@@ -1,0 +1,41 @@
+package faultmatrix
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/immutag/immutag/internal/config"
+)
+
+// TestRunTimeout: issue 12 case 8. A registry that never answers cannot
+// hold a run past --timeout: audit stops and exits 2; fix --apply stops
+// and exits 1 with the write in flight journaled (intent and outcome).
+func TestRunTimeout(t *testing.T) {
+	fx := startHub(t)
+	fx.px.add(&rule{match: on(fx.bad, opList), do: fx.px.stall()})
+	cfg := writeConfig(t, config.Policy{}, fx.providers...)
+	r := run(t, t.Context(), invocation{cfg: cfg, env: fx.env, args: []string{"audit", "-o", "json", "--timeout", "500ms"}})
+	if r.code != 2 || !strings.Contains(r.err.Error(), "--timeout 500ms reached") {
+		t.Errorf("audit past --timeout: exit %d, err %v; want 2 naming --timeout", r.code, r.err)
+	}
+
+	// fix: the scan is fine, the write stalls.
+	fx2 := startHub(t)
+	fx2.px.add(&rule{match: onOp(opWrite), do: fx2.px.stall()})
+	cfg2 := writeConfig(t, config.Policy{}, fx2.providers...)
+	journal := filepath.Join(t.TempDir(), "journal.jsonl")
+	r = run(t, t.Context(), invocation{cfg: cfg2, env: fx2.env, args: []string{"fix", "--apply", "--yes", "--journal", journal, "-o", "json", "--timeout", "2s"}})
+	if r.code != 1 || !strings.Contains(r.err.Error(), "--timeout 2s reached") {
+		t.Errorf("fix past --timeout: exit %d, err %v; want 1 naming --timeout", r.code, r.err)
+	}
+	b, err := os.ReadFile(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := string(b)
+	if !strings.Contains(j, `"event":"intent"`) || !strings.Contains(j, `"event":"failed"`) || !strings.Contains(j, repoDrift) {
+		t.Errorf("the write in flight is not journaled with its intent and outcome:\n%s", j)
+	}
+}
