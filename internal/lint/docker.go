@@ -370,7 +370,7 @@ func (j *jobState) heredocOut(st *step, x *shExpander, target, body string, quot
 func (j *jobState) setOut(st *step, target, name string, d varDef) {
 	switch target {
 	case "env":
-		if prev, ok := j.jc.ghEnv[name]; ok && j.branchy(st, "env."+name, prev, d) {
+		if prev, ok := j.jc.ghEnv[name]; j.branchy(st, "env."+name, prev, d) && ok {
 			d = joinDefs(d, prev)
 		}
 		j.jc.ghEnv[name] = d
@@ -381,7 +381,7 @@ func (j *jobState) setOut(st *step, target, name string, d varDef) {
 		if j.jc.outputs[st.id] == nil {
 			j.jc.outputs[st.id] = map[string]varDef{}
 		}
-		if prev, ok := j.jc.outputs[st.id][name]; ok && j.branchy(st, st.id+"."+name, prev, d) {
+		if prev, ok := j.jc.outputs[st.id][name]; j.branchy(st, st.id+"."+name, prev, d) && ok {
 			d = joinDefs(d, prev)
 		}
 		j.jc.outputs[st.id][name] = d

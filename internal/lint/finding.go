@@ -129,6 +129,66 @@ func equalLines(a, b []string) bool {
 	return true
 }
 
+// mergeSamePlace folds findings of one rule at one place (the values a
+// reference may take: each branch, matrix entry or loop item) into one
+// finding whose message and fix name every tag. Edits are combined when
+// they agree; otherwise the first finding's edits are kept.
+func mergeSamePlace(fs []Finding) []Finding {
+	out := fs[:0]
+	for _, f := range fs {
+		if n := len(out); n > 0 {
+			p := &out[n-1]
+			if p.File == f.File && p.Line == f.Line && p.Column == f.Column && p.RuleID == f.RuleID && (p.Suppression == nil) == (f.Suppression == nil) {
+				if !strings.Contains(p.Message, f.Message) {
+					p.Message += "; " + f.Message
+				}
+				if p.Fix != nil && f.Fix != nil {
+					fix := *p.Fix
+					if !strings.Contains(fix.Description, f.Fix.Description) {
+						fix.Description += "; " + f.Fix.Description
+					}
+					if len(fix.Edits) > 0 && len(f.Fix.Edits) > 0 && !conflicting(fix.Edits, f.Fix.Edits) {
+						fix.Edits = unionEdits(fix.Edits, f.Fix.Edits)
+					}
+					p.Fix = &fix
+				}
+				continue
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func conflicting(a, b []Edit) bool {
+	by := map[int]Edit{}
+	for _, e := range a {
+		by[e.Line] = e
+	}
+	for _, e := range b {
+		if o, ok := by[e.Line]; ok && (o.Old != e.Old || !equalLines(o.New, e.New)) {
+			return true
+		}
+	}
+	return false
+}
+
+func unionEdits(a, b []Edit) []Edit {
+	out := append([]Edit(nil), a...)
+	seen := map[int]bool{}
+	for _, e := range a {
+		seen[e.Line] = true
+	}
+	for _, e := range b {
+		if !seen[e.Line] {
+			out = append(out, e)
+			seen[e.Line] = true
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Line < out[j].Line })
+	return out
+}
+
 // sortFindings orders findings by file, position and rule, and drops exact
 // duplicates (a step reached twice through a YAML alias).
 func sortFindings(fs []Finding) []Finding {

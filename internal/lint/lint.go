@@ -217,14 +217,14 @@ func LintBytes(file string, src []byte, cfg Config) ([]Finding, error) {
 	if isBakeFile(file) {
 		l.bakeFile(src, nil, true)
 		l.applySuppressions()
-		return sortFindings(append(l.findings, l.extra...)), nil
+		return mergeSamePlace(sortFindings(append(l.findings, l.extra...))), nil
 	}
 	docs, ferr := parseDocuments(file, src)
 	for _, d := range docs {
 		l.document(d)
 	}
 	l.applySuppressions()
-	out := sortFindings(append(l.findings, l.extra...))
+	out := mergeSamePlace(sortFindings(append(l.findings, l.extra...)))
 	if ferr != nil {
 		return out, ferr
 	}

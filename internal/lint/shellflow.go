@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"strconv"
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
@@ -280,6 +281,30 @@ func (w *shWalker) splitWord(item *syntax.Word, x *shExpander) []varDef {
 	return out
 }
 
+// elemDefs is what one word of an array literal adds: every element of
+// a splatted array, or one element holding all the word's possible values
+// (a loop variable's items are alternatives of one element, not several
+// elements: TAG_ARGS+=("-t" "$img:$tag") adds one -t value per iteration).
+func (w *shWalker) elemDefs(item *syntax.Word, x *shExpander) []varDef {
+	raw, a, b := w.text(item)
+	if _, ok := arraySplat(raw); ok {
+		return w.splitWord(item, x)
+	}
+	vals := x.wordAll(raw)
+	if len(vals) == 1 {
+		return w.splitWord(item, x)
+	}
+	var site *defSite
+	if sp := w.scr.span(shTok{start: a, end: b}); sp.exact {
+		site = &defSite{sp: sp, raw: raw}
+	}
+	d := varDef{value: vals[0], site: site}
+	for _, v := range vals[1:] {
+		d.alts = append(d.alts, varDef{value: v, site: site})
+	}
+	return []varDef{d}
+}
+
 // arraySplat recognises "${name[@]}" and ${name[@]} (and [*]).
 func arraySplat(raw string) (string, bool) {
 	r := strings.Trim(raw, `"`)
@@ -310,7 +335,7 @@ func (w *shWalker) assign(a *syntax.Assign, x *shExpander) {
 			if e.Value == nil {
 				continue
 			}
-			elems = append(elems, w.splitWord(e.Value, x)...)
+			elems = append(elems, w.elemDefs(e.Value, x)...)
 		}
 		if len(elems) > maxAlts {
 			elems = elems[:maxAlts]
@@ -376,7 +401,35 @@ func (w *shWalker) assign(a *syntax.Assign, x *shExpander) {
 	x.vars[name] = d
 }
 
+// substitutions runs the commands inside $( ) and backquotes of a
+// command's words (OUT=$(docker buildx imagetools create ...) pushes too),
+// in a subshell: their assignments do not escape.
+func (w *shWalker) substitutions(n syntax.Node, x *shExpander) {
+	if n == nil {
+		return
+	}
+	var subs [][]*syntax.Stmt
+	syntax.Walk(n, func(node syntax.Node) bool {
+		if cs, ok := node.(*syntax.CmdSubst); ok {
+			subs = append(subs, cs.Stmts)
+			return false
+		}
+		return true
+	})
+	for _, st := range subs {
+		w.depth++
+		w.stmts(st, x.clone(), "")
+		w.depth--
+	}
+}
+
 func (w *shWalker) call(s *syntax.Stmt, c *syntax.CallExpr, x *shExpander, target string) {
+	for _, a := range c.Assigns {
+		w.substitutions(a, x)
+	}
+	for _, a := range c.Args {
+		w.substitutions(a, x)
+	}
 	if len(c.Args) == 0 {
 		for _, a := range c.Assigns {
 			w.assign(a, x)
@@ -384,6 +437,10 @@ func (w *shWalker) call(s *syntax.Stmt, c *syntax.CallExpr, x *shExpander, targe
 		return
 	}
 	name, _, _ := w.text(c.Args[0])
+	if name == "read" || name == "mapfile" || name == "readarray" {
+		w.read(s, c, x)
+		return
+	}
 	if body, ok := x.funcs[name]; ok && w.calls < 8 {
 		saved := map[string]varDef{}
 		for k := 1; k <= 9; k++ {
@@ -424,15 +481,25 @@ func (w *shWalker) call(s *syntax.Stmt, c *syntax.CallExpr, x *shExpander, targe
 		return
 	}
 	cmd := shCmd{before: w.sepBefore(s), after: w.sepAfter(s)}
+	var temps []string
 	for _, a := range c.Args {
 		raw, _, _ := w.text(a)
 		if name, ok := arraySplat(raw); ok {
 			// "${args[@]}" becomes one word per element, each quoted so
 			// the expander gives back the element's value.
 			if v, ok := x.vars[name]; ok && len(v.arr) > 0 {
-				for _, e := range v.arr {
+				for k, e := range v.arr {
 					t := w.tok(a)
-					t.text = "'" + strings.ReplaceAll(e.value, "'", `'\''`) + "'"
+					if len(e.alts) == 0 {
+						t.text = "'" + strings.ReplaceAll(e.value, "'", `'\''`) + "'"
+					} else {
+						// An element with several possible values is read
+						// through a variable of its own.
+						tmp := "__immutag_elem_" + strconv.Itoa(k)
+						x.vars[tmp] = e
+						temps = append(temps, tmp)
+						t.text = `"${` + tmp + `}"`
+					}
 					cmd.words = append(cmd.words, t)
 				}
 				continue
@@ -454,6 +521,88 @@ func (w *shWalker) call(s *syntax.Stmt, c *syntax.CallExpr, x *shExpander, targe
 		}
 	}
 	w.j.command(w.st, w.scr, x, cmd, target, w.depth > 0)
+	for _, t := range temps {
+		delete(x.vars, t)
+	}
+}
+
+// read -a NAME <<< "$LIST" (with IFS=',' before it, often) makes an
+// array of the list's fields; read NAME <<< "$V" sets NAME.
+func (w *shWalker) read(s *syntax.Stmt, c *syntax.CallExpr, x *shExpander) {
+	ifs := " \t\n"
+	for _, a := range c.Assigns {
+		if a.Name != nil && a.Name.Value == "IFS" && a.Value != nil {
+			raw, _, _ := w.text(a.Value)
+			ifs = x.word(raw)
+		}
+	}
+	var input *syntax.Word
+	for _, r := range s.Redirs {
+		if r.Op == syntax.WordHdoc {
+			input = r.Word
+		}
+	}
+	arr := ""
+	var names []string
+	args := c.Args[1:]
+	for k := 0; k < len(args); k++ {
+		t, _, _ := w.text(args[k])
+		switch {
+		case strings.HasPrefix(t, "-") && strings.Contains(t, "a") && !strings.HasPrefix(t, "--"):
+			if k+1 < len(args) {
+				arr, _, _ = w.text(args[k+1])
+				k++
+			}
+		case strings.HasPrefix(t, "-"):
+			if t == "-d" || t == "-n" || t == "-N" || t == "-p" || t == "-t" || t == "-u" {
+				k++
+			}
+		default:
+			names = append(names, t)
+		}
+	}
+	if input == nil {
+		for _, n := range append(names, arr) {
+			if n != "" {
+				x.vars[n] = varDef{value: unknownStr}
+			}
+		}
+		return
+	}
+	raw, _, _ := w.text(input)
+	vals := x.wordAll(raw)
+	fields := func(v string) []string {
+		return strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(ifs, r) })
+	}
+	if arr != "" {
+		var elems []varDef
+		seen := map[string]bool{}
+		for _, v := range vals {
+			for _, f := range fields(v) {
+				if !seen[f] && len(elems) < maxAlts {
+					seen[f] = true
+					elems = append(elems, varDef{value: f})
+				}
+			}
+		}
+		d := varDef{value: unknownStr, arr: elems}
+		if len(elems) > 0 {
+			d.value = elems[0].value
+		}
+		x.vars[arr] = d
+		return
+	}
+	if len(names) == 1 {
+		d := varDef{value: vals[0]}
+		for _, v := range vals[1:] {
+			d.alts = append(d.alts, varDef{value: v})
+		}
+		x.vars[names[0]] = d
+		return
+	}
+	for _, n := range names {
+		x.vars[n] = varDef{value: unknownStr}
+	}
 }
 
 // sepBefore and sepAfter give the separators around a statement, for

@@ -165,7 +165,11 @@ func (l *linter) envMap(n *yaml.Node, ctx *evalCtx, out map[string]varDef) {
 		if v == nil || v.Kind != yaml.ScalarNode {
 			continue
 		}
-		d := varDef{value: ctx.resolve(v.Value)}
+		vals := ctx.resolveAll(v.Value)
+		d := varDef{value: vals[0]}
+		for _, a := range vals[1:] {
+			d.alts = append(d.alts, varDef{value: a})
+		}
 		if sc := l.src.scalarOf(v); sc != nil && len(sc.lines) == 1 && sc.lines[0].exact {
 			vl := sc.lines[0]
 			d.site = &defSite{sp: span{line: vl.line, start: vl.off, end: vl.off + len(vl.text), exact: true}, raw: vl.text, yaml: true}
