@@ -32,8 +32,15 @@ type Env struct {
 	// emulator's side. It is only called with modes listed in Modes. Each
 	// repository gets at least one tag.
 	Add func(t testing.TB, name string, m providers.Mode)
-	// Modes are the modes Add can create. ModeMutable is required.
+	// Modes are the modes Add can create. ModeMutable is required, except
+	// for a registry with no setting at all (Bare is ModeUnsupported),
+	// where Bare is.
 	Modes []providers.Mode
+	// Bare is the mode of a repository nothing protects: ModeMutable (the
+	// zero value), or ModeUnsupported for registries that have no
+	// tag-immutability setting (a plain distribution registry, ghcr.io).
+	// The checks create their repositories in this mode.
+	Bare providers.Mode
 	// PageSize caps the emulator's list pages.
 	PageSize func(n int)
 	// Deny makes the audited scope answer access denied.
@@ -47,6 +54,14 @@ type Env struct {
 	// Shared says a fix is shared by every repository of the scope (an
 	// organisation policy, a project rule): fixing one fixes the others.
 	Shared bool
+}
+
+// bare is Bare, ModeMutable by default.
+func (env *Env) bare() providers.Mode {
+	if env.Bare == "" {
+		return providers.ModeMutable
+	}
+	return env.Bare
 }
 
 // Suite describes one kind's adapter for Run.
@@ -104,7 +119,7 @@ func listing(t *testing.T, s Suite) {
 	}
 	const n = 7
 	for i := range n {
-		env.Add(t, name(i), providers.ModeMutable)
+		env.Add(t, name(i), env.bare())
 	}
 	repos, errs := scan(t, env.Provider)
 	if len(errs) != 0 {
@@ -129,8 +144,8 @@ func listing(t *testing.T, s Suite) {
 
 func modes(t *testing.T, s Suite) {
 	env := s.New(t)
-	if !slices.Contains(env.Modes, providers.ModeMutable) {
-		t.Fatal("Env.Modes must include mutable")
+	if !slices.Contains(env.Modes, env.bare()) {
+		t.Fatalf("Env.Modes must include %s", env.bare())
 	}
 	for i, m := range env.Modes {
 		env.Add(t, name(i), m)
@@ -167,7 +182,7 @@ func enforcer(t *testing.T, env *Env) providers.Enforcer {
 func fix(t *testing.T, s Suite) {
 	env := s.New(t)
 	enf := enforcer(t, env)
-	env.Add(t, name(0), providers.ModeMutable)
+	env.Add(t, name(0), env.bare())
 	repos, errs := scan(t, env.Provider)
 	if len(errs) != 0 {
 		t.Fatalf("scope errors: %v", errs)
@@ -275,7 +290,7 @@ func denied(t *testing.T, s Suite) {
 	if env.Deny == nil {
 		t.Skip("no Deny hook")
 	}
-	env.Add(t, name(0), providers.ModeMutable)
+	env.Add(t, name(0), env.bare())
 	env.Deny(t)
 	err, repos := scopeErr(t, env)
 	if k := providers.KindOf(err); k != providers.ErrDenied {
@@ -293,7 +308,7 @@ func throttled(t *testing.T, s Suite) {
 	if env.Throttle == nil {
 		t.Skip("no Throttle hook")
 	}
-	env.Add(t, name(0), providers.ModeMutable)
+	env.Add(t, name(0), env.bare())
 	env.Throttle(t)
 	err, _ := scopeErr(t, env)
 	if k := providers.KindOf(err); k != providers.ErrThrottled {
@@ -306,8 +321,8 @@ func unreadable(t *testing.T, s Suite) {
 	if env.Unreadable == nil {
 		t.Skip("no Unreadable hook")
 	}
-	env.Add(t, name(0), providers.ModeMutable)
-	env.Add(t, name(1), providers.ModeMutable)
+	env.Add(t, name(0), env.bare())
+	env.Add(t, name(1), env.bare())
 	env.Unreadable(t, name(0))
 	repos, _ := scan(t, env.Provider)
 	r, ok := find(repos, name(0))
@@ -319,14 +334,14 @@ func unreadable(t *testing.T, s Suite) {
 	if r.Mode != providers.ModeUnknown || r.Error == "" {
 		t.Errorf("unreadable setting reported as %s (error %q), want unknown with the reason", r.Mode, r.Error)
 	}
-	if o, ok := find(repos, name(1)); ok && o.Mode != providers.ModeMutable {
-		t.Errorf("the readable neighbour is %s, want mutable", o.Mode)
+	if o, ok := find(repos, name(1)); ok && o.Mode != env.bare() {
+		t.Errorf("the readable neighbour is %s, want %s", o.Mode, env.bare())
 	}
 }
 
 func cancellation(t *testing.T, s Suite) {
 	env := s.New(t)
-	env.Add(t, name(0), providers.ModeMutable)
+	env.Add(t, name(0), env.bare())
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	scopes, err := env.Provider.Scopes(ctx)
@@ -361,7 +376,7 @@ func emitterError(t *testing.T, s Suite) {
 		env.PageSize(2)
 	}
 	for i := range 6 {
-		env.Add(t, name(i), providers.ModeMutable)
+		env.Add(t, name(i), env.bare())
 	}
 	scopes, err := env.Provider.Scopes(t.Context())
 	if err != nil {
@@ -440,7 +455,7 @@ func streaming(t *testing.T, s Suite) {
 			env.PageSize(20)
 		}
 		for i := range n {
-			env.Add(t, name(i), providers.ModeMutable)
+			env.Add(t, name(i), env.bare())
 		}
 		return retained(t, env, n)
 	}
