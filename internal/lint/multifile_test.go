@@ -102,7 +102,7 @@ jobs:
 `,
 	})
 	res := Lint([]string{filepath.Join(root, ".github/workflows/release.yml")}, testCfg)
-	if w := where(res.Findings); !slices.Equal(w, []string{"build.yml:14:explicit-latest"}) {
+	if w := where(res.Findings); !slices.Equal(w, []string{"build.yml:14:explicit-latest", "release.yml:6:explicit-latest"}) {
 		t.Fatalf("got %v", w)
 	}
 	// Linted on its own, the input has no default: nothing is known.

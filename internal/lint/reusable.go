@@ -30,7 +30,25 @@ func (l *linter) jobUses(job *yaml.Node, jr *jobRec, jc *evalCtx, tr triggers) {
 				inputs[p.key.Value] = d
 			}
 		}
-		l.lintCalled(filepath.Join(l.root, filepath.FromSlash(strings.TrimPrefix(jr.uses, "./"))), inputs)
+		path := filepath.Join(l.root, filepath.FromSlash(strings.TrimPrefix(jr.uses, "./")))
+		base := l.calledFindings(path, nil)
+		got := l.calledFindings(path, inputs)
+		l.extra = append(l.extra, got...)
+		// Findings the caller's values cause are reported at the caller's
+		// with: entry too: that is where the tag is written and fixed.
+		seen := map[string]bool{}
+		for _, f := range base {
+			seen[fmt.Sprintf("%s:%d:%d:%s", f.File, f.Line, f.Column, f.RuleID)] = true
+		}
+		var caused []Finding
+		for _, f := range got {
+			if !seen[fmt.Sprintf("%s:%d:%d:%s", f.File, f.Line, f.Column, f.RuleID)] {
+				caused = append(caused, f)
+			}
+		}
+		if len(caused) > 0 {
+			l.callerFindings(jr, with, jc, caused)
+		}
 	case actionName(jr.uses) == "docker/github-builder":
 		st := &step{node: job, uses: jr.uses, usesNode: usesN, with: with, withKey: withKey, ctx: jc, metaPrefix: "meta-"}
 		_, out := l.src.get(with, "output")
@@ -42,6 +60,64 @@ func (l *linter) jobUses(job *yaml.Node, jr *jobRec, jc *evalCtx, tr triggers) {
 			l.metadataStep(st, tr)
 		}
 	}
+}
+
+// callerFindings reports, at each with: entry whose value holds a
+// mutable tag, that the called workflow pushes it.
+func (l *linter) callerFindings(jr *jobRec, with *yaml.Node, jc *evalCtx, caused []Finding) {
+	where := fmt.Sprintf("%s:%d", filepath.Base(caused[0].File), caused[0].Line)
+	for _, p := range l.src.pairs(with) {
+		sc := l.src.scalarOf(p.value)
+		if sc == nil {
+			continue
+		}
+		for i, vl := range sc.lines {
+			t := strings.TrimSpace(vl.text)
+			if t == "" {
+				continue
+			}
+			start := strings.Index(vl.text, t)
+			sp := sc.spanAt(i, start, start+len(t))
+			for _, v := range jc.resolveAll(t) {
+				for _, piece := range splitRendered(v) {
+					tag := piece
+					if strings.ContainsAny(piece, ":/") {
+						c, tg := classifyRef(piece, l.mutable)
+						if c != refLatest && c != refMutable {
+							continue
+						}
+						tag = tg
+					}
+					if tag != "latest" && !latestVariantRE.MatchString(tag) && !l.mutable[tag] {
+						continue
+					}
+					b := newFix(l.src)
+					if t == tag {
+						b.replace(sp, "${{ github.sha }}")
+					} else {
+						l.retag(b, sp, t, tag, true, jc.referencedDefs(t, nil))
+					}
+					rule, sev := RuleExplicitLatest, SeverityError
+					if l.mutable[tag] {
+						rule, sev = RuleMutableTag, SeverityWarning
+					}
+					l.add(rule, sev, sp, fmt.Sprintf("with: %s passes the tag %s (%s) to %s, which pushes it (%s)", p.key.Value, tag, display(piece), jr.uses, where),
+						b.fix(fmt.Sprintf("pass an immutable tag (the commit sha) instead of %s", tag)), sp.line, sp.line)
+				}
+			}
+		}
+	}
+}
+
+// calledFindings lints a local reusable workflow with its caller's
+// inputs (nil: its own defaults) and returns its findings.
+func (l *linter) calledFindings(path string, inputs map[string]varDef) []Finding {
+	saved := l.extra
+	l.extra = nil
+	l.lintCalled(path, inputs)
+	out := l.extra
+	l.extra = saved
+	return out
 }
 
 // lintCalled lints a local reusable workflow with its caller's inputs;

@@ -295,10 +295,10 @@ func (l *linter) steps(n *yaml.Node, jc *evalCtx, tr triggers, shell string, jr 
 			l.findings = l.findings[:n]
 		case action == "docker/build-push-action" && isV1(st.uses):
 			rec.pushes = l.buildPushV1(st, tr)
-		case action == "docker/build-push-action":
+		case action == "docker/build-push-action" || buildPushClones[action]:
 			rec.pushes = l.buildPushPushes(st)
 			l.buildPushStep(st)
-		case action == "docker/bake-action":
+		case action == "docker/bake-action" || action == "depot/bake-action":
 			rec.pushes = l.bakeActionStep(st)
 		case st.uses != "":
 			rec.pushes = l.otherAction(st, action)
@@ -310,6 +310,10 @@ func (l *linter) steps(n *yaml.Node, jc *evalCtx, tr triggers, shell string, jr 
 	}
 	job.finish()
 }
+
+// buildPushClones take docker/build-push-action's inputs (Depot's and
+// Blacksmith's hosted builders).
+var buildPushClones = map[string]bool{"depot/build-push-action": true, "useblacksmith/build-push-action": true}
 
 // actionName strips the ref and any sub-path: docker/metadata-action@v5 ->
 // docker/metadata-action.
