@@ -238,6 +238,13 @@ type Enforcer interface {
 	Plan(ctx context.Context, r Repository, p FixPolicy) (Change, error)
 	// Apply performs the change, reports every write to o, then reads the
 	// setting back and sets Result.Verified only when it matches.
+	//
+	// No-op contract, the same for every kind: Apply of a Change with Noop
+	// set makes no write (Result.Writes is 0, o sees no Write) and returns
+	// no error; Result.After is the setting and Verified is true when it
+	// still satisfies the policy. Apply never needs Change.Handle (a plan
+	// read back from its spool has none). internal/providers/providertest
+	// checks both against each adapter's emulator.
 	Apply(ctx context.Context, c Change, o Observer) (Result, error)
 }
 

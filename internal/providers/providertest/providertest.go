@@ -272,17 +272,23 @@ func noop(t *testing.T, s Suite) {
 	}
 }
 
-// scopeErr scans and returns the one scope error, failing when there is none.
+// scopeErr lists every scope and returns the first error: from Scopes
+// (a kind that calls an API to enumerate them) or from a scope's listing.
+// It fails the test when there is none.
 func scopeErr(t *testing.T, env *Env) (error, []providers.Repository) {
 	t.Helper()
-	repos, errs := scan(t, env.Provider)
-	if len(errs) == 0 {
-		t.Fatalf("no scope error (%d repositories listed)", len(repos))
+	scopes, err := env.Provider.Scopes(t.Context())
+	if err != nil {
+		return err, nil
 	}
-	for _, err := range errs {
-		return err, repos
+	var e testutil.Emitter
+	for _, sc := range scopes {
+		if err := env.Provider.Repositories(t.Context(), sc, &e); err != nil {
+			return err, e.Repos()
+		}
 	}
-	return nil, repos
+	t.Fatalf("no scope error (%d repositories listed)", len(e.Repos()))
+	return nil, nil
 }
 
 func denied(t *testing.T, s Suite) {
