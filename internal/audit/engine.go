@@ -258,7 +258,7 @@ func (eng *Engine) Run(ctx context.Context) (*Scan, error) {
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(limit)
 		for _, ps := range found {
-			split := eng.Shard.Sharded() && ps.p != nil && splitsScopes(ps.p)
+			split := eng.Shard.Sharded() && ps.p != nil && splitScopes(ps.p, len(ps.scopes), *eng.Shard)
 			for _, s := range ps.scopes {
 				var only *Shard
 				switch {

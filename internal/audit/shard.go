@@ -60,10 +60,19 @@ type RepositorySharder interface {
 	ShardByRepository() bool
 }
 
-// splitsScopes reports whether p's scopes are split by repository.
-func splitsScopes(p providers.Provider) bool {
-	rs, ok := p.(RepositorySharder)
-	return ok && rs.ShardByRepository()
+// splitScopes reports whether the scopes of p, which has n of them, are
+// split between the shards by repository: always for RepositorySharder
+// adapters, and for any provider with fewer than two scopes per shard,
+// where whole scopes would leave some shards with most of its repositories
+// (one large account or project) and others with none. Every shard then
+// pages those scopes' listings, which for such providers are a handful of
+// pages. The rule depends only on the config and the scopes enumerated, so
+// every shard decides alike without talking to the others.
+func splitScopes(p providers.Provider, n int, sh Shard) bool {
+	if rs, ok := p.(RepositorySharder); ok && rs.ShardByRepository() {
+		return true
+	}
+	return n < 2*sh.Count
 }
 
 // owner is the shard a key belongs to. FNV-1a is fixed by its definition,

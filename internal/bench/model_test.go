@@ -105,8 +105,27 @@ func models(rep *report, sb *sandbox.Sandbox) map[string]*model {
 // the scope over all shards, by "provider/scope"), while the reads per
 // repository follow the shard's own. sh nil is an unsharded audit.
 func shardModels(rep *report, sb *sandbox.Sandbox, sh *audit.Shard, totals map[string]int) map[string]*model {
+	// Which providers' scopes are split by repository, by the engine's
+	// rule: ACR, Docker Hub and Quay always, others with fewer than two
+	// scopes per shard (every shard's report lists their scopes).
+	split := map[string]bool{}
+	if sh != nil {
+		nscopes := map[string]int{}
+		for k := range totals {
+			p, _, _ := strings.Cut(k, "/")
+			nscopes[p]++
+		}
+		for _, s := range rep.Scopes {
+			switch s.Kind {
+			case providers.KindACR, providers.KindDockerHub, providers.KindQuay:
+				split[s.Provider] = true
+			default:
+				split[s.Provider] = split[s.Provider] || nscopes[s.Provider] < 2*sh.Count
+			}
+		}
+	}
 	listed := func(provider, scope string, n int) int {
-		if sh == nil {
+		if !split[provider] {
 			return n
 		}
 		return totals[provider+"/"+scope]
@@ -136,7 +155,7 @@ func shardModels(rep *report, sb *sandbox.Sandbox, sh *audit.Shard, totals map[s
 		case providers.KindECR:
 			m.Calls["GetCallerIdentity"] = 1
 			m.Calls["DescribePullThroughCacheRules"]++
-			p := pages(n, 1000)
+			p := pages(listed(s.Provider, s.Scope, n), 1000)
 			m.Calls["DescribeRepositories"] += p
 			m.Chain = max(m.Chain, 1+p)
 		case providers.KindArtifactRegistry:
@@ -145,7 +164,7 @@ func shardModels(rep *report, sb *sandbox.Sandbox, sh *audit.Shard, totals map[s
 				arProjects[s.Provider+"/"+project] = true
 				m.Calls["ListLocations"]++
 			}
-			p := pages(n+arUnaudited[s.Scope], 1000)
+			p := pages(listed(s.Provider, s.Scope, n)+arUnaudited[s.Scope], 1000)
 			m.Calls["ListRepositories"] += p
 			m.Chain = max(m.Chain, 1+p)
 		case providers.KindACR:
@@ -196,7 +215,7 @@ func shardModels(rep *report, sb *sandbox.Sandbox, sh *audit.Shard, totals map[s
 		case providers.KindHarbor:
 			harborProjects[s.Provider]++
 			m.Calls["ListImmuRules"]++
-			p := pages(n, 100)
+			p := pages(listed(s.Provider, s.Scope, n), 100)
 			m.Calls["listRepositories"] += p
 			m.Chain = max(m.Chain, 1+p)
 		}
