@@ -179,6 +179,12 @@ func (j *jobState) command(st *step, scr *script, x *shExpander, c shCmd, target
 			j.kaniko(st, scr, x, c, words, nested)
 		case "crane", "gcrane", "skopeo", "regctl":
 			j.copyTool(st, scr, x, c, name, words, nested)
+		case "gcloud":
+			j.gcloud(st, scr, x, c, words, nested)
+		case "ko":
+			j.ko(st, scr, x, c, words)
+		case "mvn", "mvnw", "./mvnw", "gradle", "gradlew", "./gradlew":
+			j.jib(st, scr, x, c, words, nested)
 		}
 		return
 	}
@@ -529,11 +535,18 @@ func (j *jobState) docker(st *step, scr *script, x *shExpander, c shCmd, tool st
 				push = false
 			case w == "-o" || w == "--output":
 				if k+1 < len(rest) {
-					push = push || registryOutput(x.word(rest[k+1].text))
+					o := x.word(rest[k+1].text)
+					if registryOutput(o) {
+						push = true
+						tags = append(tags, outputNames(rest[k+1])...)
+					}
 					k++
 				}
 			case strings.HasPrefix(w, "--output="):
-				push = push || registryOutput(w)
+				if registryOutput(w) {
+					push = true
+					tags = append(tags, outputNames(rest[k])...)
+				}
 			}
 		}
 		label := tool + group + " build --push -t"
@@ -702,6 +715,113 @@ func (j *jobState) compose(st *step, x *shExpander, args []shTok) {
 	}
 }
 
+// gcloud builds submit --tag IMAGE builds on Cloud Build and pushes
+// IMAGE (latest when it has no tag).
+func (j *jobState) gcloud(st *step, scr *script, x *shExpander, c shCmd, words []shTok, nested bool) {
+	if len(words) < 3 || x.word(words[1].text) != "builds" || x.word(words[2].text) != "submit" {
+		return
+	}
+	first, last := scr.span(words[0]).line, scr.span(words[len(words)-1]).line
+	for k := 3; k < len(words); k++ {
+		w := x.word(words[k].text)
+		switch {
+		case (w == "--tag" || w == "-t") && k+1 < len(words):
+			j.addSite(st, scr, x, c, sitePush, true, "gcloud builds submit --tag", words[k+1], first, last, nested, false)
+			k++
+		case strings.HasPrefix(w, "--tag="):
+			t := words[k]
+			if strings.HasPrefix(t.text, "--tag=") {
+				j.addSite(st, scr, x, c, sitePush, true, "gcloud builds submit --tag", shTok{kind: tWord, text: t.text[6:], start: t.start + 6, end: t.end}, first, last, nested, false)
+			}
+		}
+	}
+}
+
+// ko build|publish|resolve|apply pushes to $KO_DOCKER_REPO with the tag
+// latest unless --tags/-t names others (or --push=false, --local).
+func (j *jobState) ko(st *step, scr *script, x *shExpander, c shCmd, words []shTok) {
+	if len(words) < 2 {
+		return
+	}
+	switch x.word(words[1].text) {
+	case "build", "publish", "resolve", "apply", "create":
+	default:
+		return
+	}
+	tags := []string{"latest"}
+	var tagTok *shTok
+	for k := 2; k < len(words); k++ {
+		w := x.word(words[k].text)
+		switch {
+		case w == "--push=false" || w == "--local" || w == "-L" || strings.HasPrefix(w, "--oci-layout-path"):
+			return
+		case (w == "--tags" || w == "-t") && k+1 < len(words):
+			tags = strings.Split(x.word(words[k+1].text), ",")
+			tagTok = &words[k+1]
+			k++
+		case strings.HasPrefix(w, "--tags="):
+			tags = strings.Split(strings.TrimPrefix(w, "--tags="), ",")
+			tagTok = &words[k]
+		}
+	}
+	for _, t := range tags {
+		if t != "latest" && !j.l.mutable[t] {
+			continue
+		}
+		b := newFix(j.l.src)
+		sp := scr.span(words[0])
+		if tagTok == nil {
+			// Append --tags with the commit sha after the subcommand.
+			end := scr.span(words[1])
+			b.replace(span{line: end.line, start: end.end, end: end.end, exact: end.exact}, ` --tags="${GITHUB_SHA}"`)
+		} else {
+			sp = scr.span(*tagTok)
+			j.l.retag(b, sp, tagTok.text, t, false, nil)
+			if i := strings.Index(tagTok.text, t); i >= 0 && len(b.repl) == 0 {
+				b = newFix(j.l.src)
+				b.replace(span{line: sp.line, start: sp.start + i, end: sp.start + i + len(t), exact: sp.exact}, "${GITHUB_SHA}")
+			}
+		}
+		msg := "`ko " + x.word(words[1].text) + "` pushes the tag latest to $KO_DOCKER_REPO (its default --tags)"
+		rule, sev := RuleExplicitLatest, SeverityError
+		if tagTok != nil {
+			msg = fmt.Sprintf("`ko %s --tags` pushes the tag %s", x.word(words[1].text), t)
+			if t != "latest" {
+				rule, sev = RuleMutableTag, SeverityWarning
+			}
+		}
+		j.l.add(rule, sev, sp, msg, b.fix("tag the images with the commit sha (--tags=\"${GITHUB_SHA}\")"), sp.line, scr.span(words[len(words)-1]).line)
+	}
+}
+
+// jib: mvn jib:build / gradle jib push the image named by -Dimage,
+// -Djib.to.image or --image (latest when it has no tag).
+func (j *jobState) jib(st *step, scr *script, x *shExpander, c shCmd, words []shTok, nested bool) {
+	isJib := false
+	for _, w := range words[1:] {
+		v := x.word(w.text)
+		if v == "jib:build" || strings.HasSuffix(v, ":jib:build") || v == "jib" || strings.HasSuffix(v, ":jib") {
+			isJib = true
+		}
+	}
+	if !isJib {
+		return
+	}
+	first, last := scr.span(words[0]).line, scr.span(words[len(words)-1]).line
+	for k, w := range words[1:] {
+		v := x.word(w.text)
+		for _, p := range []string{"-Dimage=", "-Djib.to.image=", "--image="} {
+			if strings.HasPrefix(v, p) && strings.HasPrefix(w.text, p) {
+				t := shTok{kind: tWord, text: w.text[len(p):], start: w.start + len(p), end: w.end}
+				j.addSite(st, scr, x, c, sitePush, true, "jib", t, first, last, nested, false)
+			}
+		}
+		if v == "--image" && k+2 < len(words) {
+			j.addSite(st, scr, x, c, sitePush, true, "jib", words[k+2], first, last, nested, false)
+		}
+	}
+}
+
 // kaniko: /kaniko/executor --destination REF (repeatable) pushes unless
 // --no-push.
 func (j *jobState) kaniko(st *step, scr *script, x *shExpander, c shCmd, words []shTok, nested bool) {
@@ -800,6 +920,34 @@ var copyValueOpts = map[string]bool{"--platform": true, "--src-creds": true, "--
 	"--src-cert-dir": true, "--dest-cert-dir": true, "--sign-by": true, "--src-registry-token": true,
 	"--dest-registry-token": true, "--jobs": true, "-j": true}
 
+// outputNames are the name= references of a registry --output value,
+// as tokens within its word (name="a,b" lists several).
+func outputNames(t shTok) []shTok {
+	var out []shTok
+	text := t.text
+	for i := 0; i < len(text); {
+		k := strings.Index(text[i:], "name=")
+		if k < 0 {
+			break
+		}
+		at := i + k
+		if at > 0 && strings.IndexByte(",\"' =", text[at-1]) < 0 {
+			i = at + 5
+			continue // canonical-name=, not name=
+		}
+		v := at + len("name=")
+		end := v
+		for end < len(text) && strings.IndexByte(",\"' ", text[end]) < 0 {
+			end++
+		}
+		if end > v {
+			out = append(out, shTok{kind: tWord, text: text[v:end], start: t.start + v, end: t.start + end})
+		}
+		i = end
+	}
+	return out
+}
+
 func hasTransport(v string) bool {
 	for _, p := range []string{"oci:", "oci-archive:", "dir:", "docker-archive:", "docker-daemon:", "containers-storage:"} {
 		if strings.HasPrefix(v, p) {
@@ -848,7 +996,7 @@ func (j *jobState) finish() {
 		shown := display(s.value)
 		removed := false
 		for _, g := range group {
-			if dup && g.kind == sitePush && removeCommand(b, g) {
+			if dup && g.kind == sitePush && isPlainPush(g.label) && removeCommand(b, g) {
 				removed = true
 				continue
 			}
@@ -886,6 +1034,17 @@ func (j *jobState) finish() {
 		}
 		j.l.add(rule, sev, s.sp, msg, b.fix(desc), s.from, s.to)
 	}
+}
+
+// isPlainPush: a docker/podman/buildah push, the only commands a fix may
+// delete (a build or copy does more than push).
+func isPlainPush(label string) bool {
+	for _, t := range []string{"docker", "podman", "buildah", "nerdctl"} {
+		if label == t+" push" || label == t+" image push" {
+			return true
+		}
+	}
+	return false
 }
 
 // pushesElsewhere: another command of the job (not s's own, whose other
