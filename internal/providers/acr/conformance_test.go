@@ -12,7 +12,9 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	providertest.Run(t, providertest.Suite{New: func(t *testing.T) *providertest.Env {
+	// Small is above maxCachedScopes: the per-repository token cache is
+	// bounded, and both runs must hold it full to compare like with like.
+	providertest.Run(t, providertest.Suite{Small: 2 * maxCachedScopes, New: func(t *testing.T) *providertest.Env {
 		s := newEmu(t, emu.Options{})
 		p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{
 			Settings: &Settings{Registries: []string{s.LoginServer()}},

@@ -74,6 +74,8 @@ type Suite struct {
 	// values take 100, 2000 and 512 KiB: an adapter that kept every
 	// repository (a few hundred bytes each at least) fails, while HTTP
 	// connection buffers, which vary with concurrency, stay well below.
+	// An adapter with a bounded cache (ACR's tokens per repository) sets
+	// Small above its bound so that both runs hold it full.
 	Small, Large int
 	MaxGrowth    int64
 }
