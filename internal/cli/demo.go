@@ -67,6 +67,9 @@ func demoPolicy(now time.Time) config.Policy {
 			// fix: the team records their tags and gates CI on overwrites.
 			{Provider: "oci-demo", Repository: "*", Reason: demoNoSettingReason, Expires: now.AddDate(1, 0, 0).Truncate(24 * time.Hour)},
 			{Provider: "ghcr-demo", Repository: "*", Reason: demoNoSettingReason, Expires: now.AddDate(1, 0, 0).Truncate(24 * time.Hour)},
+			// Artifactory has no setting either: who can overwrite is a
+			// permission, and immutag prints the change instead of making it.
+			{Provider: "artifactory-demo", Repository: "*", Reason: demoNoSettingReason, Expires: now.AddDate(1, 0, 0).Truncate(24 * time.Hour)},
 		},
 	}
 }
@@ -134,7 +137,7 @@ func demoRun(ctx context.Context, f *Factory, _ *DemoOptions) error {
 	flags := ScanFlags{Format: "table", Concurrency: 8}
 
 	fmt.Fprintf(out, "immutag demo: %d registry emulator(s) on loopback (%s); no network, no credentials.\n", len(demos), strings.Join(kinds, ", "))
-	fmt.Fprintf(out, "policy: mutable_tags_allowed=[latest]; exemptions: sandbox/*, quay-demo legacy/*, oci-demo and ghcr-demo (no setting exists; the ledger watches them) (active), aws-demo data/etl (expired 2025-12-31)\n")
+	fmt.Fprintf(out, "policy: mutable_tags_allowed=[latest]; exemptions: sandbox/*, quay-demo legacy/*, oci-demo, ghcr-demo and artifactory-demo (no setting exists; the ledger watches them) (active), aws-demo data/etl (expired 2025-12-31)\n")
 
 	step(1, "audit --record: which repositories let a tag be overwritten? (and every tag -> digest into the ledger)")
 	if err := auditRun(ctx, df, &AuditOptions{ScanFlags: flags, Record: true}); err != nil && ExitCode(err) != CodeIncomplete {

@@ -5,11 +5,14 @@ import (
 
 	"github.com/immutag/immutag/internal/emulator"
 	acremu "github.com/immutag/immutag/internal/emulator/acr"
+	afemu "github.com/immutag/immutag/internal/emulator/artifactory"
 	aremu "github.com/immutag/immutag/internal/emulator/artifactregistry"
 	hubemu "github.com/immutag/immutag/internal/emulator/dockerhub"
 	ecremu "github.com/immutag/immutag/internal/emulator/ecr"
 	ghcremu "github.com/immutag/immutag/internal/emulator/ghcr"
+	glemu "github.com/immutag/immutag/internal/emulator/gitlab"
 	harboremu "github.com/immutag/immutag/internal/emulator/harbor"
+	nxemu "github.com/immutag/immutag/internal/emulator/nexus"
 	ociemu "github.com/immutag/immutag/internal/emulator/oci"
 	quayemu "github.com/immutag/immutag/internal/emulator/quay"
 )
@@ -22,6 +25,9 @@ var demoBackends = []func(context.Context) (emulator.Demo, error){
 	hubemu.StartDemo,
 	quayemu.StartDemo,
 	harboremu.StartDemo,
+	glemu.StartDemo,
+	nxemu.StartDemo,
+	afemu.StartDemo,
 	ociemu.StartDemo,
 	ghcremu.StartDemo,
 }

@@ -26,6 +26,9 @@ const (
 	KindDockerHub        Kind = "dockerhub"
 	KindQuay             Kind = "quay"
 	KindHarbor           Kind = "harbor"
+	KindGitLab           Kind = "gitlab"
+	KindNexus            Kind = "nexus"
+	KindArtifactory      Kind = "artifactory"
 	// KindOCI is any Docker/OCI distribution registry; KindGHCR is GitHub
 	// Container Registry. Neither has a tag-immutability setting.
 	KindOCI  Kind = "oci"
@@ -33,7 +36,7 @@ const (
 )
 
 // Kinds lists every supported kind in documentation order.
-var Kinds = []Kind{KindECR, KindArtifactRegistry, KindACR, KindDockerHub, KindQuay, KindHarbor, KindOCI, KindGHCR}
+var Kinds = []Kind{KindECR, KindArtifactRegistry, KindACR, KindDockerHub, KindQuay, KindHarbor, KindGitLab, KindNexus, KindArtifactory, KindOCI, KindGHCR}
 
 // Mode is the normalised immutability of a repository (contract, lower-case in JSON).
 type Mode string

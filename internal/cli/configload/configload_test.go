@@ -271,7 +271,7 @@ func TestExampleLoads(t *testing.T) {
 	for _, p := range c.Providers {
 		kinds[p.Kind] = true
 	}
-	for _, k := range catalog.Names() {
+	for _, k := range catalog.Kinds().Names() {
 		if !kinds[k] {
 			t.Errorf("example covers kinds %v, not %s", kinds, k)
 		}

@@ -26,6 +26,8 @@ const DemoTokenEnv = "IMMUTAG_DEMO_ARTIFACTORY_TOKEN"
 //     (immutable);
 //   - docker-mixed: target team-leads gives user bob delete on team/**
 //     only (team/app partial, other/app immutable);
+//   - docker-scratch: the auto-join group readers (every user) holds
+//     delete (mutable);
 //   - a remote Docker and a generic local repository, which are not audited.
 type Demo struct {
 	*Server
@@ -60,14 +62,16 @@ func (d *Demo) seed() {
 	s.AddUser(User{Name: "root", Admin: true})
 	s.AddGroup("ci", false)
 	s.AddGroup("admins", true)
+	s.SetGroup("readers", Group{AutoJoin: true})
 	s.AddRepo("docker-local", "local", "docker")
 	s.AddRepo("docker-prod", "local", "docker")
 	s.AddRepo("docker-mixed", "local", "docker")
+	s.AddRepo("docker-scratch", "local", "docker")
 	s.AddRepo("dockerhub-remote", "remote", "docker")
 	s.AddRepo("generic-local", "local", "generic")
 	for _, r := range []struct{ repo, image string }{
 		{"docker-local", "app"}, {"docker-local", "tools"}, {"docker-prod", "api"},
-		{"docker-mixed", "team/app"}, {"docker-mixed", "other/app"},
+		{"docker-mixed", "team/app"}, {"docker-mixed", "other/app"}, {"docker-scratch", "tmp"},
 	} {
 		_ = s.AddImage(r.repo, r.image, "latest", "v1.0.0")
 	}
@@ -76,6 +80,8 @@ func (d *Demo) seed() {
 		Groups: map[string][]string{"ci": {"read", "write"}}})
 	s.SetTarget(Target{Name: "prod-release", Repos: []string{"docker-prod"},
 		Groups: map[string][]string{"ci": {"read", "write"}, "admins": {"read", "write", "delete", "manage"}}})
+	s.SetTarget(Target{Name: "scratch", Repos: []string{"docker-scratch"},
+		Groups: map[string][]string{"readers": {"read", "write", "delete"}}})
 	s.SetTarget(Target{Name: "team-leads", Repos: []string{"docker-mixed"}, Include: []string{"team/**"},
 		Users: map[string][]string{"bob": {"read", "write", "delete"}}})
 }

@@ -75,7 +75,7 @@ type Server struct {
 
 	mu      sync.Mutex
 	users   map[string]User
-	groups  map[string]bool // name -> adminPrivileges
+	groups  map[string]Group
 	targets map[string]Target
 	repos   map[string]*repo
 	denied  map[string]bool
@@ -88,7 +88,7 @@ type Server struct {
 // New returns an empty Server.
 func New(o Options) *Server {
 	s := &Server{Faults: emulator.NewInjector(o.Faults), Calls: &emulator.Counter{}, o: o,
-		users: map[string]User{}, groups: map[string]bool{}, targets: map[string]Target{}, repos: map[string]*repo{}, denied: map[string]bool{}}
+		users: map[string]User{}, groups: map[string]Group{}, targets: map[string]Target{}, repos: map[string]*repo{}, denied: map[string]bool{}}
 	if o.TokenUser != "" {
 		s.users[o.TokenUser] = User{Name: o.TokenUser, Admin: true}
 	}
@@ -122,11 +122,23 @@ func (s *Server) AddUser(u User) {
 	s.users[u.Name] = u
 }
 
+// Group is an Artifactory group.
+type Group struct {
+	Admin bool
+	// AutoJoin adds every new user to the group.
+	AutoJoin bool
+}
+
 // AddGroup creates or replaces a group.
 func (s *Server) AddGroup(name string, admin bool) {
+	s.SetGroup(name, Group{Admin: admin})
+}
+
+// SetGroup creates or replaces a group with all its flags.
+func (s *Server) SetGroup(name string, g Group) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.groups[name] = admin
+	s.groups[name] = g
 }
 
 // SetTarget creates or replaces a permission target.
@@ -263,7 +275,7 @@ func (s *Server) isAdmin(user string) bool {
 	if u.Admin {
 		return true
 	}
-	return slices.ContainsFunc(u.Groups, func(g string) bool { return s.groups[g] })
+	return slices.ContainsFunc(u.Groups, func(g string) bool { return s.groups[g].Admin })
 }
 
 func (s *Server) listRepos(w http.ResponseWriter, r *http.Request, _ string) {
@@ -359,12 +371,12 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, user string) {
 		restError(w, http.StatusForbidden, "Forbidden")
 		return
 	}
-	admin, ok := s.groups[r.PathValue("name")]
+	g, ok := s.groups[r.PathValue("name")]
 	if !ok {
 		restError(w, http.StatusNotFound, "Group not found")
 		return
 	}
-	emulator.WriteJSON(w, http.StatusOK, emulator.ContentJSON, map[string]any{"name": r.PathValue("name"), "adminPrivileges": admin, "autoJoin": false})
+	emulator.WriteJSON(w, http.StatusOK, emulator.ContentJSON, map[string]any{"name": r.PathValue("name"), "adminPrivileges": g.Admin, "autoJoin": g.AutoJoin})
 }
 
 // page applies n/last to sorted names and sets the Link header.

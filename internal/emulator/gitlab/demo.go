@@ -100,7 +100,7 @@ func (d *Demo) Provider() config.Provider {
 		Name:        "gitlab-demo",
 		Kind:        Kind,
 		Endpoint:    d.URL(),
-		Settings:    config.Keys{"namespaces": []string{"acme"}},
+		Settings:    config.Keys{"groups": []string{"acme"}},
 		Credentials: config.Credentials{TokenEnv: DemoTokenEnv},
 	}
 }

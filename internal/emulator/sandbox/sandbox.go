@@ -102,6 +102,7 @@ type Sandbox struct {
 	harbor   *harboremu.Server
 	oci      *ociemu.Server
 	ghcr     *ghcremu.Server
+	more     moreServers
 }
 
 // Start starts the emulators, seeds them and applies faults and denials.
@@ -171,10 +172,21 @@ var demoRepositories = map[string]int{
 	providers.KindHarbor:           7,
 	providers.KindOCI:              3,
 	providers.KindGHCR:             3,
+	providers.KindGitLab:           5,
+	providers.KindNexus:            5,
+	providers.KindArtifactory:      6,
 }
 
 func (s *Sandbox) start(ctx context.Context, kind string, o Options) (*backend, error) {
 	b := &backend{kind: kind}
+	if ok, err := s.startMore(ctx, b); ok {
+		if err != nil {
+			return b, err
+		}
+		b.provider = b.demo.Provider()
+		b.endpoint = b.provider.Endpoint
+		return b, nil
+	}
 	var err error
 	switch kind {
 	case providers.KindECR:
@@ -318,9 +330,10 @@ func (s *Sandbox) Config(now time.Time) *config.Config {
 }
 
 // Policy is the sandbox's policy: latest may stay mutable, sandbox/*
-// repositories are exempt for three months, and so is the Quay namespace
-// whose instance lacks the immutability feature (nothing can fix it from
-// here), so every status shows up and a fix leaves no drift behind.
+// repositories are exempt for three months, and so are the Quay namespace
+// whose instance lacks the immutability feature and the Artifactory
+// repositories (nothing can fix them from here), so every status shows up
+// and a fix leaves no drift behind.
 func Policy(now time.Time) config.Policy {
 	day := now.UTC().Truncate(24 * time.Hour)
 	return config.Policy{
@@ -332,6 +345,9 @@ func Policy(now time.Time) config.Policy {
 			// is record the tags and gate on overwrites, and say so.
 			{Provider: "oci-demo", Repository: "*", Reason: NoSettingReason, Expires: day.AddDate(1, 0, 0)},
 			{Provider: "ghcr-demo", Repository: "*", Reason: NoSettingReason, Expires: day.AddDate(1, 0, 0)},
+			// Artifactory has no setting to fix: its fixes are printed
+			// permission changes the platform team makes by hand.
+			{Provider: "artifactory-demo", Repository: "*", Reason: "Delete/Overwrite holders under review by the platform team (immutag fix prints the permission changes)", Expires: day.AddDate(0, 3, 0)},
 		},
 	}
 }

@@ -28,6 +28,9 @@ const (
 func groupSize(n, most int) int { return min(most, max(5, (n+7)/8)) }
 
 func (b *backend) seed(s *Sandbox, n int) error {
+	if ok, err := s.seedMore(b, n); ok {
+		return err
+	}
 	switch b.kind {
 	case providers.KindECR:
 		return seedECR(s.ecr, n)

@@ -41,7 +41,7 @@ import (
 )
 
 // Kind is the registry kind this adapter serves (config and report contract).
-const Kind providers.Kind = "artifactory"
+const Kind = providers.KindArtifactory
 
 const (
 	apiPrefix = "/artifactory/api"
@@ -66,6 +66,9 @@ type Provider struct {
 	base string
 	host string
 
+	// only, when set, limits the audit to these repositories.
+	only []string
+
 	tweak func(*httpapi.Options)
 	api   httpapi.Lazy
 
@@ -74,8 +77,9 @@ type Provider struct {
 }
 
 type adminInfo struct {
-	admin bool
-	known bool
+	admin    bool
+	known    bool
+	everyone bool
 }
 
 var (
@@ -101,8 +105,12 @@ func newProvider(p config.Provider, o providers.Options, tweak func(*httpapi.Opt
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("artifactory: endpoint %q must be an http(s) URL", p.Endpoint)
 	}
+	s, err := config.SettingsOf[Settings](p)
+	if err != nil {
+		return nil, err
+	}
 	base := strings.TrimSuffix(strings.TrimSuffix(p.Endpoint, "/"), "/artifactory")
-	return &Provider{name: p.Name, cfg: p, opts: o, base: base, host: u.Host, tweak: tweak,
+	return &Provider{name: p.Name, cfg: p, opts: o, base: base, host: u.Host, tweak: tweak, only: s.Repositories,
 		log: o.Log().With("provider", p.Name, "kind", Kind), admins: map[string]adminInfo{}}, nil
 }
 
@@ -264,34 +272,38 @@ func antMatch(pattern, path string) bool {
 	return false
 }
 
-// isAdmin reports whether a user or group has administrator rights,
-// caching answers. An answer that cannot be read counts as "not an
-// administrator": a holder is then listed, never hidden.
-func (p *Provider) isAdmin(ctx context.Context, c *httpapi.Client, kind, name string) bool {
+// lookup reads whether a user or group has administrator rights and
+// whether it stands for everyone (the anonymous user, or a group every new
+// user joins automatically), caching answers. An answer that cannot be
+// read counts as "an ordinary principal": a holder is then listed as such,
+// never hidden.
+func (p *Provider) lookup(ctx context.Context, c *httpapi.Client, kind, name string) adminInfo {
 	key := kind + ":" + name
 	p.adminMu.Lock()
 	a, ok := p.admins[key]
 	p.adminMu.Unlock()
 	if ok {
-		return a.admin
+		return a
 	}
 	var info struct {
 		Admin           bool `json:"admin"`
 		AdminPrivileges bool `json:"adminPrivileges"`
+		AutoJoin        bool `json:"autoJoin"`
 	}
 	path := apiPrefix + "/security/users/" + url.PathEscape(name)
 	if kind == "group" {
 		path = apiPrefix + "/security/groups/" + url.PathEscape(name)
 	}
 	err := c.DoJSON(ctx, http.MethodGet, path, nil, &info)
-	a = adminInfo{admin: err == nil && (info.Admin || info.AdminPrivileges), known: err == nil}
+	a = adminInfo{admin: err == nil && (info.Admin || info.AdminPrivileges), known: err == nil,
+		everyone: (kind == "user" && name == "anonymous") || (err == nil && kind == "group" && info.AutoJoin)}
 	if err != nil {
-		p.log.Debug("artifactory admin lookup failed; counted as not an administrator", "principal", key, "err", err)
+		p.log.Debug("artifactory principal lookup failed; counted as an ordinary principal", "principal", key, "err", err)
 	}
 	p.adminMu.Lock()
 	p.admins[key] = a
 	p.adminMu.Unlock()
-	return a.admin
+	return a
 }
 
 // holder is one principal that can overwrite tags, and through which target.
@@ -300,6 +312,8 @@ type holder struct {
 	Name    string
 	Target  string
 	Actions []string
+	// Everyone: the anonymous user or an auto-join group.
+	Everyone bool
 }
 
 func (h holder) String() string { return h.Kind + ":" + h.Name + " (" + h.Target + ")" }
@@ -313,13 +327,13 @@ func (p *Provider) holders(ctx context.Context, c *httpapi.Client, ts []target, 
 			continue
 		}
 		for _, u := range sortedKeys(t.Users) {
-			if !p.isAdmin(ctx, c, "user", u) {
-				out = append(out, holder{Kind: "user", Name: u, Target: t.Name, Actions: t.Users[u]})
+			if a := p.lookup(ctx, c, "user", u); !a.admin {
+				out = append(out, holder{Kind: "user", Name: u, Target: t.Name, Actions: t.Users[u], Everyone: a.everyone})
 			}
 		}
 		for _, g := range sortedKeys(t.Groups) {
-			if !p.isAdmin(ctx, c, "group", g) {
-				out = append(out, holder{Kind: "group", Name: g, Target: t.Name, Actions: t.Groups[g]})
+			if a := p.lookup(ctx, c, "group", g); !a.admin {
+				out = append(out, holder{Kind: "group", Name: g, Target: t.Name, Actions: t.Groups[g], Everyone: a.everyone})
 			}
 		}
 	}
@@ -341,8 +355,19 @@ func evaluate(hs []holder) providers.Immutability {
 			Note: "administrators can always overwrite tags"}
 	}
 	names := make([]string, 0, len(hs))
+	var everyone []string
 	for _, h := range hs {
 		names = append(names, h.String())
+		if h.Everyone {
+			everyone = append(everyone, h.String())
+		}
+	}
+	if len(everyone) > 0 {
+		return providers.Immutability{Mode: providers.ModeMutable, Native: "Delete/Overwrite held by " + strings.Join(names, ", "),
+			Note: strings.Join(everyone, ", ") + " stands for every user (anonymous, or a group every new user joins): anyone can overwrite any tag",
+			Remediation: "remove Delete/Overwrite (and Manage) on this repository from " + strings.Join(names, ", ") +
+				": immutag fix prints the exact permission-target change and never applies it; until then record tags with " +
+				"immutag audit --record and gate on overwrites with --fail-on-overwrite"}
 	}
 	return providers.Immutability{Mode: providers.ModePartial, Native: "Delete/Overwrite held by " + strings.Join(names, ", "),
 		MutablePatterns: []string{"*"},
@@ -390,12 +415,24 @@ func (p *Provider) Scopes(ctx context.Context) ([]providers.Scope, error) {
 	ts, terr := p.permissions(ctx, c)
 	h := &scopeHandle{targets: ts, err: terr}
 	var out []providers.Scope
+	seen := map[string]bool{}
 	for _, r := range repos {
 		// The filter is applied again: packageType needs Artifactory 6.2.
 		if !strings.EqualFold(r.PackageType, "docker") || !strings.EqualFold(r.Type, "local") {
 			continue
 		}
+		if len(p.only) > 0 && !slices.Contains(p.only, r.Key) {
+			continue
+		}
+		seen[r.Key] = true
 		out = append(out, providers.Scope{Provider: p.name, Kind: Kind, Name: r.Key, Handle: h})
+	}
+	// A configured repository that is not listed is still a scope: reading
+	// it fails and says why, instead of silently auditing less.
+	for _, key := range p.only {
+		if !seen[key] {
+			out = append(out, providers.Scope{Provider: p.name, Kind: Kind, Name: key, Handle: h})
+		}
 	}
 	return out, nil
 }

@@ -84,6 +84,7 @@ func TestAuditNamesHolders(t *testing.T) {
 		"docker-prod/api":        providers.ModeImmutable,
 		"docker-mixed/team/app":  providers.ModePartial,
 		"docker-mixed/other/app": providers.ModeImmutable,
+		"docker-scratch/tmp":     providers.ModeMutable,
 	}
 	if len(got) != len(want) {
 		t.Errorf("listed %d images, want %d (remote and generic repositories are not audited): %v", len(got), len(want), got)
@@ -222,7 +223,7 @@ func TestFaultsRetried(t *testing.T) {
 	d, p := startDemo(t)
 	d.Faults.Set(emulator.Faults{ThrottleRate: 0.3, ErrorRate: 0.1, Seed: 11})
 	got, err := listAll(t, p)
-	if err != nil || len(got) != 5 {
+	if err != nil || len(got) != 6 {
 		t.Errorf("under faults: %d images, %v", len(got), err)
 	}
 }

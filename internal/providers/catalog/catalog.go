@@ -13,11 +13,14 @@ import (
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers"
 	"github.com/immutag/immutag/internal/providers/acr"
+	"github.com/immutag/immutag/internal/providers/artifactory"
 	"github.com/immutag/immutag/internal/providers/artifactregistry"
 	"github.com/immutag/immutag/internal/providers/dockerhub"
 	"github.com/immutag/immutag/internal/providers/ecr"
 	"github.com/immutag/immutag/internal/providers/ghcr"
+	"github.com/immutag/immutag/internal/providers/gitlab"
 	"github.com/immutag/immutag/internal/providers/harbor"
+	"github.com/immutag/immutag/internal/providers/nexus"
 	"github.com/immutag/immutag/internal/providers/oci"
 	"github.com/immutag/immutag/internal/providers/quay"
 )
@@ -42,6 +45,9 @@ var entries = []Entry{
 	{Spec: dockerhub.Spec, New: dockerhub.New},
 	{Spec: quay.Spec, New: quay.New},
 	{Spec: harbor.Spec, New: harbor.New},
+	{Spec: gitlab.Spec, New: gitlab.New},
+	{Spec: nexus.Spec, New: nexus.New},
+	{Spec: artifactory.Spec, New: artifactory.New},
 	{Spec: oci.Spec, New: oci.New},
 	{Spec: ghcr.Spec, New: ghcr.New},
 }

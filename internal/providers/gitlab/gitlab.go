@@ -37,7 +37,7 @@ import (
 )
 
 // Kind is the registry kind this adapter serves (config and report contract).
-const Kind providers.Kind = "gitlab"
+const Kind = providers.KindGitLab
 
 // DefaultEndpoint is GitLab.com.
 const DefaultEndpoint = "https://gitlab.com"
@@ -97,12 +97,12 @@ func newProvider(p config.Provider, o providers.Options) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(s.Namespaces) == 0 && len(s.Projects) == 0 {
+	if len(s.Groups) == 0 && len(s.Projects) == 0 {
 		return nil, errors.New("gitlab: groups or projects must list at least one group or project path")
 	}
 	base = strings.TrimSuffix(strings.TrimSuffix(base, "/"), "/api/v4")
 	return &Provider{name: p.Name, cfg: p, opts: o, base: base,
-		groups: s.Namespaces, projects: s.Projects,
+		groups: s.Groups, projects: s.Projects,
 		log: o.Log().With("provider", p.Name, "kind", Kind)}, nil
 }
 

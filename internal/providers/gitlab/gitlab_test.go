@@ -347,8 +347,8 @@ func TestThrottlingIsRetried(t *testing.T) {
 func TestConstructorErrors(t *testing.T) {
 	for _, c := range []config.Provider{
 		{Name: "g", Kind: Kind, Credentials: config.Credentials{TokenEnv: "T"}},
-		{Name: "g", Kind: Kind, Settings: config.Keys{"namespaces": []string{"a"}}},
-		{Name: "g", Kind: Kind, Endpoint: "ftp://x", Settings: config.Keys{"namespaces": []string{"a"}}, Credentials: config.Credentials{TokenEnv: "T"}},
+		{Name: "g", Kind: Kind, Settings: config.Keys{"groups": []string{"a"}}},
+		{Name: "g", Kind: Kind, Endpoint: "ftp://x", Settings: config.Keys{"groups": []string{"a"}}, Credentials: config.Credentials{TokenEnv: "T"}},
 	} {
 		if _, err := newProvider(c, providers.Options{}); err == nil {
 			t.Errorf("newProvider(%+v): want an error", c)

@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,7 +39,7 @@ import (
 )
 
 // Kind is the registry kind this adapter serves (config and report contract).
-const Kind providers.Kind = "nexus"
+const Kind = providers.KindNexus
 
 const restPrefix = "/service/rest/v1"
 
@@ -60,6 +61,9 @@ type Provider struct {
 	log  *slog.Logger
 	base string
 	host string
+
+	// only, when set, limits the audit to these repositories.
+	only []string
 
 	// tweak adjusts client options (tests shorten backoffs).
 	tweak func(*httpapi.Options)
@@ -90,9 +94,13 @@ func newProvider(p config.Provider, o providers.Options, tweak func(*httpapi.Opt
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("nexus: endpoint %q must be an http(s) URL", p.Endpoint)
 	}
+	s, err := config.SettingsOf[Settings](p)
+	if err != nil {
+		return nil, err
+	}
 	base := strings.TrimSuffix(strings.TrimSuffix(p.Endpoint, "/"), restPrefix)
 	base = strings.TrimSuffix(base, "/service/rest")
-	return &Provider{name: p.Name, cfg: p, opts: o, base: base, host: u.Host, tweak: tweak,
+	return &Provider{name: p.Name, cfg: p, opts: o, base: base, host: u.Host, tweak: tweak, only: s.Repositories,
 		log: o.Log().With("provider", p.Name, "kind", Kind)}, nil
 }
 
@@ -192,11 +200,24 @@ func (p *Provider) Scopes(ctx context.Context) ([]providers.Scope, error) {
 		return nil, fmt.Errorf("nexus %s: list repositories: %w", p.name, err)
 	}
 	var out []providers.Scope
+	seen := map[string]bool{}
 	for _, r := range repos {
 		if !strings.EqualFold(r.Format, "docker") || !strings.EqualFold(r.Type, "hosted") {
 			continue
 		}
+		if len(p.only) > 0 && !slices.Contains(p.only, r.Name) {
+			continue
+		}
+		seen[r.Name] = true
 		out = append(out, providers.Scope{Provider: p.name, Kind: Kind, Name: r.Name, Handle: scopeHandle{URL: r.URL}})
+	}
+	// A configured repository the user cannot browse (or that is not a
+	// Docker hosted one) is still a scope: reading it fails and says why,
+	// instead of silently auditing less.
+	for _, name := range p.only {
+		if !seen[name] {
+			out = append(out, providers.Scope{Provider: p.name, Kind: Kind, Name: name})
+		}
 	}
 	return out, nil
 }
