@@ -39,6 +39,9 @@ type Policy struct {
 	Exemptions         []config.Exemption
 	// Now decides which exemptions have expired.
 	Now time.Time
+	// AcceptImmutableAllowed lets fixes make allowed tags immutable where
+	// the registry cannot keep them mutable (fix --accept-immutable-allowed-tags).
+	AcceptImmutableAllowed bool
 }
 
 // PolicyFrom converts the config policy.
@@ -48,7 +51,7 @@ func PolicyFrom(p config.Policy, now time.Time) Policy {
 
 // Fix returns the part of the policy a fix must respect.
 func (p Policy) Fix() providers.FixPolicy {
-	return providers.FixPolicy{MutableTagsAllowed: slices.Clone(p.MutableTagsAllowed)}
+	return providers.FixPolicy{MutableTagsAllowed: slices.Clone(p.MutableTagsAllowed), AcceptImmutableAllowed: p.AcceptImmutableAllowed}
 }
 
 // ExemptionRef records which exemption applied (or had expired).
@@ -95,8 +98,11 @@ func Evaluate(r providers.Repository, p Policy) Evaluation {
 		return ev
 	}
 	if r.DefaultExemption != "" {
+		// Mutable by nature (a pull-through cache, a remote repository):
+		// no remediation applies, and offering one would mislead.
 		ev.Status = StatusExempt
 		ev.Exemption = &ExemptionRef{Reason: r.DefaultExemption, Default: true}
+		ev.Remediation = ""
 		return ev
 	}
 	for _, e := range p.Exemptions {
@@ -190,14 +196,26 @@ func remediation(r providers.Repository, p Policy) string {
 		}
 		return fmt.Sprintf("set imageTagMutability IMMUTABLE: immutag fix --apply, or aws ecr put-image-tag-mutability --repository-name %s --image-tag-mutability IMMUTABLE", r.Name)
 	case providers.KindArtifactRegistry:
+		if len(p.MutableTagsAllowed) > 0 {
+			return fmt.Sprintf("enable immutable tags (dockerConfig.immutableTags=true); Artifact Registry cannot keep %s mutable, so accept that they become immutable too: immutag fix --apply --accept-immutable-allowed-tags, or gcloud artifacts repositories update --immutable-tags", quoteList(p.MutableTagsAllowed))
+		}
 		return "enable immutable tags (dockerConfig.immutableTags=true): immutag fix --apply, or gcloud artifacts repositories update --immutable-tags"
 	case providers.KindACR:
+		if len(p.MutableTagsAllowed) > 0 {
+			return fmt.Sprintf("lock every tag except %s (writeEnabled=false, deleteEnabled=false): immutag fix --apply; new tags start unlocked, so run immutag serve --enforce or a webhook", quoteList(p.MutableTagsAllowed))
+		}
 		return "lock every tag (writeEnabled=false, deleteEnabled=false): immutag fix --apply; new tags start unlocked, so run immutag serve --enforce or a webhook"
 	case providers.KindDockerHub:
+		if len(p.MutableTagsAllowed) > 0 {
+			return fmt.Sprintf("enable immutable tags with one rule matching every tag except %s: immutag fix --apply", quoteList(p.MutableTagsAllowed))
+		}
 		return "enable immutable tags with the rule .*: immutag fix --apply, or the repository's Settings > Immutable tags"
 	case providers.KindQuay:
 		if r.Mode == providers.ModeUnsupported {
 			return "enable FEATURE_IMMUTABLE_TAGS (Quay 3.17+) in the Quay config, then run immutag fix --apply"
+		}
+		if len(p.MutableTagsAllowed) > 0 {
+			return fmt.Sprintf("add an immutability policy with tagPatternMatches false on the allowed tags (%s) to the organisation or repository: immutag fix --apply", quoteList(p.MutableTagsAllowed))
 		}
 		return "add an immutability policy {tagPattern: .*, tagPatternMatches: true} to the organisation or repository: immutag fix --apply"
 	case providers.KindHarbor:

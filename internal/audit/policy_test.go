@@ -137,6 +137,16 @@ func TestEvaluateDefaultExemption(t *testing.T) {
 	if ev.Status != StatusExempt || ev.Exemption == nil || !ev.Exemption.Default {
 		t.Fatalf("got %+v", ev)
 	}
+	// A repository mutable by nature (an Artifact Registry remote
+	// repository) gets no remediation that cannot work.
+	ar := r
+	ar.Kind, ar.Mode, ar.DefaultExemption = providers.KindArtifactRegistry, providers.ModeUnsupported, "remote repository"
+	if ev := Evaluate(ar, Policy{Now: now}); ev.Status != StatusExempt || ev.Remediation != "" {
+		t.Fatalf("remote repository: %+v", ev)
+	}
+	if f := NewFinding(ar, Evaluate(ar, Policy{Now: now})); f.Remediation != "" {
+		t.Fatalf("finding remediation %q", f.Remediation)
+	}
 	// A default exemption never hides an unreadable setting.
 	r.Mode = providers.ModeUnknown
 	if ev := Evaluate(r, Policy{Now: now}); ev.Status != StatusError {

@@ -267,6 +267,8 @@ type scanMode struct {
 	dryRun       *bool
 	shard        *audit.Shard
 	annotate     func(*audit.Finding)
+	// acceptImmutableAllowed: fix --accept-immutable-allowed-tags.
+	acceptImmutableAllowed bool
 }
 
 type scanResult struct {
@@ -330,9 +332,11 @@ func runEngine(ctx context.Context, f *Factory, cfg *config.Config, provs []prov
 		defer store.Close()
 		rec = newTagRecorder(store, cfg.Policy.MutableTagsAllowed, f.Now)
 	}
+	pol := audit.PolicyFrom(cfg.Policy, started)
+	pol.AcceptImmutableAllowed = m.acceptImmutableAllowed
 	eng := &audit.Engine{
 		Providers:    provs,
-		Policy:       audit.PolicyFrom(cfg.Policy, started),
+		Policy:       pol,
 		Concurrency:  concurrency,
 		Log:          f.Logger(),
 		Plan:         m.plan,

@@ -14,6 +14,7 @@ import (
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
 	"github.com/immutag/immutag/internal/ledger"
+	"github.com/immutag/immutag/internal/providers"
 	"github.com/immutag/immutag/internal/providers/catalog"
 )
 
@@ -31,14 +32,17 @@ func NewCmdDemo(f *Factory, runF func(context.Context, *DemoOptions) error) *cob
 		Long: `Starts the built-in registry emulators on loopback, seeded with repositories
 in every immutability mode each registry has, then runs the whole job:
 
-  1. audit                 what is mutable, partial, exempt
-  2. overwrite a tag       accepted: the repository is mutable
-  3. fix (dry run)         the plan: which repository, from what to what, the API call
+  1. audit --record        what is mutable, partial, exempt; tags into the ledger
+  2. overwrite tags        accepted: the repository is mutable
+  3. fix (dry run)         the plan: which repository, from what to what, the API
+                           call; Artifact Registry held back with the reason
   4. fix --apply --yes     journaled writes, each read back to verify
-  5. overwrite again       refused: the tag is immutable now (accepted where the
-                           registry has no setting: oci, ghcr)
-  6. audit --record        clean; the ledger reports the overwrites it saw
-  7. history               what the overwritten tags named before
+  5. overwrite again       a release tag is refused; latest, which the policy
+                           allows to move, is still accepted (both accepted where
+                           the registry has no setting: oci, ghcr)
+  6. Artifact Registry     fix --accept-immutable-allowed-tags: latest too
+  7. audit --record        clean; the ledger reports the overwrites it saw
+  8. history               what the overwritten tags named before
 
 It needs no network and no credentials, and touches no real registry.`,
 		Args: cobra.NoArgs,
@@ -144,61 +148,124 @@ func demoRun(ctx context.Context, f *Factory, _ *DemoOptions) error {
 		return err
 	}
 
-	step(2, "push over an existing tag before the fix")
-	for _, d := range demos {
-		scope, repo, tag := d.OverwriteTarget()
+	// Each registry is shown with two re-pushes: a release tag, which the
+	// fix must make immutable, and latest, which the policy allows to move.
+	release := func(d emulator.Demo) (scope, repo, tag string) {
+		scope, repo, tag = d.OverwriteTarget()
+		if tag == "latest" {
+			tag = "v1.0.0"
+		}
+		return scope, repo, tag
+	}
+	push := func(d emulator.Demo, tag string) error {
+		scope, repo, _ := release(d)
 		err := d.PushTag(ctx, scope, repo, tag)
 		fmt.Fprintf(out, "  %-18s push %s:%s again -> %s\n", d.Provider().Name, repo, tag, pushVerdict(err))
+		return err
+	}
+	isAR := func(d emulator.Demo) bool { return d.Kind() == providers.KindArtifactRegistry }
+
+	step(2, "push over existing tags before the fix")
+	for _, d := range demos {
+		_, _, rel := release(d)
+		for _, tag := range []string{rel, "latest"} {
+			if err := push(d, tag); err != nil {
+				return fmt.Errorf("demo: %s: push before the fix: %w", d.Provider().Name, err)
+			}
+		}
 	}
 
 	step(3, "fix (dry run): the plan")
-	if err := fixRun(ctx, df, &FixOptions{ScanFlags: flags}); err != nil && ExitCode(err) != CodeIncomplete {
+	if err := fixRun(ctx, df, &FixOptions{ScanFlags: flags}); err != nil && !demoTolerated(err) {
 		return err
 	}
 
 	step(4, "fix --apply --yes: write, journal, read back")
 	journal := filepath.Join(tmp, "journal.jsonl")
-	if err := fixRun(ctx, df, &FixOptions{ScanFlags: flags, Apply: true, Yes: true, Journal: journal}); err != nil && ExitCode(err) != CodeIncomplete {
+	err = fixRun(ctx, df, &FixOptions{ScanFlags: flags, Apply: true, Yes: true, Journal: journal})
+	switch {
+	case err != nil && !demoTolerated(err):
 		return err
+	case err != nil:
+		fmt.Fprintf(out, "\n(exit %d: %v)\n", ExitCode(err), err)
 	}
 	if b, err := os.ReadFile(journal); err == nil {
 		fmt.Fprintf(out, "\njournal: %d line(s), e.g.\n  %s\n", strings.Count(string(b), "\n"), firstLine(string(b)))
 	}
 
-	step(5, "push over the same tag after the fix")
-	refused, fixable := 0, 0
+	step(5, "push over the same tags after the fix")
+	var broken []string
 	var unguarded []emulator.Demo
 	for _, d := range demos {
-		scope, repo, tag := d.OverwriteTarget()
-		err := d.PushTag(ctx, scope, repo, tag)
+		_, _, rel := release(d)
+		relErr, latestErr := push(d, rel), push(d, "latest")
 		if ns, ok := d.(emulator.NoSetting); ok {
-			// Nothing could be fixed there: the overwrite goes through,
-			// and the next recorded audit is what catches it.
+			// Nothing could be fixed there: the overwrites go through,
+			// and the next recorded audit is what catches them.
 			unguarded = append(unguarded, d)
-			verdict := pushVerdict(err)
-			if err == nil {
-				verdict = "accepted: " + ns.NoSetting() + "; the ledger will report it (step 6)"
-			}
-			fmt.Fprintf(out, "  %-18s push %s:%s again -> %s\n", d.Provider().Name, repo, tag, verdict)
+			fmt.Fprintf(out, "  %-18s (%s; the ledger will report it, step 7)\n", d.Provider().Name, ns.NoSetting())
 			continue
 		}
-		fixable++
-		if errors.Is(err, emulator.ErrTagImmutable) {
-			refused++
+		switch {
+		case isAR(d):
+			// Held back: Artifact Registry cannot keep latest mutable.
+			if relErr != nil || latestErr != nil {
+				broken = append(broken, d.Provider().Name+" (held back, yet a push was refused)")
+			}
+		case !errors.Is(relErr, emulator.ErrTagImmutable):
+			broken = append(broken, d.Provider().Name+" (release re-push not refused)")
+		case latestErr != nil:
+			broken = append(broken, d.Provider().Name+" (latest re-push refused although the policy allows it)")
 		}
-		fmt.Fprintf(out, "  %-18s push %s:%s again -> %s\n", d.Provider().Name, repo, tag, pushVerdict(err))
+		switch {
+		case isAR(d):
+			// Held back: Artifact Registry cannot keep latest mutable.
+			if relErr != nil || latestErr != nil {
+				broken = append(broken, d.Provider().Name+" (held back, yet a push was refused)")
+			}
+		case !errors.Is(relErr, emulator.ErrTagImmutable):
+			broken = append(broken, d.Provider().Name+" (release re-push not refused)")
+		case latestErr != nil:
+			broken = append(broken, d.Provider().Name+" (latest re-push refused although the policy allows it)")
+		}
+	}
+	if len(broken) > 0 {
+		return fmt.Errorf("demo: the fix did not honour the policy on %s", strings.Join(broken, ", "))
 	}
 
-	step(6, "audit --record again")
-	err = auditRun(ctx, df, &AuditOptions{ScanFlags: flags, FailOnDrift: true, Record: true})
-	switch {
-	case err != nil:
+	var ar []emulator.Demo
+	for _, d := range demos {
+		if isAR(d) {
+			ar = append(ar, d)
+		}
+	}
+	if len(ar) > 0 {
+		step(6, "Artifact Registry: accept that latest becomes immutable too")
+		fmt.Fprintln(out, "Artifact Registry has one immutable-tags flag per repository; fix leaves it alone unless told otherwise.")
+		arFlags := flags
+		for _, d := range ar {
+			arFlags.Providers = append(arFlags.Providers, d.Provider().Name)
+		}
+		if err := fixRun(ctx, df, &FixOptions{ScanFlags: arFlags, Apply: true, Yes: true, Journal: journal, AcceptImmutableAllowed: true}); err != nil && ExitCode(err) != CodeIncomplete {
+			return err
+		}
+		fmt.Fprintln(out)
+		for _, d := range ar {
+			_, _, rel := release(d)
+			for _, tag := range []string{rel, "latest"} {
+				if err := push(d, tag); !errors.Is(err, emulator.ErrTagImmutable) {
+					return fmt.Errorf("demo: %s: %s re-push after the accepted fix was not refused: %v", d.Provider().Name, tag, err)
+				}
+			}
+		}
+	}
+
+	step(7, "audit --record again")
+	if err := auditRun(ctx, df, &AuditOptions{ScanFlags: flags, FailOnDrift: true, Record: true}); err != nil {
 		return fmt.Errorf("demo: the re-audit is not clean: %w", err)
-	case refused != fixable:
-		return fmt.Errorf("demo: %d of %d overwrites were refused after the fix", refused, fixable)
 	}
 
-	step(7, "history: what did the tag point at before it was overwritten in step 2?")
+	step(8, "history: what did the tag point at before it was overwritten in step 2?")
 	if err := demoHistory(ctx, df, demos[0]); err != nil {
 		return fmt.Errorf("demo: ask the ledger: %w", err)
 	}
@@ -211,8 +278,14 @@ func demoRun(ctx context.Context, f *Factory, _ *DemoOptions) error {
 			return fmt.Errorf("demo: ask the ledger: %w", err)
 		}
 	}
-	fmt.Fprintln(out, "\ndemo finished: no drift left, overwrites refused where a registry can refuse them, and every overwrite the recorded audits saw (before the fix, and on registries without a setting) is on record. Try it by hand: see README.md.")
+	fmt.Fprintln(out, "\ndemo finished: no drift left, overwrites refused where a registry can refuse them, and every overwrite the recorded audits saw (before the fix, and on registries without a setting) is on record; latest re-pushes were accepted where the policy allows them. Try it by hand: see README.md.")
 	return nil
+}
+
+// demoTolerated is what a demo fix run may end with: an incomplete scan (a
+// namespace without the feature) or changes held back with their reason.
+func demoTolerated(err error) bool {
+	return ExitCode(err) == CodeIncomplete || errors.Is(err, errHeldBack)
 }
 
 // demoHistory asks the ledger about the first demo's overwritten tag: its

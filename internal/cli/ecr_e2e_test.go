@@ -344,7 +344,7 @@ func TestECRPTCRulesUnreadableHoldsWritesBack(t *testing.T) {
 		t.Fatalf("dry run with held-back changes exited 0\n%s", r.stderr)
 	}
 	r = run(t, testFactory(t), "", "fix", "--config", cfg, "--apply", "--yes", "--journal", journal, "-o", "json")
-	if r.code != CodeError || !strings.Contains(r.err.Error(), "2 change(s) held back") {
+	if r.code != CodeError || !strings.Contains(r.err.Error(), "held back: 2 change(s) not written") {
 		t.Fatalf("fix --apply: exit %d err %v\n%s", r.code, r.err, r.stderr)
 	}
 	validateReport(t, []byte(r.stdout))

@@ -73,7 +73,11 @@ func NewFactory(io IOStreams) *Factory {
 	f := &Factory{IO: io, Getenv: os.Getenv, Now: time.Now}
 	f.Config = f.loadConfigOnce()
 	f.BuildProviders = func(ctx context.Context, ps []config.Provider) ([]providers.Provider, error) {
-		return catalog.Build(ctx, ps, f.ProviderOptions())
+		o := f.ProviderOptions()
+		if cfg, err := f.Config(); err == nil && cfg != nil {
+			o.MutableTagsAllowed = cfg.Policy.MutableTagsAllowed
+		}
+		return catalog.Build(ctx, ps, o)
 	}
 	return f
 }

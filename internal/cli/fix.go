@@ -26,6 +26,9 @@ type FixOptions struct {
 	CreationTemplates bool
 	IAC               []string
 	EmitPatch         string
+	// AcceptImmutableAllowed: on registries that cannot keep
+	// policy.mutable_tags_allowed mutable (Artifact Registry), fix anyway.
+	AcceptImmutableAllowed bool
 }
 
 // NewCmdFix builds `immutag fix`.
@@ -40,9 +43,13 @@ which repository, from what setting to what, and the API call.
 Without --apply nothing is changed: the plan is printed and the command exits.
 With --apply each change is made, journaled (one JSON line per write, synced
 to disk) and read back to verify. A fix only ever makes tags more immutable:
-it never unlocks, deletes or widens an exclusion, and keeps as exclusions only
-the patterns policy.mutable_tags_allowed allows. Exempt repositories and
-repositories whose setting could not be read are never changed.
+it never unlocks, deletes or widens an exclusion, and keeps mutable only the
+tags policy.mutable_tags_allowed allows, on every registry that can express
+that. Artifact Registry cannot (one flag per repository): its repositories are
+held back unless --accept-immutable-allowed-tags is given. Exempt repositories
+and repositories whose setting could not be read are never changed; where a
+fact a fix depends on could not be read (ECR pull-through-cache rules), the
+change is listed held back with the reason and the run exits 1.
 
 --apply asks for confirmation on a terminal; without a terminal it refuses
 unless --yes is given.`,
@@ -75,7 +82,9 @@ unless --yes is given.`,
 	fl.BoolVar(&opts.Apply, "apply", false, "make the changes (default: print the plan only)")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required with --apply when stdin is not a terminal)")
 	fl.StringVar(&opts.Journal, "journal", "", "append-only JSON-lines record of every write (default $XDG_STATE_HOME/immutag/journal.jsonl)")
-	fl.BoolVar(&opts.CreationTemplates, "creation-templates", false, "ECR: also ensure the ROOT repository creation template sets IMMUTABLE")
+	fl.BoolVar(&opts.CreationTemplates, "creation-templates", false, "ECR: also make the ROOT repository creation template immutable (except policy.mutable_tags_allowed; not for pull-through caches)")
+	fl.BoolVar(&opts.AcceptImmutableAllowed, "accept-immutable-allowed-tags", false,
+		"fix repositories whose registry cannot keep policy.mutable_tags_allowed mutable (Artifact Registry), making those tags immutable too; without it they are held back")
 	fl.StringSliceVar(&opts.IAC, "iac", nil, "Terraform/CloudFormation paths that declare the repositories (see immutag iac)")
 	fl.StringVar(&opts.EmitPatch, "emit-patch", "", "with --iac: write the code changes matching the fix to this file as a unified diff")
 	return cmd
@@ -99,7 +108,8 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 	}
 	ctx, cancel := withRunTimeout(ctx, opts.Timeout)
 	defer cancel()
-	res, err := scan(ctx, f, &opts.ScanFlags, scanMode{command: "fix", plan: true, planDefaults: opts.CreationTemplates, dryRun: &dry, annotate: code.annotator()})
+	res, err := scan(ctx, f, &opts.ScanFlags, scanMode{command: "fix", plan: true, planDefaults: opts.CreationTemplates, dryRun: &dry, annotate: code.annotator(),
+		acceptImmutableAllowed: opts.AcceptImmutableAllowed})
 	if err != nil {
 		if timedOut(ctx) {
 			return fmt.Errorf("fix stopped: --timeout %s reached while reading the registries; nothing was changed", opts.Timeout)
@@ -221,8 +231,12 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 // heldBackErr ends a fix run whose plan has changes that must not be
 // written: the job is not done, so the run is not a success.
 func heldBackErr(n int) error {
-	return &ExitError{Code: CodeError, Err: fmt.Errorf("%d change(s) held back and not written; the report says why for each", n)}
+	return &ExitError{Code: CodeError, Err: fmt.Errorf("%w: %d change(s) not written; the report says why for each", errHeldBack, n)}
 }
+
+// errHeldBack marks a fix run that ended non-zero only because changes
+// were held back.
+var errHeldBack = errors.New("held back")
 
 func printPlanSummary(f *Factory, plan *audit.Plan) {
 	fmt.Fprintln(f.IO.ErrOut, "Planned changes:")

@@ -197,7 +197,7 @@ func sandboxRun(ctx context.Context, f *Factory, opts *SandboxOptions) error {
 	for _, k := range keys {
 		fmt.Fprintf(out, "export %s=%s\n", k, shellQuote(env[k]))
 	}
-	fmt.Fprintf(out, "\nthen try:\n\n  immutag audit --config %[1]s\n  immutag fix --config %[1]s\n  immutag fix --config %[1]s --apply --yes\n  immutag audit --config %[1]s --fail-on-drift\n", shellQuote(abs))
+	fmt.Fprintf(out, "\nthen try:\n\n  immutag audit --config %[1]s\n  immutag fix --config %[1]s\n  immutag fix --config %[1]s --apply --yes --accept-immutable-allowed-tags\n  immutag audit --config %[1]s --fail-on-drift\n", shellQuote(abs))
 	fmt.Fprintln(out, "\nserving until interrupted (Ctrl-C)")
 	if opts.ready != nil {
 		opts.ready(abs, env)

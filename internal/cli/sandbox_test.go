@@ -129,8 +129,14 @@ func TestSandboxWritesAReadyConfig(t *testing.T) {
 		}
 	}
 
-	// The walkthrough the sandbox prints: fix everything, then the gate passes.
+	// Without accepting it, Artifact Registry's repositories are held back
+	// (the policy allows latest, which AR cannot keep mutable): exit 1.
 	res = run(t, f, "", "fix", "--config", path, "--apply", "--yes", "--journal", filepath.Join(t.TempDir(), "j.jsonl"), "-o", "json")
+	if res.code != CodeError || !strings.Contains(res.stderr, "held back") {
+		t.Fatalf("fix --apply without accepting: exit %d, %v\n%s", res.code, res.err, res.stderr)
+	}
+	// The walkthrough the sandbox prints: fix everything, then the gate passes.
+	res = run(t, f, "", "fix", "--config", path, "--apply", "--yes", "--accept-immutable-allowed-tags", "--journal", filepath.Join(t.TempDir(), "j.jsonl"), "-o", "json")
 	if res.code != CodeOK {
 		t.Fatalf("fix --apply against the sandbox: exit %d, %v\n%s", res.code, res.err, res.stderr)
 	}

@@ -178,6 +178,10 @@ type FixPolicy struct {
 	// MutableTagsAllowed are tag patterns the policy lets stay mutable; a fix
 	// may keep them as exclusions but never adds or widens any.
 	MutableTagsAllowed []string
+	// AcceptImmutableAllowed lets a fix make allowed tags immutable too on
+	// registries that cannot keep them mutable (Artifact Registry's one
+	// flag); without it those repositories are held back.
+	AcceptImmutableAllowed bool
 }
 
 // Change is one planned fix for one target (a repository, a template, ...).
@@ -267,6 +271,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// MutableTagsAllowed is policy.mutable_tags_allowed, for adapters that
+	// decide tag by tag (ACR locks tags one at a time and must neither lock
+	// nor count against the policy the tags it allows to stay mutable).
+	MutableTagsAllowed []string
 	// Retry lets fault-injection tests run retry storms in test time: the
 	// SDK-based adapters (ECR, ACR, Artifact Registry) keep their backoff
 	// and deadlines inside the SDK clients, out of HTTPClient's reach. It is

@@ -184,6 +184,12 @@ func (s *Service) lockBatch(ctx context.Context, key repoKey, tags []string) {
 	var changes []audit.PlannedChange
 	if locker, ok := prov.(TagLocker); ok {
 		for _, t := range tags {
+			if providers.TagAllowed(t, pol.MutableTagsAllowed) {
+				// policy.mutable_tags_allowed lets this tag move (a
+				// pipeline re-pushes latest): locking it would break that.
+				log.Debug("webhook: tag allowed to stay mutable, not locked", "tag", t)
+				continue
+			}
 			changes = append(changes, audit.PlannedChange{
 				Change: providers.Change{Provider: key.provider, Kind: prov.Kind(), Scope: key.registry,
 					Repository: key.repository, URI: repo.URI, Target: "tag " + t, From: repo.Immutability,
@@ -191,6 +197,9 @@ func (s *Service) lockBatch(ctx context.Context, key repoKey, tags []string) {
 					Action: "lock tag " + t + " (writeEnabled=false, deleteEnabled=false)", Writes: 1},
 				Enforcer: &countingEnforcer{e: tagLockEnforcer{locker}, m: s.metrics, source: "webhook"},
 			})
+		}
+		if len(changes) == 0 {
+			return
 		}
 	} else if enf, ok := prov.(providers.Enforcer); ok {
 		c, err := enf.Plan(ctx, repo, pol.Fix())

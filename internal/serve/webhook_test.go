@@ -281,3 +281,25 @@ func TestWebhookFallsBackToRepositoryFix(t *testing.T) {
 		t.Fatalf("%d journal entries, want an intent, a write and its verification", n)
 	}
 }
+
+// A pushed tag that policy.mutable_tags_allowed lets move is not locked: a
+// pipeline that re-pushes latest keeps working; other tags are locked.
+func TestWebhookLeavesAllowedTagsUnlocked(t *testing.T) {
+	l := newLocker()
+	o := webhookOptions(t, l)
+	o.Policy = config.Policy{MutableTagsAllowed: []string{"latest", "dev-*"}}
+	bsig, batches := batchSignal()
+	r := startService(t, o, bsig)
+	for _, tag := range []string{"latest", "dev-42", "v2.0.0"} {
+		if got := post(t, r.url, testSecret, pushEvent(testRegistry, "team/app", tag), false); got != http.StatusAccepted {
+			t.Fatalf("%s: status %d", tag, got)
+		}
+		waitFor(t, batches, "batch "+tag)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.lockedTags(); !slices.Equal(got, []string{"team/app:v2.0.0"}) {
+		t.Fatalf("locked %v, want only the release tag", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerregistry/armcontainerregistry"
 
+	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
 	emu "github.com/immutag/immutag/internal/emulator/acr"
@@ -278,8 +280,11 @@ func TestWriteRateDefaults(t *testing.T) {
 			t.Errorf("writeRate(%v, %q) = %v %q, want %v", c.rate, c.sku, got, src, c.want)
 		}
 	}
-	if got := estimate(250, 100.0/60); got != "2m30s" {
+	if got := estimate(250, 100.0/60); got != "about 2m30s" {
 		t.Errorf("estimate = %s", got)
+	}
+	if got := estimate(1, 100); got != "under 1s" {
+		t.Errorf("estimate = %s, want no \"about under 1s\"", got)
 	}
 }
 
@@ -736,5 +741,81 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 	if err := d.PushTag(t.Context(), scope, repo, tag); !errors.Is(err, emulator.ErrTagImmutable) {
 		t.Fatalf("overwrite after fix: %v", err)
+	}
+}
+
+// TestAllowedTagsStayMutable is the policy.mutable_tags_allowed contract on
+// ACR: after a fix with latest allowed, latest can still be re-pushed and a
+// release tag cannot; with nothing allowed both are refused. The audit
+// counts the unlocked allowed tag as allowed, and the webhook's LockTag
+// leaves it alone.
+func TestAllowedTagsStayMutable(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		allowed       []string
+		writes        int64
+		latestRefused bool
+	}{
+		{"latest allowed", []string{"latest"}, 2, false},
+		{"nothing allowed", nil, 3, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newEmu(t, emu.Options{SKU: "Premium"})
+			for _, tag := range []string{"latest", "v1.0.0", "dev-1"} {
+				s.AddTag("team/app", tag, false)
+			}
+			p := newProvider(t, setup{hc: emuClient(s), cfg: config.Provider{Settings: &Settings{Registries: []string{s.LoginServer()}},
+				Rate: config.Rate{RequestsPerSecond: 1000}},
+				mods: []func(*Provider){func(p *Provider) { p.opts.MutableTagsAllowed = tc.allowed }}})
+			c, _ := testutil.Scan(t, p)
+			repo := c.ByName()["team/app"]
+			if repo.Mode != providers.ModeMutable {
+				t.Fatalf("before: %+v", repo.Immutability)
+			}
+			ch, err := p.Plan(t.Context(), repo, providers.FixPolicy{MutableTagsAllowed: tc.allowed})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ch.Writes != tc.writes || ch.Noop {
+				t.Fatalf("plan = %+v", ch)
+			}
+			res, err := p.Apply(t.Context(), ch, &testutil.Observer{})
+			if err != nil || !res.Verified {
+				t.Fatalf("apply: %+v %v", res, err)
+			}
+			if got := s.Counter.Get("PATCH tag"); got != tc.writes {
+				t.Fatalf("%d PATCHes, want %d", got, tc.writes)
+			}
+			c, _ = testutil.Scan(t, p)
+			after := c.ByName()["team/app"]
+			ev := audit.Evaluate(after, audit.Policy{MutableTagsAllowed: tc.allowed})
+			if ev.Status != audit.StatusCompliant {
+				t.Fatalf("after the fix: %s (%s) %+v", ev.Status, ev.Reason, after.Immutability)
+			}
+			if tc.allowed != nil && (after.Mode != providers.ModePartial || !slices.Equal(after.MutablePatterns, []string{"latest"})) {
+				t.Errorf("after: %+v", after.Immutability)
+			}
+			if err := s.PushTag("team/app", "v1.0.0"); !errors.Is(err, emulator.ErrTagImmutable) {
+				t.Errorf("release re-push: %v, want refused", err)
+			}
+			err = s.PushTag("team/app", "latest")
+			if refused := errors.Is(err, emulator.ErrTagImmutable); refused != tc.latestRefused {
+				t.Errorf("latest re-push: %v, want refused=%v", err, tc.latestRefused)
+			}
+			if tc.allowed == nil {
+				return
+			}
+			// A second plan is a no-op, and the webhook path does not lock latest.
+			if ch, err := p.Plan(t.Context(), after, providers.FixPolicy{MutableTagsAllowed: tc.allowed}); err != nil || !ch.Noop {
+				t.Errorf("second plan: %+v %v", ch, err)
+			}
+			lr, err := p.LockTag(t.Context(), s.LoginServer(), "team/app", "latest", &testutil.Observer{})
+			if err != nil || lr.Writes != 0 {
+				t.Errorf("LockTag(latest): %+v %v", lr, err)
+			}
+			if tg, _ := s.Tag("team/app", "latest"); tg.Locked() {
+				t.Error("LockTag locked an allowed tag")
+			}
+		})
 	}
 }

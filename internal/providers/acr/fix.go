@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/immutag/immutag/internal/providers/httpapi"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,7 +68,11 @@ func (w *writeLimiter) Do(req *policy.Request) (*http.Response, error) {
 // counts and a bounded sample, never the tag list.
 type coverage struct {
 	total, locked int64
-	sample        []string
+	// allowed counts unlocked tags policy.mutable_tags_allowed lets stay
+	// mutable; matched are the patterns that allowed them.
+	allowed int64
+	matched []string
+	sample  []string
 	// unlockedBefore counts unlocked tags created before the cutoff given
 	// to coverageOf (tags present when a lock loop started).
 	unlockedBefore int64
@@ -81,9 +86,16 @@ func (c coverage) immutability() providers.Immutability {
 		UnlockedSample: c.sample,
 		Note:           Note,
 	}
+	if c.allowed > 0 {
+		im.Native += fmt.Sprintf(" (%d unlocked as policy.mutable_tags_allowed allows)", c.allowed)
+	}
 	switch {
 	case c.locked == c.total:
 		im.Mode = providers.ModeImmutable
+	case c.locked+c.allowed == c.total:
+		// Every tag the policy does not allow to move is locked.
+		im.Mode = providers.ModePartial
+		im.MutablePatterns = slices.Clone(c.matched)
 	case c.locked == 0:
 		im.Mode = providers.ModeMutable
 		im.MutablePatterns = []string{"*"}
@@ -138,6 +150,13 @@ func (p *Provider) coverage(ctx context.Context, r *registry, repo string, cutof
 			c.locked++
 			return nil
 		}
+		if pat, ok := p.allowedBy(*t.Name); ok {
+			c.allowed++
+			if !slices.Contains(c.matched, pat) {
+				c.matched = append(c.matched, pat)
+			}
+			return nil
+		}
 		if len(c.sample) < sampleSize {
 			c.sample = append(c.sample, *t.Name)
 		}
@@ -149,12 +168,22 @@ func (p *Provider) coverage(ctx context.Context, r *registry, repo string, cutof
 	return c, err
 }
 
+// allowedBy returns the policy.mutable_tags_allowed pattern tag matches.
+// The adapter's own copy of the policy (providers.Options) decides, so a
+// plan read back from disk is applied with the same exclusions.
+func (p *Provider) allowedBy(tag string) (string, bool) {
+	for _, a := range p.opts.MutableTagsAllowed {
+		if providers.TagMatches(a, tag) {
+			return strings.TrimSpace(a), true
+		}
+	}
+	return "", false
+}
+
 // Plan re-reads the repository's tags and says how many would be locked
-// and how long that takes at the write rate. It makes no write.
-//
-// policy.mutable_tags_allowed exempts no tag from the loop: the audit reports
-// unlocked tags as the pattern "*" (a sweep cannot name future tags), so a
-// repository left with unlocked tags could never become compliant.
+// and how long that takes at the write rate. It makes no write. Tags that
+// policy.mutable_tags_allowed allows stay unlocked (a pipeline re-pushes
+// latest); the audit counts them as allowed.
 func (p *Provider) Plan(ctx context.Context, repo providers.Repository, _ providers.FixPolicy) (providers.Change, error) {
 	r, err := p.knownRegistry(repo.Handle, repo.Scope)
 	if err != nil {
@@ -164,7 +193,8 @@ func (p *Provider) Plan(ctx context.Context, repo providers.Repository, _ provid
 	if err != nil {
 		return providers.Change{}, fmt.Errorf("registry %s: plan: %w", r.login, err)
 	}
-	n := cov.total - cov.locked
+	n := cov.total - cov.locked - cov.allowed
+	to := coverage{total: cov.total, locked: cov.total - cov.allowed, allowed: cov.allowed, matched: cov.matched}
 	c := providers.Change{
 		Provider:   p.cfg.Name,
 		Kind:       providers.KindACR,
@@ -172,23 +202,23 @@ func (p *Provider) Plan(ctx context.Context, repo providers.Repository, _ provid
 		Repository: repo.Name,
 		URI:        r.login + "/" + repo.Name,
 		From:       cov.immutability(),
-		To: providers.Immutability{
-			Mode:       providers.ModeImmutable,
-			Native:     fmt.Sprintf("tags locked %d/%d", cov.total, cov.total),
-			TagsTotal:  cov.total,
-			TagsLocked: cov.total,
-			Note:       Note,
-		},
-		Writes: n,
-		Noop:   n == 0,
-		Handle: r,
+		To:         to.immutability(),
+		Writes:     n,
+		Noop:       n == 0,
+		Handle:     r,
 	}
-	if n == 0 {
+	switch {
+	case n == 0 && cov.allowed > 0:
+		c.Action = fmt.Sprintf("none: all %d tags are locked but the %d policy.mutable_tags_allowed allows", cov.total-cov.allowed, cov.allowed)
+	case n == 0:
 		c.Action = fmt.Sprintf("none: all %d tags are locked", cov.total)
-	} else {
+	default:
 		perSecond, source := r.rate()
-		c.Action = fmt.Sprintf("lock %d tags (writeEnabled=false, deleteEnabled=false) with UpdateTagProperties; about %s at %s",
+		c.Action = fmt.Sprintf("lock %d tags (writeEnabled=false, deleteEnabled=false) with UpdateTagProperties; %s at %s",
 			n, estimate(n, perSecond), source)
+		if cov.allowed > 0 {
+			c.Action += fmt.Sprintf("; %d tags matching %s stay unlocked (policy.mutable_tags_allowed)", cov.allowed, strings.Join(cov.matched, ", "))
+		}
 	}
 	return c, nil
 }
@@ -198,7 +228,7 @@ func estimate(n int64, perSecond float64) string {
 	if d < time.Second {
 		return "under 1s"
 	}
-	return d.Round(time.Second).String()
+	return "about " + d.Round(time.Second).String()
 }
 
 type lockJob struct {
@@ -268,6 +298,9 @@ func (p *Provider) lockLoop(ctx context.Context, r *registry, c providers.Change
 		defer close(jobs)
 		return p.eachTag(gctx, r, c.Repository, func(t *azcontainerregistry.TagAttributes) error {
 			if locked(t) {
+				return nil
+			}
+			if _, ok := p.allowedBy(*t.Name); ok {
 				return nil
 			}
 			seen.Add(1)

@@ -31,10 +31,12 @@ func repoOf(h any, scope, name string) (repoHandle, error) {
 
 // Plan says whether docker_config.immutable_tags must be turned on. It
 // trusts the listing unless that could not read the setting, in which case
-// it reads the repository again. AR has no per-tag exclusions, so the
-// policy's allowed-mutable patterns cannot be kept: the fix makes every tag
-// immutable, which is never looser than what the policy asks.
-func (p *Provider) Plan(ctx context.Context, r providers.Repository, _ providers.FixPolicy) (providers.Change, error) {
+// it reads the repository again. AR has one flag and no per-tag
+// exclusions, so when the policy allows some tags to stay mutable the fix
+// would make them immutable too and break the pipelines that re-push them:
+// the change is held back with that reason unless the user accepted it
+// (--accept-immutable-allowed-tags).
+func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol providers.FixPolicy) (providers.Change, error) {
 	h, err := repoOf(r.Handle, r.Scope, r.Name)
 	if err != nil {
 		return providers.Change{}, err
@@ -72,7 +74,27 @@ func (p *Provider) Plan(ctx context.Context, r providers.Repository, _ providers
 	c.To = wantAfter
 	c.Writes = 1
 	c.Action = fmt.Sprintf("UpdateRepository %s set %s=true (update_mask: %s)", h.resource, immutableTagsPath, immutableTagsPath)
+	if allowed := allowedPatterns(pol.MutableTagsAllowed); len(allowed) > 0 {
+		if pol.AcceptImmutableAllowed {
+			c.Action += "; tags matching " + strings.Join(allowed, ", ") + " become immutable too (accepted with --accept-immutable-allowed-tags)"
+		} else {
+			c.HeldBack = fmt.Sprintf("Artifact Registry cannot keep %s mutable (immutable tags is one flag for the whole repository): the fix would make them immutable too; pass --accept-immutable-allowed-tags to accept that",
+				strings.Join(allowed, ", "))
+		}
+	}
 	return c, nil
+}
+
+// allowedPatterns are the policy's allowed patterns that leave some tag
+// mutable (a pattern of only "*" is never honoured).
+func allowedPatterns(ps []string) []string {
+	var out []string
+	for _, a := range ps {
+		if a = strings.TrimSpace(a); a != "" && strings.Trim(a, "*") != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Apply sets docker_config.immutable_tags=true with a field mask naming only

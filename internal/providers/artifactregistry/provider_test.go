@@ -301,10 +301,21 @@ func TestFixPlanApplyIdempotent(t *testing.T) {
 
 	// Plan makes no call at all when the listing already read the setting.
 	s.ResetCalls()
-	ch, err := p.Plan(t.Context(), app, providers.FixPolicy{MutableTagsAllowed: []string{"latest"}})
+	// latest allowed: AR cannot keep it mutable, so the change is held
+	// back with the reason unless the user accepts it.
+	held, err := p.Plan(t.Context(), app, providers.FixPolicy{MutableTagsAllowed: []string{"latest"}})
 	testutil.Must(t, err)
-	if ch.Noop || ch.Writes != 1 || ch.To.Mode != providers.ModeImmutable || ch.From.Mode != providers.ModeMutable {
+	if !strings.Contains(held.HeldBack, "cannot keep latest mutable") || !strings.Contains(held.HeldBack, "--accept-immutable-allowed-tags") {
+		t.Fatalf("plan with latest allowed not held back: %+v", held)
+	}
+	ch, err := p.Plan(t.Context(), app, providers.FixPolicy{MutableTagsAllowed: []string{"latest"}, AcceptImmutableAllowed: true})
+	testutil.Must(t, err)
+	if ch.Noop || ch.HeldBack != "" || ch.Writes != 1 || ch.To.Mode != providers.ModeImmutable || ch.From.Mode != providers.ModeMutable ||
+		!strings.Contains(ch.Action, "tags matching latest become immutable too") {
 		t.Fatalf("plan %+v", ch)
+	}
+	if nothing, _ := p.Plan(t.Context(), app, providers.FixPolicy{}); nothing.HeldBack != "" {
+		t.Fatalf("nothing allowed, still held back: %+v", nothing)
 	}
 	if !strings.Contains(ch.Action, "docker_config.immutable_tags") {
 		t.Fatalf("action %q", ch.Action)
@@ -346,8 +357,12 @@ func TestFixPlanApplyIdempotent(t *testing.T) {
 		after.Mode != before.Mode || after.Format != before.Format || !mapsEqual(after.Tags, before.Tags) {
 		t.Fatalf("repository changed beyond the flag:\nbefore %+v\nafter  %+v", before, after)
 	}
-	if err := s.PushTag("p1", "us-central1", "app", "latest"); !errors.Is(err, emulator.ErrTagImmutable) {
-		t.Fatalf("overwrite after fix: %v", err)
+	// Once accepted, both a release and latest are refused.
+	testutil.Must(t, s.PushTag("p1", "us-central1", "app", "v1.0.0"))
+	for _, tag := range []string{"latest", "v1.0.0"} {
+		if err := s.PushTag("p1", "us-central1", "app", tag); !errors.Is(err, emulator.ErrTagImmutable) {
+			t.Fatalf("overwrite of %s after fix: %v", tag, err)
+		}
 	}
 
 	// Second run: the audit sees immutable, the plan is a noop, applying it writes nothing.

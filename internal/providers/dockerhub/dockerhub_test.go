@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
 	hubemu "github.com/immutag/immutag/internal/emulator/dockerhub"
@@ -117,84 +118,129 @@ func TestNamespaceDeniedIsScopeError(t *testing.T) {
 	}
 }
 
+// TestPlanApplyIdempotentVerified is also the policy.mutable_tags_allowed
+// contract on Docker Hub: with latest allowed the fix is one rule matching
+// every tag but latest, so latest can be re-pushed and a release tag
+// cannot; with nothing allowed the rule is .* and both are refused.
 func TestPlanApplyIdempotentVerified(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		allowed []string
+	}{
+		{"latest allowed", []string{"latest"}},
+		{"nothing allowed", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startEmu(t)
+			addRepo(t, s, "acme", "web", false, false)
+			addRepo(t, s, "acme", "api", true, true, ".*")
+			addRepo(t, s, "acme", "worker", true, true, "release-.*")
+			p := newProvider(t, s, func(st *setup) { st.allowed = tc.allowed })
+			c, _ := testutil.Scan(t, p)
+
+			pol := providers.FixPolicy{MutableTagsAllowed: tc.allowed}
+			plans := map[string]providers.Change{}
+			for _, name := range []string{"web", "api", "worker"} {
+				ch, err := p.Plan(t.Context(), c.ByKey()["acme/"+name], pol)
+				if err != nil {
+					t.Fatal(err)
+				}
+				plans[name] = ch
+			}
+			if n := s.Calls().Get(hubemu.OpUpdateImmutableTags); n != 0 {
+				t.Fatalf("Plan wrote %d times", n)
+			}
+			if !plans["api"].Noop || plans["web"].Noop || plans["worker"].Noop {
+				t.Fatalf("noop: api=%v web=%v worker=%v; want true false false", plans["api"].Noop, plans["web"].Noop, plans["worker"].Noop)
+			}
+			wantRule, wantMode := ".*", providers.ModeImmutable
+			if tc.allowed != nil {
+				wantRule, wantMode = dockerhub.ComplementRuleOf(tc.allowed), providers.ModePartial
+			}
+			if w := plans["web"]; w.Writes != 1 || w.To.Mode != wantMode || !strings.Contains(w.Action, "immutabletags") {
+				t.Fatalf("web plan = %+v", w)
+			}
+			if !strings.Contains(plans["worker"].Action, "release-.*") {
+				t.Fatalf("worker plan must say which rules are replaced: %s", plans["worker"].Action)
+			}
+
+			// Before the fix an overwrite of web:latest goes through.
+			if err := s.Push("acme", "web", "latest", "sha256:new1"); err != nil {
+				t.Fatalf("push before fix: %v", err)
+			}
+
+			var j testutil.Observer
+			for _, name := range []string{"web", "worker", "api"} {
+				res, err := p.Apply(t.Context(), plans[name], &j)
+				if err != nil {
+					t.Fatalf("apply %s: %v", name, err)
+				}
+				if !res.Verified || (name != "api" && res.After.Mode != wantMode) {
+					t.Fatalf("apply %s: verified=%v after=%+v", name, res.Verified, res.After)
+				}
+			}
+			if n := s.Calls().Get(hubemu.OpUpdateImmutableTags); n != 2 || len(j.Records()) != 2 {
+				t.Fatalf("PATCH calls %d, journal %d; want 2 and 2 (api was a no-op)", n, len(j.Records()))
+			}
+			for _, w := range j.Records() {
+				if !strings.HasPrefix(w.Call, "PATCH ") || w.After != "enabled=true rules=["+wantRule+"]" || w.Err != "" {
+					t.Fatalf("journal record %+v", w)
+				}
+			}
+			if en, rules, _ := s.Settings("acme", "worker"); !en || !slices.Equal(rules, []string{wantRule}) {
+				t.Fatalf("worker settings after fix: %v %q", en, rules)
+			}
+			for _, repo := range []string{"web", "worker"} {
+				if err := s.Push("acme", repo, "v1.0.0", "sha256:rel2"); !errors.Is(err, emulator.ErrTagImmutable) {
+					t.Fatalf("%s: release re-push after fix: %v, want ErrTagImmutable", repo, err)
+				}
+				err := s.Push("acme", repo, "latest", "sha256:new2"+repo)
+				if refused := errors.Is(err, emulator.ErrTagImmutable); refused != (tc.allowed == nil) {
+					t.Fatalf("%s: latest re-push after fix: %v, want refused=%v", repo, err, tc.allowed == nil)
+				}
+			}
+
+			// Idempotent: re-applying the stale plans writes nothing, and a
+			// fresh scan finds the repositories compliant and plans no change.
+			before := s.Calls().Get(hubemu.OpUpdateImmutableTags)
+			for _, name := range []string{"web", "worker"} {
+				res, err := p.Apply(t.Context(), plans[name], &j)
+				if err != nil || !res.Verified {
+					t.Fatalf("re-apply %s: %v verified=%v", name, err, res.Verified)
+				}
+			}
+			c2, _ := testutil.Scan(t, p)
+			for _, name := range []string{"web", "api", "worker"} {
+				r := c2.ByKey()["acme/"+name]
+				if ev := audit.Evaluate(r, audit.Policy{MutableTagsAllowed: tc.allowed}); ev.Status != audit.StatusCompliant {
+					t.Fatalf("%s after the fix: %s (%s)", name, ev.Status, ev.Reason)
+				}
+				ch, err := p.Plan(t.Context(), r, pol)
+				if err != nil || !ch.Noop {
+					t.Fatalf("second plan %s: noop=%v err=%v", name, ch.Noop, err)
+				}
+			}
+			if n := s.Calls().Get(hubemu.OpUpdateImmutableTags); n != before {
+				t.Fatalf("re-apply wrote %d more times", n-before)
+			}
+		})
+	}
+}
+
+// Allowed patterns a rule cannot leave out hold the repository back unless
+// the user accepts that they become immutable.
+func TestInexpressibleAllowedHeldBack(t *testing.T) {
 	s := startEmu(t)
 	addRepo(t, s, "acme", "web", false, false)
-	addRepo(t, s, "acme", "api", true, true, ".*")
-	addRepo(t, s, "acme", "worker", true, true, "release-.*")
 	p := newProvider(t, s, nil)
 	c, _ := testutil.Scan(t, p)
-
-	pol := providers.FixPolicy{MutableTagsAllowed: []string{"latest"}}
-	plans := map[string]providers.Change{}
-	for _, name := range []string{"web", "api", "worker"} {
-		ch, err := p.Plan(t.Context(), c.ByKey()["acme/"+name], pol)
-		if err != nil {
-			t.Fatal(err)
-		}
-		plans[name] = ch
+	ch, err := p.Plan(t.Context(), c.ByKey()["acme/web"], providers.FixPolicy{MutableTagsAllowed: []string{"latest", "*-rc"}})
+	if err != nil || !strings.Contains(ch.HeldBack, "*-rc") || !strings.Contains(ch.HeldBack, "--accept-immutable-allowed-tags") {
+		t.Fatalf("plan %+v %v", ch, err)
 	}
-	if n := s.Calls().Get(hubemu.OpUpdateImmutableTags); n != 0 {
-		t.Fatalf("Plan wrote %d times", n)
-	}
-	if !plans["api"].Noop || plans["web"].Noop || plans["worker"].Noop {
-		t.Fatalf("noop: api=%v web=%v worker=%v; want true false false", plans["api"].Noop, plans["web"].Noop, plans["worker"].Noop)
-	}
-	if w := plans["web"]; w.Writes != 1 || w.To.Mode != providers.ModeImmutable || !strings.Contains(w.Action, "immutabletags") {
-		t.Fatalf("web plan = %+v", w)
-	}
-	if !strings.Contains(plans["worker"].Action, "release-.*") {
-		t.Fatalf("worker plan must say which rules are replaced: %s", plans["worker"].Action)
-	}
-
-	// Before the fix an overwrite of web:latest goes through.
-	if err := s.Push("acme", "web", "latest", "sha256:new1"); err != nil {
-		t.Fatalf("push before fix: %v", err)
-	}
-
-	var j testutil.Observer
-	for _, name := range []string{"web", "worker", "api"} {
-		res, err := p.Apply(t.Context(), plans[name], &j)
-		if err != nil {
-			t.Fatalf("apply %s: %v", name, err)
-		}
-		if !res.Verified || res.After.Mode != providers.ModeImmutable {
-			t.Fatalf("apply %s: verified=%v after=%+v", name, res.Verified, res.After)
-		}
-	}
-	if n := s.Calls().Get(hubemu.OpUpdateImmutableTags); n != 2 || len(j.Records()) != 2 {
-		t.Fatalf("PATCH calls %d, journal %d; want 2 and 2 (api was a no-op)", n, len(j.Records()))
-	}
-	for _, w := range j.Records() {
-		if !strings.HasPrefix(w.Call, "PATCH ") || w.After != "enabled=true rules=[.*]" || w.Err != "" {
-			t.Fatalf("journal record %+v", w)
-		}
-	}
-	if en, rules, _ := s.Settings("acme", "worker"); !en || !slices.Equal(rules, []string{".*"}) {
-		t.Fatalf("worker settings after fix: %v %q", en, rules)
-	}
-	if err := s.Push("acme", "web", "latest", "sha256:new2"); !errors.Is(err, emulator.ErrTagImmutable) {
-		t.Fatalf("push after fix: %v, want ErrTagImmutable", err)
-	}
-
-	// Idempotent: re-applying the stale plans writes nothing, and a fresh
-	// scan plans no change.
-	before := s.Calls().Get(hubemu.OpUpdateImmutableTags)
-	for _, name := range []string{"web", "worker"} {
-		res, err := p.Apply(t.Context(), plans[name], &j)
-		if err != nil || !res.Verified {
-			t.Fatalf("re-apply %s: %v verified=%v", name, err, res.Verified)
-		}
-	}
-	c2, _ := testutil.Scan(t, p)
-	for _, name := range []string{"web", "api", "worker"} {
-		ch, err := p.Plan(t.Context(), c2.ByKey()["acme/"+name], pol)
-		if err != nil || !ch.Noop {
-			t.Fatalf("second plan %s: noop=%v err=%v", name, ch.Noop, err)
-		}
-	}
-	if n := s.Calls().Get(hubemu.OpUpdateImmutableTags); n != before {
-		t.Fatalf("re-apply wrote %d more times", n-before)
+	ch, err = p.Plan(t.Context(), c.ByKey()["acme/web"], providers.FixPolicy{MutableTagsAllowed: []string{"latest", "*-rc"}, AcceptImmutableAllowed: true})
+	if err != nil || ch.HeldBack != "" || !slices.Equal(ch.To.MutablePatterns, []string{"latest"}) {
+		t.Fatalf("accepted plan %+v %v", ch, err)
 	}
 }
 

@@ -14,18 +14,12 @@ import (
 const universalRule = ".*"
 
 // patchBody is update_repository_immutable_tags_request. Hub replaces the
-// whole rule list on each PATCH, so sending only ".*" drops narrower rules;
-// that is acceptable because ".*" already covers every tag they covered:
-// the result is strictly more immutable, never less.
+// whole rule list on each PATCH, so sending only the fix rule drops the
+// others; that is acceptable because the fix rule covers every tag but the
+// allowed ones: the result never leaves more tags mutable than the policy.
 type patchBody struct {
 	ImmutableTags      bool     `json:"immutable_tags"`
 	ImmutableTagsRules []string `json:"immutable_tags_rules"`
-}
-
-func target() providers.Immutability {
-	t := true
-	s := settings{Enabled: &t, Rules: []string{universalRule}}
-	return providers.Immutability{Mode: providers.ModeImmutable, Native: native(s), ImmutablePatterns: []string{universalRule}}
 }
 
 func (p *Provider) own(r providers.Repository) (handle, error) {
@@ -38,12 +32,12 @@ func (p *Provider) own(r providers.Repository) (handle, error) {
 	return handle{namespace: r.Scope, name: r.Name}, nil
 }
 
-// Plan says whether the repository needs immutable tags enabled with the
-// universal rule. Hub cannot keep some tags mutable while making all others
-// immutable (rules only name immutable tags, and RE2 has no negative
-// look-ahead), so the fix is always ".*"; a partial repository is left
-// alone only when the policy allows every tag to stay mutable. A repository
-// whose setting was not read is read again here (no write).
+// Plan says which rules make the repository satisfy the policy: ".*" when
+// nothing may stay mutable, else one rule matching every tag except the
+// allowed ones (complementRule). Allowed patterns a rule cannot leave out
+// (a "*" inside a pattern) hold the repository back unless the user
+// accepts that they become immutable too. A repository whose setting was
+// not read is read again here (no write).
 func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol providers.FixPolicy) (providers.Change, error) {
 	h, err := p.own(r)
 	if err != nil {
@@ -55,7 +49,7 @@ func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol provide
 		if err != nil {
 			return providers.Change{}, fmt.Errorf("plan: %w", err)
 		}
-		from = classify(info.Settings)
+		from = classify(info.Settings, pol.MutableTagsAllowed)
 		if from.Mode == providers.ModeUnknown {
 			return providers.Change{}, fmt.Errorf("plan repository %s/%s: %s", h.namespace, h.name, from.Error)
 		}
@@ -64,17 +58,42 @@ func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol provide
 		Provider: p.name, Kind: providers.KindDockerHub, Scope: h.namespace, Repository: h.name,
 		URI: p.uri(h.namespace, h.name), From: from, Handle: h,
 	}
-	if from.Mode == providers.ModeImmutable || (from.Mode == providers.ModePartial && allowed(from.MutablePatterns, pol.MutableTagsAllowed)) {
+	ok, not := splitAllowed(pol.MutableTagsAllowed)
+	if satisfied(from, pol.MutableTagsAllowed) {
 		c.Noop, c.To, c.Action = true, from, "none: already compliant"
 		return c, nil
 	}
-	c.To = target()
+	c.To = target(ok)
 	c.Writes = 1
-	c.Action = fmt.Sprintf(`PATCH %s/immutabletags {"immutable_tags": true, "immutable_tags_rules": [%q]}`, repoPath(h.namespace, h.name), universalRule)
+	c.Action = fmt.Sprintf(`PATCH %s/immutabletags {"immutable_tags": true, "immutable_tags_rules": [%q]}`, repoPath(h.namespace, h.name), c.To.ImmutablePatterns[0])
+	if len(ok) > 0 {
+		c.Action += " (every tag immutable except " + strings.Join(ok, ", ") + ")"
+	}
 	if len(from.ImmutablePatterns) > 0 && from.Mode == providers.ModePartial {
 		c.Action += " (replaces rules " + strings.Join(from.ImmutablePatterns, " ") + ", which it covers)"
 	}
+	if len(not) > 0 && !pol.AcceptImmutableAllowed {
+		c.HeldBack = fmt.Sprintf("Docker Hub rules cannot leave %s mutable (only tag names and name-prefix* patterns): the fix would make them immutable too; pass --accept-immutable-allowed-tags to accept that", strings.Join(not, ", "))
+	}
 	return c, nil
+}
+
+// target is the setting Plan aims for: ".*", or the complement of the
+// expressible allowed patterns.
+func target(ok []string) providers.Immutability {
+	t := true
+	if len(ok) == 0 {
+		s := settings{Enabled: &t, Rules: []string{universalRule}}
+		return providers.Immutability{Mode: providers.ModeImmutable, Native: native(s), ImmutablePatterns: []string{universalRule}}
+	}
+	rule := complementRule(ok)
+	s := settings{Enabled: &t, Rules: []string{rule}}
+	return providers.Immutability{Mode: providers.ModePartial, Native: native(s), ImmutablePatterns: []string{rule}, MutablePatterns: ok}
+}
+
+// satisfied reports whether im leaves mutable only what the policy allows.
+func satisfied(im providers.Immutability, policy []string) bool {
+	return im.Mode == providers.ModeImmutable || (im.Mode == providers.ModePartial && allowed(im.MutablePatterns, policy))
 }
 
 // allowed reports whether every pattern left mutable is allowed by policy
@@ -98,32 +117,35 @@ func allowed(mutable, policy []string) bool {
 	return true
 }
 
-// Apply enables immutable tags with the universal rule, reports the write
-// to o and reads the setting back. It reads the current setting first so
-// re-applying a stale plan writes nothing when the repository is already
-// immutable.
+// Apply writes the planned rule, reports the write to o and reads the
+// setting back. It reads the current setting first so re-applying a stale
+// plan writes nothing when the repository already satisfies it. The rule
+// is derived again from the change's allowed patterns, so nothing looser
+// than planned is ever written.
 func (p *Provider) Apply(ctx context.Context, c providers.Change, o providers.Observer) (providers.Result, error) {
 	h, ok := c.Handle.(handle)
 	if !ok {
 		h = handle{namespace: c.Scope, name: c.Repository}
 	}
 	res := providers.Result{Change: c}
+	keep, _ := splitAllowed(c.To.MutablePatterns)
+	want := target(keep)
 	before, err := p.getRepository(ctx, h.namespace, h.name)
 	if err != nil {
 		return res, fmt.Errorf("apply: read before write: %w", err)
 	}
-	cur := classify(before.Settings)
-	if c.Noop || cur.Mode == providers.ModeImmutable {
+	cur := classify(before.Settings, keep)
+	if c.Noop || satisfied(cur, keep) {
 		res.After = cur
-		res.Verified = cur.Mode == c.To.Mode || cur.Mode == providers.ModeImmutable
+		res.Verified = satisfied(cur, keep)
 		p.progress(o, c)
 		return res, nil
 	}
 	call := "PATCH " + repoPath(h.namespace, h.name) + "/immutabletags"
-	rec := providers.WriteRecord{Call: call, Target: h.namespace + "/" + h.name, Before: cur.Native, After: c.To.Native}
+	rec := providers.WriteRecord{Call: call, Target: h.namespace + "/" + h.name, Before: cur.Native, After: want.Native}
 	_, err = p.client.Do(ctx, httpapi.Request{
 		Method: http.MethodPatch, Path: repoPath(h.namespace, h.name) + "/immutabletags",
-		Body: patchBody{ImmutableTags: true, ImmutableTagsRules: []string{universalRule}},
+		Body: patchBody{ImmutableTags: true, ImmutableTagsRules: want.ImmutablePatterns},
 		// Setting the same value twice has the same effect: safe to retry.
 		Idempotent: true,
 	})
@@ -143,8 +165,8 @@ func (p *Provider) Apply(ctx context.Context, c providers.Change, o providers.Ob
 		res.After = unknown(err)
 		return res, fmt.Errorf("apply: %w: %w", providers.ErrReadBack, err)
 	}
-	res.After = classify(after.Settings)
-	res.Verified = res.After.Mode == providers.ModeImmutable
+	res.After = classify(after.Settings, keep)
+	res.Verified = satisfied(res.After, keep)
 	p.progress(o, c)
 	return res, nil
 }

@@ -57,6 +57,7 @@ type setup struct {
 	hc         *http.Client
 	log        *bytes.Buffer
 	rate       config.Rate
+	allowed    []string // policy.mutable_tags_allowed
 }
 
 func newProvider(t *testing.T, s *hubemu.Server, mod func(*setup)) *dockerhub.Provider {
@@ -66,7 +67,7 @@ func newProvider(t *testing.T, s *hubemu.Server, mod func(*setup)) *dockerhub.Pr
 	if mod != nil {
 		mod(&st)
 	}
-	o := providers.Options{Getenv: st.env.get, Now: st.now, HTTPClient: st.hc}
+	o := providers.Options{Getenv: st.env.get, Now: st.now, HTTPClient: st.hc, MutableTagsAllowed: st.allowed}
 	if st.log != nil {
 		o.Logger = slog.New(slog.NewTextHandler(st.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

@@ -125,7 +125,7 @@ func (p *Provider) readRepository(ctx context.Context, ns, name string) provider
 		r.Immutability = unknown(err)
 		return r
 	}
-	r.Immutability = classify(info.Settings)
+	r.Immutability = classify(info.Settings, p.opts.MutableTagsAllowed)
 	if info.Permissions != nil && !info.Permissions.Admin && r.Mode != providers.ModeImmutable {
 		r.Note = joinNote(r.Note, "the token has no admin permission on this repository, so a fix would be refused")
 	}
@@ -170,7 +170,10 @@ const noteRegexRules = "only tags matching the immutable rules (regular expressi
 // classify maps immutable_tags_settings to a mode. enabled is
 // authoritative: Hub has been seen returning rules [".*"] on a disabled
 // repository, which protects nothing.
-func classify(s *settings) providers.Immutability {
+// allowed is policy.mutable_tags_allowed: a rule immutag wrote to keep
+// those tags mutable (complementRule) is recognised, so the repository
+// reads as immutable except them.
+func classify(s *settings, allowed []string) providers.Immutability {
 	if s == nil || s.Enabled == nil {
 		return providers.Immutability{Mode: providers.ModeUnknown, Error: "repository has no immutable_tags_settings in the API response"}
 	}
@@ -184,6 +187,12 @@ func classify(s *settings) providers.Immutability {
 	case hasUniversal(s.Rules):
 		im.Mode = providers.ModeImmutable
 		im.ImmutablePatterns = append([]string(nil), s.Rules...)
+	case hasComplement(s.Rules, allowed):
+		ok, _ := splitAllowed(allowed)
+		im.Mode = providers.ModePartial
+		im.ImmutablePatterns = append([]string(nil), s.Rules...)
+		im.MutablePatterns = ok
+		im.Note = "every tag is immutable except those policy.mutable_tags_allowed allows (one complement rule)"
 	default:
 		im.Mode = providers.ModePartial
 		im.ImmutablePatterns = append([]string(nil), s.Rules...)
@@ -207,6 +216,22 @@ func hasUniversal(rules []string) bool {
 			r = strings.TrimPrefix(r[1:len(r)-1], "?:")
 		}
 		if r == ".*" || r == ".+" {
+			return true
+		}
+	}
+	return false
+}
+
+// hasComplement reports whether rules hold the complement rule of the
+// allowed patterns a rule can express.
+func hasComplement(rules, allowed []string) bool {
+	ok, _ := splitAllowed(allowed)
+	if len(ok) == 0 {
+		return false
+	}
+	want := complementRule(ok)
+	for _, r := range rules {
+		if strings.TrimSpace(r) == want {
 			return true
 		}
 	}

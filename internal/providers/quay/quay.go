@@ -14,6 +14,7 @@ package quay
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -323,8 +324,13 @@ func unsupported() providers.Immutability {
 }
 
 // evaluate combines organisation and repository policies (OR).
+//
+// An inverted policy (tagPatternMatches false) whose pattern immutag can
+// read as a list of allowed patterns makes every other tag immutable, so
+// the mutable tags are at most those patterns. With several, any one of
+// them bounds what stays mutable; the shortest list is reported.
 func evaluate(orgPolicies, repoPolicies []policy) providers.Immutability {
-	var native, patterns []string
+	var native, patterns, except []string
 	universal := false
 	add := func(level string, ps []policy) {
 		for _, pl := range ps {
@@ -333,6 +339,9 @@ func evaluate(orgPolicies, repoPolicies []policy) providers.Immutability {
 			if !pl.matches() {
 				d += " (inverted)"
 				pat = "!(" + pl.TagPattern + ")"
+				if ws, ok := regexWildcards(pl.TagPattern); ok && (except == nil || len(ws) < len(except)) {
+					except = ws
+				}
 			}
 			native = append(native, d)
 			patterns = append(patterns, pat)
@@ -344,6 +353,10 @@ func evaluate(orgPolicies, repoPolicies []policy) providers.Immutability {
 	switch {
 	case universal:
 		return providers.Immutability{Mode: providers.ModeImmutable, Native: strings.Join(native, ", ")}
+	case except != nil:
+		return providers.Immutability{Mode: providers.ModePartial, Native: strings.Join(native, ", "),
+			ImmutablePatterns: patterns, MutablePatterns: except,
+			Note: "every tag is immutable except those an inverted policy leaves out"}
 	case len(patterns) > 0:
 		return providers.Immutability{Mode: providers.ModePartial, Native: strings.Join(native, ", "),
 			ImmutablePatterns: patterns, MutablePatterns: []string{"*"}, Note: notePartial}
@@ -382,7 +395,7 @@ func (f fix) target() string {
 
 // Plan says which universal policy Apply would create. It trusts the
 // listing's immutability; Apply re-reads before writing.
-func (p *Provider) Plan(ctx context.Context, r providers.Repository, _ providers.FixPolicy) (providers.Change, error) {
+func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol providers.FixPolicy) (providers.Change, error) {
 	c := providers.Change{Provider: p.name, Kind: providers.KindQuay, Scope: r.Scope, Repository: r.Name, URI: r.URI, From: r.Immutability}
 	switch r.Mode {
 	case providers.ModeImmutable:
@@ -405,13 +418,19 @@ func (p *Provider) Plan(ctx context.Context, r providers.Repository, _ providers
 	}
 	f := fix{Org: org, Namespace: r.Scope, Repo: r.Name}
 	body := `{"tagPattern": ".*", "tagPatternMatches": true}`
+	c.To = providers.Immutability{Mode: providers.ModeImmutable, Native: "universal policy .*"}
+	if allowed := allowedPatterns(pol.MutableTagsAllowed); len(allowed) > 0 {
+		re := allowedRegex(allowed)
+		b, _ := json.Marshal(map[string]any{"tagPattern": re, "tagPatternMatches": false})
+		body = string(b)
+		c.To = providers.Immutability{Mode: providers.ModePartial, Native: "inverted policy " + re, MutablePatterns: allowed}
+	}
 	if org {
 		c.Target = "organization-policy"
 		c.Action = fmt.Sprintf("POST %s %s (organisation-wide: covers every repository of %s, present and future)", f.path(), body, r.Scope)
 	} else {
 		c.Action = fmt.Sprintf("POST %s %s", f.path(), body)
 	}
-	c.To = providers.Immutability{Mode: providers.ModeImmutable, Native: "universal policy .*"}
 	c.Writes, c.Handle = 1, f
 	return c, nil
 }
@@ -455,9 +474,10 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 		return res, &providers.APIError{Kind: providers.ErrUnsupported, Status: http.StatusNotFound,
 			Message: fmt.Sprintf("%s: %s", f.target(), noteUnsupported)}
 	}
+	allowed := allowedPatterns(ch.To.MutablePatterns)
 	var werr error
-	if !slices.ContainsFunc(existing, policy.universal) {
-		werr = p.create(ctx, c, ch, f, existing, o)
+	if !satisfied(evaluate(existing, nil), allowed) {
+		werr = p.create(ctx, c, ch, f, existing, allowed, o)
 		res.Writes = 1
 	}
 	after, err := p.verify(ctx, c, f)
@@ -468,24 +488,48 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 		return res, fmt.Errorf("%s: %w: %w", f.target(), providers.ErrReadBack, err)
 	}
 	res.After = after
-	res.Verified = after.Mode == providers.ModeImmutable
+	res.Verified = satisfied(after, allowed)
 	if !res.Verified && werr != nil {
 		return res, werr
 	}
 	return res, nil
 }
 
-// create POSTs the universal policy with the first pattern not already used
-// at that level, and reports the write.
-func (p *Provider) create(ctx context.Context, c *httpapi.Client, ch providers.Change, f fix, existing []policy, o providers.Observer) error {
-	pattern := fixPatterns[0]
-	for _, fp := range fixPatterns {
+// satisfied reports whether im leaves mutable only tags allowed: every tag
+// immutable, or an inverted policy leaving out only allowed patterns.
+func satisfied(im providers.Immutability, allowed []string) bool {
+	switch im.Mode {
+	case providers.ModeImmutable:
+		return true
+	case providers.ModePartial:
+		for _, m := range im.MutablePatterns {
+			if !slices.Contains(allowed, m) {
+				return false
+			}
+		}
+		return len(im.MutablePatterns) > 0
+	}
+	return false
+}
+
+// create POSTs the fix policy with the first pattern not already used at
+// that level (Quay refuses a second policy with the same tagPattern), and
+// reports the write: the universal policy, or with allowed patterns the
+// inverted policy that leaves only them mutable.
+func (p *Provider) create(ctx context.Context, c *httpapi.Client, ch providers.Change, f fix, existing []policy, allowed []string, o providers.Observer) error {
+	candidates, matches := fixPatterns, true
+	if len(allowed) > 0 {
+		re := allowedRegex(allowed)
+		candidates, matches = []string{re, "(?:" + re + ")"}, false
+	}
+	pattern := candidates[0]
+	for _, fp := range candidates {
 		if !slices.ContainsFunc(existing, func(pl policy) bool { return strings.TrimSpace(pl.TagPattern) == fp }) {
 			pattern = fp
 			break
 		}
 	}
-	body := map[string]any{"tagPattern": pattern, "tagPatternMatches": true}
+	body := map[string]any{"tagPattern": pattern, "tagPatternMatches": matches}
 	before := "no policies"
 	if len(existing) > 0 {
 		ds := make([]string, len(existing))
@@ -498,7 +542,7 @@ func (p *Provider) create(ctx context.Context, c *httpapi.Client, ch providers.C
 		before = "policies: " + strings.Join(ds, ", ")
 	}
 	rec := providers.WriteRecord{Call: "POST " + f.path(), Target: f.target(), Before: before,
-		After: fmt.Sprintf("policy tagPattern %q tagPatternMatches true", pattern)}
+		After: fmt.Sprintf("policy tagPattern %q tagPatternMatches %t", pattern, matches)}
 	_, err := c.Do(ctx, httpapi.Request{Method: http.MethodPost, Path: f.path(), Body: body})
 	if err != nil {
 		err = fmt.Errorf("%s: create immutability policy: %w", f.target(), err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
 	emu "github.com/immutag/immutag/internal/emulator/quay"
@@ -462,5 +463,91 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 	if err := d.PushTag(t.Context(), ns, repo, tag); !errors.Is(err, emulator.ErrTagImmutable) {
 		t.Errorf("overwrite after fix: %v", err)
+	}
+}
+
+// TestAllowedTagsStayMutable is the policy.mutable_tags_allowed contract on
+// Quay: the fix is one inverted policy (tagPatternMatches false) on the
+// allowed tags, at organisation or repository level; latest can then be
+// re-pushed and a release tag cannot. With nothing allowed, both are refused.
+func TestAllowedTagsStayMutable(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		allowed       []string
+		latestRefused bool
+	}{
+		{"latest allowed", []string{"latest", "dev-*", "*"}, false},
+		{"nothing allowed", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Started on its own listener: the registry push path (PushTag)
+			// needs the emulator's URL.
+			s := emu.New(emu.Options{Token: token})
+			testutil.Must(t, s.Start())
+			t.Cleanup(func() { _ = s.Close() })
+			e := &env{s: s, p: newTestProvider(t, s.URL(), "acme", "alice")}
+			e.s.AddOrg("acme")
+			e.s.AddUser("alice")
+			testutil.Must(t, e.s.AddRepo("acme", "worker", "latest", "v1.0.0", "dev-7"))
+			testutil.Must(t, e.s.AddRepo("alice", "sandbox", "latest", "v1.0.0"))
+			pol := providers.FixPolicy{MutableTagsAllowed: tc.allowed}
+			c, _ := testutil.Scan(t, e.p)
+			var changes []providers.Change
+			for _, k := range []string{"acme/worker", "alice/sandbox"} {
+				ch, err := e.p.Plan(t.Context(), c.ByKey()[k], pol)
+				testutil.Must(t, err)
+				if tc.allowed != nil && !strings.Contains(ch.Action, `"tagPattern":"latest|dev-.*","tagPatternMatches":false`) {
+					t.Errorf("%s: action %q", k, ch.Action)
+				}
+				ch.Handle = nil // as read back from the plan's spool
+				changes = append(changes, ch)
+			}
+			for i, r := range testutil.ApplyAll(t, e.p, changes, &testutil.Observer{}) {
+				if !r.Verified || r.Writes != 1 {
+					t.Errorf("%s: %+v", changes[i].Repository, r)
+				}
+			}
+			c, _ = testutil.Scan(t, e.p)
+			for _, k := range []string{"acme/worker", "alice/sandbox"} {
+				r := c.ByKey()[k]
+				if ev := audit.Evaluate(r, audit.Policy{MutableTagsAllowed: tc.allowed}); ev.Status != audit.StatusCompliant {
+					t.Errorf("%s after the fix: %s (%s) %+v", k, ev.Status, ev.Reason, r.Immutability)
+				}
+				ns, repo, _ := strings.Cut(k, "/")
+				if err := e.s.PushTag(t.Context(), ns, repo, "v1.0.0"); !errors.Is(err, emulator.ErrTagImmutable) {
+					t.Errorf("%s: release re-push: %v, want refused", k, err)
+				}
+				err := e.s.PushTag(t.Context(), ns, repo, "latest")
+				if refused := errors.Is(err, emulator.ErrTagImmutable); refused != tc.latestRefused {
+					t.Errorf("%s: latest re-push: %v, want refused=%v", k, err, tc.latestRefused)
+				}
+				if ch, err := e.p.Plan(t.Context(), r, pol); err != nil || (tc.allowed != nil && r.Mode != providers.ModePartial) {
+					t.Errorf("%s: second plan %+v %v", k, ch, err)
+				}
+			}
+			if tc.allowed != nil {
+				if err := e.s.PushTag(t.Context(), "acme", "worker", "dev-7"); err != nil {
+					t.Errorf("dev-7 re-push: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestAllowedRegexRoundTrip(t *testing.T) {
+	for _, in := range [][]string{{"latest"}, {"latest", "dev-*"}, {"v1.2.*-rc"}, {"a*b*c", "x.y"}} {
+		re := allowedRegex(in)
+		out, ok := regexWildcards(re)
+		if !ok || !slices.Equal(in, out) {
+			t.Errorf("%v -> %q -> %v %v", in, re, out, ok)
+		}
+		if out, ok := regexWildcards("(?:" + re + ")"); !ok || !slices.Equal(in, out) {
+			t.Errorf("wrapped %q -> %v %v", re, out, ok)
+		}
+	}
+	for _, re := range []string{".*", "v[0-9]+", "latest$", "a|.*", "", "(latest", `latest\`} {
+		if out, ok := regexWildcards(re); ok {
+			t.Errorf("%q read as allowed patterns %v", re, out)
+		}
 	}
 }

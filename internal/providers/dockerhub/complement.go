@@ -1,0 +1,115 @@
+package dockerhub
+
+import (
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Docker Hub rules name the tags that are immutable; there is no rule that
+// exempts a tag, and RE2 has no negative look-ahead. To keep the policy's
+// allowed tags mutable the fix writes one rule that matches every tag
+// except them: the complement of the allowed patterns, built from a trie
+// of their literal prefixes. It is anchored (^...$) so it means the same
+// whether or not Hub anchors rules (undocumented), and it is one rule, well
+// within Hub's limit of five.
+
+// expressible reports whether an allowed pattern can be left out of the
+// complement rule: a tag literal, optionally ending in one "*" (a prefix).
+var expressibleRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+\*?$`)
+
+// splitAllowed separates the patterns a complement rule can leave mutable
+// from those it cannot (a "*" inside or first, other characters). A
+// pattern of only "*" is dropped: it would leave every tag mutable.
+func splitAllowed(allowed []string) (ok, not []string) {
+	for _, a := range allowed {
+		a = strings.TrimSpace(a)
+		switch {
+		case a == "" || strings.Trim(a, "*") == "":
+		case expressibleRE.MatchString(a):
+			if !slices.Contains(ok, a) {
+				ok = append(ok, a)
+			}
+		default:
+			not = append(not, a)
+		}
+	}
+	return ok, not
+}
+
+type trieNode struct {
+	children map[byte]*trieNode
+	end      bool // a literal pattern ends here
+	prefix   bool // a "prefix*" pattern ends here: everything below is allowed
+}
+
+// complementRule returns the rule matching exactly the tags that match
+// none of patterns (all expressible).
+func complementRule(patterns []string) string {
+	root := &trieNode{}
+	for _, p := range patterns {
+		n := root
+		lit := strings.TrimSuffix(p, "*")
+		for i := 0; i < len(lit); i++ {
+			if n.children == nil {
+				n.children = map[byte]*trieNode{}
+			}
+			c := n.children[lit[i]]
+			if c == nil {
+				c = &trieNode{}
+				n.children[lit[i]] = c
+			}
+			n = c
+		}
+		if strings.HasSuffix(p, "*") {
+			n.prefix = true
+		} else {
+			n.end = true
+		}
+	}
+	return "^(?:" + complementOf(root) + ")$"
+}
+
+// complementOf is a regular expression for the strings that, read from n,
+// match no pattern below n. It never returns "" for a non-prefix node: at
+// least the "leave the trie" branch exists.
+func complementOf(n *trieNode) string {
+	var alts []string
+	if !n.end {
+		alts = append(alts, "") // the string ends here and no literal ends here
+	}
+	keys := make([]byte, 0, len(n.children))
+	for k := range n.children {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	// Any next character that leaves the trie starts a tag no pattern allows.
+	if len(keys) == 0 {
+		alts = append(alts, ".+")
+	} else {
+		var cls strings.Builder
+		cls.WriteString("[^")
+		for _, k := range keys {
+			cls.WriteString(classEscape(k))
+		}
+		cls.WriteString("].*")
+		alts = append(alts, cls.String())
+	}
+	for _, k := range keys {
+		c := n.children[k]
+		if c.prefix {
+			continue // everything from here on is allowed
+		}
+		alts = append(alts, regexp.QuoteMeta(string(k))+"(?:"+complementOf(c)+")")
+	}
+	return strings.Join(alts, "|")
+}
+
+func classEscape(c byte) string {
+	switch c {
+	case '\\', ']', '[', '^', '-':
+		return `\` + string(c)
+	}
+	return string(c)
+}
