@@ -70,6 +70,8 @@ var kinds = []struct {
 	{providers.KindDockerHub, startHub},
 	{providers.KindQuay, startQuay},
 	{providers.KindHarbor, startHarbor},
+	{providers.KindOCI, startOCI},
+	{providers.KindGHCR, startGHCR},
 }
 
 const (
@@ -471,6 +473,13 @@ func invalidEntriesCell(t *testing.T, fx *fixture) spec {
 			mm, _ := m.(map[string]any)
 			list, _ := mm["repositories"].([]any)
 			mm["repositories"] = add(list, func(n string) any { return n })
+		case providers.KindOCI:
+			mm, _ := m.(map[string]any)
+			list, _ := mm["repositories"].([]any)
+			mm["repositories"] = add(list, func(n string) any { return n })
+		case providers.KindGHCR:
+			list, _ := m.([]any)
+			m = add(list, func(n string) any { return map[string]any{"name": n, "package_type": "container"} })
 		case providers.KindECR:
 			mm, _ := m.(map[string]any)
 			list, _ := mm["repositories"].([]any)

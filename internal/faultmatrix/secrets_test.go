@@ -22,7 +22,7 @@ func TestNoCredentialsInOutput(t *testing.T) {
 		env     = map[string]string{}
 		proxies []*proxy
 	)
-	for _, start := range []func(*testing.T) *fixture{startECR, startAR, startACR, startHub, startQuay, startHarbor} {
+	for _, start := range []func(*testing.T) *fixture{startECR, startAR, startACR, startHub, startQuay, startHarbor, startOCI, startGHCR} {
 		fx := start(t)
 		for _, p := range fx.providers {
 			// acr-good talks to its registry directly; only proxied traffic is tapped.

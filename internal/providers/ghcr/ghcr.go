@@ -235,6 +235,7 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 		return err
 	}
 	q := url.Values{"package_type": {"container"}, "per_page": {strconv.Itoa(PerPage)}}
+	check := &providers.EntryCheck{Provider: p.name, Kind: Kind, Scope: owner}
 	return c.Pages(ctx, httpapi.Request{Path: op + "/packages", Query: q, Header: headers}, func(ctx context.Context, page *httpapi.Response) (string, error) {
 		var pkgs []*pkg
 		if err := page.JSON(&pkgs); err != nil {
@@ -244,9 +245,16 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 			return "", fmt.Errorf("owner %s: list packages: the answer is not a list of packages", owner)
 		}
 		for _, pk := range pkgs {
-			if pk == nil || strings.TrimSpace(pk.Name) == "" || strings.Contains(pk.Name, "..") {
-				e.Warn(providers.Warning{Provider: p.name, Scope: owner, Code: "ghcr-bad-package",
-					Message: "the package listing held an entry without a usable name: skipped"})
+			n := ""
+			if pk != nil {
+				n = pk.Name
+			}
+			// A null entry or a name no package can have is reported as an
+			// error under a displayable name and never used in a call.
+			if bad, ok := check.Invalid(n); ok {
+				if err := e.Repository(bad); err != nil {
+					return "", err
+				}
 				continue
 			}
 			if pk.PackageType != "" && pk.PackageType != "container" {

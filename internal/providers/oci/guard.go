@@ -1,12 +1,16 @@
 package oci
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -44,10 +48,12 @@ func newLimits(r config.Rate) *limits {
 //     before go-containerregistry's retry sees it, which has no Retry-After
 //     support of its own.
 type guard struct {
-	base   http.RoundTripper
-	origin *url.URL
-	limits *limits
-	now    func() time.Time
+	base http.RoundTripper
+	// timeout bounds the wait for one attempt's response headers (0 = none).
+	timeout time.Duration
+	origin  *url.URL
+	limits  *limits
+	now     func() time.Time
 	// sleep waits out a Retry-After (nil = a timer); tests record instead.
 	sleep func(ctx context.Context, d time.Duration) error
 }
@@ -70,10 +76,15 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := g.acquire(req.Context()); err != nil {
 		return nil, err
 	}
-	resp, err := g.base.RoundTrip(req)
+	resp, err := g.attempt(req)
 	g.release()
 	if err != nil {
 		return nil, err
+	}
+	if key := listKey(req); key != "" && resp.StatusCode == http.StatusOK {
+		if err := checkList(req, resp, key); err != nil {
+			return nil, err
+		}
 	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		if d, ok := retryAfter(resp.Header, g.clock()); ok && d > 0 && d <= maxRetryAfter {
@@ -84,6 +95,60 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	return resp, nil
+}
+
+// attempt sends req, giving up when no answer has begun within g.timeout.
+// The give-up is an error go-containerregistry retries (it does not retry
+// net/http's own header timeout, which reads as a context deadline), and
+// the body of an answer that did begin is not cut off.
+func (g *guard) attempt(req *http.Request) (*http.Response, error) {
+	if g.timeout <= 0 {
+		return g.base.RoundTrip(req)
+	}
+	ctx, cancel := context.WithCancel(req.Context())
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(g.timeout, func() {
+		timedOut.Store(true)
+		cancel()
+	})
+	resp, err := g.base.RoundTrip(req.WithContext(ctx))
+	timer.Stop()
+	if err != nil {
+		cancel()
+		if timedOut.Load() && req.Context().Err() == nil {
+			return nil, &attemptTimeout{method: req.Method, path: req.URL.Path, after: g.timeout}
+		}
+		return nil, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// attemptTimeout is one attempt that got no answer in time. It is
+// temporary, so the retry layer above sends the request again.
+type attemptTimeout struct {
+	method, path string
+	after        time.Duration
+}
+
+func (e *attemptTimeout) Error() string {
+	return fmt.Sprintf("%s %s: no answer within %s (attempt timeout)", e.method, e.path, e.after)
+}
+
+// Temporary and Timeout make it a retryable net.Error.
+func (e *attemptTimeout) Temporary() bool { return true }
+func (e *attemptTimeout) Timeout() bool   { return true }
+
+// cancelBody releases the attempt's context once the body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 func (g *guard) wait(ctx context.Context, d time.Duration) error {
@@ -146,6 +211,54 @@ func canonicalHost(u *url.URL) string {
 		return u.Host + ":443"
 	}
 	return u.Host + ":80"
+}
+
+// maxListBody bounds a catalog or tag-list page, as the shared REST client
+// bounds every answer.
+const maxListBody = 32 << 20
+
+// listKey is the field a catalog ("repositories") or tag-list ("tags")
+// page must have, or "" for other requests.
+func listKey(req *http.Request) string {
+	if req.Method != http.MethodGet {
+		return ""
+	}
+	switch p := req.URL.Path; {
+	case p == "/v2/_catalog":
+		return "repositories"
+	case strings.HasPrefix(p, "/v2/") && strings.HasSuffix(p, "/tags/list"):
+		return "tags"
+	}
+	return ""
+}
+
+// checkList reads a listing page (up to maxListBody) and refuses one that
+// is not the listing: an empty body, or a JSON object without its list (a
+// 200 carrying an error, from a proxy or a broken registry) would
+// otherwise read as a complete, empty listing. go-containerregistry then
+// decodes the page from the buffer.
+func checkList(req *http.Request, resp *http.Response, key string) error {
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxListBody+1))
+	resp.Body.Close()
+	what := req.Method + " " + req.URL.Path
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s: read answer: %w", what, err)
+	case len(body) > maxListBody:
+		return fmt.Errorf("%s: answer too large (over %d MiB)", what, maxListBody>>20)
+	case len(bytes.TrimSpace(body)) == 0:
+		return fmt.Errorf("%s: 200 with an empty body, not a listing", what)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return fmt.Errorf("%s: decode json answer: %w", what, err)
+	}
+	if _, ok := m[key]; !ok {
+		return fmt.Errorf("%s: the answer has no %q list, so it is not a listing", what, key)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	return nil
 }
 
 // isBlob reports a /v2/<name>/blobs/<digest> path.

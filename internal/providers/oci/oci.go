@@ -228,13 +228,8 @@ func (p *Provider) transport() (http.RoundTripper, error) {
 		if at := p.opts.Retry.AttemptTimeout; at > 0 {
 			timeout = at
 		}
-		if ht, ok := base.(*http.Transport); ok && (ht.ResponseHeaderTimeout == 0 || ht.ResponseHeaderTimeout > timeout) {
-			ht = ht.Clone()
-			ht.ResponseHeaderTimeout = timeout
-			base = ht
-		}
 		p.rt = &guard{
-			base:   &httpapi.DebugTransport{Base: base, Logger: p.log},
+			base: &httpapi.DebugTransport{Base: base, Logger: p.log}, timeout: timeout,
 			origin: p.origin, limits: p.limits, now: p.opts.Now, sleep: p.sleep,
 		}
 	})
@@ -308,15 +303,25 @@ func (p *Provider) catalog(ctx context.Context, yield func(string) error, e prov
 		return p.catalogErr(err)
 	}
 	var guard httpapi.LoopGuard
+	check := &providers.EntryCheck{Provider: p.cfg.Name, Kind: Kind, Scope: p.reg.Name()}
 	for c.HasNext() {
 		page, err := c.Next(ctx)
 		if err != nil {
 			return p.catalogErr(err)
 		}
 		for _, r := range page.Repos {
+			// An entry that is no repository name is reported as an error
+			// under a displayable name and never used in a call.
+			if bad, ok := check.Invalid(r); ok {
+				if err := e.Repository(bad); err != nil {
+					return err
+				}
+				continue
+			}
 			if _, err := name.NewRepository(p.reg.Name()+"/"+r, name.StrictValidation); err != nil {
-				e.Warn(providers.Warning{Provider: p.cfg.Name, Scope: p.reg.Name(), Code: "oci-bad-repository-name",
-					Message: fmt.Sprintf("the catalog listed %q, which is not a repository name: skipped", r)})
+				if err := e.Repository(providers.InvalidEntry(p.cfg.Name, Kind, p.reg.Name(), r, 0, err)); err != nil {
+					return err
+				}
 				continue
 			}
 			if err := yield(r); err != nil {

@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -464,5 +465,78 @@ func TestEchoedTokenIsMasked(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), redact.Mask) {
 		t.Errorf("error %v: want the mask where the token was", err)
+	}
+}
+
+// TestStalledAttemptIsRetried: an attempt that gets no answer in time is
+// cut off and sent again (net/http's own header timeout reads as a
+// deadline, which go-containerregistry would not retry).
+func TestStalledAttemptIsRetried(t *testing.T) {
+	s := ociemu.New(ociemu.Options{})
+	if _, err := s.Seed("app", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int32
+	release := make(chan struct{})
+	defer close(release)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/_catalog" && n.Add(1) == 1 {
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		s.Handler().ServeHTTP(w, r)
+	}))
+	defer hs.Close()
+	p, err := NewFromConfig(Config{Name: "x", Endpoint: hs.URL}, providers.Options{
+		HTTPClient: &http.Client{Timeout: 200 * time.Millisecond},
+		Retry:      providers.RetryTuning{MaxBackoff: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, errs := testutil.Scan(t, p)
+	if len(errs) > 0 || len(e.Repos()) != 1 {
+		t.Fatalf("errs %v repos %v", errs, e.Names())
+	}
+	if got := n.Load(); got != 2 {
+		t.Errorf("%d catalog attempts, want the stalled one and its retry", got)
+	}
+}
+
+// TestListingThatIsNotAListingFailsTheScope: a 200 without the list (an
+// error body), an empty 200 and an oversized page fail the scope instead
+// of reading as an empty registry.
+func TestListingThatIsNotAListingFailsTheScope(t *testing.T) {
+	s := ociemu.New(ociemu.Options{})
+	if _, err := s.Seed("app", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		body []byte
+		want string
+	}{
+		{[]byte(`{"detail":"rate limit exceeded"}`), `has no "repositories" list`},
+		{nil, "empty body"},
+		{append([]byte(`{"repositories":[]}`), bytes.Repeat([]byte(" "), maxListBody+1)...), "too large"},
+	} {
+		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v2/_catalog" {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write(c.body)
+				return
+			}
+			s.Handler().ServeHTTP(w, r)
+		}))
+		p, err := NewFromConfig(Config{Name: "x", Endpoint: hs.URL}, providers.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, errs := testutil.Scan(t, p)
+		if err := errs[strings.TrimPrefix(hs.URL, "http://")]; err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%.40q: %v, want %q", c.body, err, c.want)
+		}
+		hs.Close()
 	}
 }
