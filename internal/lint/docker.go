@@ -260,7 +260,8 @@ func (j *jobState) echo(st *step, scr *script, x *shExpander, cmd string, args [
 			j.pending = nil
 			return
 		}
-		p.lines = append(p.lines, vals[0])
+		// Every value a path can write is a line some run writes.
+		p.lines = append(p.lines, vals...)
 		return
 	}
 	var d varDef

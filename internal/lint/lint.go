@@ -73,6 +73,7 @@ func (r *Result) Active() int {
 // not exist is reported in Result.Errors.
 func Lint(paths []string, cfg Config) *Result {
 	res := &Result{}
+	seen := map[string]bool{}
 	for _, p := range paths {
 		files, err := workflowFiles(p)
 		if err != nil {
@@ -82,7 +83,16 @@ func Lint(paths []string, cfg Config) *Result {
 		for _, f := range files {
 			res.Files = append(res.Files, f)
 			found, err := LintFile(f, cfg)
-			res.Findings = append(res.Findings, found...)
+			// A reusable workflow, include or bake file is also reached
+			// from the files that use it: one finding per place.
+			for _, fd := range found {
+				key := fmt.Sprintf("%s\x00%d\x00%d\x00%s\x00%s", fd.File, fd.Line, fd.Column, fd.RuleID, fd.Message)
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+				res.Findings = append(res.Findings, fd)
+			}
 			if err != nil {
 				if fe, ok := err.(*FileError); ok {
 					res.Errors = append(res.Errors, *fe)

@@ -444,6 +444,26 @@ func (x *shExpander) dollar(raw string, i int, b *strings.Builder) int {
 	case i+1 < n && raw[i+1] == '(':
 		b.WriteString(unknownStr)
 		return skipGroup(raw, i+1, '(', ')')
+	case i+1 < n && raw[i+1] == '\'':
+		// $'...': ANSI-C quoting; \n and \t are what matter for lists.
+		j := i + 2
+		for j < n && raw[j] != '\'' {
+			if raw[j] == '\\' && j+1 < n {
+				switch raw[j+1] {
+				case 'n':
+					b.WriteByte('\n')
+				case 't':
+					b.WriteByte('\t')
+				default:
+					b.WriteByte(raw[j+1])
+				}
+				j += 2
+				continue
+			}
+			b.WriteByte(raw[j])
+			j++
+		}
+		return min(j+1, n)
 	case i+1 < n && raw[i+1] == '{':
 		end := skipGroup(raw, i+1, '{', '}')
 		inner := raw[i+2 : max(i+2, end-1)]

@@ -96,6 +96,9 @@ func (w *shWalker) stmts(list []*syntax.Stmt, x *shExpander, target string) {
 	}
 }
 
+// pipeFilters pass their input lines through mostly unchanged.
+var pipeFilters = map[string]bool{"sed": true, "grep": true, "tr": true, "cat": true, "sort": true, "uniq": true, "head": true, "tail": true}
+
 // redirTarget names what a redirection writes to: "env" for $GITHUB_ENV,
 // "output" for $GITHUB_OUTPUT, else "".
 func redirTarget(word string) string {
@@ -174,11 +177,24 @@ func (w *shWalker) stmt(s *syntax.Stmt, x *shExpander, target string) {
 			// echo NAME=value | tee -a "$GITHUB_ENV" writes like >>.
 			t := target
 			if call, ok := c.Y.Cmd.(*syntax.CallExpr); ok && len(call.Args) > 0 {
-				if name, _, _ := w.text(call.Args[0]); name == "tee" {
+				name, _, _ := w.text(call.Args[0])
+				if name == "tee" {
 					for _, a := range call.Args[1:] {
 						at, _, _ := w.text(a)
 						if tt := redirTarget(at); tt != "" {
 							t = tt
+						}
+					}
+				}
+				// echo "$LIST" | sed '/^$/d' >> "$GITHUB_ENV": a filter
+				// passes the lines on (as far as tags go).
+				if pipeFilters[name] {
+					for _, r := range c.Y.Redirs {
+						if (r.Op == syntax.AppOut || r.Op == syntax.RdrOut) && r.Word != nil {
+							rt, _, _ := w.text(r.Word)
+							if tt := redirTarget(rt); tt != "" {
+								t = tt
+							}
 						}
 					}
 				}
