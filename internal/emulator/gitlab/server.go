@@ -235,6 +235,16 @@ func (s *Server) AddRule(projectPath string, r Rule) (int64, error) {
 	return r.ID, nil
 }
 
+// SetRole changes the token's access level on a project (Reporter, 20,
+// can read neither tag rules nor, here, repositories).
+func (s *Server) SetRole(projectPath string, role int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.projects[projectPath]; ok {
+		p.opts.Role = role
+	}
+}
+
 // Rules returns a copy of a project's rules.
 func (s *Server) Rules(projectPath string) []Rule {
 	s.mu.Lock()

@@ -179,7 +179,8 @@ func (s *Server) Digest(repoName, image, t string) string {
 	return ""
 }
 
-// Deny makes every call about a repository answer 403.
+// Deny makes every call about a repository answer 403, as for a user who
+// may browse it (it is listed) but not read its settings or content.
 func (s *Server) Deny(name string, deny bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -260,9 +261,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	names := make([]string, 0, len(s.repos))
 	for n := range s.repos {
-		if !s.denied[n] {
-			names = append(names, n)
-		}
+		names = append(names, n)
 	}
 	sort.Strings(names)
 	out := make([]map[string]any, 0, len(names))

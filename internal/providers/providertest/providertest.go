@@ -54,6 +54,11 @@ type Env struct {
 	// Shared says a fix is shared by every repository of the scope (an
 	// organisation policy, a project rule): fixing one fixes the others.
 	Shared bool
+	// PlanOnly says the kind's fixes are printed, never written (who may
+	// overwrite is a permission, as on Artifactory): a plan for a bare
+	// repository is held back with its reason and writes nothing, and an
+	// Apply of it makes no write and fails.
+	PlanOnly bool
 }
 
 // bare is Bare, ModeMutable by default.
@@ -197,6 +202,17 @@ func fix(t *testing.T, s Suite) {
 	c, err := enf.Plan(t.Context(), r, pol)
 	if err != nil {
 		t.Fatalf("Plan: %v", err)
+	}
+	if env.PlanOnly {
+		if c.Noop || c.Action == "" || c.HeldBack == "" || c.Writes != 0 {
+			t.Fatalf("plan-only kind: noop=%v action=%q held back=%q writes=%d, want a held-back change that writes nothing", c.Noop, c.Action, c.HeldBack, c.Writes)
+		}
+		c.Handle = nil
+		var obs testutil.Observer
+		if res, err := enf.Apply(t.Context(), c, &obs); err == nil || res.Writes != 0 || len(obs.Writes()) != 0 || res.Verified {
+			t.Errorf("Apply of a plan-only change: err=%v writes=%d observer=%v verified=%v, want an error and no write", err, res.Writes, obs.Records(), res.Verified)
+		}
+		return
 	}
 	if c.Noop || c.Action == "" || c.Writes < 1 {
 		t.Fatalf("plan for a mutable repository: noop=%v action=%q writes=%d", c.Noop, c.Action, c.Writes)
