@@ -1,4 +1,6 @@
 # immutag: run `make help` for the targets.
+# bash for pipefail: `make test` pipes go test into its summariser.
+SHELL   := /bin/bash
 GO      ?= go
 BIN     ?= bin/immutag
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -22,8 +24,8 @@ help: ## list the targets
 build: ## build bin/immutag
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/immutag
 
-test: vet ## go vet, then every test with the race detector (starts moto_server itself where installed)
-	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+test: vet ## go vet, then every test with the race detector (starts moto_server itself where installed); ends with one line counting passed, failed and skipped tests and why
+	@set -o pipefail; $(GO) test -race -count=1 -timeout 30m -json $(PKGS) | $(GO) run ./internal/testsummary
 
 demo: ## run audit -> fix plan -> fix apply -> re-audit on the built-in emulators
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/immutag demo

@@ -19,6 +19,7 @@ import (
 
 	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/fileout"
 	"github.com/immutag/immutag/internal/providers"
 	"github.com/immutag/immutag/internal/report"
 )
@@ -439,27 +440,10 @@ func writeOutput(f *Factory, path, format string, render func(io.Writer) error) 
 	if path == "" {
 		return render(f.IO.Out)
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".immutag-report-*")
-	if err != nil {
-		return fmt.Errorf("--output %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := render(tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("--output %s: %w", path, err)
-	}
 	// 0600 like the journal: a report is an inventory of every repository
 	// and its weakness.
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("--output %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("--output %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("--output %s: %w", path, err)
+	if err := fileout.Write(path, 0o600, render); err != nil {
+		return fmt.Errorf("--output %w", err)
 	}
 	fmt.Fprintf(f.IO.ErrOut, "report written to %s (%s)\n", path, format)
 	return nil

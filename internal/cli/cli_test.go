@@ -291,3 +291,21 @@ func ExampleExitCode() {
 	fmt.Println(ExitCode(nil), ExitCode(errors.New("x")), ExitCode(&ExitError{Code: CodeIncomplete}), ExitCode(&ExitError{Code: CodeDrift}))
 	// Output: 0 1 2 3
 }
+
+// --output to a device writes through it (the bug renamed a temporary file
+// over /dev/null); an unwritable directory is reported with the user's
+// path, not an internal temporary name.
+func TestOutputToDevicesAndBadPaths(t *testing.T) {
+	p := fake.New("a", providers.KindECR).Add("s1", fake.Repo{Name: "ok", Immutability: imm(providers.ModeImmutable)})
+	r := run(t, fakeFactory(t, p), "", "audit", "-o", "json", "--output", os.DevNull)
+	if r.code != CodeOK {
+		t.Fatalf("--output %s: exit %d %v", os.DevNull, r.code, r.err)
+	}
+	if fi, err := os.Lstat(os.DevNull); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		t.Fatalf("%s is no longer a character device: %v", os.DevNull, err)
+	}
+	r = run(t, fakeFactory(t, p), "", "audit", "-o", "json", "--output", "/nonexistent/dir/r.json")
+	if r.code != CodeError || !strings.Contains(r.err.Error(), "--output /nonexistent/dir/r.json: ") || strings.Contains(r.err.Error(), "immutag-report") || strings.Contains(r.err.Error(), ".tmp-") {
+		t.Fatalf("bad directory: exit %d %v", r.code, r.err)
+	}
+}

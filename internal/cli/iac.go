@@ -5,14 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/cli/configload"
+	"github.com/immutag/immutag/internal/fileout"
 	"github.com/immutag/immutag/internal/iac"
 )
 
@@ -159,24 +160,8 @@ func writeIAC(f *Factory, opts *IACOptions, res *iac.Result) error {
 	if opts.OutputFile == "" {
 		return iac.Render(f.IO.Out, res, opts.Format, ro)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(opts.OutputFile), ".immutag-iac-*")
-	if err != nil {
-		return fmt.Errorf("--output %s: %w", opts.OutputFile, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := iac.Render(tmp, res, opts.Format, ro); err != nil {
-		tmp.Close()
-		return fmt.Errorf("--output %s: %w", opts.OutputFile, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("--output %s: %w", opts.OutputFile, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("--output %s: %w", opts.OutputFile, err)
-	}
-	if err := os.Rename(tmp.Name(), opts.OutputFile); err != nil {
-		return fmt.Errorf("--output %s: %w", opts.OutputFile, err)
+	if err := fileout.Write(opts.OutputFile, 0o644, func(w io.Writer) error { return iac.Render(w, res, opts.Format, ro) }); err != nil {
+		return fmt.Errorf("--output %w", err)
 	}
 	fmt.Fprintf(f.IO.ErrOut, "iac report written to %s (%s)\n", opts.OutputFile, opts.Format)
 	return nil

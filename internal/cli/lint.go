@@ -3,12 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/immutag/immutag/internal/fileout"
 	"github.com/immutag/immutag/internal/lint"
 )
 
@@ -183,25 +183,8 @@ func writeLint(f *Factory, opts *LintOptions, res *lint.Result, ro lint.RenderOp
 	if opts.OutputFile == "" {
 		return lint.Render(f.IO.Out, res, opts.Format, ro)
 	}
-	dir := filepath.Dir(opts.OutputFile)
-	tmp, err := os.CreateTemp(dir, ".immutag-lint-*")
-	if err != nil {
-		return fmt.Errorf("--output %s: %w", opts.OutputFile, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := lint.Render(tmp, res, opts.Format, ro); err != nil {
-		tmp.Close()
-		return fmt.Errorf("--output %s: %w", opts.OutputFile, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("--output %s: %w", opts.OutputFile, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("--output %s: %w", opts.OutputFile, err)
-	}
-	if err := os.Rename(tmp.Name(), opts.OutputFile); err != nil {
-		return fmt.Errorf("--output %s: %w", opts.OutputFile, err)
+	if err := fileout.Write(opts.OutputFile, 0o644, func(w io.Writer) error { return lint.Render(w, res, opts.Format, ro) }); err != nil {
+		return fmt.Errorf("--output %w", err)
 	}
 	fmt.Fprintf(f.IO.ErrOut, "lint report written to %s (%s)\n", opts.OutputFile, opts.Format)
 	return nil

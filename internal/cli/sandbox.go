@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
 	"github.com/immutag/immutag/internal/emulator/sandbox"
+	"github.com/immutag/immutag/internal/fileout"
 	"github.com/immutag/immutag/internal/providers"
 	"github.com/immutag/immutag/internal/providers/catalog"
 )
@@ -240,25 +242,11 @@ func writeSandboxConfig(path string, cfg *config.Config) error {
 	}
 	head := "# Written by `immutag sandbox`: every provider points at a local emulator.\n" +
 		"# credentials.*_env name environment variables; the sandbox prints their (fake) values.\n"
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".immutag-sandbox-*")
-	if err != nil {
-		return fmt.Errorf("--write-config %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("--write-config %s: %w", path, err)
-	}
-	if _, err := tmp.WriteString(head + string(body)); err != nil {
-		tmp.Close()
-		return fmt.Errorf("--write-config %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("--write-config %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("--write-config %s: %w", path, err)
+	if err := fileout.Write(path, 0o600, func(w io.Writer) error {
+		_, err := io.WriteString(w, head+string(body))
+		return err
+	}); err != nil {
+		return fmt.Errorf("--write-config %w", err)
 	}
 	return nil
 }

@@ -12,6 +12,11 @@ import (
 // official API specs.
 const SpecsEnv = "IMMUTAG_SPECS_DIR"
 
+// RequireSpecsEnv, set to 1 (CI does), makes a missing spec fail the test
+// instead of skipping it: a green run must not hide contract tests that
+// never ran.
+const RequireSpecsEnv = "IMMUTAG_REQUIRE_SPECS"
+
 // SpecPath finds the spec file in $IMMUTAG_SPECS_DIR, else in
 // ../shared/specs beside the repository root (the nearest directory above
 // the working directory that holds go.mod): the specs are read where they
@@ -48,11 +53,15 @@ func SpecPath(file string) (string, error) {
 }
 
 // Spec is SpecPath for a test: when the spec is absent the test is skipped
-// with a message naming what was skipped and where the spec was looked for.
+// with a message naming what was skipped and where the spec was looked for,
+// or fails when IMMUTAG_REQUIRE_SPECS=1.
 func Spec(tb testing.TB, what, file string) string {
 	tb.Helper()
 	p, err := SpecPath(file)
 	if err != nil {
+		if os.Getenv(RequireSpecsEnv) == "1" {
+			tb.Fatalf("%s: %v (%s=1 makes a missing spec a failure)", what, err, RequireSpecsEnv)
+		}
 		tb.Skipf("%s skipped: %v", what, err)
 	}
 	return p

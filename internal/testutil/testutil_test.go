@@ -1,11 +1,13 @@
 package testutil
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -79,5 +81,40 @@ func TestTapSeesBothBodiesAndLeavesThemReadable(t *testing.T) {
 	resp, body := Send(t, hc, http.MethodPost, srv.URL, "ping", nil)
 	if resp.StatusCode != http.StatusOK || string(body) != "echo:ping" || gotReq != "ping" || gotResp != "echo:ping" {
 		t.Errorf("status %d body %q, tapped %q / %q", resp.StatusCode, body, gotReq, gotResp)
+	}
+}
+
+// recTB records how Spec ends a test; Fatalf and Skipf stop the goroutine
+// as the real ones do.
+type recTB struct {
+	testing.TB
+	fatal, skip string
+}
+
+func (r *recTB) Helper() {}
+func (r *recTB) Fatalf(f string, a ...any) {
+	r.fatal = fmt.Sprintf(f, a...)
+	runtime.Goexit()
+}
+func (r *recTB) Skipf(f string, a ...any) {
+	r.skip = fmt.Sprintf(f, a...)
+	runtime.Goexit()
+}
+
+func TestSpecMissingSkipsOrFails(t *testing.T) {
+	t.Setenv(SpecsEnv, t.TempDir())
+	t.Chdir(t.TempDir()) // no go.mod above: only the variable is tried
+	for _, require := range []string{"", "1"} {
+		t.Setenv(RequireSpecsEnv, require)
+		r := &recTB{TB: t}
+		done := make(chan struct{})
+		go func() { defer close(done); Spec(r, "contract test", "absent.json") }()
+		<-done
+		if require == "1" && (r.fatal == "" || !strings.Contains(r.fatal, RequireSpecsEnv)) {
+			t.Errorf("required: fatal %q skip %q", r.fatal, r.skip)
+		}
+		if require == "" && (r.skip == "" || r.fatal != "") {
+			t.Errorf("not required: fatal %q skip %q", r.fatal, r.skip)
+		}
 	}
 }
