@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -96,5 +97,36 @@ func TestPushManifest(t *testing.T) {
 	rep, err = PushManifest(t.Context(), srv.URL, "ns/app", "v1", "u", "p", "2")
 	if err != nil || rep.Status != http.StatusCreated || rep.Code != "" || rep.Message != "201 Created" {
 		t.Fatalf("accepted push: %+v %v", rep, err)
+	}
+}
+
+// TestLoopbackCertificate: a fresh key per run (one for the process),
+// valid for loopback, and not httptest's built-in certificate.
+func TestLoopbackCertificate(t *testing.T) {
+	a, err := LoopbackCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := newLoopbackCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(a.Certificate[0], b.Certificate[0]) {
+		t.Fatal("two generations gave the same certificate")
+	}
+	if c, _ := LoopbackCertificate(); !bytes.Equal(c.Certificate[0], a.Certificate[0]) {
+		t.Error("the process's certificate changed between calls")
+	}
+	if err := a.Leaf.VerifyHostname("127.0.0.1"); err != nil {
+		t.Errorf("127.0.0.1: %v", err)
+	}
+	if err := a.Leaf.VerifyHostname("localhost"); err != nil {
+		t.Errorf("localhost: %v", err)
+	}
+	hts := httptest.NewUnstartedServer(nil)
+	hts.StartTLS()
+	defer hts.Close()
+	if bytes.Equal(hts.Certificate().Raw, a.Certificate[0]) {
+		t.Error("the certificate is httptest's built-in one")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -158,8 +159,15 @@ func New(o Options) (*Server, error) {
 		}
 	}
 	s.SetWritesPerMinute(perMin)
+	cert, err := emulator.LoopbackCertificate()
+	if err != nil {
+		return nil, fmt.Errorf("acr emulator: %w", err)
+	}
 	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 	s.ts.EnableHTTP2 = true
+	// A certificate of this run, not httptest's built-in one (its key is
+	// public); StartTLS and Client use the one given here.
+	s.ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	s.ts.StartTLS()
 	s.host = s.ts.Listener.Addr().String()
 	return s, nil
