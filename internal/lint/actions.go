@@ -26,11 +26,16 @@ func (l *linter) truthy(st *step, key string, def bool) bool {
 	if !ok {
 		return def
 	}
-	r := strings.ToLower(strings.TrimSpace(st.ctx.resolve(s)))
+	r := strings.ToLower(strings.TrimSpace(strings.Join(st.ctx.resolveAll(s), "|")))
 	if strings.ContainsRune(r, unknownRune) {
 		return true
 	}
-	return r == "true"
+	for _, v := range strings.Split(r, "|") {
+		if v == "true" {
+			return true
+		}
+	}
+	return false
 }
 
 // tagInput reports tag names (not references) given in a comma- or

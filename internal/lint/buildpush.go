@@ -60,7 +60,7 @@ func (l *linter) buildPushPushes(st *step) bool {
 	pushes := false
 	_, pushN := l.src.get(st.with, "push")
 	if s, ok := l.src.str(pushN); ok {
-		r := strings.ToLower(st.ctx.resolve(s))
+		r := strings.ToLower(strings.Join(st.ctx.resolveAll(s), "|"))
 		// The action tests /true/i; an expression may render either way.
 		pushes = strings.Contains(r, "true") || strings.ContainsRune(r, unknownRune)
 	}

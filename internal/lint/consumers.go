@@ -116,12 +116,12 @@ func (l *linter) bakeActionStep(st *step) bool {
 	pushes := false
 	_, pushN := l.src.get(st.with, "push")
 	if s, ok := l.src.str(pushN); ok {
-		r := strings.ToLower(st.ctx.resolve(s))
+		r := strings.ToLower(strings.Join(st.ctx.resolveAll(s), "|"))
 		pushes = strings.Contains(r, "true") || strings.ContainsRune(r, unknownRune)
 	}
 	_, setN := l.src.get(st.with, "set")
 	if s, ok := l.src.str(setN); ok {
-		r := strings.ToLower(st.ctx.resolve(s))
+		r := strings.ToLower(strings.Join(st.ctx.resolveAll(s), "|"))
 		if strings.Contains(r, "push-by-digest=true") {
 			return false
 		}
@@ -222,6 +222,16 @@ func (l *linter) actionInputs(top *yaml.Node) map[string]varDef {
 
 func (l *linter) inputDef(n *yaml.Node) (varDef, bool) {
 	var vals []varDef
+	_, typ := l.src.get(n, "type")
+	if t, _ := l.src.str(typ); t == "boolean" {
+		// A run may set either value (the dispatch form, the caller).
+		_, def := l.src.get(n, "default")
+		d, _ := l.src.str(def)
+		if d == "true" {
+			return fromAlts([]varDef{{value: "true"}, {value: "false"}}), true
+		}
+		return fromAlts([]varDef{{value: "false"}, {value: "true"}}), true
+	}
 	_, def := l.src.get(n, "default")
 	if v, ok := l.src.str(def); ok && !strings.Contains(v, "${{") {
 		vals = append(vals, varDef{value: v})

@@ -159,15 +159,18 @@ func (l *linter) manifestAction(st *step, action string) bool {
 			input = "base-image"
 			_, p := l.src.get(st.with, "push")
 			s, _ := l.src.str(p)
-			r := strings.ToLower(st.ctx.resolve(s))
+			r := strings.ToLower(strings.Join(st.ctx.resolveAll(s), "|"))
 			push = strings.Contains(r, "true") || strings.ContainsRune(r, unknownRune)
 		}
 	case "int128/docker-manifest-create-action":
 		input = "tags"
 		_, p := l.src.get(st.with, "push")
 		if s, ok := l.src.str(p); ok {
-			r := strings.ToLower(st.ctx.resolve(s))
-			push = !strings.Contains(r, "false") || strings.ContainsRune(r, unknownRune)
+			r := strings.ToLower(strings.Join(st.ctx.resolveAll(s), "|"))
+			push = false
+			for _, v := range strings.Split(r, "|") {
+				push = push || strings.TrimSpace(v) != "false"
+			}
 		}
 	default:
 		return false
