@@ -72,6 +72,7 @@ var kinds = []struct {
 	{providers.KindHarbor, startHarbor},
 	{providers.KindOCI, startOCI},
 	{providers.KindGHCR, startGHCR},
+	{providers.KindArtifactory, startArtifactory},
 }
 
 const (
@@ -473,7 +474,7 @@ func invalidEntriesCell(t *testing.T, fx *fixture) spec {
 			mm, _ := m.(map[string]any)
 			list, _ := mm["repositories"].([]any)
 			mm["repositories"] = add(list, func(n string) any { return n })
-		case providers.KindOCI:
+		case providers.KindOCI, providers.KindArtifactory:
 			mm, _ := m.(map[string]any)
 			list, _ := mm["repositories"].([]any)
 			mm["repositories"] = add(list, func(n string) any { return n })

@@ -456,12 +456,15 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 	}
 	return p.pages(ctx, c, dockerPath(s.Name)+"/_catalog", func(body []byte, r *httpapi.Response) error {
 		var cat struct {
-			Repositories []string `json:"repositories"`
+			Repositories *[]string `json:"repositories"`
 		}
 		if err := r.JSON(&cat); err != nil {
 			return err
 		}
-		for _, img := range cat.Repositories {
+		if cat.Repositories == nil {
+			return fmt.Errorf("repository %s: catalog answer has no \"repositories\"", s.Name)
+		}
+		for _, img := range *cat.Repositories {
 			hs := p.holders(ctx, c, h.targets, s.Name, img)
 			if err := e.Repository(providers.Repository{Provider: p.name, Kind: Kind, Scope: s.Name, Name: img,
 				URI: p.host + "/" + s.Name + "/" + img, Immutability: evaluate(hs), Handle: handle{holders: hs}}); err != nil {
@@ -517,12 +520,15 @@ func (p *Provider) Tags(ctx context.Context, r providers.Repository, yield func(
 	base := dockerPath(r.Scope) + "/" + escapeImage(r.Name)
 	return p.pages(ctx, c, base+"/tags/list", func(_ []byte, resp *httpapi.Response) error {
 		var tl struct {
-			Tags []string `json:"tags"`
+			Tags *[]string `json:"tags"`
 		}
 		if err := resp.JSON(&tl); err != nil {
 			return err
 		}
-		for _, t := range tl.Tags {
+		if tl.Tags == nil {
+			return fmt.Errorf("%s/%s: tag list answer has no \"tags\"", r.Scope, r.Name)
+		}
+		for _, t := range *tl.Tags {
 			h, err := c.Do(ctx, httpapi.Request{Method: http.MethodHead, Path: base + "/manifests/" + url.PathEscape(t),
 				Header: http.Header{"Accept": {manifestAccept}}})
 			if err != nil {

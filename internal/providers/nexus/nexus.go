@@ -320,12 +320,15 @@ func (p *Provider) catalog(ctx context.Context, c *httpapi.Client, repo string, 
 			return fmt.Errorf("repository %s: list images: %w", repo, err)
 		}
 		var body struct {
-			Repositories []string `json:"repositories"`
+			Repositories *[]string `json:"repositories"`
 		}
 		if err := resp.JSON(&body); err != nil {
 			return fmt.Errorf("repository %s: %w", repo, err)
 		}
-		for _, name := range body.Repositories {
+		if body.Repositories == nil {
+			return fmt.Errorf("repository %s: catalog answer has no \"repositories\"", repo)
+		}
+		for _, name := range *body.Repositories {
 			if err := fn(name); err != nil {
 				return err
 			}
