@@ -221,13 +221,24 @@ func (l *linter) retag(b *fixBuilder, sp span, raw, tag string, yamlInput bool, 
 		}
 	}
 	if i, ok := tagIndex(raw, tag); ok {
+		if tag != "latest" && latestVariantRE.MatchString(tag) {
+			// postgresql-latest -> postgresql-<sha>: the variant keeps its
+			// name and stays distinct from the plain sha tag.
+			k := strings.Index(tag, "latest")
+			b.replace(span{line: sp.line, start: sp.start + i + k, end: sp.start + i + k + len("latest"), exact: sp.exact}, shaText(raw, i+k, yamlInput))
+			return
+		}
 		b.replace(span{line: sp.line, start: sp.start + i, end: sp.start + i + len(tag), exact: sp.exact}, shaText(raw, i, yamlInput))
 		return
 	}
 	for _, d := range defs {
 		if i, ok := tagIndex(d.site.raw, tag); ok {
-			b.replace(span{line: d.site.sp.line, start: d.site.sp.start + i, end: d.site.sp.start + i + len(tag), exact: d.site.sp.exact},
-				shaText(d.site.raw, i, d.site.yaml))
+			k, n := 0, len(tag)
+			if tag != "latest" && latestVariantRE.MatchString(tag) {
+				k, n = strings.Index(tag, "latest"), len("latest")
+			}
+			b.replace(span{line: d.site.sp.line, start: d.site.sp.start + i + k, end: d.site.sp.start + i + k + n, exact: d.site.sp.exact},
+				shaText(d.site.raw, i+k, d.site.yaml))
 			return
 		}
 	}

@@ -38,6 +38,9 @@ const (
 	siteTagDst
 	siteBuild
 	siteImagetools
+	// siteRename: a local name a fix must rename with the pushed
+	// reference (docker manifest create/annotate), never reported itself.
+	siteRename
 )
 
 type refSite struct {
@@ -440,6 +443,8 @@ func (j *jobState) docker(st *step, scr *script, x *shExpander, c shCmd, tool st
 			sub, rest = "bake", rest[1:]
 		case sub == "manifest" && sub2 == "push":
 			sub, rest = "manifest-push", rest[1:]
+		case sub == "manifest" && (sub2 == "create" || sub2 == "annotate"):
+			sub, rest = "manifest-create", rest[1:]
 		case sub2 == "build" || sub == "buildx" && sub2 == "b" || sub == "image" && (sub2 == "push" || sub2 == "tag"):
 			sub, rest = sub2, rest[1:]
 		default:
@@ -453,6 +458,13 @@ func (j *jobState) docker(st *step, scr *script, x *shExpander, c shCmd, tool st
 	switch sub {
 	case "bake":
 		j.bake(st, x, rest)
+	case "manifest-create":
+		for _, w := range rest {
+			if !strings.HasPrefix(w.text, "-") {
+				add(siteRename, false, tool+" manifest create", w)
+				break
+			}
+		}
 	case "manifest-push":
 		for _, w := range rest {
 			if !strings.HasPrefix(w.text, "-") {

@@ -610,6 +610,16 @@ func (l *linter) metaEntryFix(tags *scalar, entries []*metaEntry, e *metaEntry, 
 		b.deleteLine(vl.line)
 		return b.fix(fmt.Sprintf("remove the entry that pushes %q", tag))
 	}
-	b.replace(tags.spanAt(e.line, e.start, e.end), "type=sha")
-	return b.fix(fmt.Sprintf("replace the entry that pushes %q with type=sha (an immutable sha-<commit> tag)", tag))
+	// The entry's enable condition (and suffix) stay: a matrix job that
+	// only enabled it for one variant must not start pushing the same sha
+	// tag from every variant.
+	repl := "type=sha"
+	for _, f := range exprFields(e.text) {
+		k, _, _ := strings.Cut(f.text, "=")
+		if k = strings.ToLower(strings.TrimSpace(k)); k == "enable" || k == "suffix" {
+			repl += "," + f.text
+		}
+	}
+	b.replace(tags.spanAt(e.line, e.start, e.end), repl)
+	return b.fix(fmt.Sprintf("replace the entry that pushes %s with %s (an immutable sha-<commit> tag)", quoteTag(tag), quoteTag(repl)))
 }
