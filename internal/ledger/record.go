@@ -46,7 +46,7 @@ type Overwrite struct {
 type RecordOptions struct {
 	// Now is the clock (time.Now when nil); tests set it.
 	Now func() time.Time
-	// BatchSize is how many rows one transaction writes (default 2000).
+	// BatchSize is how many rows one transaction writes (default 5000).
 	BatchSize int
 	// OnOverwrite, when set, is called for each overwrite found, from the
 	// goroutine that flushes a batch.
@@ -92,7 +92,7 @@ func (s *Store) Record(opts RecordOptions) *Recorder {
 		opts.Now = time.Now
 	}
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = 2000
+		opts.BatchSize = 5000
 	}
 	return &Recorder{s: s, opts: opts, scans: map[string]int64{}, tags: map[string]int64{}, batchIdx: map[stageKey]int{}}
 }
@@ -222,31 +222,29 @@ func (r *Recorder) Scans() map[string]int64 {
 const stageDDL = `CREATE TEMP TABLE IF NOT EXISTS ledger_stage (
 	scan_id BIGINT NOT NULL, provider TEXT NOT NULL, scope TEXT NOT NULL, repository TEXT NOT NULL, tag TEXT NOT NULL,
 	digest TEXT NOT NULL, pushed BIGINT, ended BIGINT, source TEXT NOT NULL, immutable INTEGER NOT NULL)`
-const stageIdx = `CREATE INDEX IF NOT EXISTS ledger_stage_key ON ledger_stage (repository, tag, scope, provider)`
 const doneDDL = `CREATE TEMP TABLE IF NOT EXISTS ledger_stage_done (scan_id BIGINT NOT NULL, provider TEXT NOT NULL, scope TEXT NOT NULL, repository TEXT NOT NULL, nested INTEGER NOT NULL)`
 
 // The batch is applied by set-based statements driven from the staging
-// table, each using the open-interval index: per batch a handful of
-// statements whatever its size, instead of a lookup and a write per tag.
+// table: per batch a handful of statements whatever its size, instead of a
+// lookup and a write per tag. CROSS JOIN makes SQLite keep the staging
+// table as the outer loop (its planner has no statistics for it and would
+// otherwise scan every open interval per batch); PostgreSQL reads it as a
+// plain join. Updates go through "id IN (...)" for the same reason.
 var batchSQL = struct {
-	overwrites, closeMoved, extend, open, history, closeGone string
+	overwrites, closeMoved, extend, open, history, closeGone, closeGoneNested string
 }{
 	overwrites: `SELECT i.provider, i.scope, i.repository, i.tag, i.digest, st.digest, i.last_seen, st.pushed, st.immutable
-		FROM ledger_stage st JOIN ledger_intervals i
-		  ON i.repository = st.repository AND i.tag = st.tag AND i.scope = st.scope AND i.provider = st.provider AND i.is_open = 1
-		WHERE st.ended IS NULL AND i.digest <> st.digest`,
-	closeMoved: `UPDATE ledger_intervals SET is_open = 0
-		FROM ledger_stage st
-		WHERE ledger_intervals.is_open = 1 AND st.ended IS NULL
-		  AND ledger_intervals.provider = st.provider AND ledger_intervals.scope = st.scope
-		  AND ledger_intervals.repository = st.repository AND ledger_intervals.tag = st.tag
-		  AND ledger_intervals.digest <> st.digest`,
-	extend: `UPDATE ledger_intervals SET last_seen = ?, scan_id = st.scan_id
-		FROM ledger_stage st
-		WHERE ledger_intervals.is_open = 1 AND st.ended IS NULL
-		  AND ledger_intervals.provider = st.provider AND ledger_intervals.scope = st.scope
-		  AND ledger_intervals.repository = st.repository AND ledger_intervals.tag = st.tag
-		  AND ledger_intervals.digest = st.digest`,
+		FROM ledger_stage st CROSS JOIN ledger_intervals i
+		WHERE i.provider = st.provider AND i.scope = st.scope AND i.repository = st.repository AND i.tag = st.tag AND i.is_open = 1
+		  AND st.ended IS NULL AND i.digest <> st.digest`,
+	closeMoved: `UPDATE ledger_intervals SET is_open = 0 WHERE id IN (
+		SELECT i.id FROM ledger_stage st CROSS JOIN ledger_intervals i
+		WHERE i.provider = st.provider AND i.scope = st.scope AND i.repository = st.repository AND i.tag = st.tag AND i.is_open = 1
+		  AND st.ended IS NULL AND i.digest <> st.digest)`,
+	extend: `UPDATE ledger_intervals SET last_seen = ?, scan_id = ? WHERE id IN (
+		SELECT i.id FROM ledger_stage st CROSS JOIN ledger_intervals i
+		WHERE i.provider = st.provider AND i.scope = st.scope AND i.repository = st.repository AND i.tag = st.tag AND i.is_open = 1
+		  AND st.ended IS NULL AND i.digest = st.digest AND st.scan_id = ?)`,
 	// A native history source knows when the tag started pointing at the
 	// digest; a plain listing only knows that it does now.
 	open: `INSERT INTO ledger_intervals (provider, scope, repository, tag, digest, first_seen, last_seen, pushed, source, is_open, scan_id)
@@ -264,13 +262,17 @@ var batchSQL = struct {
 		  SELECT 1 FROM ledger_intervals i
 		  WHERE i.repository = st.repository AND i.tag = st.tag AND i.first_seen = st.pushed
 		    AND i.provider = st.provider AND i.scope = st.scope AND i.digest = st.digest)`,
-	closeGone: `UPDATE ledger_intervals SET is_open = 0
-		FROM ledger_stage_done d
-		WHERE ledger_intervals.is_open = 1
-		  AND ledger_intervals.provider = d.provider AND ledger_intervals.scope = d.scope
-		  AND (ledger_intervals.repository = d.repository
-		       OR (d.nested = 1 AND substr(ledger_intervals.repository, 1, length(d.repository) + 1) = d.repository || '/'))
-		  AND (ledger_intervals.scan_id IS NULL OR ledger_intervals.scan_id <> d.scan_id)`,
+	closeGone: `UPDATE ledger_intervals SET is_open = 0 WHERE id IN (
+		SELECT i.id FROM ledger_stage_done d CROSS JOIN ledger_intervals i
+		WHERE i.provider = d.provider AND i.scope = d.scope AND i.repository = d.repository AND i.is_open = 1
+		  AND (i.scan_id IS NULL OR i.scan_id <> d.scan_id))`,
+	// Images inside a repository (providers.Tag.Image) are the names
+	// between "repo/" and "repo0" ('0' follows '/'): an index range.
+	closeGoneNested: `UPDATE ledger_intervals SET is_open = 0 WHERE id IN (
+		SELECT i.id FROM ledger_stage_done d CROSS JOIN ledger_intervals i
+		WHERE d.nested = 1 AND i.provider = d.provider AND i.scope = d.scope
+		  AND i.repository > d.repository || '/' AND i.repository < d.repository || '0' AND i.is_open = 1
+		  AND (i.scan_id IS NULL OR i.scan_id <> d.scan_id))`,
 }
 
 func (r *Recorder) flushLocked(ctx context.Context) (err error) {
@@ -292,7 +294,7 @@ func (r *Recorder) flushLocked(ctx context.Context) (err error) {
 		return fmt.Errorf("ledger %s: begin: %w", s.where, err)
 	}
 	defer tx.Rollback()
-	for _, ddl := range []string{stageDDL, stageIdx, doneDDL} {
+	for _, ddl := range []string{stageDDL, doneDDL} {
 		if _, err := tx.ExecContext(ctx, ddl); err != nil {
 			return fmt.Errorf("ledger %s: staging table: %w", s.where, err)
 		}
@@ -331,9 +333,20 @@ func (r *Recorder) flushLocked(ctx context.Context) (err error) {
 			args []any
 		}{
 			{"close moved tags", batchSQL.closeMoved, nil},
-			{"extend intervals", batchSQL.extend, []any{now}},
 			{"open intervals", batchSQL.open, []any{now, now, now}},
 			{"import history", batchSQL.history, nil},
+		}
+		// One extend per scan in the batch (one per provider recorded).
+		seenScan := map[int64]bool{}
+		for _, row := range r.rows {
+			if !seenScan[row.scan] {
+				seenScan[row.scan] = true
+				steps = append(steps, struct {
+					name string
+					sql  string
+					args []any
+				}{"extend intervals", batchSQL.extend, []any{now, row.scan, row.scan}})
+			}
 		}
 		for _, st := range steps {
 			if _, err := tx.ExecContext(ctx, s.q(st.sql), st.args...); err != nil {
@@ -342,8 +355,10 @@ func (r *Recorder) flushLocked(ctx context.Context) (err error) {
 		}
 	}
 	if len(r.done) > 0 {
-		if _, err := tx.ExecContext(ctx, batchSQL.closeGone); err != nil {
-			return fmt.Errorf("ledger %s: close vanished tags: %w", s.where, err)
+		for _, q := range []string{batchSQL.closeGone, batchSQL.closeGoneNested} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("ledger %s: close vanished tags: %w", s.where, err)
+			}
 		}
 	}
 	for _, t := range []string{"ledger_stage", "ledger_stage_done"} {
@@ -370,11 +385,20 @@ const maxRowsPerInsert = 500
 
 func (r *Recorder) insertStage(ctx context.Context, tx *sql.Tx) error {
 	s := r.s
+	// Full chunks share one prepared statement: parsing a 500-row VALUES
+	// list is a good part of the cost.
+	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
+	args := make([]any, 0, maxRowsPerInsert*10)
 	for start := 0; start < len(r.rows); start += maxRowsPerInsert {
 		chunk := r.rows[start:min(start+maxRowsPerInsert, len(r.rows))]
 		var b strings.Builder
 		b.WriteString(`INSERT INTO ledger_stage (scan_id, provider, scope, repository, tag, digest, pushed, ended, source, immutable) VALUES `)
-		args := make([]any, 0, len(chunk)*10)
+		args = args[:0]
 		for i, row := range chunk {
 			if i > 0 {
 				b.WriteByte(',')
@@ -386,7 +410,18 @@ func (r *Recorder) insertStage(ctx context.Context, tx *sql.Tx) error {
 			}
 			args = append(args, row.scan, row.provider, row.scope, row.repo, row.tag, row.digest, row.pushed, row.ended, row.source, imm)
 		}
-		if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
+		var err error
+		if len(chunk) == maxRowsPerInsert {
+			if full == nil {
+				if full, err = tx.PrepareContext(ctx, s.q(b.String())); err != nil {
+					return fmt.Errorf("ledger %s: stage tags: %w", s.where, err)
+				}
+			}
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, s.q(b.String()), args...)
+		}
+		if err != nil {
 			return fmt.Errorf("ledger %s: stage tags: %w", s.where, err)
 		}
 	}
