@@ -45,8 +45,10 @@ With --apply each change is made, journaled (one JSON line per write, synced
 to disk) and read back to verify. A fix only ever makes tags more immutable:
 it never unlocks, deletes or widens an exclusion, and keeps mutable only the
 tags policy.mutable_tags_allowed allows, on every registry that can express
-that. Artifact Registry cannot (one flag per repository): its repositories are
-held back unless --accept-immutable-allowed-tags is given. Exempt repositories
+that. Artifact Registry cannot (one flag per repository), GitLab only for
+literal tags and prefix* patterns, Nexus only for latest: what cannot be kept
+mutable is held back unless --accept-immutable-allowed-tags is given. Artifactory
+changes are permissions: they are printed, held back, and never applied. Exempt repositories
 and repositories whose setting could not be read are never changed; where a
 fact a fix depends on could not be read (ECR pull-through-cache rules), the
 change is listed held back with the reason and the run exits 1.
@@ -84,7 +86,7 @@ unless --yes is given.`,
 	fl.StringVar(&opts.Journal, "journal", "", "append-only JSON-lines record of every write (default $XDG_STATE_HOME/immutag/journal.jsonl)")
 	fl.BoolVar(&opts.CreationTemplates, "creation-templates", false, "ECR: also make the ROOT repository creation template immutable (except policy.mutable_tags_allowed; not for pull-through caches)")
 	fl.BoolVar(&opts.AcceptImmutableAllowed, "accept-immutable-allowed-tags", false,
-		"fix repositories whose registry cannot keep policy.mutable_tags_allowed mutable (Artifact Registry), making those tags immutable too; without it they are held back")
+		"fix repositories whose registry cannot keep policy.mutable_tags_allowed mutable (Artifact Registry; GitLab beyond literal and prefix* tags; Nexus beyond latest), making those tags immutable too; without it they are held back")
 	fl.StringSliceVar(&opts.IAC, "iac", nil, "Terraform/CloudFormation paths that declare the repositories (see immutag iac)")
 	fl.StringVar(&opts.EmitPatch, "emit-patch", "", "with --iac: write the code changes matching the fix to this file as a unified diff")
 	return cmd

@@ -109,7 +109,7 @@ func (p *Provider) lock(project string) *sync.Mutex {
 
 // accepted reports whether the user accepted that allowed tags GitLab
 // cannot keep mutable become immutable too.
-func accepted(pol providers.FixPolicy) bool { return false }
+func accepted(pol providers.FixPolicy) bool { return pol.AcceptImmutableAllowed }
 
 // keepable are the allowed patterns a rule set can keep mutable, each on
 // its own (a literal tag or prefix*, short enough for one rule).

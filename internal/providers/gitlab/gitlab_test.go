@@ -292,6 +292,25 @@ func TestInexpressibleAllowedIsHeldBack(t *testing.T) {
 	if len(d.Rules("acme/web")) != 0 {
 		t.Error("planning wrote a rule")
 	}
+	// Accepted: planned, applied, latest kept mutable and *-rc tags locked.
+	ctx := context.Background()
+	ch, err = p.Plan(ctx, r, providers.FixPolicy{MutableTagsAllowed: []string{"latest", "*-rc"}, AcceptImmutableAllowed: true})
+	if err != nil || ch.HeldBack != "" || !strings.Contains(ch.Action, "accepted") {
+		t.Fatalf("accepted plan %+v, %v", ch, err)
+	}
+	ch.Handle = nil
+	if res, err := p.Apply(ctx, ch, nil); err != nil || !res.Verified {
+		t.Fatalf("apply %+v, %v", res, err)
+	}
+	if err := d.PushTag(ctx, "", r.Name, "latest"); err != nil {
+		t.Errorf("latest after the accepted fix: %v", err)
+	}
+	if err := d.AddRepo("acme/web", "app", "v2-rc"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.PushTag(ctx, "", r.Name, "v2-rc"); !errors.Is(err, emulator.ErrTagImmutable) {
+		t.Errorf("v2-rc after the accepted fix: %v, want refused", err)
+	}
 }
 
 func TestDeniedAndBadToken(t *testing.T) {

@@ -100,7 +100,7 @@ func (p *Provider) Plan(_ context.Context, r providers.Repository, pol providers
 
 // accepted reports whether the user accepted that allowed tags Nexus
 // cannot keep mutable become immutable too.
-func accepted(pol providers.FixPolicy) bool { return false }
+func accepted(pol providers.FixPolicy) bool { return pol.AcceptImmutableAllowed }
 
 // Apply re-reads the repository and, unless it already satisfies the
 // policy, PUTs it back with the new deployment policy. The write policy

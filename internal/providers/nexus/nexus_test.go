@@ -178,9 +178,12 @@ func TestFixKeepsFieldsAndRefusesOverwrite(t *testing.T) {
 					if !strings.Contains(ch.HeldBack, "dev-*") {
 						t.Fatalf("plan %+v: want it held back naming dev-*", ch)
 					}
-					// Held back: the engine never applies it. Go on as if
-					// the user had accepted, to check the write itself.
-					ch.HeldBack = ""
+					// Held back: the engine never applies it. Accepted, it
+					// is planned to write.
+					ch, err = p.Plan(ctx, r, providers.FixPolicy{MutableTagsAllowed: allowed, AcceptImmutableAllowed: true})
+					if err != nil || ch.HeldBack != "" || !strings.Contains(ch.Action, "accepted") {
+						t.Fatalf("accepted plan %+v, %v", ch, err)
+					}
 				}
 				ch.Handle = nil
 				res, err := p.Apply(ctx, ch, &rec)
