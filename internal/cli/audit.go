@@ -57,9 +57,27 @@ func timedOut(ctx context.Context) bool {
 	return errors.Is(context.Cause(ctx), errRunTimeout)
 }
 
+// nameList is a repeatable, comma-separated list flag that refuses empty
+// names: --provider "" used to select nothing and so audit everything.
+type nameList struct{ p *[]string }
+
+func (n *nameList) Set(v string) error {
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			return fmt.Errorf("empty name in %q (want provider names from the config, comma-separated)", v)
+		}
+		*n.p = append(*n.p, part)
+	}
+	return nil
+}
+
+func (n *nameList) String() string { return strings.Join(*n.p, ",") }
+func (n *nameList) Type() string   { return "names" }
+
 func (s *ScanFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringSliceVar(&s.Providers, "provider", nil, "only these configured provider names (repeatable or comma-separated)")
+	fl.Var(&nameList{p: &s.Providers}, "provider", "only these configured provider names (repeatable or comma-separated)")
 	fl.StringVarP(&s.Format, "output-format", "o", "", "output format: "+strings.Join(report.Formats, ", ")+" (default: table on a terminal, else json)")
 	fl.StringVar(&s.OutputFile, "output", "", "write the report to this file instead of stdout")
 	fl.IntVar(&s.Concurrency, "concurrency", audit.DefaultConcurrency, "scopes (account/region, project, registry...) listed at once")
@@ -242,7 +260,7 @@ func gateExit(r *audit.Report, failOnDrift bool, fresh int, baseline string) err
 			fresh, s.Repositories, baseline, s.Drift)}
 	}
 	if s.Incomplete() {
-		return &ExitError{Code: CodeIncomplete, Err: fmt.Errorf("scan incomplete: %d unreadable scope(s), %d unreadable repositories", s.ScopeErrors, s.Error)}
+		return &ExitError{Code: CodeIncomplete, Err: fmt.Errorf("scan incomplete: %d unreadable scope(s), %s", s.ScopeErrors, report.Count(s.Error, "unreadable repository", "unreadable repositories"))}
 	}
 	return nil
 }
@@ -252,10 +270,10 @@ func gateExit(r *audit.Report, failOnDrift bool, fresh int, baseline string) err
 func auditExit(r *audit.Report, failOnDrift bool) error {
 	s := r.Summary
 	if failOnDrift && s.Drift > 0 {
-		return &ExitError{Code: CodeDrift, Err: fmt.Errorf("drift found: %d of %d repositories can have tags overwritten", s.Drift, s.Repositories)}
+		return &ExitError{Code: CodeDrift, Err: fmt.Errorf("drift found: %d of %s can have tags overwritten", s.Drift, report.Count(s.Repositories, "repository", "repositories"))}
 	}
 	if s.Incomplete() {
-		return &ExitError{Code: CodeIncomplete, Err: fmt.Errorf("scan incomplete: %d unreadable scope(s), %d unreadable repositories", s.ScopeErrors, s.Error)}
+		return &ExitError{Code: CodeIncomplete, Err: fmt.Errorf("scan incomplete: %d unreadable scope(s), %s", s.ScopeErrors, report.Count(s.Error, "unreadable repository", "unreadable repositories"))}
 	}
 	return nil
 }

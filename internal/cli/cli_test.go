@@ -309,3 +309,35 @@ func TestOutputToDevicesAndBadPaths(t *testing.T) {
 		t.Fatalf("bad directory: exit %d %v", r.code, r.err)
 	}
 }
+
+func TestSmallCLIContracts(t *testing.T) {
+	p := fake.New("a", providers.KindECR).Add("s1", fake.Repo{Name: "ok", Immutability: imm(providers.ModeImmutable)})
+	// An empty --provider used to select nothing and audit everything.
+	for _, v := range []string{"", "a,", ",a"} {
+		if r := run(t, fakeFactory(t, p), "", "audit", "-o", "json", "--provider", v); r.code == CodeOK || !strings.Contains(r.err.Error(), "empty name") {
+			t.Errorf("--provider %q: exit %d %v", v, r.code, r.err)
+		}
+	}
+	if r := run(t, fakeFactory(t, p), "", "audit", "-o", "json", "--provider", "a"); r.code != CodeOK {
+		t.Errorf("--provider a: exit %d %v", r.code, r.err)
+	}
+	if r := run(t, testFactory(t), "", "--version"); r.code != CodeOK || !strings.HasPrefix(r.stdout, "immutag ") {
+		t.Errorf("--version: exit %d %q %v", r.code, r.stdout, r.err)
+	}
+	if r := run(t, testFactory(t), "", "report", "diff", "only-one.json"); r.code == CodeOK || !strings.Contains(r.err.Error(), "report diff takes two reports") {
+		t.Errorf("report diff with one argument: %v", r.err)
+	}
+	r := run(t, fakeFactory(t, p), "", "__complete", "audit", "-o", "")
+	if !strings.Contains(r.stdout, "sarif\n") {
+		t.Errorf("completion for -o: %q", r.stdout)
+	}
+	r = run(t, fakeFactory(t, p), "", "__complete", "audit", "--provider", "")
+	if !strings.HasPrefix(r.stdout, "a\n") {
+		t.Errorf("completion for --provider: %q", r.stdout)
+	}
+	// One repository is "1 repository".
+	r = run(t, fakeFactory(t, p), "", "audit", "-o", "table")
+	if strings.Contains(r.stdout, "1 repositories") || !strings.Contains(r.stdout, "1 repository,") {
+		t.Errorf("table summary: %s", r.stdout)
+	}
+}

@@ -125,7 +125,12 @@ The exit code is 0 whatever the difference; use 'immutag audit --baseline OLD.js
 --fail-on-drift' as the CI gate.`,
 		Example: `  immutag report diff last-week.json today.json
   immutag report diff main.json pr.json -o markdown >> "$GITHUB_STEP_SUMMARY"`,
-		Args: cobra.ExactArgs(2),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return fmt.Errorf("report diff takes two reports, OLD.json and NEW.json (got %d argument(s)); see immutag report diff --help", len(args))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Old, opts.New = args[0], args[1]
 			if opts.Format != "" && !slices.Contains(report.DiffFormats, opts.Format) {

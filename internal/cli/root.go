@@ -1,6 +1,11 @@
 package cli
 
 import (
+	"fmt"
+	"runtime"
+	"strings"
+
+	"github.com/immutag/immutag/internal/report"
 	"github.com/spf13/cobra"
 )
 
@@ -40,5 +45,34 @@ scope or repository could not be read), 3 drift found with --fail-on-drift.`,
 		NewCmdReport(f), NewCmdServe(f), NewCmdLint(f), NewCmdSandbox(f))
 	root.AddCommand(NewCmdIAC(f))
 	root.AddCommand(NewCmdHistory(f))
+	// immutag --version, like immutag version.
+	root.Version = version()
+	root.SetVersionTemplate(fmt.Sprintf("immutag %s (%s, %s/%s)\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH))
+	registerCompletions(root, f)
 	return root
+}
+
+// registerCompletions offers values for -o and --provider wherever a
+// command has them: the report formats, and the provider names of the
+// config (read from the file only; no credentials, no network).
+func registerCompletions(c *cobra.Command, f *Factory) {
+	for _, sub := range c.Commands() {
+		registerCompletions(sub, f)
+	}
+	if fl := c.Flags().Lookup("output-format"); fl != nil && strings.Contains(fl.Usage, report.Formats[0]) {
+		_ = c.RegisterFlagCompletionFunc("output-format", cobra.FixedCompletions(report.Formats, cobra.ShellCompDirectiveNoFileComp))
+	}
+	if c.Flags().Lookup("provider") != nil {
+		_ = c.RegisterFlagCompletionFunc("provider", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			cfg, err := f.Config()
+			if err != nil || cfg == nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			names := make([]string, 0, len(cfg.Providers))
+			for _, p := range cfg.Providers {
+				names = append(names, p.Name)
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		})
+	}
 }

@@ -118,11 +118,11 @@ func headline(r *audit.Report) string {
 	s := r.Summary
 	switch {
 	case s.Drift > 0:
-		return fmt.Sprintf("Drift found: %d of %d repositories let a tag be overwritten", s.Drift, s.Repositories)
+		return fmt.Sprintf("Drift found: %d of %s let a tag be overwritten", s.Drift, Count(s.Repositories, "repository", "repositories"))
 	case s.Incomplete():
-		return fmt.Sprintf("Incomplete: no drift found, but %d repositories and %d scopes could not be read", s.Error, s.ScopeErrors)
+		return fmt.Sprintf("Incomplete: no drift found, but %s and %s could not be read", Count(s.Error, "repository", "repositories"), Count(s.ScopeErrors, "scope", "scopes"))
 	default:
-		return fmt.Sprintf("Clean: all %d repositories have immutable tags or are exempt", s.Repositories)
+		return fmt.Sprintf("Clean: all %s immutable tags or are exempt", Count(s.Repositories, "repository has", "repositories have"))
 	}
 }
 

@@ -169,8 +169,8 @@ func tableTail(w io.Writer, r *audit.Report, o Options) error {
 }
 
 func counts(c audit.Counts) string {
-	return fmt.Sprintf("%d repositories, %d compliant, %d drift, %d exempt, %d error",
-		c.Repositories, c.Compliant, c.Drift, c.Exempt, c.Error)
+	return fmt.Sprintf("%s, %d compliant, %d drift, %d exempt, %d error", Count(c.Repositories, "repository", "repositories"),
+		c.Compliant, c.Drift, c.Exempt, c.Error)
 }
 
 func imm(i interface{ String() string }) string { return i.String() }
@@ -181,4 +181,12 @@ func imm(i interface{ String() string }) string { return i.String() }
 // escaped, never interpreted.
 func oneLine(s string) string {
 	return redact.Printable(s)
+}
+
+// Count is "1 repository" or "2 repositories".
+func Count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
