@@ -192,21 +192,24 @@ func TestOtherRegistriesAndACRNote(t *testing.T) {
 		t.Fatalf("errors: %v", res.Errors)
 	}
 	check(t, got, map[string]want{
-		"main.tf harbor_project.bare":                               {drif, "bare", "", 1},
-		"main.tf harbor_immutable_tag_rule.all":                     {comp, "ruled", "", 9},
-		"main.tf harbor_immutable_tag_rule.releases":                {drif, "partial", "", 19},
-		"main.tf harbor_immutable_tag_rule.off":                     {drif, "partial", "", 25},
-		"main.tf harbor_project.proxy":                              {exem, "dockerhub-proxy", "", 31},
-		"main.tf docker_hub_repository_immutable_tags.managed":      {comp, "managed", "enabled=true rules=[.*]", 41},
-		"main.tf docker_hub_repository_immutable_tags.some":         {drif, "legacy", "", 47},
-		"main.tf docker_hub_repository_immutable_tags.disabled":     {drif, "old", "enabled=false", 54},
+		"main.tf harbor_project.bare":                           {drif, "bare", "", 1},
+		"main.tf harbor_immutable_tag_rule.all":                 {comp, "ruled", "", 9},
+		"main.tf harbor_immutable_tag_rule.releases":            {drif, "partial", "", 19},
+		"main.tf harbor_immutable_tag_rule.off":                 {drif, "partial", "", 25},
+		"main.tf harbor_project.proxy":                          {exem, "dockerhub-proxy", "", 31},
+		"main.tf docker_hub_repository_immutable_tags.managed":  {comp, "managed", "enabled=true rules=[.*]", 41},
+		"main.tf docker_hub_repository_immutable_tags.some":     {drif, "legacy", "", 47},
+		"main.tf docker_hub_repository_immutable_tags.disabled": {drif, "old", "enabled=false", 54},
+		"main.tf harbor_immutable_tag_rule.covered_all":         {comp, "covered", "", 108},
+		// Rules add up: covered_all already protects every tag.
+		"main.tf harbor_immutable_tag_rule.covered_releases":        {comp, "covered", "", 113},
 		"main.tf gitlab_project_container_tag_protection.immutable": {comp, "group/app", "", 59},
-		"main.tf gitlab_project_container_tag_protection.releases":  {drif, "group/app", "", 65},
-		"main.tf gitlab_project_container_tag_protection.protected": {drif, "group/app", "", 71},
-		"main.tf aws_ecr_repository_creation_template.root":         {comp, "template:ROOT", "IMMUTABLE", 78},
-		"main.tf aws_ecr_repository_creation_template.team":         {drif, "template:team", "MUTABLE", 84},
-		"hub.tf.json docker_hub_repository.json_repo":               {comp, "json-repo", "", 4},
-		"hub.tf.json aws_ecr_repository.json_ecr":                   {drif, "json/ecr", "MUTABLE", 11},
+		"main.tf gitlab_project_container_tag_protection.releases":  {drif, "group/lib", "", 73},
+		"main.tf gitlab_project_container_tag_protection.protected": {drif, "group/lib", "", 79}, "main.tf gitlab_project_container_tag_protection.app_protected": {comp, "group/app", "", 66},
+		"main.tf aws_ecr_repository_creation_template.root": {comp, "template:ROOT", "IMMUTABLE", 86},
+		"main.tf aws_ecr_repository_creation_template.team": {drif, "template:team", "MUTABLE", 92},
+		"hub.tf.json docker_hub_repository.json_repo":       {comp, "json-repo", "", 4},
+		"hub.tf.json aws_ecr_repository.json_ecr":           {drif, "json/ecr", "MUTABLE", 11},
 	})
 	if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "tag locks") {
 		t.Errorf("notes: %v", res.Notes)
@@ -476,6 +479,7 @@ func TestIndexMatchesLiveRepositories(t *testing.T) {
 		{"ecr", "123/eu-west-1", "web/mutable", true, true, drif, false},
 		{"artifactregistry", "p/europe-west1", "scratch", true, false, comp, true},
 		{"gitlab", "group/app", "group/app/image", true, true, comp, false},
+		{"gitlab", "group/lib", "group/lib/image", true, false, comp, true},
 		{"ecr", "123/eu-west-1", "nowhere", false, false, comp, false},
 		// lifecycle.ignore_changes keeps the live setting: not reverted.
 		{"ecr", "123/eu-west-1", "web/ignored", true, false, comp, false},

@@ -363,5 +363,48 @@ func gradeUnit(ps []pending, ap audit.Policy) []Finding {
 		}
 		out = append(out, grade(r, ap))
 	}
+	coverRules(out)
 	return out
+}
+
+// coverRules applies that Harbor immutability rules and GitLab immutable
+// tag rules add up per project: a tag is immutable when any enabled rule
+// protects it. When one rule of a project protects every tag, the
+// project's other rules leave nothing mutable and are not findings.
+func coverRules(out []Finding) {
+	key := func(f Finding) string {
+		switch f.Type {
+		case tfHarborRule:
+			for _, ref := range f.refs["project_id"] {
+				if strings.HasPrefix(ref, tfHarborProj+".") {
+					return "harbor|ref|" + ref
+				}
+			}
+			if f.NameKnown {
+				return "harbor|" + f.Name
+			}
+		case tfGitLab:
+			if f.NameKnown {
+				return "gitlab|" + f.Name
+			}
+		}
+		return ""
+	}
+	cover := map[string]Finding{}
+	for _, f := range out {
+		if k := key(f); k != "" && f.Status == audit.StatusCompliant && f.Immutability.Mode == providers.ModeImmutable {
+			if _, ok := cover[k]; !ok {
+				cover[k] = f
+			}
+		}
+	}
+	for i, f := range out {
+		c, ok := cover[key(f)]
+		if !ok || key(f) == "" || f.Status != audit.StatusDrift {
+			continue
+		}
+		out[i].Status, out[i].Rule = audit.StatusCompliant, audit.RuleImmutable
+		out[i].Reason = "every tag of the project is immutable: " + c.Address + " protects them all"
+		out[i].Offending, out[i].Remediation, out[i].Edit = nil, "", ""
+	}
 }

@@ -62,14 +62,22 @@ resource "gitlab_project_container_tag_protection" "immutable" {
   immutable      = true
 }
 
+# Rules add up per project: this one is covered by "immutable".
+resource "gitlab_project_container_tag_protection" "app_protected" {
+  project                         = "group/app"
+  tag_name_regex                  = "^v.*"
+  minimum_access_level_for_push   = "maintainer"
+  minimum_access_level_for_delete = "maintainer"
+}
+
 resource "gitlab_project_container_tag_protection" "releases" {
-  project        = "group/app"
+  project        = "group/lib"
   tag_name_regex = "^v[0-9]+$"
   immutable      = true
 }
 
 resource "gitlab_project_container_tag_protection" "protected" {
-  project                         = "group/app"
+  project                         = "group/lib"
   tag_name_regex                  = ".*"
   minimum_access_level_for_push   = "maintainer"
   minimum_access_level_for_delete = "maintainer"
@@ -91,4 +99,18 @@ resource "azurerm_container_registry" "acr" {
   resource_group_name = "rg"
   location            = "westeurope"
   sku                 = "Premium"
+}
+
+resource "harbor_project" "covered" {
+  name = "covered"
+}
+
+resource "harbor_immutable_tag_rule" "covered_all" {
+  project_id   = harbor_project.covered.id
+  tag_matching = "**"
+}
+
+resource "harbor_immutable_tag_rule" "covered_releases" {
+  project_id   = harbor_project.covered.id
+  tag_matching = "v*"
 }
