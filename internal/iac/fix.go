@@ -54,7 +54,14 @@ type edit struct {
 
 // Fixable reports whether a finding's edit can be written to its file.
 func (f Finding) Fixable() bool {
-	return f.Status == audit.StatusDrift && !f.Suppressed && f.fixer != nil && (f.Syntax == SyntaxHCL || f.Syntax == SyntaxCFNYAML || f.Syntax == SyntaxCFNJSON)
+	return f.Status == audit.StatusDrift && !f.Suppressed && f.fixer != nil && !downloaded(f.File) &&
+		(f.Syntax == SyntaxHCL || f.Syntax == SyntaxCFNYAML || f.Syntax == SyntaxCFNJSON)
+}
+
+// downloaded reports a file terraform init fetched: an edit there is
+// lost on the next init; the module's inputs are what to change.
+func downloaded(file string) bool {
+	return strings.Contains(filepath.ToSlash(file), "/.terraform/")
 }
 
 // PlanFixes computes the file changes for the findings that want one.

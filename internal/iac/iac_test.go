@@ -493,3 +493,20 @@ func TestIndexMatchesLiveRepositories(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistryModulesDownloadedByInit: a registry module that terraform
+// init downloaded is followed through .terraform/modules/modules.json;
+// its copy is never edited.
+func TestRegistryModulesDownloadedByInit(t *testing.T) {
+	got, res := byAddress(t, Policy{}, "testdata/initialized")
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	check(t, got, map[string]want{
+		"initialized: main.tf module.ecr.aws_ecr_repository.this": {drif, "shop/registry-module", "MUTABLE", 10},
+	})
+	f := got["initialized: main.tf module.ecr.aws_ecr_repository.this"]
+	if f.Fixable() || !strings.Contains(f.Edit, "downloaded by terraform init") {
+		t.Errorf("fixable %t edit %q", f.Fixable(), f.Edit)
+	}
+}

@@ -199,10 +199,12 @@ func grade(r Resource, ap audit.Policy) Finding {
 		f.Remediation = remediation(r)
 		if r.fixer != nil {
 			f.Edit = describe(r.fixer(ap.MutableTagsAllowed))
-			switch r.Syntax {
-			case SyntaxTFJSON:
+			switch {
+			case downloaded(r.File):
+				f.Edit += " (by hand in the module's source or through its inputs: this copy was downloaded by terraform init)"
+			case r.Syntax == SyntaxTFJSON:
 				f.Edit += " (by hand: JSON configuration is not rewritten)"
-			case SyntaxPlan:
+			case r.Syntax == SyntaxPlan:
 				f.Edit += " (in the configuration the plan was made from)"
 			}
 		}

@@ -70,10 +70,12 @@ type tfModule struct {
 
 // tfLoader parses directories once and remembers them.
 type tfLoader struct {
-	parser  *hclparse.Parser
-	modules map[string]*tfModule
-	errs    []FileError
-	files   []string
+	// manifests caches each root's .terraform/modules/modules.json.
+	manifests map[string]map[string]string
+	parser    *hclparse.Parser
+	modules   map[string]*tfModule
+	errs      []FileError
+	files     []string
 }
 
 func newTFLoader() *tfLoader {
@@ -819,10 +821,14 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 		return
 	}
 	for _, c := range in.mod.calls {
-		if !localSource(c.source) {
+		var dir string
+		if localSource(c.source) {
+			dir = filepath.Clean(filepath.Join(in.mod.dir, c.source))
+		} else if dir = in.l.installed(in.root, in.modKey(c.name)); dir == "" {
+			// A registry or git module that terraform init has not
+			// downloaded: its resources are not in the tree.
 			continue
 		}
-		dir := filepath.Clean(filepath.Join(in.mod.dir, c.source))
 		cycle := false
 		for _, s := range in.stack {
 			cycle = cycle || s == dir
@@ -855,6 +861,52 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 			ci.collect(emit)
 		}
 	}
+}
+
+// modKey is the key terraform init gives a module call in
+// .terraform/modules/modules.json ("a.b" for module.a.module.b).
+func (in *tfInstance) modKey(name string) string {
+	var parts []string
+	for _, seg := range strings.Split(strings.TrimSuffix(in.address, "."), ".") {
+		if seg == "" || seg == "module" {
+			continue
+		}
+		if i := strings.IndexByte(seg, '['); i >= 0 {
+			seg = seg[:i]
+		}
+		parts = append(parts, seg)
+	}
+	return strings.Join(append(parts, name), ".")
+}
+
+// installed returns the directory terraform init downloaded a non-local
+// module to, from root/.terraform/modules/modules.json, or "".
+func (l *tfLoader) installed(root, key string) string {
+	if l.manifests == nil {
+		l.manifests = map[string]map[string]string{}
+	}
+	m, ok := l.manifests[root]
+	if !ok {
+		m = map[string]string{}
+		l.manifests[root] = m
+		b, err := os.ReadFile(filepath.Join(root, ".terraform", "modules", "modules.json"))
+		if err == nil {
+			var doc struct {
+				Modules []struct {
+					Key string `json:"Key"`
+					Dir string `json:"Dir"`
+				} `json:"Modules"`
+			}
+			if json.Unmarshal(b, &doc) == nil {
+				for _, e := range doc.Modules {
+					if e.Key != "" && e.Dir != "" && !filepath.IsAbs(e.Dir) {
+						m[e.Key] = filepath.Join(root, e.Dir)
+					}
+				}
+			}
+		}
+	}
+	return m[key]
 }
 
 // moduleCalls returns the directories dir's module calls point to.
