@@ -94,7 +94,7 @@ func TestAuditExitCodes(t *testing.T) {
 		}, []string{"--fail-on-drift"}, CodeIncomplete, "scan incomplete"},
 		{"incomplete-repo", func() *fake.Provider {
 			return clean().Add("s1", fake.Repo{Name: "unk", Immutability: imm(providers.ModeUnknown)})
-		}, nil, CodeIncomplete, "1 unreadable repositories"},
+		}, nil, CodeIncomplete, "1 unreadable repository"},
 		{"drift-wins-over-incomplete", func() *fake.Provider {
 			return clean().FailScope("s2", errors.New("denied")).Add("s1", fake.Repo{Name: "bad", Immutability: imm(providers.ModeMutable)})
 		}, []string{"--fail-on-drift"}, CodeDrift, "drift found"},
@@ -130,7 +130,7 @@ func TestAuditFormatsAndOutputFile(t *testing.T) {
 	p := fake.New("a", providers.KindECR).Add("s", fake.Repo{Name: "r", Immutability: imm(providers.ModeMutable)})
 	f := fakeFactory(t, p)
 	r := run(t, f, "", "audit", "-o", "table")
-	if r.err != nil || !strings.Contains(r.stdout, "REPOSITORY") || !strings.Contains(r.stdout, "total: 1 repositories") {
+	if r.err != nil || !strings.Contains(r.stdout, "REPOSITORY") || !strings.Contains(r.stdout, "total: 1 repository,") {
 		t.Fatalf("table: %v\n%s", r.err, r.stdout)
 	}
 	f.IO.StdoutTTY = true

@@ -222,7 +222,7 @@ func TestReportCommandErrors(t *testing.T) {
 		{[]string{"report", "render", notReport, "-o", "html"}, "notes.json"},
 		{[]string{"report", "render", notReport, "-o", "pdf"}, `-o "pdf"`},
 		{[]string{"report", "render"}, "accepts 1 arg"},
-		{[]string{"report", "diff", notReport}, "accepts 2 arg"},
+		{[]string{"report", "diff", notReport}, "report diff takes two reports"},
 		{[]string{"report", "diff", notReport, notReport, "-o", "sarif"}, `-o "sarif"`},
 		{[]string{"report", "diff", filepath.Join(dir, "old.json"), notReport}, "old.json"},
 	}
@@ -383,7 +383,7 @@ func TestTableColourOnlyOnCapableTerminals(t *testing.T) {
 			if got := strings.Contains(r.stdout, "\x1b["); got != tc.colour {
 				t.Errorf("%s %v: colour %v, want %v", tc.name, args[0], got, tc.colour)
 			}
-			if !strings.Contains(r.stdout, "a: 1 repositories, 0 compliant, 1 drift") {
+			if !strings.Contains(r.stdout, "a: 1 repository, 0 compliant, 1 drift") {
 				t.Errorf("%s %v: no summary line per provider:\n%s", tc.name, args[0], r.stdout)
 			}
 		}
