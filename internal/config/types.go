@@ -12,7 +12,7 @@ import (
 // CurrentVersion is the only config version this build understands.
 const CurrentVersion = 1
 
-// Config is the whole decoded configuration (contract keys, see ARCHITECTURE.md).
+// Config is the whole decoded configuration (contract keys: docs/architecture.md and configs/config.schema.json).
 type Config struct {
 	Version   int        `mapstructure:"version" yaml:"version"`
 	Providers []Provider `mapstructure:"providers" yaml:"providers"`

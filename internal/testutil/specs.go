@@ -17,10 +17,11 @@ const SpecsEnv = "IMMUTAG_SPECS_DIR"
 // never ran.
 const RequireSpecsEnv = "IMMUTAG_REQUIRE_SPECS"
 
-// SpecPath finds the spec file in $IMMUTAG_SPECS_DIR, else in
-// ../shared/specs beside the repository root (the nearest directory above
-// the working directory that holds go.mod): the specs are read where they
-// are, never copied into the repository. The error says where it looked.
+// SpecPath finds the spec file in $IMMUTAG_SPECS_DIR, else in a "specs"
+// directory in the parent of the repository root (the nearest directory
+// above the working directory that holds go.mod), where a development
+// checkout keeps them: the specs are read where they are, never copied
+// into the repository. The error says where it looked.
 func SpecPath(file string) (string, error) {
 	var tried []string
 	if d := os.Getenv(SpecsEnv); d != "" {

@@ -3,12 +3,11 @@
 // acr-dataplane.json (Swagger 2.0, api-version 2021-07-01). Only tests import
 // it, so kin-openapi stays out of the binary.
 //
-// The spec is read at test time from $IMMUTAG_SPECS_DIR, or from
-// ../shared/specs beside the repository root (the directory holding
-// go.mod); tests skip with a message when it is absent.
+// The spec is read at test time from $IMMUTAG_SPECS_DIR (see
+// testutil.SpecPath); tests skip with a message when it is absent, or fail
+// with IMMUTAG_REQUIRE_SPECS=1.
 //
-// Known, deliberate deviations (both are what the real service does; see
-// shared/providers/ecr-artifactregistry-acr.md 3.3 and 3.7b):
+// Known, deliberate deviations (both are what the real service does):
 //   - 401 bodies carry "detail" as an array; the spec says object. The
 //     checker drops detail from 401 bodies before validating.
 //   - Link next-page URLs carry an empty "orderby=" and no api-version;
