@@ -293,16 +293,16 @@ func noop(t *testing.T, s Suite) {
 // scopeErr lists every scope and returns the first error: from Scopes
 // (a kind that calls an API to enumerate them) or from a scope's listing.
 // It fails the test when there is none.
-func scopeErr(t *testing.T, env *Env) (error, []providers.Repository) {
+func scopeErr(t *testing.T, env *Env) ([]providers.Repository, error) {
 	t.Helper()
 	scopes, err := env.Provider.Scopes(t.Context())
 	if err != nil {
-		return err, nil
+		return nil, err
 	}
 	var e testutil.Emitter
 	for _, sc := range scopes {
 		if err := env.Provider.Repositories(t.Context(), sc, &e); err != nil {
-			return err, e.Repos()
+			return e.Repos(), err
 		}
 	}
 	t.Fatalf("no scope error (%d repositories listed)", len(e.Repos()))
@@ -316,7 +316,7 @@ func denied(t *testing.T, s Suite) {
 	}
 	env.Add(t, name(0), env.bare())
 	env.Deny(t)
-	err, repos := scopeErr(t, env)
+	repos, err := scopeErr(t, env)
 	if k := providers.KindOf(err); k != providers.ErrDenied {
 		t.Errorf("denied scope: error kind %s (%v), want %s", k, err, providers.ErrDenied)
 	}
@@ -334,7 +334,7 @@ func throttled(t *testing.T, s Suite) {
 	}
 	env.Add(t, name(0), env.bare())
 	env.Throttle(t)
-	err, _ := scopeErr(t, env)
+	_, err := scopeErr(t, env)
 	if k := providers.KindOf(err); k != providers.ErrThrottled {
 		t.Errorf("throttled scope: error kind %s (%v), want %s", k, err, providers.ErrThrottled)
 	}
