@@ -295,7 +295,7 @@ var faults = []faultCase{
 			return spec{skip: "gRPC caps received messages itself (4 MiB by default)"}
 		}
 		fx.px.add(&rule{match: on(fx.bad, opList), do: rewrite(func(_ *http.Request, st int, _ http.Header, b []byte) (int, []byte) {
-			return st, append(b, bytes.Repeat([]byte(" "), httpapi.MaxBodyBytes+1)...)
+			return st, append(b, bytes.Repeat([]byte(" "), int(httpapi.MaxBodyBytes)+1)...)
 		})})
 		return spec{want: scopeError, msg: []string{"too large"}, counted: on(fx.bad, opList), min: 1, max: 1}
 	}},
@@ -307,15 +307,17 @@ var faults = []faultCase{
 			rec := httptest.NewRecorder()
 			r.Header.Del("Accept-Encoding")
 			up.ServeHTTP(rec, r)
-			// The real answer, then 64 MiB of padding as a second gzip
-			// member (readers take concatenated members as one stream),
-			// compressed once: compressing it per request under the race
-			// detector took longer than the run may.
+			// The answer as one gzip member, then the bomb: members of 1 MiB
+			// of spaces each (a gzip stream may hold several) up to twice
+			// the limit, which costs one small compression.
 			var z bytes.Buffer
 			zw := gzip.NewWriter(&z)
 			_, _ = zw.Write(rec.Body.Bytes())
 			_ = zw.Close()
-			z.Write(gzipPad())
+			member := bombMember()
+			for range 2 * (httpapi.MaxBodyBytes >> 20) {
+				z.Write(member)
+			}
 			for k, vs := range rec.Header() {
 				w.Header()[k] = vs
 			}
@@ -434,6 +436,15 @@ func echoCredentialCell(t *testing.T, fx *fixture) spec {
 			}
 		}}
 }
+
+// bombMember is one gzip member inflating to 1 MiB of spaces.
+var bombMember = sync.OnceValue(func() []byte {
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	_, _ = zw.Write(bytes.Repeat([]byte(" "), 1<<20))
+	_ = zw.Close()
+	return z.Bytes()
+})
 
 const grpcTyped = "a gRPC answer is typed: there is no error body with a success status"
 
@@ -727,15 +738,3 @@ func checkCell(t *testing.T, fx *fixture, sp spec, r result, calls int) {
 		t.Errorf("summary counts %d repositories, report lists %d", r.rep.Summary.Repositories, len(rep.Findings))
 	}
 }
-
-// gzipPad is one gzip member holding 64 MiB of spaces, built once.
-var gzipPad = sync.OnceValue(func() []byte {
-	var z bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
-	pad := bytes.Repeat([]byte(" "), 1<<20)
-	for range 64 {
-		_, _ = zw.Write(pad)
-	}
-	_ = zw.Close()
-	return z.Bytes()
-})

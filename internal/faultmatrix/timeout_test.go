@@ -1,6 +1,7 @@
 package faultmatrix
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,5 +38,35 @@ func TestRunTimeout(t *testing.T) {
 	j := string(b)
 	if !strings.Contains(j, `"event":"intent"`) || !strings.Contains(j, `"event":"failed"`) || !strings.Contains(j, repoDrift) {
 		t.Errorf("the write in flight is not journaled with its intent and outcome:\n%s", j)
+	}
+}
+
+// TestHubSignInRedirectRefused: issue 12 case 1 as found. Docker Hub's
+// sign-in (POST /v2/auth/token) answered 307 to another host; the client
+// re-sent the username and access token there and used the token it got
+// back. Now the sign-in fails, the other host sees nothing, and no scope
+// is graded.
+func TestHubSignInRedirectRefused(t *testing.T) {
+	fx := startHub(t)
+	ev := newEvil(t)
+	fx.px.add(&rule{match: onOp(opToken), do: func(w http.ResponseWriter, r *http.Request, _ http.Handler) {
+		w.Header().Set("Location", ev.srv.URL+"/v2/auth/token")
+		w.WriteHeader(http.StatusTemporaryRedirect)
+	}})
+	cfg := writeConfig(t, config.Policy{}, fx.providers...)
+	r := run(t, t.Context(), invocation{cfg: cfg, env: fx.env, args: []string{"audit", "-o", "json"}})
+	if hits := ev.requests(); len(hits) > 0 {
+		t.Fatalf("the sign-in followed the redirect: %v", hits)
+	}
+	if r.code != 2 {
+		t.Errorf("exit %d, want 2", r.code)
+	}
+	for _, s := range r.rep.Scopes {
+		if s.Status != "error" || !strings.Contains(s.Error, "redirect") || !strings.Contains(s.Error, ev.srv.URL) {
+			t.Errorf("scope %s: %s %q, want an error naming the redirect to %s", s.Scope, s.Status, s.Error, ev.srv.URL)
+		}
+	}
+	if len(r.rep.Findings) != 0 {
+		t.Errorf("%d findings graded without a valid sign-in", len(r.rep.Findings))
 	}
 }
