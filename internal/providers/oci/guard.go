@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/immutag/immutag/internal/providers/httpapi"
 	"io"
 	"net/http"
 	"net/url"
@@ -213,9 +214,8 @@ func canonicalHost(u *url.URL) string {
 	return u.Host + ":80"
 }
 
-// maxListBody bounds a catalog or tag-list page, as the shared REST client
-// bounds every answer.
-const maxListBody = 32 << 20
+// The shared REST client's limit (httpapi.MaxBodyBytes) bounds a catalog
+// or tag-list page too, so one setting governs every answer.
 
 // listKey is the field a catalog ("repositories") or tag-list ("tags")
 // page must have, or "" for other requests.
@@ -238,14 +238,14 @@ func listKey(req *http.Request) string {
 // otherwise read as a complete, empty listing. go-containerregistry then
 // decodes the page from the buffer.
 func checkList(req *http.Request, resp *http.Response, key string) error {
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxListBody+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, httpapi.MaxBodyBytes+1))
 	resp.Body.Close()
 	what := req.Method + " " + req.URL.Path
 	switch {
 	case err != nil:
 		return fmt.Errorf("%s: read answer: %w", what, err)
-	case len(body) > maxListBody:
-		return fmt.Errorf("%s: answer too large (over %d MiB)", what, maxListBody>>20)
+	case int64(len(body)) > httpapi.MaxBodyBytes:
+		return fmt.Errorf("%s: answer too large (over %d MiB)", what, httpapi.MaxBodyBytes>>20)
 	case len(bytes.TrimSpace(body)) == 0:
 		return fmt.Errorf("%s: 200 with an empty body, not a listing", what)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/immutag/immutag/internal/providers/httpapi"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -519,7 +520,7 @@ func TestListingThatIsNotAListingFailsTheScope(t *testing.T) {
 	}{
 		{[]byte(`{"detail":"rate limit exceeded"}`), `has no "repositories" list`},
 		{nil, "empty body"},
-		{append([]byte(`{"repositories":[]}`), bytes.Repeat([]byte(" "), maxListBody+1)...), "too large"},
+		{append([]byte(`{"repositories":[]}`), bytes.Repeat([]byte(" "), int(httpapi.MaxBodyBytes)+1)...), "too large"},
 	} {
 		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/v2/_catalog" {
