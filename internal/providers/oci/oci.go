@@ -270,6 +270,10 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 	if len(p.cfg.Repositories) > 0 {
 		return providers.FanOut(ctx, p.maxConcurrent(), func(ctx context.Context, send func(string) error) error {
 			for _, r := range p.cfg.Repositories {
+				// The existence check costs a call: a sharded run asks first.
+				if !providers.Wanted(e, r) {
+					continue
+				}
 				if err := send(r); err != nil {
 					return err
 				}
