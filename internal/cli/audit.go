@@ -254,6 +254,9 @@ func loadBaseline(path string) (report.Baseline, error) {
 // gateExit is auditExit with a baseline: only drift that is new relative
 // to it counts for --fail-on-drift; known drift is still in the report.
 func gateExit(r *audit.Report, failOnDrift bool, fresh int, baseline string) error {
+	if err := cannotRun(r); err != nil {
+		return err
+	}
 	s := r.Summary
 	if failOnDrift && fresh > 0 {
 		return &ExitError{Code: CodeDrift, Err: fmt.Errorf("new drift: %d of %d repositories can have tags overwritten and did not drift in baseline %s (%d drifting in total)",
@@ -265,9 +268,38 @@ func gateExit(r *audit.Report, failOnDrift bool, fresh int, baseline string) err
 	return nil
 }
 
+// cannotRun is the error of a run that could read nothing at all: every
+// scope failed (unreachable endpoints, bad credentials) and no repository
+// was graded. That is not an incomplete audit but no audit, so it exits 1
+// and names each provider's error.
+func cannotRun(r *audit.Report) error {
+	if len(r.Scopes) == 0 || r.Summary.Repositories > 0 {
+		return nil
+	}
+	var names []string
+	first := map[string]string{}
+	for _, sc := range r.Scopes {
+		if sc.Status == "ok" {
+			return nil
+		}
+		if _, ok := first[sc.Provider]; !ok {
+			names = append(names, sc.Provider)
+			first[sc.Provider] = sc.Error
+		}
+	}
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + ": " + first[n]
+	}
+	return &ExitError{Code: CodeError, Err: fmt.Errorf("cannot run: no scope could be read (%s)", strings.Join(parts, "; "))}
+}
+
 // auditExit applies the exit-code contract: drift (with --fail-on-drift)
 // wins over an incomplete scan.
 func auditExit(r *audit.Report, failOnDrift bool) error {
+	if err := cannotRun(r); err != nil {
+		return err
+	}
 	s := r.Summary
 	if failOnDrift && s.Drift > 0 {
 		return &ExitError{Code: CodeDrift, Err: fmt.Errorf("drift found: %d of %s can have tags overwritten", s.Drift, report.Count(s.Repositories, "repository", "repositories"))}

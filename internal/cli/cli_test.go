@@ -341,3 +341,20 @@ func TestSmallCLIContracts(t *testing.T) {
 		t.Errorf("table summary: %s", r.stdout)
 	}
 }
+
+// When no scope at all could be read, the run did not audit anything: exit
+// 1 "cannot run" naming each provider's error, not 2 with an empty report.
+func TestNothingReadableCannotRun(t *testing.T) {
+	a := fake.New("a", providers.KindECR).FailScope("s1", errors.New("dial tcp 127.0.0.1:1: connect: connection refused"))
+	b := fake.New("b", providers.KindQuay).FailScope("ns", errors.New("lookup quay.invalid: no such host"))
+	r := run(t, fakeFactory(t, a, b), "", "audit", "-o", "json")
+	if r.code != CodeError || !strings.Contains(r.err.Error(), "cannot run") ||
+		!strings.Contains(r.err.Error(), "a: dial tcp 127.0.0.1:1: connect: connection refused") || !strings.Contains(r.err.Error(), "b: lookup quay.invalid") {
+		t.Fatalf("exit %d %v", r.code, r.err)
+	}
+	// One readable scope is an incomplete audit, exit 2 as before.
+	a.Add("s2", fake.Repo{Name: "ok", Immutability: imm(providers.ModeImmutable)})
+	if r := run(t, fakeFactory(t, a, b), "", "audit", "-o", "json"); r.code != CodeIncomplete {
+		t.Fatalf("partly readable: exit %d %v", r.code, r.err)
+	}
+}
