@@ -29,7 +29,7 @@ func estate() (*fake.Provider, *fake.Provider) {
 	}
 	a.Add("1/us-east-1", fake.Repo{Name: "east/mutable", Immutability: mutable()})
 	a.Add("1/eu-west-1", fake.Repo{Name: "west/ptc", Immutability: mutable(), DefaultExemption: "pull-through cache"})
-	a.FailScope("1/ap-south-1", &providers.APIError{Kind: providers.ErrDenied, Code: "AccessDeniedException", Message: "not authorized"})
+	a.FailScope("1/ap-south-1", &providers.APIError{Class: providers.ErrDenied, Code: "AccessDeniedException", Message: "not authorized"})
 	b := fake.New("hub", providers.KindDockerHub)
 	b.Add("acme", fake.Repo{Name: "acme/web", Immutability: providers.Immutability{Mode: providers.ModeUnknown, Error: "403 forbidden"}})
 	return a, b
@@ -184,7 +184,7 @@ func TestApplyVerifyFailure(t *testing.T) {
 // not "failed": recorded so in the change record and the journal.
 func TestApplyReadBackFailureIsUnverified(t *testing.T) {
 	a := fake.New("aws", providers.KindECR).Add("s", fake.Repo{Name: "x", Immutability: mutable()})
-	a.ReadBackErr = &providers.APIError{Kind: providers.ErrThrottled, Status: 429, Message: "slow down"}
+	a.ReadBackErr = &providers.APIError{Class: providers.ErrThrottled, Status: 429, Message: "slow down"}
 	sc, err := (&Engine{Providers: []providers.Provider{a}, Policy: Policy{Now: now}, Plan: true}).Run(t.Context())
 	if err != nil {
 		t.Fatal(err)

@@ -9,16 +9,20 @@ import (
 
 var getenv = os.Getenv
 
-// ErrorKind classifies API failures so callers need not match strings.
-type ErrorKind string
+// ErrorClass classifies API failures so callers need not match strings.
+// The classes are sentinel errors: errors.Is(err, providers.ErrDenied)
+// holds for any error that wraps an *APIError of that class.
+type ErrorClass string
 
-// Error kinds shared by every adapter.
+func (c ErrorClass) Error() string { return string(c) }
+
+// Error classes shared by every adapter.
 const (
-	ErrNotFound    ErrorKind = "not-found"
-	ErrDenied      ErrorKind = "denied"
-	ErrThrottled   ErrorKind = "throttled"
-	ErrUnsupported ErrorKind = "unsupported"
-	ErrOther       ErrorKind = "other"
+	ErrNotFound    ErrorClass = "not-found"
+	ErrDenied      ErrorClass = "denied"
+	ErrThrottled   ErrorClass = "throttled"
+	ErrUnsupported ErrorClass = "unsupported"
+	ErrOther       ErrorClass = "other"
 )
 
 // ErrReadBack marks an Apply error that came after every write succeeded,
@@ -29,7 +33,7 @@ var ErrReadBack = errors.New("read-back failed")
 // APIError is the typed error adapters return for registry API failures.
 // Message is the API's own text; it never carries credentials.
 type APIError struct {
-	Kind       ErrorKind
+	Class      ErrorClass
 	Status     int
 	Code       string
 	Message    string
@@ -38,7 +42,7 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	s := string(e.Kind)
+	s := string(e.Class)
 	if e.Status != 0 {
 		s = fmt.Sprintf("%s (HTTP %d)", s, e.Status)
 	}
@@ -53,11 +57,17 @@ func (e *APIError) Error() string {
 
 func (e *APIError) Unwrap() error { return e.Err }
 
-// KindOf returns the ErrorKind of err, or ErrOther.
-func KindOf(err error) ErrorKind {
+// Is makes errors.Is(err, class) hold for the error's own class.
+func (e *APIError) Is(target error) bool {
+	c, ok := target.(ErrorClass)
+	return ok && c == e.Class
+}
+
+// ClassOf returns the class of the first *APIError err wraps, or ErrOther.
+func ClassOf(err error) ErrorClass {
 	var ae *APIError
 	if errors.As(err, &ae) {
-		return ae.Kind
+		return ae.Class
 	}
 	return ErrOther
 }

@@ -30,7 +30,7 @@ func sampleReport(t *testing.T, withChanges bool) *audit.Report {
 	a.Add("1/us-east-1", fake.Repo{Name: "ptc/x", Immutability: providers.Immutability{Mode: providers.ModeMutable, Native: "MUTABLE"}, DefaultExemption: "pull-through cache"})
 	a.Add("1/us-east-1", fake.Repo{Name: "sandbox/a", Immutability: providers.Immutability{Mode: providers.ModeMutable, Native: "MUTABLE"}})
 	a.Add("1/us-east-1", fake.Repo{Name: "old", Immutability: providers.Immutability{Mode: providers.ModeMutable, Native: "MUTABLE"}})
-	a.FailScope("1/eu-west-1", &providers.APIError{Kind: providers.ErrDenied, Message: "denied"})
+	a.FailScope("1/eu-west-1", &providers.APIError{Class: providers.ErrDenied, Message: "denied"})
 	z := fake.New("acr", providers.KindACR)
 	z.Add("reg.azurecr.io", fake.Repo{Name: "app", Immutability: providers.Immutability{Mode: providers.ModePartial, TagsTotal: 10, TagsLocked: 4, MutablePatterns: []string{"*"}, UnlockedSample: []string{"v1"}}})
 	z.Add("reg.azurecr.io", fake.Repo{Name: "secret", Immutability: providers.Immutability{Mode: providers.ModeUnknown, Error: "403"}})

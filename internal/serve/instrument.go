@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 
 	"github.com/immutag/immutag/internal/providers"
@@ -79,7 +80,7 @@ func countingApply(ctx context.Context, e providers.Enforcer, c providers.Change
 	res, err := e.Apply(ctx, c, co)
 	// A throttled write already counted through the Observer is not counted
 	// again from the error it made Apply return.
-	if err != nil && providers.KindOf(err) == providers.ErrThrottled && !co.throttled.Load() {
+	if err != nil && errors.Is(err, providers.ErrThrottled) && !co.throttled.Load() {
 		m.apiThrottles.WithLabelValues(c.Provider).Inc()
 	}
 	return res, err

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -201,7 +202,7 @@ func (m *Metrics) fixResult(rec audit.ChangeRecord) {
 // call counts one operation and, when it failed throttled, a throttle.
 func (m *Metrics) call(provider, call string, err error) {
 	m.apiCalls.WithLabelValues(provider, call).Inc()
-	if err != nil && providers.KindOf(err) == providers.ErrThrottled {
+	if err != nil && errors.Is(err, providers.ErrThrottled) {
 		m.apiThrottles.WithLabelValues(provider).Inc()
 	}
 }

@@ -25,7 +25,7 @@ func estate() (*fake.Provider, *fake.Provider) {
 		Add("111/us-east-1", fake.Repo{Name: "legacy", Immutability: imm(providers.ModeMutable)}).
 		Add("111/us-east-1", fake.Repo{Name: "cache/hub", Immutability: imm(providers.ModeMutable), DefaultExemption: "pull-through cache"}).
 		Add("222/eu-west-1", fake.Repo{Name: "secret", Immutability: providers.Immutability{Mode: providers.ModeUnknown, Error: "AccessDenied"}}).
-		FailScope("333/ap-south-1", &providers.APIError{Kind: providers.ErrThrottled, Status: 429, Message: "rate exceeded"})
+		FailScope("333/ap-south-1", &providers.APIError{Class: providers.ErrThrottled, Status: 429, Message: "rate exceeded"})
 	hub := fake.New("hub", providers.KindDockerHub).
 		Add("acme", fake.Repo{Name: "tool", Immutability: imm(providers.ModeMutable)}).
 		Add("acme", fake.Repo{Name: "lib", Immutability: imm(providers.ModePartial)})

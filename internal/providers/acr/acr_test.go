@@ -146,7 +146,7 @@ func TestSeveralRegistriesAndUnreadableScopes(t *testing.T) {
 	}
 	for _, h := range []string{wrongCreds.LoginServer(), noCatalog.LoginServer()} {
 		var ae *providers.APIError
-		if !errors.As(errs[h], &ae) || ae.Kind != providers.ErrDenied {
+		if !errors.As(errs[h], &ae) || ae.Class != providers.ErrDenied {
 			t.Errorf("%s: error %v is not a denied APIError", h, errs[h])
 		}
 		if !strings.Contains(errs[h].Error(), h) {
@@ -220,7 +220,7 @@ func TestSubscriptionDiscoveryAndSKURate(t *testing.T) {
 				t.Error("ARM lister got no credential")
 			}
 			if sub == "sub-denied" {
-				return fakeLister{err: &providers.APIError{Kind: providers.ErrDenied, Status: 403, Message: "AuthorizationFailed"}}, nil
+				return fakeLister{err: &providers.APIError{Class: providers.ErrDenied, Status: 403, Message: "AuthorizationFailed"}}, nil
 			}
 			return fakeLister{pages: [][]*armcontainerregistry.Registry{
 				{armRegistry(a.LoginServer(), armcontainerregistry.SKUNamePremium)},
@@ -666,7 +666,7 @@ func TestEntraIDCredential(t *testing.T) {
 			p.newCredential = func() (azcore.TokenCredential, error) { return staticCred("stranger"), nil }
 		}}})
 	_, errs = testutil.Scan(t, p2)
-	if providers.KindOf(errs[s.LoginServer()]) != providers.ErrDenied {
+	if providers.ClassOf(errs[s.LoginServer()]) != providers.ErrDenied {
 		t.Fatalf("refused Entra ID token: %v", errs)
 	}
 }

@@ -59,7 +59,7 @@ func (e *authError) Unwrap() error { return e.APIError }
 func (e *authError) NonRetriable() {}
 
 func deniedErr(status int, code, msg string) error {
-	return &authError{&providers.APIError{Kind: providers.ErrDenied, Status: status, Code: code, Message: msg}}
+	return &authError{&providers.APIError{Class: providers.ErrDenied, Status: status, Code: code, Message: msg}}
 }
 
 // basicSource is the docker-style login: GET /oauth2/token with HTTP Basic
@@ -181,7 +181,7 @@ func authFailure(what string, err error) error {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	if ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden {
-		return &authError{&providers.APIError{Kind: providers.ErrDenied, Status: ae.Status, Code: ae.Code, Message: what + ": " + ae.Message, Err: err}}
+		return &authError{&providers.APIError{Class: providers.ErrDenied, Status: ae.Status, Code: ae.Code, Message: what + ": " + ae.Message, Err: err}}
 	}
 	return fmt.Errorf("%s: %w", what, ae)
 }

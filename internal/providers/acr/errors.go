@@ -31,7 +31,7 @@ func parseACRError(body []byte) (code, msg string) {
 	return "", ""
 }
 
-func kindForStatus(status int) providers.ErrorKind {
+func kindForStatus(status int) providers.ErrorClass {
 	switch status {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		return providers.ErrDenied
@@ -49,7 +49,7 @@ func httpAPIError(resp *http.Response, body []byte) *providers.APIError {
 		msg = http.StatusText(resp.StatusCode)
 	}
 	return &providers.APIError{
-		Kind:       kindForStatus(resp.StatusCode),
+		Class:      kindForStatus(resp.StatusCode),
 		Status:     resp.StatusCode,
 		Code:       code,
 		Message:    msg,
@@ -83,7 +83,7 @@ func asAPIError(err error) *providers.APIError {
 	}
 	var re *azcore.ResponseError
 	if errors.As(err, &re) {
-		out := &providers.APIError{Kind: kindForStatus(re.StatusCode), Status: re.StatusCode, Err: err}
+		out := &providers.APIError{Class: kindForStatus(re.StatusCode), Status: re.StatusCode, Err: err}
 		if re.RawResponse != nil {
 			body, _ := runtime.Payload(re.RawResponse)
 			out.Code, out.Message = parseACRError(body)

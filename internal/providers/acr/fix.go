@@ -348,7 +348,7 @@ func (p *Provider) lockTag(ctx context.Context, r *registry, c providers.Change,
 	for attempt := 0; ; attempt++ {
 		resp, err = r.client.UpdateTagProperties(cctx, c.Repository, j.tag, props)
 		ae := asAPIError(err)
-		if ae == nil || ae.Kind != providers.ErrThrottled || attempt >= p.throttleWaits {
+		if ae == nil || ae.Class != providers.ErrThrottled || attempt >= p.throttleWaits {
 			break
 		}
 		// azcore already retried with Retry-After; wait once more as the
@@ -398,10 +398,10 @@ func (p *Provider) lockTag(ctx context.Context, r *registry, c providers.Change,
 	}
 	ae := asAPIError(err)
 	switch {
-	case ae != nil && ae.Kind == providers.ErrNotFound:
+	case ae != nil && ae.Class == providers.ErrNotFound:
 		st.vanished.Add(1) // deleted since the listing: nothing to lock
 		return nil
-	case ae != nil && ae.Kind == providers.ErrDenied:
+	case ae != nil && ae.Class == providers.ErrDenied:
 		return fmt.Errorf("registry %s: repository %s: lock tag %s: %w", r.login, c.Repository, j.tag, ae)
 	}
 	wrapped := fmt.Errorf("lock tag %s: %w", j.tag, apiErr(err))

@@ -129,7 +129,7 @@ func TestPlanPrintsPermissionChangeAndApplyRefuses(t *testing.T) {
 	calls := d.Calls.Snapshot()
 	ch.Handle = nil
 	_, err = p.Apply(ctx, ch, nil)
-	if !errors.Is(err, ErrPlanOnly) || providers.KindOf(err) != providers.ErrUnsupported {
+	if !errors.Is(err, ErrPlanOnly) || !errors.Is(err, providers.ErrUnsupported) {
 		t.Fatalf("apply: %v, want ErrPlanOnly", err)
 	}
 	if after := d.Calls.Snapshot(); fmt.Sprint(after) != fmt.Sprint(calls) {
@@ -209,12 +209,12 @@ func TestUnreadablePermissionsFailTheScope(t *testing.T) {
 		Credentials: config.Credentials{UsernameEnv: "U", PasswordEnv: "P"}},
 		map[string]string{"U": "reader", "P": "reader-secret-value"})
 	_, err := listAll(t, p)
-	if err == nil || providers.KindOf(err) != providers.ErrDenied || !strings.Contains(err.Error(), "Delete/Overwrite") {
+	if err == nil || !errors.Is(err, providers.ErrDenied) || !strings.Contains(err.Error(), "Delete/Overwrite") {
 		t.Fatalf("non-admin reader: %v, want a denied scope error explaining what is missing", err)
 	}
 	bad := providerFor(t, d.Provider(), map[string]string{afemu.DemoTokenEnv: "not-the-token-xyz"})
 	_, err = listAll(t, bad)
-	if providers.KindOf(err) != providers.ErrDenied || strings.Contains(err.Error(), "not-the-token-xyz") {
+	if !errors.Is(err, providers.ErrDenied) || strings.Contains(err.Error(), "not-the-token-xyz") {
 		t.Errorf("bad token: %v", err)
 	}
 }

@@ -110,5 +110,5 @@ func (p *Provider) Apply(_ context.Context, ch providers.Change, _ providers.Obs
 		res.Verified = true
 		return res, nil
 	}
-	return res, &providers.APIError{Kind: providers.ErrUnsupported, Message: ErrPlanOnly.Error(), Err: ErrPlanOnly}
+	return res, &providers.APIError{Class: providers.ErrUnsupported, Message: ErrPlanOnly.Error(), Err: ErrPlanOnly}
 }

@@ -251,7 +251,7 @@ func mapErr(ctx context.Context, err error) error {
 		kind = providers.ErrUnsupported
 	}
 	ae := &providers.APIError{
-		Kind:    kind,
+		Class:   kind,
 		Code:    code.Code_name[int32(st.Code())],
 		Message: st.Message(),
 		Err:     err,

@@ -119,7 +119,7 @@ func TestMapErr(t *testing.T) {
 	withRetry, _ := status.New(codes.ResourceExhausted, "quota").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(3 * time.Second)})
 	for _, tc := range []struct {
 		err  error
-		kind providers.ErrorKind
+		kind providers.ErrorClass
 		code string
 	}{
 		{status.Error(codes.NotFound, "gone"), providers.ErrNotFound, "NOT_FOUND"},
@@ -131,7 +131,7 @@ func TestMapErr(t *testing.T) {
 	} {
 		err := mapErr(ctx, tc.err)
 		var ae *providers.APIError
-		if !errors.As(err, &ae) || ae.Kind != tc.kind || ae.Code != tc.code || ae.Message != status.Convert(tc.err).Message() {
+		if !errors.As(err, &ae) || ae.Class != tc.kind || ae.Code != tc.code || ae.Message != status.Convert(tc.err).Message() {
 			t.Errorf("%v -> %#v", tc.err, err)
 		}
 		if status.Code(errors.Unwrap(err)) != status.Code(tc.err) {

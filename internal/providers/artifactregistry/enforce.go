@@ -67,7 +67,7 @@ func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol provide
 	}
 	if readOnlyMode(h.mode) || from.Mode == providers.ModeUnsupported {
 		return c, fmt.Errorf("plan %s: %w", h.resource, &providers.APIError{
-			Kind:    providers.ErrUnsupported,
+			Class:   providers.ErrUnsupported,
 			Message: "remote and virtual repositories cannot have immutable tags; fix the upstream instead",
 		})
 	}

@@ -238,7 +238,7 @@ func TestUnreadableScope(t *testing.T) {
 	}
 	for _, scope := range []string{"p1/europe-west1", "p2/*"} {
 		err := errs[scope]
-		if providers.KindOf(err) != providers.ErrDenied {
+		if !errors.Is(err, providers.ErrDenied) {
 			t.Fatalf("%s: %v, want a denied APIError", scope, err)
 		}
 		var ae *providers.APIError
@@ -257,7 +257,7 @@ func TestNotFoundScope(t *testing.T) {
 	s.Missing("p1", "us-central1")
 	p := newProvider(t, s, func(c *config.Provider) { c.Settings.(*Settings).Locations = []string{"us-central1"} })
 	_, errs := testutil.Scan(t, p)
-	if providers.KindOf(errs["p1/us-central1"]) != providers.ErrNotFound {
+	if !errors.Is(errs["p1/us-central1"], providers.ErrNotFound) {
 		t.Fatalf("errors %v", errs)
 	}
 }
@@ -421,7 +421,7 @@ func TestVerifyAfterWrite(t *testing.T) {
 	s.DropUpdates(false)
 	s.FailNext("GetRepository", codes.PermissionDenied, 1)
 	res, err = p.Apply(t.Context(), ch, &observer{})
-	if err == nil || providers.KindOf(err) != providers.ErrDenied {
+	if err == nil || !errors.Is(err, providers.ErrDenied) {
 		t.Fatalf("read-back failure: %v", err)
 	}
 	if res.Verified || res.Writes != 1 || res.After.Mode != providers.ModeUnknown || res.After.Error == "" {
@@ -439,7 +439,7 @@ func TestApplyWriteFails(t *testing.T) {
 	s.Deny("p1", "us-central1")
 	o := &observer{}
 	res, err := p.Apply(t.Context(), ch, o)
-	if providers.KindOf(err) != providers.ErrDenied || !strings.Contains(err.Error(), "projects/p1/locations/us-central1/repositories/app") {
+	if !errors.Is(err, providers.ErrDenied) || !strings.Contains(err.Error(), "projects/p1/locations/us-central1/repositories/app") {
 		t.Fatalf("apply error %v", err)
 	}
 	if res.Verified || res.Writes != 0 || len(o.writes) != 1 || o.writes[0].Err == "" {
@@ -456,7 +456,7 @@ func TestPlanReadOnlyModes(t *testing.T) {
 	s.ResetCalls()
 	for _, name := range []string{"mirror", "all"} {
 		_, err := p.Plan(t.Context(), find(t, c, "p1/us-central1/"+name), providers.FixPolicy{})
-		if providers.KindOf(err) != providers.ErrUnsupported {
+		if !errors.Is(err, providers.ErrUnsupported) {
 			t.Fatalf("%s: plan error %v, want unsupported", name, err)
 		}
 	}
@@ -484,7 +484,7 @@ func TestPlanWithoutHandle(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 	_, err = p.Plan(t.Context(), providers.Repository{Scope: "p1/us-central1", Name: "mirror"}, providers.FixPolicy{})
-	if providers.KindOf(err) != providers.ErrUnsupported {
+	if !errors.Is(err, providers.ErrUnsupported) {
 		t.Fatalf("remote without handle: %v", err)
 	}
 	if _, err := p.Plan(t.Context(), providers.Repository{Scope: "p1", Name: "app"}, providers.FixPolicy{}); err == nil {
@@ -512,7 +512,7 @@ func TestRetries(t *testing.T) {
 	s.ResetCalls()
 	s.SetFaults(emulator.Faults{ThrottleRate: 1})
 	err = p.Repositories(t.Context(), scopes[0], &testutil.Emitter{})
-	if providers.KindOf(err) != providers.ErrThrottled {
+	if !errors.Is(err, providers.ErrThrottled) {
 		t.Fatalf("throttled listing: %v", err)
 	}
 	if n := s.CallCount("ListRepositories"); n != 3 {

@@ -183,7 +183,7 @@ func TestListFailureKeepsEarlierPages(t *testing.T) {
 	})
 	em := &testutil.Emitter{}
 	err := p.Repositories(t.Context(), providers.Scope{Name: "acme"}, em)
-	if providers.KindOf(err) != providers.ErrDenied || !strings.Contains(err.Error(), "namespace acme") {
+	if !errors.Is(err, providers.ErrDenied) || !strings.Contains(err.Error(), "namespace acme") {
 		t.Fatalf("got %v, want a denied scope error naming the namespace", err)
 	}
 	if got := len(em.Keys()); got != 10 {

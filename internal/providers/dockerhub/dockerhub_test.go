@@ -107,7 +107,7 @@ func TestNamespaceDeniedIsScopeError(t *testing.T) {
 	p := newProvider(t, s, func(st *setup) { st.namespaces = []string{"secret", "acme"} })
 	c, errs := testutil.Scan(t, p)
 	err := errs["secret"]
-	if providers.KindOf(err) != providers.ErrDenied || !strings.Contains(err.Error(), "namespace secret") {
+	if !errors.Is(err, providers.ErrDenied) || !strings.Contains(err.Error(), "namespace secret") {
 		t.Fatalf("secret scope error = %v, want denied naming the namespace", err)
 	}
 	if errs["acme"] != nil || c.ByKey()["acme/app"].Mode != providers.ModeMutable {
@@ -268,7 +268,7 @@ func TestPlanRereadsUnknownRepository(t *testing.T) {
 	if r.Mode != providers.ModeUnknown {
 		t.Fatalf("mode %s", r.Mode)
 	}
-	if _, err := p.Plan(t.Context(), r, providers.FixPolicy{}); providers.KindOf(err) != providers.ErrDenied {
+	if _, err := p.Plan(t.Context(), r, providers.FixPolicy{}); !errors.Is(err, providers.ErrDenied) {
 		t.Fatalf("plan of an unreadable repository: %v, want denied", err)
 	}
 	s.Allow()
@@ -321,7 +321,7 @@ func TestApplyDeniedReportsWrite(t *testing.T) {
 	ch, _ := p.Plan(t.Context(), c.ByKey()["acme/web"], providers.FixPolicy{})
 	var j testutil.Observer
 	res, err := p.Apply(t.Context(), ch, &j)
-	if providers.KindOf(err) != providers.ErrDenied || res.Verified {
+	if !errors.Is(err, providers.ErrDenied) || res.Verified {
 		t.Fatalf("apply without admin: err=%v verified=%v", err, res.Verified)
 	}
 	if len(j.Records()) != 1 || !strings.Contains(j.Records()[0].Err, "only repository admins") {
@@ -461,7 +461,7 @@ func TestCredentialsProblems(t *testing.T) {
 	p = newProvider(t, s, func(st *setup) { st.env = env{userEnv: testUser, tokenEnv: "wrong-secret-value"}; st.log = &logs })
 	_, errs = testutil.Scan(t, p)
 	err := errs["acme"]
-	if providers.KindOf(err) != providers.ErrDenied {
+	if !errors.Is(err, providers.ErrDenied) {
 		t.Fatalf("wrong secret: %v, want denied", err)
 	}
 	for _, secret := range []string{"wrong-secret-value", testSecret} {

@@ -111,7 +111,7 @@ func TestEmulatorDeniedRegionIsAScopeError(t *testing.T) {
 	}
 	err := errs[emuAccount+"/eu-west-1"]
 	var ae *providers.APIError
-	if !errors.As(err, &ae) || ae.Kind != providers.ErrDenied || ae.Code != "AccessDeniedException" || !strings.Contains(ae.Message, "ecr:DescribeRepositories") {
+	if !errors.As(err, &ae) || ae.Class != providers.ErrDenied || ae.Code != "AccessDeniedException" || !strings.Contains(ae.Message, "ecr:DescribeRepositories") {
 		t.Fatalf("eu-west-1 error = %v, want a denied APIError with the API's code and message", err)
 	}
 	if !strings.Contains(err.Error(), emuAccount+"/eu-west-1") {
@@ -282,7 +282,7 @@ func TestEmulatorThrottlingRiddenOut(t *testing.T) {
 	s.Calls().Reset()
 	_, errs = testutil.ScanEach(t, p)
 	err := errs[emuAccount+"/us-east-1"]
-	if providers.KindOf(err) != providers.ErrThrottled {
+	if !errors.Is(err, providers.ErrThrottled) {
 		t.Errorf("error = %v, want throttled", err)
 	}
 	if got := s.Calls().Get("DescribeRepositories"); got != maxAttempts {
@@ -346,7 +346,7 @@ func TestEmulatorApplyJournalAndVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := p.Apply(t.Context(), ch, j)
-	if providers.KindOf(err) != providers.ErrDenied || res.Verified || res.Writes != 0 {
+	if !errors.Is(err, providers.ErrDenied) || res.Verified || res.Writes != 0 {
 		t.Errorf("denied apply: res=%+v err=%v", res, err)
 	}
 	if w := j.Records(); len(w) != 3 || !strings.Contains(w[2].Err, "AccessDeniedException") {
@@ -458,7 +458,7 @@ func TestEmulatorTemplates(t *testing.T) {
 	s.Deny(emuAccount, "eu-west-1", "DescribeRepositoryCreationTemplates")
 	s.Unsupported("CreateRepositoryCreationTemplate") // irrelevant to planning
 	again, err = p.PlanDefaults(t.Context(), pol)
-	if len(again) != 3 || providers.KindOf(err) != providers.ErrDenied || !strings.Contains(err.Error(), "scope "+emuAccount+"/eu-west-1") {
+	if len(again) != 3 || !errors.Is(err, providers.ErrDenied) || !strings.Contains(err.Error(), "scope "+emuAccount+"/eu-west-1") {
 		t.Errorf("denied scope: %d changes, err %v", len(again), err)
 	}
 }
@@ -468,7 +468,7 @@ func TestEmulatorTemplatesUnsupported(t *testing.T) {
 	s.Unsupported("DescribeRepositoryCreationTemplates")
 	p := newTestProvider(t, config.Provider{Settings: &Settings{Regions: []string{"us-east-1"}}, Endpoint: s.URL()})
 	_, err := p.PlanDefaults(t.Context(), providers.FixPolicy{})
-	if providers.KindOf(err) != providers.ErrUnsupported || !strings.Contains(err.Error(), "not supported") {
+	if !errors.Is(err, providers.ErrUnsupported) || !strings.Contains(err.Error(), "not supported") {
 		t.Errorf("err = %v", err)
 	}
 }

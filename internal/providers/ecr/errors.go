@@ -46,7 +46,7 @@ func apiError(err error, optional bool) error {
 		// An answer that is not an AWS JSON error at all (an HTML 500 from a
 		// proxy or a partial emulator): keep the status, say what it was.
 		return &providers.APIError{
-			Kind:    classify("", status, optional),
+			Class:   classify("", status, optional),
 			Status:  status,
 			Message: fmt.Sprintf("unexpected HTTP %d answer without an AWS error body", status),
 			Err:     err,
@@ -54,7 +54,7 @@ func apiError(err error, optional bool) error {
 	}
 	code := ae.ErrorCode()
 	return &providers.APIError{
-		Kind:    classify(code, status, optional),
+		Class:   classify(code, status, optional),
 		Status:  status,
 		Code:    code,
 		Message: ae.ErrorMessage(),
@@ -62,7 +62,7 @@ func apiError(err error, optional bool) error {
 	}
 }
 
-func classify(code string, status int, optional bool) providers.ErrorKind {
+func classify(code string, status int, optional bool) providers.ErrorClass {
 	switch code {
 	case "AccessDeniedException", "AccessDenied", "UnrecognizedClientException",
 		"InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",

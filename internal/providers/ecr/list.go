@@ -121,7 +121,7 @@ func (p *Provider) ptcPrefixes(ctx context.Context, sc *scope, e providers.Emitt
 				return nil, "", ctx.Err()
 			}
 			err = apiError(err, true)
-			kind := providers.KindOf(err)
+			kind := providers.ClassOf(err)
 			if kind == providers.ErrUnsupported {
 				p.log.Warn("pull-through cache rules not supported by the endpoint; counting none", "scope", sc.name, "error", message(err))
 				e.Warn(providers.Warning{Provider: p.name, Scope: sc.name, Code: warnPTCUnsupported,

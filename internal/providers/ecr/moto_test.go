@@ -8,6 +8,7 @@ package ecr
 // the template flows are covered against the in-process emulator.
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -279,7 +280,7 @@ func TestMotoTemplatesUnsupported(t *testing.T) {
 			t.Errorf("error %q does not explain scope %s", err, s)
 		}
 	}
-	if providers.KindOf(err) != providers.ErrUnsupported {
-		t.Errorf("kind = %s", providers.KindOf(err))
+	if !errors.Is(err, providers.ErrUnsupported) {
+		t.Errorf("kind = %s", providers.ClassOf(err))
 	}
 }

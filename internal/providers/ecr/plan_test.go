@@ -218,7 +218,7 @@ func TestClassify(t *testing.T) {
 		code     string
 		status   int
 		optional bool
-		want     providers.ErrorKind
+		want     providers.ErrorClass
 	}{
 		{"AccessDeniedException", 400, false, providers.ErrDenied},
 		{"UnrecognizedClientException", 400, false, providers.ErrDenied},
@@ -237,10 +237,10 @@ func TestClassify(t *testing.T) {
 	}
 	err := apiError(&smithy.GenericAPIError{Code: "AccessDeniedException", Message: "no"}, false)
 	var ae *providers.APIError
-	if !errors.As(err, &ae) || ae.Kind != providers.ErrDenied || ae.Message != "no" {
+	if !errors.As(err, &ae) || ae.Class != providers.ErrDenied || ae.Message != "no" {
 		t.Errorf("apiError = %#v", err)
 	}
-	if err := apiError(context.Canceled, false); !errors.Is(err, context.Canceled) || providers.KindOf(err) != providers.ErrOther {
+	if err := apiError(context.Canceled, false); !errors.Is(err, context.Canceled) || providers.ClassOf(err) != providers.ErrOther {
 		t.Errorf("context error wrapped: %v", err)
 	}
 }

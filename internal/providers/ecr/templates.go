@@ -65,7 +65,7 @@ func (p *Provider) PlanDefaults(ctx context.Context, pol providers.FixPolicy) ([
 }
 
 func templateErr(sc *scope, what string, err error) error {
-	if providers.KindOf(err) == providers.ErrUnsupported {
+	if errors.Is(err, providers.ErrUnsupported) {
 		return fmt.Errorf("scope %s: %s: repository creation templates are not supported by this endpoint: %w", sc.name, what, err)
 	}
 	return fmt.Errorf("scope %s: %s: %w", sc.name, what, err)
@@ -146,7 +146,7 @@ func rootTemplate(ctx context.Context, sc *scope) (*types.RepositoryCreationTemp
 	})
 	if err != nil {
 		err = apiError(err, true)
-		if providers.KindOf(err) == providers.ErrNotFound {
+		if errors.Is(err, providers.ErrNotFound) {
 			return nil, nil
 		}
 		return nil, err

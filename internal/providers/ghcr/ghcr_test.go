@@ -182,20 +182,20 @@ func TestErrorsAndAuth(t *testing.T) {
 	if errs["acme"] != nil {
 		t.Errorf("acme: %v", errs["acme"])
 	}
-	if providers.KindOf(errs["locked"]) != providers.ErrDenied || !strings.Contains(errs["locked"].Error(), "Resource not accessible") {
+	if !errors.Is(errs["locked"], providers.ErrDenied) || !strings.Contains(errs["locked"].Error(), "Resource not accessible") {
 		t.Errorf("denied owner: %v, want denied with GitHub's message", errs["locked"])
 	}
-	if providers.KindOf(errs["ghost"]) != providers.ErrNotFound {
+	if !errors.Is(errs["ghost"], providers.ErrNotFound) {
 		t.Errorf("unknown owner: %v, want not found", errs["ghost"])
 	}
 	_, err := collect(t, p, providers.Repository{Scope: "acme", Name: "nope"})
-	if providers.KindOf(err) != providers.ErrNotFound || !strings.Contains(err.Error(), "Package not found") {
+	if !errors.Is(err, providers.ErrNotFound) || !strings.Contains(err.Error(), "Package not found") {
 		t.Errorf("unknown package: %v", err)
 	}
 
 	f.token = "ghp_wrong"
 	_, errs = testutil.Scan(t, f.provider(t, "acme"))
-	if providers.KindOf(errs["acme"]) != providers.ErrDenied || !strings.Contains(errs["acme"].Error(), "Bad credentials") {
+	if !errors.Is(errs["acme"], providers.ErrDenied) || !strings.Contains(errs["acme"].Error(), "Bad credentials") {
 		t.Errorf("wrong token: %v", errs["acme"])
 	}
 	if strings.Contains(errs["acme"].Error(), "ghp_wrong") {
@@ -231,7 +231,7 @@ func TestRateLimits(t *testing.T) {
 	// waits, so the scope fails as throttled with GitHub's message.
 	f.srv.SetUsed(5000)
 	_, errs := testutil.Scan(t, p)
-	if err := errs["acme"]; providers.KindOf(err) != providers.ErrThrottled || !strings.Contains(err.Error(), "API rate limit exceeded") {
+	if err := errs["acme"]; !errors.Is(err, providers.ErrThrottled) || !strings.Contains(err.Error(), "API rate limit exceeded") {
 		t.Errorf("spent limit: %v, want throttled", err)
 	}
 

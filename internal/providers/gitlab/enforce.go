@@ -269,7 +269,7 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 		}
 	}
 	if werr != nil && !res.Verified {
-		if providers.KindOf(werr) == providers.ErrUnsupported || providers.KindOf(werr) == providers.ErrDenied {
+		if errors.Is(werr, providers.ErrUnsupported) || errors.Is(werr, providers.ErrDenied) {
 			res.After = providers.Immutability{Mode: providers.ModeUnsupported, Native: res.After.Native, Note: werr.Error()}
 		}
 		return res, werr
@@ -316,7 +316,7 @@ func (p *Provider) create(ctx context.Context, c *gl.Client, ch providers.Change
 		err = gqlErrors(resp.Errors)
 	}
 	if err == nil && resp.Data.Create == nil {
-		err = &providers.APIError{Kind: providers.ErrOther, Status: 200, Code: "graphql", Message: "createContainerProtectionTagRule returned nothing"}
+		err = &providers.APIError{Class: providers.ErrOther, Status: 200, Code: "graphql", Message: "createContainerProtectionTagRule returned nothing"}
 	}
 	if err == nil && len(resp.Data.Create.Errors) > 0 {
 		kind := classify(resp.Data.Create.Errors)
@@ -325,7 +325,7 @@ func (p *Provider) create(ctx context.Context, c *gl.Client, ch providers.Change
 			kind = providers.ErrUnsupported
 			msg += " (immutable tag rules need GitLab Ultimate 18.2 or later and the Owner role on the project)"
 		}
-		err = &providers.APIError{Kind: kind, Status: 200, Code: "graphql", Message: msg}
+		err = &providers.APIError{Class: kind, Status: 200, Code: "graphql", Message: msg}
 	}
 	if err != nil {
 		err = fmt.Errorf("project %s: create immutable tag rule %s: %w", project, quote(pattern), err)

@@ -179,7 +179,7 @@ func apiError(err error) error {
 	}
 	var er *gl.ErrorResponse
 	if errors.As(err, &er) {
-		ae := &providers.APIError{Kind: httpapi.KindForStatus(er.StatusCode), Status: er.StatusCode, Message: er.Message, Err: err}
+		ae := &providers.APIError{Class: httpapi.ClassForStatus(er.StatusCode), Status: er.StatusCode, Message: er.Message, Err: err}
 		if er.Response != nil {
 			if d, ok := httpapi.RetryAfter(er.Response.Header, time.Now()); ok {
 				ae.RetryAfter = d
@@ -342,10 +342,10 @@ func gqlErrors(errs []gqlError) error {
 	for _, e := range errs {
 		msgs = append(msgs, e.Message)
 	}
-	return &providers.APIError{Kind: classify(msgs), Status: http.StatusOK, Code: "graphql", Message: strings.Join(msgs, "; ")}
+	return &providers.APIError{Class: classify(msgs), Status: http.StatusOK, Code: "graphql", Message: strings.Join(msgs, "; ")}
 }
 
-func classify(msgs []string) providers.ErrorKind {
+func classify(msgs []string) providers.ErrorClass {
 	for _, m := range msgs {
 		l := strings.ToLower(m)
 		switch {
@@ -393,12 +393,12 @@ func (p *Provider) rules(ctx context.Context, c *gl.Client, project string) ([]r
 			return nil, err
 		}
 		if resp.Data.Project == nil {
-			return nil, &providers.APIError{Kind: providers.ErrNotFound, Status: http.StatusOK, Code: "graphql",
+			return nil, &providers.APIError{Class: providers.ErrNotFound, Status: http.StatusOK, Code: "graphql",
 				Message: "project not found or not visible to the token"}
 		}
 		rs := resp.Data.Project.Rules
 		if rs == nil {
-			return nil, &providers.APIError{Kind: providers.ErrDenied, Status: http.StatusOK, Code: "graphql",
+			return nil, &providers.APIError{Class: providers.ErrDenied, Status: http.StatusOK, Code: "graphql",
 				Message: "containerProtectionTagRules is null (the token's role cannot read the project's tag rules; Maintainer is needed)"}
 		}
 		out = append(out, rs.Nodes...)
@@ -466,7 +466,7 @@ func (p *Provider) Tags(ctx context.Context, r providers.Repository, yield func(
 			return fmt.Errorf("%s: list tags: %w", r.Name, err)
 		}
 		if resp.Data.Repo == nil || resp.Data.Repo.Tags == nil {
-			return fmt.Errorf("%s: list tags: %w", r.Name, &providers.APIError{Kind: providers.ErrNotFound, Status: http.StatusOK,
+			return fmt.Errorf("%s: list tags: %w", r.Name, &providers.APIError{Class: providers.ErrNotFound, Status: http.StatusOK,
 				Code: "graphql", Message: "container repository not found or not visible to the token"})
 		}
 		for _, t := range resp.Data.Repo.Tags.Nodes {

@@ -243,7 +243,7 @@ func TestFixRefusedForTierIsUnsupported(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := p.Apply(ctx, ch, nil)
-	if err == nil || providers.KindOf(err) != providers.ErrUnsupported {
+	if err == nil || !errors.Is(err, providers.ErrUnsupported) {
 		t.Fatalf("apply on a free project: %v, want an unsupported error", err)
 	}
 	if res.Verified || res.After.Mode != providers.ModeUnsupported || !strings.Contains(res.After.Note, "Ultimate") {
@@ -325,7 +325,7 @@ func TestDeniedAndBadToken(t *testing.T) {
 	for _, s := range scopes {
 		err := p.Repositories(ctx, s, &collector{})
 		if s.Name == "acme/legacy" {
-			if err == nil || providers.KindOf(err) != providers.ErrNotFound {
+			if err == nil || !errors.Is(err, providers.ErrNotFound) {
 				t.Errorf("denied project: %v, want a not-found error", err)
 			}
 			failed++
@@ -342,7 +342,7 @@ func TestDeniedAndBadToken(t *testing.T) {
 	_ = env
 	q := providerFor(t, d.Provider(), bad)
 	_, err = q.Scopes(ctx)
-	if err == nil || providers.KindOf(err) != providers.ErrDenied {
+	if err == nil || !errors.Is(err, providers.ErrDenied) {
 		t.Fatalf("bad token: %v, want denied", err)
 	}
 	if strings.Contains(err.Error(), "glpat-wrong") {

@@ -129,7 +129,7 @@ func TestContractAgainstHarborSwagger(t *testing.T) {
 	e.p.projects = []string{"apps", "partial"}
 	e.s.Deny("partial", true)
 	_, errs = testutil.Scan(t, e.p)
-	if providers.KindOf(errs["partial"]) != providers.ErrDenied {
+	if !errors.Is(errs["partial"], providers.ErrDenied) {
 		t.Errorf("denied project: %v", errs)
 	}
 

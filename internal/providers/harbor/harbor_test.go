@@ -402,7 +402,7 @@ func TestConflictWithoutRuleIsNotSuccess(t *testing.T) {
 	c, _ := testutil.Scan(t, e.p)
 	ch := planAll(t, e.p, c, providers.FixPolicy{}, "library/nginx")[0]
 	r, err := e.p.Apply(t.Context(), ch, &testutil.Observer{})
-	if err == nil || r.Verified || providers.KindOf(err) != providers.ErrOther {
+	if err == nil || r.Verified || providers.ClassOf(err) != providers.ErrOther {
 		t.Errorf("409 with nothing to show for it: %+v %v", r, err)
 	}
 }
@@ -462,7 +462,7 @@ func TestScopeDenied(t *testing.T) {
 	seed(t, e.s)
 	e.s.Deny("apps", true)
 	c, errs := testutil.Scan(t, e.p)
-	if len(errs) != 1 || providers.KindOf(errs["apps"]) != providers.ErrDenied || !strings.Contains(errs["apps"].Error(), "apps") {
+	if len(errs) != 1 || !errors.Is(errs["apps"], providers.ErrDenied) || !strings.Contains(errs["apps"].Error(), "apps") {
 		t.Errorf("errors %v", errs)
 	}
 	if len(c.ByKey()) != 3 {
@@ -499,7 +499,7 @@ func TestCredentialsAndNoCookieJar(t *testing.T) {
 		}}, nil)
 	testutil.Must(t, err)
 	_, err = p.Scopes(t.Context())
-	if providers.KindOf(err) != providers.ErrDenied || strings.Contains(err.Error(), "wrong") {
+	if !errors.Is(err, providers.ErrDenied) || strings.Contains(err.Error(), "wrong") {
 		t.Errorf("wrong password: %v", err)
 	}
 	p, _ = newProvider(config.Provider{Name: "h", Endpoint: e.hs.URL,

@@ -646,11 +646,11 @@ func newAPIError(status int, body []byte) *providers.APIError {
 	if msg == "" {
 		msg = http.StatusText(status)
 	}
-	return &providers.APIError{Kind: KindForStatus(status), Status: status, Code: code, Message: msg}
+	return &providers.APIError{Class: ClassForStatus(status), Status: status, Code: code, Message: msg}
 }
 
-// KindForStatus maps an HTTP status to the shared error kinds.
-func KindForStatus(status int) providers.ErrorKind {
+// ClassForStatus maps an HTTP status to the shared error classes.
+func ClassForStatus(status int) providers.ErrorClass {
 	switch status {
 	case http.StatusNotFound, http.StatusGone:
 		return providers.ErrNotFound

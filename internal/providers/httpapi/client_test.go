@@ -114,7 +114,7 @@ func TestRetryAfterTooLongFailsThrottled(t *testing.T) {
 	c := newTestClient(srv, &ws, func(o *Options) { o.MaxRetryAfter = time.Minute })
 	err := c.DoJSON(t.Context(), http.MethodGet, "/x", nil, nil)
 	var ae *providers.APIError
-	if !errors.As(err, &ae) || ae.Kind != providers.ErrThrottled || ae.RetryAfter != time.Hour {
+	if !errors.As(err, &ae) || ae.Class != providers.ErrThrottled || ae.RetryAfter != time.Hour {
 		t.Fatalf("err = %v, want throttled with RetryAfter 1h", err)
 	}
 	if calls.Load() != 1 || len(ws.all()) != 0 {
@@ -147,7 +147,7 @@ func Test429StormRiddenOut(t *testing.T) {
 	calls.Store(0)
 	c = newTestClient(srv, &ws, func(o *Options) { o.MaxRetries = storm - 1 })
 	err := c.DoJSON(t.Context(), http.MethodGet, "/x", nil, nil)
-	if providers.KindOf(err) != providers.ErrThrottled || !strings.Contains(err.Error(), "Rate limit exceeded") {
+	if !errors.Is(err, providers.ErrThrottled) || !strings.Contains(err.Error(), "Rate limit exceeded") {
 		t.Fatalf("err = %v, want throttled with the API message", err)
 	}
 	if calls.Load() != storm {
@@ -230,7 +230,7 @@ func TestBadRequestFailsFastWithAPIMessage(t *testing.T) {
 	if !errors.As(err, &ae) {
 		t.Fatalf("err = %v, want *providers.APIError", err)
 	}
-	if ae.Status != 400 || ae.Kind != providers.ErrOther || ae.Message != "invalid regex in rule 2" {
+	if ae.Status != 400 || ae.Class != providers.ErrOther || ae.Message != "invalid regex in rule 2" {
 		t.Fatalf("api error = %+v", ae)
 	}
 	if calls.Load() != 1 || len(ws.all()) != 0 {
@@ -239,14 +239,14 @@ func TestBadRequestFailsFastWithAPIMessage(t *testing.T) {
 }
 
 func TestErrorKinds(t *testing.T) {
-	for status, want := range map[int]providers.ErrorKind{
+	for status, want := range map[int]providers.ErrorClass{
 		401: providers.ErrDenied, 403: providers.ErrDenied, 404: providers.ErrNotFound,
 		501: providers.ErrUnsupported, 409: providers.ErrOther,
 	} {
 		srv, _ := script(t, func(n int, w http.ResponseWriter, r *http.Request) { w.WriteHeader(status) })
 		var ws waits
 		c := newTestClient(srv, &ws, nil)
-		if got := providers.KindOf(c.DoJSON(t.Context(), http.MethodGet, "/x", nil, nil)); got != want {
+		if got := providers.ClassOf(c.DoJSON(t.Context(), http.MethodGet, "/x", nil, nil)); got != want {
 			t.Errorf("status %d: kind %s, want %s", status, got, want)
 		}
 	}
@@ -497,7 +497,7 @@ func TestUnauthorizedRefreshesOnce(t *testing.T) {
 	valid.Store("never")
 	calls.Store(0)
 	err := c.DoJSON(t.Context(), http.MethodGet, "/x", nil, nil)
-	if providers.KindOf(err) != providers.ErrDenied || !strings.Contains(err.Error(), "token expired") {
+	if !errors.Is(err, providers.ErrDenied) || !strings.Contains(err.Error(), "token expired") {
 		t.Fatalf("err = %v, want denied with the API message", err)
 	}
 	if calls.Load() != 2 || b.Fetches() != 3 {

@@ -300,7 +300,7 @@ func TestAuthErrors(t *testing.T) {
 	bad := providerFor(t, s.URL(), map[string]string{"NX_USER": "auditor", "NX_PASS": "wrong-password-123"})
 	for range 5 {
 		_, err := bad.Scopes(ctx)
-		if err == nil || providers.KindOf(err) != providers.ErrDenied {
+		if err == nil || !errors.Is(err, providers.ErrDenied) {
 			t.Fatalf("wrong password: %v, want denied", err)
 		}
 		if strings.Contains(err.Error(), "wrong-password-123") {
@@ -320,7 +320,7 @@ func TestAuthErrors(t *testing.T) {
 	s.Deny("rel", true)
 	good := providerFor(t, s.URL(), map[string]string{"NX_USER": "auditor", "NX_PASS": "nexus-test-password"})
 	err = good.Repositories(ctx, providers.Scope{Name: "rel"}, &collector{})
-	if providers.KindOf(err) != providers.ErrDenied {
+	if !errors.Is(err, providers.ErrDenied) {
 		t.Errorf("denied repository: %v", err)
 	}
 }

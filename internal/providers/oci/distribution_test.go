@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -121,7 +122,7 @@ func TestAgainstDistribution(t *testing.T) {
 	// Wrong credentials are refused by the real registry too.
 	env["REG_PASS"] = "not-the-password"
 	_, errs = testutil.Scan(t, p)
-	if providers.KindOf(errs[reg.Host]) != providers.ErrDenied {
+	if !errors.Is(errs[reg.Host], providers.ErrDenied) {
 		t.Errorf("wrong password: %v, want denied", errs[reg.Host])
 	}
 }

@@ -360,7 +360,7 @@ func (p *Provider) catalogErr(err error) error {
 
 func (p *Provider) catalogErr1(err error) error {
 	err = apiError(err)
-	switch providers.KindOf(err) {
+	switch providers.ClassOf(err) {
 	case providers.ErrNotFound, providers.ErrUnsupported:
 		return fmt.Errorf("list /v2/_catalog: the registry does not offer the catalog (it is a Docker extension, not OCI): list the repositories to audit under repositories: %w", err)
 	case providers.ErrDenied:
@@ -406,7 +406,7 @@ func apiError(err error) error {
 	if !errors.As(err, &te) {
 		return err
 	}
-	ae := &providers.APIError{Kind: httpapi.KindForStatus(te.StatusCode), Status: te.StatusCode, Err: err}
+	ae := &providers.APIError{Class: httpapi.ClassForStatus(te.StatusCode), Status: te.StatusCode, Err: err}
 	if len(te.Errors) > 0 {
 		ae.Code = string(te.Errors[0].Code)
 		ae.Message = te.Errors[0].Message

@@ -209,7 +209,7 @@ func TestConfiguredRepositoriesWhenNoCatalog(t *testing.T) {
 	}
 	_, errs := testutil.Scan(t, f.provider(t, nil))
 	err := errs[strings.TrimPrefix(f.hs.URL, "http://")]
-	if err == nil || !strings.Contains(err.Error(), "repositories") || providers.KindOf(err) != providers.ErrNotFound {
+	if err == nil || !strings.Contains(err.Error(), "repositories") || !errors.Is(err, providers.ErrNotFound) {
 		t.Fatalf("scope error %v: want a not-found error that says to list repositories", err)
 	}
 
@@ -237,7 +237,7 @@ func TestCredentials(t *testing.T) {
 
 	f.env[passEnv] = "wrong"
 	_, errs := testutil.Scan(t, f.provider(t, nil))
-	if errs[scope] == nil || providers.KindOf(errs[scope]) != providers.ErrDenied && !strings.Contains(errs[scope].Error(), "401") {
+	if errs[scope] == nil || !errors.Is(errs[scope], providers.ErrDenied) && !strings.Contains(errs[scope].Error(), "401") {
 		t.Errorf("wrong password: %v, want denied", errs[scope])
 	}
 	if strings.Contains(fmt.Sprint(errs[scope]), "wrong") {
@@ -253,7 +253,7 @@ func TestCredentials(t *testing.T) {
 	f.srv.SetDenied(true)
 	f.env[passEnv] = f.push.Auth.(*authn.Basic).Password
 	_, errs = testutil.Scan(t, f.provider(t, nil))
-	if providers.KindOf(errs[scope]) != providers.ErrDenied || !strings.Contains(errs[scope].Error(), "grant catalog access") {
+	if !errors.Is(errs[scope], providers.ErrDenied) || !strings.Contains(errs[scope].Error(), "grant catalog access") {
 		t.Errorf("denied catalog: %v", errs[scope])
 	}
 
@@ -385,7 +385,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	// A storm: every attempt throttled; the scope fails with the registry's code.
 	throttled.Store(-1000)
 	_, errs = testutil.Scan(t, p)
-	if err := errs[strings.TrimPrefix(front.URL, "http://")]; providers.KindOf(err) != providers.ErrThrottled || !strings.Contains(err.Error(), "TOOMANYREQUESTS") {
+	if err := errs[strings.TrimPrefix(front.URL, "http://")]; !errors.Is(err, providers.ErrThrottled) || !strings.Contains(err.Error(), "TOOMANYREQUESTS") {
 		t.Errorf("storm: %v, want throttled naming TOOMANYREQUESTS", err)
 	}
 }

@@ -317,7 +317,7 @@ func denied(t *testing.T, s Suite) {
 	env.Add(t, name(0), env.bare())
 	env.Deny(t)
 	repos, err := scopeErr(t, env)
-	if k := providers.KindOf(err); k != providers.ErrDenied {
+	if k := providers.ClassOf(err); k != providers.ErrDenied {
 		t.Errorf("denied scope: error kind %s (%v), want %s", k, err, providers.ErrDenied)
 	}
 	for _, r := range repos {
@@ -335,7 +335,7 @@ func throttled(t *testing.T, s Suite) {
 	env.Add(t, name(0), env.bare())
 	env.Throttle(t)
 	_, err := scopeErr(t, env)
-	if k := providers.KindOf(err); k != providers.ErrThrottled {
+	if k := providers.ClassOf(err); k != providers.ErrThrottled {
 		t.Errorf("throttled scope: error kind %s (%v), want %s", k, err, providers.ErrThrottled)
 	}
 }

@@ -167,11 +167,11 @@ func (p *Provider) isOrg(ctx context.Context, c *httpapi.Client, ns string) (boo
 	if err == nil {
 		return true, nil
 	}
-	if providers.KindOf(err) != providers.ErrNotFound {
+	if !errors.Is(err, providers.ErrNotFound) {
 		return false, fmt.Errorf("namespace %s: look up organisation: %w", ns, err)
 	}
 	uerr := c.DoJSON(ctx, http.MethodGet, "/api/v1/users/"+url.PathEscape(ns), nil, nil)
-	if providers.KindOf(uerr) == providers.ErrNotFound {
+	if errors.Is(uerr, providers.ErrNotFound) {
 		return false, fmt.Errorf("namespace %s: neither an organisation nor a user: %w", ns, uerr)
 	}
 	// Any other answer (even a denial of the user lookup) leaves "user" as
@@ -185,7 +185,7 @@ func policies(ctx context.Context, c *httpapi.Client, path string) (ps []policy,
 		Policies []policy `json:"policies"`
 	}
 	resp, err := c.Do(ctx, httpapi.Request{Path: path})
-	if providers.KindOf(err) == providers.ErrNotFound {
+	if errors.Is(err, providers.ErrNotFound) {
 		return nil, true, nil
 	}
 	if err != nil {
@@ -402,7 +402,7 @@ func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol provide
 		c.Noop, c.To, c.Action = true, r.Immutability, "none: every tag is already immutable"
 		return c, nil
 	case providers.ModeUnsupported:
-		return c, &providers.APIError{Kind: providers.ErrUnsupported,
+		return c, &providers.APIError{Class: providers.ErrUnsupported,
 			Message: fmt.Sprintf("%s/%s cannot be fixed: %s", r.Scope, r.Name, noteUnsupported)}
 	}
 	h, ok := r.Handle.(handle)
@@ -471,7 +471,7 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 	case err != nil:
 		return res, fmt.Errorf("%s: read immutability policies before writing: %w", f.target(), err)
 	case off:
-		return res, &providers.APIError{Kind: providers.ErrUnsupported, Status: http.StatusNotFound,
+		return res, &providers.APIError{Class: providers.ErrUnsupported, Status: http.StatusNotFound,
 			Message: fmt.Sprintf("%s: %s", f.target(), noteUnsupported)}
 	}
 	allowed := allowedPatterns(ch.To.MutablePatterns)

@@ -197,7 +197,7 @@ func TestUnsupported(t *testing.T) {
 		t.Errorf("warnings: %+v", ws)
 	}
 	_, err := e.p.Plan(t.Context(), c.ByKey()["acme/worker"], providers.FixPolicy{})
-	if providers.KindOf(err) != providers.ErrUnsupported {
+	if !errors.Is(err, providers.ErrUnsupported) {
 		t.Errorf("plan on unsupported: %v", err)
 	}
 }
@@ -370,7 +370,7 @@ func TestScopeDenied(t *testing.T) {
 	seedAcme(t, e.s)
 	e.s.Deny("acme", true)
 	c, errs := testutil.Scan(t, e.p)
-	if providers.KindOf(errs["acme"]) != providers.ErrDenied || !strings.Contains(errs["acme"].Error(), "acme") {
+	if !errors.Is(errs["acme"], providers.ErrDenied) || !strings.Contains(errs["acme"].Error(), "acme") {
 		t.Errorf("acme: %v", errs["acme"])
 	}
 	if _, ok := c.ByKey()["alice/sandbox"]; !ok || errs["alice"] != nil {
@@ -419,7 +419,7 @@ func TestCredentials(t *testing.T) {
 	p, _ = newProvider(config.Provider{Name: "q", Endpoint: hs.URL, Credentials: config.Credentials{TokenEnv: tokenEnv}},
 		providers.Options{Getenv: func(string) string { return "wrong" }}, nil)
 	err = p.Repositories(t.Context(), providers.Scope{Name: "acme"}, &testutil.Emitter{})
-	if providers.KindOf(err) != providers.ErrDenied || strings.Contains(err.Error(), "wrong") {
+	if !errors.Is(err, providers.ErrDenied) || strings.Contains(err.Error(), "wrong") {
 		t.Errorf("wrong token: %v", err)
 	}
 	if _, err := New(context.Background(), config.Provider{Name: "q"}, providers.Options{}); err == nil {
