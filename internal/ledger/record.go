@@ -302,6 +302,13 @@ func (r *Recorder) flushLocked(ctx context.Context) (err error) {
 	if err := r.insertStage(ctx, tx); err != nil {
 		return err
 	}
+	if s.engine == Postgres {
+		// Temporary tables get no autovacuum statistics: without these the
+		// planner guesses their size and may walk every open interval.
+		if _, err := tx.ExecContext(ctx, "ANALYZE ledger_stage, ledger_stage_done"); err != nil {
+			return fmt.Errorf("ledger %s: analyze staging: %w", s.where, err)
+		}
+	}
 	var overwrites []Overwrite
 	if len(r.rows) > 0 {
 		rows, err := tx.QueryContext(ctx, batchSQL.overwrites)
@@ -361,9 +368,16 @@ func (r *Recorder) flushLocked(ctx context.Context) (err error) {
 			}
 		}
 	}
-	for _, t := range []string{"ledger_stage", "ledger_stage_done"} {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
-			return fmt.Errorf("ledger %s: clear %s: %w", s.where, t, err)
+	// PostgreSQL: TRUNCATE, since deleted rows of a temporary table are never
+	// vacuumed and every later batch would read them again. SQLite turns an
+	// unqualified DELETE into a truncate.
+	clearStage := []string{"DELETE FROM ledger_stage", "DELETE FROM ledger_stage_done"}
+	if s.engine == Postgres {
+		clearStage = []string{"TRUNCATE ledger_stage, ledger_stage_done"}
+	}
+	for _, q := range clearStage {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("ledger %s: clear staging: %w", s.where, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
