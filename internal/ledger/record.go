@@ -46,7 +46,7 @@ type Overwrite struct {
 type RecordOptions struct {
 	// Now is the clock (time.Now when nil); tests set it.
 	Now func() time.Time
-	// BatchSize is how many rows one transaction writes (default 5000).
+	// BatchSize is how many rows one transaction writes (default 1000).
 	BatchSize int
 	// OnOverwrite, when set, is called for each overwrite found, from the
 	// goroutine that flushes a batch.
@@ -92,7 +92,7 @@ func (s *Store) Record(opts RecordOptions) *Recorder {
 		opts.Now = time.Now
 	}
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = 5000
+		opts.BatchSize = 1000
 	}
 	return &Recorder{s: s, opts: opts, scans: map[string]int64{}, tags: map[string]int64{}, batchIdx: map[stageKey]int{}}
 }

@@ -1,0 +1,66 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	ecremu "github.com/immutag/immutag/internal/emulator/ecr"
+)
+
+// BenchmarkLedgerAudit100k audits 100 ECR repositories holding 1,000 tags
+// each (100,000 tags) in a child process, plain and with --record into a
+// fresh SQLite ledger, and reports both peak RSS figures, their difference,
+// the recording run's wall time and its DescribeImages calls per repository
+// (the tag-listing pages: 1,000 images a page).
+func BenchmarkLedgerAudit100k(b *testing.B) {
+	const repos, tags = 100, 1000
+	emu := ecremu.New()
+	if err := emu.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { emu.Close() })
+	acct := ecremu.DefaultAccount
+	for r := 0; r < repos; r++ {
+		name := fmt.Sprintf("team/svc-%03d", r)
+		if err := emu.CreateRepository(acct, "us-east-1", name, ecremu.Mutable); err != nil {
+			b.Fatal(err)
+		}
+		for t := 0; t < tags; t++ {
+			if err := emu.PutImage(acct, "us-east-1", name, "v"+strconv.Itoa(t), fmt.Sprintf("sha256:%064x", r*tags+t)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	dir := b.TempDir()
+	cfg := filepath.Join(dir, "immutag.yaml")
+	body := "version: 1\nproviders:\n  - name: aws\n    kind: ecr\n    endpoint: " + emu.URL() + "\n    regions: [us-east-1]\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	env := map[string]string{"AWS_ACCESS_KEY_ID": "AKIAEMULATORBENCH000", "AWS_SECRET_ACCESS_KEY": "bench-secret",
+		"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_STS": emu.URL()}
+	for i := 0; i < b.N; i++ {
+		plain := runImmutag(b, env, "audit", "--config", cfg, "-o", "json", "--output", filepath.Join(dir, "plain.json"))
+		before := emu.Calls().Get("DescribeImages")
+		ledgerPath := filepath.Join(dir, fmt.Sprintf("ledger-%d.db", i))
+		first := runImmutag(b, env, "audit", "--config", cfg, "-o", "json", "--output", filepath.Join(dir, "first.json"), "--record", "--ledger", ledgerPath)
+		calls := emu.Calls().Get("DescribeImages") - before
+		again := runImmutag(b, env, "audit", "--config", cfg, "-o", "json", "--output", filepath.Join(dir, "again.json"), "--record", "--ledger", ledgerPath)
+		for name, r := range map[string]childRun{"plain": plain, "first": first, "again": again} {
+			if r.Code != 0 {
+				b.Fatalf("%s: exit %d: %s\n%s", name, r.Code, r.Err, tail(r.Stderr))
+			}
+		}
+		b.ReportMetric(plain.RSSMB, "plain-peak-RSS-MB")
+		b.ReportMetric(first.RSSMB, "record-peak-RSS-MB")
+		b.ReportMetric(first.RSSMB-plain.RSSMB, "record-extra-RSS-MB")
+		b.ReportMetric(plain.Wall.Seconds(), "plain-s")
+		b.ReportMetric(first.Wall.Seconds(), "record-first-s")
+		b.ReportMetric(again.Wall.Seconds(), "record-unchanged-s")
+		b.ReportMetric(float64(calls)/repos, "DescribeImages/repo")
+		b.Logf("load average %s", loadAvg())
+	}
+}
