@@ -50,6 +50,9 @@ func startACR(b *testing.B, tags, writesPerMinute int, o sandbox.Options) (*sand
 func fixACR(b *testing.B, sb *sandbox.Sandbox, writesPerMinute, workers int) (childRun, *report) {
 	b.Helper()
 	cfg := sb.Config(time.Now())
+	// Nothing may stay mutable: the loop is measured on every unlocked tag
+	// (an allowed latest would stay unlocked and skew PATCH per tag).
+	cfg.Policy.MutableTagsAllowed = nil
 	for i := range cfg.Providers {
 		cfg.Providers[i].Rate.RequestsPerSecond = float64(writesPerMinute) / 60
 		cfg.Providers[i].Rate.MaxConcurrent = workers
