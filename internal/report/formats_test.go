@@ -439,3 +439,40 @@ func TestLargeEstatesStreamUnsorted(t *testing.T) {
 		}
 	}
 }
+
+// With colour on, the STATUS column still lines up: every row's MODE
+// column starts at the same visible offset as the header's.
+func TestTableColourAlignment(t *testing.T) {
+	r := sampleReport(t, false)
+	var b strings.Builder
+	if err := Table(&b, r, Options{Color: true, Verbose: true}); err != nil {
+		t.Fatal(err)
+	}
+	ansi := regexp.MustCompile("\x1b\\[[0-9;]*m")
+	want := -1
+	for _, line := range strings.Split(b.String(), "\n") {
+		plain := ansi.ReplaceAllString(line, "")
+		if !strings.Contains(plain, "compliant") && !strings.Contains(plain, "drift") && !strings.HasPrefix(plain, "PROVIDER") {
+			continue
+		}
+		i := strings.Index(plain, "MODE")
+		if i < 0 {
+			for _, m := range []string{"immutable", "partial", "mutable", "unknown", "unsupported"} {
+				if j := strings.Index(plain, "  "+m); j >= 0 && (i < 0 || j < i) {
+					i = j + 2
+				}
+			}
+		}
+		if i < 0 {
+			continue
+		}
+		if want < 0 {
+			want = i
+		} else if i != want {
+			t.Fatalf("column starts at %d, header at %d:\n%s", i, want, ansi.ReplaceAllString(b.String(), ""))
+		}
+	}
+	if want < 0 {
+		t.Fatal("no header found")
+	}
+}

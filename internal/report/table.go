@@ -53,7 +53,14 @@ func eachSorted(s *audit.Spool[audit.Finding], fn func(audit.Finding) error) err
 
 func findingsTable(w io.Writer, r *audit.Report, o Options) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	header := "PROVIDER\tSCOPE\tREPOSITORY\tSTATUS\tMODE\tDETAIL\n"
+	status := "STATUS"
+	if o.Color {
+		// tabwriter counts the bytes of colour codes as width: give the
+		// header cell codes of the same length as a coloured status
+		// (default colour, then reset) so the column lines up.
+		status = "\x1b[39m" + status + "\x1b[0m"
+	}
+	header := "PROVIDER\tSCOPE\tREPOSITORY\t" + status + "\tMODE\tDETAIL\n"
 	fmt.Fprint(tw, header)
 	rows, hidden := 0, 0
 	total := r.Findings.Len() // Len locks the spool; Each holds that lock while it calls back.
