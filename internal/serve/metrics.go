@@ -16,6 +16,7 @@ import (
 // Metric names (contract for dashboards and examples/prometheus/alerts.yaml).
 const (
 	MetricRepositories        = "immutag_repositories"
+	MetricRepositoriesPreFix  = "immutag_repositories_before_enforcement"
 	MetricScopeErrors         = "immutag_scope_errors"
 	MetricScans               = "immutag_scans_total"
 	MetricScanErrors          = "immutag_scan_errors_total"
@@ -52,6 +53,7 @@ type Metrics struct {
 	reg *prometheus.Registry
 
 	repositories   *prometheus.GaugeVec
+	preFix         *prometheus.GaugeVec
 	scopeErrors    *prometheus.GaugeVec
 	scans          *prometheus.CounterVec
 	scanErrors     *prometheus.CounterVec
@@ -74,6 +76,9 @@ func NewMetrics(version string) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
 	m.repositories = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricRepositories,
 		Help: "Repositories in the latest report, by provider and status (compliant, drift, exempt, error)."},
+		[]string{"provider", "status"})
+	m.preFix = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricRepositoriesPreFix,
+		Help: "With --enforce: repositories by provider and status as the scan found them, before the fixes of that pass (" + MetricRepositories + " is read again after them)."},
 		[]string{"provider", "status"})
 	m.scopeErrors = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricScopeErrors,
 		Help: "Scopes (account/region, project, registry, namespace) the latest scan could not list completely, by provider."},
@@ -118,7 +123,7 @@ func NewMetrics(version string) *Metrics {
 	info := prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricBuildInfo,
 		Help: "Build information.", ConstLabels: prometheus.Labels{"version": version}})
 	info.Set(1)
-	m.reg.MustRegister(m.repositories, m.scopeErrors, m.scans, m.scanErrors, m.scanDuration, m.lastScan,
+	m.reg.MustRegister(m.repositories, m.preFix, m.scopeErrors, m.scans, m.scanErrors, m.scanDuration, m.lastScan,
 		m.lastSuccessful, m.skipped, m.fixes, m.acrLocked, m.apiCalls, m.apiThrottles, m.webhook, m.overwrites, m.pending,
 		m.ready, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -137,6 +142,17 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // Handler serves the registry in the Prometheus exposition formats.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// observePreFix keeps the counts a scan found before enforcement fixed
+// anything, as their own metric.
+func (m *Metrics) observePreFix(s audit.Summary) {
+	m.preFix.Reset()
+	for prov, c := range s.ByProvider {
+		for _, st := range statuses {
+			m.preFix.WithLabelValues(prov, string(st)).Set(float64(countOf(c, st)))
+		}
+	}
 }
 
 // observeReport sets the gauges from a finished report and counts its errors.

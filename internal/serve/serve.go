@@ -473,8 +473,23 @@ func (s *Service) scanOnce(soft, hard context.Context) {
 		s.log.Info("enforcement skipped: another replica is the leader", "run_id", rep.Run.ID)
 	} else if s.opts.Enforce {
 		rep.Changes = audit.NewSpool[audit.ChangeRecord]()
-		s.enforce(soft, hard, sc.Changes, rep.Run.ID, func(rec audit.ChangeRecord) { _ = rep.Changes.Add(rec) })
+		applied := 0
+		s.enforce(soft, hard, sc.Changes, rep.Run.ID, func(rec audit.ChangeRecord) {
+			if rec.Writes > 0 {
+				applied++
+			}
+			_ = rep.Changes.Add(rec)
+		})
 		rep.Run.FinishedAt = s.opts.Now().UTC()
+		s.metrics.observePreFix(rep.Summary)
+		if applied > 0 && soft.Err() == nil {
+			// Publish what the registries say now, not the drift the pass
+			// just fixed: read them again, keep this pass's change records.
+			if post := s.reread(soft, rep); post != nil {
+				defer post.Close()
+				rep = post
+			}
+		}
 	}
 	path, err := s.hist.write(rep)
 	if err != nil {
@@ -489,6 +504,25 @@ func (s *Service) scanOnce(soft, hard context.Context) {
 	s.log.Info("scan finished", "run_id", rep.Run.ID, "repositories", sm.Repositories, "compliant", sm.Compliant,
 		"drift", sm.Drift, "exempt", sm.Exempt, "error", sm.Error, "scope_errors", sm.ScopeErrors,
 		"duration", rep.Run.FinishedAt.Sub(rep.Run.StartedAt), "report", path)
+}
+
+// reread scans again after an enforcement pass wrote something and returns
+// the post-fix report carrying pre's run and change records, or nil (pre
+// stays the published state) when the scan fails.
+func (s *Service) reread(ctx context.Context, pre *audit.Report) *audit.Report {
+	sc, err := s.opts.Scan(ctx, s.provs, false)
+	if err != nil {
+		s.log.Warn("re-read after enforcement failed; publishing the pre-fix state", "run_id", pre.Run.ID, "error", err)
+		return nil
+	}
+	if sc.Changes != nil {
+		sc.Changes.Close()
+	}
+	post := sc.Report
+	post.Run = pre.Run
+	post.Run.FinishedAt = s.opts.Now().UTC()
+	post.Changes, pre.Changes = pre.Changes, nil
+	return post
 }
 
 // learnRegistries remembers the ACR login servers a scan listed, so

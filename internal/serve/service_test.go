@@ -275,6 +275,18 @@ func TestEnforceWithFake(t *testing.T) {
 	if int64(len(js)) != writes["aws"]+writes["acr"] {
 		t.Fatalf("%d journaled writes, report has %d", len(js), writes["aws"]+writes["acr"])
 	}
+	// The published state is read again after the fixes: aws's two fixed
+	// repositories count as compliant now (acr's broken write still drifts),
+	// and the pre-fix counts are their own metric.
+	if rep.Summary.ByProvider["aws"].Drift != 0 || rep.Summary.ByProvider["aws"].Compliant != 3 || rep.Summary.ByProvider["acr"].Drift != 1 {
+		t.Errorf("published summary is not the post-fix state: %+v", rep.Summary.ByProvider)
+	}
+	if got := mustValue(t, mfs, MetricRepositories, map[string]string{"provider": "aws", "status": "drift"}); got != 0 {
+		t.Errorf("%s drift after enforcement = %v, want 0", MetricRepositories, got)
+	}
+	if got := mustValue(t, mfs, MetricRepositoriesPreFix, map[string]string{"provider": "aws", "status": "drift"}); got != 2 {
+		t.Errorf("%s drift = %v, want 2 (bad1, bad2 before the fix)", MetricRepositoriesPreFix, got)
+	}
 }
 
 func TestScanFailureCounted(t *testing.T) {
