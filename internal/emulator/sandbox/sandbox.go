@@ -412,6 +412,9 @@ func (s *Sandbox) SetFaults(kind string, f emulator.Faults) error {
 func (s *Sandbox) DenyScope(d Deny) error {
 	for _, b := range s.backends {
 		if d.Provider == b.provider.Name || d.Provider == b.kind {
+			if err := b.knownScope(d.Scope); err != nil {
+				return fmt.Errorf("sandbox: deny %s: %w", d, err)
+			}
 			if err := b.deny(d.Scope); err != nil {
 				return fmt.Errorf("sandbox: deny %s: %w", d, err)
 			}
@@ -456,6 +459,34 @@ func (b *backend) keys() config.Keys {
 		b.provider.Settings = ks
 	}
 	return ks
+}
+
+// knownScope refuses a scope the sandbox's config does not audit: denying
+// it would change nothing, and accepting it silently hid typos.
+func (b *backend) knownScope(scope string) error {
+	check := func(what, v, key string) error {
+		l := b.list(key)
+		if len(l) == 0 || slices.Contains(l, v) {
+			return nil
+		}
+		return fmt.Errorf("%s %q is not audited by the sandbox (its %s: %s)", what, v, key, strings.Join(l, ", "))
+	}
+	switch b.kind {
+	case providers.KindECR:
+		_, region, _ := strings.Cut(scope, "/")
+		return check("region", region, "regions")
+	case providers.KindArtifactRegistry:
+		project, loc, _ := strings.Cut(scope, "/")
+		if err := check("project", project, "projects"); err != nil || loc == "" {
+			return err
+		}
+		return check("location", loc, "locations")
+	case providers.KindDockerHub, providers.KindQuay:
+		return check("namespace", scope, "namespaces")
+	case providers.KindHarbor:
+		return check("project", scope, "projects")
+	}
+	return nil
 }
 
 // list is the list-valued key of the backend's entry.

@@ -192,6 +192,9 @@ func TestParseDenyAndErrors(t *testing.T) {
 		{Kinds: []string{"gcr"}},
 		{Kinds: []string{providers.KindQuay}, Deny: []Deny{{Provider: "harbor", Scope: "x"}}},
 		{Kinds: []string{providers.KindECR}, Deny: []Deny{{Provider: "ecr", Scope: "no-region"}}},
+		// Scopes the sandbox does not audit are refused, not accepted silently.
+		{Kinds: []string{providers.KindQuay}, Deny: []Deny{{Provider: "quay", Scope: "no-such-org"}}},
+		{Kinds: []string{providers.KindECR}, Deny: []Deny{{Provider: "ecr", Scope: "123456789012/mars-north-1"}}},
 	} {
 		sb, err := Start(ctx, o)
 		if err == nil {
