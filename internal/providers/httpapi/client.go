@@ -371,12 +371,15 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("%s: %w", what, context.Cause(ctx))
 			}
-			if !idem || !transient(rerr) || attempt >= c.o.MaxRetries {
+			if !idem || !transient(rerr) || attempt >= c.o.MaxRetries || (refused(rerr) && attempt >= maxRefusedRetries) {
 				return nil, fmt.Errorf("%s: %w", what, rerr)
 			}
 			wait := c.backoff(attempt)
-			c.log.LogAttrs(ctx, slog.LevelDebug, "http retry after transport error",
-				slog.String("call", what), slog.Int("attempt", attempt+1), slog.Duration("wait", wait), slog.String("error", rerr.Error()))
+			// At warn: an endpoint that does not answer is what an operator
+			// must see, with where it is (the logger carries the provider).
+			c.log.LogAttrs(ctx, slog.LevelWarn, "http retry after transport error",
+				slog.String("endpoint", u.Scheme+"://"+u.Host), slog.String("call", what), slog.Int("attempt", attempt+1),
+				slog.Duration("wait", wait), slog.String("error", rerr.Error()))
 			if err := c.o.Sleep(ctx, wait); err != nil {
 				return nil, fmt.Errorf("%s: %w", what, err)
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -605,3 +606,34 @@ func TestBaseURLPrefixKept(t *testing.T) {
 }
 
 func tlsOpts(ca string) config.TLS { return config.TLS{CAFile: ca} }
+
+// A refused connection is retried a bounded number of times, each retry
+// logged at warn with the endpoint; an unknown host is not retried at all.
+func TestUnreachableFailsFast(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now: connections are refused
+	var logs bytes.Buffer
+	w := &waits{}
+	c := New(Options{BaseURL: "http://" + addr, Sleep: w.sleep, BaseBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond,
+		MaxRetries: 10, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	err = c.DoJSON(t.Context(), http.MethodGet, "/v2/", nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := len(w.all()); n != maxRefusedRetries {
+		t.Fatalf("%d retries of a refused connection, want %d", n, maxRefusedRetries)
+	}
+	if got := strings.Count(logs.String(), "level=WARN"); got != maxRefusedRetries || !strings.Contains(logs.String(), "endpoint=http://"+addr) {
+		t.Fatalf("retry logs:\n%s", logs.String())
+	}
+	if transient(&net.DNSError{Err: "no such host", Name: "registry.invalid", IsNotFound: true}) {
+		t.Fatal("an unknown host is retried")
+	}
+	if !transient(&net.DNSError{Err: "server misbehaving", Name: "registry.example", IsTemporary: true}) {
+		t.Fatal("a temporary DNS failure is not retried")
+	}
+}

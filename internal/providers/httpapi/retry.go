@@ -78,6 +78,12 @@ func transient(err error) bool {
 	if errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) || errors.As(err, &cv) {
 		return false
 	}
+	// An unknown host does not appear by asking again: fail now, not after
+	// the whole backoff.
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		return false
+	}
 	var ne net.Error
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
@@ -178,3 +184,11 @@ func bound(s string) string {
 	}
 	return s[:cut] + "…"
 }
+
+// maxRefusedRetries bounds retries of a refused connection: nothing listens
+// there, and a restart that takes longer than a few backoffs is an outage
+// to report, not to wait out (an unreachable endpoint used to hold a run
+// for tens of seconds).
+const maxRefusedRetries = 2
+
+func refused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
