@@ -177,11 +177,6 @@ func (p Policy) auditPolicy() audit.Policy {
 	return audit.Policy{MutableTagsAllowed: slices.Clone(p.MutableTagsAllowed), Exemptions: ex, Now: now}
 }
 
-// Grade evaluates one resource with the audit policy engine.
-func Grade(r Resource, p Policy) Finding {
-	return grade(r, p.auditPolicy())
-}
-
 func grade(r Resource, ap audit.Policy) Finding {
 	name := r.Name
 	if !r.NameKnown {

@@ -77,12 +77,6 @@ func seedGHCR(srv *ghcremu.Server, n int) error {
 	return nil
 }
 
-// OCI returns the oci emulator (nil when that kind did not start).
-func (s *Sandbox) OCI() *ociemu.Server { return s.oci }
-
-// GHCR returns the ghcr emulator (nil when that kind did not start).
-func (s *Sandbox) GHCR() *ghcremu.Server { return s.ghcr }
-
 // noSetting reports whether kind's emulator stands for a registry without
 // a tag-immutability setting.
 func (s *Sandbox) noSetting(kind string) bool {
