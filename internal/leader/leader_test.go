@@ -83,10 +83,15 @@ func TestLeaderFencesItselfWhenCutOff(t *testing.T) {
 	// Cut a off: every renewal fails from now on.
 	a.e.db.Close()
 	waitFor(t, "a steps down", func() bool { return !a.e.IsLeader() })
-	a.mu.Lock()
-	ev := append([]bool(nil), a.events...)
-	a.mu.Unlock()
-	if len(ev) < 2 || !ev[0] || ev[len(ev)-1] {
+	// IsLeader turns false by the clock; the change is announced at the
+	// elector's next step.
+	events := func() []bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return append([]bool(nil), a.events...)
+	}
+	waitFor(t, "a announces it stepped down", func() bool { ev := events(); return len(ev) >= 2 && !ev[len(ev)-1] })
+	if ev := events(); !ev[0] {
 		t.Errorf("leadership changes %v, want became leader then stepped down", ev)
 	}
 	b := start(t, dsn, "b")
