@@ -120,20 +120,20 @@ func parseYAML(file string, raw []byte, lines map[string]int) (*value, error) {
 		if errors.Is(err, io.EOF) {
 			return &value{}, nil
 		}
-		return nil, yamlError(file, err)
+		return nil, yamlError(file, raw, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		return nil, &Error{File: file, Line: extra.Line, Msg: "yaml: a second document (---) is not supported; keep one config per file"}
 	} else if !errors.Is(err, io.EOF) {
-		return nil, yamlError(file, err)
+		return nil, yamlError(file, raw, err)
 	}
 	p := &nodeParser{file: file, lines: lines}
 	return p.node(&doc, "", 0)
 }
 
 // yamlError turns a yaml.v3 error into a located one-line Error.
-func yamlError(file string, err error) error {
+func yamlError(file string, raw []byte, err error) error {
 	msg := oneLine(err.Error())
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		n, _ := strconv.Atoi(m[1])
@@ -142,9 +142,31 @@ func yamlError(file string, err error) error {
 		if parserError(m[2]) {
 			n++
 		}
+		// A tab in the indentation is reported at the line of the node
+		// being scanned, which is the line before the tab: name the tab's.
+		if strings.Contains(m[2], "found a tab character") {
+			if t := tabIndentLine(raw, n); t > 0 {
+				n = t
+			}
+		}
 		return &Error{File: file, Line: n, Msg: "yaml: " + m[2]}
 	}
 	return &Error{File: file, Msg: msg}
+}
+
+// tabIndentLine is the first line at or after from (1-based) whose
+// indentation holds a tab, or 0.
+func tabIndentLine(raw []byte, from int) int {
+	for i, l := range strings.Split(string(raw), "\n") {
+		if i+1 < from {
+			continue
+		}
+		indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]
+		if strings.Contains(indent, "\t") {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // parserError reports whether a yaml.v3 message comes from libyaml's parser

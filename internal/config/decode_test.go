@@ -60,6 +60,8 @@ providers:
 policy:
   mutable_tags_allowed: a: b
 `},
+	{name: "yaml tab in indentation", line: 5, msg: "yaml: found a tab character", yaml: "version: 1\nproviders:\n  - name: a\n    kind: ecr\n\tregions: [x]\n"},
+	{name: "yaml tab on line 2", line: 2, msg: "yaml: found a tab character", yaml: "version: 1\n\tproviders: []\n"},
 	{name: "yaml syntax unclosed list", line: 5, msg: "yaml:", yaml: "version: 1\nproviders:\n  - name: aws\n    kind: ecr\n    regions: [us-east-1\n"},
 	{name: "duplicate yaml key", key: "providers[0].name", line: 4, msg: "duplicate key (first set at line 3)", yaml: "version: 1\nproviders:\n  - name: aws\n    name: aws2\n    kind: ecr\n    regions: [us-east-1]\n"},
 	{name: "second document", line: 6, msg: "second document", yaml: "version: 1\nproviders:\n  - name: aws\n    kind: ecr\n    regions: [us-east-1]\n---\nversion: 1\n"},
