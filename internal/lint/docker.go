@@ -23,6 +23,7 @@ type jobState struct {
 	// echo per line.
 	pending *pendingOut
 	wrote   map[string]*step
+	byValue map[string][]*refSite
 }
 
 type pendingOut struct {
@@ -237,6 +238,7 @@ func (j *jobState) echo(st *step, scr *script, x *shExpander, cmd string, args [
 	for _, a := range args {
 		via = append(via, x.ctx.referencedDefs(a.text, x.vars)...)
 	}
+	via = flatVia(via)
 	vals := x.ctx.enumerate(func() string {
 		if cmd == "printf" {
 			f := x.word(args[0].text)
@@ -328,6 +330,7 @@ func (j *jobState) setOutputCommand(st *step, scr *script, x *shExpander, args [
 	for _, a := range args {
 		via = append(via, x.ctx.referencedDefs(a.text, x.vars)...)
 	}
+	via = flatVia(via)
 	var d varDef
 	name := ""
 	for _, v := range vals {
@@ -978,6 +981,12 @@ func registryOutput(o string) bool {
 // finish reports the job's pushed references with a fix that renames the
 // reference in every build, tag and push of the job.
 func (j *jobState) finish() {
+	// Index the sites by value once: a script with many pushes (and many
+	// values per push) must not cost the square of its sites.
+	j.byValue = map[string][]*refSite{}
+	for _, g := range j.sites {
+		j.byValue[g.value] = append(j.byValue[g.value], g)
+	}
 	for _, s := range j.sites {
 		if !(s.kind == sitePush || s.kind == siteImagetools || s.kind == siteBuild && s.pushed || s.kind == siteTagDst) {
 			continue
@@ -989,11 +998,11 @@ func (j *jobState) finish() {
 		if s.kind == siteTagDst && j.pushes(s.value) {
 			continue // the push of the same reference is reported, with this line in its fix
 		}
-		var group []*refSite
-		for _, g := range j.sites {
-			if g.value == s.value {
-				group = append(group, g)
-			}
+		group := j.byValue[s.value]
+		if len(group) > maxGroup {
+			// Hundreds of commands with one reference: no generated fix
+			// (it would cost the square of the script), only the advice.
+			group = nil
 		}
 		// The reference after the fix. When the job already pushes it, a
 		// rewritten push would push the same tag twice, which a registry
@@ -1063,7 +1072,7 @@ func isPlainPush(label string) bool {
 // pushesElsewhere: another command of the job (not s's own, whose other
 // values come from other runs) pushes v.
 func (j *jobState) pushesElsewhere(v string, s *refSite) bool {
-	for _, o := range j.sites {
+	for _, o := range j.sitesOf(v) {
 		if o.value == v && (o.sp.line != s.sp.line || o.sp.start != s.sp.start) && (o.kind == sitePush || o.kind == siteImagetools || o.kind == siteBuild && o.pushed) {
 			return true
 		}
@@ -1071,8 +1080,26 @@ func (j *jobState) pushesElsewhere(v string, s *refSite) bool {
 	return false
 }
 
-func (j *jobState) pushes(v string) bool {
+// maxGroup bounds the commands one fix rewrites.
+const maxGroup = 64
+
+// sitesOf lists the sites with value v (from the index once finish
+// built it).
+func (j *jobState) sitesOf(v string) []*refSite {
+	if j.byValue != nil {
+		return j.byValue[v]
+	}
+	var out []*refSite
 	for _, s := range j.sites {
+		if s.value == v {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (j *jobState) pushes(v string) bool {
+	for _, s := range j.sitesOf(v) {
 		if s.value == v && (s.kind == sitePush || s.kind == siteImagetools || s.kind == siteBuild && s.pushed) {
 			return true
 		}

@@ -321,6 +321,24 @@ func (w *shWalker) elemDefs(item *syntax.Word, x *shExpander) []varDef {
 	return []varDef{d}
 }
 
+// maxVia bounds the definitions a value remembers it was built from.
+const maxVia = 8
+
+// flatVia keeps a few definition sites, without their own chains (those
+// were already followed): memory stays linear in the script.
+func flatVia(defs []varDef) []varDef {
+	var out []varDef
+	seen := map[defSite]bool{}
+	for _, d := range defs {
+		if d.site == nil || seen[*d.site] || len(out) >= maxVia {
+			continue
+		}
+		seen[*d.site] = true
+		out = append(out, varDef{value: d.value, site: d.site})
+	}
+	return out
+}
+
 // arraySplat recognises "${name[@]}" and ${name[@]} (and [*]).
 func arraySplat(raw string) (string, bool) {
 	r := strings.Trim(raw, `"`)
@@ -388,7 +406,7 @@ func (w *shWalker) assign(a *syntax.Assign, x *shExpander) {
 	vals := x.wordAll(raw)
 	// The definitions this value is built from (TAGS="$TAGS,..." keeps
 	// the earlier TAGS), so a fix reaches where a tag was first written.
-	via := x.ctx.referencedDefs(raw, x.vars)
+	via := flatVia(x.ctx.referencedDefs(raw, x.vars))
 	if a.Append {
 		prev, ok := x.vars[name]
 		if !ok {
