@@ -56,6 +56,10 @@ type fixture struct {
 	goodProv  string // provider and scope names in the report
 	badProv   string
 	good, bad string
+	// driftScope holds app-drift when a kind's setting covers a whole
+	// scope, so that one scope cannot hold a compliant and a drifting
+	// repository (GitLab projects, Nexus repositories); empty: good.
+	driftScope string
 
 	px *proxy     // HTTP kinds
 	gp *grpcProxy // Artifact Registry

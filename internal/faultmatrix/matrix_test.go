@@ -2,6 +2,7 @@ package faultmatrix
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -73,6 +74,7 @@ var kinds = []struct {
 	{providers.KindOCI, startOCI},
 	{providers.KindGHCR, startGHCR},
 	{providers.KindArtifactory, startArtifactory},
+	{providers.KindNexus, startNexus},
 }
 
 const (
@@ -492,7 +494,7 @@ func invalidEntriesCell(t *testing.T, fx *fixture) spec {
 			mm, _ := m.(map[string]any)
 			list, _ := mm["repositories"].([]any)
 			mm["repositories"] = add(list, func(n string) any { return n })
-		case providers.KindOCI, providers.KindArtifactory:
+		case providers.KindOCI, providers.KindArtifactory, providers.KindNexus:
 			mm, _ := m.(map[string]any)
 			list, _ := mm["repositories"].([]any)
 			mm["repositories"] = add(list, func(n string) any { return n })
@@ -687,12 +689,18 @@ func checkCell(t *testing.T, fx *fixture, sp spec, r result, calls int) {
 	}
 
 	// The rest of the scan completed.
-	if s, ok := rep.scope(fx.goodProv, fx.good); !ok || s.Status != "ok" {
-		t.Errorf("healthy scope %s/%s: %+v (found %v)", fx.goodProv, fx.good, s, ok)
+	driftScope := cmp.Or(fx.driftScope, fx.good)
+	for _, sc := range []string{fx.good, driftScope} {
+		if s, ok := rep.scope(fx.goodProv, sc); !ok || s.Status != "ok" {
+			t.Errorf("healthy scope %s/%s: %+v (found %v)", fx.goodProv, sc, s, ok)
+		}
 	}
-	for repo, st := range map[string]audit.Status{repoOK: fx.intactStatus(), repoDrift: audit.StatusDrift} {
-		if f, ok := rep.finding(fx.goodProv, fx.good, repo); !ok || f.Status != st {
-			t.Errorf("healthy %s: status %q, want %q (found %v, reason %q)", repo, f.Status, st, ok, f.Reason)
+	for _, h := range []struct {
+		scope, repo string
+		want        audit.Status
+	}{{fx.good, repoOK, fx.intactStatus()}, {driftScope, repoDrift, audit.StatusDrift}} {
+		if f, ok := rep.finding(fx.goodProv, h.scope, h.repo); !ok || f.Status != h.want {
+			t.Errorf("healthy %s/%s: status %q, want %q (found %v, reason %q)", h.scope, h.repo, f.Status, h.want, ok, f.Reason)
 		}
 	}
 

@@ -449,7 +449,14 @@ func (s *Server) catalog(w http.ResponseWriter, r *http.Request) {
 			path = "/v2/_catalog"
 		}
 		q := url.Values{"n": {strconv.Itoa(n)}, "last": {images[n-1]}}
-		w.Header().Set("Link", "<"+s.url+path+"?"+q.Encode()+`>; rel="next"`)
+		// The link names the origin the request came in on, as a server
+		// behind a reverse proxy that forwards Host does, so a client that
+		// reached the emulator through a proxy is sent back through it.
+		base := "http://" + r.Host
+		if r.TLS != nil {
+			base = "https://" + r.Host
+		}
+		w.Header().Set("Link", "<"+base+path+"?"+q.Encode()+`>; rel="next"`)
 	}
 	emulator.WriteJSON(w, http.StatusOK, emulator.ContentJSON, map[string]any{"repositories": images})
 }
