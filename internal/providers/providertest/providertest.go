@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/immutag/immutag/internal/providers"
@@ -387,11 +388,13 @@ func cancellation(t *testing.T, s Suite) {
 }
 
 // stopEmitter fails on the first repository.
-type stopEmitter struct{ n int }
+// stopEmitter fails every repository. Emitters must be safe for concurrent
+// use (adapters emit from several workers), hence the atomic count.
+type stopEmitter struct{ n atomic.Int64 }
 
 var errStop = errors.New("providertest: stop")
 
-func (e *stopEmitter) Repository(providers.Repository) error { e.n++; return errStop }
+func (e *stopEmitter) Repository(providers.Repository) error { e.n.Add(1); return errStop }
 func (e *stopEmitter) Warn(providers.Warning)                {}
 
 func emitterError(t *testing.T, s Suite) {
@@ -409,7 +412,7 @@ func emitterError(t *testing.T, s Suite) {
 	for _, sc := range scopes {
 		var e stopEmitter
 		err := env.Provider.Repositories(t.Context(), sc, &e)
-		if e.n == 0 {
+		if e.n.Load() == 0 {
 			continue
 		}
 		if !errors.Is(err, errStop) {
