@@ -281,6 +281,11 @@ func (p *Provider) eachRepo(ctx context.Context, c *gl.Client, project string, f
 			return fmt.Errorf("project %s: list container repositories: %w", project, apiError(err))
 		}
 		for _, r := range repos {
+			if r == nil {
+				// A null entry has no path: the engine reports the empty
+				// name as an invalid listing entry instead of a panic here.
+				r = &gl.RegistryRepository{}
+			}
 			if err := fn(r); err != nil {
 				return err
 			}
