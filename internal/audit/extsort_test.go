@@ -2,9 +2,12 @@ package audit
 
 import (
 	"cmp"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/immutag/immutag/internal/providers"
 )
 
 func TestSortSpoolMergesRunsStably(t *testing.T) {
@@ -62,4 +65,30 @@ func TestShardOwnershipPartitions(t *testing.T) {
 
 func itoa(i int) string {
 	return string(rune('0'+i/1000%10)) + string(rune('0'+i/100%10)) + string(rune('0'+i/10%10)) + string(rune('0'+i%10))
+}
+
+// A plan too large to sort in memory is still applied and reported in the
+// stable order.
+func TestLargePlanInStableOrder(t *testing.T) {
+	p := NewPlan()
+	defer p.Close()
+	n := planSortLimit + 57
+	for i := n - 1; i >= 0; i-- {
+		c := PlannedChange{Change: providers.Change{Provider: "p", Scope: "s", Repository: fmt.Sprintf("r%06d", i), Writes: 1}}
+		if err := p.Add(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prev, count := "", 0
+	err := p.Each(func(c PlannedChange) error {
+		if c.Change.Repository <= prev {
+			return fmt.Errorf("%s after %s", c.Change.Repository, prev)
+		}
+		prev = c.Change.Repository
+		count++
+		return nil
+	})
+	if err != nil || count != n {
+		t.Fatalf("order: %v (%d of %d changes)", err, count, n)
+	}
 }

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"cmp"
+	"fmt"
 	"sync"
 
 	"github.com/immutag/immutag/internal/providers"
@@ -105,8 +106,8 @@ func (p *Plan) Writes() int64 {
 }
 
 // Each calls fn for every change, sorted by provider, scope, repository and
-// target when the plan has at most planSortLimit changes, else in arrival
-// order. fn must not add to the plan.
+// target (in memory up to planSortLimit changes, on disk beyond). fn must
+// not add to the plan.
 func (p *Plan) Each(fn func(PlannedChange) error) error {
 	if p == nil {
 		return nil
@@ -120,11 +121,22 @@ func (p *Plan) Each(fn func(PlannedChange) error) error {
 	out := func(e plannedEntry) error {
 		return fn(PlannedChange{Change: e.Change, Enforcer: enf[e.Change.Provider], FindingID: e.FindingID})
 	}
-	return p.spool.EachSorted(planSortLimit, func(x, y plannedEntry) int {
+	order := func(x, y plannedEntry) int {
 		a, b := x.Change, y.Change
 		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Scope, b.Scope),
 			cmp.Compare(a.Repository, b.Repository), cmp.Compare(a.Target, b.Target))
-	}, out)
+	}
+	if p.spool.Len() <= planSortLimit {
+		return p.spool.EachSorted(planSortLimit, order, out)
+	}
+	// Too many to sort in memory: sort on disk, so a plan of any size is
+	// applied and reported in the one stable order.
+	sorted, err := SortSpool(order, SortRun, p.spool.Each)
+	if err != nil {
+		return fmt.Errorf("order the plan: %w", err)
+	}
+	defer sorted.Close()
+	return sorted.Each(out)
 }
 
 // All returns every change (tests and small plans only).

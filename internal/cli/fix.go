@@ -201,6 +201,11 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 		}
 		_ = rep.Changes.Add(r)
 	})
+	sorted, err := audit.SortedChanges(rep.Changes)
+	if err != nil {
+		return fmt.Errorf("order the change records: %w (journal: %s)", err, j.Path())
+	}
+	rep.Changes = sorted
 	rep.Run.FinishedAt = f.Now().UTC()
 	if err := writeReport(f, &opts.ScanFlags, rep); err != nil {
 		return err

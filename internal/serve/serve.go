@@ -480,6 +480,11 @@ func (s *Service) scanOnce(soft, hard context.Context) {
 			}
 			_ = rep.Changes.Add(rec)
 		})
+		if sorted, err := audit.SortedChanges(rep.Changes); err != nil {
+			s.log.Error("order the change records (the report lists them as they completed)", "error", err)
+		} else {
+			rep.Changes = sorted
+		}
 		rep.Run.FinishedAt = s.opts.Now().UTC()
 		s.metrics.observePreFix(rep.Summary)
 		if applied > 0 && soft.Err() == nil {
