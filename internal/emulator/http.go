@@ -50,6 +50,41 @@ func (s *HTTPServer) Close() error {
 	return s.srv.Shutdown(ctx)
 }
 
+// Web is the serving half an HTTP emulator shares with the others: its
+// handler, and the loopback listener Start opens. An emulator embeds it so
+// that every one starts, reports its URL and closes the same way.
+type Web struct {
+	name    string
+	handler http.Handler
+	srv     *HTTPServer
+	url     string
+}
+
+// NewWeb serves h; name prefixes Start's errors ("nexus emulator: ...").
+func NewWeb(name string, h http.Handler) Web { return Web{name: name, handler: h} }
+
+// Handler serves the emulated API.
+func (w *Web) Handler() http.Handler { return w.handler }
+
+// Start listens on a free loopback port.
+func (w *Web) Start() error {
+	srv, err := ServeLoopback(w.handler)
+	if err != nil {
+		return fmt.Errorf("%s emulator: listen: %w", w.name, err)
+	}
+	w.srv, w.url = srv, srv.URL()
+	return nil
+}
+
+// SetURL records the base URL when the handler is served elsewhere (httptest).
+func (w *Web) SetURL(u string) { w.url = u }
+
+// URL is the base URL after Start ("" before).
+func (w *Web) URL() string { return w.url }
+
+// Close stops the listener started by Start.
+func (w *Web) Close() error { return w.srv.Close() }
+
 // Content types the emulated registries answer JSON with.
 const (
 	ContentJSON     = "application/json"

@@ -80,9 +80,7 @@ type Server struct {
 	repos   map[string]*repo
 	denied  map[string]bool
 
-	handler http.Handler
-	web     *emulator.HTTPServer
-	url     string
+	emulator.Web
 }
 
 // New returns an empty Server.
@@ -92,28 +90,9 @@ func New(o Options) *Server {
 	if o.TokenUser != "" {
 		s.users[o.TokenUser] = User{Name: o.TokenUser, Admin: true}
 	}
-	s.handler = s.routes()
+	s.Web = emulator.NewWeb("artifactory", s.routes())
 	return s
 }
-
-// Handler serves the emulated API.
-func (s *Server) Handler() http.Handler { return s.handler }
-
-// Start listens on a free loopback port.
-func (s *Server) Start() error {
-	web, err := emulator.ServeLoopback(s.handler)
-	if err != nil {
-		return fmt.Errorf("artifactory emulator: listen: %w", err)
-	}
-	s.web, s.url = web, web.URL()
-	return nil
-}
-
-// URL is the base URL after Start.
-func (s *Server) URL() string { return s.url }
-
-// Close stops the listener started by Start.
-func (s *Server) Close() error { return s.web.Close() }
 
 // AddUser creates or replaces a user.
 func (s *Server) AddUser(u User) {
@@ -297,7 +276,7 @@ func (s *Server) listRepos(w http.ResponseWriter, r *http.Request, _ string) {
 			continue
 		}
 		out = append(out, map[string]any{"key": k, "type": strings.ToUpper(rp.typ), "packageType": title(rp.pkg),
-			"url": s.url + "/artifactory/" + k, "description": ""})
+			"url": s.URL() + "/artifactory/" + k, "description": ""})
 	}
 	emulator.WriteJSON(w, http.StatusOK, emulator.ContentJSON, out)
 }
@@ -316,7 +295,7 @@ func (s *Server) listTargets(w http.ResponseWriter, _ *http.Request, user string
 	sort.Strings(names)
 	out := []map[string]string{}
 	for _, n := range names {
-		out = append(out, map[string]string{"name": n, "uri": s.url + "/artifactory/api/v2/security/permissions/" + url.PathEscape(n)})
+		out = append(out, map[string]string{"name": n, "uri": s.URL() + "/artifactory/api/v2/security/permissions/" + url.PathEscape(n)})
 	}
 	emulator.WriteJSON(w, http.StatusOK, emulator.ContentJSON, out)
 }

@@ -123,49 +123,25 @@ type Server struct {
 	denied   map[string]bool
 	seq      int64
 
-	handler http.Handler
-	web     *emulator.HTTPServer
-	url     string
+	emulator.Web
 }
 
 // New returns a Server with no groups.
 func New(o Options) *Server {
 	s := &Server{Faults: emulator.NewInjector(o.Faults), Calls: &emulator.Counter{}, token: o.Token,
 		groups: map[string]*group{}, projects: map[string]*project{}, denied: map[string]bool{}}
-	s.handler = s.routes()
+	s.Web = emulator.NewWeb("gitlab", s.routes())
 	return s
 }
 
-// Handler serves the emulated API.
-func (s *Server) Handler() http.Handler { return s.handler }
-
-// Start listens on a free loopback port.
-func (s *Server) Start() error {
-	web, err := emulator.ServeLoopback(s.handler)
-	if err != nil {
-		return fmt.Errorf("gitlab emulator: listen: %w", err)
-	}
-	s.web, s.url = web, web.URL()
-	return nil
-}
-
-// SetURL records the base URL when the handler is served elsewhere (httptest).
-func (s *Server) SetURL(u string) { s.url = u }
-
-// URL is the base URL after Start ("" before).
-func (s *Server) URL() string { return s.url }
-
 // Host is the registry host repositories are located at.
 func (s *Server) Host() string {
-	u, err := url.Parse(s.url)
+	u, err := url.Parse(s.URL())
 	if err != nil {
 		return ""
 	}
 	return u.Host
 }
-
-// Close stops the listener started by Start.
-func (s *Server) Close() error { return s.web.Close() }
 
 // AddGroup creates a group (and its parents) by full path.
 func (s *Server) AddGroup(path string) {

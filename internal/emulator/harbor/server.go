@@ -106,9 +106,7 @@ type Server struct {
 	denied   map[string]bool
 	seq      int64
 
-	handler http.Handler
-	web     *emulator.HTTPServer
-	url     string
+	emulator.Web
 }
 
 // New returns a Server with no projects.
@@ -122,31 +120,9 @@ func New(o Options) *Server {
 		byID:     map[int64]*project{},
 		denied:   map[string]bool{},
 	}
-	s.handler = s.routes()
+	s.Web = emulator.NewWeb("harbor", s.routes())
 	return s
 }
-
-// Handler serves the emulated API.
-func (s *Server) Handler() http.Handler { return s.handler }
-
-// Start listens on a free loopback port.
-func (s *Server) Start() error {
-	web, err := emulator.ServeLoopback(s.handler)
-	if err != nil {
-		return fmt.Errorf("harbor emulator: listen: %w", err)
-	}
-	s.web, s.url = web, web.URL()
-	return nil
-}
-
-// SetURL records the base URL when the handler is served elsewhere (httptest).
-func (s *Server) SetURL(u string) { s.url = u }
-
-// URL is the base URL after Start ("" before).
-func (s *Server) URL() string { return s.url }
-
-// Close stops the listener started by Start.
-func (s *Server) Close() error { return s.web.Close() }
 
 // AddProject creates a project and returns its id (the existing id if it exists).
 func (s *Server) AddProject(name string, public bool) int64 {
@@ -265,12 +241,12 @@ func (s *Server) TagImmutable(proj, name, t string) (immutable, exists bool) {
 // overwrite refused because the tag is immutable returns an error wrapping
 // emulator.ErrTagImmutable.
 func (s *Server) PushTag(ctx context.Context, proj, name, t string) error {
-	if s.url == "" {
+	if s.URL() == "" {
 		return errors.New("harbor emulator: not started")
 	}
 	nonce := make([]byte, 8)
 	_, _ = rand.Read(nonce)
-	rep, err := emulator.PushManifest(ctx, s.url, proj+"/"+name, t, s.user, s.pass, hex.EncodeToString(nonce))
+	rep, err := emulator.PushManifest(ctx, s.URL(), proj+"/"+name, t, s.user, s.pass, hex.EncodeToString(nonce))
 	if err != nil {
 		return fmt.Errorf("push %s/%s:%s: %w", proj, name, t, err)
 	}

@@ -81,37 +81,16 @@ type Server struct {
 	denied   map[string]bool
 	failures map[string]int
 
-	handler http.Handler
-	web     *emulator.HTTPServer
-	url     string
+	emulator.Web
 }
 
 // New returns a Server with no repositories.
 func New(o Options) *Server {
 	s := &Server{Faults: emulator.NewInjector(o.Faults), Calls: &emulator.Counter{}, user: o.Username, pass: o.Password, o: o,
 		repos: map[string]*repo{}, denied: map[string]bool{}, failures: map[string]int{}}
-	s.handler = s.routes()
+	s.Web = emulator.NewWeb("nexus", s.routes())
 	return s
 }
-
-// Handler serves the emulated API.
-func (s *Server) Handler() http.Handler { return s.handler }
-
-// Start listens on a free loopback port.
-func (s *Server) Start() error {
-	web, err := emulator.ServeLoopback(s.handler)
-	if err != nil {
-		return fmt.Errorf("nexus emulator: listen: %w", err)
-	}
-	s.web, s.url = web, web.URL()
-	return nil
-}
-
-// URL is the base URL after Start.
-func (s *Server) URL() string { return s.url }
-
-// Close stops the listener started by Start.
-func (s *Server) Close() error { return s.web.Close() }
 
 // AddDockerHosted creates a Docker hosted repository with a write policy
 // (ALLOW, ALLOW_ONCE, DENY) and latestPolicy, and the settings a UI-made
@@ -268,7 +247,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	for _, n := range names {
 		rp := s.repos[n]
 		out = append(out, map[string]any{"name": n, "format": rp.format, "type": rp.typ,
-			"url": s.url + "/repository/" + n, "attributes": map[string]any{}})
+			"url": s.URL() + "/repository/" + n, "attributes": map[string]any{}})
 	}
 	emulator.WriteJSON(w, http.StatusOK, emulator.ContentJSON, out)
 }
@@ -293,7 +272,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 	if rp == nil {
 		return
 	}
-	out := map[string]any{"format": "docker", "type": "hosted", "url": s.url + "/repository/" + rp.name}
+	out := map[string]any{"format": "docker", "type": "hosted", "url": s.URL() + "/repository/" + rp.name}
 	for k, v := range rp.settings {
 		out[k] = v
 	}

@@ -98,9 +98,7 @@ type Server struct {
 	ns         map[string]*namespace
 	seq        int
 
-	handler http.Handler
-	web     *emulator.HTTPServer
-	url     string
+	emulator.Web
 }
 
 // New returns a Server with no namespaces. Call Start to listen, or use
@@ -115,28 +113,9 @@ func New(o Options) *Server {
 		denied:     map[string]bool{},
 		ns:         map[string]*namespace{},
 	}
-	s.handler = s.routes()
+	s.Web = emulator.NewWeb("quay", s.routes())
 	return s
 }
-
-// Handler serves the emulated API.
-func (s *Server) Handler() http.Handler { return s.handler }
-
-// Start listens on a free loopback port.
-func (s *Server) Start() error {
-	web, err := emulator.ServeLoopback(s.handler)
-	if err != nil {
-		return fmt.Errorf("quay emulator: listen: %w", err)
-	}
-	s.web, s.url = web, web.URL()
-	return nil
-}
-
-// URL is the base URL after Start ("" before).
-func (s *Server) URL() string { return s.url }
-
-// Close stops the listener started by Start.
-func (s *Server) Close() error { return s.web.Close() }
 
 // AddOrg creates an organisation namespace (no-op if it exists).
 func (s *Server) AddOrg(name string) { s.addNamespace(name, true) }
@@ -293,14 +272,14 @@ func (s *Server) Deny(ns string, deny bool) {
 // creating the repository when needed. An overwrite refused because the tag
 // is immutable returns an error wrapping emulator.ErrTagImmutable.
 func (s *Server) PushTag(ctx context.Context, ns, name, t string) error {
-	if s.url == "" {
+	if s.URL() == "" {
 		return errors.New("quay emulator: not started")
 	}
 	s.mu.Lock()
 	s.seq++
 	nonce := strconv.Itoa(s.seq)
 	s.mu.Unlock()
-	rep, err := emulator.PushManifest(ctx, s.url, ns+"/"+name, t, "$oauthtoken", s.token, nonce)
+	rep, err := emulator.PushManifest(ctx, s.URL(), ns+"/"+name, t, "$oauthtoken", s.token, nonce)
 	if err != nil {
 		return fmt.Errorf("push %s/%s:%s: %w", ns, name, t, err)
 	}

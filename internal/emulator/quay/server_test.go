@@ -21,7 +21,7 @@ func newTest(t *testing.T) (*Server, *httptest.Server) {
 	s := New(Options{Token: tok})
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
-	s.url = hs.URL
+	s.SetURL(hs.URL)
 	return s, hs
 }
 
