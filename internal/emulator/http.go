@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -84,6 +85,33 @@ func (w *Web) URL() string { return w.url }
 
 // Close stops the listener started by Start.
 func (w *Web) Close() error { return w.srv.Close() }
+
+// PageNames sorts names and cuts the page a distribution-spec catalog
+// query asks for: the names after ?last=, at most ?n= of them (def when n
+// is absent or not positive), capped by the injected page size pageSize
+// (0: none). more reports a further page; its link carries n and the
+// page's last name, and where it points is the registry's own.
+func PageNames(r *http.Request, names []string, def, pageSize int) (page []string, n int, more bool) {
+	sort.Strings(names)
+	n, err := strconv.Atoi(r.URL.Query().Get("n"))
+	if err != nil || n <= 0 {
+		n = def
+	}
+	if pageSize > 0 {
+		n = min(n, pageSize)
+	}
+	if last := r.URL.Query().Get("last"); last != "" {
+		i := sort.SearchStrings(names, last)
+		if i < len(names) && names[i] == last {
+			i++
+		}
+		names = names[i:]
+	}
+	if len(names) > n {
+		return names[:n], n, true
+	}
+	return names, n, false
+}
 
 // Content types the emulated registries answer JSON with.
 const (

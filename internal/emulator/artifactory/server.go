@@ -360,23 +360,8 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, user string) {
 
 // page applies n/last to sorted names and sets the Link header.
 func (s *Server) page(w http.ResponseWriter, r *http.Request, names []string) []string {
-	sort.Strings(names)
-	n, err := strconv.Atoi(r.URL.Query().Get("n"))
-	if err != nil || n <= 0 {
-		n = len(names) + 1
-	}
-	if f := s.Faults.Faults().PageSize; f > 0 {
-		n = min(n, f)
-	}
-	if last := r.URL.Query().Get("last"); last != "" {
-		i := sort.SearchStrings(names, last)
-		if i < len(names) && names[i] == last {
-			i++
-		}
-		names = names[i:]
-	}
-	if len(names) > n {
-		names = names[:n]
+	names, n, more := emulator.PageNames(r, names, len(names)+1, s.Faults.Faults().PageSize)
+	if more {
 		q := url.Values{"n": {strconv.Itoa(n)}, "last": {names[n-1]}}
 		w.Header().Set("Link", "<"+r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
 	}

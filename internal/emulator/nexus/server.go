@@ -406,23 +406,8 @@ func (s *Server) catalog(w http.ResponseWriter, r *http.Request) {
 	for img := range rp.images {
 		images = append(images, img)
 	}
-	sort.Strings(images)
-	n, err := strconv.Atoi(r.URL.Query().Get("n"))
-	if err != nil || n <= 0 {
-		n = 1000
-	}
-	if f := s.Faults.Faults().PageSize; f > 0 {
-		n = min(n, f)
-	}
-	if last := r.URL.Query().Get("last"); last != "" {
-		i := sort.SearchStrings(images, last)
-		if i < len(images) && images[i] == last {
-			i++
-		}
-		images = images[i:]
-	}
-	if len(images) > n {
-		images = images[:n]
+	images, n, more := emulator.PageNames(r, images, 1000, s.Faults.Faults().PageSize)
+	if more {
 		path := "/repository/" + name + "/v2/_catalog"
 		if s.o.LegacyCatalogLink {
 			path = "/v2/_catalog"
