@@ -239,9 +239,11 @@ func shouldRetry(resp *http.Response, err error) bool {
 
 func (p *Provider) clientOptions() azcore.ClientOptions {
 	return azcore.ClientOptions{
-		Transport: p.hc,
-		Retry:     p.retry,
-		Telemetry: policy.TelemetryOptions{ApplicationID: "immutag"},
+		Transport:        p.hc,
+		Retry:            p.retry,
+		Telemetry:        policy.TelemetryOptions{ApplicationID: "immutag"},
+		PerCallPolicies:  []policy.Policy{countRefusals{}},
+		PerRetryPolicies: []policy.Policy{failFast{log: p.log}},
 	}
 }
 
@@ -407,8 +409,8 @@ func (p *Provider) registryFor(login, sku string) (*registry, error) {
 	}
 	r.tokens = newTokenCache(src, key)
 	co := p.clientOptions()
-	co.PerCallPolicies = []policy.Policy{authMarker{}}
-	co.PerRetryPolicies = []policy.Policy{&writeLimiter{lim: r.limiter}, &tokenPolicy{tokens: r.tokens}}
+	co.PerCallPolicies = append(co.PerCallPolicies, authMarker{})
+	co.PerRetryPolicies = append(co.PerRetryPolicies, &writeLimiter{lim: r.limiter}, &tokenPolicy{tokens: r.tokens})
 	c, err := azcontainerregistry.NewClient(base, nil, &azcontainerregistry.ClientOptions{ClientOptions: co})
 	if err != nil {
 		return nil, fmt.Errorf("acr: registry %s: %w", key, err)

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/httpapi"
 )
 
 // dialPlan is how the adapter reaches the API, decided from config alone so
@@ -174,15 +176,35 @@ type retryer struct {
 	inner gax.Retryer
 	left  int
 	max   time.Duration
+	// refused counts this call's refused connections; log, when set,
+	// gets a warning for each retry of one.
+	refused  int
+	log      *slog.Logger
+	endpoint string
 }
 
 func (r *retryer) Retry(err error) (time.Duration, bool) {
 	if r.left <= 0 {
 		return 0, false
 	}
+	// As in the REST adapters: an unknown host is final, a refused
+	// connection is retried twice (it used to hold a location for the
+	// whole backoff).
+	if httpapi.UnknownHost(err) {
+		return 0, false
+	}
+	if httpapi.Refused(err) {
+		r.refused++
+		if r.refused > httpapi.MaxRefusedRetries {
+			return 0, false
+		}
+	}
 	pause, ok := r.inner.Retry(err)
 	if !ok {
 		return 0, false
+	}
+	if httpapi.Refused(err) && r.log != nil {
+		r.log.Warn("retrying an Artifact Registry call", "endpoint", r.endpoint, "attempt", r.refused, "error", err)
 	}
 	r.left--
 	if st, isStatus := status.FromError(err); isStatus {
@@ -213,7 +235,7 @@ func (p *Provider) callOptions() []gax.CallOption {
 	return []gax.CallOption{
 		gax.WithTimeout(p.timeout),
 		gax.WithRetry(func() gax.Retryer {
-			return &retryer{inner: gax.OnCodes(retryCodes, bo), left: attempts - 1, max: bo.Max}
+			return &retryer{inner: gax.OnCodes(retryCodes, bo), left: attempts - 1, max: bo.Max, log: p.log, endpoint: p.endpointName()}
 		}),
 	}
 }
@@ -262,4 +284,12 @@ func mapErr(ctx context.Context, err error) error {
 		}
 	}
 	return ae
+}
+
+// endpointName is the API endpoint calls go to, for messages.
+func (p *Provider) endpointName() string {
+	if p.dial.endpoint != "" {
+		return p.dial.endpoint
+	}
+	return "artifactregistry.googleapis.com:443"
 }

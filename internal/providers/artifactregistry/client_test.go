@@ -1,6 +1,7 @@
 package artifactregistry
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,9 +10,11 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"log/slog"
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -192,5 +195,29 @@ func TestLimitInterceptor(t *testing.T) {
 	cancel()
 	if err := ic(ctx, "/m", nil, nil, nil, invoke); status.Code(err) != codes.Canceled {
 		t.Fatalf("cancelled wait: %v", err)
+	}
+}
+
+// A refused connection is retried twice, each retry logged at warn with the
+// endpoint; an unknown host is not retried.
+func TestRetryerFailsFastWhenUnreachable(t *testing.T) {
+	var logs bytes.Buffer
+	r := &retryer{inner: gax.OnCodes(retryCodes, gax.Backoff{Initial: time.Millisecond, Max: 10 * time.Millisecond}), left: 4, max: 50 * time.Millisecond,
+		log: slog.New(slog.NewTextHandler(&logs, nil)), endpoint: "127.0.0.1:1"}
+	refused := status.Error(codes.Unavailable, `connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:1: connect: connection refused"`)
+	for i := range 2 {
+		if _, ok := r.Retry(refused); !ok {
+			t.Fatalf("refusal %d not retried", i+1)
+		}
+	}
+	if _, ok := r.Retry(refused); ok {
+		t.Fatal("a third refusal was retried")
+	}
+	if n := strings.Count(logs.String(), "retrying an Artifact Registry call"); n != 2 || !strings.Contains(logs.String(), "127.0.0.1:1") {
+		t.Errorf("%d warnings naming the endpoint, want 2:\n%s", n, logs.String())
+	}
+	r2 := &retryer{inner: gax.OnCodes(retryCodes, gax.Backoff{Initial: time.Millisecond, Max: 10 * time.Millisecond}), left: 4, max: 50 * time.Millisecond}
+	if _, ok := r2.Retry(status.Error(codes.Unavailable, `name resolver error: lookup registry.invalid: no such host`)); ok {
+		t.Fatal("an unknown host was retried")
 	}
 }

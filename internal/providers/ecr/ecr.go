@@ -158,7 +158,7 @@ func newProvider(ctx context.Context, p config.Provider, o providers.Options, t 
 
 	loadOpts := []func(*awsconfig.LoadOptions) error{
 		awsconfig.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(so *retry.StandardOptions) {
+			return failFast{log: o.Log(), provider: p.Name, RetryerV2: retry.NewStandard(func(so *retry.StandardOptions) {
 				so.MaxAttempts = maxAttempts
 				so.MaxBackoff = t.maxBackoff
 				so.Backoff = retry.NewExponentialJitterBackoff(t.maxBackoff)
@@ -168,9 +168,12 @@ func newProvider(ctx context.Context, p config.Provider, o providers.Options, t 
 					if errors.Is(err, httpapi.ErrRedirect) || errors.Is(err, httpapi.ErrBodyTooLarge) {
 						return aws.FalseTernary
 					}
+					if httpapi.UnknownHost(err) {
+						return aws.FalseTernary
+					}
 					return aws.UnknownTernary
 				})}, so.Retryables...)
-			})
+			})}
 		}),
 	}
 	// The SDK logs to stderr by default, around the program's redacting
