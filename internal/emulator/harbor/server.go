@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -208,6 +209,13 @@ func (s *Server) Rules(proj string) []Rule {
 
 // Deny makes every call about project proj answer 403 (deny=true) or behave
 // normally again.
+// ProjectNames lists the projects, sorted.
+func (s *Server) ProjectNames() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.projects))
+}
+
 func (s *Server) Deny(proj string, deny bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

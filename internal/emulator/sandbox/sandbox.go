@@ -289,6 +289,11 @@ func (s *Sandbox) start(ctx context.Context, kind string, o Options) (*backend, 
 		s.harbor = srv
 		b.calls, b.reset, b.faults = srv.Calls.Snapshot, srv.Calls.Reset, srv.Faults.Set
 		b.deny = func(scope string) error {
+			// With no projects configured every project is audited:
+			// check the name against the projects that exist.
+			if names := srv.ProjectNames(); !slices.Contains(names, scope) {
+				return fmt.Errorf("project %q does not exist in the sandbox's Harbor (its projects: %s)", scope, strings.Join(names, ", "))
+			}
 			srv.Deny(scope, true)
 			return nil
 		}

@@ -195,6 +195,9 @@ func TestParseDenyAndErrors(t *testing.T) {
 		// Scopes the sandbox does not audit are refused, not accepted silently.
 		{Kinds: []string{providers.KindQuay}, Deny: []Deny{{Provider: "quay", Scope: "no-such-org"}}},
 		{Kinds: []string{providers.KindECR}, Deny: []Deny{{Provider: "ecr", Scope: "123456789012/mars-north-1"}}},
+		// Harbor audits every project when none is configured: the name
+		// must still exist.
+		{Kinds: []string{providers.KindHarbor}, Deny: []Deny{{Provider: "harbor", Scope: "no-such-project"}}},
 	} {
 		sb, err := Start(ctx, o)
 		if err == nil {
