@@ -488,20 +488,9 @@ func (p *Provider) pages(ctx context.Context, c *httpapi.Client, path string, fn
 		if err := fn(resp.Body, resp); err != nil {
 			return err
 		}
-		next := httpapi.NextLink(resp.Header)
-		if next == "" {
-			return nil
-		}
-		// Only n and last are taken from the link, but a link to another
-		// origin is still refused: it says the answer did not come from
-		// the registry it should have.
-		nu, err := c.ResolveNext(resp.URL, next)
-		if err != nil {
+		last, err := c.NextLast(resp)
+		if err != nil || last == "" {
 			return err
-		}
-		last := nu.Query().Get("last")
-		if last == "" {
-			return errors.New("next link has no last parameter")
 		}
 		if err := guard.Check(last); err != nil {
 			return err

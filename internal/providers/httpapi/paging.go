@@ -173,3 +173,28 @@ func splitLinks(v string) []string {
 	}
 	return append(out, v[start:])
 }
+
+// ErrNoLast is NextLast's answer to a next link without a last parameter:
+// an n/last listing cannot go on without it.
+var ErrNoLast = errors.New("next link has no last parameter")
+
+// NextLast is the last parameter of resp's next link, for a Docker API
+// listing paged with n and last; "" when there is no next page. Only n
+// and last are taken from the link, but a link to another origin is still
+// refused: it says the answer did not come from the registry it should
+// have.
+func (c *Client) NextLast(resp *Response) (string, error) {
+	next := NextLink(resp.Header)
+	if next == "" {
+		return "", nil
+	}
+	nu, err := c.ResolveNext(resp.URL, next)
+	if err != nil {
+		return "", err
+	}
+	last := nu.Query().Get("last")
+	if last == "" {
+		return "", ErrNoLast
+	}
+	return last, nil
+}

@@ -333,20 +333,12 @@ func (p *Provider) catalog(ctx context.Context, c *httpapi.Client, repo string, 
 				return err
 			}
 		}
-		next := httpapi.NextLink(resp.Header)
-		if next == "" {
-			return nil
+		last, err := c.NextLast(resp)
+		if errors.Is(err, httpapi.ErrNoLast) {
+			return fmt.Errorf("repository %s: catalog %w", repo, err)
 		}
-		// Only n and last are taken from the link, but a link to another
-		// origin is still refused: it says the answer did not come from
-		// the registry it should have.
-		nu, err := c.ResolveNext(resp.URL, next)
-		if err != nil {
+		if err != nil || last == "" {
 			return err
-		}
-		last := nu.Query().Get("last")
-		if last == "" {
-			return fmt.Errorf("repository %s: catalog next link has no last parameter", repo)
 		}
 		if err := guard.Check(last); err != nil {
 			return fmt.Errorf("repository %s: list images: %w", repo, err)
