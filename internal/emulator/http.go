@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -185,6 +186,42 @@ func PushManifest(ctx context.Context, base, repo, tag, user, pass, nonce string
 		r.Code, r.Message = e.Errors[0].Code, e.Errors[0].Message
 	}
 	return r, nil
+}
+
+// DemoPush is one push of a demo's PushTag: a fresh manifest to
+// URL+Prefix/v2/Repo/manifests/Tag as User.
+type DemoPush struct {
+	// Emulator names the emulator in the "not started" error.
+	Emulator string
+	// URL is the emulator's base URL, "" before Start; Prefix is the path
+	// the registry API sits under on it.
+	URL, Prefix           string
+	Repo, Tag, User, Pass string
+	// Label is the image errors name ("scope/repo:tag").
+	Label string
+	// Immutable says whether a refusal means the tag is immutable: the
+	// status and code a registry answers with are its own.
+	Immutable func(PushReply) bool
+}
+
+// Do pushes; a refusal Immutable accepts wraps ErrTagImmutable.
+func (p DemoPush) Do(ctx context.Context) error {
+	if p.URL == "" {
+		return errors.New(p.Emulator + " emulator: not started")
+	}
+	nonce := make([]byte, 8)
+	_, _ = rand.Read(nonce)
+	rep, err := PushManifest(ctx, p.URL+p.Prefix, p.Repo, p.Tag, p.User, p.Pass, hex.EncodeToString(nonce))
+	if err != nil {
+		return fmt.Errorf("push %s: %w", p.Label, err)
+	}
+	switch {
+	case p.Immutable(rep):
+		return fmt.Errorf("push %s: %s: %w", p.Label, rep.Message, ErrTagImmutable)
+	case rep.Status/100 != 2:
+		return fmt.Errorf("push %s: HTTP %d: %s", p.Label, rep.Status, rep.Message)
+	}
+	return nil
 }
 
 // DemoSecret is a fresh random secret (32 hex digits) for a demo's

@@ -2,9 +2,6 @@ package artifactory
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -111,22 +108,9 @@ func (d *Demo) OverwriteTarget() (scope, repository, tag string) {
 // PushTag pushes as alice, the deployer holding Delete/Overwrite; a
 // refused overwrite wraps emulator.ErrTagImmutable.
 func (d *Demo) PushTag(ctx context.Context, scope, repository, tag string) error {
-	if d.URL() == "" {
-		return errors.New("artifactory emulator: not started")
-	}
-	nonce := make([]byte, 8)
-	_, _ = rand.Read(nonce)
-	rep, err := emulator.PushManifest(ctx, d.URL()+"/artifactory/api/docker/"+scope, repository, tag, "alice", d.alicePass, hex.EncodeToString(nonce))
-	if err != nil {
-		return fmt.Errorf("push %s/%s:%s: %w", scope, repository, tag, err)
-	}
-	switch {
-	case rep.Status == http.StatusForbidden:
-		return fmt.Errorf("push %s/%s:%s: %s: %w", scope, repository, tag, rep.Message, emulator.ErrTagImmutable)
-	case rep.Status/100 != 2:
-		return fmt.Errorf("push %s/%s:%s: HTTP %d: %s", scope, repository, tag, rep.Status, rep.Message)
-	}
-	return nil
+	return emulator.DemoPush{Emulator: "artifactory", URL: d.URL(), Prefix: "/artifactory/api/docker/" + scope,
+		Repo: repository, Tag: tag, User: "alice", Pass: d.alicePass, Label: scope + "/" + repository + ":" + tag,
+		Immutable: func(r emulator.PushReply) bool { return r.Status == http.StatusForbidden }}.Do(ctx)
 }
 
 var _ emulator.NoSetting = (*Demo)(nil)

@@ -2,9 +2,6 @@ package gitlab
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -116,20 +113,7 @@ func (d *Demo) OverwriteTarget() (scope, repository, tag string) {
 // PushTag pushes a new image to repository:tag over the registry v2 API.
 // An overwrite refused by an immutable rule wraps emulator.ErrTagImmutable.
 func (d *Demo) PushTag(ctx context.Context, _, repository, tag string) error {
-	if d.URL() == "" {
-		return errors.New("gitlab emulator: not started")
-	}
-	nonce := make([]byte, 8)
-	_, _ = rand.Read(nonce)
-	rep, err := emulator.PushManifest(ctx, d.URL(), repository, tag, "immutag", d.token, hex.EncodeToString(nonce))
-	if err != nil {
-		return fmt.Errorf("push %s:%s: %w", repository, tag, err)
-	}
-	switch {
-	case rep.Status == http.StatusForbidden && rep.Code == "DENIED":
-		return fmt.Errorf("push %s:%s: %s: %w", repository, tag, rep.Message, emulator.ErrTagImmutable)
-	case rep.Status/100 != 2:
-		return fmt.Errorf("push %s:%s: HTTP %d: %s", repository, tag, rep.Status, rep.Message)
-	}
-	return nil
+	return emulator.DemoPush{Emulator: "gitlab", URL: d.URL(),
+		Repo: repository, Tag: tag, User: "immutag", Pass: d.token, Label: repository + ":" + tag,
+		Immutable: func(r emulator.PushReply) bool { return r.Status == http.StatusForbidden && r.Code == "DENIED" }}.Do(ctx)
 }

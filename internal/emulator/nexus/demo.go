@@ -2,9 +2,6 @@ package nexus
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -97,20 +94,7 @@ func (d *Demo) OverwriteTarget() (scope, repository, tag string) {
 // PushTag pushes a new image to scope's repository:tag over the registry
 // API; a refused overwrite wraps emulator.ErrTagImmutable.
 func (d *Demo) PushTag(ctx context.Context, scope, repository, tag string) error {
-	if d.URL() == "" {
-		return errors.New("nexus emulator: not started")
-	}
-	nonce := make([]byte, 8)
-	_, _ = rand.Read(nonce)
-	rep, err := emulator.PushManifest(ctx, d.URL()+"/repository/"+scope, repository, tag, DemoUser, d.pass, hex.EncodeToString(nonce))
-	if err != nil {
-		return fmt.Errorf("push %s/%s:%s: %w", scope, repository, tag, err)
-	}
-	switch {
-	case rep.Status == http.StatusBadRequest && rep.Code == "DENIED":
-		return fmt.Errorf("push %s/%s:%s: %s: %w", scope, repository, tag, rep.Message, emulator.ErrTagImmutable)
-	case rep.Status/100 != 2:
-		return fmt.Errorf("push %s/%s:%s: HTTP %d: %s", scope, repository, tag, rep.Status, rep.Message)
-	}
-	return nil
+	return emulator.DemoPush{Emulator: "nexus", URL: d.URL(), Prefix: "/repository/" + scope,
+		Repo: repository, Tag: tag, User: DemoUser, Pass: d.pass, Label: scope + "/" + repository + ":" + tag,
+		Immutable: func(r emulator.PushReply) bool { return r.Status == http.StatusBadRequest && r.Code == "DENIED" }}.Do(ctx)
 }
