@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
@@ -149,6 +150,31 @@ func Inject(in *Injector, w http.ResponseWriter, r *http.Request, throttled, fai
 		return true
 	}
 	return false
+}
+
+// RegistryError answers with a distribution-spec error body
+// ({"errors":[{"code","message"}]}).
+func RegistryError(w http.ResponseWriter, status int, code, msg string) {
+	WriteJSON(w, status, ContentJSON, map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})
+}
+
+// ManifestPut reads a manifest PUT routed as /v2/{path...}: the image and
+// reference the path names, and the body (4 MiB at most). When it cannot,
+// it has answered with a distribution-spec error and ok is false.
+func ManifestPut(w http.ResponseWriter, r *http.Request) (image, ref string, body []byte, ok bool) {
+	path := r.PathValue("path")
+	i := strings.LastIndex(path, "/manifests/")
+	if i < 0 {
+		RegistryError(w, http.StatusNotFound, "NAME_UNKNOWN", "repository name not known to registry")
+		return "", "", nil, false
+	}
+	image, ref = path[:i], path[i+len("/manifests/"):]
+	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+	if err != nil {
+		RegistryError(w, http.StatusBadRequest, "MANIFEST_INVALID", "manifest invalid")
+		return "", "", nil, false
+	}
+	return image, ref, body, true
 }
 
 // PushReply is a registry's answer to PushManifest.

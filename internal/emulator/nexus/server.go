@@ -390,7 +390,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 }
 
 func registryError(w http.ResponseWriter, status int, code, msg string) {
-	emulator.WriteJSON(w, status, emulator.ContentJSON, map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})
+	emulator.RegistryError(w, status, code, msg)
 }
 
 func (s *Server) catalog(w http.ResponseWriter, r *http.Request) {
@@ -426,16 +426,8 @@ func (s *Server) catalog(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) push(w http.ResponseWriter, r *http.Request) {
-	path := r.PathValue("path")
-	i := strings.LastIndex(path, "/manifests/")
-	if i < 0 {
-		registryError(w, http.StatusNotFound, "NAME_UNKNOWN", "repository name not known to registry")
-		return
-	}
-	image, ref := path[:i], path[i+len("/manifests/"):]
-	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
-	if err != nil {
-		registryError(w, http.StatusBadRequest, "MANIFEST_INVALID", "manifest invalid")
+	image, ref, body, ok := emulator.ManifestPut(w, r)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
