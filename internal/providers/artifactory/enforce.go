@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/immutag/immutag/internal/providers"
@@ -72,7 +71,7 @@ func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol provide
 	c.Target = fixTarget
 	c.Action = "plan only, not applied (permissions are an organisation's decision): " + strings.Join(parts, " | ") +
 		"; this removes Delete/Overwrite (and Manage) from these principals on every repository and path the target covers"
-	if allowed := trimmed(pol.MutableTagsAllowed); len(allowed) > 0 {
+	if allowed := pol.AllowedTags(); len(allowed) > 0 {
 		var pats []string
 		for _, a := range allowed {
 			pats = append(pats, "**/"+a+"/**")
@@ -84,16 +83,6 @@ func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol provide
 	c.Writes = 0
 	c.HeldBack = "plan only: Artifactory has no tag-immutability setting, and who holds Delete/Overwrite is the organisation's decision; make the change above in Artifactory"
 	return c, nil
-}
-
-func trimmed(ps []string) []string {
-	var out []string
-	for _, s := range ps {
-		if s = strings.TrimSpace(s); s != "" && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 func fmtActions(a []string) string {

@@ -29,36 +29,6 @@ const (
 // no room left under the five-rule limit.
 var ErrCannotExpress = errors.New("gitlab cannot express the policy")
 
-func trimmed(ps []string) []string {
-	out := make([]string, 0, len(ps))
-	for _, s := range ps {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// compliant mirrors the policy: immutable, or partial with every mutable
-// pattern allowed.
-func compliant(im providers.Immutability, allowed []string) bool {
-	switch im.Mode {
-	case providers.ModeImmutable:
-		return true
-	case providers.ModePartial:
-		if len(im.MutablePatterns) == 0 {
-			return false
-		}
-		for _, m := range im.MutablePatterns {
-			if !slices.Contains(allowed, strings.TrimSpace(m)) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
-}
-
 // desired is the rule set a fix needs for allowed: the patterns and the
 // immutability they give.
 func desired(allowed []string) (pats []string, to providers.Immutability, err error) {
@@ -133,9 +103,9 @@ func keepable(allowed []string) []string {
 // accepts that those tags become immutable too; where the five-rule limit
 // leaves no room, it is held back with that reason.
 func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol providers.FixPolicy) (providers.Change, error) {
-	allowed := trimmed(pol.MutableTagsAllowed)
+	allowed := pol.AllowedTags()
 	c := providers.Change{Provider: p.name, Kind: Kind, Scope: r.Scope, Repository: r.Name, URI: r.URI, From: r.Immutability, Target: target}
-	if compliant(r.Immutability, allowed) {
+	if r.Immutability.Satisfies(allowed) {
 		c.Noop, c.To, c.Action, c.Target = true, r.Immutability, "none: the repository already satisfies the policy", ""
 		return c, nil
 	}
@@ -240,7 +210,7 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 		return res, fmt.Errorf("project %s: read protection tag rules before writing: %w", f.Project, err)
 	}
 	var werr error
-	if !compliant(evaluate(rules), f.Allowed) {
+	if !evaluate(rules).Satisfies(f.Allowed) {
 		add := missing(rules, pats)
 		if len(rules)+len(add) > maxRulesPerProject {
 			return res, fmt.Errorf("%w: project %s has %d protection tag rules and the fix needs %d more; GitLab allows %d",
@@ -260,7 +230,7 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 			return res, errors.Join(werr, fmt.Errorf("project %s: read back protection tag rules: %w", f.Project, err))
 		}
 		res.After = evaluate(after)
-		res.Verified = compliant(res.After, f.Allowed)
+		res.Verified = res.After.Satisfies(f.Allowed)
 		if res.Verified || werr != nil || attempt+1 >= readBackAttempts {
 			break
 		}

@@ -393,7 +393,7 @@ func TestDemoFixedClean(t *testing.T) {
 		}
 	}
 	for name, r := range listAll(t, p) {
-		if !compliant(r.Immutability, pol.MutableTagsAllowed) {
+		if !r.Immutability.Satisfies(pol.MutableTagsAllowed) {
 			t.Errorf("%s after the fix: %+v", name, r.Immutability)
 		}
 	}

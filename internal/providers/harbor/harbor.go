@@ -272,25 +272,15 @@ type fix struct {
 	Allowed   []string
 }
 
-func trimmed(ps []string) []string {
-	out := make([]string, 0, len(ps))
-	for _, s := range ps {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // Plan says which project rule Apply would add. It trusts the listing's
 // immutability; Apply re-reads the rules before writing.
 func (p *Provider) Plan(_ context.Context, r providers.Repository, pol providers.FixPolicy) (providers.Change, error) {
-	allowed := trimmed(pol.MutableTagsAllowed)
+	allowed := pol.AllowedTags()
 	p.planMu.Lock()
 	p.planned, p.didPlan = allowed, true
 	p.planMu.Unlock()
 	c := providers.Change{Provider: p.name, Kind: providers.KindHarbor, Scope: r.Scope, Repository: r.Name, URI: r.URI, From: r.Immutability}
-	if compliant(r.Immutability, allowed) {
+	if r.Immutability.Satisfies(allowed) {
 		c.Noop, c.To, c.Action = true, r.Immutability, "none: the repository already satisfies the policy"
 		return c, nil
 	}
@@ -385,7 +375,7 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 		return res, fmt.Errorf("project %s: immutable tag rules: %w: %w", f.Project, providers.ErrReadBack, err)
 	}
 	res.After = evaluate(after, f.Repo)
-	res.Verified = compliant(res.After, f.Allowed)
+	res.Verified = res.After.Satisfies(f.Allowed)
 	if !res.Verified && werr != nil {
 		return res, werr
 	}

@@ -296,22 +296,3 @@ func satisfied(rules []rule, allowed []string) bool {
 	}
 	return false
 }
-
-// compliant reports whether im leaves mutable only allowed patterns.
-func compliant(im providers.Immutability, allowed []string) bool {
-	switch im.Mode {
-	case providers.ModeImmutable:
-		return true
-	case providers.ModePartial:
-		if len(im.MutablePatterns) == 0 {
-			return false
-		}
-		for _, m := range im.MutablePatterns {
-			if !slices.Contains(allowed, strings.TrimSpace(m)) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
-}

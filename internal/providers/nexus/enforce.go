@@ -23,36 +23,6 @@ const target = "repository-write-policy"
 // exactly as read.
 var readOnly = []string{"url", "format", "type", "size"}
 
-func trimmed(ps []string) []string {
-	out := make([]string, 0, len(ps))
-	for _, s := range ps {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// compliant mirrors the policy: immutable, or partial with every mutable
-// pattern allowed.
-func compliant(im providers.Immutability, allowed []string) bool {
-	switch im.Mode {
-	case providers.ModeImmutable:
-		return true
-	case providers.ModePartial:
-		if len(im.MutablePatterns) == 0 {
-			return false
-		}
-		for _, m := range im.MutablePatterns {
-			if !slices.Contains(allowed, strings.TrimSpace(m)) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
-}
-
 // keepLatest says whether the fix sets latestPolicy: only when the policy
 // allows "latest" itself. Nexus can keep no other tag mutable.
 func keepLatest(allowed []string) bool { return slices.Contains(allowed, "latest") }
@@ -66,9 +36,9 @@ func (p *Provider) lock(repo string) *sync.Mutex {
 // mutable: with other allowed patterns the change is held back, with the
 // reason, unless the user accepts that they become immutable too.
 func (p *Provider) Plan(_ context.Context, r providers.Repository, pol providers.FixPolicy) (providers.Change, error) {
-	allowed := trimmed(pol.MutableTagsAllowed)
+	allowed := pol.AllowedTags()
 	c := providers.Change{Provider: p.name, Kind: Kind, Scope: r.Scope, Repository: r.Name, URI: r.URI, From: r.Immutability}
-	if compliant(r.Immutability, allowed) {
+	if r.Immutability.Satisfies(allowed) {
 		c.Noop, c.To, c.Action = true, r.Immutability, "none: the repository already satisfies the policy"
 		return c, nil
 	}
@@ -134,7 +104,7 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 	before := evaluate(m)
 	var werr error
 	switch {
-	case compliant(before, allowed):
+	case before.Satisfies(allowed):
 		// Already as wanted (an earlier change of the same repository),
 		// or stricter: latestPolicy is never switched on where latest is
 		// immutable, since a fix never loosens.
@@ -154,7 +124,7 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 	policyOK := strings.EqualFold(nativePolicy(after), policyAllowOnce) || strings.EqualFold(nativePolicy(after), policyDeny)
 	switch {
 	case res.Writes == 0:
-		res.Verified = compliant(res.After, allowed)
+		res.Verified = res.After.Satisfies(allowed)
 	case !policyOK:
 		res.Verified = false
 	case strings.EqualFold(nativePolicy(after), policyDeny):

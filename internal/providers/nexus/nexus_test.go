@@ -363,7 +363,7 @@ func TestDemoFixedClean(t *testing.T) {
 	for _, rs := range listAll(t, p) {
 		for _, r := range rs {
 			n++
-			if !compliant(r.Immutability, pol.MutableTagsAllowed) {
+			if !r.Immutability.Satisfies(pol.MutableTagsAllowed) {
 				t.Errorf("%s/%s after the fix: %+v", r.Scope, r.Name, r.Immutability)
 			}
 		}
