@@ -75,7 +75,7 @@ func startArtifactory(t *testing.T) *fixture {
 			setLink(h, next)
 			return body
 		},
-		pageSize:  func(n int) { s.Faults.Set(emulator.Faults{PageSize: n}) },
+		pageSize:  func(n int) { s.SetFaults(emulator.Faults{PageSize: n}) },
 		denyScope: func() { s.Deny("bad", true) },
 		attempts:  6,
 	}

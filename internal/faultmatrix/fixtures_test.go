@@ -324,7 +324,7 @@ func startQuay(t *testing.T) *fixture {
 		setNext: func(_ http.Header, body []byte, next string) []byte {
 			return setJSONField(body, "next_page", next)
 		},
-		pageSize:  func(n int) { s.Faults.Set(emulator.Faults{PageSize: n}) },
+		pageSize:  func(n int) { s.SetFaults(emulator.Faults{PageSize: n}) },
 		denyScope: func() { s.Deny("bad", true) },
 		names:     names,
 		attempts:  6,
@@ -407,7 +407,7 @@ func startHarbor(t *testing.T) *fixture {
 			setLink(h, next)
 			return body
 		},
-		pageSize:  func(n int) { s.Faults.Set(emulator.Faults{PageSize: n}) },
+		pageSize:  func(n int) { s.SetFaults(emulator.Faults{PageSize: n}) },
 		denyScope: func() { s.Deny("bad", true) },
 		names:     names,
 		attempts:  6,
@@ -506,7 +506,7 @@ func startACR(t *testing.T) *fixture {
 			setLink(h, next)
 			return body
 		},
-		pageSize:  func(n int) { bad.Injector.Set(emulator.Faults{PageSize: n}) },
+		pageSize:  func(n int) { bad.SetFaults(emulator.Faults{PageSize: n}) },
 		denyScope: func() { bad.Deny("registry:catalog") },
 		denyRepo:  func() { bad.Deny(target) },
 		names:     names,

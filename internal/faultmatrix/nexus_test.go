@@ -86,7 +86,7 @@ func startNexus(t *testing.T) *fixture {
 			setLink(h, next)
 			return body
 		},
-		pageSize:  func(n int) { s.Faults.Set(emulator.Faults{PageSize: n}) },
+		pageSize:  func(n int) { s.SetFaults(emulator.Faults{PageSize: n}) },
 		denyScope: func() { s.Deny("bad", true) },
 		names:     names,
 		attempts:  6,

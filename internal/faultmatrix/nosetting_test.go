@@ -91,7 +91,7 @@ func startGHCR(t *testing.T) *fixture {
 			setLink(h, next)
 			return body
 		},
-		pageSize:  func(n int) { s.Faults.Set(emulator.Faults{PageSize: n}) },
+		pageSize:  func(n int) { s.SetFaults(emulator.Faults{PageSize: n}) },
 		denyScope: func() { s.Deny("bad", true) },
 		names:     names,
 		attempts:  6,
@@ -168,7 +168,7 @@ func startOCI(t *testing.T) *fixture {
 			setLink(h, next)
 			return body
 		},
-		pageSize: func(n int) { s.Faults.Set(emulator.Faults{PageSize: n}) },
+		pageSize: func(n int) { s.SetFaults(emulator.Faults{PageSize: n}) },
 		denyScope: func() {
 			px.add(&rule{match: on(bad, opList), do: respond(403, hdr("Content-Type", "application/json"), regErr("DENIED", "requested access to the resource is denied"))})
 		},

@@ -82,10 +82,10 @@ func (s *Server) writeError(w http.ResponseWriter, op string, status int, code, 
 
 func (s *Server) count(op string, status int) {
 	if status >= 200 && status < 300 {
-		s.Counter.Inc(op)
+		s.calls.Inc(op)
 		return
 	}
-	s.Counter.Inc(op + " " + strconv.Itoa(status))
+	s.calls.Inc(op + " " + strconv.Itoa(status))
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, req *http.Request) {
@@ -176,9 +176,9 @@ func (s *Server) admit(w http.ResponseWriter, req *http.Request, op string, r re
 	if !s.authorize(w, req, op, r) {
 		return false
 	}
-	switch s.Injector.Before(req.Context()) {
+	switch s.faults.Before(req.Context()) {
 	case emulator.Throttle:
-		s.throttled(w, op, s.Injector.Faults().RetryAfter)
+		s.throttled(w, op, s.faults.Faults().RetryAfter)
 		return false
 	case emulator.Fail:
 		s.writeError(w, op, http.StatusInternalServerError, "INTERNAL_SERVER_ERROR", "injected failure", nil)
@@ -227,7 +227,7 @@ func (s *Server) pageSize(q url.Values) (int, bool) {
 			return 0, false
 		}
 	}
-	if ps := s.Injector.Faults().PageSize; ps > 0 && n > ps {
+	if ps := s.faults.Faults().PageSize; ps > 0 && n > ps {
 		n = ps
 	}
 	return n, true
@@ -405,7 +405,7 @@ func (s *Server) handlePatchTag(w http.ResponseWriter, req *http.Request, name, 
 	if !t.attrs.write {
 		// Counted apart so tests can assert a lock loop never touches a
 		// tag that was already locked.
-		s.Counter.Inc("PATCH locked tag")
+		s.calls.Inc("PATCH locked tag")
 	}
 	body.apply(&t.attrs)
 	s.noteWrite()

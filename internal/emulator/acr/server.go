@@ -76,11 +76,11 @@ func (t Tag) Locked() bool { return !t.WriteEnabled }
 
 // Server is a running ACR data-plane emulator bound to 127.0.0.1.
 type Server struct {
-	// Injector applies latency, error and throttle faults to /acr/v1 calls.
-	Injector *emulator.Injector
-	// Counter counts calls by operation ("PATCH tag", "GET tags", ...);
+	// faults applies latency, error and throttle faults to /acr/v1 calls.
+	faults *emulator.Injector
+	// calls counts calls by operation ("PATCH tag", "GET tags", ...);
 	// answers other than 2xx are counted as "<op> <status>".
-	Counter *emulator.Counter
+	calls *emulator.Counter
 
 	ts      *httptest.Server
 	host    string
@@ -137,15 +137,15 @@ func New(o Options) (*Server, error) {
 		return nil, fmt.Errorf("acr emulator: token key: %w", err)
 	}
 	s := &Server{
-		Injector: emulator.NewInjector(o.Faults),
-		Counter:  &emulator.Counter{},
-		key:      key,
-		ttl:      o.TokenTTL,
-		started:  time.Now(),
-		repos:    map[string]*repoState{},
-		users:    map[string]string{},
-		aad:      map[string]bool{},
-		denied:   map[string]bool{},
+		faults:  emulator.NewInjector(o.Faults),
+		calls:   &emulator.Counter{},
+		key:     key,
+		ttl:     o.TokenTTL,
+		started: time.Now(),
+		repos:   map[string]*repoState{},
+		users:   map[string]string{},
+		aad:     map[string]bool{},
+		denied:  map[string]bool{},
 	}
 	s.idle = sync.NewCond(&s.busyMu)
 	if s.ttl <= 0 {
@@ -491,3 +491,9 @@ func (s *Server) sign(b []byte) string {
 	m.Write(b)
 	return hex.EncodeToString(m.Sum(nil))
 }
+
+// SetFaults replaces the injected faults (tests change them mid-run).
+func (s *Server) SetFaults(f emulator.Faults) { s.faults.Set(f) }
+
+// Calls counts the API calls served, by operation.
+func (s *Server) Calls() *emulator.Counter { return s.calls }

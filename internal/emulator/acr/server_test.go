@@ -141,7 +141,7 @@ func TestChallengeAndContractShapes(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("repository properties: %d", resp.StatusCode)
 	}
-	if s.Counter.Get("PATCH locked tag") != 0 {
+	if s.Calls().Get("PATCH locked tag") != 0 {
 		t.Fatal("PATCH locked tag counted for an unlocked tag")
 	}
 	for _, p := range check.Problems() {
@@ -205,7 +205,7 @@ func TestPagingWithEscapedNames(t *testing.T) {
 	}
 
 	// Injected page size caps n.
-	s.Injector.Set(emulator.Faults{PageSize: 4})
+	s.SetFaults(emulator.Faults{PageSize: 4})
 	_, body := c.do(http.MethodGet, "/acr/v1/ns%2Frepo00/_tags?n=100", "")
 	if n := strings.Count(string(body), `"name"`); n != 4 {
 		t.Fatalf("page size fault: %d tags", n)
@@ -254,9 +254,9 @@ func TestWriteThrottleAndFaults(t *testing.T) {
 		}
 	}
 	if throttled == nil || throttled.Header.Get("Retry-After") == "" {
-		t.Fatalf("no 429 with Retry-After after the bucket emptied (PATCH ok: %d)", s.Counter.Get("PATCH tag"))
+		t.Fatalf("no 429 with Retry-After after the bucket emptied (PATCH ok: %d)", s.Calls().Get("PATCH tag"))
 	}
-	if got := s.Counter.Get("PATCH tag"); got != 10 {
+	if got := s.Calls().Get("PATCH tag"); got != 10 {
 		t.Fatalf("successful writes before throttling = %d, want 10", got)
 	}
 	// Reads are not write-throttled.
@@ -265,12 +265,12 @@ func TestWriteThrottleAndFaults(t *testing.T) {
 	}
 
 	s.SetWritesPerMinute(-1)
-	s.Injector.Set(emulator.Faults{ThrottleRate: 1, RetryAfter: 20 * time.Millisecond})
+	s.SetFaults(emulator.Faults{ThrottleRate: 1, RetryAfter: 20 * time.Millisecond})
 	resp, _ := c.do(http.MethodGet, "/acr/v1/app/_tags", "")
 	if resp.StatusCode != 429 || resp.Header.Get("retry-after-ms") != "20" || resp.Header.Get("Retry-After") != "1" {
 		t.Fatalf("injected throttle: %d %v", resp.StatusCode, resp.Header)
 	}
-	s.Injector.Set(emulator.Faults{ErrorRate: 1})
+	s.SetFaults(emulator.Faults{ErrorRate: 1})
 	if resp, _ := c.do(http.MethodGet, "/acr/v1/app/_tags", ""); resp.StatusCode != 500 {
 		t.Fatalf("injected error: %d", resp.StatusCode)
 	}
@@ -339,7 +339,7 @@ func TestOfficialSDK(t *testing.T) {
 	if !errors.As(err, &re) || re.StatusCode != 404 {
 		t.Fatalf("missing tag via SDK: %v", err)
 	}
-	if got := s.Counter.Get("POST oauth2/exchange"); got != 1 {
+	if got := s.Calls().Get("POST oauth2/exchange"); got != 1 {
 		t.Errorf("refresh token exchanges = %d, want 1 (cached)", got)
 	}
 	for _, p := range check.Problems() {

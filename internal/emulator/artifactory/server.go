@@ -67,9 +67,9 @@ type repo struct {
 // Server is one emulated Artifactory instance.
 type Server struct {
 	// Faults injects latency, errors and 429s into every API call.
-	Faults *emulator.Injector
+	faults *emulator.Injector
 	// Calls counts API calls by operation.
-	Calls *emulator.Counter
+	calls *emulator.Counter
 
 	o Options
 
@@ -85,7 +85,7 @@ type Server struct {
 
 // New returns an empty Server.
 func New(o Options) *Server {
-	s := &Server{Faults: emulator.NewInjector(o.Faults), Calls: &emulator.Counter{}, o: o,
+	s := &Server{faults: emulator.NewInjector(o.Faults), calls: &emulator.Counter{}, o: o,
 		users: map[string]User{}, groups: map[string]Group{}, targets: map[string]Target{}, repos: map[string]*repo{}, denied: map[string]bool{}}
 	if o.TokenUser != "" {
 		s.users[o.TokenUser] = User{Name: o.TokenUser, Admin: true}
@@ -218,8 +218,8 @@ func dockerError(w http.ResponseWriter, status int, code, msg string) {
 // authenticated user name.
 func (s *Server) wrap(op string, h func(http.ResponseWriter, *http.Request, string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.Calls.Inc(op)
-		if emulator.Inject(s.Faults, w, r, func(w http.ResponseWriter, _ *http.Request) {
+		s.calls.Inc(op)
+		if emulator.Inject(s.faults, w, r, func(w http.ResponseWriter, _ *http.Request) {
 			restError(w, http.StatusTooManyRequests, "Too Many Requests")
 		},
 			func(w http.ResponseWriter, _ *http.Request) {
@@ -360,7 +360,7 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, user string) {
 
 // page applies n/last to sorted names and sets the Link header.
 func (s *Server) page(w http.ResponseWriter, r *http.Request, names []string) []string {
-	names, n, more := emulator.PageNames(r, names, len(names)+1, s.Faults.Faults().PageSize)
+	names, n, more := emulator.PageNames(r, names, len(names)+1, s.faults.Faults().PageSize)
 	if more {
 		q := url.Values{"n": {strconv.Itoa(n)}, "last": {names[n-1]}}
 		w.Header().Set("Link", "<"+r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
@@ -504,3 +504,9 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, user string) {
 	w.Header().Set("Docker-Content-Digest", d)
 	w.WriteHeader(http.StatusCreated)
 }
+
+// SetFaults replaces the injected faults (tests change them mid-run).
+func (s *Server) SetFaults(f emulator.Faults) { s.faults.Set(f) }
+
+// Calls counts the API calls served, by operation.
+func (s *Server) Calls() *emulator.Counter { return s.calls }

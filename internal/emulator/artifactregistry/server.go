@@ -183,13 +183,7 @@ func (s *Server) SetFaults(f emulator.Faults) { s.inj.Set(f) }
 // Calls returns the number of calls per gRPC method name (e.g.
 // "ListRepositories", "UpdateRepository", "ListLocations"), counting every
 // attempt including the ones answered with an injected fault.
-func (s *Server) Calls() map[string]int64 { return s.cnt.Snapshot() }
-
-// CallCount returns the calls of one method.
-func (s *Server) CallCount(method string) int64 { return s.cnt.Get(method) }
-
-// ResetCalls zeroes the call counters.
-func (s *Server) ResetCalls() { s.cnt.Reset() }
+func (s *Server) Calls() *emulator.Counter { return &s.cnt }
 
 // LastUpdateMask returns the paths of the last UpdateRepository request that
 // reached the handler (accepted or not), or nil.

@@ -86,7 +86,7 @@ func TestListRepositoriesPages(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("listed %v, want %v", got, want)
 	}
-	if n := s.CallCount("ListRepositories"); n != 3 {
+	if n := s.Calls().Get("ListRepositories"); n != 3 {
 		t.Fatalf("ListRepositories calls = %d, want 3 pages of at most 2", n)
 	}
 
@@ -121,7 +121,7 @@ func TestListLocations(t *testing.T) {
 	if want := []string{"asia-east1", "europe-west1", "us-east1"}; !slices.Equal(got, want) {
 		t.Fatalf("locations %v, want %v", got, want)
 	}
-	if n := s.CallCount("ListLocations"); n != 3 {
+	if n := s.Calls().Get("ListLocations"); n != 3 {
 		t.Fatalf("ListLocations calls = %d, want 3 (page size 1)", n)
 	}
 	_, err := c.ListLocations(t.Context(), &location.ListLocationsRequest{Name: "projects/unknown"}).Next()
@@ -340,7 +340,7 @@ func TestFaults(t *testing.T) {
 	}
 
 	s.SetFaults(emulator.Faults{})
-	s.ResetCalls()
+	s.Calls().Reset()
 	s.FailNext("GetRepository", codes.Unavailable, 2)
 	for i, want := range []codes.Code{codes.Unavailable, codes.Unavailable, codes.OK} {
 		_, err = c.GetRepository(t.Context(), &artifactregistrypb.GetRepositoryRequest{Name: name})
@@ -348,7 +348,7 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("call %d: %v, want %s", i, err, want)
 		}
 	}
-	if n := s.Calls()["GetRepository"]; n != 3 {
+	if n := s.Calls().Get("GetRepository"); n != 3 {
 		t.Fatalf("GetRepository calls = %d, want 3 (faulted attempts count)", n)
 	}
 }

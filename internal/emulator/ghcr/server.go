@@ -82,10 +82,10 @@ type owner struct {
 // Server is one emulated GitHub API.
 type Server struct {
 	// Faults injects latency, errors and secondary rate limits.
-	Faults *emulator.Injector
+	faults *emulator.Injector
 	// Calls counts calls by operation: getUser, listOrgPackages,
 	// listUserPackages, listOrgVersions, listUserVersions; refused ones included.
-	Calls emulator.Counter
+	calls emulator.Counter
 
 	o   Options
 	now func() time.Time
@@ -107,7 +107,7 @@ func New(o Options) *Server {
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{Faults: emulator.NewInjector(o.Faults), o: o, now: now,
+	return &Server{faults: emulator.NewInjector(o.Faults), o: o, now: now,
 		owners: map[string]*owner{}, denied: map[string]bool{}, nextID: 1000}
 }
 
@@ -209,7 +209,7 @@ func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serve) }
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	seg := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")
 	op := operation(seg)
-	s.Calls.Inc(op)
+	s.calls.Inc(op)
 	if r.Method != http.MethodGet {
 		ghError(w, http.StatusNotFound, "Not Found")
 		return
@@ -220,7 +220,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if !s.rate(w) {
 		return
 	}
-	if emulator.Inject(s.Faults, w, r, func(w http.ResponseWriter, _ *http.Request) {
+	if emulator.Inject(s.faults, w, r, func(w http.ResponseWriter, _ *http.Request) {
 		ghError(w, http.StatusForbidden, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.")
 	}, func(w http.ResponseWriter, _ *http.Request) {
 		ghError(w, http.StatusBadGateway, "Server Error")
@@ -361,7 +361,7 @@ func (s *Server) paging(r *http.Request) (page, per int, err error) {
 		}
 	}
 	per = min(per, MaxPerPage)
-	if ps := s.Faults.Faults().PageSize; ps > 0 {
+	if ps := s.faults.Faults().PageSize; ps > 0 {
 		per = min(per, ps)
 	}
 	return page, per, nil
@@ -486,3 +486,9 @@ func ghError(w http.ResponseWriter, status int, msg string) {
 		"message": msg, "documentation_url": "https://docs.github.com/rest/packages/packages",
 	})
 }
+
+// SetFaults replaces the injected faults (tests change them mid-run).
+func (s *Server) SetFaults(f emulator.Faults) { s.faults.Set(f) }
+
+// Calls counts the API calls served, by operation.
+func (s *Server) Calls() *emulator.Counter { return &s.calls }

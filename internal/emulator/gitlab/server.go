@@ -108,12 +108,12 @@ type group struct {
 // Server is one emulated GitLab instance.
 type Server struct {
 	// Faults injects latency, errors and 429s into every API call.
-	Faults *emulator.Injector
+	faults *emulator.Injector
 	// Calls counts API calls by operation (listGroupProjects,
 	// listRegistryRepositories, graphql:containerProtectionTagRules,
 	// graphql:createContainerProtectionTagRule, graphql:containerRepositoryTags,
 	// pushManifest).
-	Calls *emulator.Counter
+	calls *emulator.Counter
 
 	token string
 
@@ -128,7 +128,7 @@ type Server struct {
 
 // New returns a Server with no groups.
 func New(o Options) *Server {
-	s := &Server{Faults: emulator.NewInjector(o.Faults), Calls: &emulator.Counter{}, token: o.Token,
+	s := &Server{faults: emulator.NewInjector(o.Faults), calls: &emulator.Counter{}, token: o.Token,
 		groups: map[string]*group{}, projects: map[string]*project{}, denied: map[string]bool{}}
 	s.Web = emulator.NewWeb("gitlab", s.routes())
 	return s
@@ -371,8 +371,8 @@ func (s *Server) authorized(r *http.Request) bool {
 // wrap applies, in order: counting, fault injection and authentication.
 func (s *Server) wrap(op string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.Calls.Inc(op)
-		if emulator.Inject(s.Faults, w, r, throttled, failed) {
+		s.calls.Inc(op)
+		if emulator.Inject(s.faults, w, r, throttled, failed) {
 			return
 		}
 		if !s.authorized(r) {
@@ -412,7 +412,7 @@ func page(r *http.Request) (pg, per int) {
 // paginate slices n items and sets GitLab's offset pagination headers.
 func (s *Server) paginate(w http.ResponseWriter, r *http.Request, n int) (lo, hi int) {
 	pg, per := page(r)
-	if f := s.Faults.Faults().PageSize; f > 0 {
+	if f := s.faults.Faults().PageSize; f > 0 {
 		per = min(per, f)
 	}
 	pages := max(1, int(math.Ceil(float64(n)/float64(per))))
@@ -546,13 +546,13 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 	q := req.Query
 	switch {
 	case strings.Contains(q, "createContainerProtectionTagRule("):
-		s.Calls.Inc("graphql:createContainerProtectionTagRule")
+		s.calls.Inc("graphql:createContainerProtectionTagRule")
 		s.gqlCreateRule(w, req.Variables)
 	case strings.Contains(q, "containerProtectionTagRules("):
-		s.Calls.Inc("graphql:containerProtectionTagRules")
+		s.calls.Inc("graphql:containerProtectionTagRules")
 		s.gqlRules(w, req.Variables)
 	case strings.Contains(q, "containerRepository(") && strings.Contains(q, "tags("):
-		s.Calls.Inc("graphql:containerRepositoryTags")
+		s.calls.Inc("graphql:containerRepositoryTags")
 		s.gqlTags(w, req.Variables)
 	default:
 		gqlError(w, "the GitLab emulator does not implement this operation")
@@ -701,7 +701,7 @@ func (s *Server) gqlTags(w http.ResponseWriter, vars map[string]any) {
 		start = fromCursor(a) + 1
 	}
 	size := 20 // max_page_size of the tags connection
-	if f := s.Faults.Faults().PageSize; f > 0 {
+	if f := s.faults.Faults().PageSize; f > 0 {
 		size = min(size, f)
 	}
 	end := min(len(names), start+size)
@@ -722,7 +722,7 @@ func (s *Server) gqlTags(w http.ResponseWriter, vars map[string]any) {
 // as with `docker login` and a personal access token).
 func (s *Server) registry(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.Calls.Inc("pushManifest")
+		s.calls.Inc("pushManifest")
 		_, pass, ok := r.BasicAuth()
 		if !ok || subtle.ConstantTimeCompare([]byte(pass), []byte(s.token)) != 1 {
 			registryError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required")
@@ -766,3 +766,9 @@ func (s *Server) pushManifest(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Docker-Content-Digest", d)
 	w.WriteHeader(http.StatusCreated)
 }
+
+// SetFaults replaces the injected faults (tests change them mid-run).
+func (s *Server) SetFaults(f emulator.Faults) { s.faults.Set(f) }
+
+// Calls counts the API calls served, by operation.
+func (s *Server) Calls() *emulator.Counter { return s.calls }

@@ -94,10 +94,10 @@ type project struct {
 // Server is one emulated Harbor instance.
 type Server struct {
 	// Faults injects latency, errors and 429s into every API call.
-	Faults *emulator.Injector
+	faults *emulator.Injector
 	// Calls counts API calls by swagger operationId (listProjects,
 	// CreateImmuRule, UpdateImmuRule, ...), throttled and failed ones included.
-	Calls *emulator.Counter
+	calls *emulator.Counter
 
 	user, pass string
 
@@ -113,8 +113,8 @@ type Server struct {
 // New returns a Server with no projects.
 func New(o Options) *Server {
 	s := &Server{
-		Faults:   emulator.NewInjector(o.Faults),
-		Calls:    &emulator.Counter{},
+		faults:   emulator.NewInjector(o.Faults),
+		calls:    &emulator.Counter{},
 		user:     o.Username,
 		pass:     o.Password,
 		projects: map[string]*project{},
@@ -425,8 +425,8 @@ func failed(w http.ResponseWriter, r *http.Request) {
 // per-project denial.
 func (s *Server) wrap(op string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.Calls.Inc(op)
-		if emulator.Inject(s.Faults, w, r, throttled, failed) {
+		s.calls.Inc(op)
+		if emulator.Inject(s.faults, w, r, throttled, failed) {
 			return
 		}
 		u, p, ok := r.BasicAuth()
@@ -490,7 +490,7 @@ func (s *Server) paging(w http.ResponseWriter, r *http.Request) (page, size int,
 			size = n
 		}
 	}
-	if ps := s.Faults.Faults().PageSize; ps > 0 && ps < size {
+	if ps := s.faults.Faults().PageSize; ps > 0 && ps < size {
 		size = ps
 	}
 	return page, size, true
@@ -865,3 +865,9 @@ func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) {
 	}
 	writePage(w, r, page, size, len(digests), out)
 }
+
+// SetFaults replaces the injected faults (tests change them mid-run).
+func (s *Server) SetFaults(f emulator.Faults) { s.faults.Set(f) }
+
+// Calls counts the API calls served, by operation.
+func (s *Server) Calls() *emulator.Counter { return s.calls }

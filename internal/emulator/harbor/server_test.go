@@ -76,7 +76,7 @@ func TestAuthAndPaging(t *testing.T) {
 	if resp, b := do(t, hs, "GET", "/api/v2.0/projects?page_size=101", "", true); resp.StatusCode != 422 {
 		t.Errorf("page_size 101: %d %s", resp.StatusCode, b)
 	}
-	s.Faults.Set(emulator.Faults{PageSize: 1})
+	s.faults.Set(emulator.Faults{PageSize: 1})
 	resp, b = do(t, hs, "GET", "/api/v2.0/projects?page=1&page_size=100", "", true)
 	_ = json.Unmarshal(b, &ps)
 	if len(ps) != 1 || !strings.Contains(resp.Header.Get("Link"), "page=2&page_size=1") {
@@ -155,12 +155,12 @@ func TestRuleLifecycle(t *testing.T) {
 	if resp, _ := do(t, hs, "GET", "/api/v2.0/projects/999/immutabletagrules", "", true); resp.StatusCode != 404 {
 		t.Errorf("missing project: %d", resp.StatusCode)
 	}
-	s.Faults.Set(emulator.Faults{ErrorRate: 1})
+	s.faults.Set(emulator.Faults{ErrorRate: 1})
 	if resp, b := do(t, hs, "GET", base, "", true); resp.StatusCode != 500 || errCode(b) != "UNKNOWN" {
 		t.Errorf("fault: %d %s", resp.StatusCode, b)
 	}
-	if s.Calls.Get("CreateImmuRule") != 3 {
-		t.Errorf("CreateImmuRule calls %d", s.Calls.Get("CreateImmuRule"))
+	if s.calls.Get("CreateImmuRule") != 3 {
+		t.Errorf("CreateImmuRule calls %d", s.calls.Get("CreateImmuRule"))
 	}
 }
 

@@ -67,11 +67,11 @@ type repo struct {
 // Server is one emulated Nexus instance.
 type Server struct {
 	// Faults injects latency, errors and 429s into every API call.
-	Faults *emulator.Injector
+	faults *emulator.Injector
 	// Calls counts API calls by operation (getRepositories,
 	// getDockerHostedRepository, updateDockerHostedRepository, search,
 	// catalog, pushManifest).
-	Calls *emulator.Counter
+	calls *emulator.Counter
 
 	user, pass string
 	o          Options
@@ -86,7 +86,7 @@ type Server struct {
 
 // New returns a Server with no repositories.
 func New(o Options) *Server {
-	s := &Server{Faults: emulator.NewInjector(o.Faults), Calls: &emulator.Counter{}, user: o.Username, pass: o.Password, o: o,
+	s := &Server{faults: emulator.NewInjector(o.Faults), calls: &emulator.Counter{}, user: o.Username, pass: o.Password, o: o,
 		repos: map[string]*repo{}, denied: map[string]bool{}, failures: map[string]int{}}
 	s.Web = emulator.NewWeb("nexus", s.routes())
 	return s
@@ -206,8 +206,8 @@ func validation(w http.ResponseWriter, msg string) {
 
 func (s *Server) wrap(op string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.Calls.Inc(op)
-		if emulator.Inject(s.Faults, w, r, func(w http.ResponseWriter, _ *http.Request) { fault(w, http.StatusTooManyRequests) },
+		s.calls.Inc(op)
+		if emulator.Inject(s.faults, w, r, func(w http.ResponseWriter, _ *http.Request) { fault(w, http.StatusTooManyRequests) },
 			func(w http.ResponseWriter, _ *http.Request) { fault(w, http.StatusInternalServerError) }) {
 			return
 		}
@@ -364,7 +364,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	})
 	start, _ := strconv.Atoi(q.Get("continuationToken"))
 	size := 50
-	if f := s.Faults.Faults().PageSize; f > 0 {
+	if f := s.faults.Faults().PageSize; f > 0 {
 		size = min(size, f)
 	}
 	start = min(max(start, 0), len(items))
@@ -406,7 +406,7 @@ func (s *Server) catalog(w http.ResponseWriter, r *http.Request) {
 	for img := range rp.images {
 		images = append(images, img)
 	}
-	images, n, more := emulator.PageNames(r, images, 1000, s.Faults.Faults().PageSize)
+	images, n, more := emulator.PageNames(r, images, 1000, s.faults.Faults().PageSize)
 	if more {
 		path := "/repository/" + name + "/v2/_catalog"
 		if s.o.LegacyCatalogLink {
@@ -456,3 +456,9 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Docker-Content-Digest", d)
 	w.WriteHeader(http.StatusCreated)
 }
+
+// SetFaults replaces the injected faults (tests change them mid-run).
+func (s *Server) SetFaults(f emulator.Faults) { s.faults.Set(f) }
+
+// Calls counts the API calls served, by operation.
+func (s *Server) Calls() *emulator.Counter { return s.calls }

@@ -64,11 +64,11 @@ type Options struct {
 // Server is one emulated registry.
 type Server struct {
 	// Faults injects latency, errors and 429s into every /v2/ call.
-	Faults *emulator.Injector
+	faults *emulator.Injector
 	// Calls counts calls by operation: ping, token, catalog, tags,
 	// manifest-head, manifest-get, manifest-put, blob; throttled and failed
 	// ones included.
-	Calls emulator.Counter
+	calls emulator.Counter
 
 	o     Options
 	inner http.Handler
@@ -86,7 +86,7 @@ func New(o Options) *Server {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	return &Server{
-		Faults: emulator.NewInjector(o.Faults),
+		faults: emulator.NewInjector(o.Faults),
 		o:      o,
 		inner:  registry.New(registry.Logger(nopLogger())),
 		key:    key,
@@ -118,7 +118,7 @@ func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serve) }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/token" {
-		s.Calls.Inc("token")
+		s.calls.Inc("token")
 		s.token(w, r)
 		return
 	}
@@ -127,8 +127,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op := operation(r)
-	s.Calls.Inc(op)
-	if emulator.Inject(s.Faults, w, r, func(w http.ResponseWriter, _ *http.Request) {
+	s.calls.Inc(op)
+	if emulator.Inject(s.faults, w, r, func(w http.ResponseWriter, _ *http.Request) {
 		regError(w, http.StatusTooManyRequests, "TOOMANYREQUESTS", "too many requests")
 	}, func(w http.ResponseWriter, _ *http.Request) {
 		regError(w, http.StatusInternalServerError, "UNKNOWN", "injected server error")
@@ -307,7 +307,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, all []string, defa
 			return nil, fmt.Errorf("n %q: want a number >= 0", v)
 		}
 	}
-	if ps := s.Faults.Faults().PageSize; ps > 0 && (n <= 0 || n > ps) {
+	if ps := s.faults.Faults().PageSize; ps > 0 && (n <= 0 || n > ps) {
 		n = ps
 	}
 	if last := q.Get("last"); last != "" {
@@ -385,3 +385,9 @@ func regError(w http.ResponseWriter, status int, code, msg string) {
 	w.WriteHeader(status)
 	_, _ = w.Write(b.Bytes())
 }
+
+// SetFaults replaces the injected faults (tests change them mid-run).
+func (s *Server) SetFaults(f emulator.Faults) { s.faults.Set(f) }
+
+// Calls counts the API calls served, by operation.
+func (s *Server) Calls() *emulator.Counter { return &s.calls }

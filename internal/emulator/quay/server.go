@@ -84,10 +84,10 @@ type namespace struct {
 // Server is one emulated Quay instance.
 type Server struct {
 	// Faults injects latency, errors and 429s into every API call.
-	Faults *emulator.Injector
+	faults *emulator.Injector
 	// Calls counts API calls by Quay operation nickname (listRepos,
 	// createOrgImmutabilityPolicy, ...), throttled and failed ones included.
-	Calls *emulator.Counter
+	calls *emulator.Counter
 
 	token string
 
@@ -105,8 +105,8 @@ type Server struct {
 // Handler with httptest.
 func New(o Options) *Server {
 	s := &Server{
-		Faults:     emulator.NewInjector(o.Faults),
-		Calls:      &emulator.Counter{},
+		faults:     emulator.NewInjector(o.Faults),
+		calls:      &emulator.Counter{},
 		token:      o.Token,
 		featureOn:  !o.FeatureOff,
 		featureOff: map[string]bool{},
@@ -444,8 +444,8 @@ func failed(w http.ResponseWriter, r *http.Request) {
 func (s *Server) wrap(op string, h http.HandlerFunc) http.Handler {
 	policyRoute := strings.Contains(op, "ImmutabilityPolic")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.Calls.Inc(op)
-		if emulator.Inject(s.Faults, w, r, throttled, failed) {
+		s.calls.Inc(op)
+		if emulator.Inject(s.faults, w, r, throttled, failed) {
 			return
 		}
 		if !s.authorized(r) {
@@ -555,7 +555,7 @@ func (s *Server) listRepos(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	size := DefaultPageSize
-	if ps := s.Faults.Faults().PageSize; ps > 0 && ps < size {
+	if ps := s.faults.Faults().PageSize; ps > 0 && ps < size {
 		size = ps
 	}
 	s.mu.Lock()
@@ -922,3 +922,9 @@ func (s *Server) pushManifest(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Location", "/v2/"+ns+"/"+name+"/manifests/"+dg)
 	w.WriteHeader(http.StatusCreated)
 }
+
+// SetFaults replaces the injected faults (tests change them mid-run).
+func (s *Server) SetFaults(f emulator.Faults) { s.faults.Set(f) }
+
+// Calls counts the API calls served, by operation.
+func (s *Server) Calls() *emulator.Counter { return s.calls }

@@ -176,13 +176,13 @@ func TestFeatureOffDenyAndFaults(t *testing.T) {
 	if code, _, _ := call(t, hs, "GET", "/api/v1/repository?namespace=old", tok, ""); code != 200 {
 		t.Errorf("other namespace: %d", code)
 	}
-	s.Faults.Set(emulator.Faults{ThrottleRate: 1, RetryAfter: 2e9})
+	s.faults.Set(emulator.Faults{ThrottleRate: 1, RetryAfter: 2e9})
 	code, _, h := call(t, hs, "GET", "/api/v1/repository?namespace=old", tok, "")
 	if code != 429 || h.Get("Retry-After") != "2" {
 		t.Errorf("throttle: %d Retry-After %q", code, h.Get("Retry-After"))
 	}
-	if s.Calls.Get("listRepos") < 3 {
-		t.Errorf("calls not counted: %v", s.Calls.Snapshot())
+	if s.calls.Get("listRepos") < 3 {
+		t.Errorf("calls not counted: %v", s.calls.Snapshot())
 	}
 }
 

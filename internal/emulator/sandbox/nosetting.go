@@ -29,7 +29,7 @@ func (s *Sandbox) startNoSetting(ctx context.Context, b *backend) error {
 		}
 		srv := d.Server
 		s.oci = srv
-		b.calls, b.reset, b.faults = srv.Calls.Snapshot, srv.Calls.Reset, srv.Faults.Set
+		b.calls, b.reset, b.faults = srv.Calls().Snapshot, srv.Calls().Reset, srv.SetFaults
 		b.deny = func(scope string) error {
 			if !strings.EqualFold(scope, d.Host()) {
 				return fmt.Errorf("oci scope %q: the sandbox registry is %s", scope, d.Host())
@@ -47,7 +47,7 @@ func (s *Sandbox) startNoSetting(ctx context.Context, b *backend) error {
 		}
 		srv := d.Server
 		s.ghcr = srv
-		b.calls, b.reset, b.faults = srv.Calls.Snapshot, srv.Calls.Reset, srv.Faults.Set
+		b.calls, b.reset, b.faults = srv.Calls().Snapshot, srv.Calls().Reset, srv.SetFaults
 		b.deny = func(scope string) error {
 			srv.Deny(scope, true)
 			return nil

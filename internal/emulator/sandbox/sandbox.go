@@ -217,7 +217,7 @@ func (s *Sandbox) start(ctx context.Context, kind string, o Options) (*backend, 
 		}
 		srv := d.Server()
 		s.ar = srv
-		b.calls, b.reset, b.faults = srv.Calls, srv.ResetCalls, srv.SetFaults
+		b.calls, b.reset, b.faults = srv.Calls().Snapshot, srv.Calls().Reset, srv.SetFaults
 		b.deny = func(scope string) error {
 			project, loc, _ := strings.Cut(scope, "/")
 			if project == "" || strings.Contains(loc, "/") {
@@ -236,7 +236,7 @@ func (s *Sandbox) start(ctx context.Context, kind string, o Options) (*backend, 
 			return b, errors.New("acr demo does not expose its server")
 		}
 		s.acr = srv
-		b.calls, b.reset, b.faults = srv.Counter.Snapshot, srv.Counter.Reset, srv.Injector.Set
+		b.calls, b.reset, b.faults = srv.Calls().Snapshot, srv.Calls().Reset, srv.SetFaults
 		if o.ACRWritesPerMinute != 0 {
 			srv.SetWritesPerMinute(o.ACRWritesPerMinute)
 		}
@@ -272,7 +272,7 @@ func (s *Sandbox) start(ctx context.Context, kind string, o Options) (*backend, 
 		}
 		srv := d.Server
 		s.quay = srv
-		b.calls, b.reset, b.faults = srv.Calls.Snapshot, srv.Calls.Reset, srv.Faults.Set
+		b.calls, b.reset, b.faults = srv.Calls().Snapshot, srv.Calls().Reset, srv.SetFaults
 		b.deny = func(scope string) error {
 			srv.Deny(scope, true)
 			return nil
@@ -287,7 +287,7 @@ func (s *Sandbox) start(ctx context.Context, kind string, o Options) (*backend, 
 		}
 		srv := d.Server
 		s.harbor = srv
-		b.calls, b.reset, b.faults = srv.Calls.Snapshot, srv.Calls.Reset, srv.Faults.Set
+		b.calls, b.reset, b.faults = srv.Calls().Snapshot, srv.Calls().Reset, srv.SetFaults
 		b.deny = func(scope string) error {
 			// With no projects configured every project is audited:
 			// check the name against the projects that exist.

@@ -31,7 +31,7 @@ func (s *Sandbox) startMore(ctx context.Context, b *backend) (bool, error) {
 		}
 		srv := d.Server
 		s.more.gitlab = srv
-		b.calls, b.reset, b.faults = srv.Calls.Snapshot, srv.Calls.Reset, srv.Faults.Set
+		b.calls, b.reset, b.faults = srv.Calls().Snapshot, srv.Calls().Reset, srv.SetFaults
 		b.deny = func(scope string) error {
 			srv.Deny(scope, true)
 			return nil
@@ -46,7 +46,7 @@ func (s *Sandbox) startMore(ctx context.Context, b *backend) (bool, error) {
 		}
 		srv := d.Server
 		s.more.nexus = srv
-		b.calls, b.reset, b.faults = srv.Calls.Snapshot, srv.Calls.Reset, srv.Faults.Set
+		b.calls, b.reset, b.faults = srv.Calls().Snapshot, srv.Calls().Reset, srv.SetFaults
 		b.deny = func(scope string) error {
 			srv.Deny(scope, true)
 			return nil
@@ -61,7 +61,7 @@ func (s *Sandbox) startMore(ctx context.Context, b *backend) (bool, error) {
 		}
 		srv := d.Server
 		s.more.artifactory = srv
-		b.calls, b.reset, b.faults = srv.Calls.Snapshot, srv.Calls.Reset, srv.Faults.Set
+		b.calls, b.reset, b.faults = srv.Calls().Snapshot, srv.Calls().Reset, srv.SetFaults
 		b.deny = func(scope string) error {
 			srv.Deny(scope, true)
 			return nil

@@ -98,16 +98,16 @@ func TestAuditModesAndPaging(t *testing.T) {
 		t.Errorf("sample not bounded: %d", len(none.UnlockedSample))
 	}
 	// Paging really happened: 9 repositories at 4 per page, 25 tags at 4.
-	if n := s.Counter.Get("GET catalog"); n != 3 {
+	if n := s.Calls().Get("GET catalog"); n != 3 {
 		t.Errorf("catalog pages = %d, want 3", n)
 	}
 	// 2 pages for 7 tags, 6 for 23, 7 for 25, 1 for empty, 5 fillers.
-	if n := s.Counter.Get("GET tags"); n != 2+6+7+1+5 {
+	if n := s.Calls().Get("GET tags"); n != 2+6+7+1+5 {
 		t.Errorf("tag pages = %d", n)
 	}
 	// Audit writes nothing and asks for no tag one by one.
-	if s.Counter.Get("PATCH tag")+s.Counter.Get("PATCH repository")+s.Counter.Get("GET tag") != 0 {
-		t.Errorf("audit made extra calls: %v", s.Counter.Snapshot())
+	if s.Calls().Get("PATCH tag")+s.Calls().Get("PATCH repository")+s.Calls().Get("GET tag") != 0 {
+		t.Errorf("audit made extra calls: %v", s.Calls().Snapshot())
 	}
 }
 
@@ -156,7 +156,7 @@ func TestSeveralRegistriesAndUnreadableScopes(t *testing.T) {
 	if !strings.Contains(errs[wrongCreds.LoginServer()].Error(), "HTTP 401") || strings.Contains(errs[wrongCreds.LoginServer()].Error(), "pw") {
 		t.Errorf("wrong credentials error: %v", errs[wrongCreds.LoginServer()])
 	}
-	if n := wrongCreds.Counter.Get("GET oauth2/token 401"); n != 1 {
+	if n := wrongCreds.Calls().Get("GET oauth2/token 401"); n != 1 {
 		t.Errorf("rejected logins = %d, want 1 (no retry on 401)", n)
 	}
 	if !strings.Contains(errs[noCatalog.LoginServer()].Error(), "HTTP 403") {
@@ -307,7 +307,7 @@ func TestPlanApplyVerifyIdempotent(t *testing.T) {
 	if !strings.Contains(ch.Action, "lock 21 tags (writeEnabled=false, deleteEnabled=false)") || !strings.Contains(ch.Action, "under 1s") {
 		t.Fatalf("action = %q", ch.Action)
 	}
-	if s.Counter.Get("PATCH tag") != 0 {
+	if s.Calls().Get("PATCH tag") != 0 {
 		t.Fatal("plan wrote")
 	}
 
@@ -319,11 +319,11 @@ func TestPlanApplyVerifyIdempotent(t *testing.T) {
 	if !res.Verified || res.Writes != 21 || res.After.Mode != providers.ModeImmutable || res.After.TagsLocked != 31 {
 		t.Fatalf("result = %+v", res)
 	}
-	if got := s.Counter.Get("PATCH tag"); got != 21 {
+	if got := s.Calls().Get("PATCH tag"); got != 21 {
 		t.Fatalf("PATCHes = %d, want 21", got)
 	}
-	if s.Counter.Get("PATCH locked tag")+s.Counter.Get("PATCH repository") != 0 {
-		t.Fatalf("touched a locked tag or the repository lock: %v", s.Counter.Snapshot())
+	if s.Calls().Get("PATCH locked tag")+s.Calls().Get("PATCH repository") != 0 {
+		t.Fatalf("touched a locked tag or the repository lock: %v", s.Calls().Snapshot())
 	}
 	ok := successes(j, "")
 	for _, tag := range append(unlocked, "no-delete-flag") {
@@ -366,10 +366,10 @@ func TestPlanApplyVerifyIdempotent(t *testing.T) {
 	if err != nil || !ch3.Noop || ch3.Writes != 0 {
 		t.Fatalf("third plan not a no-op: %+v %v", ch3, err)
 	}
-	before := s.Counter.Get("PATCH tag")
+	before := s.Calls().Get("PATCH tag")
 	j3 := &testutil.Observer{}
 	res3, err := p.Apply(t.Context(), ch3, j3)
-	if err != nil || !res3.Verified || res3.Writes != 0 || len(j3.Records()) != 0 || s.Counter.Get("PATCH tag") != before {
+	if err != nil || !res3.Verified || res3.Writes != 0 || len(j3.Records()) != 0 || s.Calls().Get("PATCH tag") != before {
 		t.Fatalf("idempotent re-apply: %+v %v, journal %d", res3, err, len(j3.Records()))
 	}
 }
@@ -424,7 +424,7 @@ func TestLockLoopLarge(t *testing.T) {
 	for _, r := range repos {
 		targets = append(targets, providers.Repository{Scope: s.LoginServer(), Name: r})
 	}
-	s.Injector.Set(emulator.Faults{ThrottleRate: 0.03, RetryAfter: 2 * time.Millisecond, Seed: 7})
+	s.SetFaults(emulator.Faults{ThrottleRate: 0.03, RetryAfter: 2 * time.Millisecond, Seed: 7})
 
 	j := &testutil.Observer{}
 	var planned int64
@@ -441,13 +441,13 @@ func TestLockLoopLarge(t *testing.T) {
 	if planned != int64(total) || total < 1700 {
 		t.Fatalf("planned %d, unlocked %d", planned, total)
 	}
-	if got := s.Counter.Get("PATCH tag"); got != int64(total) {
+	if got := s.Calls().Get("PATCH tag"); got != int64(total) {
 		t.Fatalf("successful PATCHes = %d, want exactly %d (one per unlocked tag)", got, total)
 	}
-	if s.Counter.Get("PATCH locked tag") != 0 {
+	if s.Calls().Get("PATCH locked tag") != 0 {
 		t.Fatal("a locked tag was PATCHed")
 	}
-	if s.Counter.Get("PATCH tag 429") == 0 {
+	if s.Calls().Get("PATCH tag 429") == 0 {
 		t.Fatal("no 429 was injected; the test proves nothing about retries")
 	}
 	for _, r := range repos {
@@ -468,8 +468,8 @@ func TestLockLoopLarge(t *testing.T) {
 
 	// Second run: every plan is a no-op (the engine applies none of them);
 	// applying one anyway re-lists and writes nothing.
-	s.Injector.Set(emulator.Faults{})
-	before := s.Counter.Get("PATCH tag")
+	s.SetFaults(emulator.Faults{})
+	before := s.Calls().Get("PATCH tag")
 	for i, r := range targets {
 		ch, err := p.Plan(t.Context(), r, providers.FixPolicy{})
 		if err != nil || !ch.Noop || ch.Writes != 0 {
@@ -481,7 +481,7 @@ func TestLockLoopLarge(t *testing.T) {
 			}
 		}
 	}
-	if got := s.Counter.Get("PATCH tag") - before; got != 0 {
+	if got := s.Calls().Get("PATCH tag") - before; got != 0 {
 		t.Fatalf("second run made %d writes", got)
 	}
 }
@@ -532,7 +532,7 @@ func TestLockLoopConcurrencyBound(t *testing.T) {
 	p := newProvider(t, setup{hc: hc, cfg: config.Provider{Settings: &Settings{Registries: []string{s.LoginServer()}},
 		Rate: config.Rate{RequestsPerSecond: 5000, MaxConcurrent: 3}}})
 	c, _ := testutil.Scan(t, p)
-	s.Injector.Set(emulator.Faults{Latency: 15 * time.Millisecond})
+	s.SetFaults(emulator.Faults{Latency: 15 * time.Millisecond})
 	if _, _, err := fix(t, t.Context(), p, c.Repos()[0], &testutil.Observer{}); err != nil {
 		t.Fatal(err)
 	}
@@ -553,8 +553,8 @@ func TestSKUThrottleHonoursRetryAfter(t *testing.T) {
 	if err != nil || !res.Verified || res.Writes != 12 {
 		t.Fatalf("%+v %v", res, err)
 	}
-	if s.Counter.Get("PATCH tag 429") == 0 || s.Counter.Get("PATCH tag") != 12 {
-		t.Fatalf("counts = %v", s.Counter.Snapshot())
+	if s.Calls().Get("PATCH tag 429") == 0 || s.Calls().Get("PATCH tag") != 12 {
+		t.Fatalf("counts = %v", s.Calls().Snapshot())
 	}
 }
 
@@ -618,10 +618,10 @@ func TestInterruptedLoopResumes(t *testing.T) {
 			t.Errorf("%s locked twice", tag)
 		}
 	}
-	if got := s.Counter.Get("PATCH tag"); got != int64(len(unlocked)) {
+	if got := s.Calls().Get("PATCH tag"); got != int64(len(unlocked)) {
 		t.Fatalf("PATCHes over both runs = %d, want %d", got, len(unlocked))
 	}
-	if s.Counter.Get("PATCH locked tag") != 0 {
+	if s.Calls().Get("PATCH locked tag") != 0 {
 		t.Fatal("a locked tag was PATCHed")
 	}
 }
@@ -645,18 +645,18 @@ func TestEntraIDCredential(t *testing.T) {
 			t.Fatalf("%s: %+v %v", r.Name, res, err)
 		}
 	}
-	if got := s.Counter.Get("PATCH tag"); got != 7 {
+	if got := s.Calls().Get("PATCH tag"); got != 7 {
 		t.Fatalf("PATCHes = %d, want 7", got)
 	}
-	if got := s.Counter.Get("POST oauth2/exchange"); got != 1 {
+	if got := s.Calls().Get("POST oauth2/exchange"); got != 1 {
 		t.Errorf("Entra ID exchanges = %d, want 1 (refresh token cached)", got)
 	}
 	// Access tokens: the catalog, one read token for the page's two
 	// repositories (batched), and a write token for each repository.
-	if got := s.Counter.Get("POST oauth2/token"); got != 4 {
+	if got := s.Calls().Get("POST oauth2/token"); got != 4 {
 		t.Errorf("access tokens = %d, want 4 (batched reads, cached per scope)", got)
 	}
-	if n := s.Counter.Get("GET tags 401") + s.Counter.Get("PATCH tag 401"); n != 0 {
+	if n := s.Calls().Get("GET tags 401") + s.Calls().Get("PATCH tag 401"); n != 0 {
 		t.Errorf("%d challenges answered: scope prediction failed", n)
 	}
 
@@ -692,8 +692,8 @@ func TestChallengeFallback(t *testing.T) {
 	if _, res, err := fix(t, t.Context(), p, c.Repos()[0], &testutil.Observer{}); err != nil || !res.Verified {
 		t.Fatalf("%+v %v", res, err)
 	}
-	if s.Counter.Get("PATCH tag 401") == 0 || s.Counter.Get("PATCH tag") != 2 {
-		t.Fatalf("counts = %v", s.Counter.Snapshot())
+	if s.Calls().Get("PATCH tag 401") == 0 || s.Calls().Get("PATCH tag") != 2 {
+		t.Fatalf("counts = %v", s.Calls().Snapshot())
 	}
 }
 
@@ -783,7 +783,7 @@ func TestAllowedTagsStayMutable(t *testing.T) {
 			if err != nil || !res.Verified {
 				t.Fatalf("apply: %+v %v", res, err)
 			}
-			if got := s.Counter.Get("PATCH tag"); got != tc.writes {
+			if got := s.Calls().Get("PATCH tag"); got != tc.writes {
 				t.Fatalf("%d PATCHes, want %d", got, tc.writes)
 			}
 			c, _ = testutil.Scan(t, p)

@@ -32,7 +32,7 @@ func TestConformance(t *testing.T) {
 			Deny:       func(testing.TB) { s.Deny("registry:catalog") },
 			Unreadable: func(_ testing.TB, name string) { s.Deny(name) },
 			Throttle: func(testing.TB) {
-				s.Injector.Set(emulator.Faults{ThrottleRate: 1, RetryAfter: time.Millisecond})
+				s.SetFaults(emulator.Faults{ThrottleRate: 1, RetryAfter: time.Millisecond})
 			},
 		}
 	}})

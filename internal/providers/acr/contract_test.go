@@ -46,7 +46,7 @@ func TestContract(t *testing.T) {
 	// One page for the loop, so the tag deleted after the first lock is
 	// still in the listing the loop works from.
 	basic.pageSize = 100
-	s.Injector.Set(emulator.Faults{ThrottleRate: 0.3, RetryAfter: time.Millisecond, Seed: 3})
+	s.SetFaults(emulator.Faults{ThrottleRate: 0.3, RetryAfter: time.Millisecond, Seed: 3})
 	deleted := false
 	j := &testutil.Observer{OnWrite: func(int) {
 		if !deleted {
@@ -66,12 +66,12 @@ func TestContract(t *testing.T) {
 	if !deleted || !vanished {
 		t.Fatalf("deleted tag not journaled as TAG_UNKNOWN: %+v", j.Records())
 	}
-	s.Injector.Set(emulator.Faults{})
+	s.SetFaults(emulator.Faults{})
 
 	entra := newProvider(t, setup{hc: hc, env: map[string]string{}, cfg: cfg, mods: []func(*Provider){func(p *Provider) {
 		p.newCredential = func() (azcore.TokenCredential, error) { return staticCred("entra-token"), nil }
 	}}})
-	before := s.Counter.Get("PATCH tag")
+	before := s.Calls().Get("PATCH tag")
 	c2, _ := testutil.Scan(t, entra)
 	for _, r := range c2.Repos() {
 		if r.Mode == providers.ModeUnknown {
@@ -82,7 +82,7 @@ func TestContract(t *testing.T) {
 		}
 	}
 
-	if got := s.Counter.Get("PATCH tag") - before; got != 3 {
+	if got := s.Calls().Get("PATCH tag") - before; got != 3 {
 		t.Errorf("Entra ID provider locked %d tags, want 3", got)
 	}
 	for _, p := range check.Problems() {

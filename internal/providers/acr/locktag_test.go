@@ -33,9 +33,9 @@ func TestLockTagLocksOnlyThatTagAndIsIdempotent(t *testing.T) {
 		t.Fatalf("journal %+v", recs)
 	}
 	// Already locked: verified with no write.
-	patches := s.Counter.Get("PATCH tag")
+	patches := s.Calls().Get("PATCH tag")
 	res, err = p.LockTag(t.Context(), s.LoginServer(), "team/app", "v2", j)
-	if err != nil || !res.Verified || res.Writes != 0 || s.Counter.Get("PATCH tag") != patches {
+	if err != nil || !res.Verified || res.Writes != 0 || s.Calls().Get("PATCH tag") != patches {
 		t.Fatalf("second lock: %+v %v", res, err)
 	}
 	if _, err := p.LockTag(t.Context(), s.LoginServer(), "team/app", "missing", j); err == nil {

@@ -29,9 +29,9 @@ func TestTagsFromListingWithDigestsAndTimes(t *testing.T) {
 	}
 	before := collect()
 	testutil.Must(t, s.PushTag("team/app", "v00003")) // an overwrite: new digest, new lastUpdateTime
-	calls := s.Counter.Get("GET tags")
+	calls := s.Calls().Get("GET tags")
 	after := collect()
-	if n := s.Counter.Get("GET tags") - calls; n != 3 {
+	if n := s.Calls().Get("GET tags") - calls; n != 3 {
 		t.Errorf("10 tags at 4 a page took %d listing calls, want 3", n)
 	}
 	if len(after) != 10 || after["v00003"].Digest == before["v00003"].Digest || after["v00004"].Digest != before["v00004"].Digest {

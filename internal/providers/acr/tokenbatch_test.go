@@ -27,12 +27,12 @@ func TestTokenPerPageNotPerRepository(t *testing.T) {
 	if len(errs) != 0 || len(c.Repos()) != 230 {
 		t.Fatalf("audit: %v, %d repositories", errs, len(c.Repos()))
 	}
-	tokens := s.Counter.Get("GET oauth2/token") + s.Counter.Get("POST oauth2/token")
+	tokens := s.Calls().Get("GET oauth2/token") + s.Calls().Get("POST oauth2/token")
 	// The catalog's token, then one for each page of 100, 100 and 30.
 	if tokens != 1+3 {
-		t.Errorf("token exchanges = %d for 230 repositories in 3 pages, want 4 (%v)", tokens, s.Counter.Snapshot())
+		t.Errorf("token exchanges = %d for 230 repositories in 3 pages, want 4 (%v)", tokens, s.Calls().Snapshot())
 	}
-	if n := s.Counter.Get("GET tags 401"); n != 0 {
+	if n := s.Calls().Get("GET tags 401"); n != 0 {
 		t.Errorf("%d tag listings were challenged: the batched token did not cover them", n)
 	}
 }

@@ -73,7 +73,7 @@ func listAll(t *testing.T, p *Provider) (map[string]providers.Repository, error)
 
 func TestAuditNamesHolders(t *testing.T) {
 	d, p := startDemo(t)
-	d.Faults.Set(emulator.Faults{PageSize: 1})
+	d.SetFaults(emulator.Faults{PageSize: 1})
 	got, err := listAll(t, p)
 	if err != nil {
 		t.Fatal(err)
@@ -126,13 +126,13 @@ func TestPlanPrintsPermissionChangeAndApplyRefuses(t *testing.T) {
 	if ch.Writes != 0 || ch.Noop || !strings.Contains(ch.HeldBack, "plan only") {
 		t.Errorf("plan %+v: want a held-back change with no write", ch)
 	}
-	calls := d.Calls.Snapshot()
+	calls := d.Calls().Snapshot()
 	ch.Handle = nil
 	_, err = p.Apply(ctx, ch, nil)
 	if !errors.Is(err, ErrPlanOnly) || !errors.Is(err, providers.ErrUnsupported) {
 		t.Fatalf("apply: %v, want ErrPlanOnly", err)
 	}
-	if after := d.Calls.Snapshot(); fmt.Sprint(after) != fmt.Sprint(calls) {
+	if after := d.Calls().Snapshot(); fmt.Sprint(after) != fmt.Sprint(calls) {
 		t.Errorf("apply made calls: %v -> %v", calls, after)
 	}
 	// The overwrite the report warns about still works.
@@ -176,7 +176,7 @@ func TestPermissionChangeWouldWork(t *testing.T) {
 
 func TestTagsWithDigests(t *testing.T) {
 	d, p := startDemo(t)
-	d.Faults.Set(emulator.Faults{PageSize: 3})
+	d.SetFaults(emulator.Faults{PageSize: 3})
 	var tags []string
 	for i := range 10 {
 		tags = append(tags, fmt.Sprintf("v%d", i))
@@ -221,7 +221,7 @@ func TestUnreadablePermissionsFailTheScope(t *testing.T) {
 
 func TestFaultsRetried(t *testing.T) {
 	d, p := startDemo(t)
-	d.Faults.Set(emulator.Faults{ThrottleRate: 0.3, ErrorRate: 0.1, Seed: 11})
+	d.SetFaults(emulator.Faults{ThrottleRate: 0.3, ErrorRate: 0.1, Seed: 11})
 	got, err := listAll(t, p)
 	if err != nil || len(got) != 6 {
 		t.Errorf("under faults: %d images, %v", len(got), err)

@@ -94,10 +94,10 @@ func TestPagination(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("listed %v, want %v", got, want)
 	}
-	if n := s.CallCount("ListRepositories"); n != 3 {
+	if n := s.Calls().Get("ListRepositories"); n != 3 {
 		t.Fatalf("ListRepositories calls = %d, want 3 (7 repositories, pages of 3)", n)
 	}
-	if n := s.CallCount("ListLocations"); n != 0 {
+	if n := s.Calls().Get("ListLocations"); n != 0 {
 		t.Fatalf("explicit locations should not call ListLocations, got %d", n)
 	}
 }
@@ -116,7 +116,7 @@ func TestStreamingStopsEarly(t *testing.T) {
 		t.Fatalf("emitter error not returned: %v", err)
 	}
 	// Repositories are emitted as pages arrive, not after the whole listing.
-	if n := s.CallCount("ListRepositories"); n != 1 {
+	if n := s.Calls().Get("ListRepositories"); n != 1 {
 		t.Fatalf("ListRepositories calls = %d after the emitter stopped on the first repository, want 1", n)
 	}
 }
@@ -135,7 +135,7 @@ func TestScopesFromListLocations(t *testing.T) {
 	if got := scopeNames(scopes); !slices.Equal(got, want) {
 		t.Fatalf("scopes %v, want %v", got, want)
 	}
-	if n := s.CallCount("ListLocations"); n != 2 {
+	if n := s.Calls().Get("ListLocations"); n != 2 {
 		t.Fatalf("ListLocations calls = %d, want one per distinct project", n)
 	}
 	c, errs := testutil.Scan(t, p)
@@ -146,7 +146,7 @@ func TestScopesFromListLocations(t *testing.T) {
 	if len(got) != 3 || got["p1/europe-west1/b"].Mode != providers.ModeImmutable || got["p2/us-east4/c"].Mode != providers.ModeMutable {
 		t.Fatalf("repositories %v", got)
 	}
-	if n := s.CallCount("ListRepositories"); n != 4 {
+	if n := s.Calls().Get("ListRepositories"); n != 4 {
 		t.Fatalf("ListRepositories calls = %d, want one per scope", n)
 	}
 }
@@ -169,7 +169,7 @@ func TestExplicitLocations(t *testing.T) {
 	if got := c.ByKey(); len(got) != 2 || got["p1/asia-east1/skipped"].Name != "" {
 		t.Fatalf("repositories %v", got)
 	}
-	if n := s.CallCount("ListLocations"); n != 0 {
+	if n := s.Calls().Get("ListLocations"); n != 0 {
 		t.Fatalf("ListLocations calls = %d, want 0", n)
 	}
 }
@@ -300,7 +300,7 @@ func TestFixPlanApplyIdempotent(t *testing.T) {
 	before, _ := s.Repository("p1", "us-central1", "app")
 
 	// Plan makes no call at all when the listing already read the setting.
-	s.ResetCalls()
+	s.Calls().Reset()
 	// latest allowed: AR cannot keep it mutable, so the change is held
 	// back with the reason unless the user accepts it.
 	held, err := p.Plan(t.Context(), app, providers.FixPolicy{MutableTagsAllowed: []string{"latest"}})
@@ -320,7 +320,7 @@ func TestFixPlanApplyIdempotent(t *testing.T) {
 	if !strings.Contains(ch.Action, "docker_config.immutable_tags") {
 		t.Fatalf("action %q", ch.Action)
 	}
-	if calls := s.Calls(); len(calls) != 0 {
+	if calls := s.Calls().Snapshot(); len(calls) != 0 {
 		t.Fatalf("plan made calls: %v", calls)
 	}
 	if r, _ := s.Repository("p1", "us-central1", "app"); r.ImmutableTags {
@@ -338,10 +338,10 @@ func TestFixPlanApplyIdempotent(t *testing.T) {
 	if !res.Verified || res.Writes != 1 || res.After.Mode != providers.ModeImmutable {
 		t.Fatalf("result %+v", res)
 	}
-	if n := s.CallCount("UpdateRepository"); n != 1 {
+	if n := s.Calls().Get("UpdateRepository"); n != 1 {
 		t.Fatalf("UpdateRepository calls = %d, want 1", n)
 	}
-	if n := s.CallCount("GetRepository"); n != 1 {
+	if n := s.Calls().Get("GetRepository"); n != 1 {
 		t.Fatalf("GetRepository (read-back) calls = %d, want 1", n)
 	}
 	if len(o.writes) != 1 || o.writes[0].Call != "UpdateRepository" || o.writes[0].Err != "" ||
@@ -376,11 +376,11 @@ func TestFixPlanApplyIdempotent(t *testing.T) {
 	if !ch2.Noop || ch2.Writes != 0 {
 		t.Fatalf("second plan %+v", ch2)
 	}
-	s.ResetCalls()
+	s.Calls().Reset()
 	o2 := &observer{}
 	res2, err := p.Apply(t.Context(), ch2, o2)
 	testutil.Must(t, err)
-	if n := s.CallCount("UpdateRepository"); n != 0 || res2.Writes != 0 || len(o2.writes) != 0 || !res2.Verified {
+	if n := s.Calls().Get("UpdateRepository"); n != 0 || res2.Writes != 0 || len(o2.writes) != 0 || !res2.Verified {
 		t.Fatalf("re-apply wrote: calls %d result %+v journal %v", n, res2, o2.writes)
 	}
 	if r, _ := s.Repository("p1", "us-central1", "app"); r.Updates != 1 {
@@ -453,14 +453,14 @@ func TestPlanReadOnlyModes(t *testing.T) {
 	testutil.Must(t, s.CreateRepository("p1", "us-central1", "all", aremu.ModeVirtual, false))
 	p := newProvider(t, s, nil)
 	c, _ := testutil.Scan(t, p)
-	s.ResetCalls()
+	s.Calls().Reset()
 	for _, name := range []string{"mirror", "all"} {
 		_, err := p.Plan(t.Context(), find(t, c, "p1/us-central1/"+name), providers.FixPolicy{})
 		if !errors.Is(err, providers.ErrUnsupported) {
 			t.Fatalf("%s: plan error %v, want unsupported", name, err)
 		}
 	}
-	if n := s.CallCount("UpdateRepository"); n != 0 {
+	if n := s.Calls().Get("UpdateRepository"); n != 0 {
 		t.Fatalf("UpdateRepository calls = %d", n)
 	}
 }
@@ -474,7 +474,7 @@ func TestPlanWithoutHandle(t *testing.T) {
 	// whose setting was not read: Plan reads it first.
 	ch, err := p.Plan(t.Context(), providers.Repository{Scope: "p1/us-central1", Name: "app", Immutability: providers.Immutability{Mode: providers.ModeUnknown}}, providers.FixPolicy{})
 	testutil.Must(t, err)
-	if ch.Noop || ch.From.Mode != providers.ModeMutable || s.CallCount("GetRepository") != 1 {
+	if ch.Noop || ch.From.Mode != providers.ModeMutable || s.Calls().Get("GetRepository") != 1 {
 		t.Fatalf("plan %+v", ch)
 	}
 	ch.Handle = nil
@@ -504,27 +504,27 @@ func TestRetries(t *testing.T) {
 	s.FailNext("ListRepositories", codes.ResourceExhausted, 1)
 	c := &testutil.Emitter{}
 	testutil.Must(t, p.Repositories(t.Context(), scopes[0], c))
-	if len(c.Repos()) != 1 || s.CallCount("ListRepositories") != 3 {
-		t.Fatalf("repos %d, calls %d", len(c.Repos()), s.CallCount("ListRepositories"))
+	if len(c.Repos()) != 1 || s.Calls().Get("ListRepositories") != 3 {
+		t.Fatalf("repos %d, calls %d", len(c.Repos()), s.Calls().Get("ListRepositories"))
 	}
 
 	// Throttled on every attempt: gives up after the configured attempts.
-	s.ResetCalls()
+	s.Calls().Reset()
 	s.SetFaults(emulator.Faults{ThrottleRate: 1})
 	err = p.Repositories(t.Context(), scopes[0], &testutil.Emitter{})
 	if !errors.Is(err, providers.ErrThrottled) {
 		t.Fatalf("throttled listing: %v", err)
 	}
-	if n := s.CallCount("ListRepositories"); n != 3 {
+	if n := s.Calls().Get("ListRepositories"); n != 3 {
 		t.Fatalf("attempts = %d, want 3", n)
 	}
 
 	// A permanent error is not retried.
 	s.SetFaults(emulator.Faults{})
-	s.ResetCalls()
+	s.Calls().Reset()
 	s.Deny("p1", "us-central1")
 	_ = p.Repositories(t.Context(), scopes[0], &testutil.Emitter{})
-	if n := s.CallCount("ListRepositories"); n != 1 {
+	if n := s.Calls().Get("ListRepositories"); n != 1 {
 		t.Fatalf("PermissionDenied retried: %d calls", n)
 	}
 }
@@ -553,7 +553,7 @@ func TestCancelled(t *testing.T) {
 func TestNewIsLazyAndValidates(t *testing.T) {
 	s := startEmu(t)
 	_ = newProvider(t, s, nil)
-	if calls := s.Calls(); len(calls) != 0 {
+	if calls := s.Calls().Snapshot(); len(calls) != 0 {
 		t.Fatalf("New called the API: %v", calls)
 	}
 	for _, cfg := range []config.Provider{

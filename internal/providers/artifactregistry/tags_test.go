@@ -33,9 +33,9 @@ func TestTagsFromDockerImages(t *testing.T) {
 	before := collect()
 	testutil.Must(t, s.PushTag("p1", "us-central1", "apps", "v2")) // overwrite
 	s.SetFaults(emulator.Faults{PageSize: 2})
-	calls := s.CallCount("ListDockerImages")
+	calls := s.Calls().Get("ListDockerImages")
 	after := collect()
-	if n := s.CallCount("ListDockerImages") - calls; n != 3 {
+	if n := s.Calls().Get("ListDockerImages") - calls; n != 3 {
 		t.Errorf("5 images at 2 a page took %d calls, want 3", n)
 	}
 	if len(after) != 5 || after["apps:v2"].Digest == before["apps:v2"].Digest || after["apps:v3"].Digest != before["apps:v3"].Digest {

@@ -108,10 +108,10 @@ func TestPackagesOfOrgsAndUsersArePagedAndUnsupported(t *testing.T) {
 		t.Errorf("uri %q", r.URI)
 	}
 	// 5 packages at 2 a page = 3 calls; the user's listing goes to /users.
-	if n := f.srv.Calls.Get("listOrgPackages"); n != 3 {
+	if n := f.srv.Calls().Get("listOrgPackages"); n != 3 {
 		t.Errorf("listOrgPackages = %d, want 3", n)
 	}
-	if n := f.srv.Calls.Get("listUserPackages"); n != 1 {
+	if n := f.srv.Calls().Get("listUserPackages"); n != 1 {
 		t.Errorf("listUserPackages = %d, want 1", n)
 	}
 }
@@ -151,7 +151,7 @@ func TestTagsFollowVersionsAndSeeTheMovedTag(t *testing.T) {
 		}
 	}
 	// 9 versions at 3 a page: 3 calls, none per tag.
-	if n := f.srv.Calls.Get("listOrgVersions"); n != 3 {
+	if n := f.srv.Calls().Get("listOrgVersions"); n != 3 {
 		t.Errorf("listOrgVersions = %d, want 3", n)
 	}
 
@@ -237,7 +237,7 @@ func TestRateLimits(t *testing.T) {
 
 	// Secondary limits on a burst: 403 + Retry-After, retried after the wait.
 	f.srv.SetUsed(0)
-	f.srv.Faults.Set(emulator.Faults{ThrottleRate: 1, RetryAfter: 3 * time.Second})
+	f.srv.SetFaults(emulator.Faults{ThrottleRate: 1, RetryAfter: 3 * time.Second})
 	done := make(chan struct{})
 	var once sync.Once
 	calls := 0
@@ -249,7 +249,7 @@ func TestRateLimits(t *testing.T) {
 			f.waits = append(f.waits, d)
 			calls++
 			if calls == 2 {
-				f.srv.Faults.Set(emulator.Faults{})
+				f.srv.SetFaults(emulator.Faults{})
 				once.Do(func() { close(done) })
 			}
 			f.mu.Unlock()

@@ -58,10 +58,10 @@ func TestConformance(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			PageSize: func(n int) { s.Faults.Set(emulator.Faults{PageSize: n}) },
+			PageSize: func(n int) { s.SetFaults(emulator.Faults{PageSize: n}) },
 			// A Reporter can see the project but not its tag rules.
 			Deny:     func(testing.TB) { s.SetRole("acme/bare", 20) },
-			Throttle: func(testing.TB) { s.Faults.Set(emulator.Faults{ThrottleRate: 1}) },
+			Throttle: func(testing.TB) { s.SetFaults(emulator.Faults{ThrottleRate: 1}) },
 			Shared:   true,
 		}
 	}})

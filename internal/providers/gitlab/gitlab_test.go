@@ -89,7 +89,7 @@ func listAll(t *testing.T, p *Provider) map[string]providers.Repository {
 
 func TestAuditModes(t *testing.T) {
 	d, p := startDemo(t)
-	d.Faults.Set(emulator.Faults{PageSize: 1}) // every listing pages
+	d.SetFaults(emulator.Faults{PageSize: 1}) // every listing pages
 	repos := listAll(t, p)
 	want := map[string]providers.Mode{
 		"acme/web":                  providers.ModeMutable,
@@ -117,7 +117,7 @@ func TestAuditModes(t *testing.T) {
 	if n := repos["acme/platform/worker/jobs"].Note; !strings.Contains(n, "Maintainer") {
 		t.Errorf("protection-only note %q does not name the roles that can still overwrite", n)
 	}
-	if got := d.Calls.Get("listGroupProjects"); got < 5 {
+	if got := d.Calls().Get("listGroupProjects"); got < 5 {
 		t.Errorf("listGroupProjects called %d times with page size 1 and 5 projects, want >= 5", got)
 	}
 }
@@ -157,7 +157,7 @@ func TestTagsWithDigestsAndPaging(t *testing.T) {
 			t.Errorf("tag %s: digest %q pushed %v, want %q and a time", tg.Name, tg.Digest, tg.Pushed, want)
 		}
 	}
-	if n := d.Calls.Get("graphql:containerRepositoryTags"); n != 3 {
+	if n := d.Calls().Get("graphql:containerRepositoryTags"); n != 3 {
 		t.Errorf("tags pages = %d, want 3 (20 per page)", n)
 	}
 	// A repository rebuilt without a handle is found by path.
@@ -356,7 +356,7 @@ func TestDeniedAndBadToken(t *testing.T) {
 
 func TestThrottlingIsRetried(t *testing.T) {
 	d, p := startDemo(t)
-	d.Faults.Set(emulator.Faults{ThrottleRate: 0.3, ErrorRate: 0.1, Seed: 7})
+	d.SetFaults(emulator.Faults{ThrottleRate: 0.3, ErrorRate: 0.1, Seed: 7})
 	repos := listAll(t, p)
 	if len(repos) != 5 {
 		t.Errorf("listed %d repositories under faults, want 5", len(repos))

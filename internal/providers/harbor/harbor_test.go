@@ -119,7 +119,7 @@ func TestModes(t *testing.T) {
 		t.Errorf("URI %q", u)
 	}
 	// One rule read per project, however many repositories it has.
-	if n := e.s.Calls.Get("ListImmuRules"); n != 4 {
+	if n := e.s.Calls().Get("ListImmuRules"); n != 4 {
 		t.Errorf("rule reads %d, want 4", n)
 	}
 }
@@ -166,7 +166,7 @@ func TestPagination(t *testing.T) {
 		_, err := e.s.AddRule("p4", emu.NewRule("repoMatches", "**", "matches", fmt.Sprintf("v%d*", i)))
 		testutil.Must(t, err)
 	}
-	e.s.Faults.Set(emulator.Faults{PageSize: 2})
+	e.s.SetFaults(emulator.Faults{PageSize: 2})
 	c, errs := testutil.Scan(t, e.p)
 	if len(errs) > 0 {
 		t.Fatal(errs)
@@ -174,10 +174,10 @@ func TestPagination(t *testing.T) {
 	if len(c.ByKey()) != 35 {
 		t.Errorf("got %d repositories, want 35", len(c.ByKey()))
 	}
-	if n := e.s.Calls.Get("listProjects"); n != 4 {
+	if n := e.s.Calls().Get("listProjects"); n != 4 {
 		t.Errorf("project pages %d, want 4", n)
 	}
-	if n := e.s.Calls.Get("listRepositories"); n != 7*3 {
+	if n := e.s.Calls().Get("listRepositories"); n != 7*3 {
 		t.Errorf("repository pages %d, want 21", n)
 	}
 	if got := c.ByKey()["p3/r4"].Mode; got != providers.ModeImmutable {
@@ -240,8 +240,8 @@ func TestConfiguredProjectsByName(t *testing.T) {
 	if c.ByKey()["2024/x"].Mode != providers.ModeImmutable || c.ByKey()["apps/y"].Mode != providers.ModeMutable {
 		t.Errorf("got %+v", c.ByKey())
 	}
-	if e.s.Calls.Get("listProjects") != 0 || e.s.Calls.Get("getProject") != 2 {
-		t.Errorf("calls %v", e.s.Calls.Snapshot())
+	if e.s.Calls().Get("listProjects") != 0 || e.s.Calls().Get("getProject") != 2 {
+		t.Errorf("calls %v", e.s.Calls().Snapshot())
 	}
 }
 
@@ -267,12 +267,12 @@ func TestFixOneWritePerProject(t *testing.T) {
 			t.Fatalf("plan %+v", ch)
 		}
 	}
-	if n := e.s.Calls.Get("CreateImmuRule") + e.s.Calls.Get("UpdateImmuRule"); n != 0 {
+	if n := e.s.Calls().Get("CreateImmuRule") + e.s.Calls().Get("UpdateImmuRule"); n != 0 {
 		t.Fatalf("plan wrote %d times", n)
 	}
 	j := &testutil.Observer{}
 	results := testutil.ApplyAll(t, e.p, changes, j)
-	if n := e.s.Calls.Get("CreateImmuRule"); n != 3 {
+	if n := e.s.Calls().Get("CreateImmuRule"); n != 3 {
 		t.Errorf("rule POSTs %d, want one per project (3)", n)
 	}
 	for i, r := range results {
@@ -288,7 +288,7 @@ func TestFixOneWritePerProject(t *testing.T) {
 		t.Errorf("apps rules changed: %+v", rs)
 	}
 	// Re-apply writes nothing; a fresh audit plans nothing.
-	e.s.Calls.Reset()
+	e.s.Calls().Reset()
 	for _, ch := range changes {
 		r, err := e.p.Apply(t.Context(), ch, j)
 		testutil.Must(t, err)
@@ -296,7 +296,7 @@ func TestFixOneWritePerProject(t *testing.T) {
 			t.Errorf("re-apply %+v", r)
 		}
 	}
-	if n := e.s.Calls.Get("CreateImmuRule") + e.s.Calls.Get("UpdateImmuRule"); n != 0 {
+	if n := e.s.Calls().Get("CreateImmuRule") + e.s.Calls().Get("UpdateImmuRule"); n != 0 {
 		t.Errorf("re-apply wrote %d times", n)
 	}
 	c2, _ := testutil.Scan(t, e.p)
@@ -351,8 +351,8 @@ func TestReenableDisabledIdenticalRule(t *testing.T) {
 	j := &testutil.Observer{}
 	r, err := e.p.Apply(t.Context(), ch, j)
 	testutil.Must(t, err)
-	if e.s.Calls.Get("CreateImmuRule") != 0 || e.s.Calls.Get("UpdateImmuRule") != 1 {
-		t.Errorf("calls %v: want one PUT and no POST", e.s.Calls.Snapshot())
+	if e.s.Calls().Get("CreateImmuRule") != 0 || e.s.Calls().Get("UpdateImmuRule") != 1 {
+		t.Errorf("calls %v: want one PUT and no POST", e.s.Calls().Snapshot())
 	}
 	rs := e.s.Rules("infra")
 	if len(rs) != 1 || rs[0].Disabled || rs[0].TagSelectors[0].Pattern != "**" {
@@ -432,8 +432,8 @@ func TestThrottleStorm(t *testing.T) {
 	e := setup(t, setupOpts{})
 	seed(t, e.s)
 	clean, _ := testutil.Scan(t, e.p)
-	e.s.Calls.Reset()
-	e.s.Faults.Set(emulator.Faults{ThrottleRate: 0.6, Seed: 3})
+	e.s.Calls().Reset()
+	e.s.SetFaults(emulator.Faults{ThrottleRate: 0.6, Seed: 3})
 	c, errs := testutil.Scan(t, e.p)
 	if len(errs) > 0 {
 		t.Fatalf("storm not ridden out: %v", errs)
@@ -443,7 +443,7 @@ func TestThrottleStorm(t *testing.T) {
 			t.Errorf("%s: %s under throttling, %s without", k, c.ByKey()[k].Mode, r.Mode)
 		}
 	}
-	if n := e.s.Calls.Get("ListImmuRules"); n <= 4 {
+	if n := e.s.Calls().Get("ListImmuRules"); n <= 4 {
 		t.Errorf("no retries seen (%d rule reads)", n)
 	}
 	// Writes ride it out too.
@@ -568,13 +568,13 @@ func TestApplyWithoutHandle(t *testing.T) {
 		t.Fatal("an adapter that planned nothing applied a change without a handle")
 	}
 
-	e.s.Calls.Reset()
+	e.s.Calls().Reset()
 	r, err := e.p.Apply(t.Context(), bare(planned[0]), &testutil.Observer{})
 	testutil.Must(t, err)
 	if !r.Verified || r.Writes != 1 || r.After.Mode != providers.ModePartial {
 		t.Fatalf("apply without handle: %+v", r)
 	}
-	if n := e.s.Calls.Get("getProject"); n != 0 {
+	if n := e.s.Calls().Get("getProject"); n != 0 {
 		t.Errorf("%d project lookups; the id seen while planning should be reused", n)
 	}
 	rs := e.s.Rules("library")

@@ -27,7 +27,7 @@ func TestTagsFromArtifactListing(t *testing.T) {
 	before := collect()
 	// Overwrite t000 through the registry API.
 	testutil.Must(t, e.s.PushTag(t.Context(), "apps", "team/api", "t000"))
-	calls := e.s.Calls.Get("listArtifacts")
+	calls := e.s.Calls().Get("listArtifacts")
 	after := collect()
 	if len(after) != 120 || after["t000"].Digest == before["t000"].Digest || after["t005"].Digest != before["t005"].Digest {
 		t.Fatalf("%d tags; t000 %s -> %s", len(after), before["t000"].Digest, after["t000"].Digest)
@@ -35,7 +35,7 @@ func TestTagsFromArtifactListing(t *testing.T) {
 	if after["t000"].Pushed.IsZero() || after["t000"].Pushed.Before(before["t005"].Pushed) {
 		t.Errorf("push time of the overwritten tag = %v", after["t000"].Pushed)
 	}
-	if n := e.s.Calls.Get("listArtifacts") - calls; n != 2 {
+	if n := e.s.Calls().Get("listArtifacts") - calls; n != 2 {
 		t.Errorf("120 artifacts took %d listing calls, want 2 pages", n)
 	}
 }

@@ -309,12 +309,12 @@ func TestAuthErrors(t *testing.T) {
 	}
 	// After three failures Nexus blocks the user name: reported as denied
 	// with the reason, not retried.
-	calls := s.Calls.Get("getRepositories")
+	calls := s.Calls().Get("getRepositories")
 	_, err := bad.Scopes(ctx)
 	if err == nil || !strings.Contains(err.Error(), "15 minutes") {
 		t.Errorf("blocked user: %v, want the block explained", err)
 	}
-	if n := s.Calls.Get("getRepositories") - calls; n != 1 {
+	if n := s.Calls().Get("getRepositories") - calls; n != 1 {
 		t.Errorf("blocked user: %d calls, want 1 (no retry)", n)
 	}
 	s.Deny("rel", true)

@@ -92,7 +92,7 @@ func TestCatalogPagesAndEveryRepositoryIsUnsupported(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f.srv.Calls.Reset()
+	f.srv.Calls().Reset()
 	p := f.provider(t, nil)
 	e, errs := testutil.Scan(t, p)
 	if len(errs) > 0 {
@@ -112,10 +112,10 @@ func TestCatalogPagesAndEveryRepositoryIsUnsupported(t *testing.T) {
 	}
 	// Five repositories at two per page: three pages, each one call (the
 	// token is fetched before the first, so no page is answered 401).
-	if n := f.srv.Calls.Get("catalog"); n != 3 {
+	if n := f.srv.Calls().Get("catalog"); n != 3 {
 		t.Errorf("catalog calls = %d, want 3 (pages of 2)", n)
 	}
-	if n := f.srv.Calls.Get("token"); n != 1 {
+	if n := f.srv.Calls().Get("token"); n != 1 {
 		t.Errorf("token calls = %d, want 1", n)
 	}
 }
@@ -154,10 +154,10 @@ func TestTagsGiveIndexDigestsAndSeeOverwrites(t *testing.T) {
 		t.Errorf("tags not yielded in lexical order: %v", order)
 	}
 	// 9 tags at 3 per page: 3 pages, plus a HEAD per tag.
-	if n := f.srv.Calls.Get("tags"); n != 3 {
+	if n := f.srv.Calls().Get("tags"); n != 3 {
 		t.Errorf("tag-list calls = %d, want 3", n)
 	}
-	if n := f.srv.Calls.Get("manifest-get"); n != 0 {
+	if n := f.srv.Calls().Get("manifest-get"); n != 0 {
 		t.Errorf("manifest GETs = %d, want 0: HEAD carries the digest", n)
 	}
 
@@ -189,7 +189,7 @@ func TestTagsWithoutHeadDigestHashTheManifest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv.Calls.Reset()
+	f.srv.Calls().Reset()
 	got, _, err := tags(t, f.provider(t, nil), "app")
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +197,7 @@ func TestTagsWithoutHeadDigestHashTheManifest(t *testing.T) {
 	if got["one"] != img.String() || got["two"] != idx.String() {
 		t.Errorf("digests %v, want one=%s two=%s (the index's own, not a platform's)", got, img, idx)
 	}
-	if n := f.srv.Calls.Get("manifest-get"); n != 2 {
+	if n := f.srv.Calls().Get("manifest-get"); n != 2 {
 		t.Errorf("manifest GETs = %d, want one per tag without a HEAD digest", n)
 	}
 }

@@ -69,7 +69,7 @@ func TestPolicyReadsOverlap(t *testing.T) {
 	e := setup(t, f.wrap, "acme")
 	withConcurrency(t, e, limit, "acme")
 	seedMany(t, e, 40)
-	e.s.Faults.Set(emulator.Faults{Latency: 20 * time.Millisecond, PageSize: 10})
+	e.s.SetFaults(emulator.Faults{Latency: 20 * time.Millisecond, PageSize: 10})
 
 	start := time.Now()
 	em := &testutil.Emitter{}
@@ -111,7 +111,7 @@ func TestReadAheadIsBounded(t *testing.T) {
 	e := setup(t, f.wrap, "acme")
 	withConcurrency(t, e, limit, "acme")
 	seedMany(t, e, 40)
-	e.s.Faults.Set(emulator.Faults{PageSize: 5})
+	e.s.SetFaults(emulator.Faults{PageSize: 5})
 
 	g := testutil.NewGate(t.Context())
 	done := make(chan error, 1)
@@ -174,7 +174,7 @@ func TestListFailureKeepsEarlierPages(t *testing.T) {
 	}, "acme")
 	withConcurrency(t, e, 8, "acme")
 	seedMany(t, e, 40)
-	e.s.Faults.Set(emulator.Faults{Latency: 5 * time.Millisecond, PageSize: 10})
+	e.s.SetFaults(emulator.Faults{Latency: 5 * time.Millisecond, PageSize: 10})
 	em := &testutil.Emitter{}
 	err := e.p.Repositories(t.Context(), providers.Scope{Name: "acme"}, em)
 	if !errors.Is(err, providers.ErrDenied) || !strings.Contains(err.Error(), "namespace acme") {

@@ -37,9 +37,9 @@ func TestConformance(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			PageSize: func(n int) { s.Faults.Set(emulator.Faults{PageSize: n}) },
+			PageSize: func(n int) { s.SetFaults(emulator.Faults{PageSize: n}) },
 			Deny:     func(testing.TB) { s.Deny("acme", true) },
-			Throttle: func(testing.TB) { s.Faults.Set(emulator.Faults{ThrottleRate: 1, RetryAfter: time.Millisecond}) },
+			Throttle: func(testing.TB) { s.SetFaults(emulator.Faults{ThrottleRate: 1, RetryAfter: time.Millisecond}) },
 			Shared:   true,
 		}
 	}})

@@ -111,10 +111,10 @@ func TestModesOrgAndUser(t *testing.T) {
 		t.Errorf("URI %q", got)
 	}
 	// Organisation policies are read for the organisation only.
-	if n := e.s.Calls.Get("listOrgImmutabilityPolicies"); n != 1 {
+	if n := e.s.Calls().Get("listOrgImmutabilityPolicies"); n != 1 {
 		t.Errorf("org policy reads: %d, want 1", n)
 	}
-	if n := e.s.Calls.Get("listRepositoryImmutabilityPolicies"); n != 5 {
+	if n := e.s.Calls().Get("listRepositoryImmutabilityPolicies"); n != 5 {
 		t.Errorf("repo policy reads: %d, want 5", n)
 	}
 	if c.ByKey()["acme/api"].Handle.(handle).Org != true || c.ByKey()["alice/sandbox"].Handle.(handle).Org {
@@ -138,7 +138,7 @@ func TestOrgUniversalPolicy(t *testing.T) {
 			t.Errorf("%s: %s", k, r.Mode)
 		}
 	}
-	if n := e.s.Calls.Get("listRepositoryImmutabilityPolicies"); n != 0 {
+	if n := e.s.Calls().Get("listRepositoryImmutabilityPolicies"); n != 0 {
 		t.Errorf("repo policy reads under a universal org policy: %d", n)
 	}
 }
@@ -156,7 +156,7 @@ func TestPagination(t *testing.T) {
 	if len(c.ByKey()) != 230 {
 		t.Errorf("got %d repositories, want 230", len(c.ByKey()))
 	}
-	if n := e.s.Calls.Get("listRepos"); n != 3 {
+	if n := e.s.Calls().Get("listRepos"); n != 3 {
 		t.Errorf("listRepos calls %d, want 3", n)
 	}
 }
@@ -218,13 +218,13 @@ func TestFixOrganisationOnce(t *testing.T) {
 	if noop, _ := e.p.Plan(t.Context(), c.ByKey()["acme/api"], providers.FixPolicy{}); !noop.Noop {
 		t.Error("immutable repository should plan a noop")
 	}
-	if n := e.s.Calls.Get("createOrgImmutabilityPolicy") + e.s.Calls.Get("createRepositoryImmutabilityPolicy"); n != 0 {
+	if n := e.s.Calls().Get("createOrgImmutabilityPolicy") + e.s.Calls().Get("createRepositoryImmutabilityPolicy"); n != 0 {
 		t.Fatalf("plan wrote %d policies", n)
 	}
 	// Apply concurrently, as the fixer does: one POST in total.
 	j := &testutil.Observer{}
 	results := testutil.ApplyAll(t, e.p, changes, j)
-	if n := e.s.Calls.Get("createOrgImmutabilityPolicy"); n != 1 {
+	if n := e.s.Calls().Get("createOrgImmutabilityPolicy"); n != 1 {
 		t.Errorf("org policy POSTs: %d, want 1", n)
 	}
 	var writes int64
@@ -242,12 +242,12 @@ func TestFixOrganisationOnce(t *testing.T) {
 		t.Errorf("web policies changed: %+v", ps)
 	}
 	// Idempotent re-apply: no write at the emulator.
-	before := e.s.Calls.Get("createOrgImmutabilityPolicy")
+	before := e.s.Calls().Get("createOrgImmutabilityPolicy")
 	bare := changes[0]
 	bare.Handle = nil // as read back from the fix plan's spool
 	r, err := e.p.Apply(t.Context(), bare, j)
 	testutil.Must(t, err)
-	if r.Writes != 0 || !r.Verified || e.s.Calls.Get("createOrgImmutabilityPolicy") != before {
+	if r.Writes != 0 || !r.Verified || e.s.Calls().Get("createOrgImmutabilityPolicy") != before {
 		t.Errorf("re-apply wrote: %+v", r)
 	}
 	// A fresh audit plans nothing for acme; the new policy is enforced.
@@ -281,7 +281,7 @@ func TestFixUserRepository(t *testing.T) {
 	ch.Handle = nil // as read back from the fix plan's spool
 	r, err := e.p.Apply(t.Context(), ch, &testutil.Observer{})
 	testutil.Must(t, err)
-	if !r.Verified || r.Writes != 1 || e.s.Calls.Get("createRepositoryImmutabilityPolicy") != 1 {
+	if !r.Verified || r.Writes != 1 || e.s.Calls().Get("createRepositoryImmutabilityPolicy") != 1 {
 		t.Errorf("apply: %+v", r)
 	}
 	if ps := e.s.RepoPolicies("alice", "other"); len(ps) != 0 {
@@ -341,9 +341,9 @@ func TestThrottleStorm(t *testing.T) {
 	e := setup(t, nil, "acme", "alice")
 	seedAcme(t, e.s)
 	clean, _ := testutil.Scan(t, e.p)
-	calm := e.s.Calls.Snapshot()
-	e.s.Calls.Reset()
-	e.s.Faults.Set(emulator.Faults{ThrottleRate: 0.6, Seed: 7})
+	calm := e.s.Calls().Snapshot()
+	e.s.Calls().Reset()
+	e.s.SetFaults(emulator.Faults{ThrottleRate: 0.6, Seed: 7})
 	c, errs := testutil.Scan(t, e.p)
 	if len(errs) > 0 {
 		t.Fatalf("storm not ridden out: %v", errs)
@@ -357,7 +357,7 @@ func TestThrottleStorm(t *testing.T) {
 	for _, v := range calm {
 		before += v
 	}
-	for _, v := range e.s.Calls.Snapshot() {
+	for _, v := range e.s.Calls().Snapshot() {
 		after += v
 	}
 	if after <= before {

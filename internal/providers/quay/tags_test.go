@@ -57,11 +57,11 @@ func TestTagsIncludeQuayHistory(t *testing.T) {
 		t.Fatalf("active %d ended %d latestPast %v latestNow %v v1Past %v", active, ended, latestPast, latestNow, v1Past)
 	}
 	// Calls per repository = tag-listing pages (150 tags, 100 a page).
-	before150 := e.s.Calls.Get("listRepoTags")
+	before150 := e.s.Calls().Get("listRepoTags")
 	if n := len(collect("big")); n != 150 {
 		t.Fatalf("big: %d tags", n)
 	}
-	if n := e.s.Calls.Get("listRepoTags") - before150; n != 2 {
+	if n := e.s.Calls().Get("listRepoTags") - before150; n != 2 {
 		t.Errorf("listing 150 tags took %d calls, want 2 pages", n)
 	}
 }
