@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,11 @@ import (
 // DemoOptions are the inputs of immutag demo.
 type DemoOptions struct {
 	Keep bool
+
+	// Started, when set, receives the variables the demo hands its
+	// adapters once the emulators run (tests look for the fake secrets
+	// among them in what the demo printed).
+	Started func(env map[string]string)
 }
 
 // NewCmdDemo builds `immutag demo`.
@@ -50,7 +56,7 @@ It needs no network and no credentials, and touches no real registry.`,
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			return demoRun(cmd.Context(), f, opts)
+			return RunDemo(cmd.Context(), f, opts)
 		},
 	}
 	return cmd
@@ -82,7 +88,9 @@ func demoPolicy(now time.Time) config.Policy {
 // setting: the ledger is their control.
 const demoNoSettingReason = "no tag-immutability setting exists: tags are recorded (audit --record) and CI fails on an overwrite (--fail-on-overwrite)"
 
-func demoRun(ctx context.Context, f *Factory, _ *DemoOptions) error {
+// RunDemo is what immutag demo runs: NewCmdDemo's default, exported for
+// the end-to-end tests of other packages.
+func RunDemo(ctx context.Context, f *Factory, opts *DemoOptions) error {
 	out := f.IO.Out
 	step := func(n int, title string) { fmt.Fprintf(out, "\n=== %d. %s\n\n", n, title) }
 
@@ -91,14 +99,9 @@ func demoRun(ctx context.Context, f *Factory, _ *DemoOptions) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	// Keep the SDK default chains away from the user's real profiles.
-	env := map[string]string{
-		"AWS_CONFIG_FILE":             filepath.Join(tmp, "aws-config"),
-		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(tmp, "aws-credentials"),
-		"AWS_EC2_METADATA_DISABLED":   "true",
-		"AWS_PROFILE":                 "",
-		"AWS_SESSION_TOKEN":           "",
-	}
+	// The emulators' variables (fake credentials, region), handed to the
+	// adapters through Getenv: the process environment is left alone.
+	env := map[string]string{}
 	var demos []emulator.Demo
 	defer func() {
 		for _, d := range demos {
@@ -119,21 +122,19 @@ func demoRun(ctx context.Context, f *Factory, _ *DemoOptions) error {
 			env[k] = v
 		}
 	}
-	// The cloud SDKs read their environment themselves, so the demo sets it
-	// for this process only; it never leaves the process.
-	for k, v := range env {
-		if v == "" {
-			os.Unsetenv(k)
-		} else {
-			os.Setenv(k, v)
-		}
+	if opts.Started != nil {
+		opts.Started(maps.Clone(env))
 	}
 	if err := cfg.Validate(catalog.Kinds()); err != nil {
 		return fmt.Errorf("demo config: %w", err)
 	}
 
 	df := NewFactory(f.IO)
-	df.Getenv, df.Now = os.Getenv, f.Now
+	df.Getenv, df.Now = demoGetenv(env, f.Getenv), f.Now
+	// Hermetic: the SDK-based adapters take their configuration from
+	// df.Getenv alone, not from the process environment, the user's shared
+	// config files or instance metadata.
+	df.hermetic = true
 	df.LogLevel, df.LogFormat = f.LogLevel, f.LogFormat
 	df.Config = func() (*config.Config, error) { return cfg, nil }
 	// The demo keeps its tag ledger in its own temporary directory.
@@ -217,17 +218,6 @@ func demoRun(ctx context.Context, f *Factory, _ *DemoOptions) error {
 		case latestErr != nil:
 			broken = append(broken, d.Provider().Name+" (latest re-push refused although the policy allows it)")
 		}
-		switch {
-		case isAR(d):
-			// Held back: Artifact Registry cannot keep latest mutable.
-			if relErr != nil || latestErr != nil {
-				broken = append(broken, d.Provider().Name+" (held back, yet a push was refused)")
-			}
-		case !errors.Is(relErr, emulator.ErrTagImmutable):
-			broken = append(broken, d.Provider().Name+" (release re-push not refused)")
-		case latestErr != nil:
-			broken = append(broken, d.Provider().Name+" (latest re-push refused although the policy allows it)")
-		}
 	}
 	if len(broken) > 0 {
 		return fmt.Errorf("demo: the fix did not honour the policy on %s", strings.Join(broken, ", "))
@@ -280,6 +270,24 @@ func demoRun(ctx context.Context, f *Factory, _ *DemoOptions) error {
 	}
 	fmt.Fprintln(out, "\ndemo finished: no drift left, overwrites refused where a registry can refuse them, and every overwrite the recorded audits saw (before the fix, and on registries without a setting) is on record; latest re-pushes were accepted where the policy allows them. Try it by hand: see README.md.")
 	return nil
+}
+
+// demoGetenv is the demo's environment: the emulators' variables, then the
+// user's for anything else (NO_COLOR, TERM), except the cloud SDKs' own
+// variables: the user's AWS_SESSION_TOKEN or AWS_REGION must not reach an
+// emulator.
+func demoGetenv(env map[string]string, user func(string) string) func(string) string {
+	return func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		for _, p := range []string{"AWS_", "AZURE_", "GOOGLE_"} {
+			if strings.HasPrefix(k, p) {
+				return ""
+			}
+		}
+		return user(k)
+	}
 }
 
 // demoTolerated is what a demo fix run may end with: an incomplete scan (a

@@ -64,6 +64,10 @@ type Factory struct {
 	// BuildProviders turns config entries into adapters. Tests replace it.
 	BuildProviders func(ctx context.Context, ps []config.Provider) ([]providers.Provider, error)
 
+	// hermetic is providers.Options.Hermetic: the demo's adapters see
+	// Getenv only.
+	hermetic bool
+
 	once   sync.Once
 	logger *slog.Logger
 }
@@ -111,7 +115,7 @@ func (f *Factory) ProviderOptions() providers.Options {
 	for _, n := range sdkSecretEnv {
 		redact.Add(f.Getenv(n))
 	}
-	return providers.Options{Logger: f.Logger(), Getenv: f.Getenv, Now: f.Now}
+	return providers.Options{Logger: f.Logger(), Getenv: f.Getenv, Now: f.Now, Hermetic: f.hermetic}
 }
 
 // Logger returns the stderr logger configured by --log-level and --log-format.

@@ -2,6 +2,7 @@ package hardening
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,26 +37,28 @@ func (l *lockedBuffer) String() string {
 }
 
 // TestDemoLeaksNoCredentials runs `immutag demo --log-level debug`. The
-// demo generates its emulators' secrets and exports them to this process
-// only; afterwards they are read back from the environment and searched
-// for in everything the demo printed.
+// demo generates its emulators' secrets and hands them to its adapters; they
+// are searched for in everything the demo printed.
 func TestDemoLeaksNoCredentials(t *testing.T) {
 	if testing.Short() {
 		t.Skip("demo runs all six emulators")
-	}
-	// The demo sets these for the process; t.Setenv puts them back after.
-	vars := []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_PROFILE",
-		"AWS_ENDPOINT_URL_STS", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_EC2_METADATA_DISABLED",
-		acremu.DemoUserEnv, acremu.DemoPasswordEnv, hubemu.DemoUserEnv, hubemu.DemoTokenEnv,
-		quayemu.DemoTokenEnv, harboremu.DemoUserEnv, harboremu.DemoPasswordEnv}
-	for _, v := range vars {
-		t.Setenv(v, os.Getenv(v))
 	}
 	for _, format := range []string{"text", "json"} {
 		var out, errOut lockedBuffer
 		f := cli.NewFactory(cli.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
 		f.Now = func() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) }
+		var env map[string]string
+		run := func(ctx context.Context, o *cli.DemoOptions) error {
+			o.Started = func(e map[string]string) { env = e }
+			return cli.RunDemo(ctx, f, o)
+		}
+		// The root command with its global flags, its demo built with the
+		// seam that catches the secrets.
 		cmd := cli.NewRootCmd(f)
+		if old, _, err := cmd.Find([]string{"demo"}); err == nil && old != cmd {
+			cmd.RemoveCommand(old)
+		}
+		cmd.AddCommand(cli.NewCmdDemo(f, run))
 		cmd.SetArgs([]string{"demo", "--log-level", "debug", "--log-format", format})
 		cmd.SetOut(&out)
 		cmd.SetErr(&errOut)
@@ -67,9 +70,9 @@ func TestDemoLeaksNoCredentials(t *testing.T) {
 		}
 		var secrets []string
 		for _, v := range []string{"AWS_SECRET_ACCESS_KEY", acremu.DemoPasswordEnv, hubemu.DemoTokenEnv, quayemu.DemoTokenEnv, harboremu.DemoPasswordEnv} {
-			s := os.Getenv(v)
+			s := env[v]
 			if len(s) < 8 {
-				t.Fatalf("the demo did not export %s; cannot check it", v)
+				t.Fatalf("the demo did not hand its adapters %s; cannot check it", v)
 			}
 			secrets = append(secrets, s)
 		}

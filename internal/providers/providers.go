@@ -280,6 +280,13 @@ type Options struct {
 	// and deadlines inside the SDK clients, out of HTTPClient's reach. It is
 	// not a config key; production leaves it zero.
 	Retry RetryTuning
+	// Hermetic makes Getenv the whole environment: the SDK-based adapters
+	// build their client configuration from Getenv and the config entry
+	// alone, never from the process environment, shared config files or
+	// instance metadata, and refuse to fall back on a default chain. The
+	// demo sets it so that it need not change the process environment;
+	// production leaves it false and the SDKs' default chains apply.
+	Hermetic bool
 }
 
 // RetryTuning overrides retry timings. Zero fields keep each adapter's

@@ -180,6 +180,13 @@ func New(_ context.Context, p config.Provider, o providers.Options) (providers.P
 	if pr.maxConcurrent == 0 {
 		pr.maxConcurrent = defaultMaxConcurrent
 	}
+	if o.Hermetic {
+		// DefaultAzureCredential reads the process environment and
+		// instance metadata, which a hermetic run keeps out of reach.
+		pr.newCredential = func() (azcore.TokenCredential, error) {
+			return nil, errors.New("hermetic run: name the credentials in credentials.username_env and password_env")
+		}
+	}
 	pr.newLister = func(sub string, cred azcore.TokenCredential) (registryLister, error) {
 		return armcontainerregistry.NewRegistriesClient(sub, cred, &arm.ClientOptions{ClientOptions: pr.clientOptions()})
 	}

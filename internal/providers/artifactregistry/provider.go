@@ -90,6 +90,11 @@ func New(ctx context.Context, p config.Provider, o providers.Options) (providers
 	if err != nil {
 		return nil, err
 	}
+	if o.Hermetic && !d.plaintext {
+		// Application Default Credentials read the process environment
+		// and instance metadata, which a hermetic run keeps out of reach.
+		return nil, errors.New("hermetic run: only a plain-gRPC loopback endpoint, which takes no credentials, can be reached")
+	}
 	pr := &Provider{
 		name:      p.Name,
 		projects:  projects,

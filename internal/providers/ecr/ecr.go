@@ -6,7 +6,8 @@
 //
 // One scope is one account x region ("ACCOUNT/REGION"). Accounts come from
 // role_arns (AssumeRole) or, when that list is empty, from the caller's own
-// identity. Credentials always come from the SDK's default chain.
+// identity. Credentials come from the SDK's default chain, except in a
+// hermetic run (the demo), which passes them through providers.Options.
 package ecr
 
 import (
@@ -29,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -156,42 +158,44 @@ func newProvider(ctx context.Context, p config.Provider, o providers.Options, t 
 		return nil, errors.New("rate: requests_per_second and max_concurrent must not be negative")
 	}
 
-	loadOpts := []func(*awsconfig.LoadOptions) error{
-		awsconfig.WithRetryer(func() aws.Retryer {
-			return failFast{log: o.Log(), provider: p.Name, RetryerV2: retry.NewStandard(func(so *retry.StandardOptions) {
-				so.MaxAttempts = maxAttempts
-				so.MaxBackoff = t.maxBackoff
-				so.Backoff = retry.NewExponentialJitterBackoff(t.maxBackoff)
-				// A refused redirect is final: the SDK would count it a
-				// connection error and send the call again.
-				so.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
-					if errors.Is(err, httpapi.ErrRedirect) || errors.Is(err, httpapi.ErrBodyTooLarge) {
-						return aws.FalseTernary
-					}
-					if httpapi.UnknownHost(err) {
-						return aws.FalseTernary
-					}
-					return aws.UnknownTernary
-				})}, so.Retryables...)
-			})}
-		}),
+	retryer := func() aws.Retryer {
+		return failFast{log: o.Log(), provider: p.Name, RetryerV2: retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts = maxAttempts
+			so.MaxBackoff = t.maxBackoff
+			so.Backoff = retry.NewExponentialJitterBackoff(t.maxBackoff)
+			// A refused redirect is final: the SDK would count it a
+			// connection error and send the call again.
+			so.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+				if errors.Is(err, httpapi.ErrRedirect) || errors.Is(err, httpapi.ErrBodyTooLarge) {
+					return aws.FalseTernary
+				}
+				if httpapi.UnknownHost(err) {
+					return aws.FalseTernary
+				}
+				return aws.UnknownTernary
+			})}, so.Retryables...)
+		})}
 	}
 	// The SDK logs to stderr by default, around the program's redacting
 	// handler: its notices go through the adapter's logger instead.
 	slogger := o.Log()
-	loadOpts = append(loadOpts, awsconfig.WithLogger(logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+	sdkLog := logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
 		lvl := slog.LevelDebug
 		if c == logging.Warn {
 			lvl = slog.LevelWarn
 		}
 		slogger.Log(ctx, lvl, "aws sdk: "+fmt.Sprintf(format, v...), "provider", p.Name)
-	})))
+	})
 	hc, err := httpClient(p.TLS, t.attemptTimeout)
 	if err != nil {
 		return nil, err
 	}
-	loadOpts = append(loadOpts, awsconfig.WithHTTPClient(hc))
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
+	var cfg aws.Config
+	if o.Hermetic {
+		cfg, err = hermeticConfig(o, retryer, sdkLog, hc)
+	} else {
+		cfg, err = awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRetryer(retryer), awsconfig.WithLogger(sdkLog), awsconfig.WithHTTPClient(hc))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load aws config: %w", err)
 	}
@@ -262,6 +266,24 @@ func newProvider(ctx context.Context, p config.Provider, o providers.Options, t 
 		}
 	}
 	return pr, nil
+}
+
+// hermeticConfig is the aws.Config of a hermetic run (providers.Options
+// Hermetic): static keys and the region read through Getenv under the SDK's
+// own variable names, and nothing else. LoadDefaultConfig would read the
+// process environment, the shared config files and instance metadata.
+func hermeticConfig(o providers.Options, retryer func() aws.Retryer, log logging.Logger, hc aws.HTTPClient) (aws.Config, error) {
+	id, secret := o.Env("AWS_ACCESS_KEY_ID"), o.Secret("AWS_SECRET_ACCESS_KEY")
+	if id == "" || secret == "" {
+		return aws.Config{}, errors.New("hermetic run: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must both be given")
+	}
+	return aws.Config{
+		Region:      o.Env("AWS_REGION"),
+		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(id, secret, o.Secret("AWS_SESSION_TOKEN"))),
+		HTTPClient:  hc,
+		Retryer:     retryer,
+		Logger:      log,
+	}, nil
 }
 
 func parseRoles(arns []string) ([]role, error) {
