@@ -124,40 +124,38 @@ func (p *Provider) api() (*gl.Client, error) {
 			p.err = fmt.Errorf("gitlab %s: environment variable %s (credentials.token_env) is not set", p.name, env)
 			return
 		}
-		hc := p.opts.HTTPClient
-		if hc == nil {
-			hc = &http.Client{}
+		// client-go's retry loop (go-retryablehttp) stays, with the shared
+		// REST client's rules in its CheckRetry and Backoff; under it every
+		// attempt is bounded and its body read whole, within the size limit,
+		// by httpapi.AttemptTransport, so a stall or a reset mid-answer is a
+		// retried attempt and a gzip bomb is refused rather than half-read.
+		rt, err := httpapi.Transport(p.opts.HTTPClient, p.cfg.TLS)
+		if err != nil {
+			p.err = fmt.Errorf("gitlab %s: %w", p.name, err)
+			return
 		}
-		if p.cfg.TLS.CAFile != "" || p.cfg.TLS.InsecureSkipVerify {
-			tc, err := httpapi.TLSConfig(p.cfg.TLS)
-			if err != nil {
-				p.err = fmt.Errorf("gitlab %s: %w", p.name, err)
-				return
-			}
-			c := *hc
-			t, _ := c.Transport.(*http.Transport)
-			if t == nil {
-				t = http.DefaultTransport.(*http.Transport)
-			}
-			t = t.Clone()
-			t.TLSClientConfig = tc
-			c.Transport = t
-			hc = &c
+		timeout := time.Duration(0) // httpapi.DefaultTimeout
+		if hc := p.opts.HTTPClient; hc != nil && hc.Timeout > 0 {
+			timeout = hc.Timeout
 		}
+		if at := p.opts.Retry.AttemptTimeout; at > 0 {
+			timeout = at
+		}
+		rt = &httpapi.AttemptTransport{Base: &httpapi.DebugTransport{Base: rt, Logger: p.log}, Timeout: timeout}
 		// As in the shared REST client: never follow a redirect, which
 		// would carry the token to another origin.
-		hc = httpapi.NoRedirectClient(hc, p.name)
+		hc := httpapi.NoRedirectClient(&http.Client{Transport: rt}, p.name)
 		opts := []gl.ClientOptionFunc{
 			gl.WithBaseURL(p.base + "/api/v4"),
 			gl.WithHTTPClient(hc),
 			gl.WithUserAgent("immutag"),
 			gl.WithURLWarningLogger(slog.New(slog.DiscardHandler)),
+			gl.WithCustomRetryMax(httpapi.DefaultMaxRetries),
+			gl.WithCustomRetry(p.checkRetry),
+			gl.WithCustomBackoff(p.backoff),
 		}
 		if r := p.cfg.Rate.RequestsPerSecond; r > 0 {
 			opts = append(opts, gl.WithCustomLimiter(newLimiter(r)))
-		}
-		if mb := p.opts.Retry.MaxBackoff; mb > 0 {
-			opts = append(opts, gl.WithCustomBackoff(func(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return mb }))
 		}
 		if p.tweak != nil {
 			p.tweak(&opts)
@@ -229,7 +227,9 @@ func (p *Provider) Scopes(ctx context.Context) ([]providers.Scope, error) {
 			IncludeSubGroups: gl.Ptr(true), Archived: gl.Ptr(false)}
 		var guard httpapi.LoopGuard
 		for {
-			ps, resp, err := c.Groups.ListGroupProjects(g, opt, gl.WithContext(ctx))
+			cctx, cancel := begin(ctx, true)
+			ps, resp, err := c.Groups.ListGroupProjects(g, opt, gl.WithContext(cctx))
+			cancel()
 			if err != nil {
 				return nil, fmt.Errorf("gitlab %s: list projects of group %s: %w", p.name, g, apiError(err))
 			}
@@ -239,13 +239,17 @@ func (p *Provider) Scopes(ctx context.Context) ([]providers.Scope, error) {
 				}
 				add(pr.PathWithNamespace, pr.ID)
 			}
-			if resp.NextPage == 0 {
-				break
+			next, err := nextPage(resp)
+			if err == nil && next != 0 {
+				err = guard.Check(strconv.FormatInt(next, 10))
 			}
-			if err := guard.Check(strconv.FormatInt(resp.NextPage, 10)); err != nil {
+			if err != nil {
 				return nil, fmt.Errorf("gitlab %s: list projects of group %s: %w", p.name, g, err)
 			}
-			opt.Page = resp.NextPage
+			if next == 0 {
+				break
+			}
+			opt.Page = next
 		}
 	}
 	return out, nil
@@ -276,7 +280,9 @@ func (p *Provider) eachRepo(ctx context.Context, c *gl.Client, project string, f
 	opt := &gl.ListProjectRegistryRepositoriesOptions{ListOptions: gl.ListOptions{PerPage: perPage, Page: 1}}
 	var guard httpapi.LoopGuard
 	for {
-		repos, resp, err := c.ContainerRegistry.ListProjectRegistryRepositories(project, opt, gl.WithContext(ctx))
+		cctx, cancel := begin(ctx, true)
+		repos, resp, err := c.ContainerRegistry.ListProjectRegistryRepositories(project, opt, gl.WithContext(cctx))
+		cancel()
 		if err != nil {
 			return fmt.Errorf("project %s: list container repositories: %w", project, apiError(err))
 		}
@@ -290,14 +296,41 @@ func (p *Provider) eachRepo(ctx context.Context, c *gl.Client, project string, f
 				return err
 			}
 		}
-		if resp.NextPage == 0 {
-			return nil
+		next, err := nextPage(resp)
+		if err == nil && next != 0 {
+			err = guard.Check(strconv.FormatInt(next, 10))
 		}
-		if err := guard.Check(strconv.FormatInt(resp.NextPage, 10)); err != nil {
+		if err != nil {
 			return fmt.Errorf("project %s: list container repositories: %w", project, err)
 		}
-		opt.Page = resp.NextPage
+		if next == 0 {
+			return nil
+		}
+		opt.Page = next
 	}
+}
+
+// nextPage is the page after resp (0: resp was the last). client-go reads
+// X-Next-Page as a number and takes anything else for "no next page",
+// which would end a listing early and report it complete; a value that is
+// not a page number (a URL, say, pointing at another host) fails the
+// listing instead. The adapter never follows a URL from an answer: the
+// next request is always built on the configured endpoint.
+func nextPage(resp *gl.Response) (int64, error) {
+	if resp.NextPage > 0 {
+		return resp.NextPage, nil
+	}
+	v := strings.TrimSpace(resp.Header.Get("X-Next-Page"))
+	if v == "" || v == "0" {
+		return 0, nil
+	}
+	if u, err := url.Parse(v); err == nil && u.Host != "" {
+		v = httpapi.RedactURL(u)
+	}
+	if len(v) > 200 {
+		v = v[:200] + "..."
+	}
+	return 0, fmt.Errorf("X-Next-Page %q is not a page number; the listing is incomplete", v)
 }
 
 // ---- GraphQL ----
@@ -363,7 +396,12 @@ func classify(msgs []string) providers.ErrorClass {
 	return providers.ErrOther
 }
 
+// graphql sends one query or mutation. Every GraphQL call is a POST; a
+// query is a read and is retried like a GET, a mutation only where the
+// server cannot have acted on it.
 func (p *Provider) graphql(ctx context.Context, c *gl.Client, query string, vars map[string]any, out any) error {
+	ctx, cancel := begin(ctx, !strings.HasPrefix(strings.TrimSpace(query), "mutation"))
+	defer cancel()
 	_, err := c.GraphQL.Do(gl.GraphQLQuery{Query: query, Variables: vars}, out, gl.WithContext(ctx))
 	return apiError(err)
 }

@@ -94,7 +94,7 @@ func transient(err error) bool {
 	}
 	// Per-attempt timeouts surface as context.DeadlineExceeded while the
 	// caller's context is still alive (checked by the caller).
-	if errors.Is(err, ErrIdleTimeout) {
+	if errors.Is(err, ErrIdleTimeout) || errors.Is(err, ErrAttemptTimeout) {
 		return true
 	}
 	return strings.Contains(err.Error(), "context deadline exceeded") ||
