@@ -60,6 +60,12 @@ type fixture struct {
 	// scope, so that one scope cannot hold a compliant and a drifting
 	// repository (GitLab projects, Nexus repositories); empty: good.
 	driftScope string
+	// repoName is how the report names repository name of scope (GitLab:
+	// the full path); nil: name.
+	repoName func(scope, name string) string
+	// credHeader is the request header that carries the credential
+	// (GitLab: PRIVATE-TOKEN); "": Authorization.
+	credHeader string
 
 	px *proxy     // HTTP kinds
 	gp *grpcProxy // Artifact Registry
@@ -99,6 +105,14 @@ type fixture struct {
 	// (the zero value) where the seeded setting makes it immutable, drift
 	// for kinds that have no setting at all (oci, ghcr).
 	intact audit.Status
+}
+
+// rname is the report's name of repository name in scope.
+func (fx *fixture) rname(scope, name string) string {
+	if fx.repoName == nil {
+		return name
+	}
+	return fx.repoName(scope, name)
 }
 
 // intactStatus is fx.intact, compliant by default.

@@ -75,6 +75,7 @@ var kinds = []struct {
 	{providers.KindGHCR, startGHCR},
 	{providers.KindArtifactory, startArtifactory},
 	{providers.KindNexus, startNexus},
+	{providers.KindGitLab, startGitLab},
 }
 
 const (
@@ -247,13 +248,26 @@ var faults = []faultCase{
 		ev := newEvil(t)
 		fx.pageSize(1)
 		fx.px.add(&rule{match: on(fx.bad, opList), do: rewrite(func(r *http.Request, st int, h http.Header, b []byte) (int, []byte) {
-			return st, fx.setNext(h, b, ev.srv.URL+r.URL.RequestURI())
+			next := ev.srv.URL + r.URL.RequestURI()
+			b = fx.setNext(h, b, next)
+			if fx.kind == providers.KindGitLab {
+				// The adapter pages by number (X-Next-Page, here the foreign
+				// URL); the Link header GitLab also sends must not be
+				// followed either.
+				setLink(h, next)
+			}
+			return st, b
 		})})
 		msg := []string{"origin", "host"}
-		if fx.kind == providers.KindACR {
+		switch fx.kind {
+		case providers.KindACR:
 			// azcontainerregistry joins a Link onto the registry endpoint, so
 			// an absolute foreign link becomes a path on the same origin (404).
 			msg = []string{"not-found"}
+		case providers.KindGitLab:
+			// client-go reads a URL in X-Next-Page as "no next page": the
+			// adapter must refuse it rather than end the listing there.
+			msg = []string{"X-Next-Page"}
 		}
 		return spec{want: scopeError, msg: msg, counted: on(fx.bad, opList), min: 1, max: 1, read: 1,
 			post: func(t *testing.T, _ *fixture, _ result) {
@@ -337,7 +351,14 @@ var faults = []faultCase{
 		}})
 		// A client that did not ask for gzip reads the compressed bytes as
 		// JSON and fails on them instead: the scope fails either way.
-		return spec{want: scopeError, msg: append([]string{"too large"}, decodeMsgs...), counted: on(fx.bad, opList), min: 1, max: 1}
+		msg := append([]string{"too large"}, decodeMsgs...)
+		if fx.kind == providers.KindGitLab {
+			// client-go asks for gzip and would decode the JSON at the
+			// start of the stream and discard the rest: the adapter reads
+			// every body whole and must refuse this one for its size.
+			msg = []string{"too large"}
+		}
+		return spec{want: scopeError, msg: msg, counted: on(fx.bad, opList), min: 1, max: 1}
 	}},
 	// Issue 12 case 7: null entries, empty names, "..", control characters
 	// and over-long names are reported as errors, are never read, and no
@@ -419,12 +440,18 @@ func echoCredentialCell(t *testing.T, fx *fixture) spec {
 		creds []string
 	)
 	fx.px.add(&rule{match: on(fx.bad, opList), do: func(w http.ResponseWriter, r *http.Request, _ http.Handler) {
-		auth := r.Header.Get("Authorization")
-		_, cred, _ := strings.Cut(auth, " ")
+		// The whole header value, and the credential without its scheme
+		// where the header has one (Authorization: Bearer x).
+		name := cmp.Or(fx.credHeader, "Authorization")
+		auth := r.Header.Get(name)
+		cred := auth
+		if name == "Authorization" {
+			_, cred, _ = strings.Cut(auth, " ")
+		}
 		mu.Lock()
 		creds = append(creds, auth, cred)
 		mu.Unlock()
-		msg := "invalid credential " + cred + " (you sent Authorization: " + auth + ")"
+		msg := "invalid credential " + cred + " (you sent " + name + ": " + auth + ")"
 		respond(http.StatusBadRequest, hdr("Content-Type", "application/json"), errJSON(map[string]any{
 			"detail": msg, "error_message": msg, "errors": []map[string]string{{"code": "DENIED", "message": msg}},
 		}))(w, r, nil)
@@ -434,7 +461,7 @@ func echoCredentialCell(t *testing.T, fx *fixture) spec {
 			mu.Lock()
 			defer mu.Unlock()
 			if len(creds) == 0 || creds[1] == "" {
-				t.Fatalf("the listing carried no credential to echo: %q", creds)
+				t.Fatalf("the listing carried no credential in %s to echo", cmp.Or(fx.credHeader, "Authorization"))
 			}
 			for _, c := range creds {
 				for what, out := range map[string]string{"stdout (report)": r.stdout, "stderr (log, error)": r.stderr} {
@@ -498,6 +525,9 @@ func invalidEntriesCell(t *testing.T, fx *fixture) spec {
 			mm, _ := m.(map[string]any)
 			list, _ := mm["repositories"].([]any)
 			mm["repositories"] = add(list, func(n string) any { return n })
+		case providers.KindGitLab:
+			list, _ := m.([]any)
+			m = add(list, func(n string) any { return map[string]any{"id": 9000 + len(n), "name": n, "path": n, "project_id": 1} })
 		case providers.KindGHCR:
 			list, _ := m.([]any)
 			m = add(list, func(n string) any { return map[string]any{"name": n, "package_type": "container"} })
@@ -699,7 +729,7 @@ func checkCell(t *testing.T, fx *fixture, sp spec, r result, calls int) {
 		scope, repo string
 		want        audit.Status
 	}{{fx.good, repoOK, fx.intactStatus()}, {driftScope, repoDrift, audit.StatusDrift}} {
-		if f, ok := rep.finding(fx.goodProv, h.scope, h.repo); !ok || f.Status != h.want {
+		if f, ok := rep.finding(fx.goodProv, h.scope, fx.rname(h.scope, h.repo)); !ok || f.Status != h.want {
 			t.Errorf("healthy %s/%s: status %q, want %q (found %v, reason %q)", h.scope, h.repo, f.Status, h.want, ok, f.Reason)
 		}
 	}
@@ -718,7 +748,7 @@ func checkCell(t *testing.T, fx *fixture, sp spec, r result, calls int) {
 			t.Errorf("faulted scope should have recovered: %+v", bs)
 		}
 		for _, n := range badRepos {
-			if f, ok := rep.finding(fx.badProv, fx.bad, n); !ok || f.Status != fx.intactStatus() {
+			if f, ok := rep.finding(fx.badProv, fx.bad, fx.rname(fx.bad, n)); !ok || f.Status != fx.intactStatus() {
 				t.Errorf("%s after recovery: status %q (found %v, reason %q)", n, f.Status, ok, f.Reason)
 			}
 		}
@@ -736,7 +766,7 @@ func checkCell(t *testing.T, fx *fixture, sp spec, r result, calls int) {
 			t.Errorf("scope of the faulted repository should be ok: %+v", bs)
 		}
 		for _, n := range badRepos {
-			f, ok := rep.finding(fx.badProv, fx.bad, n)
+			f, ok := rep.finding(fx.badProv, fx.bad, fx.rname(fx.bad, n))
 			switch {
 			case !ok:
 				t.Errorf("%s missing from the report", n)
