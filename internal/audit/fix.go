@@ -43,16 +43,16 @@ type JournalEntry struct {
 	Event string    `json:"event"` // intent | write | verified | unverified | verify-failed | failed | interrupted
 	// Intent ties an intent line (written before a change's first write
 	// call) to the lines of that change's writes and to its outcome.
-	Intent     string `json:"intent,omitempty"`
-	Provider   string `json:"provider"`
-	Kind       string `json:"kind"`
-	Scope      string `json:"scope"`
-	Repository string `json:"repository"`
-	Target     string `json:"target,omitempty"`
-	Call       string `json:"call,omitempty"`
-	Before     string `json:"before,omitempty"`
-	After      string `json:"after,omitempty"`
-	Error      string `json:"error,omitempty"`
+	Intent     string         `json:"intent,omitempty"`
+	Provider   string         `json:"provider"`
+	Kind       providers.Kind `json:"kind"`
+	Scope      string         `json:"scope"`
+	Repository string         `json:"repository"`
+	Target     string         `json:"target,omitempty"`
+	Call       string         `json:"call,omitempty"`
+	Before     string         `json:"before,omitempty"`
+	After      string         `json:"after,omitempty"`
+	Error      string         `json:"error,omitempty"`
 }
 
 // OpenJournal opens (creating with 0600 and parent directories) the journal file for appending.

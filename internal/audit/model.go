@@ -104,12 +104,12 @@ func (s Summary) Incomplete() bool { return s.ScopeErrors > 0 || s.Error > 0 }
 
 // ScopeResult is the listing outcome of one scope.
 type ScopeResult struct {
-	Provider     string `json:"provider"`
-	Kind         string `json:"kind"`
-	Scope        string `json:"scope"`
-	Status       string `json:"status"` // ok | error
-	Error        string `json:"error,omitempty"`
-	Repositories int    `json:"repositories"`
+	Provider     string         `json:"provider"`
+	Kind         providers.Kind `json:"kind"`
+	Scope        string         `json:"scope"`
+	Status       string         `json:"status"` // ok | error
+	Error        string         `json:"error,omitempty"`
+	Repositories int            `json:"repositories"`
 }
 
 // Finding is the verdict for one repository (contract fields).
@@ -117,7 +117,7 @@ type Finding struct {
 	ID                string         `json:"id"`
 	Rule              string         `json:"rule"`
 	Provider          string         `json:"provider"`
-	Kind              string         `json:"kind"`
+	Kind              providers.Kind `json:"kind"`
 	Scope             string         `json:"scope"`
 	Repository        string         `json:"repository"`
 	URI               string         `json:"uri"`
@@ -207,7 +207,7 @@ func NewFinding(r providers.Repository, ev Evaluation) Finding {
 // ChangeRecord is one planned or applied fix in a fix run's report.
 type ChangeRecord struct {
 	Provider   string                 `json:"provider"`
-	Kind       string                 `json:"kind"`
+	Kind       providers.Kind         `json:"kind"`
 	Scope      string                 `json:"scope"`
 	Repository string                 `json:"repository"`
 	Target     string                 `json:"target,omitempty"`

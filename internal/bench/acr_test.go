@@ -26,7 +26,7 @@ const lockRepo = "bulk/app"
 // in the whole registry (the demo repositories have a few too).
 func startACR(b *testing.B, tags, writesPerMinute int, o sandbox.Options) (*sandbox.Sandbox, int64) {
 	b.Helper()
-	o.Kinds = []string{providers.KindACR}
+	o.Kinds = []providers.Kind{providers.KindACR}
 	o.ACRWritesPerMinute = writesPerMinute
 	sb, err := sandbox.Start(b.Context(), o)
 	if err != nil {

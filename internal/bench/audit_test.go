@@ -55,14 +55,14 @@ func BenchmarkAudit12k(b *testing.B) {
 	path := writeConfig(b, cfg)
 	names := []string{"all"}
 	for _, p := range cfg.Providers {
-		names = append(names, p.Kind)
+		names = append(names, string(p.Kind))
 	}
 	for _, name := range names {
 		b.Run(name, func(b *testing.B) {
 			args := []string{"audit", "--config", path, "-o", "json", "--concurrency", fmt.Sprint(engineConcurrency)}
 			if name != "all" {
 				for _, p := range cfg.Providers {
-					if p.Kind == name {
+					if string(p.Kind) == name {
 						args = append(args, "--provider", p.Name)
 					}
 				}

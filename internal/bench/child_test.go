@@ -19,6 +19,7 @@ import (
 
 	"github.com/immutag/immutag/internal/cli"
 	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/providers"
 	"github.com/immutag/immutag/internal/testutil/moto"
 )
 
@@ -203,11 +204,11 @@ type report struct {
 		} `json:"by_provider"`
 	} `json:"summary"`
 	Scopes []struct {
-		Provider     string `json:"provider"`
-		Kind         string `json:"kind"`
-		Scope        string `json:"scope"`
-		Status       string `json:"status"`
-		Repositories int    `json:"repositories"`
+		Provider     string         `json:"provider"`
+		Kind         providers.Kind `json:"kind"`
+		Scope        string         `json:"scope"`
+		Status       string         `json:"status"`
+		Repositories int            `json:"repositories"`
 	} `json:"scopes"`
 	Warnings []struct {
 		Provider string `json:"provider"`

@@ -50,7 +50,7 @@ import (
 // model is the expectation for one provider.
 type model struct {
 	Provider string
-	Kind     string
+	Kind     providers.Kind
 	Calls    map[string]int64 // unavoidable calls by emulator operation name
 	Auth     map[string]int64 // token calls the emulator serves without latency (acr)
 	Chain    int64
@@ -131,7 +131,7 @@ func shardModels(rep *report, sb *sandbox.Sandbox, sh *audit.Shard, totals map[s
 		return totals[provider+"/"+scope]
 	}
 	out := map[string]*model{}
-	get := func(provider, kind string) *model {
+	get := func(provider string, kind providers.Kind) *model {
 		m := out[provider]
 		if m == nil {
 			m = &model{Provider: provider, Kind: kind, Calls: map[string]int64{}, Auth: map[string]int64{}}

@@ -5,19 +5,20 @@ import (
 	"time"
 
 	"github.com/immutag/immutag/internal/emulator/sandbox"
+	"github.com/immutag/immutag/internal/providers"
 )
 
 // TestModel checks the call model and the lower bound on a hand-built
 // report (no emulator, no child process).
 func TestModel(t *testing.T) {
 	var rep report
-	add := func(provider, kind, scope string, n int) {
+	add := func(provider string, kind providers.Kind, scope string, n int) {
 		rep.Scopes = append(rep.Scopes, struct {
-			Provider     string `json:"provider"`
-			Kind         string `json:"kind"`
-			Scope        string `json:"scope"`
-			Status       string `json:"status"`
-			Repositories int    `json:"repositories"`
+			Provider     string         `json:"provider"`
+			Kind         providers.Kind `json:"kind"`
+			Scope        string         `json:"scope"`
+			Status       string         `json:"status"`
+			Repositories int            `json:"repositories"`
 		}{provider, kind, scope, "ok", n})
 	}
 	add("hub", "dockerhub", "acme", 250)

@@ -35,7 +35,7 @@ func BenchmarkShardedAudit100k(b *testing.B) {
 			paths []string
 			runs  []childRun
 			reps  []*report
-			calls []map[string]map[string]int64
+			calls []map[providers.Kind]map[string]int64
 		)
 		for i := range shardCount {
 			sb.ResetCalls()

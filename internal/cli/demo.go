@@ -117,7 +117,7 @@ func RunDemo(ctx context.Context, f *Factory, opts *DemoOptions) error {
 		}
 		demos = append(demos, d)
 		cfg.Providers = append(cfg.Providers, d.Provider())
-		kinds = append(kinds, d.Kind())
+		kinds = append(kinds, string(d.Kind()))
 		for k, v := range d.Env() {
 			env[k] = v
 		}

@@ -84,7 +84,7 @@ answer access denied, e.g. aws-demo/123456789012/eu-west-1 or quay/acme.`,
 	fl.Float64Var(&opts.ThrottleRate, "throttle-rate", 0, "share of API calls answered as throttled with Retry-After (0..1)")
 	fl.DurationVar(&opts.RetryAfter, "retry-after", time.Second, "Retry-After advertised on throttled answers")
 	fl.IntVar(&opts.PageSize, "page-size", 0, "cap list pages at N items (0: each registry's own page size)")
-	fl.StringSliceVar(&opts.FaultKinds, "faults-on", nil, "apply the faults only to these kinds ("+strings.Join(providers.Kinds, ", ")+")")
+	fl.StringSliceVar(&opts.FaultKinds, "faults-on", nil, "apply the faults only to these kinds ("+providers.KindList()+")")
 	fl.StringArrayVar(&opts.Deny, "deny", nil, "answer access denied for PROVIDER/SCOPE (repeatable; provider name or kind)")
 	return cmd
 }
@@ -115,8 +115,8 @@ func (o *SandboxOptions) validate() error {
 		return fmt.Errorf("--page-size %d: must not be negative", o.PageSize)
 	}
 	for _, k := range o.FaultKinds {
-		if !slices.Contains(providers.Kinds, k) {
-			return fmt.Errorf("--faults-on %q: want one of %s", k, strings.Join(providers.Kinds, ", "))
+		if !slices.Contains(providers.Kinds, providers.Kind(k)) {
+			return fmt.Errorf("--faults-on %q: want one of %s", k, providers.KindList())
 		}
 	}
 	for _, d := range o.Deny {
@@ -134,7 +134,10 @@ func (o *SandboxOptions) faults() emulator.Faults {
 
 func sandboxRun(ctx context.Context, f *Factory, opts *SandboxOptions) error {
 	out := f.IO.Out
-	so := sandbox.Options{Seed: opts.Seed, Faults: opts.faults(), FaultKinds: opts.FaultKinds}
+	so := sandbox.Options{Seed: opts.Seed, Faults: opts.faults()}
+	for _, k := range opts.FaultKinds {
+		so.FaultKinds = append(so.FaultKinds, providers.Kind(k))
+	}
 	for _, d := range opts.Deny {
 		dd, _ := sandbox.ParseDeny(d)
 		so.Deny = append(so.Deny, dd)

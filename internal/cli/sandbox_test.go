@@ -97,7 +97,7 @@ func TestSandboxWritesAReadyConfig(t *testing.T) {
 		}
 	}
 	for _, kind := range providers.Kinds {
-		if !strings.Contains(stdout, kind) {
+		if !strings.Contains(stdout, string(kind)) {
 			t.Errorf("stdout does not list the %s endpoint:\n%s", kind, stdout)
 		}
 	}

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/immutag/immutag/internal/providers"
 )
 
 // Decode turns a config file into a validated Config.
@@ -405,7 +407,7 @@ func (d *decoder) typeErr(path string, v *value, want string) error {
 // for each. kind is the provider kind for inline-secret hints ("" outside a
 // provider); for names the block relative to a provider ("credentials") so
 // the kind applicability of its keys can be checked.
-func (d *decoder) walk(v *value, path string, known []string, kind, rel string, fn func(key, kpath string, v *value) error) error {
+func (d *decoder) walk(v *value, path string, known []string, kind providers.Kind, rel string, fn func(key, kpath string, v *value) error) error {
 	if v.kind == vNull {
 		return nil
 	}
@@ -464,7 +466,7 @@ func (d *decoder) config(root *value) (*Config, error) {
 // secrets refuses any key that looks like it holds a secret inline. No
 // contract key looks like one (secrets go in *_env keys naming a variable),
 // so the check needs no schema. kind is the enclosing provider's, for the hint.
-func (d *decoder) secrets(v *value, path, kind string) error {
+func (d *decoder) secrets(v *value, path string, kind providers.Kind) error {
 	switch v.kind {
 	case vMap:
 		for _, e := range v.keys {
@@ -491,10 +493,10 @@ func (d *decoder) secrets(v *value, path, kind string) error {
 }
 
 // providerKind is the kind an entry declares, wherever the key sits in it.
-func providerKind(v *value) string {
+func providerKind(v *value) providers.Kind {
 	for _, e := range v.keys {
 		if e.key == "kind" && e.val.kind == vScalar {
-			return e.val.text
+			return providers.Kind(e.val.text)
 		}
 	}
 	return ""
@@ -534,7 +536,9 @@ func (d *decoder) provider(path string, v *value) (Provider, error) {
 		case "name":
 			p.Name, err = d.str(kp, v)
 		case "kind":
-			p.Kind, err = d.str(kp, v)
+			var k string
+			k, err = d.str(kp, v)
+			p.Kind = providers.Kind(k)
 			if err == nil && p.Kind != "" && d.kinds.Lookup(p.Kind) == nil {
 				err = d.errAt(kp, v.line, "unknown kind %q (want one of %s)", p.Kind, d.kinds.list())
 			}

@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/providers"
 )
 
 const (
@@ -66,7 +67,7 @@ func TestExampleMatchesSchemaAndDecodes(t *testing.T) {
 	}
 	var got []string
 	for _, p := range c.Providers {
-		got = append(got, p.Kind)
+		got = append(got, string(p.Kind))
 	}
 	sort.Strings(got)
 	want := kinds.Names()
@@ -162,7 +163,7 @@ func TestSchemaKeysInStep(t *testing.T) {
 	for _, a := range s.Defs["provider"].AllOf {
 		kind := a.If.Properties.Kind.Const
 		seen[kind] = true
-		spec := kinds.Lookup(kind)
+		spec := kinds.Lookup(providers.Kind(kind))
 		if spec == nil {
 			t.Errorf("schema has rules for kind %s, which this build does not have", kind)
 			continue

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/immutag/immutag/internal/providers"
+
 	"fmt"
 	"maps"
 	"reflect"
@@ -16,7 +18,7 @@ import (
 // Validate as Kinds, so this package imports no adapter.
 type Spec struct {
 	// Kind is the value of the kind key (contract).
-	Kind string
+	Kind providers.Kind
 	// Settings returns a new, zero settings value: a pointer to a struct
 	// whose exported fields tagged `yaml:"key"` are the kind's own provider
 	// keys, in documentation order. Field types are string, []string, bool,
@@ -43,7 +45,7 @@ type Spec struct {
 type Kinds []*Spec
 
 // Lookup returns the Spec of kind, or nil.
-func (ks Kinds) Lookup(kind string) *Spec {
+func (ks Kinds) Lookup(kind providers.Kind) *Spec {
 	for _, s := range ks {
 		if s.Kind == kind {
 			return s
@@ -56,7 +58,7 @@ func (ks Kinds) Lookup(kind string) *Spec {
 func (ks Kinds) Names() []string {
 	out := make([]string, 0, len(ks))
 	for _, s := range ks {
-		out = append(out, s.Kind)
+		out = append(out, string(s.Kind))
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/providers"
 	"github.com/immutag/immutag/internal/providers/acr"
 	"github.com/immutag/immutag/internal/providers/artifactregistry"
 	"github.com/immutag/immutag/internal/providers/dockerhub"
@@ -56,7 +57,7 @@ func TestValidateEmulatorShapes(t *testing.T) {
 // look like secrets (the secret scan runs before the key check), and its
 // settings decode every field type the decoder supports.
 func TestSpecsAreWellFormed(t *testing.T) {
-	seen := map[string]bool{}
+	seen := map[providers.Kind]bool{}
 	for _, s := range kinds {
 		if seen[s.Kind] {
 			t.Errorf("kind %s registered twice", s.Kind)

@@ -6,6 +6,8 @@ package config
 import (
 	"time"
 
+	"github.com/immutag/immutag/internal/providers"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -27,12 +29,12 @@ type Config struct {
 
 // Provider configures one registry instance.
 type Provider struct {
-	Name        string      `mapstructure:"name" yaml:"name"`
-	Kind        string      `mapstructure:"kind" yaml:"kind"`
-	Endpoint    string      `mapstructure:"endpoint" yaml:"endpoint,omitempty"`
-	Credentials Credentials `mapstructure:"credentials" yaml:"credentials,omitempty"`
-	TLS         TLS         `mapstructure:"tls" yaml:"tls,omitempty"`
-	Rate        Rate        `mapstructure:"rate" yaml:"rate,omitempty"`
+	Name        string         `mapstructure:"name" yaml:"name"`
+	Kind        providers.Kind `mapstructure:"kind" yaml:"kind"`
+	Endpoint    string         `mapstructure:"endpoint" yaml:"endpoint,omitempty"`
+	Credentials Credentials    `mapstructure:"credentials" yaml:"credentials,omitempty"`
+	TLS         TLS            `mapstructure:"tls" yaml:"tls,omitempty"`
+	Rate        Rate           `mapstructure:"rate" yaml:"rate,omitempty"`
 
 	// Settings are the kind's own keys (regions, namespaces, ...): a pointer
 	// to the settings struct of the kind's Spec, such as *ecr.Settings.
@@ -96,9 +98,9 @@ type Ledger struct {
 func (p Provider) MarshalYAML() (any, error) {
 	var head, settings, tail yaml.Node
 	if err := head.Encode(struct {
-		Name     string `yaml:"name"`
-		Kind     string `yaml:"kind"`
-		Endpoint string `yaml:"endpoint,omitempty"`
+		Name     string         `yaml:"name"`
+		Kind     providers.Kind `yaml:"kind"`
+		Endpoint string         `yaml:"endpoint,omitempty"`
 	}{p.Name, p.Kind, p.Endpoint}); err != nil {
 		return nil, err
 	}

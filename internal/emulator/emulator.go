@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/providers"
 )
 
 // Faults configures fault injection. The zero value injects nothing.
@@ -154,7 +155,7 @@ var ErrTagImmutable = errors.New("tag is immutable")
 // Demo is a running, seeded emulator that the demo and sandbox drive.
 type Demo interface {
 	// Kind is the registry kind (providers.Kind* value).
-	Kind() string
+	Kind() providers.Kind
 	// Provider is a config entry pointing at this emulator.
 	Provider() config.Provider
 	// Env holds the environment variables (credentials) the entry names.

@@ -50,7 +50,7 @@ const (
 // fixture is one kind's emulator(s) behind a fault-injecting front, with
 // the wire-format knowledge the faults need.
 type fixture struct {
-	kind      string
+	kind      providers.Kind
 	providers []config.Provider
 	env       map[string]string
 	goodProv  string // provider and scope names in the report

@@ -230,7 +230,7 @@ func unescape(s string) string {
 // and the next run must finish the job writing only what is still missing.
 func TestInterruptedFixIsResumable(t *testing.T) {
 	cases := []struct {
-		kind  string
+		kind  providers.Kind
 		start func(*testing.T) *interruptFix
 	}{
 		{providers.KindECR, interruptECR},
@@ -246,9 +246,9 @@ func TestInterruptedFixIsResumable(t *testing.T) {
 		// in-flight: it lands while the write is on the wire, and the
 		// registry applies it anyway: the client cannot know the outcome.
 		for _, inFlight := range []bool{false, true} {
-			name := tc.kind + "/answered"
+			name := string(tc.kind) + "/answered"
 			if inFlight {
-				name = tc.kind + "/in-flight"
+				name = string(tc.kind) + "/in-flight"
 			}
 			wg.Add(1)
 			go func() {

@@ -62,7 +62,7 @@ type faultCase struct {
 }
 
 var kinds = []struct {
-	name  string
+	name  providers.Kind
 	start func(*testing.T) *fixture
 }{
 	{providers.KindECR, startECR},
@@ -613,7 +613,7 @@ func TestFaultMatrix(t *testing.T) {
 				defer wg.Done()
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				t.Run(k.name+"/"+fc.name, func(t *testing.T) { runCell(t, k.start, fc) })
+				t.Run(string(k.name)+"/"+fc.name, func(t *testing.T) { runCell(t, k.start, fc) })
 			}()
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/providers"
 )
 
 type want struct {
@@ -465,10 +466,11 @@ func TestIndexMatchesLiveRepositories(t *testing.T) {
 	res := Scan([]string{"testdata/tf/others", "testdata/tf/basic"}, Options{})
 	x := NewIndex(res)
 	cases := []struct {
-		kind, scope, name string
-		managed, agrees   bool
-		status            audit.Status
-		reverted          bool
+		kind            providers.Kind
+		scope, name     string
+		managed, agrees bool
+		status          audit.Status
+		reverted        bool
 	}{
 		// Harbor rules belong to the project (the live scope).
 		{"harbor", "ruled", "team/api", true, true, comp, false},

@@ -45,26 +45,26 @@ func (x *Index) Len() int {
 func codeKey(f Finding) string {
 	switch f.Kind {
 	case providers.KindDockerHub:
-		return f.Kind + "|" + f.Scope + "/" + f.Name
+		return string(f.Kind) + "|" + f.Scope + "/" + f.Name
 	}
-	return f.Kind + "|" + f.Name
+	return string(f.Kind) + "|" + f.Name
 }
 
 // liveKey is the key a live repository is declared under: Harbor and
 // GitLab settings belong to the project (the live scope), the others to
 // the repository.
-func liveKey(kind, scope, name string) string {
+func liveKey(kind providers.Kind, scope, name string) string {
 	switch kind {
-	case providers.KindHarbor, KindGitLab:
-		return kind + "|" + scope
+	case providers.KindHarbor, providers.KindGitLab:
+		return string(kind) + "|" + scope
 	case providers.KindDockerHub:
-		return kind + "|" + scope + "/" + name
+		return string(kind) + "|" + scope + "/" + name
 	}
-	return kind + "|" + name
+	return string(kind) + "|" + name
 }
 
 // Lookup returns the declarations of a live repository.
-func (x *Index) Lookup(kind, scope, name string) []Finding {
+func (x *Index) Lookup(kind providers.Kind, scope, name string) []Finding {
 	var out []Finding
 	for _, f := range x.byKey[liveKey(kind, scope, name)] {
 		// An Artifact Registry resource that names its project and
@@ -83,7 +83,7 @@ func ok(s audit.Status) bool { return s == audit.StatusCompliant || s == audit.S
 // up (the most immutable one decides); several resources for one
 // repository conflict, and the least immutable one is what an apply may
 // leave.
-func pick(kind string, fs []Finding) Finding {
+func pick(kind providers.Kind, fs []Finding) Finding {
 	rank := func(f Finding) int {
 		switch {
 		case ok(f.Status):
@@ -98,7 +98,7 @@ func pick(kind string, fs []Finding) Finding {
 	})
 	best := fs[0]
 	for _, f := range fs[1:] {
-		if kind == providers.KindHarbor || kind == KindGitLab {
+		if kind == providers.KindHarbor || kind == providers.KindGitLab {
 			if rank(f) > rank(best) {
 				best = f
 			}
@@ -156,7 +156,8 @@ func (x *Index) Annotate(f *audit.Finding) { f.Code = x.Compare(f) }
 
 // ChangeTarget is a live change the code should follow.
 type ChangeTarget struct {
-	Kind, Scope, Repository string
+	Kind              providers.Kind
+	Scope, Repository string
 }
 
 // Patch collects the code changes that follow live changes. Only the

@@ -28,10 +28,6 @@ const (
 	SyntaxPlan    Syntax = "terraform-plan"
 )
 
-// KindGitLab is GitLab's container registry; the registry adapters do
-// not cover it yet, so the kind lives here.
-const KindGitLab = "gitlab"
-
 // Resource is one resource instance that sets (or should set) tag
 // immutability, with what the code makes of it.
 type Resource struct {

@@ -561,7 +561,7 @@ func harborRuleText(r *Resource) string {
 // expression matches; a rule that only restricts who may push leaves
 // every tag overwritable by those roles.
 func classifyGitLab(r *Resource, a attrs) {
-	r.Kind = KindGitLab
+	r.Kind = providers.KindGitLab
 	r.Name, r.NameKnown = nameOf(a, "project")
 	imm, immOK, why := a.boolean("immutable")
 	re, _, rwhy := a.str("tag_name_regex")

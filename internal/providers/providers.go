@@ -16,7 +16,7 @@ import (
 )
 
 // Kind names a registry type. The values are part of the config and report contract.
-type Kind = string
+type Kind string
 
 // Registry kinds (contract).
 const (
@@ -37,6 +37,15 @@ const (
 
 // Kinds lists every supported kind in documentation order.
 var Kinds = []Kind{KindECR, KindArtifactRegistry, KindACR, KindDockerHub, KindQuay, KindHarbor, KindGitLab, KindNexus, KindArtifactory, KindOCI, KindGHCR}
+
+// KindList is Kinds joined with ", ", for help texts and error messages.
+func KindList() string {
+	names := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ", ")
+}
 
 // Mode is the normalised immutability of a repository (contract, lower-case in JSON).
 type Mode string

@@ -48,7 +48,7 @@ func CSV(w io.Writer, r *audit.Report) error {
 			exReason, exExpires = f.Exemption.Reason, f.Exemption.Expires
 		}
 		row := []string{
-			f.ID, f.Provider, f.Kind, f.Scope, f.Repository, f.URI, string(f.Status), f.Rule, string(f.Mode), f.Native,
+			f.ID, f.Provider, string(f.Kind), f.Scope, f.Repository, f.URI, string(f.Status), f.Rule, string(f.Mode), f.Native,
 			strings.Join(f.MutablePatterns, ";"), strings.Join(f.Offending, ";"), optInt(f.TagsTotal), optInt(f.TagsLocked),
 			exReason, exExpires, f.Reason, f.Remediation,
 		}

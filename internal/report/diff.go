@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/immutag/immutag/internal/audit"
+	"github.com/immutag/immutag/internal/providers"
 )
 
 // Diff categories, in output order (contract of `report diff -o json`).
@@ -35,16 +36,16 @@ var DiffFormats = []string{"table", "json", "markdown"}
 
 // DiffEntry is one repository in one diff category.
 type DiffEntry struct {
-	ID         string       `json:"id"`
-	Provider   string       `json:"provider"`
-	Kind       string       `json:"kind"`
-	Scope      string       `json:"scope"`
-	Repository string       `json:"repository"`
-	URI        string       `json:"uri"`
-	OldStatus  audit.Status `json:"old_status,omitempty"`
-	NewStatus  audit.Status `json:"new_status,omitempty"`
-	Rule       string       `json:"rule"`
-	Reason     string       `json:"reason"`
+	ID         string         `json:"id"`
+	Provider   string         `json:"provider"`
+	Kind       providers.Kind `json:"kind"`
+	Scope      string         `json:"scope"`
+	Repository string         `json:"repository"`
+	URI        string         `json:"uri"`
+	OldStatus  audit.Status   `json:"old_status,omitempty"`
+	NewStatus  audit.Status   `json:"new_status,omitempty"`
+	Rule       string         `json:"rule"`
+	Reason     string         `json:"reason"`
 }
 
 // Diff compares two reports by finding id (stable per provider, scope and

@@ -33,12 +33,12 @@ const (
 
 var ocsfSeverityName = map[int]string{0: "Unknown", 1: "Informational", 2: "Low", 3: "Medium", 4: "High", 5: "Critical"}
 
-var ocsfCloud = map[string]string{
+var ocsfCloud = map[providers.Kind]string{
 	providers.KindECR: "AWS", providers.KindArtifactRegistry: "GCP", providers.KindACR: "Azure",
 	providers.KindDockerHub: "Docker Hub", providers.KindQuay: "Quay", providers.KindHarbor: "Harbor",
 }
 
-var ocsfResourceType = map[string]string{
+var ocsfResourceType = map[providers.Kind]string{
 	providers.KindECR: "AwsEcrRepository", providers.KindArtifactRegistry: "GcpArtifactRegistryRepository",
 	providers.KindACR: "AzureContainerRegistryRepository", providers.KindDockerHub: "DockerHubRepository",
 	providers.KindQuay: "QuayRepository", providers.KindHarbor: "HarborRepository",
@@ -118,7 +118,7 @@ type ocsfEvent struct {
 
 // regionOf extracts the region or location from an ECR or Artifact
 // Registry scope ("ACCOUNT/REGION", "PROJECT/LOCATION").
-func regionOf(kind, scope string) string {
+func regionOf(kind providers.Kind, scope string) string {
 	if kind != providers.KindECR && kind != providers.KindArtifactRegistry {
 		return ""
 	}
@@ -190,7 +190,7 @@ func ocsfEventFor(r *audit.Report, f audit.Finding) ocsfEvent {
 		Group: map[string]string{"name": f.Scope}, Data: data}}
 	ev.Cloud = map[string]string{"provider": ocsfCloud[f.Kind]}
 	if ev.Cloud["provider"] == "" {
-		ev.Cloud["provider"] = f.Kind
+		ev.Cloud["provider"] = string(f.Kind)
 	}
 	if region != "" {
 		ev.Cloud["region"] = region

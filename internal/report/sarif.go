@@ -222,7 +222,7 @@ func SARIF(w io.Writer, r *audit.Report) error {
 				"immutagFindingId/v1":     f.ID,
 			},
 			Properties: sarifResultProps{
-				FindingID: f.ID, Provider: f.Provider, Kind: f.Kind, Scope: f.Scope, Repository: f.Repository,
+				FindingID: f.ID, Provider: f.Provider, Kind: string(f.Kind), Scope: f.Scope, Repository: f.Repository,
 				URI: f.URI, Status: string(f.Status), Mode: string(f.Mode), Native: f.Native,
 				MutablePatterns: f.MutablePatterns, OffendingPatterns: f.Offending, Remediation: f.Remediation,
 			},

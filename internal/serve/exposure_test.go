@@ -118,8 +118,8 @@ func TestReportTokenRequired(t *testing.T) {
 // stallProvider's listing never ends on its own.
 type stallProvider struct{}
 
-func (stallProvider) Name() string { return "stall" }
-func (stallProvider) Kind() string { return "ecr" }
+func (stallProvider) Name() string         { return "stall" }
+func (stallProvider) Kind() providers.Kind { return "ecr" }
 func (stallProvider) Scopes(context.Context) ([]providers.Scope, error) {
 	return []providers.Scope{{Provider: "stall", Kind: "ecr", Name: "s"}}, nil
 }

@@ -269,7 +269,7 @@ func TestExampleLoads(t *testing.T) {
 	}
 	kinds := map[string]bool{}
 	for _, p := range c.Providers {
-		kinds[p.Kind] = true
+		kinds[string(p.Kind)] = true
 	}
 	for _, k := range catalog.Kinds().Names() {
 		if !kinds[k] {

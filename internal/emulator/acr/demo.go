@@ -90,7 +90,7 @@ func DemoServer(d emulator.Demo) *Server {
 	return nil
 }
 
-func (d *demo) Kind() string { return providers.KindACR }
+func (d *demo) Kind() providers.Kind { return providers.KindACR }
 
 func (d *demo) Provider() config.Provider {
 	return config.Provider{

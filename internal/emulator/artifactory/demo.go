@@ -7,6 +7,7 @@ import (
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
+	"github.com/immutag/immutag/internal/providers"
 )
 
 // Kind is the registry kind the demo serves.
@@ -84,7 +85,7 @@ func (d *Demo) seed() {
 }
 
 // Kind is "artifactory".
-func (d *Demo) Kind() string { return Kind }
+func (d *Demo) Kind() providers.Kind { return Kind }
 
 // Provider points the artifactory adapter at this emulator.
 func (d *Demo) Provider() config.Provider {

@@ -67,7 +67,7 @@ func StartDemo(ctx context.Context) (emulator.Demo, error) {
 func (d *Demo) Server() *Server { return d.srv }
 
 // Kind is providers.KindArtifactRegistry.
-func (d *Demo) Kind() string { return providers.KindArtifactRegistry }
+func (d *Demo) Kind() providers.Kind { return providers.KindArtifactRegistry }
 
 // Provider is a config entry for this emulator. Endpoint is host:port on
 // loopback, so the adapter dials plain gRPC without credentials; locations

@@ -75,7 +75,7 @@ func digestOf(s string) string {
 // Server exposes the running emulator (fault injection, counters).
 func (d *demo) Server() *Server { return d.s }
 
-func (d *demo) Kind() string { return providers.KindDockerHub }
+func (d *demo) Kind() providers.Kind { return providers.KindDockerHub }
 
 func (d *demo) Provider() config.Provider {
 	return config.Provider{

@@ -85,7 +85,7 @@ func DemoServer(d emulator.Demo) *Server {
 	return nil
 }
 
-func (d *demo) Kind() string { return providers.KindECR }
+func (d *demo) Kind() providers.Kind { return providers.KindECR }
 
 func (d *demo) Provider() config.Provider {
 	return config.Provider{Name: "aws-demo", Kind: providers.KindECR, Endpoint: d.s.URL(), Settings: config.Keys{"regions": append([]string(nil), demoRegions...)}}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
+	"github.com/immutag/immutag/internal/providers"
 )
 
 // DemoTokenEnv names the variable that carries the demo's token.
@@ -62,7 +63,7 @@ func startDemo(context.Context) (*Demo, error) {
 func (d *Demo) URL() string { return d.web.URL() }
 
 // Kind is "ghcr".
-func (d *Demo) Kind() string { return "ghcr" }
+func (d *Demo) Kind() providers.Kind { return "ghcr" }
 
 // Provider points the ghcr adapter at this emulator.
 func (d *Demo) Provider() config.Provider {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
+	"github.com/immutag/immutag/internal/providers"
 )
 
 // Kind is the registry kind the demo serves.
@@ -89,7 +90,7 @@ func (d *Demo) seed() error {
 }
 
 // Kind is "gitlab".
-func (d *Demo) Kind() string { return Kind }
+func (d *Demo) Kind() providers.Kind { return Kind }
 
 // Provider points the gitlab adapter at this emulator (group acme).
 func (d *Demo) Provider() config.Provider {

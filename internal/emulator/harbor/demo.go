@@ -95,7 +95,7 @@ func (d *Demo) seed() error {
 }
 
 // Kind is "harbor".
-func (d *Demo) Kind() string { return providers.KindHarbor }
+func (d *Demo) Kind() providers.Kind { return providers.KindHarbor }
 
 // Provider points the harbor adapter at this emulator (all projects).
 func (d *Demo) Provider() config.Provider {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
+	"github.com/immutag/immutag/internal/providers"
 )
 
 // Kind is the registry kind the demo serves.
@@ -69,7 +70,7 @@ func StartDemo(_ context.Context) (emulator.Demo, error) {
 }
 
 // Kind is "nexus".
-func (d *Demo) Kind() string { return Kind }
+func (d *Demo) Kind() providers.Kind { return Kind }
 
 // Provider points the nexus adapter at this emulator.
 func (d *Demo) Provider() config.Provider {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
+	"github.com/immutag/immutag/internal/providers"
 )
 
 // Demo credentials: the variables the demo's provider entry names.
@@ -86,7 +87,7 @@ func (d *Demo) URL() string { return d.web.URL() }
 func (d *Demo) Host() string { return strings.TrimPrefix(d.web.URL(), "http://") }
 
 // Kind is "oci".
-func (d *Demo) Kind() string { return "oci" }
+func (d *Demo) Kind() providers.Kind { return "oci" }
 
 // Provider points the oci adapter at this registry; it lists the catalog.
 func (d *Demo) Provider() config.Provider {

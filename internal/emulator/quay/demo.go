@@ -80,7 +80,7 @@ func (d *Demo) seed() error {
 }
 
 // Kind is "quay".
-func (d *Demo) Kind() string { return providers.KindQuay }
+func (d *Demo) Kind() providers.Kind { return providers.KindQuay }
 
 // Provider points the quay adapter at this emulator.
 func (d *Demo) Provider() config.Provider {

@@ -79,7 +79,7 @@ func seedGHCR(srv *ghcremu.Server, n int) error {
 
 // noSetting reports whether kind's emulator stands for a registry without
 // a tag-immutability setting.
-func (s *Sandbox) noSetting(kind string) bool {
+func (s *Sandbox) noSetting(kind providers.Kind) bool {
 	for _, b := range s.backends {
 		if b.kind == kind {
 			_, ok := b.demo.(emulator.NoSetting)

@@ -37,14 +37,14 @@ const MaxSeed = 200_000
 type Options struct {
 	// Kinds limits which emulators start (providers.Kind* values); empty
 	// means all six.
-	Kinds []string
+	Kinds []providers.Kind
 	// Seed, when above the demo's own count, fills every registry up to
 	// Seed repositories with a generated estate in a realistic mix of modes.
 	Seed int
 	// Faults are injected into the emulators named by FaultKinds (all when
 	// FaultKinds is empty).
 	Faults     emulator.Faults
-	FaultKinds []string
+	FaultKinds []providers.Kind
 	// Deny makes these scopes answer access denied.
 	Deny []Deny
 	// ACRWritesPerMinute overrides the ACR emulator's write limit (Premium,
@@ -75,13 +75,13 @@ func ParseDeny(s string) (Deny, error) {
 // Endpoint describes one running emulator for humans.
 type Endpoint struct {
 	Provider string // configured name
-	Kind     string
+	Kind     providers.Kind
 	URL      string
 }
 
 // backend is one running emulator with the hooks the sandbox needs.
 type backend struct {
-	kind     string
+	kind     providers.Kind
 	demo     emulator.Demo
 	provider config.Provider
 	calls    func() map[string]int64
@@ -113,7 +113,7 @@ func Start(ctx context.Context, o Options) (*Sandbox, error) {
 	}
 	for _, k := range append(slices.Clone(o.Kinds), o.FaultKinds...) {
 		if !slices.Contains(providers.Kinds, k) {
-			return nil, fmt.Errorf("sandbox: unknown kind %q (want one of %s)", k, strings.Join(providers.Kinds, ", "))
+			return nil, fmt.Errorf("sandbox: unknown kind %q (want one of %s)", k, providers.KindList())
 		}
 	}
 	kinds := o.Kinds
@@ -163,7 +163,7 @@ func Start(ctx context.Context, o Options) (*Sandbox, error) {
 // demoRepositories is how many repositories each StartDemo seeds that the
 // adapter reports (the Artifact Registry demo also holds a maven repository,
 // which is not audited). Seed counts them towards its total.
-var demoRepositories = map[string]int{
+var demoRepositories = map[providers.Kind]int{
 	providers.KindECR:              8,
 	providers.KindArtifactRegistry: 6,
 	providers.KindACR:              4,
@@ -177,7 +177,7 @@ var demoRepositories = map[string]int{
 	providers.KindArtifactory:      6,
 }
 
-func (s *Sandbox) start(ctx context.Context, kind string, o Options) (*backend, error) {
+func (s *Sandbox) start(ctx context.Context, kind providers.Kind, o Options) (*backend, error) {
 	b := &backend{kind: kind}
 	if ok, err := s.startMore(ctx, b); ok {
 		if err != nil {
@@ -383,8 +383,8 @@ func (s *Sandbox) Endpoints() []Endpoint {
 }
 
 // Calls returns every emulator's call counts, by kind then operation.
-func (s *Sandbox) Calls() map[string]map[string]int64 {
-	out := map[string]map[string]int64{}
+func (s *Sandbox) Calls() map[providers.Kind]map[string]int64 {
+	out := map[providers.Kind]map[string]int64{}
 	for _, b := range s.backends {
 		out[b.kind] = b.calls()
 	}
@@ -399,7 +399,7 @@ func (s *Sandbox) ResetCalls() {
 }
 
 // SetFaults replaces the fault injection of one emulator ("" for all).
-func (s *Sandbox) SetFaults(kind string, f emulator.Faults) error {
+func (s *Sandbox) SetFaults(kind providers.Kind, f emulator.Faults) error {
 	found := false
 	for _, b := range s.backends {
 		if kind == "" || b.kind == kind {
@@ -416,7 +416,7 @@ func (s *Sandbox) SetFaults(kind string, f emulator.Faults) error {
 // DenyScope makes one scope answer access denied.
 func (s *Sandbox) DenyScope(d Deny) error {
 	for _, b := range s.backends {
-		if d.Provider == b.provider.Name || d.Provider == b.kind {
+		if d.Provider == b.provider.Name || d.Provider == string(b.kind) {
 			if err := b.knownScope(d.Scope); err != nil {
 				return fmt.Errorf("sandbox: deny %s: %w", d, err)
 			}

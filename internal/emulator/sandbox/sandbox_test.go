@@ -73,10 +73,10 @@ func TestSeedFillsEveryRegistry(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		seed int
-		want func(kind string) int
+		want func(kind providers.Kind) int
 	}{
-		{"demo only", 0, func(k string) int { return demoRepositories[k] }},
-		{"seeded", seed, func(string) int { return seed }},
+		{"demo only", 0, func(k providers.Kind) int { return demoRepositories[k] }},
+		{"seeded", seed, func(providers.Kind) int { return seed }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sb := start(t, Options{Seed: tc.seed})
@@ -87,7 +87,7 @@ func TestSeedFillsEveryRegistry(t *testing.T) {
 			if rep.Summary.ScopeErrors != 0 || rep.Summary.Error != 0 {
 				t.Fatalf("scan incomplete: %+v scopes %+v", rep.Summary, rep.Scopes)
 			}
-			modes := map[string]map[providers.Mode]int{}
+			modes := map[providers.Kind]map[providers.Mode]int{}
 			_ = rep.Findings.Each(func(f audit.Finding) error {
 				if modes[f.Kind] == nil {
 					modes[f.Kind] = map[providers.Mode]int{}
@@ -133,8 +133,8 @@ func TestSeedFillsEveryRegistry(t *testing.T) {
 
 func TestDenyAndFaults(t *testing.T) {
 	sb := start(t, Options{
-		Kinds:  []string{providers.KindQuay, providers.KindHarbor, providers.KindECR},
-		Faults: emulator.Faults{PageSize: 2}, FaultKinds: []string{providers.KindHarbor},
+		Kinds:  []providers.Kind{providers.KindQuay, providers.KindHarbor, providers.KindECR},
+		Faults: emulator.Faults{PageSize: 2}, FaultKinds: []providers.Kind{providers.KindHarbor},
 		Deny: []Deny{{Provider: "quay", Scope: "acme"}, {Provider: "aws-demo", Scope: "123456789012/eu-west-1"}},
 	})
 	rep := scan(t, sb)
@@ -189,15 +189,15 @@ func TestParseDenyAndErrors(t *testing.T) {
 	for _, o := range []Options{
 		{Seed: -1},
 		{Seed: MaxSeed + 1},
-		{Kinds: []string{"gcr"}},
-		{Kinds: []string{providers.KindQuay}, Deny: []Deny{{Provider: "harbor", Scope: "x"}}},
-		{Kinds: []string{providers.KindECR}, Deny: []Deny{{Provider: "ecr", Scope: "no-region"}}},
+		{Kinds: []providers.Kind{"gcr"}},
+		{Kinds: []providers.Kind{providers.KindQuay}, Deny: []Deny{{Provider: "harbor", Scope: "x"}}},
+		{Kinds: []providers.Kind{providers.KindECR}, Deny: []Deny{{Provider: "ecr", Scope: "no-region"}}},
 		// Scopes the sandbox does not audit are refused, not accepted silently.
-		{Kinds: []string{providers.KindQuay}, Deny: []Deny{{Provider: "quay", Scope: "no-such-org"}}},
-		{Kinds: []string{providers.KindECR}, Deny: []Deny{{Provider: "ecr", Scope: "123456789012/mars-north-1"}}},
+		{Kinds: []providers.Kind{providers.KindQuay}, Deny: []Deny{{Provider: "quay", Scope: "no-such-org"}}},
+		{Kinds: []providers.Kind{providers.KindECR}, Deny: []Deny{{Provider: "ecr", Scope: "123456789012/mars-north-1"}}},
 		// Harbor audits every project when none is configured: the name
 		// must still exist.
-		{Kinds: []string{providers.KindHarbor}, Deny: []Deny{{Provider: "harbor", Scope: "no-such-project"}}},
+		{Kinds: []providers.Kind{providers.KindHarbor}, Deny: []Deny{{Provider: "harbor", Scope: "no-such-project"}}},
 	} {
 		sb, err := Start(ctx, o)
 		if err == nil {
@@ -217,7 +217,7 @@ func TestParseDenyAndErrors(t *testing.T) {
 }
 
 func TestConfigOfSomeKindsValidates(t *testing.T) {
-	for _, kinds := range [][]string{{"acr"}, {"ecr", "harbor"}, {"quay"}} {
+	for _, kinds := range [][]providers.Kind{{"acr"}, {"ecr", "harbor"}, {"quay"}} {
 		sb, err := Start(t.Context(), Options{Kinds: kinds})
 		if err != nil {
 			t.Fatal(err)

@@ -62,9 +62,9 @@ func Kinds() config.Kinds {
 }
 
 // Supported reports whether kind has an adapter in this build.
-func Supported(kind string) bool { return lookup(kind) != nil }
+func Supported(kind providers.Kind) bool { return lookup(kind) != nil }
 
-func lookup(kind string) *Entry {
+func lookup(kind providers.Kind) *Entry {
 	for i := range entries {
 		if entries[i].Spec.Kind == kind {
 			return &entries[i]

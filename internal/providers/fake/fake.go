@@ -23,11 +23,12 @@ type Repo struct {
 
 // Provider is a fake registry with named scopes.
 type Provider struct {
-	NameV, KindV string
-	mu           sync.Mutex
-	scopes       []string
-	repos        map[string][]*Repo
-	scopeErr     map[string]error
+	NameV    string
+	KindV    providers.Kind
+	mu       sync.Mutex
+	scopes   []string
+	repos    map[string][]*Repo
+	scopeErr map[string]error
 	// ScopesErr fails Scopes itself.
 	ScopesErr error
 	// BreakVerify makes Apply write but read back the old setting.
@@ -46,7 +47,7 @@ var (
 )
 
 // New returns an empty fake provider.
-func New(name, kind string) *Provider {
+func New(name string, kind providers.Kind) *Provider {
 	return &Provider{NameV: name, KindV: kind, repos: map[string][]*Repo{}, scopeErr: map[string]error{}}
 }
 
@@ -90,7 +91,7 @@ func (p *Provider) Get(scope, name string) (providers.Immutability, bool) {
 func (p *Provider) Name() string { return p.NameV }
 
 // Kind implements providers.Provider.
-func (p *Provider) Kind() string { return p.KindV }
+func (p *Provider) Kind() providers.Kind { return p.KindV }
 
 // Scopes implements providers.Provider.
 func (p *Provider) Scopes(ctx context.Context) ([]providers.Scope, error) {
