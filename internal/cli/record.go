@@ -27,6 +27,7 @@ type tagRecorder struct {
 	// the ledger does not mark the scan complete.
 	incomplete atomic.Bool
 	noLister   sync.Map // provider name -> warned
+	noHistory  sync.Map // provider name -> its log was refused: not asked again
 }
 
 // ledgerError marks a failure of the ledger itself: it stops the scan,
@@ -84,7 +85,49 @@ func (t *tagRecorder) RecordTags(ctx context.Context, p providers.Provider, r pr
 			Message: fmt.Sprintf("tags of %s could not be listed for the ledger: %v", r.Name, err)})
 		return nil
 	}
+	if h, ok := p.(providers.TagHistorian); ok {
+		if err := t.importHistory(ctx, h, p, r, repo, warn); err != nil {
+			return err
+		}
+	}
 	return t.rec.RepositoryDone(ctx, repo)
+}
+
+// importHistory adds the past lifetimes the registry's own log records. A
+// log the credentials or the plan do not open is a warning, once per
+// provider, and nothing is imported: the ledger never pretends to know
+// history it has not read. Only a failing ledger stops the scan.
+func (t *tagRecorder) importHistory(ctx context.Context, h providers.TagHistorian, p providers.Provider, r providers.Repository,
+	repo ledger.Repo, warn func(providers.Warning)) error {
+	if _, refused := t.noHistory.Load(p.Name()); refused {
+		return nil
+	}
+	var n int
+	err := h.TagHistory(ctx, r, func(tg providers.Tag) error {
+		if err := t.rec.Tag(ctx, repo, tg); err != nil {
+			return ledgerError{err}
+		}
+		n++
+		return nil
+	})
+	var le ledgerError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &le):
+		return le.error
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, providers.ErrDenied):
+		if _, warned := t.noHistory.LoadOrStore(p.Name(), true); !warned {
+			warn(providers.Warning{Provider: p.Name(), Scope: r.Scope, Code: "history-not-imported",
+				Message: fmt.Sprintf("%s (%s): the audit log is not readable with these credentials or on this plan, so no tag history was imported from it; the ledger knows only what its own scans see: %v", p.Name(), p.Kind(), err)})
+		}
+	default:
+		warn(providers.Warning{Provider: p.Name(), Scope: r.Scope, Code: "history-unreadable",
+			Message: fmt.Sprintf("%s: the audit log of %s could not be read to the end; %d past lifetime(s) imported before the error: %v", p.Name(), r.Name, n, err)})
+	}
+	return nil
 }
 
 // checkFloating warns about a floating tag (latest, or one the policy lets

@@ -385,3 +385,76 @@ func TestNestedImagesCloseOnlyWithTheirRepository(t *testing.T) {
 		}
 	})
 }
+
+// An audit log's past lifetimes and the ledger's own scans describe the same
+// lifetimes: importing one the scans saw widens that interval instead of
+// adding an overlapping one, in either order and however often.
+func TestAuditLogImportMergesWithScans(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		s := open(t, dsn)
+		ctx := context.Background()
+		c := &clock{t0}
+		const src = "harbor-auditlog"
+		day := 24 * time.Hour
+		// The scans see prod -> a twice, then b.
+		scan(t, s, c, map[string]string{"prod": dA}, nil)
+		c.t = t0.Add(time.Hour)
+		scan(t, s, c, map[string]string{"prod": dA}, nil)
+		c.t = t0.Add(2 * time.Hour)
+		scan(t, s, c, map[string]string{"prod": dB}, nil)
+		// The log: c from -20d to -10d, a from -10d until the push of b at +90m.
+		imported := []providers.Tag{
+			{Name: "prod", Digest: dC, Pushed: t0.Add(-20 * day), Ended: t0.Add(-10 * day), Source: src},
+			{Name: "prod", Digest: dA, Pushed: t0.Add(-10 * day), Ended: t0.Add(90 * time.Minute), Source: src},
+		}
+		repo := ledger.Repo{Provider: "ecr-prod", Scope: "123/eu-west-1", Repository: "team/app", Immutable: true}
+		for range 2 {
+			c.t = c.t.Add(time.Hour)
+			rec := s.Record(ledger.RecordOptions{Now: c.now})
+			for _, tg := range append([]providers.Tag{{Name: "prod", Digest: dB}}, imported...) {
+				if err := rec.Tag(ctx, repo, tg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := rec.RepositoryDone(ctx, repo); err != nil {
+				t.Fatal(err)
+			}
+			if err := rec.Finish(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		h := history(t, s, "ecr-prod/team/app:prod")
+		if digests(h) != "c,a,b" {
+			t.Fatalf("intervals %s, want c,a,b (one per lifetime): %+v", digests(h), h.Intervals)
+		}
+		a := h.Intervals[1]
+		if !a.FirstSeen.Equal(t0.Add(-10*day)) || !a.LastSeen.Equal(t0.Add(90*time.Minute)) || a.Source != src || a.Current {
+			t.Errorf("merged a = %+v, want -10d..+90m from %s, closed", a, src)
+		}
+		if h.Intervals[0].Source != src || h.Intervals[2].Source != ledger.SourceScan || !h.Intervals[2].Current {
+			t.Errorf("sources = %+v", h.Intervals)
+		}
+		for i := 1; i < len(h.Intervals); i++ {
+			if h.Intervals[i].FirstSeen.Before(h.Intervals[i-1].LastSeen) {
+				t.Errorf("interval %d overlaps the one before: %+v", i, h.Intervals)
+			}
+		}
+		if at := h.DigestAt(t0.Add(-15 * day)); !at.Known || at.Digest != dC {
+			t.Errorf("15 days before the first scan: %+v", at)
+		}
+		if at := h.DigestAt(t0.Add(80 * time.Minute)); !at.Known || at.Digest != dA {
+			t.Errorf("between the last scan of a and the push of b: %+v", at)
+		}
+		// Between the log's push of b and the scan that saw it nothing covers.
+		if at := h.DigestAt(t0.Add(100 * time.Minute)); at.Known {
+			t.Errorf("gap answered: %+v", at)
+		}
+		var moves []ledger.Move
+		if err := s.Moved(ctx, t0.Add(-30*day), func(m ledger.Move) error { moves = append(moves, m); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(moves) != 2 || moves[0].From.Digest != dC || moves[1].To.Digest != dB {
+			t.Errorf("moves = %+v", moves)
+		}
+	})
+}

@@ -222,6 +222,13 @@ func (r *Recorder) Scans() map[string]int64 {
 const stageDDL = `CREATE TEMP TABLE IF NOT EXISTS ledger_stage (
 	scan_id BIGINT NOT NULL, provider TEXT NOT NULL, scope TEXT NOT NULL, repository TEXT NOT NULL, tag TEXT NOT NULL,
 	digest TEXT NOT NULL, pushed BIGINT, ended BIGINT, source TEXT NOT NULL, immutable INTEGER NOT NULL)`
+
+// histMatch relates a staged past lifetime to the ledger_intervals row
+// being updated: same tag and digest, overlapping in time.
+const histMatch = `st.ended IS NOT NULL AND st.repository = ledger_intervals.repository AND st.tag = ledger_intervals.tag
+	AND st.provider = ledger_intervals.provider AND st.scope = ledger_intervals.scope AND st.digest = ledger_intervals.digest
+	AND ledger_intervals.first_seen <= st.ended AND ledger_intervals.last_seen >= st.pushed`
+
 const doneDDL = `CREATE TEMP TABLE IF NOT EXISTS ledger_stage_done (scan_id BIGINT NOT NULL, provider TEXT NOT NULL, scope TEXT NOT NULL, repository TEXT NOT NULL, nested INTEGER NOT NULL)`
 
 // The batch is applied by set-based statements driven from the staging
@@ -231,7 +238,7 @@ const doneDDL = `CREATE TEMP TABLE IF NOT EXISTS ledger_stage_done (scan_id BIGI
 // otherwise scan every open interval per batch); PostgreSQL reads it as a
 // plain join. Updates go through "id IN (...)" for the same reason.
 var batchSQL = struct {
-	overwrites, closeMoved, extend, open, history, closeGone, closeGoneNested string
+	overwrites, closeMoved, extend, open, mergeHistory, history, closeGone, closeGoneNested string
 }{
 	overwrites: `SELECT i.provider, i.scope, i.repository, i.tag, i.digest, st.digest, i.last_seen, st.pushed, st.immutable
 		FROM ledger_stage st CROSS JOIN ledger_intervals i
@@ -255,13 +262,29 @@ var batchSQL = struct {
 		WHERE st.ended IS NULL AND NOT EXISTS (
 		  SELECT 1 FROM ledger_intervals i
 		  WHERE i.provider = st.provider AND i.scope = st.scope AND i.repository = st.repository AND i.tag = st.tag AND i.is_open = 1)`,
+	// A past lifetime from a native history (an audit log, Quay's tag
+	// history) that overlaps a closed interval of the same tag and digest,
+	// one the scans saw or an earlier import, is the same lifetime: the
+	// interval widens to the union and takes the history's source, whose
+	// bounds are the registry's own, instead of a second overlapping row.
+	mergeHistory: `UPDATE ledger_intervals SET
+		first_seen = CASE WHEN (SELECT min(st.pushed) FROM ledger_stage st WHERE ` + histMatch + `) < first_seen
+		  THEN (SELECT min(st.pushed) FROM ledger_stage st WHERE ` + histMatch + `) ELSE first_seen END,
+		last_seen = CASE WHEN (SELECT max(st.ended) FROM ledger_stage st WHERE ` + histMatch + `) > last_seen
+		  THEN (SELECT max(st.ended) FROM ledger_stage st WHERE ` + histMatch + `) ELSE last_seen END,
+		source = (SELECT max(st.source) FROM ledger_stage st WHERE ` + histMatch + `)
+		WHERE id IN (
+		SELECT i.id FROM ledger_stage st CROSS JOIN ledger_intervals i
+		WHERE st.ended IS NOT NULL AND i.repository = st.repository AND i.tag = st.tag AND i.provider = st.provider
+		  AND i.scope = st.scope AND i.digest = st.digest AND i.is_open = 0
+		  AND i.first_seen <= st.ended AND i.last_seen >= st.pushed)`,
 	history: `INSERT INTO ledger_intervals (provider, scope, repository, tag, digest, first_seen, last_seen, pushed, source, is_open, scan_id)
 		SELECT st.provider, st.scope, st.repository, st.tag, st.digest, st.pushed, st.ended, st.pushed, st.source, 0, st.scan_id
 		FROM ledger_stage st
 		WHERE st.ended IS NOT NULL AND NOT EXISTS (
 		  SELECT 1 FROM ledger_intervals i
-		  WHERE i.repository = st.repository AND i.tag = st.tag AND i.first_seen = st.pushed
-		    AND i.provider = st.provider AND i.scope = st.scope AND i.digest = st.digest)`,
+		  WHERE i.repository = st.repository AND i.tag = st.tag AND i.provider = st.provider AND i.scope = st.scope AND i.digest = st.digest
+		    AND (i.first_seen = st.pushed OR (i.is_open = 0 AND i.first_seen <= st.ended AND i.last_seen >= st.pushed)))`,
 	closeGone: `UPDATE ledger_intervals SET is_open = 0 WHERE id IN (
 		SELECT i.id FROM ledger_stage_done d CROSS JOIN ledger_intervals i
 		WHERE i.provider = d.provider AND i.scope = d.scope AND i.repository = d.repository AND i.is_open = 1
@@ -341,7 +364,13 @@ func (r *Recorder) flushLocked(ctx context.Context) (err error) {
 		}{
 			{"close moved tags", batchSQL.closeMoved, nil},
 			{"open intervals", batchSQL.open, []any{now, now, now}},
-			{"import history", batchSQL.history, nil},
+		}
+		if r.hasEnded() {
+			steps = append(steps, []struct {
+				name string
+				sql  string
+				args []any
+			}{{"merge history", batchSQL.mergeHistory, nil}, {"import history", batchSQL.history, nil}}...)
 		}
 		// One extend per scan in the batch (one per provider recorded).
 		seenScan := map[int64]bool{}
@@ -391,6 +420,17 @@ func (r *Recorder) flushLocked(ctx context.Context) (err error) {
 		}
 	}
 	return nil
+}
+
+// hasEnded says whether the batch holds past lifetimes from a native
+// history; plain listings never do, and skip the statements that merge them.
+func (r *Recorder) hasEnded() bool {
+	for _, row := range r.rows {
+		if row.ended.Valid {
+			return true
+		}
+	}
+	return false
 }
 
 // maxRowsPerInsert keeps one INSERT's parameters under SQLite's and

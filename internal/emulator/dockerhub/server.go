@@ -97,6 +97,7 @@ type Server struct {
 	repos    map[string]*repo // "ns/name"
 	denyNS   map[string]int
 	denyRepo map[string]int
+	audit    hubAudit
 
 	ttl   time.Duration
 	now   func() time.Time
@@ -263,6 +264,9 @@ func (s *Server) pushLocked(r *repo, tag, digest string) error {
 		r.pushed = map[string]time.Time{}
 	}
 	r.pushed[tag] = r.updated
+	if old != digest {
+		s.logPushLocked(r, tag, digest, r.updated)
+	}
 	return nil
 }
 
@@ -299,6 +303,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.namespaceRoute(w, r, parts[2], parts[4:])
+	case len(parts) == 3 && parts[0] == "v2" && parts[1] == "auditlogs" && r.Method == http.MethodGet:
+		if s.fault(w, r) {
+			return
+		}
+		s.listAuditLogs(w, r, parts[2])
 	case len(parts) == 5 && parts[0] == "v2" && parts[3] == "manifests" && r.Method == http.MethodPut:
 		if s.fault(w, r) {
 			return

@@ -106,6 +106,7 @@ type Server struct {
 	byID     map[int64]*project
 	denied   map[string]bool
 	seq      int64
+	audit    auditLog
 
 	emulator.Web
 }
@@ -153,6 +154,7 @@ func (s *Server) AddRepo(proj, name string, tags ...string) error {
 		s.seq++
 		r.tags[t] = digestOf([]byte(fmt.Sprintf("%s/%s:%s#%d", proj, name, t, s.seq)))
 		r.setPushed(t, time.Now().UTC())
+		s.logPushLocked(proj, name, t, r.tags[t], time.Now())
 	}
 	return nil
 }
@@ -375,6 +377,7 @@ func (s *Server) routes() http.Handler {
 	api("POST "+apiBase+"/projects/{project_name_or_id}/immutabletagrules", "CreateImmuRule", s.createRule)
 	api("PUT "+apiBase+"/projects/{project_name_or_id}/immutabletagrules/{immutable_rule_id}", "UpdateImmuRule", s.updateRule)
 	api("DELETE "+apiBase+"/projects/{project_name_or_id}/immutabletagrules/{immutable_rule_id}", "DeleteImmuRule", s.deleteRule)
+	api("GET "+apiBase+"/projects/{project_name}/auditlog-exts", "getLogExts", s.listAuditLogs)
 	api("PUT /v2/{path...}", "pushManifest", s.pushManifest)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, "NOT_FOUND", "not found")
@@ -779,6 +782,7 @@ func (s *Server) pushManifest(w http.ResponseWriter, r *http.Request) {
 	}
 	if rp.tags[ref] != dg {
 		rp.setPushed(ref, time.Now().UTC())
+		s.logPushLocked(proj, name, ref, dg, time.Now())
 	}
 	rp.tags[ref] = dg
 	w.Header().Set("Docker-Content-Digest", dg)

@@ -3,6 +3,7 @@ package dockerhub_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -58,7 +60,7 @@ func newContract(t *testing.T, serverURL string) *contract {
 		}
 	}
 	for k := range paths {
-		if k != "/v2/auth/token" && !strings.HasPrefix(k, "/v2/namespaces/{namespace}/repositories") {
+		if k != "/v2/auth/token" && k != "/v2/auditlogs/{account}" && !strings.HasPrefix(k, "/v2/namespaces/{namespace}/repositories") {
 			delete(paths, k)
 		}
 	}
@@ -227,6 +229,21 @@ func TestContractAgainstOfficialSpec(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The audit log, three events a page: one past lifetime of web:v1; a
+	// repository of a namespace without audit logs is refused.
+	s.EnableAuditLog("acme")
+	for i, at := range []time.Time{time.Now().Add(-2 * time.Hour), time.Now().Add(-time.Hour)} {
+		testutil.Must(t, s.SeedPush("acme", "web", "v1", fmt.Sprintf("sha256:%064d", i), at))
+	}
+	var past []providers.Tag
+	testutil.Must(t, p.TagHistory(t.Context(), col.ByKey()["acme/web"], func(tg providers.Tag) error { past = append(past, tg); return nil }))
+	if len(past) != 1 || past[0].Digest != fmt.Sprintf("sha256:%064d", 0) {
+		t.Errorf("audit-log lifetimes: %+v", past)
+	}
+	if err := p.TagHistory(t.Context(), providers.Repository{Scope: "denied", Name: "x"}, func(providers.Tag) error { return nil }); !errors.Is(err, providers.ErrDenied) {
+		t.Errorf("audit log of a denied namespace: %v", err)
+	}
+
 	// A rejected token and a 401 refresh.
 	s.RevokeTokens()
 	if _, errs := testutil.Scan(t, p); len(errs) != 1 {
@@ -268,6 +285,7 @@ func TestContractAgainstOfficialSpec(t *testing.T) {
 		"GetRepository 200", "GetRepository 403", "GetRepository 404",
 		"UpdateRepositoryImmutableTags 200", "UpdateRepositoryImmutableTags 400",
 		"VerifyRepositoryImmutableTags 200",
+		"AuditLogs_ListAuditLogs 200", "AuditLogs_ListAuditLogs 403",
 	)
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -124,6 +125,14 @@ func TestContractAgainstHarborSwagger(t *testing.T) {
 		t.Fatalf("partial: %+v %v", r, err)
 	}
 
+	// The audit log after a push: one past lifetime of nginx:v1.
+	testutil.Must(t, e.s.SeedPush("library", "nginx", "v1", "sha256:"+strings.Repeat("e", 64), time.Now().Add(time.Minute)))
+	var past []providers.Tag
+	testutil.Must(t, e.p.TagHistory(t.Context(), c.ByKey()["library/nginx"], func(tg providers.Tag) error { past = append(past, tg); return nil }))
+	if len(past) != 1 || past[0].Name != "v1" || past[0].Source != AuditLogSource {
+		t.Errorf("audit-log lifetimes after one overwrite: %+v", past)
+	}
+
 	// Projects named in config are looked up by name; a denied project
 	// answers with a documented 403.
 	e.p.projects = []string{"apps", "partial"}
@@ -133,7 +142,7 @@ func TestContractAgainstHarborSwagger(t *testing.T) {
 		t.Errorf("denied project: %v", errs)
 	}
 
-	for _, op := range []string{"listProjects", "getProject", "listRepositories", "ListImmuRules", "CreateImmuRule", "UpdateImmuRule"} {
+	for _, op := range []string{"listProjects", "getProject", "listRepositories", "ListImmuRules", "CreateImmuRule", "UpdateImmuRule", "getLogExts"} {
 		if v.ops[op] == 0 {
 			t.Errorf("operation %s was not exercised", op)
 		}

@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	harboremu "github.com/immutag/immutag/internal/emulator/harbor"
+	"github.com/immutag/immutag/internal/ledger"
+	"github.com/immutag/immutag/internal/providers/harbor"
+)
+
+// TestRecordImportsHarborAuditLog: audit --record imports the overwrite the
+// audit log holds from before the first scan, with its source; with the log
+// refused the audit still succeeds, warns once naming the provider, and the
+// ledger holds only what the scan saw.
+func TestRecordImportsHarborAuditLog(t *testing.T) {
+	s := harboremu.New(harboremu.Options{Username: "robot$t", Password: "pw"})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	s.AddProject("apps", false)
+	old, cur := "sha256:"+strings.Repeat("a", 64), "sha256:"+strings.Repeat("b", 64)
+	for _, p := range []struct {
+		repo, dg string
+		at       time.Time
+	}{{"api", old, now.Add(-30 * 24 * time.Hour)}, {"api", cur, now.Add(-10 * 24 * time.Hour)}, {"web", cur, now.Add(-5 * 24 * time.Hour)}} {
+		if err := s.SeedPush("apps", p.repo, "v1", p.dg, p.at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := filepath.Join(t.TempDir(), "immutag.yaml")
+	body := "version: 1\nproviders:\n  - name: hb\n    kind: harbor\n    endpoint: " + s.URL() +
+		"\n    projects: [apps]\n    credentials: {username_env: HB_USER, password_env: HB_PASS}\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	newF := func() *Factory {
+		f := testFactory(t)
+		env := map[string]string{"XDG_STATE_HOME": t.TempDir(), "HB_USER": "robot$t", "HB_PASS": "pw"}
+		f.Getenv = func(k string) string { return env[k] }
+		return f
+	}
+	type hist []struct {
+		ledger.Key
+		Intervals []ledger.Interval `json:"intervals"`
+	}
+	record := func(dsn string) (reportWithOverwrites, hist) {
+		t.Helper()
+		r := run(t, newF(), "", "audit", "--config", cfg, "--ledger", dsn, "--record", "-o", "json")
+		if r.code != CodeOK {
+			t.Fatalf("audit --record: exit %d %v\n%s", r.code, r.err, r.stderr)
+		}
+		var rep reportWithOverwrites
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		r = run(t, newF(), "", "history", "--ledger", dsn, "hb/api:v1", "-o", "json")
+		var h hist
+		if err := json.Unmarshal([]byte(r.stdout), &h); r.code != CodeOK || err != nil || len(h) != 1 {
+			t.Fatalf("history: exit %d %v %v\n%s", r.code, r.err, err, r.stdout)
+		}
+		return rep, h
+	}
+
+	rep, h := record(filepath.Join(t.TempDir(), "ledger.db"))
+	iv := h[0].Intervals
+	if len(iv) != 2 || iv[0].Digest != old || iv[0].Source != harbor.AuditLogSource || iv[0].Current ||
+		!iv[0].FirstSeen.Equal(now.Add(-30*24*time.Hour)) || !iv[0].LastSeen.Equal(now.Add(-10*24*time.Hour)) ||
+		iv[1].Digest != cur || iv[1].Source != ledger.SourceScan || !iv[1].Current {
+		t.Fatalf("intervals after the first recording = %+v", iv)
+	}
+	for _, w := range rep.Warnings {
+		if strings.HasPrefix(w.Code, "history-") {
+			t.Errorf("warning with a readable log: %+v", w)
+		}
+	}
+
+	s.DenyAuditLog(true)
+	rep, h = record(filepath.Join(t.TempDir(), "ledger.db"))
+	if iv := h[0].Intervals; len(iv) != 1 || iv[0].Digest != cur || iv[0].Source != ledger.SourceScan {
+		t.Fatalf("intervals with the log refused = %+v", iv)
+	}
+	n := 0
+	for _, w := range rep.Warnings {
+		if w.Code == "history-not-imported" {
+			n++
+			if !strings.Contains(w.Message, "hb (harbor)") {
+				t.Errorf("warning does not name the provider: %s", w.Message)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d history-not-imported warnings for two repositories, want 1: %+v", n, rep.Warnings)
+	}
+}

@@ -1,0 +1,86 @@
+package dockerhub_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/immutag/immutag/internal/emulator"
+	hubemu "github.com/immutag/immutag/internal/emulator/dockerhub"
+	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/dockerhub"
+)
+
+func seedHistory(t *testing.T, s *hubemu.Server, name string, n int, base int, t0 time.Time) {
+	t.Helper()
+	for i := range n {
+		if err := s.SeedPush("acme", name, "v1", fmt.Sprintf("sha256:%064x", base+i), t0.Add(time.Duration(i)*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func history(t *testing.T, p *dockerhub.Provider, name string) ([]providers.Tag, error) {
+	var got []providers.Tag
+	err := p.TagHistory(t.Context(), providers.Repository{Scope: "acme", Name: name}, func(tg providers.Tag) error {
+		got = append(got, tg)
+		return nil
+	})
+	return got, err
+}
+
+func TestTagHistoryFromAuditLog(t *testing.T) {
+	s := startEmu(t)
+	s.EnableAuditLog("acme")
+	addRepo(t, s, "acme", "app", false, false)
+	addRepo(t, s, "acme", "other", false, false)
+	t0 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	seedHistory(t, s, "app", 131, 0, t0)
+	seedHistory(t, s, "other", 5, 1000, t0)
+	p := newProvider(t, s, nil)
+	before := s.Calls().Get(hubemu.OpAuditLogs)
+	got, err := history(t, p, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 130 {
+		t.Fatalf("%d past lifetimes, want 130 (the current one and the other repository's excluded)", len(got))
+	}
+	for _, tg := range got {
+		var i int
+		if _, err := fmt.Sscanf(tg.Digest, "sha256:%x", &i); err != nil || i >= 130 || tg.Name != "v1" {
+			t.Fatalf("lifetime %+v is not one of app's past v1 lifetimes", tg)
+		}
+		if tg.Source != dockerhub.AuditLogSource || !tg.Pushed.Equal(t0.Add(time.Duration(i)*time.Hour)) || !tg.Ended.Equal(tg.Pushed.Add(time.Hour)) {
+			t.Fatalf("lifetime %d = %+v, want an hour from its push, source %s", i, tg, dockerhub.AuditLogSource)
+		}
+	}
+	// 131 events of app: pages of 100 and 31.
+	if n := s.Calls().Get(hubemu.OpAuditLogs) - before; n != 2 {
+		t.Errorf("%d audit-log calls, want 2 pages", n)
+	}
+
+	// A server that caps the page below what was asked is read to the end.
+	s.SetFaults(emulator.Faults{PageSize: 40})
+	before = s.Calls().Get(hubemu.OpAuditLogs)
+	got, err = history(t, p, "app")
+	if err != nil || len(got) != 130 {
+		t.Fatalf("capped pages: %d lifetimes, %v", len(got), err)
+	}
+	if n := s.Calls().Get(hubemu.OpAuditLogs) - before; n != 4 {
+		t.Errorf("%d audit-log calls with pages of 40, want 4", n)
+	}
+}
+
+// Without a plan that has audit logs the route answers 403: ErrDenied, and
+// nothing is imported.
+func TestTagHistoryWithoutAuditPlanIsDenied(t *testing.T) {
+	s := startEmu(t)
+	addRepo(t, s, "acme", "app", false, false)
+	seedHistory(t, s, "app", 3, 0, time.Now().Add(-time.Hour))
+	got, err := history(t, newProvider(t, s, nil), "app")
+	if !errors.Is(err, providers.ErrDenied) || len(got) != 0 {
+		t.Fatalf("no audit-log plan: %d lifetimes, err %v; want ErrDenied and none", len(got), err)
+	}
+}

@@ -1,0 +1,80 @@
+package harbor
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/testutil"
+)
+
+func TestTagHistoryFromAuditLog(t *testing.T) {
+	e := setup(t, setupOpts{})
+	e.s.AddProject("apps", false)
+	t0 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	dg := func(i int) string { return fmt.Sprintf("sha256:%064x", i) }
+	// v1 moved 120 times, an hour apart; rc pushed once; a repository whose
+	// name starts with this one's moves its own v1 in between.
+	for i := range 121 {
+		testutil.Must(t, e.s.SeedPush("apps", "team/api", "v1", dg(i), t0.Add(time.Duration(i)*time.Hour)))
+		testutil.Must(t, e.s.SeedPush("apps", "team/api-extra", "v1", dg(1000+i), t0.Add(time.Duration(i)*time.Hour+time.Minute)))
+	}
+	testutil.Must(t, e.s.SeedPush("apps", "team/api", "rc", dg(5000), t0))
+	before := e.s.Calls().Get("getLogExts")
+	var got []providers.Tag
+	err := e.p.TagHistory(t.Context(), providers.Repository{Scope: "apps", Name: "team/api"}, func(tg providers.Tag) error {
+		got = append(got, tg)
+		return nil
+	})
+	testutil.Must(t, err)
+	if len(got) != 120 {
+		t.Fatalf("%d past lifetimes, want 120 (the current one and the other repository's excluded)", len(got))
+	}
+	for _, tg := range got {
+		var i int
+		if _, err := fmt.Sscanf(tg.Digest, "sha256:%x", &i); err != nil || i >= 120 || tg.Name != "v1" {
+			t.Fatalf("lifetime %+v is not one of team/api's past v1 lifetimes", tg)
+		}
+		if tg.Source != AuditLogSource || !tg.Pushed.Equal(t0.Add(time.Duration(i)*time.Hour)) || !tg.Ended.Equal(tg.Pushed.Add(time.Hour)) {
+			t.Fatalf("lifetime %d = %+v, want an hour from its push, source %s", i, tg, AuditLogSource)
+		}
+	}
+	// 243 records match the fuzzy query: 3 pages of 100.
+	if n := e.s.Calls().Get("getLogExts") - before; n != 3 {
+		t.Errorf("%d audit-log calls, want 3 pages", n)
+	}
+}
+
+func TestTagHistoryDeniedIsErrDenied(t *testing.T) {
+	e := setup(t, setupOpts{})
+	e.s.AddProject("apps", false)
+	testutil.Must(t, e.s.AddRepo("apps", "api", "v1"))
+	e.s.DenyAuditLog(true)
+	n := 0
+	err := e.p.TagHistory(t.Context(), providers.Repository{Scope: "apps", Name: "api"}, func(providers.Tag) error { n++; return nil })
+	if !errors.Is(err, providers.ErrDenied) || n != 0 {
+		t.Fatalf("denied audit log: err %v, %d lifetimes; want ErrDenied and none", err, n)
+	}
+}
+
+func TestReplayAuditRecords(t *testing.T) {
+	var got []providers.Tag
+	life := providers.NewLifetimes(AuditLogSource, func(tg providers.Tag) error { got = append(got, tg); return nil })
+	d1, d2 := "sha256:"+fmt.Sprintf("%064d", 1), "sha256:"+fmt.Sprintf("%064d", 2)
+	recs := [][5]string{ // resource, type, operation, description, op_time; newest first
+		{"p/app:v1", "tag", "delete", "delete tag: p/app:v1", "2026-06-01T05:00:00.000Z"},
+		{"p/app:v2", "artifact", "create", "push artifact: p/app@" + d2, "2026-06-01T04:00:00.000Z"},
+		{"p/app@" + d2, "artifact", "pull", "", "2026-06-01T03:30:00.000Z"},
+		{"p/app:sha256:" + fmt.Sprintf("%064d", 9), "artifact", "delete", "", "2026-06-01T03:00:00.000Z"},
+		{"p/app:v1", "artifact", "create", "push artifact: p/app@" + d1, "2026-06-01T01:00:00.000Z"},
+		{"p/app-x:v1", "artifact", "create", "push artifact: p/app-x@" + d2, "2026-06-01T00:30:00.000Z"},
+	}
+	for _, r := range recs {
+		testutil.Must(t, replay(life, "p/app", r[0], r[1], r[2], r[3], r[4]))
+	}
+	if len(got) != 1 || got[0].Name != "v1" || got[0].Digest != d1 || got[0].Ended.Hour() != 5 || got[0].Pushed.Hour() != 1 {
+		t.Fatalf("lifetimes %+v, want v1 -> %s from 01:00 until its deletion at 05:00", got, d1)
+	}
+}
