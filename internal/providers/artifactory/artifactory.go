@@ -73,7 +73,14 @@ type Provider struct {
 	api   httpapi.Lazy
 
 	adminMu sync.Mutex
-	admins  map[string]adminInfo // "user:x" / "group:y"
+	admins  map[string]*adminLookup // "user:x" / "group:y"
+}
+
+// adminLookup is one principal's lookup, made once however many scopes
+// ask for it at the same time.
+type adminLookup struct {
+	once sync.Once
+	info adminInfo
 }
 
 type adminInfo struct {
@@ -111,7 +118,7 @@ func newProvider(p config.Provider, o providers.Options, tweak func(*httpapi.Opt
 	}
 	base := strings.TrimSuffix(strings.TrimSuffix(p.Endpoint, "/"), "/artifactory")
 	return &Provider{name: p.Name, cfg: p, opts: o, base: base, host: u.Host, tweak: tweak, only: s.Repositories,
-		log: o.Log().With("provider", p.Name, "kind", Kind), admins: map[string]adminInfo{}}, nil
+		log: o.Log().With("provider", p.Name, "kind", Kind), admins: map[string]*adminLookup{}}, nil
 }
 
 // Name is the configured instance name.
@@ -279,12 +286,21 @@ func antMatch(pattern, path string) bool {
 // never hidden.
 func (p *Provider) lookup(ctx context.Context, c *httpapi.Client, kind, name string) adminInfo {
 	key := kind + ":" + name
+	// Scopes are read concurrently and share principals: a plain cache let
+	// each scope that missed it look the same group up again.
 	p.adminMu.Lock()
-	a, ok := p.admins[key]
-	p.adminMu.Unlock()
-	if ok {
-		return a
+	l := p.admins[key]
+	if l == nil {
+		l = &adminLookup{}
+		p.admins[key] = l
 	}
+	p.adminMu.Unlock()
+	l.once.Do(func() { l.info = p.fetchAdmin(ctx, c, kind, name) })
+	return l.info
+}
+
+func (p *Provider) fetchAdmin(ctx context.Context, c *httpapi.Client, kind, name string) adminInfo {
+	key := kind + ":" + name
 	var info struct {
 		Admin           bool `json:"admin"`
 		AdminPrivileges bool `json:"adminPrivileges"`
@@ -295,14 +311,11 @@ func (p *Provider) lookup(ctx context.Context, c *httpapi.Client, kind, name str
 		path = apiPrefix + "/security/groups/" + url.PathEscape(name)
 	}
 	err := c.DoJSON(ctx, http.MethodGet, path, nil, &info)
-	a = adminInfo{admin: err == nil && (info.Admin || info.AdminPrivileges), known: err == nil,
+	a := adminInfo{admin: err == nil && (info.Admin || info.AdminPrivileges), known: err == nil,
 		everyone: (kind == "user" && name == "anonymous") || (err == nil && kind == "group" && info.AutoJoin)}
 	if err != nil {
 		p.log.Debug("artifactory principal lookup failed; counted as an ordinary principal", "principal", key, "err", err)
 	}
-	p.adminMu.Lock()
-	p.admins[key] = a
-	p.adminMu.Unlock()
 	return a
 }
 

@@ -227,3 +227,53 @@ func TestFaultsRetried(t *testing.T) {
 		t.Errorf("under faults: %d images, %v", len(got), err)
 	}
 }
+
+// Scopes read side by side share their principals: each is looked up once
+// (the engine reads scopes concurrently; a plain cache let every scope
+// that missed it ask again).
+func TestPrincipalLookedUpOnceAcrossConcurrentScopes(t *testing.T) {
+	d, p := startDemo(t)
+	d.AddGroup("shared", false)
+	var names []string
+	for i := range 8 {
+		name := fmt.Sprintf("docker-shared-%d", i)
+		names = append(names, name)
+		d.AddRepo(name, "local", "docker")
+		if err := d.AddImage(name, "app", "v1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.SetTarget(afemu.Target{Name: "shared", Repos: names, Groups: map[string][]string{"shared": {"read", "delete"}}})
+	d.SetFaults(emulator.Faults{Latency: 20 * time.Millisecond}) // keep the lookups in flight together
+	ctx := context.Background()
+	scopes, err := p.Scopes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Calls().Reset()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(scopes))
+	for _, s := range scopes {
+		if !strings.HasPrefix(s.Name, "docker-shared-") {
+			continue
+		}
+		wg.Go(func() {
+			var c collector
+			if err := p.Repositories(ctx, s, &c); err != nil {
+				errs <- err
+				return
+			}
+			if len(c.repos) != 1 || !strings.Contains(c.repos[0].Native, "group:shared") {
+				errs <- fmt.Errorf("%s: %+v", s.Name, c.repos)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := d.Calls().Get("getGroup"); n != 1 {
+		t.Errorf("group looked up %d times by 8 concurrent scopes, want once", n)
+	}
+}
