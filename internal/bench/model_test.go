@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/immutag/immutag/internal/audit"
+	afemu "github.com/immutag/immutag/internal/emulator/artifactory"
 	"github.com/immutag/immutag/internal/emulator/sandbox"
 	"github.com/immutag/immutag/internal/providers"
 )
@@ -35,6 +36,23 @@ import (
 //	                  policy already covers every tag or the feature is off
 //	harbor            ceil(projects/100) project pages, per project its
 //	                  rules and ceil(n/100) repository pages
+//	gitlab            ceil(projects/100) pages of the group's projects (those
+//	                  with the registry disabled are listed too), per project
+//	                  one GraphQL read of its tag rules (at most 5 rules, one
+//	                  page) and ceil(n/100) container repository pages; the
+//	                  emulator also counts each GraphQL call under its
+//	                  operation ("graphql:..."), a breakdown, not a call
+//	nexus             one repository list (not paginated), per Docker hosted
+//	                  repository its settings and ceil(n/100) catalog pages
+//	artifactory       one repository list, the permission target list and
+//	                  every target, one lookup per user or group that holds
+//	                  Delete/Overwrite (or Manage) where an audited
+//	                  repository is covered, and per repository
+//	                  ceil(n/100) catalog pages
+//	oci               the /v2/ ping and ceil(n/1000) catalog pages (its token
+//	                  call is counted apart)
+//	ghcr              per owner the owner lookup (organisation or user) and
+//	                  ceil(n/100) package pages
 //
 // Lower bound for one provider whose calls each take at least L and of
 // which at most M may be in flight (rate.max_concurrent):
@@ -53,8 +71,11 @@ type model struct {
 	Kind     providers.Kind
 	Calls    map[string]int64 // unavoidable calls by emulator operation name
 	Auth     map[string]int64 // token calls the emulator serves without latency (acr)
-	Chain    int64
-	Repos    int
+	// Detail are counters that break a counted call down further (GitLab's
+	// "graphql:<operation>"): shown against the model, never counted.
+	Detail map[string]int64
+	Chain  int64
+	Repos  int
 }
 
 func (m *model) total() int64 {
@@ -85,6 +106,12 @@ var (
 	arUnaudited = map[string]int{"acme-prod/us-central1": 1}
 	// The Quay demo's user namespace (the others are organisations).
 	quayUsers = []string{"alice"}
+	// The GitLab demo's project with its container registry disabled: the
+	// group's project pages carry it, but it is no scope.
+	gitlabRegistryOff = 1
+	// The GitHub Container Registry demo's user (the others are
+	// organisations: their packages are listed under /orgs).
+	ghcrUsers = []string{"alice"}
 )
 
 // universalQuay reports patterns that full-match every tag, as the adapter
@@ -134,7 +161,7 @@ func shardModels(rep *report, sb *sandbox.Sandbox, sh *audit.Shard, totals map[s
 	get := func(provider string, kind providers.Kind) *model {
 		m := out[provider]
 		if m == nil {
-			m = &model{Provider: provider, Kind: kind, Calls: map[string]int64{}, Auth: map[string]int64{}}
+			m = &model{Provider: provider, Kind: kind, Calls: map[string]int64{}, Auth: map[string]int64{}, Detail: map[string]int64{}}
 			out[provider] = m
 		}
 		return m
@@ -147,6 +174,8 @@ func shardModels(rep *report, sb *sandbox.Sandbox, sh *audit.Shard, totals map[s
 	}
 	harborProjects := map[string]int{}
 	arProjects := map[string]bool{}
+	gitlabProjects := map[string]int{}
+	afScopes := map[string][]string{}
 	for _, s := range rep.Scopes {
 		m := get(s.Provider, s.Kind)
 		m.Repos += s.Repositories
@@ -218,6 +247,70 @@ func shardModels(rep *report, sb *sandbox.Sandbox, sh *audit.Shard, totals map[s
 			p := pages(listed(s.Provider, s.Scope, n), 100)
 			m.Calls["listRepositories"] += p
 			m.Chain = max(m.Chain, 1+p)
+		case providers.KindGitLab:
+			gitlabProjects[s.Provider]++
+			m.Calls["graphql"]++
+			m.Detail["graphql:containerProtectionTagRules"]++
+			p := pages(listed(s.Provider, s.Scope, n), 100)
+			m.Calls["listRegistryRepositories"] += p
+			// The project pages come first (added below).
+			m.Chain = max(m.Chain, 1+p)
+		case providers.KindNexus:
+			m.Calls["getRepositories"] = 1
+			m.Calls["getDockerHostedRepository"]++
+			p := pages(listed(s.Provider, s.Scope, n), 100)
+			m.Calls["catalog"] += p
+			m.Chain = max(m.Chain, 2+p)
+		case providers.KindArtifactory:
+			m.Calls["getRepositories"] = 1
+			m.Calls["getPermissionTargets"] = 1
+			p := pages(listed(s.Provider, s.Scope, n), 100)
+			m.Calls["dockerCatalog"] += p
+			if n > 0 {
+				afScopes[s.Provider] = append(afScopes[s.Provider], s.Scope)
+			}
+			// The repository list, the target list, one target (the targets
+			// can be read side by side), then the pages, the lookups of
+			// their holders alongside.
+			m.Chain = max(m.Chain, 3+p)
+		case providers.KindOCI:
+			m.Calls["ping"] = 1
+			p := pages(listed(s.Provider, s.Scope, n), 1000)
+			m.Calls["catalog"] += p
+			m.Chain = max(m.Chain, 1+p)
+		case providers.KindGHCR:
+			m.Calls["getUser"]++
+			op := "listOrgPackages"
+			if slices.Contains(ghcrUsers, s.Scope) {
+				op = "listUserPackages"
+			}
+			p := pages(listed(s.Provider, s.Scope, n), 100)
+			m.Calls[op] += p
+			m.Chain = max(m.Chain, 1+p)
+		}
+	}
+	for prov, n := range gitlabProjects {
+		m := out[prov]
+		if sh != nil {
+			// Every shard lists the group's projects in full.
+			n = 0
+			for k := range totals {
+				if p, _, _ := strings.Cut(k, "/"); p == prov {
+					n++
+				}
+			}
+		}
+		pp := pages(n+gitlabRegistryOff, 100)
+		m.Calls["listGroupProjects"] = pp
+		m.Chain += pp
+	}
+	if srv := sb.Artifactory(); srv != nil {
+		for prov, scopes := range afScopes {
+			m := out[prov]
+			targets := srv.Targets()
+			m.Calls["getPermissionTarget"] = int64(len(targets))
+			users, groups := afHolders(targets, scopes)
+			m.Calls["getUser"], m.Calls["getGroup"] = int64(users), int64(groups)
 		}
 	}
 	for prov, n := range harborProjects {
@@ -227,6 +320,38 @@ func shardModels(rep *report, sb *sandbox.Sandbox, sh *audit.Shard, totals map[s
 		m.Chain += pp - 1
 	}
 	return out
+}
+
+// afHolders counts the distinct users and groups that hold Delete/Overwrite
+// or Manage in a permission target covering one of scopes: the adapter
+// looks each up once to tell administrators (and everyone-groups) apart.
+func afHolders(targets []afemu.Target, scopes []string) (users, groups int) {
+	overwrites := func(actions []string) bool {
+		return slices.ContainsFunc(actions, func(a string) bool {
+			a = strings.ToLower(a)
+			return a == "delete" || a == "d" || a == "manage" || a == "m"
+		})
+	}
+	seenU, seenG := map[string]bool{}, map[string]bool{}
+	for _, t := range targets {
+		covers := slices.ContainsFunc(t.Repos, func(r string) bool {
+			return slices.Contains(scopes, r) || strings.EqualFold(r, "ANY") || strings.EqualFold(r, "ANY LOCAL")
+		})
+		if !covers {
+			continue
+		}
+		for u, a := range t.Users {
+			if overwrites(a) {
+				seenU[u] = true
+			}
+		}
+		for g, a := range t.Groups {
+			if overwrites(a) {
+				seenG[g] = true
+			}
+		}
+	}
+	return len(seenU), len(seenG)
 }
 
 // compare sets actual calls against the model: redundant are calls above
@@ -240,13 +365,25 @@ type comparison struct {
 
 // authOps are token calls: needed, but not data reads, and (ACR) served
 // without the injected latency, so they are reported apart.
-var authOps = map[string]bool{"GET oauth2/token": true, "POST oauth2/token": true, "POST oauth2/exchange": true}
+// The distribution registry's token endpoint (oci) is one too.
+var authOps = map[string]bool{"GET oauth2/token": true, "POST oauth2/token": true, "POST oauth2/exchange": true, "token": true}
+
+// breakdown reports a counter that details another counted call
+// ("graphql:containerProtectionTagRules" of "graphql").
+func breakdown(op string, calls map[string]int64) bool {
+	parent, _, ok := strings.Cut(op, ":")
+	_, counted := calls[parent]
+	return ok && counted
+}
 
 func compare(m *model, calls map[string]int64) comparison {
 	c := comparison{Extra: map[string]int64{}}
 	for op, n := range calls {
 		if authOps[op] {
 			c.Auth += n
+			continue
+		}
+		if breakdown(op, calls) {
 			continue
 		}
 		c.Actual += n
@@ -272,6 +409,8 @@ func callTable(m *model, calls map[string]int64) string {
 		exp := "-"
 		if v, ok := m.Calls[op]; ok {
 			exp = fmt.Sprint(v)
+		} else if v, ok := m.Detail[op]; ok {
+			exp = fmt.Sprintf("%d, a breakdown", v)
 		}
 		fmt.Fprintf(&b, "    %-14s %-36s %8d  (unavoidable %s)\n", m.Provider, op, calls[op], exp)
 	}

@@ -127,6 +127,19 @@ func (s *Server) SetTarget(t Target) {
 	s.targets[t.Name] = t
 }
 
+// Targets returns the permission targets, by name (the benchmark's call
+// model derives the principal lookups an audit needs from them).
+func (s *Server) Targets() []Target {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Target, 0, len(s.targets))
+	for _, t := range s.targets {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
 // Deny makes the Docker API of a repository answer 403 (deny=true), as
 // for a user without read on it, or behave normally again.
 func (s *Server) Deny(key string, deny bool) {

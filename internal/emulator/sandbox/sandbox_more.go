@@ -85,3 +85,6 @@ func (s *Sandbox) seedMore(b *backend, n int) (bool, error) {
 	}
 	return false, nil
 }
+
+// Artifactory is the running Artifactory emulator, or nil.
+func (s *Sandbox) Artifactory() *afemu.Server { return s.more.artifactory }
