@@ -96,7 +96,7 @@ func (f *Factory) loadConfigOnce() func() (*config.Config, error) {
 		once.Do(func() {
 			cfg, err = configload.Load(configload.Options{File: f.ConfigFile, Getenv: f.Getenv})
 			if err == nil && cfg != nil && cfg.File != "" {
-				if w := config.PermissionWarning(cfg.File); w != "" {
+				if w := cfg.PermissionWarning(); w != "" {
 					f.Logger().Warn(w)
 				}
 			}

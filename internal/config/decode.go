@@ -25,9 +25,10 @@ import (
 // Decode turns a config file into a validated Config.
 //
 // raw is the file as read (it gives line numbers, the strict key check and
-// SHA256); settings is viper's AllSettings() for the same file, i.e. the file
-// with environment overrides applied, and is what the values come from. With
-// settings nil the values come from raw alone. Keys are strict: an unknown
+// SHA256); settings, when not nil, are values laid over the file, key by key
+// (a mapping is merged, anything else replaces what the file says), such as
+// the file with environment overrides applied; their scalars may be strings
+// ("1" for version, "latest,dev" for a list). Keys are strict: an unknown
 // key, a key the provider's kind does not use, or a key that looks like an
 // inline secret is an error. Decode runs Validate too, so a nil error means
 // the Config is ready to use; File, SHA256 and each Provider.Line are set.
@@ -38,39 +39,130 @@ import (
 // A relative tls.ca_file is resolved against the config file's directory,
 // as kubeconfig does, so the same file works from any working directory.
 func Decode(file string, raw []byte, settings map[string]any, kinds Kinds) (*Config, error) {
+	doc, err := Parse(file, raw)
+	if err != nil {
+		return nil, err
+	}
+	var over *value
+	if settings != nil {
+		over = fromAny(settings)
+	}
+	return doc.decode(over, kinds)
+}
+
+// Doc is a config file parsed once: its keys tell the caller which
+// environment overrides to look for, and Decode lays them over it.
+type Doc struct {
+	file  string
+	raw   []byte
+	root  *value
+	lines map[string]int
+}
+
+// Parse parses raw, the config file as read, without decoding it; errors
+// are located like Decode's.
+func Parse(file string, raw []byte) (*Doc, error) {
 	lines := map[string]int{}
 	root, err := parseYAML(file, raw, lines)
 	if err != nil {
 		return nil, err
 	}
-	d := &decoder{file: file, lines: lines, kinds: kinds}
-	// The file as written is always checked, even when settings supply the
-	// values: viper folds key case and would hide "Regions" or a duplicate.
-	c, err := d.config(root)
+	return &Doc{file: file, raw: raw, root: root, lines: lines}, nil
+}
+
+// Keys are the dotted paths of the file's values outside lists (version,
+// policy.mutable_tags_allowed, providers as a whole): what an environment
+// override can replace, the keys viper's AllKeys gives for the same file.
+func (doc *Doc) Keys() []string {
+	var out []string
+	var walk func(v *value, path string)
+	walk = func(v *value, path string) {
+		if v.kind == vMap {
+			for _, e := range v.keys {
+				walk(e.val, join(path, e.key))
+			}
+			return
+		}
+		if path != "" {
+			out = append(out, path)
+		}
+	}
+	walk(doc.root, "")
+	return out
+}
+
+// Decode is the package's Decode for the parsed file. overrides map dotted
+// keys (Keys, or keys the file does not set) to values given as text, as
+// the environment gives them: "1" for version, "latest,dev-*" for a list.
+func (doc *Doc) Decode(overrides map[string]string, kinds Kinds) (*Config, error) {
+	var over *value
+	if len(overrides) > 0 {
+		tree := map[string]any{}
+		for k, v := range overrides {
+			m := tree
+			parts := strings.Split(k, ".")
+			for _, p := range parts[:len(parts)-1] {
+				sub, ok := m[p].(map[string]any)
+				if !ok {
+					sub = map[string]any{}
+					m[p] = sub
+				}
+				m = sub
+			}
+			m[parts[len(parts)-1]] = v
+		}
+		over = fromAny(tree)
+	}
+	return doc.decode(over, kinds)
+}
+
+func (doc *Doc) decode(over *value, kinds Kinds) (*Config, error) {
+	d := &decoder{file: doc.file, lines: doc.lines, kinds: kinds}
+	// The file as written is always checked, even when overrides replace
+	// some of its values: "Regions" or a misplaced key is wrong regardless.
+	c, err := d.config(doc.root)
 	if err != nil {
 		return nil, err
 	}
-	if settings != nil {
-		d.fromSettings = true
-		if c, err = d.config(fromAny(settings)); err != nil {
+	if over != nil {
+		if c, err = d.config(overlay(doc.root, over)); err != nil {
 			return nil, err
 		}
 	}
-	c.File = file
-	if raw != nil {
-		sum := sha256.Sum256(raw)
+	c.File = doc.file
+	if doc.raw != nil {
+		sum := sha256.Sum256(doc.raw)
 		c.SHA256 = hex.EncodeToString(sum[:])
 	}
+	c.namesCredentials = namesCredentials(doc.root)
 	for i := range c.Providers {
-		c.Providers[i].Line = lines[index("providers", i)]
-		if ca := c.Providers[i].TLS.CAFile; ca != "" && file != "" && !filepath.IsAbs(ca) {
-			c.Providers[i].TLS.CAFile = filepath.Join(filepath.Dir(file), ca)
+		c.Providers[i].Line = doc.lines[index("providers", i)]
+		if ca := c.Providers[i].TLS.CAFile; ca != "" && doc.file != "" && !filepath.IsAbs(ca) {
+			c.Providers[i].TLS.CAFile = filepath.Join(filepath.Dir(doc.file), ca)
 		}
 	}
 	if err := c.validate(d.lineOf, kinds); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// overlay lays over on base: mappings are merged key by key, anything else
+// in over replaces base. Neither tree is changed.
+func overlay(base, over *value) *value {
+	if over.kind != vMap || base == nil || base.kind != vMap {
+		return over
+	}
+	out := &value{kind: vMap, line: base.line, keys: slices.Clone(base.keys)}
+	for _, e := range over.keys {
+		i := slices.IndexFunc(out.keys, func(b entry) bool { return b.key == e.key })
+		if i < 0 {
+			out.keys = append(out.keys, e)
+			continue
+		}
+		out.keys[i].val = overlay(out.keys[i].val, e.val)
+	}
+	return out
 }
 
 // value is one node of the config tree, from the YAML file (with lines) or
@@ -82,6 +174,10 @@ type value struct {
 	text  string // scalars: the literal text
 	keys  []entry
 	items []*value
+	// lenient is set on values laid over the file (environment
+	// overrides), whose scalars arrive as strings: "1" for version,
+	// "latest,dev" for a list.
+	lenient bool
 }
 
 type valueKind int
@@ -307,8 +403,14 @@ func (p *nodeParser) mapping(n *yaml.Node, path string, depth int) (*value, erro
 	return v, nil
 }
 
-// fromAny converts viper settings (map[string]any trees) to values.
+// fromAny converts settings (map[string]any trees) to lenient values.
 func fromAny(x any) *value {
+	v := fromAnyStrict(x)
+	v.lenient = true
+	return v
+}
+
+func fromAnyStrict(x any) *value {
 	switch t := x.(type) {
 	case nil:
 		return &value{}
@@ -366,9 +468,6 @@ type decoder struct {
 	file  string
 	lines map[string]int
 	kinds Kinds
-	// fromSettings is set for the viper pass, whose scalars may be strings
-	// from the environment: "1" for version, "latest,dev" for a list.
-	fromSettings bool
 }
 
 // lineOf is the line of path in the file, or of its nearest ancestor that
@@ -694,7 +793,7 @@ func (d *decoder) list(path string, v *value) ([]string, error) {
 		return out, nil
 	case vScalar:
 		// An environment override of a list arrives as one string.
-		if d.fromSettings {
+		if v.lenient {
 			return strings.FieldsFunc(v.text, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' }), nil
 		}
 	}
@@ -705,7 +804,7 @@ func (d *decoder) boolean(path string, v *value) (bool, error) {
 	if v.kind == vNull {
 		return false, nil
 	}
-	if v.kind == vScalar && (v.tag == "!!bool" || d.fromSettings) {
+	if v.kind == vScalar && (v.tag == "!!bool" || v.lenient) {
 		if b, err := strconv.ParseBool(v.text); err == nil {
 			return b, nil
 		}
@@ -717,7 +816,7 @@ func (d *decoder) number(path string, v *value) (float64, error) {
 	if v.kind == vNull {
 		return 0, nil
 	}
-	if v.kind == vScalar && (v.tag == "!!int" || v.tag == "!!float" || d.fromSettings) {
+	if v.kind == vScalar && (v.tag == "!!int" || v.tag == "!!float" || v.lenient) {
 		if f, err := strconv.ParseFloat(strings.ReplaceAll(v.text, "_", ""), 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
 			return f, nil
 		}
@@ -732,14 +831,14 @@ func (d *decoder) integer(path string, v *value) (int, error) {
 	if v.kind == vNull {
 		return 0, nil
 	}
-	if v.kind == vScalar && (v.tag == "!!int" || d.fromSettings) {
+	if v.kind == vScalar && (v.tag == "!!int" || v.lenient) {
 		if n, err := strconv.ParseInt(v.text, 0, 0); err == nil {
 			return int(n), nil
 		}
 	}
 	// viper hands integers from the file back unchanged, but be lenient with
 	// a float that is whole (1.0) when it comes through settings.
-	if v.kind == vScalar && v.tag == "!!float" && d.fromSettings {
+	if v.kind == vScalar && v.tag == "!!float" && v.lenient {
 		if f, err := strconv.ParseFloat(v.text, 64); err == nil && f == math.Trunc(f) && math.Abs(f) < 1<<31 {
 			return int(f), nil
 		}

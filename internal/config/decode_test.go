@@ -405,3 +405,35 @@ func TestEndpointForms(t *testing.T) {
 		}
 	}
 }
+
+// TestDocKeysAndOverrides: Keys are the file's values outside lists, and
+// Decode lays overrides over the one parse: a key the file sets, a key it
+// does not, and a list given as text.
+func TestDocKeysAndOverrides(t *testing.T) {
+	raw := "version: 1\nproviders:\n  - name: aws\n    kind: ecr\n    regions: [us-east-1]\nledger:\n  dsn_env: LEDGER_DSN\n"
+	doc, err := config.Parse("immutag.yaml", []byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(doc.Keys(), " "); got != "version providers ledger.dsn_env" {
+		t.Errorf("keys = %q", got)
+	}
+	c, err := doc.Decode(map[string]string{"ledger.dsn_env": "OTHER_DSN", "policy.mutable_tags_allowed": "latest dev-*"}, kinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Ledger.DSNEnv != "OTHER_DSN" || strings.Join(c.Policy.MutableTagsAllowed, "|") != "latest|dev-*" || c.Providers[0].Line != 3 {
+		t.Errorf("decoded %+v %+v line %d", c.Ledger, c.Policy, c.Providers[0].Line)
+	}
+	// The parse is not changed by an override.
+	plain, err := doc.Decode(nil, kinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.Ledger.DSNEnv != "LEDGER_DSN" || plain.Policy.MutableTagsAllowed != nil {
+		t.Errorf("overrides leaked into the parse: %+v %+v", plain.Ledger, plain.Policy)
+	}
+	// An override that is the wrong shape is located at the key.
+	_, err = doc.Decode(map[string]string{"providers": "x"}, kinds)
+	checkErr(t, err, "immutag.yaml", errCase{key: "providers", line: 2, msg: "want a list"})
+}

@@ -5,8 +5,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // PermissionWarning returns a warning for the CLI to log when file is
@@ -16,43 +14,52 @@ import (
 // a shared-readable config is often the first step to an inline secret.
 // Windows modes carry no such bits, so it never warns there.
 func PermissionWarning(file string) string {
+	return permissionWarning(file, func() bool {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return false
+		}
+		doc, err := Parse(file, raw)
+		return err == nil && namesCredentials(doc.root)
+	})
+}
+
+// PermissionWarning is the package's PermissionWarning for a decoded file,
+// from what Decode saw in it: the file is not read again.
+func (c *Config) PermissionWarning() string {
+	if c.File == "" {
+		return ""
+	}
+	return permissionWarning(c.File, func() bool { return c.namesCredentials })
+}
+
+func permissionWarning(file string, names func() bool) string {
 	if runtime.GOOS == "windows" {
 		return ""
 	}
 	st, err := os.Stat(file)
-	if err != nil || st.Mode().Perm()&0o044 == 0 {
-		return ""
-	}
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		return ""
-	}
-	var doc yaml.Node
-	if yaml.Unmarshal(raw, &doc) != nil || !namesCredentials(&doc, 0, map[*yaml.Node]bool{}) {
+	if err != nil || st.Mode().Perm()&0o044 == 0 || !names() {
 		return ""
 	}
 	return fmt.Sprintf("config file %s is readable by group or others (mode %04o) and names credential variables; restrict it with chmod 600 %s", file, uint32(st.Mode().Perm()), file)
 }
 
-// namesCredentials walks each node once: aliases can make the tree
-// exponentially larger than the file.
-func namesCredentials(n *yaml.Node, depth int, seen map[*yaml.Node]bool) bool {
-	if n == nil || depth > maxDepth || seen[n] {
-		return false
-	}
-	seen[n] = true
-	if n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if strings.HasSuffix(k.Value, "_env") && v.Kind == yaml.ScalarNode && v.Value != "" && v.ShortTag() != "!!null" {
-				return true
-			}
+// namesCredentials reports whether the file as written (without
+// environment overrides) gives a *_env key a value. Aliases are already
+// expanded, within Parse's bounds.
+func namesCredentials(v *value) bool {
+	for _, e := range v.keys {
+		if strings.HasSuffix(e.key, "_env") && e.val.kind == vScalar && e.val.text != "" {
+			return true
 		}
-	}
-	for _, c := range n.Content {
-		if namesCredentials(c, depth+1, seen) {
+		if namesCredentials(e.val) {
 			return true
 		}
 	}
-	return n.Kind == yaml.AliasNode && namesCredentials(n.Alias, depth+1, seen)
+	for _, it := range v.items {
+		if namesCredentials(it) {
+			return true
+		}
+	}
+	return false
 }

@@ -25,6 +25,10 @@ type Config struct {
 	File string `mapstructure:"-" yaml:"-"`
 	// SHA256 is the hex digest of the file's bytes, for the report.
 	SHA256 string `mapstructure:"-" yaml:"-"`
+
+	// namesCredentials is whether the file as written gives a *_env key a
+	// value (PermissionWarning).
+	namesCredentials bool
 }
 
 // Provider configures one registry instance.

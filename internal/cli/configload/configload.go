@@ -1,17 +1,18 @@
-// Package configload finds the config file, reads it through a private viper
-// instance (so IMMUTAG_* environment variables override it) and hands the
-// result to config.Decode. Besides internal/cli it is the only package that
-// imports viper; everything downstream sees a typed config.Config.
+// Package configload finds the config file, parses it once with
+// config.Parse, looks up the IMMUTAG_* environment overrides of its keys
+// through a private viper instance and has the decoder lay them over it.
+// Besides internal/cli it is the only package that imports viper;
+// everything downstream sees a typed config.Config.
 package configload
 
 import (
 	"github.com/immutag/immutag/internal/safefile"
 
-	"bytes"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/viper"
@@ -56,7 +57,7 @@ type Options struct {
 // IMMUTAG_PROVIDERS value is a type error, not a silent replacement).
 var boundEnv = []string{"version", "policy.mutable_tags_allowed"}
 
-// Load finds, reads, decodes and validates the config (config.Decode runs
+// Load finds, reads, decodes and validates the config (Doc.Decode runs
 // Validate), so a nil error means the CLI can use it as is.
 //
 // The file is Options.File, else $IMMUTAG_CONFIG, else the first that exists
@@ -77,35 +78,40 @@ func Load(o Options) (*config.Config, error) {
 		return nil, readError(file, err)
 	}
 
+	doc, err := config.Parse(file, raw)
+	if err != nil {
+		return nil, err
+	}
+	// viper binds the IMMUTAG_* variables only; the file was parsed once,
+	// above, by the decoder that locates its errors.
 	v := viper.New()
-	v.SetConfigType("yaml")
 	v.SetEnvPrefix(EnvPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
+	keys := doc.Keys()
 	for _, k := range boundEnv {
 		if err := v.BindEnv(k); err != nil {
 			return nil, err
 		}
-	}
-	if err := v.ReadConfig(bytes.NewReader(raw)); err != nil {
-		// Decode reports the same mistake with its line and key path;
-		// viper's own message can span lines and lacks the file name.
-		if _, derr := config.Decode(file, raw, nil, catalog.Kinds()); derr != nil {
-			return nil, derr
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
 		}
-		return nil, &config.Error{File: file, Msg: err.Error()}
 	}
-	// viper reads the process environment itself; an injected Getenv (tests,
-	// embedding) is applied on top so it wins for every key viper knows.
-	if o.Getenv != nil {
-		for _, k := range v.AllKeys() {
-			name := EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(k, ".", "_"))
-			if val := o.Getenv(name); val != "" {
-				v.Set(k, val)
+	overrides := map[string]string{}
+	for _, k := range keys {
+		// An injected Getenv (tests, embedding) wins over the process
+		// environment, which viper reads itself.
+		if o.Getenv != nil {
+			if val := o.Getenv(EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(k, ".", "_"))); val != "" {
+				overrides[k] = val
+				continue
 			}
 		}
+		if val := v.GetString(k); val != "" {
+			overrides[k] = val
+		}
 	}
-	return config.Decode(file, raw, v.AllSettings(), catalog.Kinds())
+	return doc.Decode(overrides, catalog.Kinds())
 }
 
 // find picks the config file path. Explicit choices (flag, IMMUTAG_CONFIG)

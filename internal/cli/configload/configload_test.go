@@ -306,3 +306,34 @@ func TestConcurrentLoads(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestLoadReadsTheFileOnce: the permission check uses what the one parse
+// saw, so a file changed after Load does not change the warning, and an
+// override of a key the file sets is laid over that parse.
+func TestLoadReadsTheFileOnce(t *testing.T) {
+	withCreds := "version: 1\nproviders:\n  - name: q\n    kind: quay\n    namespaces: [x]\n    credentials: {token_env: QUAY_TOKEN}\n"
+	f := write(t, filepath.Join(t.TempDir(), "c.yaml"), withCreds)
+	if err := os.Chmod(f, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(Options{File: f, Getenv: envOf("IMMUTAG_VERSION", "1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Rewritten without credentials, same mode: the decoded file named some.
+	if err := os.WriteFile(f, []byte(minimal), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if w := c.PermissionWarning(); !strings.Contains(w, "chmod 600 "+f) {
+		t.Errorf("warning %q", w)
+	}
+	if w := config.PermissionWarning(f); w != "" {
+		t.Errorf("the rewritten file names no credentials, yet: %q", w)
+	}
+	if err := os.Chmod(f, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if w := c.PermissionWarning(); w != "" {
+		t.Errorf("private file: %q", w)
+	}
+}
