@@ -9,6 +9,7 @@ import (
 
 	"github.com/immutag/immutag/internal/emulator/sandbox"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/catalog"
 )
 
 // lockWritesPerMinute is the write limit of the lock-loop benchmark, set on
@@ -26,6 +27,7 @@ const lockRepo = "bulk/app"
 // in the whole registry (the demo repositories have a few too).
 func startACR(b *testing.B, tags, writesPerMinute int, o sandbox.Options) (*sandbox.Sandbox, int64) {
 	b.Helper()
+	o.Emulators = catalog.Emulators()
 	o.Kinds = []providers.Kind{providers.KindACR}
 	o.ACRWritesPerMinute = writesPerMinute
 	sb, err := sandbox.Start(b.Context(), o)
@@ -33,7 +35,7 @@ func startACR(b *testing.B, tags, writesPerMinute int, o sandbox.Options) (*sand
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = sb.Close() })
-	srv := sb.ACR()
+	srv := acrServer(sb)
 	for i := range tags {
 		srv.AddTag(lockRepo, fmt.Sprintf("1.%d.%d", i/1000, i%1000), i%10 >= 3)
 	}
@@ -81,7 +83,7 @@ func BenchmarkACRLockLoop(b *testing.B) {
 				sb, unlocked := startACR(b, tags, lockWritesPerMinute, sandbox.Options{})
 				b.StartTimer()
 				r, rep := fixACR(b, sb, lockWritesPerMinute, 16)
-				srv := sb.ACR()
+				srv := acrServer(sb)
 				srv.WaitIdle()
 				calls := sb.Calls()[providers.KindACR]
 				patches := calls["PATCH tag"]

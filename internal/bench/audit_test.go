@@ -12,6 +12,7 @@ import (
 	"github.com/immutag/immutag/internal/emulator"
 	"github.com/immutag/immutag/internal/emulator/sandbox"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/catalog"
 )
 
 // Audit benchmark settings.
@@ -27,7 +28,7 @@ const (
 // startEstate starts every emulator with perRegistry repositories each.
 func startEstate(b *testing.B, seed int, f emulator.Faults) *sandbox.Sandbox {
 	b.Helper()
-	sb, err := sandbox.Start(b.Context(), sandbox.Options{Seed: seed, Faults: f})
+	sb, err := sandbox.Start(b.Context(), sandbox.Options{Emulators: catalog.Emulators(), Seed: seed, Faults: f})
 	if err != nil {
 		b.Fatal(err)
 	}

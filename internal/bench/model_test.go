@@ -200,7 +200,7 @@ func shardModels(rep *report, sb *sandbox.Sandbox, sh *audit.Shard, totals map[s
 			p := pages(listed(s.Provider, s.Scope, n), 100)
 			m.Calls["GET catalog"] += p
 			m.Chain = max(m.Chain, p+1)
-			if srv := sb.ACR(); srv != nil {
+			if srv := acrServer(sb); srv != nil {
 				for _, repo := range srv.Repositories() {
 					if sh != nil && !sh.OwnsRepository(s.Provider, s.Scope, repo) {
 						continue
@@ -228,7 +228,7 @@ func shardModels(rep *report, sb *sandbox.Sandbox, sh *audit.Shard, totals map[s
 			reads := int64(n)
 			if featureOff[s.Provider+"/"+s.Scope] {
 				reads = 0
-			} else if srv := sb.Quay(); srv != nil && !user {
+			} else if srv := quayServer(sb); srv != nil && !user {
 				for _, pl := range srv.OrgPolicies(s.Scope) {
 					if pl.TagPatternMatches && universalQuay(pl.TagPattern) {
 						reads = 0
@@ -304,7 +304,7 @@ func shardModels(rep *report, sb *sandbox.Sandbox, sh *audit.Shard, totals map[s
 		m.Calls["listGroupProjects"] = pp
 		m.Chain += pp
 	}
-	if srv := sb.Artifactory(); srv != nil {
+	if srv := artifactoryServer(sb); srv != nil {
 		for prov, scopes := range afScopes {
 			m := out[prov]
 			targets := srv.Targets()

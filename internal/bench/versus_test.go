@@ -101,7 +101,7 @@ func sumCalls(m map[string]int64) int64 {
 // azLoop is the shell loop users write today (list the repositories, list
 // each one's writable tags, then update tag by tag), one call at a time.
 func azLoop(ctx context.Context, sb *sandbox.Sandbox) (int64, error) {
-	srv := sb.ACR()
+	srv := acrServer(sb)
 	env := sb.Env()
 	c := &azClient{hc: srv.Client(), base: srv.URL(), host: srv.LoginServer(),
 		user: env[acremu.DemoUserEnv], pass: env[acremu.DemoPasswordEnv]}

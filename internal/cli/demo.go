@@ -110,8 +110,8 @@ func RunDemo(ctx context.Context, f *Factory, opts *DemoOptions) error {
 	}()
 	cfg := &config.Config{Version: config.CurrentVersion, Policy: demoPolicy(f.Now())}
 	var kinds []string
-	for _, start := range demoBackends {
-		d, err := start(ctx)
+	for _, fx := range catalog.Emulators() {
+		d, err := fx.Start(ctx)
 		if err != nil {
 			return fmt.Errorf("start emulator: %w", err)
 		}

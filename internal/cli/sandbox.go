@@ -134,7 +134,7 @@ func (o *SandboxOptions) faults() emulator.Faults {
 
 func sandboxRun(ctx context.Context, f *Factory, opts *SandboxOptions) error {
 	out := f.IO.Out
-	so := sandbox.Options{Seed: opts.Seed, Faults: opts.faults()}
+	so := sandbox.Options{Emulators: catalog.Emulators(), Seed: opts.Seed, Faults: opts.faults()}
 	for _, k := range opts.FaultKinds {
 		so.FaultKinds = append(so.FaultKinds, providers.Kind(k))
 	}

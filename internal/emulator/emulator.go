@@ -6,8 +6,11 @@ package emulator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -168,6 +171,35 @@ type Demo interface {
 	PushTag(ctx context.Context, scope, repository, tag string) error
 	// Close stops the emulator.
 	Close() error
+
+	// The sandbox's hooks: the same for every kind, so that the sandbox
+	// and the demo iterate the catalog's Fixtures and name no kind.
+
+	// Endpoint is where the emulator serves, as a person would reach it
+	// (a URL; grpc://host:port for a gRPC API).
+	Endpoint() string
+	// Calls counts the API calls the emulator answered, by operation.
+	Calls() *Counter
+	// SetFaults replaces the injected faults.
+	SetFaults(Faults)
+	// Deny makes one scope answer access denied; scope is in the kind's
+	// own syntax (see sandbox.Deny). A scope the Provider entry does not
+	// audit is refused: denying it would change nothing and hide a typo.
+	Deny(scope string) error
+	// Grow adds a generated estate, deterministic and in a realistic mix
+	// of modes, until the adapter would report total repositories; it
+	// adds nothing when the demo data holds that many already. Provider
+	// names whatever Grow added that the entry must list.
+	Grow(total int) error
+}
+
+// Fixture is one kind's seeded demo emulator. The kind's line in the
+// providers catalog names it, so the demo and the sandbox list no kinds.
+type Fixture struct {
+	Kind providers.Kind
+	// Start starts the emulator on 127.0.0.1, seeded with the demo data;
+	// it runs until Close (ctx bounds the start only).
+	Start func(ctx context.Context) (Demo, error)
 }
 
 // NoSetting is implemented by demos of registries that have no
@@ -177,3 +209,20 @@ type Demo interface {
 type NoSetting interface {
 	NoSetting() string
 }
+
+// Audited refuses value v of a Deny scope when the entry's list under key
+// is not empty and lacks it ("region", "eu-north-1", "regions"). An empty
+// list audits everything, so any value passes.
+func Audited(p config.Provider, what, v, key string) error {
+	ks, _ := p.Settings.(config.Keys)
+	l, _ := ks[key].([]string)
+	if len(l) == 0 || slices.Contains(l, v) {
+		return nil
+	}
+	return fmt.Errorf("%s %q is not audited by the sandbox (its %s: %s)", what, v, key, strings.Join(l, ", "))
+}
+
+// GroupSize is how many generated repositories share one organisation,
+// project or repository in a Grow of n: at most most, and small estates
+// still get eight groups so that every rule set shows up.
+func GroupSize(n, most int) int { return min(most, max(5, (n+7)/8)) }

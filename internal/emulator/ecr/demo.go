@@ -99,6 +99,8 @@ func (d *demo) Env() map[string]string {
 		"AWS_SECRET_ACCESS_KEY": demoSecretKey,
 		"AWS_REGION":            "us-east-1",
 		"AWS_ENDPOINT_URL_STS":  d.s.URL(),
+		// Keep the SDK from probing instance metadata for credentials.
+		"AWS_EC2_METADATA_DISABLED": "true",
 	}
 }
 

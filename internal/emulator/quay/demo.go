@@ -25,6 +25,8 @@ const DemoTokenEnv = "IMMUTAG_DEMO_QUAY_TOKEN"
 type Demo struct {
 	*Server
 	token string
+	// grown are the organisations Grow added, which Provider lists too.
+	grown []string
 }
 
 var _ emulator.Demo = (*Demo)(nil)
@@ -88,7 +90,7 @@ func (d *Demo) Provider() config.Provider {
 		Name:        "quay-demo",
 		Kind:        providers.KindQuay,
 		Endpoint:    d.URL(),
-		Settings:    config.Keys{"namespaces": []string{"acme", "alice", "legacy"}},
+		Settings:    config.Keys{"namespaces": append([]string{"acme", "alice", "legacy"}, d.grown...)},
 		Credentials: config.Credentials{TokenEnv: DemoTokenEnv},
 	}
 }

@@ -1,4 +1,4 @@
-// Package sandbox starts all six registry emulators on loopback, seeded with
+// Package sandbox starts the registry emulators on loopback, seeded with
 // the demo's hand-made repositories (every mode each registry has) and, on
 // request, a larger generated estate, with fault injection and denied scopes.
 //
@@ -18,25 +18,21 @@ import (
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
-	acremu "github.com/immutag/immutag/internal/emulator/acr"
-	aremu "github.com/immutag/immutag/internal/emulator/artifactregistry"
-	hubemu "github.com/immutag/immutag/internal/emulator/dockerhub"
-	ecremu "github.com/immutag/immutag/internal/emulator/ecr"
-	ghcremu "github.com/immutag/immutag/internal/emulator/ghcr"
-	harboremu "github.com/immutag/immutag/internal/emulator/harbor"
-	ociemu "github.com/immutag/immutag/internal/emulator/oci"
-	quayemu "github.com/immutag/immutag/internal/emulator/quay"
 	"github.com/immutag/immutag/internal/providers"
 )
 
 // MaxSeed bounds Options.Seed: the emulators keep everything in memory.
 const MaxSeed = 200_000
 
-// Options configure a sandbox. The zero value starts all six emulators with
+// Options configure a sandbox. With only Emulators set it starts them all with
 // the demo data only and no faults.
 type Options struct {
-	// Kinds limits which emulators start (providers.Kind* values); empty
-	// means all six.
+	// Emulators are the kinds the sandbox can start, in report order:
+	// catalog.Emulators() (the sandbox cannot import the catalog, which
+	// imports every adapter). Required.
+	Emulators []emulator.Fixture
+	// Kinds limits which of them start (providers.Kind* values); empty
+	// means all.
 	Kinds []providers.Kind
 	// Seed, when above the demo's own count, fills every registry up to
 	// Seed repositories with a generated estate in a realistic mix of modes.
@@ -79,30 +75,15 @@ type Endpoint struct {
 	URL      string
 }
 
-// backend is one running emulator with the hooks the sandbox needs.
+// backend is one running emulator.
 type backend struct {
-	kind     providers.Kind
-	demo     emulator.Demo
-	provider config.Provider
-	calls    func() map[string]int64
-	reset    func()
-	faults   func(emulator.Faults)
-	deny     func(scope string) error
-	endpoint string
+	kind providers.Kind
+	demo emulator.Demo
 }
 
 // Sandbox is a set of running, seeded emulators.
 type Sandbox struct {
 	backends []*backend
-	ecr      *ecremu.Server
-	ar       *aremu.Server
-	acr      *acremu.Server
-	hub      *hubemu.Server
-	quay     *quayemu.Server
-	harbor   *harboremu.Server
-	oci      *ociemu.Server
-	ghcr     *ghcremu.Server
-	more     moreServers
 }
 
 // Start starts the emulators, seeds them and applies faults and denials.
@@ -111,14 +92,17 @@ func Start(ctx context.Context, o Options) (*Sandbox, error) {
 	if o.Seed < 0 || o.Seed > MaxSeed {
 		return nil, fmt.Errorf("sandbox: seed %d: want 0..%d", o.Seed, MaxSeed)
 	}
-	for _, k := range append(slices.Clone(o.Kinds), o.FaultKinds...) {
-		if !slices.Contains(providers.Kinds, k) {
-			return nil, fmt.Errorf("sandbox: unknown kind %q (want one of %s)", k, providers.KindList())
-		}
+	if len(o.Emulators) == 0 {
+		return nil, errors.New("sandbox: no emulators to start (Options.Emulators is empty)")
 	}
-	kinds := o.Kinds
-	if len(kinds) == 0 {
-		kinds = providers.Kinds
+	known := make([]providers.Kind, 0, len(o.Emulators))
+	for _, fx := range o.Emulators {
+		known = append(known, fx.Kind)
+	}
+	for _, k := range append(slices.Clone(o.Kinds), o.FaultKinds...) {
+		if !slices.Contains(known, k) {
+			return nil, fmt.Errorf("sandbox: unknown kind %q (want one of %s)", k, kindList(known))
+		}
 	}
 	s := &Sandbox{}
 	ok := false
@@ -127,28 +111,28 @@ func Start(ctx context.Context, o Options) (*Sandbox, error) {
 			_ = s.Close()
 		}
 	}()
-	for _, k := range providers.Kinds {
-		if !slices.Contains(kinds, k) {
+	for _, fx := range o.Emulators {
+		k := fx.Kind
+		if len(o.Kinds) > 0 && !slices.Contains(o.Kinds, k) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("sandbox: %w", err)
 		}
-		b, err := s.start(ctx, k, o)
+		// The sandbox lives until Close, not until ctx ends.
+		d, err := fx.Start(context.WithoutCancel(ctx))
 		if err != nil {
-			if b != nil && b.demo != nil {
-				_ = b.demo.Close()
-			}
 			return nil, fmt.Errorf("sandbox: start %s emulator: %w", k, err)
 		}
-		s.backends = append(s.backends, b)
-		if n := o.Seed - demoRepositories[k]; n > 0 {
-			if err := b.seed(s, n); err != nil {
-				return nil, fmt.Errorf("sandbox: seed %s emulator: %w", k, err)
-			}
+		s.backends = append(s.backends, &backend{kind: k, demo: d})
+		if w, isACR := d.(interface{ SetWritesPerMinute(int) }); isACR && o.ACRWritesPerMinute != 0 {
+			w.SetWritesPerMinute(o.ACRWritesPerMinute)
+		}
+		if err := d.Grow(o.Seed); err != nil {
+			return nil, fmt.Errorf("sandbox: seed %s emulator: %w", k, err)
 		}
 		if len(o.FaultKinds) == 0 || slices.Contains(o.FaultKinds, k) {
-			b.faults(o.Faults)
+			d.SetFaults(o.Faults)
 		}
 	}
 	for _, d := range o.Deny {
@@ -160,166 +144,15 @@ func Start(ctx context.Context, o Options) (*Sandbox, error) {
 	return s, nil
 }
 
-// demoRepositories is how many repositories each StartDemo seeds that the
-// adapter reports (the Artifact Registry demo also holds a maven repository,
-// which is not audited). Seed counts them towards its total.
-var demoRepositories = map[providers.Kind]int{
-	providers.KindECR:              8,
-	providers.KindArtifactRegistry: 6,
-	providers.KindACR:              4,
-	providers.KindDockerHub:        5,
-	providers.KindQuay:             5,
-	providers.KindHarbor:           7,
-	providers.KindOCI:              3,
-	providers.KindGHCR:             3,
-	providers.KindGitLab:           5,
-	providers.KindNexus:            5,
-	providers.KindArtifactory:      6,
-}
-
-func (s *Sandbox) start(ctx context.Context, kind providers.Kind, o Options) (*backend, error) {
-	b := &backend{kind: kind}
-	if ok, err := s.startMore(ctx, b); ok {
-		if err != nil {
-			return b, err
-		}
-		b.provider = b.demo.Provider()
-		b.endpoint = b.provider.Endpoint
-		return b, nil
-	}
-	var err error
-	switch kind {
-	case providers.KindECR:
-		if b.demo, err = ecremu.StartDemo(ctx); err != nil {
-			return nil, err
-		}
-		srv := ecremu.DemoServer(b.demo)
-		if srv == nil {
-			return b, errors.New("ecr demo does not expose its server")
-		}
-		s.ecr = srv
-		b.calls, b.reset, b.faults = srv.Calls().Snapshot, srv.Calls().Reset, srv.SetFaults
-		b.deny = func(scope string) error {
-			acct, region, ok := strings.Cut(scope, "/")
-			if !ok || acct == "" || region == "" || strings.Contains(region, "/") {
-				return fmt.Errorf("ecr scope %q: want ACCOUNT/REGION", scope)
-			}
-			srv.Deny(acct, region, "*")
-			return nil
-		}
-	case providers.KindArtifactRegistry:
-		if b.demo, err = aremu.StartDemo(ctx); err != nil {
-			return nil, err
-		}
-		d, ok := b.demo.(*aremu.Demo)
-		if !ok {
-			return b, errors.New("artifact registry demo does not expose its server")
-		}
-		srv := d.Server()
-		s.ar = srv
-		b.calls, b.reset, b.faults = srv.Calls().Snapshot, srv.Calls().Reset, srv.SetFaults
-		b.deny = func(scope string) error {
-			project, loc, _ := strings.Cut(scope, "/")
-			if project == "" || strings.Contains(loc, "/") {
-				return fmt.Errorf("artifactregistry scope %q: want PROJECT or PROJECT/LOCATION", scope)
-			}
-			srv.Deny(project, loc)
-			return nil
-		}
-	case providers.KindACR:
-		// The ACR demo stops when its context ends; the sandbox lives until Close.
-		if b.demo, err = acremu.StartDemo(context.WithoutCancel(ctx)); err != nil {
-			return nil, err
-		}
-		srv := acremu.DemoServer(b.demo)
-		if srv == nil {
-			return b, errors.New("acr demo does not expose its server")
-		}
-		s.acr = srv
-		b.calls, b.reset, b.faults = srv.Calls().Snapshot, srv.Calls().Reset, srv.SetFaults
-		if o.ACRWritesPerMinute != 0 {
-			srv.SetWritesPerMinute(o.ACRWritesPerMinute)
-		}
-		b.deny = func(scope string) error {
-			if !strings.EqualFold(scope, srv.LoginServer()) {
-				return fmt.Errorf("acr scope %q: the sandbox registry is %s", scope, srv.LoginServer())
-			}
-			srv.Deny("registry:catalog")
-			return nil
-		}
-	case providers.KindDockerHub:
-		if b.demo, err = hubemu.StartDemo(ctx); err != nil {
-			return nil, err
-		}
-		hs, ok := b.demo.(interface{ Server() *hubemu.Server })
-		if !ok {
-			return b, errors.New("docker hub demo does not expose its server")
-		}
-		srv := hs.Server()
-		s.hub = srv
-		b.calls, b.reset, b.faults = srv.Calls().Snapshot, srv.Calls().Reset, srv.SetFaults
-		b.deny = func(scope string) error {
-			srv.DenyNamespace(scope, 0)
-			return nil
-		}
-	case providers.KindQuay:
-		if b.demo, err = quayemu.StartDemo(ctx); err != nil {
-			return nil, err
-		}
-		d, ok := b.demo.(*quayemu.Demo)
-		if !ok {
-			return b, errors.New("quay demo does not expose its server")
-		}
-		srv := d.Server
-		s.quay = srv
-		b.calls, b.reset, b.faults = srv.Calls().Snapshot, srv.Calls().Reset, srv.SetFaults
-		b.deny = func(scope string) error {
-			srv.Deny(scope, true)
-			return nil
-		}
-	case providers.KindHarbor:
-		if b.demo, err = harboremu.StartDemo(ctx); err != nil {
-			return nil, err
-		}
-		d, ok := b.demo.(*harboremu.Demo)
-		if !ok {
-			return b, errors.New("harbor demo does not expose its server")
-		}
-		srv := d.Server
-		s.harbor = srv
-		b.calls, b.reset, b.faults = srv.Calls().Snapshot, srv.Calls().Reset, srv.SetFaults
-		b.deny = func(scope string) error {
-			// With no projects configured every project is audited:
-			// check the name against the projects that exist.
-			if names := srv.ProjectNames(); !slices.Contains(names, scope) {
-				return fmt.Errorf("project %q does not exist in the sandbox's Harbor (its projects: %s)", scope, strings.Join(names, ", "))
-			}
-			srv.Deny(scope, true)
-			return nil
-		}
-	case providers.KindOCI, providers.KindGHCR:
-		if err := s.startNoSetting(ctx, b); err != nil {
-			return b, err
-		}
-	}
-	b.provider = b.demo.Provider()
-	b.endpoint = b.provider.Endpoint
-	if kind == providers.KindACR {
-		b.endpoint = "https://" + s.acr.LoginServer()
-	}
-	if kind == providers.KindArtifactRegistry {
-		b.endpoint = "grpc://" + b.endpoint
-	}
-	return b, nil
-}
-
 // Config is a ready configuration for every running emulator. Credentials
 // are environment variable names (see Env); no secret is in it.
 func (s *Sandbox) Config(now time.Time) *config.Config {
 	cfg := &config.Config{Version: config.CurrentVersion, Policy: Policy(now)}
 	for _, b := range s.backends {
-		p := b.provider
-		p.Settings = cloneKeys(b.keys())
+		p := b.demo.Provider()
+		if ks, ok := p.Settings.(config.Keys); ok {
+			p.Settings = cloneKeys(ks)
+		}
 		cfg.Providers = append(cfg.Providers, p)
 	}
 	// A sandbox of only some kinds must not name absent providers: config
@@ -357,18 +190,14 @@ func Policy(now time.Time) config.Policy {
 	}
 }
 
-// Env holds the environment variables the Config names (fake credentials
-// for the emulators) and what the AWS SDK needs to reach its emulator.
+// Env holds the environment variables the Config names: fake credentials
+// for the emulators and what an SDK needs to reach its emulator.
 func (s *Sandbox) Env() map[string]string {
 	env := map[string]string{}
 	for _, b := range s.backends {
 		for k, v := range b.demo.Env() {
 			env[k] = v
 		}
-	}
-	if s.ecr != nil {
-		// Keep the SDK from probing instance metadata for credentials.
-		env["AWS_EC2_METADATA_DISABLED"] = "true"
 	}
 	return env
 }
@@ -377,7 +206,7 @@ func (s *Sandbox) Env() map[string]string {
 func (s *Sandbox) Endpoints() []Endpoint {
 	out := make([]Endpoint, 0, len(s.backends))
 	for _, b := range s.backends {
-		out = append(out, Endpoint{Provider: b.provider.Name, Kind: b.kind, URL: b.endpoint})
+		out = append(out, Endpoint{Provider: b.demo.Provider().Name, Kind: b.kind, URL: b.demo.Endpoint()})
 	}
 	return out
 }
@@ -386,7 +215,7 @@ func (s *Sandbox) Endpoints() []Endpoint {
 func (s *Sandbox) Calls() map[providers.Kind]map[string]int64 {
 	out := map[providers.Kind]map[string]int64{}
 	for _, b := range s.backends {
-		out[b.kind] = b.calls()
+		out[b.kind] = b.demo.Calls().Snapshot()
 	}
 	return out
 }
@@ -394,7 +223,7 @@ func (s *Sandbox) Calls() map[providers.Kind]map[string]int64 {
 // ResetCalls zeroes every call counter.
 func (s *Sandbox) ResetCalls() {
 	for _, b := range s.backends {
-		b.reset()
+		b.demo.Calls().Reset()
 	}
 }
 
@@ -403,7 +232,7 @@ func (s *Sandbox) SetFaults(kind providers.Kind, f emulator.Faults) error {
 	found := false
 	for _, b := range s.backends {
 		if kind == "" || b.kind == kind {
-			b.faults(f)
+			b.demo.SetFaults(f)
 			found = true
 		}
 	}
@@ -415,33 +244,31 @@ func (s *Sandbox) SetFaults(kind providers.Kind, f emulator.Faults) error {
 
 // DenyScope makes one scope answer access denied.
 func (s *Sandbox) DenyScope(d Deny) error {
+	names := make([]string, 0, len(s.backends))
 	for _, b := range s.backends {
-		if d.Provider == b.provider.Name || d.Provider == string(b.kind) {
-			if err := b.knownScope(d.Scope); err != nil {
-				return fmt.Errorf("sandbox: deny %s: %w", d, err)
-			}
-			if err := b.deny(d.Scope); err != nil {
+		name := b.demo.Provider().Name
+		if d.Provider == name || d.Provider == string(b.kind) {
+			if err := b.demo.Deny(d.Scope); err != nil {
 				return fmt.Errorf("sandbox: deny %s: %w", d, err)
 			}
 			return nil
 		}
-	}
-	names := make([]string, 0, len(s.backends))
-	for _, b := range s.backends {
-		names = append(names, b.provider.Name)
+		names = append(names, name)
 	}
 	sort.Strings(names)
 	return fmt.Errorf("sandbox: deny %s: no running emulator is named %q (want one of %s, or a kind)", d, d.Provider, strings.Join(names, ", "))
 }
 
-// The emulators themselves, for benchmarks and tests that seed or inspect
-// state directly (nil when that kind did not start).
-
-// ACR returns the ACR emulator.
-func (s *Sandbox) ACR() *acremu.Server { return s.acr }
-
-// Quay returns the Quay emulator.
-func (s *Sandbox) Quay() *quayemu.Server { return s.quay }
+// Demo returns the running emulator of kind (nil when that kind did not
+// start), for benchmarks and tests that seed or inspect it directly.
+func (s *Sandbox) Demo(kind providers.Kind) emulator.Demo {
+	for _, b := range s.backends {
+		if b.kind == kind {
+			return b.demo
+		}
+	}
+	return nil
+}
 
 // Close stops every emulator.
 func (s *Sandbox) Close() error {
@@ -455,53 +282,6 @@ func (s *Sandbox) Close() error {
 	return errors.Join(errs...)
 }
 
-// keys are the kind's own keys of the backend's entry (the emulators give
-// them by name so they need not import the adapters).
-func (b *backend) keys() config.Keys {
-	ks, _ := b.provider.Settings.(config.Keys)
-	if ks == nil {
-		ks = config.Keys{}
-		b.provider.Settings = ks
-	}
-	return ks
-}
-
-// knownScope refuses a scope the sandbox's config does not audit: denying
-// it would change nothing, and accepting it silently hid typos.
-func (b *backend) knownScope(scope string) error {
-	check := func(what, v, key string) error {
-		l := b.list(key)
-		if len(l) == 0 || slices.Contains(l, v) {
-			return nil
-		}
-		return fmt.Errorf("%s %q is not audited by the sandbox (its %s: %s)", what, v, key, strings.Join(l, ", "))
-	}
-	switch b.kind {
-	case providers.KindECR:
-		_, region, _ := strings.Cut(scope, "/")
-		return check("region", region, "regions")
-	case providers.KindArtifactRegistry:
-		project, loc, _ := strings.Cut(scope, "/")
-		if err := check("project", project, "projects"); err != nil || loc == "" {
-			return err
-		}
-		return check("location", loc, "locations")
-	case providers.KindDockerHub, providers.KindQuay:
-		return check("namespace", scope, "namespaces")
-	case providers.KindHarbor:
-		return check("project", scope, "projects")
-	}
-	return nil
-}
-
-// list is the list-valued key of the backend's entry.
-func (b *backend) list(key string) []string {
-	l, _ := b.keys()[key].([]string)
-	return l
-}
-
-func (b *backend) setList(key string, l []string) { b.keys()[key] = l }
-
 // cloneKeys copies ks deeply enough that a caller may change the lists.
 func cloneKeys(ks config.Keys) config.Keys {
 	out := make(config.Keys, len(ks))
@@ -512,4 +292,12 @@ func cloneKeys(ks config.Keys) config.Keys {
 		out[k] = v
 	}
 	return out
+}
+
+func kindList(ks []providers.Kind) string {
+	names := make([]string, len(ks))
+	for i, k := range ks {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ", ")
 }

@@ -315,7 +315,7 @@ func TestInexpressibleAllowedIsHeldBack(t *testing.T) {
 
 func TestDeniedAndBadToken(t *testing.T) {
 	d, p := startDemo(t)
-	d.Deny("acme/legacy", true)
+	d.Server.Deny("acme/legacy", true)
 	ctx := context.Background()
 	scopes, err := p.Scopes(ctx)
 	if err != nil {
