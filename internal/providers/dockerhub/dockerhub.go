@@ -91,10 +91,11 @@ func New(_ context.Context, p config.Provider, o providers.Options) (providers.P
 	pr.auth = httpapi.NewBearer(pr.fetchToken, httpapi.BearerOptions{Now: o.Now})
 	ho := httpapi.ProviderOptions(endpoint, p, o, o.Log(), pr.auth)
 	ho.RequestsPerSecond, ho.MaxConcurrent = rps, conc
-	pr.client = httpapi.New(ho)
-	if err := pr.client.Err(); err != nil {
+	c, err := httpapi.New(ho)
+	if err != nil {
 		return nil, err
 	}
+	pr.client = c
 	return pr, nil
 }
 

@@ -13,8 +13,8 @@
 //
 // Typical use:
 //
-//	c := httpapi.New(httpapi.Options{BaseURL: "https://hub.docker.com", Auth: a, Logger: log})
-//	if err := c.Err(); err != nil { ... } // bad ca_file
+//	c, err := httpapi.New(httpapi.Options{BaseURL: "https://hub.docker.com", Auth: a, Logger: log})
+//	if err != nil { ... } // bad base URL or ca_file
 //	var repo repoInfo
 //	err := c.DoJSON(ctx, http.MethodGet, "/v2/namespaces/acme/repositories/app", nil, &repo)
 //
@@ -129,7 +129,6 @@ type Client struct {
 	base *url.URL
 	hc   *http.Client
 	log  *slog.Logger
-	err  error
 
 	mu    sync.Mutex
 	hosts map[string]*hostLimits
@@ -140,10 +139,9 @@ type hostLimits struct {
 	sem chan struct{}
 }
 
-// New returns a Client for opts. It makes no network call. A configuration
-// problem (bad BaseURL, unreadable ca_file) is kept and returned by Err and
-// by every call, so constructors can report it early with Err.
-func New(opts Options) *Client {
+// New returns a Client for opts. It makes no network call; the error is a
+// configuration problem (bad BaseURL, unreadable ca_file).
+func New(opts Options) (*Client, error) {
 	c := &Client{o: opts, hosts: map[string]*hostLimits{}}
 	c.log = opts.Logger
 	if c.log == nil {
@@ -188,15 +186,14 @@ func New(opts Options) *Client {
 	u, err := url.Parse(strings.TrimRight(opts.BaseURL, "/"))
 	switch {
 	case err != nil:
-		c.err = fmt.Errorf("api base url: %w", err)
+		return nil, fmt.Errorf("api base url: %w", err)
 	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
-		c.err = fmt.Errorf("api base url %q: want http(s)://host[/path]", opts.BaseURL)
-	default:
-		c.base = u
+		return nil, fmt.Errorf("api base url %q: want http(s)://host[/path]", opts.BaseURL)
 	}
+	c.base = u
 	rt, err := transportFor(opts.HTTPClient, opts.TLS)
-	if err != nil && c.err == nil {
-		c.err = err
+	if err != nil {
+		return nil, err
 	}
 	// Redirects are refused whatever the given client does: a registry
 	// API never needs one, and following it would send the credentials (or
@@ -208,17 +205,11 @@ func New(opts Options) *Client {
 	}
 	hc.Transport = &DebugTransport{Base: rt, Logger: c.log}
 	c.hc = NoRedirectClient(hc, opts.Provider)
-	return c
+	return c, nil
 }
 
-// Err reports a configuration problem found by New, or nil.
-func (c *Client) Err() error { return c.err }
-
-// BaseURL returns the parsed base URL (nil when invalid).
+// BaseURL returns the parsed base URL.
 func (c *Client) BaseURL() *url.URL {
-	if c.base == nil {
-		return nil
-	}
 	u := *c.base
 	return &u
 }
@@ -325,9 +316,6 @@ func (c *Client) DoJSON(ctx context.Context, method, path string, body, out any)
 // the Response for a 2xx status; any other status yields an error wrapping
 // *providers.APIError, transport failures an error wrapping the cause.
 func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
-	if c.err != nil {
-		return nil, c.err
-	}
 	if req.Method == "" {
 		req.Method = http.MethodGet
 	}
@@ -585,9 +573,6 @@ var ErrForeignURL = errors.New("url leaves the api origin")
 // SameOrigin returns an error wrapping ErrForeignURL unless u has the
 // scheme and host of the base URL.
 func (c *Client) SameOrigin(u *url.URL) error {
-	if c.base == nil {
-		return c.err
-	}
 	if !strings.EqualFold(u.Scheme, c.base.Scheme) || !strings.EqualFold(u.Host, c.base.Host) {
 		return fmt.Errorf("%w: %s://%s is not %s://%s", ErrForeignURL, u.Scheme, u.Host, c.base.Scheme, c.base.Host)
 	}

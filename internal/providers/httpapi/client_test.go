@@ -56,7 +56,20 @@ func newTestClient(srv *httptest.Server, w *waits, mod func(*Options)) *Client {
 	if mod != nil {
 		mod(&o)
 	}
-	return New(o)
+	c, err := New(o)
+	if err != nil {
+		panic(err) // the test servers' URLs are valid
+	}
+	return c
+}
+
+func mustNew(t *testing.T, o Options) *Client {
+	t.Helper()
+	c, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func okJSON(w http.ResponseWriter) {
@@ -581,12 +594,17 @@ func TestForeignAbsolutePathRefused(t *testing.T) {
 }
 
 func TestBadCAFileReported(t *testing.T) {
-	c := New(Options{BaseURL: "https://127.0.0.1:1", TLS: tlsOpts(t.TempDir() + "/missing.pem")})
-	if c.Err() == nil || !strings.Contains(c.Err().Error(), "ca_file") {
-		t.Fatalf("Err() = %v, want ca_file error", c.Err())
+	c, err := New(Options{BaseURL: "https://127.0.0.1:1", TLS: tlsOpts(t.TempDir() + "/missing.pem")})
+	if c != nil || err == nil || !strings.Contains(err.Error(), "ca_file") {
+		t.Fatalf("New = %v, %v; want a ca_file error", c, err)
 	}
-	if err := c.DoJSON(t.Context(), http.MethodGet, "/x", nil, nil); err == nil {
-		t.Fatal("call succeeded with a broken config")
+}
+
+func TestBadBaseURLReported(t *testing.T) {
+	for _, base := range []string{"ftp://h.example", "h.example", "http://", "http://h.example/%zz"} {
+		if c, err := New(Options{BaseURL: base}); c != nil || err == nil || !strings.Contains(err.Error(), "api base url") {
+			t.Errorf("New(%q) = %v, %v; want an api base url error", base, c, err)
+		}
 	}
 }
 
@@ -595,7 +613,7 @@ func TestBaseURLPrefixKept(t *testing.T) {
 		_, _ = fmt.Fprintf(w, `{"path":%q}`, r.URL.EscapedPath())
 	})
 	var ws waits
-	c := New(Options{BaseURL: srv.URL + "/api/v2.0/", HTTPClient: srv.Client(), Sleep: ws.sleep})
+	c := mustNew(t, Options{BaseURL: srv.URL + "/api/v2.0/", HTTPClient: srv.Client(), Sleep: ws.sleep})
 	var out struct{ Path string }
 	if err := c.DoJSON(t.Context(), http.MethodGet, "/projects/a%252Fb", nil, &out); err != nil {
 		t.Fatal(err)
@@ -618,7 +636,7 @@ func TestUnreachableFailsFast(t *testing.T) {
 	ln.Close() // nothing listens there now: connections are refused
 	var logs bytes.Buffer
 	w := &waits{}
-	c := New(Options{BaseURL: "http://" + addr, Sleep: w.sleep, BaseBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond,
+	c := mustNew(t, Options{BaseURL: "http://" + addr, Sleep: w.sleep, BaseBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond,
 		MaxRetries: 10, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	err = c.DoJSON(t.Context(), http.MethodGet, "/v2/", nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "refused") {

@@ -38,7 +38,7 @@ type Lazy struct {
 }
 
 // Client returns the client, building it with build on the first call. An
-// error from build or from the client's configuration (Err) is kept,
+// error from build or from the client's configuration (New) is kept,
 // prefixed with prefix, and returned by every call.
 func (l *Lazy) Client(prefix string, build func() (Options, error)) (*Client, error) {
 	l.once.Do(func() {
@@ -47,8 +47,8 @@ func (l *Lazy) Client(prefix string, build func() (Options, error)) (*Client, er
 			l.err = fmt.Errorf("%s: %w", prefix, err)
 			return
 		}
-		c := New(o)
-		if err := c.Err(); err != nil {
+		c, err := New(o)
+		if err != nil {
 			l.err = fmt.Errorf("%s: %w", prefix, err)
 			return
 		}

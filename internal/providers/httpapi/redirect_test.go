@@ -31,7 +31,7 @@ func TestRedirectsRefused(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, evil.URL+"/steal?access_token=leak-me", status)
 			}))
-			c := New(Options{BaseURL: srv.URL, Provider: "hub-prod", HTTPClient: srv.Client(), Auth: StaticBearer("secret-bearer-value"), MaxRetries: -1})
+			c := mustNew(t, Options{BaseURL: srv.URL, Provider: "hub-prod", HTTPClient: srv.Client(), Auth: StaticBearer("secret-bearer-value"), MaxRetries: -1})
 			req := Request{Method: method, Path: "/v2/auth/token"}
 			if method == http.MethodPost {
 				req.Body = map[string]string{"identifier": "bot", "secret": "dckr_pat_body_secret"}

@@ -35,7 +35,7 @@ func TestIdleTimeoutCutsSlowLoris(t *testing.T) {
 func TestCallTimeoutBoundsRetries(t *testing.T) {
 	srv, _ := script(t, func(_ int, w http.ResponseWriter, r *http.Request) { slowLoris(w, r) })
 	// Real sleeps, endless retries: only the call budget can end the call.
-	c := New(Options{BaseURL: srv.URL, HTTPClient: srv.Client(), IdleTimeout: 20 * time.Millisecond, CallTimeout: 200 * time.Millisecond,
+	c := mustNew(t, Options{BaseURL: srv.URL, HTTPClient: srv.Client(), IdleTimeout: 20 * time.Millisecond, CallTimeout: 200 * time.Millisecond,
 		MaxRetries: 1 << 20, BaseBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond})
 	_, err := c.Do(context.Background(), Request{Path: "/v2/repositories"})
 	if !errors.Is(err, ErrCallTimeout) {
