@@ -33,7 +33,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerregistry/armcontainerregistry"
-	"golang.org/x/time/rate"
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers"
@@ -100,7 +99,7 @@ var (
 type registry struct {
 	login   string // login server as reported (host or host:port)
 	base    string // https://login, or the configured endpoint
-	limiter *rate.Limiter
+	limiter *httpapi.Limiter
 	tokens  *tokenCache
 	client  dataClient
 
@@ -126,7 +125,7 @@ func (r *registry) setSKU(sku string, cfg config.Rate) {
 	}
 	r.sku = sku
 	r.perSecond, r.rateSource = writeRate(cfg, sku)
-	r.limiter.SetLimit(rate.Limit(r.perSecond))
+	r.limiter.SetRate(r.perSecond)
 }
 
 // failedScope is the Handle of a subscription whose registries could not be
@@ -402,7 +401,8 @@ func (p *Provider) registryFor(login, sku string) (*registry, error) {
 	}
 	r := &registry{login: key, base: base, sku: sku}
 	r.perSecond, r.rateSource = writeRate(p.cfg.Rate, sku)
-	r.limiter = rate.NewLimiter(rate.Limit(r.perSecond), 1)
+	// Burst 1: writes evenly spaced, the budget being counted per minute.
+	r.limiter = httpapi.NewLimiter(config.Rate{RequestsPerSecond: r.perSecond}, 1)
 	var src tokenSource
 	if p.dataCred == nil {
 		src = &basicSource{base: base, user: p.user, pass: p.pass, hc: p.hc,

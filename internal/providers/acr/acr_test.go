@@ -246,7 +246,7 @@ func TestSubscriptionDiscoveryAndSKURate(t *testing.T) {
 	ra, rb := scopes[0].Handle.(*registry), scopes[1].Handle.(*registry)
 	pa, _ := ra.rate()
 	pb, _ := rb.rate()
-	if ra.sku != "Premium" || pa != 2000.0/60 || pb != 500.0/60 || float64(ra.limiter.Limit()) != pa {
+	if ra.sku != "Premium" || pa != 2000.0/60 || pb != 500.0/60 || ra.limiter.Rate() != pa {
 		t.Fatalf("SKU rates: %s %v, %s %v", ra.sku, pa, rb.sku, pb)
 	}
 	c := &testutil.Emitter{}

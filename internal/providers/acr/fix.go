@@ -16,7 +16,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/time/rate"
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers"
@@ -52,7 +51,7 @@ func writeRate(r config.Rate, sku string) (perSecond float64, source string) {
 
 // writeLimiter paces every write attempt, retries included, so the loop
 // stays under the registry's write budget.
-type writeLimiter struct{ lim *rate.Limiter }
+type writeLimiter struct{ lim *httpapi.Limiter }
 
 func (w *writeLimiter) Do(req *policy.Request) (*http.Response, error) {
 	switch req.Raw().Method {

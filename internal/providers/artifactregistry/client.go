@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/googleapis/gax-go/v2"
-	"golang.org/x/time/rate"
 	"google.golang.org/api/option"
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -137,31 +136,16 @@ func (d dialPlan) clientOptions(r config.Rate) []option.ClientOption {
 // limitInterceptor applies rate.requests_per_second and rate.max_concurrent
 // to every RPC attempt, retries included; nil when neither is set.
 func limitInterceptor(r config.Rate) grpc.UnaryClientInterceptor {
-	var lim *rate.Limiter
-	if r.RequestsPerSecond > 0 {
-		lim = rate.NewLimiter(rate.Limit(r.RequestsPerSecond), max(1, int(r.RequestsPerSecond)))
-	}
-	var sem chan struct{}
-	if r.MaxConcurrent > 0 {
-		sem = make(chan struct{}, r.MaxConcurrent)
-	}
-	if lim == nil && sem == nil {
+	lim := httpapi.NewLimiter(r, 0)
+	if lim == nil {
 		return nil
 	}
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		if sem != nil {
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-				return status.FromContextError(ctx.Err()).Err()
-			}
+		release, err := lim.Acquire(ctx)
+		if err != nil {
+			return status.FromContextError(err).Err()
 		}
-		if lim != nil {
-			if err := lim.Wait(ctx); err != nil {
-				return status.FromContextError(err).Err()
-			}
-		}
+		defer release()
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
 }

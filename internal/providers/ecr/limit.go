@@ -4,31 +4,22 @@ import (
 	"context"
 
 	"github.com/aws/smithy-go/middleware"
-	"golang.org/x/time/rate"
 
 	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/providers/httpapi"
 )
 
-// limiter is the client-side rate and concurrency limit from config.rate.
-// It sits inside the SDK's retry loop, so every attempt (retries included)
-// is paced, while backoff sleeps do not hold a concurrency slot.
-type limiter struct {
-	rl  *rate.Limiter
-	sem chan struct{}
-}
+// limiter puts config.rate (httpapi.Limiter) inside the SDK's retry loop,
+// so every attempt (retries included) is paced, while backoff sleeps do
+// not hold a concurrency slot.
+type limiter struct{ l *httpapi.Limiter }
 
 func newLimiter(r config.Rate) *limiter {
-	if r.RequestsPerSecond <= 0 && r.MaxConcurrent <= 0 {
+	l := httpapi.NewLimiter(r, 0)
+	if l == nil {
 		return nil
 	}
-	l := &limiter{}
-	if r.RequestsPerSecond > 0 {
-		l.rl = rate.NewLimiter(rate.Limit(r.RequestsPerSecond), max(1, int(r.RequestsPerSecond)))
-	}
-	if r.MaxConcurrent > 0 {
-		l.sem = make(chan struct{}, r.MaxConcurrent)
-	}
-	return l
+	return &limiter{l: l}
 }
 
 // ID names the middleware in the SDK stack.
@@ -36,19 +27,11 @@ func (l *limiter) ID() string { return "ImmutagRateLimit" }
 
 // HandleFinalize waits for the rate limiter and a concurrency slot.
 func (l *limiter) HandleFinalize(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-	if l.rl != nil {
-		if err := l.rl.Wait(ctx); err != nil {
-			return middleware.FinalizeOutput{}, middleware.Metadata{}, err
-		}
+	release, err := l.l.Acquire(ctx)
+	if err != nil {
+		return middleware.FinalizeOutput{}, middleware.Metadata{}, err
 	}
-	if l.sem != nil {
-		select {
-		case l.sem <- struct{}{}:
-			defer func() { <-l.sem }()
-		case <-ctx.Done():
-			return middleware.FinalizeOutput{}, middleware.Metadata{}, ctx.Err()
-		}
-	}
+	defer release()
 	return next.HandleFinalize(ctx, in)
 }
 

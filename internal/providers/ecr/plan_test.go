@@ -280,7 +280,8 @@ func TestNewLimiter(t *testing.T) {
 		t.Error("zero rate must not install a limiter")
 	}
 	l := newLimiter(config.Rate{RequestsPerSecond: 0.5, MaxConcurrent: 3})
-	if l.rl.Limit() != 0.5 || l.rl.Burst() != 1 || cap(l.sem) != 3 {
-		t.Errorf("limiter %v burst %d sem %d", l.rl.Limit(), l.rl.Burst(), cap(l.sem))
+	// The limiter itself (burst, slots) is httpapi's TestLimiter.
+	if l == nil || l.l.Rate() != 0.5 {
+		t.Errorf("limiter %+v", l)
 	}
 }

@@ -29,7 +29,6 @@ import (
 	"time"
 
 	gl "gitlab.com/gitlab-org/api/client-go/v2"
-	"golang.org/x/time/rate"
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers"
@@ -112,10 +111,6 @@ func (p *Provider) Name() string { return p.name }
 // Kind is "gitlab".
 func (p *Provider) Kind() providers.Kind { return Kind }
 
-func newLimiter(rps float64) *rate.Limiter {
-	return rate.NewLimiter(rate.Limit(rps), max(1, int(rps)))
-}
-
 func (p *Provider) api() (*gl.Client, error) {
 	p.once.Do(func() {
 		env := p.cfg.Credentials.TokenEnv
@@ -155,7 +150,7 @@ func (p *Provider) api() (*gl.Client, error) {
 			gl.WithCustomBackoff(p.backoff),
 		}
 		if r := p.cfg.Rate.RequestsPerSecond; r > 0 {
-			opts = append(opts, gl.WithCustomLimiter(newLimiter(r)))
+			opts = append(opts, gl.WithCustomLimiter(httpapi.NewLimiter(config.Rate{RequestsPerSecond: r}, 0)))
 		}
 		if p.tweak != nil {
 			p.tweak(&opts)

@@ -38,8 +38,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers"
 )
@@ -131,18 +129,13 @@ type Client struct {
 	log  *slog.Logger
 
 	mu    sync.Mutex
-	hosts map[string]*hostLimits
-}
-
-type hostLimits struct {
-	lim *rate.Limiter
-	sem chan struct{}
+	hosts map[string]*Limiter
 }
 
 // New returns a Client for opts. It makes no network call; the error is a
 // configuration problem (bad BaseURL, unreadable ca_file).
 func New(opts Options) (*Client, error) {
-	c := &Client{o: opts, hosts: map[string]*hostLimits{}}
+	c := &Client{o: opts, hosts: map[string]*Limiter{}}
 	c.log = opts.Logger
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -430,20 +423,11 @@ func (c *Client) attempt(ctx context.Context, req Request, u *url.URL, body []by
 		}
 		authz = probe.Header
 	}
-	hl := c.limits(u.Host)
-	if hl.lim != nil {
-		if err := hl.lim.Wait(ctx); err != nil {
-			return nil, fmt.Errorf("rate limit: %w", err)
-		}
+	release, err := c.limits(u.Host).Acquire(ctx)
+	if err != nil {
+		return nil, err
 	}
-	if hl.sem != nil {
-		select {
-		case hl.sem <- struct{}{}:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		defer func() { <-hl.sem }()
-	}
+	defer release()
 	actx := ctx
 	if c.o.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -522,26 +506,15 @@ type authError struct{ err error }
 func (e *authError) Error() string { return "credentials: " + e.err.Error() }
 func (e *authError) Unwrap() error { return e.err }
 
-func (c *Client) limits(host string) *hostLimits {
+func (c *Client) limits(host string) *Limiter {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	hl, ok := c.hosts[host]
-	if ok {
-		return hl
+	l, ok := c.hosts[host]
+	if !ok {
+		l = NewLimiter(config.Rate{RequestsPerSecond: c.o.RequestsPerSecond, MaxConcurrent: c.o.MaxConcurrent}, c.o.Burst)
+		c.hosts[host] = l
 	}
-	hl = &hostLimits{}
-	if c.o.RequestsPerSecond > 0 {
-		burst := c.o.Burst
-		if burst <= 0 {
-			burst = max(1, int(c.o.RequestsPerSecond+0.999))
-		}
-		hl.lim = rate.NewLimiter(rate.Limit(c.o.RequestsPerSecond), burst)
-	}
-	if c.o.MaxConcurrent > 0 {
-		hl.sem = make(chan struct{}, c.o.MaxConcurrent)
-	}
-	c.hosts[host] = hl
-	return hl
+	return l
 }
 
 // resolve turns a Request.Path into a URL on the base host.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/immutag/immutag/internal/providers/httpapi"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,28 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
-	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/providers/httpapi"
 )
-
-// limits are the config's rate and concurrency caps, shared by every
-// request of one provider (token fetches included: they are calls too).
-type limits struct {
-	lim *rate.Limiter
-	sem chan struct{}
-}
-
-func newLimits(r config.Rate) *limits {
-	l := &limits{}
-	if r.RequestsPerSecond > 0 {
-		l.lim = rate.NewLimiter(rate.Limit(r.RequestsPerSecond), max(1, int(r.RequestsPerSecond+0.999)))
-	}
-	if r.MaxConcurrent > 0 {
-		l.sem = make(chan struct{}, r.MaxConcurrent)
-	}
-	return l
-}
 
 // guard is the innermost transport under go-containerregistry's auth and
 // retry layers, so it sees every attempt and every redirect hop.
@@ -53,8 +32,10 @@ type guard struct {
 	// timeout bounds the wait for one attempt's response headers (0 = none).
 	timeout time.Duration
 	origin  *url.URL
-	limits  *limits
-	now     func() time.Time
+	// limits are the config's rate and concurrency caps, shared by every
+	// request of one provider (token fetches included: they are calls too).
+	limits *httpapi.Limiter
+	now    func() time.Time
 	// sleep waits out a Retry-After (nil = a timer); tests record instead.
 	sleep func(ctx context.Context, d time.Duration) error
 }
@@ -74,11 +55,12 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Header.Del("Authorization")
 		req.Header.Del("Cookie")
 	}
-	if err := g.acquire(req.Context()); err != nil {
+	release, err := g.limits.Acquire(req.Context())
+	if err != nil {
 		return nil, err
 	}
 	resp, err := g.attempt(req)
-	g.release()
+	release()
 	if err != nil {
 		return nil, err
 	}
@@ -171,31 +153,6 @@ func (g *guard) clock() time.Time {
 		return g.now()
 	}
 	return time.Now()
-}
-
-func (g *guard) acquire(ctx context.Context) error {
-	if g.limits == nil {
-		return nil
-	}
-	if g.limits.lim != nil {
-		if err := g.limits.lim.Wait(ctx); err != nil {
-			return fmt.Errorf("rate limit: %w", err)
-		}
-	}
-	if g.limits.sem != nil {
-		select {
-		case g.limits.sem <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-func (g *guard) release() {
-	if g.limits != nil && g.limits.sem != nil {
-		<-g.limits.sem
-	}
 }
 
 func sameOrigin(a, b *url.URL) bool {

@@ -105,7 +105,7 @@ type Provider struct {
 	origin   *url.URL
 	pageSize int
 	backoff  remote.Backoff
-	limits   *limits
+	limits   *httpapi.Limiter
 	// sleep waits out Retry-After (nil = a timer); tests record waits.
 	sleep func(ctx context.Context, d time.Duration) error
 
@@ -151,7 +151,7 @@ func NewFromConfig(c Config, o providers.Options) (*Provider, error) {
 		log:      o.Log().With("provider", c.Name, "kind", Kind),
 		pageSize: DefaultPageSize,
 		backoff:  backoff(o.Retry),
-		limits:   newLimits(c.Rate),
+		limits:   httpapi.NewLimiter(c.Rate, 0),
 	}, nil
 }
 
