@@ -268,6 +268,14 @@ func RunDemo(ctx context.Context, f *Factory, opts *DemoOptions) error {
 			return fmt.Errorf("demo: ask the ledger: %w", err)
 		}
 	}
+	fmt.Fprintf(out, "\nEvery registry: what the tag overwritten in step 2 named before, and now:\n")
+	if err := demoBeforeNow(ctx, df, demos, func(d emulator.Demo) string { _, _, rel := release(d); return rel }); err != nil {
+		return fmt.Errorf("demo: ask the ledger: %w", err)
+	}
+	fmt.Fprintf(out, "\nRegistries that keep their own tag history: what a tag named before the demo started, before it was overwritten:\n")
+	if err := demoSeededHistory(ctx, df, demos); err != nil {
+		return fmt.Errorf("demo: ask the ledger: %w", err)
+	}
 	fmt.Fprintln(out, "\ndemo finished: no drift left, overwrites refused where a registry can refuse them, and every overwrite the recorded audits saw (before the fix, and on registries without a setting) is on record; latest re-pushes were accepted where the policy allows them. Try it by hand: see README.md.")
 	return nil
 }

@@ -36,9 +36,13 @@ type demo struct {
 	s      *Server
 	user   string
 	secret string
+	start  time.Time
 }
 
-var _ emulator.Demo = (*demo)(nil)
+var (
+	_ emulator.Demo            = (*demo)(nil)
+	_ emulator.SeededOverwrite = (*demo)(nil)
+)
 
 // StartDemo starts an emulator on 127.0.0.1 with namespace "acme" holding a
 // repository in every mode (disabled, enabled universal, enabled anchored
@@ -53,7 +57,7 @@ func StartDemo(ctx context.Context) (emulator.Demo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start dockerhub demo: %w", err)
 	}
-	d := &demo{s: New(), user: DemoNamespace, secret: "dckr_oat_demo_" + secret}
+	d := &demo{s: New(), user: DemoNamespace, secret: "dckr_oat_demo_" + secret, start: time.Now().UTC()}
 	d.s.AddAccount(Account{Identifier: d.user, Secret: d.secret, Namespaces: []string{DemoNamespace}, Admin: true})
 	for _, r := range demoRepos {
 		r.Namespace = DemoNamespace
@@ -62,10 +66,25 @@ func StartDemo(ctx context.Context) (emulator.Demo, error) {
 			return nil, fmt.Errorf("seed dockerhub demo: %w", err)
 		}
 	}
+	// acme is on a plan with audit logs, which remember that web:v1.0.0
+	// was pushed 45 days ago and overwritten 15 days ago.
+	d.s.EnableAuditLog(DemoNamespace)
+	for i, dg := range []string{digestOf("web:v1.0.0#before"), digestOf("web:v1.0.0")} {
+		if err := d.s.SeedPush(DemoNamespace, "web", "v1.0.0", dg, d.start.Add(-time.Duration(45-30*i)*24*time.Hour)); err != nil {
+			return nil, fmt.Errorf("seed dockerhub demo: %w", err)
+		}
+	}
 	if err := d.s.Start(); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// SeededOverwrite is acme/web:v1.0.0, 30 days before the demo: the image it
+// named until it was overwritten 15 days before, which only the audit log
+// knows.
+func (d *demo) SeededOverwrite() (scope, repository, tag string, at time.Time) {
+	return DemoNamespace, "web", "v1.0.0", d.start.Add(-30 * 24 * time.Hour)
 }
 
 func digestOf(s string) string {

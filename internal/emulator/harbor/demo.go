@@ -3,6 +3,7 @@ package harbor
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
@@ -28,10 +29,14 @@ const DemoUser = "robot$immutag"
 //   - "partial": svc; rule repoMatches ** / matches v* (partial).
 type Demo struct {
 	*Server
-	pass string
+	pass  string
+	start time.Time
 }
 
-var _ emulator.Demo = (*Demo)(nil)
+var (
+	_ emulator.Demo            = (*Demo)(nil)
+	_ emulator.SeededOverwrite = (*Demo)(nil)
+)
 
 // StartDemo starts a seeded emulator on 127.0.0.1.
 func StartDemo(ctx context.Context) (emulator.Demo, error) { return startDemo(ctx) }
@@ -41,7 +46,7 @@ func startDemo(_ context.Context) (*Demo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("harbor demo: password: %w", err)
 	}
-	d := &Demo{pass: pass}
+	d := &Demo{pass: pass, start: time.Now().UTC()}
 	d.Server = New(Options{Username: DemoUser, Password: d.pass})
 	if err := d.seed(); err != nil {
 		return nil, err
@@ -75,9 +80,21 @@ func (d *Demo) seed() error {
 	for _, p := range []string{"library", "apps", "infra", "partial"} {
 		s.AddProject(p, p == "library")
 		for _, r := range repos[p] {
-			if err := s.AddRepo(p, r, "latest", "v1.0.0"); err != nil {
+			tags := []string{"latest", "v1.0.0"}
+			if p+"/"+r == "library/nginx" {
+				tags = tags[:1] // v1.0.0 comes with its history below
+			}
+			if err := s.AddRepo(p, r, tags...); err != nil {
 				return err
 			}
+		}
+	}
+	// library/nginx:v1.0.0 was pushed 60 days ago and overwritten 20 days
+	// ago: the audit log keeps both pushes.
+	for i, ago := range []int{60, 20} {
+		dg := digestOf([]byte(fmt.Sprintf("library/nginx:v1.0.0#%d", i)))
+		if err := s.SeedPush("library", "nginx", "v1.0.0", dg, d.start.Add(-time.Duration(ago)*24*time.Hour)); err != nil {
+			return err
 		}
 	}
 	if _, err := s.AddRule("apps", NewRule("repoMatches", "**", "excludes", "latest")); err != nil {
@@ -119,3 +136,10 @@ func (d *Demo) Env() map[string]string {
 // OverwriteTarget is library/nginx:v1.0.0, a release tag that is mutable
 // until the fix adds a rule (latest may stay mutable when policy allows it).
 func (d *Demo) OverwriteTarget() (scope, repository, tag string) { return "library", "nginx", "v1.0.0" }
+
+// SeededOverwrite is library/nginx:v1.0.0, 30 days before the demo: the
+// image it named until it was overwritten 20 days before, which only the
+// audit log knows.
+func (d *Demo) SeededOverwrite() (scope, repository, tag string, at time.Time) {
+	return "library", "nginx", "v1.0.0", d.start.Add(-30 * 24 * time.Hour)
+}

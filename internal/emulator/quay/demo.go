@@ -27,9 +27,13 @@ type Demo struct {
 	token string
 	// grown are the organisations Grow added, which Provider lists too.
 	grown []string
+	start time.Time
 }
 
-var _ emulator.Demo = (*Demo)(nil)
+var (
+	_ emulator.Demo            = (*Demo)(nil)
+	_ emulator.SeededOverwrite = (*Demo)(nil)
+)
 
 // StartDemo starts a seeded emulator on 127.0.0.1.
 func StartDemo(ctx context.Context) (emulator.Demo, error) {
@@ -41,7 +45,7 @@ func startDemo(_ context.Context) (*Demo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("quay demo: token: %w", err)
 	}
-	d := &Demo{token: token}
+	d := &Demo{token: token, start: time.Now().UTC()}
 	d.Server = New(Options{Token: d.token})
 	if err := d.seed(); err != nil {
 		return nil, err
@@ -67,7 +71,7 @@ func (d *Demo) seed() error {
 	}
 	// acme/worker:latest was overwritten a month ago: Quay's tag history
 	// remembers what it named before, from 90 days back.
-	now := time.Now()
+	now := d.start
 	if err := s.SeedTagHistory("acme", "worker", "latest", digestOf([]byte("acme/worker:latest#before")),
 		now.Add(-90*24*time.Hour), now.Add(-30*24*time.Hour)); err != nil {
 		return err
@@ -100,3 +104,9 @@ func (d *Demo) Env() map[string]string { return map[string]string{DemoTokenEnv: 
 
 // OverwriteTarget is acme/worker:latest, mutable until the organisation policy exists.
 func (d *Demo) OverwriteTarget() (scope, repository, tag string) { return "acme", "worker", "latest" }
+
+// SeededOverwrite is acme/worker:latest 60 days before the demo, when it
+// still named the image it was moved off 30 days before.
+func (d *Demo) SeededOverwrite() (scope, repository, tag string, at time.Time) {
+	return "acme", "worker", "latest", d.start.Add(-60 * 24 * time.Hour)
+}
