@@ -87,6 +87,22 @@ func (t *redirectTransport) RoundTrip(req *http.Request) (*http.Response, error)
 			redact.AddHeaderValue(v)
 		}
 	}
+	if req.Body != nil && req.Body != http.NoBody {
+		if _, ok := req.Body.(io.WriterTo); ok {
+			// smithy-go (the AWS SDK) closes its request body as soon as the
+			// response headers arrive, and its body's WriteTo then answers
+			// io.EOF. net/http's write loop may still be finishing the body
+			// (a last WriteTo after the declared length) when a loopback or
+			// very fast server has answered; it takes that io.EOF for a
+			// write failure and closes the connection under the response
+			// being read ("use of closed network connection"), which the
+			// SDK retries after a backoff: one ECR call in ten in a tight
+			// listing. Through Read alone, a closed body is a plain end.
+			r2 := *req
+			r2.Body = readOnlyBody{req.Body}
+			req = &r2
+		}
+	}
 	resp, err := base.RoundTrip(req)
 	if err != nil {
 		return resp, err
@@ -132,6 +148,12 @@ var ErrBodyTooLarge = errors.New("response body too large")
 func bodyTooLarge(limit int64) error {
 	return fmt.Errorf("%w: more than the %d MiB limit; the answer was refused rather than cut short", ErrBodyTooLarge, limit>>20)
 }
+
+// readOnlyBody hides a request body's WriteTo (see redirectTransport).
+type readOnlyBody struct{ rc io.ReadCloser }
+
+func (b readOnlyBody) Read(p []byte) (int, error) { return b.rc.Read(p) }
+func (b readOnlyBody) Close() error               { return b.rc.Close() }
 
 // limitBody fails the read that goes past left bytes.
 type limitBody struct {
