@@ -73,8 +73,9 @@ type HistoryOptions struct {
 	Format string
 }
 
-// NewCmdHistory builds `immutag history`.
-func NewCmdHistory(f *Factory) *cobra.Command {
+// NewCmdHistory builds `immutag history`. runF, when set, replaces the run
+// function (tests check the parsed options with it).
+func NewCmdHistory(f *Factory, runF func(context.Context, *HistoryOptions) error) *cobra.Command {
 	opts := &HistoryOptions{}
 	cmd := &cobra.Command{
 		Use:   "history [PROVIDER/]REPOSITORY:TAG [--at TIME] | --moved [--since 90d] | --digest sha256:...",
@@ -104,6 +105,9 @@ ledger.dsn_env / ledger.dsn, else $XDG_STATE_HOME/immutag/ledger.db.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.Ref = args[0]
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
 			return historyRun(cmd.Context(), f, opts)
 		},

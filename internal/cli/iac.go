@@ -27,10 +27,9 @@ type IACOptions struct {
 	DryRun         bool
 }
 
-// NewCmdIAC builds `immutag iac`.
-func NewCmdIAC(f *Factory) *cobra.Command { return newCmdIAC(f, nil) }
-
-func newCmdIAC(f *Factory, runF func(context.Context, *IACOptions) error) *cobra.Command {
+// NewCmdIAC builds `immutag iac`. runF, when set, replaces the run
+// function (tests check the parsed options with it).
+func NewCmdIAC(f *Factory, runF func(context.Context, *IACOptions) error) *cobra.Command {
 	opts := &IACOptions{}
 	cmd := &cobra.Command{
 		Use:   "iac [PATH ...]",

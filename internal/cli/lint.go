@@ -28,11 +28,9 @@ type LintOptions struct {
 	DryRun bool
 }
 
-// NewCmdLint builds `immutag lint`.
-func NewCmdLint(f *Factory) *cobra.Command { return newCmdLint(f, nil) }
-
-// newCmdLint takes runF to capture the parsed options in tests.
-func newCmdLint(f *Factory, runF func(context.Context, *LintOptions) error) *cobra.Command {
+// NewCmdLint builds `immutag lint`. runF, when set, replaces the run
+// function (tests check the parsed options with it).
+func NewCmdLint(f *Factory, runF func(context.Context, *LintOptions) error) *cobra.Command {
 	opts := &LintOptions{}
 	cmd := &cobra.Command{
 		Use:   "lint [PATH ...]",

@@ -144,7 +144,7 @@ func TestLintSARIFToFile(t *testing.T) {
 
 func TestLintFlags(t *testing.T) {
 	var got *LintOptions
-	cmd := newCmdLint(testFactory(t), func(_ context.Context, o *LintOptions) error { got = o; return nil })
+	cmd := NewCmdLint(testFactory(t), func(_ context.Context, o *LintOptions) error { got = o; return nil })
 	cmd.SetArgs([]string{"a.yml", "b", "--mutable-tags", "dev, nightly,,", "-o", "sarif"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
@@ -152,7 +152,7 @@ func TestLintFlags(t *testing.T) {
 	if !slices.Equal(got.Paths, []string{"a.yml", "b"}) || !slices.Equal(got.MutableTags, []string{"dev", "nightly"}) || got.Format != "sarif" {
 		t.Errorf("options %+v", got)
 	}
-	cmd = newCmdLint(testFactory(t), func(_ context.Context, o *LintOptions) error { got = o; return nil })
+	cmd = NewCmdLint(testFactory(t), func(_ context.Context, o *LintOptions) error { got = o; return nil })
 	cmd.SetArgs(nil)
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)

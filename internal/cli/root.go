@@ -41,10 +41,9 @@ scope or repository could not be read), 3 drift found with --fail-on-drift.`,
 	pf.StringVar(&f.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	pf.StringVar(&f.Ledger, "ledger", "", "tag history database: a SQLite path, sqlite:PATH or postgres://... without a password (default: config ledger, else $XDG_STATE_HOME/immutag/ledger.db)")
 
-	root.AddCommand(NewCmdAudit(f, nil), NewCmdFix(f, nil), NewCmdDemo(f, nil), NewCmdVersion(f),
-		NewCmdReport(f), NewCmdServe(f), NewCmdLint(f), NewCmdSandbox(f))
-	root.AddCommand(NewCmdIAC(f))
-	root.AddCommand(NewCmdHistory(f))
+	root.AddCommand(NewCmdAudit(f, nil), NewCmdFix(f, nil), NewCmdDemo(f, nil), NewCmdVersion(f, nil),
+		NewCmdReport(f), NewCmdServe(f, nil), NewCmdLint(f, nil), NewCmdSandbox(f, nil),
+		NewCmdIAC(f, nil), NewCmdHistory(f, nil))
 	// immutag --version, like immutag version.
 	root.Version = version()
 	root.SetVersionTemplate(fmt.Sprintf("immutag %s (%s, %s/%s)\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH))

@@ -40,12 +40,10 @@ type SandboxOptions struct {
 	ready func(configFile string, env map[string]string)
 }
 
-// NewCmdSandbox builds `immutag sandbox`.
-func NewCmdSandbox(f *Factory) *cobra.Command {
-	return newCmdSandbox(f, &SandboxOptions{})
-}
-
-func newCmdSandbox(f *Factory, opts *SandboxOptions) *cobra.Command {
+// NewCmdSandbox builds `immutag sandbox`. runF, when set, replaces the run
+// function (tests check the parsed options with it).
+func NewCmdSandbox(f *Factory, runF func(context.Context, *SandboxOptions) error) *cobra.Command {
+	opts := &SandboxOptions{}
 	cmd := &cobra.Command{
 		Use:   "sandbox",
 		Short: "Serve the six registry emulators on loopback for hands-on use",
@@ -71,6 +69,9 @@ answer access denied, e.g. aws-demo/123456789012/eu-west-1 or quay/acme.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := opts.validate(); err != nil {
 				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
 			return sandboxRun(cmd.Context(), f, opts)
 		},

@@ -27,8 +27,10 @@ func startSandbox(t *testing.T, args ...string) (sandboxReady, string) {
 	var out, errOut bytes.Buffer
 	f.IO.Out, f.IO.ErrOut = &out, &errOut
 	ready := make(chan sandboxReady, 1)
-	opts := &SandboxOptions{ready: func(p string, env map[string]string) { ready <- sandboxReady{p, env} }}
-	cmd := newCmdSandbox(f, opts)
+	cmd := NewCmdSandbox(f, func(ctx context.Context, o *SandboxOptions) error {
+		o.ready = func(p string, env map[string]string) { ready <- sandboxReady{p, env} }
+		return sandboxRun(ctx, f, o)
+	})
 	cmd.SetArgs(args)
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)

@@ -46,11 +46,9 @@ type ServeOptions struct {
 // minInterval keeps a typo such as --interval 1s from hammering registry APIs.
 const minInterval = 10 * time.Second
 
-// NewCmdServe builds `immutag serve`.
-func NewCmdServe(f *Factory) *cobra.Command { return newCmdServe(f, nil) }
-
-// newCmdServe takes runF, which replaces the run function in tests.
-func newCmdServe(f *Factory, runF func(context.Context, *ServeOptions) error) *cobra.Command {
+// NewCmdServe builds `immutag serve`. runF, when set, replaces the run
+// function (tests check the parsed options with it).
+func NewCmdServe(f *Factory, runF func(context.Context, *ServeOptions) error) *cobra.Command {
 	opts := &ServeOptions{}
 	cmd := &cobra.Command{
 		Use:   "serve",

@@ -68,7 +68,7 @@ func TestServeFlags(t *testing.T) {
 				return base(k)
 			}
 			var got *ServeOptions
-			cmd := newCmdServe(f, func(_ context.Context, o *ServeOptions) error { got = o; return nil })
+			cmd := NewCmdServe(f, func(_ context.Context, o *ServeOptions) error { got = o; return nil })
 			cmd.SetArgs(tc.args)
 			cmd.SetOut(io.Discard)
 			cmd.SetErr(io.Discard)
@@ -232,7 +232,7 @@ func TestKubernetesExampleArgs(t *testing.T) {
 				switch c.Name() {
 				case "serve":
 					root.RemoveCommand(c)
-					root.AddCommand(newCmdServe(f, func(context.Context, *ServeOptions) error { ran = "serve"; return nil }))
+					root.AddCommand(NewCmdServe(f, func(context.Context, *ServeOptions) error { ran = "serve"; return nil }))
 				case "audit":
 					root.RemoveCommand(c)
 					root.AddCommand(NewCmdAudit(f, func(context.Context, *AuditOptions) error { ran = "audit"; return nil }))

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -8,17 +9,33 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// NewCmdVersion prints the build version.
-func NewCmdVersion(f *Factory) *cobra.Command {
+// VersionOptions are the inputs of immutag version: its one dependency.
+type VersionOptions struct {
+	IO IOStreams
+}
+
+// NewCmdVersion prints the build version. runF, when set, replaces the run
+// function.
+func NewCmdVersion(f *Factory, runF func(context.Context, *VersionOptions) error) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print immutag's version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintf(f.IO.Out, "immutag %s (%s, %s/%s)\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
-			return err
+			// Read when the command runs: the streams may be set after
+			// the command tree is built.
+			opts := &VersionOptions{IO: f.IO}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return versionRun(opts)
 		},
 	}
+}
+
+func versionRun(opts *VersionOptions) error {
+	_, err := fmt.Fprintf(opts.IO.Out, "immutag %s (%s, %s/%s)\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return err
 }
 
 func version() string {
