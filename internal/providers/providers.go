@@ -9,6 +9,7 @@ import (
 	"github.com/immutag/immutag/internal/redact"
 
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -215,6 +216,13 @@ type Change struct {
 	// written (facts unknown, or the registry cannot express the policy
 	// without an explicit opt-in). Apply is never called for it.
 	HeldBack string `json:"held_back,omitempty"`
+	// Ref is what Apply writes to, in the adapter's own terms: a struct
+	// the adapter package defines (ecr.Ref, harbor.Ref, ...), stored by
+	// SetRef and read by RefOf. It is the whole target: Apply needs
+	// nothing else but its own client, so a plan read back from its
+	// spool, or from a journal, applies as planned. It holds ids, names,
+	// URLs and patterns, never a secret. Reports do not show it.
+	Ref json.RawMessage `json:"ref,omitempty"`
 	// Handle is adapter-private data for Apply, a shortcut only: a fix plan
 	// is spooled to disk without it, so Apply must be able to rebuild what
 	// it needs from the other fields.
@@ -255,12 +263,20 @@ type Enforcer interface {
 	// Apply performs the change, reports every write to o, then reads the
 	// setting back and sets Result.Verified only when it matches.
 	//
+	// Apply uses Change.Ref, which Plan fills for every change it returns
+	// (no-ops included), and the adapter's own client; nothing it needs
+	// lives only in memory, so a Change round-tripped through JSON (the
+	// fix engine's spool) applies the same. A change without a usable ref
+	// is refused with ErrBadRef before any call.
+	//
 	// No-op contract, the same for every kind: Apply of a Change with Noop
-	// set makes no write (Result.Writes is 0, o sees no Write) and returns
-	// no error; Result.After is the setting and Verified is true when it
-	// still satisfies the policy. Apply never needs Change.Handle (a plan
-	// read back from its spool has none). internal/providers/providertest
-	// checks both against each adapter's emulator.
+	// set makes no write (Result.Writes is 0, o sees no Write); it reads
+	// the setting back like any Apply, Result.After is what it read and
+	// Verified is true when that still satisfies the plan. An error means
+	// the setting could not be read (ErrReadBack). Plan-only kinds, whose
+	// changes are always held back, keep this contract for no-ops too.
+	// internal/providers/providertest checks both against each adapter's
+	// emulator.
 	Apply(ctx context.Context, c Change, o Observer) (Result, error)
 }
 

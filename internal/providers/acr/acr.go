@@ -427,12 +427,18 @@ func (p *Provider) registryFor(login, sku string) (*registry, error) {
 	return r, nil
 }
 
-// knownRegistry finds a registry for Plan/Apply: from the handle, or among
+// knownRegistry finds a registry for listing and Plan: from the handle, or among
 // configured and discovered ones. It never contacts an unknown host.
 func (p *Provider) knownRegistry(handle any, scope string) (*registry, error) {
 	if r, ok := handle.(*registry); ok && r != nil {
 		return r, nil
 	}
+	return p.registryAt(scope)
+}
+
+// registryAt returns the registry of a login server (a change's Ref): one
+// the listing found, or one configured under registries.
+func (p *Provider) registryAt(scope string) (*registry, error) {
 	if err := p.init(); err != nil {
 		return nil, err
 	}

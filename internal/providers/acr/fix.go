@@ -179,6 +179,15 @@ func (p *Provider) allowedBy(tag string) (string, bool) {
 	return "", false
 }
 
+// Ref is the target of an ACR change (providers.Change.Ref): one
+// repository of one registry. Which tags stay unlocked follows the
+// adapter's own copy of policy.mutable_tags_allowed (allowedBy).
+type Ref struct {
+	// Registry is the login server (myreg.azurecr.io).
+	Registry   string `json:"registry"`
+	Repository string `json:"repository"`
+}
+
 // Plan re-reads the repository's tags and says how many would be locked
 // and how long that takes at the write rate. It makes no write. Tags that
 // policy.mutable_tags_allowed allows stay unlocked (a pipeline re-pushes
@@ -204,7 +213,9 @@ func (p *Provider) Plan(ctx context.Context, repo providers.Repository, _ provid
 		To:         to.immutability(),
 		Writes:     n,
 		Noop:       n == 0,
-		Handle:     r,
+	}
+	if err := providers.SetRef(&c, Ref{Registry: r.login, Repository: repo.Name}); err != nil {
+		return c, err
 	}
 	switch {
 	case n == 0 && cov.allowed > 0:
@@ -251,10 +262,15 @@ type loopStats struct {
 // when the loop started is still unlocked.
 func (p *Provider) Apply(ctx context.Context, c providers.Change, o providers.Observer) (providers.Result, error) {
 	res := providers.Result{Change: c}
-	r, err := p.knownRegistry(c.Handle, c.Scope)
+	ref, err := providers.RefOf[Ref](c, providers.KindACR)
 	if err != nil {
 		return res, err
 	}
+	r, err := p.registryAt(ref.Registry)
+	if err != nil {
+		return res, err
+	}
+	c.Repository = ref.Repository
 	obs := &syncObserver{o: o}
 	start := p.now()
 	var st loopStats

@@ -16,6 +16,14 @@ var ErrPlanOnly = errors.New("artifactory fixes are a plan only: apply the print
 // target names the fix target.
 const fixTarget = "permission-targets"
 
+// Ref is the target of an Artifactory change (providers.Change.Ref): an
+// image of a Docker local repository. Fixes are never applied (see
+// ErrPlanOnly); Apply of a no-op reads who can overwrite its tags back.
+type Ref struct {
+	Repository string `json:"repository"`
+	Image      string `json:"image"`
+}
+
 func without(actions []string) []string {
 	var out []string
 	for _, a := range actions {
@@ -32,6 +40,9 @@ func without(actions []string) []string {
 // administrators able to overwrite the image's tags. Nothing is applied.
 func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol providers.FixPolicy) (providers.Change, error) {
 	c := providers.Change{Provider: p.name, Kind: Kind, Scope: r.Scope, Repository: r.Name, URI: r.URI, From: r.Immutability}
+	if err := providers.SetRef(&c, Ref{Repository: r.Scope, Image: r.Name}); err != nil {
+		return c, err
+	}
 	if r.Mode == providers.ModeImmutable {
 		c.Noop, c.To, c.Action = true, r.Immutability, "none: only administrators can overwrite tags"
 		return c, nil
@@ -92,12 +103,27 @@ func fmtActions(a []string) string {
 	return "[" + strings.Join(a, ",") + "]"
 }
 
-// Apply never writes: see ErrPlanOnly.
-func (p *Provider) Apply(_ context.Context, ch providers.Change, _ providers.Observer) (providers.Result, error) {
+// Apply never writes: see ErrPlanOnly. Of a no-op it reads back who
+// holds Delete/Overwrite on the image, like any Apply's read-back.
+func (p *Provider) Apply(ctx context.Context, ch providers.Change, _ providers.Observer) (providers.Result, error) {
 	res := providers.Result{Change: ch, After: ch.From}
-	if ch.Noop {
-		res.Verified = true
-		return res, nil
+	ref, err := providers.RefOf[Ref](ch, Kind)
+	if err != nil {
+		return res, err
 	}
-	return res, &providers.APIError{Class: providers.ErrUnsupported, Message: ErrPlanOnly.Error(), Err: ErrPlanOnly}
+	if !ch.Noop {
+		return res, &providers.APIError{Class: providers.ErrUnsupported, Message: ErrPlanOnly.Error(), Err: ErrPlanOnly}
+	}
+	c, err := p.client()
+	if err != nil {
+		return res, err
+	}
+	ts, err := p.permissions(ctx, c)
+	if err != nil {
+		res.After = providers.Immutability{Mode: providers.ModeUnknown, Error: err.Error()}
+		return res, fmt.Errorf("repository %s: %w: %w", ref.Repository, providers.ErrReadBack, err)
+	}
+	res.After = evaluate(p.holders(ctx, c, ts, ref.Repository, ref.Image))
+	res.Verified = res.After.Mode == providers.ModeImmutable
+	return res, nil
 }

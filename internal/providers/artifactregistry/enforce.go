@@ -16,6 +16,20 @@ const immutableTagsPath = "docker_config.immutable_tags"
 
 var wantAfter = providers.Immutability{Mode: providers.ModeImmutable, Native: "dockerConfig.immutableTags=true"}
 
+// Ref is the target of an Artifact Registry change (providers.Change.Ref):
+// the repository's resource name. The only field a fix writes is
+// docker_config.immutable_tags.
+type Ref struct {
+	// Resource is projects/PROJECT/locations/LOCATION/repositories/REPOSITORY.
+	Resource string `json:"resource"`
+}
+
+// valid reports whether the resource name has the shape of a repository's.
+func (r Ref) valid() bool {
+	p := strings.Split(r.Resource, "/")
+	return len(p) == 6 && p[0] == "projects" && p[2] == "locations" && p[4] == "repositories" && p[1] != "" && p[3] != "" && p[5] != ""
+}
+
 // repoOf returns the handle of r, rebuilding it from scope and name when the
 // repository did not come from this adapter's listing (e.g. a saved report).
 func repoOf(h any, scope, name string) (repoHandle, error) {
@@ -59,7 +73,9 @@ func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol provide
 		Repository: r.Name,
 		URI:        r.URI,
 		From:       from,
-		Handle:     h,
+	}
+	if err := providers.SetRef(&c, Ref{Resource: h.resource}); err != nil {
+		return c, err
 	}
 	if from.Mode == providers.ModeImmutable {
 		c.To, c.Noop, c.Action = from, true, "none: "+immutableTagsPath+" is already true"
@@ -102,10 +118,14 @@ func allowedPatterns(ps []string) []string {
 // the repository back. A Noop change makes no write and is only verified.
 func (p *Provider) Apply(ctx context.Context, c providers.Change, o providers.Observer) (providers.Result, error) {
 	res := providers.Result{Change: c}
-	h, err := repoOf(c.Handle, c.Scope, c.Repository)
+	ref, err := providers.RefOf[Ref](c, providers.KindArtifactRegistry)
 	if err != nil {
 		return res, err
 	}
+	if !ref.valid() {
+		return res, fmt.Errorf("%w: artifactregistry change of %s/%s: resource %q is not projects/P/locations/L/repositories/R", providers.ErrBadRef, c.Scope, c.Repository, ref.Resource)
+	}
+	h := repoHandle{resource: ref.Resource}
 	if !c.Noop {
 		cl, err := p.sdk(ctx)
 		if err != nil {

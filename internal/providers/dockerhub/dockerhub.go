@@ -184,9 +184,14 @@ func (p *Provider) Scopes(context.Context) ([]providers.Scope, error) {
 	return out, nil
 }
 
-// handle is what Plan and Apply need about a repository.
-type handle struct {
-	namespace, name string
+// Ref is the target of a Docker Hub change (providers.Change.Ref): one
+// repository and the tag patterns its rules may leave mutable. Apply
+// derives the rule to write from Allowed again, so nothing looser than
+// planned is ever written.
+type Ref struct {
+	Namespace  string   `json:"namespace"`
+	Repository string   `json:"repository"`
+	Allowed    []string `json:"allowed,omitempty"`
 }
 
 func repoPath(ns, name string) string {

@@ -22,14 +22,11 @@ type patchBody struct {
 	ImmutableTagsRules []string `json:"immutable_tags_rules"`
 }
 
-func (p *Provider) own(r providers.Repository) (handle, error) {
+func (p *Provider) own(r providers.Repository) error {
 	if r.Provider != p.name || r.Kind != providers.KindDockerHub {
-		return handle{}, fmt.Errorf("repository %s/%s belongs to provider %q (%s), not %q", r.Scope, r.Name, r.Provider, r.Kind, p.name)
+		return fmt.Errorf("repository %s/%s belongs to provider %q (%s), not %q", r.Scope, r.Name, r.Provider, r.Kind, p.name)
 	}
-	if h, ok := r.Handle.(handle); ok {
-		return h, nil
-	}
-	return handle{namespace: r.Scope, name: r.Name}, nil
+	return nil
 }
 
 // Plan says which rules make the repository satisfy the policy: ".*" when
@@ -39,33 +36,37 @@ func (p *Provider) own(r providers.Repository) (handle, error) {
 // accepts that they become immutable too. A repository whose setting was
 // not read is read again here (no write).
 func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol providers.FixPolicy) (providers.Change, error) {
-	h, err := p.own(r)
-	if err != nil {
+	if err := p.own(r); err != nil {
 		return providers.Change{}, err
 	}
+	ns, name := r.Scope, r.Name
 	from := r.Immutability
 	if from.Mode == providers.ModeUnknown || from.Mode == "" {
-		info, err := p.getRepository(ctx, h.namespace, h.name)
+		info, err := p.getRepository(ctx, ns, name)
 		if err != nil {
 			return providers.Change{}, fmt.Errorf("plan: %w", err)
 		}
 		from = classify(info.Settings, pol.MutableTagsAllowed)
 		if from.Mode == providers.ModeUnknown {
-			return providers.Change{}, fmt.Errorf("plan repository %s/%s: %s", h.namespace, h.name, from.Error)
+			return providers.Change{}, fmt.Errorf("plan repository %s/%s: %s", ns, name, from.Error)
 		}
 	}
 	c := providers.Change{
-		Provider: p.name, Kind: providers.KindDockerHub, Scope: h.namespace, Repository: h.name,
-		URI: p.uri(h.namespace, h.name), From: from, Handle: h,
+		Provider: p.name, Kind: providers.KindDockerHub, Scope: ns, Repository: name,
+		URI: p.uri(ns, name), From: from,
 	}
 	ok, not := splitAllowed(pol.MutableTagsAllowed)
 	if satisfied(from, pol.MutableTagsAllowed) {
 		c.Noop, c.To, c.Action = true, from, "none: already compliant"
-		return c, nil
+		// A no-op is verified against the policy it was judged by.
+		return c, providers.SetRef(&c, Ref{Namespace: ns, Repository: name, Allowed: pol.MutableTagsAllowed})
+	}
+	if err := providers.SetRef(&c, Ref{Namespace: ns, Repository: name, Allowed: ok}); err != nil {
+		return c, err
 	}
 	c.To = target(ok)
 	c.Writes = 1
-	c.Action = fmt.Sprintf(`PATCH %s/immutabletags {"immutable_tags": true, "immutable_tags_rules": [%q]}`, repoPath(h.namespace, h.name), c.To.ImmutablePatterns[0])
+	c.Action = fmt.Sprintf(`PATCH %s/immutabletags {"immutable_tags": true, "immutable_tags_rules": [%q]}`, repoPath(ns, name), c.To.ImmutablePatterns[0])
 	if len(ok) > 0 {
 		c.Action += " (every tag immutable except " + strings.Join(ok, ", ") + ")"
 	}
@@ -120,17 +121,18 @@ func allowed(mutable, policy []string) bool {
 // Apply writes the planned rule, reports the write to o and reads the
 // setting back. It reads the current setting first so re-applying a stale
 // plan writes nothing when the repository already satisfies it. The rule
-// is derived again from the change's allowed patterns, so nothing looser
+// is derived again from the Ref's allowed patterns, so nothing looser
 // than planned is ever written.
 func (p *Provider) Apply(ctx context.Context, c providers.Change, o providers.Observer) (providers.Result, error) {
-	h, ok := c.Handle.(handle)
-	if !ok {
-		h = handle{namespace: c.Scope, name: c.Repository}
-	}
 	res := providers.Result{Change: c}
-	keep, _ := splitAllowed(c.To.MutablePatterns)
-	want := target(keep)
-	before, err := p.getRepository(ctx, h.namespace, h.name)
+	ref, err := providers.RefOf[Ref](c, providers.KindDockerHub)
+	if err != nil {
+		return res, err
+	}
+	ns, name, keep := ref.Namespace, ref.Repository, ref.Allowed
+	ok, _ := splitAllowed(keep)
+	want := target(ok)
+	before, err := p.getRepository(ctx, ns, name)
 	if err != nil {
 		return res, fmt.Errorf("apply: read before write: %w", err)
 	}
@@ -141,10 +143,10 @@ func (p *Provider) Apply(ctx context.Context, c providers.Change, o providers.Ob
 		p.progress(o, c)
 		return res, nil
 	}
-	call := "PATCH " + repoPath(h.namespace, h.name) + "/immutabletags"
-	rec := providers.WriteRecord{Call: call, Target: h.namespace + "/" + h.name, Before: cur.Native, After: want.Native}
+	call := "PATCH " + repoPath(ns, name) + "/immutabletags"
+	rec := providers.WriteRecord{Call: call, Target: ns + "/" + name, Before: cur.Native, After: want.Native}
 	_, err = p.client.Do(ctx, httpapi.Request{
-		Method: http.MethodPatch, Path: repoPath(h.namespace, h.name) + "/immutabletags",
+		Method: http.MethodPatch, Path: repoPath(ns, name) + "/immutabletags",
 		Body: patchBody{ImmutableTags: true, ImmutableTagsRules: want.ImmutablePatterns},
 		// Setting the same value twice has the same effect: safe to retry.
 		Idempotent: true,
@@ -155,12 +157,12 @@ func (p *Provider) Apply(ctx context.Context, c providers.Change, o providers.Ob
 		if o != nil {
 			o.Write(c, rec)
 		}
-		return res, fmt.Errorf("apply repository %s/%s: %w", h.namespace, h.name, err)
+		return res, fmt.Errorf("apply repository %s/%s: %w", ns, name, err)
 	}
 	if o != nil {
 		o.Write(c, rec)
 	}
-	after, err := p.getRepository(ctx, h.namespace, h.name)
+	after, err := p.getRepository(ctx, ns, name)
 	if err != nil {
 		res.After = unknown(err)
 		return res, fmt.Errorf("apply: %w: %w", providers.ErrReadBack, err)

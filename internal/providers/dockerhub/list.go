@@ -135,7 +135,7 @@ func (p *Provider) readRepository(ctx context.Context, ns, name string) provider
 func (p *Provider) repository(ns, name string) providers.Repository {
 	return providers.Repository{
 		Provider: p.name, Kind: providers.KindDockerHub, Scope: ns, Name: name,
-		URI: p.uri(ns, name), Handle: handle{namespace: ns, name: name},
+		URI: p.uri(ns, name),
 	}
 }
 

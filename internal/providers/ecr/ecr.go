@@ -410,6 +410,21 @@ func (p *Provider) scopeList(ctx context.Context) ([]*scope, error) {
 	return ss, nil
 }
 
+// scopeAt returns the configured scope of an account and region (a
+// change's Ref): the listing's when Scopes ran, else looked up once.
+func (p *Provider) scopeAt(ctx context.Context, account, region string) (*scope, error) {
+	ss, err := p.scopeList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range ss {
+		if s.account == account && s.region == region {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("account %s region %s is not configured for provider %s", account, region, p.name)
+}
+
 // scopeFor returns the scope behind a handle, or looks it up by name when
 // the handle did not survive (e.g. a plan rebuilt from a report).
 func (p *Provider) scopeFor(ctx context.Context, handle any, name string) (*scope, error) {

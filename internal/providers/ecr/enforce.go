@@ -23,6 +23,30 @@ const (
 // filterRE is ECR's syntax for an exclusion filter.
 var filterRE = regexp.MustCompile(`^[0-9a-zA-Z._*-]{1,128}$`)
 
+// Ref is the target of an ECR change (providers.Change.Ref): a repository
+// of one account and region, or with Template set that scope's ROOT
+// repository creation template. The setting written is the change's To.
+type Ref struct {
+	Account    string `json:"account"`
+	Region     string `json:"region"`
+	Repository string `json:"repository,omitempty"`
+	Template   bool   `json:"template,omitempty"`
+}
+
+// refOf is the Ref of a listed repository: its scope from the listing's
+// handle, or from the scope name (ACCOUNT/REGION) for a repository named
+// by a webhook.
+func refOf(r providers.Repository) (Ref, error) {
+	if sc, ok := r.Handle.(*scope); ok && sc != nil {
+		return Ref{Account: sc.account, Region: sc.region, Repository: r.Name}, nil
+	}
+	acct, region, ok := strings.Cut(r.Scope, "/")
+	if !ok || !accountRE.MatchString(acct) || region == "" || strings.Contains(region, "/") {
+		return Ref{}, fmt.Errorf("plan %s: scope %q is not ACCOUNT/REGION", r.Name, r.Scope)
+	}
+	return Ref{Account: acct, Region: region, Repository: r.Name}, nil
+}
+
 // Plan says what PutImageTagMutability call (if any) makes the repository
 // satisfy the policy. It only ever narrows what stays mutable: exclusions
 // are dropped unless the policy allows them, and new exclusions appear only
@@ -35,7 +59,13 @@ func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol provide
 		Repository: r.Name,
 		URI:        r.URI,
 		From:       r.Immutability,
-		Handle:     r.Handle,
+	}
+	ref, err := refOf(r)
+	if err != nil {
+		return c, err
+	}
+	if err := providers.SetRef(&c, ref); err != nil {
+		return c, err
 	}
 	switch r.Mode {
 	case providers.ModeUnknown, providers.ModeUnsupported, "":
@@ -121,23 +151,28 @@ func filterSuffix(fs []string) string {
 // Apply performs a planned change, reports the write to o, reads the
 // setting back and sets Verified only when it matches the plan.
 func (p *Provider) Apply(ctx context.Context, c providers.Change, o providers.Observer) (providers.Result, error) {
-	if c.Target == targetTemplate {
-		return p.applyTemplate(ctx, c, o)
-	}
 	res := providers.Result{Change: c}
-	sc, err := p.scopeFor(ctx, c.Handle, c.Scope)
+	ref, err := providers.RefOf[Ref](c, providers.KindECR)
 	if err != nil {
-		return res, fmt.Errorf("apply %s: %w", c.Repository, err)
+		return res, err
 	}
+	sc, err := p.scopeAt(ctx, ref.Account, ref.Region)
+	if err != nil {
+		return res, fmt.Errorf("apply %s: %w", ref.Repository, err)
+	}
+	if ref.Template {
+		return p.applyTemplate(ctx, c, sc, o)
+	}
+	repo := ref.Repository
 	want := c.To
 	if !c.Noop {
 		if want.Native != nativeImmutable && want.Native != nativeImmutableExclude {
 			// Only tightening targets are ever written, whatever the plan says.
-			return res, fmt.Errorf("apply %s in %s: refusing to write imageTagMutability %q", c.Repository, sc.name, want.Native)
+			return res, fmt.Errorf("apply %s in %s: refusing to write imageTagMutability %q", repo, sc.name, want.Native)
 		}
 		in := &ecr.PutImageTagMutabilityInput{
 			RegistryId:         aws.String(sc.account),
-			RepositoryName:     aws.String(c.Repository),
+			RepositoryName:     aws.String(repo),
 			ImageTagMutability: types.ImageTagMutability(want.Native),
 		}
 		if want.Native == nativeImmutableExclude {
@@ -151,7 +186,7 @@ func (p *Provider) Apply(ctx context.Context, c providers.Change, o providers.Ob
 		err = apiError(err, false)
 		rec := providers.WriteRecord{
 			Call:   opPutMutability,
-			Target: c.Repository,
+			Target: repo,
 			Before: c.From.Native + filterSuffix(c.From.MutablePatterns),
 			After:  want.Native + filterSuffix(want.MutablePatterns),
 		}
@@ -162,21 +197,21 @@ func (p *Provider) Apply(ctx context.Context, c providers.Change, o providers.Ob
 			o.Write(c, rec)
 		}
 		if err != nil {
-			return res, fmt.Errorf("apply %s in %s: put image tag mutability: %w", c.Repository, sc.name, err)
+			return res, fmt.Errorf("apply %s in %s: put image tag mutability: %w", repo, sc.name, err)
 		}
 		res.Writes = 1
 		if o != nil {
 			o.Progress(c, 1, 1)
 		}
 	}
-	r, err := describeOne(ctx, sc, c.Repository)
+	r, err := describeOne(ctx, sc, repo)
 	if err != nil {
-		return res, fmt.Errorf("apply %s in %s: %w: %w", c.Repository, sc.name, providers.ErrReadBack, err)
+		return res, fmt.Errorf("apply %s in %s: %w: %w", repo, sc.name, providers.ErrReadBack, err)
 	}
 	res.After = immutability(r.ImageTagMutability, r.ImageTagMutabilityExclusionFilters)
 	res.Verified = sameSetting(res.After, want)
 	if !res.Verified {
-		p.log.Warn("read-back differs from the applied setting", "scope", sc.name, "repository", c.Repository,
+		p.log.Warn("read-back differs from the applied setting", "scope", sc.name, "repository", repo,
 			"want", want.Native+filterSuffix(want.MutablePatterns), "got", res.After.Native+filterSuffix(res.After.MutablePatterns))
 	}
 	return res, nil

@@ -191,6 +191,7 @@ func TestApplyVerifiesReadBack(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeECR{after: tc.after}
 			sc := &scope{name: "111111111111/us-east-1", account: "111111111111", region: "us-east-1", api: f}
+			p.scopes = []*scope{sc}
 			r := providers.Repository{Scope: sc.name, Name: "svc", Handle: sc,
 				Immutability: providers.Immutability{Mode: providers.ModeMutable, Native: "MUTABLE"}}
 			c, err := p.Plan(t.Context(), r, providers.FixPolicy{MutableTagsAllowed: []string{"latest", "dev-*"}})

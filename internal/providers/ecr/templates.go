@@ -78,8 +78,10 @@ func (p *Provider) planTemplate(ctx context.Context, sc *scope, t *types.Reposit
 		Scope:      sc.name,
 		Repository: rootPrefix,
 		Target:     targetTemplate,
-		Handle:     sc,
 		Writes:     1,
+	}
+	if err := providers.SetRef(&c, Ref{Account: sc.account, Region: sc.region, Repository: rootPrefix, Template: true}); err != nil {
+		return c, err
 	}
 	if t == nil {
 		c.From = providers.Immutability{Mode: providers.ModeMutable,
@@ -161,12 +163,8 @@ func rootTemplate(ctx context.Context, sc *scope) (*types.RepositoryCreationTemp
 
 // applyTemplate re-reads the template right before writing, so an update
 // sends back the fields as they are now rather than as they were at plan time.
-func (p *Provider) applyTemplate(ctx context.Context, c providers.Change, o providers.Observer) (providers.Result, error) {
+func (p *Provider) applyTemplate(ctx context.Context, c providers.Change, sc *scope, o providers.Observer) (providers.Result, error) {
 	res := providers.Result{Change: c}
-	sc, err := p.scopeFor(ctx, c.Handle, c.Scope)
-	if err != nil {
-		return res, fmt.Errorf("apply repository creation template: %w", err)
-	}
 	want := c.To
 	if want.Native != nativeImmutable && want.Native != nativeImmutableExclude {
 		return res, fmt.Errorf("scope %s: apply ROOT template: refusing to write imageTagMutability %q", sc.name, want.Native)

@@ -51,14 +51,6 @@ type Provider struct {
 	api httpapi.Lazy
 
 	locks sync.Map // project -> *sync.Mutex
-
-	// planned is the allow-list the last Plan was given. A fix plan is
-	// spooled to disk without handles; the rule a change adds follows from
-	// the project and this list, so Apply rebuilds it from them.
-	planMu     sync.Mutex
-	planned    []string
-	didPlan    bool
-	projectIDs sync.Map // project name -> id seen while planning (one per project)
 }
 
 var (
@@ -263,23 +255,27 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 		})
 }
 
-// fix is the Change.Handle of a planned fix.
-type fix struct {
-	Project   string
-	ProjectID int64
-	Repo      string
-	Rule      rule
-	Allowed   []string
+// Ref is the target of a Harbor change (providers.Change.Ref): the
+// project whose immutable tag rules cover the repository, and the allowed
+// patterns the rule may exclude. Apply derives the rule from Allowed
+// again (desiredRule), so what it writes is what Plan printed.
+type Ref struct {
+	Project string `json:"project"`
+	// ProjectID is the id the listing saw; 0 makes Apply look it up.
+	ProjectID  int64    `json:"project_id,omitempty"`
+	Repository string   `json:"repository"`
+	Allowed    []string `json:"allowed,omitempty"`
 }
 
 // Plan says which project rule Apply would add. It trusts the listing's
 // immutability; Apply re-reads the rules before writing.
 func (p *Provider) Plan(_ context.Context, r providers.Repository, pol providers.FixPolicy) (providers.Change, error) {
 	allowed := pol.AllowedTags()
-	p.planMu.Lock()
-	p.planned, p.didPlan = allowed, true
-	p.planMu.Unlock()
 	c := providers.Change{Provider: p.name, Kind: providers.KindHarbor, Scope: r.Scope, Repository: r.Name, URI: r.URI, From: r.Immutability}
+	h, _ := r.Handle.(handle)
+	if err := providers.SetRef(&c, Ref{Project: r.Scope, ProjectID: h.ProjectID, Repository: r.Name, Allowed: allowed}); err != nil {
+		return c, err
+	}
 	if r.Immutability.Satisfies(allowed) {
 		c.Noop, c.To, c.Action = true, r.Immutability, "none: the repository already satisfies the policy"
 		return c, nil
@@ -287,10 +283,6 @@ func (p *Provider) Plan(_ context.Context, r providers.Repository, pol providers
 	ex := expressible(allowed)
 	want := desiredRule(ex)
 	_, ts, _ := want.selectors()
-	h, _ := r.Handle.(handle)
-	if h.ProjectID != 0 {
-		p.projectIDs.Store(r.Scope, h.ProjectID)
-	}
 	path := apiPrefix + "/projects/{id of " + r.Scope + "}/immutabletagrules"
 	if h.ProjectID != 0 {
 		path = rulesPath(h.ProjectID)
@@ -304,24 +296,7 @@ func (p *Provider) Plan(_ context.Context, r providers.Repository, pol providers
 		c.To.Mode, c.To.MutablePatterns = providers.ModePartial, ex
 	}
 	c.Writes = 1
-	c.Handle = fix{Project: r.Scope, ProjectID: h.ProjectID, Repo: r.Name, Rule: want, Allowed: allowed}
 	return c, nil
-}
-
-// fixOf rebuilds the handle of a change read back from a spooled plan. A
-// project id not seen while planning is looked up again by Apply.
-func (p *Provider) fixOf(ch providers.Change) (fix, bool) {
-	p.planMu.Lock()
-	allowed, ok := p.planned, p.didPlan
-	p.planMu.Unlock()
-	if !ok || ch.Kind != providers.KindHarbor || ch.Target != "project-rule" || ch.Scope == "" {
-		return fix{}, false
-	}
-	f := fix{Project: ch.Scope, Repo: ch.Repository, Rule: desiredRule(expressible(allowed)), Allowed: allowed}
-	if id, ok := p.projectIDs.Load(ch.Scope); ok {
-		f.ProjectID = id.(int64)
-	}
-	return f, true
 }
 
 func (p *Provider) lock(project string) *sync.Mutex {
@@ -334,17 +309,11 @@ func (p *Provider) lock(project string) *sync.Mutex {
 // else a POST. Repositories of one project therefore cost one write.
 func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.Observer) (providers.Result, error) {
 	res := providers.Result{Change: ch}
-	if ch.Noop {
-		res.After, res.Verified = ch.From, true
-		return res, nil
+	ref, err := providers.RefOf[Ref](ch, providers.KindHarbor)
+	if err != nil {
+		return res, err
 	}
-	f, ok := ch.Handle.(fix)
-	if !ok {
-		f, ok = p.fixOf(ch)
-	}
-	if !ok {
-		return res, fmt.Errorf("harbor %s: change for %s/%s was not planned by this adapter", p.name, ch.Scope, ch.Repository)
-	}
+	f := fix{Ref: ref, Rule: desiredRule(expressible(ref.Allowed))}
 	c, err := p.client()
 	if err != nil {
 		return res, err
@@ -359,13 +328,15 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 		}
 		f.ProjectID = sh.ID
 	}
-	rules, err := p.rules(ctx, c, f.ProjectID)
-	if err != nil {
-		return res, fmt.Errorf("project %s: read immutable tag rules before writing: %w", f.Project, err)
-	}
 	var werr error
-	if !satisfied(rules, f.Allowed) {
-		res.Writes, werr = p.write(ctx, c, ch, f, rules, o)
+	if !ch.Noop {
+		rules, err := p.rules(ctx, c, f.ProjectID)
+		if err != nil {
+			return res, fmt.Errorf("project %s: read immutable tag rules before writing: %w", f.Project, err)
+		}
+		if !satisfied(rules, f.Allowed) {
+			res.Writes, werr = p.write(ctx, c, ch, f, rules, o)
+		}
 	}
 	after, err := p.rules(ctx, c, f.ProjectID)
 	if err != nil {
@@ -374,12 +345,18 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 		}
 		return res, fmt.Errorf("project %s: immutable tag rules: %w: %w", f.Project, providers.ErrReadBack, err)
 	}
-	res.After = evaluate(after, f.Repo)
+	res.After = evaluate(after, f.Repository)
 	res.Verified = res.After.Satisfies(f.Allowed)
 	if !res.Verified && werr != nil {
 		return res, werr
 	}
 	return res, nil
+}
+
+// fix is a change's Ref with the rule it adds.
+type fix struct {
+	Ref
+	Rule rule
 }
 
 // write re-enables an identical disabled rule or creates the rule. A 409

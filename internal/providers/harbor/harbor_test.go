@@ -2,6 +2,7 @@ package harbor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -553,31 +554,39 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 }
 
-// A fix plan is spooled to disk without handles: Apply rebuilds the rule
-// from the change and the policy Plan saw, and reuses the project ids seen
-// while planning instead of looking them up again.
-func TestApplyWithoutHandle(t *testing.T) {
+// A fix plan is spooled to disk: Apply works from the change's Ref alone,
+// derives the rule from the allow-list Plan saw, and reuses the project id
+// the listing saw instead of looking it up again. Another adapter
+// instance (one that planned nothing) applies it the same way.
+func TestApplyFromSpooledChange(t *testing.T) {
 	e := setup(t, setupOpts{})
 	seed(t, e.s)
 	c, _ := testutil.Scan(t, e.p)
-	bare := func(ch providers.Change) providers.Change { ch.Handle = nil; return ch }
-
-	other := setup(t, setupOpts{})
-	planned := planAll(t, e.p, c, providers.FixPolicy{MutableTagsAllowed: []string{"dev-*"}}, "library/nginx")
-	if _, err := other.p.Apply(t.Context(), bare(planned[0]), &testutil.Observer{}); err == nil {
-		t.Fatal("an adapter that planned nothing applied a change without a handle")
+	bare := func(ch providers.Change) providers.Change {
+		b, err := json.Marshal(ch)
+		testutil.Must(t, err)
+		var out providers.Change
+		testutil.Must(t, json.Unmarshal(b, &out))
+		return out
 	}
-
-	e.s.Calls().Reset()
-	r, err := e.p.Apply(t.Context(), bare(planned[0]), &testutil.Observer{})
+	planned := planAll(t, e.p, c, providers.FixPolicy{MutableTagsAllowed: []string{"dev-*"}}, "library/nginx")
+	noRef := bare(planned[0])
+	noRef.Ref = nil
+	if _, err := e.p.Apply(t.Context(), noRef, &testutil.Observer{}); !errors.Is(err, providers.ErrBadRef) {
+		t.Fatalf("Apply of a change without a ref: %v, want ErrBadRef", err)
+	}
+	other := setup(t, setupOpts{})
+	seed(t, other.s)
+	other.s.Calls().Reset()
+	r, err := other.p.Apply(t.Context(), bare(planned[0]), &testutil.Observer{})
 	testutil.Must(t, err)
 	if !r.Verified || r.Writes != 1 || r.After.Mode != providers.ModePartial {
 		t.Fatalf("apply without handle: %+v", r)
 	}
-	if n := e.s.Calls().Get("getProject"); n != 0 {
+	if n := other.s.Calls().Get("getProject"); n != 0 {
 		t.Errorf("%d project lookups; the id seen while planning should be reused", n)
 	}
-	rs := e.s.Rules("library")
+	rs := other.s.Rules("library")
 	last := rs[len(rs)-1]
 	if last.TagSelectors[0].Decoration != "excludes" || last.TagSelectors[0].Pattern != "dev-*" {
 		t.Errorf("rule written %+v, want excludes dev-* (the policy's allow-list)", last.TagSelectors[0])

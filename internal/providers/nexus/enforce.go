@@ -27,6 +27,15 @@ var readOnly = []string{"url", "format", "type", "size"}
 // allows "latest" itself. Nexus can keep no other tag mutable.
 func keepLatest(allowed []string) bool { return slices.Contains(allowed, "latest") }
 
+// Ref is the target of a Nexus change (providers.Change.Ref): the Docker
+// hosted repository whose deployment policy covers every image in it (the
+// change's scope), and the tags that may stay mutable: ["latest"] when the
+// fix sets latestPolicy.
+type Ref struct {
+	Repository string   `json:"repository"`
+	Allowed    []string `json:"allowed,omitempty"`
+}
+
 func (p *Provider) lock(repo string) *sync.Mutex {
 	m, _ := p.locks.LoadOrStore(repo, &sync.Mutex{})
 	return m.(*sync.Mutex)
@@ -40,9 +49,16 @@ func (p *Provider) Plan(_ context.Context, r providers.Repository, pol providers
 	c := providers.Change{Provider: p.name, Kind: Kind, Scope: r.Scope, Repository: r.Name, URI: r.URI, From: r.Immutability}
 	if r.Immutability.Satisfies(allowed) {
 		c.Noop, c.To, c.Action = true, r.Immutability, "none: the repository already satisfies the policy"
-		return c, nil
+		return c, providers.SetRef(&c, Ref{Repository: r.Scope, Allowed: allowed})
 	}
 	latest := keepLatest(allowed)
+	ref := Ref{Repository: r.Scope}
+	if latest {
+		ref.Allowed = []string{"latest"}
+	}
+	if err := providers.SetRef(&c, ref); err != nil {
+		return c, err
+	}
 	c.Target = target
 	c.Writes = 1
 	c.To = providers.Immutability{Mode: providers.ModeImmutable, Native: "writePolicy=ALLOW_ONCE, latestPolicy=false"}
@@ -78,32 +94,29 @@ func accepted(pol providers.FixPolicy) bool { return pol.AcceptImmutableAllowed 
 // reports it, and the result says so when it does not.
 func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.Observer) (providers.Result, error) {
 	res := providers.Result{Change: ch}
-	if ch.Noop {
-		res.After, res.Verified = ch.From, true
-		return res, nil
+	ref, err := providers.RefOf[Ref](ch, Kind)
+	if err != nil {
+		return res, err
 	}
-	if ch.Kind != Kind || ch.Target != target || ch.Scope == "" {
-		return res, fmt.Errorf("nexus %s: change for %s/%s was not planned by this adapter", p.name, ch.Scope, ch.Repository)
-	}
-	latest := ch.To.Mode == providers.ModePartial && slices.Equal(ch.To.MutablePatterns, []string{"latest"})
-	allowed := []string(nil)
-	if latest {
-		allowed = []string{"latest"}
-	}
+	repo, allowed := ref.Repository, ref.Allowed
+	latest := slices.Equal(allowed, []string{"latest"})
 	c, err := p.client()
 	if err != nil {
 		return res, err
 	}
-	mu := p.lock(ch.Scope)
+	mu := p.lock(repo)
 	mu.Lock()
 	defer mu.Unlock()
-	m, err := p.settings(ctx, c, ch.Scope)
-	if err != nil {
-		return res, fmt.Errorf("repository %s: read settings before writing: %w", ch.Scope, err)
+	var m map[string]any
+	if !ch.Noop {
+		if m, err = p.settings(ctx, c, repo); err != nil {
+			return res, fmt.Errorf("repository %s: read settings before writing: %w", repo, err)
+		}
 	}
 	before := evaluate(m)
 	var werr error
 	switch {
+	case ch.Noop:
 	case before.Satisfies(allowed):
 		// Already as wanted (an earlier change of the same repository),
 		// or stricter: latestPolicy is never switched on where latest is
@@ -112,11 +125,14 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 		// Read-only is stricter than ALLOW_ONCE: never loosen it.
 	default:
 		res.Writes = 1
-		werr = p.put(ctx, c, ch, m, before, latest, o)
+		werr = p.put(ctx, c, ch, repo, m, before, latest, o)
 	}
-	after, err := p.settings(ctx, c, ch.Scope)
+	after, err := p.settings(ctx, c, repo)
 	if err != nil {
-		return res, errors.Join(werr, fmt.Errorf("repository %s: read back settings: %w", ch.Scope, err))
+		if werr == nil {
+			return res, fmt.Errorf("repository %s: read back settings: %w: %w", repo, providers.ErrReadBack, err)
+		}
+		return res, errors.Join(werr, fmt.Errorf("repository %s: read back settings: %w", repo, err))
 	}
 	res.After = evaluate(after)
 	st, _ := after["storage"].(map[string]any)
@@ -159,7 +175,7 @@ func nativePolicy(m map[string]any) string {
 	return wp
 }
 
-func (p *Provider) put(ctx context.Context, c *httpapi.Client, ch providers.Change, m map[string]any, before providers.Immutability, latest bool, o providers.Observer) error {
+func (p *Provider) put(ctx context.Context, c *httpapi.Client, ch providers.Change, repo string, m map[string]any, before providers.Immutability, latest bool, o providers.Observer) error {
 	body := make(map[string]any, len(m))
 	for k, v := range m {
 		if !slices.Contains(readOnly, k) {
@@ -174,17 +190,17 @@ func (p *Provider) put(ctx context.Context, c *httpapi.Client, ch providers.Chan
 	ns["writePolicy"] = policyAllowOnce
 	ns["latestPolicy"] = latest
 	body["storage"] = ns
-	path := settingsPath(ch.Scope)
-	rec := providers.WriteRecord{Call: "PUT " + path, Target: ch.Scope, Before: before.Native,
+	path := settingsPath(repo)
+	rec := providers.WriteRecord{Call: "PUT " + path, Target: repo, Before: before.Native,
 		After: "writePolicy=ALLOW_ONCE, latestPolicy=" + strconv.FormatBool(latest)}
 	_, err := c.Do(ctx, httpapi.Request{Method: http.MethodPut, Path: path, Body: body})
 	if err != nil {
-		err = fmt.Errorf("repository %s: update deployment policy: %w", ch.Scope, err)
+		err = fmt.Errorf("repository %s: update deployment policy: %w", repo, err)
 		rec.Err = err.Error()
 	}
 	if o != nil {
 		o.Write(ch, rec)
 	}
-	p.log.Info("nexus write policy write", "repository", ch.Scope, "ok", err == nil)
+	p.log.Info("nexus write policy write", "repository", repo, "ok", err == nil)
 	return err
 }

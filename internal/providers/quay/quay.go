@@ -364,44 +364,36 @@ func evaluate(orgPolicies, repoPolicies []policy) providers.Immutability {
 	return providers.Immutability{Mode: providers.ModeMutable, Native: "no immutability policy"}
 }
 
-// fix is the Change.Handle of a planned fix.
-type fix struct {
-	Org       bool
-	Namespace string
-	Repo      string
+// Ref is the target of a Quay change (providers.Change.Ref): the
+// repository, whether its namespace is an organisation (the policy is then
+// written once for the whole organisation), and the allowed patterns an
+// inverted policy leaves mutable.
+type Ref struct {
+	Org        bool     `json:"org,omitempty"`
+	Namespace  string   `json:"namespace"`
+	Repository string   `json:"repository"`
+	Allowed    []string `json:"allowed,omitempty"`
 }
 
-// fixOf rebuilds the handle Plan set from the change's own fields.
-func fixOf(ch providers.Change) (fix, bool) {
-	if ch.Scope == "" || ch.Repository == "" || (ch.Target != "" && ch.Target != "organization-policy") {
-		return fix{}, false
-	}
-	return fix{Org: ch.Target == "organization-policy", Namespace: ch.Scope, Repo: ch.Repository}, true
-}
-
-func (f fix) path() string {
+func (f Ref) path() string {
 	if f.Org {
 		return orgPolicyPath(f.Namespace)
 	}
-	return repoPolicyPath(f.Namespace, f.Repo)
+	return repoPolicyPath(f.Namespace, f.Repository)
 }
 
-func (f fix) target() string {
+func (f Ref) target() string {
 	if f.Org {
 		return f.Namespace
 	}
-	return f.Namespace + "/" + f.Repo
+	return f.Namespace + "/" + f.Repository
 }
 
 // Plan says which universal policy Apply would create. It trusts the
 // listing's immutability; Apply re-reads before writing.
 func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol providers.FixPolicy) (providers.Change, error) {
 	c := providers.Change{Provider: p.name, Kind: providers.KindQuay, Scope: r.Scope, Repository: r.Name, URI: r.URI, From: r.Immutability}
-	switch r.Mode {
-	case providers.ModeImmutable:
-		c.Noop, c.To, c.Action = true, r.Immutability, "none: every tag is already immutable"
-		return c, nil
-	case providers.ModeUnsupported:
+	if r.Mode == providers.ModeUnsupported {
 		return c, &providers.APIError{Class: providers.ErrUnsupported,
 			Message: fmt.Sprintf("%s/%s cannot be fixed: %s", r.Scope, r.Name, noteUnsupported)}
 	}
@@ -416,7 +408,14 @@ func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol provide
 			return c, err
 		}
 	}
-	f := fix{Org: org, Namespace: r.Scope, Repo: r.Name}
+	f := Ref{Org: org, Namespace: r.Scope, Repository: r.Name, Allowed: allowedPatterns(pol.MutableTagsAllowed)}
+	if err := providers.SetRef(&c, f); err != nil {
+		return c, err
+	}
+	if r.Mode == providers.ModeImmutable {
+		c.Noop, c.To, c.Action = true, r.Immutability, "none: every tag is already immutable"
+		return c, nil
+	}
 	body := `{"tagPattern": ".*", "tagPatternMatches": true}`
 	c.To = providers.Immutability{Mode: providers.ModeImmutable, Native: "universal policy .*"}
 	if allowed := allowedPatterns(pol.MutableTagsAllowed); len(allowed) > 0 {
@@ -431,7 +430,7 @@ func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol provide
 	} else {
 		c.Action = fmt.Sprintf("POST %s %s", f.path(), body)
 	}
-	c.Writes, c.Handle = 1, f
+	c.Writes = 1
 	return c, nil
 }
 
@@ -445,18 +444,9 @@ func (p *Provider) lock(key string) *sync.Mutex {
 // then reads the repository's effective immutability back.
 func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.Observer) (providers.Result, error) {
 	res := providers.Result{Change: ch}
-	if ch.Noop {
-		res.After, res.Verified = ch.From, ch.From.Mode == providers.ModeImmutable
-		return res, nil
-	}
-	f, ok := ch.Handle.(fix)
-	if !ok {
-		// A plan read back from its spool has no handle; the change itself
-		// says everything the handle did.
-		f, ok = fixOf(ch)
-	}
-	if !ok || ch.Kind != providers.KindQuay {
-		return res, fmt.Errorf("quay %s: change for %s/%s was not planned by this adapter", p.name, ch.Scope, ch.Repository)
+	f, err := providers.RefOf[Ref](ch, providers.KindQuay)
+	if err != nil {
+		return res, err
 	}
 	c, err := p.client()
 	if err != nil {
@@ -466,19 +456,21 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 	mu.Lock()
 	defer mu.Unlock()
 
-	existing, off, err := policies(ctx, c, f.path())
-	switch {
-	case err != nil:
-		return res, fmt.Errorf("%s: read immutability policies before writing: %w", f.target(), err)
-	case off:
-		return res, &providers.APIError{Class: providers.ErrUnsupported, Status: http.StatusNotFound,
-			Message: fmt.Sprintf("%s: %s", f.target(), noteUnsupported)}
-	}
-	allowed := allowedPatterns(ch.To.MutablePatterns)
+	allowed := f.Allowed
 	var werr error
-	if !satisfied(evaluate(existing, nil), allowed) {
-		werr = p.create(ctx, c, ch, f, existing, allowed, o)
-		res.Writes = 1
+	if !ch.Noop {
+		existing, off, err := policies(ctx, c, f.path())
+		switch {
+		case err != nil:
+			return res, fmt.Errorf("%s: read immutability policies before writing: %w", f.target(), err)
+		case off:
+			return res, &providers.APIError{Class: providers.ErrUnsupported, Status: http.StatusNotFound,
+				Message: fmt.Sprintf("%s: %s", f.target(), noteUnsupported)}
+		}
+		if !satisfied(evaluate(existing, nil), allowed) {
+			werr = p.create(ctx, c, ch, f, existing, allowed, o)
+			res.Writes = 1
+		}
 	}
 	after, err := p.verify(ctx, c, f)
 	if err != nil {
@@ -516,7 +508,7 @@ func satisfied(im providers.Immutability, allowed []string) bool {
 // that level (Quay refuses a second policy with the same tagPattern), and
 // reports the write: the universal policy, or with allowed patterns the
 // inverted policy that leaves only them mutable.
-func (p *Provider) create(ctx context.Context, c *httpapi.Client, ch providers.Change, f fix, existing []policy, allowed []string, o providers.Observer) error {
+func (p *Provider) create(ctx context.Context, c *httpapi.Client, ch providers.Change, f Ref, existing []policy, allowed []string, o providers.Observer) error {
 	candidates, matches := fixPatterns, true
 	if len(allowed) > 0 {
 		re := allowedRegex(allowed)
@@ -556,7 +548,7 @@ func (p *Provider) create(ctx context.Context, c *httpapi.Client, ch providers.C
 }
 
 // verify re-reads the policies that decide the repository's immutability.
-func (p *Provider) verify(ctx context.Context, c *httpapi.Client, f fix) (providers.Immutability, error) {
+func (p *Provider) verify(ctx context.Context, c *httpapi.Client, f Ref) (providers.Immutability, error) {
 	var orgPolicies []policy
 	if f.Org {
 		ps, off, err := policies(ctx, c, orgPolicyPath(f.Namespace))
@@ -568,7 +560,7 @@ func (p *Provider) verify(ctx context.Context, c *httpapi.Client, f fix) (provid
 		}
 		orgPolicies = ps
 	}
-	im := p.readRepo(ctx, c, f.Namespace, f.Repo, f.Org, orgPolicies)
+	im := p.readRepo(ctx, c, f.Namespace, f.Repository, f.Org, orgPolicies)
 	if im.Mode == providers.ModeUnknown {
 		return im, errors.New(im.Error)
 	}
