@@ -19,8 +19,8 @@ var planSortLimit = 10000
 // enforcers (one per provider) and the shared targets already counted stay
 // in memory.
 //
-// A change read back from the spool has no Handle: adapters re-derive what
-// they need from the change itself (a handle is only a shortcut).
+// A change read back from the spool is the change as planned, Ref
+// included: Apply works from the Ref alone, so nothing is lost on disk.
 type Plan struct {
 	mu        sync.Mutex
 	spool     *Spool[plannedEntry]

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -47,7 +48,7 @@ func change(provider, scope, repo string) providers.Change {
 	return providers.Change{Provider: provider, Kind: providers.KindHarbor, Scope: scope, Repository: repo,
 		From:   providers.Immutability{Mode: providers.ModeMutable, MutablePatterns: []string{"*"}},
 		To:     providers.Immutability{Mode: providers.ModePartial, MutablePatterns: []string{"dev-*"}, Native: "rule"},
-		Action: "POST rule", Writes: 1, Handle: "in-memory only"}
+		Action: "POST rule", Writes: 1, Ref: json.RawMessage(`{"project":"` + scope + `","allowed":["dev-*"]}`)}
 }
 
 func TestPlanKeepsChangesOnDiskSortedWithTheirEnforcer(t *testing.T) {
@@ -83,10 +84,10 @@ func TestPlanKeepsChangesOnDiskSortedWithTheirEnforcer(t *testing.T) {
 		if pc.Enforcer != wantEnf {
 			t.Errorf("%s: enforcer of the wrong provider", pc.FindingID)
 		}
-		if pc.Change.Handle != nil {
-			t.Errorf("%s: a handle survived the spool: %v", pc.FindingID, pc.Change.Handle)
-		}
 		c := pc.Change
+		if want := `{"project":"` + c.Scope + `","allowed":["dev-*"]}`; string(c.Ref) != want {
+			t.Errorf("%s: ref after the spool is %s, want %s", pc.FindingID, c.Ref, want)
+		}
 		if c.To.Mode != providers.ModePartial || len(c.To.MutablePatterns) != 1 || c.From.MutablePatterns[0] != "*" || c.Action != "POST rule" || c.Writes != 1 {
 			t.Errorf("%s: fields lost in the spool: %+v", pc.FindingID, c)
 		}

@@ -218,15 +218,11 @@ type Change struct {
 	HeldBack string `json:"held_back,omitempty"`
 	// Ref is what Apply writes to, in the adapter's own terms: a struct
 	// the adapter package defines (ecr.Ref, harbor.Ref, ...), stored by
-	// SetRef and read by RefOf. It is the whole target: Apply needs
-	// nothing else but its own client, so a plan read back from its
-	// spool, or from a journal, applies as planned. It holds ids, names,
-	// URLs and patterns, never a secret. Reports do not show it.
+	// SetRef and read by RefOf. With Noop and To it is all Apply uses
+	// besides its own client, so a plan read back from the fix engine's
+	// spool applies as planned. It holds ids, names, URLs and patterns,
+	// never a secret (the spool is on disk). Reports do not show it.
 	Ref json.RawMessage `json:"ref,omitempty"`
-	// Handle is adapter-private data for Apply, a shortcut only: a fix plan
-	// is spooled to disk without it, so Apply must be able to rebuild what
-	// it needs from the other fields.
-	Handle any `json:"-"`
 }
 
 // WriteRecord describes one write call as it is made, for the journal.
@@ -272,8 +268,8 @@ type Enforcer interface {
 	// No-op contract, the same for every kind: Apply of a Change with Noop
 	// set makes no write (Result.Writes is 0, o sees no Write); it reads
 	// the setting back like any Apply, Result.After is what it read and
-	// Verified is true when that still satisfies the plan. An error means
-	// the setting could not be read (ErrReadBack). Plan-only kinds, whose
+	// Verified is true when that still satisfies the plan; an error means
+	// it could not be read. Plan-only kinds, whose
 	// changes are always held back, keep this contract for no-ops too.
 	// internal/providers/providertest checks both against each adapter's
 	// emulator.

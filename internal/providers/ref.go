@@ -14,8 +14,8 @@ var ErrBadRef = errors.New("the change has no usable ref")
 
 // SetRef stores t, the adapter's own description of what a change writes
 // to, in c.Ref. t is a struct of ids, names, URLs and patterns: the plan
-// is spooled to disk and journaled, so it must never hold a client, a
-// token or any other secret.
+// is spooled to disk, so it must never hold a client, a token or any
+// other secret.
 func SetRef[T any](c *Change, t T) error {
 	b, err := json.Marshal(t)
 	if err != nil {

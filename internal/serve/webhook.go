@@ -276,8 +276,8 @@ func (s *Service) webhookJournal() (*audit.Journal, error) {
 }
 
 // tagLockEnforcer lets the Fixer (journal, read-back, records) drive a
-// TagLocker: Change.Target is "tag <name>" (the change passes through the
-// plan's spool, which keeps no Handle).
+// TagLocker: Change.Target is "tag <name>", which survives the plan's
+// spool like every field of a change.
 type tagLockEnforcer struct{ l TagLocker }
 
 func (t tagLockEnforcer) Plan(context.Context, providers.Repository, providers.FixPolicy) (providers.Change, error) {

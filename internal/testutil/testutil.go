@@ -10,6 +10,7 @@ package testutil
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"sort"
@@ -325,4 +326,20 @@ func Tap(base http.RoundTripper, check func(req *http.Request, reqBody []byte, r
 		check(req, reqBody, resp, respBody)
 		return resp, nil
 	})
+}
+
+// Spooled is c as the fix engine reads it back from its plan's spool:
+// through JSON, so only what is serialised (the Ref above all) reaches
+// Apply.
+func Spooled(t testing.TB, c providers.Change) providers.Change {
+	t.Helper()
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatalf("encode the change: %v", err)
+	}
+	var out providers.Change
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("decode the change: %v", err)
+	}
+	return out
 }

@@ -274,7 +274,10 @@ func (p *Provider) Apply(ctx context.Context, c providers.Change, o providers.Ob
 	obs := &syncObserver{o: o}
 	start := p.now()
 	var st loopStats
-	loopErr := p.lockLoop(ctx, r, c, obs, &st)
+	var loopErr error
+	if !c.Noop {
+		loopErr = p.lockLoop(ctx, r, c, obs, &st)
+	}
 	res.Writes = st.locked.Load()
 	if ctx.Err() != nil {
 		return res, fmt.Errorf("registry %s: repository %s: lock loop interrupted after %d locks (run again to resume): %w",

@@ -14,6 +14,7 @@ import (
 	afemu "github.com/immutag/immutag/internal/emulator/artifactory"
 	"github.com/immutag/immutag/internal/providers"
 	"github.com/immutag/immutag/internal/providers/httpapi"
+	"github.com/immutag/immutag/internal/testutil"
 )
 
 type collector struct {
@@ -127,7 +128,7 @@ func TestPlanPrintsPermissionChangeAndApplyRefuses(t *testing.T) {
 		t.Errorf("plan %+v: want a held-back change with no write", ch)
 	}
 	calls := d.Calls().Snapshot()
-	ch.Handle = nil
+	ch = testutil.Spooled(t, ch)
 	_, err = p.Apply(ctx, ch, nil)
 	if !errors.Is(err, ErrPlanOnly) || !errors.Is(err, providers.ErrUnsupported) {
 		t.Fatalf("apply: %v, want ErrPlanOnly", err)

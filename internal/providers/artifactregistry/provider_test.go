@@ -477,7 +477,7 @@ func TestPlanWithoutHandle(t *testing.T) {
 	if ch.Noop || ch.From.Mode != providers.ModeMutable || s.Calls().Get("GetRepository") != 1 {
 		t.Fatalf("plan %+v", ch)
 	}
-	ch.Handle = nil
+	ch = testutil.Spooled(t, ch)
 	res, err := p.Apply(t.Context(), ch, nil)
 	testutil.Must(t, err)
 	if !res.Verified {

@@ -426,7 +426,7 @@ func (p *Provider) scopeAt(ctx context.Context, account, region string) (*scope,
 }
 
 // scopeFor returns the scope behind a handle, or looks it up by name when
-// the handle did not survive (e.g. a plan rebuilt from a report).
+// the repository did not come from the listing (a webhook, the ledger).
 func (p *Provider) scopeFor(ctx context.Context, handle any, name string) (*scope, error) {
 	if s, ok := handle.(*scope); ok && s != nil && s.api != nil {
 		return s, nil

@@ -165,6 +165,13 @@ func (p *Provider) Apply(ctx context.Context, c providers.Change, o providers.Ob
 		p.mu.Unlock()
 		return providers.Result{Change: c}, errors.New("repository not found: " + c.Repository)
 	}
+	if c.Noop {
+		// The no-op contract of providers.Enforcer: no write, the setting
+		// read back.
+		after := target.Immutability
+		p.mu.Unlock()
+		return providers.Result{Change: c, Verified: after.Mode == providers.ModeImmutable, After: after}, nil
+	}
 	before := target.Immutability
 	if !p.BreakVerify {
 		target.Immutability = c.To

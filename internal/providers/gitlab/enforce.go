@@ -107,7 +107,7 @@ func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol provide
 	c := providers.Change{Provider: p.name, Kind: Kind, Scope: r.Scope, Repository: r.Name, URI: r.URI, From: r.Immutability, Target: target}
 	if r.Immutability.Satisfies(allowed) {
 		c.Noop, c.To, c.Action, c.Target = true, r.Immutability, "none: the repository already satisfies the policy", ""
-		return c, nil
+		return c, providers.SetRef(&c, Ref{Project: r.Scope, Allowed: allowed})
 	}
 	keep := allowed
 	pats, to, err := desired(keep)
@@ -141,7 +141,9 @@ func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol provide
 		"immutable rule(s) covering every repository of the project, present and future; needs GitLab Ultimate and the Owner role; "+
 		"pushes see it within the registry token lifetime (up to 15 minutes on GitLab.com)",
 		r.Scope, strings.Join(quoteAll(add), ", "))
-	c.Handle = fix{Project: r.Scope, Allowed: keep}
+	if err := providers.SetRef(&c, Ref{Project: r.Scope, Allowed: keep}); err != nil {
+		return c, err
+	}
 	if n := len(rules) + len(add); n > maxRulesPerProject {
 		c.HeldBack = fmt.Sprintf("project %s has %d protection tag rules and the fix needs %d more; GitLab allows %d per project (immutable and protection rules together): remove or merge rules first",
 			r.Scope, len(rules), len(add), maxRulesPerProject)
@@ -159,23 +161,13 @@ func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol provide
 	return c, nil
 }
 
-// fix is the Change.Handle of a planned fix.
-type fix struct {
-	Project string
-	Allowed []string
-}
-
-// fixOf rebuilds a fix from a spooled change: the patterns follow from the
-// policy, which the change's To records as its mutable patterns.
-func fixOf(ch providers.Change) (fix, bool) {
-	if ch.Kind != Kind || ch.Target != target || ch.Scope == "" {
-		return fix{}, false
-	}
-	allowed := slices.Clone(ch.To.MutablePatterns)
-	if ch.To.Mode == providers.ModeImmutable {
-		allowed = nil
-	}
-	return fix{Project: ch.Scope, Allowed: allowed}, true
+// Ref is the target of a GitLab change (providers.Change.Ref): the project
+// whose protection tag rules cover the repository, and the allowed tags
+// the immutable rules leave out. Apply derives the rule patterns from
+// Allowed again (desired), so what it writes is what Plan printed.
+type Ref struct {
+	Project string   `json:"project"`
+	Allowed []string `json:"allowed,omitempty"`
 }
 
 // Apply re-reads the project's rules and creates the missing immutable
@@ -183,18 +175,7 @@ func fixOf(ch providers.Change) (fix, bool) {
 // the rules back until the new ones are visible.
 func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.Observer) (providers.Result, error) {
 	res := providers.Result{Change: ch}
-	if ch.Noop {
-		res.After, res.Verified = ch.From, true
-		return res, nil
-	}
-	f, ok := ch.Handle.(fix)
-	if !ok {
-		f, ok = fixOf(ch)
-	}
-	if !ok {
-		return res, fmt.Errorf("gitlab %s: change for %s/%s was not planned by this adapter", p.name, ch.Scope, ch.Repository)
-	}
-	pats, _, err := desired(f.Allowed)
+	f, err := providers.RefOf[Ref](ch, Kind)
 	if err != nil {
 		return res, err
 	}
@@ -205,22 +186,10 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 	mu := p.lock(f.Project)
 	mu.Lock()
 	defer mu.Unlock()
-	rules, err := p.rules(ctx, c, f.Project)
-	if err != nil {
-		return res, fmt.Errorf("project %s: read protection tag rules before writing: %w", f.Project, err)
-	}
 	var werr error
-	if !evaluate(rules).Satisfies(f.Allowed) {
-		add := missing(rules, pats)
-		if len(rules)+len(add) > maxRulesPerProject {
-			return res, fmt.Errorf("%w: project %s has %d protection tag rules and the fix needs %d more; GitLab allows %d",
-				ErrCannotExpress, f.Project, len(rules), len(add), maxRulesPerProject)
-		}
-		for _, pat := range add {
-			res.Writes++
-			if werr = p.create(ctx, c, ch, f.Project, pat, o); werr != nil {
-				break
-			}
+	if !ch.Noop {
+		if werr, err = p.write(ctx, c, ch, f, &res, o); err != nil {
+			return res, err
 		}
 	}
 	var after []rule
@@ -231,7 +200,7 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 		}
 		res.After = evaluate(after)
 		res.Verified = res.After.Satisfies(f.Allowed)
-		if res.Verified || werr != nil || attempt+1 >= readBackAttempts {
+		if res.Verified || werr != nil || res.Writes == 0 || attempt+1 >= readBackAttempts {
 			break
 		}
 		if err := sleep(ctx, readBackWait); err != nil {
@@ -248,6 +217,35 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 		res.After.Note = joinNote(res.After.Note, "GitLab applies rule changes to pushes within the registry token lifetime (up to 15 minutes on GitLab.com)")
 	}
 	return res, nil
+}
+
+// write creates the immutable rules the project still lacks. err stops
+// Apply before any read-back (the rules could not be read, or the fix does
+// not fit); werr is a failed write, after which the rules are read back.
+func (p *Provider) write(ctx context.Context, c *gl.Client, ch providers.Change, f Ref, res *providers.Result, o providers.Observer) (werr, err error) {
+	pats, _, err := desired(f.Allowed)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := p.rules(ctx, c, f.Project)
+	if err != nil {
+		return nil, fmt.Errorf("project %s: read protection tag rules before writing: %w", f.Project, err)
+	}
+	if evaluate(rules).Satisfies(f.Allowed) {
+		return nil, nil
+	}
+	add := missing(rules, pats)
+	if len(rules)+len(add) > maxRulesPerProject {
+		return nil, fmt.Errorf("%w: project %s has %d protection tag rules and the fix needs %d more; GitLab allows %d",
+			ErrCannotExpress, f.Project, len(rules), len(add), maxRulesPerProject)
+	}
+	for _, pat := range add {
+		res.Writes++
+		if werr = p.create(ctx, c, ch, f.Project, pat, o); werr != nil {
+			return werr, nil
+		}
+	}
+	return nil, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -13,6 +13,7 @@ import (
 	"github.com/immutag/immutag/internal/emulator"
 	glemu "github.com/immutag/immutag/internal/emulator/gitlab"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/testutil"
 )
 
 type collector struct {
@@ -187,8 +188,8 @@ func TestFixMakesOverwriteFail(t *testing.T) {
 			if ch.Noop || ch.Writes < 1 || !strings.Contains(ch.Action, "createContainerProtectionTagRule") {
 				t.Fatalf("plan %+v", ch)
 			}
-			// The plan is spooled without its handle.
-			ch.Handle = nil
+			// The plan is spooled to disk: Apply gets it through JSON.
+			ch = testutil.Spooled(t, ch)
 			var rec recorder
 			res, err := p.Apply(ctx, ch, &rec)
 			if err != nil {
@@ -298,7 +299,7 @@ func TestInexpressibleAllowedIsHeldBack(t *testing.T) {
 	if err != nil || ch.HeldBack != "" || !strings.Contains(ch.Action, "accepted") {
 		t.Fatalf("accepted plan %+v, %v", ch, err)
 	}
-	ch.Handle = nil
+	ch = testutil.Spooled(t, ch)
 	if res, err := p.Apply(ctx, ch, nil); err != nil || !res.Verified {
 		t.Fatalf("apply %+v, %v", res, err)
 	}
@@ -387,7 +388,7 @@ func TestDemoFixedClean(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", r.Name, err)
 		}
-		ch.Handle = nil
+		ch = testutil.Spooled(t, ch)
 		if _, err := p.Apply(ctx, ch, nil); err != nil {
 			t.Fatalf("%s: %v", r.Name, err)
 		}

@@ -2,7 +2,6 @@ package harbor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -562,31 +561,29 @@ func TestApplyFromSpooledChange(t *testing.T) {
 	e := setup(t, setupOpts{})
 	seed(t, e.s)
 	c, _ := testutil.Scan(t, e.p)
-	bare := func(ch providers.Change) providers.Change {
-		b, err := json.Marshal(ch)
-		testutil.Must(t, err)
-		var out providers.Change
-		testutil.Must(t, json.Unmarshal(b, &out))
-		return out
-	}
+	bare := func(ch providers.Change) providers.Change { return testutil.Spooled(t, ch) }
 	planned := planAll(t, e.p, c, providers.FixPolicy{MutableTagsAllowed: []string{"dev-*"}}, "library/nginx")
 	noRef := bare(planned[0])
 	noRef.Ref = nil
 	if _, err := e.p.Apply(t.Context(), noRef, &testutil.Observer{}); !errors.Is(err, providers.ErrBadRef) {
 		t.Fatalf("Apply of a change without a ref: %v, want ErrBadRef", err)
 	}
-	other := setup(t, setupOpts{})
-	seed(t, other.s)
-	other.s.Calls().Reset()
-	r, err := other.p.Apply(t.Context(), bare(planned[0]), &testutil.Observer{})
+	// A fresh adapter instance against the same Harbor: it saw no listing.
+	fresh, err := newProvider(config.Provider{
+		Name: "h", Kind: "harbor", Endpoint: e.hs.URL,
+		Credentials: config.Credentials{UsernameEnv: userEnv, PasswordEnv: passEnv},
+	}, providers.Options{Getenv: testEnv}, nil)
+	testutil.Must(t, err)
+	e.s.Calls().Reset()
+	r, err := fresh.Apply(t.Context(), bare(planned[0]), &testutil.Observer{})
 	testutil.Must(t, err)
 	if !r.Verified || r.Writes != 1 || r.After.Mode != providers.ModePartial {
-		t.Fatalf("apply without handle: %+v", r)
+		t.Fatalf("apply from the spooled change: %+v", r)
 	}
-	if n := other.s.Calls().Get("getProject"); n != 0 {
+	if n := e.s.Calls().Get("getProject"); n != 0 {
 		t.Errorf("%d project lookups; the id seen while planning should be reused", n)
 	}
-	rs := other.s.Rules("library")
+	rs := e.s.Rules("library")
 	last := rs[len(rs)-1]
 	if last.TagSelectors[0].Decoration != "excludes" || last.TagSelectors[0].Pattern != "dev-*" {
 		t.Errorf("rule written %+v, want excludes dev-* (the policy's allow-list)", last.TagSelectors[0])

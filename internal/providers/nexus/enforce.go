@@ -129,9 +129,6 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 	}
 	after, err := p.settings(ctx, c, repo)
 	if err != nil {
-		if werr == nil {
-			return res, fmt.Errorf("repository %s: read back settings: %w: %w", repo, providers.ErrReadBack, err)
-		}
 		return res, errors.Join(werr, fmt.Errorf("repository %s: read back settings: %w", repo, err))
 	}
 	res.After = evaluate(after)

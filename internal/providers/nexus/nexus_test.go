@@ -15,6 +15,7 @@ import (
 	nxemu "github.com/immutag/immutag/internal/emulator/nexus"
 	"github.com/immutag/immutag/internal/providers"
 	"github.com/immutag/immutag/internal/providers/httpapi"
+	"github.com/immutag/immutag/internal/testutil"
 )
 
 type collector struct {
@@ -185,7 +186,7 @@ func TestFixKeepsFieldsAndRefusesOverwrite(t *testing.T) {
 						t.Fatalf("accepted plan %+v, %v", ch, err)
 					}
 				}
-				ch.Handle = nil
+				ch = testutil.Spooled(t, ch)
 				res, err := p.Apply(ctx, ch, &rec)
 				if err != nil {
 					t.Fatal(err)

@@ -208,7 +208,7 @@ func fix(t *testing.T, s Suite) {
 		if c.Noop || c.Action == "" || c.HeldBack == "" || c.Writes != 0 {
 			t.Fatalf("plan-only kind: noop=%v action=%q held back=%q writes=%d, want a held-back change that writes nothing", c.Noop, c.Action, c.HeldBack, c.Writes)
 		}
-		c.Handle = nil
+		c = spooled(t, c)
 		var obs testutil.Observer
 		if res, err := enf.Apply(t.Context(), c, &obs); err == nil || res.Writes != 0 || len(obs.Writes()) != 0 || res.Verified {
 			t.Errorf("Apply of a plan-only change: err=%v writes=%d observer=%v verified=%v, want an error and no write", err, res.Writes, obs.Records(), res.Verified)
@@ -221,8 +221,15 @@ func fix(t *testing.T, s Suite) {
 	if c.To.Mode != providers.ModeImmutable {
 		t.Errorf("plan target mode %s, want immutable", c.To.Mode)
 	}
-	// A plan is spooled to disk without its handle; Apply must not need it.
-	c.Handle = nil
+	// A plan is spooled to disk as JSON: Apply works from what survives,
+	// the Ref above all, and refuses a change without one before any call.
+	c = spooled(t, c)
+	noRef := c
+	noRef.Ref = nil
+	var refused testutil.Observer
+	if res, err := enf.Apply(t.Context(), noRef, &refused); !errors.Is(err, providers.ErrBadRef) || res.Writes != 0 || len(refused.Writes()) != 0 {
+		t.Errorf("Apply of a change without a ref: err=%v writes=%d observer=%v, want ErrBadRef and no write", err, res.Writes, refused.Records())
+	}
 	var obs testutil.Observer
 	res, err := enf.Apply(t.Context(), c, &obs)
 	if err != nil {
@@ -277,7 +284,7 @@ func noop(t *testing.T, s Suite) {
 	if !c.Noop || c.Writes != 0 {
 		t.Fatalf("plan for an immutable repository: noop=%v writes=%d", c.Noop, c.Writes)
 	}
-	c.Handle = nil
+	c = spooled(t, c)
 	var obs testutil.Observer
 	res, err := enf.Apply(t.Context(), c, &obs)
 	if err != nil {
@@ -289,6 +296,17 @@ func noop(t *testing.T, s Suite) {
 	if !res.Verified || res.After.Mode != providers.ModeImmutable {
 		t.Errorf("Apply of a no-op: verified=%v after=%s, want the setting read back", res.Verified, res.After)
 	}
+}
+
+// spooled is c as the fix engine reads it back from its spool: through
+// JSON, so only what is serialised reaches Apply. Plan must have filled
+// the Ref.
+func spooled(t *testing.T, c providers.Change) providers.Change {
+	t.Helper()
+	if len(c.Ref) == 0 {
+		t.Fatalf("Plan returned a change without a Ref (%s of %s/%s)", c.Kind, c.Scope, c.Repository)
+	}
+	return testutil.Spooled(t, c)
 }
 
 // scopeErr lists every scope and returns the first error: from Scopes

@@ -244,7 +244,7 @@ func TestFixOrganisationOnce(t *testing.T) {
 	// Idempotent re-apply: no write at the emulator.
 	before := e.s.Calls().Get("createOrgImmutabilityPolicy")
 	bare := changes[0]
-	bare.Handle = nil // as read back from the fix plan's spool
+	bare = testutil.Spooled(t, bare) // as read back from the fix plan's spool
 	r, err := e.p.Apply(t.Context(), bare, j)
 	testutil.Must(t, err)
 	if r.Writes != 0 || !r.Verified || e.s.Calls().Get("createOrgImmutabilityPolicy") != before {
@@ -278,7 +278,7 @@ func TestFixUserRepository(t *testing.T) {
 	if ch.Target != "" || !strings.Contains(ch.Action, "/api/v1/repository/alice/sandbox/immutabilitypolicy/") {
 		t.Fatalf("plan: %+v", ch)
 	}
-	ch.Handle = nil // as read back from the fix plan's spool
+	ch = testutil.Spooled(t, ch) // as read back from the fix plan's spool
 	r, err := e.p.Apply(t.Context(), ch, &testutil.Observer{})
 	testutil.Must(t, err)
 	if !r.Verified || r.Writes != 1 || e.s.Calls().Get("createRepositoryImmutabilityPolicy") != 1 {
@@ -499,7 +499,7 @@ func TestAllowedTagsStayMutable(t *testing.T) {
 				if tc.allowed != nil && !strings.Contains(ch.Action, `"tagPattern":"latest|dev-.*","tagPatternMatches":false`) {
 					t.Errorf("%s: action %q", k, ch.Action)
 				}
-				ch.Handle = nil // as read back from the plan's spool
+				ch = testutil.Spooled(t, ch) // as read back from the plan's spool
 				changes = append(changes, ch)
 			}
 			for i, r := range testutil.ApplyAll(t, e.p, changes, &testutil.Observer{}) {
