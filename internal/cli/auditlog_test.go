@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	hubemu "github.com/immutag/immutag/internal/emulator/dockerhub"
 	harboremu "github.com/immutag/immutag/internal/emulator/harbor"
 	"github.com/immutag/immutag/internal/ledger"
+	"github.com/immutag/immutag/internal/providers/dockerhub"
 	"github.com/immutag/immutag/internal/providers/harbor"
 )
 
@@ -97,5 +99,75 @@ func TestRecordImportsHarborAuditLog(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d history-not-imported warnings for two repositories, want 1: %+v", n, rep.Warnings)
+	}
+}
+
+// TestRecordImportsDockerHubAuditLog: the same on Docker Hub, where the
+// audit log needs a Team or Business plan.
+func TestRecordImportsDockerHubAuditLog(t *testing.T) {
+	s := hubemu.New()
+	s.AddAccount(hubemu.Account{Identifier: "acme", Secret: "dckr_oat_test", Admin: true})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	old, cur := "sha256:"+strings.Repeat("a", 64), "sha256:"+strings.Repeat("b", 64)
+	if err := s.AddRepository(hubemu.Repository{Namespace: "acme", Name: "web", Tags: map[string]string{}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, dg := range []string{old, cur} {
+		if err := s.SeedPush("acme", "web", "v1", dg, now.Add(-time.Duration(30-20*i)*24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := filepath.Join(t.TempDir(), "immutag.yaml")
+	body := "version: 1\nproviders:\n  - name: hub\n    kind: dockerhub\n    endpoint: " + s.URL() +
+		"\n    namespaces: [acme]\n    credentials: {username_env: HUB_USER, token_env: HUB_TOKEN}\n    rate: {requests_per_second: 1000}\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	record := func() (reportWithOverwrites, []ledger.Interval) {
+		t.Helper()
+		f := testFactory(t)
+		env := map[string]string{"XDG_STATE_HOME": t.TempDir(), "HUB_USER": "acme", "HUB_TOKEN": "dckr_oat_test"}
+		f.Getenv = func(k string) string { return env[k] }
+		dsn := filepath.Join(t.TempDir(), "ledger.db")
+		r := run(t, f, "", "audit", "--config", cfg, "--ledger", dsn, "--record", "-o", "json")
+		if r.code != CodeOK {
+			t.Fatalf("audit --record: exit %d %v\n%s", r.code, r.err, r.stderr)
+		}
+		var rep reportWithOverwrites
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		r = run(t, f, "", "history", "--ledger", dsn, "hub/web:v1", "-o", "json")
+		var h []struct {
+			Intervals []ledger.Interval `json:"intervals"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &h); r.code != CodeOK || err != nil || len(h) != 1 {
+			t.Fatalf("history: exit %d %v %v\n%s", r.code, r.err, err, r.stdout)
+		}
+		return rep, h[0].Intervals
+	}
+
+	// Free plan: refused, one warning, only the scan's interval.
+	rep, iv := record()
+	if len(iv) != 1 || iv[0].Digest != cur || iv[0].Source != ledger.SourceScan {
+		t.Fatalf("intervals without an audit-log plan = %+v", iv)
+	}
+	warned := false
+	for _, w := range rep.Warnings {
+		warned = warned || (w.Code == "history-not-imported" && strings.Contains(w.Message, "hub (dockerhub)"))
+	}
+	if !warned {
+		t.Errorf("no history-not-imported warning naming the provider: %+v", rep.Warnings)
+	}
+
+	s.EnableAuditLog("acme")
+	_, iv = record()
+	if len(iv) != 2 || iv[0].Digest != old || iv[0].Source != dockerhub.AuditLogSource ||
+		!iv[0].FirstSeen.Equal(now.Add(-30*24*time.Hour)) || !iv[0].LastSeen.Equal(now.Add(-10*24*time.Hour)) || iv[1].Digest != cur {
+		t.Fatalf("intervals with the audit log = %+v", iv)
 	}
 }

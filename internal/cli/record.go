@@ -25,9 +25,10 @@ type tagRecorder struct {
 	overwrites []audit.Overwrite
 	// incomplete is set when some repository's tags could not be listed, so
 	// the ledger does not mark the scan complete.
-	incomplete atomic.Bool
-	noLister   sync.Map // provider name -> warned
-	noHistory  sync.Map // provider name -> its log was refused: not asked again
+	incomplete    atomic.Bool
+	noLister      sync.Map // provider name -> warned
+	noHistory     sync.Map // provider name + scope -> its log was refused: not asked again
+	historyWarned sync.Map // provider name -> warned about a refused log
 }
 
 // ledgerError marks a failure of the ledger itself: it stops the scan,
@@ -99,7 +100,10 @@ func (t *tagRecorder) RecordTags(ctx context.Context, p providers.Provider, r pr
 // history it has not read. Only a failing ledger stops the scan.
 func (t *tagRecorder) importHistory(ctx context.Context, h providers.TagHistorian, p providers.Provider, r providers.Repository,
 	repo ledger.Repo, warn func(providers.Warning)) error {
-	if _, refused := t.noHistory.Load(p.Name()); refused {
+	// Permission and plan go by scope (a Harbor project, a Docker Hub
+	// organisation): one refusal stops asking for that scope's repositories.
+	scopeKey := p.Name() + "\x00" + r.Scope
+	if _, refused := t.noHistory.Load(scopeKey); refused {
 		return nil
 	}
 	var n int
@@ -119,7 +123,8 @@ func (t *tagRecorder) importHistory(ctx context.Context, h providers.TagHistoria
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case errors.Is(err, providers.ErrDenied):
-		if _, warned := t.noHistory.LoadOrStore(p.Name(), true); !warned {
+		t.noHistory.Store(scopeKey, true)
+		if _, warned := t.historyWarned.LoadOrStore(p.Name(), true); !warned {
 			warn(providers.Warning{Provider: p.Name(), Scope: r.Scope, Code: "history-not-imported",
 				Message: fmt.Sprintf("%s (%s): the audit log is not readable with these credentials or on this plan, so no tag history was imported from it; the ledger knows only what its own scans see: %v", p.Name(), p.Kind(), err)})
 		}
