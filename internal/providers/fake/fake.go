@@ -135,11 +135,20 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 	return nil
 }
 
+// Ref is the target of a fake change: a repository of a scope.
+type Ref struct {
+	Scope      string `json:"scope"`
+	Repository string `json:"repository"`
+}
+
 // Plan implements providers.Enforcer: immutable stays, everything readable becomes immutable.
 func (p *Provider) Plan(ctx context.Context, r providers.Repository, _ providers.FixPolicy) (providers.Change, error) {
 	c := providers.Change{Provider: r.Provider, Kind: r.Kind, Scope: r.Scope, Repository: r.Name, URI: r.URI,
 		From: r.Immutability, To: providers.Immutability{Mode: providers.ModeImmutable, Native: "IMMUTABLE"},
 		Action: "SetImmutable(" + r.Name + ")", Writes: 1}
+	if err := providers.SetRef(&c, Ref{Scope: r.Scope, Repository: r.Name}); err != nil {
+		return c, err
+	}
 	switch r.Mode {
 	case providers.ModeImmutable:
 		c.Noop, c.Writes = true, 0
@@ -154,16 +163,20 @@ func (p *Provider) Apply(ctx context.Context, c providers.Change, o providers.Ob
 	if err := ctx.Err(); err != nil {
 		return providers.Result{Change: c}, err
 	}
+	ref, err := providers.RefOf[Ref](c, p.KindV)
+	if err != nil {
+		return providers.Result{Change: c}, err
+	}
 	p.mu.Lock()
 	var target *Repo
-	for _, r := range p.repos[c.Scope] {
-		if r.Name == c.Repository {
+	for _, r := range p.repos[ref.Scope] {
+		if r.Name == ref.Repository {
 			target = r
 		}
 	}
 	if target == nil {
 		p.mu.Unlock()
-		return providers.Result{Change: c}, errors.New("repository not found: " + c.Repository)
+		return providers.Result{Change: c}, errors.New("repository not found: " + ref.Repository)
 	}
 	if c.Noop {
 		// The no-op contract of providers.Enforcer: no write, the setting
