@@ -468,17 +468,17 @@ func anchorPath(file string) string {
 
 // colorOn says whether table output may use ANSI colours: only on a
 // terminal that is not dumb, and never with NO_COLOR set (no-color.org).
-func colorOn(f *Factory) bool {
-	return f.IO.StdoutTTY && f.Getenv("NO_COLOR") == "" && f.Getenv("TERM") != "dumb"
+func colorOn(io IOStreams, getenv func(string) string) bool {
+	return io.StdoutTTY && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
 }
 
 func writeReport(f *Factory, fl *ScanFlags, r *audit.Report) error {
 	format := fl.format(f.IO)
 	ro := report.Options{Verbose: fl.Verbose, FixView: r.Run.Command == "fix"}
 	if fl.OutputFile == "" {
-		ro.Color = colorOn(f)
+		ro.Color = colorOn(f.IO, f.Getenv)
 	}
-	return writeOutput(f, fl.OutputFile, format, func(w io.Writer) error {
+	return writeOutput(f.IO, fl.OutputFile, format, func(w io.Writer) error {
 		return report.Render(w, r, format, ro)
 	})
 }
@@ -486,16 +486,16 @@ func writeReport(f *Factory, fl *ScanFlags, r *audit.Report) error {
 // writeOutput runs render against stdout, or against path when set: then
 // it writes beside the target and renames, so a reader never sees half a
 // report.
-func writeOutput(f *Factory, path, format string, render func(io.Writer) error) error {
+func writeOutput(streams IOStreams, path, format string, render func(io.Writer) error) error {
 	if path == "" {
-		return render(f.IO.Out)
+		return render(streams.Out)
 	}
 	// 0600 like the journal: a report is an inventory of every repository
 	// and its weakness.
 	if err := fileout.Write(path, 0o600, render); err != nil {
 		return fmt.Errorf("--output %w", err)
 	}
-	fmt.Fprintf(f.IO.ErrOut, "report written to %s (%s)\n", path, format)
+	fmt.Fprintf(streams.ErrOut, "report written to %s (%s)\n", path, format)
 	return nil
 }
 

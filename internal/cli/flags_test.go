@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/immutag/immutag/internal/cli/configload"
+	"github.com/immutag/immutag/internal/config"
 )
 
 // parse runs cmd with args through its runF seam: flags and arguments are
@@ -102,9 +105,16 @@ func TestCommandFlagsParse(t *testing.T) {
 	})
 	t.Run("iac", func(t *testing.T) {
 		var o *IACOptions
-		parse(t, NewCmdIAC(testFactory(t), capture(&o)))
+		f := testFactory(t)
+		var out bytes.Buffer
+		f.IO.Out = &out
+		parse(t, NewCmdIAC(f, capture(&o)))
 		if !slices.Equal(o.Paths, []string{"."}) || o.Format != "table" || o.Fix || o.DryRun {
 			t.Errorf("defaults %+v", o)
+		}
+		// The dependencies come from the factory, for the run to use alone.
+		if o.IO.Out != &out || o.Config == nil || !o.Now().Equal(f.Now()) {
+			t.Errorf("dependencies %+v", o)
 		}
 		parse(t, NewCmdIAC(testFactory(t), capture(&o)), "infra", "tf", "-o", "json", "--output", "x.json", "--fail-on-findings", "--fix", "--dry-run")
 		if !slices.Equal(o.Paths, []string{"infra", "tf"}) || o.Format != "json" || o.OutputFile != "x.json" || !o.FailOnFindings || !o.Fix || !o.DryRun {
@@ -124,8 +134,11 @@ func TestCommandFlagsParse(t *testing.T) {
 	})
 	t.Run("report render", func(t *testing.T) {
 		var o *ReportRenderOptions
-		parse(t, NewCmdReportRender(testFactory(t), capture(&o)), "r.json", "-o", "markdown", "--output", "r.md", "-v")
-		if o.Input != "r.json" || o.Format != "markdown" || o.OutputFile != "r.md" || !o.Verbose {
+		f := testFactory(t)
+		var out bytes.Buffer
+		f.IO.Out = &out
+		parse(t, NewCmdReportRender(f, capture(&o)), "r.json", "-o", "markdown", "--output", "r.md", "-v")
+		if o.Input != "r.json" || o.Format != "markdown" || o.OutputFile != "r.md" || !o.Verbose || o.IO.Out != &out || o.Getenv == nil {
 			t.Errorf("%+v", o)
 		}
 	})
@@ -138,8 +151,8 @@ func TestCommandFlagsParse(t *testing.T) {
 	})
 	t.Run("report merge", func(t *testing.T) {
 		var o *ReportMergeOptions
-		parse(t, NewCmdReportMerge(testFactory(t), capture(&o)), "a.json", "b.json", "-o", "json", "--output", "m.json", "-v")
-		if !slices.Equal(o.Inputs, []string{"a.json", "b.json"}) || o.Format != "json" || o.OutputFile != "m.json" || !o.Verbose {
+		parse(t, NewCmdReportMerge(testFactory(t), capture(&o)), "a.json", "b.json", "-o", "json", "--output", "m.json", "-v", "--fail-on-drift")
+		if !slices.Equal(o.Inputs, []string{"a.json", "b.json"}) || o.Format != "json" || o.OutputFile != "m.json" || !o.Verbose || !o.FailOnDrift {
 			t.Errorf("%+v", o)
 		}
 	})
@@ -167,5 +180,28 @@ func TestCommandFlagsRefused(t *testing.T) {
 		if err := c.cmd.ExecuteContext(t.Context()); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s %v: %v, want an error with %q", c.cmd.Name(), c.args, err, c.want)
 		}
+	}
+}
+
+// TestRunFromOptions: a run function needs nothing but its options: iac
+// against code in a directory, with a config function and clock of the
+// test's own and no Factory.
+func TestRunFromOptions(t *testing.T) {
+	dir := writeWorkflows(t, map[string]string{"b.tf": iacMutable})
+	var out, errOut bytes.Buffer
+	opts := &IACOptions{
+		IO:     IOStreams{Out: &out, ErrOut: &errOut},
+		Config: func() (*config.Config, error) { return nil, configload.ErrNoConfig },
+		Now:    func() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) },
+		Paths:  []string{dir}, Format: "json", FailOnFindings: true,
+	}
+	err := iacRun(opts)
+	if ExitCode(err) != CodeDrift || !strings.Contains(out.String(), `"address"`) {
+		t.Fatalf("exit %d (%v), output %q", ExitCode(err), err, out.String())
+	}
+	var lintOut bytes.Buffer
+	lo := &LintOptions{IO: IOStreams{Out: &lintOut, ErrOut: io.Discard}, Paths: []string{writeWorkflows(t, map[string]string{"a.yml": lintDirty})}, Format: "text", MutableTags: []string{"latest"}}
+	if err := lintRun(lo); err != nil || !strings.Contains(lintOut.String(), "a.yml") {
+		t.Fatalf("lint: %v, output %q", err, lintOut.String())
 	}
 }

@@ -8,17 +8,25 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/cli/configload"
+	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/fileout"
 	"github.com/immutag/immutag/internal/iac"
 )
 
 // IACOptions are the inputs of immutag iac.
 type IACOptions struct {
+	// The dependencies: the streams, the config (for its policy; none is
+	// fine) and the clock (exemption expiry).
+	IO     IOStreams
+	Config func() (*config.Config, error)
+	Now    func() time.Time
+
 	Paths          []string
 	Format         string
 	OutputFile     string
@@ -79,10 +87,11 @@ Exit codes: 0 scanned; 3 findings (drift or unresolvable) and
 			if !ok {
 				return fmt.Errorf("-o %q: unknown format (want one of %s)", opts.Format, strings.Join(iac.Formats, ", "))
 			}
+			opts.IO, opts.Config, opts.Now = f.IO, f.Config, f.Now
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			return iacRun(f, opts)
+			return iacRun(opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -96,19 +105,19 @@ Exit codes: 0 scanned; 3 findings (drift or unresolvable) and
 
 // iacPolicy is the config's policy, or the strict default without a
 // config file (immutag iac needs no registry credentials).
-func iacPolicy(f *Factory) (iac.Policy, error) {
-	cfg, err := f.Config()
+func iacPolicy(loadConfig func() (*config.Config, error), now func() time.Time) (iac.Policy, error) {
+	cfg, err := loadConfig()
 	if err != nil {
 		if errors.Is(err, configload.ErrNoConfig) {
-			return iac.Policy{Now: f.Now()}, nil
+			return iac.Policy{Now: now()}, nil
 		}
 		return iac.Policy{}, err
 	}
-	return iac.PolicyFrom(cfg.Policy, f.Now()), nil
+	return iac.PolicyFrom(cfg.Policy, now()), nil
 }
 
-func iacRun(f *Factory, opts *IACOptions) error {
-	pol, err := iacPolicy(f)
+func iacRun(opts *IACOptions) error {
+	pol, err := iacPolicy(opts.Config, opts.Now)
 	if err != nil {
 		return err
 	}
@@ -118,22 +127,22 @@ func iacRun(f *Factory, opts *IACOptions) error {
 		res.Errors = append(res.Errors, errs...)
 		if opts.DryRun {
 			for _, c := range changes {
-				fmt.Fprint(f.IO.Out, c.Diff())
+				fmt.Fprint(opts.IO.Out, c.Diff())
 			}
-			fmt.Fprintf(f.IO.ErrOut, "dry run: %d file(s) would change; run with --fix (without --dry-run) to write them\n", len(changes))
+			fmt.Fprintf(opts.IO.ErrOut, "dry run: %d file(s) would change; run with --fix (without --dry-run) to write them\n", len(changes))
 			return iacExit(res, opts.FailOnFindings)
 		}
 		if err := iac.WriteChanges(changes); err != nil {
 			return err
 		}
 		for _, c := range changes {
-			fmt.Fprintf(f.IO.ErrOut, "fixed %s: %s\n", c.File, strings.Join(c.Addresses, ", "))
+			fmt.Fprintf(opts.IO.ErrOut, "fixed %s: %s\n", c.File, strings.Join(c.Addresses, ", "))
 		}
 		// Report what the code says now.
 		res = iac.Scan(opts.Paths, iac.Options{Policy: pol})
 		res.Errors = append(res.Errors, errs...)
 	}
-	if err := writeIAC(f, opts, res); err != nil {
+	if err := writeIAC(opts, res); err != nil {
 		return err
 	}
 	return iacExit(res, opts.FailOnFindings)
@@ -154,15 +163,15 @@ func iacExit(res *iac.Result, failOnFindings bool) error {
 	return nil
 }
 
-func writeIAC(f *Factory, opts *IACOptions, res *iac.Result) error {
+func writeIAC(opts *IACOptions, res *iac.Result) error {
 	ro := iac.RenderOptions{ToolVersion: version()}
 	if opts.OutputFile == "" {
-		return iac.Render(f.IO.Out, res, opts.Format, ro)
+		return iac.Render(opts.IO.Out, res, opts.Format, ro)
 	}
 	if err := fileout.Write(opts.OutputFile, 0o644, func(w io.Writer) error { return iac.Render(w, res, opts.Format, ro) }); err != nil {
 		return fmt.Errorf("--output %w", err)
 	}
-	fmt.Fprintf(f.IO.ErrOut, "iac report written to %s (%s)\n", opts.OutputFile, opts.Format)
+	fmt.Fprintf(opts.IO.ErrOut, "iac report written to %s (%s)\n", opts.OutputFile, opts.Format)
 	return nil
 }
 
@@ -182,7 +191,7 @@ func newIACLink(f *Factory, paths []string) (*iacLink, error) {
 	if len(paths) == 0 {
 		return nil, nil
 	}
-	pol, err := iacPolicy(f)
+	pol, err := iacPolicy(f.Config, f.Now)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,9 @@ const DefaultLintPath = ".github/workflows"
 
 // LintOptions are the inputs of immutag lint.
 type LintOptions struct {
+	// IO is lint's one dependency: it reads workflow files, not the config.
+	IO IOStreams
+
 	Paths          []string
 	Format         string
 	OutputFile     string
@@ -77,10 +80,11 @@ linted and reported). Findings win over unreadable files, as drift wins in audit
 			if err := opts.validate(); err != nil {
 				return err
 			}
+			opts.IO = f.IO
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			return lintRun(f, opts)
+			return lintRun(opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -117,7 +121,7 @@ func (o *LintOptions) validate() error {
 	return nil
 }
 
-func lintRun(f *Factory, opts *LintOptions) error {
+func lintRun(opts *LintOptions) error {
 	cfg := lint.Config{MutableTags: opts.MutableTags}
 	res := lint.Lint(opts.Paths, cfg)
 	if opts.Fix || opts.DryRun {
@@ -130,7 +134,7 @@ func lintRun(f *Factory, opts *LintOptions) error {
 			fixed += ff.Fixed
 			skipped += ff.Skipped
 			if opts.DryRun {
-				fmt.Fprint(f.IO.Out, lint.UnifiedDiff(ff.File, ff.Old, ff.New))
+				fmt.Fprint(opts.IO.Out, lint.UnifiedDiff(ff.File, ff.Old, ff.New))
 				continue
 			}
 			if err := lint.WriteFix(ff); err != nil {
@@ -142,7 +146,7 @@ func lintRun(f *Factory, opts *LintOptions) error {
 		if opts.DryRun {
 			verb = "would fix"
 		}
-		fmt.Fprintf(f.IO.ErrOut, "lint: %s %d finding(s) in %d file(s); %d left (%d conflict with another fix: run --fix again)\n",
+		fmt.Fprintf(opts.IO.ErrOut, "lint: %s %d finding(s) in %d file(s); %d left (%d conflict with another fix: run --fix again)\n",
 			verb, fixed, len(plan), left, skipped)
 		if opts.DryRun {
 			return lintExit(res, opts.FailOnFindings)
@@ -151,7 +155,7 @@ func lintRun(f *Factory, opts *LintOptions) error {
 		res = lint.Lint(opts.Paths, cfg)
 	}
 	ro := lint.RenderOptions{ToolVersion: version()}
-	if err := writeLint(f, opts, res, ro); err != nil {
+	if err := writeLint(opts, res, ro); err != nil {
 		return err
 	}
 	return lintExit(res, opts.FailOnFindings)
@@ -177,13 +181,13 @@ func lintExit(res *lint.Result, failOnFindings bool) error {
 	return nil
 }
 
-func writeLint(f *Factory, opts *LintOptions, res *lint.Result, ro lint.RenderOptions) error {
+func writeLint(opts *LintOptions, res *lint.Result, ro lint.RenderOptions) error {
 	if opts.OutputFile == "" {
-		return lint.Render(f.IO.Out, res, opts.Format, ro)
+		return lint.Render(opts.IO.Out, res, opts.Format, ro)
 	}
 	if err := fileout.Write(opts.OutputFile, 0o644, func(w io.Writer) error { return lint.Render(w, res, opts.Format, ro) }); err != nil {
 		return fmt.Errorf("--output %w", err)
 	}
-	fmt.Fprintf(f.IO.ErrOut, "lint report written to %s (%s)\n", opts.OutputFile, opts.Format)
+	fmt.Fprintf(opts.IO.ErrOut, "lint report written to %s (%s)\n", opts.OutputFile, opts.Format)
 	return nil
 }

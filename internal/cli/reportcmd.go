@@ -31,8 +31,18 @@ func NewCmdReport(f *Factory) *cobra.Command {
 	return cmd
 }
 
+// ReportIO are the dependencies of the report subcommands: the streams,
+// and the environment for NO_COLOR and TERM.
+type ReportIO struct {
+	IO     IOStreams
+	Getenv func(string) string
+}
+
+func reportIO(f *Factory) ReportIO { return ReportIO{IO: f.IO, Getenv: f.Getenv} }
+
 // ReportRenderOptions are the inputs of immutag report render.
 type ReportRenderOptions struct {
+	ReportIO
 	Input      string
 	Format     string
 	OutputFile string
@@ -57,10 +67,11 @@ SARIF results point at the config file and line recorded in the report.`,
 			if opts.Format != "" && !report.Valid(opts.Format) {
 				return fmt.Errorf("-o %q: unknown format (want one of %s)", opts.Format, strings.Join(report.Formats, ", "))
 			}
+			opts.ReportIO = reportIO(f)
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			return reportRenderRun(f, opts)
+			return reportRenderRun(opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -70,7 +81,7 @@ SARIF results point at the config file and line recorded in the report.`,
 	return cmd
 }
 
-func reportRenderRun(f *Factory, opts *ReportRenderOptions) error {
+func reportRenderRun(opts *ReportRenderOptions) error {
 	r, err := report.LoadFile(opts.Input)
 	if err != nil {
 		return err
@@ -78,20 +89,20 @@ func reportRenderRun(f *Factory, opts *ReportRenderOptions) error {
 	defer r.Close()
 	format := opts.Format
 	if format == "" {
-		format = defaultFormat(f, opts.OutputFile)
+		format = defaultFormat(opts.IO, opts.OutputFile)
 	}
 	ro := report.Options{Verbose: opts.Verbose, FixView: r.Run.Command == "fix"}
 	if opts.OutputFile == "" {
-		ro.Color = colorOn(f)
+		ro.Color = colorOn(opts.IO, opts.Getenv)
 	}
-	return writeOutput(f, opts.OutputFile, format, func(w io.Writer) error {
+	return writeOutput(opts.IO, opts.OutputFile, format, func(w io.Writer) error {
 		return report.Render(w, r, format, ro)
 	})
 }
 
 // defaultFormat is table for a terminal, json otherwise (as audit does).
-func defaultFormat(f *Factory, outputFile string) string {
-	if outputFile == "" && f.IO.StdoutTTY {
+func defaultFormat(streams IOStreams, outputFile string) string {
+	if outputFile == "" && streams.StdoutTTY {
 		return "table"
 	}
 	return "json"
@@ -99,6 +110,7 @@ func defaultFormat(f *Factory, outputFile string) string {
 
 // ReportDiffOptions are the inputs of immutag report diff.
 type ReportDiffOptions struct {
+	ReportIO
 	Old, New   string
 	Format     string
 	OutputFile string
@@ -136,10 +148,11 @@ The exit code is 0 whatever the difference; use 'immutag audit --baseline OLD.js
 			if opts.Format != "" && !slices.Contains(report.DiffFormats, opts.Format) {
 				return fmt.Errorf("-o %q: unknown diff format (want one of %s)", opts.Format, strings.Join(report.DiffFormats, ", "))
 			}
+			opts.ReportIO = reportIO(f)
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			return reportDiffRun(f, opts)
+			return reportDiffRun(opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -148,7 +161,7 @@ The exit code is 0 whatever the difference; use 'immutag audit --baseline OLD.js
 	return cmd
 }
 
-func reportDiffRun(f *Factory, opts *ReportDiffOptions) error {
+func reportDiffRun(opts *ReportDiffOptions) error {
 	old, err := report.LoadFile(opts.Old)
 	if err != nil {
 		return err
@@ -165,9 +178,9 @@ func reportDiffRun(f *Factory, opts *ReportDiffOptions) error {
 	}
 	format := opts.Format
 	if format == "" {
-		format = defaultFormat(f, opts.OutputFile)
+		format = defaultFormat(opts.IO, opts.OutputFile)
 	}
-	return writeOutput(f, opts.OutputFile, format, func(w io.Writer) error {
+	return writeOutput(opts.IO, opts.OutputFile, format, func(w io.Writer) error {
 		return report.RenderDiff(w, d, format)
 	})
 }

@@ -13,10 +13,12 @@ import (
 
 // ReportMergeOptions are the inputs of immutag report merge.
 type ReportMergeOptions struct {
-	Inputs     []string
-	Format     string
-	OutputFile string
-	Verbose    bool
+	ReportIO
+	Inputs      []string
+	Format      string
+	OutputFile  string
+	Verbose     bool
+	FailOnDrift bool
 }
 
 // NewCmdReportMerge builds `immutag report merge SHARD.json...`.
@@ -42,46 +44,42 @@ command exits 2. As for audit: 3 with --fail-on-drift when anything drifts.`,
 			if opts.Format != "" && !report.Valid(opts.Format) {
 				return fmt.Errorf("-o %q: unknown format (want one of %s)", opts.Format, strings.Join(report.Formats, ", "))
 			}
+			opts.ReportIO = reportIO(f)
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			return reportMergeRun(f, opts, failOnDrift(cmd))
+			return reportMergeRun(opts)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&opts.Format, "output-format", "o", "", "output format: "+strings.Join(report.Formats, ", ")+" (default: table on a terminal, else json)")
 	fl.StringVar(&opts.OutputFile, "output", "", "write to this file instead of stdout")
 	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "list compliant repositories in table output even for large estates")
-	fl.Bool("fail-on-drift", false, "exit 3 when any repository of the merged report drifts")
+	fl.BoolVar(&opts.FailOnDrift, "fail-on-drift", false, "exit 3 when any repository of the merged report drifts")
 	return cmd
 }
 
-func failOnDrift(cmd *cobra.Command) bool {
-	v, _ := cmd.Flags().GetBool("fail-on-drift")
-	return v
-}
-
-func reportMergeRun(f *Factory, opts *ReportMergeOptions, gate bool) error {
+func reportMergeRun(opts *ReportMergeOptions) error {
 	r, problems, err := report.Merge(opts.Inputs)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
 	for _, p := range problems {
-		fmt.Fprintf(f.IO.ErrOut, "report merge: %s\n", p.Message)
+		fmt.Fprintf(opts.IO.ErrOut, "report merge: %s\n", p.Message)
 	}
 	format := opts.Format
 	if format == "" {
-		format = defaultFormat(f, opts.OutputFile)
+		format = defaultFormat(opts.IO, opts.OutputFile)
 	}
 	ro := report.Options{Verbose: opts.Verbose, FixView: r.Run.Command == "fix"}
 	if opts.OutputFile == "" {
-		ro.Color = colorOn(f)
+		ro.Color = colorOn(opts.IO, opts.Getenv)
 	}
-	if err := writeOutput(f, opts.OutputFile, format, func(w io.Writer) error {
+	if err := writeOutput(opts.IO, opts.OutputFile, format, func(w io.Writer) error {
 		return report.Render(w, r, format, ro)
 	}); err != nil {
 		return err
 	}
-	return auditExit(r, gate)
+	return auditExit(r, opts.FailOnDrift)
 }
