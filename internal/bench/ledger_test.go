@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,11 +18,9 @@ import (
 // (the tag-listing pages: 1,000 images a page).
 func BenchmarkLedgerAudit100k(b *testing.B) {
 	const repos, tags = 100, 1000
-	emu := ecremu.New()
-	if err := emu.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { emu.Close() })
+	emu := ecremu.New(ecremu.Options{})
+	emuWeb := httptest.NewServer(emu.Handler())
+	b.Cleanup(emuWeb.Close)
 	acct := ecremu.DefaultAccount
 	for r := 0; r < repos; r++ {
 		name := fmt.Sprintf("team/svc-%03d", r)
@@ -36,12 +35,12 @@ func BenchmarkLedgerAudit100k(b *testing.B) {
 	}
 	dir := b.TempDir()
 	cfg := filepath.Join(dir, "immutag.yaml")
-	body := "version: 1\nproviders:\n  - name: aws\n    kind: ecr\n    endpoint: " + emu.URL() + "\n    regions: [us-east-1]\n"
+	body := "version: 1\nproviders:\n  - name: aws\n    kind: ecr\n    endpoint: " + emuWeb.URL + "\n    regions: [us-east-1]\n"
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	env := map[string]string{"AWS_ACCESS_KEY_ID": "AKIAEMULATORBENCH000", "AWS_SECRET_ACCESS_KEY": "bench-secret",
-		"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_STS": emu.URL()}
+		"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_STS": emuWeb.URL}
 	for i := 0; i < b.N; i++ {
 		plain := runImmutag(b, env, "audit", "--config", cfg, "-o", "json", "--output", filepath.Join(dir, "plain.json"))
 		before := emu.Calls().Get("DescribeImages")

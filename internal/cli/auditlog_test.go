@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,10 +22,8 @@ import (
 // ledger holds only what the scan saw.
 func TestRecordImportsHarborAuditLog(t *testing.T) {
 	s := harboremu.New(harboremu.Options{Username: "robot$t", Password: "pw"})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	sWeb := httptest.NewServer(s.Handler())
+	t.Cleanup(sWeb.Close)
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	s.AddProject("apps", false)
 	old, cur := "sha256:"+strings.Repeat("a", 64), "sha256:"+strings.Repeat("b", 64)
@@ -37,7 +36,7 @@ func TestRecordImportsHarborAuditLog(t *testing.T) {
 		}
 	}
 	cfg := filepath.Join(t.TempDir(), "immutag.yaml")
-	body := "version: 1\nproviders:\n  - name: hb\n    kind: harbor\n    endpoint: " + s.URL() +
+	body := "version: 1\nproviders:\n  - name: hb\n    kind: harbor\n    endpoint: " + sWeb.URL +
 		"\n    projects: [apps]\n    credentials: {username_env: HB_USER, password_env: HB_PASS}\n"
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)

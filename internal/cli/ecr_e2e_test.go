@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"maps"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -88,12 +89,10 @@ func noSecrets(t *testing.T, where, s string) {
 }
 
 func TestECREmulatorEndToEnd(t *testing.T) {
-	emu := ecremu.New()
-	if err := emu.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emu.Close() })
-	awsEnv(t, emu.URL())
+	emu := ecremu.New(ecremu.Options{})
+	emuWeb := httptest.NewServer(emu.Handler())
+	t.Cleanup(emuWeb.Close)
+	awsEnv(t, emuWeb.URL)
 	acct := ecremu.DefaultAccount
 	for _, r := range []struct{ region, name, mode string }{
 		{"us-east-1", "app/ok", ecremu.Immutable},
@@ -107,7 +106,7 @@ func TestECREmulatorEndToEnd(t *testing.T) {
 	if err := emu.CreateRepository(acct, "eu-west-1", "eu/star", ecremu.ImmutableWithExclusion, "*"); err != nil {
 		t.Fatal(err)
 	}
-	cfg := ecrConfig(t, emu.URL())
+	cfg := ecrConfig(t, emuWeb.URL)
 	journal := filepath.Join(t.TempDir(), "journal.jsonl")
 
 	// Drift without the gate: exit 0, every repository reported.
@@ -262,17 +261,15 @@ func TestECRMotoEndToEnd(t *testing.T) {
 }
 
 func TestECRCreationTemplatesAndReportSchema(t *testing.T) {
-	emu := ecremu.New()
-	if err := emu.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emu.Close() })
-	awsEnv(t, emu.URL())
+	emu := ecremu.New(ecremu.Options{})
+	emuWeb := httptest.NewServer(emu.Handler())
+	t.Cleanup(emuWeb.Close)
+	awsEnv(t, emuWeb.URL)
 	acct := ecremu.DefaultAccount
 	if err := emu.CreateRepository(acct, "us-east-1", "svc", ecremu.Mutable); err != nil {
 		t.Fatal(err)
 	}
-	cfg := ecrConfig(t, emu.URL())
+	cfg := ecrConfig(t, emuWeb.URL)
 	out := filepath.Join(t.TempDir(), "fix.json")
 	r := run(t, testFactory(t), "", "fix", "--config", cfg, "--creation-templates", "--apply", "--yes",
 		"--journal", filepath.Join(t.TempDir(), "j"), "--output", out)
@@ -317,12 +314,10 @@ func TestECRCreationTemplatesAndReportSchema(t *testing.T) {
 // rules unreadable, fix --apply writes nothing to the scope, lists the
 // change held back with the reason and ends non-zero.
 func TestECRPTCRulesUnreadableHoldsWritesBack(t *testing.T) {
-	emu := ecremu.New()
-	if err := emu.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emu.Close() })
-	awsEnv(t, emu.URL())
+	emu := ecremu.New(ecremu.Options{})
+	emuWeb := httptest.NewServer(emu.Handler())
+	t.Cleanup(emuWeb.Close)
+	awsEnv(t, emuWeb.URL)
 	acct := ecremu.DefaultAccount
 	if err := emu.CreatePullThroughCacheRule(acct, "us-east-1", "ecr-public", "public.ecr.aws"); err != nil {
 		t.Fatal(err)
@@ -336,7 +331,7 @@ func TestECRPTCRulesUnreadableHoldsWritesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	emu.Deny(acct, "us-east-1", "DescribePullThroughCacheRules")
-	cfg := ecrConfig(t, emu.URL())
+	cfg := ecrConfig(t, emuWeb.URL)
 	journal := filepath.Join(t.TempDir(), "journal.jsonl")
 
 	r := run(t, testFactory(t), "", "fix", "--config", cfg, "-o", "json")

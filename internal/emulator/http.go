@@ -11,6 +11,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,40 +54,15 @@ func (s *HTTPServer) Close() error {
 	return s.srv.Shutdown(ctx)
 }
 
-// Web is the serving half an HTTP emulator shares with the others: its
-// handler, and the loopback listener Start opens. An emulator embeds it so
-// that every one starts, reports its URL and closes the same way.
-type Web struct {
-	name    string
-	handler http.Handler
-	srv     *HTTPServer
-	url     string
-}
-
-// NewWeb serves h; name prefixes Start's errors ("nexus emulator: ...").
-func NewWeb(name string, h http.Handler) Web { return Web{name: name, handler: h} }
-
-// Handler serves the emulated API.
-func (w *Web) Handler() http.Handler { return w.handler }
-
-// Start listens on a free loopback port.
-func (w *Web) Start() error {
-	srv, err := ServeLoopback(w.handler)
-	if err != nil {
-		return fmt.Errorf("%s emulator: listen: %w", w.name, err)
+// BaseURL is the scheme and host r was sent to: where an emulator whose
+// caller owns the listener is reached, for the absolute URLs a registry
+// puts in its answers.
+func BaseURL(r *http.Request) string {
+	if r.TLS != nil {
+		return "https://" + r.Host
 	}
-	w.srv, w.url = srv, srv.URL()
-	return nil
+	return "http://" + r.Host
 }
-
-// SetURL records the base URL when the handler is served elsewhere (httptest).
-func (w *Web) SetURL(u string) { w.url = u }
-
-// URL is the base URL after Start ("" before).
-func (w *Web) URL() string { return w.url }
-
-// Close stops the listener started by Start.
-func (w *Web) Close() error { return w.srv.Close() }
 
 // PageNames sorts names and cuts the page a distribution-spec catalog
 // query asks for: the names after ?last=, at most ?n= of them (def when n
@@ -191,18 +167,44 @@ type PushReply struct {
 // with HTTP Basic credentials. Whether the answer means "tag is immutable"
 // is the registry's own (status and code differ), so the caller decides.
 func PushManifest(ctx context.Context, base, repo, tag, user, pass, nonce string) (PushReply, error) {
-	body := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","annotations":{"push":%q}}`, nonce)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, base+"/v2/"+repo+"/manifests/"+tag, strings.NewReader(body))
+	req, err := manifestPut(ctx, base, repo, tag, user, pass, nonce)
 	if err != nil {
 		return PushReply{}, err
 	}
-	req.Header.Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
-	req.SetBasicAuth(user, pass)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return PushReply{}, err
 	}
 	defer resp.Body.Close()
+	return pushReply(resp), nil
+}
+
+// PushManifestTo is PushManifest served by h in this process: an emulator
+// pushes to itself through its own registry routes without knowing the
+// address its caller serves it on.
+// prefix is the path the registry API sits under ("" for /v2/ at the root).
+func PushManifestTo(ctx context.Context, h http.Handler, prefix, repo, tag, user, pass, nonce string) (PushReply, error) {
+	req, err := manifestPut(ctx, "http://emulator.invalid"+prefix, repo, tag, user, pass, nonce)
+	if err != nil {
+		return PushReply{}, err
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return pushReply(rec.Result()), nil
+}
+
+func manifestPut(ctx context.Context, base, repo, tag, user, pass, nonce string) (*http.Request, error) {
+	body := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","annotations":{"push":%q}}`, nonce)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, base+"/v2/"+repo+"/manifests/"+tag, strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+	req.SetBasicAuth(user, pass)
+	return req, nil
+}
+
+func pushReply(resp *http.Response) PushReply {
 	var e struct {
 		Errors []struct{ Code, Message string } `json:"errors"`
 	}
@@ -211,7 +213,7 @@ func PushManifest(ctx context.Context, base, repo, tag, user, pass, nonce string
 	if len(e.Errors) > 0 {
 		r.Code, r.Message = e.Errors[0].Code, e.Errors[0].Message
 	}
-	return r, nil
+	return r
 }
 
 // DemoPush is one push of a demo's PushTag: a fresh manifest to

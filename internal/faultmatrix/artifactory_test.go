@@ -2,6 +2,7 @@ package faultmatrix
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"testing"
@@ -36,11 +37,9 @@ func startArtifactory(t *testing.T) *fixture {
 	}
 	s.SetTarget(afemu.Target{Name: "drift", Repos: []string{"good"}, Include: []string{repoDrift + "/**"},
 		Users: map[string][]string{"dev": {"read", "write", "delete"}}})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	px := newProxy(t, s.URL(), nil, func(r *http.Request) wire {
+	sWeb := httptest.NewServer(s.Handler())
+	t.Cleanup(sWeb.Close)
+	px := newProxy(t, sWeb.URL, nil, func(r *http.Request) wire {
 		m := afDocker.FindStringSubmatch(r.URL.EscapedPath())
 		if m == nil {
 			if r.URL.Path == "/artifactory/api/repositories" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -170,7 +171,7 @@ var hubRepoPath = regexp.MustCompile(`^/v2/namespaces/([^/]+)/repositories(?:/([
 func startHub(t *testing.T) *fixture {
 	t.Helper()
 	const user, secret = "fm-bot", "dckr_oat_faultmatrix_secret"
-	s := hubemu.New()
+	s := hubemu.New(hubemu.Options{})
 	s.AddAccount(hubemu.Account{Identifier: user, Secret: secret, Namespaces: []string{"good", "bad"}, Admin: true})
 	seed := func(ns, name string, immutable bool) {
 		r := hubemu.Repository{Namespace: ns, Name: name, Private: true, Tags: map[string]string{"v1": "sha256:" + strings.Repeat("a", 64)}}
@@ -191,11 +192,9 @@ func startHub(t *testing.T) *fixture {
 	for _, n := range names {
 		seed("good", n, true)
 	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	px := newProxy(t, s.URL(), nil, func(r *http.Request) wire {
+	sWeb := httptest.NewServer(s.Handler())
+	t.Cleanup(sWeb.Close)
+	px := newProxy(t, sWeb.URL, nil, func(r *http.Request) wire {
 		if r.URL.Path == "/v2/auth/token" {
 			return wire{Op: opToken}
 		}
@@ -284,11 +283,9 @@ func startQuay(t *testing.T) *fixture {
 	for _, n := range names {
 		seed("good", n, true)
 	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	px := newProxy(t, s.URL(), nil, func(r *http.Request) wire {
+	sWeb := httptest.NewServer(s.Handler())
+	t.Cleanup(sWeb.Close)
+	px := newProxy(t, sWeb.URL, nil, func(r *http.Request) wire {
 		p := r.URL.EscapedPath()
 		if p == "/api/v1/repository" {
 			return wire{Scope: r.URL.Query().Get("namespace"), Op: opList}
@@ -376,12 +373,10 @@ func startHarbor(t *testing.T) *fixture {
 	if _, err := s.AddRule("bad", harboremu.NewRule("repoMatches", "**", "matches", "**")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	sWeb := httptest.NewServer(s.Handler())
+	t.Cleanup(sWeb.Close)
 	byID := map[string]string{strconv.FormatInt(goodID, 10): "good", strconv.FormatInt(badID, 10): "bad"}
-	px := newProxy(t, s.URL(), nil, func(r *http.Request) wire {
+	px := newProxy(t, sWeb.URL, nil, func(r *http.Request) wire {
 		m := harborProject.FindStringSubmatch(r.URL.EscapedPath())
 		if m == nil {
 			return wire{Op: opOther}
@@ -536,7 +531,7 @@ var sigV4Scope = regexp.MustCompile(`Credential=[^/]+/[0-9]+/([^/]+)/([^/]+)/aws
 func startECR(t *testing.T) *fixture {
 	t.Helper()
 	acct := ecremu.DefaultAccount
-	s := ecremu.New()
+	s := ecremu.New(ecremu.Options{})
 	seed := func(region, name, mode string) {
 		if err := s.CreateRepository(acct, region, name, mode); err != nil {
 			t.Fatal(err)
@@ -553,11 +548,9 @@ func startECR(t *testing.T) *fixture {
 	for _, n := range names {
 		seed("us-east-1", n, ecremu.Immutable)
 	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	px := newProxy(t, s.URL(), nil, func(r *http.Request) wire {
+	sWeb := httptest.NewServer(s.Handler())
+	t.Cleanup(sWeb.Close)
+	px := newProxy(t, sWeb.URL, nil, func(r *http.Request) wire {
 		m := sigV4Scope.FindStringSubmatch(r.Header.Get("Authorization"))
 		if m == nil || m[2] == "sts" {
 			return wire{Op: opToken}

@@ -3,6 +3,7 @@ package faultmatrix
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -47,11 +48,9 @@ func startGitLab(t *testing.T) *fixture {
 	seed("grp/good", repoOK)
 	seed("grp/drift", repoDrift)
 	seed("grp/bad", badRepos...)
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	px := newProxy(t, s.URL(), nil, func(r *http.Request) wire {
+	sWeb := httptest.NewServer(s.Handler())
+	t.Cleanup(sWeb.Close)
+	px := newProxy(t, sWeb.URL, nil, func(r *http.Request) wire {
 		p := r.URL.EscapedPath()
 		if m := glRepos.FindStringSubmatch(p); m != nil {
 			proj, _ := url.PathUnescape(m[1])

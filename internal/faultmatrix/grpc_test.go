@@ -261,11 +261,13 @@ const arProject = "fm-project"
 
 func startAR(t *testing.T) *fixture {
 	t.Helper()
-	s := aremu.New()
-	if err := s.Start(); err != nil {
+	s := aremu.New(aremu.Options{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	go func() { _ = s.Serve(lis) }()
+	t.Cleanup(s.Stop)
 	seed := func(loc, name string, immutable bool) {
 		if err := s.CreateRepository(arProject, loc, name, aremu.ModeStandard, immutable); err != nil {
 			t.Fatal(err)
@@ -281,7 +283,7 @@ func startAR(t *testing.T) *fixture {
 	for _, n := range names {
 		seed("us-central1", n, true)
 	}
-	gp := newGRPCProxy(t, s.Endpoint())
+	gp := newGRPCProxy(t, lis.Addr().String())
 	return &fixture{
 		kind: providers.KindArtifactRegistry,
 		providers: []config.Provider{{Name: "gar", Kind: providers.KindArtifactRegistry, Endpoint: gp.addr,

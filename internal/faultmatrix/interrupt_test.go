@@ -156,11 +156,9 @@ func interruptQuay(t *testing.T) *interruptFix {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	px := newProxy(t, s.URL(), nil, func(r *http.Request) wire {
+	sWeb := httptest.NewServer(s.Handler())
+	t.Cleanup(sWeb.Close)
+	px := newProxy(t, sWeb.URL, nil, func(r *http.Request) wire {
 		if m := quayRepoPath.FindStringSubmatch(r.URL.EscapedPath()); m != nil && r.Method == http.MethodPost {
 			return wire{Scope: unescape(m[1]), Op: opWrite, Repo: unescape(m[2])}
 		}
@@ -191,11 +189,9 @@ func interruptHarbor(t *testing.T) *interruptFix {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	px := newProxy(t, s.URL(), nil, func(r *http.Request) wire {
+	sWeb := httptest.NewServer(s.Handler())
+	t.Cleanup(sWeb.Close)
+	px := newProxy(t, sWeb.URL, nil, func(r *http.Request) wire {
 		if m := harborProject.FindStringSubmatch(r.URL.EscapedPath()); m != nil && m[2] == "/immutabletagrules" && r.Method != http.MethodGet {
 			return wire{Op: opWrite, Repo: m[1]} // the project id; mapped below
 		}

@@ -2,6 +2,7 @@ package faultmatrix
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"testing"
@@ -41,11 +42,9 @@ func startNexus(t *testing.T) *fixture {
 	seed("good", append([]string{repoOK}, names...)...)
 	seed("drift", repoDrift)
 	seed("bad", badRepos...)
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	px := newProxy(t, s.URL(), nil, func(r *http.Request) wire {
+	sWeb := httptest.NewServer(s.Handler())
+	t.Cleanup(sWeb.Close)
+	px := newProxy(t, sWeb.URL, nil, func(r *http.Request) wire {
 		p := r.URL.EscapedPath()
 		if m := nxCatalog.FindStringSubmatch(p); m != nil {
 			repo, _ := url.PathUnescape(m[1])

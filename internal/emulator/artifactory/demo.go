@@ -29,6 +29,7 @@ const DemoTokenEnv = "IMMUTAG_DEMO_ARTIFACTORY_TOKEN"
 //   - a remote Docker and a generic local repository, which are not audited.
 type Demo struct {
 	*Server
+	web       *emulator.HTTPServer
 	alicePass string
 }
 
@@ -47,9 +48,11 @@ func StartDemo(_ context.Context) (emulator.Demo, error) {
 	d := &Demo{alicePass: pass}
 	d.Server = New(Options{Token: tok, TokenUser: "immutag-audit"})
 	d.seed()
-	if err := d.Start(); err != nil {
-		return nil, err
+	web, err := emulator.ServeLoopback(d.Handler())
+	if err != nil {
+		return nil, fmt.Errorf("artifactory demo: listen: %w", err)
 	}
+	d.web = web
 	return d, nil
 }
 

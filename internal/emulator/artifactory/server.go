@@ -80,7 +80,7 @@ type Server struct {
 	repos   map[string]*repo
 	denied  map[string]bool
 
-	emulator.Web
+	handler http.Handler
 }
 
 // New returns an empty Server.
@@ -90,7 +90,7 @@ func New(o Options) *Server {
 	if o.TokenUser != "" {
 		s.users[o.TokenUser] = User{Name: o.TokenUser, Admin: true}
 	}
-	s.Web = emulator.NewWeb("artifactory", s.routes())
+	s.handler = s.routes()
 	return s
 }
 
@@ -289,12 +289,12 @@ func (s *Server) listRepos(w http.ResponseWriter, r *http.Request, _ string) {
 			continue
 		}
 		out = append(out, map[string]any{"key": k, "type": strings.ToUpper(rp.typ), "packageType": title(rp.pkg),
-			"url": s.URL() + "/artifactory/" + k, "description": ""})
+			"url": emulator.BaseURL(r) + "/artifactory/" + k, "description": ""})
 	}
 	emulator.WriteJSON(w, http.StatusOK, emulator.ContentJSON, out)
 }
 
-func (s *Server) listTargets(w http.ResponseWriter, _ *http.Request, user string) {
+func (s *Server) listTargets(w http.ResponseWriter, r *http.Request, user string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.isAdmin(user) {
@@ -308,7 +308,7 @@ func (s *Server) listTargets(w http.ResponseWriter, _ *http.Request, user string
 	sort.Strings(names)
 	out := []map[string]string{}
 	for _, n := range names {
-		out = append(out, map[string]string{"name": n, "uri": s.URL() + "/artifactory/api/v2/security/permissions/" + url.PathEscape(n)})
+		out = append(out, map[string]string{"name": n, "uri": emulator.BaseURL(r) + "/artifactory/api/v2/security/permissions/" + url.PathEscape(n)})
 	}
 	emulator.WriteJSON(w, http.StatusOK, emulator.ContentJSON, out)
 }
@@ -523,3 +523,8 @@ func (s *Server) SetFaults(f emulator.Faults) { s.faults.Set(f) }
 
 // Calls counts the API calls served, by operation.
 func (s *Server) Calls() *emulator.Counter { return s.calls }
+
+// Handler serves the emulated API. The caller owns the listener (an
+// httptest.Server, emulator.ServeLoopback), as with go-containerregistry's
+// registry.New.
+func (s *Server) Handler() http.Handler { return s.handler }

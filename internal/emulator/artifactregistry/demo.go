@@ -3,6 +3,7 @@ package artifactregistry
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 
 	"github.com/immutag/immutag/internal/config"
@@ -34,7 +35,8 @@ var demoRepos = []struct {
 
 // Demo is a running emulator seeded for `immutag demo` and the sandbox.
 type Demo struct {
-	srv *Server
+	srv  *Server
+	addr string
 }
 
 var _ emulator.Demo = (*Demo)(nil)
@@ -46,7 +48,7 @@ func StartDemo(ctx context.Context) (emulator.Demo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s := New()
+	s := New(Options{})
 	for _, r := range demoRepos {
 		if err := s.Seed(DemoProject, r.location, r.spec); err != nil {
 			return nil, fmt.Errorf("seed artifact registry demo: %w", err)
@@ -57,10 +59,12 @@ func StartDemo(ctx context.Context) (emulator.Demo, error) {
 			}
 		}
 	}
-	if err := s.Start(); err != nil {
-		return nil, err
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("artifact registry demo: listen: %w", err)
 	}
-	return &Demo{srv: s}, nil
+	go func() { _ = s.Serve(lis) }()
+	return &Demo{srv: s, addr: lis.Addr().String()}, nil
 }
 
 // Server returns the underlying emulator (fault injection, call counts).
@@ -76,7 +80,7 @@ func (d *Demo) Provider() config.Provider {
 	return config.Provider{
 		Name:     "gar-demo",
 		Kind:     providers.KindArtifactRegistry,
-		Endpoint: d.srv.Endpoint(),
+		Endpoint: d.addr,
 		Settings: config.Keys{"projects": []string{DemoProject}},
 	}
 }
@@ -102,4 +106,7 @@ func (d *Demo) PushTag(ctx context.Context, scope, repository, tag string) error
 }
 
 // Close stops the emulator.
-func (d *Demo) Close() error { return d.srv.Close() }
+func (d *Demo) Close() error {
+	d.srv.Stop()
+	return nil
+}

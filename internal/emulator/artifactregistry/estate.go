@@ -8,7 +8,7 @@ import (
 )
 
 // Endpoint is grpc://host:port.
-func (d *Demo) Endpoint() string { return "grpc://" + d.srv.Endpoint() }
+func (d *Demo) Endpoint() string { return "grpc://" + d.addr }
 
 // Calls counts the gRPC calls served.
 func (d *Demo) Calls() *emulator.Counter { return d.srv.Calls() }

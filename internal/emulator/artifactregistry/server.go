@@ -96,9 +96,8 @@ type injected struct {
 
 // Server is one emulator instance. Its methods are safe for concurrent use.
 type Server struct {
-	addr string
-	inj  *emulator.Injector
-	cnt  emulator.Counter
+	inj *emulator.Injector
+	cnt emulator.Counter
 
 	mu        sync.Mutex
 	repos     map[string]*entry          // full resource name -> entry
@@ -109,73 +108,42 @@ type Server struct {
 	digests   int
 	drop      bool
 
-	lis     net.Listener
-	gs      *grpc.Server
-	closeMu sync.Mutex
-	closed  bool
+	gs *grpc.Server
 }
 
-// Option configures a Server.
-type Option func(*Server)
-
-// WithFaults sets the initial fault injection.
-func WithFaults(f emulator.Faults) Option {
-	return func(s *Server) { s.inj.Set(f) }
+// Options configure a Server. The zero value is usable.
+type Options struct {
+	// Faults are the initial fault-injection settings.
+	Faults emulator.Faults
 }
 
-// New returns an emulator that is not listening yet; call Start.
-func New(opts ...Option) *Server {
+// New returns an emulator with no repositories, its gRPC services
+// registered but serving nothing until the caller hands Serve a listener.
+func New(o Options) *Server {
 	s := &Server{
-		addr:      "127.0.0.1:0",
-		inj:       emulator.NewInjector(emulator.Faults{}),
+		inj:       emulator.NewInjector(o.Faults),
 		repos:     map[string]*entry{},
 		locations: map[string]map[string]bool{},
 		errs:      map[string]injected{},
 		failNext:  map[string][]codes.Code{},
 	}
-	for _, o := range opts {
-		o(s)
-	}
+	s.gs = grpc.NewServer(grpc.UnaryInterceptor(s.intercept))
+	artifactregistrypb.RegisterArtifactRegistryServer(s.gs, &arService{s: s})
+	location.RegisterLocationsServer(s.gs, &locService{s: s})
 	return s
 }
 
-// Start listens and serves gRPC in the background.
-func (s *Server) Start() error {
-	lis, err := net.Listen("tcp", s.addr)
-	if err != nil {
-		return fmt.Errorf("artifact registry emulator: listen %s: %w", s.addr, err)
-	}
-	gs := grpc.NewServer(grpc.UnaryInterceptor(s.intercept))
-	artifactregistrypb.RegisterArtifactRegistryServer(gs, &arService{s: s})
-	location.RegisterLocationsServer(gs, &locService{s: s})
-	s.lis, s.gs = lis, gs
-	go func() { _ = gs.Serve(lis) }()
-	return nil
-}
+// Serve answers gRPC on lis until Stop; the caller owns the listener.
+//
+// Artifact Registry's API is gRPC, so this is the emulator's Handler():
+// grpc-go serves its own HTTP/2 transport on a net.Listener, and its
+// ServeHTTP bridge (an http.Handler) needs HTTP/2 end to end, which
+// net/http gives only over TLS, while the adapter dials a loopback
+// endpoint as plain gRPC.
+func (s *Server) Serve(lis net.Listener) error { return s.gs.Serve(lis) }
 
-// Addr is the host:port the server listens on.
-func (s *Server) Addr() string {
-	if s.lis == nil {
-		return ""
-	}
-	return s.lis.Addr().String()
-}
-
-// Endpoint is the value for a provider's config `endpoint` key: host:port,
-// which the adapter dials as plain gRPC because the host is loopback.
-func (s *Server) Endpoint() string { return s.Addr() }
-
-// Close stops the server, dropping open connections.
-func (s *Server) Close() error {
-	s.closeMu.Lock()
-	defer s.closeMu.Unlock()
-	if s.closed || s.gs == nil {
-		return nil
-	}
-	s.closed = true
-	s.gs.Stop()
-	return nil
-}
+// Stop closes the listeners Serve was given and drops open connections.
+func (s *Server) Stop() { s.gs.Stop() }
 
 // SetFaults replaces the fault injection settings.
 func (s *Server) SetFaults(f emulator.Faults) { s.inj.Set(f) }

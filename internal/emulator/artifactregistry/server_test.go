@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"testing"
 	"time"
@@ -26,15 +27,11 @@ import (
 )
 
 // start runs an emulator and returns it with an official SDK client.
-func start(t *testing.T, opts ...Option) (*Server, *arapi.Client) {
+func start(t *testing.T, o Options) (*Server, *arapi.Client) {
 	t.Helper()
-	s := New(opts...)
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := New(o)
 	c, err := arapi.NewClient(t.Context(),
-		option.WithEndpoint(s.Endpoint()),
+		option.WithEndpoint(serve(t, s)),
 		option.WithoutAuthentication(),
 		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
 	if err != nil {
@@ -72,7 +69,7 @@ func lastName(n string) string {
 }
 
 func TestListRepositoriesPages(t *testing.T) {
-	s, c := start(t, WithFaults(emulator.Faults{PageSize: 2}))
+	s, c := start(t, Options{Faults: emulator.Faults{PageSize: 2}})
 	var want []string
 	for i := range 5 {
 		name := fmt.Sprintf("repo-%d", i)
@@ -97,7 +94,7 @@ func TestListRepositoriesPages(t *testing.T) {
 }
 
 func TestNoLocationWildcard(t *testing.T) {
-	s, c := start(t)
+	s, c := start(t, Options{})
 	testutil.Must(t, s.CreateRepository("p1", "us-east1", "a", ModeStandard, false))
 	_, err := listAll(t.Context(), c, "projects/p1/locations/-")
 	wantCode(t, err, codes.InvalidArgument)
@@ -106,7 +103,7 @@ func TestNoLocationWildcard(t *testing.T) {
 }
 
 func TestListLocations(t *testing.T) {
-	s, c := start(t, WithFaults(emulator.Faults{PageSize: 1}))
+	s, c := start(t, Options{Faults: emulator.Faults{PageSize: 1}})
 	testutil.Must(t, s.CreateRepository("p1", "us-east1", "a", ModeStandard, false))
 	testutil.Must(t, s.CreateRepository("p1", "asia-east1", "b", ModeStandard, false))
 	s.AddLocation("p1", "europe-west1")
@@ -129,7 +126,7 @@ func TestListLocations(t *testing.T) {
 }
 
 func TestDenyAndMissing(t *testing.T) {
-	s, c := start(t)
+	s, c := start(t, Options{})
 	testutil.Must(t, s.CreateRepository("p1", "us-east1", "a", ModeStandard, false))
 	testutil.Must(t, s.CreateRepository("p1", "europe-west1", "b", ModeStandard, false))
 	testutil.Must(t, s.CreateRepository("p2", "us-east1", "c", ModeStandard, false))
@@ -171,7 +168,7 @@ func dockerUpdate(name string, immutable bool, paths ...string) *artifactregistr
 }
 
 func TestUpdateRepositoryMask(t *testing.T) {
-	s, c := start(t)
+	s, c := start(t, Options{})
 	testutil.Must(t, s.Seed("p1", "us-east1", RepoSpec{Name: "app", Description: "orig", Labels: map[string]string{"team": "a"}}))
 	name := repoName("p1", "us-east1", "app")
 
@@ -228,7 +225,7 @@ func TestUpdateRepositoryMask(t *testing.T) {
 }
 
 func TestDropUpdates(t *testing.T) {
-	s, c := start(t)
+	s, c := start(t, Options{})
 	testutil.Must(t, s.CreateRepository("p1", "us-east1", "app", ModeStandard, false))
 	s.DropUpdates(true)
 	_, err := c.UpdateRepository(t.Context(), dockerUpdate(repoName("p1", "us-east1", "app"), true, "docker_config.immutable_tags"))
@@ -239,7 +236,7 @@ func TestDropUpdates(t *testing.T) {
 }
 
 func TestPushTagImmutable(t *testing.T) {
-	s, c := start(t)
+	s, c := start(t, Options{})
 	testutil.Must(t, s.CreateRepository("p1", "us-east1", "app", ModeStandard, false))
 	testutil.Must(t, s.CreateRepository("p1", "us-east1", "mirror", ModeRemote, false))
 	testutil.Must(t, s.PushTag("p1", "us-east1", "app", "latest"))
@@ -281,7 +278,7 @@ func TestPushTagImmutable(t *testing.T) {
 }
 
 func TestCreateRepositoryRPC(t *testing.T) {
-	s, c := start(t)
+	s, c := start(t, Options{})
 	op, err := c.CreateRepository(t.Context(), &artifactregistrypb.CreateRepositoryRequest{
 		Parent:       "projects/p9/locations/us-west1",
 		RepositoryId: "new",
@@ -310,7 +307,7 @@ func TestCreateRepositoryRPC(t *testing.T) {
 }
 
 func TestFaults(t *testing.T) {
-	s, c := start(t)
+	s, c := start(t, Options{})
 	testutil.Must(t, s.CreateRepository("p1", "us-east1", "app", ModeStandard, false))
 	name := repoName("p1", "us-east1", "app")
 
@@ -393,10 +390,23 @@ func TestStartDemo(t *testing.T) {
 }
 
 func TestListEmptyPage(t *testing.T) {
-	s, c := start(t)
+	s, c := start(t, Options{})
 	s.AddLocation("p1", "us-east1")
 	_, err := c.ListRepositories(t.Context(), &artifactregistrypb.ListRepositoriesRequest{Parent: "projects/p1/locations/us-east1"}).Next()
 	if !errors.Is(err, iterator.Done) {
 		t.Fatalf("empty location: %v, want iterator.Done", err)
 	}
+}
+
+// serve answers gRPC for s on a free loopback port until the test ends and
+// returns its host:port.
+func serve(t testing.TB, s *Server) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(lis) }()
+	t.Cleanup(s.Stop)
+	return lis.Addr().String()
 }

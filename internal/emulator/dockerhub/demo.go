@@ -34,6 +34,7 @@ var demoRepos = []Repository{
 
 type demo struct {
 	s      *Server
+	web    *emulator.HTTPServer
 	user   string
 	secret string
 	start  time.Time
@@ -57,7 +58,7 @@ func StartDemo(ctx context.Context) (emulator.Demo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start dockerhub demo: %w", err)
 	}
-	d := &demo{s: New(), user: DemoNamespace, secret: "dckr_oat_demo_" + secret, start: time.Now().UTC()}
+	d := &demo{s: New(Options{}), user: DemoNamespace, secret: "dckr_oat_demo_" + secret, start: time.Now().UTC()}
 	d.s.AddAccount(Account{Identifier: d.user, Secret: d.secret, Namespaces: []string{DemoNamespace}, Admin: true})
 	for _, r := range demoRepos {
 		r.Namespace = DemoNamespace
@@ -74,8 +75,8 @@ func StartDemo(ctx context.Context) (emulator.Demo, error) {
 			return nil, fmt.Errorf("seed dockerhub demo: %w", err)
 		}
 	}
-	if err := d.s.Start(); err != nil {
-		return nil, err
+	if d.web, err = emulator.ServeLoopback(d.s.Handler()); err != nil {
+		return nil, fmt.Errorf("dockerhub demo: listen: %w", err)
 	}
 	return d, nil
 }
@@ -100,7 +101,7 @@ func (d *demo) Provider() config.Provider {
 	return config.Provider{
 		Name:        "hub-demo",
 		Kind:        providers.KindDockerHub,
-		Endpoint:    d.s.URL(),
+		Endpoint:    d.web.URL(),
 		Settings:    config.Keys{"namespaces": []string{DemoNamespace}},
 		Credentials: config.Credentials{UsernameEnv: DemoUserEnv, TokenEnv: DemoTokenEnv},
 		// Loopback needs none of the politeness Hub itself gets.
@@ -123,7 +124,7 @@ func (d *demo) PushTag(ctx context.Context, scope, repository, tag string) error
 	what := fmt.Sprintf("push %s/%s:%s", scope, repository, tag)
 	hc := &http.Client{Timeout: 10 * time.Second}
 	body, _ := json.Marshal(map[string]string{"identifier": d.user, "secret": d.secret})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.s.URL()+"/v2/auth/token", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.web.URL()+"/v2/auth/token", bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -141,7 +142,7 @@ func (d *demo) PushTag(ctx context.Context, scope, repository, tag string) error
 		return fmt.Errorf("%s: token: HTTP %d", what, resp.StatusCode)
 	}
 	manifest := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","annotations":{"pushed":%q}}`, time.Now().Format(time.RFC3339Nano))
-	u := fmt.Sprintf("%s/v2/%s/%s/manifests/%s", d.s.URL(), url.PathEscape(scope), url.PathEscape(repository), url.PathEscape(tag))
+	u := fmt.Sprintf("%s/v2/%s/%s/manifests/%s", d.web.URL(), url.PathEscape(scope), url.PathEscape(repository), url.PathEscape(tag))
 	req, err = http.NewRequestWithContext(ctx, http.MethodPut, u, bytes.NewReader([]byte(manifest)))
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
@@ -163,4 +164,4 @@ func (d *demo) PushTag(ctx context.Context, scope, repository, tag string) error
 	return fmt.Errorf("%s: HTTP %d: %s", what, resp.StatusCode, bytes.TrimSpace(msg))
 }
 
-func (d *demo) Close() error { return d.s.Close() }
+func (d *demo) Close() error { return d.web.Close() }

@@ -7,7 +7,7 @@ import (
 )
 
 // Endpoint is the emulator's URL.
-func (d *demo) Endpoint() string { return d.s.URL() }
+func (d *demo) Endpoint() string { return d.web.URL() }
 
 // Calls counts the calls served, by operation.
 func (d *demo) Calls() *emulator.Counter { return d.s.Calls() }

@@ -12,6 +12,7 @@
 package dockerhub
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -103,56 +104,41 @@ type Server struct {
 	now   func() time.Time
 	inj   *emulator.Injector
 	calls emulator.Counter
-
-	web *emulator.HTTPServer
-	url string
 }
 
-// Option configures a Server.
-type Option func(*Server)
-
-// WithFaults sets the initial fault injection.
-func WithFaults(f emulator.Faults) Option { return func(s *Server) { s.inj.Set(f) } }
-
-// WithTokenTTL sets how long minted tokens stay valid (default 10 minutes).
-func WithTokenTTL(d time.Duration) Option { return func(s *Server) { s.ttl = d } }
-
-// WithClock sets the clock used for token expiry and timestamps.
-func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
+// Options configure a Server. The zero value is usable.
+type Options struct {
+	// Faults are the initial fault-injection settings.
+	Faults emulator.Faults
+	// TokenTTL is how long minted tokens stay valid (0: DefaultTokenTTL,
+	// ten minutes).
+	TokenTTL time.Duration
+	// Now is the clock for token expiry and timestamps (nil: time.Now).
+	Now func() time.Time
+}
 
 // New returns an emulator with no accounts and no repositories.
-func New(opts ...Option) *Server {
+func New(o Options) *Server {
 	s := &Server{
 		accounts: map[string]*Account{},
 		tokens:   map[string]token{},
 		repos:    map[string]*repo{},
 		denyNS:   map[string]int{},
 		denyRepo: map[string]int{},
-		ttl:      DefaultTokenTTL,
-		now:      time.Now,
-		inj:      emulator.NewInjector(emulator.Faults{}),
+		ttl:      cmp.Or(o.TokenTTL, DefaultTokenTTL),
+		now:      o.Now,
+		inj:      emulator.NewInjector(o.Faults),
 	}
-	for _, o := range opts {
-		o(s)
+	if s.now == nil {
+		s.now = time.Now
 	}
 	return s
 }
 
-// Start listens on 127.0.0.1 on a free port and serves until Close.
-func (s *Server) Start() error {
-	web, err := emulator.ServeLoopback(s)
-	if err != nil {
-		return fmt.Errorf("dockerhub emulator listen: %w", err)
-	}
-	s.web, s.url = web, web.URL()
-	return nil
-}
-
-// URL is the base URL once started (http://127.0.0.1:PORT).
-func (s *Server) URL() string { return s.url }
-
-// Close stops the listener.
-func (s *Server) Close() error { return s.web.Close() }
+// Handler serves the emulated API. The caller owns the listener (an
+// httptest.Server, emulator.ServeLoopback), as with go-containerregistry's
+// registry.New.
+func (s *Server) Handler() http.Handler { return s }
 
 // SetFaults replaces the fault injection settings.
 func (s *Server) SetFaults(f emulator.Faults) { s.inj.Set(f) }

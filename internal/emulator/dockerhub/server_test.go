@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -15,17 +16,24 @@ import (
 	"github.com/immutag/immutag/internal/testutil"
 )
 
-func start(t *testing.T, opts ...Option) *Server {
+// testServer is an emulator and the test server it is served on.
+type testServer struct {
+	*Server
+	url string
+}
+
+// URL is the emulator's base URL.
+func (s *testServer) URL() string { return s.url }
+
+func start(t *testing.T, o Options) *testServer {
 	t.Helper()
-	s := New(opts...)
+	s := New(o)
 	s.AddAccount(Account{Identifier: "admin", Secret: "admin-secret", Admin: true})
 	s.AddAccount(Account{Identifier: "reader", Secret: "reader-secret", Namespaces: []string{"acme"}})
 	s.AddAccount(Account{Identifier: "public", Secret: "public-secret", PublicOnly: true})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	web := httptest.NewServer(s.Handler())
+	t.Cleanup(web.Close)
+	return &testServer{Server: s, url: web.URL}
 }
 
 type reply struct {
@@ -34,7 +42,7 @@ type reply struct {
 	body   map[string]any
 }
 
-func call(t *testing.T, s *Server, method, path, token, body string) reply {
+func call(t *testing.T, s *testServer, method, path, token, body string) reply {
 	t.Helper()
 	u := path
 	if !strings.HasPrefix(u, "http") {
@@ -55,7 +63,7 @@ func call(t *testing.T, s *Server, method, path, token, body string) reply {
 	return r
 }
 
-func login(t *testing.T, s *Server, id, secret string) string {
+func login(t *testing.T, s *testServer, id, secret string) string {
 	t.Helper()
 	r := call(t, s, http.MethodPost, "/v2/auth/token", "", fmt.Sprintf(`{"identifier":%q,"secret":%q}`, id, secret))
 	tok, _ := r.body["access_token"].(string)
@@ -65,7 +73,7 @@ func login(t *testing.T, s *Server, id, secret string) string {
 	return tok
 }
 
-func seed(t *testing.T, s *Server, ns, name string, private, enabled bool, rules ...string) {
+func seed(t *testing.T, s *testServer, ns, name string, private, enabled bool, rules ...string) {
 	t.Helper()
 	if err := s.AddRepository(Repository{Namespace: ns, Name: name, Private: private, ImmutableEnabled: enabled, ImmutableRules: rules,
 		Tags: map[string]string{"latest": "sha256:a", "v1.2.3": "sha256:b"}}); err != nil {
@@ -75,7 +83,7 @@ func seed(t *testing.T, s *Server, ns, name string, private, enabled bool, rules
 
 func TestAuth(t *testing.T) {
 	clk := testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	s := start(t, WithClock(clk.Now), WithTokenTTL(time.Minute))
+	s := start(t, Options{Now: clk.Now, TokenTTL: time.Minute})
 	seed(t, s, "acme", "app", false, false)
 
 	if r := call(t, s, http.MethodPost, "/v2/auth/token", "", `{"identifier":"admin","secret":"nope"}`); r.status != 401 || r.body["detail"] == "" {
@@ -109,7 +117,7 @@ func TestAuth(t *testing.T) {
 }
 
 func TestListingPagination(t *testing.T) {
-	s := start(t)
+	s := start(t, Options{})
 	for i := range 7 {
 		seed(t, s, "acme", fmt.Sprintf("r%d", i), i%2 == 0, false)
 	}
@@ -170,7 +178,7 @@ func TestListingPagination(t *testing.T) {
 }
 
 func TestRepositoryAndImmutableTags(t *testing.T) {
-	s := start(t)
+	s := start(t, Options{})
 	seed(t, s, "acme", "app", true, false, ".*")
 	admin := login(t, s, "admin", "admin-secret")
 	reader := login(t, s, "reader", "reader-secret")
@@ -214,7 +222,7 @@ func TestRepositoryAndImmutableTags(t *testing.T) {
 }
 
 func TestPushEnforcesRules(t *testing.T) {
-	s := start(t)
+	s := start(t, Options{})
 	seed(t, s, "acme", "open", false, false, ".*")
 	seed(t, s, "acme", "all", false, true, ".*")
 	seed(t, s, "acme", "rel", false, true, `v[0-9.]+`)
@@ -247,7 +255,7 @@ func TestPushEnforcesRules(t *testing.T) {
 
 func TestFaultsAndDenies(t *testing.T) {
 	clk := testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	s := start(t, WithClock(clk.Now))
+	s := start(t, Options{Now: clk.Now})
 	seed(t, s, "acme", "app", false, false)
 	seed(t, s, "acme", "hidden", false, false)
 	seed(t, s, "vault", "x", false, false)
@@ -306,7 +314,7 @@ func TestDemo(t *testing.T) {
 	if err := d.PushTag(t.Context(), ns, repo, tag); err != nil {
 		t.Fatalf("overwrite before fix: %v", err)
 	}
-	srv := d.(*demo).Server()
+	srv := &testServer{Server: d.(*demo).Server(), url: d.Endpoint()}
 	if err := srv.Push(ns, "api", "latest", "sha256:other"); !errors.Is(err, emulator.ErrTagImmutable) {
 		t.Fatalf("demo api repository should be immutable: %v", err)
 	}

@@ -25,7 +25,7 @@ func TestAWSCLI(t *testing.T) {
 	if err != nil {
 		t.Skip("aws CLI not on PATH; install it to run this wire check")
 	}
-	s := startServer(t)
+	s := startServer(t, Options{})
 	for _, r := range []struct{ name, mode string }{{"cli/alpha", Mutable}, {"cli/beta", Immutable}, {"cli/gamma", Mutable}} {
 		if err := s.CreateRepository("", "us-east-1", r.name, r.mode); err != nil {
 			t.Fatal(err)

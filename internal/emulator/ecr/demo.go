@@ -35,7 +35,10 @@ var demoRepos = []demoRepo{
 
 var demoRegions = []string{"us-east-1", "eu-west-1"}
 
-type demo struct{ s *Server }
+type demo struct {
+	s   *Server
+	web *emulator.HTTPServer
+}
 
 var _ emulator.Demo = (*demo)(nil)
 
@@ -47,14 +50,15 @@ func StartDemo(ctx context.Context) (emulator.Demo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("start ecr demo: %w", err)
 	}
-	s := New()
+	s := New(Options{})
 	if err := seedDemo(s); err != nil {
 		return nil, err
 	}
-	if err := s.Start(); err != nil {
-		return nil, err
+	web, err := emulator.ServeLoopback(s.Handler())
+	if err != nil {
+		return nil, fmt.Errorf("ecr demo: listen: %w", err)
 	}
-	return &demo{s}, nil
+	return &demo{s: s, web: web}, nil
 }
 
 func seedDemo(s *Server) error {
@@ -88,7 +92,7 @@ func DemoServer(d emulator.Demo) *Server {
 func (d *demo) Kind() providers.Kind { return providers.KindECR }
 
 func (d *demo) Provider() config.Provider {
-	return config.Provider{Name: "aws-demo", Kind: providers.KindECR, Endpoint: d.s.URL(), Settings: config.Keys{"regions": append([]string(nil), demoRegions...)}}
+	return config.Provider{Name: "aws-demo", Kind: providers.KindECR, Endpoint: d.web.URL(), Settings: config.Keys{"regions": append([]string(nil), demoRegions...)}}
 }
 
 // Env points the SDK's default chain at the emulator: static keys, a region,
@@ -98,7 +102,7 @@ func (d *demo) Env() map[string]string {
 		"AWS_ACCESS_KEY_ID":     demoAccessKey,
 		"AWS_SECRET_ACCESS_KEY": demoSecretKey,
 		"AWS_REGION":            "us-east-1",
-		"AWS_ENDPOINT_URL_STS":  d.s.URL(),
+		"AWS_ENDPOINT_URL_STS":  d.web.URL(),
 		// Keep the SDK from probing instance metadata for credentials.
 		"AWS_EC2_METADATA_DISABLED": "true",
 	}
@@ -117,4 +121,4 @@ func (d *demo) PushTag(_ context.Context, scope, repository, tag string) error {
 	return d.s.PutImage(account, region, repository, tag, d.s.newDigest(repository+":"+tag))
 }
 
-func (d *demo) Close() error { return d.s.Close() }
+func (d *demo) Close() error { return d.web.Close() }

@@ -16,7 +16,7 @@ import (
 )
 
 func TestModesRoundTrip(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, Options{})
 	c := ecrClient(s, "us-east-1", staticCreds)
 	ctx := t.Context()
 	modes := []struct {
@@ -81,7 +81,7 @@ func TestModesRoundTrip(t *testing.T) {
 }
 
 func TestExclusionValidation(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, Options{})
 	c := ecrClient(s, "us-east-1", staticCreds)
 	ctx := t.Context()
 	if err := s.CreateRepository("", "us-east-1", "app/x", Immutable); err != nil {
@@ -163,7 +163,7 @@ func TestExclusionValidation(t *testing.T) {
 }
 
 func TestDescribeRepositoriesPagination(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, Options{})
 	c := ecrClient(s, "us-east-1", staticCreds)
 	ctx := t.Context()
 	var want []string
@@ -238,7 +238,7 @@ func TestDescribeRepositoriesPagination(t *testing.T) {
 }
 
 func TestTwoRegionsAndTwoAccounts(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, Options{})
 	ctx := t.Context()
 	seed := []struct{ account, region, name string }{
 		{"", "us-east-1", "east/one"},
@@ -312,7 +312,7 @@ func TestTwoRegionsAndTwoAccounts(t *testing.T) {
 }
 
 func TestPutImageOverwritePerMode(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, Options{})
 	c := ecrClient(s, "us-east-1", staticCreds)
 	ctx := t.Context()
 	type repoCase struct {
@@ -413,7 +413,7 @@ func TestWildcardMatch(t *testing.T) {
 }
 
 func TestImagesListing(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, Options{})
 	c := ecrClient(s, "us-east-1", staticCreds)
 	ctx := t.Context()
 	if err := s.CreateRepository("", "us-east-1", "img/repo", Mutable); err != nil {

@@ -8,7 +8,7 @@ import (
 )
 
 // Endpoint is the emulator's URL.
-func (d *demo) Endpoint() string { return d.s.URL() }
+func (d *demo) Endpoint() string { return d.web.URL() }
 
 // Calls counts the ECR and STS calls served.
 func (d *demo) Calls() *emulator.Counter { return d.s.Calls() }

@@ -18,7 +18,7 @@ import (
 )
 
 func TestDeny(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, Options{})
 	ctx := t.Context()
 	for _, region := range []string{"us-east-1", "eu-west-1"} {
 		if err := s.CreateRepository("", region, "app/svc", Mutable); err != nil {
@@ -79,7 +79,7 @@ func TestDeny(t *testing.T) {
 }
 
 func TestThrottleAndErrorsInjected(t *testing.T) {
-	s := startServer(t, WithFaults(emulator.Faults{ThrottleRate: 1}))
+	s := startServer(t, Options{Faults: emulator.Faults{ThrottleRate: 1}})
 	ctx := t.Context()
 	if err := s.CreateRepository("", "us-east-1", "app/svc", Mutable); err != nil {
 		t.Fatal(err)
@@ -139,7 +139,7 @@ func TestThrottleAndErrorsInjected(t *testing.T) {
 }
 
 // rawCall posts a signed-looking ECR request without the SDK.
-func rawCall(t *testing.T, s *Server, target, body string, auth bool) (*http.Response, []byte) {
+func rawCall(t *testing.T, s *testServer, target, body string, auth bool) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL()+"/", strings.NewReader(body))
 	if err != nil {
@@ -165,10 +165,7 @@ func rawCall(t *testing.T, s *Server, target, body string, auth bool) (*http.Res
 }
 
 func TestWireFormat(t *testing.T) {
-	s := startServer(t)
-	if err := s.Start(); err == nil {
-		t.Error("a second Start succeeded")
-	}
+	s := startServer(t, Options{})
 	if err := s.CreateRepository("", "eu-west-1", "wire/repo", ImmutableWithExclusion, "latest"); err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +223,7 @@ func TestWireFormat(t *testing.T) {
 }
 
 func TestUnsupportedLikeMoto(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, Options{})
 	s.Unsupported("DescribeRepositoryCreationTemplates")
 	resp, body := rawCall(t, s, targetPrefix+"DescribeRepositoryCreationTemplates", `{}`, true)
 	if resp.StatusCode != 500 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(body), "Internal Server Error") {

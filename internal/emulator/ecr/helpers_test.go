@@ -3,6 +3,7 @@ package ecr
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -24,19 +25,22 @@ const otherAccount = "210987654321"
 var staticCreds = credentials.NewStaticCredentialsProvider("AKIDTESTBASE", "test-secret", "")
 
 // startServer runs an emulator on loopback for the duration of the test.
-func startServer(t *testing.T, opts ...Option) *Server {
+func startServer(t *testing.T, o Options) *testServer {
 	t.Helper()
-	s := New(opts...)
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return s
+	s := New(o)
+	web := httptest.NewServer(s.Handler())
+	t.Cleanup(web.Close)
+	return &testServer{Server: s, web: web}
 }
+
+// testServer is an emulator and the test server it is served on.
+type testServer struct {
+	*Server
+	web *httptest.Server
+}
+
+// URL is the emulator's base URL.
+func (s *testServer) URL() string { return s.web.URL }
 
 // fastRetryer keeps the SDK's retry logic (which codes retry, how many
 // attempts) but without waiting or a client-side retry quota.
@@ -48,7 +52,7 @@ func fastRetryer(attempts int) aws.Retryer {
 	})
 }
 
-func ecrClient(s *Server, region string, creds aws.CredentialsProvider) *awsecr.Client {
+func ecrClient(s *testServer, region string, creds aws.CredentialsProvider) *awsecr.Client {
 	return awsecr.New(awsecr.Options{
 		Region:       region,
 		BaseEndpoint: aws.String(s.URL()),
@@ -57,7 +61,7 @@ func ecrClient(s *Server, region string, creds aws.CredentialsProvider) *awsecr.
 	})
 }
 
-func stsClient(s *Server, creds aws.CredentialsProvider) *sts.Client {
+func stsClient(s *testServer, creds aws.CredentialsProvider) *sts.Client {
 	return sts.New(sts.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(s.URL()),

@@ -13,10 +13,8 @@ package ecr
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -49,78 +47,31 @@ type Server struct {
 	denied      map[scopeKey]map[string]bool
 	unsupported map[string]bool
 	digestSeq   uint64
-
-	ln   net.Listener
-	http *http.Server
 }
 
-// Option configures a Server.
-type Option func(*Server)
-
-// WithFaults sets the initial fault injection.
-func WithFaults(f emulator.Faults) Option {
-	return func(s *Server) { s.inj.Set(f) }
+// Options configure a Server. The zero value is usable.
+type Options struct {
+	// Faults are the initial fault-injection settings.
+	Faults emulator.Faults
 }
 
-// New returns an emulator with empty state. It does not listen until Start;
-// it can also be mounted as an http.Handler (httptest.NewServer(s)).
-func New(opts ...Option) *Server {
-	s := &Server{
+// New returns an emulator with empty state.
+func New(o Options) *Server {
+	return &Server{
 		defaultAccount: DefaultAccount,
-		inj:            emulator.NewInjector(emulator.Faults{}),
+		inj:            emulator.NewInjector(o.Faults),
 		now:            time.Now,
 		registries:     map[scopeKey]*registry{},
 		sessions:       map[string]*session{},
 		denied:         map[scopeKey]map[string]bool{},
 		unsupported:    map[string]bool{},
 	}
-	for _, o := range opts {
-		o(s)
-	}
-	return s
 }
 
-// Start listens on 127.0.0.1 on a free port and serves in the background.
-func (s *Server) Start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ln != nil {
-		return errors.New("ecr emulator: already started")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("ecr emulator: listen: %w", err)
-	}
-	s.ln = ln
-	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go func(srv *http.Server) { _ = srv.Serve(ln) }(s.http)
-	return nil
-}
-
-// URL is the base URL of the running emulator ("" before Start).
-func (s *Server) URL() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ln == nil {
-		return ""
-	}
-	return "http://" + s.ln.Addr().String()
-}
-
-// Close stops the listener started by Start.
-func (s *Server) Close() error {
-	s.mu.Lock()
-	srv := s.http
-	s.http, s.ln = nil, nil
-	s.mu.Unlock()
-	if srv == nil {
-		return nil
-	}
-	if err := srv.Close(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("ecr emulator: close: %w", err)
-	}
-	return nil
-}
+// Handler serves the emulated ECR and STS APIs. The caller owns the
+// listener (an httptest.Server, emulator.ServeLoopback), as with
+// go-containerregistry's registry.New.
+func (s *Server) Handler() http.Handler { return s }
 
 // SetFaults replaces the fault injection settings.
 func (s *Server) SetFaults(f emulator.Faults) { s.inj.Set(f) }

@@ -12,7 +12,7 @@ import (
 )
 
 func TestRepositoryCreationTemplates(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, Options{})
 	c := ecrClient(s, "us-east-1", staticCreds)
 	ctx := t.Context()
 
@@ -139,7 +139,7 @@ func TestRepositoryCreationTemplates(t *testing.T) {
 }
 
 func TestPullThroughCacheRules(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, Options{})
 	c := ecrClient(s, "us-east-1", staticCreds)
 	ctx := t.Context()
 	if err := s.CreatePullThroughCacheRule("", "us-east-1", "ecr-public", "public.ecr.aws"); err != nil {

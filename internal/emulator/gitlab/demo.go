@@ -27,6 +27,7 @@ const DemoTokenEnv = "IMMUTAG_DEMO_GITLAB_TOKEN"
 //   - acme/docs: container registry disabled (not listed).
 type Demo struct {
 	*Server
+	web   *emulator.HTTPServer
 	token string
 }
 
@@ -43,9 +44,11 @@ func StartDemo(_ context.Context) (emulator.Demo, error) {
 	if err := d.seed(); err != nil {
 		return nil, err
 	}
-	if err := d.Start(); err != nil {
-		return nil, err
+	web, err := emulator.ServeLoopback(d.Handler())
+	if err != nil {
+		return nil, fmt.Errorf("gitlab demo: listen: %w", err)
 	}
+	d.web = web
 	return d, nil
 }
 

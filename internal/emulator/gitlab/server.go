@@ -123,24 +123,15 @@ type Server struct {
 	denied   map[string]bool
 	seq      int64
 
-	emulator.Web
+	handler http.Handler
 }
 
 // New returns a Server with no groups.
 func New(o Options) *Server {
 	s := &Server{faults: emulator.NewInjector(o.Faults), calls: &emulator.Counter{}, token: o.Token,
 		groups: map[string]*group{}, projects: map[string]*project{}, denied: map[string]bool{}}
-	s.Web = emulator.NewWeb("gitlab", s.routes())
+	s.handler = s.routes()
 	return s
-}
-
-// Host is the registry host repositories are located at.
-func (s *Server) Host() string {
-	u, err := url.Parse(s.URL())
-	if err != nil {
-		return ""
-	}
-	return u.Host
 }
 
 // AddGroup creates a group (and its parents) by full path.
@@ -516,7 +507,7 @@ func (s *Server) listRepositories(w http.ResponseWriter, r *http.Request) {
 	for _, rp := range p.repos[lo:hi] {
 		out = append(out, map[string]any{
 			"id": rp.id, "name": rp.name, "path": rp.path, "project_id": p.id,
-			"location": s.Host() + "/" + rp.path, "created_at": "2026-01-01T00:00:00.000Z",
+			"location": r.Host + "/" + rp.path, "created_at": "2026-01-01T00:00:00.000Z",
 		})
 	}
 	emulator.WriteJSON(w, http.StatusOK, emulator.ContentJSON, out)
@@ -772,3 +763,8 @@ func (s *Server) SetFaults(f emulator.Faults) { s.faults.Set(f) }
 
 // Calls counts the API calls served, by operation.
 func (s *Server) Calls() *emulator.Counter { return s.calls }
+
+// Handler serves the emulated API. The caller owns the listener (an
+// httptest.Server, emulator.ServeLoopback), as with go-containerregistry's
+// registry.New.
+func (s *Server) Handler() http.Handler { return s.handler }

@@ -29,6 +29,7 @@ const DemoUser = "robot$immutag"
 //   - "partial": svc; rule repoMatches ** / matches v* (partial).
 type Demo struct {
 	*Server
+	web   *emulator.HTTPServer
 	pass  string
 	start time.Time
 }
@@ -51,9 +52,11 @@ func startDemo(_ context.Context) (*Demo, error) {
 	if err := d.seed(); err != nil {
 		return nil, err
 	}
-	if err := d.Start(); err != nil {
-		return nil, err
+	web, err := emulator.ServeLoopback(d.Handler())
+	if err != nil {
+		return nil, fmt.Errorf("harbor demo: listen: %w", err)
 	}
+	d.web = web
 	return d, nil
 }
 

@@ -108,7 +108,7 @@ type Server struct {
 	seq      int64
 	audit    auditLog
 
-	emulator.Web
+	handler http.Handler
 }
 
 // New returns a Server with no projects.
@@ -122,7 +122,7 @@ func New(o Options) *Server {
 		byID:     map[int64]*project{},
 		denied:   map[string]bool{},
 	}
-	s.Web = emulator.NewWeb("harbor", s.routes())
+	s.handler = s.routes()
 	return s
 }
 
@@ -247,16 +247,14 @@ func (s *Server) TagImmutable(proj, name, t string) (immutable, exists bool) {
 	return Immutable(ruleList(p), name, t), true
 }
 
-// PushTag pushes a new image to proj/name:tag over the registry v2 API. An
+// PushTag pushes a new image to proj/name:tag through the registry v2 API
+// (served in process, so that it works however the caller listens). An
 // overwrite refused because the tag is immutable returns an error wrapping
 // emulator.ErrTagImmutable.
 func (s *Server) PushTag(ctx context.Context, proj, name, t string) error {
-	if s.URL() == "" {
-		return errors.New("harbor emulator: not started")
-	}
 	nonce := make([]byte, 8)
 	_, _ = rand.Read(nonce)
-	rep, err := emulator.PushManifest(ctx, s.URL(), proj+"/"+name, t, s.user, s.pass, hex.EncodeToString(nonce))
+	rep, err := emulator.PushManifestTo(ctx, s.handler, "", proj+"/"+name, t, s.user, s.pass, hex.EncodeToString(nonce))
 	if err != nil {
 		return fmt.Errorf("push %s/%s:%s: %w", proj, name, t, err)
 	}
@@ -875,3 +873,8 @@ func (s *Server) SetFaults(f emulator.Faults) { s.faults.Set(f) }
 
 // Calls counts the API calls served, by operation.
 func (s *Server) Calls() *emulator.Counter { return s.calls }
+
+// Handler serves the emulated API. The caller owns the listener (an
+// httptest.Server, emulator.ServeLoopback), as with go-containerregistry's
+// registry.New.
+func (s *Server) Handler() http.Handler { return s.handler }

@@ -17,7 +17,6 @@ func newTest(t *testing.T) (*Server, *httptest.Server) {
 	s := New(Options{Username: "admin", Password: "pw"})
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
-	s.SetURL(hs.URL)
 	return s, hs
 }
 

@@ -31,6 +31,7 @@ const DemoUser = "immutag-audit"
 //   - a raw hosted and a Docker proxy repository, which are not audited.
 type Demo struct {
 	*Server
+	web  *emulator.HTTPServer
 	pass string
 }
 
@@ -63,9 +64,11 @@ func StartDemo(_ context.Context) (emulator.Demo, error) {
 	}
 	d.AddOther("files", "raw", "hosted")
 	d.AddOther("dockerhub-proxy", "docker", "proxy")
-	if err := d.Start(); err != nil {
-		return nil, err
+	web, err := emulator.ServeLoopback(d.Handler())
+	if err != nil {
+		return nil, fmt.Errorf("nexus demo: listen: %w", err)
 	}
+	d.web = web
 	return d, nil
 }
 

@@ -81,14 +81,14 @@ type Server struct {
 	denied   map[string]bool
 	failures map[string]int
 
-	emulator.Web
+	handler http.Handler
 }
 
 // New returns a Server with no repositories.
 func New(o Options) *Server {
 	s := &Server{faults: emulator.NewInjector(o.Faults), calls: &emulator.Counter{}, user: o.Username, pass: o.Password, o: o,
 		repos: map[string]*repo{}, denied: map[string]bool{}, failures: map[string]int{}}
-	s.Web = emulator.NewWeb("nexus", s.routes())
+	s.handler = s.routes()
 	return s
 }
 
@@ -247,7 +247,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	for _, n := range names {
 		rp := s.repos[n]
 		out = append(out, map[string]any{"name": n, "format": rp.format, "type": rp.typ,
-			"url": s.URL() + "/repository/" + n, "attributes": map[string]any{}})
+			"url": emulator.BaseURL(r) + "/repository/" + n, "attributes": map[string]any{}})
 	}
 	emulator.WriteJSON(w, http.StatusOK, emulator.ContentJSON, out)
 }
@@ -272,7 +272,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 	if rp == nil {
 		return
 	}
-	out := map[string]any{"format": "docker", "type": "hosted", "url": s.URL() + "/repository/" + rp.name}
+	out := map[string]any{"format": "docker", "type": "hosted", "url": emulator.BaseURL(r) + "/repository/" + rp.name}
 	for k, v := range rp.settings {
 		out[k] = v
 	}
@@ -462,3 +462,8 @@ func (s *Server) SetFaults(f emulator.Faults) { s.faults.Set(f) }
 
 // Calls counts the API calls served, by operation.
 func (s *Server) Calls() *emulator.Counter { return s.calls }
+
+// Handler serves the emulated API. The caller owns the listener (an
+// httptest.Server, emulator.ServeLoopback), as with go-containerregistry's
+// registry.New.
+func (s *Server) Handler() http.Handler { return s.handler }

@@ -24,6 +24,7 @@ const DemoTokenEnv = "IMMUTAG_DEMO_QUAY_TOKEN"
 //     per-namespace switch keeps the demo to one provider entry.
 type Demo struct {
 	*Server
+	web   *emulator.HTTPServer
 	token string
 	// grown are the organisations Grow added, which Provider lists too.
 	grown []string
@@ -50,9 +51,11 @@ func startDemo(_ context.Context) (*Demo, error) {
 	if err := d.seed(); err != nil {
 		return nil, err
 	}
-	if err := d.Start(); err != nil {
-		return nil, err
+	web, err := emulator.ServeLoopback(d.Handler())
+	if err != nil {
+		return nil, fmt.Errorf("quay demo: listen: %w", err)
 	}
+	d.web = web
 	return d, nil
 }
 

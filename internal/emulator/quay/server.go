@@ -98,7 +98,7 @@ type Server struct {
 	ns         map[string]*namespace
 	seq        int
 
-	emulator.Web
+	handler http.Handler
 }
 
 // New returns a Server with no namespaces. Call Start to listen, or use
@@ -113,7 +113,7 @@ func New(o Options) *Server {
 		denied:     map[string]bool{},
 		ns:         map[string]*namespace{},
 	}
-	s.Web = emulator.NewWeb("quay", s.routes())
+	s.handler = s.routes()
 	return s
 }
 
@@ -268,18 +268,16 @@ func (s *Server) Deny(ns string, deny bool) {
 	}
 }
 
-// PushTag pushes a new image to ns/name:tag over the registry v2 API,
+// PushTag pushes a new image to ns/name:tag through the registry v2 API
+// (served in process, so that it works however the caller listens),
 // creating the repository when needed. An overwrite refused because the tag
 // is immutable returns an error wrapping emulator.ErrTagImmutable.
 func (s *Server) PushTag(ctx context.Context, ns, name, t string) error {
-	if s.URL() == "" {
-		return errors.New("quay emulator: not started")
-	}
 	s.mu.Lock()
 	s.seq++
 	nonce := strconv.Itoa(s.seq)
 	s.mu.Unlock()
-	rep, err := emulator.PushManifest(ctx, s.URL(), ns+"/"+name, t, "$oauthtoken", s.token, nonce)
+	rep, err := emulator.PushManifestTo(ctx, s.handler, "", ns+"/"+name, t, "$oauthtoken", s.token, nonce)
 	if err != nil {
 		return fmt.Errorf("push %s/%s:%s: %w", ns, name, t, err)
 	}
@@ -928,3 +926,8 @@ func (s *Server) SetFaults(f emulator.Faults) { s.faults.Set(f) }
 
 // Calls counts the API calls served, by operation.
 func (s *Server) Calls() *emulator.Counter { return s.calls }
+
+// Handler serves the emulated API. The caller owns the listener (an
+// httptest.Server, emulator.ServeLoopback), as with go-containerregistry's
+// registry.New.
+func (s *Server) Handler() http.Handler { return s.handler }

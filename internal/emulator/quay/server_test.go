@@ -21,7 +21,6 @@ func newTest(t *testing.T) (*Server, *httptest.Server) {
 	s := New(Options{Token: tok})
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
-	s.SetURL(hs.URL)
 	return s, hs
 }
 

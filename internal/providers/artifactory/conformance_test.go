@@ -1,6 +1,7 @@
 package artifactory
 
 import (
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -20,16 +21,14 @@ func TestConformance(t *testing.T) {
 	const token = "artifactory-conformance-token"
 	providertest.Run(t, providertest.Suite{New: func(t *testing.T) *providertest.Env {
 		s := afemu.New(afemu.Options{Token: token, TokenUser: "conformance-admin"})
-		if err := s.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
+		sWeb := httptest.NewServer(s.Handler())
+		t.Cleanup(sWeb.Close)
 		s.SetGroup("everyone", afemu.Group{AutoJoin: true})
 		s.AddUser(afemu.User{Name: "deployer"})
 		s.AddRepo("docker-bare", "local", "docker")
 		s.SetTarget(afemu.Target{Name: "bare", Repos: []string{"docker-bare"},
 			Groups: map[string][]string{"everyone": {"read", "write", "delete"}}})
-		p, err := newProvider(config.Provider{Name: "af", Kind: Kind, Endpoint: s.URL(),
+		p, err := newProvider(config.Provider{Name: "af", Kind: Kind, Endpoint: sWeb.URL,
 			Credentials: config.Credentials{TokenEnv: "AF_TOKEN"}},
 			providers.Options{Getenv: func(string) string { return token }}, func(o *httpapi.Options) {
 				o.BaseBackoff, o.MaxBackoff, o.MaxRetries = time.Millisecond, 4*time.Millisecond, 2

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -20,20 +21,22 @@ import (
 	"github.com/immutag/immutag/internal/testutil"
 )
 
-func startEmu(t *testing.T) *aremu.Server {
+func startEmu(t *testing.T) *arEmu {
 	t.Helper()
-	s := aremu.New()
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	s := aremu.New(aremu.Options{})
+	return &arEmu{Server: s, endpoint: serve(t, s)}
+}
+
+// arEmu is an emulator and the loopback address it is served on.
+type arEmu struct {
+	*aremu.Server
+	endpoint string
 }
 
 // newProvider builds the adapter against the emulator with a fast retry policy.
-func newProvider(t *testing.T, s *aremu.Server, edit func(*config.Provider)) *Provider {
+func newProvider(t *testing.T, s *arEmu, edit func(*config.Provider)) *Provider {
 	t.Helper()
-	cfg := config.Provider{Name: "gar", Kind: providers.KindArtifactRegistry, Endpoint: s.Endpoint(), Settings: &Settings{Projects: []string{"p1"}}}
+	cfg := config.Provider{Name: "gar", Kind: providers.KindArtifactRegistry, Endpoint: s.endpoint, Settings: &Settings{Projects: []string{"p1"}}}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -619,4 +622,17 @@ func TestDemoEndToEnd(t *testing.T) {
 			t.Fatalf("%s still mutable after fix", r.Name)
 		}
 	}
+}
+
+// serve answers gRPC for s on a free loopback port until the test ends and
+// returns its host:port.
+func serve(t testing.TB, s *aremu.Server) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(lis) }()
+	t.Cleanup(s.Stop)
+	return lis.Addr().String()
 }

@@ -53,7 +53,7 @@ func (f *flight) roundTrip(r *http.Request) (resp *http.Response, err error) {
 	return resp, err
 }
 
-func seedMany(t *testing.T, s *hubemu.Server, n int) {
+func seedMany(t *testing.T, s *hubEmu, n int) {
 	t.Helper()
 	for i := range n {
 		addRepo(t, s, "acme", fmt.Sprintf("r%02d", i), true, i == 7, ".*")
@@ -66,7 +66,7 @@ func seedMany(t *testing.T, s *hubemu.Server, n int) {
 // previous one are in flight.
 func TestReadsOverlap(t *testing.T) {
 	const limit = 8
-	s := startEmu(t, hubemu.WithFaults(emulator.Faults{Latency: 20 * time.Millisecond, PageSize: 10}))
+	s := startEmu(t, hubemu.Options{Faults: emulator.Faults{Latency: 20 * time.Millisecond, PageSize: 10}})
 	seedMany(t, s, 40)
 	f := newFlight(limit)
 	hc := f.client(t)
@@ -111,7 +111,7 @@ func TestReadsOverlap(t *testing.T) {
 // reads nor lists further, so memory does not grow with the namespace.
 func TestReadAheadIsBounded(t *testing.T) {
 	const limit = 2
-	s := startEmu(t, hubemu.WithFaults(emulator.Faults{PageSize: 5}))
+	s := startEmu(t, hubemu.Options{Faults: emulator.Faults{PageSize: 5}})
 	seedMany(t, s, 40)
 	f := newFlight(0)
 	hc := f.client(t)
@@ -141,7 +141,7 @@ func TestReadAheadIsBounded(t *testing.T) {
 // TestCancelStopsWorkers: cancelling the context while every worker waits on
 // the emitter returns the cancellation promptly and emits nothing more.
 func TestCancelStopsWorkers(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, hubemu.Options{})
 	seedMany(t, s, 40)
 	hc := newFlight(0).client(t)
 	p := newProvider(t, s, func(st *setup) {
@@ -172,7 +172,7 @@ func TestCancelStopsWorkers(t *testing.T) {
 // scope's error, and the repositories of the pages before it are all read
 // and emitted with their real mode (none cut short into unknown).
 func TestListFailureKeepsEarlierPages(t *testing.T) {
-	s := startEmu(t, hubemu.WithFaults(emulator.Faults{Latency: 5 * time.Millisecond, PageSize: 10}))
+	s := startEmu(t, hubemu.Options{Faults: emulator.Faults{Latency: 5 * time.Millisecond, PageSize: 10}})
 	seedMany(t, s, 40)
 	f := newFlight(0)
 	f.deny = func(r *http.Request) bool { return r.URL.Query().Get("page") != "1" }

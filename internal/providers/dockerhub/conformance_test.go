@@ -1,6 +1,7 @@
 package dockerhub_test
 
 import (
+	hubemu "github.com/immutag/immutag/internal/emulator/dockerhub"
 	"net/http"
 	"testing"
 	"time"
@@ -12,7 +13,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	providertest.Run(t, providertest.Suite{New: func(t *testing.T) *providertest.Env {
-		s := startEmu(t)
+		s := startEmu(t, hubemu.Options{})
 		return &providertest.Env{
 			Provider: newProvider(t, s, nil),
 			Modes:    []providers.Mode{providers.ModeMutable, providers.ModePartial, providers.ModeImmutable},

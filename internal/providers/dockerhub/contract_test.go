@@ -195,7 +195,7 @@ func (c *contract) report(t *testing.T, wantOps ...string) {
 }
 
 func TestContractAgainstOfficialSpec(t *testing.T) {
-	s := startEmu(t, hubemu.WithFaults(emulator.Faults{PageSize: 3}))
+	s := startEmu(t, hubemu.Options{Faults: emulator.Faults{PageSize: 3}})
 	c := newContract(t, s.URL())
 	addRepo(t, s, "acme", "web", false, false)
 	addRepo(t, s, "acme", "api", true, true, ".*")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -22,7 +23,7 @@ import (
 )
 
 func TestModesAndPagination(t *testing.T) {
-	s := startEmu(t, hubemu.WithFaults(emulator.Faults{PageSize: 4}))
+	s := startEmu(t, hubemu.Options{Faults: emulator.Faults{PageSize: 4}})
 	addRepo(t, s, "acme", "disabled", true, false)
 	addRepo(t, s, "acme", "universal", false, true, ".*")
 	addRepo(t, s, "acme", "anchored", false, true, "^.*$")
@@ -76,7 +77,7 @@ func TestModesAndPagination(t *testing.T) {
 }
 
 func TestPerRepositoryDeniedIsUnknown(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, hubemu.Options{})
 	addRepo(t, s, "acme", "open", false, true, ".*")
 	addRepo(t, s, "acme", "locked", true, true, ".*")
 	addRepo(t, s, "acme", "gone", false, false)
@@ -99,7 +100,7 @@ func TestPerRepositoryDeniedIsUnknown(t *testing.T) {
 }
 
 func TestNamespaceDeniedIsScopeError(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, hubemu.Options{})
 	addRepo(t, s, "acme", "app", true, false)
 	addRepo(t, s, "secret", "vault", true, true, ".*")
 	s.DenyNamespace("secret", http.StatusForbidden)
@@ -131,7 +132,7 @@ func TestPlanApplyIdempotentVerified(t *testing.T) {
 		{"nothing allowed", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := startEmu(t)
+			s := startEmu(t, hubemu.Options{})
 			addRepo(t, s, "acme", "web", false, false)
 			addRepo(t, s, "acme", "api", true, true, ".*")
 			addRepo(t, s, "acme", "worker", true, true, "release-.*")
@@ -230,7 +231,7 @@ func TestPlanApplyIdempotentVerified(t *testing.T) {
 // Allowed patterns a rule cannot leave out hold the repository back unless
 // the user accepts that they become immutable.
 func TestInexpressibleAllowedHeldBack(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, hubemu.Options{})
 	addRepo(t, s, "acme", "web", false, false)
 	p := newProvider(t, s, nil)
 	c, _ := testutil.Scan(t, p)
@@ -245,7 +246,7 @@ func TestInexpressibleAllowedHeldBack(t *testing.T) {
 }
 
 func TestPartialAllowedOnlyWhenPolicyAllowsEverything(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, hubemu.Options{})
 	addRepo(t, s, "acme", "worker", true, true, "release-.*")
 	p := newProvider(t, s, nil)
 	c, _ := testutil.Scan(t, p)
@@ -259,7 +260,7 @@ func TestPartialAllowedOnlyWhenPolicyAllowsEverything(t *testing.T) {
 }
 
 func TestPlanRereadsUnknownRepository(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, hubemu.Options{})
 	addRepo(t, s, "acme", "web", false, false)
 	s.DenyRepository("acme", "web", http.StatusForbidden)
 	p := newProvider(t, s, nil)
@@ -279,7 +280,7 @@ func TestPlanRereadsUnknownRepository(t *testing.T) {
 }
 
 func TestVerifyFailsWhenWriteDoesNotStick(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, hubemu.Options{})
 	addRepo(t, s, "acme", "web", false, false)
 	// A proxy that acknowledges the PATCH without forwarding it: the
 	// read-back must catch it.
@@ -306,12 +307,10 @@ func TestVerifyFailsWhenWriteDoesNotStick(t *testing.T) {
 }
 
 func TestApplyDeniedReportsWrite(t *testing.T) {
-	s := hubemu.New()
-	s.AddAccount(hubemu.Account{Identifier: testUser, Secret: testSecret, Admin: false})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	hs := hubemu.New(hubemu.Options{})
+	hs.AddAccount(hubemu.Account{Identifier: testUser, Secret: testSecret, Admin: false})
+	s := &hubEmu{Server: hs, web: httptest.NewServer(hs.Handler())}
+	t.Cleanup(s.web.Close)
 	addRepo(t, s, "acme", "web", false, false)
 	p := newProvider(t, s, nil)
 	c, _ := testutil.Scan(t, p)
@@ -330,7 +329,7 @@ func TestApplyDeniedReportsWrite(t *testing.T) {
 }
 
 func Test429StormRiddenOut(t *testing.T) {
-	s := startEmu(t, hubemu.WithFaults(emulator.Faults{ThrottleRate: 0.2, Seed: 7, PageSize: 5}))
+	s := startEmu(t, hubemu.Options{Faults: emulator.Faults{ThrottleRate: 0.2, Seed: 7, PageSize: 5}})
 	for i := range 12 {
 		addRepo(t, s, "acme", fmt.Sprintf("r%02d", i), i%2 == 0, i%3 == 0, ".*")
 	}
@@ -353,7 +352,7 @@ func Test429StormRiddenOut(t *testing.T) {
 
 func TestTokenRenewedBeforeExpiryDuringLongScan(t *testing.T) {
 	clk := testutil.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
-	s := startEmu(t, hubemu.WithClock(clk.Now)) // Hub's 10-minute tokens
+	s := startEmu(t, hubemu.Options{Now: clk.Now}) // Hub's 10-minute tokens
 	for i := range 30 {
 		addRepo(t, s, "acme", fmt.Sprintf("r%02d", i), true, true, ".*")
 	}
@@ -390,7 +389,7 @@ func TestTokenRenewedBeforeExpiryDuringLongScan(t *testing.T) {
 }
 
 func TestTokenRefreshedAfter401(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, hubemu.Options{})
 	for i := range 6 {
 		addRepo(t, s, "acme", fmt.Sprintf("r%d", i), false, false)
 	}
@@ -418,12 +417,10 @@ func TestTokenRefreshedAfter401(t *testing.T) {
 }
 
 func TestPrivateVisibilityWarning(t *testing.T) {
-	s := hubemu.New()
-	s.AddAccount(hubemu.Account{Identifier: "acme", Secret: "oat-without-list-scope", PublicOnly: true})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	hs := hubemu.New(hubemu.Options{})
+	hs.AddAccount(hubemu.Account{Identifier: "acme", Secret: "oat-without-list-scope", PublicOnly: true})
+	s := &hubEmu{Server: hs, web: httptest.NewServer(hs.Handler())}
+	t.Cleanup(s.web.Close)
 	addRepo(t, s, "acme", "public-app", false, false)
 	addRepo(t, s, "acme", "private-app", true, false)
 	p := newProvider(t, s, func(st *setup) { st.env = env{userEnv: "acme", tokenEnv: "oat-without-list-scope"} })
@@ -441,7 +438,7 @@ func TestPrivateVisibilityWarning(t *testing.T) {
 }
 
 func TestCredentialsProblems(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, hubemu.Options{})
 	addRepo(t, s, "acme", "app", false, false)
 
 	// The kind's Spec requires both variable names; New relies on it.
@@ -475,7 +472,7 @@ func TestCredentialsProblems(t *testing.T) {
 }
 
 func TestDebugLogsCarryNoToken(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, hubemu.Options{})
 	addRepo(t, s, "acme", "app", true, false)
 	var logs bytes.Buffer
 	var mu sync.Mutex

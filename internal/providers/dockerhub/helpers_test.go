@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -24,18 +25,25 @@ const (
 
 // startEmu starts an emulator with an admin account for testUser/testSecret
 // reading every namespace.
-func startEmu(t *testing.T, opts ...hubemu.Option) *hubemu.Server {
+func startEmu(t *testing.T, o hubemu.Options) *hubEmu {
 	t.Helper()
-	s := hubemu.New(opts...)
+	s := hubemu.New(o)
 	s.AddAccount(hubemu.Account{Identifier: testUser, Secret: testSecret, Admin: true})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	web := httptest.NewServer(s.Handler())
+	t.Cleanup(web.Close)
+	return &hubEmu{Server: s, web: web}
 }
 
-func addRepo(t *testing.T, s *hubemu.Server, ns, name string, private, enabled bool, rules ...string) {
+// hubEmu is an emulator and the test server it is served on.
+type hubEmu struct {
+	*hubemu.Server
+	web *httptest.Server
+}
+
+// URL is the emulator's base URL.
+func (e *hubEmu) URL() string { return e.web.URL }
+
+func addRepo(t *testing.T, s *hubEmu, ns, name string, private, enabled bool, rules ...string) {
 	t.Helper()
 	err := s.AddRepository(hubemu.Repository{
 		Namespace: ns, Name: name, Private: private, ImmutableEnabled: enabled, ImmutableRules: rules,
@@ -60,7 +68,7 @@ type setup struct {
 	allowed    []string // policy.mutable_tags_allowed
 }
 
-func newProvider(t *testing.T, s *hubemu.Server, mod func(*setup)) *dockerhub.Provider {
+func newProvider(t *testing.T, s *hubEmu, mod func(*setup)) *dockerhub.Provider {
 	t.Helper()
 	// A generous rate keeps tests fast; the default (5/s) is for Hub itself.
 	st := setup{namespaces: []string{"acme"}, env: env{userEnv: testUser, tokenEnv: testSecret}, rate: config.Rate{RequestsPerSecond: 1000}}

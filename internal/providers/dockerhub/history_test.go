@@ -12,7 +12,7 @@ import (
 	"github.com/immutag/immutag/internal/providers/dockerhub"
 )
 
-func seedHistory(t *testing.T, s *hubemu.Server, name string, n int, base int, t0 time.Time) {
+func seedHistory(t *testing.T, s *hubEmu, name string, n int, base int, t0 time.Time) {
 	t.Helper()
 	for i := range n {
 		if err := s.SeedPush("acme", name, "v1", fmt.Sprintf("sha256:%064x", base+i), t0.Add(time.Duration(i)*time.Hour)); err != nil {
@@ -31,7 +31,7 @@ func history(t *testing.T, p *dockerhub.Provider, name string) ([]providers.Tag,
 }
 
 func TestTagHistoryFromAuditLog(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, hubemu.Options{})
 	s.EnableAuditLog("acme")
 	addRepo(t, s, "acme", "app", false, false)
 	addRepo(t, s, "acme", "other", false, false)
@@ -76,7 +76,7 @@ func TestTagHistoryFromAuditLog(t *testing.T) {
 // Without a plan that has audit logs the route answers 403: ErrDenied, and
 // nothing is imported.
 func TestTagHistoryWithoutAuditPlanIsDenied(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, hubemu.Options{})
 	addRepo(t, s, "acme", "app", false, false)
 	seedHistory(t, s, "app", 3, 0, time.Now().Add(-time.Hour))
 	got, err := history(t, newProvider(t, s, nil), "app")

@@ -9,7 +9,7 @@ import (
 )
 
 func TestTagsFromListingWithIndexDigest(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, hubemu.Options{})
 	tags := map[string]string{}
 	for i := range 130 {
 		tags[fmt.Sprintf("t%03d", i)] = fmt.Sprintf("sha256:%064d", i)

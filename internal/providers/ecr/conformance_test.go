@@ -1,6 +1,7 @@
 package ecr
 
 import (
+	ecremu "github.com/immutag/immutag/internal/emulator/ecr"
 	"testing"
 	"time"
 
@@ -12,7 +13,7 @@ import (
 func TestConformance(t *testing.T) {
 	const region = "us-east-1"
 	providertest.Run(t, providertest.Suite{New: func(t *testing.T) *providertest.Env {
-		s := startEmu(t)
+		s := startEmu(t, ecremu.Options{})
 		return &providertest.Env{
 			Provider: newTestProvider(t, configProvider([]string{region}, nil, s.URL())),
 			Modes:    []providers.Mode{providers.ModeMutable, providers.ModePartial, providers.ModeImmutable},

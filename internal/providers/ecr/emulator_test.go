@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -25,19 +26,26 @@ import (
 const emuAccount = ecremu.DefaultAccount
 
 // startEmu starts the in-process ECR emulator and points the SDK at it.
-func startEmu(t *testing.T, opts ...ecremu.Option) *ecremu.Server {
+func startEmu(t *testing.T, o ecremu.Options) *ecrEmu {
 	t.Helper()
-	s := ecremu.New(opts...)
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	web := httptest.NewServer(ecremu.New(o).Handler())
+	t.Cleanup(web.Close)
+	s := &ecrEmu{Server: web.Config.Handler.(*ecremu.Server), web: web}
 	isolateAWS(t)
 	t.Setenv("AWS_ENDPOINT_URL_STS", s.URL())
 	return s
 }
 
-func mustCreate(t *testing.T, s *ecremu.Server, region, name, mode string, excl ...string) {
+// ecrEmu is an emulator and the test server it is served on.
+type ecrEmu struct {
+	*ecremu.Server
+	web *httptest.Server
+}
+
+// URL is the emulator's base URL.
+func (e *ecrEmu) URL() string { return e.web.URL }
+
+func mustCreate(t *testing.T, s *ecrEmu, region, name, mode string, excl ...string) {
 	t.Helper()
 	if err := s.CreateRepository(emuAccount, region, name, mode, excl...); err != nil {
 		t.Fatalf("seed %s/%s: %v", region, name, err)
@@ -65,7 +73,7 @@ func (s *streamCheck) Repository(r providers.Repository) error {
 }
 
 func TestEmulatorPaginationStreams(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, ecremu.Options{})
 	regions := []string{"us-east-1", "eu-west-1"}
 	for _, r := range regions {
 		for i := range 2500 {
@@ -96,7 +104,7 @@ func TestEmulatorPaginationStreams(t *testing.T) {
 }
 
 func TestEmulatorDeniedRegionIsAScopeError(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, ecremu.Options{})
 	for i := range 30 {
 		mustCreate(t, s, "us-east-1", fmt.Sprintf("ok-%02d", i), ecremu.Mutable)
 	}
@@ -123,7 +131,7 @@ func TestEmulatorDeniedRegionIsAScopeError(t *testing.T) {
 }
 
 func TestEmulatorPTC(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, ecremu.Options{})
 	if err := s.CreatePullThroughCacheRule(emuAccount, "us-east-1", "ecr-public", "public.ecr.aws"); err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +230,7 @@ func TestEmulatorPTC(t *testing.T) {
 // An endpoint that does not implement the rules at all (moto's bare 500)
 // has none: nothing is held back, and a warning says why.
 func TestEmulatorPTCUnsupportedCountsAsNone(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, ecremu.Options{})
 	mustCreate(t, s, "us-east-1", "ecr-public/library/nginx", ecremu.Mutable)
 	s.Unsupported("DescribePullThroughCacheRules")
 	p := newTestProvider(t, config.Provider{Settings: &Settings{Regions: []string{"us-east-1"}}, Endpoint: s.URL()})
@@ -244,7 +252,7 @@ func TestEmulatorPTCUnsupportedCountsAsNone(t *testing.T) {
 // With the rules throttled past the retries, fix --apply writes nothing to
 // the scope: the change is listed held back with the reason.
 func TestEmulatorPTCThrottledHoldsFixBack(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, ecremu.Options{})
 	mustCreate(t, s, "us-east-1", "ecr-public/library/nginx", ecremu.Mutable)
 	if err := s.CreatePullThroughCacheRule(emuAccount, "us-east-1", "ecr-public", "public.ecr.aws"); err != nil {
 		t.Fatal(err)
@@ -259,7 +267,7 @@ func TestEmulatorPTCThrottledHoldsFixBack(t *testing.T) {
 }
 
 func TestEmulatorThrottlingRiddenOut(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, ecremu.Options{})
 	for i := range 120 {
 		mustCreate(t, s, "us-east-1", fmt.Sprintf("r%03d", i), ecremu.Immutable)
 	}
@@ -291,7 +299,7 @@ func TestEmulatorThrottlingRiddenOut(t *testing.T) {
 }
 
 func TestEmulatorApplyJournalAndVerify(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, ecremu.Options{})
 	mustCreate(t, s, "us-east-1", "web/legacy", ecremu.Mutable)
 	mustCreate(t, s, "us-east-1", "web/frontend", ecremu.ImmutableWithExclusion, "latest", "*")
 	p := newTestProvider(t, config.Provider{Settings: &Settings{Regions: []string{"us-east-1"}}, Endpoint: s.URL()})
@@ -355,7 +363,7 @@ func TestEmulatorApplyJournalAndVerify(t *testing.T) {
 }
 
 func TestEmulatorTemplates(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, ecremu.Options{})
 	regions := []string{"us-east-1", "eu-west-1", "ap-south-1", "sa-east-1"}
 	p := newTestProvider(t, config.Provider{Settings: &Settings{Regions: regions}, Endpoint: s.URL()})
 	pol := providers.FixPolicy{MutableTagsAllowed: []string{"latest", "*"}}
@@ -464,7 +472,7 @@ func TestEmulatorTemplates(t *testing.T) {
 }
 
 func TestEmulatorTemplatesUnsupported(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, ecremu.Options{})
 	s.Unsupported("DescribeRepositoryCreationTemplates")
 	p := newTestProvider(t, config.Provider{Settings: &Settings{Regions: []string{"us-east-1"}}, Endpoint: s.URL()})
 	_, err := p.PlanDefaults(t.Context(), providers.FixPolicy{})
@@ -477,7 +485,7 @@ func TestEmulatorTemplatesUnsupported(t *testing.T) {
 // concurrently under max_concurrent=2 and checks the cap at the wire. It
 // also proves STS follows the endpoint key when no STS variable is set.
 func TestEmulatorRolesAndLimiter(t *testing.T) {
-	emu := ecremu.New(ecremu.WithFaults(emulator.Faults{Latency: 2 * time.Millisecond, PageSize: 2}))
+	emu := ecremu.New(ecremu.Options{Faults: emulator.Faults{Latency: 2 * time.Millisecond, PageSize: 2}})
 	var inflight, peak atomic.Int64
 	url := newLoopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := inflight.Add(1)

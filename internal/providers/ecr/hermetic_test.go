@@ -19,7 +19,7 @@ import (
 // here a profile that does not exist (LoadDefaultConfig would fail on it)
 // and other keys.
 func TestHermeticReadsGetenvOnly(t *testing.T) {
-	s := startEmu(t)
+	s := startEmu(t, ecremu.Options{})
 	t.Setenv("AWS_PROFILE", "immutag-no-such-profile")
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAPROCESSENV000001")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "process-env-secret")

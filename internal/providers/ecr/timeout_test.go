@@ -21,7 +21,7 @@ import (
 // SDK retryer, instead of holding the scope until the run is cancelled.
 func TestStalledAttemptTimesOutAndIsRetried(t *testing.T) {
 	isolateAWS(t)
-	s := startEmu(t)
+	s := startEmu(t, ecremu.Options{})
 	mustCreate(t, s, "us-east-1", "app", ecremu.Immutable)
 	target, err := url.Parse(s.URL())
 	if err != nil {

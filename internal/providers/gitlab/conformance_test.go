@@ -1,6 +1,7 @@
 package gitlab
 
 import (
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -18,15 +19,13 @@ func TestConformance(t *testing.T) {
 	const token = "glpat-conformance-token"
 	providertest.Run(t, providertest.Suite{New: func(t *testing.T) *providertest.Env {
 		s := glemu.New(glemu.Options{Token: token})
-		if err := s.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
+		sWeb := httptest.NewServer(s.Handler())
+		t.Cleanup(sWeb.Close)
 		s.AddGroup("acme")
 		if err := s.AddProject("acme/bare", glemu.Project{}); err != nil {
 			t.Fatal(err)
 		}
-		p, err := newProvider(config.Provider{Name: "gl", Kind: Kind, Endpoint: s.URL(),
+		p, err := newProvider(config.Provider{Name: "gl", Kind: Kind, Endpoint: sWeb.URL,
 			Settings: &Settings{Groups: []string{"acme"}}, Credentials: config.Credentials{TokenEnv: "GL_TOKEN"}},
 			providers.Options{Getenv: func(string) string { return token }, Retry: providers.RetryTuning{MaxBackoff: time.Millisecond}})
 		if err != nil {

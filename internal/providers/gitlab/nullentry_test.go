@@ -46,7 +46,6 @@ func TestNullListingEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = web.Close() })
-	s.SetURL(web.URL())
 	p := providerFor(t, config.Provider{Name: "gl", Kind: Kind, Endpoint: web.URL(),
 		Settings: config.Keys{"projects": []string{"grp/app"}}, Credentials: config.Credentials{TokenEnv: "GL_TOKEN"}},
 		map[string]string{"GL_TOKEN": token})

@@ -18,7 +18,6 @@ func TestConformance(t *testing.T) {
 		s := emu.New(emu.Options{Username: user, Password: pass})
 		hs := httptest.NewServer(s.Handler())
 		t.Cleanup(hs.Close)
-		s.SetURL(hs.URL)
 		s.AddProject("acme", false)
 		p, err := newProvider(config.Provider{
 			Name: "h", Kind: "harbor", Endpoint: hs.URL, Settings: &Settings{Projects: []string{"acme"}},

@@ -48,7 +48,6 @@ func setup(t *testing.T, o setupOpts) *env {
 	}
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
-	s.SetURL(hs.URL)
 	p, err := newProvider(config.Provider{
 		Name: "h", Kind: "harbor", Endpoint: hs.URL, Settings: &Settings{Projects: o.projects},
 		Credentials: config.Credentials{UsernameEnv: userEnv, PasswordEnv: passEnv},

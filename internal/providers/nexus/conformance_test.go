@@ -1,6 +1,7 @@
 package nexus
 
 import (
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -19,13 +20,11 @@ func TestConformance(t *testing.T) {
 	const user, pass = "conformance", "nexus-conformance-password"
 	providertest.Run(t, providertest.Suite{New: func(t *testing.T) *providertest.Env {
 		s := nxemu.New(nxemu.Options{Username: user, Password: pass})
-		if err := s.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
+		sWeb := httptest.NewServer(s.Handler())
+		t.Cleanup(sWeb.Close)
 		s.AddDockerHosted("docker-bare", "ALLOW", false)
 		env := map[string]string{"NX_USER": user, "NX_PASS": pass}
-		p, err := newProvider(config.Provider{Name: "nx", Kind: Kind, Endpoint: s.URL(),
+		p, err := newProvider(config.Provider{Name: "nx", Kind: Kind, Endpoint: sWeb.URL,
 			Credentials: config.Credentials{UsernameEnv: "NX_USER", PasswordEnv: "NX_PASS"}},
 			providers.Options{Getenv: func(k string) string { return env[k] }}, func(o *httpapi.Options) {
 				o.BaseBackoff, o.MaxBackoff, o.MaxRetries = time.Millisecond, 4*time.Millisecond, 2

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"sync"
@@ -44,11 +45,9 @@ func start(t *testing.T, o nxemu.Options) (*nxemu.Server, *Provider) {
 	t.Helper()
 	o.Username, o.Password = "auditor", "nexus-test-password"
 	s := nxemu.New(o)
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s, providerFor(t, s.URL(), map[string]string{"NX_USER": "auditor", "NX_PASS": "nexus-test-password"})
+	sWeb := httptest.NewServer(s.Handler())
+	t.Cleanup(sWeb.Close)
+	return s, providerFor(t, sWeb.URL, map[string]string{"NX_USER": "auditor", "NX_PASS": "nexus-test-password"})
 }
 
 func providerFor(t *testing.T, endpoint string, env map[string]string) *Provider {
@@ -224,7 +223,7 @@ func TestFixKeepsFieldsAndRefusesOverwrite(t *testing.T) {
 }
 
 func push(ctx context.Context, s *nxemu.Server, repo, image, tag string) error {
-	rep, err := emulator.PushManifest(ctx, s.URL()+"/repository/"+repo, image, tag, "auditor", "nexus-test-password", time.Now().String())
+	rep, err := emulator.PushManifestTo(ctx, s.Handler(), "/repository/"+repo, image, tag, "auditor", "nexus-test-password", time.Now().String())
 	if err != nil {
 		return err
 	}
@@ -298,7 +297,9 @@ func TestAuthErrors(t *testing.T) {
 	s, _ := start(t, nxemu.Options{})
 	seed(t, s)
 	ctx := context.Background()
-	bad := providerFor(t, s.URL(), map[string]string{"NX_USER": "auditor", "NX_PASS": "wrong-password-123"})
+	sWeb := httptest.NewServer(s.Handler())
+	t.Cleanup(sWeb.Close)
+	bad := providerFor(t, sWeb.URL, map[string]string{"NX_USER": "auditor", "NX_PASS": "wrong-password-123"})
 	for range 5 {
 		_, err := bad.Scopes(ctx)
 		if err == nil || !errors.Is(err, providers.ErrDenied) {
@@ -319,7 +320,7 @@ func TestAuthErrors(t *testing.T) {
 		t.Errorf("blocked user: %d calls, want 1 (no retry)", n)
 	}
 	s.Deny("rel", true)
-	good := providerFor(t, s.URL(), map[string]string{"NX_USER": "auditor", "NX_PASS": "nexus-test-password"})
+	good := providerFor(t, sWeb.URL, map[string]string{"NX_USER": "auditor", "NX_PASS": "nexus-test-password"})
 	err = good.Repositories(ctx, providers.Scope{Name: "rel"}, &collector{})
 	if !errors.Is(err, providers.ErrDenied) {
 		t.Errorf("denied repository: %v", err)

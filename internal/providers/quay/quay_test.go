@@ -483,9 +483,9 @@ func TestAllowedTagsStayMutable(t *testing.T) {
 			// Started on its own listener: the registry push path (PushTag)
 			// needs the emulator's URL.
 			s := emu.New(emu.Options{Token: token})
-			testutil.Must(t, s.Start())
-			t.Cleanup(func() { _ = s.Close() })
-			e := &env{s: s, p: newTestProvider(t, s.URL(), "acme", "alice")}
+			sWeb := httptest.NewServer(s.Handler())
+			t.Cleanup(sWeb.Close)
+			e := &env{s: s, p: newTestProvider(t, sWeb.URL, "acme", "alice")}
 			e.s.AddOrg("acme")
 			e.s.AddUser("alice")
 			testutil.Must(t, e.s.AddRepo("acme", "worker", "latest", "v1.0.0", "dev-7"))
