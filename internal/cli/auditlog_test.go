@@ -104,12 +104,10 @@ func TestRecordImportsHarborAuditLog(t *testing.T) {
 // TestRecordImportsDockerHubAuditLog: the same on Docker Hub, where the
 // audit log needs a Team or Business plan.
 func TestRecordImportsDockerHubAuditLog(t *testing.T) {
-	s := hubemu.New()
+	s := hubemu.New(hubemu.Options{})
 	s.AddAccount(hubemu.Account{Identifier: "acme", Secret: "dckr_oat_test", Admin: true})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	sWeb := httptest.NewServer(s.Handler())
+	t.Cleanup(sWeb.Close)
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	old, cur := "sha256:"+strings.Repeat("a", 64), "sha256:"+strings.Repeat("b", 64)
 	if err := s.AddRepository(hubemu.Repository{Namespace: "acme", Name: "web", Tags: map[string]string{}}); err != nil {
@@ -121,7 +119,7 @@ func TestRecordImportsDockerHubAuditLog(t *testing.T) {
 		}
 	}
 	cfg := filepath.Join(t.TempDir(), "immutag.yaml")
-	body := "version: 1\nproviders:\n  - name: hub\n    kind: dockerhub\n    endpoint: " + s.URL() +
+	body := "version: 1\nproviders:\n  - name: hub\n    kind: dockerhub\n    endpoint: " + sWeb.URL +
 		"\n    namespaces: [acme]\n    credentials: {username_env: HUB_USER, token_env: HUB_TOKEN}\n    rate: {requests_per_second: 1000}\n"
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
