@@ -113,6 +113,9 @@ func (s *ScanFlags) format(io IOStreams) string {
 
 // AuditOptions are the inputs of immutag audit.
 type AuditOptions struct {
+	// Deps are the run's dependencies, set from the Factory when the
+	// command runs.
+	Deps
 	ScanFlags
 	FailOnDrift     bool
 	Baseline        string
@@ -160,10 +163,11 @@ Exit codes: 0 clean, 1 error, 2 something could not be read, 3 drift found and
 			if err := opts.validate(); err != nil {
 				return err
 			}
+			opts.Deps = f.Deps()
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			return auditRun(cmd.Context(), f, opts)
+			return auditRun(cmd.Context(), opts)
 		},
 	}
 	opts.register(cmd)
@@ -175,7 +179,8 @@ Exit codes: 0 clean, 1 error, 2 something could not be read, 3 drift found and
 	return cmd
 }
 
-func auditRun(ctx context.Context, f *Factory, opts *AuditOptions) error {
+func auditRun(ctx context.Context, opts *AuditOptions) error {
+	d := opts.Deps
 	// Read the baseline before scanning: a wrong path should not cost a scan.
 	var base report.Baseline
 	if opts.Baseline != "" {
@@ -188,14 +193,14 @@ func auditRun(ctx context.Context, f *Factory, opts *AuditOptions) error {
 	if opts.FailOnOverwrite && !opts.Record {
 		return errors.New("--fail-on-overwrite needs --record: overwrites are found by comparing with the ledger")
 	}
-	code, err := newIACLink(f, opts.IAC)
+	code, err := newIACLink(d, opts.IAC)
 	if err != nil {
 		return err
 	}
 	mode := scanMode{command: "audit", record: opts.Record, annotate: code.annotator()}
 	ctx, cancel := withRunTimeout(ctx, opts.Timeout)
 	defer cancel()
-	res, err := scan(ctx, f, &opts.ScanFlags, mode)
+	res, err := scan(ctx, d, &opts.ScanFlags, mode)
 	if err != nil {
 		if timedOut(ctx) {
 			return &ExitError{Code: CodeIncomplete, Err: fmt.Errorf("audit stopped: --timeout %s reached before every scope was read; nothing unread was graded and no report was written (raise --timeout, or narrow the run with --provider)", opts.Timeout)}
@@ -203,10 +208,10 @@ func auditRun(ctx context.Context, f *Factory, opts *AuditOptions) error {
 		return err
 	}
 	defer res.report.Close()
-	if err := writeReport(f, &opts.ScanFlags, res.report); err != nil {
+	if err := writeReport(d, &opts.ScanFlags, res.report); err != nil {
 		return err
 	}
-	code.summary(f)
+	code.summary(d)
 	if ow := res.report.Overwrites; len(ow) > 0 {
 		incidents := 0
 		for _, o := range ow {
@@ -214,7 +219,7 @@ func auditRun(ctx context.Context, f *Factory, opts *AuditOptions) error {
 				incidents++
 			}
 		}
-		fmt.Fprintf(f.IO.ErrOut, "ledger: %d tag(s) seen pointing at a new digest (%d in repositories immutable now); see immutag history --moved\n", len(ow), incidents)
+		fmt.Fprintf(d.IO.ErrOut, "ledger: %d tag(s) seen pointing at a new digest (%d in repositories immutable now); see immutag history --moved\n", len(ow), incidents)
 		if opts.FailOnOverwrite && !(opts.FailOnDrift && res.report.Summary.Drift > 0) {
 			return &ExitError{Code: CodeDrift, Err: fmt.Errorf("overwrite found: %d tag(s) now name a different image than the ledger recorded", len(ow))}
 		}
@@ -226,7 +231,7 @@ func auditRun(ctx context.Context, f *Factory, opts *AuditOptions) error {
 	if err != nil {
 		return fmt.Errorf("compare with --baseline %s: %w", opts.Baseline, err)
 	}
-	fmt.Fprintf(f.IO.ErrOut, "baseline %s: %d drifting repositories, %d of them not drifting in the baseline\n",
+	fmt.Fprintf(d.IO.ErrOut, "baseline %s: %d drifting repositories, %d of them not drifting in the baseline\n",
 		opts.Baseline, res.report.Summary.Drift, fresh)
 	return gateExit(res.report, opts.FailOnDrift, fresh, opts.Baseline)
 }
@@ -334,26 +339,26 @@ func newRunID() string {
 	return hex.EncodeToString(b[:])
 }
 
-func scan(ctx context.Context, f *Factory, fl *ScanFlags, m scanMode) (*scanResult, error) {
-	sh, err := fl.Shard.resolve(f.Getenv)
+func scan(ctx context.Context, d Deps, fl *ScanFlags, m scanMode) (*scanResult, error) {
+	sh, err := fl.Shard.resolve(d.Getenv)
 	if err != nil {
 		return nil, err
 	}
 	m.shard = sh
-	cfg, provs, err := loadProviders(ctx, f, fl.Providers)
+	cfg, provs, err := loadProviders(ctx, d, fl.Providers)
 	if err != nil {
 		return nil, err
 	}
-	prog := newProgress(f.IO, m.command)
-	res, err := runEngine(ctx, f, cfg, provs, fl.Concurrency, m, prog.repository)
+	prog := newProgress(d.IO, m.command)
+	res, err := runEngine(ctx, d, cfg, provs, fl.Concurrency, m, prog.repository)
 	prog.done()
 	return res, err
 }
 
 // loadProviders reads the config and builds the selected providers (all
 // when names is empty).
-func loadProviders(ctx context.Context, f *Factory, names []string) (*config.Config, []providers.Provider, error) {
-	cfg, err := f.Config()
+func loadProviders(ctx context.Context, d Deps, names []string) (*config.Config, []providers.Provider, error) {
+	cfg, err := d.Config()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -361,7 +366,7 @@ func loadProviders(ctx context.Context, f *Factory, names []string) (*config.Con
 	if err != nil {
 		return nil, nil, err
 	}
-	provs, err := f.BuildProviders(ctx, selected)
+	provs, err := d.BuildProviders(ctx, selected)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -371,17 +376,17 @@ func loadProviders(ctx context.Context, f *Factory, names []string) (*config.Con
 // runEngine runs one audit engine pass over already built providers and
 // stamps the report with tool and run metadata. audit, fix and serve share
 // it, so a scheduled scan is exactly an audit. onRepository may be nil.
-func runEngine(ctx context.Context, f *Factory, cfg *config.Config, provs []providers.Provider, concurrency int, m scanMode, onRepository func(audit.Finding)) (*scanResult, error) {
-	started := f.Now().UTC()
-	warnInsecureTLS(f, cfg, provs)
+func runEngine(ctx context.Context, d Deps, cfg *config.Config, provs []providers.Provider, concurrency int, m scanMode, onRepository func(audit.Finding)) (*scanResult, error) {
+	started := d.Now().UTC()
+	warnInsecureTLS(d, cfg, provs)
 	var rec *tagRecorder
 	if m.record {
-		store, err := f.openLedger(ctx, cfg)
+		store, err := d.openLedger(ctx, cfg)
 		if err != nil {
 			return nil, err
 		}
 		defer store.Close()
-		rec = newTagRecorder(store, cfg.Policy.MutableTagsAllowed, f.Now)
+		rec = newTagRecorder(store, cfg.Policy.MutableTagsAllowed, d.Now)
 	}
 	pol := audit.PolicyFrom(cfg.Policy, started)
 	pol.AcceptImmutableAllowed = m.acceptImmutableAllowed
@@ -389,7 +394,7 @@ func runEngine(ctx context.Context, f *Factory, cfg *config.Config, provs []prov
 		Providers:    provs,
 		Policy:       pol,
 		Concurrency:  concurrency,
-		Log:          f.Logger(),
+		Log:          d.Logger(),
 		Plan:         m.plan,
 		PlanDefaults: m.planDefaults,
 		OnRepository: onRepository,
@@ -418,7 +423,7 @@ func runEngine(ctx context.Context, f *Factory, cfg *config.Config, provs []prov
 		rep.Overwrites = ow
 	}
 	rep.Tool = audit.Tool{Name: "immutag", Version: version()}
-	rep.Run = audit.Run{ID: newRunID(), StartedAt: started, FinishedAt: f.Now().UTC(), Command: m.command,
+	rep.Run = audit.Run{ID: newRunID(), StartedAt: started, FinishedAt: d.Now().UTC(), Command: m.command,
 		ConfigSHA256: cfg.SHA256, DryRun: m.dryRun, ConfigFile: anchorPath(cfg.File)}
 	rep.Run.ConfigLines = configLines(cfg, provs, rep.Run.ConfigFile)
 	if m.shard.Sharded() {
@@ -472,13 +477,13 @@ func colorOn(io IOStreams, getenv func(string) string) bool {
 	return io.StdoutTTY && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
 }
 
-func writeReport(f *Factory, fl *ScanFlags, r *audit.Report) error {
-	format := fl.format(f.IO)
+func writeReport(d Deps, fl *ScanFlags, r *audit.Report) error {
+	format := fl.format(d.IO)
 	ro := report.Options{Verbose: fl.Verbose, FixView: r.Run.Command == "fix"}
 	if fl.OutputFile == "" {
-		ro.Color = colorOn(f.IO, f.Getenv)
+		ro.Color = colorOn(d.IO, d.Getenv)
 	}
-	return writeOutput(f.IO, fl.OutputFile, format, func(w io.Writer) error {
+	return writeOutput(d.IO, fl.OutputFile, format, func(w io.Writer) error {
 		return report.Render(w, r, format, ro)
 	})
 }
@@ -535,7 +540,7 @@ func (p *progress) done() {
 
 // warnInsecureTLS says, on every run, which providers have certificate
 // verification off: a setting that is easy to leave on after a test.
-func warnInsecureTLS(f *Factory, cfg *config.Config, provs []providers.Provider) {
+func warnInsecureTLS(d Deps, cfg *config.Config, provs []providers.Provider) {
 	if cfg == nil {
 		return
 	}
@@ -545,7 +550,7 @@ func warnInsecureTLS(f *Factory, cfg *config.Config, provs []providers.Provider)
 	}
 	for _, p := range cfg.Providers {
 		if p.TLS.InsecureSkipVerify && used[p.Name] {
-			f.Logger().Warn("tls.insecure_skip_verify is on: this provider's certificate is not verified, so anyone on the network path can read its credentials and forge its answers",
+			d.Logger().Warn("tls.insecure_skip_verify is on: this provider's certificate is not verified, so anyone on the network path can read its credentials and forge its answers",
 				"provider", p.Name)
 		}
 	}

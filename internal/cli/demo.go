@@ -21,6 +21,10 @@ import (
 
 // DemoOptions are the inputs of immutag demo.
 type DemoOptions struct {
+	// Deps are the run's dependencies, set from the Factory when the
+	// command runs: the streams, the clock, the logger, and the user's
+	// environment for anything the emulators do not set (NO_COLOR).
+	Deps
 	Keep bool
 
 	// Started, when set, receives the variables the demo hands its
@@ -53,10 +57,11 @@ in every immutability mode each registry has, then runs the whole job:
 It needs no network and no credentials, and touches no real registry.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Deps = f.Deps()
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			return RunDemo(cmd.Context(), f, opts)
+			return RunDemo(cmd.Context(), opts)
 		},
 	}
 	return cmd
@@ -90,8 +95,9 @@ const demoNoSettingReason = "no tag-immutability setting exists: tags are record
 
 // RunDemo is what immutag demo runs: NewCmdDemo's default, exported for
 // the end-to-end tests of other packages.
-func RunDemo(ctx context.Context, f *Factory, opts *DemoOptions) error {
-	out := f.IO.Out
+func RunDemo(ctx context.Context, opts *DemoOptions) error {
+	user := opts.Deps
+	out := user.IO.Out
 	step := func(n int, title string) { fmt.Fprintf(out, "\n=== %d. %s\n\n", n, title) }
 
 	tmp, err := os.MkdirTemp("", "immutag-demo-")
@@ -108,7 +114,7 @@ func RunDemo(ctx context.Context, f *Factory, opts *DemoOptions) error {
 			_ = d.Close()
 		}
 	}()
-	cfg := &config.Config{Version: config.CurrentVersion, Policy: demoPolicy(f.Now())}
+	cfg := &config.Config{Version: config.CurrentVersion, Policy: demoPolicy(user.Now())}
 	var kinds []string
 	for _, fx := range catalog.Emulators() {
 		d, err := fx.Start(ctx)
@@ -129,23 +135,29 @@ func RunDemo(ctx context.Context, f *Factory, opts *DemoOptions) error {
 		return fmt.Errorf("demo config: %w", err)
 	}
 
-	df := NewFactory(f.IO)
-	df.Getenv, df.Now = demoGetenv(env, f.Getenv), f.Now
-	// Hermetic: the SDK-based adapters take their configuration from
-	// df.Getenv alone, not from the process environment, the user's shared
-	// config files or instance metadata.
-	df.hermetic = true
-	df.LogLevel, df.LogFormat = f.LogLevel, f.LogFormat
-	df.Config = func() (*config.Config, error) { return cfg, nil }
-	// The demo keeps its tag ledger in its own temporary directory.
-	df.Ledger = filepath.Join(tmp, "ledger.db")
+	getenv := demoGetenv(env, user.Getenv)
+	deps := Deps{
+		IO: user.IO, Getenv: getenv, Now: user.Now, Logger: user.Logger,
+		Config: func() (*config.Config, error) { return cfg, nil },
+		// The demo keeps its tag ledger in its own temporary directory.
+		Ledger: filepath.Join(tmp, "ledger.db"),
+		BuildProviders: func(ctx context.Context, ps []config.Provider) ([]providers.Provider, error) {
+			o := providerOptions(getenv, user.Logger(), user.Now)
+			o.MutableTagsAllowed = cfg.Policy.MutableTagsAllowed
+			// Hermetic: the SDK-based adapters take their configuration
+			// from getenv alone, not from the process environment, the
+			// user's shared config files or instance metadata.
+			o.Hermetic = true
+			return catalog.Build(ctx, ps, o)
+		},
+	}
 	flags := ScanFlags{Format: "table", Concurrency: 8}
 
 	fmt.Fprintf(out, "immutag demo: %d registry emulator(s) on loopback (%s); no network, no credentials.\n", len(demos), strings.Join(kinds, ", "))
 	fmt.Fprintf(out, "policy: mutable_tags_allowed=[latest]; exemptions: sandbox/*, quay-demo legacy/*, oci-demo, ghcr-demo and artifactory-demo (no setting exists; the ledger watches them) (active), aws-demo data/etl (expired 2025-12-31)\n")
 
 	step(1, "audit --record: which repositories let a tag be overwritten? (and every tag -> digest into the ledger)")
-	if err := auditRun(ctx, df, &AuditOptions{ScanFlags: flags, Record: true}); err != nil && ExitCode(err) != CodeIncomplete {
+	if err := auditRun(ctx, &AuditOptions{Deps: deps, ScanFlags: flags, Record: true}); err != nil && ExitCode(err) != CodeIncomplete {
 		return err
 	}
 
@@ -177,13 +189,13 @@ func RunDemo(ctx context.Context, f *Factory, opts *DemoOptions) error {
 	}
 
 	step(3, "fix (dry run): the plan")
-	if err := fixRun(ctx, df, &FixOptions{ScanFlags: flags}); err != nil && !demoTolerated(err) {
+	if err := fixRun(ctx, &FixOptions{Deps: deps, ScanFlags: flags}); err != nil && !demoTolerated(err) {
 		return err
 	}
 
 	step(4, "fix --apply --yes: write, journal, read back")
 	journal := filepath.Join(tmp, "journal.jsonl")
-	err = fixRun(ctx, df, &FixOptions{ScanFlags: flags, Apply: true, Yes: true, Journal: journal})
+	err = fixRun(ctx, &FixOptions{Deps: deps, ScanFlags: flags, Apply: true, Yes: true, Journal: journal})
 	switch {
 	case err != nil && !demoTolerated(err):
 		return err
@@ -236,7 +248,7 @@ func RunDemo(ctx context.Context, f *Factory, opts *DemoOptions) error {
 		for _, d := range ar {
 			arFlags.Providers = append(arFlags.Providers, d.Provider().Name)
 		}
-		if err := fixRun(ctx, df, &FixOptions{ScanFlags: arFlags, Apply: true, Yes: true, Journal: journal, AcceptImmutableAllowed: true}); err != nil && ExitCode(err) != CodeIncomplete {
+		if err := fixRun(ctx, &FixOptions{Deps: deps, ScanFlags: arFlags, Apply: true, Yes: true, Journal: journal, AcceptImmutableAllowed: true}); err != nil && ExitCode(err) != CodeIncomplete {
 			return err
 		}
 		fmt.Fprintln(out)
@@ -251,12 +263,12 @@ func RunDemo(ctx context.Context, f *Factory, opts *DemoOptions) error {
 	}
 
 	step(7, "audit --record again")
-	if err := auditRun(ctx, df, &AuditOptions{ScanFlags: flags, FailOnDrift: true, Record: true}); err != nil {
+	if err := auditRun(ctx, &AuditOptions{Deps: deps, ScanFlags: flags, FailOnDrift: true, Record: true}); err != nil {
 		return fmt.Errorf("demo: the re-audit is not clean: %w", err)
 	}
 
 	step(8, "history: what did the tag point at before it was overwritten in step 2?")
-	if err := demoHistory(ctx, df, demos[0]); err != nil {
+	if err := demoHistory(ctx, deps, demos[0]); err != nil {
 		return fmt.Errorf("demo: ask the ledger: %w", err)
 	}
 	if len(unguarded) > 0 {
@@ -264,16 +276,16 @@ func RunDemo(ctx context.Context, f *Factory, opts *DemoOptions) error {
 	}
 	for _, d := range unguarded {
 		fmt.Fprintln(out)
-		if err := demoHistory(ctx, df, d); err != nil {
+		if err := demoHistory(ctx, deps, d); err != nil {
 			return fmt.Errorf("demo: ask the ledger: %w", err)
 		}
 	}
 	fmt.Fprintf(out, "\nEvery registry: what the tag overwritten in step 2 named before, and now:\n")
-	if err := demoBeforeNow(ctx, df, demos, func(d emulator.Demo) string { _, _, rel := release(d); return rel }); err != nil {
+	if err := demoBeforeNow(ctx, deps, demos, func(d emulator.Demo) string { _, _, rel := release(d); return rel }); err != nil {
 		return fmt.Errorf("demo: ask the ledger: %w", err)
 	}
 	fmt.Fprintf(out, "\nRegistries that keep their own tag history: what a tag named before the demo started, before it was overwritten:\n")
-	if err := demoSeededHistory(ctx, df, demos); err != nil {
+	if err := demoSeededHistory(ctx, deps, demos); err != nil {
 		return fmt.Errorf("demo: ask the ledger: %w", err)
 	}
 	fmt.Fprintln(out, "\ndemo finished: no drift left, overwrites refused where a registry can refuse them, and every overwrite the recorded audits saw (before the fix, and on registries without a setting) is on record; latest re-pushes were accepted where the policy allows them. Try it by hand: see README.md.")
@@ -306,14 +318,14 @@ func demoTolerated(err error) bool {
 
 // demoHistory asks the ledger about the first demo's overwritten tag: its
 // history, then the digest it named when step 1 recorded it.
-func demoHistory(ctx context.Context, f *Factory, d emulator.Demo) error {
+func demoHistory(ctx context.Context, deps Deps, d emulator.Demo) error {
 	_, repo, tag := d.OverwriteTarget()
 	ref := d.Provider().Name + "/" + repo + ":" + tag
-	fmt.Fprintf(f.IO.Out, "$ immutag history %s\n", ref)
-	if err := historyRun(ctx, f, &HistoryOptions{Ref: ref, Format: "table"}); err != nil {
+	fmt.Fprintf(deps.IO.Out, "$ immutag history %s\n", ref)
+	if err := historyRun(ctx, &HistoryOptions{Deps: deps, Ref: ref, Format: "table"}); err != nil {
 		return err
 	}
-	store, err := f.openLedger(ctx, nil)
+	store, err := deps.openLedger(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -328,8 +340,8 @@ func demoHistory(ctx context.Context, f *Factory, d emulator.Demo) error {
 	}
 	before := hs[0].Intervals[0]
 	at := before.LastSeen.Format(time.RFC3339Nano)
-	fmt.Fprintf(f.IO.Out, "\n$ immutag history %s --at %s\n", ref, at)
-	return historyRun(ctx, f, &HistoryOptions{Ref: ref, At: at, Format: "table"})
+	fmt.Fprintf(deps.IO.Out, "\n$ immutag history %s --at %s\n", ref, at)
+	return historyRun(ctx, &HistoryOptions{Deps: deps, Ref: ref, At: at, Format: "table"})
 }
 
 func pushVerdict(err error) string {

@@ -16,8 +16,8 @@ import (
 // tag history, what a tag named at a moment before the demo started: an
 // answer the first recorded audit imported from that history, since no scan
 // of the demo's own saw it.
-func demoSeededHistory(ctx context.Context, f *Factory, demos []emulator.Demo) error {
-	store, err := f.openLedger(ctx, nil)
+func demoSeededHistory(ctx context.Context, deps Deps, demos []emulator.Demo) error {
+	store, err := deps.openLedger(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -30,8 +30,8 @@ func demoSeededHistory(ctx context.Context, f *Factory, demos []emulator.Demo) e
 		_, repo, tag, at := so.SeededOverwrite()
 		ref := d.Provider().Name + "/" + repo + ":" + tag
 		when := at.UTC().Format(time.RFC3339)
-		fmt.Fprintf(f.IO.Out, "\n$ immutag history %s --at %s\n", ref, when)
-		if err := historyRun(ctx, f, &HistoryOptions{Ref: ref, At: when, Format: "table"}); err != nil {
+		fmt.Fprintf(deps.IO.Out, "\n$ immutag history %s --at %s\n", ref, when)
+		if err := historyRun(ctx, &HistoryOptions{Deps: deps, Ref: ref, At: when, Format: "table"}); err != nil {
 			return err
 		}
 		r, _ := ledger.ParseRef(ref)
@@ -55,8 +55,8 @@ func demoSeededHistory(ctx context.Context, f *Factory, demos []emulator.Demo) e
 // of them, from its two recorded audits where the registry keeps no history.
 // The release tag is asked about where it existed before step 2, else the
 // tag the demo moved in both push steps (latest).
-func demoBeforeNow(ctx context.Context, f *Factory, demos []emulator.Demo, release func(emulator.Demo) string) error {
-	store, err := f.openLedger(ctx, nil)
+func demoBeforeNow(ctx context.Context, deps Deps, demos []emulator.Demo, release func(emulator.Demo) string) error {
+	store, err := deps.openLedger(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func demoBeforeNow(ctx context.Context, f *Factory, demos []emulator.Demo, relea
 			errs = append(errs, fmt.Errorf("the ledger does not show %s moving", ref))
 			continue
 		}
-		fmt.Fprintf(f.IO.Out, "  %-18s %-28s before %s (last seen %s, %s)  now %s\n", d.Provider().Name, strings.TrimPrefix(ref, d.Provider().Name+"/"),
+		fmt.Fprintf(deps.IO.Out, "  %-18s %-28s before %s (last seen %s, %s)  now %s\n", d.Provider().Name, strings.TrimPrefix(ref, d.Provider().Name+"/"),
 			shortDigest(before.Digest), before.LastSeen.Local().Format(time.DateTime), before.Source, shortDigest(now.Digest))
 	}
 	return errors.Join(errs...)

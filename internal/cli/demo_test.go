@@ -36,11 +36,11 @@ func TestDemoLeavesEnvironmentAlone(t *testing.T) {
 	f.IO.Out, f.IO.ErrOut = &out, &errOut
 	var during []string
 	var handed map[string]string
-	opts := &DemoOptions{Started: func(env map[string]string) {
+	opts := &DemoOptions{Deps: f.Deps(), Started: func(env map[string]string) {
 		during = slices.Sorted(slices.Values(os.Environ()))
 		handed = env
 	}}
-	if err := RunDemo(t.Context(), f, opts); err != nil {
+	if err := RunDemo(t.Context(), opts); err != nil {
 		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errOut.String())
 	}
 	if !strings.Contains(out.String(), "demo finished") {

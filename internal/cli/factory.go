@@ -64,10 +64,6 @@ type Factory struct {
 	// BuildProviders turns config entries into adapters. Tests replace it.
 	BuildProviders func(ctx context.Context, ps []config.Provider) ([]providers.Provider, error)
 
-	// hermetic is providers.Options.Hermetic: the demo's adapters see
-	// Getenv only.
-	hermetic bool
-
 	once   sync.Once
 	logger *slog.Logger
 }
@@ -105,6 +101,27 @@ func (f *Factory) loadConfigOnce() func() (*config.Config, error) {
 	}
 }
 
+// Deps are the dependencies of the commands that read the config, the
+// registries or the ledger (audit, fix, serve, history, sandbox), carried in
+// their options. The constructors take them from the Factory when the
+// command runs, after the global flags are parsed; tests build them as they
+// need.
+type Deps struct {
+	IO             IOStreams
+	Getenv         func(string) string
+	Now            func() time.Time
+	Config         func() (*config.Config, error)
+	BuildProviders func(ctx context.Context, ps []config.Provider) ([]providers.Provider, error)
+	Logger         func() *slog.Logger
+	// Ledger is --ledger.
+	Ledger string
+}
+
+// Deps returns the factory's dependencies as they are now.
+func (f *Factory) Deps() Deps {
+	return Deps{IO: f.IO, Getenv: f.Getenv, Now: f.Now, Config: f.Config, BuildProviders: f.BuildProviders, Logger: f.Logger, Ledger: f.Ledger}
+}
+
 // sdkSecretEnv are the variables the cloud SDKs' default chains read
 // secrets from: registered with the redactor so that an SDK error echoing
 // one is masked like the config's own credentials.
@@ -112,10 +129,14 @@ var sdkSecretEnv = []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE
 
 // ProviderOptions are the shared adapter dependencies.
 func (f *Factory) ProviderOptions() providers.Options {
+	return providerOptions(f.Getenv, f.Logger(), f.Now)
+}
+
+func providerOptions(getenv func(string) string, log *slog.Logger, now func() time.Time) providers.Options {
 	for _, n := range sdkSecretEnv {
-		redact.Add(f.Getenv(n))
+		redact.Add(getenv(n))
 	}
-	return providers.Options{Logger: f.Logger(), Getenv: f.Getenv, Now: f.Now, Hermetic: f.hermetic}
+	return providers.Options{Logger: log, Getenv: getenv, Now: now}
 }
 
 // Logger returns the stderr logger configured by --log-level and --log-format.

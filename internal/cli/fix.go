@@ -19,6 +19,9 @@ import (
 
 // FixOptions are the inputs of immutag fix.
 type FixOptions struct {
+	// Deps are the run's dependencies, set from the Factory when the
+	// command runs.
+	Deps
 	ScanFlags
 	Apply             bool
 	Yes               bool
@@ -73,10 +76,11 @@ unless --yes is given.`,
 			if opts.Journal == "" {
 				opts.Journal = defaultJournal(f.Getenv)
 			}
+			opts.Deps = f.Deps()
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			return fixRun(cmd.Context(), f, opts)
+			return fixRun(cmd.Context(), opts)
 		},
 	}
 	opts.register(cmd)
@@ -102,15 +106,16 @@ func defaultJournal(getenv func(string) string) string {
 	return "immutag-journal.jsonl"
 }
 
-func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
+func fixRun(ctx context.Context, opts *FixOptions) error {
+	d := opts.Deps
 	dry := !opts.Apply
-	code, err := newIACLink(f, opts.IAC)
+	code, err := newIACLink(d, opts.IAC)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := withRunTimeout(ctx, opts.Timeout)
 	defer cancel()
-	res, err := scan(ctx, f, &opts.ScanFlags, scanMode{command: "fix", plan: true, planDefaults: opts.CreationTemplates, dryRun: &dry, annotate: code.annotator(),
+	res, err := scan(ctx, d, &opts.ScanFlags, scanMode{command: "fix", plan: true, planDefaults: opts.CreationTemplates, dryRun: &dry, annotate: code.annotator(),
 		acceptImmutableAllowed: opts.AcceptImmutableAllowed})
 	if err != nil {
 		if timedOut(ctx) {
@@ -124,7 +129,7 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 	defer changes.Close()
 	rep.Changes = audit.NewSpool[audit.ChangeRecord]()
 	n := changes.Len()
-	if err := code.emitPatch(f, opts.EmitPatch, changes); err != nil {
+	if err := code.emitPatch(d, opts.EmitPatch, changes); err != nil {
 		return err
 	}
 
@@ -132,17 +137,17 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 		if err := changes.EachRecord(rep.Changes.Add); err != nil {
 			return fmt.Errorf("read the plan: %w", err)
 		}
-		if err := writeReport(f, &opts.ScanFlags, rep); err != nil {
+		if err := writeReport(d, &opts.ScanFlags, rep); err != nil {
 			return err
 		}
 		held := changes.HeldBack()
 		switch {
 		case n == 0:
-			fmt.Fprintln(f.IO.ErrOut, "nothing to change: no drifting repository can be fixed")
+			fmt.Fprintln(d.IO.ErrOut, "nothing to change: no drifting repository can be fixed")
 		case held == n:
-			fmt.Fprintf(f.IO.ErrOut, "dry run: %d change(s) planned, all held back (see the report for why); nothing was changed.\n", n)
+			fmt.Fprintf(d.IO.ErrOut, "dry run: %d change(s) planned, all held back (see the report for why); nothing was changed.\n", n)
 		default:
-			fmt.Fprintf(f.IO.ErrOut, "dry run: %d change(s) planned, %d write call(s); nothing was changed. Run again with --apply to make them.\n",
+			fmt.Fprintf(d.IO.ErrOut, "dry run: %d change(s) planned, %d write call(s); nothing was changed. Run again with --apply to make them.\n",
 				n-held, changes.Writes())
 		}
 		if held > 0 {
@@ -152,11 +157,11 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 	}
 
 	if !opts.Yes {
-		if !f.IO.StdinTTY {
+		if !d.IO.StdinTTY {
 			return fmt.Errorf("refusing to apply %d change(s) without confirmation: stdin is not a terminal; review 'immutag fix' and pass --yes", n)
 		}
-		printPlanSummary(f, changes)
-		ok, err := confirm(f, fmt.Sprintf("Apply %d change(s) (%d write calls)? [y/N] ", n, changes.Writes()))
+		printPlanSummary(d, changes)
+		ok, err := confirm(d, fmt.Sprintf("Apply %d change(s) (%d write calls)? [y/N] ", n, changes.Writes()))
 		if err != nil {
 			return err
 		}
@@ -168,12 +173,12 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 	jpath := shardJournal(opts.Journal, rep.Run.Shard)
 	// One writer per journal: a second fix --apply (or serve --enforce) on
 	// the same journal is refused at once, naming the holder.
-	lock, err := audit.LockJournal(jpath, f.Now)
+	lock, err := audit.LockJournal(jpath, d.Now)
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
-	j, err := audit.OpenJournal(jpath, rep.Run.ID, f.Now)
+	j, err := audit.OpenJournal(jpath, rep.Run.ID, d.Now)
 	if err != nil {
 		return err
 	}
@@ -181,11 +186,11 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 	if n, err := j.Recover(); err != nil {
 		return err
 	} else if n > 0 {
-		fmt.Fprintf(f.IO.ErrOut, "journal %s: %d change(s) of an interrupted run had no outcome; recorded as interrupted (this run's audit read their settings back)\n", jpath, n)
+		fmt.Fprintf(d.IO.ErrOut, "journal %s: %d change(s) of an interrupted run had no outcome; recorded as interrupted (this run's audit read their settings back)\n", jpath, n)
 	}
 	fx := &audit.Fixer{Journal: j, Concurrency: opts.Concurrency}
-	if f.IO.StderrTTY {
-		fx.Progress = newLockProgress(f).update
+	if d.IO.StderrTTY {
+		fx.Progress = newLockProgress(d).update
 	}
 	applied, unverified, held, failed := 0, 0, 0, 0
 	applyErr := fx.Apply(ctx, changes, func(r audit.ChangeRecord) {
@@ -206,8 +211,8 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 		return fmt.Errorf("order the change records: %w (journal: %s)", err, j.Path())
 	}
 	rep.Changes = sorted
-	rep.Run.FinishedAt = f.Now().UTC()
-	if err := writeReport(f, &opts.ScanFlags, rep); err != nil {
+	rep.Run.FinishedAt = d.Now().UTC()
+	if err := writeReport(d, &opts.ScanFlags, rep); err != nil {
 		return err
 	}
 	total := applied + unverified + held + failed
@@ -218,7 +223,7 @@ func fixRun(ctx context.Context, f *Factory, opts *FixOptions) error {
 	if held > 0 {
 		msg += fmt.Sprintf(", %d held back", held)
 	}
-	fmt.Fprintf(f.IO.ErrOut, "%s; journal: %s\n", msg, j.Path())
+	fmt.Fprintf(d.IO.ErrOut, "%s; journal: %s\n", msg, j.Path())
 	switch {
 	case timedOut(ctx):
 		// Exit 1, not the interruption code: the run ended itself.
@@ -245,25 +250,25 @@ func heldBackErr(n int) error {
 // were held back.
 var errHeldBack = errors.New("held back")
 
-func printPlanSummary(f *Factory, plan *audit.Plan) {
-	fmt.Fprintln(f.IO.ErrOut, "Planned changes:")
+func printPlanSummary(d Deps, plan *audit.Plan) {
+	fmt.Fprintln(d.IO.ErrOut, "Planned changes:")
 	i := 0
 	_ = plan.Each(func(c audit.PlannedChange) error {
 		if i == 20 {
-			fmt.Fprintf(f.IO.ErrOut, "  ... and %d more\n", plan.Len()-20)
+			fmt.Fprintf(d.IO.ErrOut, "  ... and %d more\n", plan.Len()-20)
 			return errStopEach
 		}
 		i++
-		fmt.Fprintf(f.IO.ErrOut, "  %s %s %s: %s -> %s\n", c.Change.Provider, c.Change.Scope, c.Change.Repository, c.Change.From, c.Change.To)
+		fmt.Fprintf(d.IO.ErrOut, "  %s %s %s: %s -> %s\n", c.Change.Provider, c.Change.Scope, c.Change.Repository, c.Change.From, c.Change.To)
 		return nil
 	})
 }
 
 var errStopEach = errors.New("stop")
 
-func confirm(f *Factory, prompt string) (bool, error) {
-	fmt.Fprint(f.IO.ErrOut, prompt)
-	line, err := bufio.NewReader(f.IO.In).ReadString('\n')
+func confirm(d Deps, prompt string) (bool, error) {
+	fmt.Fprint(d.IO.ErrOut, prompt)
+	line, err := bufio.NewReader(d.IO.In).ReadString('\n')
 	if err != nil && line == "" {
 		return false, fmt.Errorf("read confirmation: %w", err)
 	}
@@ -275,14 +280,14 @@ func confirm(f *Factory, prompt string) (bool, error) {
 // locks): done/total, the achieved rate and an ETA, redrawn at most a few
 // times a second.
 type lockProgress struct {
-	f     *Factory
+	d     Deps
 	mu    sync.Mutex
 	start map[string]time.Time
 	last  time.Time
 }
 
-func newLockProgress(f *Factory) *lockProgress {
-	return &lockProgress{f: f, start: map[string]time.Time{}}
+func newLockProgress(d Deps) *lockProgress {
+	return &lockProgress{d: d, start: map[string]time.Time{}}
 }
 
 func (p *lockProgress) update(c providers.Change, done, total int64) {
@@ -305,9 +310,9 @@ func (p *lockProgress) update(c providers.Change, done, total int64) {
 		eta := time.Duration(float64(total-done) / rate * float64(time.Second))
 		line += fmt.Sprintf("  %.0f/s  ETA %s", rate, eta.Round(time.Second))
 	}
-	fmt.Fprint(p.f.IO.ErrOut, line+"   ")
+	fmt.Fprint(p.d.IO.ErrOut, line+"   ")
 	if done >= total {
-		fmt.Fprintln(p.f.IO.ErrOut)
+		fmt.Fprintln(p.d.IO.ErrOut)
 		delete(p.start, key)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/immutag/immutag/internal/cli/configload"
 	"github.com/immutag/immutag/internal/config"
+	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/fake"
 )
 
 // parse runs cmd with args through its runF seam: flags and arguments are
@@ -47,6 +50,11 @@ func TestCommandFlagsParse(t *testing.T) {
 			!o.Record || !o.FailOnOverwrite || !slices.Equal(o.IAC, []string{"infra", "tf"}) {
 			t.Errorf("%+v", o)
 		}
+		// The dependencies are taken when the command runs (--ledger is a
+		// global flag, parsed by then).
+		if o.Config == nil || o.BuildProviders == nil || o.Logger == nil || o.Getenv == nil || o.Now == nil {
+			t.Errorf("dependencies missing: %+v", o.Deps)
+		}
 	})
 	t.Run("fix", func(t *testing.T) {
 		var o *FixOptions
@@ -68,8 +76,11 @@ func TestCommandFlagsParse(t *testing.T) {
 	})
 	t.Run("demo", func(t *testing.T) {
 		var o *DemoOptions
-		parse(t, NewCmdDemo(testFactory(t), capture(&o)))
-		if o == nil || o.Started != nil {
+		f := testFactory(t)
+		var out bytes.Buffer
+		f.IO.Out = &out
+		parse(t, NewCmdDemo(f, capture(&o)))
+		if o == nil || o.Started != nil || o.IO.Out != &out || o.Logger == nil {
 			t.Errorf("%+v", o)
 		}
 	})
@@ -203,5 +214,27 @@ func TestRunFromOptions(t *testing.T) {
 	lo := &LintOptions{IO: IOStreams{Out: &lintOut, ErrOut: io.Discard}, Paths: []string{writeWorkflows(t, map[string]string{"a.yml": lintDirty})}, Format: "text", MutableTags: []string{"latest"}}
 	if err := lintRun(lo); err != nil || !strings.Contains(lintOut.String(), "a.yml") {
 		t.Fatalf("lint: %v, output %q", err, lintOut.String())
+	}
+}
+
+// TestAuditFromDeps: audit runs from Deps built by hand, no Factory: a
+// config and providers of the test's own, its streams and clock.
+func TestAuditFromDeps(t *testing.T) {
+	p := fake.New("a", providers.KindECR).Add("s1", fake.Repo{Name: "team/app", Immutability: imm(providers.ModeMutable)})
+	cfg := &config.Config{Version: 1, SHA256: strings.Repeat("0", 64), Providers: []config.Provider{{Name: "a", Kind: providers.KindECR}}}
+	var out, errOut bytes.Buffer
+	deps := Deps{
+		IO:     IOStreams{Out: &out, ErrOut: &errOut},
+		Getenv: func(string) string { return "" },
+		Now:    func() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) },
+		Config: func() (*config.Config, error) { return cfg, nil },
+		BuildProviders: func(context.Context, []config.Provider) ([]providers.Provider, error) {
+			return []providers.Provider{p}, nil
+		},
+		Logger: func() *slog.Logger { return slog.New(slog.DiscardHandler) },
+	}
+	err := auditRun(t.Context(), &AuditOptions{Deps: deps, ScanFlags: ScanFlags{Format: "json", Concurrency: 1}, FailOnDrift: true})
+	if ExitCode(err) != CodeDrift || !strings.Contains(out.String(), `"team/app"`) || !strings.Contains(out.String(), "2026-11-26T12:00:00Z") {
+		t.Fatalf("exit %d (%v)\n%s", ExitCode(err), err, out.String())
 	}
 }

@@ -22,15 +22,15 @@ import (
 
 // ledgerDSN picks the ledger: --ledger wins, then ledger.dsn_env, then
 // ledger.dsn, then the default SQLite file. cfg may be nil (no config).
-func (f *Factory) ledgerDSN(cfg *config.Config) (dsn, from string, err error) {
-	if f.Ledger != "" {
-		if ledger.HasPassword(f.Ledger) {
+func (d Deps) ledgerDSN(cfg *config.Config) (dsn, from string, err error) {
+	if d.Ledger != "" {
+		if ledger.HasPassword(d.Ledger) {
 			return "", "", fmt.Errorf("--ledger: %w", ledger.ErrInlinePassword)
 		}
-		return f.Ledger, "--ledger", nil
+		return d.Ledger, "--ledger", nil
 	}
 	if cfg != nil && cfg.Ledger.DSNEnv != "" {
-		v := f.Getenv(cfg.Ledger.DSNEnv)
+		v := d.Getenv(cfg.Ledger.DSNEnv)
 		if v == "" {
 			return "", "", fmt.Errorf("%s: ledger.dsn_env names %s, which is not set", cfgName(cfg), cfg.Ledger.DSNEnv)
 		}
@@ -39,7 +39,7 @@ func (f *Factory) ledgerDSN(cfg *config.Config) (dsn, from string, err error) {
 	if cfg != nil && cfg.Ledger.DSN != "" {
 		return cfg.Ledger.DSN, "ledger.dsn", nil
 	}
-	base := f.Getenv("XDG_STATE_HOME")
+	base := d.Getenv("XDG_STATE_HOME")
 	if base == "" || !filepath.IsAbs(base) {
 		p, err := ledger.DefaultPath()
 		return p, "default", err
@@ -55,8 +55,8 @@ func cfgName(cfg *config.Config) string {
 }
 
 // openLedger opens the ledger the flags and config select. cfg may be nil.
-func (f *Factory) openLedger(ctx context.Context, cfg *config.Config) (*ledger.Store, error) {
-	dsn, _, err := f.ledgerDSN(cfg)
+func (d Deps) openLedger(ctx context.Context, cfg *config.Config) (*ledger.Store, error) {
+	dsn, _, err := d.ledgerDSN(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -65,6 +65,10 @@ func (f *Factory) openLedger(ctx context.Context, cfg *config.Config) (*ledger.S
 
 // HistoryOptions are the inputs of immutag history.
 type HistoryOptions struct {
+	// Deps are the run's dependencies, set from the Factory when the
+	// command runs.
+	Deps
+
 	Ref    string
 	At     string
 	Moved  bool
@@ -106,10 +110,11 @@ ledger.dsn_env / ledger.dsn, else $XDG_STATE_HOME/immutag/ledger.db.`,
 			if len(args) == 1 {
 				opts.Ref = args[0]
 			}
+			opts.Deps = f.Deps()
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			return historyRun(cmd.Context(), f, opts)
+			return historyRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -186,7 +191,8 @@ type historyTag struct {
 	DigestAt  *ledger.At        `json:"digest_at,omitempty"`
 }
 
-func historyRun(ctx context.Context, f *Factory, o *HistoryOptions) error {
+func historyRun(ctx context.Context, o *HistoryOptions) error {
+	d := o.Deps
 	if err := o.validate(); err != nil {
 		return err
 	}
@@ -198,7 +204,7 @@ func historyRun(ctx context.Context, f *Factory, o *HistoryOptions) error {
 		}
 	}
 	if o.Since != "" {
-		if since, err = parseSince(o.Since, f.Now(), time.Local); err != nil {
+		if since, err = parseSince(o.Since, d.Now(), time.Local); err != nil {
 			return err
 		}
 	}
@@ -210,8 +216,8 @@ func historyRun(ctx context.Context, f *Factory, o *HistoryOptions) error {
 	}
 	// history needs no config: the default ledger works without one.
 	var cfg *config.Config
-	if f.Ledger == "" {
-		c, err := f.Config()
+	if d.Ledger == "" {
+		c, err := d.Config()
 		switch {
 		case err == nil:
 			cfg = c
@@ -220,7 +226,7 @@ func historyRun(ctx context.Context, f *Factory, o *HistoryOptions) error {
 			return err
 		}
 	}
-	store, err := f.openLedger(ctx, cfg)
+	store, err := d.openLedger(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -228,11 +234,11 @@ func historyRun(ctx context.Context, f *Factory, o *HistoryOptions) error {
 	format := o.Format
 	if format == "" {
 		format = "json"
-		if f.IO.StdoutTTY {
+		if d.IO.StdoutTTY {
 			format = "table"
 		}
 	}
-	w := f.IO.Out
+	w := d.IO.Out
 	switch {
 	case o.Ref != "":
 		hs, err := store.History(ctx, ref)
@@ -267,7 +273,7 @@ func historyRun(ctx context.Context, f *Factory, o *HistoryOptions) error {
 			return err
 		}
 		if len(out) == 0 {
-			fmt.Fprintf(f.IO.ErrOut, "no tag in the ledger (%s) ever pointed at %s\n", store.Where(), o.Digest)
+			fmt.Fprintf(d.IO.ErrOut, "no tag in the ledger (%s) ever pointed at %s\n", store.Where(), o.Digest)
 		}
 		return writeHistory(w, format, out)
 	}

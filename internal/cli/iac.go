@@ -187,11 +187,11 @@ type iacLink struct {
 // newIACLink scans the code; nil without --iac. A file that cannot be
 // parsed is an error: a comparison with half the code would call managed
 // repositories unmanaged.
-func newIACLink(f *Factory, paths []string) (*iacLink, error) {
+func newIACLink(d Deps, paths []string) (*iacLink, error) {
 	if len(paths) == 0 {
 		return nil, nil
 	}
-	pol, err := iacPolicy(f.Config, f.Now)
+	pol, err := iacPolicy(d.Config, d.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +200,7 @@ func newIACLink(f *Factory, paths []string) (*iacLink, error) {
 		return nil, fmt.Errorf("--iac: %s", res.Errors[0].Error())
 	}
 	l := &iacLink{idx: iac.NewIndex(res), pol: pol, paths: paths}
-	fmt.Fprintf(f.IO.ErrOut, "iac: %d resource(s) in %d file(s) declare repositories\n", l.idx.Len(), len(res.Files))
+	fmt.Fprintf(d.IO.ErrOut, "iac: %d resource(s) in %d file(s) declare repositories\n", l.idx.Len(), len(res.Files))
 	return l, nil
 }
 
@@ -222,11 +222,11 @@ func (l *iacLink) annotator() func(*audit.Finding) {
 	}
 }
 
-func (l *iacLink) summary(f *Factory) {
+func (l *iacLink) summary(d Deps) {
 	if l == nil {
 		return
 	}
-	fmt.Fprintf(f.IO.ErrOut, "iac: %d repositories %s (immutable live, mutable in code); %d differ otherwise; %d not declared in %s\n",
+	fmt.Fprintf(d.IO.ErrOut, "iac: %d repositories %s (immutable live, mutable in code); %d differ otherwise; %d not declared in %s\n",
 		l.reverted, iac.Reverted, l.disagree, l.unmanaged, strings.Join(l.paths, ", "))
 }
 
@@ -234,7 +234,7 @@ func (l *iacLink) summary(f *Factory) {
 // diff, headed by the planned repositories no resource declares. The plan
 // is read change by change (it lives on disk); only the declarations
 // found are held.
-func (l *iacLink) emitPatch(f *Factory, file string, plan *audit.Plan) error {
+func (l *iacLink) emitPatch(d Deps, file string, plan *audit.Plan) error {
 	if l == nil || file == "" {
 		return nil
 	}
@@ -267,9 +267,9 @@ func (l *iacLink) emitPatch(f *Factory, file string, plan *audit.Plan) error {
 	if err := out.Close(); err != nil {
 		return fmt.Errorf("--emit-patch %s: %w", file, err)
 	}
-	fmt.Fprintf(f.IO.ErrOut, "iac: patch for %d file(s) written to %s; %d changed repositories are unmanaged (listed at its top)\n", len(changes), file, patch.Unmanaged)
+	fmt.Fprintf(d.IO.ErrOut, "iac: patch for %d file(s) written to %s; %d changed repositories are unmanaged (listed at its top)\n", len(changes), file, patch.Unmanaged)
 	for _, e := range errs {
-		fmt.Fprintf(f.IO.ErrOut, "iac: %s\n", e.Error())
+		fmt.Fprintf(d.IO.ErrOut, "iac: %s\n", e.Error())
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ func TestLockProgressShowsCountsRateAndETA(t *testing.T) {
 	var buf bytes.Buffer
 	f := testFactory(t)
 	f.IO.ErrOut = &buf
-	p := newLockProgress(f)
+	p := newLockProgress(f.Deps())
 	c := providers.Change{Provider: "acr", Repository: "team/web"}
 	p.update(c, 0, 10)
 	p.last = p.last.Add(-time.Second) // let the next update draw

@@ -25,6 +25,10 @@ import (
 
 // SandboxOptions are the inputs of immutag sandbox.
 type SandboxOptions struct {
+	// Deps are the run's dependencies, set from the Factory when the
+	// command runs.
+	Deps
+
 	Listen       string
 	WriteConfig  string
 	Seed         int
@@ -70,10 +74,11 @@ answer access denied, e.g. aws-demo/123456789012/eu-west-1 or quay/acme.`,
 			if err := opts.validate(); err != nil {
 				return err
 			}
+			opts.Deps = f.Deps()
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			return sandboxRun(cmd.Context(), f, opts)
+			return sandboxRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -133,8 +138,9 @@ func (o *SandboxOptions) faults() emulator.Faults {
 		RetryAfter: o.RetryAfter, PageSize: o.PageSize, Seed: uint64(time.Now().UnixNano())}
 }
 
-func sandboxRun(ctx context.Context, f *Factory, opts *SandboxOptions) error {
-	out := f.IO.Out
+func sandboxRun(ctx context.Context, opts *SandboxOptions) error {
+	d := opts.Deps
+	out := d.IO.Out
 	so := sandbox.Options{Emulators: catalog.Emulators(), Seed: opts.Seed, Faults: opts.faults()}
 	for _, k := range opts.FaultKinds {
 		so.FaultKinds = append(so.FaultKinds, providers.Kind(k))
@@ -144,7 +150,7 @@ func sandboxRun(ctx context.Context, f *Factory, opts *SandboxOptions) error {
 		so.Deny = append(so.Deny, dd)
 	}
 	if opts.Seed > 5000 {
-		fmt.Fprintf(f.IO.ErrOut, "seeding %d repositories per registry...\n", opts.Seed)
+		fmt.Fprintf(d.IO.ErrOut, "seeding %d repositories per registry...\n", opts.Seed)
 	}
 	sb, err := sandbox.Start(ctx, so)
 	if err != nil {
@@ -161,7 +167,7 @@ func sandboxRun(ctx context.Context, f *Factory, opts *SandboxOptions) error {
 		defer os.RemoveAll(dir)
 		path = filepath.Join(dir, "immutag.yaml")
 	}
-	cfg := sb.Config(f.Now())
+	cfg := sb.Config(d.Now())
 	if err := cfg.Validate(catalog.Kinds()); err != nil {
 		return fmt.Errorf("sandbox config: %w", err)
 	}
@@ -209,7 +215,7 @@ func sandboxRun(ctx context.Context, f *Factory, opts *SandboxOptions) error {
 		opts.ready(abs, env)
 	}
 	<-ctx.Done()
-	fmt.Fprintln(f.IO.ErrOut, "sandbox stopped")
+	fmt.Fprintln(d.IO.ErrOut, "sandbox stopped")
 	return nil
 }
 

@@ -29,7 +29,7 @@ func startSandbox(t *testing.T, args ...string) (sandboxReady, string) {
 	ready := make(chan sandboxReady, 1)
 	cmd := NewCmdSandbox(f, func(ctx context.Context, o *SandboxOptions) error {
 		o.ready = func(p string, env map[string]string) { ready <- sandboxReady{p, env} }
-		return sandboxRun(ctx, f, o)
+		return sandboxRun(ctx, o)
 	})
 	cmd.SetArgs(args)
 	cmd.SetOut(&out)

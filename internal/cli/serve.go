@@ -21,6 +21,10 @@ import (
 
 // ServeOptions are the inputs of immutag serve.
 type ServeOptions struct {
+	// Deps are the run's dependencies, set from the Factory when the
+	// command runs.
+	Deps
+
 	Providers        []string
 	Concurrency      int
 	Interval         time.Duration
@@ -85,13 +89,14 @@ On SIGTERM or SIGINT nothing new starts; writes already running get
       --uri https://immutag.example.com/webhooks/acr --headers X-Immutag-Webhook-Secret=...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := opts.validate(f); err != nil {
+			opts.Deps = f.Deps()
+			if err := opts.validate(); err != nil {
 				return err
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			return serveRun(cmd.Context(), f, opts)
+			return serveRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -115,7 +120,7 @@ On SIGTERM or SIGINT nothing new starts; writes already running get
 	return cmd
 }
 
-func (o *ServeOptions) validate(f *Factory) error {
+func (o *ServeOptions) validate() error {
 	if o.Concurrency < 1 || o.Concurrency > 256 {
 		return fmt.Errorf("--concurrency %d: want 1..256", o.Concurrency)
 	}
@@ -150,24 +155,24 @@ func (o *ServeOptions) validate(f *Factory) error {
 		return fmt.Errorf("--listen %q: want host:port or :port: %w", o.Listen, err)
 	}
 	if o.ReportTokenEnv != "" {
-		o.reportToken = f.Getenv(o.ReportTokenEnv)
+		o.reportToken = o.Getenv(o.ReportTokenEnv)
 		if len(o.reportToken) < 16 {
 			return fmt.Errorf("--report-token-env %s: the environment variable is unset or shorter than 16 characters", o.ReportTokenEnv)
 		}
 		redact.Add(o.reportToken)
 	}
 	if o.WebhookSecretEnv != "" {
-		o.secret = f.Getenv(o.WebhookSecretEnv)
+		o.secret = o.Getenv(o.WebhookSecretEnv)
 		redact.Add(o.secret)
 		if o.secret == "" {
 			return fmt.Errorf("--webhook-secret-env %s: the environment variable is empty or not set", o.WebhookSecretEnv)
 		}
 	}
 	if o.ReportsDir == "" {
-		o.ReportsDir = defaultStateDir(f.Getenv, "reports")
+		o.ReportsDir = defaultStateDir(o.Getenv, "reports")
 	}
 	if o.Journal == "" {
-		o.Journal = defaultJournal(f.Getenv)
+		o.Journal = defaultJournal(o.Getenv)
 	}
 	return nil
 }
@@ -177,12 +182,13 @@ func defaultStateDir(getenv func(string) string, name string) string {
 	return filepath.Join(filepath.Dir(defaultJournal(getenv)), name)
 }
 
-func serveRun(ctx context.Context, f *Factory, opts *ServeOptions) error {
-	cfg, provs, err := loadProviders(ctx, f, opts.Providers)
+func serveRun(ctx context.Context, opts *ServeOptions) error {
+	d := opts.Deps
+	cfg, provs, err := loadProviders(ctx, d, opts.Providers)
 	if err != nil {
 		return err
 	}
-	log := f.Logger()
+	log := d.Logger()
 	if len(opts.secret) > 0 && len(opts.secret) < 16 {
 		log.Warn("the webhook secret is short; use at least 32 random characters", "env", opts.WebhookSecretEnv)
 	}
@@ -214,7 +220,7 @@ func serveRun(ctx context.Context, f *Factory, opts *ServeOptions) error {
 	}
 	var lead serve.Leader
 	if opts.LeaderElection {
-		e, err := startElection(ctx, f, cfg)
+		e, err := startElection(ctx, d, cfg)
 		if err != nil {
 			return err
 		}
@@ -227,7 +233,7 @@ func serveRun(ctx context.Context, f *Factory, opts *ServeOptions) error {
 		Leader:    lead,
 		Providers: provs,
 		Scan: func(ctx context.Context, provs []providers.Provider, plan bool) (*audit.Scan, error) {
-			res, err := runEngine(ctx, f, cfg, provs, opts.Concurrency, scanMode{command: "serve", plan: plan, dryRun: dryRun, record: opts.Record}, nil)
+			res, err := runEngine(ctx, d, cfg, provs, opts.Concurrency, scanMode{command: "serve", plan: plan, dryRun: dryRun, record: opts.Record}, nil)
 			if err != nil {
 				return nil, err
 			}
@@ -248,7 +254,7 @@ func serveRun(ctx context.Context, f *Factory, opts *ServeOptions) error {
 		ACRRegistries:   acr,
 		ShutdownTimeout: opts.ShutdownTimeout,
 		Log:             log,
-		Now:             f.Now,
+		Now:             d.Now,
 		Version:         version(),
 	})
 	if err != nil {

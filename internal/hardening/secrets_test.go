@@ -50,7 +50,7 @@ func TestDemoLeaksNoCredentials(t *testing.T) {
 		var env map[string]string
 		run := func(ctx context.Context, o *cli.DemoOptions) error {
 			o.Started = func(e map[string]string) { env = e }
-			return cli.RunDemo(ctx, f, o)
+			return cli.RunDemo(ctx, o)
 		}
 		// The root command with its global flags, its demo built with the
 		// seam that catches the secrets.
