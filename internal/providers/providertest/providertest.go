@@ -296,6 +296,17 @@ func noop(t *testing.T, s Suite) {
 	if !res.Verified || res.After.Mode != providers.ModeImmutable {
 		t.Errorf("Apply of a no-op: verified=%v after=%s, want the setting read back", res.Verified, res.After)
 	}
+	// The setting is really read back, not echoed from the plan: with
+	// every call refused, Apply of the same no-op cannot verify it.
+	if env.Throttle == nil {
+		return
+	}
+	env.Throttle(t)
+	var obs2 testutil.Observer
+	res, err = enf.Apply(t.Context(), c, &obs2)
+	if err == nil || res.Verified || res.Writes != 0 || len(obs2.Writes()) != 0 {
+		t.Errorf("Apply of a no-op while every call is throttled: err=%v verified=%v writes=%d, want an error, unverified and no write (the setting must be read back)", err, res.Verified, res.Writes)
+	}
 }
 
 // spooled is c as the fix engine reads it back from its spool: through
