@@ -25,7 +25,6 @@ type DemoOptions struct {
 	// command runs: the streams, the clock, the logger, and the user's
 	// environment for anything the emulators do not set (NO_COLOR).
 	Deps
-	Keep bool
 
 	// Started, when set, receives the variables the demo hands its
 	// adapters once the emulators run (tests look for the fake secrets
