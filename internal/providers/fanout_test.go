@@ -68,8 +68,10 @@ func TestFanOutWorkErrorStopsProducer(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want the work error", err)
 	}
-	if sent.Load() > 10 {
-		t.Fatalf("producer kept going: %d items sent", sent.Load())
+	// Items 0-5, the slow read in flight on the other worker, and at most
+	// the queue: never an endless listing.
+	if limit := int64(6 + 2 + Ahead(2)); sent.Load() > limit {
+		t.Fatalf("producer kept going: %d items sent, limit %d", sent.Load(), limit)
 	}
 }
 
@@ -80,5 +82,47 @@ func TestFanOutCancelled(t *testing.T) {
 		func(context.Context, int) error { return nil })
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestFanOutProducerRunsAhead: while every worker is busy, the producer can
+// still hand over Ahead(n) items, so it fetches the next page (and ACR its
+// token) while work is queued instead of after the workers took the last
+// item. It can never get further ahead than that queue.
+func TestFanOutProducerRunsAhead(t *testing.T) {
+	const n = 2
+	release := make(chan struct{})
+	var sent atomic.Int64
+	reached := make(chan struct{})
+	total := n + Ahead(n) + 5
+	done := make(chan error, 1)
+	go func() {
+		done <- FanOut(t.Context(), n, func(ctx context.Context, send func(int) error) error {
+			for i := range total {
+				if err := send(i); err != nil {
+					return err
+				}
+				if sent.Add(1) == int64(n+Ahead(n)) {
+					close(reached)
+				}
+			}
+			return nil
+		}, func(ctx context.Context, i int) error {
+			<-release
+			return nil
+		})
+	}()
+	// Workers block until released: the producer must still get n+Ahead(n)
+	// items out (n taken by the workers, the rest queued).
+	<-reached
+	if got := sent.Load(); got > int64(n+Ahead(n)+1) {
+		t.Fatalf("producer handed over %d items with %d workers blocked: the queue is unbounded", got, n)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if sent.Load() != int64(total) {
+		t.Fatalf("sent %d of %d", sent.Load(), total)
 	}
 }
