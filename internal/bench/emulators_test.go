@@ -9,7 +9,7 @@ import (
 )
 
 // acrServer is the sandbox's ACR emulator, nil when it did not start.
-func acrServer(sb *sandbox.Sandbox) *acremu.Server {
+func acrServer(sb *sandbox.Sandbox) *acremu.Loopback {
 	return acremu.DemoServer(sb.Demo(providers.KindACR))
 }
 

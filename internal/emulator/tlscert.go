@@ -7,9 +7,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"time"
 )
@@ -63,4 +66,33 @@ func newLoopbackCertificate() (tls.Certificate, error) {
 		return tls.Certificate{}, fmt.Errorf("emulator certificate: %w", err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
+}
+
+// ServeLoopbackTLS serves h over HTTPS, HTTP/2 included, on a free
+// 127.0.0.1 port with LoopbackCertificate, until the caller closes the
+// server. Its Client trusts the certificate; its listener's address is
+// the host clients name (ACR's login server).
+func ServeLoopbackTLS(h http.Handler) (*httptest.Server, error) {
+	cert, err := LoopbackCertificate()
+	if err != nil {
+		return nil, err
+	}
+	ts := httptest.NewUnstartedServer(h)
+	ts.EnableHTTP2 = true
+	// StartTLS and Client use the certificate given here instead of
+	// httptest's built-in one, whose key is public.
+	ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	ts.StartTLS()
+	return ts, nil
+}
+
+// LoopbackCertificatePEM is LoopbackCertificate's certificate, PEM-encoded:
+// what a client told to trust the emulators loads (a provider's
+// tls.ca_file).
+func LoopbackCertificatePEM() ([]byte, error) {
+	cert, err := LoopbackCertificate()
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Leaf.Raw}), nil
 }

@@ -433,8 +433,8 @@ var acrPath = regexp.MustCompile(`^/acr/v1/(.+?)/_tags(?:/([^/]+))?$`)
 func startACR(t *testing.T) *fixture {
 	t.Helper()
 	const user, pass = "fm-acr-user", "acr-faultmatrix-secret"
-	newSrv := func() *acremu.Server {
-		s, err := acremu.New(acremu.Options{SKU: "Premium"})
+	newSrv := func() *acremu.Loopback {
+		s, err := acremu.ServeLoopback(acremu.New(acremu.Options{SKU: "Premium"}))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -87,7 +87,7 @@ func interruptAR(t *testing.T) *interruptFix {
 }
 
 func interruptACR(t *testing.T) *interruptFix {
-	s, err := acremu.New(acremu.Options{SKU: "Premium"})
+	s, err := acremu.ServeLoopback(acremu.New(acremu.Options{SKU: "Premium"}))
 	if err != nil {
 		t.Fatal(err)
 	}

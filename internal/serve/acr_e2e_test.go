@@ -19,9 +19,9 @@ import (
 	"github.com/immutag/immutag/internal/providers/acr"
 )
 
-func newACR(t *testing.T, o emu.Options) *emu.Server {
+func newACR(t *testing.T, o emu.Options) *emu.Loopback {
 	t.Helper()
-	srv, err := emu.New(o)
+	srv, err := emu.ServeLoopback(emu.New(o))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func newACR(t *testing.T, o emu.Options) *emu.Server {
 
 // acrAdapter builds the real ACR adapter against the emulator, as
 // catalog.Build would from this config entry.
-func acrAdapter(t *testing.T, srv *emu.Server) providers.Provider {
+func acrAdapter(t *testing.T, srv *emu.Loopback) providers.Provider {
 	t.Helper()
 	env := map[string]string{"T_ACR_USER": "ci", "T_ACR_PASSWORD": "pw"}
 	cfg := config.Provider{Name: "acr-e2e", Kind: providers.KindACR, Settings: config.Keys{"registries": []string{srv.LoginServer()}},
@@ -45,7 +45,7 @@ func acrAdapter(t *testing.T, srv *emu.Server) providers.Provider {
 	return p
 }
 
-func lockedSet(srv *emu.Server, repo string) map[string]bool {
+func lockedSet(srv *emu.Loopback, repo string) map[string]bool {
 	out := map[string]bool{}
 	srv.RangeTags(repo, func(tg emu.Tag) bool {
 		out[tg.Name] = tg.Locked()

@@ -32,7 +32,7 @@ func (s *Server) mint(c claims) string {
 	return body + "." + s.sign([]byte(body))
 }
 
-func (s *Server) verify(tok, typ string) (claims, bool) {
+func (s *Server) verify(host, tok, typ string) (claims, bool) {
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
 		return claims{}, false
@@ -46,7 +46,7 @@ func (s *Server) verify(tok, typ string) (claims, bool) {
 		return claims{}, false
 	}
 	var c claims
-	if json.Unmarshal(raw, &c) != nil || c.Typ != typ || c.Aud != s.host {
+	if json.Unmarshal(raw, &c) != nil || c.Typ != typ || c.Aud != host {
 		return claims{}, false
 	}
 	if time.Now().Unix() >= c.Exp {
@@ -92,7 +92,7 @@ func (s *Server) authorize(w http.ResponseWriter, req *http.Request, op string, 
 	h := req.Header.Get("Authorization")
 	errAttr := ""
 	if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
-		c, valid := s.verify(tok, "access")
+		c, valid := s.verify(req.Host, tok, "access")
 		if valid && slices.ContainsFunc(c.Scopes, func(g string) bool { return grants(g, r) }) {
 			return true
 		}
@@ -102,7 +102,7 @@ func (s *Server) authorize(w http.ResponseWriter, req *http.Request, op string, 
 		}
 	}
 	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="https://%s/oauth2/token",service="%s",scope="%s"%s`,
-		s.host, s.host, r.scope(), errAttr))
+		req.Host, req.Host, r.scope(), errAttr))
 	// Real ACR sends detail as an array of {Type, Name, Action} here, not
 	// the object its spec describes; the emulator does the same.
 	s.writeError(w, op, http.StatusUnauthorized, "UNAUTHORIZED",
@@ -128,7 +128,7 @@ func (s *Server) handleExchange(w http.ResponseWriter, req *http.Request) {
 	case gt != "access_token" && gt != "access_token_refresh_token":
 		s.writeError(w, op, http.StatusBadRequest, "BAD_REQUEST", "unsupported grant_type "+gt, nil)
 		return
-	case svc != s.host:
+	case svc != req.Host:
 		s.writeError(w, op, http.StatusBadRequest, "BAD_REQUEST", "service does not match this registry", nil)
 		return
 	case aad == "":
@@ -143,7 +143,7 @@ func (s *Server) handleExchange(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	now := time.Now()
-	tok := s.mint(claims{Typ: "refresh", Sub: "aad", Aud: s.host, Iat: now.Unix(), Exp: now.Add(3 * time.Hour).Unix()})
+	tok := s.mint(claims{Typ: "refresh", Sub: "aad", Aud: req.Host, Iat: now.Unix(), Exp: now.Add(3 * time.Hour).Unix()})
 	s.writeJSON(w, op, http.StatusOK, map[string]string{"refresh_token": tok})
 }
 
@@ -167,7 +167,7 @@ func (s *Server) tokenFromRefresh(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	f := req.PostForm
-	if f.Get("service") != s.host {
+	if f.Get("service") != req.Host {
 		s.writeError(w, op, http.StatusBadRequest, "BAD_REQUEST", "service does not match this registry", nil)
 		return
 	}
@@ -178,12 +178,12 @@ func (s *Server) tokenFromRefresh(w http.ResponseWriter, req *http.Request) {
 	}
 	switch f.Get("grant_type") {
 	case "refresh_token":
-		c, ok := s.verify(f.Get("refresh_token"), "refresh")
+		c, ok := s.verify(req.Host, f.Get("refresh_token"), "refresh")
 		if !ok {
 			s.writeError(w, op, http.StatusUnauthorized, "UNAUTHORIZED", "the refresh token is invalid or expired", nil)
 			return
 		}
-		s.issueAccess(w, op, c.Sub, scopes)
+		s.issueAccess(w, req.Host, op, c.Sub, scopes)
 	case "password":
 		s.writeError(w, op, http.StatusUnauthorized, "UNAUTHORIZED", "anonymous access is not enabled on this registry", nil)
 	default:
@@ -202,11 +202,11 @@ func (s *Server) tokenFromLogin(w http.ResponseWriter, req *http.Request) {
 		ok = known && hmac.Equal([]byte(want), []byte(pass))
 	}
 	if !ok {
-		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Basic realm="%s"`, s.host))
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Basic realm="%s"`, req.Host))
 		s.writeError(w, op, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required", nil)
 		return
 	}
-	if q.Get("service") != s.host {
+	if q.Get("service") != req.Host {
 		s.writeError(w, op, http.StatusBadRequest, "BAD_REQUEST", "service does not match this registry", nil)
 		return
 	}
@@ -215,12 +215,12 @@ func (s *Server) tokenFromLogin(w http.ResponseWriter, req *http.Request) {
 		s.writeError(w, op, http.StatusBadRequest, "BAD_REQUEST", "scope is required", nil)
 		return
 	}
-	s.issueAccess(w, op, "user:"+user, scopes)
+	s.issueAccess(w, req.Host, op, "user:"+user, scopes)
 }
 
-func (s *Server) issueAccess(w http.ResponseWriter, op, sub string, scopes []string) {
+func (s *Server) issueAccess(w http.ResponseWriter, host, op, sub string, scopes []string) {
 	now := time.Now()
-	tok := s.mint(claims{Typ: "access", Sub: sub, Aud: s.host, Iat: now.Unix(), Exp: now.Add(s.ttl).Unix(), Scopes: scopes})
+	tok := s.mint(claims{Typ: "access", Sub: sub, Aud: host, Iat: now.Unix(), Exp: now.Add(s.ttl).Unix(), Scopes: scopes})
 	s.writeJSON(w, op, http.StatusOK, map[string]string{"access_token": tok})
 }
 

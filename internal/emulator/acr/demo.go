@@ -28,6 +28,8 @@ const (
 
 type demo struct {
 	srv      *Server
+	web      *Loopback
+	host     string
 	dir      string
 	caFile   string
 	password string
@@ -44,14 +46,15 @@ func StartDemo(ctx context.Context) (emulator.Demo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("acr demo: password: %w", err)
 	}
-	srv, err := New(Options{SKU: "Premium"})
-	if err != nil {
-		return nil, err
-	}
+	srv := New(Options{SKU: "Premium"})
 	d := &demo{srv: srv, password: pw, closed: make(chan struct{})}
+	if d.web, err = ServeLoopback(srv); err != nil {
+		return nil, fmt.Errorf("acr demo: %w", err)
+	}
+	d.host = d.web.LoginServer()
 	d.dir, err = os.MkdirTemp("", "immutag-acr-demo-")
 	if err == nil {
-		d.caFile, err = srv.WriteCAFile(d.dir)
+		d.caFile, err = d.web.WriteCAFile(d.dir)
 	}
 	if err != nil {
 		_ = d.Close()
@@ -81,11 +84,12 @@ func StartDemo(ctx context.Context) (emulator.Demo, error) {
 	return d, nil
 }
 
-// Server exposes the emulator behind a Demo started by StartDemo (nil for
-// any other Demo), for tests that need counters or seeding.
-func DemoServer(d emulator.Demo) *Server {
+// DemoServer exposes the emulator behind a Demo started by StartDemo, with
+// its listener (nil for any other Demo), for tests that need counters or
+// seeding.
+func DemoServer(d emulator.Demo) *Loopback {
 	if dd, ok := d.(*demo); ok {
-		return dd.srv
+		return dd.web
 	}
 	return nil
 }
@@ -96,7 +100,7 @@ func (d *demo) Provider() config.Provider {
 	return config.Provider{
 		Name:     "acr-demo",
 		Kind:     providers.KindACR,
-		Settings: config.Keys{"registries": []string{d.srv.LoginServer()}},
+		Settings: config.Keys{"registries": []string{d.host}},
 		Credentials: config.Credentials{
 			UsernameEnv: DemoUserEnv,
 			PasswordEnv: DemoPasswordEnv,
@@ -112,14 +116,14 @@ func (d *demo) Env() map[string]string {
 }
 
 func (d *demo) OverwriteTarget() (scope, repository, tag string) {
-	return d.srv.LoginServer(), DemoRepoUnlocked, "latest"
+	return d.host, DemoRepoUnlocked, "latest"
 }
 
 func (d *demo) PushTag(ctx context.Context, scope, repository, tag string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if scope != d.srv.LoginServer() {
+	if scope != d.host {
 		return fmt.Errorf("acr demo: unknown registry %q", scope)
 	}
 	return d.srv.PushTag(repository, tag)
@@ -128,7 +132,7 @@ func (d *demo) PushTag(ctx context.Context, scope, repository, tag string) error
 func (d *demo) Close() error {
 	d.once.Do(func() {
 		close(d.closed)
-		d.srv.Close()
+		d.web.Close()
 		if d.dir != "" {
 			d.closeErr = os.RemoveAll(d.dir)
 		}

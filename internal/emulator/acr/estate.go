@@ -8,7 +8,7 @@ import (
 )
 
 // Endpoint is https:// and the login server.
-func (d *demo) Endpoint() string { return "https://" + d.srv.LoginServer() }
+func (d *demo) Endpoint() string { return "https://" + d.host }
 
 // Calls counts the calls served, by operation.
 func (d *demo) Calls() *emulator.Counter { return d.srv.Calls() }
@@ -22,8 +22,8 @@ func (d *demo) SetWritesPerMinute(n int) { d.srv.SetWritesPerMinute(n) }
 
 // Deny refuses the catalog of scope, the login server.
 func (d *demo) Deny(scope string) error {
-	if !strings.EqualFold(scope, d.srv.LoginServer()) {
-		return fmt.Errorf("acr scope %q: the sandbox registry is %s", scope, d.srv.LoginServer())
+	if !strings.EqualFold(scope, d.host) {
+		return fmt.Errorf("acr scope %q: the sandbox registry is %s", scope, d.host)
 	}
 	d.srv.Deny("registry:catalog")
 	return nil

@@ -110,12 +110,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, req *http.Request) {
 func (s *Server) handleV2(w http.ResponseWriter, req *http.Request) {
 	const op = "GET v2"
 	if tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer "); ok {
-		if _, valid := s.verify(tok, "access"); valid {
+		if _, valid := s.verify(req.Host, tok, "access"); valid {
 			s.writeJSON(w, op, http.StatusOK, map[string]any{})
 			return
 		}
 	}
-	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="https://%s/oauth2/token",service="%s"`, s.host, s.host))
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="https://%s/oauth2/token",service="%s"`, req.Host, req.Host))
 	s.writeError(w, op, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required", nil)
 }
 
@@ -309,7 +309,7 @@ func (s *Server) handleListTags(w http.ResponseWriter, req *http.Request, name s
 			start++
 		}
 	}
-	out := tagList{Registry: s.host, ImageName: name, Tags: []tagBase{}}
+	out := tagList{Registry: req.Host, ImageName: name, Tags: []tagBase{}}
 	more := false
 	for _, tn := range order[start:] {
 		t := r.tags[tn]
@@ -349,8 +349,8 @@ func (s *Server) tagLocked(name, ref string) (t *tagState, repoKnown bool) {
 }
 
 // tagView is the tag attributes body for one tag; s.mu must be held.
-func (s *Server) tagView(name, ref string, t *tagState) tagAttributes {
-	return tagAttributes{Registry: s.host, ImageName: name, Tag: tagBase{Name: ref, Digest: digest(name, ref, t.version),
+func (s *Server) tagView(host, name, ref string, t *tagState) tagAttributes {
+	return tagAttributes{Registry: host, ImageName: name, Tag: tagBase{Name: ref, Digest: digest(name, ref, t.version),
 		CreatedTime: stamp(t.created), LastUpdateTime: stamp(t.updated), ChangeableAttributes: t.attrs.wire()}}
 }
 
@@ -380,7 +380,7 @@ func (s *Server) handleGetTag(w http.ResponseWriter, req *http.Request, name, re
 		s.tagNotFound(w, op, name, ref, repoKnown)
 		return
 	}
-	out := s.tagView(name, ref, t)
+	out := s.tagView(req.Host, name, ref, t)
 	s.mu.Unlock()
 	s.writeJSON(w, op, http.StatusOK, out)
 }
@@ -409,7 +409,7 @@ func (s *Server) handlePatchTag(w http.ResponseWriter, req *http.Request, name, 
 	}
 	body.apply(&t.attrs)
 	s.noteWrite()
-	out := s.tagView(name, ref, t)
+	out := s.tagView(req.Host, name, ref, t)
 	s.mu.Unlock()
 	s.writeJSON(w, op, http.StatusOK, out)
 }
@@ -476,7 +476,7 @@ func (s *Server) handleRepository(w http.ResponseWriter, req *http.Request, name
 		body.apply(&r.attrs)
 		s.noteWrite()
 	}
-	out := repositoryAttributes{Registry: s.host, ImageName: name, CreatedTime: stamp(r.created), LastUpdateTime: stamp(r.updated),
+	out := repositoryAttributes{Registry: req.Host, ImageName: name, CreatedTime: stamp(r.created), LastUpdateTime: stamp(r.updated),
 		ManifestCount: len(r.tags), TagCount: len(r.tags), ChangeableAttributes: r.attrs.wire()}
 	s.mu.Unlock()
 	s.writeJSON(w, op, http.StatusOK, out)

@@ -12,16 +12,11 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -46,8 +41,8 @@ const DefaultPageSize = 100
 // Options configures a Server. The zero value is a Basic registry with no
 // users, no accepted AAD tokens and no faults.
 type Options struct {
-	// SKU is Basic, Standard or Premium (default Basic); it sets the write
-	// limit unless WritesPerMinute is set.
+	// SKU is Basic, Standard or Premium (default Basic; any other name is
+	// Basic too); it sets the write limit unless WritesPerMinute is set.
 	SKU string
 	// WritesPerMinute overrides the SKU write limit; negative disables
 	// write throttling.
@@ -74,7 +69,7 @@ type Tag struct {
 // Locked reports whether the tag is write-locked (ACR's tag immutability).
 func (t Tag) Locked() bool { return !t.WriteEnabled }
 
-// Server is a running ACR data-plane emulator bound to 127.0.0.1.
+// Server is an ACR data-plane emulator.
 type Server struct {
 	// faults applies latency, error and throttle faults to /acr/v1 calls.
 	faults *emulator.Injector
@@ -82,8 +77,6 @@ type Server struct {
 	// answers other than 2xx are counted as "<op> <status>".
 	calls *emulator.Counter
 
-	ts      *httptest.Server
-	host    string
 	key     []byte
 	ttl     time.Duration
 	started time.Time
@@ -98,8 +91,6 @@ type Server struct {
 	writeLim  *rate.Limiter
 	firstW    time.Time
 	lastW     time.Time
-
-	closeOnce sync.Once
 
 	busyMu sync.Mutex
 	busy   int
@@ -130,12 +121,13 @@ type attrs struct {
 
 var allEnabled = attrs{write: true, del: true, read: true, list: true}
 
-// New starts a TLS emulator on 127.0.0.1 with an ephemeral port.
-func New(o Options) (*Server, error) {
+// New returns an emulator with no repositories. It serves nothing until the
+// caller serves Handler, over TLS as ACR is only reached over HTTPS
+// (emulator.ServeLoopbackTLS): the host a request names is the registry's
+// login server, its token service and audience.
+func New(o Options) *Server {
 	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, fmt.Errorf("acr emulator: token key: %w", err)
-	}
+	_, _ = rand.Read(key) // crypto/rand.Read never fails (it crashes the program instead)
 	s := &Server{
 		faults:  emulator.NewInjector(o.Faults),
 		calls:   &emulator.Counter{},
@@ -154,24 +146,14 @@ func New(o Options) (*Server, error) {
 	perMin := o.WritesPerMinute
 	if perMin == 0 {
 		perMin = skuWrites(o.SKU)
-		if perMin == 0 {
-			return nil, fmt.Errorf("acr emulator: unknown SKU %q (want Basic, Standard or Premium)", o.SKU)
-		}
 	}
 	s.SetWritesPerMinute(perMin)
-	cert, err := emulator.LoopbackCertificate()
-	if err != nil {
-		return nil, fmt.Errorf("acr emulator: %w", err)
-	}
-	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
-	s.ts.EnableHTTP2 = true
-	// A certificate of this run, not httptest's built-in one (its key is
-	// public); StartTLS and Client use the one given here.
-	s.ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	s.ts.StartTLS()
-	s.host = s.ts.Listener.Addr().String()
-	return s, nil
+	return s
 }
+
+// Handler serves the emulated data-plane API. The caller owns the
+// listener, as with go-containerregistry's registry.New.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 func skuWrites(sku string) int {
 	switch sku {
@@ -182,7 +164,7 @@ func skuWrites(sku string) int {
 	case "Premium", "premium":
 		return PremiumWritesPerMinute
 	}
-	return 0
+	return BasicWritesPerMinute
 }
 
 // SetWritesPerMinute changes the write throttle; n < 0 disables it. The
@@ -223,35 +205,6 @@ func (s *Server) WaitIdle() {
 	for s.busy > 0 {
 		s.idle.Wait()
 	}
-}
-
-// Close stops the server. It is safe to call more than once.
-func (s *Server) Close() {
-	s.closeOnce.Do(s.ts.Close)
-}
-
-// URL is the base URL (https://127.0.0.1:PORT).
-func (s *Server) URL() string { return s.ts.URL }
-
-// LoginServer is the registry's login server name (127.0.0.1:PORT), which is
-// also the token service name and the scope string adapters report.
-func (s *Server) LoginServer() string { return s.host }
-
-// Client returns an HTTP client that trusts the emulator's certificate.
-func (s *Server) Client() *http.Client { return s.ts.Client() }
-
-// CACertPEM returns the PEM-encoded certificate clients must trust.
-func (s *Server) CACertPEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.ts.Certificate().Raw})
-}
-
-// WriteCAFile writes CACertPEM to dir/name-ca.pem and returns the path.
-func (s *Server) WriteCAFile(dir string) (string, error) {
-	p := filepath.Join(dir, "acr-emulator-ca.pem")
-	if err := os.WriteFile(p, s.CACertPEM(), 0o600); err != nil {
-		return "", fmt.Errorf("acr emulator: write ca file: %w", err)
-	}
-	return p, nil
 }
 
 // AddUser accepts username/password on GET /oauth2/token (admin user or

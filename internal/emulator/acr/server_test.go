@@ -23,9 +23,9 @@ import (
 	"github.com/immutag/immutag/internal/testutil"
 )
 
-func start(t *testing.T, o acr.Options) *acr.Server {
+func start(t *testing.T, o acr.Options) *acr.Loopback {
 	t.Helper()
-	s, err := acr.New(o)
+	s, err := acr.ServeLoopback(acr.New(o))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,13 +38,13 @@ func start(t *testing.T, o acr.Options) *acr.Server {
 // Basic-auth token request, the way the adapter does.
 type raw struct {
 	t    *testing.T
-	s    *acr.Server
+	s    *acr.Loopback
 	hc   *http.Client
 	user string
 	pass string
 }
 
-func newRaw(t *testing.T, s *acr.Server, check *acrcontract.Checker) *raw {
+func newRaw(t *testing.T, s *acr.Loopback, check *acrcontract.Checker) *raw {
 	hc := s.Client()
 	if check != nil {
 		hc = &http.Client{Transport: check.Transport(hc.Transport)}

@@ -116,7 +116,7 @@ func TestSeveralRegistriesAndUnreadableScopes(t *testing.T) {
 	seed(ok, "app", 3, 1)
 	seed(ok, "lib", 3, 0)
 
-	wrongCreds, err := emu.New(emu.Options{}) // knows no user "ci"
+	wrongCreds, err := emu.ServeLoopback(emu.New(emu.Options{})) // knows no user "ci"
 	if err != nil {
 		t.Fatal(err)
 	}

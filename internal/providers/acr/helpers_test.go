@@ -21,9 +21,9 @@ const (
 	passEnv = "TEST_ACR_PASSWORD"
 )
 
-func newEmu(t *testing.T, o emu.Options) *emu.Server {
+func newEmu(t *testing.T, o emu.Options) *emu.Loopback {
 	t.Helper()
-	s, err := emu.New(o)
+	s, err := emu.ServeLoopback(emu.New(o))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func newProvider(t *testing.T, s setup) *Provider {
 	return p
 }
 
-func emuClient(s *emu.Server) *http.Client { return s.Client() }
+func emuClient(s *emu.Loopback) *http.Client { return s.Client() }
 
 // successes counts successful locks by tag name, in repository repo ("" =
 // every repository).
@@ -100,7 +100,7 @@ func fix(t *testing.T, ctx context.Context, p *Provider, r providers.Repository,
 	return c, res, err
 }
 
-func seed(s *emu.Server, repo string, n int, lockedEvery int) (unlocked []string) {
+func seed(s *emu.Loopback, repo string, n int, lockedEvery int) (unlocked []string) {
 	for i := range n {
 		tag := fmt.Sprintf("v%05d", i)
 		lock := lockedEvery > 0 && i%lockedEvery == 0
