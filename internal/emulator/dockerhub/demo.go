@@ -3,6 +3,7 @@ package dockerhub
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -88,8 +89,11 @@ func (d *demo) SeededOverwrite() (scope, repository, tag string, at time.Time) {
 	return DemoNamespace, "web", "v1.0.0", d.start.Add(-30 * 24 * time.Hour)
 }
 
+// digestOf stands in for the digest of the manifest pushed as s: a real
+// SHA-256, so the demo shows digests shaped like the registry's.
 func digestOf(s string) string {
-	return "sha256:" + hex.EncodeToString([]byte(fmt.Sprintf("%-32s", s))[:32])
+	sum := sha256.Sum256([]byte(s))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // Server exposes the running emulator (fault injection, counters).
