@@ -11,7 +11,6 @@ import (
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/emulator"
 	"github.com/immutag/immutag/internal/emulator/sandbox"
-	"github.com/immutag/immutag/internal/providers"
 	"github.com/immutag/immutag/internal/providers/catalog"
 )
 
@@ -149,7 +148,7 @@ func BenchmarkScaling(b *testing.B) {
 	var points []point
 	for _, total := range []int{1000, 10000, 50000} {
 		b.Run(fmt.Sprintf("repos=%d", total), func(b *testing.B) {
-			sb := startEstate(b, total/len(providers.Kinds), emulator.Faults{})
+			sb := startEstate(b, total/len(catalog.Emulators()), emulator.Faults{})
 			cfg := auditConfig(sb)
 			path := writeConfig(b, cfg)
 			var last point

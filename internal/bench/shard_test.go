@@ -11,6 +11,7 @@ import (
 	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/emulator"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/catalog"
 )
 
 // Sharded audit settings: 100,000 repositories split over four shards.
@@ -26,7 +27,7 @@ const (
 // calls that shard must make), then times `report merge` of the four
 // reports and its peak RSS.
 func BenchmarkShardedAudit100k(b *testing.B) {
-	sb := startEstate(b, shardedTotal/len(providers.Kinds), emulator.Faults{Latency: latency})
+	sb := startEstate(b, shardedTotal/len(catalog.Emulators()), emulator.Faults{Latency: latency})
 	cfg := auditConfig(sb)
 	path := writeConfig(b, cfg)
 	for b.Loop() {

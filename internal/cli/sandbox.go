@@ -90,7 +90,7 @@ answer access denied, e.g. aws-demo/123456789012/eu-west-1 or quay/acme.`,
 	fl.Float64Var(&opts.ThrottleRate, "throttle-rate", 0, "share of API calls answered as throttled with Retry-After (0..1)")
 	fl.DurationVar(&opts.RetryAfter, "retry-after", time.Second, "Retry-After advertised on throttled answers")
 	fl.IntVar(&opts.PageSize, "page-size", 0, "cap list pages at N items (0: each registry's own page size)")
-	fl.StringSliceVar(&opts.FaultKinds, "faults-on", nil, "apply the faults only to these kinds ("+providers.KindList()+")")
+	fl.StringSliceVar(&opts.FaultKinds, "faults-on", nil, "apply the faults only to these kinds ("+strings.Join(catalog.Kinds().Names(), ", ")+")")
 	fl.StringArrayVar(&opts.Deny, "deny", nil, "answer access denied for PROVIDER/SCOPE (repeatable; provider name or kind)")
 	return cmd
 }
@@ -121,8 +121,8 @@ func (o *SandboxOptions) validate() error {
 		return fmt.Errorf("--page-size %d: must not be negative", o.PageSize)
 	}
 	for _, k := range o.FaultKinds {
-		if !slices.Contains(providers.Kinds, providers.Kind(k)) {
-			return fmt.Errorf("--faults-on %q: want one of %s", k, providers.KindList())
+		if names := catalog.Kinds().Names(); !slices.Contains(names, k) {
+			return fmt.Errorf("--faults-on %q: want one of %s", k, strings.Join(names, ", "))
 		}
 	}
 	for _, d := range o.Deny {

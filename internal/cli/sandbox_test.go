@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/catalog"
 )
 
 type sandboxReady struct {
@@ -98,8 +98,8 @@ func TestSandboxWritesAReadyConfig(t *testing.T) {
 			t.Errorf("stdout has no export line for %s:\n%s", k, stdout)
 		}
 	}
-	for _, kind := range providers.Kinds {
-		if !strings.Contains(stdout, string(kind)) {
+	for _, kind := range catalog.Kinds().Names() {
+		if !strings.Contains(stdout, kind) {
 			t.Errorf("stdout does not list the %s endpoint:\n%s", kind, stdout)
 		}
 	}
@@ -122,7 +122,7 @@ func TestSandboxWritesAReadyConfig(t *testing.T) {
 	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
 		t.Fatalf("report: %v", err)
 	}
-	if len(rep.Summary.ByProvider) != len(providers.Kinds) || rep.Summary.Drift == 0 || rep.Summary.Compliant == 0 {
+	if len(rep.Summary.ByProvider) != len(catalog.Kinds()) || rep.Summary.Drift == 0 || rep.Summary.Compliant == 0 {
 		t.Errorf("summary %+v: want every provider, with drift and compliant repositories", rep.Summary)
 	}
 	for name, c := range rep.Summary.ByProvider {

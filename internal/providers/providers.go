@@ -36,17 +36,8 @@ const (
 	KindGHCR Kind = "ghcr"
 )
 
-// Kinds lists every supported kind in documentation order.
-var Kinds = []Kind{KindECR, KindArtifactRegistry, KindACR, KindDockerHub, KindQuay, KindHarbor, KindGitLab, KindNexus, KindArtifactory, KindOCI, KindGHCR}
-
-// KindList is Kinds joined with ", ", for help texts and error messages.
-func KindList() string {
-	names := make([]string, len(Kinds))
-	for i, k := range Kinds {
-		names[i] = string(k)
-	}
-	return strings.Join(names, ", ")
-}
+// The kinds a build supports, in documentation order, are the catalog's
+// (internal/providers/catalog): a new kind declares its Kind in its adapter.
 
 // Mode is the normalised immutability of a repository (contract, lower-case in JSON).
 type Mode string

@@ -142,7 +142,8 @@ func TestSeedFillsEveryRegistry(t *testing.T) {
 			if tc.seed > 0 {
 				// The generated mix adds fully immutable repositories
 				// everywhere (the Harbor demo has none of its own).
-				for _, k := range providers.Kinds {
+				for _, ep := range sb.Endpoints() {
+					k := ep.Kind
 					if sb.noSetting(k) {
 						continue
 					}
