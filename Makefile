@@ -13,7 +13,8 @@ FUZZ := ./internal/hardening:FuzzConfigDecode ./internal/hardening:FuzzParseErro
 	./internal/hardening:FuzzDockerHubListing ./internal/hardening:FuzzQuayListing \
 	./internal/hardening:FuzzHarborListing ./internal/hardening:FuzzReportRender \
 	./internal/lint:FuzzLintWorkflow \
-	./internal/iac:FuzzTerraform ./internal/iac:FuzzCloudFormation
+	./internal/iac:FuzzTerraform ./internal/iac:FuzzCloudFormation \
+	./internal/redact:FuzzRedactPrefilters
 
 .DEFAULT_GOAL := help
 .PHONY: help build test demo bench bench-audit lint fmt vet golden fuzz

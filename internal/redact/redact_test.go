@@ -2,6 +2,7 @@ package redact
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"log/slog"
 	"strings"
@@ -68,4 +69,66 @@ func TestHandlerRedactsMessageAndAttrs(t *testing.T) {
 	if strings.Count(buf.String(), Mask) < 5 {
 		t.Errorf("expected five masks: %s", buf.String())
 	}
+}
+
+// slowString is String without the prefilters: every expression on every
+// string, as String did before them.
+func slowString(s string) string {
+	if s == "" {
+		return s
+	}
+	if r := replacer.Load(); r != nil {
+		s = r.Replace(s)
+	}
+	for _, p := range patterns {
+		s = p.re.ReplaceAllString(s, p.repl)
+	}
+	return schemeRE.ReplaceAllStringFunc(s, func(m string) string {
+		sub := schemeRE.FindStringSubmatch(m)
+		scheme, sp, cred := sub[1], sub[2], sub[3]
+		if strings.EqualFold(scheme, "basic") {
+			raw, err := base64.StdEncoding.DecodeString(cred)
+			if err != nil || !strings.Contains(string(raw), ":") {
+				return m
+			}
+		} else if len(cred) < 16 && !strings.ContainsAny(cred, "0123456789") {
+			return m
+		}
+		return scheme + sp + Mask
+	})
+}
+
+// TestPrefiltersChangeNothing: the cheap checks that skip an expression
+// never skip one that would have matched, including case folds outside
+// ASCII (U+017F folds to s, U+212A to k under (?i)).
+func TestPrefiltersChangeNothing(t *testing.T) {
+	parts := []string{"", "tag immutability is MUTABLE", "Authorization: Bearer abcdefgh12345678", "AUTHORIZATION=xyz",
+		"x-amz-\u017fecurity-token: s3cr3tvalue", "Cookie: a=b", "set-cookie=\"v\"", "https://u:pa55word@host/x",
+		"?token=abc&x=1", "&PASSWORD=hunter22", "dckr_pat_ABCDEFGH1234", "ghp_ABCDEFGHIJKL", "glpat-ABCDEFGH1234",
+		"xoxb-12345678901", "AKIAABCDEFGHIJKLMNOP", "ASIAABCDEFGHIJKLMNOP", "eyJhbGciOi.eyJzdWIiOi.sig",
+		"basic dXNlcjpwYXNz", "BASIC dXNlcjpwYXNz", "ba\u017fic dXNlcjpwYXNz", "bearer tokens", "Bearer 0123456789abcdef",
+		"\u212a", "caf\u00e9", "proxy-authorization : Basic Zm9vOmJhcg==", "x-registry-auth: eyJhIjoiYiJ9", " ", ":", "@", "://"}
+	for _, a := range parts {
+		for _, b := range parts {
+			for _, s := range []string{a + b, a + " " + b, b + "\n" + a} {
+				if got, want := String(s), slowString(s); got != want {
+					t.Errorf("String(%q) = %q, want %q", s, got, want)
+				}
+			}
+		}
+	}
+}
+
+// FuzzRedactPrefilters: for any text, String with its prefilters masks
+// exactly what every expression on every string would.
+func FuzzRedactPrefilters(f *testing.F) {
+	for _, s := range []string{"Authorization: Bearer abcdefgh12345678", "x-amz-\u017fecurity-token: v", "https://u:p@h/",
+		"?sig=abc", "ghp_ABCDEFGHIJKL", "AKIAABCDEFGHIJKLMNOP", "eyJa.eyJb.c", "ba\u017fic dXNlcjpwYXNz", "tag is MUTABLE"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := String(s), slowString(s); got != want {
+			t.Fatalf("String(%q) = %q, want %q", s, got, want)
+		}
+	})
 }
