@@ -223,17 +223,17 @@ func (eng *Engine) Run(ctx context.Context) (*Scan, error) {
 		}
 	}()
 
-	// Phase 1 enumerates scopes (cheap, may call an API); phase 2 lists them.
-	// Two groups, because a worker that adds work to its own limited group
-	// can deadlock once every slot waits to add more.
-	type provScopes struct {
-		p      providers.Provider
-		scopes []providers.Scope
-	}
-	found := make([]provScopes, len(eng.Providers))
+	// Each provider enumerates its scopes (may call an API) and hands them
+	// to the listing group as soon as it has them: waiting for every
+	// provider's enumeration held every listing back by the slowest one
+	// (a GitLab group walk, a Quay organisation listing). Two groups,
+	// because a worker that adds work to its own limited group can
+	// deadlock once every slot waits to add more.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit)
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.SetLimit(limit)
-	for i, p := range eng.Providers {
+	for _, p := range eng.Providers {
 		eg.Go(func() error {
 			scopes, err := p.Scopes(ectx)
 			if err != nil {
@@ -249,35 +249,35 @@ func (eng *Engine) Run(ctx context.Context) (*Scan, error) {
 					return ectx.Err()
 				}
 			}
-			found[i] = provScopes{p: p, scopes: scopes}
-			return nil
-		})
-	}
-	err := eg.Wait()
-	if err == nil {
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(limit)
-		for _, ps := range found {
-			split := eng.Shard.Sharded() && ps.p != nil && splitScopes(ps.p, len(ps.scopes), *eng.Shard)
-			for _, s := range ps.scopes {
+			split := eng.Shard.Sharded() && splitScopes(p, len(scopes), *eng.Shard)
+			for _, s := range scopes {
 				var only *Shard
 				switch {
 				case split:
 					only = eng.Shard
-				case eng.Shard.Sharded() && !eng.Shard.OwnsScope(ps.p.Name(), s.Name):
+				case eng.Shard.Sharded() && !eng.Shard.OwnsScope(p.Name(), s.Name):
 					continue
 				}
-				g.Go(func() error { return eng.listScope(gctx, ps.p, s, only, events, log) })
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				g.Go(func() error { return eng.listScope(gctx, p, s, only, events, log) })
 			}
 			// Account-wide defaults are planned by one shard only.
-			if eng.Shard.Sharded() && ps.p != nil && !eng.Shard.OwnsScope(ps.p.Name(), "\x00defaults") {
-				continue
+			if eng.Shard.Sharded() && !eng.Shard.OwnsScope(p.Name(), "\x00defaults") {
+				return nil
 			}
-			if de, ok := ps.p.(providers.DefaultsEnforcer); ok && eng.PlanDefaults && ps.p != nil {
-				g.Go(func() error { return eng.planDefaults(gctx, ps.p, de, events) })
+			if de, ok := p.(providers.DefaultsEnforcer); ok && eng.PlanDefaults {
+				g.Go(func() error { return eng.planDefaults(gctx, p, de, events) })
 			}
-		}
-		err = g.Wait()
+			return nil
+		})
+	}
+	err := eg.Wait()
+	// Every g.Go has been called once eg is done; listings already started
+	// finish (or see the cancellation) before the events close.
+	if gerr := g.Wait(); err == nil {
+		err = gerr
 	}
 	close(events)
 	collect.Wait()
