@@ -7,6 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/immutag/immutag/internal/cli.Version=$(VERSION)
 PKGS    := ./...
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+DEADCODE ?= golang.org/x/tools/cmd/deadcode@v0.52.0
 FUZZTIME ?= 30s
 FUZZ := ./internal/hardening:FuzzConfigDecode ./internal/hardening:FuzzParseErrorBody \
 	./internal/hardening:FuzzRetryAfter ./internal/hardening:FuzzNextLink \
@@ -37,9 +38,10 @@ bench: ## run the benchmarks (about 15 minutes; figures and how to read them in 
 bench-audit: ## only the 12,000-repository audit benchmark (about 2 minutes)
 	$(GO) test -run '^$$' -bench 'Audit12k/all' -benchmem -timeout 30m ./internal/bench
 
-lint: vet ## gofmt check, go vet and staticcheck
+lint: vet ## gofmt check, go vet, staticcheck and no unreachable function (deadcode -test)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) run $(STATICCHECK) $(PKGS)
+	@out=$$($(GO) run $(DEADCODE) -test ./...) || exit 1; if [ -n "$$out" ]; then echo "unreachable functions:"; echo "$$out"; exit 1; fi
 
 vet: ## go vet
 	$(GO) vet $(PKGS)

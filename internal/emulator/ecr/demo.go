@@ -79,16 +79,6 @@ func seedDemo(s *Server) error {
 	return nil
 }
 
-// DemoServer returns the emulator behind a Demo started by StartDemo (nil
-// for any other Demo), so the sandbox can seed more repositories, inject
-// faults and read the call counters.
-func DemoServer(d emulator.Demo) *Server {
-	if dd, ok := d.(*demo); ok {
-		return dd.s
-	}
-	return nil
-}
-
 func (d *demo) Kind() providers.Kind { return providers.KindECR }
 
 func (d *demo) Provider() config.Provider {
