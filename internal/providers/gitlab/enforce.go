@@ -196,7 +196,12 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 	for attempt := 0; ; attempt++ {
 		after, err = p.rules(ctx, c, f.Project)
 		if err != nil {
-			return res, errors.Join(werr, fmt.Errorf("project %s: read back protection tag rules: %w", f.Project, err))
+			if werr != nil {
+				return res, errors.Join(werr, fmt.Errorf("project %s: read back protection tag rules: %w", f.Project, err))
+			}
+			// Written (or nothing to write): applied but unverified, like
+			// every other kind, not failed.
+			return res, fmt.Errorf("project %s: protection tag rules: %w: %w", f.Project, providers.ErrReadBack, err)
 		}
 		res.After = evaluate(after)
 		res.Verified = res.After.Satisfies(f.Allowed)

@@ -403,3 +403,38 @@ func TestDemoFixedClean(t *testing.T) {
 		t.Errorf("overwrite target after the fix: %v", err)
 	}
 }
+
+// denyOnWrite denies the project as soon as the rule is written, so the
+// read-back that follows is refused.
+type denyOnWrite struct {
+	d       *glemu.Demo
+	project string
+}
+
+func (w denyOnWrite) Write(providers.Change, providers.WriteRecord) { w.d.Server.Deny(w.project, true) }
+func (w denyOnWrite) Progress(providers.Change, int64, int64)       {}
+
+// TestReadBackRefusedIsUnverified: a rule that was created and a read-back
+// that was refused is "applied but unverified" (ErrReadBack), as on every
+// other kind, not a failed write.
+func TestReadBackRefusedIsUnverified(t *testing.T) {
+	d, p := startDemo(t)
+	if err := d.AddProject("acme/svc", glemu.Project{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AddRepo("acme/svc", "img", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ch, err := p.Plan(ctx, listAll(t, p)["acme/svc/img"], providers.FixPolicy{})
+	if err != nil || ch.Noop {
+		t.Fatalf("plan %+v, %v", ch, err)
+	}
+	res, err := p.Apply(ctx, ch, denyOnWrite{d, "acme/svc"})
+	if !errors.Is(err, providers.ErrReadBack) || res.Writes == 0 || res.Verified {
+		t.Fatalf("Apply = %+v, %v; want the write made, not verified, and ErrReadBack", res, err)
+	}
+	if len(d.Rules("acme/svc")) == 0 {
+		t.Error("the rule did not reach the server")
+	}
+}

@@ -129,7 +129,12 @@ func (p *Provider) Apply(ctx context.Context, ch providers.Change, o providers.O
 	}
 	after, err := p.settings(ctx, c, repo)
 	if err != nil {
-		return res, errors.Join(werr, fmt.Errorf("repository %s: read back settings: %w", repo, err))
+		if werr != nil {
+			return res, errors.Join(werr, fmt.Errorf("repository %s: read back settings: %w", repo, err))
+		}
+		// The write went through (or none was needed): applied but
+		// unverified, like every other kind, not failed.
+		return res, fmt.Errorf("repository %s: settings: %w: %w", repo, providers.ErrReadBack, err)
 	}
 	res.After = evaluate(after)
 	st, _ := after["storage"].(map[string]any)

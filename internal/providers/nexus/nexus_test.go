@@ -378,3 +378,33 @@ func TestDemoFixedClean(t *testing.T) {
 		t.Errorf("overwrite target after the fix: %v", err)
 	}
 }
+
+// denyOnWrite denies the repository as soon as the write is reported, so
+// the read-back that follows is refused.
+type denyOnWrite struct {
+	s    *nxemu.Server
+	name string
+}
+
+func (d denyOnWrite) Write(providers.Change, providers.WriteRecord) { d.s.Deny(d.name, true) }
+func (d denyOnWrite) Progress(providers.Change, int64, int64)       {}
+
+// TestReadBackRefusedIsUnverified: a write that went through and a
+// read-back that did not is "applied but unverified" (ErrReadBack), as on
+// every other kind, not a failed write.
+func TestReadBackRefusedIsUnverified(t *testing.T) {
+	s, p := start(t, nxemu.Options{})
+	seed(t, s)
+	ctx := context.Background()
+	ch, err := p.Plan(ctx, listAll(t, p)["dev"][0], providers.FixPolicy{})
+	if err != nil || ch.Noop {
+		t.Fatalf("plan %+v, %v", ch, err)
+	}
+	res, err := p.Apply(ctx, ch, denyOnWrite{s, "dev"})
+	if !errors.Is(err, providers.ErrReadBack) || res.Writes != 1 || res.Verified {
+		t.Fatalf("Apply = %+v, %v; want one write, not verified, and ErrReadBack", res, err)
+	}
+	if st := s.Settings("dev")["storage"].(map[string]any); st["writePolicy"] != "ALLOW_ONCE" {
+		t.Errorf("the write did not reach the server: %v", st)
+	}
+}
