@@ -129,10 +129,11 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
-	// 512 KiB of page cache instead of SQLite's 2 MB: recording reads each
-	// index page once per batch, so the bigger cache bought no speed and
-	// added about 3.5 MB to the peak RSS of audit --record (BENCHMARKS.md).
-	q.Add("_pragma", "cache_size(-512)")
+	// 128 KiB of page cache instead of SQLite's 2 MB: recording reads each
+	// index page once per batch and history one index range per question,
+	// so the bigger cache bought no measurable speed and added about 5 MB
+	// to the peak RSS of audit --record (BENCHMARKS.md).
+	q.Add("_pragma", "cache_size(-128)")
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
