@@ -3,6 +3,7 @@ package providers
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -124,5 +125,29 @@ func TestFanOutProducerRunsAhead(t *testing.T) {
 	}
 	if sent.Load() != int64(total) {
 		t.Fatalf("sent %d of %d", sent.Load(), total)
+	}
+}
+
+type wantsEven struct{ Emitter }
+
+func (wantsEven) Wants(name string) bool { return len(name)%2 == 0 }
+
+// TestSendWantedQueuesOnlyWantedNames: a sharded run's FanOut queue holds
+// only its own repositories; a run without shards hands over every name.
+func TestSendWantedQueuesOnlyWantedNames(t *testing.T) {
+	var got []string
+	send := func(n string) error { got = append(got, n); return nil }
+	for _, n := range []string{"ab", "abc", "abcd", ""} {
+		if err := SendWanted(wantsEven{}, send)(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strings.Join(got, ",") != "ab,abcd," {
+		t.Errorf("sharded run handed over %q, want ab, abcd and the empty name", got)
+	}
+	got = nil
+	_ = SendWanted(nil, send)("abc")
+	if len(got) != 1 {
+		t.Errorf("an emitter without shards got %q, want every name", got)
 	}
 }

@@ -537,6 +537,7 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 	// Each repository needs its own tag listing; reading them one by one
 	// made a registry's audit cost repositories x latency.
 	return providers.FanOut(ctx, p.maxConcurrent, func(ctx context.Context, send func(string) error) error {
+		send = providers.SendWanted(e, send)
 		pager := r.client.NewListRepositoriesPager(&azcontainerregistry.ClientListRepositoriesOptions{MaxNum: &p.pageSize})
 		links := linkGuard{}
 		for pager.More() {
@@ -574,9 +575,6 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 		}
 		return nil
 	}, func(ctx context.Context, name string) error {
-		if !providers.Wanted(e, name) {
-			return nil // another shard reads it
-		}
 		if bad, ok := check.Invalid(name); ok {
 			return e.Repository(bad)
 		}

@@ -53,13 +53,10 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 	var private int
 	check := &providers.EntryCheck{Provider: p.name, Kind: providers.KindDockerHub, Scope: ns}
 	err := providers.FanOut(ctx, p.concurrent, func(ctx context.Context, send func(string) error) error {
-		n, err := p.list(ctx, ns, send)
+		n, err := p.list(ctx, ns, providers.SendWanted(e, send))
 		private = n
 		return err
 	}, func(ctx context.Context, name string) error {
-		if !providers.Wanted(e, name) {
-			return nil // another shard reads it
-		}
 		if bad, ok := check.Invalid(name); ok {
 			return e.Repository(bad)
 		}

@@ -228,11 +228,8 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 
 	check := &providers.EntryCheck{Provider: p.name, Kind: providers.KindQuay, Scope: ns}
 	return providers.FanOut(ctx, p.maxConcurrent(), func(ctx context.Context, send func(string) error) error {
-		return p.list(ctx, c, ns, send)
+		return p.list(ctx, c, ns, providers.SendWanted(e, send))
 	}, func(ctx context.Context, name string) error {
-		if !providers.Wanted(e, name) {
-			return nil // another shard reads it
-		}
 		if bad, ok := check.Invalid(name); ok {
 			return e.Repository(bad)
 		}
