@@ -185,6 +185,10 @@ func (eng *Engine) Run(ctx context.Context) (*Scan, error) {
 	}
 
 	events := make(chan event, 256)
+	// Findings are sorted as they arrive (runs of collectRun spooled while
+	// the scopes are still being listed), so only the merge is left once
+	// the last scope is done.
+	findings := NewSorter(CompareFindings, collectRun)
 	var planErr error // written by the collector only
 	var collect sync.WaitGroup
 	collect.Add(1)
@@ -198,7 +202,7 @@ func (eng *Engine) Run(ctx context.Context) (*Scan, error) {
 				if eng.Annotate != nil {
 					eng.Annotate(f)
 				}
-				_ = rep.Findings.Add(*f)
+				_ = findings.Add(*f) // a failed Add is reported by Finish
 				rep.Summary.Counts.add(f.Status)
 				c := rep.Summary.ByProvider[f.Provider]
 				c.add(f.Status)
@@ -284,7 +288,7 @@ func (eng *Engine) Run(ctx context.Context) (*Scan, error) {
 	// Scopes are listed concurrently: put findings and warnings in one
 	// stable order so every format of two runs over the same estate diffs
 	// cleanly (and the shards of a split run merge to the same report).
-	if sorted, serr := SortSpool(CompareFindings, SortRun, rep.Findings.Each); serr != nil {
+	if sorted, serr := findings.Finish(); serr != nil {
 		if err == nil {
 			err = fmt.Errorf("order the findings: %w", serr)
 		}

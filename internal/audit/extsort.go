@@ -9,65 +9,109 @@ import (
 // SortRun is how many items SortSpool sorts in memory at a time.
 const SortRun = 20000
 
+// collectRun is the run length of the engine's findings Sorter: small, since
+// it is held while scopes are listed, when the adapters' own buffers are
+// live too. The merge costs the same whatever the number of runs.
+const collectRun = 4096
+
 // SortSpool returns a new spool holding every item feed adds, in cmp order
 // (stable for equal items in the order they were added). Runs of at most
 // runLen items are sorted in memory and spooled, then merged, so memory is
 // bounded by runLen however many items there are. The caller closes the
 // result.
 func SortSpool[T any](cmp func(a, b T) int, runLen int, feed func(add func(T) error) error) (*Spool[T], error) {
+	s := NewSorter(cmp, runLen)
+	if err := feed(s.Add); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s.Finish()
+}
+
+// Sorter sorts items added one at a time, in any order, the way SortSpool
+// does, but as they arrive: each run is sorted and spooled when it fills,
+// so a caller that adds while other work runs (the audit engine, while
+// scopes are listed) is left with only the merge when the last item is in.
+type Sorter[T any] struct {
+	cmp    func(a, b T) int
+	runLen int
+	buf    []T
+	runs   []*Spool[T]
+	err    error
+}
+
+// NewSorter returns a Sorter with runs of at most runLen items (SortRun if
+// runLen < 1).
+func NewSorter[T any](cmp func(a, b T) int, runLen int) *Sorter[T] {
 	if runLen < 1 {
 		runLen = SortRun
 	}
-	var runs []*Spool[T]
-	closeRuns := func() {
-		for _, r := range runs {
+	return &Sorter[T]{cmp: cmp, runLen: runLen, buf: make([]T, 0, min(runLen, 1024))}
+}
+
+// Add adds v. After an error every later call returns it.
+func (s *Sorter[T]) Add(v T) error {
+	if s.err != nil {
+		return s.err
+	}
+	s.buf = append(s.buf, v)
+	if len(s.buf) >= s.runLen {
+		s.err = s.flush()
+	}
+	return s.err
+}
+
+func (s *Sorter[T]) flush() error {
+	if len(s.buf) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(s.buf, s.cmp)
+	r := NewSpool[T]()
+	for _, v := range s.buf {
+		if err := r.Add(v); err != nil {
 			r.Close()
+			return err
 		}
 	}
-	buf := make([]T, 0, min(runLen, 1024))
-	flush := func() error {
-		if len(buf) == 0 {
-			return nil
-		}
-		slices.SortStableFunc(buf, cmp)
-		r := NewSpool[T]()
-		for _, v := range buf {
-			if err := r.Add(v); err != nil {
-				r.Close()
-				return err
+	s.runs = append(s.runs, r)
+	clear(s.buf)
+	s.buf = s.buf[:0]
+	return nil
+}
+
+// Finish returns every item added, in order, in a new spool the caller
+// closes. The Sorter is spent.
+func (s *Sorter[T]) Finish() (*Spool[T], error) {
+	defer s.Close()
+	if s.err != nil {
+		return nil, s.err
+	}
+	out := NewSpool[T]()
+	var err error
+	if len(s.runs) == 0 {
+		// Everything fits in one run: sorted in memory, spooled once.
+		slices.SortStableFunc(s.buf, s.cmp)
+		for _, v := range s.buf {
+			if err = out.Add(v); err != nil {
+				break
 			}
 		}
-		runs = append(runs, r)
-		clear(buf)
-		buf = buf[:0]
-		return nil
-	}
-	err := feed(func(v T) error {
-		buf = append(buf, v)
-		if len(buf) >= runLen {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush()
-	}
-	if err != nil {
-		closeRuns()
-		return nil, err
-	}
-	defer closeRuns()
-	out := NewSpool[T]()
-	if len(runs) == 1 {
-		err = runs[0].Each(out.Add)
-	} else {
-		err = mergeRuns(runs, cmp, out.Add)
+	} else if err = s.flush(); err == nil {
+		err = mergeRuns(s.runs, s.cmp, out.Add)
 	}
 	if err != nil {
 		out.Close()
 		return nil, err
 	}
 	return out, nil
+}
+
+// Close drops the runs and the buffer (Finish does it too).
+func (s *Sorter[T]) Close() {
+	for _, r := range s.runs {
+		r.Close()
+	}
+	s.runs, s.buf = nil, nil
 }
 
 // mergeRuns calls fn with the items of sorted runs in cmp order; ties go to
