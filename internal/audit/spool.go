@@ -102,6 +102,52 @@ func (s *Spool[T]) Each(fn func(T) error) error {
 	return nil
 }
 
+// EachJSON calls fn with every item's JSON encoding (json.Marshal's), in
+// arrival order, without decoding and encoding it again: a renderer that
+// writes JSON copies the spooled line. b is only valid during the call.
+func (s *Spool[T]) EachJSON(fn func(b []byte) error) error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil {
+		for _, v := range s.mem {
+			b, err := json.Marshal(v)
+			if err != nil {
+				return err
+			}
+			if err := fn(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := s.w.Flush(); err != nil {
+		return err
+	}
+	br := bufio.NewReaderSize(io.NewSectionReader(s.f, 0, 1<<62), 64<<10)
+	var line []byte
+	for i := 0; i < s.n; i++ {
+		line = line[:0]
+		for {
+			chunk, err := br.ReadSlice('\n')
+			line = append(line, chunk...)
+			if err == bufio.ErrBufferFull {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("read spool item %d: %w", i, err)
+			}
+			break
+		}
+		if err := fn(line[:len(line)-1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // EachSorted calls fn for every item in cmp order when there are at most
 // limit of them, else in arrival order: sorting needs them all in memory,
 // which only a bounded number may be.
