@@ -177,19 +177,23 @@ func String(s string) string {
 	if lower != "" && !containsAny(lower, "bearer", "basic") {
 		return s
 	}
-	return schemeRE.ReplaceAllStringFunc(s, func(m string) string {
-		sub := schemeRE.FindStringSubmatch(m)
-		scheme, sp, cred := sub[1], sub[2], sub[3]
-		if strings.EqualFold(scheme, "basic") {
-			raw, err := base64.StdEncoding.DecodeString(cred)
-			if err != nil || !strings.Contains(string(raw), ":") {
-				return m
-			}
-		} else if len(cred) < 16 && !strings.ContainsAny(cred, "0123456789") {
-			return m // prose ("bearer tokens"), not a credential
+	return schemeRE.ReplaceAllStringFunc(s, maskScheme)
+}
+
+// maskScheme masks the credential of one schemeRE match, unless it is
+// prose or not a Basic user:password.
+func maskScheme(m string) string {
+	sub := schemeRE.FindStringSubmatch(m)
+	scheme, sp, cred := sub[1], sub[2], sub[3]
+	if strings.EqualFold(scheme, "basic") {
+		raw, err := base64.StdEncoding.DecodeString(cred)
+		if err != nil || !strings.Contains(string(raw), ":") {
+			return m
 		}
-		return scheme + sp + Mask
-	})
+	} else if len(cred) < 16 && !strings.ContainsAny(cred, "0123456789") {
+		return m // prose ("bearer tokens"), not a credential
+	}
+	return scheme + sp + Mask
 }
 
 // schemeRE finds "Bearer <token>" and "Basic <base64>" wherever a server

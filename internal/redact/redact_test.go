@@ -2,7 +2,6 @@ package redact
 
 import (
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"log/slog"
 	"strings"
@@ -83,19 +82,7 @@ func slowString(s string) string {
 	for _, p := range patterns {
 		s = p.re.ReplaceAllString(s, p.repl)
 	}
-	return schemeRE.ReplaceAllStringFunc(s, func(m string) string {
-		sub := schemeRE.FindStringSubmatch(m)
-		scheme, sp, cred := sub[1], sub[2], sub[3]
-		if strings.EqualFold(scheme, "basic") {
-			raw, err := base64.StdEncoding.DecodeString(cred)
-			if err != nil || !strings.Contains(string(raw), ":") {
-				return m
-			}
-		} else if len(cred) < 16 && !strings.ContainsAny(cred, "0123456789") {
-			return m
-		}
-		return scheme + sp + Mask
-	})
+	return schemeRE.ReplaceAllStringFunc(s, maskScheme)
 }
 
 // TestPrefiltersChangeNothing: the cheap checks that skip an expression
