@@ -268,3 +268,16 @@ func DemoSecret() (string, error) {
 	}
 	return hex.EncodeToString(b), nil
 }
+
+// Served is the listener a demo serves its emulator on. Embedded in a
+// demo it gives the demo its Endpoint, URL and Close.
+type Served struct{ Web *HTTPServer }
+
+// Endpoint is the emulator's URL, as the sandbox asks for it.
+func (s Served) Endpoint() string { return s.Web.URL() }
+
+// URL is the base URL the demo serves the emulator on, http://127.0.0.1:PORT.
+func (s Served) URL() string { return s.Web.URL() }
+
+// Close stops the demo's listener.
+func (s Served) Close() error { return s.Web.Close() }

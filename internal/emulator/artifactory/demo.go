@@ -29,7 +29,7 @@ const DemoTokenEnv = "IMMUTAG_DEMO_ARTIFACTORY_TOKEN"
 //   - a remote Docker and a generic local repository, which are not audited.
 type Demo struct {
 	*Server
-	web       *emulator.HTTPServer
+	emulator.Served
 	alicePass string
 }
 
@@ -52,7 +52,7 @@ func StartDemo(_ context.Context) (emulator.Demo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("artifactory demo: listen: %w", err)
 	}
-	d.web = web
+	d.Web = web
 	return d, nil
 }
 

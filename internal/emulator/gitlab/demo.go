@@ -27,7 +27,7 @@ const DemoTokenEnv = "IMMUTAG_DEMO_GITLAB_TOKEN"
 //   - acme/docs: container registry disabled (not listed).
 type Demo struct {
 	*Server
-	web   *emulator.HTTPServer
+	emulator.Served
 	token string
 }
 
@@ -48,7 +48,7 @@ func StartDemo(_ context.Context) (emulator.Demo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gitlab demo: listen: %w", err)
 	}
-	d.web = web
+	d.Web = web
 	return d, nil
 }
 

@@ -29,7 +29,7 @@ const DemoUser = "robot$immutag"
 //   - "partial": svc; rule repoMatches ** / matches v* (partial).
 type Demo struct {
 	*Server
-	web   *emulator.HTTPServer
+	emulator.Served
 	pass  string
 	start time.Time
 }
@@ -56,7 +56,7 @@ func startDemo(_ context.Context) (*Demo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("harbor demo: listen: %w", err)
 	}
-	d.web = web
+	d.Web = web
 	return d, nil
 }
 

@@ -8,15 +8,6 @@ import (
 	"github.com/immutag/immutag/internal/emulator"
 )
 
-// Endpoint is the emulator's URL.
-func (d *Demo) Endpoint() string { return d.URL() }
-
-// URL is the base URL the demo serves the emulator on, http://127.0.0.1:PORT.
-func (d *Demo) URL() string { return d.web.URL() }
-
-// Close stops the demo's listener.
-func (d *Demo) Close() error { return d.web.Close() }
-
 // Deny refuses scope, a project. With no projects configured every
 // project is audited, so the name is checked against those that exist.
 func (d *Demo) Deny(scope string) error {

@@ -31,7 +31,7 @@ const DemoUser = "immutag-audit"
 //   - a raw hosted and a Docker proxy repository, which are not audited.
 type Demo struct {
 	*Server
-	web  *emulator.HTTPServer
+	emulator.Served
 	pass string
 }
 
@@ -68,7 +68,7 @@ func StartDemo(_ context.Context) (emulator.Demo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nexus demo: listen: %w", err)
 	}
-	d.web = web
+	d.Web = web
 	return d, nil
 }
 

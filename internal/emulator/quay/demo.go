@@ -24,7 +24,7 @@ const DemoTokenEnv = "IMMUTAG_DEMO_QUAY_TOKEN"
 //     per-namespace switch keeps the demo to one provider entry.
 type Demo struct {
 	*Server
-	web   *emulator.HTTPServer
+	emulator.Served
 	token string
 	// grown are the organisations Grow added, which Provider lists too.
 	grown []string
@@ -55,7 +55,7 @@ func startDemo(_ context.Context) (*Demo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("quay demo: listen: %w", err)
 	}
-	d.web = web
+	d.Web = web
 	return d, nil
 }
 
