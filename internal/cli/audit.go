@@ -387,6 +387,7 @@ func runEngine(ctx context.Context, d Deps, cfg *config.Config, provs []provider
 		}
 		defer store.Close()
 		rec = newTagRecorder(store, cfg.Policy.MutableTagsAllowed, d.Now)
+		defer leanGCWhileRecording()()
 	}
 	pol := audit.PolicyFrom(cfg.Policy, started)
 	pol.AcceptImmutableAllowed = m.acceptImmutableAllowed

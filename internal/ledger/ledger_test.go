@@ -458,3 +458,57 @@ func TestAuditLogImportMergesWithScans(t *testing.T) {
 		}
 	})
 }
+
+// TestStagingKeepsNamesExact: every name and instant reaches the ledger
+// unchanged through the batch's JSON, whatever characters it holds.
+func TestStagingKeepsNamesExact(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		s := open(t, dsn)
+		ctx := context.Background()
+		c := &clock{t0}
+		repo := ledger.Repo{Provider: `prod "eu" \ é`, Scope: "123/eu-west-1 ✓", Repository: "team/app", Immutable: true}
+		pushed := time.Date(1999, 12, 31, 23, 59, 59, 123456000, time.UTC)
+		tags := map[string]string{"v1": dA, `tab\there`: dB, "quote\"d": dC, "emoji🚀": "sha256:" + strings.Repeat("f", 64)}
+		rec := s.Record(ledger.RecordOptions{Now: c.now, BatchSize: 3})
+		for tag, d := range tags {
+			if err := rec.Tag(ctx, repo, providers.Tag{Name: tag, Digest: d, Pushed: pushed}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := rec.RepositoryDone(ctx, repo); err != nil {
+			t.Fatal(err)
+		}
+		if err := rec.Finish(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := s.DB().QueryContext(ctx, "SELECT provider, scope, repository, tag, digest, pushed, is_open FROM ledger_intervals")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		got := map[string]string{}
+		for rows.Next() {
+			var p, sc, r, tag, d string
+			var pu int64
+			var open int
+			if err := rows.Scan(&p, &sc, &r, &tag, &d, &pu, &open); err != nil {
+				t.Fatal(err)
+			}
+			if p != repo.Provider || sc != repo.Scope || r != repo.Repository || pu != pushed.UnixMicro() || open != 1 {
+				t.Errorf("row %q %q %q pushed %d open %d, want %q %q %q %d 1", p, sc, r, pu, open, repo.Provider, repo.Scope, repo.Repository, pushed.UnixMicro())
+			}
+			got[tag] = d
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(tags) {
+			t.Fatalf("ledger holds %v, want %v", got, tags)
+		}
+		for tag, d := range tags {
+			if got[tag] != d {
+				t.Errorf("tag %q: digest %q, want %q (ledger holds %v)", tag, got[tag], d, got)
+			}
+		}
+	})
+}

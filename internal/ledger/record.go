@@ -431,6 +431,9 @@ func (r *Recorder) flushLocked(ctx context.Context) (err error) {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("ledger %s: commit: %w", s.where, err)
 	}
+	// Cleared, not just truncated: stale rows would keep the strings of
+	// the previous listing page (and the page behind them) reachable.
+	clear(r.rows)
 	r.rows, r.done = r.rows[:0], r.done[:0]
 	clear(r.batchIdx)
 	if r.opts.OnOverwrite != nil {
