@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -166,5 +167,80 @@ func TestRecordImportsDockerHubAuditLog(t *testing.T) {
 	if len(iv) != 2 || iv[0].Digest != old || iv[0].Source != dockerhub.AuditLogSource ||
 		!iv[0].FirstSeen.Equal(now.Add(-30*24*time.Hour)) || !iv[0].LastSeen.Equal(now.Add(-10*24*time.Hour)) || iv[1].Digest != cur {
 		t.Fatalf("intervals with the audit log = %+v", iv)
+	}
+}
+
+// TestRecordImportsAuditLogIncrementally: a second audit --record on the
+// same ledger reads only the new part of the audit log (one page, where
+// the first read three) and still records the lifetime that the new push
+// ended, with the log's own bounds; a fresh ledger reads the whole log.
+func TestRecordImportsAuditLogIncrementally(t *testing.T) {
+	s := harboremu.New(harboremu.Options{Username: "robot$t", Password: "pw"})
+	sWeb := httptest.NewServer(s.Handler())
+	t.Cleanup(sWeb.Close)
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	s.AddProject("apps", false)
+	dg := func(i int) string { return fmt.Sprintf("sha256:%064x", i) }
+	for i := range 250 {
+		if err := s.SeedPush("apps", "api", "v1", dg(i), now.Add(time.Duration(i-250)*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := filepath.Join(t.TempDir(), "immutag.yaml")
+	body := "version: 1\nproviders:\n  - name: hb\n    kind: harbor\n    endpoint: " + sWeb.URL +
+		"\n    projects: [apps]\n    credentials: {username_env: HB_USER, password_env: HB_PASS}\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dsn := filepath.Join(t.TempDir(), "ledger.db")
+	record := func(at time.Time, dsn string) (calls int64) {
+		t.Helper()
+		f := testFactory(t)
+		f.Now = func() time.Time { return at }
+		env := map[string]string{"XDG_STATE_HOME": t.TempDir(), "HB_USER": "robot$t", "HB_PASS": "pw"}
+		f.Getenv = func(k string) string { return env[k] }
+		before := s.Calls().Get("getLogExts")
+		if r := run(t, f, "", "audit", "--config", cfg, "--ledger", dsn, "--record", "-o", "json"); r.code != CodeOK {
+			t.Fatalf("audit --record: exit %d %v\n%s", r.code, r.err, r.stderr)
+		}
+		return s.Calls().Get("getLogExts") - before
+	}
+	if n := record(now, dsn); n != 3 {
+		t.Fatalf("first recording: %d audit-log calls, want 3 pages of 100", n)
+	}
+	for i, h := range []int{1, 2} {
+		if err := s.SeedPush("apps", "api", "v1", dg(1000+i), now.Add(time.Duration(h)*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := record(now.Add(3*time.Hour), dsn); n != 1 {
+		t.Errorf("second recording: %d audit-log calls, want 1 (only what is new)", n)
+	}
+	f := testFactory(t)
+	r := run(t, f, "", "history", "--ledger", dsn, "hb/api:v1", "-o", "json")
+	var h []struct {
+		Intervals []ledger.Interval `json:"intervals"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &h); r.code != CodeOK || err != nil || len(h) != 1 {
+		t.Fatalf("history: exit %d %v %v\n%s", r.code, r.err, err, r.stdout)
+	}
+	byDigest := map[string]ledger.Interval{}
+	for _, iv := range h[0].Intervals {
+		byDigest[iv.Digest] = iv
+	}
+	if iv := byDigest[dg(249)]; iv.Source != harbor.AuditLogSource || !iv.LastSeen.Equal(now.Add(time.Hour)) || iv.Current {
+		t.Errorf("the lifetime the new push ended: %+v; want it closed at %v from %s", iv, now.Add(time.Hour), harbor.AuditLogSource)
+	}
+	if iv := byDigest[dg(1000)]; iv.Source != harbor.AuditLogSource || !iv.FirstSeen.Equal(now.Add(time.Hour)) || !iv.LastSeen.Equal(now.Add(2*time.Hour)) {
+		t.Errorf("the lifetime between the two new pushes: %+v", iv)
+	}
+	if iv := byDigest[dg(1001)]; !iv.Current {
+		t.Errorf("the current digest: %+v", iv)
+	}
+	if len(byDigest) != 252 {
+		t.Errorf("%d digests in the history of api:v1, want 252", len(byDigest))
+	}
+	if n := record(now.Add(4*time.Hour), filepath.Join(t.TempDir(), "fresh.db")); n != 3 {
+		t.Errorf("a fresh ledger: %d audit-log calls, want the whole log (3)", n)
 	}
 }

@@ -19,6 +19,7 @@ import (
 // tagRecorder records every listed repository's tags into the ledger
 // (audit --record, serve --record) and collects the overwrites it finds.
 type tagRecorder struct {
+	store    *ledger.Store
 	rec      *ledger.Recorder
 	floating []string // tag patterns that float: policy.mutable_tags_allowed and latest
 	now      func() time.Time
@@ -40,7 +41,7 @@ type ledgerError struct{ error }
 func (e ledgerError) Unwrap() error { return e.error }
 
 func newTagRecorder(store *ledger.Store, allowed []string, now func() time.Time) *tagRecorder {
-	t := &tagRecorder{now: now, floating: append([]string{"latest"}, allowed...)}
+	t := &tagRecorder{store: store, now: now, floating: append([]string{"latest"}, allowed...)}
 	t.rec = store.Record(ledger.RecordOptions{Now: now, OnOverwrite: func(o ledger.Overwrite) {
 		t.mu.Lock()
 		defer t.mu.Unlock()
@@ -108,8 +109,15 @@ func (t *tagRecorder) importHistory(ctx context.Context, h providers.TagHistoria
 	if _, refused := t.noHistory.Load(scopeKey); refused {
 		return nil
 	}
+	// Only what is new since the last import is read: the whole log of
+	// every repository on every scan of serve --record would be most of
+	// its calls, growing for ever.
+	since, err := t.store.HistoryCursor(ctx, repo.Provider, repo.Scope, repo.Repository)
+	if err != nil {
+		return err
+	}
 	var n int
-	err := h.TagHistory(ctx, r, func(tg providers.Tag) error {
+	newest, err := h.TagHistory(ctx, r, since, func(tg providers.Tag) error {
 		if err := t.rec.Tag(ctx, repo, tg); err != nil {
 			return ledgerError{err}
 		}
@@ -119,7 +127,7 @@ func (t *tagRecorder) importHistory(ctx context.Context, h providers.TagHistoria
 	var le ledgerError
 	switch {
 	case err == nil:
-		return nil
+		return t.rec.HistoryImported(ctx, repo, newest)
 	case errors.As(err, &le):
 		return le.error
 	case ctx.Err() != nil:

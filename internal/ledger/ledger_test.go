@@ -512,3 +512,58 @@ func TestStagingKeepsNamesExact(t *testing.T) {
 		}
 	})
 }
+
+// TestHistoryCursorMovesForwardWithItsBatch: the position of a native-log
+// import is stored with the batch of lifetimes read up to it, never before
+// them, and never moves back (two replicas importing at once).
+func TestHistoryCursorMovesForwardWithItsBatch(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		s := open(t, dsn)
+		ctx := context.Background()
+		c := &clock{t0}
+		repo := ledger.Repo{Provider: "hb", Scope: "apps", Repository: "api"}
+		cursor := func() time.Time {
+			t.Helper()
+			at, err := s.HistoryCursor(ctx, repo.Provider, repo.Scope, repo.Repository)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return at
+		}
+		if at := cursor(); !at.IsZero() {
+			t.Fatalf("a new ledger has a history position: %v", at)
+		}
+		rec := s.Record(ledger.RecordOptions{Now: c.now, BatchSize: 10})
+		t1 := t0.Add(-time.Hour)
+		if err := rec.Tag(ctx, repo, providers.Tag{Name: "v1", Digest: dA, Pushed: t0.Add(-3 * time.Hour), Ended: t1, Source: "harbor-auditlog"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := rec.HistoryImported(ctx, repo, t1); err != nil {
+			t.Fatal(err)
+		}
+		if at := cursor(); !at.IsZero() {
+			t.Fatalf("the position was stored before the lifetimes read up to it: %v", at)
+		}
+		if err := rec.Finish(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		if at := cursor(); !at.Equal(t1) {
+			t.Fatalf("position after the batch: %v, want %v", at, t1)
+		}
+		if h := history(t, s, "hb/api:v1"); len(h.Intervals) != 1 || h.Intervals[0].Digest != dA {
+			t.Fatalf("the lifetime of the batch: %+v", h.Intervals)
+		}
+		rec = s.Record(ledger.RecordOptions{Now: c.now})
+		for _, at := range []time.Time{t1.Add(-time.Hour), {}} {
+			if err := rec.HistoryImported(ctx, repo, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := rec.Finish(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		if at := cursor(); !at.Equal(t1) {
+			t.Fatalf("an older position (or none) replaced %v: %v", t1, at)
+		}
+	})
+}

@@ -40,6 +40,15 @@ var migrations = []string{
 	CREATE UNIQUE INDEX ledger_intervals_current ON ledger_intervals (provider, scope, repository, tag) WHERE is_open = 1;
 	CREATE INDEX ledger_intervals_digest ON ledger_intervals (digest);
 	CREATE INDEX ledger_intervals_first_seen ON ledger_intervals (first_seen);`,
+	// 2: how far each repository's native log (an audit log) has been
+	// imported, so later imports read only what is new.
+	`CREATE TABLE ledger_history_cursors (
+		provider TEXT NOT NULL,
+		scope TEXT NOT NULL,
+		repository TEXT NOT NULL,
+		newest BIGINT NOT NULL,
+		PRIMARY KEY (provider, scope, repository)
+	);`,
 }
 
 // SchemaVersion is the version the migrations above reach.

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -64,8 +65,11 @@ type Recorder struct {
 	scans map[string]int64 // provider -> scan id
 	rows  []stageRow
 	done  []stageDone
-	tags  map[string]int64 // provider -> tags recorded
-	err   error
+	// cursors are the native-log positions to store with the batch that
+	// holds (or follows) the lifetimes read up to them.
+	cursors []stageCursor
+	tags    map[string]int64 // provider -> tags recorded
+	err     error
 	// batchIdx dedupes a tag listed twice within one batch.
 	batchIdx map[stageKey]int
 	// opened and analyzed count the intervals this recorder inserted, in
@@ -81,6 +85,11 @@ type stageRow struct {
 	digest, source             string
 	pushed, ended              sql.NullInt64
 	immutable                  bool
+}
+
+type stageCursor struct {
+	provider, scope, repo string
+	newest                int64
 }
 
 type stageDone struct {
@@ -181,6 +190,41 @@ func (r *Recorder) RepositoryDone(ctx context.Context, repo Repo) error {
 		return r.flushLocked(ctx)
 	}
 	return nil
+}
+
+// HistoryImported says repo's native log was read without error up to its
+// newest event at newest (see providers.TagHistorian): the next import may
+// start from there. It is stored with the batch that holds the lifetimes
+// read, never before them, so a run that stops in between reads them again.
+func (r *Recorder) HistoryImported(ctx context.Context, repo Repo, newest time.Time) error {
+	if newest.IsZero() {
+		return nil // an empty log: nothing to start from
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return r.err
+	}
+	r.cursors = append(r.cursors, stageCursor{provider: repo.Provider, scope: repo.Scope, repo: repo.Repository, newest: micros(newest)})
+	if len(r.cursors) >= r.opts.BatchSize {
+		return r.flushLocked(ctx)
+	}
+	return nil
+}
+
+// HistoryCursor is the newest event of repository's native log that an
+// import has read into the ledger (zero: none yet).
+func (s *Store) HistoryCursor(ctx context.Context, provider, scope, repository string) (time.Time, error) {
+	var v int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT newest FROM ledger_history_cursors WHERE provider = ? AND scope = ? AND repository = ?`),
+		provider, scope, repository).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return time.Time{}, nil
+	case err != nil:
+		return time.Time{}, fmt.Errorf("ledger %s: read the history position of %s: %w", s.where, repository, err)
+	}
+	return fromMicros(v), nil
 }
 
 // Flush writes what is buffered.
@@ -305,7 +349,7 @@ func (r *Recorder) flushLocked(ctx context.Context) (err error) {
 	if r.err != nil {
 		return r.err
 	}
-	if len(r.rows) == 0 && len(r.done) == 0 {
+	if len(r.rows) == 0 && len(r.done) == 0 && len(r.cursors) == 0 {
 		return nil
 	}
 	defer func() {
@@ -416,6 +460,15 @@ func (r *Recorder) flushLocked(ctx context.Context) (err error) {
 			}
 		}
 	}
+	for _, c := range r.cursors {
+		// A position only moves forward: two replicas importing at once
+		// must not take the ledger back to the older one.
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO ledger_history_cursors (provider, scope, repository, newest) VALUES (?, ?, ?, ?)
+			ON CONFLICT (provider, scope, repository) DO UPDATE SET newest = CASE WHEN excluded.newest > ledger_history_cursors.newest
+			THEN excluded.newest ELSE ledger_history_cursors.newest END`), c.provider, c.scope, c.repo, c.newest); err != nil {
+			return fmt.Errorf("ledger %s: store the history position of %s: %w", s.where, c.repo, err)
+		}
+	}
 	// PostgreSQL: TRUNCATE, since deleted rows of a temporary table are never
 	// vacuumed and every later batch would read them again. SQLite turns an
 	// unqualified DELETE into a truncate.
@@ -434,7 +487,7 @@ func (r *Recorder) flushLocked(ctx context.Context) (err error) {
 	// Cleared, not just truncated: stale rows would keep the strings of
 	// the previous listing page (and the page behind them) reachable.
 	clear(r.rows)
-	r.rows, r.done = r.rows[:0], r.done[:0]
+	r.rows, r.done, r.cursors = r.rows[:0], r.done[:0], r.cursors[:0]
 	clear(r.batchIdx)
 	if r.opts.OnOverwrite != nil {
 		for _, o := range overwrites {

@@ -19,7 +19,12 @@ type TagHistorian interface {
 	// ErrDenied means the credentials or the registry's plan do not allow
 	// reading the log: nothing is known, and callers say so. Memory must
 	// not grow with the length of the log.
-	TagHistory(ctx context.Context, r Repository, yield func(Tag) error) error
+	//
+	// since is the newest event an earlier import read (zero: none): the
+	// log is then read only as far back as Lifetimes.Done allows, which
+	// yields every lifetime that ended after it. It returns the time of the
+	// newest event read, to pass as since next time (zero for an empty log).
+	TagHistory(ctx context.Context, r Repository, since time.Time, yield func(Tag) error) (newest time.Time, err error)
 }
 
 // Lifetimes turns one repository's log, read newest event first, into the
@@ -38,22 +43,75 @@ type Lifetimes struct {
 	gone    map[string]time.Time // digest -> when it was deleted
 	wipe    time.Time            // when the repository was deleted
 	last    time.Time
+	newest  time.Time
 	started bool
+
+	// An incremental read (see Done): boundary is since less HistoryOverlap;
+	// pending holds the tags with an event after it whose previous event
+	// (the start of the lifetime that event ended) is not read yet; whole is
+	// set by a deletion after it, whose lifetimes cannot be bounded by tag.
+	boundary time.Time
+	pending  map[string]bool
+	whole    bool
 }
 
+// HistoryOverlap is how far before the newest event of the last import an
+// incremental read goes back at least: an event a log records a little
+// after it happened (or with a clock slightly behind) is still read. The
+// ledger absorbs lifetimes read twice.
+const HistoryOverlap = time.Hour
+
 // NewLifetimes yields the lifetimes of one repository's log to yield, each
-// with Source set to source.
-func NewLifetimes(source string, yield func(Tag) error) *Lifetimes {
-	return &Lifetimes{source: source, yield: yield, next: map[string]time.Time{}, gone: map[string]time.Time{}}
+// with Source set to source. since is the newest event an earlier import
+// read (zero to read the whole log), see Done.
+func NewLifetimes(source string, since time.Time, yield func(Tag) error) *Lifetimes {
+	l := &Lifetimes{source: source, yield: yield, next: map[string]time.Time{}, gone: map[string]time.Time{}, pending: map[string]bool{}}
+	if !since.IsZero() {
+		l.boundary = since.Add(-HistoryOverlap)
+	}
+	return l
 }
 
 func (l *Lifetimes) order(at time.Time) error {
 	if l.started && at.After(l.last) {
 		return fmt.Errorf("the log is not newest first (%s after %s): its lifetimes cannot be derived", at.Format(time.RFC3339), l.last.Format(time.RFC3339))
 	}
+	if !l.started {
+		l.newest = at
+	}
 	l.started, l.last = true, at
 	return nil
 }
+
+// inWindow says whether an event at at is newer than what the earlier
+// import surely read.
+func (l *Lifetimes) inWindow(at time.Time) bool {
+	return !l.boundary.IsZero() && at.After(l.boundary)
+}
+
+// tagEvent keeps pending up to date for an event of tag at at: an event in
+// the window needs the tag's previous event, and an older one is it.
+func (l *Lifetimes) tagEvent(tag string, at time.Time) {
+	if l.inWindow(at) {
+		l.pending[tag] = true
+	} else {
+		delete(l.pending, tag)
+	}
+}
+
+// Done says whether an incremental read may stop: everything newer than
+// since (less HistoryOverlap) has been read, and so has the start of every
+// lifetime that ended there. The lifetimes it has not yielded ended before
+// the earlier import read the log, which yielded them then. A deletion of
+// an image or of the repository in the window ends lifetimes of tags that
+// may not appear in it at all, so after one the log is read to the end.
+// A read without since is never done early.
+func (l *Lifetimes) Done() bool {
+	return !l.boundary.IsZero() && l.started && !l.inWindow(l.last) && len(l.pending) == 0 && !l.whole
+}
+
+// Newest is the time of the newest event read (zero if none).
+func (l *Lifetimes) Newest() time.Time { return l.newest }
 
 // Push records that tag was pushed (or moved) to digest at at. The newest
 // push of a tag that nothing followed is its current lifetime, which the
@@ -62,6 +120,7 @@ func (l *Lifetimes) Push(tag, digest string, at time.Time) error {
 	if err := l.order(at); err != nil {
 		return err
 	}
+	l.tagEvent(tag, at)
 	var end time.Time
 	for _, t := range []time.Time{l.next[tag], l.gone[digest], l.wipe} {
 		if !t.IsZero() && (end.IsZero() || t.Before(end)) {
@@ -82,6 +141,7 @@ func (l *Lifetimes) TagChanged(tag string, at time.Time) error {
 	if err := l.order(at); err != nil {
 		return err
 	}
+	l.tagEvent(tag, at)
 	l.next[tag] = at
 	return nil
 }
@@ -91,6 +151,7 @@ func (l *Lifetimes) DigestDeleted(digest string, at time.Time) error {
 	if err := l.order(at); err != nil {
 		return err
 	}
+	l.whole = l.whole || l.inWindow(at)
 	l.gone[digest] = at
 	return nil
 }
@@ -100,6 +161,7 @@ func (l *Lifetimes) RepositoryDeleted(at time.Time) error {
 	if err := l.order(at); err != nil {
 		return err
 	}
+	l.whole = l.whole || l.inWindow(at)
 	l.wipe = at
 	return nil
 }

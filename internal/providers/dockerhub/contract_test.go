@@ -236,11 +236,12 @@ func TestContractAgainstOfficialSpec(t *testing.T) {
 		testutil.Must(t, s.SeedPush("acme", "web", "v1", fmt.Sprintf("sha256:%064d", i), at))
 	}
 	var past []providers.Tag
-	testutil.Must(t, p.TagHistory(t.Context(), col.ByKey()["acme/web"], func(tg providers.Tag) error { past = append(past, tg); return nil }))
+	_, err := p.TagHistory(t.Context(), col.ByKey()["acme/web"], time.Time{}, func(tg providers.Tag) error { past = append(past, tg); return nil })
+	testutil.Must(t, err)
 	if len(past) != 1 || past[0].Digest != fmt.Sprintf("sha256:%064d", 0) {
 		t.Errorf("audit-log lifetimes: %+v", past)
 	}
-	if err := p.TagHistory(t.Context(), providers.Repository{Scope: "denied", Name: "x"}, func(providers.Tag) error { return nil }); !errors.Is(err, providers.ErrDenied) {
+	if _, err := p.TagHistory(t.Context(), providers.Repository{Scope: "denied", Name: "x"}, time.Time{}, func(providers.Tag) error { return nil }); !errors.Is(err, providers.ErrDenied) {
 		t.Errorf("audit log of a denied namespace: %v", err)
 	}
 

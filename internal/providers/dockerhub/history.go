@@ -25,10 +25,11 @@ const auditPageSize = 100
 // page, newest first: repo.tag.push events carry data.tag and data.digest;
 // repo.tag.delete and repo.delete end lifetimes. Audit logs are for
 // organisation owners on Docker Team and Business plans: a 401/403 comes
-// back as ErrDenied and nothing is imported.
-func (p *Provider) TagHistory(ctx context.Context, r providers.Repository, yield func(providers.Tag) error) error {
+// back as ErrDenied and nothing is imported. With since, reading stops as
+// soon as providers.Lifetimes.Done allows.
+func (p *Provider) TagHistory(ctx context.Context, r providers.Repository, since time.Time, yield func(providers.Tag) error) (time.Time, error) {
 	full := r.Scope + "/" + r.Name
-	life := providers.NewLifetimes(AuditLogSource, yield)
+	life := providers.NewLifetimes(AuditLogSource, since, yield)
 	path := "/v2/auditlogs/" + url.PathEscape(r.Scope)
 	// The response has no next link or count: the log ends at an empty
 	// page, or at a page shorter than the longest one seen (a server that
@@ -80,14 +81,14 @@ func (p *Provider) TagHistory(ctx context.Context, r providers.Repository, yield
 			}
 		}
 		n := len(body.Logs)
-		if n == 0 || n < longest {
+		if n == 0 || n < longest || life.Done() {
 			return "", nil
 		}
 		longest = max(longest, n)
 		return strconv.Itoa(page + 1), nil
 	})
 	if err != nil {
-		return fmt.Errorf("%s: audit log: %w", full, err)
+		return time.Time{}, fmt.Errorf("%s: audit log: %w", full, err)
 	}
-	return nil
+	return life.Newest(), nil
 }

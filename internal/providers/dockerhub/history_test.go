@@ -23,7 +23,7 @@ func seedHistory(t *testing.T, s *hubEmu, name string, n int, base int, t0 time.
 
 func history(t *testing.T, p *dockerhub.Provider, name string) ([]providers.Tag, error) {
 	var got []providers.Tag
-	err := p.TagHistory(t.Context(), providers.Repository{Scope: "acme", Name: name}, func(tg providers.Tag) error {
+	_, err := p.TagHistory(t.Context(), providers.Repository{Scope: "acme", Name: name}, time.Time{}, func(tg providers.Tag) error {
 		got = append(got, tg)
 		return nil
 	})
@@ -82,5 +82,48 @@ func TestTagHistoryWithoutAuditPlanIsDenied(t *testing.T) {
 	got, err := history(t, newProvider(t, s, nil), "app")
 	if !errors.Is(err, providers.ErrDenied) || len(got) != 0 {
 		t.Fatalf("no audit-log plan: %d lifetimes, err %v; want ErrDenied and none", len(got), err)
+	}
+}
+
+// TestTagHistoryIncremental: an import from the newest event of the last
+// one reads one page, not the whole log, and yields the lifetimes that
+// ended since: the one current at the last import, and the new one.
+func TestTagHistoryIncremental(t *testing.T) {
+	s := startEmu(t, hubemu.Options{})
+	s.EnableAuditLog("acme")
+	addRepo(t, s, "acme", "app", false, false)
+	t0 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	seedHistory(t, s, "app", 250, 0, t0)
+	p := newProvider(t, s, nil)
+	repo := providers.Repository{Scope: "acme", Name: "app"}
+	n := 0
+	newest, err := p.TagHistory(t.Context(), repo, time.Time{}, func(providers.Tag) error { n++; return nil })
+	if last := t0.Add(249 * time.Hour); err != nil || n != 249 || !newest.Equal(last) {
+		t.Fatalf("first import: %d lifetimes, newest %v, %v; want 249, %v", n, newest, err, last)
+	}
+	seedHistory(t, s, "app", 2, 1000, t0.Add(250*time.Hour))
+	before := s.Calls().Get(hubemu.OpAuditLogs)
+	found := map[string]bool{}
+	newest2, err := p.TagHistory(t.Context(), repo, newest, func(tg providers.Tag) error {
+		found[tg.Digest+"@"+tg.Pushed.Format(time.RFC3339)+".."+tg.Ended.Format(time.RFC3339)] = true
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls := s.Calls().Get(hubemu.OpAuditLogs) - before; calls != 1 {
+		t.Errorf("second import: %d audit-log calls, want 1 page (a full read is 3)", calls)
+	}
+	if !newest2.Equal(t0.Add(251 * time.Hour)) {
+		t.Errorf("second import: newest %v", newest2)
+	}
+	dg := func(i int) string { return fmt.Sprintf("sha256:%064x", i) }
+	for _, want := range []string{
+		dg(249) + "@" + t0.Add(249*time.Hour).Format(time.RFC3339) + ".." + t0.Add(250*time.Hour).Format(time.RFC3339),
+		dg(1000) + "@" + t0.Add(250*time.Hour).Format(time.RFC3339) + ".." + t0.Add(251*time.Hour).Format(time.RFC3339),
+	} {
+		if !found[want] {
+			t.Errorf("second import lacks %s: %v", want, found)
+		}
 	}
 }

@@ -28,14 +28,15 @@ var pushedDigest = regexp.MustCompile(`@(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128
 // in operation_description; tag and artifact deletions and tags created
 // without a digest end a lifetime. The log needs the project-admin role (or
 // a robot account allowed to list it): a 401/403 comes back as ErrDenied
-// and nothing is imported.
-func (p *Provider) TagHistory(ctx context.Context, r providers.Repository, yield func(providers.Tag) error) error {
+// and nothing is imported. With since, reading stops as soon as
+// providers.Lifetimes.Done allows.
+func (p *Provider) TagHistory(ctx context.Context, r providers.Repository, since time.Time, yield func(providers.Tag) error) (time.Time, error) {
 	c, err := p.client()
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	full := r.Scope + "/" + r.Name
-	life := providers.NewLifetimes(AuditLogSource, yield)
+	life := providers.NewLifetimes(AuditLogSource, since, yield)
 	path := apiPrefix + "/projects/" + url.PathEscape(r.Scope) + "/auditlog-exts"
 	// The fuzzy match also finds repositories whose name contains this one;
 	// the exact repository is checked below.
@@ -60,12 +61,15 @@ func (p *Provider) TagHistory(ctx context.Context, r providers.Repository, yield
 				return "", err
 			}
 		}
+		if life.Done() {
+			return "", nil
+		}
 		return httpapi.NextLink(page.Header), nil
 	})
 	if err != nil {
-		return fmt.Errorf("%s/%s: audit log: %w", r.Scope, r.Name, err)
+		return time.Time{}, fmt.Errorf("%s/%s: audit log: %w", r.Scope, r.Name, err)
 	}
-	return nil
+	return life.Newest(), nil
 }
 
 // replay applies one audit record of repository full to life.

@@ -24,7 +24,7 @@ func TestTagHistoryFromAuditLog(t *testing.T) {
 	testutil.Must(t, e.s.SeedPush("apps", "team/api", "rc", dg(5000), t0))
 	before := e.s.Calls().Get("getLogExts")
 	var got []providers.Tag
-	err := e.p.TagHistory(t.Context(), providers.Repository{Scope: "apps", Name: "team/api"}, func(tg providers.Tag) error {
+	_, err := e.p.TagHistory(t.Context(), providers.Repository{Scope: "apps", Name: "team/api"}, time.Time{}, func(tg providers.Tag) error {
 		got = append(got, tg)
 		return nil
 	})
@@ -53,7 +53,7 @@ func TestTagHistoryDeniedIsErrDenied(t *testing.T) {
 	testutil.Must(t, e.s.AddRepo("apps", "api", "v1"))
 	e.s.DenyAuditLog(true)
 	n := 0
-	err := e.p.TagHistory(t.Context(), providers.Repository{Scope: "apps", Name: "api"}, func(providers.Tag) error { n++; return nil })
+	_, err := e.p.TagHistory(t.Context(), providers.Repository{Scope: "apps", Name: "api"}, time.Time{}, func(providers.Tag) error { n++; return nil })
 	if !errors.Is(err, providers.ErrDenied) || n != 0 {
 		t.Fatalf("denied audit log: err %v, %d lifetimes; want ErrDenied and none", err, n)
 	}
@@ -61,7 +61,7 @@ func TestTagHistoryDeniedIsErrDenied(t *testing.T) {
 
 func TestReplayAuditRecords(t *testing.T) {
 	var got []providers.Tag
-	life := providers.NewLifetimes(AuditLogSource, func(tg providers.Tag) error { got = append(got, tg); return nil })
+	life := providers.NewLifetimes(AuditLogSource, time.Time{}, func(tg providers.Tag) error { got = append(got, tg); return nil })
 	d1, d2 := "sha256:"+fmt.Sprintf("%064d", 1), "sha256:"+fmt.Sprintf("%064d", 2)
 	recs := [][5]string{ // resource, type, operation, description, op_time; newest first
 		{"p/app:v1", "tag", "delete", "delete tag: p/app:v1", "2026-06-01T05:00:00.000Z"},
@@ -76,5 +76,49 @@ func TestReplayAuditRecords(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].Name != "v1" || got[0].Digest != d1 || got[0].Ended.Hour() != 5 || got[0].Pushed.Hour() != 1 {
 		t.Fatalf("lifetimes %+v, want v1 -> %s from 01:00 until its deletion at 05:00", got, d1)
+	}
+}
+
+// TestTagHistoryIncremental: an import from the newest event of the last
+// one reads one page, not the whole log, and yields the lifetimes that
+// ended since: the one current at the last import, and the new one.
+func TestTagHistoryIncremental(t *testing.T) {
+	e := setup(t, setupOpts{})
+	e.s.AddProject("apps", false)
+	dg := func(i int) string { return fmt.Sprintf("sha256:%064x", i) }
+	t0 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 250 {
+		testutil.Must(t, e.s.SeedPush("apps", "api", "v1", dg(i), t0.Add(time.Duration(i)*time.Hour)))
+	}
+	repo := providers.Repository{Scope: "apps", Name: "api"}
+	n := 0
+	newest, err := e.p.TagHistory(t.Context(), repo, time.Time{}, func(providers.Tag) error { n++; return nil })
+	testutil.Must(t, err)
+	if last := t0.Add(249 * time.Hour); n != 249 || !newest.Equal(last) {
+		t.Fatalf("first import: %d lifetimes, newest %v; want 249, %v", n, newest, last)
+	}
+	testutil.Must(t, e.s.SeedPush("apps", "api", "v1", dg(1000), t0.Add(250*time.Hour)))
+	testutil.Must(t, e.s.SeedPush("apps", "api", "v1", dg(1001), t0.Add(251*time.Hour)))
+	before := e.s.Calls().Get("getLogExts")
+	var got []providers.Tag
+	newest2, err := e.p.TagHistory(t.Context(), repo, newest, func(tg providers.Tag) error { got = append(got, tg); return nil })
+	testutil.Must(t, err)
+	if calls := e.s.Calls().Get("getLogExts") - before; calls != 1 {
+		t.Errorf("second import: %d audit-log calls, want 1 page (a full read is 3)", calls)
+	}
+	if !newest2.Equal(t0.Add(251 * time.Hour)) {
+		t.Errorf("second import: newest %v", newest2)
+	}
+	found := map[string]bool{}
+	for _, tg := range got {
+		found[tg.Digest+"@"+tg.Pushed.Format(time.RFC3339)+".."+tg.Ended.Format(time.RFC3339)] = true
+	}
+	for _, want := range []string{
+		dg(249) + "@" + t0.Add(249*time.Hour).Format(time.RFC3339) + ".." + t0.Add(250*time.Hour).Format(time.RFC3339),
+		dg(1000) + "@" + t0.Add(250*time.Hour).Format(time.RFC3339) + ".." + t0.Add(251*time.Hour).Format(time.RFC3339),
+	} {
+		if !found[want] {
+			t.Errorf("second import lacks %s: %v", want, found)
+		}
 	}
 }
