@@ -362,7 +362,7 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 				slog.String("endpoint", u.Scheme+"://"+u.Host), slog.String("call", what), slog.Int("attempt", attempt+1),
 				slog.Duration("wait", wait), slog.String("error", rerr.Error()))
 			if err := c.o.Sleep(ctx, wait); err != nil {
-				return nil, fmt.Errorf("%s: %w", what, err)
+				return nil, fmt.Errorf("%s: %w", what, stopCause(ctx, err))
 			}
 			continue
 		}
@@ -400,9 +400,19 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 		c.log.LogAttrs(ctx, slog.LevelDebug, "http retry",
 			slog.String("call", what), slog.Int("status", resp.Status), slog.Int("attempt", attempt+1), slog.Duration("wait", wait))
 		if err := c.o.Sleep(ctx, wait); err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
+			return nil, fmt.Errorf("%s: %w", what, stopCause(ctx, err))
 		}
 	}
+}
+
+// stopCause is why a wait between attempts ended early: the call's own
+// budget running out is ErrCallTimeout (its cause), not the bare "context
+// deadline exceeded" the timer reports, which reads like the caller's.
+func stopCause(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return err
 }
 
 // attemptResponse is a Response plus what the authenticator needs on 401.

@@ -61,3 +61,24 @@ func TestRetryAfterOverCapFailsWithServerValue(t *testing.T) {
 		t.Errorf("%d calls and waits %v, want one call and no wait", n, ws.all())
 	}
 }
+
+// TestCallTimeoutDuringBackoffIsCallTimeout: the budget running out while
+// the client waits between attempts is reported as ErrCallTimeout too, not
+// as a bare "context deadline exceeded" (it was, one run in a few hundred
+// of TestCallTimeoutBoundsRetries).
+func TestCallTimeoutDuringBackoffIsCallTimeout(t *testing.T) {
+	for _, status := range []int{0, http.StatusServiceUnavailable} {
+		srv, _ := script(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+			if status == 0 {
+				panic(http.ErrAbortHandler) // a transport error
+			}
+			w.WriteHeader(status)
+		})
+		c := mustNew(t, Options{BaseURL: srv.URL, HTTPClient: srv.Client(), CallTimeout: 50 * time.Millisecond, MaxRetries: 5,
+			Sleep: func(ctx context.Context, _ time.Duration) error { <-ctx.Done(); return ctx.Err() }})
+		_, err := c.Do(context.Background(), Request{Path: "/v2/repositories"})
+		if !errors.Is(err, ErrCallTimeout) {
+			t.Errorf("status %d: error %v, want ErrCallTimeout", status, err)
+		}
+	}
+}
