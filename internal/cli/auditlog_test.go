@@ -17,16 +17,47 @@ import (
 	"github.com/immutag/immutag/internal/providers/harbor"
 )
 
+// harborRecording is a Harbor emulator holding project apps, a config that
+// names it, and factories whose environment holds its robot's credentials.
+type harborRecording struct {
+	s   *harboremu.Server
+	cfg string
+}
+
+func newHarborRecording(t *testing.T) *harborRecording {
+	t.Helper()
+	s := harboremu.New(harboremu.Options{Username: "robot$t", Password: "pw"})
+	sWeb := httptest.NewServer(s.Handler())
+	t.Cleanup(sWeb.Close)
+	s.AddProject("apps", false)
+	cfg := filepath.Join(t.TempDir(), "immutag.yaml")
+	body := "version: 1\nproviders:\n  - name: hb\n    kind: harbor\n    endpoint: " + sWeb.URL +
+		"\n    projects: [apps]\n    credentials: {username_env: HB_USER, password_env: HB_PASS}\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &harborRecording{s: s, cfg: cfg}
+}
+
+// factory runs commands at now (the test factory's own clock when zero).
+func (h *harborRecording) factory(t *testing.T, now time.Time) *Factory {
+	f := testFactory(t)
+	if !now.IsZero() {
+		f.Now = func() time.Time { return now }
+	}
+	env := map[string]string{"XDG_STATE_HOME": t.TempDir(), "HB_USER": "robot$t", "HB_PASS": "pw"}
+	f.Getenv = func(k string) string { return env[k] }
+	return f
+}
+
 // TestRecordImportsHarborAuditLog: audit --record imports the overwrite the
 // audit log holds from before the first scan, with its source; with the log
 // refused the audit still succeeds, warns once naming the provider, and the
 // ledger holds only what the scan saw.
 func TestRecordImportsHarborAuditLog(t *testing.T) {
-	s := harboremu.New(harboremu.Options{Username: "robot$t", Password: "pw"})
-	sWeb := httptest.NewServer(s.Handler())
-	t.Cleanup(sWeb.Close)
+	hr := newHarborRecording(t)
+	s, cfg := hr.s, hr.cfg
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	s.AddProject("apps", false)
 	old, cur := "sha256:"+strings.Repeat("a", 64), "sha256:"+strings.Repeat("b", 64)
 	for _, p := range []struct {
 		repo, dg string
@@ -36,18 +67,7 @@ func TestRecordImportsHarborAuditLog(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := filepath.Join(t.TempDir(), "immutag.yaml")
-	body := "version: 1\nproviders:\n  - name: hb\n    kind: harbor\n    endpoint: " + sWeb.URL +
-		"\n    projects: [apps]\n    credentials: {username_env: HB_USER, password_env: HB_PASS}\n"
-	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	newF := func() *Factory {
-		f := testFactory(t)
-		env := map[string]string{"XDG_STATE_HOME": t.TempDir(), "HB_USER": "robot$t", "HB_PASS": "pw"}
-		f.Getenv = func(k string) string { return env[k] }
-		return f
-	}
+	newF := func() *Factory { return hr.factory(t, time.Time{}) }
 	type hist []struct {
 		ledger.Key
 		Intervals []ledger.Interval `json:"intervals"`
@@ -175,30 +195,19 @@ func TestRecordImportsDockerHubAuditLog(t *testing.T) {
 // the first read three) and still records the lifetime that the new push
 // ended, with the log's own bounds; a fresh ledger reads the whole log.
 func TestRecordImportsAuditLogIncrementally(t *testing.T) {
-	s := harboremu.New(harboremu.Options{Username: "robot$t", Password: "pw"})
-	sWeb := httptest.NewServer(s.Handler())
-	t.Cleanup(sWeb.Close)
+	hr := newHarborRecording(t)
+	s, cfg := hr.s, hr.cfg
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	s.AddProject("apps", false)
 	dg := func(i int) string { return fmt.Sprintf("sha256:%064x", i) }
 	for i := range 250 {
 		if err := s.SeedPush("apps", "api", "v1", dg(i), now.Add(time.Duration(i-250)*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cfg := filepath.Join(t.TempDir(), "immutag.yaml")
-	body := "version: 1\nproviders:\n  - name: hb\n    kind: harbor\n    endpoint: " + sWeb.URL +
-		"\n    projects: [apps]\n    credentials: {username_env: HB_USER, password_env: HB_PASS}\n"
-	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	dsn := filepath.Join(t.TempDir(), "ledger.db")
 	record := func(at time.Time, dsn string) (calls int64) {
 		t.Helper()
-		f := testFactory(t)
-		f.Now = func() time.Time { return at }
-		env := map[string]string{"XDG_STATE_HOME": t.TempDir(), "HB_USER": "robot$t", "HB_PASS": "pw"}
-		f.Getenv = func(k string) string { return env[k] }
+		f := hr.factory(t, at)
 		before := s.Calls().Get("getLogExts")
 		if r := run(t, f, "", "audit", "--config", cfg, "--ledger", dsn, "--record", "-o", "json"); r.code != CodeOK {
 			t.Fatalf("audit --record: exit %d %v\n%s", r.code, r.err, r.stderr)
