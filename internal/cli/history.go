@@ -54,13 +54,33 @@ func cfgName(cfg *config.Config) string {
 	return "config"
 }
 
-// openLedger opens the ledger the flags and config select. cfg may be nil.
+// openLedger opens the ledger the flags and config select, creating it if
+// needed (recording). cfg may be nil.
 func (d Deps) openLedger(ctx context.Context, cfg *config.Config) (*ledger.Store, error) {
 	dsn, _, err := d.ledgerDSN(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return ledger.Open(ctx, dsn)
+}
+
+// openLedgerToRead opens the ledger for questions: one that does not exist
+// is an error naming where it was looked for and how it comes to be, and no
+// file is created.
+func (d Deps) openLedgerToRead(ctx context.Context, cfg *config.Config) (*ledger.Store, error) {
+	dsn, from, err := d.ledgerDSN(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s, err := ledger.OpenExisting(ctx, dsn)
+	if errors.Is(err, ledger.ErrNoLedger) {
+		where := "from " + from
+		if from == "default" {
+			where = "the default location"
+		}
+		return nil, fmt.Errorf("%w (%s): record one with 'immutag audit --record' or 'immutag serve --record', or name another with --ledger or ledger.dsn", err, where)
+	}
+	return s, err
 }
 
 // HistoryOptions are the inputs of immutag history.
@@ -86,8 +106,8 @@ func NewCmdHistory(f *Factory, runF func(context.Context, *HistoryOptions) error
 		Short: "Ask the tag ledger which image a tag named, and when",
 		Long: `Answers from the ledger that 'audit --record' and 'serve --record' keep: for each
 tag, the digests it pointed at, each with when it was first and last seen and
-where that came from (scan: immutag's own listing; quay tag history: the
-registry's own record).
+where that came from (scan: immutag's own listing; quay tag history,
+harbor-auditlog, dockerhub-auditlog: the registry's own record).
 
   history REPO:TAG                 every digest the tag has named
   history REPO:TAG --at TIME       the digest at that moment, or "not known at that
@@ -226,7 +246,7 @@ func historyRun(ctx context.Context, o *HistoryOptions) error {
 			return err
 		}
 	}
-	store, err := d.openLedger(ctx, cfg)
+	store, err := d.openLedgerToRead(ctx, cfg)
 	if err != nil {
 		return err
 	}

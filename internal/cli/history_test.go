@@ -5,7 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -161,6 +164,12 @@ func TestLedgerMotoOverwrite(t *testing.T) {
 
 func TestHistoryInputErrors(t *testing.T) {
 	dsn := filepath.Join(t.TempDir(), "l.db")
+	empty, err := ledger.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty.Close()
+	missing := filepath.Join(t.TempDir(), "sub", "none.db")
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -173,11 +182,36 @@ func TestHistoryInputErrors(t *testing.T) {
 		{[]string{"history", "--ledger", dsn, "app:v1"}, "no record of this tag"},
 		{[]string{"history", "--ledger", "postgres://u:hunter2@127.0.0.1:1/x", "app:v1"}, "ledger.dsn_env"},
 		{[]string{"history", "--ledger", dsn, "app:v1", "-o", "sarif"}, "table, json or csv"},
+		{[]string{"history", "--ledger", missing, "app:v1"}, "no ledger at " + missing + " (from --ledger)"},
+		{[]string{"history", "--ledger", "sqlite:" + missing, "--moved"}, "no ledger at " + missing},
 	} {
 		r := run(t, testFactory(t), "", tc.args...)
 		if r.code != CodeError || r.err == nil || !strings.Contains(r.err.Error(), tc.want) || strings.Contains(r.err.Error(), "hunter2") {
 			t.Errorf("%v: exit %d, err %v; want exit 1 mentioning %q", tc.args, r.code, r.err, tc.want)
 		}
+	}
+}
+
+// TestHistoryNeverCreatesALedger: a question asked where no ledger was ever
+// recorded (a mistyped --ledger, a machine that never ran --record) is an
+// error saying so, and leaves no file or directory behind.
+func TestHistoryNeverCreatesALedger(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	f := testFactory(t)
+	f.Getenv = func(k string) string {
+		if k == "XDG_STATE_HOME" {
+			return state
+		}
+		return ""
+	}
+	for _, args := range [][]string{{"history", "app:v1"}, {"history", "--moved"}, {"history", "--digest", "sha256:" + strings.Repeat("a", 64)}} {
+		r := run(t, f, "", args...)
+		if r.code != CodeError || r.err == nil || !strings.Contains(r.err.Error(), "no ledger at "+filepath.Join(state, "immutag", "ledger.db")+" (the default location)") {
+			t.Errorf("%v: exit %d, err %v", args, r.code, r.err)
+		}
+	}
+	if _, err := os.Stat(state); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("history created %s: %v", state, err)
 	}
 }
 

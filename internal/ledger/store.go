@@ -15,6 +15,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -92,6 +93,22 @@ func isPostgres(dsn string) bool {
 // pending migrations: "" is the default SQLite file, "sqlite:PATH" or a plain
 // path a SQLite file, "postgres://..." a PostgreSQL database.
 func Open(ctx context.Context, dsn string) (*Store, error) {
+	return open(ctx, dsn, true)
+}
+
+// ErrNoLedger is returned by OpenExisting for a SQLite ledger file that is
+// not there.
+var ErrNoLedger = errors.New("no ledger")
+
+// OpenExisting opens the ledger named by dsn like Open, but never creates a
+// SQLite file (or its directory): a question asked of a ledger that was
+// never recorded is answered with ErrNoLedger, not with an empty new file
+// left behind wherever a mistyped --ledger pointed.
+func OpenExisting(ctx context.Context, dsn string) (*Store, error) {
+	return open(ctx, dsn, false)
+}
+
+func open(ctx context.Context, dsn string, create bool) (*Store, error) {
 	if isPostgres(dsn) {
 		return openPostgres(ctx, dsn)
 	}
@@ -103,6 +120,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 			return nil, err
 		}
 		path = p
+	}
+	if !create {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w at %s", ErrNoLedger, path)
+		}
 	}
 	return openSQLite(ctx, path)
 }
