@@ -2,6 +2,8 @@ package ledger_test
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -566,4 +568,55 @@ func TestHistoryCursorMovesForwardWithItsBatch(t *testing.T) {
 			t.Fatalf("an older position (or none) replaced %v: %v", t1, at)
 		}
 	})
+}
+
+// TestOpenRefusesWhatIsNotALedger: a path holding another file is refused
+// before SQLite or a chmod touches it, a DSN of another engine is not taken
+// for a file name, and OpenExisting creates nothing.
+func TestOpenRefusesWhatIsNotALedger(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	notes := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notes, []byte("remember the milk\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, open := range []func(context.Context, string) (*ledger.Store, error){ledger.Open, ledger.OpenExisting} {
+		if _, err := open(ctx, notes); err == nil || !strings.Contains(err.Error(), "is not a SQLite database") {
+			t.Errorf("a text file as the ledger: %v", err)
+		}
+		if st, err := os.Stat(notes); err != nil || st.Mode().Perm() != 0o644 {
+			t.Errorf("the text file was changed: %v %v", st.Mode(), err)
+		}
+		if b, _ := os.ReadFile(notes); string(b) != "remember the milk\n" {
+			t.Errorf("the text file now holds %q", b)
+		}
+		t.Chdir(dir)
+		if _, err := open(ctx, "mysql://db.internal/ledger"); err == nil || !strings.Contains(err.Error(), "mysql is not a ledger engine") {
+			t.Errorf("a mysql DSN: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "mysql:")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("a mysql DSN left %s behind: %v", filepath.Join(dir, "mysql:"), err)
+		}
+	}
+	missing := filepath.Join(dir, "sub", "ledger.db")
+	if _, err := ledger.OpenExisting(ctx, "sqlite:"+missing); !errors.Is(err, ledger.ErrNoLedger) || !strings.Contains(err.Error(), missing) {
+		t.Errorf("OpenExisting of a missing file: %v", err)
+	}
+	if _, err := os.Stat(filepath.Dir(missing)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("OpenExisting created %s", filepath.Dir(missing))
+	}
+	// An empty file (created by hand, or by a run stopped at once) is a
+	// new ledger, made private.
+	blank := filepath.Join(dir, "blank.db")
+	if err := os.WriteFile(blank, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ledger.OpenExisting(ctx, blank)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if st, err := os.Stat(blank); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("an empty ledger file: mode %v %v, want 0600", st.Mode(), err)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -112,6 +113,11 @@ func open(ctx context.Context, dsn string, create bool) (*Store, error) {
 	if isPostgres(dsn) {
 		return openPostgres(ctx, dsn)
 	}
+	// Anything else with a scheme is not a path: "mysql://db/x" would
+	// otherwise become a directory "mysql:" holding a SQLite file "x".
+	if scheme, _, ok := strings.Cut(dsn, "://"); ok && !strings.ContainsAny(scheme, "/.") && !strings.EqualFold(scheme, "sqlite") {
+		return nil, fmt.Errorf("ledger %q: %s is not a ledger engine: give a path, sqlite:PATH or postgres://...", dsn, scheme)
+	}
 	path := strings.TrimPrefix(dsn, "sqlite:")
 	path = strings.TrimPrefix(path, "//")
 	if path == "" {
@@ -129,6 +135,9 @@ func open(ctx context.Context, dsn string, create bool) (*Store, error) {
 	return openSQLite(ctx, path)
 }
 
+// sqliteMagic opens every SQLite database file.
+const sqliteMagic = "SQLite format 3\x00"
+
 func openSQLite(ctx context.Context, path string) (*Store, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("ledger: SQLite path %q: '?' and '#' are not allowed in the file name", path)
@@ -142,7 +151,14 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
 	}
+	// A file that is something else (a --ledger pointing at the wrong
+	// path) is refused before SQLite or a chmod touches it.
+	head := make([]byte, len(sqliteMagic))
+	n, _ := io.ReadFull(f, head)
 	f.Close()
+	if n > 0 && string(head[:n]) != sqliteMagic {
+		return nil, fmt.Errorf("ledger: %s is not a SQLite database (nor empty): give --ledger a new path or an immutag ledger", path)
+	}
 	if err := os.Chmod(path, 0o600); err != nil {
 		return nil, fmt.Errorf("ledger: chmod %s: %w", path, err)
 	}
@@ -186,7 +202,8 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	s := &Store{db: db, engine: Postgres, where: where}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("ledger: connect to %s: %s", where, redact(err, dsn))
+		// pgx puts one line per address tried, indented: one line here.
+		return nil, fmt.Errorf("ledger: connect to %s: %s", where, strings.NewReplacer(":\n\t", ": ", "\n\t", "; ").Replace(redact(err, dsn)))
 	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
