@@ -116,7 +116,7 @@ func open(ctx context.Context, dsn string, create bool) (*Store, error) {
 	// Anything else with a scheme is not a path: "mysql://db/x" would
 	// otherwise become a directory "mysql:" holding a SQLite file "x".
 	if scheme, _, ok := strings.Cut(dsn, "://"); ok && !strings.ContainsAny(scheme, "/.") && !strings.EqualFold(scheme, "sqlite") {
-		return nil, fmt.Errorf("ledger %q: %s is not a ledger engine: give a path, sqlite:PATH or postgres://...", dsn, scheme)
+		return nil, fmt.Errorf("ledger %q: %s is not a ledger engine: want a path, sqlite:PATH or postgres://HOST/DB", dsn, scheme)
 	}
 	path := strings.TrimPrefix(dsn, "sqlite:")
 	path = strings.TrimPrefix(path, "//")
