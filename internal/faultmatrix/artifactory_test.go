@@ -59,21 +59,10 @@ func startArtifactory(t *testing.T) *fixture {
 			Credentials: config.Credentials{TokenEnv: "FM_ARTIFACTORY_TOKEN"}}},
 		env:      map[string]string{"FM_ARTIFACTORY_TOKEN": token},
 		goodProv: "artifactory", badProv: "artifactory", good: "good", bad: "bad",
-		px: px,
-		apiErr: func(c errClass, msg string) (action, string) {
-			code := map[errClass]string{throttled: "TOOMANYREQUESTS", unavailable: "UNAVAILABLE", unavailableRA: "UNAVAILABLE", expired: "UNAUTHORIZED", denied: "DENIED"}[c]
-			status := map[errClass]int{throttled: 429, unavailable: 503, unavailableRA: 503, expired: 401, denied: 403}[c]
-			h := hdr("Content-Type", "application/json")
-			if c == throttled || c == unavailableRA {
-				h.Set("Retry-After", "0")
-			}
-			return respond(status, h, errJSON(map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})), msg
-		},
-		cursor: func(r *http.Request) string { return r.URL.RequestURI() },
-		setNext: func(h http.Header, body []byte, next string) []byte {
-			setLink(h, next)
-			return body
-		},
+		px:        px,
+		apiErr:    errorsAnswer(distributionCodes),
+		cursor:    requestURI,
+		setNext:   linkNext,
 		pageSize:  func(n int) { s.SetFaults(emulator.Faults{PageSize: n}) },
 		denyScope: func() { s.Deny("bad", true) },
 		attempts:  6,

@@ -164,6 +164,41 @@ func setLink(h http.Header, next string) {
 	}
 }
 
+// linkNext pages by the Link header, as the distribution API and most REST
+// registries do.
+func linkNext(h http.Header, body []byte, next string) []byte {
+	setLink(h, next)
+	return body
+}
+
+// requestURI is the page cursor of a registry that pages by Link: the
+// request's path and query.
+func requestURI(r *http.Request) string { return r.URL.RequestURI() }
+
+// faultStatus is the HTTP status of each fault class on every REST registry.
+var faultStatus = map[errClass]int{throttled: 429, unavailable: 503, unavailableRA: 503, expired: 401, denied: 403}
+
+// distributionCodes are the distribution API's error codes for each class,
+// which Artifactory, Nexus and ACR answer with too.
+var distributionCodes = map[errClass]string{throttled: "TOOMANYREQUESTS", unavailable: "UNAVAILABLE", unavailableRA: "UNAVAILABLE", expired: "UNAUTHORIZED", denied: "DENIED"}
+
+// errorsBody is the distribution API's error shape, {"errors": [{code, message}]}.
+func errorsBody(code, msg string) []byte {
+	return errJSON(map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})
+}
+
+// errorsAnswer answers a fault class with errorsBody and the registry's
+// codes, and Retry-After: 0 where the class invites a retry.
+func errorsAnswer(codes map[errClass]string) func(errClass, string) (action, string) {
+	return func(c errClass, msg string) (action, string) {
+		h := hdr("Content-Type", "application/json")
+		if c == throttled || c == unavailableRA {
+			h.Set("Retry-After", "0")
+		}
+		return respond(faultStatus[c], h, errorsBody(codes[c], msg)), msg
+	}
+}
+
 // ---- Docker Hub ----
 
 var hubRepoPath = regexp.MustCompile(`^/v2/namespaces/([^/]+)/repositories(?:/([^/]+)(/.*)?)?$`)
@@ -401,21 +436,10 @@ func startHarbor(t *testing.T) *fixture {
 			Credentials: config.Credentials{UsernameEnv: "FM_HARBOR_USER", PasswordEnv: "FM_HARBOR_PASSWORD"}}},
 		env:      map[string]string{"FM_HARBOR_USER": user, "FM_HARBOR_PASSWORD": pass},
 		goodProv: "harbor", badProv: "harbor", good: "good", bad: "bad",
-		px: px,
-		apiErr: func(c errClass, msg string) (action, string) {
-			code := map[errClass]string{throttled: "TOO_MANY_REQUEST", unavailable: "UNKNOWN", unavailableRA: "UNKNOWN", expired: "UNAUTHORIZED", denied: "FORBIDDEN"}[c]
-			status := map[errClass]int{throttled: 429, unavailable: 503, unavailableRA: 503, expired: 401, denied: 403}[c]
-			h := hdr("Content-Type", "application/json")
-			if c == throttled || c == unavailableRA {
-				h.Set("Retry-After", "0")
-			}
-			return respond(status, h, errJSON(map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})), msg
-		},
-		cursor: func(r *http.Request) string { return r.URL.RequestURI() },
-		setNext: func(h http.Header, body []byte, next string) []byte {
-			setLink(h, next)
-			return body
-		},
+		px:        px,
+		apiErr:    errorsAnswer(map[errClass]string{throttled: "TOO_MANY_REQUEST", unavailable: "UNKNOWN", unavailableRA: "UNKNOWN", expired: "UNAUTHORIZED", denied: "FORBIDDEN"}),
+		cursor:    requestURI,
+		setNext:   linkNext,
 		pageSize:  func(n int) { s.SetFaults(emulator.Faults{PageSize: n}) },
 		denyScope: func() { s.Deny("bad", true) },
 		names:     names,
@@ -487,10 +511,9 @@ func startACR(t *testing.T) *fixture {
 		goodProv: "acr-good", badProv: "acr-bad", good: good.LoginServer(), bad: badScope,
 		px: px,
 		apiErr: func(c errClass, msg string) (action, string) {
-			code := map[errClass]string{throttled: "TOOMANYREQUESTS", unavailable: "UNAVAILABLE", unavailableRA: "UNAVAILABLE", expired: "UNAUTHORIZED", denied: "DENIED"}[c]
-			status := map[errClass]int{throttled: 429, unavailable: 503, unavailableRA: 503, expired: 401, denied: 403}[c]
+			status := faultStatus[c]
 			h := hdr("Content-Type", "application/json")
-			body := errJSON(map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})
+			body := errorsBody(distributionCodes[c], msg)
 			switch c {
 			case throttled, unavailableRA:
 				// azcore ignores Retry-After: 0 but honours retry-after-ms.
@@ -510,11 +533,8 @@ func startACR(t *testing.T) *fixture {
 			}
 			return respond(status, h, body), msg
 		},
-		cursor: func(r *http.Request) string { return r.URL.RequestURI() },
-		setNext: func(h http.Header, body []byte, next string) []byte {
-			setLink(h, next)
-			return body
-		},
+		cursor:    requestURI,
+		setNext:   linkNext,
 		pageSize:  func(n int) { bad.SetFaults(emulator.Faults{PageSize: n}) },
 		denyScope: func() { bad.Deny("registry:catalog") },
 		denyRepo:  func() { bad.Deny(target) },

@@ -87,12 +87,11 @@ func startGitLab(t *testing.T) *fixture {
 		credHeader: "PRIVATE-TOKEN",
 		px:         px,
 		apiErr: func(c errClass, msg string) (action, string) {
-			status := map[errClass]int{throttled: 429, unavailable: 503, unavailableRA: 503, expired: 401, denied: 403}[c]
 			h := hdr("Content-Type", "application/json")
 			if c == throttled || c == unavailableRA {
 				h.Set("Retry-After", "0")
 			}
-			return respond(status, h, errJSON(map[string]any{"message": msg})), msg
+			return respond(faultStatus[c], h, errJSON(map[string]any{"message": msg})), msg
 		},
 		cursor: func(r *http.Request) string { return r.URL.Query().Get("page") },
 		setNext: func(h http.Header, body []byte, next string) []byte {

@@ -71,20 +71,9 @@ func startNexus(t *testing.T) *fixture {
 		px: px,
 		// The faults hit the catalog, a Docker v2 endpoint: its errors are
 		// the distribution API's {"errors": [...]}.
-		apiErr: func(c errClass, msg string) (action, string) {
-			code := map[errClass]string{throttled: "TOOMANYREQUESTS", unavailable: "UNAVAILABLE", unavailableRA: "UNAVAILABLE", expired: "UNAUTHORIZED", denied: "DENIED"}[c]
-			status := map[errClass]int{throttled: 429, unavailable: 503, unavailableRA: 503, expired: 401, denied: 403}[c]
-			h := hdr("Content-Type", "application/json")
-			if c == throttled || c == unavailableRA {
-				h.Set("Retry-After", "0")
-			}
-			return respond(status, h, errJSON(map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})), msg
-		},
-		cursor: func(r *http.Request) string { return r.URL.RequestURI() },
-		setNext: func(h http.Header, body []byte, next string) []byte {
-			setLink(h, next)
-			return body
-		},
+		apiErr:    errorsAnswer(distributionCodes),
+		cursor:    requestURI,
+		setNext:   linkNext,
 		pageSize:  func(n int) { s.SetFaults(emulator.Faults{PageSize: n}) },
 		denyScope: func() { s.Deny("bad", true) },
 		names:     names,

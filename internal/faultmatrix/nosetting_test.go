@@ -86,11 +86,8 @@ func startGHCR(t *testing.T) *fixture {
 			}
 			return respond(403, json, body), msg
 		},
-		cursor: func(r *http.Request) string { return "http://" + r.Host + r.URL.RequestURI() },
-		setNext: func(h http.Header, body []byte, next string) []byte {
-			setLink(h, next)
-			return body
-		},
+		cursor:    func(r *http.Request) string { return "http://" + r.Host + r.URL.RequestURI() },
+		setNext:   linkNext,
 		pageSize:  func(n int) { s.SetFaults(emulator.Faults{PageSize: n}) },
 		denyScope: func() { s.Deny("bad", true) },
 		names:     names,
@@ -134,9 +131,6 @@ func startOCI(t *testing.T) *fixture {
 	})
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(px.URL(), "http://"))
 	good, bad := "127.0.0.1:"+port, "localhost:"+port
-	regErr := func(code, msg string) []byte {
-		return errJSON(map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})
-	}
 	return &fixture{
 		kind: "oci",
 		providers: []config.Provider{
@@ -153,24 +147,21 @@ func startOCI(t *testing.T) *fixture {
 			json := hdr("Content-Type", "application/json")
 			switch c {
 			case throttled:
-				return respond(429, hdr("Content-Type", "application/json", "Retry-After", "0"), regErr("TOOMANYREQUESTS", msg)), msg
+				return respond(429, hdr("Content-Type", "application/json", "Retry-After", "0"), errorsBody("TOOMANYREQUESTS", msg)), msg
 			case unavailable:
-				return respond(503, json, regErr("UNAVAILABLE", msg)), msg
+				return respond(503, json, errorsBody("UNAVAILABLE", msg)), msg
 			case unavailableRA:
-				return respond(503, hdr("Content-Type", "application/json", "Retry-After", "0"), regErr("UNAVAILABLE", msg)), msg
+				return respond(503, hdr("Content-Type", "application/json", "Retry-After", "0"), errorsBody("UNAVAILABLE", msg)), msg
 			case expired:
-				return respond(401, json, regErr("UNAUTHORIZED", msg)), msg
+				return respond(401, json, errorsBody("UNAUTHORIZED", msg)), msg
 			}
-			return respond(403, json, regErr("DENIED", msg)), msg
+			return respond(403, json, errorsBody("DENIED", msg)), msg
 		},
-		cursor: func(r *http.Request) string { return "http://" + r.Host + r.URL.RequestURI() },
-		setNext: func(h http.Header, body []byte, next string) []byte {
-			setLink(h, next)
-			return body
-		},
+		cursor:   func(r *http.Request) string { return "http://" + r.Host + r.URL.RequestURI() },
+		setNext:  linkNext,
 		pageSize: func(n int) { s.SetFaults(emulator.Faults{PageSize: n}) },
 		denyScope: func() {
-			px.add(&rule{match: on(bad, opList), do: respond(403, hdr("Content-Type", "application/json"), regErr("DENIED", "requested access to the resource is denied"))})
+			px.add(&rule{match: on(bad, opList), do: respond(403, hdr("Content-Type", "application/json"), errorsBody("DENIED", "requested access to the resource is denied"))})
 		},
 		attempts: 3,
 		retry:    fastRetry,
