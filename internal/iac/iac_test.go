@@ -162,15 +162,12 @@ func TestModulesVariablesCountForEachDynamic(t *testing.T) {
 		`prod: main.tf module.registry.aws_ecr_repository.this["web"]`:    {drif, "team/web", "IMMUTABLE_WITH_EXCLUSION", 29},
 		`prod: main.tf module.registry.aws_ecr_repository.optional`:       {comp, "team/optional", "IMMUTABLE", 43},
 		`dev: main.tf module.registry.aws_ecr_repository.this["scratch"]`: {comp, "team/scratch", "IMMUTABLE", 29},
-		// The module on its own: for_each over the empty default creates
-		// nothing, yet the declaration is graded (each unknown: the name
-		// is, the literal default mode is not); optional() supplies MUTABLE.
-		"main.tf aws_ecr_repository.this":     {comp, "", "IMMUTABLE", 29},
-		"main.tf aws_ecr_repository.optional": {drif, "team/optional", "MUTABLE", 43},
+		// dev's call leaves optional at the module's default: reported
+		// at the call's address. The module directory is not graded on
+		// its own: the stacks call it, and Terraform plans it only so.
+		`dev: main.tf module.registry.aws_ecr_repository.optional`: {drif, "team/optional", "MUTABLE", 43},
 		// count = 0 with the defaults: still graded once.
-		"main.tf aws_ecr_repository.skipped": {drif, "prod/skipped", "MUTABLE", 24},
-		// dev's call of optional agrees with the module's own defaults:
-		// reported once, as the module's.
+		"main.tf aws_ecr_repository.skipped":       {drif, "prod/skipped", "MUTABLE", 24},
 		"main.tf aws_ecr_repository.counted[0]":    {comp, "prod/counted-0", "IMMUTABLE", 18},
 		"main.tf aws_ecr_repository.counted[1]":    {drif, "prod/counted-1", "MUTABLE", 18},
 		"main.tf aws_ecr_repository.from_var":      {erro, "prod/from-var", "", 29},
@@ -231,11 +228,14 @@ func TestCloudFormation(t *testing.T) {
 		"stack.yaml Resources.Conditional": {comp, "conditional", "IMMUTABLE", 41},
 		"stack.yaml Resources.Unknown":     {erro, "unknown", "", 46},
 		"stack.yaml Resources.Excluding":   {drif, "excluding", "IMMUTABLE_WITH_EXCLUSION", 51},
-		"stack.yaml Resources.Template":    {drif, "template:team", "MUTABLE", 67},
-		"stack.json Resources.Repo":        {drif, "", "MUTABLE", 4},
-		"serverless.yml Resources.Images":  {comp, "shop-images", "IMMUTABLE", 6},
-		"stack.json Resources.Good":        {comp, "good", "IMMUTABLE", 11},
-		"stack.json Resources.Excl":        {drif, "excl", "MUTABLE_WITH_EXCLUSION", 18},
+		// Condition IsDev is false with the defaults; another deployment
+		// creates it as written, so it is graded like a count = 0 root.
+		"stack.yaml Resources.DevOnly":    {drif, "dev-only", "MUTABLE", 62},
+		"stack.yaml Resources.Template":   {drif, "template:team", "MUTABLE", 67},
+		"stack.json Resources.Repo":       {drif, "", "MUTABLE", 4},
+		"serverless.yml Resources.Images": {comp, "shop-images", "IMMUTABLE", 6},
+		"stack.json Resources.Good":       {comp, "good", "IMMUTABLE", 11},
+		"stack.json Resources.Excl":       {drif, "excl", "MUTABLE_WITH_EXCLUSION", 18},
 	})
 	if f := got["stack.yaml Resources.Excluding"]; !slices.Equal(f.Immutability.MutablePatterns, []string{"latest", "dev-*"}) {
 		t.Errorf("exclusions %v", f.Immutability.MutablePatterns)

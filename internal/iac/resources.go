@@ -363,7 +363,14 @@ func classify(r *Resource, a attrs) (ok bool) {
 		r.Name, r.NameKnown = nameOf(a, "name")
 		r.Immutability = providers.Immutability{Mode: providers.ModeMutable,
 			Native: "no harbor_immutable_tag_rule refers to this project"}
-		if v, present, why := a.str("registry_id"); why == "" && present && v != "" {
+		v, present, why := a.str("registry_id")
+		switch {
+		case why == "" && present && v != "" && v != "0":
+			r.DefaultExemption = harborProxyReason
+		case why != "" && len(r.refs["registry_id"]) > 0:
+			// The id of a registry endpoint another resource (or data
+			// source) declares: known after apply, never null, so the
+			// project is a proxy cache whatever the number.
 			r.DefaultExemption = harborProxyReason
 		}
 		r.fixer = func([]string) []op { return []op{{kind: opAddResource, text: harborRuleText(r)}} }

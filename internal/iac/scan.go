@@ -102,13 +102,6 @@ func Scan(paths []string, o Options) *Result {
 
 	// Terraform.
 	l := newTFLoader()
-	called := map[string]bool{}
-	for _, d := range c.tfDirs {
-		m := l.load(d)
-		for _, cd := range l.moduleCalls(m) {
-			called[cd] = true
-		}
-	}
 	type unitKey struct{ root, module string }
 	var order []unitKey
 	units := map[unitKey][]pending{}
@@ -147,30 +140,22 @@ func Scan(paths []string, o Options) *Result {
 			viaCalls = append(viaCalls, f)
 		}
 	}
-	// A module directory is graded as a root (its own defaults) and once
-	// per call in the tree (the caller's inputs). A call that agrees with
-	// the root adds nothing; a root that cannot resolve a value its
-	// callers give is not a finding of its own.
+	// A directory that a configuration in the scan calls is a module:
+	// Terraform plans its resources only through the calls, at the
+	// calls' addresses and with the callers' inputs. Its own defaults
+	// are graded only for declarations no followed call reached (a
+	// module used only by examples, or called with count = 0).
 	callsOf := map[blockKey]bool{}
 	for _, f := range viaCalls {
 		callsOf[blockKey{f.File, f.Line}] = true
 	}
 	for k, fs := range rootOf {
-		for _, f := range fs {
-			if f.Status == audit.StatusError && callsOf[k] && called[filepath.Dir(f.File)] {
-				continue
-			}
-			res.Findings = append(res.Findings, f)
+		if callsOf[k] {
+			continue
 		}
+		res.Findings = append(res.Findings, fs...)
 	}
-	for _, f := range viaCalls {
-		same := slices.ContainsFunc(rootOf[blockKey{f.File, f.Line}], func(r Finding) bool {
-			return r.Status == f.Status && r.Immutability.Native == f.Immutability.Native && r.Name == f.Name && r.Immutability.Mode == f.Immutability.Mode
-		})
-		if !same {
-			res.Findings = append(res.Findings, f)
-		}
-	}
+	res.Findings = append(res.Findings, viaCalls...)
 
 	// CloudFormation templates and plans.
 	for _, p := range c.yaml {
@@ -267,10 +252,14 @@ func scanCFN(p string, raw []byte, isJSON bool, ap audit.Policy, res *Result) []
 	}
 	var out []Finding
 	for _, cr := range rs {
+		// A resource whose Condition is false with the parameter defaults
+		// is still graded, as a Terraform declaration with count = 0 is:
+		// a stack deployed with other parameters creates it as written.
+		off := ""
 		if _, cond := mapGet(cr.body, "Condition"); cond != nil && cond.Kind == yaml.ScalarNode {
 			t.budget = cfnBudget
 			if b, why := t.condition(cond.Value); why == "" && !b {
-				continue // the stack does not create it
+				off = cond.Value
 			}
 		}
 		r := Resource{File: p, Line: cr.key.Line, Column: cr.key.Column, Address: "Resources." + cr.id, Type: cr.typ, Syntax: syntax,
@@ -278,6 +267,9 @@ func scanCFN(p string, raw []byte, isJSON bool, ap audit.Policy, res *Result) []
 		a := t.attrs(cr)
 		if !classify(&r, a) {
 			continue
+		}
+		if off != "" && r.Immutability.Note == "" {
+			r.Immutability.Note = "created only when condition " + off + " holds (false with the parameter defaults)"
 		}
 		if !r.NameKnown && r.Type == cfnECR {
 			if _, _, why := a.str("RepositoryName"); why == "" {
@@ -315,8 +307,15 @@ func gradeUnit(ps []pending, ap audit.Policy) []Finding {
 	projectName := map[string]string{}
 	hubRepo := map[string]Resource{}
 	for _, r := range rs {
-		if r.Type == tfHarborProj && r.NameKnown {
-			projectName[tfHarborProj+"."+r.block.name] = r.Name
+		if r.Type == tfHarborProj {
+			// A repeated project (count, for_each) has one name per
+			// instance: a rule naming it by project_id gets none.
+			k := tfHarborProj + "." + r.block.name
+			if _, seen := projectName[k]; seen || !r.NameKnown || r.meta != "" {
+				projectName[k] = "\x00"
+			} else {
+				projectName[k] = r.Name
+			}
 		}
 		if r.Type == tfHub && r.NameKnown {
 			hubRepo[tfHub+"."+r.block.name] = r
@@ -328,9 +327,17 @@ func gradeUnit(ps []pending, ap audit.Policy) []Finding {
 			for _, ref := range r.refs["project_id"] {
 				if strings.HasPrefix(ref, tfHarborProj+".") {
 					ruled[ref] = true
-					if n, ok := projectName[ref]; ok {
+					if n, ok := projectName[ref]; ok && n != "\x00" {
 						rs[i].Name, rs[i].NameKnown = n, true
 					}
+				}
+			}
+			// One rule per project of a repeated project resource:
+			// for_each = harbor_project.x (project_id = each.value.id),
+			// or count = length(harbor_project.x).
+			for _, ref := range slices.Concat(r.refs["for_each"], r.refs["count"]) {
+				if strings.HasPrefix(ref, tfHarborProj+".") {
+					ruled[ref] = true
 				}
 			}
 		case tfHubImmutable:
@@ -375,7 +382,7 @@ func coverRules(out []Finding) {
 	key := func(f Finding) string {
 		switch f.Type {
 		case tfHarborRule:
-			for _, ref := range f.refs["project_id"] {
+			for _, ref := range slices.Concat(f.refs["project_id"], f.refs["for_each"], f.refs["count"]) {
 				if strings.HasPrefix(ref, tfHarborProj+".") {
 					return "harbor|ref|" + ref
 				}

@@ -35,6 +35,8 @@ type tfVar struct {
 	name string
 	def  hcl.Expression
 	typ  hcl.Expression
+	// nonNullable is nullable = false: a caller's null means the default.
+	nonNullable bool
 }
 
 type tfDecl struct {
@@ -89,7 +91,7 @@ var topSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 	{Type: "locals"},
 }}
 
-var varSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "default"}, {Name: "type"}}}
+var varSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "default"}, {Name: "type"}, {Name: "nullable"}}}
 
 func diagErrors(diags hcl.Diagnostics, file string) []FileError {
 	var out []FileError
@@ -225,6 +227,11 @@ func (l *tfLoader) parseFile(m *tfModule, p string, isJSON bool) {
 				if a := vc.Attributes["type"]; a != nil {
 					v.typ = a.Expr
 				}
+				if a := vc.Attributes["nullable"]; a != nil {
+					if nv, d := a.Expr.Value(nil); !d.HasErrors() && nv.Type() == cty.Bool && nv.IsKnown() && !nv.IsNull() {
+						v.nonNullable = nv.False()
+					}
+				}
 			}
 			m.variables[v.name] = v
 		case "locals":
@@ -300,6 +307,12 @@ func (l *tfLoader) instance(m *tfModule, root, address string, inputs map[string
 		val, given := inputs[name]
 		if !given && asRoot {
 			val, given = m.tfvars[name]
+		}
+		if given && v.nonNullable && val.IsKnown() && val.IsNull() {
+			// Terraform gives a non-nullable variable its default when
+			// the caller passes null (a wrapper forwarding its own
+			// null-default input, typically).
+			given = false
 		}
 		if !given {
 			if v.def == nil {
@@ -527,7 +540,8 @@ func unknownKeys(count bool) []instanceKey {
 // module's resources are graded with their own defaults, not once per
 // example.
 var exampleDirs = map[string]bool{"examples": true, "example": true, "_examples": true, "test": true, "tests": true,
-	"fixtures": true, "fixture": true, "samples": true, "sample": true}
+	"fixtures": true, "fixture": true, "samples": true, "sample": true, "spec": true, "specs": true, "testdata": true,
+	"test-fixtures": true, "test_fixtures": true}
 
 // exampleRoot reports whether dir, relative to the scanned path, lies in
 // an examples or tests directory.
@@ -767,7 +781,18 @@ func refsOf(b hcl.Body) map[string][]string {
 	for n, a := range allAttrs(b) {
 		for _, t := range a.Expr.Variables() {
 			root := t.RootName()
-			if builtinRoots[root] || root == "data" || root == "module" {
+			if builtinRoots[root] || root == "module" {
+				continue
+			}
+			if root == "data" {
+				// data.type.name: what a data source reads exists already.
+				if len(t) >= 3 {
+					typ, ok1 := t[1].(hcl.TraverseAttr)
+					name, ok2 := t[2].(hcl.TraverseAttr)
+					if ok1 && ok2 {
+						out[n] = append(out[n], "data."+typ.Name+"."+name.Name)
+					}
+				}
 				continue
 			}
 			if name := attrName(t); name != "" {
@@ -907,17 +932,6 @@ func (l *tfLoader) installed(root, key string) string {
 		}
 	}
 	return m[key]
-}
-
-// moduleCalls returns the directories dir's module calls point to.
-func (l *tfLoader) moduleCalls(m *tfModule) []string {
-	var out []string
-	for _, c := range m.calls {
-		if localSource(c.source) {
-			out = append(out, filepath.Clean(filepath.Join(m.dir, c.source)))
-		}
-	}
-	return out
 }
 
 // planJSONShape reports whether a .json file looks like a plan or state

@@ -1,0 +1,66 @@
+package iac
+
+import (
+	"strings"
+	"testing"
+)
+
+// Shapes public modules use, each once found graded wrongly.
+
+func TestNonNullableInputTakesDefault(t *testing.T) {
+	got, res := byAddress(t, Policy{}, "testdata/tf/wrapper")
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	check(t, got, map[string]want{
+		// The wrapper forwards its null default: a nullable = false
+		// variable then takes its own default, a nullable one is null
+		// and the provider default (MUTABLE) applies.
+		"wrapper: main.tf module.strict.aws_ecr_repository.strict": {comp, "strict-strict", "IMMUTABLE", 16},
+		"wrapper: main.tf module.loose.aws_ecr_repository.strict":  {comp, "loose-strict", "IMMUTABLE", 16},
+		"wrapper: main.tf module.strict.aws_ecr_repository.loose":  {comp, "strict-loose", "IMMUTABLE", 21},
+		"wrapper: main.tf module.loose.aws_ecr_repository.loose":   {drif, "loose-loose", "MUTABLE", 21},
+	})
+}
+
+func TestCalledModuleGradedAtItsCallsOnly(t *testing.T) {
+	// Scanned alone, a module is graded with its own defaults.
+	got, _ := byAddress(t, Policy{}, "testdata/tf/modules")
+	check(t, got, map[string]want{
+		// for_each over the empty default: graded once, each unknown.
+		"main.tf aws_ecr_repository.this":     {comp, "", "IMMUTABLE", 29},
+		"main.tf aws_ecr_repository.optional": {drif, "team/optional", "MUTABLE", 43},
+	})
+	// A test harness under spec/ calls the module with test values:
+	// it exercises the module and is not followed.
+	got, res := byAddress(t, Policy{}, "testdata/tf/harness")
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	check(t, got, map[string]want{
+		"main.tf aws_ecr_repository.this": {comp, "harnessed", "IMMUTABLE", 6},
+	})
+}
+
+func TestHarborProxyProjectsAndRepeatedRules(t *testing.T) {
+	got, res := byAddress(t, Policy{}, "testdata/tf/harbor")
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	check(t, got, map[string]want{
+		// registry_id from a registry resource or data source: only
+		// known after apply, never null, so a proxy cache.
+		"main.tf harbor_project.hub_cache":  {exem, "hub-cache", "", 11},
+		"main.tf harbor_project.quay_cache": {exem, "quay-cache", "", 16},
+		// Rules repeated over the projects (for_each = harbor_project.x,
+		// count = length(harbor_project.x)) cover every project.
+		"main.tf harbor_immutable_tag_rule.team":    {comp, "", "", 31},
+		"main.tf harbor_immutable_tag_rule.counted": {drif, "", "", 43},
+	})
+	if f := got["main.tf harbor_project.hub_cache"]; f.Exemption == nil || !strings.Contains(f.Exemption.Reason, "proxy") {
+		t.Errorf("hub_cache exemption: %+v", f.Exemption)
+	}
+	if f := got["main.tf harbor_immutable_tag_rule.counted"]; f.NameKnown {
+		t.Errorf("a rule over repeated projects names one of them: %q", f.Name)
+	}
+}
