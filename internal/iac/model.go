@@ -9,6 +9,7 @@ package iac
 import (
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/immutag/immutag/internal/audit"
@@ -67,6 +68,8 @@ type Resource struct {
 	module string
 	// endLine is the last line of the declaration (for suppressions).
 	endLine int
+	// overrides are Terraform override files merged into the declaration.
+	overrides []string
 }
 
 // blockRef names a declaration in a file.
@@ -195,6 +198,8 @@ func grade(r Resource, ap audit.Policy) Finding {
 				f.Edit += " (by hand in the module's source or through its inputs: this copy was downloaded by terraform init)"
 			case r.Syntax == SyntaxTFJSON:
 				f.Edit += " (by hand: JSON configuration is not rewritten)"
+			case len(r.overrides) > 0:
+				f.Edit += " (by hand: override file " + strings.Join(r.overrides, ", ") + " also sets this declaration)"
 			case r.Syntax == SyntaxPlan:
 				f.Edit += " (in the configuration the plan was made from)"
 			}

@@ -1,6 +1,7 @@
 package iac
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -62,5 +63,28 @@ func TestHarborProxyProjectsAndRepeatedRules(t *testing.T) {
 	}
 	if f := got["main.tf harbor_immutable_tag_rule.counted"]; f.NameKnown {
 		t.Errorf("a rule over repeated projects names one of them: %q", f.Name)
+	}
+}
+
+func TestOverrideFilesMergeIntoDeclarations(t *testing.T) {
+	got, res := byAddress(t, Policy{}, "testdata/tf/override")
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	// One finding per declaration (not one per file), graded with the
+	// override's arguments, blocks and variable defaults.
+	check(t, got, map[string]want{
+		"main.tf aws_ecr_repository.app":      {comp, "app", "IMMUTABLE", 6},
+		"main.tf aws_ecr_repository.loosened": {drif, "loosened", "MUTABLE", 11},
+		"main.tf aws_ecr_repository.filtered": {drif, "filtered", "IMMUTABLE_WITH_EXCLUSION", 16},
+		"main.tf aws_ecr_repository.from_var": {comp, "from-var", "IMMUTABLE", 29},
+	})
+	if f := got["main.tf aws_ecr_repository.filtered"]; !slices.Equal(f.Immutability.MutablePatterns, []string{"release-*"}) {
+		t.Errorf("override blocks replace the dynamic ones: %v", f.Immutability.MutablePatterns)
+	}
+	// The edit in main.tf would stay overridden: said, not written.
+	f := got["main.tf aws_ecr_repository.loosened"]
+	if f.Fixable() || !strings.Contains(f.Edit, "override.tf") {
+		t.Errorf("loosened: fixable %v, edit %q", f.Fixable(), f.Edit)
 	}
 }

@@ -46,6 +46,8 @@ type tfDecl struct {
 	rng            hcl.Range
 	endLine        int
 	count, forEach hcl.Expression
+	// overrides are the override files merged into the declaration.
+	overrides []string
 }
 
 type tfCall struct {
@@ -68,6 +70,26 @@ type tfModule struct {
 	// tfvars are values from terraform.tfvars and *.auto.tfvars, used
 	// when the directory is scanned as a root module.
 	tfvars map[string]cty.Value
+}
+
+// resource returns the declaration of type.name, or nil.
+func (m *tfModule) resource(typ, name string) *tfDecl {
+	for _, d := range m.resources {
+		if d.typ == typ && d.name == name {
+			return d
+		}
+	}
+	return nil
+}
+
+// call returns the module call of that name, or nil.
+func (m *tfModule) call(name string) *tfCall {
+	for _, c := range m.calls {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
 }
 
 // tfLoader parses directories once and remembers them.
@@ -129,7 +151,7 @@ func (l *tfLoader) load(dir string) *tfModule {
 		l.errs = append(l.errs, FileError{File: dir, Message: err.Error()})
 		return m
 	}
-	var tfvars []string
+	var tfvars, overrides []string
 	for _, e := range ents {
 		name := e.Name()
 		if e.IsDir() {
@@ -137,12 +159,19 @@ func (l *tfLoader) load(dir string) *tfModule {
 		}
 		p := filepath.Join(dir, name)
 		switch {
+		case isTFFile(name) && isOverrideFile(name):
+			overrides = append(overrides, p)
 		case isTFFile(name):
-			l.parseFile(m, p, strings.HasSuffix(name, ".json"))
+			l.parseFile(m, p, strings.HasSuffix(name, ".json"), false)
 		case name == "terraform.tfvars" || name == "terraform.tfvars.json" ||
 			strings.HasSuffix(name, ".auto.tfvars") || strings.HasSuffix(name, ".auto.tfvars.json"):
 			tfvars = append(tfvars, p)
 		}
+	}
+	// Override files merge into the declarations of the others, in
+	// lexical order, after all of them are read (as Terraform does).
+	for _, p := range overrides {
+		l.parseFile(m, p, strings.HasSuffix(p, ".json"), true)
 	}
 	// terraform.tfvars first, then *.auto.tfvars in lexical order, as
 	// Terraform applies them (later wins).
@@ -159,7 +188,53 @@ func (l *tfLoader) load(dir string) *tfModule {
 	return m
 }
 
-func (l *tfLoader) parseFile(m *tfModule, p string, isJSON bool) {
+// isOverrideFile reports Terraform's override files: override.tf,
+// override.tf.json and names ending in _override.tf(.json).
+func isOverrideFile(name string) bool {
+	base := strings.TrimSuffix(strings.TrimSuffix(name, ".json"), ".tf")
+	return base == "override" || strings.HasSuffix(base, "_override")
+}
+
+// overrideBody merges an override block's body into the original's as
+// Terraform does: each argument replaces the original's, and nested
+// blocks of a type the override declares replace all the original's
+// blocks of that type (static or dynamic). Bodies in JSON syntax are
+// not merged: the override's body then stands alone.
+func overrideBody(orig, over hcl.Body) hcl.Body {
+	ob, ok1 := orig.(*hclsyntax.Body)
+	vb, ok2 := over.(*hclsyntax.Body)
+	if !ok1 || !ok2 {
+		return over
+	}
+	merged := *ob
+	merged.Attributes = hclsyntax.Attributes{}
+	for n, a := range ob.Attributes {
+		merged.Attributes[n] = a
+	}
+	for n, a := range vb.Attributes {
+		merged.Attributes[n] = a
+	}
+	kind := func(b *hclsyntax.Block) string {
+		if b.Type == "dynamic" && len(b.Labels) == 1 {
+			return b.Labels[0]
+		}
+		return b.Type
+	}
+	replaced := map[string]bool{}
+	for _, b := range vb.Blocks {
+		replaced[kind(b)] = true
+	}
+	merged.Blocks = nil
+	for _, b := range ob.Blocks {
+		if !replaced[kind(b)] {
+			merged.Blocks = append(merged.Blocks, b)
+		}
+	}
+	merged.Blocks = append(merged.Blocks, vb.Blocks...)
+	return &merged
+}
+
+func (l *tfLoader) parseFile(m *tfModule, p string, isJSON, override bool) {
 	var f *hcl.File
 	var diags hcl.Diagnostics
 	if isJSON {
@@ -186,6 +261,20 @@ func (l *tfLoader) parseFile(m *tfModule, p string, isJSON bool) {
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "resource":
+			if override {
+				if d := m.resource(b.Labels[0], b.Labels[1]); d != nil {
+					d.body = overrideBody(d.body, b.Body)
+					d.overrides = append(d.overrides, p)
+					all := allAttrs(b.Body)
+					if a := all["count"]; a != nil {
+						d.count, d.forEach = a.Expr, nil
+					}
+					if a := all["for_each"]; a != nil {
+						d.forEach, d.count = a.Expr, nil
+					}
+				}
+				continue
+			}
 			d := &tfDecl{typ: b.Labels[0], name: b.Labels[1], body: b.Body, file: tf, rng: b.DefRange, endLine: b.DefRange.End.Line}
 			if sb, ok := b.Body.(*hclsyntax.Body); ok {
 				d.endLine = sb.SrcRange.End.Line
@@ -200,6 +289,13 @@ func (l *tfLoader) parseFile(m *tfModule, p string, isJSON bool) {
 			m.resources = append(m.resources, d)
 		case "module":
 			c := &tfCall{name: b.Labels[0], file: tf, rng: b.DefRange, inputs: map[string]*hcl.Attribute{}}
+			if override {
+				if orig := m.call(c.name); orig != nil {
+					c = orig
+				} else {
+					continue
+				}
+			}
 			for n, a := range allAttrs(b.Body) {
 				switch n {
 				case "source":
@@ -216,9 +312,14 @@ func (l *tfLoader) parseFile(m *tfModule, p string, isJSON bool) {
 					c.inputs[n] = a
 				}
 			}
-			m.calls = append(m.calls, c)
+			if !override {
+				m.calls = append(m.calls, c)
+			}
 		case "variable":
 			v := &tfVar{name: b.Labels[0]}
+			if orig := m.variables[v.name]; override && orig != nil {
+				v = orig
+			}
 			vc, _, _ := b.Body.PartialContent(varSchema)
 			if vc != nil {
 				if a := vc.Attributes["default"]; a != nil {
@@ -835,7 +936,7 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 			r := Resource{File: d.file.path, Line: d.rng.Start.Line, Column: d.rng.Start.Column,
 				Address: in.address + d.typ + "." + d.name + k.suffix, Type: d.typ, Syntax: syntax,
 				block: blockRef{file: d.file.path, syntax: syntax, typ: d.typ, name: d.name},
-				refs:  refs, module: in.address, endLine: d.endLine, meta: meta, ignored: ignored}
+				refs:  refs, module: in.address, endLine: d.endLine, meta: meta, ignored: ignored, overrides: d.overrides}
 			if in.address != "" {
 				r.Root = in.root
 			}
