@@ -523,6 +523,7 @@ func (j *jobState) docker(st *step, scr *script, x *shExpander, c shCmd, tool st
 			}
 		}
 	case "build", "bud", "imagetools-create":
+		rest = splitWords(scr, x, rest)
 		var tags []shTok
 		push := sub == "imagetools-create"
 		for k := 0; k < len(rest); k++ {
@@ -1169,4 +1170,76 @@ func insertTag(b *fixBuilder, g *refSite) {
 		text = `:"${GITHUB_SHA}"`
 	}
 	b.replace(span{line: g.sp.line, start: g.sp.start + at, end: g.sp.start + at, exact: g.sp.exact}, text)
+}
+
+// bareRefRE is an unquoted $NAME or ${NAME}, which the shell splits into
+// words.
+var bareRefRE = regexp.MustCompile(`^\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})$`)
+
+// splitWords replaces an unquoted $VAR whose assignment in this script
+// holds several words (TAGS="-t a:1 -t a:latest"; docker buildx build
+// $TAGS) by those words, at their place in the assignment: bash splits
+// the expansion into arguments, and a fix then edits the assignment.
+// Every assignment the paths reaching the command may have run counts.
+func splitWords(scr *script, x *shExpander, words []shTok) []shTok {
+	var out []shTok
+	for _, w := range words {
+		m := bareRefRE.FindStringSubmatch(w.text)
+		var parts []shTok
+		if m != nil {
+			d := x.vars[m[1]+m[2]]
+			seen := map[int]bool{}
+			for _, a := range d.all() {
+				if s := a.site; s != nil && s.scr == scr && !s.yaml && !seen[s.off] {
+					seen[s.off] = true
+					parts = append(parts, assignedWords(s)...)
+				}
+			}
+		}
+		if len(parts) < 2 {
+			out = append(out, w)
+			continue
+		}
+		out = append(out, parts...)
+	}
+	return out
+}
+
+// assignedWords splits the value of NAME=value or NAME="value" into its
+// words with their offsets in the script; nil when the value holds
+// quotes or substitutions whose splitting is not plain.
+func assignedWords(s *defSite) []shTok {
+	eq := strings.IndexByte(s.raw, '=')
+	if eq <= 0 {
+		return nil
+	}
+	val, off := s.raw[eq+1:], s.off+eq+1
+	if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
+		val, off = val[1:len(val)-1], off+1
+	}
+	if strings.ContainsAny(val, "'\"`\\") || strings.Contains(val, "$(") {
+		return nil
+	}
+	var out []shTok
+	for i := 0; i < len(val); {
+		if val[i] == ' ' || val[i] == '\t' || val[i] == '\n' {
+			i++
+			continue
+		}
+		j := i
+		for j < len(val) && val[j] != ' ' && val[j] != '\t' && val[j] != '\n' {
+			if strings.HasPrefix(val[j:], "${{") {
+				k := strings.Index(val[j:], "}}")
+				if k < 0 {
+					return nil
+				}
+				j += k + 2
+				continue
+			}
+			j++
+		}
+		out = append(out, shTok{kind: tWord, text: val[i:j], start: off + i, end: off + j})
+		i = j
+	}
+	return out
 }

@@ -399,7 +399,7 @@ func (w *shWalker) assign(a *syntax.Assign, x *shExpander) {
 			// The definition site holds NAME=value, as the fixes expect.
 			_, as, _ := w.text(a)
 			if sp2 := w.scr.span(shTok{start: as, end: e}); sp2.exact {
-				site = &defSite{sp: sp2, raw: w.src[as:e]}
+				site = &defSite{sp: sp2, raw: w.src[as:e], scr: w.scr, off: as}
 			}
 		}
 	}

@@ -31,6 +31,10 @@ type defSite struct {
 	sp   span
 	raw  string
 	yaml bool // a YAML input/env value (expression syntax) rather than shell
+	// scr and off place a shell assignment (raw) in its script, so the
+	// words of an unquoted expansion can be found where they were written.
+	scr *script
+	off int
 }
 
 type varDef struct {
@@ -63,21 +67,62 @@ func (d varDef) all() []varDef {
 const maxAlts = 32
 
 // joinDefs merges the values two paths leave in a variable.
+// When the two hold more than maxAlts values, both sides keep a share
+// (taken in turn) and values naming latest are kept first: a script
+// whose last branch writes many values must not push the earlier
+// branch's latest out of the set.
 func joinDefs(a, b varDef) varDef {
 	out := varDef{value: a.value, site: a.site, arr: a.arr}
 	seen := map[string]bool{a.value: true}
-	for _, d := range append(a.all()[1:], b.all()...) {
-		if seen[d.value] || len(out.alts) >= maxAlts {
-			continue
+	as, bs := a.all()[1:], b.all()
+	var cand []varDef
+	for i := 0; i < len(as) || i < len(bs); i++ {
+		for _, side := range [][]varDef{as, bs} {
+			if i < len(side) && !seen[side[i].value] {
+				seen[side[i].value] = true
+				cand = append(cand, varDef{value: side[i].value, site: side[i].site, via: side[i].via})
+			}
 		}
-		seen[d.value] = true
-		out.alts = append(out.alts, varDef{value: d.value, site: d.site, via: d.via})
 	}
+	out.alts = keepAlts(cand, maxAlts)
 	out.via = a.via
 	if len(b.arr) > 0 && len(a.arr) == 0 {
 		out.arr = b.arr
 	} else if len(b.arr) > 0 {
 		out.arr = append(append([]varDef{}, a.arr...), b.arr...)
+	}
+	return out
+}
+
+// latestWordRE finds latest as a word of a value (a tag, or part of one
+// such as latest-alpine).
+var latestWordRE = regexp.MustCompile(`(?i)(^|[^a-z0-9])latest([^a-z0-9]|$)`)
+
+// keepAlts bounds vals to n, keeping values that name latest first and
+// the others in their order.
+func keepAlts(vals []varDef, n int) []varDef {
+	if len(vals) <= n {
+		return vals
+	}
+	keep := make([]bool, len(vals))
+	k := 0
+	for i, v := range vals {
+		if k < n && latestWordRE.MatchString(v.value) {
+			keep[i] = true
+			k++
+		}
+	}
+	for i := range vals {
+		if k < n && !keep[i] {
+			keep[i] = true
+			k++
+		}
+	}
+	out := make([]varDef, 0, n)
+	for i, v := range vals {
+		if keep[i] {
+			out = append(out, v)
+		}
 	}
 	return out
 }
