@@ -32,8 +32,9 @@ func TestCalledModuleGradedAtItsCallsOnly(t *testing.T) {
 		"main.tf aws_ecr_repository.this":     {comp, "", "IMMUTABLE", 29},
 		"main.tf aws_ecr_repository.optional": {drif, "team/optional", "MUTABLE", 43},
 	})
-	// A test harness under spec/ calls the module with test values:
-	// it exercises the module and is not followed.
+	// A test harness under spec/ calls the module with test values, a
+	// generated wrappers/ root calls it once per item: neither deploys
+	// it, neither is followed.
 	got, res := byAddress(t, Policy{}, "testdata/tf/harness")
 	if len(res.Errors) != 0 {
 		t.Fatalf("errors: %v", res.Errors)
@@ -87,4 +88,16 @@ func TestOverrideFilesMergeIntoDeclarations(t *testing.T) {
 	if f.Fixable() || !strings.Contains(f.Edit, "override.tf") {
 		t.Errorf("loosened: fixable %v, edit %q", f.Fixable(), f.Edit)
 	}
+}
+
+func TestModuleCallOffByDefaultIsFollowedOnce(t *testing.T) {
+	got, res := byAddress(t, Policy{}, "testdata/tf/gated")
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	// count = 0 with the defaults: the call's inputs, not the module's
+	// own MUTABLE default, say what enabling it creates.
+	check(t, got, map[string]want{
+		"gated: main.tf module.registry.aws_ecr_repository.this": {comp, "gated", "IMMUTABLE", 10},
+	})
 }

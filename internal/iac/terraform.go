@@ -639,10 +639,11 @@ func unknownKeys(count bool) []instanceKey {
 // exampleDirs name directories whose configurations exercise a module
 // rather than deploy it; their module calls are not followed, so a
 // module's resources are graded with their own defaults, not once per
-// example.
+// example. wrappers/ holds the pass-through wrappers some module
+// repositories generate for Terragrunt (for_each over var.items).
 var exampleDirs = map[string]bool{"examples": true, "example": true, "_examples": true, "test": true, "tests": true,
 	"fixtures": true, "fixture": true, "samples": true, "sample": true, "spec": true, "specs": true, "testdata": true,
-	"test-fixtures": true, "test_fixtures": true}
+	"test-fixtures": true, "test_fixtures": true, "wrappers": true}
 
 // exampleRoot reports whether dir, relative to the scanned path, lies in
 // an examples or tests directory.
@@ -968,7 +969,17 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 			continue
 		}
 		child := in.l.load(dir)
-		for _, k := range in.expand(c.count, c.forEach, nil) {
+		keys := in.expand(c.count, c.forEach, nil)
+		if len(keys) == 0 && in.address == "" && c.count != nil {
+			// A root's call that creates nothing with the defaults
+			// (count = 0 until enabled) is followed once, as a root
+			// resource is: its inputs still say what it will create.
+			// A for_each over an empty default is not: every input
+			// would read each.value, unknown, and hide what the module
+			// itself declares.
+			keys = unknownKeys(true)
+		}
+		for _, k := range keys {
 			inputs := map[string]cty.Value{}
 			for n, a := range c.inputs {
 				ctx := in.ctx(a.Expr, k.extra)
