@@ -62,22 +62,93 @@ func metaOutputRE(id string) *regexp.Regexp {
 	return regexp.MustCompile(`steps\.` + regexp.QuoteMeta(id) + `\.outputs(\.(tags|json|bake-file|bake-file-tags)\b|\[)`)
 }
 
+// relayAssignRE finds NAME= in a step's text.
+var relayAssignRE = regexp.MustCompile(`\b([A-Za-z_][A-Za-z0-9_]*)=`)
+
+// relayRefs: a step that reads the tags without pushing them but writes
+// variables to $GITHUB_ENV or outputs to $GITHUB_OUTPUT (often a python or
+// jq step turning DOCKER_METADATA_OUTPUT_JSON into -t flags) hands them
+// on: later references to those variables, or to the step's outputs,
+// read the tags too.
+func relayRefs(s *stepRec) []*regexp.Regexp {
+	env := strings.Contains(s.text, "GITHUB_ENV")
+	out := strings.Contains(s.text, "GITHUB_OUTPUT")
+	var res []*regexp.Regexp
+	if out && s.id != "" {
+		res = append(res, regexp.MustCompile(`steps\.`+regexp.QuoteMeta(s.id)+`\.outputs\b`))
+	}
+	if !env {
+		return res
+	}
+	seen := map[string]bool{}
+	// Which NAME= of the step reaches $GITHUB_ENV is not followed here (a
+	// python write names it in a string): each is taken as written, and
+	// only a later pushing step that reads one of them counts.
+	for _, m := range relayAssignRE.FindAllStringSubmatch(s.text, -1) {
+		if n := m[1]; !seen[n] {
+			seen[n] = true
+			res = append(res, regexp.MustCompile(`(\benv\.|\$\{?)`+regexp.QuoteMeta(n)+`\b`))
+		}
+	}
+	return res
+}
+
+// pushLineReads: a command of the script (continued lines joined) both
+// reads r and can push. A relayed variable is often read in the same
+// script as an unrelated push (a release note, then a push of other tags).
+func pushLineReads(script string, r *regexp.Regexp) bool {
+	for _, line := range strings.Split(strings.ReplaceAll(script, "\\\n", " "), "\n") {
+		if r.MatchString(line) && pushRunRE.MatchString(line) {
+			return true
+		}
+	}
+	return false
+}
+
 func (l *linter) consumed(recs []*jobRec, jr *jobRec, i int, exported string) bool {
 	m := jr.steps[i]
 	var ref *regexp.Regexp
 	if m.id != "" {
 		ref = metaOutputRE(m.id)
 	}
+	var relays []*regexp.Regexp
+	reads := func(text string) bool {
+		if strings.Contains(text, "DOCKER_METADATA_OUTPUT_") || ref != nil && ref.MatchString(text) {
+			return true
+		}
+		return false
+	}
+	// relayed: the step reads a relayed variable (push: in a command that
+	// can push, for a script).
+	relayed := func(s *stepRec, push bool) bool {
+		for _, r := range relays {
+			if push && s.run != "" {
+				if pushLineReads(s.run, r) {
+					return true
+				}
+			} else if r.MatchString(s.text) {
+				return true
+			}
+		}
+		return false
+	}
 	for _, s := range jr.steps[i+1:] {
 		if s.meta && strings.Contains(s.text, "DOCKER_METADATA_OUTPUT_") {
 			continue
 		}
-		if !s.pushes {
+		if !reads(s.text) {
+			if s.pushes && relayed(s, true) {
+				return true
+			}
+			if relayed(s, false) {
+				relays = append(relays, relayRefs(s)...)
+			}
 			continue
 		}
-		if strings.Contains(s.text, "DOCKER_METADATA_OUTPUT_") || ref != nil && ref.MatchString(s.text) {
+		if s.pushes {
 			return true
 		}
+		relays = append(relays, relayRefs(s)...)
 	}
 	if ref == nil {
 		return false

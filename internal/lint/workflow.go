@@ -20,6 +20,7 @@ type jobRec struct {
 type stepRec struct {
 	id      string
 	text    string
+	run     string // the script of a run: step
 	pushes  bool
 	meta    bool
 	pending []Finding
@@ -302,6 +303,9 @@ func (l *linter) steps(n *yaml.Node, jc *evalCtx, tr triggers, shell string, jr 
 			rec.pushes = l.bakeActionStep(st)
 		case st.uses != "":
 			rec.pushes = l.otherAction(st, action)
+		}
+		if st.run != nil {
+			rec.run = st.run.Value
 		}
 		if st.run != nil && shellSupported(st.shell) {
 			rec.pushes = rec.pushes || pushRunRE.MatchString(rec.text)
