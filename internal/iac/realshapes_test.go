@@ -33,8 +33,9 @@ func TestCalledModuleGradedAtItsCallsOnly(t *testing.T) {
 		"main.tf aws_ecr_repository.optional": {drif, "team/optional", "MUTABLE", 43},
 	})
 	// A test harness under spec/ calls the module with test values, a
-	// generated wrappers/ root calls it once per item: neither deploys
-	// it, neither is followed.
+	// generated wrappers/ root calls it once per item, a submodule
+	// (modules/mutable) wraps it with other defaults: each calls the
+	// module that encloses it, none deploys it, none is followed.
 	got, res := byAddress(t, Policy{}, "testdata/tf/harness")
 	if len(res.Errors) != 0 {
 		t.Fatalf("errors: %v", res.Errors)

@@ -960,7 +960,10 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 		for _, s := range in.stack {
 			cycle = cycle || s == dir
 		}
-		if cycle {
+		if cycle || localSource(c.source) && enclosing(dir, in.mod.dir) {
+			// A configuration inside a module's own tree that calls the
+			// module (source = "../..": an example, a test harness, a
+			// wrapper submodule) exercises it rather than deploys it.
 			continue
 		}
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
@@ -998,6 +1001,12 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 			ci.collect(emit)
 		}
 	}
+}
+
+// enclosing reports whether dir is inner or one of its parents.
+func enclosing(dir, inner string) bool {
+	rel, err := filepath.Rel(dir, inner)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // modKey is the key terraform init gives a module call in
