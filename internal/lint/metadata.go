@@ -14,7 +14,10 @@ import (
 // way the action parses it (src/tag.ts Parse: CSV fields, key=value, a bare
 // word is a raw value, keys lower-cased).
 type metaEntry struct {
-	text   string // as written, trimmed
+	text string // as written, trimmed
+	// from is the entry an expression in text resolved to ("" when text
+	// is the entry itself).
+	from   string
 	typ    string
 	attrs  map[string]string
 	line   int // index into the tags scalar's lines; -1 for the defaults
@@ -286,6 +289,9 @@ func (l *linter) metadataStep(st *step, tr triggers) {
 						continue
 					}
 					e.text, e.line, e.start, e.end = t, i, start, start+len(t)
+					if sub != t {
+						e.from = sub
+					}
 					e.indirect = indirect && len(subs) > 1
 					entries = append(entries, e)
 				}
@@ -435,6 +441,9 @@ func describeTrigger(e *metaEntry) string {
 	if e.line < 0 {
 		return "the default type=ref,event=tag"
 	}
+	if e.from != "" {
+		return "`" + e.from + "` (from `" + e.text + "`)"
+	}
 	return "`" + e.text + "`"
 }
 
@@ -521,6 +530,22 @@ func (l *linter) flavorFix(st *step, fi flavorInfo) *Fix {
 		}
 		src := l.src.line(vl.line)
 		b.insertAfter(vl.line, src[:vl.off]+"latest=false")
+	case fi.sc != nil && len(fi.sc.lines) == 1 && strings.Contains(fi.sc.lines[0].text, "${{") &&
+		fi.sc.node.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.FoldedStyle) == 0:
+		// flavor: ${{ inputs.flavor }}: the expression may be empty or
+		// several lines, and ",latest=false" after an empty value is an
+		// "Invalid flavor entry". The action reads flavor line by line
+		// (skipping empty ones, a later latest= winning), so the value
+		// becomes a block with latest=false on a line of its own.
+		vl := fi.sc.lines[0]
+		src := l.src.line(vl.line)
+		ind := indentOf(l.src.line(fi.key.Line)) + "  "
+		if strings.TrimSpace(src[min(vl.off, len(src)):]) != strings.TrimSpace(vl.text) {
+			b.fail() // a comment after the value
+			break
+		}
+		b.replace(span{line: vl.line, start: vl.off, end: len(src), exact: vl.exact}, "|")
+		b.insertAfter(vl.line, ind+strings.TrimSpace(src[vl.off:]), ind+"latest=false")
 	case fi.sc != nil && len(fi.sc.lines) == 1:
 		vl := fi.sc.lines[0]
 		end := vl.off + len(vl.text)

@@ -3,6 +3,7 @@ package lint
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -48,6 +49,7 @@ func (l *linter) jobUses(job *yaml.Node, jr *jobRec, jc *evalCtx, tr triggers) {
 		}
 		if len(caused) > 0 {
 			l.callerFindings(jr, with, jc, caused)
+			l.callerMetaFindings(jr, with, jc, caused, path)
 		}
 	case actionName(jr.uses) == "docker/github-builder":
 		st := &step{node: job, uses: jr.uses, usesNode: usesN, with: with, withKey: withKey, ctx: jc, metaPrefix: "meta-"}
@@ -226,3 +228,162 @@ func (l *linter) manifestAction(st *step, action string) bool {
 	}
 	return true
 }
+
+// callerMetaFindings: when the caller's with: values make the called
+// workflow's docker/metadata-action emit latest (tags rules such as
+// type=semver passed through an input, or latest=true in a flavor input),
+// the with: line holding the rule is reported too: that is where a reader
+// of the caller sees what is pushed. The fix passes latest=false in the
+// called workflow's flavor input when it has one.
+func (l *linter) callerMetaFindings(jr *jobRec, with *yaml.Node, jc *evalCtx, caused []Finding, path string) {
+	var cause *Finding
+	for i, f := range caused {
+		switch f.RuleID {
+		case RuleMetadataAutoLatest, RuleMetadataLatestTrue, RuleDisabledLatestNoVeto:
+			cause = &caused[i]
+		}
+	}
+	if cause == nil {
+		return
+	}
+	where := fmt.Sprintf("%s:%d", filepath.Base(cause.File), cause.Line)
+	flavorIn := calledFlavorInput(path)
+	for _, p := range l.src.pairs(with) {
+		sc := l.src.scalarOf(p.value)
+		if sc == nil {
+			continue
+		}
+		isFlavor := flavorIn != "" && p.key.Value == flavorIn
+		for i, vl := range sc.lines {
+			t := strings.TrimSpace(vl.text)
+			if t == "" || strings.HasPrefix(t, "#") {
+				continue
+			}
+			trigger := false
+			for _, v := range jc.resolveAll(t) {
+				for _, sub := range strings.Split(v, "\n") {
+					sub = strings.TrimSpace(sub)
+					if isFlavor {
+						trigger = trigger || latestTrueRE.MatchString(sub)
+						continue
+					}
+					e := parseMetaEntry(sub)
+					if e == nil {
+						continue
+					}
+					// Rules that make latest auto emit it (type=raw,value=latest
+					// is reported by callerFindings).
+					if e.typ == "semver" || e.typ == "pep440" || e.typ == "match" || e.typ == "ref" && e.attrs["event"] == "tag" {
+						trigger = true
+					}
+				}
+			}
+			if !trigger {
+				continue
+			}
+			start := strings.Index(vl.text, t)
+			sp := sc.spanAt(i, start, start+len(t))
+			b := newFix(l.src)
+			switch {
+			case flavorIn == "":
+				b.fail()
+			case isFlavor:
+				b.replace(sp, latestTrueRE.ReplaceAllString(t, "latest=false"))
+			default:
+				l.passFlavorFix(b, with, flavorIn)
+			}
+			what := "emits latest on release tag builds (flavor latest is auto)"
+			if isFlavor {
+				what = "adds latest to every run that produces a tag"
+			}
+			l.add(cause.RuleID, SeverityError, sp,
+				fmt.Sprintf("with: %s passes `%s` to %s, whose docker/metadata-action then %s (%s)", p.key.Value, t, jr.uses, what, where),
+				b.fix(fmt.Sprintf("pass latest=false in the called workflow's %s input", flavorIn)), sp.line, sp.line)
+			break // one finding per with: entry
+		}
+	}
+}
+
+// passFlavorFix sets latest=false in the caller's with: value for the
+// called workflow's flavor input: a line of its own in a block value, or
+// a new with: entry.
+func (l *linter) passFlavorFix(b *fixBuilder, with *yaml.Node, key string) {
+	for _, p := range l.src.pairs(with) {
+		if p.key.Value != key {
+			continue
+		}
+		sc := l.src.scalarOf(p.value)
+		if sc == nil || sc.node.Style&yaml.LiteralStyle == 0 {
+			b.fail()
+			return
+		}
+		last := -1
+		for i, vl := range sc.lines {
+			if strings.TrimSpace(vl.text) != "" {
+				last = i
+			}
+		}
+		if last < 0 || !sc.lines[last].exact {
+			b.fail()
+			return
+		}
+		vl := sc.lines[last]
+		b.insertAfter(vl.line, l.src.line(vl.line)[:vl.off]+"latest=false")
+		return
+	}
+	if with == nil || with.Kind != yaml.MappingNode || with.Style&yaml.FlowStyle != 0 || len(with.Content) == 0 {
+		b.fail()
+		return
+	}
+	k := with.Content[0]
+	src := l.src.line(k.Line)
+	off := l.src.byteOffset(k.Line, k.Column)
+	if strings.TrimSpace(src[:off]) != "" {
+		b.fail()
+		return
+	}
+	b.insertBefore(k.Line, src[:off]+key+": latest=false")
+}
+
+// calledFlavorInput names the workflow_call input of the reusable
+// workflow at path that its docker/metadata-action steps read as flavor
+// (flavor: ${{ inputs.NAME }}), or "".
+func calledFlavorInput(path string) string {
+	src, err := readLocal(path)
+	if err != nil {
+		return ""
+	}
+	docs, ferr := parseDocuments(path, src)
+	if ferr != nil {
+		return ""
+	}
+	found := ""
+	var walk func(n *yaml.Node, depth int)
+	walk = func(n *yaml.Node, depth int) {
+		if n == nil || depth > 32 || found != "" {
+			return
+		}
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				if k.Value == "flavor" && v.Kind == yaml.ScalarNode {
+					if m := flavorInputRE.FindStringSubmatch(v.Value); m != nil {
+						found = m[1]
+						return
+					}
+				}
+			}
+		}
+		for _, c := range n.Content {
+			walk(c, depth+1)
+		}
+	}
+	for _, d := range docs {
+		walk(d, 0)
+	}
+	return found
+}
+
+var latestTrueRE = regexp.MustCompile(`(?i)\blatest\s*=\s*true\b`)
+
+var flavorInputRE = regexp.MustCompile(`\$\{\{\s*inputs\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}`)

@@ -1,0 +1,111 @@
+package lint
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestReusableMetadataRules: a caller passes docker/metadata-action tag
+// rules to a local reusable workflow through an input. The semver rule
+// makes the called metadata step emit latest on release tags, so both the
+// caller's with: line and the called step are reported; applying every
+// fix (the caller passes latest=false to the flavor input, the called
+// step keeps its flavor expression on a line of its own and adds
+// latest=false) leaves inputs the action accepts, a tag still pushed, and
+// nothing to report.
+func TestReusableMetadataRules(t *testing.T) {
+	root := writeTree(t, map[string]string{
+		".github/workflows/publish.yml": `on:
+  push:
+    tags: ["v*"]
+jobs:
+  publish:
+    uses: ./.github/workflows/image.yml
+    with:
+      tags: |
+        type=ref,event=branch
+        type=semver,pattern={{version}}
+`,
+		".github/workflows/image.yml": `on:
+  workflow_call:
+    inputs:
+      tags:
+        type: string
+        required: true
+      flavor:
+        type: string
+        default: ""
+jobs:
+  merge:
+    runs-on: ubuntu-latest
+    steps:
+      - id: meta
+        uses: docker/metadata-action@v5
+        with:
+          images: ghcr.io/example/app
+          flavor: ${{ inputs.flavor }}
+          tags: ${{ inputs.tags }}
+      - run: |
+          docker buildx imagetools create $(jq -cr '.tags | map("-t " + .) | join(" ")' <<< "$DOCKER_METADATA_OUTPUT_JSON") ghcr.io/example/app@sha256:0123
+`,
+	})
+	caller := filepath.Join(root, ".github/workflows/publish.yml")
+	res := Lint([]string{caller}, testCfg)
+	if w := where(res.Findings); !slices.Equal(w, []string{"image.yml:19:metadata-auto-latest", "publish.yml:10:metadata-auto-latest"}) {
+		t.Fatalf("got %v", w)
+	}
+	for _, f := range res.Findings {
+		if f.Fix == nil || len(f.Fix.Edits) == 0 {
+			t.Fatalf("%s:%d: no edits", f.File, f.Line)
+		}
+	}
+	// Linted on its own, the called workflow's tags are unknown.
+	if own := Lint([]string{filepath.Join(root, ".github/workflows/image.yml")}, testCfg); len(own.Findings) != 0 {
+		t.Fatalf("called workflow alone: %v", where(own.Findings))
+	}
+	plan, err := PlanFixes(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ff := range plan {
+		if err := WriteFix(ff); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if again := Lint([]string{caller}, testCfg); len(again.Findings) != 0 {
+		t.Fatalf("after --fix: %v", where(again.Findings))
+	}
+	callerSrc, _ := os.ReadFile(caller)
+	if !strings.Contains(string(callerSrc), "flavor: latest=false") {
+		t.Fatalf("caller not fixed:\n%s", callerSrc)
+	}
+	called, _ := os.ReadFile(filepath.Join(root, ".github/workflows/image.yml"))
+	in := metaInputs(t, "image.yml", called)
+	if len(in) != 1 {
+		t.Fatalf("metadata steps: %d", len(in))
+	}
+	// The called step as GitHub renders it for this caller: tags and
+	// flavor come from the caller's with: values, and once more with no
+	// flavor passed (another caller).
+	tags := "type=ref,event=branch\ntype=semver,pattern={{version}}"
+	for _, passed := range []string{"latest=false", ""} {
+		flavor := strings.ReplaceAll(in[0][1], "true", passed)
+		for _, r := range []mgRun{{"refs/tags/v1.2.3", "main"}, {"refs/heads/main", "main"}} {
+			got, err := mgTags(tags, flavor, r)
+			if err != nil {
+				t.Fatalf("flavor %q rejected: %v", flavor, err)
+			}
+			if len(got) == 0 || slices.Contains(got, "latest") {
+				t.Fatalf("flavor %q on %s: tags %v", flavor, r.ref, got)
+			}
+		}
+	}
+	// The edit a comma-joined flavor would have made is what the action
+	// rejects when the input is empty.
+	if _, err := mgTags(tags, ",latest=false", mgRun{"refs/tags/v1.2.3", "main"}); err == nil {
+		t.Fatal("an empty flavor expression followed by ,latest=false should be rejected")
+	}
+}
