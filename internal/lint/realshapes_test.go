@@ -109,3 +109,54 @@ jobs:
 		t.Fatal("an empty flavor expression followed by ,latest=false should be rejected")
 	}
 }
+
+// TestLocalCompositeAction: a workflow step runs a local composite action
+// that runs docker/metadata-action and exports its tags, and the
+// workflow then pushes them through DOCKER_METADATA_OUTPUT_JSON. Linting
+// the workflow alone (the default path, .github/workflows) follows the
+// action and reports its metadata step, with the rules the step passes in
+// with:; an action whose tags do not make latest is not reported.
+func TestLocalCompositeAction(t *testing.T) {
+	action := `name: prepare
+inputs:
+  rules:
+    default: type=sha
+outputs:
+  tags:
+    value: ${{ steps.meta.outputs.tags }}
+runs:
+  using: composite
+  steps:
+    - id: meta
+      uses: docker/metadata-action@v5
+      with:
+        images: ghcr.io/example/app
+        tags: ${{ inputs.rules }}
+`
+	workflow := func(rules string) string {
+		return `on:
+  push:
+    tags: ["v*"]
+jobs:
+  merge:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: ./.github/actions/prepare
+        with:
+          rules: ` + rules + `
+      - run: docker buildx imagetools create $(jq -cr '.tags | map("-t " + .) | join(" ")' <<< "$DOCKER_METADATA_OUTPUT_JSON") ghcr.io/example/app@sha256:0123
+`
+	}
+	root := writeTree(t, map[string]string{
+		".github/actions/prepare/action.yml": action,
+		".github/workflows/release.yml":      workflow("type=semver,pattern={{version}}"),
+		".github/workflows/snapshot.yml":     workflow("type=sha"),
+	})
+	res := Lint([]string{filepath.Join(root, ".github/workflows/release.yml")}, testCfg)
+	if w := where(res.Findings); !slices.Equal(w, []string{"action.yml:15:metadata-auto-latest"}) {
+		t.Fatalf("got %v", w)
+	}
+	if res := Lint([]string{filepath.Join(root, ".github/workflows/snapshot.yml")}, testCfg); len(res.Findings) != 0 {
+		t.Fatalf("snapshot: %v", where(res.Findings))
+	}
+}

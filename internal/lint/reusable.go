@@ -2,6 +2,7 @@ package lint
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -107,6 +108,37 @@ func (l *linter) callerFindings(jr *jobRec, with *yaml.Node, jc *evalCtx, caused
 						b.fix(fmt.Sprintf("pass an immutable tag (the commit sha) instead of %s", tag)), sp.line, sp.line)
 				}
 			}
+		}
+	}
+}
+
+// localAction follows a step that runs a local action
+// (uses: ./.github/actions/x): its action.yml is linted with the step's
+// with: values as inputs, and its findings are reported in that file. A
+// composite action that runs docker/metadata-action and exports the tags
+// is otherwise only linted when named on the command line, while the
+// default run lints .github/workflows.
+func (l *linter) localAction(st *step) {
+	if l.root == "" {
+		return
+	}
+	dir := filepath.Join(l.root, filepath.FromSlash(strings.TrimPrefix(st.uses, "./")))
+	inputs := map[string]varDef{}
+	for _, p := range l.src.pairs(st.with) {
+		if v, ok := l.src.str(p.value); ok {
+			vals := st.ctx.resolveAll(v)
+			d := varDef{value: vals[0]}
+			for _, a := range vals[1:] {
+				d.alts = append(d.alts, varDef{value: a})
+			}
+			inputs[p.key.Value] = d
+		}
+	}
+	for _, name := range []string{"action.yml", "action.yaml"} {
+		path := filepath.Join(dir, name)
+		if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+			l.lintCalled(path, inputs)
+			return
 		}
 	}
 }

@@ -139,7 +139,11 @@ func (l *linter) document(doc *yaml.Node) {
 	if runs != nil {
 		_, steps := l.src.get(runs, "steps")
 		if steps != nil {
-			jc := &evalCtx{env: []map[string]varDef{wfEnv}, outputs: map[string]map[string]varDef{}, ghEnv: map[string]varDef{}, inputs: l.actionInputs(top)}
+			inputs := l.actionInputs(top)
+			for k, v := range l.callerInputs {
+				inputs[k] = v
+			}
+			jc := &evalCtx{env: []map[string]varDef{wfEnv}, outputs: map[string]map[string]varDef{}, ghEnv: map[string]varDef{}, inputs: inputs}
 			jr := &jobRec{name: "", outputs: map[string]string{}}
 			l.steps(steps, jc, triggers{tagRuns: true, schedule: true}, shell, jr)
 			recs = append(recs, jr)
@@ -301,6 +305,8 @@ func (l *linter) steps(n *yaml.Node, jc *evalCtx, tr triggers, shell string, jr 
 			l.buildPushStep(st)
 		case action == "docker/bake-action" || action == "depot/bake-action":
 			rec.pushes = l.bakeActionStep(st)
+		case strings.HasPrefix(st.uses, "./"):
+			l.localAction(st)
 		case st.uses != "":
 			rec.pushes = l.otherAction(st, action)
 		}
