@@ -102,3 +102,29 @@ func TestModuleCallOffByDefaultIsFollowedOnce(t *testing.T) {
 		"gated: main.tf module.registry.aws_ecr_repository.this": {comp, "gated", "IMMUTABLE", 10},
 	})
 }
+
+func TestTerraformFunctionsConfigurationsUse(t *testing.T) {
+	got, res := byAddress(t, Policy{}, "testdata/tf/functions")
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	// yamldecode(file()), startswith, alltrue, one, strcontains and a
+	// regular-expression replace evaluate as Terraform evaluates them;
+	// file() reads relative paths from the root module's directory.
+	check(t, got, map[string]want{
+		`main.tf aws_ecr_repository.this["api"]`:                    {comp, "api", "IMMUTABLE", 6},
+		`main.tf aws_ecr_repository.this["dev-sandbox"]`:            {drif, "dev-sandbox", "MUTABLE", 6},
+		`main.tf aws_ecr_repository.this["worker"]`:                 {comp, "worker", "IMMUTABLE", 6},
+		`main.tf aws_ecr_repository.locked[0]`:                      {comp, "worker", "IMMUTABLE", 12},
+		`main.tf aws_ecr_repository.outside`:                        {comp, "", "IMMUTABLE", 19},
+		`functions: main.tf module.team.aws_ecr_repository.team[0]`: {comp, "team/api", "IMMUTABLE", 6},
+		`functions: main.tf module.team.aws_ecr_repository.team[1]`: {comp, "team/dev-sandbox", "IMMUTABLE", 6},
+		`functions: main.tf module.team.aws_ecr_repository.team[2]`: {comp, "team/worker", "IMMUTABLE", 6},
+	})
+	// A file outside the directory the scan runs in stays unread: its
+	// content must not reach the report.
+	f := got["main.tf aws_ecr_repository.outside"]
+	if f.NameKnown || strings.Contains(f.Name, "module") {
+		t.Errorf("outside file read into the name: %q", f.Name)
+	}
+}

@@ -399,6 +399,7 @@ type tfInstance struct {
 	// noCalls leaves module calls alone (a root that only exercises the
 	// module, such as examples/ or test/).
 	noCalls bool
+	funcs   map[string]function.Function
 }
 
 func (l *tfLoader) instance(m *tfModule, root, address string, inputs map[string]cty.Value, asRoot bool, depth int, stack []string) *tfInstance {
@@ -464,13 +465,18 @@ var tfFunctions = func() map[string]function.Function {
 		"jsonencode": stdlib.JSONEncodeFunc, "keys": stdlib.KeysFunc, "length": stdlib.LengthFunc, "log": stdlib.LogFunc,
 		"lookup": stdlib.LookupFunc, "lower": stdlib.LowerFunc, "max": stdlib.MaxFunc, "merge": stdlib.MergeFunc,
 		"min": stdlib.MinFunc, "parseint": stdlib.ParseIntFunc, "pow": stdlib.PowFunc, "range": stdlib.RangeFunc,
-		"regex": stdlib.RegexFunc, "regexall": stdlib.RegexAllFunc, "replace": stdlib.ReplaceFunc, "reverse": stdlib.ReverseListFunc,
+		"regex": stdlib.RegexFunc, "regexall": stdlib.RegexAllFunc, "replace": replaceFunc, "reverse": stdlib.ReverseListFunc,
 		"setintersection": stdlib.SetIntersectionFunc, "setproduct": stdlib.SetProductFunc, "setsubtract": stdlib.SetSubtractFunc,
 		"setunion": stdlib.SetUnionFunc, "signum": stdlib.SignumFunc, "slice": stdlib.SliceFunc, "sort": stdlib.SortFunc,
 		"split": stdlib.SplitFunc, "strrev": stdlib.ReverseFunc, "substr": stdlib.SubstrFunc, "title": stdlib.TitleFunc,
 		"trim": stdlib.TrimFunc, "trimprefix": stdlib.TrimPrefixFunc, "trimspace": stdlib.TrimSpaceFunc,
 		"trimsuffix": stdlib.TrimSuffixFunc, "upper": stdlib.UpperFunc, "values": stdlib.ValuesFunc, "zipmap": stdlib.ZipmapFunc,
 		"try": tryfunc.TryFunc, "can": tryfunc.CanFunc,
+		"startswith": startsWithFunc, "endswith": endsWithFunc, "strcontains": strContainsFunc,
+		"alltrue": boolsFunc(true), "anytrue": boolsFunc(false), "sum": sumFunc, "one": oneFunc,
+		"sensitive": identityFunc, "nonsensitive": identityFunc, "yamldecode": yamlDecodeFunc,
+		"basename": pathFunc(filepath.Base), "dirname": pathFunc(filepath.Dir),
+		"formatdate": stdlib.FormatDateFunc, "timeadd": stdlib.TimeAddFunc,
 		"tostring": stdlib.MakeToFunc(cty.String), "tonumber": stdlib.MakeToFunc(cty.Number), "tobool": stdlib.MakeToFunc(cty.Bool),
 		"tolist": stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)), "toset": stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
 		"tomap": stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
@@ -486,7 +492,7 @@ var builtinRoots = map[string]bool{"var": true, "local": true, "count": true, "e
 func (in *tfInstance) ctx(expr hcl.Expression, extra map[string]cty.Value) *hcl.EvalContext {
 	vars := map[string]cty.Value{
 		"var":   objectOrEmpty(in.vars),
-		"path":  cty.ObjectVal(map[string]cty.Value{"module": cty.StringVal(in.mod.dir), "root": cty.StringVal(in.root), "cwd": cty.StringVal(in.root)}),
+		"path":  in.paths(),
 		"count": cty.DynamicVal,
 		"each":  cty.DynamicVal,
 	}
@@ -508,7 +514,32 @@ func (in *tfInstance) ctx(expr hcl.Expression, extra map[string]cty.Value) *hcl.
 		}
 	}
 	vars["local"] = objectOrEmpty(locals)
-	return &hcl.EvalContext{Variables: vars, Functions: tfFunctions}
+	return &hcl.EvalContext{Variables: vars, Functions: in.functions()}
+}
+
+// paths is path.*, as Terraform gives it: relative to the root module
+// directory, where Terraform runs (and where file() reads from).
+func (in *tfInstance) paths() cty.Value {
+	mod := "."
+	if rel, err := filepath.Rel(in.root, in.mod.dir); err == nil {
+		mod = filepath.ToSlash(rel)
+	}
+	return cty.ObjectVal(map[string]cty.Value{"module": cty.StringVal(mod), "root": cty.StringVal("."), "cwd": cty.StringVal(in.root)})
+}
+
+// functions are tfFunctions with the file functions reading from the
+// root module directory.
+func (in *tfInstance) functions() map[string]function.Function {
+	if in.funcs == nil {
+		in.funcs = make(map[string]function.Function, len(tfFunctions)+2)
+		for k, f := range tfFunctions {
+			in.funcs[k] = f
+		}
+		for k, f := range (fileReader{root: in.root}).functions() {
+			in.funcs[k] = f
+		}
+	}
+	return in.funcs
 }
 
 func objectOrEmpty(m map[string]cty.Value) cty.Value {
