@@ -26,6 +26,8 @@ type cfnTemplate struct {
 	// budget bounds the nodes one resource's evaluation visits: YAML
 	// aliases can make a small file expand exponentially.
 	budget int
+	// bind are the Fn::ForEach identifiers of the resource evaluated.
+	bind map[string]any
 }
 
 const cfnBudget = 100000
@@ -73,6 +75,11 @@ type cfnResource struct {
 	propsKey *yaml.Node
 	typeKey  *yaml.Node
 	body     *yaml.Node
+	// ref names the declaration in the file: the logical id, or for a
+	// resource Fn::ForEach generates, the key template it comes from.
+	ref string
+	// bind are the Fn::ForEach identifiers and their values.
+	bind map[string]any
 }
 
 // parseCFN returns the known resources of a template; ok is false when
@@ -105,9 +112,24 @@ func parseCFN(path string, raw []byte, isJSON bool) (*cfnTemplate, []cfnResource
 		}
 	}
 	var out []cfnResource
+	t.declare(res, nil, 0, &out)
+	return t, out, true, nil
+}
+
+// declare collects the known resources of a Resources mapping, or of
+// the output mapping of an Fn::ForEach (AWS::LanguageExtensions), whose
+// identifiers bind holds.
+func (t *cfnTemplate) declare(res *yaml.Node, bind map[string]any, depth int, out *[]cfnResource) {
 	for i := 0; i+1 < len(res.Content); i += 2 {
 		k, body := res.Content[i], res.Content[i+1]
-		t.resources[k.Value] = true
+		if strings.HasPrefix(k.Value, "Fn::ForEach::") {
+			if depth < 5 {
+				t.forEach(body, bind, depth, out)
+			}
+			continue
+		}
+		id := expandKey(k.Value, bind)
+		t.resources[id] = true
 		tk, typ := mapGet(body, "Type")
 		if typ == nil || typ.Kind != yaml.ScalarNode {
 			continue
@@ -116,9 +138,68 @@ func parseCFN(path string, raw []byte, isJSON bool) (*cfnTemplate, []cfnResource
 			continue
 		}
 		pk, props := mapGet(body, "Properties")
-		out = append(out, cfnResource{id: k.Value, typ: typ.Value, key: k, props: props, propsKey: pk, typeKey: tk, body: body, endLine: lastLine(body)})
+		*out = append(*out, cfnResource{id: id, ref: k.Value, bind: bind, typ: typ.Value, key: k, props: props, propsKey: pk,
+			typeKey: tk, body: body, endLine: lastLine(body)})
 	}
-	return t, out, true, nil
+}
+
+// forEach expands Fn::ForEach::Name: [Identifier, Collection, {OutputKey: Resource}].
+// A collection the scan cannot know yields one resource whose identifier
+// is unknown: it is still graded, never skipped.
+func (t *cfnTemplate) forEach(n *yaml.Node, bind map[string]any, depth int, out *[]cfnResource) {
+	if n.Kind != yaml.SequenceNode || len(n.Content) != 3 || n.Content[0].Kind != yaml.ScalarNode || n.Content[2].Kind != yaml.MappingNode {
+		return
+	}
+	ident := n.Content[0].Value
+	t.bind, t.budget = bind, cfnBudget
+	coll := t.value(n.Content[1])
+	var items []any
+	switch x := coll.(type) {
+	case []any:
+		items = x
+	case string:
+		// A CommaDelimitedList parameter's default.
+		for _, p := range strings.Split(x, ",") {
+			items = append(items, strings.TrimSpace(p))
+		}
+	case unknown:
+		items = []any{x}
+	default:
+		items = []any{unknown{"the Fn::ForEach collection is not a list"}}
+	}
+	for _, it := range items {
+		b := make(map[string]any, len(bind)+1)
+		for k, v := range bind {
+			b[k] = v
+		}
+		if s, ok := it.(string); ok {
+			b[ident] = s
+		} else if u, ok := it.(unknown); ok {
+			b[ident] = u
+		} else {
+			b[ident] = unknown{"an Fn::ForEach item is not a string"}
+		}
+		t.declare(n.Content[2], b, depth+1, out)
+	}
+}
+
+// expandKey replaces ${x} and &{x} (x with its non-alphanumerics
+// dropped) in an Fn::ForEach output key; unknown values stay as written.
+func expandKey(k string, bind map[string]any) string {
+	for name, v := range bind {
+		s, ok := v.(string)
+		if !ok {
+			continue
+		}
+		k = strings.ReplaceAll(k, "${"+name+"}", s)
+		k = strings.ReplaceAll(k, "&{"+name+"}", strings.Map(func(r rune) rune {
+			if r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+				return r
+			}
+			return -1
+		}, s))
+	}
+	return k
 }
 
 func lastLine(n *yaml.Node) int {
@@ -217,6 +298,9 @@ var pseudoParams = map[string]bool{"AWS::AccountId": true, "AWS::Region": true, 
 func (t *cfnTemplate) ref(name string) any {
 	if name == "AWS::NoValue" {
 		return nil
+	}
+	if v, ok := t.bind[name]; ok {
+		return v
 	}
 	if pseudoParams[name] {
 		return unknown{name + " is only known when the stack is deployed"}
@@ -467,6 +551,7 @@ func (t *cfnTemplate) condExpr(fn string, arg *yaml.Node) (bool, string) {
 
 // cfnAttrs resolves a resource's properties, each with its own budget.
 func (t *cfnTemplate) attrs(r cfnResource) attrs {
+	t.bind = r.bind
 	out := attrs{}
 	if r.props == nil {
 		return out

@@ -377,7 +377,7 @@ func editCFN(file string, src []byte, es []*edit, isJSON bool, p Policy) ([]byte
 	for _, e := range es {
 		var cr *cfnResource
 		for i := range rs {
-			if rs[i].id == e.block.name {
+			if rs[i].ref == e.block.name {
 				cr = &rs[i]
 			}
 		}
@@ -408,7 +408,7 @@ func editCFN(file string, src []byte, es []*edit, isJSON bool, p Policy) ([]byte
 	ap := p.auditPolicy()
 	for _, e := range es {
 		for _, cr := range rs2 {
-			if cr.id != e.block.name {
+			if cr.ref != e.block.name {
 				continue
 			}
 			r := Resource{Type: cr.typ, File: file}

@@ -128,3 +128,35 @@ func TestTerraformFunctionsConfigurationsUse(t *testing.T) {
 		t.Errorf("outside file read into the name: %q", f.Name)
 	}
 }
+
+func TestCloudFormationForEach(t *testing.T) {
+	got, res := byAddress(t, Policy{}, "testdata/cfn-foreach")
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	// Fn::ForEach (AWS::LanguageExtensions) over a CommaDelimitedList
+	// default, nested loops with ${x} and &{x} keys, and a collection
+	// with no default (graded once, its identifier unknown).
+	check(t, got, map[string]want{
+		"repos.yaml Resources.Repoapi":           {comp, "shop/api", "IMMUTABLE", 13},
+		"repos.yaml Resources.Repoweb":           {comp, "shop/web", "IMMUTABLE", 13},
+		"repos.yaml Resources.devappRepo":        {drif, "dev/app", "MUTABLE", 24},
+		"repos.yaml Resources.devjobrunnerRepo":  {drif, "dev/job-runner", "MUTABLE", 24},
+		"repos.yaml Resources.prodappRepo":       {drif, "prod/app", "MUTABLE", 24},
+		"repos.yaml Resources.prodjobrunnerRepo": {drif, "prod/job-runner", "MUTABLE", 24},
+		"repos.yaml Resources.Repo${Name}":       {comp, "", "IMMUTABLE", 31},
+	})
+	// The generated resources share their declaration: one edit fixes
+	// all four.
+	var fs []Finding
+	for _, f := range got {
+		fs = append(fs, f)
+	}
+	changes, errs := PlanFixes(fs, Policy{})
+	if len(errs) != 0 || len(changes) != 1 {
+		t.Fatalf("changes %d, errors %v", len(changes), errs)
+	}
+	if n := strings.Count(string(changes[0].New), "ImageTagMutability: IMMUTABLE"); n != 3 {
+		t.Errorf("%d IMMUTABLE settings after the fix, want 3:\n%s", n, changes[0].New)
+	}
+}

@@ -257,13 +257,13 @@ func scanCFN(p string, raw []byte, isJSON bool, ap audit.Policy, res *Result) []
 		// a stack deployed with other parameters creates it as written.
 		off := ""
 		if _, cond := mapGet(cr.body, "Condition"); cond != nil && cond.Kind == yaml.ScalarNode {
-			t.budget = cfnBudget
+			t.budget, t.bind = cfnBudget, cr.bind
 			if b, why := t.condition(cond.Value); why == "" && !b {
 				off = cond.Value
 			}
 		}
 		r := Resource{File: p, Line: cr.key.Line, Column: cr.key.Column, Address: "Resources." + cr.id, Type: cr.typ, Syntax: syntax,
-			block: blockRef{file: p, syntax: syntax, name: cr.id}, endLine: cr.endLine}
+			block: blockRef{file: p, syntax: syntax, name: cr.ref}, endLine: cr.endLine}
 		a := t.attrs(cr)
 		if !classify(&r, a) {
 			continue
