@@ -2,6 +2,7 @@ package lint
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -263,6 +264,23 @@ func (l *linter) retag(b *fixBuilder, sp span, raw, tag string, yamlInput bool, 
 			return
 		}
 	}
+	// TAG=$(... && echo latest || echo ...) and ${REF/main/latest}: the
+	// echoed word or the replacement becomes the commit sha.
+	if !yamlInput {
+		if i, ok := shellTagWord(raw, tag); ok {
+			b.replace(span{line: sp.line, start: sp.start + i, end: sp.start + i + len(tag), exact: sp.exact}, "${GITHUB_SHA}")
+			return
+		}
+	}
+	for _, d := range defs {
+		if d.site.yaml {
+			continue
+		}
+		if i, ok := shellTagWord(d.site.raw, tag); ok {
+			b.replace(span{line: d.site.sp.line, start: d.site.sp.start + i, end: d.site.sp.start + i + len(tag), exact: d.site.sp.exact}, "${GITHUB_SHA}")
+			return
+		}
+	}
 	for _, d := range defs {
 		if strings.TrimSpace(d.site.raw) == tag {
 			if d.site.yaml {
@@ -274,6 +292,19 @@ func (l *linter) retag(b *fixBuilder, sp span, raw, tag string, yamlInput bool, 
 		}
 	}
 	b.fail()
+}
+
+// shellTagWordRE finds a tag echoed inside a command substitution or
+// given as the replacement of ${name/pattern/replacement}.
+var shellTagWordRE = regexp.MustCompile(`(\becho\s+(?:-n\s+)?["']?|\$\{[A-Za-z_][A-Za-z0-9_]*//?[^/}]*/)([A-Za-z0-9_.-]+)(["']?(?:\s|;|\)|&|\|)|\})`)
+
+func shellTagWord(raw, tag string) (int, bool) {
+	for _, m := range shellTagWordRE.FindAllStringSubmatchIndex(raw, -1) {
+		if raw[m[4]:m[5]] == tag && !inSingleQuotes(raw, m[4]) {
+			return m[4], true
+		}
+	}
+	return 0, false
 }
 
 // tagIndex finds ":tag" at the end of a reference in raw (possibly before a

@@ -149,6 +149,18 @@ func (j *jobState) command(st *step, scr *script, x *shExpander, c shCmd, target
 	for len(words) > 0 && assignRE.MatchString(words[0].text) {
 		words = words[1:]
 	}
+	if len(words) > 0 && bareRefRE.MatchString(words[0].text) {
+		// $EXECUTOR --destination ... with EXECUTOR="/kaniko/executor
+		// --flag": the command is the first word of the value. The words
+		// it adds are options, never a tag, and keep the reference's place.
+		if v := x.word(words[0].text); strings.ContainsAny(v, " \t") && !strings.ContainsRune(v, unknownRune) {
+			var split []shTok
+			for _, f := range strings.Fields(v) {
+				split = append(split, shTok{kind: words[0].kind, text: "'" + strings.ReplaceAll(f, "'", "") + "'", start: words[0].start, end: words[0].end})
+			}
+			words = append(split, words[1:]...)
+		}
+	}
 	for len(words) > 0 {
 		name := path.Base(x.word(words[0].text))
 		switch name {
@@ -469,12 +481,28 @@ func (j *jobState) docker(st *step, scr *script, x *shExpander, c shCmd, tool st
 			}
 		}
 	case "manifest-push":
-		for _, w := range rest {
-			if !strings.HasPrefix(w.text, "-") {
-				add(sitePush, true, tool+" manifest push", w)
-				break
+		// docker manifest push LIST pushes the list under its name;
+		// podman/buildah manifest push LIST [DESTINATION] push it to the
+		// destination when one is given.
+		var pos []shTok
+		for k := 0; k < len(rest); k++ {
+			w := x.word(rest[k].text)
+			switch {
+			case strings.HasPrefix(w, "-") && !strings.Contains(w, "=") && pushValueOpts[w]:
+				k++
+			case strings.HasPrefix(w, "-"):
+			default:
+				pos = append(pos, rest[k])
 			}
 		}
+		if len(pos) == 0 {
+			break
+		}
+		ref := pos[0]
+		if tool != "docker" && len(pos) > 1 {
+			ref = pos[1]
+		}
+		add(sitePush, true, tool+" manifest push", ref)
 	case "push":
 		var pos []shTok
 		for k := 0; k < len(rest); k++ {

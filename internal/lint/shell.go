@@ -442,8 +442,9 @@ func (x *shExpander) dollar(raw string, i int, b *strings.Builder) int {
 		}
 		return i + 3 + j + 2
 	case i+1 < n && raw[i+1] == '(':
-		b.WriteString(unknownStr)
-		return skipGroup(raw, i+1, '(', ')')
+		end := skipGroup(raw, i+1, '(', ')')
+		b.WriteString(x.echoSubst(raw[i+2 : max(i+2, end-1)]))
+		return end
 	case i+1 < n && raw[i+1] == '\'':
 		// $'...': ANSI-C quoting; \n and \t are what matter for lists.
 		j := i + 2
@@ -526,6 +527,63 @@ func (x *shExpander) param(inner string) string {
 		}
 		def := strings.TrimPrefix(strings.TrimPrefix(rest, ":"), "-")
 		return x.word(def)
+	case strings.HasPrefix(rest, "/") && !strings.HasPrefix(rest, "/#") && !strings.HasPrefix(rest, "/%"):
+		// ${name/pattern/replacement} (// for every match) with a
+		// literal pattern: ${CI_COMMIT_REF_NAME/master/latest} names
+		// latest whenever the branch is master. An unknown value may be
+		// exactly the pattern, so the replacement is one of its values.
+		all := strings.HasPrefix(rest, "//")
+		body := strings.TrimPrefix(strings.TrimPrefix(rest, "/"), "/")
+		pat, rep, _ := strings.Cut(body, "/")
+		if pat == "" || strings.ContainsAny(pat, "*?[\\$") {
+			return unknownStr
+		}
+		repl := x.word(rep)
+		switch {
+		case v == unknownStr:
+			return x.ctx.ch.pick(varDef{value: unknownStr, alts: []varDef{{value: repl}}}).value
+		case strings.ContainsRune(v, unknownRune):
+			return unknownStr
+		case all:
+			return strings.ReplaceAll(v, pat, repl)
+		default:
+			return strings.Replace(v, pat, repl, 1)
+		}
 	}
 	return unknownStr
+}
+
+// echoSubst is the output of a command substitution that only tests and
+// echoes ($([ "$REF" = main ] && echo latest || echo "$SHA"), or an
+// if/else of echoes): one of the echoed words. Anything else is unknown.
+func (x *shExpander) echoSubst(inner string) string {
+	if strings.ContainsAny(inner, "`<>") || strings.Contains(inner, "$(") {
+		return unknownStr
+	}
+	segs := strings.FieldsFunc(strings.ReplaceAll(strings.ReplaceAll(inner, "&&", ";"), "||", ";"), func(r rune) bool {
+		return r == ';' || r == '\n' || r == '|'
+	})
+	var outs []varDef
+	for _, seg := range segs {
+		seg = strings.TrimSpace(seg)
+		for _, kw := range []string{"then ", "else ", "do "} {
+			seg = strings.TrimSpace(strings.TrimPrefix(seg, kw))
+		}
+		word, arg, _ := strings.Cut(seg, " ")
+		switch word {
+		case "echo":
+			arg = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(arg), "-n "))
+			if arg == "" || strings.ContainsAny(arg, " \t") && !strings.HasPrefix(arg, `"`) && !strings.HasPrefix(arg, "'") {
+				return unknownStr
+			}
+			outs = append(outs, varDef{value: x.word(arg)})
+		case "[", "[[", "test", "if", "then", "else", "fi", "true", "false", "":
+		default:
+			return unknownStr
+		}
+	}
+	if len(outs) == 0 {
+		return unknownStr
+	}
+	return x.ctx.ch.pick(varDef{value: outs[0].value, alts: outs[1:]}).value
 }
