@@ -47,6 +47,44 @@ var replaceFunc = function.New(&function.Spec{
 	},
 })
 
+// lookupFunc is Terraform's lookup, whose default is optional (a
+// missing key without one is an error); go-cty's requires it.
+var lookupFunc = function.New(&function.Spec{
+	Params:   []function.Parameter{{Name: "inputMap", Type: cty.DynamicPseudoType}, {Name: "key", Type: cty.String}},
+	VarParam: &function.Parameter{Name: "default", Type: cty.DynamicPseudoType, AllowNull: true, AllowUnknown: true},
+	Type: func(args []cty.Value) (cty.Type, error) {
+		if len(args) > 3 {
+			return cty.NilType, errors.New("lookup takes at most three arguments")
+		}
+		if len(args) == 3 {
+			return stdlib.LookupFunc.ReturnType([]cty.Type{args[0].Type(), args[1].Type(), args[2].Type()})
+		}
+		return cty.DynamicPseudoType, nil
+	},
+	Impl: func(args []cty.Value, rt cty.Type) (cty.Value, error) {
+		if len(args) == 3 {
+			return stdlib.LookupFunc.Call(args)
+		}
+		m, key := args[0], args[1].AsString()
+		if !m.IsKnown() {
+			return cty.DynamicVal, nil
+		}
+		if m.IsNull() || !(m.Type().IsMapType() || m.Type().IsObjectType()) {
+			return cty.NilVal, errors.New("the first argument must be a map")
+		}
+		if m.Type().IsObjectType() {
+			if !m.Type().HasAttribute(key) {
+				return cty.NilVal, fmt.Errorf("the given key %q does not exist in the map", key)
+			}
+			return m.GetAttr(key), nil
+		}
+		if !m.HasIndex(cty.StringVal(key)).True() {
+			return cty.NilVal, fmt.Errorf("the given key %q does not exist in the map", key)
+		}
+		return m.Index(cty.StringVal(key)), nil
+	},
+})
+
 var startsWithFunc = strPairToBool(strings.HasPrefix)
 var endsWithFunc = strPairToBool(strings.HasSuffix)
 var strContainsFunc = strPairToBool(strings.Contains)

@@ -160,3 +160,17 @@ func TestCloudFormationForEach(t *testing.T) {
 		t.Errorf("%d IMMUTABLE settings after the fix, want 3:\n%s", n, changes[0].New)
 	}
 }
+
+func TestLegacySyntax(t *testing.T) {
+	got, res := byAddress(t, Policy{}, "testdata/tf/legacy")
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	// count given as a string is converted, as Terraform does; quoted
+	// and bare legacy type keywords leave the defaults as written.
+	check(t, got, map[string]want{
+		"main.tf aws_ecr_repository.numbered[0]": {comp, "alpha", "IMMUTABLE", 19},
+		"main.tf aws_ecr_repository.numbered[1]": {comp, "beta", "IMMUTABLE", 19},
+		"main.tf aws_ecr_repository.single[0]":   {drif, "single", "MUTABLE", 25},
+	})
+}

@@ -463,7 +463,7 @@ var tfFunctions = func() map[string]function.Function {
 		"floor": stdlib.FloorFunc, "format": stdlib.FormatFunc, "formatlist": stdlib.FormatListFunc,
 		"indent": stdlib.IndentFunc, "index": stdlib.IndexFunc, "join": stdlib.JoinFunc, "jsondecode": stdlib.JSONDecodeFunc,
 		"jsonencode": stdlib.JSONEncodeFunc, "keys": stdlib.KeysFunc, "length": stdlib.LengthFunc, "log": stdlib.LogFunc,
-		"lookup": stdlib.LookupFunc, "lower": stdlib.LowerFunc, "max": stdlib.MaxFunc, "merge": stdlib.MergeFunc,
+		"lookup": lookupFunc, "lower": stdlib.LowerFunc, "max": stdlib.MaxFunc, "merge": stdlib.MergeFunc,
 		"min": stdlib.MinFunc, "parseint": stdlib.ParseIntFunc, "pow": stdlib.PowFunc, "range": stdlib.RangeFunc,
 		"regex": stdlib.RegexFunc, "regexall": stdlib.RegexAllFunc, "replace": replaceFunc, "reverse": stdlib.ReverseListFunc,
 		"setintersection": stdlib.SetIntersectionFunc, "setproduct": stdlib.SetProductFunc, "setsubtract": stdlib.SetSubtractFunc,
@@ -704,6 +704,12 @@ func (in *tfInstance) expand(count, forEach hcl.Expression, extra map[string]cty
 	switch {
 	case count != nil:
 		v, d := count.Value(in.ctx(count, extra))
+		if !d.HasErrors() && v.IsKnown() && !v.IsNull() && v.Type() != cty.Number {
+			// count = "2" (0.11-era configurations): Terraform converts.
+			if n, err := convert.Convert(v, cty.Number); err == nil {
+				v = n
+			}
+		}
 		if d.HasErrors() || !v.IsKnown() || v.IsNull() || v.Type() != cty.Number {
 			return []instanceKey{{extra: map[string]cty.Value{"count": cty.ObjectVal(map[string]cty.Value{"index": cty.UnknownVal(cty.Number)})}}}
 		}
