@@ -74,6 +74,10 @@ func (r *Result) Active() int {
 func Lint(paths []string, cfg Config) *Result {
 	res := &Result{}
 	seen := map[string]bool{}
+	// place: a reusable workflow linted on its own and again from its
+	// caller reports the same line twice, once with the caller's values
+	// resolved: one finding per place and rule, the resolved one kept.
+	place := map[string]int{}
 	for _, p := range paths {
 		files, err := workflowFiles(p)
 		if err != nil {
@@ -91,6 +95,14 @@ func Lint(paths []string, cfg Config) *Result {
 					continue
 				}
 				seen[key] = true
+				pk := fmt.Sprintf("%s\x00%d\x00%d\x00%s\x00%t", fd.File, fd.Line, fd.Column, fd.RuleID, fd.Suppressed())
+				if i, ok := place[pk]; ok {
+					if strings.Count(res.Findings[i].Message, "…") > strings.Count(fd.Message, "…") {
+						res.Findings[i] = fd
+					}
+					continue
+				}
+				place[pk] = len(res.Findings)
 				res.Findings = append(res.Findings, fd)
 			}
 			if err != nil {

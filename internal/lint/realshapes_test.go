@@ -160,3 +160,43 @@ jobs:
 		t.Fatalf("snapshot: %v", where(res.Findings))
 	}
 }
+
+// TestReusableOnePlaceOneFinding: a directory holding a reusable workflow
+// and its caller lints the called file twice (on its own, with its inputs
+// unknown, and from the caller, with them resolved). A line that pushes
+// latest either way is one finding, with the caller's values.
+func TestReusableOnePlaceOneFinding(t *testing.T) {
+	root := writeTree(t, map[string]string{
+		".github/workflows/main.yml": `on:
+  push:
+    branches: [main]
+jobs:
+  call:
+    uses: ./.github/workflows/publish.yml
+    with:
+      org: ghcr.io/example
+`,
+		".github/workflows/publish.yml": `on:
+  workflow_call:
+    inputs:
+      org:
+        type: string
+        required: true
+jobs:
+  push:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          docker buildx imagetools create \
+            --tag ${{ inputs.org }}/app:latest \
+            ${{ inputs.org }}/app:${{ github.sha }}
+`,
+	})
+	res := Lint([]string{filepath.Join(root, ".github/workflows")}, testCfg)
+	if w := where(res.Findings); !slices.Equal(w, []string{"publish.yml:13:explicit-latest"}) {
+		t.Fatalf("got %v", w)
+	}
+	if m := res.Findings[0].Message; !strings.Contains(m, "ghcr.io/example/app:latest") {
+		t.Fatalf("message without the caller's value: %s", m)
+	}
+}
