@@ -59,6 +59,8 @@ func TestHarborProxyProjectsAndRepeatedRules(t *testing.T) {
 		// count = length(harbor_project.x)) cover every project.
 		"main.tf harbor_immutable_tag_rule.team":    {comp, "", "", 31},
 		"main.tf harbor_immutable_tag_rule.counted": {drif, "", "", 43},
+		// project_id through a local still names the project.
+		"main.tf harbor_immutable_tag_rule.shared": {comp, "shared", "", 58},
 	})
 	if f := got["main.tf harbor_project.hub_cache"]; f.Exemption == nil || !strings.Contains(f.Exemption.Reason, "proxy") {
 		t.Errorf("hub_cache exemption: %+v", f.Exemption)

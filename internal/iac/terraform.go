@@ -914,28 +914,44 @@ func ignoreChanges(b hcl.Body) []string {
 	return out
 }
 
-// refs lists the resources (type.name) each top-level argument refers to.
-func refsOf(b hcl.Body) map[string][]string {
+// refsOf lists the resources (type.name, data.type.name) each top-level
+// argument refers to, through the module's locals
+// (project_id = local.project -> local.project = harbor_project.x.id).
+func refsOf(b hcl.Body, locals map[string]*hcl.Attribute) map[string][]string {
 	out := map[string][]string{}
 	for n, a := range allAttrs(b) {
-		for _, t := range a.Expr.Variables() {
-			root := t.RootName()
-			if builtinRoots[root] || root == "module" {
-				continue
+		out[n] = exprRefs(a.Expr, locals, map[string]bool{}, 0)
+		if len(out[n]) == 0 {
+			delete(out, n)
+		}
+	}
+	return out
+}
+
+func exprRefs(e hcl.Expression, locals map[string]*hcl.Attribute, seen map[string]bool, depth int) []string {
+	var out []string
+	for _, t := range e.Variables() {
+		root := t.RootName()
+		switch {
+		case root == "local":
+			name := attrName(t)
+			if la := locals[name]; la != nil && !seen[name] && depth < 8 {
+				seen[name] = true
+				out = append(out, exprRefs(la.Expr, locals, seen, depth+1)...)
 			}
-			if root == "data" {
-				// data.type.name: what a data source reads exists already.
-				if len(t) >= 3 {
-					typ, ok1 := t[1].(hcl.TraverseAttr)
-					name, ok2 := t[2].(hcl.TraverseAttr)
-					if ok1 && ok2 {
-						out[n] = append(out[n], "data."+typ.Name+"."+name.Name)
-					}
+		case builtinRoots[root] || root == "module":
+		case root == "data":
+			// data.type.name: what a data source reads exists already.
+			if len(t) >= 3 {
+				typ, ok1 := t[1].(hcl.TraverseAttr)
+				name, ok2 := t[2].(hcl.TraverseAttr)
+				if ok1 && ok2 {
+					out = append(out, "data."+typ.Name+"."+name.Name)
 				}
-				continue
 			}
+		default:
 			if name := attrName(t); name != "" {
-				out[n] = append(out[n], root+"."+name)
+				out = append(out, root+"."+name)
 			}
 		}
 	}
@@ -959,7 +975,7 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 		} else if d.forEach != nil {
 			meta = "for_each"
 		}
-		refs := refsOf(d.body)
+		refs := refsOf(d.body, in.mod.locals)
 		ignored := ignoreChanges(d.body)
 		keys := in.expand(d.count, d.forEach, nil)
 		if len(keys) == 0 && in.address == "" {

@@ -46,3 +46,17 @@ resource "harbor_immutable_tag_rule" "counted" {
   repo_matching = "**"
   tag_matching  = "v*"
 }
+
+locals {
+  shared_project = harbor_project.shared.id
+}
+
+resource "harbor_project" "shared" {
+  name = "shared"
+}
+
+resource "harbor_immutable_tag_rule" "shared" {
+  project_id    = local.shared_project
+  repo_matching = "**"
+  tag_matching  = "**"
+}
