@@ -233,14 +233,44 @@ func (l *linter) retag(b *fixBuilder, sp span, raw, tag string, yamlInput bool, 
 		return
 	}
 	for _, d := range defs {
-		if i, ok := tagIndex(d.site.raw, tag); ok {
+		// A definition may list several references with the tag
+		// (TAGS="$A:latest,$B:latest"): each is pushed, each is changed.
+		if all := tagIndexes(d.site.raw, tag); len(all) > 0 {
 			k, n := 0, len(tag)
 			if tag != "latest" && latestVariantRE.MatchString(tag) {
 				k, n = strings.Index(tag, "latest"), len("latest")
 			}
-			b.replace(span{line: d.site.sp.line, start: d.site.sp.start + i + k, end: d.site.sp.start + i + k + n, exact: d.site.sp.exact},
-				shaText(d.site.raw, i+k, d.site.yaml))
+			for _, i := range all {
+				b.replace(span{line: d.site.sp.line, start: d.site.sp.start + i + k, end: d.site.sp.start + i + k + n, exact: d.site.sp.exact},
+					shaText(d.site.raw, i+k, d.site.yaml))
+			}
 			return
+		}
+	}
+	// $IMAGE:latest-${{ matrix.node }}: a variant built from latest and a
+	// value; the literal latest is what is written.
+	if tag != "latest" && latestVariantRE.MatchString(tag) {
+		for _, d := range defs {
+			var at []int
+			for from := 0; from < len(d.site.raw); {
+				i := strings.Index(d.site.raw[from:], ":latest")
+				if i < 0 {
+					break
+				}
+				i += from + 1
+				rest := d.site.raw[i+len("latest"):]
+				if strings.HasPrefix(rest, "$") || len(rest) > 1 && strings.IndexByte("-_.", rest[0]) >= 0 && rest[1] == '$' {
+					at = append(at, i)
+				}
+				from = i
+			}
+			for _, i := range at {
+				b.replace(span{line: d.site.sp.line, start: d.site.sp.start + i, end: d.site.sp.start + i + len("latest"), exact: d.site.sp.exact},
+					shaText(d.site.raw, i, d.site.yaml))
+			}
+			if len(at) > 0 {
+				return
+			}
 		}
 	}
 	// NAME=latest / NAME="latest": the variable holds only the tag.
@@ -305,6 +335,25 @@ func shellTagWord(raw, tag string) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// tagIndexes finds every ":tag" that ends a reference in raw (see
+// tagIndex) and returns the offsets of the tags.
+func tagIndexes(raw, tag string) []int {
+	var out []int
+	for from := 0; from < len(raw); {
+		i := strings.Index(raw[from:], ":"+tag)
+		if i < 0 {
+			break
+		}
+		i += from
+		rest := raw[i+1+len(tag):]
+		if rest == "" || strings.IndexByte("\"', \t\n;)}$", rest[0]) >= 0 || strings.HasPrefix(rest, `\n`) {
+			out = append(out, i+1)
+		}
+		from = i + 1
+	}
+	return out
 }
 
 // tagIndex finds ":tag" at the end of a reference in raw (possibly before a

@@ -188,6 +188,28 @@ func (l *linter) flavor(st *step) flavorInfo {
 		if t == "" || strings.HasPrefix(t, "#") {
 			continue
 		}
+		if !strings.Contains(t, "=") && strings.HasPrefix(t, "${{") {
+			// flavor: ${{ inputs.flavor }}: the entries are in the value
+			// (a caller's with:). Only a latest=false every value sets is
+			// taken: there is no place here to report or fix another one.
+			all := true
+			for _, v := range st.ctx.resolveAll(t) {
+				set := false
+				for _, ln := range strings.Split(v, "\n") {
+					for _, f := range exprFields(ln) {
+						k, val, ok := strings.Cut(f.text, "=")
+						if ok && strings.EqualFold(strings.TrimSpace(k), "latest") {
+							set = strings.TrimSpace(val) == "false"
+						}
+					}
+				}
+				all = all && set
+			}
+			if all {
+				fi.latest = "false"
+			}
+			continue
+		}
 		// Fields split the way the action's CSV parse sees them after
 		// GitHub rendered the expressions: a comma inside ${{ }} is not a
 		// field separator.

@@ -3,6 +3,7 @@ package lint
 import (
 	"maps"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
@@ -527,6 +528,22 @@ func (x *shExpander) param(inner string) string {
 		}
 		def := strings.TrimPrefix(strings.TrimPrefix(rest, ":"), "-")
 		return x.word(def)
+	case substrRE.MatchString(rest):
+		// ${name:offset} and ${name:offset:length} with literal numbers
+		// (${TAGS:1} drops the leading comma of a built list).
+		m := substrRE.FindStringSubmatch(rest)
+		r := []rune(v)
+		off, _ := strconv.Atoi(m[1])
+		if off > len(r) {
+			return ""
+		}
+		r = r[off:]
+		if m[2] != "" {
+			if n, _ := strconv.Atoi(m[2]); n < len(r) {
+				r = r[:n]
+			}
+		}
+		return string(r)
 	case strings.HasPrefix(rest, "/") && !strings.HasPrefix(rest, "/#") && !strings.HasPrefix(rest, "/%"):
 		// ${name/pattern/replacement} (// for every match) with a
 		// literal pattern: ${CI_COMMIT_REF_NAME/master/latest} names
@@ -552,6 +569,8 @@ func (x *shExpander) param(inner string) string {
 	}
 	return unknownStr
 }
+
+var substrRE = regexp.MustCompile(`^:([0-9]+)(?::([0-9]+))?$`)
 
 // echoSubst is the output of a command substitution that only tests and
 // echoes ($([ "$REF" = main ] && echo latest || echo "$SHA"), or an
