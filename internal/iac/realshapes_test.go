@@ -176,3 +176,17 @@ func TestLegacySyntax(t *testing.T) {
 		"main.tf aws_ecr_repository.single[0]":   {drif, "single", "MUTABLE", 25},
 	})
 }
+
+func TestEnvironmentsApplyingTheirEnclosingModule(t *testing.T) {
+	got, res := byAddress(t, Policy{}, "testdata/tf/envroot")
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	// envs/prod (a backend) and envs/dev (terraform.tfvars) apply the
+	// module at the top of the tree: followed with their inputs. The
+	// wrapper under modules/ has neither: not followed.
+	check(t, got, map[string]want{
+		"prod: main.tf module.app.aws_ecr_repository.this": {comp, "prod-app", "IMMUTABLE", 10},
+		"dev: main.tf module.app.aws_ecr_repository.this":  {drif, "dev-app", "MUTABLE", 10},
+	})
+}

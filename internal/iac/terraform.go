@@ -70,6 +70,9 @@ type tfModule struct {
 	// tfvars are values from terraform.tfvars and *.auto.tfvars, used
 	// when the directory is scanned as a root module.
 	tfvars map[string]cty.Value
+	// deployed is a directory with the marks of a configuration that is
+	// applied: a backend or cloud block, or variable files.
+	deployed bool
 }
 
 // resource returns the declaration of type.name, or nil.
@@ -111,6 +114,12 @@ var topSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 	{Type: "module", LabelNames: []string{"name"}},
 	{Type: "variable", LabelNames: []string{"name"}},
 	{Type: "locals"},
+	{Type: "terraform"},
+}}
+
+var terraformBlockSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
+	{Type: "backend", LabelNames: []string{"type"}},
+	{Type: "cloud"},
 }}
 
 var varSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "default"}, {Name: "type"}, {Name: "nullable"}}}
@@ -166,6 +175,7 @@ func (l *tfLoader) load(dir string) *tfModule {
 		case name == "terraform.tfvars" || name == "terraform.tfvars.json" ||
 			strings.HasSuffix(name, ".auto.tfvars") || strings.HasSuffix(name, ".auto.tfvars.json"):
 			tfvars = append(tfvars, p)
+			m.deployed = true
 		}
 	}
 	// Override files merge into the declarations of the others, in
@@ -338,6 +348,10 @@ func (l *tfLoader) parseFile(m *tfModule, p string, isJSON, override bool) {
 		case "locals":
 			for n, a := range allAttrs(b.Body) {
 				m.locals[n] = a
+			}
+		case "terraform":
+			if tc, _, _ := b.Body.PartialContent(terraformBlockSchema); tc != nil && len(tc.Blocks) > 0 {
+				m.deployed = true
 			}
 		}
 	}
@@ -1013,10 +1027,12 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 		for _, s := range in.stack {
 			cycle = cycle || s == dir
 		}
-		if cycle || localSource(c.source) && enclosing(dir, in.mod.dir) {
+		if cycle || localSource(c.source) && enclosing(dir, in.mod.dir) && !in.mod.deployed {
 			// A configuration inside a module's own tree that calls the
 			// module (source = "../..": an example, a test harness, a
-			// wrapper submodule) exercises it rather than deploys it.
+			// wrapper submodule) exercises it rather than deploys it,
+			// unless it has a backend or variable files: then it is an
+			// environment applying the module it lives in.
 			continue
 		}
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
