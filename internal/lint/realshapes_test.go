@@ -212,3 +212,75 @@ jobs:
 		t.Fatalf("message without the caller's value: %s", m)
 	}
 }
+
+// TestReusableLatestValueInput: the called workflow writes
+// latest=${{ inputs.tag-latest }} in its flavor and the caller passes
+// 'auto' with semver tags in the called file: the caller's value is
+// reported and the fix passes 'false' (latest=latest=false would be an
+// invalid flavor entry).
+func TestReusableLatestValueInput(t *testing.T) {
+	root := writeTree(t, map[string]string{
+		".github/workflows/release.yml": `on:
+  push:
+    tags: ["v*"]
+jobs:
+  merge:
+    uses: ./.github/workflows/merge.yml
+    with:
+      tag-latest: 'auto'
+      suffix: -gpu
+`,
+		".github/workflows/merge.yml": `on:
+  workflow_call:
+    inputs:
+      tag-latest:
+        type: string
+        default: 'false'
+      suffix:
+        type: string
+        default: ''
+jobs:
+  merge:
+    runs-on: ubuntu-latest
+    steps:
+      - id: meta
+        uses: docker/metadata-action@v5
+        with:
+          images: quay.io/example/ai
+          tags: |
+            type=semver,pattern={{raw}}
+            type=sha
+          flavor: |
+            latest=${{ inputs.tag-latest }}
+            suffix=${{ inputs.suffix }},onlatest=true
+      - run: docker buildx imagetools create $(jq -cr '.tags | map("-t " + .) | join(" ")' <<< "$DOCKER_METADATA_OUTPUT_JSON") quay.io/example/ai@sha256:0123
+`,
+	})
+	caller := filepath.Join(root, ".github/workflows/release.yml")
+	res := Lint([]string{caller}, testCfg)
+	if w := where(res.Findings); !slices.Contains(w, "release.yml:8:metadata-auto-latest") {
+		t.Fatalf("got %v", w)
+	}
+	plan, err := PlanFixes(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ff := range plan {
+		if ff.File == caller {
+			if !strings.Contains(string(ff.New), "tag-latest: 'false'") {
+				t.Fatalf("caller fix:\n%s", ff.New)
+			}
+			if err := WriteFix(ff); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if again := Lint([]string{caller}, testCfg); len(again.Findings) != 0 {
+		t.Fatalf("after the caller's fix: %v", where(again.Findings))
+	}
+	// What the called step then renders is accepted and still tags.
+	got, err := mgTags("type=semver,pattern={{raw}}\ntype=sha", "latest=false\nsuffix=-gpu,onlatest=true", mgRun{"refs/tags/v1.2.3", "main"})
+	if err != nil || len(got) == 0 || slices.Contains(got, "latest-gpu") {
+		t.Fatalf("tags %v, %v", got, err)
+	}
+}

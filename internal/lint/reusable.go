@@ -279,7 +279,7 @@ func (l *linter) callerMetaFindings(jr *jobRec, with *yaml.Node, jc *evalCtx, ca
 		return
 	}
 	where := fmt.Sprintf("%s:%d", filepath.Base(cause.File), cause.Line)
-	flavorIn := calledFlavorInput(path)
+	flavorIn, valueOnly := calledFlavorInput(path)
 	for _, p := range l.src.pairs(with) {
 		sc := l.src.scalarOf(p.value)
 		if sc == nil {
@@ -295,6 +295,12 @@ func (l *linter) callerMetaFindings(jr *jobRec, with *yaml.Node, jc *evalCtx, ca
 			for _, v := range jc.resolveAll(t) {
 				for _, sub := range strings.Split(v, "\n") {
 					sub = strings.TrimSpace(sub)
+					if isFlavor && valueOnly {
+						// latest=${{ inputs.X }}: the input is the value.
+						v := strings.ToLower(strings.Trim(sub, `"'`))
+						trigger = trigger || v == "true" || v == "auto" && cause.RuleID == RuleMetadataAutoLatest
+						continue
+					}
 					if isFlavor {
 						trigger = trigger || latestTrueRE.MatchString(sub)
 						continue
@@ -319,13 +325,15 @@ func (l *linter) callerMetaFindings(jr *jobRec, with *yaml.Node, jc *evalCtx, ca
 			switch {
 			case flavorIn == "":
 				b.fail()
+			case isFlavor && valueOnly:
+				b.replace(sp, falseText(sc))
 			case isFlavor:
 				b.replace(sp, latestTrueRE.ReplaceAllString(t, "latest=false"))
 			default:
-				l.passFlavorFix(b, with, flavorIn)
+				l.passFlavorFix(b, with, flavorIn, valueOnly)
 			}
 			what := "emits latest on release tag builds (flavor latest is auto)"
-			if isFlavor {
+			if isFlavor && !strings.Contains(strings.ToLower(t), "auto") {
 				what = "adds latest to every run that produces a tag"
 			}
 			l.add(cause.RuleID, SeverityError, sp,
@@ -339,10 +347,20 @@ func (l *linter) callerMetaFindings(jr *jobRec, with *yaml.Node, jc *evalCtx, ca
 // passFlavorFix sets latest=false in the caller's with: value for the
 // called workflow's flavor input: a line of its own in a block value, or
 // a new with: entry.
-func (l *linter) passFlavorFix(b *fixBuilder, with *yaml.Node, key string) {
+func (l *linter) passFlavorFix(b *fixBuilder, with *yaml.Node, key string, valueOnly bool) {
 	for _, p := range l.src.pairs(with) {
 		if p.key.Value != key {
 			continue
+		}
+		if valueOnly {
+			// The input is latest's value: it becomes false.
+			if sc := l.src.scalarOf(p.value); sc != nil && len(sc.lines) == 1 && sc.lines[0].exact {
+				vl := sc.lines[0]
+				b.replace(span{line: vl.line, start: vl.off, end: vl.off + len(vl.text), exact: true}, falseText(sc))
+				return
+			}
+			b.fail()
+			return
 		}
 		sc := l.src.scalarOf(p.value)
 		if sc == nil || sc.node.Style&yaml.LiteralStyle == 0 {
@@ -374,33 +392,54 @@ func (l *linter) passFlavorFix(b *fixBuilder, with *yaml.Node, key string) {
 		b.fail()
 		return
 	}
+	if valueOnly {
+		b.insertBefore(k.Line, src[:off]+key+": 'false'")
+		return
+	}
 	b.insertBefore(k.Line, src[:off]+key+": latest=false")
 }
 
+// falseText is false written inside the scalar's own quotes, or quoted
+// when the scalar is plain (an input of type string).
+func falseText(sc *scalar) string {
+	if sc.node.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0 {
+		return "false"
+	}
+	return "'false'"
+}
+
 // calledFlavorInput names the workflow_call input of the reusable
-// workflow at path that its docker/metadata-action steps read as flavor
-// (flavor: ${{ inputs.NAME }}), or "".
-func calledFlavorInput(path string) string {
+// workflow at path that its docker/metadata-action steps read as flavor:
+// a whole line of it (flavor: ${{ inputs.NAME }}), or only latest's value
+// (latest=${{ inputs.NAME }}: valueOnly). "" when there is none.
+func calledFlavorInput(path string) (name string, valueOnly bool) {
 	src, err := readLocal(path)
 	if err != nil {
-		return ""
+		return "", false
 	}
 	docs, ferr := parseDocuments(path, src)
 	if ferr != nil {
-		return ""
+		return "", false
 	}
-	found := ""
 	var walk func(n *yaml.Node, depth int)
 	walk = func(n *yaml.Node, depth int) {
-		if n == nil || depth > 32 || found != "" {
+		if n == nil || depth > 32 || name != "" {
 			return
 		}
 		if n.Kind == yaml.MappingNode {
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k, v := n.Content[i], n.Content[i+1]
-				if k.Value == "flavor" && v.Kind == yaml.ScalarNode {
-					if m := flavorInputRE.FindStringSubmatch(v.Value); m != nil {
-						found = m[1]
+				if k.Value != "flavor" || v.Kind != yaml.ScalarNode {
+					continue
+				}
+				for _, line := range strings.Split(v.Value, "\n") {
+					line = strings.TrimSpace(line)
+					if m := flavorInputRE.FindStringSubmatch(line); m != nil && m[0] == line {
+						name = m[1]
+						return
+					}
+					if m := latestInputRE.FindStringSubmatch(line); m != nil {
+						name, valueOnly = m[1], true
 						return
 					}
 				}
@@ -413,8 +452,10 @@ func calledFlavorInput(path string) string {
 	for _, d := range docs {
 		walk(d, 0)
 	}
-	return found
+	return name, valueOnly
 }
+
+var latestInputRE = regexp.MustCompile(`(?i)(?:^|,)\s*latest\s*=\s*\$\{\{\s*inputs\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}\s*(?:,|$)`)
 
 var latestTrueRE = regexp.MustCompile(`(?i)\blatest\s*=\s*true\b`)
 
