@@ -78,7 +78,11 @@ var lookupFunc = function.New(&function.Spec{
 			}
 			return m.GetAttr(key), nil
 		}
-		if !m.HasIndex(cty.StringVal(key)).True() {
+		has := m.HasIndex(cty.StringVal(key))
+		if !has.IsKnown() {
+			return cty.DynamicVal, nil
+		}
+		if !has.True() {
 			return cty.NilVal, fmt.Errorf("the given key %q does not exist in the map", key)
 		}
 		return m.Index(cty.StringVal(key)), nil

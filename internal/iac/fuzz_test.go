@@ -29,7 +29,8 @@ func fuzzScan(t *testing.T, name string, src []byte) {
 }
 
 func FuzzTerraform(f *testing.F) {
-	for _, p := range []string{"testdata/tf/basic/main.tf", "testdata/tf/others/main.tf", "testdata/tf/modules/ecr/main.tf", "testdata/tf/stacks/prod/main.tf"} {
+	for _, p := range []string{"testdata/tf/basic/main.tf", "testdata/tf/others/main.tf", "testdata/tf/modules/ecr/main.tf", "testdata/tf/stacks/prod/main.tf",
+		"testdata/tf/functions/main.tf", "testdata/tf/legacy/main.tf", "testdata/tf/harbor/main.tf", "testdata/tf/override/main.tf"} {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)
@@ -41,7 +42,7 @@ func FuzzTerraform(f *testing.F) {
 }
 
 func FuzzCloudFormation(f *testing.F) {
-	for _, p := range []string{"testdata/cfn/stack.yaml", "testdata/cfn/stack.json"} {
+	for _, p := range []string{"testdata/cfn/stack.yaml", "testdata/cfn/stack.json", "testdata/cfn-foreach/repos.yaml"} {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)
