@@ -56,9 +56,13 @@ type JournalEntry struct {
 }
 
 // OpenJournal opens (creating with 0600 and parent directories) the journal file for appending.
+// A path CheckJournal refuses is an error.
 func OpenJournal(path, runID string, now func() time.Time) (*Journal, error) {
 	if now == nil {
 		now = time.Now
+	}
+	if err := CheckJournal(path); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("journal %s: %w", path, err)

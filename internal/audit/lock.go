@@ -45,6 +45,10 @@ func LockJournal(path string, now func() time.Time) (*JournalLock, error) {
 	if now == nil {
 		now = time.Now
 	}
+	// Before PATH.lock is created beside it: /dev/null.lock is no lock.
+	if err := CheckJournal(path); err != nil {
+		return nil, err
+	}
 	lp := path + ".lock"
 	if abs, err := filepath.Abs(lp); err == nil {
 		lp = abs

@@ -99,6 +99,19 @@ func (s *ScanFlags) validate() error {
 	return nil
 }
 
+// checkOutput refuses an --output that cannot be written (a directory, a
+// missing directory) before the scan, which can take minutes and many API
+// calls on a large estate.
+func (s *ScanFlags) checkOutput() error {
+	if s.OutputFile == "" {
+		return nil
+	}
+	if err := fileout.Check(s.OutputFile); err != nil {
+		return fmt.Errorf("--output %w", err)
+	}
+	return nil
+}
+
 // format picks the output format: explicit -o wins, else table only when
 // the report goes to a terminal.
 func (s *ScanFlags) format(io IOStreams) string {
@@ -181,6 +194,9 @@ Exit codes: 0 clean, 1 error, 2 something could not be read, 3 drift found and
 
 func auditRun(ctx context.Context, opts *AuditOptions) error {
 	d := opts.Deps
+	if err := opts.checkOutput(); err != nil {
+		return err
+	}
 	// Read the baseline before scanning: a wrong path should not cost a scan.
 	var base report.Baseline
 	if opts.Baseline != "" {

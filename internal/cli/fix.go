@@ -109,6 +109,18 @@ func defaultJournal(getenv func(string) string) string {
 func fixRun(ctx context.Context, opts *FixOptions) error {
 	d := opts.Deps
 	dry := !opts.Apply
+	if err := opts.checkOutput(); err != nil {
+		return err
+	}
+	// Before the audit: a journal that cannot be one (a directory,
+	// /dev/null, a report named by mistake) would only be refused once the
+	// registries had been read. A sharded run journals beside it, checked
+	// when it is locked.
+	if sh := opts.Shard; opts.Apply && sh.Shard == "" && !sh.FromEnv {
+		if err := audit.CheckJournal(opts.Journal); err != nil {
+			return err
+		}
+	}
 	code, err := newIACLink(d, opts.IAC)
 	if err != nil {
 		return err

@@ -106,3 +106,66 @@ func TestErrorsNameTheUsersPath(t *testing.T) {
 		t.Fatalf("dir: %v", err)
 	}
 }
+
+// A symbolic link to a regular file is written through atomically, so the
+// report gets its documented mode (0600), not the mode the file it points
+// at happened to have, and a reader of the target never sees half of it.
+func TestSymlinkToRegularFileGetsTheMode(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	link := filepath.Join(dir, "link")
+	if err := os.WriteFile(target, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(target, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("target", link); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(link, 0o600, writeString("new")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Lstat(link); fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatal("symlink replaced")
+	}
+	fi, err := os.Stat(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("target mode %v, want 0600", fi.Mode().Perm())
+	}
+	if b, _ := os.ReadFile(target); string(b) != "new" {
+		t.Fatalf("target %q", b)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("%d entries left in the directory, want the link and its target", len(entries))
+	}
+}
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, ok := range []string{file, filepath.Join(dir, "new.json"), os.DevNull} {
+		if err := Check(ok); err != nil {
+			t.Errorf("Check(%s): %v", ok, err)
+		}
+	}
+	for p, want := range map[string]string{
+		dir:                           "is a directory",
+		filepath.Join(dir, "no", "r"): "no such file or directory",
+		filepath.Join(file, "r.json"): "not a directory",
+	} {
+		err := Check(p)
+		if err == nil || !strings.HasPrefix(err.Error(), p+": ") || !strings.Contains(err.Error(), want) {
+			t.Errorf("Check(%s) = %v, want it named and %q", p, err, want)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("Check created files: %d entries", len(entries))
+	}
+}

@@ -19,7 +19,11 @@ var csvHeader = []string{
 
 // csvSafe keeps a spreadsheet from evaluating a cell as a formula: registry
 // and repository names come from outside, and a leading = + - @ would run.
+// Control characters are shown escaped (oneLine): CSV is printed on
+// terminals as often as it is opened in a spreadsheet, and no registry name
+// or reason immutag writes holds one legitimately.
 func csvSafe(s string) string {
+	s = oneLine(s)
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s
 	}

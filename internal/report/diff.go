@@ -265,8 +265,8 @@ func statusOrDash(s audit.Status) string {
 
 func diffTable(w io.Writer, d *Diff) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
-	fmt.Fprintf(bw, "old: run %s, %s, %d repositories, %d drift\n", d.Old.Run.ID, d.Old.Run.FinishedAt.UTC().Format(time.RFC3339), d.Old.Summary.Repositories, d.Old.Summary.Drift)
-	fmt.Fprintf(bw, "new: run %s, %s, %d repositories, %d drift\n", d.New.Run.ID, d.New.Run.FinishedAt.UTC().Format(time.RFC3339), d.New.Summary.Repositories, d.New.Summary.Drift)
+	fmt.Fprintf(bw, "old: run %s, %s, %d repositories, %d drift\n", oneLine(d.Old.Run.ID), d.Old.Run.FinishedAt.UTC().Format(time.RFC3339), d.Old.Summary.Repositories, d.Old.Summary.Drift)
+	fmt.Fprintf(bw, "new: run %s, %s, %d repositories, %d drift\n", oneLine(d.New.Run.ID), d.New.Run.FinishedAt.UTC().Format(time.RFC3339), d.New.Summary.Repositories, d.New.Summary.Drift)
 	for _, c := range DiffCategories {
 		if d.Counts[c] == 0 {
 			continue
@@ -276,7 +276,8 @@ func diffTable(w io.Writer, d *Diff) error {
 		fmt.Fprint(tw, "PROVIDER\tSCOPE\tREPOSITORY\tOLD\tNEW\tDETAIL\n")
 		rows := 0
 		err := d.eachSorted(c, func(e DiffEntry) error {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Provider, e.Scope, e.Repository, statusOrDash(e.OldStatus), statusOrDash(e.NewStatus), oneLine(e.Reason))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(e.Provider), oneLine(e.Scope), oneLine(e.Repository),
+				oneLine(statusOrDash(e.OldStatus)), oneLine(statusOrDash(e.NewStatus)), oneLine(e.Reason))
 			rows++
 			if rows%tableBlock == 0 {
 				return tw.Flush()
@@ -316,7 +317,7 @@ func diffMarkdown(w io.Writer, d *Diff) error {
 			n++
 			if n <= markdownRows {
 				fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s |\n", mdCell(e.Provider), mdCode(e.Scope), mdCode(e.Repository),
-					statusOrDash(e.OldStatus), statusOrDash(e.NewStatus), mdCell(e.Reason))
+					mdCell(statusOrDash(e.OldStatus)), mdCell(statusOrDash(e.NewStatus)), mdCell(e.Reason))
 			}
 			return nil
 		})

@@ -370,6 +370,13 @@ func TestLoadRejectsWhatIsNotAReport(t *testing.T) {
 		"finding-no-id":  {strings.Replace(string(good), `"id": "imt-`, `"x": "imt-`, 1), "no id"},
 		"truncated":      {string(good[:len(good)/2]), ""},
 		"findings-types": {`{"schema_version":1,"tool":{"name":"immutag"},"summary":{},"findings":[1]}`, "findings: item 0"},
+		// A hand-edited status would be counted as nothing: neither drift
+		// for the gate nor an error. Fail closed, naming the finding.
+		"unknown-status": {strings.Replace(string(good), `"status": "drift"`, `"status": "fine"`, 1), `status "fine" is not one of compliant, drift, exempt, error`},
+		"empty-status":   {strings.Replace(string(good), `"status": "drift"`, `"status": ""`, 1), `status "" is not one of`},
+		// A second findings array would be appended to the first: every
+		// repository counted twice by diff, merge and the baseline.
+		"findings-twice": {strings.Replace(string(good), `"schema_version": 1,`, `"schema_version": 1, "findings": [],`, 1), `"findings" appears twice`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -86,3 +86,44 @@ func TestTextLogsEscape(t *testing.T) {
 		}
 	}
 }
+
+// TestDiffTableEscapesControlCharacters: `report diff` prints registry
+// names from two saved reports on a terminal; a hostile report must not
+// reach it with escape sequences or row-splitting newlines.
+func TestDiffTableEscapesControlCharacters(t *testing.T) {
+	old := hostileReport(t)
+	cur := hostileReport(t)
+	cur.Run.ID = "run\x1b]0;owned\x07"
+	d, err := NewDiff(old, cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := RenderDiff(&buf, d, "table"); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, bad := range []string{"\x1b", "\x07", "\r", "\u202e", "\nFAKE"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("diff table carries %q:\n%s", bad, out)
+		}
+	}
+	if !strings.Contains(out, `evil\x1b]0;owned\a\x1b[2J`) {
+		t.Errorf("the hostile name is not shown escaped:\n%s", out)
+	}
+}
+
+// TestCSVEscapesControlCharacters: CSV goes to stdout as often as to a
+// spreadsheet; a registry name must not carry a terminal escape with it.
+// Quoting keeps a newline inside its cell for a CSV reader, not for `cat`.
+func TestCSVEscapesControlCharacters(t *testing.T) {
+	out := string(render(t, hostileReport(t), "csv", Options{}))
+	for _, bad := range []string{"\x1b", "\x07", "\u202e", "\nFAKE"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("csv carries %q:\n%s", bad, out)
+		}
+	}
+	if !strings.Contains(out, `evil\x1b]0;owned\a\x1b[2J`) {
+		t.Errorf("the hostile name is not shown escaped:\n%s", out)
+	}
+}

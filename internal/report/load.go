@@ -53,6 +53,11 @@ func load(r io.Reader, rep *audit.Report) error {
 			return notReport(err)
 		}
 		key, _ := tok.(string)
+		if seen[key] {
+			// A second findings (or summary...) member would be added to,
+			// or silently replace, the first: refuse the file instead.
+			return fmt.Errorf("not an immutag JSON report: %q appears twice", key)
+		}
 		seen[key] = true
 		switch key {
 		case "schema_version":
@@ -75,12 +80,7 @@ func load(r io.Reader, rep *audit.Report) error {
 		case "overwrites":
 			err = dec.Decode(&rep.Overwrites)
 		case "findings":
-			err = decodeArray(dec, rep.Findings, func(f audit.Finding) error {
-				if f.ID == "" {
-					return errors.New("a finding has no id")
-				}
-				return nil
-			})
+			err = decodeArray(dec, rep.Findings, checkFinding)
 		case "changes":
 			rep.Changes = audit.NewSpool[audit.ChangeRecord]()
 			err = decodeArray(dec, rep.Changes, nil)
@@ -113,6 +113,20 @@ func load(r io.Reader, rep *audit.Report) error {
 		rep.Warnings = []providers.Warning{}
 	}
 	return nil
+}
+
+// checkFinding refuses a finding the renderers, diff, merge and the drift
+// gate could not count: without an id it cannot be matched, and a status
+// outside the four would be neither drift nor error (fail closed).
+func checkFinding(f audit.Finding) error {
+	if f.ID == "" {
+		return errors.New("a finding has no id")
+	}
+	switch f.Status {
+	case audit.StatusCompliant, audit.StatusDrift, audit.StatusExempt, audit.StatusError:
+		return nil
+	}
+	return fmt.Errorf("finding %.64s: status %q is not one of compliant, drift, exempt, error", f.ID, f.Status)
 }
 
 func notReport(err error) error {

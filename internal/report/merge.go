@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/safefile"
 )
 
 // MergeProblem is a shard that is missing or given twice: the merged report
@@ -69,6 +71,9 @@ func Merge(paths []string) (*audit.Report, []MergeProblem, error) {
 		}
 		if h.run.Shard == nil {
 			return nil, nil, fmt.Errorf("report %s: not a shard report (no run.shard: it was not written with --shard)", p)
+		}
+		if sh := h.run.Shard; sh.Count < 1 || sh.Index < 0 || sh.Index >= sh.Count {
+			return nil, nil, fmt.Errorf("report %s: run.shard %d/%d is impossible (want 0 <= index < count)", p, sh.Index, sh.Count)
 		}
 		if len(heads) > 0 {
 			if err := sameRun(heads[0], h); err != nil {
@@ -194,7 +199,7 @@ func Merge(paths []string) (*audit.Report, []MergeProblem, error) {
 
 // readHead reads a report's small members, stopping at its findings.
 func readHead(path string) (*shardHead, error) {
-	f, err := os.Open(path)
+	f, err := safefile.Open(path, safefile.ReportLimit)
 	if err != nil {
 		return nil, fmt.Errorf("report %s: %w", path, err)
 	}
@@ -261,7 +266,7 @@ func checkHead(path string, h *shardHead, version int) error {
 // bodyStream reads one shard report's findings, then its changes.
 type bodyStream struct {
 	path string
-	f    *os.File
+	f    io.ReadCloser
 	dec  *json.Decoder
 	// inFindings: the decoder is inside the findings array.
 	inFindings bool
@@ -358,7 +363,7 @@ func mergeBodies(heads []*shardHead, count func(audit.Finding)) (*audit.Spool[au
 }
 
 func openBody(path string, changes *audit.Spool[audit.ChangeRecord]) (*bodyStream, error) {
-	f, err := os.Open(path)
+	f, err := safefile.Open(path, safefile.ReportLimit)
 	if err != nil {
 		return nil, fmt.Errorf("report %s: %w", path, err)
 	}
@@ -425,8 +430,8 @@ func (s *bodyStream) next(sorted *bool) (bool, error) {
 	if err := s.dec.Decode(&f); err != nil {
 		return false, fmt.Errorf("report %s: findings: %w", s.path, err)
 	}
-	if f.ID == "" {
-		return false, fmt.Errorf("report %s: findings: a finding has no id", s.path)
+	if err := checkFinding(f); err != nil {
+		return false, fmt.Errorf("report %s: findings: %w", s.path, err)
 	}
 	if s.have && audit.CompareFindings(s.cur, f) > 0 {
 		*sorted = false
