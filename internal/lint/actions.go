@@ -75,7 +75,12 @@ func (l *linter) tagInput(st *step, key, action, image string, sep string) {
 				continue
 			}
 			sp := sc.spanAt(i, start, start+len(raw))
-			for _, v := range st.ctx.resolveAll(raw) {
+			var pieces []string
+			for _, whole := range st.ctx.resolveAll(raw) {
+				// An expression may hold a list (a caller's block of tags).
+				pieces = append(pieces, strings.FieldsFunc(whole, func(r rune) bool { return r == '\n' || strings.ContainsRune(sep, r) })...)
+			}
+			for _, v := range pieces {
 				tag := v
 				if strings.Contains(v, ":") || strings.Contains(v, "/") {
 					// A fully qualified reference (push-to-registry accepts them).
@@ -184,8 +189,23 @@ func (l *linter) pushAction(st *step, action string) bool {
 	}
 	// Other actions that publish images: their tag input, when it names
 	// latest (or a rolling tag) in so many words, is a visible push of it.
-	if (strings.Contains(action, "docker") || strings.Contains(action, "image") || strings.Contains(action, "container") || strings.Contains(action, "oci")) &&
-		(strings.Contains(action, "push") || strings.Contains(action, "publish")) {
+	// The whole path names sub-actions (owner/repo/actions/build-image).
+	full := strings.ToLower(st.uses)
+	if i := strings.Index(full, "@"); i >= 0 {
+		full = full[:i]
+	}
+	action = full
+	named := strings.Contains(action, "docker") || strings.Contains(action, "image") || strings.Contains(action, "container") || strings.Contains(action, "oci")
+	// Builders that push when their push input says so
+	// (home-assistant/builder/actions/build-image) and manifest publishers
+	// (.../publish-multi-arch-manifest).
+	_, pushN := l.src.get(st.with, "push")
+	builds := named && strings.Contains(action, "build") && pushN != nil && l.truthy(st, "push", false)
+	manifests := strings.Contains(action, "manifest") && (strings.Contains(action, "publish") || strings.Contains(action, "push"))
+	if named && (strings.Contains(action, "push") || strings.Contains(action, "publish")) || builds || manifests {
+		if pushN != nil && !l.truthy(st, "push", true) {
+			return false
+		}
 		image := ""
 		for _, k := range []string{"repository", "image", "image_name", "image-name", "name"} {
 			if v, ok := l.inputValue(st, k); ok {

@@ -284,3 +284,56 @@ jobs:
 		t.Fatalf("tags %v, %v", got, err)
 	}
 }
+
+// TestSubPathBuilderAction: an action in a sub-directory of its
+// repository (owner/repo/actions/build-image) that pushes when its push
+// input is true, fed a block of tags through a reusable workflow input,
+// one line of which is latest on the main branch. Both the push and the
+// caller's line are reported; with push false nothing is.
+func TestSubPathBuilderAction(t *testing.T) {
+	called := `on:
+  workflow_call:
+    inputs:
+      image-tags:
+        type: string
+        required: true
+      push:
+        type: boolean
+        default: false
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: example-org/builder/actions/build-image@v1
+        with:
+          image: ghcr.io/example/base
+          image-tags: ${{ inputs.image-tags }}
+          push: ${{ inputs.push }}
+`
+	caller := func(push string) string {
+		return `on:
+  push:
+    branches: [main]
+jobs:
+  base:
+    uses: ./.github/workflows/build.yml
+    with:
+      push: ` + push + `
+      image-tags: |
+        3.22
+        ${{ github.ref == 'refs/heads/main' && 'latest' || '' }}
+`
+	}
+	root := writeTree(t, map[string]string{
+		".github/workflows/build.yml":  called,
+		".github/workflows/main.yml":   caller("true"),
+		".github/workflows/nopush.yml": caller("false"),
+	})
+	res := Lint([]string{filepath.Join(root, ".github/workflows/main.yml")}, testCfg)
+	if w := where(res.Findings); !slices.Equal(w, []string{"build.yml:17:explicit-latest", "main.yml:11:explicit-latest"}) {
+		t.Fatalf("got %v", w)
+	}
+	if res := Lint([]string{filepath.Join(root, ".github/workflows/nopush.yml")}, testCfg); len(res.Findings) != 0 {
+		t.Fatalf("push false: %v", where(res.Findings))
+	}
+}
