@@ -282,7 +282,7 @@ func (w *shWalker) splitWord(item *syntax.Word, x *shExpander) []varDef {
 	}
 	var out []varDef
 	for _, v := range x.wordAll(raw) {
-		site := &defSite{sp: w.scr.span(shTok{start: a, end: b}), raw: raw}
+		site := &defSite{sp: w.scr.span(shTok{start: a, end: b}), raw: raw, scr: w.scr, off: a}
 		if !site.sp.exact {
 			site = nil
 		}
@@ -342,6 +342,9 @@ func flatVia(defs []varDef) []varDef {
 // arraySplat recognises "${name[@]}" and ${name[@]} (and [*]).
 func arraySplat(raw string) (string, bool) {
 	r := strings.Trim(raw, `"`)
+	if r == "$@" || r == "${@}" {
+		return "@", true
+	}
 	if !strings.HasPrefix(r, "${") || !strings.HasSuffix(r, "]}") {
 		return "", false
 	}
@@ -471,6 +474,25 @@ func (w *shWalker) call(s *syntax.Stmt, c *syntax.CallExpr, x *shExpander, targe
 		return
 	}
 	name, _, _ := w.text(c.Args[0])
+	if name == "set" && len(c.Args) > 1 {
+		// set -- a b: the positional parameters, read back by "$@" like
+		// an array (set -- "$@" c appends).
+		if dd, _, _ := w.text(c.Args[1]); dd == "--" {
+			var elems []varDef
+			for _, e := range c.Args[2:] {
+				elems = append(elems, w.elemDefs(e, x)...)
+			}
+			if len(elems) > maxAlts {
+				elems = elems[:maxAlts]
+			}
+			d := varDef{value: unknownStr, arr: elems}
+			if len(elems) > 0 {
+				d.value, d.site = elems[0].value, elems[0].site
+			}
+			x.vars["@"] = d
+			return
+		}
+	}
 	if name == "read" || name == "mapfile" || name == "readarray" {
 		w.read(s, c, x)
 		return
@@ -524,6 +546,15 @@ func (w *shWalker) call(s *syntax.Stmt, c *syntax.CallExpr, x *shExpander, targe
 			if v, ok := x.vars[name]; ok && len(v.arr) > 0 {
 				for k, e := range v.arr {
 					t := w.tok(a)
+					if st := e.site; st != nil && st.scr == w.scr && !st.yaml && len(e.alts) == 0 && !strings.Contains(st.raw, "=") {
+						// The element as written where the array was set,
+						// when it still means the same here: a fix then
+						// edits that place.
+						if vals := x.wordAll(st.raw); len(vals) == 1 && vals[0] == e.value {
+							cmd.words = append(cmd.words, shTok{kind: t.kind, text: st.raw, start: st.off, end: st.off + len(st.raw)})
+							continue
+						}
+					}
 					if len(e.alts) == 0 {
 						t.text = "'" + strings.ReplaceAll(e.value, "'", `'\''`) + "'"
 					} else {

@@ -321,6 +321,17 @@ type valueLine struct {
 	line  int // 1-based file line
 	off   int // byte offset of text in that line
 	exact bool
+	// segs map a value line folded from several source lines (a plain
+	// multi-line or > scalar: the lines joined by spaces) back to them;
+	// the line is then not exact as a whole, but a range within one
+	// segment is.
+	segs []foldSeg
+}
+
+// foldSeg is one source line's part of a folded value line.
+type foldSeg struct {
+	vstart, n int // range in the value line
+	line, off int // where it sits in the file
 }
 
 // scalar is a scalar value with a map back to the source, so findings
@@ -368,6 +379,10 @@ func (s *source) scalarOf(n *yaml.Node) *scalar {
 			exact := indent >= 0 && indent <= len(src) && src[indent:] == parts[i]
 			sc.lines = append(sc.lines, valueLine{text: parts[i], line: ln, off: min(indent, len(src)), exact: exact})
 		}
+		return sc
+	}
+	if segs := s.foldSegments(n); segs != nil {
+		sc.lines = []valueLine{{text: strings.TrimSuffix(n.Value, "\n"), line: segs[0].line, off: segs[0].off, segs: segs}}
 		return sc
 	}
 	if len(parts) == 1 && n.Style&(yaml.FoldedStyle) == 0 {
@@ -426,11 +441,68 @@ func (sc *scalar) spanAt(i, start, end int) span {
 		return span{line: sc.node.Line}
 	}
 	vl := sc.lines[i]
+	if !vl.exact && len(vl.segs) > 0 {
+		for _, g := range vl.segs {
+			if start >= g.vstart && end <= g.vstart+g.n {
+				return span{line: g.line, start: g.off + start - g.vstart, end: g.off + end - g.vstart, exact: true}
+			}
+		}
+		return span{line: vl.line, start: vl.off, end: vl.off}
+	}
 	if !vl.exact {
 		// Only the scalar's own position is known (folded or escaped text).
 		return span{line: vl.line, start: vl.off, end: vl.off}
 	}
 	return span{line: vl.line, start: vl.off + start, end: vl.off + end, exact: true}
+}
+
+// foldSegments maps a plain multi-line or folded (>) scalar holding one
+// paragraph to the source lines it was folded from, or returns nil when
+// the value is not exactly those lines joined by single spaces (escapes,
+// blank lines, comments, more-indented lines).
+func (s *source) foldSegments(n *yaml.Node) []foldSeg {
+	val := n.Value
+	first, from := n.Line, s.byteOffset(n.Line, n.Column)
+	switch {
+	case n.Style == 0:
+	case n.Style&yaml.FoldedStyle != 0:
+		val = strings.TrimSuffix(val, "\n")
+		first, from = n.Line+1, -1
+	default:
+		return nil
+	}
+	if strings.Contains(val, "\n") || val == "" {
+		return nil
+	}
+	var segs []foldSeg
+	pos := 0
+	for ln := first; ln <= len(s.lines) && ln < first+200 && pos < len(val); ln++ {
+		line := s.line(ln)
+		start := 0
+		if ln == first && from >= 0 {
+			start = min(from, len(line))
+		}
+		text := strings.TrimSpace(line[start:])
+		if text == "" {
+			return nil
+		}
+		off := start + strings.Index(line[start:], text)
+		if pos > 0 {
+			if val[pos] != ' ' {
+				return nil
+			}
+			pos++
+		}
+		if !strings.HasPrefix(val[pos:], text) {
+			return nil
+		}
+		segs = append(segs, foldSeg{vstart: pos, n: len(text), line: ln, off: off})
+		pos += len(text)
+	}
+	if pos != len(val) || len(segs) < 2 {
+		return nil
+	}
+	return segs
 }
 
 // nodeSpan is the position of a node itself (for step-level findings).
