@@ -53,7 +53,11 @@ in every immutability mode each registry has, then runs the whole job:
   7. audit --record        clean; the ledger reports the overwrites it saw
   8. history               what the overwritten tags named before
 
-It needs no network and no credentials, and touches no real registry.`,
+It needs no network and no credentials, and touches no real registry.
+To run the commands yourself against the same emulators, use 'immutag sandbox'.`,
+		Example: `  immutag demo                      # the whole job, steps 1-8
+  immutag demo --log-level info     # also the adapters' progress on stderr
+  immutag sandbox --write-config sandbox.yaml   # the emulators, to try each command by hand`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Deps = f.Deps()

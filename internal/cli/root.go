@@ -15,15 +15,18 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		Use:   "immutag",
 		Short: "Audit and enforce container image tag immutability across registries",
 		Long: `immutag lists every repository in Amazon ECR, Google Artifact Registry, Azure
-Container Registry, Docker Hub, Quay and Harbor, says which ones let a release
-tag be overwritten, fixes them, and keeps them fixed.
+Container Registry, Docker Hub, Quay, Harbor, GitLab, Nexus, Artifactory,
+GitHub Container Registry and any OCI distribution registry, says which ones let
+a release tag be overwritten, fixes them, and keeps them fixed.
 
 A mutable tag means nobody can say which image ran last Tuesday, a rollback can
 pull the same bad image, and anyone with push access can silently replace a
 release. immutag turns that into a report an auditor accepts and a CI gate.
 
-Exit codes: 0 clean, 1 error (bad config, cannot run), 2 scan incomplete (some
-scope or repository could not be read), 3 drift found with --fail-on-drift.`,
+Exit codes: 0 clean, 1 error (bad config, cannot run, a fix failed or held
+back), 2 scan incomplete (some scope or repository could not be read), 3 drift
+found with --fail-on-drift (or findings with lint/iac --fail-on-findings),
+130 interrupted (Ctrl-C or SIGTERM).`,
 		Example: `  immutag demo                         # everything on built-in emulators, no credentials
   immutag audit --config immutag.yaml  # report on every configured registry
   immutag audit -o json --output report.json --fail-on-drift

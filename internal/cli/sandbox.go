@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,12 +51,12 @@ func NewCmdSandbox(f *Factory, runF func(context.Context, *SandboxOptions) error
 	opts := &SandboxOptions{}
 	cmd := &cobra.Command{
 		Use:   "sandbox",
-		Short: "Serve the six registry emulators on loopback for hands-on use",
-		Long: `Starts in-memory emulators of ECR, Artifact Registry, ACR, Docker Hub, Quay
-and Harbor on 127.0.0.1, seeded with repositories in every immutability mode,
-writes a ready config file (0600) and prints the environment variables it
-names, then serves until interrupted (Ctrl-C). Every immutag command works
-against it by hand; nothing leaves the machine.
+		Short: "Serve every registry's emulator on loopback for hands-on use",
+		Long: `Starts in-memory emulators of every registry kind on 127.0.0.1, seeded with
+repositories in every immutability mode, writes a ready config file (0600) and
+prints the environment variables it names, then serves until interrupted
+(Ctrl-C). Every immutag command works against it by hand; nothing leaves the
+machine. Kinds: ` + strings.Join(catalog.Kinds().Names(), ", ") + `.
 
 The credentials are fake values the emulators accept; they are printed as
 'export' lines and never written to the config file.
@@ -181,8 +182,12 @@ func sandboxRun(ctx context.Context, opts *SandboxOptions) error {
 	env := sb.Env()
 
 	fmt.Fprintf(out, "immutag sandbox: %d registry emulators on %s\n\n", len(sb.Endpoints()), opts.Listen)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	for _, ep := range sb.Endpoints() {
-		fmt.Fprintf(out, "  %-12s %-17s %s\n", ep.Provider, ep.Kind, ep.URL)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", ep.Provider, ep.Kind, ep.URL)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
 	}
 	if opts.Seed > 0 {
 		fmt.Fprintf(out, "\nestate: up to %d repositories per registry (demo repositories plus a generated mix of modes)\n", opts.Seed)

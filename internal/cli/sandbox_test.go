@@ -103,6 +103,22 @@ func TestSandboxWritesAReadyConfig(t *testing.T) {
 			t.Errorf("stdout does not list the %s endpoint:\n%s", kind, stdout)
 		}
 	}
+	// The endpoint list is a table: every URL starts in one column
+	// (artifactory-demo, longer than the names before it, pushed its row
+	// out of line).
+	col := -1
+	for _, line := range strings.Split(stdout, "\n") {
+		i := strings.Index(line, "://")
+		if !strings.HasPrefix(line, "  ") || i < 0 || strings.Contains(line, "export") {
+			continue
+		}
+		start := strings.LastIndex(line[:i], " ") + 1
+		if col == -1 {
+			col = start
+		} else if start != col {
+			t.Errorf("endpoint URL at column %d, the first at %d:\n%s", start, col, stdout)
+		}
+	}
 
 	f := sandboxFactory(t, r)
 	res := run(t, f, "", "audit", "--config", path, "-o", "json")

@@ -285,6 +285,9 @@ type nodeParser struct {
 	file  string
 	lines map[string]int
 	nodes int // values built so far, aliases expanded
+	// aliased: an alias was expanded, the likely cause of a limit reached
+	// by a small file; without one the file itself is too big or deep.
+	aliased bool
 }
 
 // maxNodes bounds the expanded tree: a few nested aliases ("billion
@@ -298,10 +301,18 @@ const maxDepth = 32
 
 func (p *nodeParser) node(n *yaml.Node, path string, depth int) (*value, error) {
 	if depth > maxDepth {
-		return nil, &Error{File: p.file, Line: n.Line, Key: path, Msg: "yaml: nested too deeply (an alias that contains itself?)"}
+		msg := fmt.Sprintf("yaml: nested more than %d levels deep (a config is four)", maxDepth)
+		if p.aliased {
+			msg += ": an alias that contains itself?"
+		}
+		return nil, &Error{File: p.file, Line: n.Line, Key: path, Msg: msg}
 	}
 	if p.nodes++; p.nodes > maxNodes {
-		return nil, &Error{File: p.file, Line: n.Line, Key: path, Msg: fmt.Sprintf("yaml: more than %d values once aliases are expanded", maxNodes)}
+		msg := fmt.Sprintf("yaml: more than %d values (a config has a few thousand at most)", maxNodes)
+		if p.aliased {
+			msg = fmt.Sprintf("yaml: more than %d values once aliases are expanded", maxNodes)
+		}
+		return nil, &Error{File: p.file, Line: n.Line, Key: path, Msg: msg}
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:
@@ -310,6 +321,7 @@ func (p *nodeParser) node(n *yaml.Node, path string, depth int) (*value, error) 
 		}
 		return p.node(n.Content[0], path, depth+1)
 	case yaml.AliasNode:
+		p.aliased = true
 		v, err := p.node(n.Alias, path, depth+1)
 		if err == nil {
 			v.line = n.Line

@@ -53,3 +53,31 @@ func TestLongValuesCut(t *testing.T) {
 		t.Errorf("error does not say the value was cut: %.200s", err)
 	}
 }
+
+// TestLimitsBlameAliasesOnlyWhenThereAreSome: the value and depth limits
+// name aliases as the likely cause only in a file that has some; a file
+// that is simply too big or too deep is told so, with the limit.
+func TestLimitsBlameAliasesOnlyWhenThereAreSome(t *testing.T) {
+	var many strings.Builder
+	many.WriteString("version: 1\npolicy:\n  mutable_tags_allowed:\n")
+	for range 100_001 {
+		many.WriteString("  - x\n")
+	}
+	deep := "version: 1\npolicy:\n  mutable_tags_allowed: " + strings.Repeat("[", 40) + strings.Repeat("]", 40) + "\n"
+	bomb := "version: 1\na: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+	for name, tc := range map[string]struct{ yaml, want, not string }{
+		"many values": {many.String(), "more than 100000 values", "alias"},
+		"deep":        {deep, "nested more than 32 levels", "alias"},
+		"alias bomb":  {bomb, "once aliases are expanded", ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := config.Decode("immutag.yaml", []byte(tc.yaml), nil, kinds)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tc.want) || (tc.not != "" && strings.Contains(err.Error(), tc.not)) {
+				t.Errorf("error %q: want %q and not %q", err, tc.want, tc.not)
+			}
+		})
+	}
+}

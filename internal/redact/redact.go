@@ -36,8 +36,9 @@ var (
 )
 
 // patterns catch secrets by their shape, registered or not: credential
-// headers as a server echoes them, and the token formats of the registries
-// and forges immutag's users paste.
+// headers as a server echoes them (also as a JSON list of values, the way a
+// header map is logged: the mask goes inside the list, so it still parses),
+// and the token formats of the registries and forges immutag's users paste.
 var patterns = []struct {
 	re   *regexp.Regexp
 	repl string
@@ -49,7 +50,7 @@ var patterns = []struct {
 	// string always goes to the expression.
 	maybe func(s, lower string) bool
 }{
-	{regexp.MustCompile(`(?i)\b(authorization|proxy-authorization|cookie|set-cookie|x-amz-security-token|x-registry-auth)(["']?\s*[:=]\s*["']?)[^"'\r\n]*`), "${1}${2}" + Mask,
+	{regexp.MustCompile(`(?i)\b(authorization|proxy-authorization|cookie|set-cookie|x-amz-security-token|x-registry-auth)(["']?\s*[:=]\s*(?:\[\s*)?["']?)[^"'\r\n]*`), "${1}${2}" + Mask,
 		func(s, lower string) bool {
 			return lower == "" || containsAny(lower, "authorization", "cookie", "x-amz-security-token", "x-registry-auth")
 		}},

@@ -2,6 +2,7 @@ package redact
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
@@ -118,4 +119,33 @@ func FuzzRedactPrefilters(f *testing.F) {
 			t.Fatalf("String(%q) = %q, want %q", s, got, want)
 		}
 	})
+}
+
+// TestHeaderMapsStayStructured: request headers are logged as a map
+// (http.Header: name -> list of values). Masking a credential header must
+// keep the JSON it is rendered from valid: it used to become
+// {"Authorization":[[REDACTED]"REDACTED"]}, which no longer parsed and was
+// logged as a mangled string.
+func TestHeaderMapsStayStructured(t *testing.T) {
+	for _, v := range []string{"REDACTED", "Bearer abcdefghijklmnop0123456789"} {
+		h := map[string][]string{"Authorization": {v}, "Accept": {"application/json"}}
+		a := Attr(slog.Any("request_headers", h))
+		if a.Value.Kind() != slog.KindAny {
+			t.Fatalf("%q: the header map became a %s: %s", v, a.Value.Kind(), a.Value)
+		}
+		var buf bytes.Buffer
+		slog.New(slog.NewJSONHandler(&buf, nil)).Info("http", a)
+		var line struct {
+			Headers map[string][]string `json:"request_headers"`
+		}
+		if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+			t.Fatalf("%q: %v in %s", v, err, buf.String())
+		}
+		if got := line.Headers["Authorization"]; len(got) != 1 || strings.Contains(got[0], "abcdefghijklmnop") {
+			t.Errorf("%q: Authorization logged as %q", v, got)
+		}
+		if got := line.Headers["Accept"]; len(got) != 1 || got[0] != "application/json" {
+			t.Errorf("%q: Accept logged as %q", v, got)
+		}
+	}
 }
