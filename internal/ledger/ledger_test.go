@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"io/fs"
 	"os"
@@ -618,5 +619,110 @@ func TestOpenRefusesWhatIsNotALedger(t *testing.T) {
 	s.Close()
 	if st, err := os.Stat(blank); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("an empty ledger file: mode %v %v, want 0600", st.Mode(), err)
+	}
+}
+
+// TestOpenRefusesForeignAndNewerDatabases: a SQLite database of another
+// program, or a ledger migrated by a newer immutag, is refused with an error
+// naming the file, and its bytes are left as they were (no ledger tables
+// added, no switch to WAL); on PostgreSQL a newer schema is refused too.
+func TestOpenRefusesForeignAndNewerDatabases(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	foreign := filepath.Join(dir, "places.sqlite")
+	db, err := sql.Open("sqlite", foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	before, err := os.ReadFile(foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, open := range []func(context.Context, string) (*ledger.Store, error){ledger.Open, ledger.OpenExisting} {
+		if _, err := open(ctx, foreign); err == nil || !strings.Contains(err.Error(), "another program") || !strings.Contains(err.Error(), foreign) {
+			t.Errorf("another program's SQLite database: %v", err)
+		}
+	}
+	if after, _ := os.ReadFile(foreign); string(after) != string(before) {
+		t.Errorf("the foreign database was changed (%d bytes, was %d)", len(after), len(before))
+	}
+
+	engines(t, func(t *testing.T, dsn string) {
+		s := open(t, dsn)
+		if _, err := s.DB().ExecContext(ctx, `INSERT INTO ledger_schema (version, applied_at) VALUES (`+itoa(ledger.SchemaVersion+1)+`, 0)`); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		var before []byte
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if strings.HasPrefix(dsn, "sqlite:") {
+			before, _ = os.ReadFile(path)
+		}
+		_, err := ledger.Open(ctx, dsn)
+		want := "schema version " + itoa(ledger.SchemaVersion+1) + ", newer than this immutag knows"
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("a newer ledger: %v, want %q", err, want)
+		}
+		if before != nil {
+			if after, _ := os.ReadFile(path); string(after) != string(before) {
+				t.Errorf("the newer ledger was changed")
+			}
+		}
+	})
+}
+
+// TestOpenDoesNotEchoOrCreateFromADSN: a DSN that is neither a path nor
+// postgres:// (a mistyped scheme, libpq's key=value form), as it may come
+// from ledger.dsn_env with a password, is refused without echoing it and
+// without creating a file named after it.
+func TestOpenDoesNotEchoOrCreateFromADSN(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, dsn := range []string{
+		"postgress://immutag:hunter2secret@db.internal/ledger",
+		"host=db.internal user=immutag password=hunter2secret dbname=ledger",
+		"host=db.internal dbname=ledger",
+	} {
+		_, err := ledger.Open(context.Background(), dsn)
+		if err == nil {
+			t.Errorf("Open(%q) succeeded", dsn)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2secret") || strings.Contains(err.Error(), "db.internal") {
+			t.Errorf("Open(%q) echoes the DSN: %v", dsn, err)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+			t.Errorf("Open(%q) left %s behind", dsn, ents[0].Name())
+		}
+	}
+}
+
+// TestOpenOnlyNarrowsTheFileMode: a ledger made read-only by its owner
+// (an archived copy) keeps that mode when it is asked a question; one
+// readable by others becomes private.
+func TestOpenOnlyNarrowsTheFileMode(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	s, err := ledger.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for _, c := range []struct{ set, want fs.FileMode }{{0o400, 0o400}, {0o644, 0o600}, {0o640, 0o600}} {
+		if err := os.Chmod(path, c.set); err != nil {
+			t.Fatal(err)
+		}
+		s, err := ledger.OpenExisting(ctx, path)
+		if err != nil {
+			t.Fatalf("mode %v: %v", c.set, err)
+		}
+		s.Close()
+		if st, err := os.Stat(path); err != nil || st.Mode().Perm() != c.want {
+			t.Errorf("a ledger at %v is now %v (%v), want %v", c.set, st.Mode().Perm(), err, c.want)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -58,6 +57,15 @@ func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS ledger_schema (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("ledger %s: create ledger_schema: %w", s.where, err)
 	}
+	// SQLite was checked before this connection touched the file; a
+	// PostgreSQL database is checked here, before any migration runs.
+	v, err := schemaVersion(ctx, s.db)
+	if err != nil {
+		return fmt.Errorf("ledger %s: read schema version: %w", s.where, err)
+	}
+	if err := checkVersion(s.where, v); err != nil {
+		return err
+	}
 	for v := 1; v <= len(migrations); v++ {
 		if err := s.apply(ctx, v); err != nil {
 			return err
@@ -106,7 +114,5 @@ func (s *Store) apply(ctx context.Context, v int) error {
 
 // Version returns the schema version the database is at.
 func (s *Store) Version(ctx context.Context) (int, error) {
-	var v sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT max(version) FROM ledger_schema`).Scan(&v)
-	return int(v.Int64), err
+	return schemaVersion(ctx, s.db)
 }

@@ -114,9 +114,16 @@ func open(ctx context.Context, dsn string, create bool) (*Store, error) {
 		return openPostgres(ctx, dsn)
 	}
 	// Anything else with a scheme is not a path: "mysql://db/x" would
-	// otherwise become a directory "mysql:" holding a SQLite file "x".
+	// otherwise become a directory "mysql:" holding a SQLite file "x". The
+	// DSN is not echoed: it may come from ledger.dsn_env with a password
+	// (a mistyped "postgress://u:pw@db/x").
 	if scheme, _, ok := strings.Cut(dsn, "://"); ok && !strings.ContainsAny(scheme, "/.") && !strings.EqualFold(scheme, "sqlite") {
-		return nil, fmt.Errorf("ledger %q: %s is not a ledger engine: want a path, sqlite:PATH or postgres://HOST/DB", dsn, scheme)
+		return nil, fmt.Errorf("ledger: %s is not a ledger engine: want a path, sqlite:PATH or postgres://HOST/DB", scheme)
+	}
+	// A PostgreSQL key=value DSN would otherwise be a file name with
+	// spaces, created in the working directory, its password in the name.
+	if isKeywordDSN(dsn) {
+		return nil, errors.New("ledger: the DSN is PostgreSQL's key=value form, which immutag does not read: write it as postgres://USER@HOST:PORT/DB?sslmode=...")
 	}
 	path := strings.TrimPrefix(dsn, "sqlite:")
 	path = strings.TrimPrefix(path, "//")
@@ -126,6 +133,11 @@ func open(ctx context.Context, dsn string, create bool) (*Store, error) {
 			return nil, err
 		}
 		path = p
+	}
+	// Before the existence check, so that "sqlite:x.db?mode=ro" is told
+	// what is wrong with it rather than that there is no ledger.
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("ledger: SQLite path %q: '?' and '#' are not allowed in the file name (immutag sets the SQLite options itself)", path)
 	}
 	if !create {
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
@@ -138,10 +150,22 @@ func open(ctx context.Context, dsn string, create bool) (*Store, error) {
 // sqliteMagic opens every SQLite database file.
 const sqliteMagic = "SQLite format 3\x00"
 
-func openSQLite(ctx context.Context, path string) (*Store, error) {
-	if strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("ledger: SQLite path %q: '?' and '#' are not allowed in the file name", path)
+// isKeywordDSN says whether dsn looks like libpq's "host=db dbname=x"
+// rather than a path.
+func isKeywordDSN(dsn string) bool {
+	for _, f := range strings.Fields(dsn) {
+		k, _, ok := strings.Cut(f, "=")
+		switch strings.ToLower(k) {
+		case "host", "hostaddr", "port", "dbname", "user", "password", "sslmode", "passfile", "service":
+			if ok {
+				return true
+			}
+		}
 	}
+	return false
+}
+
+func openSQLite(ctx context.Context, path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("ledger: create directory for %s: %w", path, err)
 	}
@@ -159,8 +183,22 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	if n > 0 && string(head[:n]) != sqliteMagic {
 		return nil, fmt.Errorf("ledger: %s is not a SQLite database (nor empty): give --ledger a new path or an immutag ledger", path)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		return nil, fmt.Errorf("ledger: chmod %s: %w", path, err)
+	if n > 0 {
+		// Looked at before the connection that switches the file to WAL
+		// and migrates it: another program's database, or a ledger of a
+		// newer immutag, is refused unchanged.
+		if err := inspectSQLite(ctx, path); err != nil {
+			return nil, err
+		}
+	}
+	// Only ever narrowed to the owner: a ledger its owner made read-only
+	// (0400, an archived copy) stays so.
+	if st, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	} else if perm := st.Mode().Perm(); perm&^0o600 != 0 {
+		if err := os.Chmod(path, perm&0o600); err != nil {
+			return nil, fmt.Errorf("ledger: chmod %s: %w", path, err)
+		}
 	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(30000)")
@@ -186,6 +224,51 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// inspectSQLite refuses a SQLite file that is not an immutag ledger (it
+// holds tables but no ledger_schema) or whose schema is newer than this
+// build knows, reading it through a read-only connection.
+func inspectSQLite(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(30000)")
+	if err != nil {
+		return fmt.Errorf("ledger: open %s: %w", path, err)
+	}
+	defer db.Close()
+	var tables, ours int
+	err = db.QueryRowContext(ctx, `SELECT count(*), count(CASE WHEN name = 'ledger_schema' THEN 1 END) FROM sqlite_master
+		WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`).Scan(&tables, &ours)
+	if err != nil {
+		return fmt.Errorf("ledger %s: not a readable SQLite database (damaged or truncated? restore it from a copy, or give --ledger another path): %w", path, err)
+	}
+	if tables > 0 && ours == 0 {
+		return fmt.Errorf("ledger: %s is a SQLite database of another program (it has no ledger_schema table): give --ledger a new path or an immutag ledger; nothing was written", path)
+	}
+	if ours == 0 {
+		return nil
+	}
+	v, err := schemaVersion(ctx, db)
+	if err != nil {
+		return fmt.Errorf("ledger %s: read schema version: %w", path, err)
+	}
+	return checkVersion(path, v)
+}
+
+// schemaVersion is the newest migration recorded in db's ledger_schema.
+func schemaVersion(ctx context.Context, db *sql.DB) (int, error) {
+	var v sql.NullInt64
+	err := db.QueryRowContext(ctx, `SELECT max(version) FROM ledger_schema`).Scan(&v)
+	return int(v.Int64), err
+}
+
+// checkVersion refuses a ledger migrated by a newer immutag: this build
+// would write it with older rules (and might undo what the newer one
+// relies on).
+func checkVersion(where string, v int) error {
+	if v > SchemaVersion {
+		return fmt.Errorf("ledger %s is at schema version %d, newer than this immutag knows (%d): upgrade immutag to use it; nothing was written", where, v, SchemaVersion)
+	}
+	return nil
 }
 
 func openPostgres(ctx context.Context, dsn string) (*Store, error) {
