@@ -123,7 +123,7 @@ func open(ctx context.Context, dsn string, create bool) (*Store, error) {
 	// A PostgreSQL key=value DSN would otherwise be a file name with
 	// spaces, created in the working directory, its password in the name.
 	if isKeywordDSN(dsn) {
-		return nil, errors.New("ledger: the DSN is PostgreSQL's key=value form, which immutag does not read: write it as postgres://USER@HOST:PORT/DB?sslmode=...")
+		return nil, errors.New("ledger: the DSN is PostgreSQL's key=value form, which immutag does not read: write it as postgres://USER@HOST:PORT/DB (with ?sslmode= and other options)")
 	}
 	path := strings.TrimPrefix(dsn, "sqlite:")
 	path = strings.TrimPrefix(path, "//")
