@@ -66,6 +66,12 @@ type Resource struct {
 	refs map[string][]string
 	// module is the module instance path ("" for the root).
 	module string
+	// rootDir is the Terraform root module directory that planned the
+	// resource (environments of one root share it).
+	rootDir string
+	// env names the environment of rootDir the resource was planned in
+	// (-var-file=prod.tfvars), "" for the root's defaults.
+	env string
 	// endLine is the last line of the declaration (for suppressions).
 	endLine int
 	// overrides are Terraform override files merged into the declaration.

@@ -190,3 +190,29 @@ func TestEnvironmentsApplyingTheirEnclosingModule(t *testing.T) {
 		"dev: main.tf module.app.aws_ecr_repository.this":  {drif, "dev-app", "MUTABLE", 10},
 	})
 }
+
+func TestVariableFilesAreEnvironments(t *testing.T) {
+	// A root applied with -var-file is graded once per variable file:
+	// the default alone (IMMUTABLE) would hide the MUTABLE of dev.
+	// backend.tfvars sets no variable of the root, broken.tfvars does
+	// not parse (Terraform reads neither unless told) and tests/ feeds
+	// a harness: none is an environment, none is an error.
+	got, res := byAddress(t, Policy{}, "testdata/tf/varfiles")
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	check(t, got, map[string]want{
+		"dev.tfvars): main.tf aws_ecr_repository.app":       {drif, "shop/app", "MUTABLE", 12},
+		"prod.tfvars.json): main.tf aws_ecr_repository.app": {comp, "shop/app", "IMMUTABLE", 12},
+		"dev.tfvars): main.tf aws_ecr_repository.base":      {comp, "shop/base", "IMMUTABLE", 18},
+	})
+	if len(got) != 3 {
+		t.Errorf("want 3 findings (base once), have %v", keys(got))
+	}
+	if f := got["dev.tfvars): main.tf aws_ecr_repository.app"]; !strings.Contains(f.Reason, "-var-file=envs/dev.tfvars") {
+		t.Errorf("reason %q does not name the variable file", f.Reason)
+	}
+	if f := got["dev.tfvars): main.tf aws_ecr_repository.base"]; strings.Contains(f.Reason, "-var-file") {
+		t.Errorf("reason %q names one environment of several that agree", f.Reason)
+	}
+}

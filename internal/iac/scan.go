@@ -105,22 +105,45 @@ func Scan(paths []string, o Options) *Result {
 	type unitKey struct{ root, module string }
 	var order []unitKey
 	units := map[unitKey][]pending{}
+	envCount := map[string]int{}
 	for _, d := range c.tfDirs {
 		m := l.load(d)
 		for _, decl := range m.resources {
 			acr = acr || decl.typ == "azurerm_container_registry"
 		}
-		in := l.instance(m, m.dir, "", nil, true, 0, nil)
-		in.noCalls = exampleRoot(c.scanned[d], m.dir)
-		guard(&res.Errors, m.dir, func() {
-			in.collect(func(r Resource, a attrs) {
-				k := unitKey{m.dir, r.module}
-				if _, ok := units[k]; !ok {
-					order = append(order, k)
-				}
-				units[k] = append(units[k], pending{r, a})
+		example := exampleRoot(c.scanned[d], m.dir)
+		var envs []tfEnv
+		if !example {
+			envs = l.varFileEnvs(m)
+		}
+		if len(envs) > 0 {
+			m.deployed = true
+			envCount[m.dir] = len(envs)
+		}
+		instances := []*tfInstance{}
+		for _, e := range envs {
+			in := l.instance(m, m.dir, "", e.vars, false, 0, nil)
+			in.label, in.env = e.label, e.name
+			for n, w := range e.why {
+				in.varWhy[n] = w
+			}
+			instances = append(instances, in)
+		}
+		if len(envs) == 0 {
+			instances = append(instances, l.instance(m, m.dir, "", nil, true, 0, nil))
+		}
+		for _, in := range instances {
+			in.noCalls = example
+			guard(&res.Errors, m.dir, func() {
+				in.collect(func(r Resource, a attrs) {
+					k := unitKey{m.dir + "\x00" + in.label, r.module}
+					if _, ok := units[k]; !ok {
+						order = append(order, k)
+					}
+					units[k] = append(units[k], pending{r, a})
+				})
 			})
-		})
+		}
 	}
 	res.Errors = append(res.Errors, l.errs...)
 	res.Files = append(res.Files, l.files...)
@@ -156,6 +179,7 @@ func Scan(paths []string, o Options) *Result {
 		res.Findings = append(res.Findings, fs...)
 	}
 	res.Findings = append(res.Findings, viaCalls...)
+	res.Findings = dedupeEnvs(res.Findings, envCount)
 
 	// CloudFormation templates and plans.
 	for _, p := range c.yaml {

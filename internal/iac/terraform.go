@@ -414,6 +414,10 @@ type tfInstance struct {
 	// module, such as examples/ or test/).
 	noCalls bool
 	funcs   map[string]function.Function
+	// label names the environment (variable file, Terragrunt
+	// configuration) the root is applied with; "" for its defaults.
+	label string
+	env   string
 }
 
 func (l *tfLoader) instance(m *tfModule, root, address string, inputs map[string]cty.Value, asRoot bool, depth int, stack []string) *tfInstance {
@@ -1005,7 +1009,10 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 				Address: in.address + d.typ + "." + d.name + k.suffix, Type: d.typ, Syntax: syntax,
 				block: blockRef{file: d.file.path, syntax: syntax, typ: d.typ, name: d.name},
 				refs:  refs, module: in.address, endLine: d.endLine, meta: meta, ignored: ignored, overrides: d.overrides}
-			if in.address != "" {
+			r.rootDir, r.env = in.root, in.env
+			if in.label != "" {
+				r.Root = in.label
+			} else if in.address != "" {
 				r.Root = in.root
 			}
 			emit(r, a)
@@ -1053,6 +1060,7 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 		}
 		for _, k := range keys {
 			inputs := map[string]cty.Value{}
+			whys := map[string]string{}
 			for n, a := range c.inputs {
 				ctx := in.ctx(a.Expr, k.extra)
 				v, d := a.Expr.Value(ctx)
@@ -1060,12 +1068,17 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 					v = cty.DynamicVal
 				}
 				inputs[n] = v
+				if !v.IsWhollyKnown() {
+					// Say why the caller's value is unknown (a
+					// variable without a value, another resource's
+					// attribute), not only that it is.
+					whys[n] = fmt.Sprintf("module %q input %q: %s", c.name, n, in.why(a.Expr, ctx, d))
+				}
 			}
 			ci := in.l.instance(child, in.root, in.address+"module."+c.name+k.suffix+".", inputs, false, in.depth+1, in.stack)
-			for n := range inputs {
-				if !inputs[n].IsWhollyKnown() {
-					ci.varWhy[n] = fmt.Sprintf("module %q input %q is only known after apply", c.name, n)
-				}
+			ci.label, ci.env = in.label, in.env
+			for n, w := range whys {
+				ci.varWhy[n] = w
 			}
 			ci.collect(emit)
 		}

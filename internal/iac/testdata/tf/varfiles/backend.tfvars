@@ -1,0 +1,2 @@
+bucket = "state"
+key    = "shop.tfstate"
