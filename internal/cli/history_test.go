@@ -22,6 +22,7 @@ import (
 
 	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/ledger"
+	"github.com/immutag/immutag/internal/providers"
 	"github.com/immutag/immutag/internal/testutil/moto"
 	"github.com/immutag/immutag/internal/testutil/pgtest"
 )
@@ -226,4 +227,32 @@ func TestParseWhenLocal(t *testing.T) {
 		t.Fatalf("90d = %v, %v", s, err)
 	}
 	_ = context.Background
+}
+
+// TestFloatingWarningWithoutDigestOrWithSkew: the frozen-latest warning
+// never prints an empty digest or a negative age.
+func TestFloatingWarningWithoutDigestOrWithSkew(t *testing.T) {
+	now := time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)
+	tr := &tagRecorder{floating: []string{"latest"}, now: func() time.Time { return now }}
+	r := providers.Repository{Provider: "hub", Scope: "acme", Name: "acme/web"}
+	for _, tg := range []providers.Tag{
+		{Name: "latest", Pushed: now.Add(-48 * time.Hour)},
+		{Name: "latest", Digest: "sha256:aaaa", Pushed: now.Add(72 * time.Hour)},
+	} {
+		var got []providers.Warning
+		tr.checkFloating(r, tg, func(w providers.Warning) { got = append(got, w) })
+		if len(got) != 1 {
+			t.Fatalf("%+v: %d warnings", tg, len(got))
+		}
+		m := got[0].Message
+		if strings.Contains(m, "so  (") || strings.Contains(m, ", -") {
+			t.Errorf("%+v: %s", tg, m)
+		}
+		if tg.Digest == "" && !strings.Contains(m, "digest the listing did not give") {
+			t.Errorf("no digest: %s", m)
+		}
+		if tg.Digest != "" && !strings.Contains(m, "later than this machine's clock") {
+			t.Errorf("pushed in the future: %s", m)
+		}
+	}
 }

@@ -155,10 +155,17 @@ func (t *tagRecorder) checkFloating(r providers.Repository, tg providers.Tag, wa
 	age := "push time unknown"
 	if !tg.Pushed.IsZero() {
 		age = fmt.Sprintf("pushed %s, %d days ago", tg.Pushed.UTC().Format(time.DateOnly), int(t.now().Sub(tg.Pushed).Hours()/24))
+		if tg.Pushed.After(t.now()) {
+			age = fmt.Sprintf("pushed %s, later than this machine's clock", tg.Pushed.UTC().Format(time.DateOnly))
+		}
+	}
+	digest := tg.Digest
+	if digest == "" {
+		digest = "an image whose digest the listing did not give"
 	}
 	warn(providers.Warning{Provider: r.Provider, Scope: r.Scope, Code: "floating-tag-frozen",
 		Message: fmt.Sprintf("%s:%s is frozen: the repository is immutable, so %s (%s) is what it names for ever; delete the tag or keep it mutable",
-			r.Name, tg.Name, tg.Digest, age)})
+			r.Name, tg.Name, digest, age)})
 }
 
 func matchAny(patterns []string, tag string) bool {

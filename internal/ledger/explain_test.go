@@ -22,11 +22,12 @@ func TestBatchPlansUseIndexes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for name, q := range map[string]string{"overwrites": batchSQL.overwrites, "closeMoved": batchSQL.closeMoved, "extend": batchSQL.extend, "open": batchSQL.open, "history": batchSQL.history, "closeGone": batchSQL.closeGone, "nested": batchSQL.closeGoneNested} {
-		rows, err := s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, 1, 2, 3)
-		if err != nil {
-			rows, err = s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q)
+	for name, q := range map[string]string{"overwrites": batchSQL.overwrites, "closeMoved": batchSQL.closeMoved, "extend": batchSQL.extend, "touch": batchSQL.touch, "open": batchSQL.open, "history": batchSQL.history, "closeGone": batchSQL.closeGone, "nested": batchSQL.closeGoneNested} {
+		args := make([]any, strings.Count(q, "?"))
+		for i := range args {
+			args[i] = i + 1
 		}
+		rows, err := s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
 		if err != nil {
 			t.Fatal(name, err)
 		}

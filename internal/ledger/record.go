@@ -123,10 +123,13 @@ func (r *Recorder) scan(ctx context.Context, provider string) (int64, error) {
 	return id, nil
 }
 
-// Tag records that repo's tag t was listed now.
+// Tag records that repo's tag t was listed now. A tag listed without a
+// digest is still there: it extends nothing and opens nothing, but the
+// interval it has stays open when its repository is done (absence of a
+// digest is not deletion).
 func (r *Recorder) Tag(ctx context.Context, repo Repo, t providers.Tag) error {
-	if t.Name == "" || t.Digest == "" {
-		return nil // an untagged manifest, or a listing without a digest: nothing to record
+	if t.Name == "" || (t.Digest == "" && !t.Ended.IsZero()) {
+		return nil // an untagged manifest, or a past lifetime without its digest: nothing to record
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -158,7 +161,9 @@ func (r *Recorder) Tag(ctx context.Context, repo Repo, t providers.Tag) error {
 	} else {
 		k := stageKey{repo.Provider, repo.Scope, name, t.Name}
 		if i, ok := r.batchIdx[k]; ok {
-			r.rows[i] = row
+			if row.digest != "" {
+				r.rows[i] = row // listed twice: the later sighting is the newer
+			}
 			return nil
 		}
 		r.batchIdx[k] = len(r.rows)
@@ -278,6 +283,12 @@ const histMatch = `st.ended IS NOT NULL AND st.repository = ledger_intervals.rep
 
 const doneDDL = `CREATE TEMP TABLE IF NOT EXISTS ledger_stage_done (scan_id BIGINT NOT NULL, provider TEXT NOT NULL, scope TEXT NOT NULL, repository TEXT NOT NULL, nested INTEGER NOT NULL)`
 
+// seenBy keeps in scan_id the newest scan that saw an interval, so that an
+// older scan still running (a second audit --record, another serve replica)
+// neither takes it back nor, when its repository is done, closes a tag the
+// newer scan saw; the parameter is the scan id.
+const seenBy = `scan_id = CASE WHEN scan_id IS NULL OR scan_id < ? THEN ? ELSE scan_id END`
+
 // The batch is applied by set-based statements driven from the staging
 // table: per batch a handful of statements whatever its size, instead of a
 // lookup and a write per tag. CROSS JOIN makes SQLite keep the staging
@@ -285,20 +296,28 @@ const doneDDL = `CREATE TEMP TABLE IF NOT EXISTS ledger_stage_done (scan_id BIGI
 // otherwise scan every open interval per batch); PostgreSQL reads it as a
 // plain join. Updates go through "id IN (...)" for the same reason.
 var batchSQL = struct {
-	overwrites, closeMoved, extend, open, mergeHistory, history, closeGone, closeGoneNested string
+	overwrites, closeMoved, extend, touch, open, mergeHistory, history, closeGone, closeGoneNested string
 }{
 	overwrites: `SELECT i.provider, i.scope, i.repository, i.tag, i.digest, st.digest, i.last_seen, st.pushed, st.immutable
 		FROM ledger_stage st CROSS JOIN ledger_intervals i
 		WHERE i.provider = st.provider AND i.scope = st.scope AND i.repository = st.repository AND i.tag = st.tag AND i.is_open = 1
-		  AND st.ended IS NULL AND i.digest <> st.digest`,
+		  AND st.ended IS NULL AND st.digest <> '' AND i.digest <> st.digest`,
 	closeMoved: `UPDATE ledger_intervals SET is_open = 0 WHERE id IN (
 		SELECT i.id FROM ledger_stage st CROSS JOIN ledger_intervals i
 		WHERE i.provider = st.provider AND i.scope = st.scope AND i.repository = st.repository AND i.tag = st.tag AND i.is_open = 1
-		  AND st.ended IS NULL AND i.digest <> st.digest)`,
-	extend: `UPDATE ledger_intervals SET last_seen = ?, scan_id = ? WHERE id IN (
+		  AND st.ended IS NULL AND st.digest <> '' AND i.digest <> st.digest)`,
+	// last_seen never moves back: a clock set back between two scans must
+	// not shrink what an earlier scan saw.
+	extend: `UPDATE ledger_intervals SET last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END, ` + seenBy + ` WHERE id IN (
 		SELECT i.id FROM ledger_stage st CROSS JOIN ledger_intervals i
 		WHERE i.provider = st.provider AND i.scope = st.scope AND i.repository = st.repository AND i.tag = st.tag AND i.is_open = 1
 		  AND st.ended IS NULL AND i.digest = st.digest AND st.scan_id = ?)`,
+	// A tag listed without a digest: seen (so not closed as gone), but
+	// nothing is known of what it names, so last_seen stays.
+	touch: `UPDATE ledger_intervals SET ` + seenBy + ` WHERE id IN (
+		SELECT i.id FROM ledger_stage st CROSS JOIN ledger_intervals i
+		WHERE i.provider = st.provider AND i.scope = st.scope AND i.repository = st.repository AND i.tag = st.tag AND i.is_open = 1
+		  AND st.ended IS NULL AND st.digest = '' AND st.scan_id = ?)`,
 	// A native history source knows when the tag started pointing at the
 	// digest; a plain listing only knows that it does now.
 	open: `INSERT INTO ledger_intervals (provider, scope, repository, tag, digest, first_seen, last_seen, pushed, source, is_open, scan_id)
@@ -306,9 +325,10 @@ var batchSQL = struct {
 		       CASE WHEN st.source <> 'scan' AND st.pushed IS NOT NULL AND st.pushed < ? THEN st.pushed ELSE ? END,
 		       ?, st.pushed, st.source, 1, st.scan_id
 		FROM ledger_stage st
-		WHERE st.ended IS NULL AND NOT EXISTS (
+		WHERE st.ended IS NULL AND st.digest <> '' AND NOT EXISTS (
 		  SELECT 1 FROM ledger_intervals i
-		  WHERE i.provider = st.provider AND i.scope = st.scope AND i.repository = st.repository AND i.tag = st.tag AND i.is_open = 1)`,
+		  WHERE i.provider = st.provider AND i.scope = st.scope AND i.repository = st.repository AND i.tag = st.tag AND i.is_open = 1)
+		ON CONFLICT (provider, scope, repository, tag) WHERE is_open = 1 DO NOTHING`,
 	// A past lifetime from a native history (an audit log, Quay's tag
 	// history) that overlaps a closed interval of the same tag and digest,
 	// one the scans saw or an earlier import, is the same lifetime: the
@@ -335,14 +355,14 @@ var batchSQL = struct {
 	closeGone: `UPDATE ledger_intervals SET is_open = 0 WHERE id IN (
 		SELECT i.id FROM ledger_stage_done d CROSS JOIN ledger_intervals i
 		WHERE i.provider = d.provider AND i.scope = d.scope AND i.repository = d.repository AND i.is_open = 1
-		  AND (i.scan_id IS NULL OR i.scan_id <> d.scan_id))`,
+		  AND (i.scan_id IS NULL OR i.scan_id < d.scan_id))`,
 	// Images inside a repository (providers.Tag.Image) are the names
 	// between "repo/" and "repo0" ('0' follows '/'): an index range.
 	closeGoneNested: `UPDATE ledger_intervals SET is_open = 0 WHERE id IN (
 		SELECT i.id FROM ledger_stage_done d CROSS JOIN ledger_intervals i
 		WHERE d.nested = 1 AND i.provider = d.provider AND i.scope = d.scope
 		  AND i.repository > d.repository || '/' AND i.repository < d.repository || '0' AND i.is_open = 1
-		  AND (i.scan_id IS NULL OR i.scan_id <> d.scan_id))`,
+		  AND (i.scan_id IS NULL OR i.scan_id < d.scan_id))`,
 }
 
 func (r *Recorder) flushLocked(ctx context.Context) (err error) {
@@ -429,8 +449,10 @@ func (r *Recorder) flushLocked(ctx context.Context) (err error) {
 				args []any
 			}{{"merge history", batchSQL.mergeHistory, nil}, {"import history", batchSQL.history, nil}}...)
 		}
-		// One extend per scan in the batch (one per provider recorded).
+		// One extend per scan in the batch (one per provider recorded),
+		// and one touch where a tag came without its digest.
 		seenScan := map[int64]bool{}
+		touched := map[int64]bool{}
 		for _, row := range r.rows {
 			if !seenScan[row.scan] {
 				seenScan[row.scan] = true
@@ -438,7 +460,15 @@ func (r *Recorder) flushLocked(ctx context.Context) (err error) {
 					name string
 					sql  string
 					args []any
-				}{"extend intervals", batchSQL.extend, []any{now, row.scan, row.scan}})
+				}{"extend intervals", batchSQL.extend, []any{now, now, row.scan, row.scan, row.scan}})
+			}
+			if row.digest == "" && !touched[row.scan] {
+				touched[row.scan] = true
+				steps = append(steps, struct {
+					name string
+					sql  string
+					args []any
+				}{"keep tags listed without a digest", batchSQL.touch, []any{row.scan, row.scan, row.scan}})
 			}
 		}
 		for _, st := range steps {
