@@ -183,8 +183,11 @@ func editHCL(file string, src []byte, es []*edit) ([]byte, error) {
 	var extra []string
 	for _, e := range es {
 		blk := f.Body().FirstMatchingBlock("resource", []string{e.block.typ, e.block.name})
+		if e.block.typ == "module" {
+			blk = f.Body().FirstMatchingBlock("module", []string{e.block.name})
+		}
 		if blk == nil {
-			return nil, fmt.Errorf("resource %s.%s not found", e.block.typ, e.block.name)
+			return nil, fmt.Errorf("%s %s.%s not found", "resource", e.block.typ, e.block.name)
 		}
 		body := blk.Body()
 		for _, o := range e.ops {

@@ -69,6 +69,9 @@ type Resource struct {
 	// rootDir is the Terraform root module directory that planned the
 	// resource (environments of one root share it).
 	rootDir string
+	// via is the known public module whose call creates the resource:
+	// edits go to the call's inputs.
+	via *knownModule
 	// env names the environment of rootDir the resource was planned in
 	// (-var-file=prod.tfvars), "" for the root's defaults.
 	env string

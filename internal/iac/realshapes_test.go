@@ -216,3 +216,49 @@ func TestVariableFilesAreEnvironments(t *testing.T) {
 		t.Errorf("reason %q names one environment of several that agree", f.Reason)
 	}
 }
+
+func TestKnownRegistryModulesReadFromTheirInputs(t *testing.T) {
+	got, res := byAddress(t, Policy{}, "testdata/tf/registry")
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	check(t, got, map[string]want{
+		"main.tf module.api.aws_ecr_repository.this[0]":                {drif, "shop/api", "MUTABLE", 4},
+		"main.tf module.web.aws_ecr_repository.this[0]":                {comp, "shop/web", "IMMUTABLE", 13},
+		`main.tf module.per_team["red"].aws_ecr_repository.this[0]`:    {drif, "team/red", "IMMUTABLE_WITH_EXCLUSION", 18},
+		`main.tf module.per_team["blue"].aws_ecr_repository.this[0]`:   {drif, "team/blue", "IMMUTABLE_WITH_EXCLUSION", 18},
+		`main.tf module.legacy.aws_ecr_repository.name["legacy/a"]`:    {drif, "legacy/a", "MUTABLE", 45},
+		`main.tf module.legacy.aws_ecr_repository.name["legacy/b"]`:    {drif, "legacy/b", "MUTABLE", 45},
+		`main.tf module.current.aws_ecr_repository.name["current/a"]`:  {comp, "current/a", "IMMUTABLE", 51},
+		`main.tf module.unpinned_git.aws_ecr_repository.name["git/a"]`: {erro, "git/a", "", 57},
+		"main.tf module.lgallard.aws_ecr_repository.repo[0]":           {drif, "shop/worker", "MUTABLE", 62},
+	})
+	if len(got) != 9 {
+		t.Errorf("want 9 findings (no public repository, no policies-only call), have %v", keys(got))
+	}
+	if f := got["main.tf module.api.aws_ecr_repository.this[0]"]; f.Edit != `set repository_image_tag_mutability = "IMMUTABLE"` {
+		t.Errorf("edit %q", f.Edit)
+	}
+	// With latest allowed, the exclusion is kept on the call.
+	tmp := copyTree(t, "testdata/tf/registry")
+	p := Policy{MutableTagsAllowed: []string{"latest"}}
+	changes, errs := PlanFixes(Scan([]string{tmp}, Options{Policy: p}).Findings, p)
+	if len(errs) != 0 || len(changes) != 1 {
+		t.Fatalf("changes %d, errors %v", len(changes), errs)
+	}
+	if err := WriteChanges(changes); err != nil {
+		t.Fatal(err)
+	}
+	after, res := byAddress(t, p, tmp)
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors after the fix: %v", res.Errors)
+	}
+	for k, f := range after {
+		if f.Status == drif {
+			t.Errorf("%s still drift: %s", k, f.Reason)
+		}
+	}
+	if f := after[`main.tf module.per_team["red"].aws_ecr_repository.this[0]`]; f.Immutability.Native != "IMMUTABLE_WITH_EXCLUSION" {
+		t.Errorf("allowed exclusion dropped: %s", f.Immutability.Native)
+	}
+}

@@ -322,6 +322,10 @@ func gradeUnit(ps []pending, ap audit.Policy) []Finding {
 	for _, p := range ps {
 		r := p.r
 		if classify(&r, p.a) {
+			if r.via != nil && r.fixer != nil {
+				fix, k := r.fixer, r.via
+				r.fixer = func(allowed []string) []op { return k.moduleFix(fix(allowed)) }
+			}
 			rs = append(rs, r)
 		}
 	}

@@ -53,6 +53,8 @@ type tfDecl struct {
 type tfCall struct {
 	name           string
 	source         string
+	version        string
+	endLine        int
 	file           *tfFile
 	rng            hcl.Range
 	inputs         map[string]*hcl.Attribute
@@ -298,7 +300,10 @@ func (l *tfLoader) parseFile(m *tfModule, p string, isJSON, override bool) {
 			}
 			m.resources = append(m.resources, d)
 		case "module":
-			c := &tfCall{name: b.Labels[0], file: tf, rng: b.DefRange, inputs: map[string]*hcl.Attribute{}}
+			c := &tfCall{name: b.Labels[0], file: tf, rng: b.DefRange, endLine: b.DefRange.End.Line, inputs: map[string]*hcl.Attribute{}}
+			if sb, ok := b.Body.(*hclsyntax.Body); ok {
+				c.endLine = sb.SrcRange.End.Line
+			}
 			if override {
 				if orig := m.call(c.name); orig != nil {
 					c = orig
@@ -317,7 +322,12 @@ func (l *tfLoader) parseFile(m *tfModule, p string, isJSON, override bool) {
 					c.count = a.Expr
 				case "for_each":
 					c.forEach = a.Expr
-				case "version", "providers", "depends_on":
+				case "version":
+					v, d := a.Expr.Value(nil)
+					if !d.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
+						c.version = v.AsString()
+					}
+				case "providers", "depends_on":
 				default:
 					c.inputs[n] = a
 				}
@@ -1023,11 +1033,19 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 	}
 	for _, c := range in.mod.calls {
 		var dir string
+		var known *knownModule
 		if localSource(c.source) {
 			dir = filepath.Clean(filepath.Join(in.mod.dir, c.source))
 		} else if dir = in.l.installed(in.root, in.modKey(c.name)); dir == "" {
 			// A registry or git module that terraform init has not
-			// downloaded: its resources are not in the tree.
+			// downloaded: its resources are not in the tree, but the
+			// common repository modules are read from their inputs.
+			if known = lookupKnownModule(c.source); known == nil {
+				continue
+			}
+		}
+		if known != nil {
+			in.knownModuleCall(c, known, emit)
 			continue
 		}
 		cycle := false
@@ -1059,22 +1077,7 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 			keys = unknownKeys(true)
 		}
 		for _, k := range keys {
-			inputs := map[string]cty.Value{}
-			whys := map[string]string{}
-			for n, a := range c.inputs {
-				ctx := in.ctx(a.Expr, k.extra)
-				v, d := a.Expr.Value(ctx)
-				if d.HasErrors() {
-					v = cty.DynamicVal
-				}
-				inputs[n] = v
-				if !v.IsWhollyKnown() {
-					// Say why the caller's value is unknown (a
-					// variable without a value, another resource's
-					// attribute), not only that it is.
-					whys[n] = fmt.Sprintf("module %q input %q: %s", c.name, n, in.why(a.Expr, ctx, d))
-				}
-			}
+			inputs, whys := in.callInputs(c, k)
 			ci := in.l.instance(child, in.root, in.address+"module."+c.name+k.suffix+".", inputs, false, in.depth+1, in.stack)
 			ci.label, ci.env = in.label, in.env
 			for n, w := range whys {
@@ -1082,6 +1085,41 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 			}
 			ci.collect(emit)
 		}
+	}
+}
+
+// callInputs evaluates a module call's inputs for one instance of it.
+func (in *tfInstance) callInputs(c *tfCall, k instanceKey) (map[string]cty.Value, map[string]string) {
+	inputs := map[string]cty.Value{}
+	whys := map[string]string{}
+	for n, a := range c.inputs {
+		ctx := in.ctx(a.Expr, k.extra)
+		v, d := a.Expr.Value(ctx)
+		if d.HasErrors() {
+			v = cty.DynamicVal
+		}
+		inputs[n] = v
+		if !v.IsWhollyKnown() {
+			// Say why the caller's value is unknown (a variable
+			// without a value, another resource's attribute), not
+			// only that it is.
+			whys[n] = fmt.Sprintf("module %q input %q: %s", c.name, n, in.why(a.Expr, ctx, d))
+		}
+	}
+	return inputs, whys
+}
+
+// knownModuleCall grades a call of a known public module by its inputs,
+// once per instance; a call that creates nothing with the defaults is
+// still graded once, as a resource is.
+func (in *tfInstance) knownModuleCall(c *tfCall, known *knownModule, emit func(Resource, attrs)) {
+	keys := in.expand(c.count, c.forEach, nil)
+	if len(keys) == 0 && in.address == "" {
+		keys = unknownKeys(c.count != nil)
+	}
+	for _, k := range keys {
+		inputs, whys := in.callInputs(c, k)
+		in.knownModuleResources(c, known, k, inputs, whys, emit)
 	}
 }
 

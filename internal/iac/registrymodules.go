@@ -1,0 +1,264 @@
+package iac
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	version "github.com/hashicorp/go-version"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// knownModule is a public module that creates a container repository,
+// read from its inputs when terraform init has not downloaded it: most
+// configurations create their ECR repositories through one of these, and
+// without them the scan would see no repository at all. Each is described
+// from its published source: the inputs that map to the resource's
+// arguments and the defaults the module gives them.
+type knownModule struct {
+	// id is the registry address (namespace/name/provider).
+	id string
+	// git is the repository path git and GitHub sources name.
+	git string
+	// resource is the type and address inside the module.
+	typ, address string
+	// inputs maps the resource's arguments to the module's inputs.
+	name, mutability, filters string
+	// filterDefaultType is filter_type when an exclusion omits it.
+	filterDefaultType string
+	// mutabilityDefault gives the module's default for a version ("" when
+	// the version is not known).
+	mutabilityDefault func(v *version.Version) string
+	// versions are the published versions, oldest first (for a version
+	// constraint: terraform init installs the newest that matches).
+	versions []string
+	// perName is an input listing one repository per element (cloudposse's
+	// image_names), keyed by the element at the resource address.
+	perName string
+	// skip reports inputs with which the call creates no such repository
+	// (create = false, a public repository).
+	skip func(in map[string]cty.Value) bool
+}
+
+func always(native string) func(*version.Version) string {
+	return func(*version.Version) string { return native }
+}
+
+func isFalse(v cty.Value) bool {
+	return v.IsKnown() && !v.IsNull() && v.Type() == cty.Bool && v.False()
+}
+
+var knownModules = []*knownModule{
+	{
+		// IMMUTABLE by default in every release (v1.0.0 on).
+		id: "terraform-aws-modules/ecr/aws", git: "github.com/terraform-aws-modules/terraform-aws-ecr",
+		typ: tfECR, address: "aws_ecr_repository.this[0]",
+		name: "repository_name", mutability: "repository_image_tag_mutability", filters: "repository_image_tag_mutability_exclusion_filter",
+		mutabilityDefault: always("IMMUTABLE"),
+		skip: func(in map[string]cty.Value) bool {
+			t := in["repository_type"]
+			public := t.IsKnown() && !t.IsNull() && t.Type() == cty.String && t.AsString() == "public"
+			return public || isFalse(in["create"]) || isFalse(in["create_repository"])
+		},
+	},
+	{
+		// MUTABLE until 0.31.0, IMMUTABLE since.
+		id: "cloudposse/ecr/aws", git: "github.com/cloudposse/terraform-aws-ecr",
+		typ: tfECR, address: "aws_ecr_repository.name",
+		mutability: "image_tag_mutability", filters: "image_tag_mutability_exclusion_filter", filterDefaultType: "WILDCARD",
+		perName: "image_names",
+		mutabilityDefault: func(v *version.Version) string {
+			if v.LessThan(version.Must(version.NewVersion("0.31.0"))) {
+				return "MUTABLE"
+			}
+			return "IMMUTABLE"
+		},
+		versions: strings.Fields("0.1.0 0.2.0 0.2.1 0.2.2 0.2.3 0.2.4 0.2.5 0.2.6 0.2.7 0.2.8 0.2.9 0.2.10 0.2.11 0.2.12 0.2.13 0.3.0 " +
+			"0.4.0 0.5.0 0.6.0 0.6.1 0.7.0 0.8.0 0.9.0 0.10.0 0.11.0 0.12.0 0.13.0 0.14.0 0.15.0 0.16.0 0.17.0 " +
+			"0.18.0 0.19.0 0.20.0 0.21.0 0.22.0 0.23.0 0.24.0 0.25.0 0.26.0 0.27.0 0.28.0 0.28.1 0.29.0 0.29.1 " +
+			"0.29.2 0.30.0 0.31.0 0.31.1 0.32.0 0.32.1 0.32.2 0.32.3 0.33.0 0.34.0 0.35.0 0.36.0 0.37.0 0.38.0 " +
+			"0.39.0 0.40.0 0.40.1 0.41.0 0.41.1 0.42.0 0.42.1 0.42.2 0.43.0 0.44.0 1.0.0"),
+
+		skip: func(in map[string]cty.Value) bool { return isFalse(in["enabled"]) },
+	},
+	{
+		// MUTABLE by default in every release.
+		id: "lgallard/ecr/aws", git: "github.com/lgallard/terraform-aws-ecr",
+		typ: tfECR, address: "aws_ecr_repository.repo[0]",
+		name: "name", mutability: "image_tag_mutability", filters: "image_tag_mutability_exclusion_filters", filterDefaultType: "WILDCARD",
+		mutabilityDefault: always("MUTABLE"),
+	},
+}
+
+var gitRef = regexp.MustCompile(`[?].*$`)
+
+// lookupKnownModule returns the module a registry or git source names, or
+// nil. A sub-directory of the module (//modules/x) is another module.
+func lookupKnownModule(source string) *knownModule {
+	s := strings.ToLower(strings.TrimSpace(source))
+	s = strings.TrimPrefix(s, "registry.terraform.io/")
+	s = strings.TrimPrefix(s, "app.terraform.io/")
+	for _, k := range knownModules {
+		if s == k.id {
+			return k
+		}
+	}
+	s = gitRef.ReplaceAllString(s, "")
+	for _, p := range []string{"git::", "https://", "http://", "ssh://", "git@"} {
+		s = strings.TrimPrefix(s, p)
+	}
+	s = strings.Replace(s, "github.com:", "github.com/", 1)
+	s = strings.TrimSuffix(strings.TrimSuffix(s, "/"), ".git")
+	for _, k := range knownModules {
+		if s == k.git {
+			return k
+		}
+	}
+	return nil
+}
+
+// defaultMutability is the module's default for the version a call's
+// constraint installs (the newest published one that matches), or why
+// it cannot be told.
+func (k *knownModule) defaultMutability(constraint, gitSource string) (string, string) {
+	if k.versions == nil {
+		return k.mutabilityDefault(nil), ""
+	}
+	if gitSource != "" {
+		ref := ""
+		if i := strings.Index(gitSource, "ref="); i >= 0 {
+			ref = strings.SplitN(gitSource[i+4:], "&", 2)[0]
+			ref = strings.TrimPrefix(strings.TrimPrefix(ref, "tags/"), "v")
+		}
+		v, err := version.NewVersion(ref)
+		if ref == "" || err != nil {
+			return "", fmt.Sprintf("the default of %s depends on its version and source %q names none", k.id, gitSource)
+		}
+		return k.mutabilityDefault(v), ""
+	}
+	latest := version.Must(version.NewVersion(k.versions[len(k.versions)-1]))
+	if strings.TrimSpace(constraint) == "" {
+		return k.mutabilityDefault(latest), ""
+	}
+	cs, err := version.NewConstraint(constraint)
+	if err != nil {
+		return "", fmt.Sprintf("version constraint %q of %s cannot be read", constraint, k.id)
+	}
+	var best *version.Version
+	for _, s := range k.versions {
+		if v := version.Must(version.NewVersion(s)); cs.Check(v) {
+			best = v
+		}
+	}
+	if best == nil {
+		return "", fmt.Sprintf("no release of %s the scan knows matches version %q", k.id, constraint)
+	}
+	return k.mutabilityDefault(best), ""
+}
+
+// knownModuleResources turns a call of a known module into the resources
+// it creates, with the arguments its inputs give them.
+func (in *tfInstance) knownModuleResources(c *tfCall, k *knownModule, key instanceKey, inputs map[string]cty.Value, whys map[string]string, emit func(Resource, attrs)) {
+	if k.skip != nil && k.skip(inputs) {
+		return
+	}
+	gitSource := ""
+	if strings.Contains(c.source, "github.com") {
+		gitSource = c.source
+	}
+	arg := func(input string) any {
+		v, ok := inputs[input]
+		if !ok {
+			return nil
+		}
+		if !v.IsWhollyKnown() {
+			return unknown{whys[input]}
+		}
+		return fromCty(v, "")
+	}
+	a := attrs{}
+	if v, ok := inputs[k.mutability]; ok && !v.IsNull() {
+		a["image_tag_mutability"] = arg(k.mutability)
+	} else if def, why := k.defaultMutability(c.version, gitSource); why != "" {
+		a["image_tag_mutability"] = unknown{why}
+	} else {
+		a["image_tag_mutability"] = def
+	}
+	if k.filters != "" {
+		switch fs := arg(k.filters).(type) {
+		case []any:
+			var list []any
+			for _, f := range fs {
+				if m, ok := f.(map[string]any); ok && k.filterDefaultType != "" && m["filter_type"] == nil {
+					m["filter_type"] = k.filterDefaultType
+				}
+				list = append(list, f)
+			}
+			a["image_tag_mutability_exclusion_filter"] = list
+		case unknown:
+			a["image_tag_mutability_exclusion_filter"] = fs
+		}
+	}
+	prefix := in.address + "module." + c.name + key.suffix + "."
+	base := Resource{File: c.file.path, Line: c.rng.Start.Line, Column: c.rng.Start.Column, Type: k.typ, Syntax: SyntaxHCL,
+		block:  blockRef{file: c.file.path, syntax: SyntaxHCL, typ: "module", name: c.name},
+		module: prefix, rootDir: in.root, env: in.env, endLine: c.endLine, meta: "module", via: k}
+	if c.file.json {
+		base.Syntax, base.block.syntax = SyntaxTFJSON, SyntaxTFJSON
+	}
+	if in.label != "" {
+		base.Root = in.label
+	} else if in.address != "" {
+		base.Root = in.root
+	}
+	if k.perName != "" {
+		if names, ok := arg(k.perName).([]any); ok && len(names) > 0 {
+			for _, n := range names {
+				r, ra := base, copyAttrs(a)
+				ra["name"] = n
+				s, _ := n.(string)
+				r.Address = prefix + k.address + fmt.Sprintf("[%q]", s)
+				emit(r, ra)
+			}
+			return
+		}
+		r := base
+		r.Address = prefix + k.address
+		a["name"] = unknown{fmt.Sprintf("%s names the repository from its labels when %s is empty", k.id, k.perName)}
+		emit(r, a)
+		return
+	}
+	r := base
+	r.Address = prefix + k.address
+	a["name"] = arg(k.name)
+	emit(r, a)
+}
+
+func copyAttrs(a attrs) attrs {
+	out := make(attrs, len(a))
+	for k, v := range a {
+		out[k] = v
+	}
+	return out
+}
+
+// moduleFix turns the resource's edits into edits of the call's inputs.
+func (k *knownModule) moduleFix(ops []op) []op {
+	var out []op
+	for _, o := range ops {
+		switch {
+		case o.kind == opSet && len(o.path) == 1 && o.path[0] == "image_tag_mutability":
+			out = append(out, op{kind: opSet, path: []string{k.mutability}, value: o.value})
+		case o.kind == opRemove && len(o.path) == 1 && o.path[0] == "image_tag_mutability_exclusion_filter" && k.filters != "":
+			out = append(out, op{kind: opRemove, path: []string{k.filters}})
+			if len(o.keep) > 0 {
+				var list []any
+				for _, p := range o.keep {
+					list = append(list, map[string]any{"filter": p, "filter_type": "WILDCARD"})
+				}
+				out = append(out, op{kind: opSet, path: []string{k.filters}, value: list})
+			}
+		}
+	}
+	return out
+}
