@@ -101,7 +101,7 @@ func (l *linter) buildPushStep(st *step) {
 			direct := len(pieces) == 1 && !strings.ContainsAny(e.text, "$")
 			for _, resolved := range pieces {
 				class, tag := classifyRef(resolved, l.mutable)
-				if class == refFine || class == refUnknown || seen[resolved] {
+				if class == refFine || class == refUnknown || seen[resolved] || class == refBranch && st.ctx.noBranch {
 					continue
 				}
 				seen[resolved] = true
@@ -117,6 +117,12 @@ func (l *linter) buildPushStep(st *step) {
 					l.add(RuleImplicitLatest, SeverityError, sp,
 						fmt.Sprintf("docker/build-push-action tags entry %s has no tag, so it pushes %s:latest", quoteTag(e.text), display(resolved)),
 						b.fix("tag the image explicitly with the commit sha"), scope...)
+				case refBranch:
+					b := newFix(l.src)
+					l.retagBranch(b, sp, e.text, true, defs)
+					l.add(RuleMutableTag, SeverityWarning, sp,
+						fmt.Sprintf("docker/build-push-action pushes a tag named after the branch (%s), which every push to that branch moves", display(resolved)),
+						b.fix("replace the branch name with the commit sha"), scope...)
 				case refLatest, refMutable:
 					b := newFix(l.src)
 					desc := fmt.Sprintf("remove the tag %s", quoteTag(display(resolved)))
@@ -400,4 +406,45 @@ func inSingleQuotes(raw string, at int) bool {
 		}
 	}
 	return inS
+}
+
+// branchVarRE finds where a reference names the run's branch: GitHub's
+// and GitLab's predefined variables, the ref with its prefix cut, and the
+// github.ref_name / head_ref expressions.
+var branchVarRE = regexp.MustCompile(`\$\{\{\s*(?:github\.ref_name|github\.head_ref|github\.event\.pull_request\.head\.ref)\s*\}\}|\$\{GITHUB_REF(?:#refs/heads/|##\*/|#refs/\*/|##refs/heads/)\}|\$\{?(?:CI_COMMIT_REF_SLUG|CI_COMMIT_REF_NAME|CI_COMMIT_BRANCH|CI_MERGE_REQUEST_SOURCE_BRANCH_NAME|CI_DEFAULT_BRANCH|GITHUB_REF_NAME|GITHUB_HEAD_REF)\b\}?`)
+
+// retagBranch replaces the branch name in a reference (or in the
+// definitions it was built from) with the commit sha: the same image is
+// still pushed, under a tag no other commit can take.
+func (l *linter) retagBranch(b *fixBuilder, sp span, raw string, yamlInput bool, defs []varDef) {
+	sha := func(raw, m string, at int, yaml bool) string {
+		switch {
+		case strings.HasPrefix(m, "${{"):
+			return "${{ github.sha }}"
+		case yaml && !l.src.gitlab:
+			return "${{ github.sha }}"
+		case inSingleQuotes(raw, at):
+			return `'"${GITHUB_SHA}"'`
+		}
+		return "${GITHUB_SHA}"
+	}
+	if locs := branchVarRE.FindAllStringIndex(raw, -1); len(locs) > 0 {
+		for _, m := range locs {
+			b.replace(span{line: sp.line, start: sp.start + m[0], end: sp.start + m[1], exact: sp.exact}, sha(raw, raw[m[0]:m[1]], m[0], yamlInput))
+		}
+		return
+	}
+	for _, d := range defs {
+		if d.site == nil {
+			continue
+		}
+		if locs := branchVarRE.FindAllStringIndex(d.site.raw, -1); len(locs) > 0 {
+			for _, m := range locs {
+				b.replace(span{line: d.site.sp.line, start: d.site.sp.start + m[0], end: d.site.sp.start + m[1], exact: d.site.sp.exact},
+					sha(d.site.raw, d.site.raw[m[0]:m[1]], m[0], d.site.yaml))
+			}
+			return
+		}
+	}
+	b.fail()
 }

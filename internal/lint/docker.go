@@ -1021,7 +1021,10 @@ func (j *jobState) finish() {
 			continue
 		}
 		class, tag := classifyRef(s.value, j.l.mutable)
-		if class != refImplicit && class != refLatest && class != refMutable {
+		if class == refBranch && s.ctx.noBranch {
+			continue // a tag-only job: the ref is a release tag there
+		}
+		if class != refImplicit && class != refLatest && class != refMutable && class != refBranch {
 			continue
 		}
 		if s.kind == siteTagDst && j.pushes(s.value) {
@@ -1053,6 +1056,8 @@ func (j *jobState) finish() {
 			}
 			if class == refImplicit {
 				insertTag(b, g)
+			} else if class == refBranch {
+				j.l.retagBranch(b, g.sp, g.raw, false, g.ctx.referencedDefs(g.raw, g.vars))
 			} else {
 				j.l.retag(b, g.sp, g.raw, tag, false, g.ctx.referencedDefs(g.raw, g.vars))
 			}
@@ -1067,11 +1072,20 @@ func (j *jobState) finish() {
 			}
 		default:
 			rule = RuleExplicitLatest
-			if class == refMutable {
+			if class == refMutable || class == refBranch {
 				rule, sev = RuleMutableTag, SeverityWarning
 			}
 			desc = fmt.Sprintf("replace :%s with the commit sha (${GITHUB_SHA}) here and wherever this job builds or tags this reference", tag)
-			if class == refLatest {
+			if class == refBranch {
+				desc = "replace the branch name with the commit sha (${GITHUB_SHA}) here and wherever this job builds or tags this reference"
+				msg = fmt.Sprintf("`%s %s` pushes a tag named after the branch (%s), which every push to that branch moves", s.label, s.raw, shown)
+				if strings.Contains(s.raw, "__immutag") {
+					msg = fmt.Sprintf("`%s` pushes a tag named after the branch (%s), which every push to that branch moves", s.label, shown)
+				}
+				if s.kind == siteTagDst {
+					msg = fmt.Sprintf("`%s` target %s is a tag named after the branch (%s), created for a later push; every push to that branch moves it", s.label, s.raw, shown)
+				}
+			} else if class == refLatest {
 				msg = fmt.Sprintf("`%s` pushes the tag %s (%s)", s.label, tag, shown)
 			} else {
 				msg = fmt.Sprintf("`%s` pushes the rolling tag %q (%s)", s.label, tag, shown)

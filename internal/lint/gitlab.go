@@ -2,6 +2,7 @@ package lint
 
 import (
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -52,6 +53,14 @@ func (l *linter) gitlab(top *yaml.Node) {
 	for k, v := range gitlabPredefined {
 		global[k] = varDef{value: v}
 	}
+	// Branch pipelines name the branch, tag pipelines the tag.
+	global["CI_COMMIT_REF_NAME"], global["CI_COMMIT_REF_SLUG"] = refNameDef, refNameDef
+	for _, k := range []string{"CI_COMMIT_BRANCH", "CI_DEFAULT_BRANCH", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"} {
+		global[k] = varDef{value: branchStr}
+	}
+	_, wf := l.src.get(top, "workflow")
+	_, wfRules := l.src.get(wf, "rules")
+	wfTagOnly := l.gitlabTagOnlyRules(wfRules)
 	for k, v := range l.gitlabVars {
 		global[k] = v
 	}
@@ -91,6 +100,7 @@ func (l *linter) gitlab(top *yaml.Node) {
 			l.gitlabVarMap(jv, jc, jobVars)
 		}
 		jc.env = append(jc.env, jobVars)
+		jc.noBranch = wfTagOnly || l.gitlabTagOnly(chain)
 		js := &jobState{l: l, jc: jc}
 		x := &shExpander{ctx: jc, vars: map[string]varDef{}}
 		before, after := defBefore, defAfter
@@ -288,3 +298,62 @@ func (l *linter) lintIncluded(path string, vars map[string]varDef) {
 	l.extra = append(l.extra, sub.findings...)
 	l.extra = append(l.extra, sub.extra...)
 }
+
+// gitlabTagOnly: the job runs in tag pipelines only (only: tags, or
+// rules whose every running entry tests $CI_COMMIT_TAG), so a tag named
+// after $CI_COMMIT_REF_NAME is the release tag.
+func (l *linter) gitlabTagOnly(chain []*yaml.Node) bool {
+	for _, n := range chain {
+		if k, rules := l.src.get(n, "rules"); k != nil {
+			return l.gitlabTagOnlyRules(rules)
+		}
+		if k, only := l.src.get(n, "only"); k != nil {
+			if _, refs := l.src.get(only, "refs"); refs != nil {
+				only = refs
+			}
+			var refs []string
+			if s, ok := l.src.str(only); ok {
+				refs = []string{s}
+			}
+			for _, it := range l.src.items(only) {
+				if s, ok := l.src.str(it); ok {
+					refs = append(refs, s)
+				}
+			}
+			if len(refs) == 0 {
+				return false
+			}
+			for _, r := range refs {
+				if r != "tags" && !strings.HasPrefix(r, "/^v") && !strings.HasPrefix(r, "/^[0-9") {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// gitlabTagOnlyRules: every rule that can run the job requires a tag.
+func (l *linter) gitlabTagOnlyRules(rules *yaml.Node) bool {
+	if rules == nil {
+		return false
+	}
+	running := 0
+	for _, r := range l.src.items(rules) {
+		_, when := l.src.get(r, "when")
+		if w, _ := l.src.str(when); w == "never" {
+			continue
+		}
+		running++
+		_, cond := l.src.get(r, "if")
+		c, _ := l.src.str(cond)
+		if !gitlabTagCondRE.MatchString(c) || strings.Contains(c, "||") {
+			return false
+		}
+	}
+	return running > 0
+}
+
+// gitlabTagCondRE: $CI_COMMIT_TAG tested as set (not == null, not negated).
+var gitlabTagCondRE = regexp.MustCompile(`^\s*\$CI_COMMIT_TAG\s*($|&&|=~|==\s*["']?[^n"'\s])|&&\s*\$CI_COMMIT_TAG\s*($|&&)|\$CI_COMMIT_REF_NAME\s*=~\s*/\^v`)

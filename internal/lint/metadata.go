@@ -426,12 +426,17 @@ func (l *linter) metadataStep(st *step, tr triggers) {
 			if e.attrs["event"] != "branch" {
 				continue
 			}
+			// Every branch name is a rolling tag: each push to the branch
+			// moves it (not only the names listed in --mutable-tags).
 			var hit []string
 			for _, br := range tr.branches {
-				name := strings.ReplaceAll(br, "/", "-")
-				if l.mutable[name] {
-					hit = append(hit, name)
-				}
+				hit = append(hit, strings.ReplaceAll(br, "/", "-"))
+			}
+			if len(hit) == 0 && (tr.unfilteredPush || tr.branchRuns && !tr.branchFiltered) && !st.ctx.noBranch {
+				hit = append(hit, "<branch>")
+			}
+			if st.ctx.noBranch {
+				hit = nil
 			}
 			if len(hit) > 0 {
 				list := "`" + strings.Join(hit, "`, `") + "`"

@@ -300,6 +300,9 @@ func (x *shExpander) outer(name string) varDef {
 	if v, ok := x.ctx.lookupEnv(name); ok {
 		return v
 	}
+	if d, ok := x.refDef(name); ok {
+		return d
+	}
 	if v, ok := ghDefaults[name]; ok {
 		return varDef{value: v}
 	}
@@ -341,10 +344,26 @@ func (x *shExpander) lookup(name string) string {
 	if v, ok := x.ctx.lookupEnv(name); ok {
 		return x.ctx.ch.pick(v).value
 	}
+	if d, ok := x.refDef(name); ok {
+		return x.ctx.ch.pick(d).value
+	}
 	if v, ok := ghDefaults[name]; ok {
 		return v
 	}
 	return unknownStr
+}
+
+// refDef: GitHub's default variables naming the run's branch.
+func (x *shExpander) refDef(name string) (varDef, bool) {
+	switch name {
+	case "GITHUB_REF_NAME":
+		return refNameDef, true
+	case "GITHUB_HEAD_REF":
+		if x.ctx.prRuns {
+			return varDef{value: branchStr}, true
+		}
+	}
+	return varDef{}, false
 }
 
 // wordAll expands raw under every combination of the alternative values
@@ -436,7 +455,9 @@ func (x *shExpander) dollar(raw string, i int, b *strings.Builder) int {
 			b.WriteString(unknownStr)
 			return n
 		}
-		if v, ok := x.ctx.expr(raw[i+3 : i+3+j]); ok {
+		if _, tagRef := x.vars[tagRefMarker]; tagRef && strings.TrimSpace(raw[i+3:i+3+j]) == "github.ref_name" {
+			b.WriteString(unknownStr)
+		} else if v, ok := x.ctx.expr(raw[i+3 : i+3+j]); ok {
 			b.WriteString(x.ctx.ch.pick(v).value)
 		} else {
 			b.WriteString(unknownStr)
@@ -514,6 +535,14 @@ func (x *shExpander) param(inner string) string {
 		}
 		return unknownStr
 	}
+	if _, tagRef := x.vars[tagRefMarker]; name == "GITHUB_REF" && !tagRef {
+		// ${GITHUB_REF#refs/heads/}, ${GITHUB_REF##*/}, ${GITHUB_REF#refs/*/}:
+		// the ref's short name.
+		switch rest {
+		case "#refs/heads/", "##*/", "#refs/*/", "##refs/heads/":
+			return x.ctx.ch.pick(refNameDef).value
+		}
+	}
 	v := x.lookup(name)
 	switch {
 	case rest == "":
@@ -576,6 +605,9 @@ var substrRE = regexp.MustCompile(`^:([0-9]+)(?::([0-9]+))?$`)
 // echoes ($([ "$REF" = main ] && echo latest || echo "$SHA"), or an
 // if/else of echoes): one of the echoed words. Anything else is unknown.
 func (x *shExpander) echoSubst(inner string) string {
+	if branchSubst(x, inner) {
+		return branchStr
+	}
 	if strings.ContainsAny(inner, "`<>") || strings.Contains(inner, "$(") {
 		return unknownStr
 	}
@@ -605,4 +637,41 @@ func (x *shExpander) echoSubst(inner string) string {
 		return unknownStr
 	}
 	return x.ctx.ch.pick(varDef{value: outs[0].value, alts: outs[1:]}).value
+}
+
+// branchCmdRE: commands that print the checked-out branch.
+var branchCmdRE = regexp.MustCompile(`^\s*git\s+(?:rev-parse\s+--abbrev-ref\s+HEAD|branch\s+--show-current|symbolic-ref\s+--short\s+HEAD)\s*$`)
+
+// textFilters only reshape their input (a branch name made tag-safe by
+// tr '/' '-' or sed 's|/|-|g' is still the branch name).
+var textFilters = map[string]bool{"tr": true, "sed": true, "cut": true, "awk": true, "head": true, "tail": true, "xargs": true}
+
+// branchSubst: $(git rev-parse --abbrev-ref HEAD), $(basename $GITHUB_REF),
+// or the branch name echoed through text filters
+// ($(echo ${GITHUB_REF#refs/heads/} | tr / -)) prints the run's branch.
+func branchSubst(x *shExpander, inner string) bool {
+	segs := strings.Split(inner, "|")
+	for _, sg := range segs {
+		if strings.TrimSpace(sg) == "" {
+			return false // ||
+		}
+	}
+	first := strings.TrimSpace(segs[0])
+	w, arg, _ := strings.Cut(first, " ")
+	arg = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(arg), "-n "))
+	_, tagRef := x.vars[tagRefMarker]
+	switch {
+	case branchCmdRE.MatchString(first):
+	case w == "echo" && x.word(arg) == branchStr:
+	case w == "basename" && strings.Trim(arg, `"{}$`) == "GITHUB_REF" && !tagRef:
+	default:
+		return false
+	}
+	for _, sg := range segs[1:] {
+		w, _, _ := strings.Cut(strings.TrimSpace(sg), " ")
+		if !textFilters[w] {
+			return false
+		}
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -230,8 +231,27 @@ func (w *shWalker) ifClause(c *syntax.IfClause, x *shExpander, target string) {
 	defer func() { w.depth-- }()
 	w.stmts(c.Cond, x, target)
 	then := x.clone()
-	w.stmts(c.Then, then, target)
 	els := x.clone()
+	if len(c.Cond) > 0 {
+		cond := w.src[int(c.Cond[0].Pos().Offset()):int(c.Cond[len(c.Cond)-1].End().Offset())]
+		if m := tagTestRE.FindStringSubmatch(cond); m != nil && !strings.Contains(cond, "||") {
+			// [ "$GITHUB_REF_TYPE" = tag ]: the ref is a git tag in one
+			// branch, so a tag named after it there is a release tag.
+			if strings.Contains(m[0], "!=") || strings.Contains(m[0], "-z") {
+				els.narrowToTag()
+			} else {
+				then.narrowToTag()
+			}
+		} else if m := refTypeVarRE.FindStringSubmatch(cond); m != nil && !strings.Contains(cond, "||") && x.holdsRefType(m[1]) {
+			// REF_TYPE: ${{ github.ref_type }} in env, tested in shell.
+			if (m[2] == "!=") == (m[3] == "tag") {
+				els.narrowToTag()
+			} else {
+				then.narrowToTag()
+			}
+		}
+	}
+	w.stmts(c.Then, then, target)
 	if e := c.Else; e != nil {
 		if len(e.Cond) == 0 && !e.ThenPos.IsValid() {
 			w.stmts(e.Then, els, target)
@@ -703,4 +723,29 @@ func (w *shWalker) sepAfter(s *syntax.Stmt) shTok {
 		return shTok{kind: tSep, text: "\n", start: i, end: i + 1}
 	}
 	return shTok{kind: tSep, text: "?", start: i, end: i + 1}
+}
+
+// tagTestRE: a shell test of the run's ref being a git tag.
+var tagTestRE = regexp.MustCompile(`GITHUB_REF_TYPE\}?"?\s*!?==?\s*"?tag|GITHUB_REF\}?"?\s*!?[=~]=?\s*"?\^?refs/tags|github\.ref_type\s*\}\}"?\s*!?==?\s*"?tag|(GITHUB_REF_NAME|CI_COMMIT_REF_NAME)\}?"?\s*=~\s*"?\^?v|-[nz]\s+"?\$\{?CI_COMMIT_TAG\b|startsWith\(github\.ref, 'refs/tags`)
+
+// tagRefMarker marks an expander inside a branch where the ref is a tag.
+const tagRefMarker = "__immutag_tagref"
+
+func (x *shExpander) narrowToTag() {
+	for _, k := range []string{"GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "CI_COMMIT_REF_SLUG"} {
+		x.vars[k] = varDef{value: unknownStr}
+	}
+	x.vars[tagRefMarker] = varDef{value: "1"}
+}
+
+// refTypeVarRE: a variable compared with tag or branch.
+var refTypeVarRE = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?"?\s*(!=|==|=)\s*"?(tag|branch)\b`)
+
+// holdsRefType: the variable was set from github.ref_type.
+func (x *shExpander) holdsRefType(name string) bool {
+	d, ok := x.vars[name]
+	if !ok {
+		d, ok = x.ctx.lookupEnv(name)
+	}
+	return ok && d.site != nil && strings.Contains(d.site.raw, "github.ref_type")
 }

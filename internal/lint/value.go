@@ -17,12 +17,17 @@ const (
 	safeRune = '\uE001'
 	// shaRune stands for the commit sha: unknown, but an immutable tag.
 	shaRune = '\uE002'
+	// branchRune stands for the name of the branch a run is on: unknown,
+	// but moved by every push to that branch, so a tag made of it (and
+	// nothing per-run) is a rolling tag.
+	branchRune = '\uE003'
 )
 
 var (
 	unknownStr = string(unknownRune)
 	safeStr    = string(safeRune)
 	shaStr     = string(shaRune)
+	branchStr  = string(branchRune)
 )
 
 // defSite is where a variable's literal text was written, so a fix can
@@ -201,12 +206,19 @@ type evalCtx struct {
 	inputs map[string]varDef
 	// needs are the outputs of the jobs this one needs, as far as known.
 	needs map[string]map[string]varDef
+	// noBranch: the job or step only runs on tags (its if: or rules:
+	// say so, or the workflow has no branch runs), so a tag named after
+	// the ref is a release tag there, not a branch's rolling tag.
+	noBranch bool
+	// prRuns: some run is a pull request, where github.head_ref names
+	// the pull request's branch.
+	prRuns bool
 }
 
 // child is a copy for a narrower scope sharing the outer maps.
 func (c *evalCtx) child(env map[string]varDef) *evalCtx {
 	return &evalCtx{env: append(append([]map[string]varDef{}, c.env...), env), ghEnv: maps.Clone(c.ghEnv),
-		outputs: maps.Clone(c.outputs), matrix: c.matrix, inputs: c.inputs, needs: c.needs}
+		outputs: maps.Clone(c.outputs), matrix: c.matrix, inputs: c.inputs, needs: c.needs, noBranch: c.noBranch, prRuns: c.prRuns}
 }
 
 func (c *evalCtx) lookupEnv(name string) (varDef, bool) {
@@ -283,6 +295,15 @@ func (c *evalCtx) exprDepth(e string, depth int) (varDef, bool) {
 	}
 	if e == "github.sha" {
 		return varDef{value: shaStr}, true
+	}
+	if e == "github.ref_name" {
+		return refNameDef, true
+	}
+	if e == "github.head_ref" || e == "github.event.pull_request.head.ref" {
+		if c.prRuns {
+			return varDef{value: branchStr}, true
+		}
+		return varDef{value: unknownStr}, true
 	}
 	if m := envRefRE.FindStringSubmatch(e); m != nil {
 		return c.lookupEnv(m[1])
@@ -481,6 +502,7 @@ const (
 	refImplicit                 // no tag: latest
 	refLatest                   // :latest
 	refMutable                  // a configured rolling tag
+	refBranch                   // a tag named after the run's branch
 )
 
 // classifyRef grades a resolved image reference. Unknown parts make the
@@ -507,6 +529,8 @@ func classifyRef(v string, mutable map[string]bool) (refClass, string) {
 			return refLatest, tag
 		case mutable[tag]:
 			return refMutable, tag
+		case strings.ContainsRune(tag, branchRune) && !strings.ContainsRune(tag, shaRune):
+			return refBranch, tag
 		}
 		return refFine, tag
 	}
@@ -525,7 +549,7 @@ func plausibleRef(v string) bool {
 	letters := false
 	for _, r := range v {
 		switch {
-		case r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == safeRune || r == shaRune:
+		case r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == safeRune || r == shaRune || r == branchRune:
 			letters = true
 		case r == '.' || r == '_' || r == '-' || r == '/' || r == ':' || r == unknownRune:
 		default:
@@ -539,5 +563,11 @@ func plausibleRef(v string) bool {
 func display(v string) string {
 	v = strings.ReplaceAll(v, unknownStr, "…")
 	v = strings.ReplaceAll(v, shaStr, "<sha>")
+	v = strings.ReplaceAll(v, branchStr, "<branch>")
 	return strings.ReplaceAll(v, safeStr, "<owner/repo>")
 }
+
+// refNameDef is the value of github.ref_name, $GITHUB_REF_NAME and GitLab's
+// $CI_COMMIT_REF_NAME/_SLUG: a branch name on branch runs, a git tag
+// (unknown, and often a version) on tag runs.
+var refNameDef = varDef{value: branchStr, alts: []varDef{{value: unknownStr}}}

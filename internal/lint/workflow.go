@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -58,6 +59,10 @@ type triggers struct {
 	// branchFiltered: no push trigger runs on every branch.
 	branchFiltered bool
 	unfilteredPush bool
+	// branchRuns: some run is on a branch (a push to a branch, a
+	// schedule, a manual or chained run); prRuns: some run is a pull
+	// request.
+	branchRuns, prRuns bool
 }
 
 func (l *linter) document(doc *yaml.Node) {
@@ -96,8 +101,9 @@ func (l *linter) document(doc *yaml.Node) {
 		}
 		jr := &jobRec{name: p.key.Value, outputs: map[string]string{}}
 		recs = append(recs, jr)
+		_, jobIf := l.src.get(job, "if")
 		jc := &evalCtx{env: []map[string]varDef{wfEnv}, outputs: map[string]map[string]varDef{}, ghEnv: map[string]varDef{},
-			inputs: inputs, needs: needs}
+			inputs: inputs, needs: needs, noBranch: !tr.branchRuns || l.tagOnlyIf(jobIf), prRuns: tr.prRuns}
 		jc.matrix = l.matrix(job, jc)
 		jobEnv := map[string]varDef{}
 		_, je := l.src.get(job, "env")
@@ -145,7 +151,8 @@ func (l *linter) document(doc *yaml.Node) {
 			}
 			jc := &evalCtx{env: []map[string]varDef{wfEnv}, outputs: map[string]map[string]varDef{}, ghEnv: map[string]varDef{}, inputs: inputs}
 			jr := &jobRec{name: "", outputs: map[string]string{}}
-			l.steps(steps, jc, triggers{tagRuns: true, schedule: true}, shell, jr)
+			jc.prRuns = true
+			l.steps(steps, jc, triggers{tagRuns: true, schedule: true, branchRuns: true, prRuns: true}, shell, jr)
 			recs = append(recs, jr)
 			_, outs := l.src.get(top, "outputs")
 			exported += l.src.allText(outs)
@@ -184,7 +191,7 @@ func (l *linter) envMap(n *yaml.Node, ctx *evalCtx, out map[string]varDef) {
 }
 
 func (l *linter) triggers(on *yaml.Node) triggers {
-	all := triggers{tagRuns: true, schedule: true}
+	all := triggers{tagRuns: true, schedule: true, branchRuns: true, prRuns: true}
 	if on == nil {
 		return all
 	}
@@ -204,6 +211,9 @@ func (l *linter) triggers(on *yaml.Node) triggers {
 			if br == nil && brIgn == nil && tags == nil && tagsIgn == nil {
 				t.unfilteredPush = true
 			}
+			if br != nil || brIgn != nil || tags == nil && tagsIgn == nil {
+				t.branchRuns = true
+			}
 			for _, b := range l.src.items(br) {
 				if s, ok := l.src.str(b); ok && !strings.ContainsAny(s, "*?[]!+") {
 					t.branches = append(t.branches, s)
@@ -213,9 +223,17 @@ func (l *linter) triggers(on *yaml.Node) triggers {
 				t.branches = append(t.branches, s)
 			}
 		case "release", "create", "workflow_dispatch", "workflow_call":
+			// A manual or called run may be on a branch, but these
+			// triggers mostly re-run releases: a tag named after the ref
+			// is not reported for them alone.
 			t.tagRuns = true
 		case "schedule":
 			t.schedule = true
+			t.branchRuns = true
+		case "workflow_run", "repository_dispatch", "merge_group", "check_suite", "deployment", "issue_comment":
+			t.branchRuns = true
+		case "pull_request", "pull_request_target":
+			t.prRuns = true
 		}
 	}
 	switch on.Kind {
@@ -287,6 +305,9 @@ func (l *linter) steps(n *yaml.Node, jc *evalCtx, tr triggers, shell string, jr 
 		// $GITHUB_ENV and $GITHUB_OUTPUT writes reach later steps only:
 		// the step sees a snapshot, the job keeps collecting.
 		st.ctx = jc.child(stepEnv)
+		if _, stepIf := l.src.get(sn, "if"); l.tagOnlyIf(stepIf) {
+			st.ctx.noBranch = true
+		}
 		rec := &stepRec{id: st.id, text: l.src.allText(sn)}
 		jr.steps = append(jr.steps, rec)
 
@@ -373,4 +394,23 @@ func (l *linter) add(rule string, sev Severity, sp span, msg string, fix *Fix, s
 		f.Message = strings.ToValidUTF8(f.Message, "?")
 	}
 	l.findings = append(l.findings, f)
+}
+
+// tagOnlyIfRE: conditions that hold on tag runs only.
+var tagOnlyIfRE = regexp.MustCompile(`startsWith\(\s*github\.ref\s*,\s*'refs/tags|github\.ref_type\s*==\s*'tag'|github\.event_name\s*==\s*'release'|contains\(\s*github\.ref\s*,\s*'refs/tags|github\.event\.release\.|\$\{\{\s*github\.ref_type\s*==\s*'tag'`)
+
+// tagOnlyIf: an if: condition that only tag runs pass (a test of the ref
+// being a tag, not negated and not one side of ||).
+func (l *linter) tagOnlyIf(n *yaml.Node) bool {
+	c, ok := l.src.str(n)
+	if !ok || strings.Contains(c, "||") {
+		return false
+	}
+	for _, m := range tagOnlyIfRE.FindAllStringIndex(c, -1) {
+		before := strings.TrimRight(c[:m[0]], " \t(")
+		if !strings.HasSuffix(before, "!") {
+			return true
+		}
+	}
+	return false
 }
