@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -18,6 +20,7 @@ import (
 	"github.com/immutag/immutag/internal/cli/configload"
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/ledger"
+	"github.com/immutag/immutag/internal/redact"
 )
 
 // ledgerDSN picks the ledger: --ledger wins, then ledger.dsn_env, then
@@ -147,14 +150,22 @@ ledger.dsn_env / ledger.dsn, else $XDG_STATE_HOME/immutag/ledger.db.`,
 }
 
 func (o *HistoryOptions) validate() error {
-	modes := 0
-	for _, on := range []bool{o.Ref != "", o.Moved, o.Digest != ""} {
-		if on {
-			modes++
-		}
+	var modes []string
+	if o.Ref != "" {
+		modes = append(modes, "REPOSITORY:TAG ("+strconv.Quote(o.Ref)+")")
 	}
-	if modes != 1 {
+	if o.Moved {
+		modes = append(modes, "--moved")
+	}
+	if o.Digest != "" {
+		modes = append(modes, "--digest")
+	}
+	switch len(modes) {
+	case 0:
 		return errors.New("give exactly one of REPOSITORY:TAG, --moved or --digest")
+	case 1:
+	default:
+		return fmt.Errorf("%s cannot be combined: give exactly one of REPOSITORY:TAG, --moved or --digest", strings.Join(modes, " and "))
 	}
 	if o.At != "" && o.Ref == "" {
 		return errors.New("--at needs a REPOSITORY:TAG")
@@ -162,8 +173,12 @@ func (o *HistoryOptions) validate() error {
 	if o.Since != "" && !o.Moved {
 		return errors.New("--since goes with --moved")
 	}
-	if o.Digest != "" && !strings.Contains(o.Digest, ":") {
-		return fmt.Errorf("--digest %q: want ALGORITHM:HEX (sha256:0123...)", o.Digest)
+	if o.Digest != "" {
+		d, err := normalDigest(o.Digest)
+		if err != nil {
+			return err
+		}
+		o.Digest = d
 	}
 	switch o.Format {
 	case "", "table", "json", "csv":
@@ -173,35 +188,113 @@ func (o *HistoryOptions) validate() error {
 	return nil
 }
 
-// parseWhen reads RFC 3339 or a local date and time.
+// digestHex is the length of the hex part of the digests registries list.
+var digestHex = map[string]int{"sha256": 64, "sha512": 128}
+
+// normalDigest checks --digest: the whole digest, as registries list it
+// (lower-case hex; upper-case is taken as the same digest). A short one is
+// refused rather than answered with "no tag ever pointed at it".
+func normalDigest(s string) (string, error) {
+	algo, hex, ok := strings.Cut(strings.ToLower(s), ":")
+	want, known := digestHex[algo]
+	switch {
+	case !ok || algo == "":
+		return "", fmt.Errorf("--digest %q: want ALGORITHM:HEX (sha256:0123...)", s)
+	case !known:
+		return "", fmt.Errorf("--digest %q: %s is not a digest algorithm registries use (sha256, sha512)", s, algo)
+	case strings.Trim(hex, "0123456789abcdef") != "":
+		return "", fmt.Errorf("--digest %q: the part after %s: must be hexadecimal", s, algo)
+	case len(hex) != want:
+		return "", fmt.Errorf("--digest %q: a %s digest has %d hex digits, this has %d: give the whole digest (docker inspect or crane digest print it)", s, algo, want, len(hex))
+	}
+	return algo + ":" + hex, nil
+}
+
+// localLayouts are the local date-and-time forms --at and --since take.
+var localLayouts = []string{"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"}
+
+// parseWhen reads RFC 3339 or a local date and time. A local time that the
+// zone skipped or went through twice (a daylight-saving change) is refused
+// with the instants it could mean: the ledger answers for one instant, and
+// must not pick one silently.
 func parseWhen(s string, loc *time.Location) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+	// RFC 3339 allows a lower-case t and z.
+	if t, err := time.Parse(time.RFC3339Nano, strings.ToUpper(s)); err == nil {
 		return t, nil
 	}
-	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			return t, nil
+	for _, layout := range localLayouts {
+		wall, err := time.Parse(layout, s) // the wall clock, as if in UTC
+		if err != nil {
+			continue
+		}
+		var at []time.Time
+		for _, probe := range []time.Duration{-36 * time.Hour, 0, 36 * time.Hour} {
+			_, off := wall.Add(probe).In(loc).Zone()
+			t := wall.Add(-time.Duration(off) * time.Second)
+			if sameWall(t.In(loc), wall) && !slices.ContainsFunc(at, t.Equal) {
+				at = append(at, t)
+			}
+		}
+		switch len(at) {
+		case 1:
+			return at[0].In(loc), nil
+		case 0:
+			return time.Time{}, fmt.Errorf("%q: %s skipped that local time (clocks went forward): give the time with its UTC offset (RFC 3339)", s, zoneName(loc))
+		default:
+			slices.SortFunc(at, time.Time.Compare)
+			return time.Time{}, fmt.Errorf("%q: %s went through that local time twice (clocks went back): give %s or %s", s, zoneName(loc),
+				at[0].In(loc).Format(time.RFC3339), at[1].In(loc).Format(time.RFC3339))
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q: want RFC 3339 (2026-09-01T15:00:00Z) or a local date and time (2026-09-01 15:00)", s)
 }
 
+func sameWall(t, wall time.Time) bool {
+	y, mo, d := t.Date()
+	wy, wmo, wd := wall.Date()
+	return y == wy && mo == wmo && d == wd && t.Hour() == wall.Hour() && t.Minute() == wall.Minute() && t.Second() == wall.Second()
+}
+
+// zoneName names loc for a message; Go calls the machine's zone "Local".
+func zoneName(loc *time.Location) string {
+	if loc == time.Local {
+		if tz := os.Getenv("TZ"); tz != "" {
+			return "the time zone " + tz
+		}
+		return "this machine's time zone"
+	}
+	return loc.String()
+}
+
+// maxSinceDays keeps now - N days representable (a time.Duration spans 292 years).
+const maxSinceDays = 100 * 365
+
 // parseSince reads "90d", "2w", a Go duration ("36h") or a time.
 func parseSince(s string, now time.Time, loc *time.Location) (time.Time, error) {
-	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+	for suffix, unit := range map[string]int{"d": 1, "w": 7} {
 		if n, ok := strings.CutSuffix(s, suffix); ok {
 			if v, err := strconv.Atoi(n); err == nil && v >= 0 {
-				return now.Add(-time.Duration(v) * unit), nil
+				if v > maxSinceDays/unit {
+					return time.Time{}, fmt.Errorf("--since %q: more than %d years back; give a date instead", s, maxSinceDays/365)
+				}
+				return now.AddDate(0, 0, -v*unit), nil
 			}
 		}
 	}
 	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
 		return now.Add(-d), nil
 	}
-	if t, err := parseWhen(s, loc); err == nil {
-		return t, nil
+	t, err := parseWhen(s, loc)
+	if err != nil {
+		if strings.Contains(err.Error(), "clocks went") {
+			return time.Time{}, fmt.Errorf("--since %w", err)
+		}
+		return time.Time{}, fmt.Errorf("--since %q: want a duration back from now (90d, 2w, 36h) or a time", s)
 	}
-	return time.Time{}, fmt.Errorf("--since %q: want a duration back from now (90d, 2w, 36h) or a time", s)
+	if t.After(now) {
+		return time.Time{}, fmt.Errorf("--since %q is in the future (now is %s)", s, now.UTC().Format(time.RFC3339))
+	}
+	return t, nil
 }
 
 // historyTag is one tag in history's JSON output.
@@ -221,6 +314,12 @@ func historyRun(ctx context.Context, o *HistoryOptions) error {
 	if o.At != "" {
 		if at, err = parseWhen(o.At, time.Local); err != nil {
 			return fmt.Errorf("--at %w", err)
+		}
+		// The ledger does not know the future; "not known at that time"
+		// with the current digest as "last seen before" would read as if
+		// the tag stopped naming it.
+		if now := d.Now(); at.After(now) {
+			return fmt.Errorf("--at %q is in the future (now is %s)", o.At, now.UTC().Format(time.RFC3339))
 		}
 	}
 	if o.Since != "" {
@@ -266,7 +365,7 @@ func historyRun(ctx context.Context, o *HistoryOptions) error {
 			return err
 		}
 		if len(hs) == 0 {
-			return fmt.Errorf("%s: the ledger (%s) has no record of this tag; record with 'immutag audit --record'", o.Ref, store.Where())
+			return fmt.Errorf("%s: the ledger (%s) has no record of this tag; record with 'immutag audit --record'", cell(o.Ref), store.Where())
 		}
 		out := make([]historyTag, len(hs))
 		for i, h := range hs {
@@ -346,25 +445,25 @@ func writeHistory(w io.Writer, format string, tags []historyTag) error {
 		if i > 0 {
 			fmt.Fprintln(tw)
 		}
-		fmt.Fprintf(tw, "%s  %s:%s  (%s)\n", t.Provider, t.Repository, t.Tag, t.Scope)
+		fmt.Fprintf(tw, "%s  %s:%s  (%s)\n", cell(t.Provider), cell(t.Repository), cell(t.Tag), cell(t.Scope))
 		fmt.Fprintln(tw, "  DIGEST\tFIRST SEEN\tLAST SEEN\tSOURCE\t")
 		for _, iv := range t.Intervals {
 			last := stamp(iv.LastSeen)
 			if iv.Current {
 				last += " (current)"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", iv.Digest, stamp(iv.FirstSeen), last, iv.Source)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", cell(iv.Digest), stamp(iv.FirstSeen), last, cell(iv.Source))
 		}
 		if a := t.DigestAt; a != nil {
 			if a.Known {
-				fmt.Fprintf(tw, "  at %s: %s\n", stamp(a.Time), a.Digest)
+				fmt.Fprintf(tw, "  at %s: %s\n", stamp(a.Time), cell(a.Digest))
 			} else {
 				fmt.Fprintf(tw, "  at %s: not known at that time", stamp(a.Time))
 				if a.Before != nil {
-					fmt.Fprintf(tw, "; last seen before: %s until %s", a.Before.Digest, stamp(a.Before.LastSeen))
+					fmt.Fprintf(tw, "; last seen before: %s until %s", cell(a.Before.Digest), stamp(a.Before.LastSeen))
 				}
 				if a.After != nil {
-					fmt.Fprintf(tw, "; next seen: %s from %s", a.After.Digest, stamp(a.After.FirstSeen))
+					fmt.Fprintf(tw, "; next seen: %s from %s", cell(a.After.Digest), stamp(a.After.FirstSeen))
 				}
 				if a.Before == nil && a.After == nil {
 					fmt.Fprint(tw, " (no observation)")
@@ -379,13 +478,21 @@ func writeHistory(w io.Writer, format string, tags []historyTag) error {
 	return tw.Flush()
 }
 
+// cell is a name from a registry (or the ledger) made safe for a terminal
+// line or table cell: control characters (ANSI escapes, CR, tabs that
+// would shift columns) and bidirectional overrides are shown escaped.
+func cell(s string) string { return redact.Printable(s) }
+
 // csvSafe writes a record with cells that a spreadsheet would run as a
-// formula prefixed by a quote (tag names come from registries).
+// formula prefixed by a quote (tag names come from registries), and
+// control characters escaped as in tables: CSV is read on terminals too.
 func csvSafe(cw *csv.Writer, rec []string) error {
 	for i, c := range rec {
+		c = cell(c)
 		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
-			rec[i] = "'" + c
+			c = "'" + c
 		}
+		rec[i] = c
 	}
 	return cw.Write(rec)
 }
@@ -435,7 +542,8 @@ func writeMoves(ctx context.Context, w io.Writer, format string, store *ledger.S
 		case "csv":
 			return csvSafe(cw, []string{m.Provider, m.Scope, m.Repository, m.Tag, m.From.Digest, stamp(m.From.FirstSeen), stamp(m.From.LastSeen), m.To.Digest, stamp(m.To.FirstSeen), m.To.Source})
 		default:
-			_, err := fmt.Fprintf(tw, "%s\t%s:%s\t%s\t%s\t%s\t%s\t%s\t\n", m.Provider, m.Repository, m.Tag, m.From.Digest, stamp(m.From.LastSeen), m.To.Digest, stamp(m.To.FirstSeen), m.To.Source)
+			_, err := fmt.Fprintf(tw, "%s\t%s:%s\t%s\t%s\t%s\t%s\t%s\t\n", cell(m.Provider), cell(m.Repository), cell(m.Tag), cell(m.From.Digest),
+				stamp(m.From.LastSeen), cell(m.To.Digest), stamp(m.To.FirstSeen), cell(m.To.Source))
 			return err
 		}
 	})

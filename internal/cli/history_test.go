@@ -256,3 +256,147 @@ func TestFloatingWarningWithoutDigestOrWithSkew(t *testing.T) {
 		}
 	}
 }
+
+// hostileLedger records tags whose names a hostile or broken registry
+// could list: ANSI escapes, a carriage return, a tab, a spreadsheet formula.
+func hostileLedger(t *testing.T) string {
+	t.Helper()
+	dsn := filepath.Join(t.TempDir(), "hostile.db")
+	s, err := ledger.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	clock := &testClock{t: time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)}
+	for _, d := range []string{"sha256:" + strings.Repeat("a", 64), "sha256:" + strings.Repeat("b", 64)} {
+		rec := s.Record(ledger.RecordOptions{Now: clock.Now})
+		repo := ledger.Repo{Provider: "reg", Scope: "acme", Repository: "=HYPERLINK(\"evil.example\")"}
+		for _, tag := range []string{"\x1b[2J\x1b[31mprod", "v1\rFAKE", "a\tb", "@SUM(1)"} {
+			if err := rec.Tag(t.Context(), repo, providers.Tag{Name: tag, Digest: d}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := rec.Finish(t.Context(), true); err != nil {
+			t.Fatal(err)
+		}
+		clock.Add(time.Hour)
+	}
+	return dsn
+}
+
+// TestHistoryHostileNames: tag and repository names from a registry never
+// reach the terminal as control characters (table), and never run as a
+// formula in a spreadsheet (CSV); JSON keeps them exact.
+func TestHistoryHostileNames(t *testing.T) {
+	dsn := hostileLedger(t)
+	for _, args := range [][]string{
+		{"history", "--ledger", dsn, "--moved", "-o", "table"},
+		{"history", "--ledger", dsn, "--moved", "-o", "csv"},
+		{"history", "--ledger", dsn, "--digest", "sha256:" + strings.Repeat("a", 64), "-o", "table"},
+		{"history", "--ledger", dsn, "--digest", "sha256:" + strings.Repeat("a", 64), "-o", "csv"},
+	} {
+		r := run(t, testFactory(t), "", args...)
+		if r.code != CodeOK {
+			t.Fatalf("%v: exit %d %v", args, r.code, r.err)
+		}
+		if strings.ContainsAny(r.stdout, "\x1b\r") || !strings.Contains(r.stdout, `\x1b[2J`) {
+			t.Errorf("%v prints control characters or drops the name:\n%q", args, r.stdout)
+		}
+		if args[len(args)-1] == "csv" {
+			rows, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+			if err != nil || len(rows) < 2 {
+				t.Fatalf("%v: %v\n%s", args, err, r.stdout)
+			}
+			for _, row := range rows[1:] {
+				for _, c := range row {
+					if c != "" && strings.ContainsRune("=+-@\t", rune(c[0])) {
+						t.Errorf("%v: a cell a spreadsheet runs: %q", args, c)
+					}
+				}
+			}
+		} else if strings.Contains(r.stdout, "a\tb") {
+			t.Errorf("%v: a tab inside a name shifts the columns:\n%s", args, r.stdout)
+		}
+	}
+	r := run(t, testFactory(t), "", "history", "--ledger", dsn, "--digest", "sha256:"+strings.Repeat("a", 64), "-o", "json")
+	if r.code != CodeOK || !strings.Contains(r.stdout, `"tag": "\u001b[2J\u001b[31mprod"`) {
+		t.Errorf("JSON changed the name: %s", r.stdout)
+	}
+}
+
+// TestHistoryTimeAndDigestInputs: times a demanding user types, and
+// digests pasted short or in upper case, are either answered for the one
+// instant or digest they mean or refused naming the flag, never guessed.
+func TestHistoryTimeAndDigestInputs(t *testing.T) {
+	dsn := hostileLedger(t)
+	long := strings.Repeat("a", 64)
+	f := func() *Factory {
+		f := testFactory(t)
+		f.Now = func() time.Time { return time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC) }
+		return f
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--moved", "--digest", "sha256:" + long}, "--moved and --digest cannot be combined"},
+		{[]string{"app:v1", "--moved"}, `REPOSITORY:TAG ("app:v1") and --moved cannot be combined`},
+		{[]string{"app:v1", "--at", "2027-01-01"}, `--at "2027-01-01" is in the future`},
+		{[]string{"--moved", "--since", "2027-01-01T00:00:00Z"}, `--since "2027-01-01T00:00:00Z" is in the future`},
+		{[]string{"--moved", "--since", "999999999d"}, `--since "999999999d": more than 100 years back`},
+		{[]string{"--moved", "--since", "99999999w"}, `--since "99999999w": more than 100 years back`},
+		{[]string{"--digest", "sha256:4f1c"}, "a sha256 digest has 64 hex digits, this has 4"},
+		{[]string{"--digest", "md5:" + long}, "md5 is not a digest algorithm"},
+		{[]string{"--digest", "sha256:" + strings.Repeat("g", 64)}, "must be hexadecimal"},
+		{[]string{"--digest", ":" + long}, "want ALGORITHM:HEX"},
+	} {
+		r := run(t, f(), "", append([]string{"history", "--ledger", dsn}, tc.args...)...)
+		if r.code != CodeError || r.err == nil || !strings.Contains(r.err.Error(), tc.want) {
+			t.Errorf("%v: exit %d, err %v; want %q", tc.args, r.code, r.err, tc.want)
+		}
+	}
+	// The digest as some tools print it, in upper case, is the same digest.
+	r := run(t, f(), "", "history", "--ledger", dsn, "--digest", "SHA256:"+strings.ToUpper(long), "-o", "json")
+	if r.code != CodeOK || !strings.Contains(r.stdout, `"digest": "sha256:`+long+`"`) {
+		t.Errorf("upper-case digest: exit %d %v\n%s", r.code, r.err, r.stdout)
+	}
+	// RFC 3339 allows a lower-case t and z.
+	r = run(t, f(), "", "history", "--ledger", dsn, "reg/=HYPERLINK(\"evil.example\"):a\tb", "--at", "2026-09-01t12:30:00z", "-o", "json")
+	if r.code != CodeOK || !strings.Contains(r.stdout, `"at": "2026-09-01T12:30:00Z"`) {
+		t.Errorf("lower-case RFC 3339: exit %d %v\n%s", r.code, r.err, r.stdout)
+	}
+}
+
+// TestParseWhenAcrossDaylightSaving: a local time the clocks skipped, or
+// went through twice, is refused with the instants it could mean, in
+// Berlin and New York; the hours around the change are read exactly.
+func TestParseWhenAcrossDaylightSaving(t *testing.T) {
+	for _, tc := range []struct {
+		zone, at, want, err string
+	}{
+		{"Europe/Berlin", "2026-03-29 02:30", "", "skipped that local time"},
+		{"Europe/Berlin", "2026-03-29 03:30", "2026-03-29T01:30:00Z", ""},
+		{"Europe/Berlin", "2026-03-29 01:30", "2026-03-29T00:30:00Z", ""},
+		{"Europe/Berlin", "2026-10-25 02:30", "", "give 2026-10-25T02:30:00+02:00 or 2026-10-25T02:30:00+01:00"},
+		{"Europe/Berlin", "2026-10-25 03:30", "2026-10-25T02:30:00Z", ""},
+		{"Europe/Berlin", "2026-10-25", "2026-10-24T22:00:00Z", ""},
+		{"America/New_York", "2026-03-08 02:15", "", "skipped that local time"},
+		{"America/New_York", "2026-11-01 01:30", "", "give 2026-11-01T01:30:00-04:00 or 2026-11-01T01:30:00-05:00"},
+		{"America/New_York", "2026-11-01 00:59:59", "2026-11-01T04:59:59Z", ""},
+		{"America/New_York", "2026-07-04T12:00", "2026-07-04T16:00:00Z", ""},
+	} {
+		loc, err := time.LoadLocation(tc.zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := parseWhen(tc.at, loc)
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), tc.zone) {
+				t.Errorf("%s %s = %v, %v; want an error with %q", tc.zone, tc.at, got, err, tc.err)
+			}
+		case err != nil || got.UTC().Format(time.RFC3339) != tc.want:
+			t.Errorf("%s %s = %v, %v; want %s", tc.zone, tc.at, got.UTC(), err, tc.want)
+		}
+	}
+}

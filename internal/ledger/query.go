@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -36,22 +37,75 @@ type TagHistory struct {
 	Intervals []Interval `json:"intervals"`
 }
 
-// Ref is what `immutag history` is asked about: [PROVIDER/]REPOSITORY:TAG.
+// Ref is what `immutag history` is asked about: [PROVIDER/]REPOSITORY:TAG,
+// where REPOSITORY may also be written as the image is pulled: after its
+// scope (acme/web for Docker Hub's acme organisation, library/nginx for a
+// Harbor project) or its registry host (localhost:5000/team/app).
 type Ref struct {
-	Path string // PROVIDER/REPOSITORY or REPOSITORY; repositories may hold '/'
+	Path string // what precedes the tag; repositories may hold '/'
 	Tag  string
 }
 
 // ParseRef parses [PROVIDER/]REPOSITORY:TAG.
 func ParseRef(s string) (Ref, error) {
+	if strings.Contains(s, "@") {
+		return Ref{}, fmt.Errorf("%q: give a tag, not a digest (use --digest to ask about a digest)", s)
+	}
 	i := strings.LastIndexByte(s, ':')
 	if i <= 0 || i == len(s)-1 || strings.Contains(s[i+1:], "/") {
 		return Ref{}, fmt.Errorf("%q is not [PROVIDER/]REPOSITORY:TAG", s)
 	}
-	if strings.Contains(s, "@") {
-		return Ref{}, fmt.Errorf("%q: give a tag, not a digest (use --digest to ask about a digest)", s)
+	path := s[:i]
+	if slices.Contains(strings.Split(path, "/"), "") {
+		return Ref{}, fmt.Errorf("%q: an empty name between '/' (want [PROVIDER/]REPOSITORY:TAG)", s)
 	}
-	return Ref{Path: s[:i], Tag: s[i+1:]}, nil
+	return Ref{Path: path, Tag: s[i+1:]}, nil
+}
+
+// repositoryNames are the names a repository of ref may be stored under:
+// Path and every tail of it after a '/'.
+func (ref Ref) repositoryNames() []any {
+	names := []any{ref.Path}
+	for p := ref.Path; ; {
+		i := strings.IndexByte(p, '/')
+		if i < 0 {
+			return names
+		}
+		p = p[i+1:]
+		names = append(names, p)
+	}
+}
+
+// names says whether ref, whose path ends with k's repository, names k:
+// what precedes the repository is nothing, the provider, the scope, both,
+// or a registry host (optionally followed by the scope or its start).
+func (ref Ref) names(k Key) bool {
+	prefix, ok := strings.CutSuffix(ref.Path, k.Repository)
+	if !ok {
+		return false
+	}
+	if prefix == "" {
+		return true
+	}
+	prefix, ok = strings.CutSuffix(prefix, "/")
+	if !ok {
+		return false // "xapp" is not "app"
+	}
+	switch prefix {
+	case k.Provider, k.Scope, k.Provider + "/" + k.Scope:
+		return true
+	}
+	host, rest, _ := strings.Cut(prefix, "/")
+	if !isRegistryHost(host) {
+		return false
+	}
+	return rest == "" || rest == k.Scope || strings.HasPrefix(k.Scope, rest+"/")
+}
+
+// isRegistryHost follows the image reference grammar: a first component
+// with a '.' or a ':' (a port), or localhost, is a registry host.
+func isRegistryHost(s string) bool {
+	return strings.ContainsAny(s, ".:") || s == "localhost"
 }
 
 const intervalCols = `provider, scope, repository, tag, digest, first_seen, last_seen, source, is_open, pushed`
@@ -77,14 +131,10 @@ func scanInterval(r scanner) (Key, Interval, error) {
 // History returns the history of every tag matching ref: the repository
 // may be named alone (every provider holding it) or after its provider.
 func (s *Store) History(ctx context.Context, ref Ref) ([]TagHistory, error) {
-	args := []any{ref.Path, ref.Tag}
-	where := `repository = ? AND tag = ?`
-	if p, repo, ok := strings.Cut(ref.Path, "/"); ok {
-		where = `((repository = ? AND tag = ?) OR (repository = ? AND tag = ? AND provider = ?))`
-		args = append(args, repo, ref.Tag, p)
-	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+intervalCols+` FROM ledger_intervals WHERE `+where+
-		` ORDER BY provider, scope, repository, tag, first_seen, last_seen`), args...)
+	names := ref.repositoryNames()
+	args := append([]any{ref.Tag}, names...)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+intervalCols+` FROM ledger_intervals WHERE tag = ? AND repository IN (?`+
+		strings.Repeat(",?", len(names)-1)+`) ORDER BY provider, scope, repository, tag, first_seen, last_seen`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("ledger %s: history: %w", s.where, err)
 	}
@@ -94,6 +144,9 @@ func (s *Store) History(ctx context.Context, ref Ref) ([]TagHistory, error) {
 		k, iv, err := scanInterval(rows)
 		if err != nil {
 			return nil, fmt.Errorf("ledger %s: history: %w", s.where, err)
+		}
+		if !ref.names(k) {
+			continue
 		}
 		if n := len(out); n == 0 || out[n-1].Key != k {
 			out = append(out, TagHistory{Key: k})

@@ -2,6 +2,8 @@ package ledger_test
 
 import (
 	"context"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,4 +182,66 @@ func TestPostgresConcurrentOpenOfOneTag(t *testing.T) {
 			t.Fatalf("open intervals = %d, %v", n, err)
 		}
 	})
+}
+
+// TestHistoryRefForms: a tag is found however its image is usually
+// written: the repository alone, after its provider, its scope (a Docker
+// Hub organisation, a Harbor project), both, or its registry host; a
+// prefix that is none of these finds nothing.
+func TestHistoryRefForms(t *testing.T) {
+	s := open(t, "sqlite:"+filepath.Join(t.TempDir(), "l.db"))
+	ctx := context.Background()
+	rec := s.Record(ledger.RecordOptions{Now: (&clock{t0}).now})
+	for _, r := range []ledger.Repo{
+		{Provider: "harbor", Scope: "library", Repository: "nginx"},
+		{Provider: "hub", Scope: "acme", Repository: "web"},
+		{Provider: "ecr", Scope: "123456789012/eu-west-1", Repository: "payments/api"},
+		{Provider: "acr", Scope: "127.0.0.1:5000", Repository: "team/api"},
+		{Provider: "gar", Scope: "acme-prod/europe-west1", Repository: "api/api"},
+	} {
+		if err := rec.Tag(ctx, r, providers.Tag{Name: "v1", Digest: dA}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rec.Finish(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	for ref, want := range map[string]string{
+		"nginx:v1":                            "harbor/nginx",
+		"library/nginx:v1":                    "harbor/nginx",
+		"harbor/nginx:v1":                     "harbor/nginx",
+		"harbor/library/nginx:v1":             "harbor/nginx",
+		"harbor.example.com/library/nginx:v1": "harbor/nginx",
+		"acme/web:v1":                         "hub/web",
+		"docker.io/acme/web:v1":               "hub/web",
+		"123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments/api:v1": "ecr/payments/api",
+		"127.0.0.1:5000/team/api:v1":                                   "acr/team/api",
+		"europe-west1-docker.pkg.dev/acme-prod/api/api:v1":             "gar/api/api",
+		"other/nginx:v1":                    "",
+		"xnginx:v1":                         "",
+		"hub/library/nginx:v1":              "",
+		"library/web:v1":                    "",
+		"registry.example.com/other/web:v1": "",
+	} {
+		r, err := ledger.ParseRef(ref)
+		if err != nil {
+			t.Fatal(ref, err)
+		}
+		hs, err := s.History(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, h := range hs {
+			got = append(got, h.Provider+"/"+h.Repository)
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("history %s = %v, want %q", ref, got, want)
+		}
+	}
+	for _, bad := range []string{"/nginx:v1", "library//nginx:v1", "nginx/:v1"} {
+		if _, err := ledger.ParseRef(bad); err == nil || !strings.Contains(err.Error(), "empty name") {
+			t.Errorf("ParseRef(%q) = %v", bad, err)
+		}
+	}
 }
