@@ -54,7 +54,7 @@ type edit struct {
 
 // Fixable reports whether a finding's edit can be written to its file.
 func (f Finding) Fixable() bool {
-	return f.Status == audit.StatusDrift && !f.Suppressed && f.fixer != nil && !downloaded(f.File) && len(f.overrides) == 0 &&
+	return f.Status == audit.StatusDrift && !f.Suppressed && f.fixer != nil && !downloaded(f.File) && len(f.overrides) == 0 && f.byHand == "" &&
 		(f.Syntax == SyntaxHCL || f.Syntax == SyntaxCFNYAML || f.Syntax == SyntaxCFNJSON)
 }
 

@@ -72,6 +72,8 @@ type Resource struct {
 	// via is the known public module whose call creates the resource:
 	// edits go to the call's inputs.
 	via *knownModule
+	// byHand says where to make the edit when no file here can take it.
+	byHand string
 	// env names the environment of rootDir the resource was planned in
 	// (-var-file=prod.tfvars), "" for the root's defaults.
 	env string
@@ -203,6 +205,8 @@ func grade(r Resource, ap audit.Policy) Finding {
 		if r.fixer != nil {
 			f.Edit = describe(r.fixer(ap.MutableTagsAllowed))
 			switch {
+			case r.byHand != "":
+				f.Edit += " (by hand: " + r.byHand + ")"
 			case downloaded(r.File):
 				f.Edit += " (by hand in the module's source or through its inputs: this copy was downloaded by terraform init)"
 			case r.Syntax == SyntaxTFJSON:

@@ -262,3 +262,30 @@ func TestKnownRegistryModulesReadFromTheirInputs(t *testing.T) {
 		t.Errorf("allowed exclusion dropped: %s", f.Immutability.Native)
 	}
 }
+
+func TestTerragruntUnitsApplyTheirModules(t *testing.T) {
+	got, res := byAddress(t, Policy{}, "testdata/tg")
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	check(t, got, map[string]want{
+		// The module's own default would say compliant; each unit's
+		// inputs (with the included root's) decide.
+		"api: main.tf aws_ecr_repository.this": {comp, "shop/api", "IMMUTABLE", 10},
+		"web: main.tf aws_ecr_repository.this": {drif, "shop/web", "MUTABLE", 10},
+		// Registry and git sources of known modules, read from inputs;
+		// a dependency's output stays unknown.
+		"registry: terragrunt.hcl aws_ecr_repository.this[0]":        {drif, "shop/stage", "MUTABLE", 2},
+		`legacy: terragrunt.hcl aws_ecr_repository.name["legacy/a"]`: {erro, "legacy/a", "", 2},
+	})
+	if len(got) != 4 {
+		t.Errorf("want 4 findings (the module graded only through its units), have %v", keys(got))
+	}
+	f := got["registry: terragrunt.hcl aws_ecr_repository.this[0]"]
+	if f.Fixable() || !strings.Contains(f.Edit, "inputs of") {
+		t.Errorf("a Terragrunt input is edited by hand: fixable %v, edit %q", f.Fixable(), f.Edit)
+	}
+	if f := got["web: main.tf aws_ecr_repository.this"]; !strings.Contains(f.Reason, "terragrunt") {
+		t.Errorf("reason %q does not name the unit", f.Reason)
+	}
+}

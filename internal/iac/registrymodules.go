@@ -96,6 +96,10 @@ var gitRef = regexp.MustCompile(`[?].*$`)
 // nil. A sub-directory of the module (//modules/x) is another module.
 func lookupKnownModule(source string) *knownModule {
 	s := strings.ToLower(strings.TrimSpace(source))
+	// Terragrunt names registry modules tfr:///ns/name/provider?version=x.
+	s = strings.TrimPrefix(s, "tfr:///")
+	s = strings.TrimPrefix(s, "tfr://")
+	s = gitRef.ReplaceAllString(s, "")
 	s = strings.TrimPrefix(s, "registry.terraform.io/")
 	s = strings.TrimPrefix(s, "app.terraform.io/")
 	for _, k := range knownModules {
@@ -103,7 +107,6 @@ func lookupKnownModule(source string) *knownModule {
 			return k
 		}
 	}
-	s = gitRef.ReplaceAllString(s, "")
 	for _, p := range []string{"git::", "https://", "http://", "ssh://", "git@"} {
 		s = strings.TrimPrefix(s, p)
 	}
@@ -200,9 +203,15 @@ func (in *tfInstance) knownModuleResources(c *tfCall, k *knownModule, key instan
 		}
 	}
 	prefix := in.address + "module." + c.name + key.suffix + "."
+	byHand := ""
+	if c.name == "" {
+		// Terragrunt applies the module as the root module, and its
+		// inputs are not Terraform the fix rewrites.
+		prefix, byHand = "", "Terragrunt passes it: set it in the inputs of "+c.file.path
+	}
 	base := Resource{File: c.file.path, Line: c.rng.Start.Line, Column: c.rng.Start.Column, Type: k.typ, Syntax: SyntaxHCL,
 		block:  blockRef{file: c.file.path, syntax: SyntaxHCL, typ: "module", name: c.name},
-		module: prefix, rootDir: in.root, env: in.env, endLine: c.endLine, meta: "module", via: k}
+		module: prefix, rootDir: in.root, env: in.env, endLine: c.endLine, meta: "module", via: k, byHand: byHand}
 	if c.file.json {
 		base.Syntax, base.block.syntax = SyntaxTFJSON, SyntaxTFJSON
 	}

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/zclconf/go-cty/cty"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/immutag/immutag/internal/audit"
@@ -30,6 +32,8 @@ type Options struct {
 // candidates are the inputs a walk found.
 type candidates struct {
 	tfDirs []string
+	// terragrunt are terragrunt.hcl files (scanned holds their path too).
+	terragrunt []string
 	// scanned is the path argument each Terraform directory was found under.
 	scanned map[string]string
 	yaml    []string
@@ -57,6 +61,9 @@ func find(paths []string, errs *[]FileError) candidates {
 				c.tfDirs = append(c.tfDirs, d)
 				c.scanned[d] = root
 			}
+		case name == "terragrunt.hcl":
+			c.terragrunt = append(c.terragrunt, p)
+			c.scanned[p] = root
 		case strings.HasSuffix(name, ".yaml"), strings.HasSuffix(name, ".yml"), strings.HasSuffix(name, ".template"):
 			c.yaml = append(c.yaml, p)
 		case strings.HasSuffix(name, ".json"):
@@ -106,6 +113,29 @@ func Scan(paths []string, o Options) *Result {
 	var order []unitKey
 	units := map[unitKey][]pending{}
 	envCount := map[string]int{}
+	// Terragrunt applies a module directory as a root with its inputs:
+	// each configuration is an environment of that directory, and a
+	// module from the registry is read as a known module's call.
+	tgOf := map[string][]*tgConfig{}
+	var tgRemote []*tgConfig
+	for _, p := range c.terragrunt {
+		cfg, ok := l.terragrunt(p, c.scanned[p], 0)
+		if !ok || cfg.source == "" {
+			continue
+		}
+		dir := tgModuleDir(cfg.source, cfg.dir)
+		switch {
+		case dir != "":
+			if _, ok := c.scanned[dir]; !ok {
+				c.tfDirs = append(c.tfDirs, dir)
+				c.scanned[dir] = c.scanned[p]
+			}
+			tgOf[dir] = append(tgOf[dir], cfg)
+			res.Files = append(res.Files, cfg.path)
+		case lookupKnownModule(cfg.source) != nil:
+			tgRemote = append(tgRemote, cfg)
+		}
+	}
 	for _, d := range c.tfDirs {
 		m := l.load(d)
 		for _, decl := range m.resources {
@@ -113,7 +143,12 @@ func Scan(paths []string, o Options) *Result {
 		}
 		example := exampleRoot(c.scanned[d], m.dir)
 		var envs []tfEnv
-		if !example {
+		if cfgs := tgOf[m.dir]; len(cfgs) > 0 {
+			example = false
+			for _, cfg := range cfgs {
+				envs = append(envs, cfg.env(m))
+			}
+		} else if !example {
 			envs = l.varFileEnvs(m)
 		}
 		if len(envs) > 0 {
@@ -144,6 +179,29 @@ func Scan(paths []string, o Options) *Result {
 				})
 			})
 		}
+	}
+	for _, cfg := range tgRemote {
+		in := &tfInstance{l: l, mod: &tfModule{dir: cfg.dir}, root: cfg.dir, label: cfg.dir, env: "terragrunt " + cfg.path}
+		k := lookupKnownModule(cfg.source)
+		call := &tfCall{source: cfg.source, version: queryParam(cfg.source, "version"), file: &tfFile{path: cfg.path},
+			rng: cfg.srcRng, endLine: cfg.srcRng.End.Line}
+		inputs, whys := cfg.inputs, cfg.why
+		if cfg.unknown != "" {
+			for _, n := range []string{k.name, k.mutability, k.filters, k.perName} {
+				if _, ok := inputs[n]; !ok && n != "" {
+					inputs[n], whys[n] = cty.DynamicVal, cfg.unknown
+				}
+			}
+		}
+		key := unitKey{cfg.path, ""}
+		order = append(order, key)
+		res.Files = append(res.Files, cfg.path)
+		guard(&res.Errors, cfg.path, func() {
+			in.knownModuleResources(call, k, instanceKey{}, inputs, whys, func(r Resource, a attrs) {
+				units[key] = append(units[key], pending{r, a})
+			})
+		})
+		envCount[cfg.dir] = 1
 	}
 	res.Errors = append(res.Errors, l.errs...)
 	res.Files = append(res.Files, l.files...)
@@ -442,4 +500,17 @@ func coverRules(out []Finding) {
 		out[i].Reason = "every tag of the project is immutable: " + c.Address + " protects them all"
 		out[i].Offending, out[i].Remediation, out[i].Edit = nil, "", ""
 	}
+}
+
+// queryParam is a parameter of a source address's query string.
+func queryParam(source, name string) string {
+	i := strings.Index(source, "?")
+	if i < 0 {
+		return ""
+	}
+	q, err := url.ParseQuery(source[i+1:])
+	if err != nil {
+		return ""
+	}
+	return q.Get(name)
 }
