@@ -53,8 +53,12 @@ var migrations = []string{
 // SchemaVersion is the version the migrations above reach.
 var SchemaVersion = len(migrations)
 
+// migrationLock is the PostgreSQL advisory lock that serialises replicas
+// migrating one database.
+const migrationLock = 7355608
+
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS ledger_schema (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+	if err := s.createSchemaTable(ctx); err != nil {
 		return fmt.Errorf("ledger %s: create ledger_schema: %w", s.where, err)
 	}
 	// SQLite was checked before this connection touched the file; a
@@ -74,6 +78,30 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// createSchemaTable creates the table migrations are counted in. On
+// PostgreSQL under the migration lock: two replicas starting together on a
+// new database would otherwise both create it, and one fails (CREATE TABLE
+// IF NOT EXISTS is not safe against a concurrent one).
+func (s *Store) createSchemaTable(ctx context.Context) error {
+	const ddl = `CREATE TABLE IF NOT EXISTS ledger_schema (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`
+	if s.engine != Postgres {
+		_, err := s.db.ExecContext(ctx, ddl)
+		return err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(`+fmt.Sprint(migrationLock)+`)`); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, ddl); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 func (s *Store) apply(ctx context.Context, v int) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -82,7 +110,7 @@ func (s *Store) apply(ctx context.Context, v int) error {
 	defer tx.Rollback()
 	if s.engine == Postgres {
 		// Several serve replicas may start at once against one database.
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7355608)`); err != nil {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(`+fmt.Sprint(migrationLock)+`)`); err != nil {
 			return fmt.Errorf("ledger %s: migration lock: %w", s.where, err)
 		}
 	}

@@ -245,3 +245,90 @@ func TestHistoryRefForms(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicasOpenAFreshLedgerTogether: serve replicas started at once
+// against a new database all migrate it without an error (PostgreSQL's
+// CREATE TABLE IF NOT EXISTS is not safe against a concurrent one), and
+// the schema is applied once.
+func TestReplicasOpenAFreshLedgerTogether(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		const replicas = 6
+		errs := make(chan error, replicas)
+		stores := make(chan *ledger.Store, replicas)
+		start := make(chan struct{})
+		for range replicas {
+			go func() {
+				<-start
+				s, err := ledger.Open(context.Background(), dsn)
+				if err == nil {
+					stores <- s
+				}
+				errs <- err
+			}()
+		}
+		close(start)
+		for range replicas {
+			if err := <-errs; err != nil {
+				t.Errorf("a replica could not open the new ledger: %v", err)
+			}
+		}
+		close(stores)
+		var n int
+		for s := range stores {
+			if n == 0 {
+				if err := s.DB().QueryRowContext(context.Background(), `SELECT count(*) FROM ledger_schema`).Scan(&n); err != nil || n != ledger.SchemaVersion {
+					t.Errorf("ledger_schema rows = %d, %v", n, err)
+				}
+			}
+			s.Close()
+		}
+	})
+}
+
+// TestTwoRunsRecordOneLedgerAtOnce: two processes (two stores, as two
+// audit --record runs would open) recording into one ledger at the same
+// time wait for each other's transactions instead of failing, lose no row,
+// and leave every tag both saw open.
+func TestTwoRunsRecordOneLedgerAtOnce(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		c := &clock{t0}
+		errs := make(chan error, 2)
+		for _, own := range []string{"a", "b"} {
+			s := open(t, dsn)
+			go func() {
+				errs <- func() error {
+					rec := s.Record(ledger.RecordOptions{Now: c.now, BatchSize: 50})
+					for _, name := range []string{"shared", own} {
+						repo := ledger.Repo{Provider: "p", Scope: "s", Repository: name}
+						for i := range 600 {
+							if err := rec.Tag(ctx, repo, providers.Tag{Name: "t" + itoa(i), Digest: dA}); err != nil {
+								return err
+							}
+						}
+						if err := rec.RepositoryDone(ctx, repo); err != nil {
+							return err
+						}
+					}
+					return rec.Finish(ctx, true)
+				}()
+			}()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		s := open(t, dsn)
+		var open, closed, scans int
+		if err := s.DB().QueryRowContext(ctx, `SELECT count(CASE WHEN is_open = 1 THEN 1 END), count(CASE WHEN is_open = 0 THEN 1 END) FROM ledger_intervals`).Scan(&open, &closed); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DB().QueryRowContext(ctx, `SELECT count(*) FROM ledger_scans WHERE complete = 1`).Scan(&scans); err != nil {
+			t.Fatal(err)
+		}
+		if open != 1800 || closed != 0 || scans != 2 {
+			t.Fatalf("open %d, closed %d, complete scans %d; want 1800, 0, 2", open, closed, scans)
+		}
+	})
+}
