@@ -157,7 +157,8 @@ func TestLintFlags(t *testing.T) {
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(got.Paths, []string{DefaultLintPath}) || !slices.Equal(got.MutableTags, []string{"dev", "main", "stable", "edge"}) || got.Format != "text" {
+	if !slices.Equal(got.Paths, []string{DefaultLintPath}) || !slices.Equal(got.MutableTags, []string{"dev", "develop", "development", "main", "master", "stable", "edge",
+		"nightly", "beta", "alpha", "canary", "next", "testing", "unstable", "staging", "production", "prod", "snapshot"}) || got.Format != "text" {
 		t.Errorf("defaults %+v", got)
 	}
 }

@@ -49,6 +49,7 @@ func (l *linter) isGitLab(top *yaml.Node) bool {
 
 func (l *linter) gitlab(top *yaml.Node) {
 	l.src.gitlab = true
+	l.gitlabTop = top
 	global := map[string]varDef{}
 	for k, v := range gitlabPredefined {
 		global[k] = varDef{value: v}
@@ -123,7 +124,7 @@ func (l *linter) gitlab(top *yaml.Node) {
 		if strings.HasPrefix(p.key.Value, ".") && script != nil {
 			// A hidden template: linted through the jobs that extend it,
 			// unless none does.
-			if l.gitlabExtended(top, p.key.Value) {
+			if l.gitlabExtended(top, p.key.Value) || l.gitlabReferenced(top, p.key.Value) {
 				continue
 			}
 		}
@@ -187,22 +188,29 @@ func (l *linter) gitlabExtended(top *yaml.Node, name string) bool {
 
 func (l *linter) gitlabScript(js *jobState, job, n *yaml.Node, x *shExpander) {
 	n = l.src.deref(n)
-	if n == nil || n.Tag == "!reference" {
-		return
-	}
 	var lines []*yaml.Node
-	if n.Kind == yaml.ScalarNode {
-		lines = []*yaml.Node{n}
-	}
-	for _, it := range l.src.items(n) {
-		if it.Kind == yaml.SequenceNode && it.Tag != "!reference" {
-			lines = append(lines, l.src.items(it)...) // nested lists are flattened
-		} else {
-			lines = append(lines, it)
+	var flat func(n *yaml.Node, depth int)
+	flat = func(n *yaml.Node, depth int) {
+		n = l.src.deref(n)
+		if n == nil || depth > 10 {
+			return
+		}
+		if n.Tag == "!reference" {
+			// !reference [.template, script]: the lines written there.
+			flat(l.gitlabReference(n), depth+1)
+			return
+		}
+		if n.Kind == yaml.ScalarNode {
+			lines = append(lines, n)
+			return
+		}
+		for _, it := range l.src.items(n) {
+			flat(it, depth+1) // nested lists are flattened
 		}
 	}
+	flat(n, 0)
 	for _, ln := range lines {
-		if ln.Kind != yaml.ScalarNode || ln.Tag == "!reference" {
+		if ln.Kind != yaml.ScalarNode {
 			continue
 		}
 		sc := l.src.scalarOf(ln)
@@ -357,3 +365,38 @@ func (l *linter) gitlabTagOnlyRules(rules *yaml.Node) bool {
 
 // gitlabTagCondRE: $CI_COMMIT_TAG tested as set (not == null, not negated).
 var gitlabTagCondRE = regexp.MustCompile(`^\s*\$CI_COMMIT_TAG\s*($|&&|=~|==\s*["']?[^n"'\s])|&&\s*\$CI_COMMIT_TAG\s*($|&&)|\$CI_COMMIT_REF_NAME\s*=~\s*/\^v`)
+
+// gitlabReference resolves !reference [job, key, ...] in this file.
+func (l *linter) gitlabReference(n *yaml.Node) *yaml.Node {
+	cur := l.gitlabTop
+	for _, it := range l.src.items(n) {
+		k, ok := l.src.str(it)
+		if !ok {
+			return nil
+		}
+		_, cur = l.src.get(cur, k)
+		if cur = l.src.deref(cur); cur == nil {
+			return nil
+		}
+	}
+	if cur == l.gitlabTop {
+		return nil
+	}
+	return cur
+}
+
+// gitlabReferenced: some !reference names the template.
+func (l *linter) gitlabReferenced(n *yaml.Node, name string) bool {
+	if n == nil {
+		return false
+	}
+	if n.Tag == "!reference" && len(n.Content) > 0 && n.Content[0].Value == name {
+		return true
+	}
+	for _, c := range n.Content {
+		if l.gitlabReferenced(c, name) {
+			return true
+		}
+	}
+	return false
+}

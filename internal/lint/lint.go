@@ -34,7 +34,8 @@ import (
 )
 
 // DefaultMutableTags are the rolling tag names reported as warnings.
-var DefaultMutableTags = []string{"dev", "main", "stable", "edge"}
+var DefaultMutableTags = []string{"dev", "develop", "development", "main", "master", "stable", "edge",
+	"nightly", "beta", "alpha", "canary", "next", "testing", "unstable", "staging", "production", "prod", "snapshot"}
 
 // Config tunes the rules.
 type Config struct {

@@ -527,7 +527,7 @@ func classifyRef(v string, mutable map[string]bool) (refClass, string) {
 		switch {
 		case tag == "latest" || latestVariantRE.MatchString(tag):
 			return refLatest, tag
-		case mutable[tag]:
+		case mutable[tag] || rollingVariant(tag, mutable):
 			return refMutable, tag
 		case strings.ContainsRune(tag, branchRune) && !strings.ContainsRune(tag, shaRune):
 			return refBranch, tag
@@ -571,3 +571,22 @@ func display(v string) string {
 // $CI_COMMIT_REF_NAME/_SLUG: a branch name on branch runs, a git tag
 // (unknown, and often a version) on tag runs.
 var refNameDef = varDef{value: branchStr, alts: []varDef{{value: unknownStr}}}
+
+// rollingVariant: a tag made of words only, one of them a rolling tag
+// (nightly-alpine, alpha-ubuntu): no version or sha tells runs apart.
+func rollingVariant(tag string, mutable map[string]bool) bool {
+	words := strings.FieldsFunc(tag, func(r rune) bool { return r == '-' || r == '_' || r == '.' })
+	if len(words) < 2 {
+		return false
+	}
+	hit := false
+	for _, w := range words {
+		for _, r := range w {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+				return false
+			}
+		}
+		hit = hit || mutable[strings.ToLower(w)]
+	}
+	return hit
+}

@@ -44,6 +44,8 @@ type linter struct {
 	extra []Finding
 	// gitlabVars are the variables of the GitLab file that includes this one.
 	gitlabVars map[string]varDef
+	// gitlabTop is the GitLab file's top mapping, for !reference.
+	gitlabTop *yaml.Node
 }
 
 // triggers is what the workflow's `on:` allows, as far as tags go.
