@@ -28,6 +28,8 @@ type cfnTemplate struct {
 	budget int
 	// bind are the Fn::ForEach identifiers of the resource evaluated.
 	bind map[string]any
+	// given are the parameter values a parent stack passes (nested stack).
+	given map[string]any
 }
 
 const cfnBudget = 100000
@@ -85,6 +87,12 @@ type cfnResource struct {
 // parseCFN returns the known resources of a template; ok is false when
 // the file is not a template.
 func parseCFN(path string, raw []byte, isJSON bool) (*cfnTemplate, []cfnResource, bool, error) {
+	return parseCFNGiven(path, raw, isJSON, nil)
+}
+
+// parseCFNGiven is parseCFN for a nested stack's template, with the
+// parameter values its parent passes (Fn::ForEach collections read them).
+func parseCFNGiven(path string, raw []byte, isJSON bool, given map[string]any) (*cfnTemplate, []cfnResource, bool, error) {
 	root, err := parseYAMLNode(raw, isJSON)
 	if err != nil {
 		return nil, nil, false, err
@@ -99,7 +107,7 @@ func parseCFN(path string, raw []byte, isJSON bool) (*cfnTemplate, []cfnResource
 		return nil, nil, false, nil
 	}
 	t := &cfnTemplate{path: path, root: root, params: map[string]*yaml.Node{}, conditions: map[string]*yaml.Node{},
-		resources: map[string]bool{}, condBusy: map[string]bool{}}
+		resources: map[string]bool{}, condBusy: map[string]bool{}, given: given}
 	if _, ps := mapGet(root, "Parameters"); ps != nil && ps.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(ps.Content); i += 2 {
 			t.params[ps.Content[i].Value] = ps.Content[i+1]
@@ -306,6 +314,19 @@ func (t *cfnTemplate) ref(name string) any {
 		return unknown{name + " is only known when the stack is deployed"}
 	}
 	if p, ok := t.params[name]; ok {
+		if v, ok := t.given[name]; ok {
+			if s, ok := v.(string); ok {
+				if _, tn := mapGet(p, "Type"); tn != nil && (tn.Value == "CommaDelimitedList" || strings.HasPrefix(tn.Value, "List<")) {
+					// A parent passes a list parameter as one string.
+					var out []any
+					for _, e := range strings.Split(s, ",") {
+						out = append(out, strings.TrimSpace(e))
+					}
+					return out
+				}
+			}
+			return v
+		}
 		_, def := mapGet(p, "Default")
 		if def == nil {
 			return unknown{fmt.Sprintf("parameter %q has no default", name)}

@@ -1,6 +1,7 @@
 package iac
 
 import (
+	"github.com/immutag/immutag/internal/audit"
 	"slices"
 	"strings"
 	"testing"
@@ -287,5 +288,35 @@ func TestTerragruntUnitsApplyTheirModules(t *testing.T) {
 	}
 	if f := got["web: main.tf aws_ecr_repository.this"]; !strings.Contains(f.Reason, "terragrunt") {
 		t.Errorf("reason %q does not name the unit", f.Reason)
+	}
+}
+
+func TestNestedStacksPassTheirParameters(t *testing.T) {
+	res := Scan([]string{"testdata/cfn-nested"}, Options{})
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	got := map[string]Finding{}
+	for _, f := range res.Findings {
+		got[f.Name] = f
+	}
+	// Graded per parent stack with the parameters it passes (a list
+	// parameter passed as one string is split), never with the child's
+	// defaults alone: those say IMMUTABLE.
+	for name, w := range map[string]audit.Status{"scratch-a": drif, "scratch-b": drif, "prod-api": comp} {
+		f, ok := got[name]
+		if !ok {
+			t.Errorf("%s: not found; have %v", name, got)
+			continue
+		}
+		if f.Status != w {
+			t.Errorf("%s: %s, want %s (%s)", name, f.Status, w, f.Reason)
+		}
+	}
+	if len(res.Findings) != 3 {
+		t.Errorf("want 3 findings (no standalone grading of the child), have %d", len(res.Findings))
+	}
+	if f := got["scratch-a"]; !strings.Contains(f.Reason, "Resources.Scratch") || !strings.HasSuffix(f.Root, "Resources.Scratch") {
+		t.Errorf("finding does not name its parent stack: root %q, reason %q", f.Root, f.Reason)
 	}
 }

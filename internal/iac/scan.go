@@ -237,15 +237,39 @@ func Scan(paths []string, o Options) *Result {
 		res.Findings = append(res.Findings, fs...)
 	}
 	res.Findings = append(res.Findings, viaCalls...)
-	res.Findings = dedupeEnvs(res.Findings, envCount)
 
-	// CloudFormation templates and plans.
+	// CloudFormation templates and plans. A template another nests (a
+	// TemplateURL that is a path in the tree) is graded once per parent
+	// stack, with the parameters the parent passes, as a module is.
+	calls := map[string][]cfnCall{}
+	for _, p := range append(append([]string{}, c.yaml...), c.json...) {
+		raw, ok := readSmall(p, res)
+		if !ok || !hasNested(raw) {
+			continue
+		}
+		guard(&res.Errors, p, func() {
+			for child, cs := range nestedCalls(p, raw, strings.HasSuffix(p, ".json")) {
+				calls[child] = append(calls[child], cs...)
+			}
+		})
+	}
+	scanTemplate := func(p string, raw []byte, isJSON bool) {
+		cs := calls[filepath.Clean(p)]
+		if len(cs) == 0 {
+			res.Findings = append(res.Findings, scanCFN(p, raw, isJSON, ap, res, nil)...)
+			return
+		}
+		envCount[p] = len(cs)
+		for i := range cs {
+			res.Findings = append(res.Findings, scanCFN(p, raw, isJSON, ap, res, &cs[i])...)
+		}
+	}
 	for _, p := range c.yaml {
 		raw, ok := readSmall(p, res)
 		if !ok || !bytes.Contains(raw, cfnMarker) {
 			continue
 		}
-		guard(&res.Errors, p, func() { res.Findings = append(res.Findings, scanCFN(p, raw, false, ap, res)...) })
+		guard(&res.Errors, p, func() { scanTemplate(p, raw, false) })
 	}
 	for _, p := range c.json {
 		if strings.HasSuffix(p, ".tf.json") || strings.HasSuffix(p, ".tfvars.json") {
@@ -275,9 +299,10 @@ func Scan(paths []string, o Options) *Result {
 			}
 			res.Findings = append(res.Findings, gradeUnit(pend, ap)...)
 		case bytes.Contains(raw, cfnMarker):
-			guard(&res.Errors, p, func() { res.Findings = append(res.Findings, scanCFN(p, raw, true, ap, res)...) })
+			guard(&res.Errors, p, func() { scanTemplate(p, raw, true) })
 		}
 	}
+	res.Findings = dedupeEnvs(res.Findings, envCount)
 	if acr {
 		res.Notes = append(res.Notes, NoteACR)
 	}
@@ -318,16 +343,24 @@ func readSmall(p string, res *Result) ([]byte, bool) {
 	return raw, true
 }
 
-func scanCFN(p string, raw []byte, isJSON bool, ap audit.Policy, res *Result) []Finding {
-	t, rs, ok, err := parseCFN(p, raw, isJSON)
+func scanCFN(p string, raw []byte, isJSON bool, ap audit.Policy, res *Result, call *cfnCall) []Finding {
+	var given map[string]any
+	if call != nil {
+		given = call.params
+	}
+	t, rs, ok, err := parseCFNGiven(p, raw, isJSON, given)
 	if err != nil {
-		res.Errors = append(res.Errors, FileError{File: p, Message: "not a readable template: " + err.Error()})
+		if !slices.ContainsFunc(res.Errors, func(e FileError) bool { return e.File == p }) {
+			res.Errors = append(res.Errors, FileError{File: p, Message: "not a readable template: " + err.Error()})
+		}
 		return nil
 	}
 	if !ok {
 		return nil
 	}
-	res.Files = append(res.Files, p)
+	if !slices.Contains(res.Files, p) {
+		res.Files = append(res.Files, p)
+	}
 	syntax := SyntaxCFNYAML
 	if isJSON {
 		syntax = SyntaxCFNJSON
@@ -346,6 +379,9 @@ func scanCFN(p string, raw []byte, isJSON bool, ap audit.Policy, res *Result) []
 		}
 		r := Resource{File: p, Line: cr.key.Line, Column: cr.key.Column, Address: "Resources." + cr.id, Type: cr.typ, Syntax: syntax,
 			block: blockRef{file: p, syntax: syntax, name: cr.ref}, endLine: cr.endLine}
+		if call != nil {
+			r.Root, r.rootDir, r.env = call.parent+" Resources."+call.id, p, call.env()
+		}
 		a := t.attrs(cr)
 		if !classify(&r, a) {
 			continue
