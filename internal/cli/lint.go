@@ -50,7 +50,8 @@ files, or directories walked for *.yml, *.yaml and docker-bake.*; default
   explicit-latest          type=raw,value=latest, :latest in build-push-action or docker commands
   implicit-latest          a pushed reference with no tag (that is latest)
   disabled-latest-no-veto  type=raw,value=latest,enable=false without flavor latest=false
-  mutable-tag              other rolling tags (--mutable-tags), as warnings
+  mutable-tag              other rolling tags (--mutable-tags) and branch-named tags, as warnings
+  mutable-deploy           a deploy step runs an image by a mutable tag (kubectl set image, gcloud run deploy, ...)
   invalid-suppression      an ignore comment without a reason or with an unknown rule
   invalid-workflow         a workflow GitHub rejects (duplicate key, no jobs)
 

@@ -42,6 +42,9 @@ const (
 	// siteRename: a local name a fix must rename with the pushed
 	// reference (docker manifest create/annotate), never reported itself.
 	siteRename
+	// siteDeploy: an image a deploy command runs (kubectl set image,
+	// gcloud run deploy --image, helm --set image.tag=...).
+	siteDeploy
 )
 
 type refSite struct {
@@ -57,6 +60,7 @@ type refSite struct {
 	cmd      shCmd
 	scr      *script
 	nested   bool // inside a compound command: never deleted by a fix
+	tagOnly  bool // a deployed tag given without its repository
 }
 
 var (
@@ -188,7 +192,13 @@ func (j *jobState) command(st *step, scr *script, x *shExpander, c shCmd, target
 				j.compose(st, x, words[2:])
 				break
 			}
+			if len(words) > 2 && x.word(words[1].text) == "service" {
+				j.deployCommand(st, scr, x, c, name, words, nested)
+				break
+			}
 			j.docker(st, scr, x, c, name, words, nested)
+		case "kubectl", "oc", "az", "aws", "flyctl", "fly", "helm":
+			j.deployCommand(st, scr, x, c, name, words, nested)
 		case "docker-compose", "podman-compose":
 			j.compose(st, x, words[1:])
 		case "executor", "kaniko":
@@ -197,6 +207,7 @@ func (j *jobState) command(st *step, scr *script, x *shExpander, c shCmd, target
 			j.copyTool(st, scr, x, c, name, words, nested)
 		case "gcloud":
 			j.gcloud(st, scr, x, c, words, nested)
+			j.deployCommand(st, scr, x, c, name, words, nested)
 		case "ko":
 			j.ko(st, scr, x, c, words)
 		case "mvn", "mvnw", "./mvnw", "gradle", "gradlew", "./gradlew":
@@ -1010,6 +1021,7 @@ func registryOutput(o string) bool {
 // finish reports the job's pushed references with a fix that renames the
 // reference in every build, tag and push of the job.
 func (j *jobState) finish() {
+	j.deploySites()
 	// Index the sites by value once: a script with many pushes (and many
 	// values per push) must not cost the square of its sites.
 	j.byValue = map[string][]*refSite{}

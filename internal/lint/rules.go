@@ -10,6 +10,7 @@ const (
 	RuleMutableTag           = "mutable-tag"
 	RuleInvalidSuppression   = "invalid-suppression"
 	RuleInvalidWorkflow      = "invalid-workflow"
+	RuleMutableDeploy        = "mutable-deploy"
 )
 
 // Rule describes one check.
@@ -73,6 +74,16 @@ var rules = []Rule{
 			"default dev, main, stable, edge). It fails against immutable repositories and names no particular image.",
 		Help: "Push immutable tags only, or exempt this tag pattern in the registry's immutability rules " +
 			"and in policy.mutable_tags_allowed.",
+	},
+	{
+		ID: RuleMutableDeploy, Name: "DeployByMutableTag", Severity: SeverityWarning, SecuritySeverity: "5.0",
+		Short: "pipeline deploys an image by a mutable tag",
+		Full: "A deploy step names the image by latest, no tag, a rolling tag or the branch name (kubectl set image, " +
+			"gcloud run deploy --image, az webapp/containerapp --image, helm --set image.tag=, aws lambda --image-uri, " +
+			"docker service update --image, deploy-cloudrun, webapps-deploy, k8s-deploy, ECS task definitions). " +
+			"What runs is whatever the tag points at when the platform pulls it, and redeploying the same tag is no rollback. " +
+			"Reported as an error for latest or no tag, as a warning otherwise.",
+		Help: "Deploy by digest (image@sha256:...) or by the immutable tag the pipeline pushed (the commit sha).",
 	},
 	{
 		ID: RuleInvalidSuppression, Name: "InvalidSuppression", Severity: SeverityWarning, SecuritySeverity: "3.0",

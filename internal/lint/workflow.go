@@ -330,6 +330,8 @@ func (l *linter) steps(n *yaml.Node, jc *evalCtx, tr triggers, shell string, jr 
 			rec.pushes = l.bakeActionStep(st)
 		case strings.HasPrefix(st.uses, "./"):
 			l.localAction(st)
+		case deployActions[action] != nil:
+			l.deployAction(st, action)
 		case st.uses != "":
 			rec.pushes = l.otherAction(st, action)
 		}

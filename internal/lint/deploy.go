@@ -1,0 +1,233 @@
+package lint
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The pull side of the same problem: a pipeline step that deploys an
+// image by a mutable tag runs whatever the tag points at when the cluster
+// or service pulls it, which is not necessarily what this pipeline built,
+// and a rollback to "the same" tag is no rollback at all.
+
+// deployCommand records the images a deploy command names. words[0] is
+// the tool (kubectl, gcloud, az, helm, aws, flyctl, docker service).
+func (j *jobState) deployCommand(st *step, scr *script, x *shExpander, c shCmd, tool string, words []shTok, nested bool) {
+	first, last := scr.span(words[0]).line, scr.span(words[len(words)-1]).line
+	arg := func(k int) string { return x.word(words[k].text) }
+	sub := func(n int) string {
+		var out []string
+		for k := 1; k < len(words) && len(out) < n; k++ {
+			if w := arg(k); !strings.HasPrefix(w, "-") {
+				out = append(out, w)
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	// flagValue records the value of any of the flags, in either the
+	// --flag VALUE or --flag=VALUE form.
+	flagValue := func(label string, flags ...string) {
+		for k := 1; k < len(words); k++ {
+			w := arg(k)
+			for _, f := range flags {
+				switch {
+				case w == f && k+1 < len(words):
+					j.addSite(st, scr, x, c, siteDeploy, false, label, words[k+1], first, last, nested, false)
+				case strings.HasPrefix(w, f+"=") && strings.HasPrefix(words[k].text, f+"="):
+					t := words[k]
+					j.addSite(st, scr, x, c, siteDeploy, false, label, shTok{kind: tWord, text: t.text[len(f)+1:], start: t.start + len(f) + 1, end: t.end}, first, last, nested, false)
+				}
+			}
+		}
+	}
+	switch tool {
+	case "kubectl", "oc":
+		switch s := sub(2); {
+		case s == "set image":
+			// kubectl set image deployment/app CONTAINER=IMAGE ...
+			for k := 3; k < len(words); k++ {
+				raw := words[k].text
+				if eq := strings.IndexByte(raw, '='); eq > 0 && !strings.HasPrefix(raw, "-") {
+					t := words[k]
+					j.addSite(st, scr, x, c, siteDeploy, false, tool+" set image", shTok{kind: tWord, text: raw[eq+1:], start: t.start + eq + 1, end: t.end}, first, last, nested, false)
+				}
+			}
+		case strings.HasPrefix(s, "run"), s == "create deployment":
+			flagValue(tool+" "+s+" --image", "--image")
+		}
+	case "gcloud":
+		s := sub(3)
+		switch {
+		case strings.HasPrefix(s, "run deploy"), strings.HasPrefix(s, "run services update"), strings.HasPrefix(s, "run jobs"):
+			flagValue("gcloud run --image", "--image")
+		case strings.HasPrefix(s, "app deploy"):
+			flagValue("gcloud app deploy --image-url", "--image-url")
+		case strings.HasPrefix(s, "compute instances"):
+			flagValue("gcloud compute instances --container-image", "--container-image")
+		}
+	case "az":
+		s := sub(3)
+		switch {
+		case strings.HasPrefix(s, "webapp config container"), strings.HasPrefix(s, "functionapp config container"):
+			flagValue("az "+s, "--docker-custom-image-name", "--container-image-name", "-c", "-i")
+		case strings.HasPrefix(s, "webapp create"):
+			flagValue("az webapp create", "--deployment-container-image-name", "--container-image-name", "-i")
+		case strings.HasPrefix(s, "containerapp"), strings.HasPrefix(s, "container create"):
+			flagValue("az "+sub(2)+" --image", "--image")
+		}
+	case "aws":
+		if sub(2) == "lambda update-function-code" || sub(2) == "lambda create-function" {
+			flagValue("aws lambda --image-uri", "--image-uri")
+		}
+	case "flyctl", "fly":
+		if strings.HasPrefix(sub(1), "deploy") {
+			flagValue(tool+" deploy --image", "--image", "-i")
+		}
+	case "docker":
+		if sub(2) == "service update" || sub(2) == "service create" {
+			flagValue("docker "+sub(2)+" --image", "--image")
+		}
+	case "helm":
+		if s := sub(1); s != "upgrade" && s != "install" {
+			return
+		}
+		// --set image.tag=latest: the chart deploys the repository it
+		// names with that tag.
+		for k := 1; k+1 < len(words); k++ {
+			if w := arg(k); w != "--set" && w != "--set-string" {
+				continue
+			}
+			raw := words[k+1].text
+			for off := 0; off < len(raw); {
+				end := strings.IndexByte(raw[off:], ',')
+				if end < 0 {
+					end = len(raw)
+				} else {
+					end += off
+				}
+				item := raw[off:end]
+				if eq := strings.IndexByte(item, '='); eq > 0 {
+					key := strings.ToLower(strings.Trim(x.word(item[:eq]), `"'`))
+					if strings.HasSuffix(key, ".tag") || key == "tag" || strings.HasSuffix(key, "imagetag") {
+						t := shTok{kind: tWord, text: item[eq+1:], start: words[k+1].start + off + eq + 1, end: words[k+1].start + end}
+						for _, v := range x.wordAll(t.text) {
+							j.addDeployTag(st, scr, c, "helm "+arg(k)+" "+item[:eq], t, v, first, last)
+						}
+					}
+				}
+				off = end + 1
+			}
+		}
+	}
+}
+
+// addDeployTag records a deployed tag given without its repository (helm
+// --set image.tag=...): the site's value is a stand-in repository with it.
+func (j *jobState) addDeployTag(st *step, scr *script, c shCmd, label string, w shTok, tag string, first, last int) {
+	tag = strings.Trim(tag, `"'`)
+	if tag == "" {
+		return
+	}
+	j.sites = append(j.sites, &refSite{kind: siteDeploy, label: label, value: "chart-image:" + tag, raw: w.text,
+		sp: scr.span(w), from: first, to: last, ctx: st.ctx, cmd: c, scr: scr, tagOnly: true})
+}
+
+// deploySites reports the deploys of mutable tags the job recorded.
+func (j *jobState) deploySites() {
+	seen := map[string]bool{}
+	for _, s := range j.sites {
+		if s.kind != siteDeploy {
+			continue
+		}
+		class, tag := classifyRef(s.value, j.l.mutable)
+		if class == refBranch && s.ctx.noBranch {
+			continue
+		}
+		shown := display(s.value)
+		if s.tagOnly {
+			shown = "tag " + display(tag)
+		}
+		var why string
+		switch class {
+		case refImplicit:
+			why = "has no tag, so it deploys latest"
+		case refLatest:
+			why = "deploys the tag " + tag
+		case refMutable:
+			why = fmt.Sprintf("deploys the rolling tag %q", tag)
+		case refBranch:
+			why = "deploys a tag named after the branch"
+		default:
+			continue
+		}
+		key := fmt.Sprintf("%d/%d/%s", s.sp.line, s.sp.start, why)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		sev := SeverityWarning
+		if class == refImplicit || class == refLatest {
+			sev = SeverityError
+		}
+		j.l.add(RuleMutableDeploy, sev, s.sp,
+			fmt.Sprintf("`%s` %s (%s): what runs is whatever the tag points at when it is pulled, not necessarily what this pipeline built", s.label, why, shown),
+			&Fix{Description: "deploy by digest (image@sha256:...) or by the immutable tag this pipeline pushes (the commit sha)"}, s.from, s.to)
+	}
+}
+
+// deployActions name the image input of actions that deploy an image.
+var deployActions = map[string][]string{
+	"google-github-actions/deploy-cloudrun":         {"image"},
+	"azure/webapps-deploy":                          {"images"},
+	"azure/container-apps-deploy-action":            {"imageToDeploy"},
+	"azure/aci-deploy":                              {"image"},
+	"azure/k8s-deploy":                              {"images"},
+	"aws-actions/amazon-ecs-render-task-definition": {"image"},
+}
+
+// deployAction reports a deploy action's image inputs naming a mutable tag.
+func (l *linter) deployAction(st *step, action string) {
+	for _, key := range deployActions[action] {
+		_, n := l.src.get(st.with, key)
+		sc := l.src.scalarOf(n)
+		if sc == nil {
+			continue
+		}
+		for _, e := range splitList(sc) {
+			sp := sc.spanAt(e.line, e.start, e.end)
+			seen := map[string]bool{}
+			for _, whole := range st.ctx.resolveAll(e.text) {
+				for _, v := range splitRendered(whole) {
+					class, tag := classifyRef(v, l.mutable)
+					var why string
+					switch class {
+					case refImplicit:
+						why = "has no tag, so it deploys latest"
+					case refLatest:
+						why = "deploys the tag " + tag
+					case refMutable:
+						why = fmt.Sprintf("deploys the rolling tag %q", tag)
+					case refBranch:
+						if st.ctx.noBranch {
+							continue
+						}
+						why = "deploys a tag named after the branch"
+					default:
+						continue
+					}
+					if seen[why] {
+						continue
+					}
+					seen[why] = true
+					sev := SeverityWarning
+					if class == refImplicit || class == refLatest {
+						sev = SeverityError
+					}
+					l.add(RuleMutableDeploy, sev, sp,
+						fmt.Sprintf("%s %s %s (%s): what runs is whatever the tag points at when it is pulled, not necessarily what this pipeline built", action, key, why, display(v)),
+						&Fix{Description: "deploy by digest (image@sha256:...) or by the immutable tag this pipeline pushes (the commit sha)"}, st.node.Line, sp.line)
+				}
+			}
+		}
+	}
+}
