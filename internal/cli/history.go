@@ -35,7 +35,7 @@ func (d Deps) ledgerDSN(cfg *config.Config) (dsn, from string, err error) {
 	if cfg != nil && cfg.Ledger.DSNEnv != "" {
 		v := d.Getenv(cfg.Ledger.DSNEnv)
 		if v == "" {
-			return "", "", fmt.Errorf("%s: ledger.dsn_env names %s, which is not set", cfgName(cfg), cfg.Ledger.DSNEnv)
+			return "", "", fmt.Errorf("%s: ledger.dsn_env names %s, which is not set or empty", cfgName(cfg), cfg.Ledger.DSNEnv)
 		}
 		return v, "$" + cfg.Ledger.DSNEnv, nil
 	}

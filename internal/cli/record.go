@@ -154,7 +154,14 @@ func (t *tagRecorder) checkFloating(r providers.Repository, tg providers.Tag, wa
 	}
 	age := "push time unknown"
 	if !tg.Pushed.IsZero() {
-		age = fmt.Sprintf("pushed %s, %d days ago", tg.Pushed.UTC().Format(time.DateOnly), int(t.now().Sub(tg.Pushed).Hours()/24))
+		days := int(t.now().Sub(tg.Pushed).Hours() / 24)
+		age = fmt.Sprintf("pushed %s, %d days ago", tg.Pushed.UTC().Format(time.DateOnly), days)
+		switch days {
+		case 0:
+			age = fmt.Sprintf("pushed %s, less than a day ago", tg.Pushed.UTC().Format(time.DateOnly))
+		case 1:
+			age = fmt.Sprintf("pushed %s, 1 day ago", tg.Pushed.UTC().Format(time.DateOnly))
+		}
 		if tg.Pushed.After(t.now()) {
 			age = fmt.Sprintf("pushed %s, later than this machine's clock", tg.Pushed.UTC().Format(time.DateOnly))
 		}

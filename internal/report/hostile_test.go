@@ -127,3 +127,29 @@ func TestCSVEscapesControlCharacters(t *testing.T) {
 		t.Errorf("the hostile name is not shown escaped:\n%s", out)
 	}
 }
+
+// TestTableListsOverwrites: a table reader of audit --record sees which
+// tags moved (not only how many on stderr), incidents marked, with
+// registry names escaped.
+func TestTableListsOverwrites(t *testing.T) {
+	r := &audit.Report{SchemaVersion: audit.SchemaVersion, Findings: audit.NewSpool[audit.Finding](), Summary: audit.Summary{ByProvider: map[string]audit.Counts{}}}
+	t.Cleanup(func() { r.Close() })
+	at := time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)
+	r.Overwrites = []audit.Overwrite{
+		{Provider: "ecr", Scope: "123/eu-west-1", Repository: "team/app", Tag: "prod", Previous: "sha256:aaaa", Digest: "sha256:bbbb", LastSeenAt: at, SeenAt: at.Add(time.Hour), Immutable: true},
+		{Provider: "hub", Scope: "acme", Repository: "web", Tag: "v1\x1b[2J", Previous: "sha256:cccc", Digest: "sha256:dddd", LastSeenAt: at, SeenAt: at.Add(time.Hour)},
+	}
+	var b bytes.Buffer
+	if err := Table(&b, r, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"OVERWRITES", "team/app:prod", "sha256:aaaa", "sha256:bbbb", "2026-09-01T13:00:00Z", "yes: incident", `web:v1\x1b[2J`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\x1b") {
+		t.Errorf("table prints an escape sequence:\n%q", out)
+	}
+}

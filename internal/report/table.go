@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 	"text/tabwriter"
+	"time"
 
 	"github.com/immutag/immutag/internal/audit"
 )
@@ -146,6 +147,9 @@ func tableTail(w io.Writer, r *audit.Report, o Options) error {
 			fmt.Fprintf(w, "  %s %s: %s\n", oneLine(s.Provider), oneLine(s.Scope), oneLine(s.Error))
 		}
 	}
+	if len(r.Overwrites) > 0 {
+		overwritesTable(w, r.Overwrites)
+	}
 	if len(r.Warnings) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "WARNINGS")
@@ -173,6 +177,28 @@ func tableTail(w io.Writer, r *audit.Report, o Options) error {
 	}
 	fmt.Fprintln(w)
 	return nil
+}
+
+// overwritesTable lists the tags audit --record saw naming another image
+// than the ledger had, so that a table reader sees which tags moved, not
+// only how many; one in a repository immutable now is an incident.
+func overwritesTable(w io.Writer, ows []audit.Overwrite) {
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "OVERWRITES (tags naming another image than the ledger recorded; immutag history --moved lists them all)")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprint(tw, "PROVIDER\tSCOPE\tREPOSITORY:TAG\tPREVIOUS DIGEST\tLAST SEEN\tNEW DIGEST\tSEEN\tIMMUTABLE NOW\n")
+	for i, o := range ows {
+		imm := "no"
+		if o.Immutable {
+			imm = "yes: incident"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s:%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(o.Provider), oneLine(o.Scope), oneLine(o.Repository), oneLine(o.Tag),
+			oneLine(o.Previous), o.LastSeenAt.UTC().Format(time.RFC3339), oneLine(o.Digest), o.SeenAt.UTC().Format(time.RFC3339), imm)
+		if (i+1)%tableBlock == 0 {
+			tw.Flush()
+		}
+	}
+	tw.Flush()
 }
 
 func counts(c audit.Counts) string {
