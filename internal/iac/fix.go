@@ -12,6 +12,7 @@ import (
 
 	udiff "github.com/aymanbagabas/go-udiff"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"go.yaml.in/yaml/v3"
 
@@ -193,7 +194,9 @@ func editHCL(file string, src []byte, es []*edit) ([]byte, error) {
 		for _, o := range e.ops {
 			switch o.kind {
 			case opSet:
-				setHCL(body, o.path, o.value)
+				if err := setHCL(body, o.path, o.value); err != nil {
+					return nil, fmt.Errorf("%s.%s: %w", e.block.typ, e.block.name, err)
+				}
 			case opRemove:
 				removeHCL(body, o)
 			case opAddResource:
@@ -215,7 +218,7 @@ func editHCL(file string, src []byte, es []*edit) ([]byte, error) {
 	return out, nil
 }
 
-func setHCL(body *hclwrite.Body, path []string, v any) {
+func setHCL(body *hclwrite.Body, path []string, v any) error {
 	if len(path) == 1 {
 		if m, ok := v.(map[string]any); ok {
 			// A nested setting written as a block keeps its block form.
@@ -223,14 +226,36 @@ func setHCL(body *hclwrite.Body, path []string, v any) {
 				for _, k := range sortedKeys(m) {
 					blk.Body().SetAttributeValue(k, toCty(m[k]))
 				}
-				return
+				return nil
 			}
 		}
 		body.SetAttributeValue(path[0], toCty(v))
-		return
+		return nil
 	}
 	blk := firstBlock(body, path[0])
 	if blk == nil {
+		if dyn := dynamicBlock(body, path[0]); dyn != nil {
+			// A dynamic block of that type would render next to a new
+			// static one (Terraform refuses a second docker_config).
+			// It can give way only when its content sets nothing else.
+			content := firstBlock(dyn.Body(), "content")
+			if content == nil || len(content.Body().Blocks()) > 0 {
+				return fmt.Errorf("%s is a dynamic block: set %s in it by hand", path[0], strings.Join(path[1:], "."))
+			}
+			for n, a := range content.Body().Attributes() {
+				if len(path) != 2 || n != path[1] {
+					return fmt.Errorf("%s is a dynamic block that also sets %s: set %s in it by hand", path[0], n, strings.Join(path[1:], "."))
+				}
+				// Only a switch for this one setting (content sets a
+				// literal) gives way; a for_each that also selects on
+				// the repository's format or mode is the module's
+				// logic, not the setting's.
+				if refs, ok := exprVariables(a); !ok || len(refs) > 0 {
+					return fmt.Errorf("%s is a dynamic block whose %s is computed: set it in the block by hand", path[0], n)
+				}
+			}
+			body.RemoveBlock(dyn)
+		}
 		if a := body.GetAttribute(path[0]); a != nil {
 			// Written as an attribute ({ ... } or [{ ... }]): replace it
 			// with a block carrying only the setting would drop the
@@ -239,7 +264,17 @@ func setHCL(body *hclwrite.Body, path []string, v any) {
 		}
 		blk = body.AppendNewBlock(path[0], nil)
 	}
-	setHCL(blk.Body(), path[1:], v)
+	return setHCL(blk.Body(), path[1:], v)
+}
+
+// dynamicBlock returns the dynamic block generating blocks of typ.
+func dynamicBlock(body *hclwrite.Body, typ string) *hclwrite.Block {
+	for _, b := range body.Blocks() {
+		if b.Type() == "dynamic" && len(b.Labels()) == 1 && b.Labels()[0] == typ {
+			return b
+		}
+	}
+	return nil
 }
 
 func firstBlock(body *hclwrite.Body, typ string) *hclwrite.Block {
@@ -649,4 +684,13 @@ func removeCFN(le *lineEdits, cr *cfnResource, key string, isJSON bool) {
 			break
 		}
 	}
+}
+
+// exprVariables are the references an attribute's expression makes.
+func exprVariables(a *hclwrite.Attribute) ([]hcl.Traversal, bool) {
+	e, d := hclsyntax.ParseExpression(a.Expr().BuildTokens(nil).Bytes(), "", hcl.InitialPos)
+	if d.HasErrors() {
+		return nil, false
+	}
+	return e.Variables(), true
 }

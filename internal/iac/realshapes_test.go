@@ -2,6 +2,8 @@ package iac
 
 import (
 	"github.com/immutag/immutag/internal/audit"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -318,5 +320,44 @@ func TestNestedStacksPassTheirParameters(t *testing.T) {
 	}
 	if f := got["scratch-a"]; !strings.Contains(f.Reason, "Resources.Scratch") || !strings.HasSuffix(f.Root, "Resources.Scratch") {
 		t.Errorf("finding does not name its parent stack: root %q, reason %q", f.Root, f.Reason)
+	}
+}
+
+func TestFixNeverAddsABlockBesideItsDynamicBlock(t *testing.T) {
+	tmp := copyTree(t, "testdata/tf/dynfix")
+	before := Scan([]string{tmp}, Options{})
+	for _, f := range before.Findings {
+		if f.Status != drif {
+			t.Fatalf("%s: %s, want drift (%s)", f.Address, f.Status, f.Reason)
+		}
+	}
+	changes, errs := PlanFixes(before.Findings, Policy{})
+	if len(errs) != 1 || !strings.Contains(errs[0].Message, "dynamic block") {
+		t.Fatalf("want one by-hand error for the computed dynamic block, have %v", errs)
+	}
+	// The file with the computed block is refused as a whole; the toggle
+	// alone is fixed in a copy without it.
+	if len(changes) != 0 {
+		t.Fatalf("a file with an edit that cannot be made exactly was changed")
+	}
+	src, _ := os.ReadFile(filepath.Join(tmp, "main.tf"))
+	toggle := strings.SplitN(string(src), "# The dynamic block is the module's logic", 2)[0]
+	if err := os.WriteFile(filepath.Join(tmp, "main.tf"), []byte(toggle), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	changes, errs = PlanFixes(Scan([]string{tmp}, Options{}).Findings, Policy{})
+	if len(errs) != 0 || len(changes) != 1 {
+		t.Fatalf("changes %d, errors %v", len(changes), errs)
+	}
+	if err := WriteChanges(changes); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := os.ReadFile(filepath.Join(tmp, "main.tf"))
+	if strings.Count(string(out), "docker_config") != 1 || strings.Contains(string(out), `dynamic "`) {
+		t.Errorf("the dynamic block was not replaced by one static block:\n%s", out)
+	}
+	after := Scan([]string{tmp}, Options{})
+	if len(after.Findings) != 1 || after.Findings[0].Status != comp {
+		t.Errorf("after the fix: %+v", after.Findings)
 	}
 }
