@@ -30,6 +30,9 @@ type cfnTemplate struct {
 	bind map[string]any
 	// given are the parameter values a parent stack passes (nested stack).
 	given map[string]any
+	// serverless is a Serverless Framework file: ${...} variables in its
+	// strings are resolved before CloudFormation sees them.
+	serverless bool
 }
 
 const cfnBudget = 100000
@@ -98,16 +101,18 @@ func parseCFNGiven(path string, raw []byte, isJSON bool, given map[string]any) (
 		return nil, nil, false, err
 	}
 	_, res := mapGet(root, "Resources")
+	serverless := false
 	if res == nil {
 		// Serverless Framework: CloudFormation under resources.Resources.
 		_, sls := mapGet(root, "resources")
 		_, res = mapGet(sls, "Resources")
+		serverless = res != nil
 	}
 	if res == nil || res.Kind != yaml.MappingNode {
 		return nil, nil, false, nil
 	}
 	t := &cfnTemplate{path: path, root: root, params: map[string]*yaml.Node{}, conditions: map[string]*yaml.Node{},
-		resources: map[string]bool{}, condBusy: map[string]bool{}, given: given}
+		resources: map[string]bool{}, condBusy: map[string]bool{}, given: given, serverless: serverless}
 	if _, ps := mapGet(root, "Parameters"); ps != nil && ps.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(ps.Content); i += 2 {
 			t.params[ps.Content[i].Value] = ps.Content[i+1]
@@ -282,6 +287,9 @@ func (t *cfnTemplate) value(n *yaml.Node) any {
 			if f, err := strconv.ParseFloat(n.Value, 64); err == nil {
 				return f
 			}
+		}
+		if t.serverless && strings.Contains(n.Value, "${") {
+			return t.slsString(n.Value, 0)
 		}
 		return n.Value
 	case yaml.SequenceNode:
@@ -467,6 +475,15 @@ func (t *cfnTemplate) call(fn string, arg *yaml.Node) any {
 }
 
 func (t *cfnTemplate) sub(tmpl string, vars map[string]any) any {
+	if t.serverless && strings.Contains(tmpl, "${") {
+		// Serverless substitutes its variables before CloudFormation
+		// reads the Fn::Sub.
+		v, ok := t.slsString(tmpl, 0).(string)
+		if !ok {
+			return t.slsString(tmpl, 0)
+		}
+		tmpl = v
+	}
 	var b strings.Builder
 	for {
 		i := strings.Index(tmpl, "${")

@@ -361,3 +361,18 @@ func TestFixNeverAddsABlockBesideItsDynamicBlock(t *testing.T) {
 		t.Errorf("after the fix: %+v", after.Findings)
 	}
 }
+
+func TestServerlessVariablesAreResolved(t *testing.T) {
+	got, res := byAddress(t, Policy{}, "testdata/sls")
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	check(t, got, map[string]want{
+		"serverless.yml Resources.Api":    {drif, "shop-dev-api", "MUTABLE", 11},
+		"serverless.yml Resources.Worker": {comp, "shop-worker", "IMMUTABLE", 17},
+		"serverless.yml Resources.Jobs":   {erro, "", "", 23},
+	})
+	if f := got["serverless.yml Resources.Jobs"]; f.NameKnown || !strings.Contains(f.Reason, "ssm:/shop/mutability") {
+		t.Errorf("Jobs: name known %v, reason %q", f.NameKnown, f.Reason)
+	}
+}
