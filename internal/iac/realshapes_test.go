@@ -376,3 +376,20 @@ func TestServerlessVariablesAreResolved(t *testing.T) {
 		t.Errorf("Jobs: name known %v, reason %q", f.NameKnown, f.Reason)
 	}
 }
+
+func TestCommunityDockerHubProviderRepositories(t *testing.T) {
+	got, res := byAddress(t, Policy{}, "testdata/tf/hublegacy")
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	check(t, got, map[string]want{
+		"main.tf dockerhub_repository.api":                {drif, "api", "enabled=false", 12},
+		"main.tf docker_hub_repository_immutable_tags.web": {comp, "web", "", 26},
+	})
+	if len(got) != 2 {
+		t.Errorf("want 2 findings (web graded by its immutable tags resource), have %v", keys(got))
+	}
+	if f := got["main.tf dockerhub_repository.api"]; f.Fixable() || !strings.Contains(f.Remediation, "by hand") {
+		t.Errorf("no setting to write: fixable %v, remediation %q", f.Fixable(), f.Remediation)
+	}
+}

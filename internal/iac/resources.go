@@ -15,6 +15,9 @@ const (
 	tfAR           = "google_artifact_registry_repository"
 	tfHub          = "docker_hub_repository"
 	tfHubImmutable = "docker_hub_repository_immutable_tags"
+	// tfHubLegacy is the community BarnabyShearer/dockerhub provider's
+	// repository: it has no immutable tags setting at all.
+	tfHubLegacy = "dockerhub_repository"
 	tfHarborProj   = "harbor_project"
 	tfHarborRule   = "harbor_immutable_tag_rule"
 	tfGitLab       = "gitlab_project_container_tag_protection"
@@ -26,7 +29,7 @@ const (
 // also reachable through older and newer provider versions that spell
 // nothing differently, so a type set is enough.
 var terraformTypes = map[string]bool{
-	tfECR: true, tfECRTemplate: true, tfAR: true, tfHub: true, tfHubImmutable: true,
+	tfECR: true, tfECRTemplate: true, tfAR: true, tfHub: true, tfHubImmutable: true, tfHubLegacy: true,
 	tfHarborProj: true, tfHarborRule: true, tfGitLab: true,
 }
 
@@ -340,6 +343,13 @@ func classify(r *Resource, a attrs) (ok bool) {
 		r.fixer = func([]string) []op {
 			return []op{{kind: opSet, path: []string{"immutable_tags_settings"}, value: map[string]any{"enabled": true, "rules": []any{".*"}}}}
 		}
+	case tfHubLegacy:
+		r.Kind = providers.KindDockerHub
+		ns, nsOK := nameOf(a, "namespace")
+		n, nOK := nameOf(a, "name")
+		r.Scope, r.Name, r.NameKnown = ns, n, nsOK && nOK
+		r.Immutability = providers.Immutability{Mode: providers.ModeMutable, Native: "enabled=false",
+			Note: "the dockerhub provider (BarnabyShearer/dockerhub) has no immutable tags setting: Docker Hub's default, off, applies"}
 	case tfHubImmutable:
 		r.Kind = providers.KindDockerHub
 		ns, nsOK := nameOf(a, "namespace")
@@ -618,6 +628,8 @@ func remediation(r Resource) string {
 		return `set immutable_tags_settings = { enabled = true, rules = [".*"] }: immutag iac --fix`
 	case tfHubImmutable:
 		return `set enabled = true with rules [".*"] (or no rules): immutag iac --fix`
+	case tfHubLegacy:
+		return `by hand: add a docker_hub_repository_immutable_tags (docker/docker provider) for the repository with enabled = true, or turn immutable tags on in Docker Hub`
 	case tfHarborProj:
 		return `add a harbor_immutable_tag_rule for the project with repo_matching = "**" and tag_matching = "**": immutag iac --fix`
 	case tfHarborRule:

@@ -439,8 +439,8 @@ func gradeUnit(ps []pending, ap audit.Policy) []Finding {
 				projectName[k] = r.Name
 			}
 		}
-		if r.Type == tfHub && r.NameKnown {
-			hubRepo[tfHub+"."+r.block.name] = r
+		if (r.Type == tfHub || r.Type == tfHubLegacy) && r.NameKnown {
+			hubRepo[r.Type+"."+r.block.name] = r
 		}
 	}
 	for i, r := range rs {
@@ -464,7 +464,7 @@ func gradeUnit(ps []pending, ap audit.Policy) []Finding {
 			}
 		case tfHubImmutable:
 			for _, ref := range append(r.refs["name"], r.refs["namespace"]...) {
-				if strings.HasPrefix(ref, tfHub+".") {
+				if strings.HasPrefix(ref, tfHub+".") || strings.HasPrefix(ref, tfHubLegacy+".") {
 					hubManaged[ref] = true
 					if h, ok := hubRepo[ref]; ok && !r.NameKnown {
 						rs[i].Scope, rs[i].Name, rs[i].NameKnown = h.Scope, h.Name, true
@@ -483,6 +483,10 @@ func gradeUnit(ps []pending, ap audit.Policy) []Finding {
 		case tfHarborProj:
 			if ruled[tfHarborProj+"."+r.block.name] {
 				continue
+			}
+		case tfHubLegacy:
+			if hubManaged[tfHubLegacy+"."+r.block.name] || r.NameKnown && hubByName[r.Scope+"/"+r.Name] {
+				continue // the settings live in docker_hub_repository_immutable_tags
 			}
 		case tfHub:
 			managed := hubManaged[tfHub+"."+r.block.name] || (r.NameKnown && hubByName[r.Scope+"/"+r.Name])
