@@ -383,7 +383,7 @@ func TestCommunityDockerHubProviderRepositories(t *testing.T) {
 		t.Fatalf("errors: %v", res.Errors)
 	}
 	check(t, got, map[string]want{
-		"main.tf dockerhub_repository.api":                {drif, "api", "enabled=false", 12},
+		"main.tf dockerhub_repository.api":                 {drif, "api", "enabled=false", 12},
 		"main.tf docker_hub_repository_immutable_tags.web": {comp, "web", "", 26},
 	})
 	if len(got) != 2 {

@@ -17,7 +17,7 @@ const (
 	tfHubImmutable = "docker_hub_repository_immutable_tags"
 	// tfHubLegacy is the community BarnabyShearer/dockerhub provider's
 	// repository: it has no immutable tags setting at all.
-	tfHubLegacy = "dockerhub_repository"
+	tfHubLegacy    = "dockerhub_repository"
 	tfHarborProj   = "harbor_project"
 	tfHarborRule   = "harbor_immutable_tag_rule"
 	tfGitLab       = "gitlab_project_container_tag_protection"
