@@ -8,6 +8,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/immutag/immutag/internal/audit"
 )
 
 // tfEnv is one way a root module is applied: the values a variable file
@@ -152,10 +154,22 @@ type findingKey struct {
 // environment of its root makes names the ones that do in its reason, so
 // a table with one line per environment still says which is which.
 func dedupeEnvs(fs []Finding, envCount map[string]int) []Finding {
+	// A workspace the configuration does not name, where a declaration
+	// indexes a map by the workspace, fails to plan: its unreadable
+	// value says nothing the named workspaces do not.
+	known := map[[3]string]bool{}
+	for _, f := range fs {
+		if f.rootDir != "" && !f.impliedWS && f.Status != audit.StatusError {
+			known[[3]string{f.rootDir, f.File, f.Address}] = true
+		}
+	}
 	seen := map[findingKey]int{}
 	envs := map[int][]string{}
 	out := fs[:0]
 	for _, f := range fs {
+		if f.impliedWS && f.Status == audit.StatusError && known[[3]string{f.rootDir, f.File, f.Address}] {
+			continue
+		}
 		if f.rootDir == "" {
 			out = append(out, f)
 			continue

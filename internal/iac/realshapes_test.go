@@ -393,3 +393,33 @@ func TestCommunityDockerHubProviderRepositories(t *testing.T) {
 		t.Errorf("no setting to write: fixable %v, remediation %q", f.Fixable(), f.Remediation)
 	}
 }
+
+func TestWorkspaceKeyedSettings(t *testing.T) {
+	res := Scan([]string{"testdata/tf/workspaces"}, Options{})
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	got := map[string]Finding{}
+	for _, f := range res.Findings {
+		got[f.Address+" "+f.Name+" "+string(f.Status)] = f
+	}
+	for _, k := range []string{
+		"aws_ecr_repository.app app-dev drift",
+		"aws_ecr_repository.app app-prod compliant",
+		"aws_ecr_repository.gate gate drift",
+		"aws_ecr_repository.gate gate compliant",
+		"aws_ecr_repository.fixed fixed compliant",
+	} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("%s: not found; have %v", k, keys(got))
+		}
+	}
+	// The default workspace has no settings key: it fails to plan, and
+	// is not reported as an unreadable value beside dev and prod.
+	if len(res.Findings) != 5 {
+		t.Errorf("want 5 findings, have %v", keys(got))
+	}
+	if f := got["aws_ecr_repository.gate gate drift"]; !strings.Contains(f.Reason, "workspace default") {
+		t.Errorf("reason %q does not name the workspaces", f.Reason)
+	}
+}

@@ -155,17 +155,48 @@ func Scan(paths []string, o Options) *Result {
 			m.deployed = true
 			envCount[m.dir] = len(envs)
 		}
-		instances := []*tfInstance{}
-		for _, e := range envs {
+		mk := func(e *tfEnv) *tfInstance {
+			if e == nil {
+				return l.instance(m, m.dir, "", nil, true, 0, nil)
+			}
 			in := l.instance(m, m.dir, "", e.vars, false, 0, nil)
 			in.label, in.env = e.label, e.name
 			for n, w := range e.why {
 				in.varWhy[n] = w
 			}
-			instances = append(instances, in)
+			return in
 		}
-		if len(envs) == 0 {
-			instances = append(instances, l.instance(m, m.dir, "", nil, true, 0, nil))
+		bases := []*tfEnv{nil}
+		if len(envs) > 0 {
+			bases = nil
+			for i := range envs {
+				bases = append(bases, &envs[i])
+			}
+		}
+		// A root that reads terraform.workspace is graded in each
+		// workspace it names, on top of each environment.
+		instances := []*tfInstance{}
+		for _, e := range bases {
+			in := mk(e)
+			ws, implied := in.workspaces()
+			if len(ws) == 0 {
+				instances = append(instances, in)
+				continue
+			}
+			for _, w := range ws {
+				wi := mk(e)
+				wi.workspace = w
+				wi.impliedWS = implied && w == "default"
+				label, name := m.dir, "workspace "+w
+				if e != nil {
+					label, name = e.label, e.name+", workspace "+w
+				}
+				wi.label, wi.env = label+" (workspace "+w+")", name
+				instances = append(instances, wi)
+			}
+		}
+		if len(instances) > 1 {
+			envCount[m.dir] = len(instances)
 		}
 		for _, in := range instances {
 			in.noCalls = example

@@ -428,6 +428,11 @@ type tfInstance struct {
 	// configuration) the root is applied with; "" for its defaults.
 	label string
 	env   string
+	// workspace is terraform.workspace ("" when not known).
+	workspace string
+	// impliedWS is the default workspace standing for the workspaces
+	// the configuration does not name.
+	impliedWS bool
 }
 
 func (l *tfLoader) instance(m *tfModule, root, address string, inputs map[string]cty.Value, asRoot bool, depth int, stack []string) *tfInstance {
@@ -523,6 +528,9 @@ func (in *tfInstance) ctx(expr hcl.Expression, extra map[string]cty.Value) *hcl.
 		"path":  in.paths(),
 		"count": cty.DynamicVal,
 		"each":  cty.DynamicVal,
+	}
+	if in.workspace != "" {
+		vars["terraform"] = cty.ObjectVal(map[string]cty.Value{"workspace": cty.StringVal(in.workspace)})
 	}
 	for k, v := range extra {
 		vars[k] = v
@@ -1019,7 +1027,7 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 				Address: in.address + d.typ + "." + d.name + k.suffix, Type: d.typ, Syntax: syntax,
 				block: blockRef{file: d.file.path, syntax: syntax, typ: d.typ, name: d.name},
 				refs:  refs, module: in.address, endLine: d.endLine, meta: meta, ignored: ignored, overrides: d.overrides}
-			r.rootDir, r.env = in.root, in.env
+			r.rootDir, r.env, r.impliedWS = in.root, in.env, in.impliedWS
 			if in.label != "" {
 				r.Root = in.label
 			} else if in.address != "" {
@@ -1079,7 +1087,7 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 		for _, k := range keys {
 			inputs, whys := in.callInputs(c, k)
 			ci := in.l.instance(child, in.root, in.address+"module."+c.name+k.suffix+".", inputs, false, in.depth+1, in.stack)
-			ci.label, ci.env = in.label, in.env
+			ci.label, ci.env, ci.workspace, ci.impliedWS = in.label, in.env, in.workspace, in.impliedWS
 			for n, w := range whys {
 				ci.varWhy[n] = w
 			}
