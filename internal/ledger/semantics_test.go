@@ -2,8 +2,10 @@ package ledger_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -331,4 +333,41 @@ func TestTwoRunsRecordOneLedgerAtOnce(t *testing.T) {
 			t.Fatalf("open %d, closed %d, complete scans %d; want 1800, 0, 2", open, closed, scans)
 		}
 	})
+}
+
+// TestOpenRefusesPipesAndDevices: --ledger naming a named pipe (or a
+// device such as /dev/null, a symlink to one) is refused as not a regular
+// file, before it is read (a pipe would block) or its mode changed (run as
+// root, chmod 0600 on /dev/null breaks it for everyone).
+func TestOpenRefusesPipesAndDevices(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "ledger.fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	// Something to read, 16 bytes for each of the four opens below, so
+	// that a version reading the pipe fails on its contents instead of
+	// blocking the test.
+	w, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.WriteString(strings.Repeat("not a database!\n", 4)); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.db")
+	if err := os.Symlink(fifo, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{fifo, link} {
+		for _, open := range []func(context.Context, string) (*ledger.Store, error){ledger.Open, ledger.OpenExisting} {
+			if _, err := open(context.Background(), p); err == nil || !strings.Contains(err.Error(), "is not a regular file") || !strings.Contains(err.Error(), p) {
+				t.Errorf("%s: %v", p, err)
+			}
+		}
+	}
+	if st, err := os.Stat(fifo); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("the pipe's mode changed: %v %v", st.Mode(), err)
+	}
 }

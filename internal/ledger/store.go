@@ -175,11 +175,22 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
 	}
+	defer f.Close()
+	// A device or a named pipe (--ledger /dev/null, a FIFO) is refused
+	// before it is read (a pipe would block for ever) or chmod-ed (run as
+	// root, /dev/null would become unusable for every other user). Checked
+	// on the open file, so a path swapped in between cannot slip through.
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("ledger: %s is not a regular file (%s): give --ledger a file path", path, st.Mode().Type())
+	}
 	// A file that is something else (a --ledger pointing at the wrong
 	// path) is refused before SQLite or a chmod touches it.
 	head := make([]byte, len(sqliteMagic))
 	n, _ := io.ReadFull(f, head)
-	f.Close()
 	if n > 0 && string(head[:n]) != sqliteMagic {
 		return nil, fmt.Errorf("ledger: %s is not a SQLite database (nor empty): give --ledger a new path or an immutag ledger", path)
 	}
@@ -193,10 +204,8 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	}
 	// Only ever narrowed to the owner: a ledger its owner made read-only
 	// (0400, an archived copy) stays so.
-	if st, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("ledger: %w", err)
-	} else if perm := st.Mode().Perm(); perm&^0o600 != 0 {
-		if err := os.Chmod(path, perm&0o600); err != nil {
+	if perm := st.Mode().Perm(); perm&^0o600 != 0 {
+		if err := f.Chmod(perm & 0o600); err != nil {
 			return nil, fmt.Errorf("ledger: chmod %s: %w", path, err)
 		}
 	}
