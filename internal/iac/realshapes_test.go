@@ -423,3 +423,18 @@ func TestWorkspaceKeyedSettings(t *testing.T) {
 		t.Errorf("reason %q does not name the workspaces", f.Reason)
 	}
 }
+
+func TestKnownModuleWrappedByAHouseModule(t *testing.T) {
+	// Graded at the caller's address with its inputs, not also once
+	// more with the house module's own (unknown) name.
+	got, res := byAddress(t, Policy{}, "testdata/tf/registry-wrapped")
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	check(t, got, map[string]want{
+		"live: main.tf module.app.module.ecr.aws_ecr_repository.this[0]": {drif, "shop/wrapped", "MUTABLE", 11},
+	})
+	if len(got) != 1 {
+		t.Errorf("want 1 finding, have %v", keys(got))
+	}
+}
