@@ -205,6 +205,9 @@ func editHCL(file string, src []byte, es []*edit) ([]byte, error) {
 		}
 	}
 	out := f.Bytes()
+	if kept := keepUntouchedLines(file, src, out); kept != nil {
+		out = kept
+	}
 	for _, t := range extra {
 		if !bytes.HasSuffix(out, []byte("\n")) {
 			out = append(out, '\n')
@@ -693,4 +696,43 @@ func exprVariables(a *hclwrite.Attribute) ([]hcl.Traversal, bool) {
 		return nil, false
 	}
 	return e.Variables(), true
+}
+
+// keepUntouchedLines undoes hclwrite's formatting of the whole file: the
+// edited file (formatted) is compared line by line with the original
+// formatted the same way, and only the lines that differ take the
+// edited text; every other line stays byte for byte as written (its own
+// alignment, its own spacing). Formatting never adds or removes lines,
+// so a line of the formatted original is the same line of the original.
+// nil when that does not hold or the result would not read as the edit.
+func keepUntouchedLines(file string, src, edited []byte) []byte {
+	f0, d := hclwrite.ParseConfig(src, file, hcl.InitialPos)
+	if d.HasErrors() {
+		return nil
+	}
+	formatted := f0.Bytes()
+	orig := strings.SplitAfter(string(src), "\n")
+	if len(orig) != len(strings.SplitAfter(string(formatted), "\n")) {
+		return nil
+	}
+	var b strings.Builder
+	line := 0
+	for _, e := range udiff.Lines(string(formatted), string(edited)) {
+		start := strings.Count(string(formatted[:e.Start]), "\n")
+		end := strings.Count(string(formatted[:e.End]), "\n")
+		if start < line || end > len(orig) {
+			return nil
+		}
+		b.WriteString(strings.Join(orig[line:start], ""))
+		b.WriteString(e.New)
+		line = end
+	}
+	b.WriteString(strings.Join(orig[line:], ""))
+	out := []byte(b.String())
+	// The result must be the edit: formatted, it is the edited file.
+	f1, d := hclwrite.ParseConfig(out, file, hcl.InitialPos)
+	if d.HasErrors() || !bytes.Equal(f1.Bytes(), edited) {
+		return nil
+	}
+	return out
 }

@@ -438,3 +438,26 @@ func TestKnownModuleWrappedByAHouseModule(t *testing.T) {
 		t.Errorf("want 1 finding, have %v", keys(got))
 	}
 }
+
+func TestFixLeavesOtherLinesAsWritten(t *testing.T) {
+	// hclwrite formats the whole file it writes: only the lines the
+	// edit changes may differ, the rest keep their own spacing.
+	tmp := copyTree(t, "testdata/tf/unformatted")
+	changes, errs := PlanFixes(Scan([]string{tmp}, Options{}).Findings, Policy{})
+	if len(errs) != 0 || len(changes) != 1 {
+		t.Fatalf("changes %d, errors %v", len(changes), errs)
+	}
+	old := strings.Split(string(changes[0].Old), "\n")
+	nw := strings.Split(string(changes[0].New), "\n")
+	if len(old) != len(nw) {
+		t.Fatalf("lines %d -> %d:\n%s", len(old), len(nw), changes[0].New)
+	}
+	for i := range old {
+		if old[i] != nw[i] && !strings.Contains(old[i], "image_tag_mutability") {
+			t.Errorf("line %d changed: %q -> %q", i+1, old[i], nw[i])
+		}
+	}
+	if !strings.Contains(string(changes[0].New), `image_tag_mutability = "IMMUTABLE"`) {
+		t.Errorf("not fixed:\n%s", changes[0].New)
+	}
+}
