@@ -54,7 +54,7 @@ func newTagRecorder(store *ledger.Store, allowed []string, now func() time.Time)
 
 // RecordTags implements audit.TagRecorder.
 func (t *tagRecorder) RecordTags(ctx context.Context, p providers.Provider, r providers.Repository, warn func(providers.Warning)) error {
-	tl, ok := p.(providers.TagLister)
+	tl, ok := providers.As[providers.TagLister](p)
 	if !ok {
 		t.incomplete.Store(true)
 		if _, warned := t.noLister.LoadOrStore(p.Name(), true); !warned {
@@ -89,7 +89,7 @@ func (t *tagRecorder) RecordTags(ctx context.Context, p providers.Provider, r pr
 			Message: fmt.Sprintf("tags of %s could not be listed for the ledger: %v", r.Name, err)})
 		return nil
 	}
-	if h, ok := p.(providers.TagHistorian); ok {
+	if h, ok := providers.As[providers.TagHistorian](p); ok {
 		if err := t.importHistory(ctx, h, p, r, repo, warn); err != nil {
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers"
 	"github.com/immutag/immutag/internal/providers/fake"
 )
@@ -249,5 +250,58 @@ func TestKubernetesExampleArgs(t *testing.T) {
 	}
 	if checked != 2 {
 		t.Fatalf("checked %d containers, want the Deployment and the CronJob", checked)
+	}
+}
+
+// taggedFake is a fake registry that lists tags with digests and keeps a
+// tag history, as the Quay, Harbor and Docker Hub adapters do.
+type taggedFake struct{ *fake.Provider }
+
+func (taggedFake) Tags(_ context.Context, r providers.Repository, yield func(providers.Tag) error) error {
+	return yield(providers.Tag{Name: "v1", Digest: "sha256:" + strings.Repeat("b", 64)})
+}
+
+func (taggedFake) TagHistory(_ context.Context, r providers.Repository, _ time.Time, yield func(providers.Tag) error) (time.Time, error) {
+	at := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	return at.Add(time.Hour), yield(providers.Tag{Name: "v1", Digest: "sha256:" + strings.Repeat("a", 64), Pushed: at, Ended: at.Add(time.Hour), Source: "fake-auditlog"})
+}
+
+// TestServeRecordRecordsTags: serve --record records what audit --record
+// does. serve counts every call through a wrapper of each provider, and the
+// wrapper hid the adapters' tag listing and history: every provider was
+// "cannot list tags", and the ledger stayed empty.
+func TestServeRecordRecordsTags(t *testing.T) {
+	p := taggedFake{fake.New("a", providers.KindHarbor).Add("s1", fake.Repo{Name: "app", Immutability: imm(providers.ModeMutable)})}
+	f := fakeFactory(t, p.Provider)
+	f.BuildProviders = func(context.Context, []config.Provider) ([]providers.Provider, error) {
+		return []providers.Provider{p}, nil
+	}
+	w := &lineWatcher{re: regexp.MustCompile(`msg="scan finished"`), match: make(chan string, 10)}
+	f.IO.ErrOut = w
+	dsn := filepath.Join(t.TempDir(), "ledger.db")
+	cmd := NewRootCmd(f)
+	cmd.SetArgs([]string{"serve", "--record", "--ledger", dsn, "--log-level", "info", "--listen", "127.0.0.1:0", "--reports-dir", t.TempDir(), "--interval", "1h"})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	select {
+	case <-w.match:
+	case err := <-done:
+		t.Fatalf("serve ended before its first scan: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no scan finished")
+	}
+	cancel()
+	if err := <-done; ExitCode(err) != CodeOK {
+		t.Fatalf("serve: %v", err)
+	}
+	r := run(t, testFactory(t), "", "history", "--ledger", dsn, "a/app:v1", "-o", "json")
+	var hs []struct {
+		Intervals []struct{ Digest, Source string }
+	}
+	if r.code != CodeOK || json.Unmarshal([]byte(r.stdout), &hs) != nil || len(hs) != 1 || len(hs[0].Intervals) != 2 ||
+		hs[0].Intervals[0].Source != "fake-auditlog" || hs[0].Intervals[1].Source != "scan" {
+		t.Fatalf("the ledger after serve --record: exit %d %v\n%s", r.code, r.err, r.stdout)
 	}
 }

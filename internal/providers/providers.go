@@ -174,6 +174,30 @@ type TagLister interface {
 	Tags(ctx context.Context, r Repository, yield func(Tag) error) error
 }
 
+// Unwrapper is a provider that wraps another (serve counts every call
+// through one) without taking on its optional capabilities.
+type Unwrapper interface {
+	Unwrap() Provider
+}
+
+// As finds an optional capability (TagLister, TagHistorian) on p or on a
+// provider p wraps: a wrapper that forgot one must not make a command
+// believe the registry lacks it.
+func As[T any](p Provider) (T, bool) {
+	for p != nil {
+		if t, ok := p.(T); ok {
+			return t, true
+		}
+		u, ok := p.(Unwrapper)
+		if !ok {
+			break
+		}
+		p = u.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
+
 // FixPolicy is the part of the policy a fix must respect.
 type FixPolicy struct {
 	// MutableTagsAllowed are tag patterns the policy lets stay mutable; a fix

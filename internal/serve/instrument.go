@@ -27,6 +27,11 @@ type instrumented struct {
 	source string
 }
 
+// Unwrap gives commands the adapter's optional capabilities: audit's tag
+// recording (TagLister, TagHistorian) finds them through providers.As, so
+// serve --record records what audit --record does.
+func (i *instrumented) Unwrap() providers.Provider { return i.p }
+
 func (i *instrumented) Name() string         { return i.p.Name() }
 func (i *instrumented) Kind() providers.Kind { return i.p.Kind() }
 
