@@ -199,6 +199,14 @@ func (j *jobState) command(st *step, scr *script, x *shExpander, c shCmd, target
 			j.docker(st, scr, x, c, name, words, nested)
 		case "kubectl", "oc", "az", "aws", "flyctl", "fly", "helm":
 			j.deployCommand(st, scr, x, c, name, words, nested)
+		case "make", "gmake":
+			j.runMake(st, scr, x, c, words)
+		case "bash", "sh", "zsh", "source", ".":
+			if len(words) > 1 && !strings.HasPrefix(words[1].text, "-") {
+				if p := j.localScriptPath(x, words[1].text); p != "" {
+					j.runLocalScript(st, scr, x, c, p, words[2:])
+				}
+			}
 		case "docker-compose", "podman-compose":
 			j.compose(st, x, words[1:])
 		case "executor", "kaniko":
@@ -212,6 +220,12 @@ func (j *jobState) command(st *step, scr *script, x *shExpander, c shCmd, target
 			j.ko(st, scr, x, c, words)
 		case "mvn", "mvnw", "./mvnw", "gradle", "gradlew", "./gradlew":
 			j.jib(st, scr, x, c, words, nested)
+		default:
+			if raw := x.word(words[0].text); strings.HasPrefix(raw, "./") || strings.HasSuffix(raw, ".sh") {
+				if p := j.localScriptPath(x, words[0].text); p != "" {
+					j.runLocalScript(st, scr, x, c, p, words[1:])
+				}
+			}
 		}
 		return
 	}

@@ -94,7 +94,19 @@ func joinDefs(a, b varDef) varDef {
 	if len(b.arr) > 0 && len(a.arr) == 0 {
 		out.arr = b.arr
 	} else if len(b.arr) > 0 {
-		out.arr = append(append([]varDef{}, a.arr...), b.arr...)
+		// The elements either path may leave, each once: the same array
+		// met on both sides of every if must not double at each join.
+		out.arr = append([]varDef{}, a.arr...)
+		have := map[string]bool{}
+		for _, e := range a.arr {
+			have[e.value] = true
+		}
+		for _, e := range b.arr {
+			if !have[e.value] && len(out.arr) < maxAlts {
+				have[e.value] = true
+				out.arr = append(out.arr, e)
+			}
+		}
 	}
 	return out
 }

@@ -1,0 +1,100 @@
+package lint
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestLocalScriptsAndMakefiles: a step that runs a repository script or a
+// make target pushes what the script or recipe pushes; the finding is
+// reported where the push is written and names the calling step, and a
+// fix of the script never edits the workflow.
+func TestLocalScriptsAndMakefiles(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel, text string) string {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("Makefile", "IMAGE ?= ghcr.io/acme/app\nTAG = $(GIT_SHA)\n\nbuild:\n\tdocker build -t $(IMAGE):$(TAG) .\n\npush: build\n\tdocker push $(IMAGE):$(TAG)\n\tdocker push $(IMAGE):$(CHANNEL)\n")
+	write("scripts/release.sh", "#!/usr/bin/env bash\nset -euo pipefail\nimage=\"$1\"\nfor t in \"$GITHUB_SHA\" latest; do\n  docker tag \"$image:build\" \"$image:$t\"\n  docker push \"$image:$t\"\ndone\n")
+	wf := write(".github/workflows/release.yml", `on:
+  push:
+    branches: [main]
+jobs:
+  make:
+    runs-on: ubuntu-latest
+    steps:
+      - run: make push CHANNEL=nightly GIT_SHA=${GITHUB_SHA}
+      - run: make push CHANNEL=${GITHUB_SHA} GIT_SHA=${GITHUB_SHA}
+  script:
+    runs-on: ubuntu-latest
+    steps:
+      - run: ./scripts/release.sh ghcr.io/acme/tool
+`)
+	fs, err := LintFile(wf, testCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range fs {
+		got = append(got, filepath.Base(f.File)+":"+strconv.Itoa(f.Line)+":"+f.RuleID)
+		if !strings.Contains(f.Message, "run by release.yml:") {
+			t.Errorf("message does not name the calling step: %s", f.Message)
+		}
+	}
+	want := []string{"Makefile:9:mutable-tag", "release.sh:6:explicit-latest"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("findings %v, want %v", got, want)
+	}
+	// The script's fix rewrites the script only, where the tag is written.
+	for _, f := range fs {
+		if filepath.Base(f.File) != "release.sh" {
+			continue
+		}
+		src, _ := os.ReadFile(f.File)
+		out, err := ApplyEdits(src, f.Fix.Edits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(out), `for t in "$GITHUB_SHA" ${GITHUB_SHA}; do`) {
+			t.Errorf("script fix:\n%s", out)
+		}
+	}
+}
+
+// TestArrayJoinsStayBounded: an array defined once and met on both sides
+// of many ifs keeps its elements once (each join used to append both
+// sides' copies, doubling it per if until a 200-line install script ran
+// out of memory), and its elements are still followed to the push.
+func TestArrayJoinsStayBounded(t *testing.T) {
+	d := varDef{value: "a", arr: []varDef{{value: "ghcr.io/acme/app:latest"}, {value: "ghcr.io/acme/app:1.0"}}}
+	for i := 0; i < 64; i++ {
+		d = joinDefs(d, d)
+	}
+	if len(d.arr) != 2 {
+		t.Fatalf("array has %d elements after 64 joins, want 2", len(d.arr))
+	}
+	var b strings.Builder
+	b.WriteString("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: |\n")
+	b.WriteString("          tags=(ghcr.io/acme/app:latest ghcr.io/acme/app:${GITHUB_SHA})\n")
+	for i := 0; i < 40; i++ {
+		b.WriteString("          if [ -n \"$X" + strconv.Itoa(i) + "\" ]; then echo " + strconv.Itoa(i) + "; fi\n")
+	}
+	b.WriteString("          for t in \"${tags[@]}\"; do docker push \"$t\"; done\n")
+	fs, err := LintBytes("w.yml", []byte(b.String()), testCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 || fs[0].RuleID != RuleExplicitLatest {
+		t.Fatalf("findings %v, want one explicit-latest", fs)
+	}
+}
