@@ -371,7 +371,14 @@ func historyRun(ctx context.Context, o *HistoryOptions) error {
 		for i, h := range hs {
 			out[i] = historyTag{Key: h.Key, Intervals: h.Intervals}
 			if o.At != "" {
-				a := h.DigestAt(at)
+				// A time without a fraction of a second is taken to the
+				// second, the precision tables print first and last seen
+				// in: a time copied from them finds its interval.
+				var precision time.Duration
+				if at.Nanosecond() == 0 {
+					precision = time.Second
+				}
+				a := h.DigestWithin(at, precision)
 				out[i].DigestAt = &a
 			}
 		}

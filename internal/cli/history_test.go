@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -397,6 +398,41 @@ func TestParseWhenAcrossDaylightSaving(t *testing.T) {
 			}
 		case err != nil || got.UTC().Format(time.RFC3339) != tc.want:
 			t.Errorf("%s %s = %v, %v; want %s", tc.zone, tc.at, got.UTC(), err, tc.want)
+		}
+	}
+}
+
+// TestHistoryAtATimeCopiedFromTheTable: the first and last seen the table
+// prints (to the second) answer --at with the digest of that row.
+func TestHistoryAtATimeCopiedFromTheTable(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "l.db")
+	s, err := ledger.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &testClock{t: time.Date(2026, 9, 1, 12, 0, 0, 500_000_000, time.UTC)}
+	digest := "sha256:" + strings.Repeat("a", 64)
+	for range 2 {
+		rec := s.Record(ledger.RecordOptions{Now: clock.Now})
+		if err := rec.Tag(t.Context(), ledger.Repo{Provider: "reg", Scope: "acme", Repository: "app"}, providers.Tag{Name: "v1", Digest: digest}); err != nil {
+			t.Fatal(err)
+		}
+		if err := rec.Finish(t.Context(), true); err != nil {
+			t.Fatal(err)
+		}
+		clock.Add(time.Hour + 200*time.Millisecond)
+	}
+	s.Close()
+	f := func() *Factory { f := testFactory(t); f.Now = clock.Now; return f }
+	r := run(t, f(), "", "history", "--ledger", dsn, "app:v1", "-o", "table")
+	row := regexp.MustCompile(`(?m)^\s+` + digest + `\s+(\S+)\s+(\S+)`).FindStringSubmatch(r.stdout)
+	if r.code != CodeOK || row == nil {
+		t.Fatalf("table: exit %d %v\n%s", r.code, r.err, r.stdout)
+	}
+	for _, at := range row[1:] {
+		r := run(t, f(), "", "history", "--ledger", dsn, "app:v1", "--at", at, "-o", "table")
+		if r.code != CodeOK || !strings.Contains(r.stdout, "at "+at+": "+digest) {
+			t.Errorf("--at %s copied from the table: exit %d %v\n%s", at, r.code, r.err, r.stdout)
 		}
 	}
 }

@@ -175,18 +175,34 @@ type At struct {
 // It only says Known when an observation covers t: between two scans that
 // disagree, or before the first record, the ledger does not know.
 func (h TagHistory) DigestAt(t time.Time) At {
+	return h.DigestWithin(t, 0)
+}
+
+// DigestWithin is DigestAt for a question asked to a precision: the
+// instant is any of [t, t+precision). A time given to the second, as
+// tables print first and last seen, then finds the interval whose printed
+// bounds it was copied from (stored to the microsecond); it is still not
+// known when two digests were seen within that second.
+func (h TagHistory) DigestWithin(t time.Time, precision time.Duration) At {
 	a := At{Time: t}
+	end := t.Add(precision) // exclusive when precision > 0
+	starts := func(iv Interval) bool { // FirstSeen is inside or before the question
+		if precision > 0 {
+			return iv.FirstSeen.Before(end)
+		}
+		return !iv.FirstSeen.After(t)
+	}
 	var covering []Interval
 	for i := range h.Intervals {
 		iv := h.Intervals[i]
 		switch {
-		case !iv.FirstSeen.After(t) && !iv.LastSeen.Before(t):
+		case starts(iv) && !iv.LastSeen.Before(t):
 			covering = append(covering, iv)
 		case iv.LastSeen.Before(t):
 			if a.Before == nil || iv.LastSeen.After(a.Before.LastSeen) {
 				a.Before = &iv
 			}
-		case iv.FirstSeen.After(t):
+		default: // starts after the question
 			if a.After == nil || iv.FirstSeen.Before(a.After.FirstSeen) {
 				a.After = &iv
 			}

@@ -371,3 +371,36 @@ func TestOpenRefusesPipesAndDevices(t *testing.T) {
 		t.Errorf("the pipe's mode changed: %v %v", st.Mode(), err)
 	}
 }
+
+// TestDigestWithinASecond: a question asked to the second finds the
+// interval whose bounds a table printed to the second (they are stored to
+// the microsecond), and is still not known when two digests were seen in
+// that second.
+func TestDigestWithinASecond(t *testing.T) {
+	ms := time.Millisecond
+	h := ledger.TagHistory{Intervals: []ledger.Interval{
+		{Digest: dA, FirstSeen: t0.Add(500 * ms), LastSeen: t0.Add(time.Hour + 700*ms)},
+		{Digest: dB, FirstSeen: t0.Add(2*time.Hour + 100*ms), LastSeen: t0.Add(2*time.Hour + 100*ms)},
+		{Digest: dC, FirstSeen: t0.Add(2*time.Hour + 900*ms), LastSeen: t0.Add(3 * time.Hour)},
+	}}
+	for _, tc := range []struct {
+		at     time.Time
+		known  bool
+		digest string
+	}{
+		{t0, true, dA},                     // the printed first seen
+		{t0.Add(time.Hour), true, dA},      // the printed last seen
+		{t0.Add(time.Hour + time.Second), false, ""},
+		{t0.Add(2 * time.Hour), false, ""}, // dB and dC both seen in that second
+		{t0.Add(-time.Second), false, ""},
+	} {
+		a := h.DigestWithin(tc.at, time.Second)
+		if a.Known != tc.known || a.Digest != tc.digest {
+			t.Errorf("within the second of %s: %+v, want known=%v %s", tc.at, a, tc.known, tc.digest)
+		}
+	}
+	// To the instant, the printed first seen is before the record.
+	if a := h.DigestAt(t0); a.Known || a.After == nil || a.After.Digest != dA {
+		t.Errorf("at the instant %s: %+v", t0, a)
+	}
+}
