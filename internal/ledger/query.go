@@ -185,7 +185,7 @@ func (h TagHistory) DigestAt(t time.Time) At {
 // known when two digests were seen within that second.
 func (h TagHistory) DigestWithin(t time.Time, precision time.Duration) At {
 	a := At{Time: t}
-	end := t.Add(precision) // exclusive when precision > 0
+	end := t.Add(precision)            // exclusive when precision > 0
 	starts := func(iv Interval) bool { // FirstSeen is inside or before the question
 		if precision > 0 {
 			return iv.FirstSeen.Before(end)

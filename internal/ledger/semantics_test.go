@@ -388,8 +388,8 @@ func TestDigestWithinASecond(t *testing.T) {
 		known  bool
 		digest string
 	}{
-		{t0, true, dA},                     // the printed first seen
-		{t0.Add(time.Hour), true, dA},      // the printed last seen
+		{t0, true, dA},                // the printed first seen
+		{t0.Add(time.Hour), true, dA}, // the printed last seen
 		{t0.Add(time.Hour + time.Second), false, ""},
 		{t0.Add(2 * time.Hour), false, ""}, // dB and dC both seen in that second
 		{t0.Add(-time.Second), false, ""},
