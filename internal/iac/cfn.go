@@ -33,6 +33,7 @@ type cfnTemplate struct {
 	// serverless is a Serverless Framework file: ${...} variables in its
 	// strings are resolved before CloudFormation sees them.
 	serverless bool
+	slsDepth   int
 }
 
 const cfnBudget = 100000
@@ -289,7 +290,7 @@ func (t *cfnTemplate) value(n *yaml.Node) any {
 			}
 		}
 		if t.serverless && strings.Contains(n.Value, "${") {
-			return t.slsString(n.Value, 0)
+			return t.slsString(n.Value, t.slsDepth)
 		}
 		return n.Value
 	case yaml.SequenceNode:

@@ -30,7 +30,8 @@ func fuzzScan(t *testing.T, name string, src []byte) {
 
 func FuzzTerraform(f *testing.F) {
 	for _, p := range []string{"testdata/tf/basic/main.tf", "testdata/tf/others/main.tf", "testdata/tf/modules/ecr/main.tf", "testdata/tf/stacks/prod/main.tf",
-		"testdata/tf/functions/main.tf", "testdata/tf/legacy/main.tf", "testdata/tf/harbor/main.tf", "testdata/tf/override/main.tf"} {
+		"testdata/tf/functions/main.tf", "testdata/tf/legacy/main.tf", "testdata/tf/harbor/main.tf", "testdata/tf/override/main.tf",
+		"testdata/tf/registry/main.tf", "testdata/tf/workspaces/main.tf", "testdata/tf/dynfix/main.tf", "testdata/tf/unformatted/main.tf"} {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)
@@ -42,7 +43,8 @@ func FuzzTerraform(f *testing.F) {
 }
 
 func FuzzCloudFormation(f *testing.F) {
-	for _, p := range []string{"testdata/cfn/stack.yaml", "testdata/cfn/stack.json", "testdata/cfn-foreach/repos.yaml"} {
+	for _, p := range []string{"testdata/cfn/stack.yaml", "testdata/cfn/stack.json", "testdata/cfn-foreach/repos.yaml", "testdata/sls/serverless.yml",
+		"testdata/cfn-nested/parent.yaml", "testdata/cfn-nested/stacks/registry.yaml"} {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)
@@ -50,6 +52,8 @@ func FuzzCloudFormation(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte("Resources:\n  R:\n    Type: AWS::ECR::Repository\n    Properties: !If [C, {}, {}]\n"))
+	f.Add([]byte("service: s\ncustom:\n  a:\n    b: ${self:custom.a}\nresources:\n  Resources:\n    R:\n      Type: AWS::ECR::Repository\n" +
+		"      Properties:\n        ImageTagMutability: ${self:custom.a.b}\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		fuzzScan(t, "stack.yaml", src)
 	})

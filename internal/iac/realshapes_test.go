@@ -461,3 +461,19 @@ func TestFixLeavesOtherLinesAsWritten(t *testing.T) {
 		t.Errorf("not fixed:\n%s", changes[0].New)
 	}
 }
+
+func TestServerlessVariablesReferringToThemselves(t *testing.T) {
+	dir := t.TempDir()
+	src := "service: s\ncustom:\n  a:\n    b: ${self:custom.a}\n  c: ${self:custom.c}\nresources:\n  Resources:\n    R:\n" +
+		"      Type: AWS::ECR::Repository\n      Properties:\n        RepositoryName: ${self:custom.c}\n        ImageTagMutability: ${self:custom.a.b}\n"
+	if err := os.WriteFile(filepath.Join(dir, "serverless.yml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := Scan([]string{dir}, Options{})
+	if len(res.Findings) != 1 || res.Findings[0].Status != erro || res.Findings[0].NameKnown {
+		t.Fatalf("want one unreadable finding with a computed name, have %+v", res.Findings)
+	}
+	if r := res.Findings[0].Reason; len(r) > 300 || !strings.Contains(r, "not a string") {
+		t.Errorf("reason %q", r)
+	}
+}

@@ -119,7 +119,9 @@ func Scan(paths []string, o Options) *Result {
 	tgOf := map[string][]*tgConfig{}
 	var tgRemote []*tgConfig
 	for _, p := range c.terragrunt {
-		cfg, ok := l.terragrunt(p, c.scanned[p], 0)
+		var cfg *tgConfig
+		ok := false
+		guard(&res.Errors, p, func() { cfg, ok = l.terragrunt(p, c.scanned[p], 0) })
 		if !ok || cfg.source == "" {
 			continue
 		}

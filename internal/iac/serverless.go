@@ -96,6 +96,14 @@ func (t *cfnTemplate) slsVar(expr string, depth int) any {
 	}
 	switch {
 	case strings.HasPrefix(src, "self:"):
+		// A variable's value may hold variables (a mapping of them, a
+		// string naming another): the nesting is bounded however it is
+		// reached.
+		t.slsDepth++
+		defer func() { t.slsDepth-- }()
+		if t.slsDepth > maxSlsDepth {
+			return unknown{"Serverless variables refer to each other too deeply"}
+		}
 		n := t.root
 		for _, k := range strings.Split(strings.TrimPrefix(src, "self:"), ".") {
 			_, n = mapGet(n, k)

@@ -113,6 +113,12 @@ func asString(v any) (string, bool, string) {
 	case float64:
 		return strconv.FormatFloat(x, 'f', -1, 64), true, ""
 	}
+	switch v.(type) {
+	case []any:
+		return "", true, "the value is a list, not a string"
+	case map[string]any:
+		return "", true, "the value is a mapping, not a string"
+	}
 	return "", true, fmt.Sprintf("%v is not a string", v)
 }
 
