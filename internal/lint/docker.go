@@ -818,6 +818,9 @@ func (j *jobState) ko(st *step, scr *script, x *shExpander, c shCmd, words []shT
 	default:
 		return
 	}
+	if repo := x.word("${KO_DOCKER_REPO}"); localRegistryRE.MatchString(repo) {
+		return // ko.local, kind.local, a registry on the runner
+	}
 	tags := []string{"latest"}
 	var tagTok *shTok
 	for k := 2; k < len(words); k++ {

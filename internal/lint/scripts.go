@@ -266,17 +266,30 @@ func (j *jobState) runMake(st *step, scr *script, x *shExpander, c shCmd, words 
 			run(expandMake(d, lookup, t, 0), depth+1)
 		}
 		var shell *shExpander
-		for _, i := range r.recipe {
+		var sc *scalar
+		for n, i := range r.recipe {
 			text := strings.TrimPrefix(m.lines[i], "\t")
-			text = strings.TrimLeft(text, "@-+")
+			if sc == nil {
+				text = strings.TrimLeft(text, "@-+")
+			}
 			val := expandMake(text, lookup, t, 0)
 			// Only a line make leaves as written maps back for fixes.
-			sc := &scalar{value: val, lines: []valueLine{{text: val, line: i + 1, off: len(m.lines[i]) - len(text), exact: val == text}}}
+			vl := valueLine{text: val, line: i + 1, off: len(m.lines[i]) - len(text), exact: val == text}
+			if sc == nil {
+				sc = &scalar{value: val, lines: []valueLine{vl}}
+			} else {
+				sc.value += "\n" + val
+				sc.lines = append(sc.lines, vl)
+			}
+			if strings.HasSuffix(text, "\\") && n+1 < len(r.recipe) && r.recipe[n+1] == i+1 {
+				continue // a continued line: one command with the next
+			}
 			if shell == nil || !m.oneShell {
 				// Each recipe line runs in a shell of its own.
 				shell = &shExpander{ctx: ctx, vars: map[string]varDef{}}
 			}
 			sj.runScript(sst, sc, shell)
+			sc = nil
 		}
 	}
 	for _, t := range targets {

@@ -24,7 +24,7 @@ func TestLocalScriptsAndMakefiles(t *testing.T) {
 		}
 		return p
 	}
-	write("Makefile", "IMAGE ?= ghcr.io/acme/app\nTAG = $(GIT_SHA)\n\nbuild:\n\tdocker build -t $(IMAGE):$(TAG) .\n\npush: build\n\tdocker push $(IMAGE):$(TAG)\n\tdocker push $(IMAGE):$(CHANNEL)\n")
+	write("Makefile", "IMAGE ?= ghcr.io/acme/app\nTAG = $(GIT_SHA)\n\nbuild:\n\tdocker build -t $(IMAGE):$(TAG) .\n\npush: build\n\tdocker push $(IMAGE):$(TAG)\n\tdocker push $(IMAGE):$(CHANNEL)\n\nrelease:\n\tdocker buildx build --push \\\n\t\t-t $(IMAGE):latest .\n")
 	write("scripts/release.sh", "#!/usr/bin/env bash\nset -euo pipefail\nimage=\"$1\"\nfor t in \"$GITHUB_SHA\" latest; do\n  docker tag \"$image:build\" \"$image:$t\"\n  docker push \"$image:$t\"\ndone\n")
 	wf := write(".github/workflows/release.yml", `on:
   push:
@@ -35,6 +35,7 @@ jobs:
     steps:
       - run: make push CHANNEL=nightly GIT_SHA=${GITHUB_SHA}
       - run: make push CHANNEL=${GITHUB_SHA} GIT_SHA=${GITHUB_SHA}
+      - run: make release
   script:
     runs-on: ubuntu-latest
     steps:
@@ -51,7 +52,8 @@ jobs:
 			t.Errorf("message does not name the calling step: %s", f.Message)
 		}
 	}
-	want := []string{"Makefile:9:mutable-tag", "release.sh:6:explicit-latest"}
+	// A recipe line continued with a backslash is one command.
+	want := []string{"Makefile:9:mutable-tag", "Makefile:13:explicit-latest", "release.sh:6:explicit-latest"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("findings %v, want %v", got, want)
 	}

@@ -78,7 +78,14 @@ func TestClassifyRef(t *testing.T) {
 	}{
 		{"ghcr.io/acme/app", refImplicit},
 		{"app", refImplicit},
-		{"localhost:5000/app", refImplicit},
+		// A registry on the runner is thrown away with the job.
+		{"localhost:5000/app", refFine},
+		{"localhost:5000/app:latest", refFine},
+		{"registry.localhost:5000/acme/app:latest", refFine},
+		{"kind.local/app", refFine},
+		{"registry.local:5000/policy-controller:latest", refFine},
+		{"localhostess.io/app:latest", refLatest},
+		{"myregistry.com:5000/app", refImplicit},
 		{"ghcr.io/acme/app:latest", refLatest},
 		{"ghcr.io/acme/app:dev", refMutable},
 		{"ghcr.io/acme/app:v1.2.3", refFine},

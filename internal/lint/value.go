@@ -524,7 +524,7 @@ func classifyRef(v string, mutable map[string]bool) (refClass, string) {
 	if v == "" || strings.ContainsAny(v, " \t\n") || strings.HasPrefix(v, "-") {
 		return refUnknown, ""
 	}
-	if strings.Contains(v, "@") {
+	if strings.Contains(v, "@") || localRegistryRE.MatchString(v) {
 		return refFine, ""
 	}
 	last := v
@@ -602,3 +602,8 @@ func rollingVariant(tag string, mutable map[string]bool) bool {
 	}
 	return hit
 }
+
+// localRegistryRE: a registry on the runner itself (a test cluster's
+// localhost:5000, kind.local, ko.local): thrown away with the job, so
+// what is pushed there moves nothing anyone pulls.
+var localRegistryRE = regexp.MustCompile(`^(localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\]|[a-z0-9.-]*\.localhost|[a-z0-9-]+(\.[a-z0-9-]+)*\.local|kind-registry)(:[0-9]+)?(/|$)`)
