@@ -477,3 +477,45 @@ func TestServerlessVariablesReferringToThemselves(t *testing.T) {
 		t.Errorf("reason %q", r)
 	}
 }
+
+func TestUnknownValuesSayWhy(t *testing.T) {
+	dir := t.TempDir()
+	src := `variable "templates" {
+  type    = list(object({ prefix = string, mutability = optional(string, "MUTABLE") }))
+  default = []
+}
+
+resource "aws_ecr_repository_creation_template" "this" {
+  for_each             = { for x in var.templates : x.prefix => x }
+  prefix               = each.key
+  applied_for          = ["PULL_THROUGH_CACHE"]
+  image_tag_mutability = each.value.mutability
+}
+
+resource "aws_ecr_repository" "ws" {
+  name                 = "ws"
+  image_tag_mutability = upper(terraform.workspace)
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := Scan([]string{dir}, Options{})
+	if len(res.Findings) != 2 {
+		t.Fatalf("findings %+v", res.Findings)
+	}
+	for _, f := range res.Findings {
+		if f.Status != erro {
+			t.Errorf("%s: %s, want error", f.Address, f.Status)
+		}
+		if strings.Contains(f.Reason, "is only known after apply") {
+			t.Errorf("%s: %q: neither value waits for an apply", f.Address, f.Reason)
+		}
+	}
+	if r := res.Findings[0].Reason; !strings.Contains(r, "for_each has no element") {
+		t.Errorf("reason %q", r)
+	}
+	if r := res.Findings[1].Reason; !strings.Contains(r, "workspace is chosen when Terraform runs") {
+		t.Errorf("reason %q", r)
+	}
+}

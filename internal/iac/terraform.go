@@ -647,7 +647,16 @@ func (in *tfInstance) why(expr hcl.Expression, ctx *hcl.EvalContext, d hcl.Diagn
 		}
 		tv, td := t.TraverseAbs(ctx)
 		if td.HasErrors() || !tv.IsWhollyKnown() {
-			parts = append(parts, travString(t)+" is only known after apply")
+			switch root {
+			case "each":
+				parts = append(parts, travString(t)+" is not known: the for_each has no element the scan can list (empty with the defaults, or only known after apply)")
+			case "count":
+				parts = append(parts, travString(t)+" is not known: the count is 0 with the defaults or only known after apply")
+			case "terraform":
+				parts = append(parts, travString(t)+" is not known: the workspace is chosen when Terraform runs")
+			default:
+				parts = append(parts, travString(t)+" is only known after apply")
+			}
 		}
 	}
 	if len(parts) == 0 && d.HasErrors() {
