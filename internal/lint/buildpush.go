@@ -330,9 +330,10 @@ func (l *linter) retag(b *fixBuilder, sp span, raw, tag string, yamlInput bool, 
 	b.fail()
 }
 
-// shellTagWordRE finds a tag echoed inside a command substitution or
-// given as the replacement of ${name/pattern/replacement}.
-var shellTagWordRE = regexp.MustCompile(`(\becho\s+(?:-n\s+)?["']?|\$\{[A-Za-z_][A-Za-z0-9_]*//?[^/}]*/)([A-Za-z0-9_.-]+)(["']?(?:\s|;|\)|&|\|)|\})`)
+// shellTagWordRE finds a tag echoed inside a command substitution, given
+// as the replacement of ${name/pattern/replacement}, or as the default of
+// ${name:-default} (${CI_COMMIT_TAG:-latest}).
+var shellTagWordRE = regexp.MustCompile(`(\becho\s+(?:-n\s+)?["']?|\$\{[A-Za-z_][A-Za-z0-9_]*//?[^/}]*/|\$\{[A-Za-z_][A-Za-z0-9_]*:?-)([A-Za-z0-9_.-]+)(["']?(?:\s|;|\)|&|\|)|\})`)
 
 func shellTagWord(raw, tag string) (int, bool) {
 	for _, m := range shellTagWordRE.FindAllStringSubmatchIndex(raw, -1) {

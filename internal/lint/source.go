@@ -483,6 +483,17 @@ func (s *source) foldSegments(n *yaml.Node) []foldSeg {
 			start = min(from, len(line))
 		}
 		text := strings.TrimSpace(line[start:])
+		if n.Style == 0 {
+			// In a plain scalar, # after a space starts a comment (the
+			// scalar's last line: "--destination $IMAGE  # why").
+			if i := strings.IndexAny(text, " \t"); i >= 0 {
+				if k := strings.Index(text, " #"); k >= 0 {
+					text = strings.TrimSpace(text[:k])
+				} else if k := strings.Index(text, "\t#"); k >= 0 {
+					text = strings.TrimSpace(text[:k])
+				}
+			}
+		}
 		if text == "" {
 			return nil
 		}
