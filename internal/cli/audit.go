@@ -209,6 +209,10 @@ func auditRun(ctx context.Context, opts *AuditOptions) error {
 	if opts.FailOnOverwrite && !opts.Record {
 		return errors.New("--fail-on-overwrite needs --record: overwrites are found by comparing with the ledger")
 	}
+	// A ledger named without --record would silently record nothing.
+	if d.Ledger != "" && !opts.Record {
+		return errors.New("--ledger goes with --record: without it audit does not record tags (ask the ledger with immutag history)")
+	}
 	code, err := newIACLink(d, opts.IAC)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/ledger"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/fake"
 	"github.com/immutag/immutag/internal/testutil/moto"
 	"github.com/immutag/immutag/internal/testutil/pgtest"
 )
@@ -434,5 +436,29 @@ func TestHistoryAtATimeCopiedFromTheTable(t *testing.T) {
 		if r.code != CodeOK || !strings.Contains(r.stdout, "at "+at+": "+digest) {
 			t.Errorf("--at %s copied from the table: exit %d %v\n%s", at, r.code, r.err, r.stdout)
 		}
+	}
+}
+
+// TestLedgerWithoutRecordIsRefused: --ledger on audit or serve without
+// --record (or serve's --leader-election) would record nothing, silently.
+func TestLedgerWithoutRecordIsRefused(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "l.db")
+	p := fake.New("a", providers.KindECR).Add("s1", fake.Repo{Name: "ok", Immutability: imm(providers.ModeImmutable)})
+	r := run(t, fakeFactory(t, p), "", "audit", "--ledger", dsn)
+	if r.code != CodeError || r.err == nil || !strings.Contains(r.err.Error(), "--ledger goes with --record") {
+		t.Errorf("audit --ledger: exit %d %v", r.code, r.err)
+	}
+	f := fakeFactory(t, p)
+	f.Ledger = dsn // the root command's persistent flag
+	served := false
+	cmd := NewCmdServe(f, func(context.Context, *ServeOptions) error { served = true; return nil })
+	cmd.SetArgs([]string{"--listen", "127.0.0.1:0"})
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	if err := cmd.ExecuteContext(t.Context()); served || err == nil || !strings.Contains(err.Error(), "--ledger goes with --record") {
+		t.Errorf("serve --ledger: served %v, %v", served, err)
+	}
+	if _, err := os.Stat(dsn); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a ledger was created: %v", err)
 	}
 }

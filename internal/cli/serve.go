@@ -93,6 +93,9 @@ On SIGTERM or SIGINT nothing new starts; writes already running get
 			if err := opts.validate(); err != nil {
 				return err
 			}
+			if opts.Ledger != "" && !opts.Record && !opts.LeaderElection {
+				return errors.New("--ledger goes with --record or --leader-election: without them serve does not use the ledger")
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
