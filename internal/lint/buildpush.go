@@ -327,6 +327,34 @@ func (l *linter) retag(b *fixBuilder, sp span, raw, tag string, yamlInput bool, 
 			return
 		}
 	}
+	// alpha-${FLAVOR}: a rolling word written before a variable part; the
+	// word becomes the commit sha and the variant keeps its suffix.
+	if rollingVariant(tag, l.mutable) {
+		for _, w := range strings.FieldsFunc(tag, func(r rune) bool { return r == '-' || r == '_' || r == '.' }) {
+			if !l.mutable[strings.ToLower(w)] {
+				continue
+			}
+			at := func(raw string) int {
+				for _, sep := range []string{"-$", "_$", ".$"} {
+					if i := strings.Index(raw, ":"+w+sep); i >= 0 {
+						return i + 1
+					}
+				}
+				return -1
+			}
+			if i := at(raw); i >= 0 {
+				b.replace(span{line: sp.line, start: sp.start + i, end: sp.start + i + len(w), exact: sp.exact}, shaText(raw, i, yamlInput))
+				return
+			}
+			for _, d := range defs {
+				if i := at(d.site.raw); i >= 0 {
+					b.replace(span{line: d.site.sp.line, start: d.site.sp.start + i, end: d.site.sp.start + i + len(w), exact: d.site.sp.exact},
+						shaText(d.site.raw, i, d.site.yaml))
+					return
+				}
+			}
+		}
+	}
 	b.fail()
 }
 
