@@ -275,7 +275,7 @@ func TestTerragruntUnitsApplyTheirModules(t *testing.T) {
 		// The module's own default would say compliant; each unit's
 		// inputs (with the included root's) decide.
 		"api: main.tf aws_ecr_repository.this": {comp, "shop/api", "IMMUTABLE", 10},
-		"web: main.tf aws_ecr_repository.this": {drif, "shop/web", "MUTABLE", 10},
+		"web: main.tf aws_ecr_repository.this": {drif, "shop/dev-web", "MUTABLE", 10},
 		// Registry and git sources of known modules, read from inputs;
 		// a dependency's output stays unknown.
 		"registry: terragrunt.hcl aws_ecr_repository.this[0]":        {drif, "shop/stage", "MUTABLE", 2},

@@ -53,6 +53,18 @@ func (l *tfLoader) terragrunt(p, scanned string, depth int) (*tgConfig, bool) {
 		absScanned = scanned
 	}
 	ev := &tgEval{dir: absDir, scanned: absScanned, locals: map[string]cty.Value{}, includes: map[string]cty.Value{}}
+	if depth < maxIncludeDepth {
+		ev.read = func(rp string) (cty.Value, bool) {
+			if !filepath.IsAbs(rp) {
+				rp = filepath.Join(absDir, rp)
+			}
+			other, ok := l.terragrunt(rp, scanned, depth+1)
+			if !ok && other == nil {
+				return cty.NilVal, false
+			}
+			return cty.ObjectVal(map[string]cty.Value{"locals": other.localsVal(), "inputs": objectOrEmpty(other.inputs)}), true
+		}
+	}
 
 	// Included configurations first: their inputs are under the child's
 	// (Terragrunt's shallow merge), their source applies when the child
@@ -182,6 +194,8 @@ type tgEval struct {
 	locals                  map[string]cty.Value
 	includes                map[string]cty.Value
 	noGit                   bool
+	// read reads another configuration (read_terragrunt_config).
+	read func(path string) (cty.Value, bool)
 }
 
 func (e *tgEval) ctx() *hcl.EvalContext {
@@ -236,6 +250,21 @@ func (e *tgEval) ctx() *hcl.EvalContext {
 				return args[1], nil
 			}
 			return cty.UnknownVal(cty.String), nil
+		}})
+	fs["read_terragrunt_config"] = function.New(&function.Spec{
+		Params:   []function.Parameter{{Name: "path", Type: cty.String}},
+		VarParam: &function.Parameter{Name: "default", Type: cty.DynamicPseudoType},
+		Type:     function.StaticReturnType(cty.DynamicPseudoType),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			if e.read != nil && args[0].IsKnown() && !args[0].IsNull() {
+				if v, ok := e.read(args[0].AsString()); ok {
+					return v, nil
+				}
+			}
+			if len(args) > 1 {
+				return args[1], nil
+			}
+			return cty.DynamicVal, nil
 		}})
 	inc := map[string]cty.Value{}
 	for k, v := range e.includes {
