@@ -120,9 +120,16 @@ harbor-auditlog, dockerhub-auditlog: the registry's own record).
                                    overwrite evidence
   history --digest sha256:...      which tags named this image, and when
 
+REPOSITORY may be written as the image is pulled: after its scope (library/nginx
+for a Harbor project, acme/web for a Docker Hub organisation) or its registry
+host (localhost:5000/team/app); each matching provider's tag is listed.
+
 TIME is RFC 3339 (2026-09-01T15:00:00Z) or a local date and time
-("2026-09-01 15:00", "2026-09-01"). The ledger is --ledger DSN, else the config's
-ledger.dsn_env / ledger.dsn, else $XDG_STATE_HOME/immutag/ledger.db.`,
+("2026-09-01 15:00", "2026-09-01"); without a fraction of a second it stands
+for that whole second. A local time a daylight-saving change skipped or
+repeated is refused with the instants it could mean. The ledger is --ledger
+DSN, else the config's ledger.dsn_env / ledger.dsn, else
+$XDG_STATE_HOME/immutag/ledger.db.`,
 		Example: `  immutag history team/app:latest
   immutag history aws-prod/team/app:v1.4 --at "2026-09-01 15:00"
   immutag history --moved --since 90d -o csv

@@ -155,8 +155,8 @@ func (r *Recorder) Tag(ctx context.Context, repo Repo, t providers.Tag) error {
 	}
 	if !t.Ended.IsZero() {
 		row.ended = sql.NullInt64{Int64: micros(t.Ended), Valid: true}
-		if !row.pushed.Valid || t.Source == "" {
-			return nil // a past lifetime needs its start and a named source
+		if !row.pushed.Valid || t.Source == "" || t.Ended.Before(t.Pushed) {
+			return nil // a past lifetime needs its start, an end not before it, and a named source
 		}
 	} else {
 		k := stageKey{repo.Provider, repo.Scope, name, t.Name}

@@ -404,3 +404,23 @@ func TestDigestWithinASecond(t *testing.T) {
 		t.Errorf("at the instant %s: %+v", t0, a)
 	}
 }
+
+// TestImportedLifetimeEndingBeforeItStarts: a log entry whose end is
+// before its start (a broken or hostile log) is not imported as an
+// interval no question could ever fall in.
+func TestImportedLifetimeEndingBeforeItStarts(t *testing.T) {
+	s := open(t, "sqlite:"+filepath.Join(t.TempDir(), "l.db"))
+	ctx := context.Background()
+	rec := s.Record(ledger.RecordOptions{Now: (&clock{t0}).now})
+	repo := ledger.Repo{Provider: "harbor", Scope: "library", Repository: "nginx"}
+	if err := rec.Tag(ctx, repo, providers.Tag{Name: "v1", Digest: dA, Pushed: t0.Add(-time.Hour), Ended: t0.Add(-2 * time.Hour), Source: "harbor-auditlog"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Finish(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.DB().QueryRowContext(ctx, `SELECT count(*) FROM ledger_intervals`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("intervals = %d, %v; want none", n, err)
+	}
+}
