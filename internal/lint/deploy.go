@@ -231,3 +231,104 @@ func (l *linter) deployAction(st *step, action string) {
 		}
 	}
 }
+
+// publishCommand: other commands that push an image under a tag: az acr
+// build/import --image, pack build --publish, gcloud artifacts docker
+// tags add, gcloud container images add-tag, skaffold --tag.
+func (j *jobState) publishCommand(st *step, scr *script, x *shExpander, c shCmd, tool string, words []shTok, nested bool) {
+	first, last := scr.span(words[0]).line, scr.span(words[len(words)-1]).line
+	arg := func(k int) string { return x.word(words[k].text) }
+	var pos []int
+	for k := 1; k < len(words); k++ {
+		if !strings.HasPrefix(arg(k), "-") {
+			pos = append(pos, k)
+		}
+	}
+	sub := func(n int) string {
+		var out []string
+		for _, k := range pos {
+			if len(out) == n {
+				break
+			}
+			out = append(out, arg(k))
+		}
+		return strings.Join(out, " ")
+	}
+	// values of a flag, in the --flag VALUE and --flag=VALUE forms.
+	flagToks := func(flags ...string) []shTok {
+		var out []shTok
+		for k := 1; k < len(words); k++ {
+			w := arg(k)
+			for _, f := range flags {
+				switch {
+				case w == f && k+1 < len(words):
+					out = append(out, words[k+1])
+				case strings.HasPrefix(w, f+"=") && strings.HasPrefix(words[k].text, f+"="):
+					t := words[k]
+					out = append(out, shTok{kind: tWord, text: t.text[len(f)+1:], start: t.start + len(f) + 1, end: t.end})
+				}
+			}
+		}
+		return out
+	}
+	has := func(flag string) bool {
+		for k := 1; k < len(words); k++ {
+			if w := arg(k); w == flag || strings.HasPrefix(w, flag+"=") {
+				return true
+			}
+		}
+		return false
+	}
+	switch tool {
+	case "az":
+		s := sub(2)
+		if (s != "acr build" && s != "acr import") || has("--no-push") {
+			return
+		}
+		// --image names a repository:tag inside the registry -r names.
+		for _, t := range flagToks("--image", "-t") {
+			j.addSite(st, scr, x, c, sitePush, true, "az "+s+" --image", t, first, last, nested, false)
+		}
+	case "pack":
+		if sub(1) != "build" || !has("--publish") || len(pos) < 2 {
+			return
+		}
+		j.addSite(st, scr, x, c, sitePush, true, "pack build --publish", words[pos[1]], first, last, nested, false)
+		for _, t := range flagToks("--tag", "-t") {
+			j.addSite(st, scr, x, c, sitePush, true, "pack build --publish --tag", t, first, last, nested, false)
+		}
+	case "gcloud":
+		var dests []int
+		switch {
+		case sub(4) == "artifacts docker tags add" && len(pos) >= 6:
+			dests = pos[5:6]
+		case sub(3) == "container images add-tag" && len(pos) >= 5:
+			dests = pos[4:]
+		}
+		for _, k := range dests {
+			j.addSite(st, scr, x, c, sitePush, true, "gcloud "+sub(3)+" (destination)", words[k], first, last, nested, false)
+		}
+	case "skaffold":
+		if s := sub(1); s != "build" && s != "run" && s != "dev" && s != "deploy" {
+			return
+		}
+		for _, t := range flagToks("--tag", "-t") {
+			for _, v := range x.wordAll(t.text) {
+				v = strings.Trim(v, `"'`)
+				if v != "latest" && !j.l.mutable[v] && !(strings.ContainsRune(v, branchRune) && !strings.ContainsAny(v, shaStr+unknownStr) && !st.ctx.noBranch) {
+					continue
+				}
+				sp := scr.span(t)
+				b := newFix(j.l.src)
+				b.replace(sp, `"${GITHUB_SHA}"`)
+				rule, sev, what := RuleMutableTag, SeverityWarning, fmt.Sprintf("the rolling tag %q", display(v))
+				if v == "latest" {
+					rule, sev, what = RuleExplicitLatest, SeverityError, "the tag latest"
+				}
+				j.l.add(rule, sev, sp, fmt.Sprintf("`skaffold %s --tag` tags every artifact it builds and pushes with %s", sub(1), what),
+					b.fix("tag the artifacts with the commit sha (--tag \"${GITHUB_SHA}\")"), first, last)
+				break
+			}
+		}
+	}
+}

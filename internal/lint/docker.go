@@ -197,8 +197,15 @@ func (j *jobState) command(st *step, scr *script, x *shExpander, c shCmd, target
 				break
 			}
 			j.docker(st, scr, x, c, name, words, nested)
-		case "kubectl", "oc", "az", "aws", "flyctl", "fly", "helm":
+		case "kubectl", "oc", "aws", "flyctl", "fly", "helm":
 			j.deployCommand(st, scr, x, c, name, words, nested)
+		case "az":
+			j.deployCommand(st, scr, x, c, name, words, nested)
+			j.publishCommand(st, scr, x, c, name, words, nested)
+		case "pack", "skaffold":
+			j.publishCommand(st, scr, x, c, name, words, nested)
+		case "depot":
+			j.docker(st, scr, x, c, name, words, nested)
 		case "make", "gmake":
 			j.runMake(st, scr, x, c, words)
 		case "bash", "sh", "zsh", "source", ".":
@@ -216,6 +223,7 @@ func (j *jobState) command(st *step, scr *script, x *shExpander, c shCmd, target
 		case "gcloud":
 			j.gcloud(st, scr, x, c, words, nested)
 			j.deployCommand(st, scr, x, c, name, words, nested)
+			j.publishCommand(st, scr, x, c, name, words, nested)
 		case "ko":
 			j.ko(st, scr, x, c, words)
 		case "mvn", "mvnw", "./mvnw", "gradle", "gradlew", "./gradlew":
