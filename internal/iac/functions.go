@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -337,6 +338,13 @@ func (fr fileReader) functions() map[string]function.Function {
 				return cty.StringVal(string(b)), nil
 			},
 		}),
+		"fileset": function.New(&function.Spec{
+			Params: []function.Parameter{{Name: "path", Type: cty.String}, {Name: "pattern", Type: cty.String}},
+			Type:   function.StaticReturnType(cty.Set(cty.String)),
+			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+				return fr.fileset(args[0].AsString(), args[1].AsString())
+			},
+		}),
 		"fileexists": function.New(&function.Spec{
 			Params: []function.Parameter{{Name: "path", Type: cty.String}},
 			Type:   function.StaticReturnType(cty.Bool),
@@ -353,4 +361,83 @@ func (fr fileReader) functions() map[string]function.Function {
 			},
 		}),
 	}
+}
+
+// maxFilesetEntries bounds the directory entries fileset() walks.
+const maxFilesetEntries = 10000
+
+// fileset is Terraform's fileset(): the regular files under dir whose
+// path relative to dir matches pattern (*, ?, ** across directories,
+// {a,b}), inside the scan's tree only.
+func (fr fileReader) fileset(dir, pattern string) (cty.Value, error) {
+	base, err := fr.resolve(dir)
+	if errors.Is(err, errNoFile) {
+		return cty.SetValEmpty(cty.String), nil
+	}
+	if err != nil {
+		return cty.NilVal, err
+	}
+	re, err := globRegexp(pattern)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	var out []cty.Value
+	n := 0
+	werr := filepath.WalkDir(base, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if n++; n > maxFilesetEntries {
+			return fmt.Errorf("fileset(%q): more than %d entries", dir, maxFilesetEntries)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(base, p)
+		if err == nil && re.MatchString(filepath.ToSlash(rel)) {
+			out = append(out, cty.StringVal(filepath.ToSlash(rel)))
+		}
+		return nil
+	})
+	if werr != nil {
+		return cty.NilVal, werr
+	}
+	if len(out) == 0 {
+		return cty.SetValEmpty(cty.String), nil
+	}
+	return cty.SetVal(out), nil
+}
+
+// globRegexp translates a fileset() pattern.
+func globRegexp(pattern string) (*regexp.Regexp, error) {
+	var b strings.Builder
+	b.WriteString("^")
+	depth := 0
+	for i := 0; i < len(pattern); i++ {
+		c := pattern[i]
+		switch {
+		case strings.HasPrefix(pattern[i:], "**/"):
+			b.WriteString("(?:.*/)?")
+			i += 2
+		case strings.HasPrefix(pattern[i:], "**"):
+			b.WriteString(".*")
+			i++
+		case c == '*':
+			b.WriteString("[^/]*")
+		case c == '?':
+			b.WriteString("[^/]")
+		case c == '{':
+			b.WriteString("(?:")
+			depth++
+		case c == '}' && depth > 0:
+			b.WriteString(")")
+			depth--
+		case c == ',' && depth > 0:
+			b.WriteString("|")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	b.WriteString("$")
+	return regexp.Compile(b.String())
 }

@@ -519,3 +519,17 @@ resource "aws_ecr_repository" "ws" {
 		t.Errorf("reason %q", r)
 	}
 }
+
+func TestFilesetListsRepositoryFiles(t *testing.T) {
+	got, res := byAddress(t, Policy{}, "testdata/tf/fileset")
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	check(t, got, map[string]want{
+		`main.tf aws_ecr_repository.r["api"]`: {drif, "shop/api", "MUTABLE", 9},
+		`main.tf aws_ecr_repository.r["web"]`: {comp, "shop/web", "IMMUTABLE", 9},
+	})
+	if len(got) != 2 {
+		t.Errorf("want 2 findings, have %v", keys(got))
+	}
+}
