@@ -298,14 +298,18 @@ const seenBy = `scan_id = CASE WHEN scan_id IS NULL OR scan_id < ? THEN ? ELSE s
 var batchSQL = struct {
 	overwrites, closeMoved, extend, touch, open, mergeHistory, history, closeGone, closeGoneNested string
 }{
-	overwrites: `SELECT i.provider, i.scope, i.repository, i.tag, i.digest, st.digest, i.last_seen, st.pushed, st.immutable
+	overwrites: `SELECT i.id, i.provider, i.scope, i.repository, i.tag, i.digest, st.digest, i.last_seen, st.pushed, st.immutable
 		FROM ledger_stage st CROSS JOIN ledger_intervals i
 		WHERE i.provider = st.provider AND i.scope = st.scope AND i.repository = st.repository AND i.tag = st.tag AND i.is_open = 1
 		  AND st.ended IS NULL AND st.digest <> '' AND i.digest <> st.digest`,
+	// RETURNING says which intervals this transaction closed: a replica
+	// recording the same move at the same moment closed it first (on
+	// PostgreSQL the row is re-checked once the other commits), and the
+	// move is its overwrite to report, not a second one.
 	closeMoved: `UPDATE ledger_intervals SET is_open = 0 WHERE id IN (
 		SELECT i.id FROM ledger_stage st CROSS JOIN ledger_intervals i
 		WHERE i.provider = st.provider AND i.scope = st.scope AND i.repository = st.repository AND i.tag = st.tag AND i.is_open = 1
-		  AND st.ended IS NULL AND st.digest <> '' AND i.digest <> st.digest)`,
+		  AND st.ended IS NULL AND st.digest <> '' AND i.digest <> st.digest) AND is_open = 1 RETURNING id`,
 	// last_seen never moves back: a clock set back between two scans must
 	// not shrink what an earlier scan saw.
 	extend: `UPDATE ledger_intervals SET last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END, ` + seenBy + ` WHERE id IN (
@@ -411,6 +415,7 @@ func (r *Recorder) flushLocked(ctx context.Context) (err error) {
 	}
 	var overwrites []Overwrite
 	if len(r.rows) > 0 {
+		var ids []int64
 		rows, err := tx.QueryContext(ctx, batchSQL.overwrites)
 		if err != nil {
 			return fmt.Errorf("ledger %s: compare: %w", s.where, err)
@@ -420,7 +425,8 @@ func (r *Recorder) flushLocked(ctx context.Context) (err error) {
 			var last int64
 			var pushed sql.NullInt64
 			var imm int
-			if err := rows.Scan(&o.Provider, &o.Scope, &o.Repository, &o.Tag, &o.Previous, &o.Digest, &last, &pushed, &imm); err != nil {
+			var id int64
+			if err := rows.Scan(&id, &o.Provider, &o.Scope, &o.Repository, &o.Tag, &o.Previous, &o.Digest, &last, &pushed, &imm); err != nil {
 				rows.Close()
 				return fmt.Errorf("ledger %s: compare: %w", s.where, err)
 			}
@@ -428,18 +434,20 @@ func (r *Recorder) flushLocked(ctx context.Context) (err error) {
 			if pushed.Valid {
 				o.Pushed = fromMicros(pushed.Int64)
 			}
-			overwrites = append(overwrites, o)
+			overwrites, ids = append(overwrites, o), append(ids, id)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("ledger %s: compare: %w", s.where, err)
+		}
+		if overwrites, err = r.closeMoved(ctx, tx, overwrites, ids); err != nil {
+			return err
 		}
 		steps := []struct {
 			name string
 			sql  string
 			args []any
 		}{
-			{"close moved tags", batchSQL.closeMoved, nil},
 			{"open intervals", batchSQL.open, []any{now, now, now}},
 		}
 		if r.hasEnded() {
@@ -525,6 +533,35 @@ func (r *Recorder) flushLocked(ctx context.Context) (err error) {
 		}
 	}
 	return nil
+}
+
+// closeMoved closes the intervals of tags the batch saw naming another
+// digest and keeps the overwrites whose interval this transaction closed.
+func (r *Recorder) closeMoved(ctx context.Context, tx *sql.Tx, overwrites []Overwrite, ids []int64) ([]Overwrite, error) {
+	rows, err := tx.QueryContext(ctx, batchSQL.closeMoved)
+	if err != nil {
+		return nil, fmt.Errorf("ledger %s: close moved tags: %w", r.s.where, err)
+	}
+	closed := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("ledger %s: close moved tags: %w", r.s.where, err)
+		}
+		closed[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ledger %s: close moved tags: %w", r.s.where, err)
+	}
+	kept := overwrites[:0]
+	for i, o := range overwrites {
+		if closed[ids[i]] {
+			kept = append(kept, o)
+		}
+	}
+	return kept, nil
 }
 
 // hasEnded says whether the batch holds past lifetimes from a native

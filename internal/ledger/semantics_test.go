@@ -424,3 +424,74 @@ func TestImportedLifetimeEndingBeforeItStarts(t *testing.T) {
 		t.Fatalf("intervals = %d, %v; want none", n, err)
 	}
 }
+
+// TestReplicasReportAMoveOnce: two replicas see the same tag move at the
+// same moment; the one whose transaction closes the old interval reports
+// the overwrite, and the other, which waited for it, does not report it a
+// second time (immutag_tag_overwrites_total would count it twice).
+func TestReplicasReportAMoveOnce(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		if strings.HasPrefix(dsn, "sqlite:") {
+			return // one writer at a time: the second sees the move recorded
+		}
+		s := open(t, dsn)
+		ctx := context.Background()
+		scan(t, s, &clock{t0}, map[string]string{"v1": dA}, nil)
+		// Replica A records the move and has not committed yet.
+		tx, err := s.DB().BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, `UPDATE ledger_intervals SET is_open = 0 WHERE tag = 'v1' AND is_open = 1`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_intervals (provider, scope, repository, tag, digest, first_seen, last_seen, source, is_open)
+			VALUES ('ecr-prod', '123/eu-west-1', 'team/app', 'v1', $1, $2, $2, 'scan', 1)`, dB, t0.Add(time.Hour).UnixMicro()); err != nil {
+			t.Fatal(err)
+		}
+		var pid int
+		if err := tx.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+			t.Fatal(err)
+		}
+		// Replica B lists the same move.
+		var ow []ledger.Overwrite
+		done := make(chan error, 1)
+		go func() {
+			repo := ledger.Repo{Provider: "ecr-prod", Scope: "123/eu-west-1", Repository: "team/app"}
+			rec := s.Record(ledger.RecordOptions{Now: (&clock{t0.Add(time.Hour)}).now, OnOverwrite: func(o ledger.Overwrite) { ow = append(ow, o) }})
+			if err := rec.Tag(ctx, repo, providers.Tag{Name: "v1", Digest: dB}); err != nil {
+				done <- err
+				return
+			}
+			done <- rec.Finish(ctx, true)
+		}()
+		for {
+			var blocked bool
+			if err := s.DB().QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)))`, pid).Scan(&blocked); err != nil {
+				t.Fatal(err)
+			}
+			if blocked {
+				break
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("replica B finished (%v) while A's move was uncommitted", err)
+			case <-time.After(10 * time.Millisecond): // poll interval, not an assertion
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if len(ow) != 0 {
+			t.Errorf("replica B reported the move replica A recorded: %+v", ow)
+		}
+		h := history(t, s, "team/app:v1")
+		if digests(h) != "a,b" || !h.Intervals[1].Current {
+			t.Errorf("intervals after both replicas: %+v", h.Intervals)
+		}
+	})
+}
