@@ -90,6 +90,19 @@ func (l *linter) buildPushStep(st *step) {
 		return
 	}
 	entries := splitList(tags)
+	// An entry is deleted only while another keeps the step pushing: when
+	// every entry is a rolling tag, each is retagged instead (deleting
+	// them all would leave a build that pushes nothing).
+	rolling := 0
+	for _, e := range entries {
+		for _, whole := range st.ctx.resolveAll(e.text) {
+			if c, _ := classifyRef(whole, l.mutable); c == refLatest || c == refMutable || c == refBranch {
+				rolling++
+				break
+			}
+		}
+	}
+	canDelete := rolling < len(entries)
 	for idx, e := range entries {
 		sp := tags.spanAt(e.line, e.start, e.end)
 		scope := []int{st.node.Line, sp.line}
@@ -126,7 +139,7 @@ func (l *linter) buildPushStep(st *step) {
 				case refLatest, refMutable:
 					b := newFix(l.src)
 					desc := fmt.Sprintf("remove the tag %s", quoteTag(display(resolved)))
-					if direct && len(entries) > 1 {
+					if direct && len(entries) > 1 && canDelete {
 						l.removeListEntry(b, tags, entries, idx)
 					} else {
 						desc = fmt.Sprintf("replace :%s with the commit sha in %s", tag, quoteTag(display(resolved)))

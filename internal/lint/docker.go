@@ -202,6 +202,12 @@ func (j *jobState) command(st *step, scr *script, x *shExpander, c shCmd, target
 		case "az":
 			j.deployCommand(st, scr, x, c, name, words, nested)
 			j.publishCommand(st, scr, x, c, name, words, nested)
+		case "goreleaser":
+			var args []string
+			for _, w := range words[1:] {
+				args = append(args, x.word(w.text))
+			}
+			j.l.goreleaserRelease(args, "", j.callerNote(scr, words[0]))
 		case "pack", "skaffold":
 			j.publishCommand(st, scr, x, c, name, words, nested)
 		case "depot":

@@ -100,3 +100,67 @@ func TestArrayJoinsStayBounded(t *testing.T) {
 		t.Fatalf("findings %v, want one explicit-latest", fs)
 	}
 }
+
+// TestGoreleaserConfig: a publishing goreleaser release (the action or
+// the command) pushes the images of its configuration; a snapshot does
+// not. Entries are deleted by the fix only while another entry remains.
+func TestGoreleaserConfig(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel, text string) string {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write(".goreleaser.yaml", `dockers:
+  - image_templates:
+      - "ghcr.io/acme/tool:{{ .Version }}"
+      - "ghcr.io/acme/tool:latest"
+  - image_templates:
+      - "ghcr.io/acme/tool:edge"
+    skip_push: true
+docker_manifests:
+  - name_template: "ghcr.io/acme/tool:latest"
+    image_templates: ["ghcr.io/acme/tool:{{ .Version }}-amd64"]
+dockers_v2:
+  - images: [ghcr.io/acme/tool]
+    tags:
+      - nightly
+`)
+	wf := write(".github/workflows/release.yml", `on:
+  push:
+    tags: ["v*"]
+jobs:
+  release:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: goreleaser/goreleaser-action@v6
+        with:
+          args: release --clean
+  snapshot:
+    runs-on: ubuntu-latest
+    steps:
+      - run: goreleaser release --snapshot --clean
+`)
+	fs, err := LintFile(wf, testCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range fs {
+		got = append(got, filepath.Base(f.File)+":"+strconv.Itoa(f.Line)+":"+f.RuleID+":"+strconv.Itoa(len(f.Fix.Edits)))
+		if !strings.Contains(f.Message, "run by release.yml:8") {
+			t.Errorf("message does not name the release step: %s", f.Message)
+		}
+	}
+	// The dockers latest template is deleted (the version stays); the
+	// manifest and the only dockers_v2 tag are reported without an edit.
+	want := ".goreleaser.yaml:4:explicit-latest:1 .goreleaser.yaml:9:explicit-latest:0 .goreleaser.yaml:14:mutable-tag:0"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("findings %v\nwant %s", got, want)
+	}
+}

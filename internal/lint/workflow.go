@@ -332,6 +332,8 @@ func (l *linter) steps(n *yaml.Node, jc *evalCtx, tr triggers, shell string, jr 
 			l.localAction(st)
 		case deployActions[action] != nil:
 			l.deployAction(st, action)
+		case action == "goreleaser/goreleaser-action" || action == "goreleaser/goreleaser-cross-action":
+			l.goreleaserStep(st)
 		case st.uses != "":
 			rec.pushes = l.otherAction(st, action)
 		}
