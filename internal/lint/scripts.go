@@ -215,7 +215,8 @@ func (j *jobState) runMake(st *step, scr *script, x *shExpander, c shCmd, words 
 		if file != "Makefile" {
 			return false
 		}
-		if src, err = readLocal(filepath.Join(filepath.Dir(path), "makefile")); err != nil {
+		path = filepath.Join(filepath.Dir(path), "makefile")
+		if src, err = readLocal(path); err != nil {
 			return false
 		}
 	}
