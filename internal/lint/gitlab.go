@@ -364,7 +364,7 @@ func (l *linter) gitlabTagOnlyRules(rules *yaml.Node) bool {
 }
 
 // gitlabTagCondRE: $CI_COMMIT_TAG tested as set (not == null, not negated).
-var gitlabTagCondRE = regexp.MustCompile(`^\s*\$CI_COMMIT_TAG\s*($|&&|=~|==\s*["']?[^n"'\s])|&&\s*\$CI_COMMIT_TAG\s*($|&&)|\$CI_COMMIT_REF_NAME\s*=~\s*/\^v`)
+var gitlabTagCondRE = regexp.MustCompile(`^\s*\$CI_COMMIT_TAG\s*($|&&|=~|==\s*["']?[^n"'\s]|!=\s*(null|""|''))|&&\s*\$CI_COMMIT_TAG\s*($|&&|!=\s*(null|""|''))|\$CI_COMMIT_REF_NAME\s*=~\s*/\^v`)
 
 // gitlabReference resolves !reference [job, key, ...] in this file.
 func (l *linter) gitlabReference(n *yaml.Node) *yaml.Node {
