@@ -22,6 +22,8 @@ type tfEnv struct {
 	label string
 	// name is the short form reasons give (-var-file=envs/prod.tfvars).
 	name string
+	// bare is the root applied without any variable file.
+	bare bool
 	// vars are the root's variable values, replacing the defaults.
 	vars map[string]cty.Value
 	// why explains values the environment gives but the scan cannot
@@ -154,12 +156,27 @@ type findingKey struct {
 // environment of its root makes names the ones that do in its reason, so
 // a table with one line per environment still says which is which.
 func dedupeEnvs(fs []Finding, envCount map[string]int) []Finding {
+	type decl struct {
+		root, file string
+		line       int
+	}
 	// A workspace the configuration does not name, where a declaration
 	// indexes a map by the workspace, fails to plan: its unreadable
-	// value says nothing the named workspaces do not.
+	// value says nothing the named workspaces do not. The root without
+	// variable files only tells which findings the files change.
 	known := map[[3]string]bool{}
+	named := map[decl]bool{}
+	bareSays := map[findingKey]bool{}
 	for _, f := range fs {
-		if f.rootDir != "" && !f.impliedWS && f.Status != audit.StatusError {
+		if f.rootDir == "" {
+			continue
+		}
+		if f.bare {
+			bareSays[findingKey{f.rootDir, f.File, f.Address, f.Name, string(f.Status), f.Reason, f.Edit, f.Line}] = true
+			continue
+		}
+		named[decl{f.rootDir, f.File, f.Line}] = true
+		if !f.implied && f.Status != audit.StatusError {
 			known[[3]string{f.rootDir, f.File, f.Address}] = true
 		}
 	}
@@ -167,7 +184,10 @@ func dedupeEnvs(fs []Finding, envCount map[string]int) []Finding {
 	envs := map[int][]string{}
 	out := fs[:0]
 	for _, f := range fs {
-		if f.impliedWS && f.Status == audit.StatusError && known[[3]string{f.rootDir, f.File, f.Address}] {
+		if f.implied && f.Status == audit.StatusError && known[[3]string{f.rootDir, f.File, f.Address}] {
+			continue
+		}
+		if f.bare && named[decl{f.rootDir, f.File, f.Line}] {
 			continue
 		}
 		if f.rootDir == "" {
@@ -185,7 +205,10 @@ func dedupeEnvs(fs []Finding, envCount map[string]int) []Finding {
 	}
 	for i, names := range envs {
 		f := &out[i]
-		if f.env == "" || envCount[f.rootDir] > 1 && len(dedupe(names)) >= envCount[f.rootDir] {
+		k := findingKey{f.rootDir, f.File, f.Address, f.Name, string(f.Status), f.Reason, f.Edit, f.Line}
+		if f.env == "" || f.bare || bareSays[k] || envCount[f.rootDir] > 1 && len(dedupe(names)) >= envCount[f.rootDir] {
+			// The same everywhere, or the same without any file: no
+			// environment makes it so.
 			continue
 		}
 		f.Reason += " (with " + strings.Join(dedupe(names), ", ") + ")"

@@ -77,10 +77,12 @@ type Resource struct {
 	// env names the environment of rootDir the resource was planned in
 	// (-var-file=prod.tfvars), "" for the root's defaults.
 	env string
-	// impliedWS marks a resource planned in the default workspace only
-	// because the configuration reads terraform.workspace with a
-	// fallback somewhere.
-	impliedWS bool
+	// implied marks a resource planned in a deployment the
+	// configuration does not name (see tfInstance.implied).
+	implied bool
+	// bare marks a resource of a root graded without its variable files
+	// (see tfInstance.bare).
+	bare bool
 	// endLine is the last line of the declaration (for suppressions).
 	endLine int
 	// overrides are Terraform override files merged into the declaration.

@@ -212,11 +212,34 @@ func TestVariableFilesAreEnvironments(t *testing.T) {
 	if len(got) != 3 {
 		t.Errorf("want 3 findings (base once), have %v", keys(got))
 	}
+	// Only what a file changes names the file: prod gives what the
+	// defaults give, and base is the same everywhere.
 	if f := got["dev.tfvars): main.tf aws_ecr_repository.app"]; !strings.Contains(f.Reason, "-var-file=envs/dev.tfvars") {
 		t.Errorf("reason %q does not name the variable file", f.Reason)
 	}
-	if f := got["dev.tfvars): main.tf aws_ecr_repository.base"]; strings.Contains(f.Reason, "-var-file") {
-		t.Errorf("reason %q names one environment of several that agree", f.Reason)
+	for _, k := range []string{"prod.tfvars.json): main.tf aws_ecr_repository.app", "dev.tfvars): main.tf aws_ecr_repository.base"} {
+		if f := got[k]; strings.Contains(f.Reason, "-var-file") {
+			t.Errorf("%s: reason %q names a file that changes nothing", k, f.Reason)
+		}
+	}
+	// A variable file that changes nothing is not named either.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(`variable "force" {
+  default = false
+}
+resource "aws_ecr_repository" "r" {
+  name         = "r"
+  force_delete = var.force
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "teardown.tfvars"), []byte("force = true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res = Scan([]string{dir}, Options{})
+	if len(res.Findings) != 1 || strings.Contains(res.Findings[0].Reason, "teardown") {
+		t.Errorf("findings %+v", res.Findings)
 	}
 }
 

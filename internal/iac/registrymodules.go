@@ -211,7 +211,8 @@ func (in *tfInstance) knownModuleResources(c *tfCall, k *knownModule, key instan
 	}
 	base := Resource{File: c.file.path, Line: c.rng.Start.Line, Column: c.rng.Start.Column, Type: k.typ, Syntax: SyntaxHCL,
 		block:  blockRef{file: c.file.path, syntax: SyntaxHCL, typ: "module", name: c.name},
-		module: in.address, rootDir: in.root, env: in.env, endLine: c.endLine, meta: "module", via: k, byHand: byHand}
+		module: in.address, rootDir: in.root, env: in.env, endLine: c.endLine, meta: "module", via: k, byHand: byHand,
+		implied: in.implied, bare: in.bare}
 	if c.file.json {
 		base.Syntax, base.block.syntax = SyntaxTFJSON, SyntaxTFJSON
 	}

@@ -152,17 +152,26 @@ func Scan(paths []string, o Options) *Result {
 			}
 		} else if !example {
 			envs = l.varFileEnvs(m)
+			if len(envs) > 0 {
+				// Applied without a variable file too, if it can be:
+				// what the defaults give is graded with the files, and
+				// a setting no file changes is not pinned on one.
+				vars := make(map[string]cty.Value, len(m.tfvars))
+				for n, v := range m.tfvars {
+					vars[n] = v
+				}
+				envs = append([]tfEnv{{label: m.dir, name: "no -var-file", vars: vars, bare: true}}, envs...)
+			}
 		}
 		if len(envs) > 0 {
 			m.deployed = true
-			envCount[m.dir] = len(envs)
 		}
 		mk := func(e *tfEnv) *tfInstance {
 			if e == nil {
 				return l.instance(m, m.dir, "", nil, true, 0, nil)
 			}
 			in := l.instance(m, m.dir, "", e.vars, false, 0, nil)
-			in.label, in.env = e.label, e.name
+			in.label, in.env, in.bare = e.label, e.name, e.bare
 			for n, w := range e.why {
 				in.varWhy[n] = w
 			}
@@ -188,7 +197,7 @@ func Scan(paths []string, o Options) *Result {
 			for _, w := range ws {
 				wi := mk(e)
 				wi.workspace = w
-				wi.impliedWS = implied && w == "default"
+				wi.implied = wi.implied || implied && w == "default"
 				label, name := m.dir, "workspace "+w
 				if e != nil {
 					label, name = e.label, e.name+", workspace "+w
@@ -197,8 +206,14 @@ func Scan(paths []string, o Options) *Result {
 				instances = append(instances, wi)
 			}
 		}
-		if len(instances) > 1 {
-			envCount[m.dir] = len(instances)
+		if len(envs) > 0 || len(instances) > 1 {
+			named := 0
+			for _, in := range instances {
+				if !in.bare {
+					named++
+				}
+			}
+			envCount[m.dir] = named
 		}
 		for _, in := range instances {
 			in.noCalls = example

@@ -430,9 +430,14 @@ type tfInstance struct {
 	env   string
 	// workspace is terraform.workspace ("" when not known).
 	workspace string
-	// impliedWS is the default workspace standing for the workspaces
-	// the configuration does not name.
-	impliedWS bool
+	// implied is a deployment the configuration does not name (the
+	// default workspace standing for unnamed ones, the root without a
+	// variable file): its unreadable values give way to named ones.
+	implied bool
+	// bare is the root applied without any variable file, beside the
+	// variable files it has: graded only to tell which findings the
+	// files change, reported only for what no file grades.
+	bare bool
 }
 
 func (l *tfLoader) instance(m *tfModule, root, address string, inputs map[string]cty.Value, asRoot bool, depth int, stack []string) *tfInstance {
@@ -1036,7 +1041,7 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 				Address: in.address + d.typ + "." + d.name + k.suffix, Type: d.typ, Syntax: syntax,
 				block: blockRef{file: d.file.path, syntax: syntax, typ: d.typ, name: d.name},
 				refs:  refs, module: in.address, endLine: d.endLine, meta: meta, ignored: ignored, overrides: d.overrides}
-			r.rootDir, r.env, r.impliedWS = in.root, in.env, in.impliedWS
+			r.rootDir, r.env, r.implied, r.bare = in.root, in.env, in.implied, in.bare
 			if in.label != "" {
 				r.Root = in.label
 			} else if in.address != "" {
@@ -1096,7 +1101,7 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 		for _, k := range keys {
 			inputs, whys := in.callInputs(c, k)
 			ci := in.l.instance(child, in.root, in.address+"module."+c.name+k.suffix+".", inputs, false, in.depth+1, in.stack)
-			ci.label, ci.env, ci.workspace, ci.impliedWS = in.label, in.env, in.workspace, in.impliedWS
+			ci.label, ci.env, ci.workspace, ci.implied, ci.bare = in.label, in.env, in.workspace, in.implied, in.bare
 			for n, w := range whys {
 				ci.varWhy[n] = w
 			}
