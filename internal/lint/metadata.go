@@ -675,3 +675,49 @@ func (l *linter) metaEntryFix(tags *scalar, entries []*metaEntry, e *metaEntry, 
 	b.replace(tags.spanAt(e.line, e.start, e.end), repl)
 	return b.fix(fmt.Sprintf("replace the entry that pushes %s with %s (an immutable sha-<commit> tag)", quoteTag(tag), quoteTag(repl)))
 }
+
+// dockerMetaV1 models crazy-max/ghaction-docker-meta@v1, the predecessor
+// of docker/metadata-action with its own inputs: a git tag build is also
+// tagged latest unless tag-latest is false, a branch build is tagged with
+// the branch name, a scheduled build with tag-schedule (nightly), unless
+// tag-custom-only is set.
+func (l *linter) dockerMetaV1(st *step, tr triggers) {
+	at := l.src.nodeSpan(st.usesNode)
+	if l.truthy(st, "tag-custom-only", false) {
+		return
+	}
+	if tr.tagRuns && l.truthy(st, "tag-latest", true) {
+		fix := l.addInputFix(st, "tag-latest: false", "set tag-latest: false (the git tag itself stays pushed)")
+		if k, n := l.src.get(st.with, "tag-latest"); k != nil {
+			b := newFix(l.src)
+			if sc := l.src.scalarOf(n); sc != nil && len(sc.lines) == 1 {
+				b.replace(sc.spanAt(0, 0, len(sc.lines[0].text)), "false")
+			} else {
+				b.fail()
+			}
+			fix = b.fix("set tag-latest: false (the git tag itself stays pushed)")
+		}
+		l.add(RuleMetadataAutoLatest, SeverityError, at,
+			"crazy-max/ghaction-docker-meta@v1 tags every git tag build latest (tag-latest defaults to true)", fix, st.node.Line, at.line)
+	}
+	if (tr.unfilteredPush || len(tr.branches) > 0) && !st.ctx.noBranch {
+		names := "the branch name"
+		if len(tr.branches) > 0 {
+			names = "`" + strings.Join(tr.branches, "`, `") + "`"
+		}
+		l.add(RuleMutableTag, SeverityWarning, at,
+			fmt.Sprintf("crazy-max/ghaction-docker-meta@v1 tags every branch build with %s, which every push to that branch moves", names),
+			&Fix{Description: "move to docker/metadata-action with type=sha (and type=semver for releases) in place of the branch tag"}, st.node.Line, at.line)
+	}
+	if tr.schedule {
+		sched := "nightly"
+		if v, ok := l.inputValue(st, "tag-schedule"); ok && v != "" {
+			sched = v
+		}
+		if !strings.Contains(sched, "{{") && (sched == "latest" || l.mutable[sched]) {
+			l.add(RuleMutableTag, SeverityWarning, at,
+				fmt.Sprintf("crazy-max/ghaction-docker-meta@v1 tags every scheduled build %q", sched),
+				&Fix{Description: "tag scheduled builds with the commit sha (tag-sha: true) and drop the schedule tag"}, st.node.Line, at.line)
+		}
+	}
+}

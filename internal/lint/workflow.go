@@ -314,7 +314,15 @@ func (l *linter) steps(n *yaml.Node, jc *evalCtx, tr triggers, shell string, jr 
 		jr.steps = append(jr.steps, rec)
 
 		switch action := actionName(st.uses); {
-		case action == "docker/metadata-action":
+		case action == "crazy-max/ghaction-docker-meta" && isV1(st.uses):
+			n := len(l.findings)
+			l.dockerMetaV1(st, tr)
+			rec.meta = true
+			rec.pending = append([]Finding(nil), l.findings[n:]...)
+			l.findings = l.findings[:n]
+		case action == "docker/metadata-action" || action == "crazy-max/ghaction-docker-meta":
+			// crazy-max/ghaction-docker-meta v2 is metadata-action v3 under
+			// its old name.
 			// Held back until the tags are known to reach a push.
 			n := len(l.findings)
 			l.metadataStep(st, tr)
