@@ -439,9 +439,7 @@ func (t *cfnTemplate) call(fn string, arg *yaml.Node) any {
 		for i := range keys {
 			s, ok := a[i].(string)
 			if !ok {
-				if len(a) > 3 {
-					return t.value(arg.Content[3])
-				}
+				// Whatever the default, the key may name an entry.
 				return unknown{"Fn::FindInMap key is only known when deployed"}
 			}
 			keys[i] = s
@@ -450,6 +448,14 @@ func (t *cfnTemplate) call(fn string, arg *yaml.Node) any {
 		_, m = mapGet(m, keys[1])
 		_, m = mapGet(m, keys[2])
 		if m == nil {
+			// AWS::LanguageExtensions: [map, k1, k2, {DefaultValue: x}].
+			if len(a) > 3 {
+				if o, ok := a[3].(map[string]any); ok {
+					if d, ok := o["DefaultValue"]; ok {
+						return d
+					}
+				}
+			}
 			return unknown{fmt.Sprintf("Fn::FindInMap: %s/%s/%s is not in Mappings", keys[0], keys[1], keys[2])}
 		}
 		return t.value(m)

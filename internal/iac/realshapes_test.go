@@ -556,3 +556,43 @@ func TestFilesetListsRepositoryFiles(t *testing.T) {
 		t.Errorf("want 2 findings, have %v", keys(got))
 	}
 }
+
+func TestFindInMapDefaultValue(t *testing.T) {
+	dir := t.TempDir()
+	src := `Transform: AWS::LanguageExtensions
+Parameters:
+  Env:
+    Type: String
+    Default: dev
+  Other:
+    Type: String
+Mappings:
+  Cfg:
+    prod:
+      Mut: IMMUTABLE
+Resources:
+  Missing:
+    Type: AWS::ECR::Repository
+    Properties:
+      ImageTagMutability: !FindInMap [Cfg, !Ref Env, Mut, {DefaultValue: MUTABLE}]
+  UnknownKey:
+    Type: AWS::ECR::Repository
+    Properties:
+      ImageTagMutability: !FindInMap [Cfg, !Ref Other, Mut, {DefaultValue: IMMUTABLE}]
+`
+	if err := os.WriteFile(filepath.Join(dir, "t.yaml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Finding{}
+	for _, f := range Scan([]string{dir}, Options{}).Findings {
+		got[f.Address] = f
+	}
+	// The default applies only where the key is known and missing: an
+	// unknown key may name an entry that is not the default.
+	if f := got["Resources.Missing"]; f.Status != drif || f.Immutability.Native != "MUTABLE" {
+		t.Errorf("Missing: %s %s (%s)", f.Status, f.Immutability.Native, f.Reason)
+	}
+	if f := got["Resources.UnknownKey"]; f.Status != erro {
+		t.Errorf("UnknownKey: %s (%s)", f.Status, f.Reason)
+	}
+}
