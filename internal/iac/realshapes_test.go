@@ -596,3 +596,27 @@ Resources:
 		t.Errorf("UnknownKey: %s (%s)", f.Status, f.Reason)
 	}
 }
+
+func TestOpenTofuFiles(t *testing.T) {
+	got, res := byAddress(t, Policy{}, "testdata/tf/tofu")
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	check(t, got, map[string]want{
+		"main.tofu aws_ecr_repository.app":    {drif, "shop/app", "MUTABLE", 2},
+		"extra.tofu aws_ecr_repository.extra": {drif, "shop/extra", "MUTABLE", 1},
+	})
+	if len(got) != 2 {
+		t.Errorf("want 2 findings (main.tf shadowed by main.tofu), have %v", keys(got))
+	}
+	tmp := copyTree(t, "testdata/tf/tofu")
+	changes, errs := PlanFixes(Scan([]string{tmp}, Options{}).Findings, Policy{})
+	if len(errs) != 0 || len(changes) != 2 {
+		t.Fatalf("changes %d, errors %v", len(changes), errs)
+	}
+	for _, c := range changes {
+		if !strings.HasSuffix(c.File, ".tofu") {
+			t.Errorf("edited %s", c.File)
+		}
+	}
+}

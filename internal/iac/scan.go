@@ -320,7 +320,7 @@ func Scan(paths []string, o Options) *Result {
 		guard(&res.Errors, p, func() { scanTemplate(p, raw, false) })
 	}
 	for _, p := range c.json {
-		if strings.HasSuffix(p, ".tf.json") || strings.HasSuffix(p, ".tfvars.json") {
+		if strings.HasSuffix(p, ".tf.json") || strings.HasSuffix(p, ".tofu.json") || strings.HasSuffix(p, ".tfvars.json") {
 			continue
 		}
 		raw, ok := readSmall(p, res)

@@ -145,8 +145,22 @@ func diagErrors(diags hcl.Diagnostics, file string) []FileError {
 }
 
 // isTFFile reports whether name is a Terraform configuration file.
+// OpenTofu also reads .tofu and .tofu.json.
 func isTFFile(name string) bool {
-	return strings.HasSuffix(name, ".tf") || strings.HasSuffix(name, ".tf.json")
+	return strings.HasSuffix(name, ".tf") || strings.HasSuffix(name, ".tf.json") ||
+		strings.HasSuffix(name, ".tofu") || strings.HasSuffix(name, ".tofu.json")
+}
+
+// tofuTwin is the .tofu file OpenTofu reads instead of a .tf file of the
+// same name ("" for other names).
+func tofuTwin(name string) string {
+	switch {
+	case strings.HasSuffix(name, ".tf"):
+		return strings.TrimSuffix(name, ".tf") + ".tofu"
+	case strings.HasSuffix(name, ".tf.json"):
+		return strings.TrimSuffix(name, ".tf.json") + ".tofu.json"
+	}
+	return ""
 }
 
 // load parses the configuration files of dir (not its subdirectories).
@@ -163,9 +177,17 @@ func (l *tfLoader) load(dir string) *tfModule {
 		return m
 	}
 	var tfvars, overrides []string
+	present := map[string]bool{}
+	for _, e := range ents {
+		present[e.Name()] = true
+	}
 	for _, e := range ents {
 		name := e.Name()
 		if e.IsDir() {
+			continue
+		}
+		if t := tofuTwin(name); t != "" && present[t] {
+			// OpenTofu reads main.tofu and ignores main.tf beside it.
 			continue
 		}
 		p := filepath.Join(dir, name)
@@ -203,7 +225,7 @@ func (l *tfLoader) load(dir string) *tfModule {
 // isOverrideFile reports Terraform's override files: override.tf,
 // override.tf.json and names ending in _override.tf(.json).
 func isOverrideFile(name string) bool {
-	base := strings.TrimSuffix(strings.TrimSuffix(name, ".json"), ".tf")
+	base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, ".json"), ".tf"), ".tofu")
 	return base == "override" || strings.HasSuffix(base, "_override")
 }
 
