@@ -70,7 +70,9 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := checkVersion(s.where, v); err != nil {
 		return err
 	}
-	for v := 1; v <= len(migrations); v++ {
+	// Only pending migrations take the write lock: opening an up-to-date
+	// ledger must not wait for (or fail on) another process recording.
+	for v = v + 1; v <= len(migrations); v++ {
 		if err := s.apply(ctx, v); err != nil {
 			return err
 		}
@@ -105,7 +107,7 @@ func (s *Store) createSchemaTable(ctx context.Context) error {
 func (s *Store) apply(ctx context.Context, v int) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("ledger %s: migration %d: %w", s.where, v, err)
+		return fmt.Errorf("ledger %s: migration %d: %w", s.where, v, busyHint(err))
 	}
 	defer tx.Rollback()
 	if s.engine == Postgres {

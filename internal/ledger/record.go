@@ -117,7 +117,7 @@ func (r *Recorder) scan(ctx context.Context, provider string) (int64, error) {
 	err := r.s.db.QueryRowContext(ctx, r.s.q(`INSERT INTO ledger_scans (provider, started_at) VALUES (?, ?) RETURNING id`),
 		provider, micros(r.opts.Now())).Scan(&id)
 	if err != nil {
-		return 0, fmt.Errorf("ledger %s: start scan: %w", r.s.where, err)
+		return 0, fmt.Errorf("ledger %s: start scan: %w", r.s.where, busyHint(err))
 	}
 	r.scans[provider] = id
 	return id, nil
@@ -254,7 +254,7 @@ func (r *Recorder) Finish(ctx context.Context, complete bool) error {
 	}
 	for p, id := range r.scans {
 		if _, err := r.s.db.ExecContext(ctx, r.s.q(`UPDATE ledger_scans SET finished_at = ?, complete = ?, tags = ? WHERE id = ?`), now, c, r.tags[p], id); err != nil {
-			return fmt.Errorf("ledger %s: finish scan: %w", r.s.where, err)
+			return fmt.Errorf("ledger %s: finish scan: %w", r.s.where, busyHint(err))
 		}
 	}
 	return nil
@@ -378,6 +378,7 @@ func (r *Recorder) flushLocked(ctx context.Context) (err error) {
 	}
 	defer func() {
 		if err != nil {
+			err = busyHint(err)
 			r.err = err
 		}
 	}()

@@ -147,6 +147,21 @@ func open(ctx context.Context, dsn string, create bool) (*Store, error) {
 	return openSQLite(ctx, path)
 }
 
+// busyTimeout is how long a SQLite ledger waits for another process's
+// write transaction (another audit --record) before giving up.
+var busyTimeout = 30 * time.Second
+
+// busyHint says why a write failed when another process held the SQLite
+// ledger's write lock for all of busyTimeout: "database is locked" alone
+// names neither the cause nor the remedy.
+func busyHint(err error) error {
+	var c interface{ Code() int }
+	if err != nil && errors.As(err, &c) && c.Code()&0xff == 5 { // SQLITE_BUSY and its extended codes
+		return fmt.Errorf("%w: another process held the ledger's write lock for %s (is another immutag recording into it?); run again when it is done", err, busyTimeout)
+	}
+	return err
+}
+
 // sqliteMagic opens every SQLite database file.
 const sqliteMagic = "SQLite format 3\x00"
 
@@ -210,7 +225,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 		}
 	}
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(30000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
