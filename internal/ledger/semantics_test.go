@@ -495,3 +495,34 @@ func TestReplicasReportAMoveOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestTagListedTwiceAcrossPages: a registry that lists a tag on two pages
+// (pagination shifting under a push) leaves one interval and no overwrite,
+// whether both sightings land in one batch or in two.
+func TestTagListedTwiceAcrossPages(t *testing.T) {
+	for _, batch := range []int{1, 1000} {
+		s := open(t, "sqlite:"+filepath.Join(t.TempDir(), "l.db"))
+		ctx := context.Background()
+		c := &clock{t0}
+		var ow []ledger.Overwrite
+		for range 2 {
+			rec := s.Record(ledger.RecordOptions{Now: c.now, BatchSize: batch, OnOverwrite: func(o ledger.Overwrite) { ow = append(ow, o) }})
+			repo := ledger.Repo{Provider: "ecr-prod", Scope: "123/eu-west-1", Repository: "team/app"}
+			for _, tg := range []string{"v1", "v2", "v1"} {
+				if err := rec.Tag(ctx, repo, providers.Tag{Name: tg, Digest: dA}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := rec.RepositoryDone(ctx, repo); err != nil {
+				t.Fatal(err)
+			}
+			if err := rec.Finish(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+			c.t = c.t.Add(time.Hour)
+		}
+		if h := history(t, s, "team/app:v1"); len(h.Intervals) != 1 || !h.Intervals[0].Current || len(ow) != 0 {
+			t.Errorf("batch %d: v1 = %+v, overwrites %+v", batch, h.Intervals, ow)
+		}
+	}
+}
