@@ -52,8 +52,10 @@ func (j *jobState) deployCommand(st *step, scr *script, x *shExpander, c shCmd, 
 					j.addSite(st, scr, x, c, siteDeploy, false, tool+" set image", shTok{kind: tWord, text: raw[eq+1:], start: t.start + eq + 1, end: t.end}, first, last, nested, false)
 				}
 			}
-		case strings.HasPrefix(s, "run"), s == "create deployment":
-			flagValue(tool+" "+s+" --image", "--image")
+		case s == "create deployment":
+			// (kubectl run starts ad-hoc pods, mostly smoke tests of public
+			// images: not a deploy of the pipeline's image.)
+			flagValue(tool+" create deployment --image", "--image")
 		}
 	case "gcloud":
 		s := sub(3)

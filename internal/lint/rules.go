@@ -78,7 +78,7 @@ var rules = []Rule{
 	{
 		ID: RuleMutableDeploy, Name: "DeployByMutableTag", Severity: SeverityWarning, SecuritySeverity: "5.0",
 		Short: "pipeline deploys an image by a mutable tag",
-		Full: "A deploy step names the image by latest, no tag, a rolling tag or the branch name (kubectl set image, " +
+		Full: "A deploy step names the image by latest, no tag, a rolling tag or the branch name (kubectl set image or create deployment, " +
 			"gcloud run deploy --image, az webapp/containerapp --image, helm --set image.tag=, aws lambda --image-uri, " +
 			"docker service update --image, deploy-cloudrun, webapps-deploy, k8s-deploy, ECS task definitions). " +
 			"What runs is whatever the tag points at when the platform pulls it, and redeploying the same tag is no rollback. " +
