@@ -100,6 +100,7 @@ func (l *linter) gitlab(top *yaml.Node) {
 			_, jv := l.src.get(chain[i], "variables")
 			l.gitlabVarMap(jv, jc, jobVars)
 		}
+		l.gitlabRunVars(chain, jc, jobVars)
 		jc.env = append(jc.env, jobVars)
 		jc.noBranch = wfTagOnly || l.gitlabTagOnly(chain)
 		js := &jobState{l: l, jc: jc}
@@ -399,4 +400,67 @@ func (l *linter) gitlabReferenced(n *yaml.Node, name string) bool {
 		}
 	}
 	return false
+}
+
+// gitlabRunVars adds the values a run of the job may give its variables
+// besides the job's own: a rule's variables: (rules: - if: ... variables:
+// {TAG: latest}) and each parallel: matrix: entry. Each is another run,
+// so each is an alternative value.
+func (l *linter) gitlabRunVars(chain []*yaml.Node, jc *evalCtx, jobVars map[string]varDef) {
+	alt := func(k string, d varDef) {
+		prev, ok := jobVars[k]
+		if !ok {
+			if p, found := jc.lookupEnv(k); found {
+				prev, ok = p, true
+			}
+		}
+		if !ok {
+			jobVars[k] = d
+			return
+		}
+		jobVars[k] = joinDefs(prev, d)
+	}
+	for _, n := range chain {
+		if k, rules := l.src.get(n, "rules"); k != nil {
+			for _, r := range l.src.items(rules) {
+				_, when := l.src.get(r, "when")
+				if w, _ := l.src.str(when); w == "never" {
+					continue
+				}
+				_, rv := l.src.get(r, "variables")
+				vals := map[string]varDef{}
+				l.gitlabVarMap(rv, jc, vals)
+				for k, d := range vals {
+					alt(k, d)
+				}
+			}
+			break
+		}
+	}
+	for _, n := range chain {
+		_, par := l.src.get(n, "parallel")
+		if _, matrix := l.src.get(par, "matrix"); matrix != nil {
+			for _, entry := range l.src.items(matrix) {
+				for _, p := range l.src.pairs(entry) {
+					vs := l.src.items(p.value)
+					if len(vs) == 0 {
+						vs = []*yaml.Node{p.value}
+					}
+					for _, v := range vs {
+						if s, ok := l.src.str(v); ok {
+							d := varDef{value: s}
+							// An edit inside [a, b] would need quotes (${...} in a
+							// flow sequence is not a plain scalar): no site there.
+							if site := l.yamlSiteOf(v); site != nil && l.src.deref(p.value).Style&yaml.FlowStyle == 0 {
+								site.yaml = false
+								d.site = site
+							}
+							alt(p.key.Value, d)
+						}
+					}
+				}
+			}
+			break
+		}
+	}
 }
