@@ -453,7 +453,7 @@ func inSingleQuotes(raw string, at int) bool {
 // branchVarRE finds where a reference names the run's branch: GitHub's
 // and GitLab's predefined variables, the ref with its prefix cut, and the
 // github.ref_name / head_ref expressions.
-var branchVarRE = regexp.MustCompile(`\$\{\{\s*(?:github\.ref_name|github\.head_ref|github\.event\.pull_request\.head\.ref)\s*\}\}|\$\{GITHUB_REF(?:#refs/heads/|##\*/|#refs/\*/|##refs/heads/)\}|\$\{?(?:CI_COMMIT_REF_SLUG|CI_COMMIT_REF_NAME|CI_COMMIT_BRANCH|CI_MERGE_REQUEST_SOURCE_BRANCH_NAME|CI_DEFAULT_BRANCH|GITHUB_REF_NAME|GITHUB_HEAD_REF)\b\}?`)
+var branchVarRE = regexp.MustCompile(`\$\{\{\s*(?:github\.ref_name|github\.head_ref|github\.base_ref|github\.event\.pull_request\.head\.ref|github\.event\.workflow_run\.head_branch)\s*\}\}|\$\{GITHUB_REF(?:#refs/heads/|##\*/|#refs/\*/|##refs/heads/)\}|\$\{?(?:CI_COMMIT_REF_SLUG|CI_COMMIT_REF_NAME|CI_COMMIT_BRANCH|CI_MERGE_REQUEST_SOURCE_BRANCH_NAME|CI_DEFAULT_BRANCH|GITHUB_REF_NAME|GITHUB_HEAD_REF)\b\}?`)
 
 // retagBranch replaces the branch name in a reference (or in the
 // definitions it was built from) with the commit sha: the same image is

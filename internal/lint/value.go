@@ -311,7 +311,10 @@ func (c *evalCtx) exprDepth(e string, depth int) (varDef, bool) {
 	if e == "github.ref_name" {
 		return refNameDef, true
 	}
-	if e == "github.head_ref" || e == "github.event.pull_request.head.ref" {
+	if e == "github.event.workflow_run.head_branch" {
+		return varDef{value: branchStr}, true
+	}
+	if e == "github.head_ref" || e == "github.event.pull_request.head.ref" || e == "github.base_ref" {
 		if c.prRuns {
 			return varDef{value: branchStr}, true
 		}
