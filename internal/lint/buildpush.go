@@ -134,7 +134,7 @@ func (l *linter) buildPushStep(st *step) {
 					b := newFix(l.src)
 					l.retagBranch(b, sp, e.text, true, defs)
 					l.add(RuleMutableTag, SeverityWarning, sp,
-						fmt.Sprintf("docker/build-push-action pushes a tag named after the branch (%s), which every push to that branch moves", display(resolved)),
+						fmt.Sprintf("docker/build-push-action pushes a tag named after the branch (%s), which every push to that branch moves%s", display(resolved), st.ctx.branchNote()),
 						b.fix("replace the branch name with the commit sha"), scope...)
 				case refLatest, refMutable:
 					b := newFix(l.src)

@@ -1121,9 +1121,9 @@ func (j *jobState) finish() {
 			desc = fmt.Sprintf("replace :%s with the commit sha (${GITHUB_SHA}) here and wherever this job builds or tags this reference", tag)
 			if class == refBranch {
 				desc = "replace the branch name with the commit sha (${GITHUB_SHA}) here and wherever this job builds or tags this reference"
-				msg = fmt.Sprintf("`%s %s` pushes a tag named after the branch (%s), which every push to that branch moves", s.label, s.raw, shown)
+				msg = fmt.Sprintf("`%s %s` pushes a tag named after the branch (%s), which every push to that branch moves%s", s.label, s.raw, shown, s.ctx.branchNote())
 				if strings.Contains(s.raw, "__immutag") {
-					msg = fmt.Sprintf("`%s` pushes a tag named after the branch (%s), which every push to that branch moves", s.label, shown)
+					msg = fmt.Sprintf("`%s` pushes a tag named after the branch (%s), which every push to that branch moves%s", s.label, shown, s.ctx.branchNote())
 				}
 				if s.kind == siteTagDst {
 					msg = fmt.Sprintf("`%s` target %s is a tag named after the branch (%s), created for a later push; every push to that branch moves it", s.label, s.raw, shown)

@@ -225,12 +225,23 @@ type evalCtx struct {
 	// prRuns: some run is a pull request, where github.head_ref names
 	// the pull request's branch.
 	prRuns bool
+	// branches are the branch names the push filters list, for messages.
+	branches []string
+}
+
+// branchNote names the branches a branch-named tag takes, when the push
+// filters list them.
+func (c *evalCtx) branchNote() string {
+	if c == nil || len(c.branches) == 0 {
+		return ""
+	}
+	return " (on pushes to `" + strings.Join(c.branches, "`, `") + "`)"
 }
 
 // child is a copy for a narrower scope sharing the outer maps.
 func (c *evalCtx) child(env map[string]varDef) *evalCtx {
 	return &evalCtx{env: append(append([]map[string]varDef{}, c.env...), env), ghEnv: maps.Clone(c.ghEnv),
-		outputs: maps.Clone(c.outputs), matrix: c.matrix, inputs: c.inputs, needs: c.needs, noBranch: c.noBranch, prRuns: c.prRuns}
+		outputs: maps.Clone(c.outputs), matrix: c.matrix, inputs: c.inputs, needs: c.needs, noBranch: c.noBranch, prRuns: c.prRuns, branches: c.branches}
 }
 
 func (c *evalCtx) lookupEnv(name string) (varDef, bool) {

@@ -105,7 +105,7 @@ func (l *linter) document(doc *yaml.Node) {
 		recs = append(recs, jr)
 		_, jobIf := l.src.get(job, "if")
 		jc := &evalCtx{env: []map[string]varDef{wfEnv}, outputs: map[string]map[string]varDef{}, ghEnv: map[string]varDef{},
-			inputs: inputs, needs: needs, noBranch: !tr.branchRuns || l.tagOnlyIf(jobIf), prRuns: tr.prRuns}
+			inputs: inputs, needs: needs, noBranch: !tr.branchRuns || l.tagOnlyIf(jobIf), prRuns: tr.prRuns, branches: tr.branches}
 		jc.matrix = l.matrix(job, jc)
 		jobEnv := map[string]varDef{}
 		_, je := l.src.get(job, "env")
