@@ -94,8 +94,8 @@ func TestRecordImportsHarborAuditLog(t *testing.T) {
 	iv := h[0].Intervals
 	if len(iv) != 2 || iv[0].Digest != old || iv[0].Source != harbor.AuditLogSource || iv[0].Current ||
 		!iv[0].FirstSeen.Equal(now.Add(-30*24*time.Hour)) || !iv[0].LastSeen.Equal(now.Add(-10*24*time.Hour)) ||
-		iv[1].Digest != cur || iv[1].Source != ledger.SourceScan || !iv[1].Current {
-		t.Fatalf("intervals after the first recording = %+v", iv)
+		iv[1].Digest != cur || iv[1].Source != harbor.AuditLogSource || !iv[1].Current || !iv[1].FirstSeen.Equal(now.Add(-10*24*time.Hour)) {
+		t.Fatalf("intervals after the first recording = %+v (want the current one since its push, dated by the log)", iv)
 	}
 	for _, w := range rep.Warnings {
 		if strings.HasPrefix(w.Code, "history-") {
@@ -185,8 +185,9 @@ func TestRecordImportsDockerHubAuditLog(t *testing.T) {
 	s.EnableAuditLog("acme")
 	_, iv = record()
 	if len(iv) != 2 || iv[0].Digest != old || iv[0].Source != dockerhub.AuditLogSource ||
-		!iv[0].FirstSeen.Equal(now.Add(-30*24*time.Hour)) || !iv[0].LastSeen.Equal(now.Add(-10*24*time.Hour)) || iv[1].Digest != cur {
-		t.Fatalf("intervals with the audit log = %+v", iv)
+		!iv[0].FirstSeen.Equal(now.Add(-30*24*time.Hour)) || !iv[0].LastSeen.Equal(now.Add(-10*24*time.Hour)) || iv[1].Digest != cur ||
+		!iv[1].Current || !iv[1].FirstSeen.Equal(now.Add(-10*24*time.Hour)) || iv[1].Source != dockerhub.AuditLogSource {
+		t.Fatalf("intervals with the audit log = %+v (want the current one since its push, dated by the log)", iv)
 	}
 }
 

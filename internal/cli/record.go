@@ -118,10 +118,17 @@ func (t *tagRecorder) importHistory(ctx context.Context, h providers.TagHistoria
 	}
 	var n int
 	newest, err := h.TagHistory(ctx, r, since, func(tg providers.Tag) error {
-		if err := t.rec.Tag(ctx, repo, tg); err != nil {
+		// A lifetime the log has not ended dates the interval the listing
+		// opened; it does not prove the tag is still there.
+		record := t.rec.Tag
+		if tg.Ended.IsZero() {
+			record = t.rec.Started
+		} else {
+			n++
+		}
+		if err := record(ctx, repo, tg); err != nil {
 			return ledgerError{err}
 		}
-		n++
 		return nil
 	})
 	var le ledgerError

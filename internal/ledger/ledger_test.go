@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/immutag/immutag/internal/ledger"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/testutil"
 	"github.com/immutag/immutag/internal/testutil/pgtest"
 )
 
@@ -725,4 +727,76 @@ func TestOpenOnlyNarrowsTheFileMode(t *testing.T) {
 			t.Errorf("a ledger at %v is now %v (%v), want %v", c.set, st.Mode().Perm(), err, c.want)
 		}
 	}
+}
+
+// TestAuditLogDatesTheCurrentInterval: the log's start of a tag's current
+// lifetime dates the interval the listing opened, so the time between the
+// push and the first scan that saw it is answered. It opens nothing the
+// listing did not see, never moves a start later, and never starts before
+// a different digest the scans saw on the tag.
+func TestAuditLogDatesTheCurrentInterval(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		s := open(t, dsn)
+		ctx := context.Background()
+		c := &clock{t0}
+		const src = "harbor-auditlog"
+		// The scans see prod -> a, then b; rc -> c from the first scan on.
+		scan(t, s, c, map[string]string{"prod": dA, "rc": dC}, nil)
+		c.t = t0.Add(time.Hour)
+		scan(t, s, c, map[string]string{"prod": dA, "rc": dC}, nil)
+		c.t = t0.Add(2 * time.Hour)
+		repo := ledger.Repo{Provider: "ecr-prod", Scope: "123/eu-west-1", Repository: "team/app", Immutable: true}
+		rec := s.Record(ledger.RecordOptions{Now: c.now, BatchSize: 2})
+		for _, tg := range []providers.Tag{{Name: "prod", Digest: dB}, {Name: "rc", Digest: dC}} {
+			testutil.Must(t, rec.Tag(ctx, repo, tg))
+		}
+		// The log: a until the push of b at +90m, b since then; rc -> c
+		// since 5 minutes before the first scan... and since -1d (later in
+		// the log's order, earlier in time: a start only moves earlier);
+		// gone -> a since -1d, a tag the listing no longer has; prod -> c
+		// since -2d, which the scans contradict (they saw a after it).
+		testutil.Must(t, rec.Tag(ctx, repo, providers.Tag{Name: "prod", Digest: dA, Pushed: t0.Add(-10 * 24 * time.Hour), Ended: t0.Add(90 * time.Minute), Source: src}))
+		for _, tg := range []providers.Tag{
+			{Name: "prod", Digest: dB, Pushed: t0.Add(90 * time.Minute), Source: src},
+			{Name: "rc", Digest: dC, Pushed: t0.Add(-5 * time.Minute), Source: src},
+			{Name: "rc", Digest: dC, Pushed: t0.Add(-24 * time.Hour), Source: src},
+			{Name: "rc", Digest: dC, Pushed: t0.Add(-time.Minute), Source: src},
+			{Name: "gone", Digest: dA, Pushed: t0.Add(-24 * time.Hour), Source: src},
+		} {
+			testutil.Must(t, rec.Started(ctx, repo, tg))
+		}
+		testutil.Must(t, rec.RepositoryDone(ctx, repo))
+		testutil.Must(t, rec.Finish(ctx, true))
+
+		h := history(t, s, "ecr-prod/team/app:prod")
+		if digests(h) != "a,b" {
+			t.Fatalf("prod intervals %s, want a,b: %+v", digests(h), h.Intervals)
+		}
+		b := h.Intervals[1]
+		if !b.FirstSeen.Equal(t0.Add(90*time.Minute)) || b.Source != src || !b.Current {
+			t.Errorf("b = %+v, want open since the log's push at +90m, from %s", b, src)
+		}
+		if at := h.DigestAt(t0.Add(100 * time.Minute)); !at.Known || at.Digest != dB {
+			t.Errorf("between the push of b and the scan that saw it: %+v", at)
+		}
+		if rc := history(t, s, "ecr-prod/team/app:rc"); len(rc.Intervals) != 1 || !rc.Intervals[0].FirstSeen.Equal(t0.Add(-24*time.Hour)) {
+			t.Errorf("rc = %+v, want one interval since -1d", rc.Intervals)
+		}
+		var tags []string
+		testutil.Must(t, s.ByDigest(ctx, dA, func(x ledger.Tagged) error { tags = append(tags, x.Tag); return nil }))
+		if slices.Contains(tags, "gone") {
+			t.Errorf("a start opened an interval for a tag the listing does not have: %v", tags)
+		}
+
+		// A start the scans contradict: prod -> b since before the scans
+		// saw a. Nothing moves.
+		c.t = t0.Add(3 * time.Hour)
+		rec = s.Record(ledger.RecordOptions{Now: c.now})
+		testutil.Must(t, rec.Tag(ctx, repo, providers.Tag{Name: "prod", Digest: dB}))
+		testutil.Must(t, rec.Started(ctx, repo, providers.Tag{Name: "prod", Digest: dB, Pushed: t0.Add(-2 * 24 * time.Hour), Source: src}))
+		testutil.Must(t, rec.Finish(ctx, true))
+		if h := history(t, s, "ecr-prod/team/app:prod"); len(h.Intervals) != 2 || !h.Intervals[1].FirstSeen.Equal(t0.Add(90*time.Minute)) {
+			t.Errorf("a start before a digest the scans saw moved the interval: %+v", h.Intervals)
+		}
+	})
 }

@@ -68,8 +68,10 @@ type Recorder struct {
 	// cursors are the native-log positions to store with the batch that
 	// holds (or follows) the lifetimes read up to them.
 	cursors []stageCursor
-	tags    map[string]int64 // provider -> tags recorded
-	err     error
+	// starts date open intervals from a native log (see Started).
+	starts []stageRow
+	tags   map[string]int64 // provider -> tags recorded
+	err    error
 	// batchIdx dedupes a tag listed twice within one batch.
 	batchIdx map[stageKey]int
 	// opened and analyzed count the intervals this recorder inserted, in
@@ -171,6 +173,35 @@ func (r *Recorder) Tag(ctx context.Context, repo Repo, t providers.Tag) error {
 	}
 	r.rows = append(r.rows, row)
 	if len(r.rows) >= r.opts.BatchSize {
+		return r.flushLocked(ctx)
+	}
+	return nil
+}
+
+// Started records that a native log (t.Source) says repo's tag t.Name has
+// named t.Digest since t.Pushed, nothing in the log having ended it. The
+// log does not prove the tag still exists (a deletion it does not record),
+// so Started opens nothing: an interval the listing opened for that tag and
+// digest starts at t.Pushed instead of when a scan first saw it, and takes
+// the log as its source. It never starts before a different digest the
+// ledger saw on the tag, nor moves a start later. Call it after the
+// repository's listing, as TagHistory follows Tags.
+func (r *Recorder) Started(ctx context.Context, repo Repo, t providers.Tag) error {
+	if t.Name == "" || t.Digest == "" || t.Pushed.IsZero() || t.Source == "" || !t.Ended.IsZero() {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return r.err
+	}
+	name := repo.Repository
+	if t.Image != "" {
+		name += "/" + t.Image
+	}
+	r.starts = append(r.starts, stageRow{provider: repo.Provider, scope: repo.Scope, repo: name, tag: t.Name, digest: t.Digest,
+		source: t.Source, pushed: sql.NullInt64{Int64: micros(t.Pushed), Valid: true}})
+	if len(r.starts) >= r.opts.BatchSize {
 		return r.flushLocked(ctx)
 	}
 	return nil
@@ -373,7 +404,7 @@ func (r *Recorder) flushLocked(ctx context.Context) (err error) {
 	if r.err != nil {
 		return r.err
 	}
-	if len(r.rows) == 0 && len(r.done) == 0 && len(r.cursors) == 0 {
+	if len(r.rows) == 0 && len(r.done) == 0 && len(r.cursors) == 0 && len(r.starts) == 0 {
 		return nil
 	}
 	defer func() {
@@ -492,6 +523,11 @@ func (r *Recorder) flushLocked(ctx context.Context) (err error) {
 			}
 		}
 	}
+	// After the batch's listing rows: the interval a start dates may have
+	// been opened by this very batch.
+	if err := r.applyStarts(ctx, tx); err != nil {
+		return err
+	}
 	if len(r.done) > 0 {
 		for _, q := range []string{batchSQL.closeGone, batchSQL.closeGoneNested} {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
@@ -526,11 +562,43 @@ func (r *Recorder) flushLocked(ctx context.Context) (err error) {
 	// Cleared, not just truncated: stale rows would keep the strings of
 	// the previous listing page (and the page behind them) reachable.
 	clear(r.rows)
-	r.rows, r.done, r.cursors = r.rows[:0], r.done[:0], r.cursors[:0]
+	clear(r.starts)
+	r.rows, r.done, r.cursors, r.starts = r.rows[:0], r.done[:0], r.cursors[:0], r.starts[:0]
 	clear(r.batchIdx)
 	if r.opts.OnOverwrite != nil {
 		for _, o := range overwrites {
 			r.opts.OnOverwrite(o)
+		}
+	}
+	return nil
+}
+
+// startSQL dates an open interval from a native log's start of the tag's
+// current lifetime: only earlier than what the scans saw, and never before
+// a different digest the ledger saw on the tag (the log and the scans
+// disagree then, and the scans were there).
+const startSQL = `UPDATE ledger_intervals SET first_seen = ?, source = ?
+	WHERE provider = ? AND scope = ? AND repository = ? AND tag = ? AND digest = ? AND is_open = 1 AND first_seen > ?
+	  AND NOT EXISTS (SELECT 1 FROM ledger_intervals j
+	    WHERE j.provider = ? AND j.scope = ? AND j.repository = ? AND j.tag = ? AND j.digest <> ? AND j.last_seen > ?)`
+
+// applyStarts dates the intervals the batch's starts name. A statement per
+// start: they come from a log's first import (one per tag) and later only
+// for tags that moved since, few next to the listing's rows.
+func (r *Recorder) applyStarts(ctx context.Context, tx *sql.Tx) error {
+	if len(r.starts) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, r.s.q(startSQL))
+	if err != nil {
+		return fmt.Errorf("ledger %s: date intervals from the log: %w", r.s.where, err)
+	}
+	defer stmt.Close()
+	for _, st := range r.starts {
+		at := st.pushed.Int64
+		if _, err := stmt.ExecContext(ctx, at, st.source, st.provider, st.scope, st.repo, st.tag, st.digest, at,
+			st.provider, st.scope, st.repo, st.tag, st.digest, at); err != nil {
+			return fmt.Errorf("ledger %s: date the interval of %s:%s from the log: %w", r.s.where, st.repo, st.tag, err)
 		}
 	}
 	return nil

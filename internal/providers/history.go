@@ -12,10 +12,13 @@ import (
 // before its first scan. Registries whose tag listing itself carries the
 // history (Quay) need no second call and do not implement it.
 type TagHistorian interface {
-	// TagHistory streams r's past tag lifetimes read from the log, each
-	// with Source naming the log, Pushed when the tag started naming Digest
-	// and Ended when it stopped (moved, deleted). The current lifetime of a
-	// tag is the listing's to report and is not yielded. An error of class
+	// TagHistory streams r's tag lifetimes read from the log, each with
+	// Source naming the log, Pushed when the tag started naming Digest and
+	// Ended when it stopped (moved, deleted). A lifetime nothing in the log
+	// ended yet comes with Ended zero: it says since when the tag has named
+	// Digest, not that it still does (a deletion the log does not record),
+	// which only the listing proves; the ledger uses it to date the start of
+	// an interval the listing opened. An error of class
 	// ErrDenied means the credentials or the registry's plan do not allow
 	// reading the log: nothing is known, and callers say so. Memory must
 	// not grow with the length of the log.
@@ -114,8 +117,8 @@ func (l *Lifetimes) Done() bool {
 func (l *Lifetimes) Newest() time.Time { return l.newest }
 
 // Push records that tag was pushed (or moved) to digest at at. The newest
-// push of a tag that nothing followed is its current lifetime, which the
-// listing reports: it is not yielded.
+// push of a tag that nothing followed is its current lifetime: yielded with
+// Ended zero, for its start.
 func (l *Lifetimes) Push(tag, digest string, at time.Time) error {
 	if err := l.order(at); err != nil {
 		return err
@@ -128,7 +131,13 @@ func (l *Lifetimes) Push(tag, digest string, at time.Time) error {
 		}
 	}
 	l.next[tag] = at
-	if end.IsZero() || !end.After(at) || digest == "" {
+	if digest == "" {
+		return nil
+	}
+	if end.IsZero() {
+		return l.yield(Tag{Name: tag, Digest: digest, Pushed: at.UTC(), Source: l.source})
+	}
+	if end.IsZero() || !end.After(at) {
 		return nil
 	}
 	return l.yield(Tag{Name: tag, Digest: digest, Pushed: at.UTC(), Ended: end.UTC(), Source: l.source})

@@ -21,11 +21,15 @@ func TestLifetimesFromNewestFirstLog(t *testing.T) {
 		if tg.Source != "test-log" {
 			t.Errorf("source %q", tg.Source)
 		}
-		got = append(got, tg.Name+"="+tg.Digest+"@"+tg.Pushed.Format("15")+".."+tg.Ended.Format("15"))
+		end := "open"
+		if !tg.Ended.IsZero() {
+			end = tg.Ended.Format("15")
+		}
+		got = append(got, tg.Name+"="+tg.Digest+"@"+tg.Pushed.Format("15")+".."+end)
 		return nil
 	})
 	steps := []func() error{
-		func() error { return l.Push("v1", "sha256:c", h(9)) },    // current: not yielded
+		func() error { return l.Push("v1", "sha256:c", h(9)) },    // current: yielded open, for its start
 		func() error { return l.TagChanged("old", h(8)) },         // old deleted
 		func() error { return l.DigestDeleted("sha256:x", h(7)) }, // x deleted
 		func() error { return l.Push("v1", "sha256:b", h(5)) },    // b until c at 9
@@ -33,13 +37,14 @@ func TestLifetimesFromNewestFirstLog(t *testing.T) {
 		func() error { return l.Push("x", "sha256:x", h(3)) },     // x until its digest went at 7
 		func() error { return l.Push("v1", "sha256:a", h(2)) },    // a until b at 5
 		func() error { return l.Push("v1", "sha256:a", h(2)) },    // same instant again: nothing
+		func() error { return l.Push("gone", "sha256:x", h(1)) },  // its digest deleted at 7: not current
 	}
 	for i, s := range steps {
 		if err := s(); err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}
 	}
-	want := "v1=sha256:b@05..09,old=sha256:o@04..08,x=sha256:x@03..07,v1=sha256:a@02..05"
+	want := "v1=sha256:c@09..open,v1=sha256:b@05..09,old=sha256:o@04..08,x=sha256:x@03..07,v1=sha256:a@02..05,gone=sha256:x@01..07"
 	if strings.Join(got, ",") != want {
 		t.Fatalf("lifetimes\n got %s\nwant %s", strings.Join(got, ","), want)
 	}
@@ -170,8 +175,8 @@ func TestIncrementalReadOfAnHourlyTag(t *testing.T) {
 		log = append(log, logEvent{kind: 'p', tag: "latest", digest: fmt.Sprintf("sha256:%d", i), at: t0.Add(time.Duration(i) * time.Hour)})
 	}
 	first, _, since := readLog(t, newestFirst(log), time.Time{}, 100)
-	if len(first) != len(log)-1 {
-		t.Fatalf("first import: %d lifetimes, want %d", len(first), len(log)-1)
+	if len(first) != len(log) {
+		t.Fatalf("first import: %d lifetimes, want %d (the current one open)", len(first), len(log))
 	}
 	end := log[len(log)-1].at
 	log = append(log, logEvent{kind: 'p', tag: "latest", digest: "sha256:new1", at: end.Add(20 * time.Minute)},
@@ -186,6 +191,7 @@ func TestIncrementalReadOfAnHourlyTag(t *testing.T) {
 	for _, want := range []string{
 		"latest=sha256:" + strconv.Itoa(len(log)-3) + "@" + end.Format(time.RFC3339) + ".." + end.Add(20*time.Minute).Format(time.RFC3339),
 		"latest=sha256:new1@" + end.Add(20*time.Minute).Format(time.RFC3339) + ".." + end.Add(40*time.Minute).Format(time.RFC3339),
+		"latest=sha256:new2@" + end.Add(40*time.Minute).Format(time.RFC3339) + ".." + time.Time{}.Format(time.RFC3339),
 	} {
 		if !got[want] {
 			t.Errorf("the second import did not yield %s: %v", want, slices.Sorted(maps.Keys(got)))

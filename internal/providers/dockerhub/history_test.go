@@ -44,10 +44,20 @@ func TestTagHistoryFromAuditLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 130 {
-		t.Fatalf("%d past lifetimes, want 130 (the current one and the other repository's excluded)", len(got))
-	}
+	// The current lifetime comes open, for its start; the other
+	// repository's are excluded.
+	var past []providers.Tag
 	for _, tg := range got {
+		if !tg.Ended.IsZero() {
+			past = append(past, tg)
+		} else if cur := fmt.Sprintf("sha256:%064x", 130); tg.Name != "v1" || tg.Digest != cur || !tg.Pushed.Equal(t0.Add(130*time.Hour)) {
+			t.Errorf("current lifetime %+v, want v1 -> %s since %v", tg, cur, t0.Add(130*time.Hour))
+		}
+	}
+	if len(past) != 130 || len(got) != 131 {
+		t.Fatalf("%d past lifetimes of %d, want 130 and the current one", len(past), len(got))
+	}
+	for _, tg := range past {
 		var i int
 		if _, err := fmt.Sscanf(tg.Digest, "sha256:%x", &i); err != nil || i >= 130 || tg.Name != "v1" {
 			t.Fatalf("lifetime %+v is not one of app's past v1 lifetimes", tg)
@@ -65,8 +75,8 @@ func TestTagHistoryFromAuditLog(t *testing.T) {
 	s.SetFaults(emulator.Faults{PageSize: 40})
 	before = s.Calls().Get(hubemu.OpAuditLogs)
 	got, err = history(t, p, "app")
-	if err != nil || len(got) != 130 {
-		t.Fatalf("capped pages: %d lifetimes, %v", len(got), err)
+	if err != nil || len(got) != 131 {
+		t.Fatalf("capped pages: %d lifetimes, %v; want 130 past and the current one", len(got), err)
 	}
 	if n := s.Calls().Get(hubemu.OpAuditLogs) - before; n != 4 {
 		t.Errorf("%d audit-log calls with pages of 40, want 4", n)
@@ -98,8 +108,8 @@ func TestTagHistoryIncremental(t *testing.T) {
 	repo := providers.Repository{Scope: "acme", Name: "app"}
 	n := 0
 	newest, err := p.TagHistory(t.Context(), repo, time.Time{}, func(providers.Tag) error { n++; return nil })
-	if last := t0.Add(249 * time.Hour); err != nil || n != 249 || !newest.Equal(last) {
-		t.Fatalf("first import: %d lifetimes, newest %v, %v; want 249, %v", n, newest, err, last)
+	if last := t0.Add(249 * time.Hour); err != nil || n != 250 || !newest.Equal(last) {
+		t.Fatalf("first import: %d lifetimes, newest %v, %v; want 249 past and the current one, %v", n, newest, err, last)
 	}
 	seedHistory(t, s, "app", 2, 1000, t0.Add(250*time.Hour))
 	before := s.Calls().Get(hubemu.OpAuditLogs)
@@ -121,6 +131,7 @@ func TestTagHistoryIncremental(t *testing.T) {
 	for _, want := range []string{
 		dg(249) + "@" + t0.Add(249*time.Hour).Format(time.RFC3339) + ".." + t0.Add(250*time.Hour).Format(time.RFC3339),
 		dg(1000) + "@" + t0.Add(250*time.Hour).Format(time.RFC3339) + ".." + t0.Add(251*time.Hour).Format(time.RFC3339),
+		dg(1001) + "@" + t0.Add(251*time.Hour).Format(time.RFC3339) + ".." + time.Time{}.Format(time.RFC3339),
 	} {
 		if !found[want] {
 			t.Errorf("second import lacks %s: %v", want, found)

@@ -3,6 +3,7 @@ package harbor
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -29,10 +30,24 @@ func TestTagHistoryFromAuditLog(t *testing.T) {
 		return nil
 	})
 	testutil.Must(t, err)
-	if len(got) != 120 {
-		t.Fatalf("%d past lifetimes, want 120 (the current one and the other repository's excluded)", len(got))
-	}
+	// The current lifetimes (v1 since its last push, rc) come open, for
+	// their start; the other repository's are excluded.
+	var past []providers.Tag
+	current := map[string]string{}
 	for _, tg := range got {
+		if tg.Ended.IsZero() {
+			current[tg.Name] = tg.Digest + "@" + tg.Pushed.Format(time.RFC3339)
+		} else {
+			past = append(past, tg)
+		}
+	}
+	if want := map[string]string{"v1": dg(120) + "@" + t0.Add(120*time.Hour).Format(time.RFC3339), "rc": dg(5000) + "@" + t0.Format(time.RFC3339)}; !maps.Equal(current, want) {
+		t.Errorf("current lifetimes %v, want %v", current, want)
+	}
+	if len(past) != 120 {
+		t.Fatalf("%d past lifetimes, want 120", len(past))
+	}
+	for _, tg := range past {
 		var i int
 		if _, err := fmt.Sscanf(tg.Digest, "sha256:%x", &i); err != nil || i >= 120 || tg.Name != "v1" {
 			t.Fatalf("lifetime %+v is not one of team/api's past v1 lifetimes", tg)
@@ -74,8 +89,9 @@ func TestReplayAuditRecords(t *testing.T) {
 	for _, r := range recs {
 		testutil.Must(t, replay(life, "p/app", r[0], r[1], r[2], r[3], r[4]))
 	}
-	if len(got) != 1 || got[0].Name != "v1" || got[0].Digest != d1 || got[0].Ended.Hour() != 5 || got[0].Pushed.Hour() != 1 {
-		t.Fatalf("lifetimes %+v, want v1 -> %s from 01:00 until its deletion at 05:00", got, d1)
+	if len(got) != 2 || got[1].Name != "v1" || got[1].Digest != d1 || got[1].Ended.Hour() != 5 || got[1].Pushed.Hour() != 1 ||
+		got[0].Name != "v2" || got[0].Digest != d2 || !got[0].Ended.IsZero() || got[0].Pushed.Hour() != 4 {
+		t.Fatalf("lifetimes %+v, want v2 -> %s since 04:00, and v1 -> %s from 01:00 until its deletion at 05:00", got, d2, d1)
 	}
 }
 
@@ -94,8 +110,8 @@ func TestTagHistoryIncremental(t *testing.T) {
 	n := 0
 	newest, err := e.p.TagHistory(t.Context(), repo, time.Time{}, func(providers.Tag) error { n++; return nil })
 	testutil.Must(t, err)
-	if last := t0.Add(249 * time.Hour); n != 249 || !newest.Equal(last) {
-		t.Fatalf("first import: %d lifetimes, newest %v; want 249, %v", n, newest, last)
+	if last := t0.Add(249 * time.Hour); n != 250 || !newest.Equal(last) {
+		t.Fatalf("first import: %d lifetimes, newest %v; want 249 past and the current one, %v", n, newest, last)
 	}
 	testutil.Must(t, e.s.SeedPush("apps", "api", "v1", dg(1000), t0.Add(250*time.Hour)))
 	testutil.Must(t, e.s.SeedPush("apps", "api", "v1", dg(1001), t0.Add(251*time.Hour)))
@@ -116,6 +132,7 @@ func TestTagHistoryIncremental(t *testing.T) {
 	for _, want := range []string{
 		dg(249) + "@" + t0.Add(249*time.Hour).Format(time.RFC3339) + ".." + t0.Add(250*time.Hour).Format(time.RFC3339),
 		dg(1000) + "@" + t0.Add(250*time.Hour).Format(time.RFC3339) + ".." + t0.Add(251*time.Hour).Format(time.RFC3339),
+		dg(1001) + "@" + t0.Add(251*time.Hour).Format(time.RFC3339) + ".." + time.Time{}.Format(time.RFC3339),
 	} {
 		if !found[want] {
 			t.Errorf("second import lacks %s: %v", want, found)
