@@ -95,15 +95,38 @@ func New(ctx context.Context, o Options) (*Elector, error) {
 		return nil, errors.New("leader election: open the database: bad DSN")
 	}
 	db.SetMaxOpenConns(2)
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS immutag_leader (
-		name text PRIMARY KEY,
-		holder text NOT NULL,
-		epoch bigint NOT NULL,
-		expires_at timestamptz NOT NULL)`); err != nil {
+	if err := createLeaseTable(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("leader election: create the lease table: %s", scrub(err, o.DSN))
 	}
 	return &Elector{o: o, db: db, now: time.Now}, nil
+}
+
+// leaseTableLock is the advisory lock that serialises replicas creating
+// the lease table (the ledger's migrations use another).
+const leaseTableLock = 7355609
+
+// createLeaseTable creates the lease table under an advisory lock:
+// replicas starting together on a new database would otherwise both create
+// it, and one fails (CREATE TABLE IF NOT EXISTS is not safe against a
+// concurrent one: a duplicate key in pg_type).
+func createLeaseTable(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(`+fmt.Sprint(leaseTableLock)+`)`); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS immutag_leader (
+		name text PRIMARY KEY,
+		holder text NOT NULL,
+		epoch bigint NOT NULL,
+		expires_at timestamptz NOT NULL)`); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // ID is this replica's identity in the lease.

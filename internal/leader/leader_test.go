@@ -2,6 +2,7 @@ package leader
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -109,4 +110,36 @@ func dbName(dsn string) string {
 		}
 	}
 	return ""
+}
+
+// TestReplicasStartTogetherOnANewDatabase: replicas starting at the same
+// moment on a database without the lease table all start (they raced to
+// create it, and all but one could fail with a duplicate key), and one of
+// them leads.
+func TestReplicasStartTogetherOnANewDatabase(t *testing.T) {
+	srv := pgtest.Start(t)
+	for round := range 3 {
+		dsn := srv.NewDatabase(t)
+		const n = 6
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		electors := make([]*Elector, n)
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				electors[i], errs[i] = New(t.Context(), Options{DSN: dsn, ID: fmt.Sprint("r", i), TTL: 600 * time.Millisecond, Poll: 150 * time.Millisecond})
+			}()
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: replica %d: %v", round, i, err)
+			}
+			t.Cleanup(func() { electors[i].db.Close() })
+		}
+	}
 }
