@@ -316,7 +316,26 @@ func (l *linter) gitlabTagOnly(chain []*yaml.Node) bool {
 		if k, rules := l.src.get(n, "rules"); k != nil {
 			return l.gitlabTagOnlyRules(rules)
 		}
+		if k, except := l.src.get(n, "except"); k != nil {
+			// except: [branches]: no branch pipeline runs the job.
+			if _, refs := l.src.get(except, "refs"); refs != nil {
+				except = refs
+			}
+			for _, it := range append(l.src.items(except), except) {
+				if s, ok := l.src.str(it); ok && s == "branches" {
+					return true
+				}
+			}
+		}
 		if k, only := l.src.get(n, "only"); k != nil {
+			if _, vars := l.src.get(only, "variables"); vars != nil {
+				// only: variables: [$CI_COMMIT_TAG]
+				for _, it := range l.src.items(vars) {
+					if s, ok := l.src.str(it); ok && gitlabTagCondRE.MatchString(s) && len(l.src.items(vars)) == 1 {
+						return true
+					}
+				}
+			}
 			if _, refs := l.src.get(only, "refs"); refs != nil {
 				only = refs
 			}
@@ -351,18 +370,27 @@ func (l *linter) gitlabTagOnlyRules(rules *yaml.Node) bool {
 	running := 0
 	for _, r := range l.src.items(rules) {
 		_, when := l.src.get(r, "when")
+		_, cond := l.src.get(r, "if")
+		c, _ := l.src.str(cond)
 		if w, _ := l.src.str(when); w == "never" {
+			// - if: $CI_COMMIT_BRANCH (or $CI_COMMIT_TAG == null)
+			//   when: never: what the later rules see is a tag pipeline.
+			if running == 0 && gitlabNoTagCondRE.MatchString(c) {
+				return true
+			}
 			continue
 		}
 		running++
-		_, cond := l.src.get(r, "if")
-		c, _ := l.src.str(cond)
 		if !gitlabTagCondRE.MatchString(c) || strings.Contains(c, "||") {
 			return false
 		}
 	}
 	return running > 0
 }
+
+// gitlabNoTagCondRE: a whole condition that holds in every pipeline that
+// is not for a git tag.
+var gitlabNoTagCondRE = regexp.MustCompile(`^\s*(\$CI_COMMIT_BRANCH|\$CI_COMMIT_TAG\s*==\s*(null|""|''))\s*$`)
 
 // gitlabTagCondRE: $CI_COMMIT_TAG tested as set (not == null, not negated).
 var gitlabTagCondRE = regexp.MustCompile(`^\s*\$CI_COMMIT_TAG\s*($|&&|=~|==\s*["']?[^n"'\s]|!=\s*(null|""|''))|&&\s*\$CI_COMMIT_TAG\s*($|&&|!=\s*(null|""|''))|\$CI_COMMIT_REF_NAME\s*=~\s*/\^v`)

@@ -146,13 +146,25 @@ func (w *shWalker) stmt(s *syntax.Stmt, x *shExpander, target string) {
 		pre := x.clone()
 		var arms []*shExpander
 		def := false
+		// case "$GITHUB_REF" in refs/tags/*) ...: that arm runs on tag runs.
+		subj, _, _ := w.text(c.Word)
+		refSubj := caseRefRE.MatchString(subj)
 		for _, it := range c.Items {
+			tagArm := refSubj && len(it.Patterns) > 0
 			for _, p := range it.Patterns {
-				if t, _, _ := w.text(p); t == "*" {
+				t, _, _ := w.text(p)
+				if t == "*" {
 					def = true
+				}
+				t = strings.Trim(t, `"'`)
+				if !strings.HasPrefix(t, "refs/tags/") && t != "tag" {
+					tagArm = false
 				}
 			}
 			arm := pre.clone()
+			if tagArm {
+				arm.narrowToTag()
+			}
 			w.stmts(it.Stmts, arm, target)
 			arms = append(arms, arm)
 		}
@@ -208,6 +220,15 @@ func (w *shWalker) stmt(s *syntax.Stmt, x *shExpander, target string) {
 			w.stmt(c.X, x, target)
 			y := x.clone()
 			w.stmt(c.Y, y, target)
+			if exits(c.Y) && c.X != nil {
+				// [[ $GITHUB_REF == refs/tags/* ]] || exit 0: what follows
+				// runs only where the test let the script go on.
+				cond, _, _ := w.text(c.X)
+				if onTag, ok := w.tagCond(cond, x); ok && onTag == (c.Op == syntax.OrStmt) {
+					x.narrowToTag()
+				}
+				break
+			}
 			x.join(y)
 		}
 	case *syntax.FuncDecl:
@@ -234,33 +255,74 @@ func (w *shWalker) ifClause(c *syntax.IfClause, x *shExpander, target string) {
 	els := x.clone()
 	if len(c.Cond) > 0 {
 		cond := w.src[int(c.Cond[0].Pos().Offset()):int(c.Cond[len(c.Cond)-1].End().Offset())]
-		if m := tagTestRE.FindStringSubmatch(cond); m != nil && !strings.Contains(cond, "||") {
-			// [ "$GITHUB_REF_TYPE" = tag ]: the ref is a git tag in one
-			// branch, so a tag named after it there is a release tag.
-			if strings.Contains(m[0], "!=") || strings.Contains(m[0], "-z") {
-				els.narrowToTag()
-			} else {
-				then.narrowToTag()
-			}
-		} else if m := refTypeVarRE.FindStringSubmatch(cond); m != nil && !strings.Contains(cond, "||") && x.holdsRefType(m[1]) {
-			// REF_TYPE: ${{ github.ref_type }} in env, tested in shell.
-			if (m[2] == "!=") == (m[3] == "tag") {
-				els.narrowToTag()
-			} else {
-				then.narrowToTag()
-			}
+		// [ "$GITHUB_REF_TYPE" = tag ]: the ref is a git tag in one
+		// branch, so a tag named after it there is a release tag.
+		if onTag, ok := w.tagCond(cond, x); ok && onTag {
+			then.narrowToTag()
+		} else if ok {
+			els.narrowToTag()
 		}
 	}
 	w.stmts(c.Then, then, target)
+	elseExits := false
 	if e := c.Else; e != nil {
 		if len(e.Cond) == 0 && !e.ThenPos.IsValid() {
 			w.stmts(e.Then, els, target)
+			elseExits = len(e.Then) > 0 && exits(e.Then[len(e.Then)-1])
 		} else {
 			w.ifClause(e, els, target)
 		}
 	}
-	*x = *then
-	x.join(els)
+	// if [[ $GITHUB_REF != refs/tags/* ]]; then exit 0; fi: the script
+	// goes on only through the branch that does not exit.
+	thenExits := len(c.Then) > 0 && exits(c.Then[len(c.Then)-1])
+	switch {
+	case thenExits && !elseExits:
+		*x = *els
+	case elseExits && !thenExits:
+		*x = *then
+	default:
+		*x = *then
+		x.join(els)
+	}
+}
+
+// exits: the statement ends the script (exit, or a list ending in exit).
+func exits(s *syntax.Stmt) bool {
+	if s == nil {
+		return false
+	}
+	switch c := s.Cmd.(type) {
+	case *syntax.CallExpr:
+		if len(c.Args) > 0 && len(c.Args[0].Parts) == 1 {
+			if l, ok := c.Args[0].Parts[0].(*syntax.Lit); ok {
+				return l.Value == "exit"
+			}
+		}
+	case *syntax.Block:
+		return len(c.Stmts) > 0 && exits(c.Stmts[len(c.Stmts)-1])
+	}
+	return false
+}
+
+// tagCond reads a test of the run's ref: ok when cond tests whether the
+// ref is a git tag, onTag when it holds on tag runs (else on branch runs).
+func (w *shWalker) tagCond(cond string, x *shExpander) (onTag, ok bool) {
+	if strings.Contains(cond, "||") {
+		return false, false
+	}
+	if m := tagTestRE.FindStringSubmatch(cond); m != nil {
+		neg := strings.Contains(m[0], "!=") || strings.Contains(m[0], "-z")
+		if strings.HasPrefix(strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(cond), "[")), "!") {
+			neg = !neg
+		}
+		return !neg, true
+	}
+	if m := refTypeVarRE.FindStringSubmatch(cond); m != nil && x.holdsRefType(m[1]) {
+		// REF_TYPE: ${{ github.ref_type }} in env, tested in shell.
+		return (m[2] == "!=") != (m[3] == "tag"), true
+	}
+	return false, false
 }
 
 func (w *shWalker) forClause(c *syntax.ForClause, x *shExpander, target string) {
@@ -726,7 +788,10 @@ func (w *shWalker) sepAfter(s *syntax.Stmt) shTok {
 }
 
 // tagTestRE: a shell test of the run's ref being a git tag.
-var tagTestRE = regexp.MustCompile(`GITHUB_REF_TYPE\}?"?\s*!?==?\s*"?tag|GITHUB_REF\}?"?\s*!?[=~]=?\s*"?\^?refs/tags|github\.ref_type\s*\}\}"?\s*!?==?\s*"?tag|(GITHUB_REF_NAME|CI_COMMIT_REF_NAME)\}?"?\s*=~\s*"?\^?v|-[nz]\s+"?\$\{?CI_COMMIT_TAG\b|startsWith\(github\.ref, 'refs/tags`)
+var tagTestRE = regexp.MustCompile(`github\.ref\s*\}\}"?\s*(?:!=|==|=~|=)\s*"?\^?refs/tags|GITHUB_REF_TYPE\}?"?\s*!?==?\s*"?tag|GITHUB_REF\}?"?\s*(?:!=|==|=~|=)\s*"?\^?refs/tags|github\.ref_type\s*\}\}"?\s*!?==?\s*"?tag|(GITHUB_REF_NAME|CI_COMMIT_REF_NAME)\}?"?\s*=~\s*"?\^?v|-[nz]\s+"?\$\{?CI_COMMIT_TAG\b|startsWith\(github\.ref, 'refs/tags`)
+
+// caseRefRE: a case subject that is the run's ref or its type.
+var caseRefRE = regexp.MustCompile(`^"?(\$\{?GITHUB_REF(_TYPE)?\}?|\$\{\{\s*github\.ref(_type)?\s*\}\})"?$`)
 
 // tagRefMarker marks an expander inside a branch where the ref is a tag.
 const tagRefMarker = "__immutag_tagref"
