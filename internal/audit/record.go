@@ -8,8 +8,9 @@ import (
 )
 
 // Overwrite is a tag the ledger saw pointing at a new digest: evidence that
-// it was overwritten. In a repository that is immutable now it is an
-// incident (the setting was off, or bypassed, when it happened).
+// it was overwritten. Where the repository's setting makes the tag
+// immutable now (Immutable) it is an incident: the setting was off, or
+// bypassed, when it happened.
 type Overwrite struct {
 	Provider   string    `json:"provider"`
 	Scope      string    `json:"scope"`

@@ -237,7 +237,7 @@ func TestParseWhenLocal(t *testing.T) {
 func TestFloatingWarningWithoutDigestOrWithSkew(t *testing.T) {
 	now := time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)
 	tr := &tagRecorder{floating: []string{"latest"}, now: func() time.Time { return now }}
-	r := providers.Repository{Provider: "hub", Scope: "acme", Name: "acme/web"}
+	r := providers.Repository{Provider: "hub", Scope: "acme", Name: "acme/web", Immutability: imm(providers.ModeImmutable)}
 	for _, tg := range []providers.Tag{
 		{Name: "latest", Pushed: now.Add(-36 * time.Hour)},
 		{Name: "latest", Digest: "sha256:aaaa", Pushed: now.Add(72 * time.Hour)},
@@ -460,5 +460,48 @@ func TestLedgerWithoutRecordIsRefused(t *testing.T) {
 	}
 	if _, err := os.Stat(dsn); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a ledger was created: %v", err)
+	}
+}
+
+// TestFloatingTagFrozenBySetting: the frozen-tag warning follows what the
+// repository's setting does to that tag, ECR's exclusion modes included
+// (IMMUTABLE_WITH_EXCLUSION is reported as partial, and used to get no
+// warning at all), and reads policy patterns as the policy does ("*" only:
+// "rc-[0-9]" is a literal tag name there, not a character class).
+func TestFloatingTagFrozenBySetting(t *testing.T) {
+	now := time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)
+	tr := &tagRecorder{floating: []string{"latest", "rc-[0-9]", "edge-*"}, now: func() time.Time { return now }}
+	ecr := func(mode providers.Mode, mutable, immutable []string) providers.Repository {
+		return providers.Repository{Provider: "aws", Kind: providers.KindECR, Scope: "1/eu-west-1", Name: "app",
+			Immutability: providers.Immutability{Mode: mode, MutablePatterns: mutable, ImmutablePatterns: immutable}}
+	}
+	for _, c := range []struct {
+		name string
+		r    providers.Repository
+		tag  string
+		want bool
+	}{
+		{"immutable", ecr(providers.ModeImmutable, nil, nil), "latest", true},
+		{"immutable, latest excluded", ecr(providers.ModeImmutable, []string{"lat*"}, nil), "latest", false},
+		{"IMMUTABLE_WITH_EXCLUSION not covering latest", ecr(providers.ModePartial, []string{"dev-*"}, nil), "latest", true},
+		{"IMMUTABLE_WITH_EXCLUSION covering latest", ecr(providers.ModePartial, []string{"latest"}, nil), "latest", false},
+		{"MUTABLE_WITH_EXCLUSION naming edge-*", ecr(providers.ModePartial, []string{"*"}, []string{"edge-*"}), "edge-2", true},
+		{"MUTABLE_WITH_EXCLUSION naming v*", ecr(providers.ModePartial, []string{"*"}, []string{"v*"}), "latest", false},
+		{"mutable", ecr(providers.ModeMutable, nil, nil), "latest", false},
+		{"unknown", ecr(providers.ModeUnknown, nil, nil), "latest", false},
+		{"policy pattern is literal", ecr(providers.ModeImmutable, nil, nil), "rc-[0-9]", true},
+		{"policy pattern is not a class", ecr(providers.ModeImmutable, nil, nil), "rc-1", false},
+		{"not floating", ecr(providers.ModeImmutable, nil, nil), "v1.2.3", false},
+		{"another registry's partial rules are not guessed", providers.Repository{Provider: "hb", Kind: providers.KindHarbor, Name: "p/app",
+			Immutability: providers.Immutability{Mode: providers.ModePartial, ImmutablePatterns: []string{"**"}}}, "latest", false},
+	} {
+		var got []providers.Warning
+		tr.checkFloating(c.r, providers.Tag{Name: c.tag, Digest: "sha256:aaaa", Pushed: now.Add(-48 * time.Hour)}, func(w providers.Warning) { got = append(got, w) })
+		if (len(got) == 1) != c.want || len(got) > 1 {
+			t.Errorf("%s: %s: %d warnings, want frozen=%v: %+v", c.name, c.tag, len(got), c.want, got)
+		}
+		if frozen(c.r, c.tag) != (c.want || (c.tag == "v1.2.3" || c.tag == "rc-1") && c.r.Mode == providers.ModeImmutable) {
+			t.Errorf("%s: frozen(%s) = %v", c.name, c.tag, frozen(c.r, c.tag))
+		}
 	}
 }

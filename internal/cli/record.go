@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -69,10 +68,15 @@ func (t *tagRecorder) RecordTags(ctx context.Context, p providers.Provider, r pr
 		if tg.Image != "" {
 			repo.Nested = true
 		}
-		if err := t.rec.Tag(ctx, repo, tg); err != nil {
+		// An overwrite is an incident where the setting covers the tag
+		// now: not for an excluded tag of an immutable repository, and
+		// for a tag an ECR exclusion filter makes immutable.
+		tagRepo := repo
+		tagRepo.Immutable = frozen(r, tg.Name)
+		if err := t.rec.Tag(ctx, tagRepo, tg); err != nil {
 			return ledgerError{err}
 		}
-		if tg.Ended.IsZero() && repo.Immutable {
+		if tg.Ended.IsZero() {
 			t.checkFloating(r, tg, warn)
 		}
 		return nil
@@ -156,7 +160,7 @@ func (t *tagRecorder) importHistory(ctx context.Context, h providers.TagHistoria
 // stay mutable) in a repository that is now immutable: it is frozen for
 // ever, and whoever deploys it runs an old image.
 func (t *tagRecorder) checkFloating(r providers.Repository, tg providers.Tag, warn func(providers.Warning)) {
-	if !matchAny(t.floating, tg.Name) || matchAny(r.MutablePatterns, tg.Name) {
+	if !providers.TagAllowed(tg.Name, t.floating) || !frozen(r, tg.Name) {
 		return
 	}
 	age := "push time unknown"
@@ -182,11 +186,19 @@ func (t *tagRecorder) checkFloating(r providers.Repository, tg providers.Tag, wa
 			r.Name, tg.Name, digest, age)})
 }
 
-func matchAny(patterns []string, tag string) bool {
-	for _, p := range patterns {
-		if ok, err := path.Match(p, tag); err == nil && ok {
-			return true
-		}
+// frozen says whether r's setting makes tag immutable now: every tag of an
+// immutable repository but its exclusions; in ECR, also every tag but the
+// exclusions of IMMUTABLE_WITH_EXCLUSION, and the tags the filters of
+// MUTABLE_WITH_EXCLUSION name (ECR's wildcards). Other registries' partial
+// rules (regular expressions, Harbor's doublestar) are not guessed at.
+func frozen(r providers.Repository, tag string) bool {
+	switch {
+	case r.Mode == providers.ModeImmutable:
+		return !providers.TagAllowed(tag, r.MutablePatterns)
+	case r.Mode == providers.ModePartial && r.Kind == providers.KindECR && len(r.ImmutablePatterns) > 0:
+		return providers.TagAllowed(tag, r.ImmutablePatterns)
+	case r.Mode == providers.ModePartial && r.Kind == providers.KindECR:
+		return !providers.TagAllowed(tag, r.MutablePatterns)
 	}
 	return false
 }

@@ -19,8 +19,9 @@ const SourceScan = "scan"
 // Repo names one repository being recorded.
 type Repo struct {
 	Provider, Scope, Repository string
-	// Immutable is whether the repository is immutable now; an overwrite
-	// seen in an immutable repository is an incident, not drift.
+	// Immutable is whether the repository's setting makes the tag being
+	// recorded immutable now; an overwrite of such a tag is an incident,
+	// not drift.
 	Immutable bool
 	// Nested says the repository's tags are recorded under images inside it
 	// (providers.Tag.Image), so finishing it also closes those images' tags.
