@@ -179,7 +179,7 @@ func (t *cfnTemplate) forEach(n *yaml.Node, bind map[string]any, depth int, out 
 	case unknown:
 		items = []any{x}
 	default:
-		items = []any{unknown{"the Fn::ForEach collection is not a list"}}
+		items = []any{unknown{why: "the Fn::ForEach collection is not a list"}}
 	}
 	for _, it := range items {
 		b := make(map[string]any, len(bind)+1)
@@ -191,7 +191,7 @@ func (t *cfnTemplate) forEach(n *yaml.Node, bind map[string]any, depth int, out 
 		} else if u, ok := it.(unknown); ok {
 			b[ident] = u
 		} else {
-			b[ident] = unknown{"an Fn::ForEach item is not a string"}
+			b[ident] = unknown{why: "an Fn::ForEach item is not a string"}
 		}
 		t.declare(n.Content[2], b, depth+1, out)
 	}
@@ -266,7 +266,7 @@ func (t *cfnTemplate) value(n *yaml.Node) any {
 	}
 	t.budget--
 	if t.budget < 0 {
-		return unknown{"the template is too large to evaluate (aliases expand past the limit)"}
+		return unknown{why: "the template is too large to evaluate (aliases expand past the limit)"}
 	}
 	if n.Kind == yaml.AliasNode {
 		return t.value(n.Alias)
@@ -306,7 +306,7 @@ func (t *cfnTemplate) value(n *yaml.Node) any {
 		}
 		return out
 	}
-	return unknown{"unsupported YAML node"}
+	return unknown{why: "unsupported YAML node"}
 }
 
 var pseudoParams = map[string]bool{"AWS::AccountId": true, "AWS::Region": true, "AWS::StackName": true, "AWS::StackId": true,
@@ -320,7 +320,7 @@ func (t *cfnTemplate) ref(name string) any {
 		return v
 	}
 	if pseudoParams[name] {
-		return unknown{name + " is only known when the stack is deployed"}
+		return unknown{why: name + " is only known when the stack is deployed"}
 	}
 	if p, ok := t.params[name]; ok {
 		if v, ok := t.given[name]; ok {
@@ -338,20 +338,20 @@ func (t *cfnTemplate) ref(name string) any {
 		}
 		_, def := mapGet(p, "Default")
 		if def == nil {
-			return unknown{fmt.Sprintf("parameter %q has no default", name)}
+			return unknown{why: fmt.Sprintf("parameter %q has no default", name)}
 		}
 		v := t.value(def)
 		if s, ok := v.(string); ok {
 			if _, tn := mapGet(p, "Type"); tn != nil && strings.HasPrefix(tn.Value, "AWS::SSM::Parameter::Value") {
-				return unknown{fmt.Sprintf("parameter %q is read from SSM parameter %s at deploy time", name, s)}
+				return unknown{why: fmt.Sprintf("parameter %q is read from SSM parameter %s at deploy time", name, s)}
 			}
 		}
 		return v
 	}
 	if t.resources[name] {
-		return unknown{fmt.Sprintf("the physical id of %s is only known when the stack is deployed", name)}
+		return unknown{why: fmt.Sprintf("the physical id of %s is only known when the stack is deployed", name)}
 	}
-	return unknown{fmt.Sprintf("%q is not a parameter or resource of the template", name)}
+	return unknown{why: fmt.Sprintf("%q is not a parameter or resource of the template", name)}
 }
 
 func (t *cfnTemplate) call(fn string, arg *yaml.Node) any {
@@ -370,11 +370,11 @@ func (t *cfnTemplate) call(fn string, arg *yaml.Node) any {
 			tmpl = arg.Value
 		case yaml.SequenceNode:
 			if len(arg.Content) < 1 {
-				return unknown{"Fn::Sub without arguments"}
+				return unknown{why: "Fn::Sub without arguments"}
 			}
 			s, ok := t.value(arg.Content[0]).(string)
 			if !ok {
-				return unknown{"Fn::Sub template is not a string"}
+				return unknown{why: "Fn::Sub template is not a string"}
 			}
 			tmpl = s
 			if len(arg.Content) > 1 {
@@ -383,47 +383,47 @@ func (t *cfnTemplate) call(fn string, arg *yaml.Node) any {
 				}
 			}
 		default:
-			return unknown{"Fn::Sub with unexpected arguments"}
+			return unknown{why: "Fn::Sub with unexpected arguments"}
 		}
 		return t.sub(tmpl, vars)
 	case "Fn::Join":
 		a := args()
 		if len(a) != 2 {
-			return unknown{"Fn::Join needs a delimiter and a list"}
+			return unknown{why: "Fn::Join needs a delimiter and a list"}
 		}
 		d, ok := a[0].(string)
 		if !ok {
-			return unknown{"Fn::Join delimiter is not a string"}
+			return unknown{why: "Fn::Join delimiter is not a string"}
 		}
 		ss, _, why := asStrings(a[1])
 		if why != "" {
-			return unknown{why}
+			return unknown{why: why}
 		}
 		return strings.Join(ss, d)
 	case "Fn::Select":
 		a := args()
 		if len(a) != 2 {
-			return unknown{"Fn::Select needs an index and a list"}
+			return unknown{why: "Fn::Select needs an index and a list"}
 		}
 		is, _, why := asString(a[0])
 		list, ok := a[1].([]any)
 		if why != "" || !ok {
-			return unknown{"Fn::Select over a value only known when deployed"}
+			return unknown{why: "Fn::Select over a value only known when deployed"}
 		}
 		i, err := strconv.Atoi(is)
 		if err != nil || i < 0 || i >= len(list) {
-			return unknown{"Fn::Select index out of range"}
+			return unknown{why: "Fn::Select index out of range"}
 		}
 		return list[i]
 	case "Fn::Split":
 		a := args()
 		if len(a) != 2 {
-			return unknown{"Fn::Split needs a delimiter and a string"}
+			return unknown{why: "Fn::Split needs a delimiter and a string"}
 		}
 		d, ok1 := a[0].(string)
 		s, ok2 := a[1].(string)
 		if !ok1 || !ok2 {
-			return unknown{"Fn::Split over a value only known when deployed"}
+			return unknown{why: "Fn::Split over a value only known when deployed"}
 		}
 		var out []any
 		for _, p := range strings.Split(s, d) {
@@ -433,14 +433,14 @@ func (t *cfnTemplate) call(fn string, arg *yaml.Node) any {
 	case "Fn::FindInMap":
 		a := args()
 		if len(a) < 3 {
-			return unknown{"Fn::FindInMap needs a map and two keys"}
+			return unknown{why: "Fn::FindInMap needs a map and two keys"}
 		}
 		var keys [3]string
 		for i := range keys {
 			s, ok := a[i].(string)
 			if !ok {
 				// Whatever the default, the key may name an entry.
-				return unknown{"Fn::FindInMap key is only known when deployed"}
+				return unknown{why: "Fn::FindInMap key is only known when deployed"}
 			}
 			keys[i] = s
 		}
@@ -456,16 +456,18 @@ func (t *cfnTemplate) call(fn string, arg *yaml.Node) any {
 					}
 				}
 			}
-			return unknown{fmt.Sprintf("Fn::FindInMap: %s/%s/%s is not in Mappings", keys[0], keys[1], keys[2])}
+			return unknown{why: fmt.Sprintf("Fn::FindInMap: %s/%s/%s is not in Mappings", keys[0], keys[1], keys[2])}
 		}
 		return t.value(m)
 	case "Fn::If":
 		if arg.Kind != yaml.SequenceNode || len(arg.Content) != 3 {
-			return unknown{"Fn::If needs a condition and two values"}
+			return unknown{why: "Fn::If needs a condition and two values"}
 		}
 		c, why := t.condition(arg.Content[0].Value)
 		if why != "" {
-			return unknown{why}
+			// A condition on a parameter without a default: the value
+			// is one of the two, graded when both grade alike.
+			return branches(why, "cfn condition "+arg.Content[0].Value, []any{t.value(arg.Content[1]), t.value(arg.Content[2])})
 		}
 		if c {
 			return t.value(arg.Content[1])
@@ -474,11 +476,11 @@ func (t *cfnTemplate) call(fn string, arg *yaml.Node) any {
 	case "Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Condition":
 		b, why := t.condExpr(fn, arg)
 		if why != "" {
-			return unknown{why}
+			return unknown{why: why}
 		}
 		return b
 	}
-	return unknown{fn + " is only evaluated when the stack is deployed"}
+	return unknown{why: fn + " is only evaluated when the stack is deployed"}
 }
 
 func (t *cfnTemplate) sub(tmpl string, vars map[string]any) any {
@@ -515,13 +517,13 @@ func (t *cfnTemplate) sub(tmpl string, vars map[string]any) any {
 		if x, ok := vars[name]; ok {
 			v = x
 		} else if strings.Contains(name, ".") && !strings.HasPrefix(name, "AWS::") {
-			return unknown{"${" + name + "} is only known when the stack is deployed"}
+			return unknown{why: "${" + name + "} is only known when the stack is deployed"}
 		} else {
 			v = t.ref(name)
 		}
 		s, _, why := asString(v)
 		if why != "" {
-			return unknown{why}
+			return unknown{why: why}
 		}
 		b.WriteString(s)
 	}

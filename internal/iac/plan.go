@@ -104,7 +104,7 @@ func mergeUnknown(v any, au any, addr string) any {
 	switch x := au.(type) {
 	case bool:
 		if x {
-			return unknown{fmt.Sprintf("%s: the value is only known after apply", addr)}
+			return unknown{why: fmt.Sprintf("%s: the value is only known after apply", addr)}
 		}
 	case map[string]any:
 		m, _ := v.(map[string]any)
@@ -121,7 +121,7 @@ func mergeUnknown(v any, au any, addr string) any {
 			if i < len(l) {
 				l[i] = mergeUnknown(l[i], e, addr)
 			} else if b, ok := e.(bool); ok && b {
-				l = append(l, unknown{fmt.Sprintf("%s: the value is only known after apply", addr)})
+				l = append(l, unknown{why: fmt.Sprintf("%s: the value is only known after apply", addr)})
 			}
 		}
 		return l

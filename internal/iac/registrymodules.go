@@ -175,7 +175,7 @@ func (in *tfInstance) knownModuleResources(c *tfCall, k *knownModule, key instan
 			return nil
 		}
 		if !v.IsWhollyKnown() {
-			return unknown{whys[input]}
+			return unknown{why: whys[input]}
 		}
 		return fromCty(v, "")
 	}
@@ -183,7 +183,7 @@ func (in *tfInstance) knownModuleResources(c *tfCall, k *knownModule, key instan
 	if v, ok := inputs[k.mutability]; ok && !v.IsNull() {
 		a["image_tag_mutability"] = arg(k.mutability)
 	} else if def, why := k.defaultMutability(c.version, gitSource); why != "" {
-		a["image_tag_mutability"] = unknown{why}
+		a["image_tag_mutability"] = unknown{why: why}
 	} else {
 		a["image_tag_mutability"] = def
 	}
@@ -234,7 +234,7 @@ func (in *tfInstance) knownModuleResources(c *tfCall, k *knownModule, key instan
 		}
 		r := base
 		r.Address = prefix + k.address
-		a["name"] = unknown{fmt.Sprintf("%s names the repository from its labels when %s is empty", k.id, k.perName)}
+		a["name"] = unknown{why: fmt.Sprintf("%s names the repository from its labels when %s is empty", k.id, k.perName)}
 		emit(r, a)
 		return
 	}

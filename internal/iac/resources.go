@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/providers"
 )
 
@@ -638,4 +639,69 @@ func remediation(r Resource) string {
 		return `set immutable = true and tag_name_regex = ".*": immutag iac --fix`
 	}
 	return "make every tag immutable"
+}
+
+// classifyEither classifies a resource whose setting is a conditional
+// the scan cannot decide (a variable without a default, a parameter
+// without one): every way it can go is graded, and the grade they all
+// agree on is the resource's, the least immutable of them standing for
+// the fix. When the ways disagree the setting stays unknown (fail
+// closed), as it does when there are too many ways to try.
+func classifyEither(r *Resource, a attrs, ap audit.Policy) bool {
+	base := *r
+	if !classify(r, a) {
+		return false
+	}
+	if r.Immutability.Mode != providers.ModeUnknown {
+		return true
+	}
+	vs := variants(a)
+	if len(vs) < 2 {
+		return true
+	}
+	var pick *Resource
+	var status audit.Status
+	var natives []string
+	ops := -1
+	sameName := true
+	for i, v := range vs {
+		c := base
+		if !classify(&c, v.(attrs)) || c.Immutability.Mode == providers.ModeUnknown {
+			return true
+		}
+		f := grade(c, ap)
+		if i > 0 && f.Status != status {
+			return true
+		}
+		status = f.Status
+		if pick != nil && (c.Name != pick.Name || c.Scope != pick.Scope || c.NameKnown != pick.NameKnown) {
+			sameName = false
+		}
+		n := 0
+		if c.fixer != nil && f.Status == audit.StatusDrift {
+			n = len(c.fixer(ap.MutableTagsAllowed))
+		}
+		if !slices.Contains(natives, c.Immutability.Native) {
+			natives = append(natives, c.Immutability.Native)
+		}
+		if n > ops {
+			cc := c
+			pick, ops = &cc, n
+		}
+	}
+	why := r.Immutability.Error
+	if i := strings.Index(why, " is not known: "); i >= 0 {
+		why = why[i+len(" is not known: "):]
+	}
+	name, scope, known := r.Name, r.Scope, r.NameKnown
+	*r = *pick
+	if !sameName {
+		r.Name, r.Scope, r.NameKnown = name, scope, known
+	}
+	note := fmt.Sprintf("a conditional the scan cannot decide (%s): graded alike every way it can go (%s)", why, strings.Join(natives, ", "))
+	if r.Immutability.Note != "" {
+		note = r.Immutability.Note + "; " + note
+	}
+	r.Immutability.Note = note
+	return true
 }

@@ -431,7 +431,7 @@ func scanCFN(p string, raw []byte, isJSON bool, ap audit.Policy, res *Result, ca
 			r.Root, r.rootDir, r.env = call.parent+" Resources."+call.id, p, call.env()
 		}
 		a := t.attrs(cr)
-		if !classify(&r, a) {
+		if !classifyEither(&r, a, ap) {
 			continue
 		}
 		if off != "" && r.Immutability.Note == "" {
@@ -463,7 +463,7 @@ func gradeUnit(ps []pending, ap audit.Policy) []Finding {
 	var rs []Resource
 	for _, p := range ps {
 		r := p.r
-		if classify(&r, p.a) {
+		if classifyEither(&r, p.a, ap) {
 			if r.via != nil && r.fixer != nil {
 				fix, k := r.fixer, r.via
 				r.fixer = func(allowed []string) []op { return k.moduleFix(fix(allowed)) }

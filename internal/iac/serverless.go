@@ -50,12 +50,12 @@ func (t *cfnTemplate) slsString(s string, depth int) any {
 		case bool:
 			text = strconv.FormatBool(x)
 		default:
-			return unknown{"${" + expr + "} is not a string"}
+			return unknown{why: "${" + expr + "} is not a string"}
 		}
 		s = s[:start] + text + s[end+1:]
 		from = start
 	}
-	return unknown{"too many Serverless variables in " + strconv.Quote(s)}
+	return unknown{why: "too many Serverless variables in " + strconv.Quote(s)}
 }
 
 // slsSources are the Serverless Framework variable sources; other ${...}
@@ -74,13 +74,13 @@ func slsSource(expr string) bool {
 
 func (t *cfnTemplate) slsVar(expr string, depth int) any {
 	if depth > maxSlsDepth {
-		return unknown{"Serverless variables refer to each other too deeply"}
+		return unknown{why: "Serverless variables refer to each other too deeply"}
 	}
 	src, fallback, hasFallback := strings.Cut(expr, ",")
 	src = strings.TrimSpace(src)
 	fb := func(why string) any {
 		if !hasFallback {
-			return unknown{why}
+			return unknown{why: why}
 		}
 		f := strings.TrimSpace(fallback)
 		if len(f) >= 2 && (f[0] == '\'' || f[0] == '"') && f[len(f)-1] == f[0] {
@@ -92,7 +92,7 @@ func (t *cfnTemplate) slsVar(expr string, depth int) any {
 		if f == "true" || f == "false" {
 			return f == "true"
 		}
-		return unknown{why}
+		return unknown{why: why}
 	}
 	switch {
 	case strings.HasPrefix(src, "self:"):
@@ -102,7 +102,7 @@ func (t *cfnTemplate) slsVar(expr string, depth int) any {
 		t.slsDepth++
 		defer func() { t.slsDepth-- }()
 		if t.slsDepth > maxSlsDepth {
-			return unknown{"Serverless variables refer to each other too deeply"}
+			return unknown{why: "Serverless variables refer to each other too deeply"}
 		}
 		n := t.root
 		for _, k := range strings.Split(strings.TrimPrefix(src, "self:"), ".") {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -647,12 +648,136 @@ func (in *tfInstance) eval(expr hcl.Expression, extra map[string]cty.Value) any 
 	ctx := in.ctx(expr, extra)
 	v, d := expr.Value(ctx)
 	if d.HasErrors() {
-		return unknown{in.why(expr, ctx, d)}
+		return unknown{why: in.why(expr, ctx, d)}
 	}
 	if v.IsWhollyKnown() {
 		return fromCty(v, "")
 	}
-	return fromCty(v, in.why(expr, ctx, nil))
+	why := in.why(expr, ctx, nil)
+	if conds := in.unknownConds(expr, extra, map[string]bool{}, 0, nil); len(conds) > 0 {
+		way, groups := in.condGroups(conds)
+		return branches(why, way, in.evalEachWay(expr, extra, groups))
+	}
+	return fromCty(v, why)
+}
+
+// maxConds bounds the unknown conditions an expression is evaluated
+// each way of (2^maxConds evaluations).
+const maxConds = 3
+
+// unknownConds finds the conditionals, in expr and the locals it reads,
+// whose condition the scan cannot know (a variable without a default,
+// an attribute known after apply). nil when there are more than
+// maxConds of them or none.
+func (in *tfInstance) unknownConds(expr hcl.Expression, extra map[string]cty.Value, seen map[string]bool, depth int, acc []*hclsyntax.ConditionalExpr) []*hclsyntax.ConditionalExpr {
+	node, ok := expr.(hclsyntax.Node)
+	if !ok || depth > 8 {
+		return acc
+	}
+	over := false
+	hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
+		switch x := n.(type) {
+		case *hclsyntax.ConditionalExpr:
+			if slices.Contains(acc, x) {
+				return nil
+			}
+			c, d := x.Condition.Value(in.ctx(x.Condition, extra))
+			// A condition on an iteration variable of a for expression
+			// does not evaluate here: it is left as it is.
+			if !d.HasErrors() && !c.IsKnown() {
+				if len(acc) == maxConds {
+					over = true
+				}
+				acc = append(acc, x)
+			}
+		case *hclsyntax.ScopeTraversalExpr:
+			if x.Traversal.RootName() == "local" {
+				if name := attrName(x.Traversal); name != "" && !seen[name] {
+					seen[name] = true
+					if a := in.mod.locals[name]; a != nil {
+						acc = in.unknownConds(a.Expr, nil, seen, depth+1, acc)
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if over || len(acc) > maxConds {
+		return nil
+	}
+	return acc
+}
+
+// evalEachWay evaluates expr once per way the conditions can go.
+func (in *tfInstance) evalEachWay(expr hcl.Expression, extra map[string]cty.Value, groups [][]*hclsyntax.ConditionalExpr) []any {
+	return in.eachWay(groups, func() any {
+		v, d := expr.Value(in.ctx(expr, extra))
+		if d.HasErrors() || !v.IsWhollyKnown() {
+			return unknown{why: "a branch is not known"}
+		}
+		return fromCty(v, "")
+	})
+}
+
+// condGroups groups conditionals by the text of their condition (the
+// same condition in two places goes the same way in both) and names
+// them: values computed over the same named groups go the same way.
+func (in *tfInstance) condGroups(conds []*hclsyntax.ConditionalExpr) (string, [][]*hclsyntax.ConditionalExpr) {
+	byText := map[string][]*hclsyntax.ConditionalExpr{}
+	var texts []string
+	for _, c := range conds {
+		t := in.exprText(c.Condition)
+		if _, ok := byText[t]; !ok {
+			texts = append(texts, t)
+		}
+		byText[t] = append(byText[t], c)
+	}
+	sort.Strings(texts)
+	groups := make([][]*hclsyntax.ConditionalExpr, len(texts))
+	for i, t := range texts {
+		groups[i] = byText[t]
+	}
+	return "tf " + in.label + "\x00" + strings.Join(texts, "\x00"), groups
+}
+
+// exprText is an expression's source without its spacing; a position
+// when the source is not at hand (which only ties fewer values).
+func (in *tfInstance) exprText(e hcl.Expression) string {
+	r := e.Range()
+	if f := in.l.parser.Files()[r.Filename]; f != nil && r.End.Byte <= len(f.Bytes) && r.Start.Byte <= r.End.Byte {
+		return strings.Join(strings.Fields(string(r.SliceBytes(f.Bytes))), "")
+	}
+	return r.String()
+}
+
+// eachWay calls fn once per way the groups of conditions can go. The
+// parsed conditionals are pointed at a literal for the call and
+// restored after it; locals are evaluated afresh each way.
+func (in *tfInstance) eachWay(groups [][]*hclsyntax.ConditionalExpr, fn func() any) []any {
+	orig := map[*hclsyntax.ConditionalExpr]hclsyntax.Expression{}
+	for _, g := range groups {
+		for _, c := range g {
+			orig[c] = c.Condition
+		}
+	}
+	saved := in.locals
+	defer func() {
+		for c, e := range orig {
+			c.Condition = e
+		}
+		in.locals = saved
+	}()
+	var out []any
+	for way := range 1 << len(groups) {
+		for i, g := range groups {
+			for _, c := range g {
+				c.Condition = &hclsyntax.LiteralValueExpr{Val: cty.BoolVal(way&(1<<i) != 0), SrcRange: orig[c].Range()}
+			}
+		}
+		in.locals = map[string]cty.Value{}
+		out = append(out, fn())
+	}
+	return out
 }
 
 // why explains an unknown value by the references it depends on.
@@ -837,11 +962,11 @@ func (in *tfInstance) bodyValue(b hcl.Body, extra map[string]cty.Value) attrs {
 				// JSON dynamic blocks: every block they generate is unknown.
 				if obj, ok := in.eval(a.Expr, extra).(map[string]any); ok {
 					for bn := range obj {
-						out[bn] = unknown{"dynamic block " + bn + " in JSON syntax is not expanded by the scan"}
+						out[bn] = unknown{why: "dynamic block " + bn + " in JSON syntax is not expanded by the scan"}
 					}
 				} else {
 					for _, key := range jsonObjectKeys(a.Expr) {
-						out[key] = unknown{"dynamic block " + key + " in JSON syntax is not expanded by the scan"}
+						out[key] = unknown{why: "dynamic block " + key + " in JSON syntax is not expanded by the scan"}
 					}
 				}
 				continue
@@ -871,16 +996,29 @@ func (in *tfInstance) bodyValue(b hcl.Body, extra map[string]cty.Value) attrs {
 			if _, bad := out[name].(unknown); bad {
 				continue
 			}
-			objs, why := in.dynamic(blk, extra)
-			if why != "" {
-				out[name] = unknown{why}
-				continue
+			static, _ := out[name].([]any)
+			blocks := func() any {
+				objs, why := in.dynamic(blk, extra)
+				if why != "" {
+					return unknown{why: why}
+				}
+				list := slices.Clone(static)
+				for _, o := range objs {
+					list = append(list, map[string]any(o))
+				}
+				return list
 			}
-			list, _ := out[name].([]any)
-			for _, o := range objs {
-				list = append(list, map[string]any(o))
+			v := blocks()
+			if u, ok := v.(unknown); ok {
+				// for_each = var.x ? [1] : []: the blocks of each way.
+				if fe := blk.Body.Attributes["for_each"]; fe != nil {
+					if conds := in.unknownConds(fe.Expr, extra, map[string]bool{}, 0, nil); len(conds) > 0 {
+						way, groups := in.condGroups(conds)
+						v = branches(u.why, way, in.eachWay(groups, blocks))
+					}
+				}
 			}
-			out[name] = list
+			out[name] = v
 		default:
 			if _, bad := out[blk.Type].(unknown); bad {
 				continue

@@ -3,6 +3,7 @@ package iac
 import (
 	"fmt"
 	"math/big"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -14,7 +15,172 @@ import (
 // Grading reads these, so Terraform, CloudFormation and plans share it.
 
 // unknown is a value the scan cannot know; why says what it depends on.
-type unknown struct{ why string }
+// alts, when set, lists every value it can take: a conditional whose
+// condition is unknown is one of its branches, so a grade every branch
+// agrees on is known even though the value is not. A pointer keeps
+// unknown comparable.
+type unknown struct {
+	why  string
+	alts *[]any
+	// way names the conditions alts follow, in the order of their
+	// ways: two unknowns with the same way go the same way together.
+	// Empty when the values are not tied to named conditions.
+	way string
+}
+
+// maxBranches bounds the values a conditional expands to (nested
+// conditionals multiply); beyond it the value stays plainly unknown.
+const maxBranches = 16
+
+// branches makes the unknown value of a conditional from the values of
+// its branches: one value when they are all equal, unknown listing them
+// otherwise, plainly unknown when a branch is itself not known.
+func branches(why, way string, vals []any) any {
+	var flat []any
+	for _, v := range vals {
+		if u, ok := v.(unknown); ok {
+			if u.alts == nil {
+				return unknown{why: why}
+			}
+			flat = append(flat, (*u.alts)...)
+			way = ""
+			continue
+		}
+		if hasUnknown(v) {
+			return unknown{why: why}
+		}
+		flat = append(flat, v)
+	}
+	if len(flat) == 0 || len(flat) > maxBranches {
+		return unknown{why: why}
+	}
+	same := true
+	for _, v := range flat[1:] {
+		if !reflect.DeepEqual(v, flat[0]) {
+			same = false
+			break
+		}
+	}
+	if same {
+		return flat[0]
+	}
+	return unknown{why: why, alts: &flat, way: way}
+}
+
+// hasUnknown says whether a value holds anything unknown.
+func hasUnknown(v any) bool {
+	switch x := v.(type) {
+	case unknown:
+		return true
+	case []any:
+		for _, e := range x {
+			if hasUnknown(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if hasUnknown(e) {
+				return true
+			}
+		}
+	case attrs:
+		return hasUnknown(map[string]any(x))
+	}
+	return false
+}
+
+// variants lists the values v can take when the unknowns in it are
+// conditionals over their branches. Unknowns that follow the same
+// conditions go the same way together; others are combined every way
+// (a superset of what can happen, so a grade they all agree on is
+// safe). nil when v holds no branching unknown or there are more than
+// maxBranches combinations.
+func variants(v any) []any {
+	size := map[string]int{}
+	var dims []string
+	ok := true
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case unknown:
+			if x.alts == nil {
+				return
+			}
+			id := wayID(x)
+			if n, seen := size[id]; seen {
+				ok = ok && n == len(*x.alts)
+				return
+			}
+			size[id] = len(*x.alts)
+			dims = append(dims, id)
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			for _, e := range x {
+				walk(e)
+			}
+		case attrs:
+			walk(map[string]any(x))
+		}
+	}
+	walk(v)
+	if !ok || len(dims) == 0 {
+		return nil
+	}
+	total := 1
+	for _, d := range dims {
+		total *= size[d]
+		if total > maxBranches {
+			return nil
+		}
+	}
+	out := make([]any, 0, total)
+	pick := map[string]int{}
+	for n := range total {
+		for _, d := range dims {
+			pick[d] = n % size[d]
+			n /= size[d]
+		}
+		out = append(out, choose(v, pick))
+	}
+	return out
+}
+
+func wayID(u unknown) string {
+	if u.way != "" {
+		return u.way
+	}
+	return fmt.Sprintf("%p", u.alts)
+}
+
+// choose is v with each branching unknown replaced by its picked value.
+func choose(v any, pick map[string]int) any {
+	switch x := v.(type) {
+	case unknown:
+		if x.alts == nil {
+			return x
+		}
+		return (*x.alts)[pick[wayID(x)]]
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = choose(e, pick)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = choose(e, pick)
+		}
+		return out
+	case attrs:
+		return attrs(choose(map[string]any(x), pick).(map[string]any))
+	}
+	return v
+}
 
 func (u unknown) String() string { return u.why }
 
@@ -22,7 +188,7 @@ func (u unknown) String() string { return u.why }
 // at the level where it stops being known.
 func fromCty(v cty.Value, why string) any {
 	if !v.IsKnown() {
-		return unknown{why}
+		return unknown{why: why}
 	}
 	if v.IsNull() {
 		return nil
@@ -52,7 +218,7 @@ func fromCty(v cty.Value, why string) any {
 		}
 		return out
 	}
-	return unknown{why}
+	return unknown{why: why}
 }
 
 // toCty converts a parsed value back (for module inputs and plan values).
