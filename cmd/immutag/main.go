@@ -51,7 +51,7 @@ func run(stderr io.Writer, exit func(int), exec func(context.Context) error) int
 func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, cancel context.CancelFunc, stderr io.Writer, exit func(int)) {
 	select {
 	case s := <-sigs:
-		fmt.Fprintf(stderr, "immutag: %s: stopping; nothing new starts, work in flight is finishing (signal again to exit at once)\n", signalName(s))
+		fmt.Fprintf(stderr, "immutag: %s: stopping; nothing new starts, calls in flight are cancelled (signal again to exit at once)\n", signalName(s))
 		cancel()
 	case <-done:
 		return

@@ -180,6 +180,39 @@ func TestApplyVerifyFailure(t *testing.T) {
 	}
 }
 
+// A Ctrl-C that lands between a write and its read-back cancels the
+// read-back: the write is made, so the change is "unverified" (the next run
+// reads it again), not "failed", and the run still stops.
+func TestInterruptedReadBackIsUnverified(t *testing.T) {
+	a := fake.New("aws", providers.KindECR).Add("s", fake.Repo{Name: "x", Immutability: mutable()})
+	ctx, cancel := context.WithCancel(t.Context())
+	a.AfterWrite = cancel
+	a.ReadBackErr = context.Canceled
+	sc, err := (&Engine{Providers: []providers.Provider{a}, Policy: Policy{Now: now}, Plan: true}).Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Report.Close()
+	var pcs []PlannedChange
+	if err := sc.Changes.Each(func(pc PlannedChange) error { pcs = append(pcs, pc); return nil }); err != nil || len(pcs) != 1 {
+		t.Fatalf("plan %v, %v", pcs, err)
+	}
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	j, _ := OpenJournal(path, "r", nil)
+	rec, err := (&Fixer{Journal: j}).ApplyOne(ctx, pcs[0])
+	j.Close()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("ApplyOne error %v: an interrupted change must stop the run", err)
+	}
+	if rec.State != StateUnverified || rec.Verified || rec.Writes != 1 {
+		t.Fatalf("record %+v, want unverified with its write", rec)
+	}
+	es := readJournal(t, path)
+	if len(es) != 3 || es[1].Event != "write" || es[2].Event != StateUnverified {
+		t.Fatalf("journal %+v", es)
+	}
+}
+
 // A write that went through but could not be read back is "unverified",
 // not "failed": recorded so in the change record and the journal.
 func TestApplyReadBackFailureIsUnverified(t *testing.T) {

@@ -327,9 +327,10 @@ func (fx *Fixer) ApplyOne(ctx context.Context, pc PlannedChange) (ChangeRecord, 
 	res, err := pc.Enforcer.Apply(ctx, pc.Change, obs)
 	rec.Writes = res.Writes
 	switch {
-	case err != nil && errors.Is(err, providers.ErrReadBack) && ctx.Err() == nil:
-		// The write went through; only reading it back did not. Calling it
-		// failed would invite a retry of a write that is already made.
+	case err != nil && errors.Is(err, providers.ErrReadBack):
+		// The write went through; only reading it back did not, also when an
+		// interruption cut the read-back short. Calling it failed would
+		// invite a retry of a write that is already made.
 		rec.State, rec.Error = StateUnverified, redact.String(err.Error())
 	case err != nil:
 		rec.State, rec.Error = "failed", redact.String(err.Error())

@@ -35,6 +35,9 @@ type Provider struct {
 	BreakVerify bool
 	// ReadBackErr makes Apply write, then fail to read the setting back.
 	ReadBackErr error
+	// AfterWrite, when set, runs between the write and the read-back (an
+	// interruption landing there).
+	AfterWrite func()
 	// Writes counts Apply writes.
 	Writes int
 	// Gate, when set, is received from before each repository is emitted (tests of cancellation).
@@ -194,6 +197,9 @@ func (p *Provider) Apply(ctx context.Context, c providers.Change, o providers.Ob
 	p.mu.Unlock()
 	o.Write(c, providers.WriteRecord{Call: "SetImmutable", Before: string(before.Mode), After: string(c.To.Mode)})
 	o.Progress(c, 1, 1)
+	if p.AfterWrite != nil {
+		p.AfterWrite()
+	}
 	if p.ReadBackErr != nil {
 		return providers.Result{Change: c, Writes: 1}, fmt.Errorf("%w: %w", providers.ErrReadBack, p.ReadBackErr)
 	}
