@@ -133,9 +133,18 @@ func (e *emitter) Repository(r providers.Repository) error {
 		}
 		c, err := enf.Plan(e.ctx, r, e.eng.Policy.Fix())
 		if err != nil {
-			e.Warn(providers.Warning{Provider: r.Provider, Scope: r.Scope, Code: "plan-failed",
-				Message: fmt.Sprintf("cannot plan a fix for %s: %v", r.Name, err)})
-			return nil
+			if e.ctx.Err() != nil {
+				return e.ctx.Err()
+			}
+			// A drifting repository whose fix cannot be planned (its tags
+			// throttled away, a denied read) is a change held back with the
+			// reason, not only a warning: otherwise fix --apply reports every
+			// change applied and exits 0 while the drift stays.
+			return e.send(event{change: &PlannedChange{Enforcer: enf, FindingID: f.ID, Change: providers.Change{
+				Provider: r.Provider, Kind: r.Kind, Scope: r.Scope, Repository: r.Name, URI: r.URI, From: r.Immutability,
+				Action:   "none: the fix could not be planned",
+				HeldBack: redact.String(fmt.Sprintf("cannot plan a fix for %s: %v; the next run plans it again", r.Name, err)),
+			}}})
 		}
 		if !c.Noop {
 			if c.HeldBack == "" {

@@ -340,3 +340,31 @@ func TestJournalConcurrentAppendsAllDurableAndWhole(t *testing.T) {
 		seen[e.Repository] = true
 	}
 }
+
+// A drifting repository whose fix cannot be planned (a throttled tag listing)
+// is a held-back change naming why, so fix exits 1 instead of reporting every
+// change applied while the drift stays; nothing is written for it.
+func TestUnplannableDriftIsHeldBack(t *testing.T) {
+	a := fake.New("aws", providers.KindECR).Add("s", fake.Repo{Name: "x", Immutability: mutable()})
+	a.PlanErr = &providers.APIError{Class: providers.ErrThrottled, Status: 429, Message: "too many requests"}
+	sc, err := (&Engine{Providers: []providers.Provider{a}, Policy: Policy{Now: now}, Plan: true}).Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Report.Close()
+	if sc.Changes.Len() != 1 || sc.Changes.HeldBack() != 1 {
+		t.Fatalf("plan: %d change(s), %d held back; want the unplannable drift held back", sc.Changes.Len(), sc.Changes.HeldBack())
+	}
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	j, _ := OpenJournal(path, "r", nil)
+	var recs []ChangeRecord
+	err = (&Fixer{Journal: j}).Apply(t.Context(), sc.Changes, func(r ChangeRecord) { recs = append(recs, r) })
+	j.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].State != StateHeldBack || recs[0].Repository != "x" || recs[0].Provider != "aws" ||
+		!strings.Contains(recs[0].Error, "too many requests") || a.Writes != 0 {
+		t.Fatalf("records %+v, writes %d", recs, a.Writes)
+	}
+}

@@ -35,6 +35,9 @@ type Provider struct {
 	BreakVerify bool
 	// ReadBackErr makes Apply write, then fail to read the setting back.
 	ReadBackErr error
+	// PlanErr makes Plan fail (a throttled or denied read of what a fix
+	// depends on).
+	PlanErr error
 	// AfterWrite, when set, runs between the write and the read-back (an
 	// interruption landing there).
 	AfterWrite func()
@@ -146,6 +149,9 @@ type Ref struct {
 
 // Plan implements providers.Enforcer: immutable stays, everything readable becomes immutable.
 func (p *Provider) Plan(ctx context.Context, r providers.Repository, _ providers.FixPolicy) (providers.Change, error) {
+	if p.PlanErr != nil {
+		return providers.Change{}, p.PlanErr
+	}
 	c := providers.Change{Provider: r.Provider, Kind: r.Kind, Scope: r.Scope, Repository: r.Name, URI: r.URI,
 		From: r.Immutability, To: providers.Immutability{Mode: providers.ModeImmutable, Native: "IMMUTABLE"},
 		Action: "SetImmutable(" + r.Name + ")", Writes: 1}
