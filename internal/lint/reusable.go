@@ -52,6 +52,8 @@ func (l *linter) jobUses(job *yaml.Node, jr *jobRec, jc *evalCtx, tr triggers) {
 			l.callerFindings(jr, with, jc, caused)
 			l.callerMetaFindings(jr, with, jc, caused, path)
 		}
+	case remoteWorkflowRE.MatchString(jr.uses) && actionName(jr.uses) != "docker/github-builder":
+		l.remoteCall(jr.uses, with, jc, job.Line, "a reusable workflow")
 	case actionName(jr.uses) == "docker/github-builder":
 		st := &step{node: job, uses: jr.uses, usesNode: usesN, with: with, withKey: withKey, ctx: jc, metaPrefix: "meta-"}
 		_, out := l.src.get(with, "output")
