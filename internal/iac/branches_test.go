@@ -1,6 +1,8 @@
 package iac
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,5 +129,81 @@ Resources:
 	}
 	if f := got["aws_ecr_repository.either"]; f.Status != erro {
 		t.Errorf("either with latest allowed: %s (%s)", f.Status, f.Reason)
+	}
+}
+
+// sarifPrints maps each SARIF result's message to its fingerprint.
+func sarifPrints(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := Render(&buf, Scan([]string{dir}, Options{}), "sarif", RenderOptions{ToolVersion: "test", BaseDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	var log struct {
+		Runs []struct {
+			Results []struct {
+				Message             struct{ Text string }
+				PartialFingerprints map[string]string
+			}
+		}
+	}
+	if err := json.Unmarshal(buf.Bytes(), &log); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, r := range log.Runs[0].Results {
+		out[r.Message.Text] = r.PartialFingerprints["primaryLocationLineHash"]
+	}
+	return out
+}
+
+// Environments that disagree about a declaration give each its own
+// alert, whose fingerprint does not depend on the other environments.
+func TestSARIFFingerprintsNameTheEnvironment(t *testing.T) {
+	files := map[string]string{
+		"main.tf": `
+variable "mutability" { default = "IMMUTABLE" }
+resource "aws_ecr_repository" "app" {
+  name                 = "app"
+  image_tag_mutability = var.mutability
+}
+`,
+		"envs/blue.tfvars":  `mutability = "MUTABLE"` + "\n",
+		"envs/green.tfvars": `mutability = "MUTABLE_WITH_EXCLUSION"` + "\n",
+	}
+	both := sarifPrints(t, writeFiles(t, files))
+	delete(files, "envs/blue.tfvars")
+	files["envs/red.tfvars"] = `mutability = "MUTABLE"` + "\n"
+	files["envs/amber.tfvars"] = `mutability = "IMMUTABLE"` + "\n"
+	others := sarifPrints(t, writeFiles(t, files))
+	var blue, green, green2 string
+	for msg, fp := range both {
+		switch {
+		case strings.Contains(msg, "blue"):
+			blue = fp
+		case strings.Contains(msg, "green"):
+			green = fp
+		}
+	}
+	for msg, fp := range others {
+		if strings.Contains(msg, "green") {
+			green2 = fp
+		}
+	}
+	if blue == "" || green == "" || green2 == "" {
+		t.Fatalf("results missing: %v / %v", both, others)
+	}
+	if blue == green {
+		t.Errorf("blue and green share fingerprint %s", blue)
+	}
+	if green != green2 {
+		t.Errorf("green's fingerprint changed with the other environments: %s then %s", green, green2)
+	}
+	seen := map[string]bool{}
+	for _, fp := range others {
+		if seen[fp] {
+			t.Errorf("fingerprint %s repeated: %v", fp, others)
+		}
+		seen[fp] = true
 	}
 }

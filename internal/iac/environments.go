@@ -211,7 +211,8 @@ func dedupeEnvs(fs []Finding, envCount map[string]int) []Finding {
 			// environment makes it so.
 			continue
 		}
-		f.Reason += " (with " + strings.Join(dedupe(names), ", ") + ")"
+		f.envs = dedupe(names)
+		f.Reason += " (with " + strings.Join(f.envs, ", ") + ")"
 	}
 	return out
 }

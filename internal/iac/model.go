@@ -77,6 +77,9 @@ type Resource struct {
 	// env names the environment of rootDir the resource was planned in
 	// (-var-file=prod.tfvars), "" for the root's defaults.
 	env string
+	// envs are the environments a finding holds in when not in every
+	// one the root is applied with (set when findings are merged).
+	envs []string
 	// implied marks a resource planned in a deployment the
 	// configuration does not name (see tfInstance.implied).
 	implied bool

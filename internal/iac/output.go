@@ -269,8 +269,16 @@ func renderSARIF(w io.Writer, res *Result, o RenderOptions) error {
 			Properties: map[string]any{"type": f.Type, "repository": f.Name, "status": string(f.Status), "mode": string(f.Immutability.Mode)},
 		}
 		// Fingerprint on rule, file and address (not the line number),
-		// so an alert survives edits above the resource.
-		h := sha256.Sum256([]byte(f.Rule + "\x00" + loc.URI + "\x00" + f.Address))
+		// so an alert survives edits above the resource; and on the
+		// environments it holds in (variable files, workspaces, parent
+		// stacks) when they disagree, so prod's alert and staging's are
+		// two alerts, each keeping its identity when the other goes.
+		scope := ""
+		if len(f.envs) > 0 {
+			scope = strings.Join(f.envs, "\x00")
+			r.Properties["environments"] = f.envs
+		}
+		h := sha256.Sum256([]byte(f.Rule + "\x00" + loc.URI + "\x00" + f.Address + "\x00" + scope))
 		key := hex.EncodeToString(h[:8])
 		seen[key]++
 		r.PartialFingerprints = map[string]string{"primaryLocationLineHash": fmt.Sprintf("%s:%d", key, seen[key])}
