@@ -336,6 +336,9 @@ func (w *shWalker) forClause(c *syntax.ForClause, x *shExpander, target string) 
 	var vals []varDef
 	if len(it.Items) == 0 || !it.InPos.IsValid() {
 		vals = []varDef{{value: unknownStr}}
+		if at, ok := x.vars["@"]; ok && len(at.arr) > 0 && !it.InPos.IsValid() {
+			vals = at.arr // for t; do: the positional parameters
+		}
 	}
 	for _, item := range it.Items {
 		for _, v := range w.splitWord(item, x) {
@@ -604,6 +607,21 @@ func (w *shWalker) call(s *syntax.Stmt, c *syntax.CallExpr, x *shExpander, targe
 			}
 			x.vars[string(rune('1'+k))] = d
 		}
+		// "$@" in the body: the call's arguments, one element each (a
+		// loop over them pushes every tag the caller passed).
+		savedAt, hadAt := x.vars["@"]
+		var elems []varDef
+		for _, a := range c.Args[1:] {
+			elems = append(elems, w.elemDefs(a, x)...)
+		}
+		if len(elems) > maxAlts {
+			elems = elems[:maxAlts]
+		}
+		at := varDef{value: unknownStr, arr: elems}
+		if len(elems) > 0 {
+			at.value, at.site = elems[0].value, elems[0].site
+		}
+		x.vars["@"] = at
 		w.calls++
 		w.depth++
 		w.stmt(body, x, target)
@@ -615,6 +633,10 @@ func (w *shWalker) call(s *syntax.Stmt, c *syntax.CallExpr, x *shExpander, targe
 			if v, ok := saved[key]; ok {
 				x.vars[key] = v
 			}
+		}
+		delete(x.vars, "@")
+		if hadAt {
+			x.vars["@"] = savedAt
 		}
 		return
 	}
