@@ -861,7 +861,8 @@ func (d *decoder) integer(path string, v *value) (int, error) {
 // date reads YYYY-MM-DD (the documented form) or RFC 3339.
 func (d *decoder) date(path string, v *value) (time.Time, error) {
 	if v.kind == vNull {
-		return time.Time{}, nil
+		// "expires:" left empty must not read as "never expires".
+		return time.Time{}, d.errAt(path, v.line, "no value: write the last day as YYYY-MM-DD, or remove the key for an exemption that never expires")
 	}
 	if v.kind == vScalar {
 		s := strings.TrimSpace(v.text)
@@ -869,7 +870,11 @@ func (d *decoder) date(path string, v *value) (time.Time, error) {
 			return t, nil
 		}
 		if t, err := time.Parse(time.RFC3339, s); err == nil {
-			return t.UTC(), nil
+			// An instant ends the exemption then: its last whole day is the
+			// UTC day that finishes by that instant. Taking the instant's
+			// own UTC date kept it up to a day (and a time zone) longer.
+			y, m, dd := t.UTC().Date()
+			return time.Date(y, m, dd, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -1), nil
 		}
 		return time.Time{}, d.errAt(path, v.line, "want a date as YYYY-MM-DD (or RFC 3339), got %q", s)
 	}

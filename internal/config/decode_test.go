@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers/catalog"
@@ -436,4 +437,55 @@ func TestDocKeysAndOverrides(t *testing.T) {
 	// An override that is the wrong shape is located at the key.
 	_, err = doc.Decode(map[string]string{"providers": "x"}, kinds)
 	checkErr(t, err, "immutag.yaml", errCase{key: "providers", line: 2, msg: "want a list"})
+}
+
+// An exemption never outlives what its expires says: an RFC 3339 instant
+// ends it at that instant whatever its zone (its last day is the UTC day
+// that finishes by then), and an empty expires is refused rather than read
+// as never expiring.
+func TestExemptionExpiryForms(t *testing.T) {
+	at := func(s string) time.Time {
+		t.Helper()
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		expires string
+		lastDay string
+		// an instant just before, and at, the moment the config says it ends
+		before, end time.Time
+	}{
+		{"2027-01-31", "2027-01-31", at("2027-01-31T23:59:59Z"), at("2027-02-01T00:00:00Z")},
+		{"2027-01-31T23:00:00-05:00", "2027-01-31", at("2027-02-01T03:59:59Z"), at("2027-02-01T04:00:00Z")},
+		{"2027-01-31T00:00:00+05:00", "2027-01-29", at("2027-01-30T18:59:59Z"), at("2027-01-30T19:00:00Z")},
+		{"2027-02-01T00:00:00Z", "2027-01-31", at("2027-01-31T23:59:59Z"), at("2027-02-01T00:00:00Z")},
+	} {
+		raw := "version: 1\nproviders:\n  - {name: aws, kind: ecr, regions: [us-east-1]}\npolicy:\n  exemptions:\n    - {repository: x, reason: r, expires: \"" + tc.expires + "\"}\n"
+		c, err := config.Decode("c.yaml", []byte(raw), nil, kinds)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.expires, err)
+		}
+		ex := c.Policy.Exemptions[0]
+		if got := ex.Expires.Format(time.DateOnly); got != tc.lastDay {
+			t.Errorf("%s: last day %s, want %s", tc.expires, got, tc.lastDay)
+		}
+		// The last day is whole: the exemption may end before the instant
+		// (day granularity), never after it.
+		if ex.Active(tc.end) {
+			t.Errorf("%s: still active at %s, when the config says it has ended", tc.expires, tc.end)
+		}
+		if tc.expires == tc.lastDay && !ex.Active(tc.before) {
+			t.Errorf("%s: inactive on its last day (%s)", tc.expires, tc.before)
+		}
+	}
+	for _, empty := range []string{"expires:", "expires: ~", "expires: null"} {
+		raw := "version: 1\nproviders:\n  - {name: aws, kind: ecr, regions: [us-east-1]}\npolicy:\n  exemptions:\n    - repository: x\n      reason: r\n      " + empty + "\n"
+		_, err := config.Decode("c.yaml", []byte(raw), nil, kinds)
+		if err == nil || !strings.Contains(err.Error(), "c.yaml:8: policy.exemptions[0].expires") || !strings.Contains(err.Error(), "no value") {
+			t.Errorf("%q: error %v, want one naming c.yaml:8 policy.exemptions[0].expires", empty, err)
+		}
+	}
 }
