@@ -37,16 +37,16 @@ func optInt(p *int64) string {
 	return strconv.FormatInt(*p, 10)
 }
 
-// CSV writes one row per repository (RFC 4180, header first). Lists are
-// joined with ";". Unreadable scopes have no rows: they are in the summary
-// formats and the JSON report.
+// CSV writes one row per repository (RFC 4180, header first), then one row
+// per scope that could not be listed (status error, rule scope-unreadable,
+// no repository). Lists are joined with ";".
 func CSV(w io.Writer, r *audit.Report) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	cw := csv.NewWriter(bw)
 	if err := cw.Write(csvHeader); err != nil {
 		return err
 	}
-	err := r.Findings.Each(func(f audit.Finding) error {
+	writeRow := func(f audit.Finding) error {
 		var exReason, exExpires string
 		if f.Exemption != nil {
 			exReason, exExpires = f.Exemption.Reason, f.Exemption.Expires
@@ -60,7 +60,13 @@ func CSV(w io.Writer, r *audit.Report) error {
 			row[i] = csvSafe(row[i])
 		}
 		return cw.Write(row)
-	})
+	}
+	err := r.Findings.Each(writeRow)
+	for _, f := range scopeRows(r) {
+		if err == nil {
+			err = writeRow(f)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("csv: %w", err)
 	}

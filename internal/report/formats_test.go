@@ -204,11 +204,16 @@ func TestCSVOneRowPerRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != sum.Repositories+1 || strings.Join(rows[0], ",") != strings.Join(csvHeader, ",") {
-		t.Fatalf("%d rows, header %v", len(rows), rows[0])
+	// A scope that could not be listed has a row too: a spreadsheet of a
+	// run whose account was denied must not read as a clean account.
+	if sum.ScopeErrors == 0 {
+		t.Fatal("the fixture has no unreadable scope")
 	}
-	statusCol := 6
-	drift := 0
+	if len(rows) != sum.Repositories+sum.ScopeErrors+1 || strings.Join(rows[0], ",") != strings.Join(csvHeader, ",") {
+		t.Fatalf("%d rows, want a header, one per repository and one per unreadable scope; header %v", len(rows), rows[0])
+	}
+	statusCol, ruleCol, reasonCol := 6, 7, 16
+	drift, scopes := 0, 0
 	for _, r := range rows[1:] {
 		if len(r) != len(csvHeader) {
 			t.Fatalf("row %v has %d cells", r, len(r))
@@ -216,9 +221,15 @@ func TestCSVOneRowPerRepository(t *testing.T) {
 		if r[statusCol] == "drift" {
 			drift++
 		}
+		if r[ruleCol] == RuleScopeUnreadable {
+			scopes++
+			if r[statusCol] != "error" || r[3] != "1/eu-west-1" || r[4] != "" || !strings.Contains(r[reasonCol], "could not be listed") {
+				t.Errorf("scope row %v", r)
+			}
+		}
 	}
-	if drift != sum.Drift {
-		t.Fatalf("%d drift rows, summary says %d", drift, sum.Drift)
+	if drift != sum.Drift || scopes != sum.ScopeErrors {
+		t.Fatalf("%d drift rows, %d scope rows; summary says %d, %d", drift, scopes, sum.Drift, sum.ScopeErrors)
 	}
 	for in, want := range map[string]string{"=cmd|' /C calc'!A0": "'=cmd|' /C calc'!A0", "+1": "'+1", "-x": "'-x", "@SUM(1)": "'@SUM(1)", "app": "app", "": ""} {
 		if got := csvSafe(in); got != want {
@@ -231,8 +242,8 @@ func TestOCSFComplianceFindings(t *testing.T) {
 	sum := fixtureSummary(t)
 	out := render(t, loadFixture(t), "ocsf", Options{})
 	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
-	if len(lines) != sum.Repositories {
-		t.Fatalf("%d events, want one per repository (%d)", len(lines), sum.Repositories)
+	if len(lines) != sum.Repositories+sum.ScopeErrors {
+		t.Fatalf("%d events, want one per repository (%d) and one per unreadable scope (%d)", len(lines), sum.Repositories, sum.ScopeErrors)
 	}
 	byCompliance := map[float64]int{}
 	suppressed := 0
@@ -267,8 +278,8 @@ func TestOCSFComplianceFindings(t *testing.T) {
 			t.Fatalf("resource %v", res)
 		}
 	}
-	// Pass = compliant, Fail = drift + exempt (exempt is suppressed), Unknown = unreadable.
-	if byCompliance[1] != sum.Compliant || byCompliance[3] != sum.Drift+sum.Exempt || byCompliance[0] != sum.Error || suppressed != sum.Exempt {
+	// Pass = compliant, Fail = drift + exempt (exempt is suppressed), Unknown = unreadable (repositories and scopes).
+	if byCompliance[1] != sum.Compliant || byCompliance[3] != sum.Drift+sum.Exempt || byCompliance[0] != sum.Error+sum.ScopeErrors || suppressed != sum.Exempt {
 		t.Fatalf("compliance statuses %v suppressed %d vs summary %+v", byCompliance, suppressed, sum)
 	}
 }

@@ -216,7 +216,8 @@ func ocsfEventFor(r *audit.Report, f audit.Finding) ocsfEvent {
 // is tag-immutability for every event; the check is the finding's rule and
 // finding_info.uid the finding id, stable across runs. Compliance
 // status is Pass, Fail, or Unknown for unreadable repositories; exempt
-// repositories Fail with the finding status Suppressed.
+// repositories Fail with the finding status Suppressed. A scope that could not
+// be listed is one more event, Unknown, with rule scope-unreadable.
 func OCSF(w io.Writer, r *audit.Report) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
@@ -224,6 +225,12 @@ func OCSF(w io.Writer, r *audit.Report) error {
 	err := r.Findings.Each(func(f audit.Finding) error {
 		return enc.Encode(ocsfEventFor(r, f))
 	})
+	// A scope that could not be listed is a finding of unknown compliance.
+	for _, f := range scopeRows(r) {
+		if err == nil {
+			err = enc.Encode(ocsfEventFor(r, f))
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("ocsf: %w", err)
 	}

@@ -71,6 +71,13 @@ func ruleByID(id string) (ruleInfo, int) {
 			return r, i
 		}
 	}
+	if id == RuleScopeUnreadable {
+		// Not in ruleTable: SARIF reports unreadable scopes as notifications.
+		return ruleInfo{ID: id, Name: "ScopeUnreadable", Level: "error", OCSFSeverity: 2,
+			Short: "A scope could not be listed",
+			Full:  "immutag could not list this scope (account and region, project, registry or namespace): none of its repositories is in the report.",
+			Help:  "Grant the scanning identity list access to the scope (see examples/iam) and run the audit again."}, -1
+	}
 	return ruleInfo{ID: id, Name: id, Short: id, Full: id, Help: "See the finding's remediation.", Level: "warning", SecuritySeverity: "5.0", OCSFSeverity: 3}, -1
 }
 
@@ -93,6 +100,24 @@ func badScopes(r *audit.Report) []audit.ScopeResult {
 		}
 	}
 	return bad
+}
+
+// RuleScopeUnreadable is the rule of a scope that could not be listed, in
+// the formats that are one row per repository.
+const RuleScopeUnreadable = "scope-unreadable"
+
+// scopeRows are findings standing for the scopes that could not be listed,
+// for the formats that are one row per repository (CSV, OCSF): without them
+// a denied account reads as one with nothing to report. Their id is the
+// scope's (no repository is named "").
+func scopeRows(r *audit.Report) []audit.Finding {
+	var rows []audit.Finding
+	for _, s := range badScopes(r) {
+		rows = append(rows, audit.Finding{ID: audit.FindingID(s.Provider, s.Scope, ""), Rule: RuleScopeUnreadable,
+			Provider: s.Provider, Kind: s.Kind, Scope: s.Scope, Status: audit.StatusError,
+			Reason: "scope could not be listed; its repositories are not in this report: " + s.Error})
+	}
+	return rows
 }
 
 // exemptionText is the human line for an exempt finding.
