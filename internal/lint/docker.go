@@ -214,6 +214,10 @@ func (j *jobState) command(st *step, scr *script, x *shExpander, c shCmd, target
 			j.docker(st, scr, x, c, name, words, nested)
 		case "make", "gmake":
 			j.runMake(st, scr, x, c, words)
+		case "task", "go-task":
+			j.runTask(st, scr, x, c, words)
+		case "just":
+			j.runJust(st, scr, x, c, words)
 		case "bash", "sh", "zsh", "source", ".":
 			if len(words) > 1 && !strings.HasPrefix(words[1].text, "-") {
 				if p := j.localScriptPath(x, words[1].text); p != "" {

@@ -53,7 +53,7 @@ func (j *jobState) runLocalScript(st *step, scr *script, x *shExpander, c shCmd,
 		}
 		vars[fmt.Sprint(i+1)] = wordDef(x, a.text)
 	}
-	ctx := scriptCtx(st.ctx, x)
+	ctx := scriptCtx(st.ctx, x, c.env)
 	sj := &jobState{l: sub, jc: ctx}
 	sst := &step{kind: st.kind, node: st.node, ctx: ctx}
 	sj.runScript(sst, fileScalar(string(src)), &shExpander{ctx: ctx, vars: vars})
@@ -231,7 +231,7 @@ func (j *jobState) runMake(st *step, scr *script, x *shExpander, c shCmd, words 
 	sub.depth = j.l.depth + 1
 	sub.root = j.l.root
 	sub.src.gitlab = j.l.src.gitlab
-	ctx := scriptCtx(st.ctx, x)
+	ctx := scriptCtx(st.ctx, x, c.env)
 	for k, v := range cmdVars {
 		ctx.env[0][k] = v
 	}
@@ -375,7 +375,7 @@ func wordDef(x *shExpander, raw string) varDef {
 // scriptCtx is the environment a called script or make sees: the step's
 // variables and the calling script's, with their values but not the
 // places they were written, so no fix of the script edits the caller.
-func scriptCtx(c *evalCtx, x *shExpander) *evalCtx {
+func scriptCtx(c *evalCtx, x *shExpander, cmdEnv ...map[string]varDef) *evalCtx {
 	env := map[string]varDef{}
 	for _, m := range c.env {
 		for k, v := range m {
@@ -387,6 +387,11 @@ func scriptCtx(c *evalCtx, x *shExpander) *evalCtx {
 	}
 	for k, v := range x.vars {
 		if identRE.MatchString(k) && !strings.HasPrefix(k, "__immutag") {
+			env[k] = stripSites(v)
+		}
+	}
+	for _, m := range cmdEnv {
+		for k, v := range m {
 			env[k] = stripSites(v)
 		}
 	}

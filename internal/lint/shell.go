@@ -256,6 +256,9 @@ type shCmd struct {
 	// before and after are the separators around the command ("" at the
 	// start or end of the script).
 	before, after shTok
+	// env: NAME=value words before the command, its environment (a
+	// script, make, task or just it runs reads them).
+	env map[string]varDef
 }
 
 func commands(toks []shTok) []shCmd {

@@ -641,6 +641,18 @@ func (w *shWalker) call(s *syntax.Stmt, c *syntax.CallExpr, x *shExpander, targe
 		return
 	}
 	cmd := shCmd{before: w.sepBefore(s), after: w.sepAfter(s)}
+	if len(c.Assigns) > 0 {
+		pre := x.clone()
+		cmd.env = map[string]varDef{}
+		for _, a := range c.Assigns {
+			if a.Name != nil {
+				w.assign(a, pre)
+				if d, ok := pre.vars[a.Name.Value]; ok {
+					cmd.env[a.Name.Value] = d
+				}
+			}
+		}
+	}
 	var temps []string
 	for _, a := range c.Args {
 		raw, _, _ := w.text(a)
