@@ -207,3 +207,110 @@ resource "aws_ecr_repository" "app" {
 		seen[fp] = true
 	}
 }
+
+// A creation template applied only to pull-through cache repositories is
+// exempt as the audit exempts those repositories; one also applied on
+// push is graded.
+func TestCreationTemplateForPullThroughCacheOnly(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"main.tf": `
+resource "aws_ecr_pull_through_cache_rule" "hub" {
+  ecr_repository_prefix = "hub"
+  upstream_registry_url = "registry-1.docker.io"
+}
+resource "aws_ecr_repository_creation_template" "cache" {
+  prefix               = "hub"
+  image_tag_mutability = "MUTABLE"
+  applied_for          = ["PULL_THROUGH_CACHE"]
+}
+resource "aws_ecr_repository_creation_template" "pushed" {
+  prefix      = "apps"
+  applied_for = ["PULL_THROUGH_CACHE", "CREATE_ON_PUSH"]
+}
+`,
+		"t.yaml": `Resources:
+  Cache:
+    Type: AWS::ECR::RepositoryCreationTemplate
+    Properties:
+      Prefix: quay
+      AppliedFor: [PULL_THROUGH_CACHE]
+  Replicas:
+    Type: AWS::ECR::RepositoryCreationTemplate
+    Properties:
+      Prefix: ROOT
+      AppliedFor: [REPLICATION]
+      ImageTagMutability: MUTABLE
+`,
+	})
+	got := scanBy(t, Policy{}, dir)
+	for addr, st := range map[string]audit.Status{
+		"aws_ecr_repository_creation_template.cache":  audit.StatusExempt,
+		"aws_ecr_repository_creation_template.pushed": drif,
+		"Resources.Cache":    audit.StatusExempt,
+		"Resources.Replicas": drif,
+	} {
+		if f := got[addr]; f.Status != st {
+			t.Errorf("%s: %s, want %s (%s)", addr, f.Status, st, f.Reason)
+		}
+	}
+}
+
+// A nested stack uploaded to S3 is graded from the file of the same name
+// in the scan when only one has it, with the parameters the parent
+// passes, and the finding says so; otherwise the scan says it did not
+// read the nested template.
+func TestNestedStacksByUploadedFileName(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"parent.yaml": `Parameters:
+  Bucket:
+    Type: String
+Resources:
+  Registry:
+    Type: AWS::CloudFormation::Stack
+    Properties:
+      TemplateURL: !Sub https://${Bucket}.s3.amazonaws.com/stacks/registry.yaml
+      Parameters:
+        Mutability: MUTABLE
+  Joined:
+    Type: AWS::CloudFormation::Stack
+    Properties:
+      TemplateURL: !Join ["", ["https://", !Ref Bucket, ".s3.amazonaws.com/", "other.yaml"]]
+  Twice:
+    Type: AWS::CloudFormation::Stack
+    Properties:
+      TemplateURL: https://example-bucket.s3.amazonaws.com/common.yaml
+`,
+		"nested/registry.yaml": `Parameters:
+  Mutability:
+    Type: String
+    Default: IMMUTABLE
+Resources:
+  Repo:
+    Type: AWS::ECR::Repository
+    Properties:
+      RepositoryName: images/app
+      ImageTagMutability: !Ref Mutability
+`,
+		"a/common.yaml": "Resources:\n  R:\n    Type: AWS::ECR::Repository\n",
+		"b/common.yaml": "Resources:\n  R:\n    Type: AWS::ECR::Repository\n",
+	})
+	res := Scan([]string{dir}, Options{})
+	var repo *Finding
+	for i, f := range res.Findings {
+		if f.Address == "Resources.Repo" {
+			if repo != nil {
+				t.Errorf("Resources.Repo reported twice")
+			}
+			repo = &res.Findings[i]
+		}
+	}
+	if repo == nil || repo.Status != drif || !strings.Contains(repo.Immutability.Note, "registry.yaml") {
+		t.Fatalf("nested registry: %+v", repo)
+	}
+	notes := strings.Join(res.Notes, "\n")
+	for _, want := range []string{"Resources.Joined: the nested template ...other.yaml was not read (no file of that name", "Resources.Twice: the nested template https://example-bucket.s3.amazonaws.com/common.yaml was not read (2 files"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+}

@@ -205,7 +205,7 @@ func TestOtherRegistriesAndACRNote(t *testing.T) {
 		"main.tf gitlab_project_container_tag_protection.releases":  {drif, "group/lib", "", 73},
 		"main.tf gitlab_project_container_tag_protection.protected": {drif, "group/lib", "", 79}, "main.tf gitlab_project_container_tag_protection.app_protected": {comp, "group/app", "", 66},
 		"main.tf aws_ecr_repository_creation_template.root": {comp, "template:ROOT", "IMMUTABLE", 86},
-		"main.tf aws_ecr_repository_creation_template.team": {drif, "template:team", "MUTABLE", 92},
+		"main.tf aws_ecr_repository_creation_template.team": {audit.StatusExempt, "template:team", "MUTABLE", 92}, // pull-through cache only, as the audit exempts those repositories
 		"hub.tf.json docker_hub_repository.json_repo":       {comp, "json-repo", "", 4},
 		"hub.tf.json aws_ecr_repository.json_ecr":           {drif, "json/ecr", "MUTABLE", 11},
 	})

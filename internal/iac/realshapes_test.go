@@ -338,8 +338,13 @@ func TestNestedStacksPassTheirParameters(t *testing.T) {
 			t.Errorf("%s: %s, want %s (%s)", name, f.Status, w, f.Reason)
 		}
 	}
-	if len(res.Findings) != 3 {
-		t.Errorf("want 3 findings (no standalone grading of the child), have %d", len(res.Findings))
+	// The S3 TemplateURL names registry.yaml, the only file of that
+	// name in the scan: graded with its defaults for that stack, saying so.
+	if f := got["default-a"]; f.Status != comp || !strings.Contains(f.Immutability.Note, "TemplateURL https://example-bucket.s3.amazonaws.com/registry.yaml") {
+		t.Errorf("default-a: %s (%s) note %q", f.Status, f.Reason, f.Immutability.Note)
+	}
+	if len(res.Findings) != 4 {
+		t.Errorf("want 4 findings (no standalone grading of the child), have %d", len(res.Findings))
 	}
 	if f := got["scratch-a"]; !strings.Contains(f.Reason, "Resources.Scratch") || !strings.HasSuffix(f.Root, "Resources.Scratch") {
 		t.Errorf("finding does not name its parent stack: root %q, reason %q", f.Root, f.Reason)

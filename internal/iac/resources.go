@@ -305,6 +305,7 @@ func classify(r *Resource, a attrs) (ok bool) {
 		filters, fwhy2 := ecrFilterPatterns(objs, "filter", "filter_type")
 		r.Immutability = ecrImmutability("image_tag_mutability", native, present, why, filters, fwhy+fwhy2)
 		r.fixer = func(allowed []string) []op { return ecrTFFix(r.Immutability, allowed) }
+		r.DefaultExemption = ptcOnly(a, "applied_for", r.Name)
 	case cfnECR, cfnECRTemplate:
 		r.Kind = providers.KindECR
 		if r.Type == cfnECR {
@@ -318,6 +319,9 @@ func classify(r *Resource, a attrs) (ok bool) {
 		filters, fwhy2 := ecrFilterPatterns(objs, "ImageTagMutabilityExclusionFilterValue", "ImageTagMutabilityExclusionFilterType")
 		r.Immutability = ecrImmutability("ImageTagMutability", native, present, why, filters, fwhy+fwhy2)
 		r.fixer = func(allowed []string) []op { return ecrCFNFix(r.Immutability, allowed, objs) }
+		if r.Type == cfnECRTemplate {
+			r.DefaultExemption = ptcOnly(a, "AppliedFor", r.Name)
+		}
 	case tfAR:
 		return classifyAR(r, a)
 	case tfHub:
@@ -704,4 +708,22 @@ func classifyEither(r *Resource, a attrs, ap audit.Policy) bool {
 	}
 	r.Immutability.Note = note
 	return true
+}
+
+// ptcOnly is the default exemption of a creation template that applies
+// only to the repositories pull-through cache rules create: the audit
+// exempts those (ECR must be able to refresh cached tags), so the
+// template that makes them is exempt alike. A template that also makes
+// repositories on push or by replication is graded as any repository.
+func ptcOnly(a attrs, key, name string) string {
+	fors, present, why := a.strings(key)
+	if why != "" || !present || len(fors) == 0 {
+		return ""
+	}
+	for _, f := range fors {
+		if f != "PULL_THROUGH_CACHE" {
+			return ""
+		}
+	}
+	return fmt.Sprintf("creation template (%s) applied only to pull-through cache repositories: ECR must be able to refresh cached tags", name)
 }

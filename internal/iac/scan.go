@@ -290,15 +290,21 @@ func Scan(paths []string, o Options) *Result {
 	// TemplateURL that is a path in the tree) is graded once per parent
 	// stack, with the parameters the parent passes, as a module is.
 	calls := map[string][]cfnCall{}
+	byBase := map[string][]string{}
+	for _, p := range append(append([]string{}, c.yaml...), c.json...) {
+		byBase[filepath.Base(p)] = append(byBase[filepath.Base(p)], filepath.Clean(p))
+	}
 	for _, p := range append(append([]string{}, c.yaml...), c.json...) {
 		raw, ok := readSmall(p, res)
 		if !ok || !hasNested(raw) {
 			continue
 		}
 		guard(&res.Errors, p, func() {
-			for child, cs := range nestedCalls(p, raw, strings.HasSuffix(p, ".json")) {
+			cs, unread := nestedCalls(p, raw, strings.HasSuffix(p, ".json"), byBase)
+			for child, cs := range cs {
 				calls[child] = append(calls[child], cs...)
 			}
+			res.Notes = append(res.Notes, unread...)
 		})
 	}
 	scanTemplate := func(p string, raw []byte, isJSON bool) {
@@ -436,6 +442,13 @@ func scanCFN(p string, raw []byte, isJSON bool, ap audit.Policy, res *Result, ca
 		}
 		if off != "" && r.Immutability.Note == "" {
 			r.Immutability.Note = "created only when condition " + off + " holds (false with the parameter defaults)"
+		}
+		if call != nil && call.byName != "" {
+			n := "nested by " + call.parent + " Resources." + call.id + " through TemplateURL " + call.byName + ": taken to be this file, the only one of that name in the scan"
+			if r.Immutability.Note != "" {
+				n = r.Immutability.Note + "; " + n
+			}
+			r.Immutability.Note = n
 		}
 		if !r.NameKnown && r.Type == cfnECR {
 			if _, _, why := a.str("RepositoryName"); why == "" {
