@@ -343,6 +343,20 @@ func expandMake(s string, lookup func(string) (string, bool), target string, dep
 				return b.String()
 			}
 			name := s[i+2 : end]
+			if strings.HasPrefix(name, "if ") {
+				// $(if COND,THEN[,ELSE]): COND set (or maybe set, as a
+				// command-line variable is) gives THEN.
+				args := splitMakeArgs(name[3:])
+				cond := strings.TrimSpace(expandMake(args[0], lookup, target, depth+1))
+				switch {
+				case cond != "" && len(args) > 1:
+					b.WriteString(expandMake(args[1], lookup, target, depth+1))
+				case cond == "" && len(args) > 2:
+					b.WriteString(expandMake(args[2], lookup, target, depth+1))
+				}
+				i = end
+				continue
+			}
 			if v, ok := lookup(name); ok && identRE.MatchString(name) {
 				if strings.HasPrefix(v, "${") && v == "${"+name+"}" {
 					b.WriteString(v)
@@ -408,4 +422,25 @@ func stripSites(d varDef) varDef {
 		out.arr = append(out.arr, stripSites(a))
 	}
 	return out
+}
+
+// splitMakeArgs splits a make function's arguments on the commas outside
+// nested $( ) and ${ }.
+func splitMakeArgs(s string) []string {
+	var out []string
+	nest, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '(', '{':
+			nest++
+		case ')', '}':
+			nest--
+		case ',':
+			if nest == 0 {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, s[start:])
 }

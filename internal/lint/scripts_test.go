@@ -164,3 +164,31 @@ jobs:
 		t.Fatalf("findings %v\nwant %s", got, want)
 	}
 }
+
+// TestMakeIfFunction: $(if $(PUSH),--push) in a recipe pushes when the
+// step sets PUSH on the make command line, and not otherwise.
+func TestMakeIfFunction(t *testing.T) {
+	root := t.TempDir()
+	for rel, text := range map[string]string{
+		"Makefile":                 "image:\n\tdocker buildx build $(if $(PUSH),--push,--load) \\\n\t\t-t registry.example.com/app:edge .\n",
+		".github/workflows/ci.yml": "on:\n  push:\n    branches: [main]\njobs:\n  b:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make image\n      - run: make PUSH=1 image\n",
+	} {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fs, err := LintFile(filepath.Join(root, ".github/workflows/ci.yml"), testCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 || fs[0].Line != 3 || fs[0].RuleID != RuleMutableTag || !strings.Contains(fs[0].Message, "run by ci.yml:9") {
+		for _, f := range fs {
+			t.Log(f.File, f.Line, f.Message)
+		}
+		t.Fatalf("want one mutable-tag at Makefile:3 from the PUSH=1 call, got %d findings", len(fs))
+	}
+}
