@@ -314,3 +314,71 @@ Resources:
 		}
 	}
 }
+
+// The Artifact Registry module of GoogleCloudPlatform is read from its
+// inputs before terraform init: docker_config is null by default, so
+// tags are mutable; the fix sets the call's docker_config input.
+func TestArtifactRegistryModuleReadFromItsInputs(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"main.tf": `
+module "images" {
+  source        = "GoogleCloudPlatform/artifact-registry/google"
+  version       = "~> 0.3"
+  project_id    = "p"
+  location      = "europe-west1"
+  repository_id = "images"
+  format        = "DOCKER"
+}
+module "locked" {
+  source        = "GoogleCloudPlatform/artifact-registry/google"
+  project_id    = "p"
+  location      = "europe-west1"
+  repository_id = "locked"
+  format        = "DOCKER"
+  docker_config = { immutable_tags = true }
+}
+module "mirror" {
+  source        = "github.com/GoogleCloudPlatform/terraform-google-artifact-registry?ref=v0.3.0"
+  project_id    = "p"
+  location      = "europe-west1"
+  repository_id = "hub"
+  format        = "DOCKER"
+  mode          = "REMOTE_REPOSITORY"
+}
+module "charts" {
+  source        = "GoogleCloudPlatform/artifact-registry/google"
+  project_id    = "p"
+  location      = "europe-west1"
+  repository_id = "py"
+  format        = "PYTHON"
+}
+`,
+	})
+	got := scanBy(t, Policy{}, dir)
+	for addr, st := range map[string]audit.Status{
+		"module.images.google_artifact_registry_repository.repo": drif,
+		"module.locked.google_artifact_registry_repository.repo": comp,
+		"module.mirror.google_artifact_registry_repository.repo": audit.StatusExempt,
+	} {
+		if f := got[addr]; f.Status != st {
+			t.Errorf("%s: %s, want %s (%s)", addr, f.Status, st, f.Reason)
+		}
+	}
+	if _, ok := got["module.charts.google_artifact_registry_repository.repo"]; ok {
+		t.Errorf("a PYTHON repository is not a container repository")
+	}
+	if f := got["module.images.google_artifact_registry_repository.repo"]; f.Name != "images" || !strings.Contains(f.Edit, "docker_config") {
+		t.Errorf("images: name %q edit %q", f.Name, f.Edit)
+	}
+	changes, errs := PlanFixes(Scan([]string{dir}, Options{}).Findings, Policy{})
+	if len(errs) != 0 {
+		t.Fatalf("plan errors: %v", errs)
+	}
+	if err := WriteChanges(changes); err != nil {
+		t.Fatal(err)
+	}
+	again := scanBy(t, Policy{}, dir)
+	if f := again["module.images.google_artifact_registry_repository.repo"]; f.Status != comp {
+		t.Errorf("after the fix: %s (%s)", f.Status, f.Reason)
+	}
+}

@@ -82,6 +82,15 @@ var knownModules = []*knownModule{
 		skip: func(in map[string]cty.Value) bool { return isFalse(in["enabled"]) },
 	},
 	{
+		// Artifact Registry: docker_config (object({immutable_tags =
+		// optional(bool)})) is null by default, so no docker_config
+		// block and tags are mutable; format has no default; mode is
+		// STANDARD_REPOSITORY by default.
+		id: "googlecloudplatform/artifact-registry/google", git: "github.com/googlecloudplatform/terraform-google-artifact-registry",
+		typ: tfAR, address: "google_artifact_registry_repository.repo",
+		name: "repository_id", mutability: "docker_config",
+	},
+	{
 		// MUTABLE by default in every release.
 		id: "lgallard/ecr/aws", git: "github.com/lgallard/terraform-aws-ecr",
 		typ: tfECR, address: "aws_ecr_repository.repo[0]",
@@ -180,14 +189,16 @@ func (in *tfInstance) knownModuleResources(c *tfCall, k *knownModule, key instan
 		return fromCty(v, "")
 	}
 	a := attrs{}
-	if v, ok := inputs[k.mutability]; ok && !v.IsNull() {
+	if k.typ == tfAR {
+		a = k.arAttrs(arg, inputs)
+	} else if v, ok := inputs[k.mutability]; ok && !v.IsNull() {
 		a["image_tag_mutability"] = arg(k.mutability)
 	} else if def, why := k.defaultMutability(c.version, gitSource); why != "" {
 		a["image_tag_mutability"] = unknown{why: why}
 	} else {
 		a["image_tag_mutability"] = def
 	}
-	if k.filters != "" {
+	if k.filters != "" && k.typ == tfECR {
 		switch fs := arg(k.filters).(type) {
 		case []any:
 			var list []any
@@ -252,11 +263,33 @@ func copyAttrs(a attrs) attrs {
 	return out
 }
 
+// arAttrs are the Artifact Registry repository's arguments a call of
+// the module gives: its inputs, with the module's defaults.
+func (k *knownModule) arAttrs(arg func(string) any, inputs map[string]cty.Value) attrs {
+	a := attrs{"format": arg("format"), "project": arg("project_id"), "location": arg("location"), "repository_id": arg(k.name)}
+	if _, ok := inputs["format"]; !ok {
+		a["format"] = unknown{why: "format is a required input of " + k.id + " and the call does not give it"}
+	}
+	a["mode"] = "STANDARD_REPOSITORY"
+	if v, ok := inputs["mode"]; ok && !(v.IsKnown() && v.IsNull()) {
+		a["mode"] = arg("mode")
+	}
+	switch dc := arg("docker_config").(type) {
+	case map[string]any:
+		a["docker_config"] = []any{dc}
+	case unknown:
+		a["docker_config"] = dc
+	}
+	return a
+}
+
 // moduleFix turns the resource's edits into edits of the call's inputs.
 func (k *knownModule) moduleFix(ops []op) []op {
 	var out []op
 	for _, o := range ops {
 		switch {
+		case o.kind == opSet && k.typ == tfAR && len(o.path) == 2 && o.path[0] == "docker_config" && o.path[1] == "immutable_tags":
+			out = append(out, op{kind: opSet, path: []string{k.mutability}, value: map[string]any{"immutable_tags": o.value}})
 		case o.kind == opSet && len(o.path) == 1 && o.path[0] == "image_tag_mutability":
 			out = append(out, op{kind: opSet, path: []string{k.mutability}, value: o.value})
 		case o.kind == opRemove && len(o.path) == 1 && o.path[0] == "image_tag_mutability_exclusion_filter" && k.filters != "":
