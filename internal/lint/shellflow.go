@@ -312,7 +312,8 @@ func (w *shWalker) tagCond(cond string, x *shExpander) (onTag, ok bool) {
 		return false, false
 	}
 	if m := tagTestRE.FindStringSubmatch(cond); m != nil {
-		neg := strings.Contains(m[0], "!=") || strings.Contains(m[0], "-z")
+		// != "" tests a tag variable is set; elsewhere != negates.
+		neg := strings.Contains(m[0], "!=") && !strings.HasSuffix(m[0], `""`) || strings.Contains(m[0], "-z")
 		if strings.HasPrefix(strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(cond), "[")), "!") {
 			neg = !neg
 		}
@@ -822,7 +823,7 @@ func (w *shWalker) sepAfter(s *syntax.Stmt) shTok {
 }
 
 // tagTestRE: a shell test of the run's ref being a git tag.
-var tagTestRE = regexp.MustCompile(`github\.ref\s*\}\}"?\s*(?:!=|==|=~|=)\s*"?\^?refs/tags|GITHUB_REF_TYPE\}?"?\s*!?==?\s*"?tag|GITHUB_REF\}?"?\s*(?:!=|==|=~|=)\s*"?\^?refs/tags|github\.ref_type\s*\}\}"?\s*!?==?\s*"?tag|(GITHUB_REF_NAME|CI_COMMIT_REF_NAME)\}?"?\s*=~\s*"?\^?v|-[nz]\s+"?\$\{?CI_COMMIT_TAG\b|startsWith\(github\.ref, 'refs/tags`)
+var tagTestRE = regexp.MustCompile(`GITHUB_EVENT_NAME\}?"?\s*==?\s*"?release\b|github\.event_name\s*\}\}"?\s*==?\s*"?release\b|CI_COMMIT_TAG\}?"?\s*!=\s*""|github\.ref\s*\}\}"?\s*(?:!=|==|=~|=)\s*"?\^?refs/tags|GITHUB_REF_TYPE\}?"?\s*!?==?\s*"?tag|GITHUB_REF\}?"?\s*(?:!=|==|=~|=)\s*"?\^?refs/tags|github\.ref_type\s*\}\}"?\s*!?==?\s*"?tag|(GITHUB_REF_NAME|CI_COMMIT_REF_NAME)\}?"?\s*=~\s*"?\^?v|-[nz]\s+"?\$\{?CI_COMMIT_TAG\b|startsWith\(github\.ref, 'refs/tags`)
 
 // caseRefRE: a case subject that is the run's ref or its type.
 var caseRefRE = regexp.MustCompile(`^"?(\$\{?GITHUB_REF(_TYPE)?\}?|\$\{\{\s*github\.ref(_type)?\s*\}\})"?$`)
