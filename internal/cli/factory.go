@@ -95,6 +95,11 @@ func (f *Factory) loadConfigOnce() func() (*config.Config, error) {
 				if w := cfg.PermissionWarning(); w != "" {
 					f.Logger().Warn(w)
 				}
+				if len(cfg.Overrides) > 0 {
+					// Said out loud: the policy run is not the one the file shows.
+					f.Logger().Warn("environment overrides replace config values", "file", cfg.File,
+						"keys", strings.Join(cfg.Overrides, ","), "config_sha256", "covers the file and the overrides")
+				}
 			}
 		})
 		return cfg, err

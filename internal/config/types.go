@@ -23,8 +23,12 @@ type Config struct {
 
 	// File is the path the config was read from ("" when built in code).
 	File string `mapstructure:"-" yaml:"-"`
-	// SHA256 is the hex digest of the file's bytes, for the report.
+	// SHA256 is the hex digest of the file's bytes, for the report; with
+	// environment overrides, of the bytes followed by each override
+	// (OverrideDigest), so two runs with one digest ran one policy.
 	SHA256 string `mapstructure:"-" yaml:"-"`
+	// Overrides are the keys environment overrides replaced, sorted.
+	Overrides []string `mapstructure:"-" yaml:"-"`
 
 	// namesCredentials is whether the file as written gives a *_env key a
 	// value (PermissionWarning).

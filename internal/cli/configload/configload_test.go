@@ -197,13 +197,30 @@ func TestEnvOverrides(t *testing.T) {
 	if got := strings.Join(c.Policy.MutableTagsAllowed, "|"); got != "edge" {
 		t.Errorf("override of an absent key: %q", got)
 	}
-	// The SHA is of the file, not of the effective settings.
+	// The digest is the file's alone without overrides; with them it covers
+	// them too, and they are named: a report (and report merge) must not
+	// pass a policy the environment replaced off as the reviewed file's.
 	plain, err := Load(Options{File: noPolicy, Getenv: envOf()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plain.SHA256 != c.SHA256 || len(plain.Policy.MutableTagsAllowed) != 0 {
-		t.Errorf("SHA changed with the environment, or override leaked: %+v", plain.Policy)
+	raw, err := os.ReadFile(noPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fileSum := sha256.Sum256(raw)
+	if plain.SHA256 != hex.EncodeToString(fileSum[:]) || len(plain.Overrides) != 0 || len(plain.Policy.MutableTagsAllowed) != 0 {
+		t.Errorf("without overrides: SHA %s (want the file's), overrides %v, policy %+v", plain.SHA256, plain.Overrides, plain.Policy)
+	}
+	if c.SHA256 == plain.SHA256 || strings.Join(c.Overrides, ",") != "policy.mutable_tags_allowed" {
+		t.Errorf("with IMMUTAG_POLICY_MUTABLE_TAGS_ALLOWED: SHA %s (the file's is %s), overrides %v", c.SHA256, plain.SHA256, c.Overrides)
+	}
+	star, err := Load(Options{File: noPolicy, Getenv: envOf("IMMUTAG_POLICY_MUTABLE_TAGS_ALLOWED", "*")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if star.SHA256 == c.SHA256 || star.SHA256 == plain.SHA256 {
+		t.Errorf("two override values, one digest: %s", star.SHA256)
 	}
 
 	_, err = Load(Options{File: f, Getenv: envOf("IMMUTAG_VERSION", "2")})
