@@ -91,7 +91,10 @@ func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol provide
 			if len(target) == maxFilters {
 				break
 			}
-			if filterRE.MatchString(a) && !allStars(a) && !slices.Contains(target, a) {
+			// MUTABLE_WITH_EXCLUSION's filters are the tags that are
+			// immutable now: an allowed pattern that can match one of them
+			// would make it mutable again, so it is not kept.
+			if filterRE.MatchString(a) && !allStars(a) && !slices.Contains(target, a) && !intersectsAny(a, r.ImmutablePatterns) {
 				target = append(target, a)
 			}
 		}
@@ -117,6 +120,50 @@ func allowedSet(ps []string) map[string]bool {
 }
 
 func allStars(s string) bool { return strings.Trim(s, "*") == "" }
+
+func intersectsAny(p string, patterns []string) bool {
+	for _, q := range patterns {
+		if globsIntersect(p, q) {
+			return true
+		}
+	}
+	return false
+}
+
+// globsIntersect reports whether some tag matches both ECR wildcard filters
+// p and q (each * any run of characters, possibly empty).
+func globsIntersect(p, q string) bool {
+	// memo[i][j]: 0 unknown, 1 yes, 2 no, for the suffixes p[i:] and q[j:].
+	memo := make([][]byte, len(p)+1)
+	for i := range memo {
+		memo[i] = make([]byte, len(q)+1)
+	}
+	var rec func(i, j int) bool
+	rec = func(i, j int) bool {
+		if memo[i][j] != 0 {
+			return memo[i][j] == 1
+		}
+		var ok bool
+		switch {
+		case i == len(p) && j == len(q):
+			ok = true
+		case i < len(p) && p[i] == '*':
+			// p's star matches nothing more, or takes q's next character
+			// (a star of q included: both then produce the same text).
+			ok = rec(i+1, j) || (j < len(q) && rec(i, j+1))
+		case j < len(q) && q[j] == '*':
+			ok = rec(i, j+1) || (i < len(p) && rec(i+1, j))
+		case i < len(p) && j < len(q) && p[i] == q[j]:
+			ok = rec(i+1, j+1)
+		}
+		memo[i][j] = 2
+		if ok {
+			memo[i][j] = 1
+		}
+		return ok
+	}
+	return rec(0, 0)
+}
 
 func targetImmutability(filters []string) providers.Immutability {
 	if len(filters) == 0 {

@@ -66,6 +66,7 @@ func TestPlanNeverWidens(t *testing.T) {
 		{Mode: providers.ModePartial, Native: "IMMUTABLE_WITH_EXCLUSION", MutablePatterns: []string{"latest", "*", "v*"}},
 		{Mode: providers.ModePartial, Native: "IMMUTABLE_WITH_EXCLUSION", MutablePatterns: []string{"dev-*", "nightly"}},
 		{Mode: providers.ModePartial, Native: "MUTABLE_WITH_EXCLUSION", MutablePatterns: []string{"*"}, ImmutablePatterns: []string{"v*"}},
+		{Mode: providers.ModePartial, Native: "MUTABLE_WITH_EXCLUSION", MutablePatterns: []string{"*"}, ImmutablePatterns: []string{"latest", "release-*"}},
 		{Mode: providers.ModePartial, Native: "IMMUTABLE", MutablePatterns: []string{"latest"}},
 	}
 	policies := [][]string{
@@ -77,6 +78,7 @@ func TestPlanNeverWidens(t *testing.T) {
 		{"feature/*", "a b", strings.Repeat("x", 129), "ok"},
 		{"a", "b", "c", "d", "e", "f", "g"},
 		{"nightly", "dev-*", "latest", "nightly"},
+		{"release-*-rc", "*-rc", "lat*"},
 	}
 	for _, from := range repos {
 		for _, allowed := range policies {
@@ -129,10 +131,36 @@ func TestPlanNeverWidens(t *testing.T) {
 				if immutableBased && !slices.Contains(from.MutablePatterns, f) {
 					t.Errorf("%s: adds exclusion %q to an immutable setting", name, f)
 				}
+				// MUTABLE_WITH_EXCLUSION's filters are immutable tags: a
+				// kept exclusion matching one of them would unlock it.
+				for _, imm := range from.ImmutablePatterns {
+					if globsIntersect(f, imm) {
+						t.Errorf("%s: keeps %q mutable, which makes tags matching the immutable filter %q mutable", name, f, imm)
+					}
+				}
 			}
 			if len(c.To.MutablePatterns) != len(slices.Compact(slices.Sorted(slices.Values(c.To.MutablePatterns)))) {
 				t.Errorf("%s: duplicate filters %v", name, c.To.MutablePatterns)
 			}
+		}
+	}
+}
+
+// The test above checks plans with globsIntersect; it must itself be right.
+func TestGlobsIntersect(t *testing.T) {
+	for _, tc := range []struct {
+		p, q string
+		want bool
+	}{
+		{"latest", "latest", true}, {"latest", "lat*", true}, {"v*", "*-rc", true}, {"release-*", "*-rc", true},
+		{"v*", "dev-*", false}, {"latest", "v*", false}, {"a*b", "*c", false}, {"a*b", "*b", true},
+		{"*", "x", true}, {"", "*", true}, {"", "a", false}, {"ab*", "*ba", true}, {"a*a", "aa", true}, {"a*a", "a", false},
+	} {
+		if got := globsIntersect(tc.p, tc.q); got != tc.want {
+			t.Errorf("globsIntersect(%q, %q) = %v, want %v", tc.p, tc.q, got, tc.want)
+		}
+		if got := globsIntersect(tc.q, tc.p); got != tc.want {
+			t.Errorf("globsIntersect(%q, %q) = %v, want %v", tc.q, tc.p, got, tc.want)
 		}
 	}
 }
