@@ -2,6 +2,7 @@ package dockerhub
 
 import (
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"sort"
 	"strings"
@@ -112,4 +113,109 @@ func classEscape(c byte) string {
 		return `\` + string(c)
 	}
 	return string(c)
+}
+
+// anyMayMatch reports whether one of rules may match a tag of pattern.
+func anyMayMatch(rules []string, pattern string) bool {
+	for _, r := range rules {
+		if mayMatch(r, pattern) {
+			return true
+		}
+	}
+	return false
+}
+
+// mayMatch reports whether rule (RE2, as Hub stores it) can match some tag
+// of pattern (a tag name, or a name prefix ending in "*") under either
+// reading of Hub's undocumented anchoring: whole tag or anywhere in it. It
+// errs towards true (a rule it cannot read, an unanchored rule against a
+// prefix), since its answer decides what a fix may leave unlocked.
+func mayMatch(rule, pattern string) bool {
+	prefix, isPrefix := strings.CutSuffix(pattern, "*")
+	if !isPrefix {
+		// A search finds every whole-tag match too.
+		m, err := regexp.MatchString(rule, pattern)
+		return err != nil || m
+	}
+	re, err := syntax.Parse(rule, syntax.Perl)
+	if err != nil {
+		return true
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return true
+	}
+	if prog.StartCond()&syntax.EmptyBeginText == 0 {
+		// Searched for anywhere, it can match after the prefix.
+		return true
+	}
+	// Walk the program over the prefix (empty-width conditions pass, except
+	// the end of the text inside it), then ask whether a match is still
+	// reachable with any continuation.
+	var closure func(set map[uint32]bool, pc uint32)
+	closure = func(set map[uint32]bool, pc uint32) {
+		if set[pc] {
+			return
+		}
+		set[pc] = true
+		switch in := prog.Inst[pc]; in.Op {
+		case syntax.InstAlt, syntax.InstAltMatch:
+			closure(set, in.Out)
+			closure(set, in.Arg)
+		case syntax.InstEmptyWidth:
+			if syntax.EmptyOp(in.Arg)&(syntax.EmptyEndText|syntax.EmptyEndLine) == 0 {
+				closure(set, in.Out)
+			}
+		case syntax.InstCapture, syntax.InstNop:
+			closure(set, in.Out)
+		}
+	}
+	cur := map[uint32]bool{}
+	closure(cur, uint32(prog.Start))
+	for _, r := range prefix {
+		for pc := range cur {
+			if prog.Inst[pc].Op == syntax.InstMatch {
+				// Searched for, it matches the start of every such tag.
+				return true
+			}
+		}
+		next := map[uint32]bool{}
+		for pc := range cur {
+			in := prog.Inst[pc]
+			switch in.Op {
+			case syntax.InstRune, syntax.InstRune1, syntax.InstRuneAny, syntax.InstRuneAnyNotNL:
+				if in.MatchRune(r) {
+					closure(next, in.Out)
+				}
+			}
+		}
+		if len(next) == 0 {
+			return false
+		}
+		cur = next
+	}
+	seen := map[uint32]bool{}
+	stack := make([]uint32, 0, len(cur))
+	for pc := range cur {
+		stack = append(stack, pc)
+	}
+	for len(stack) > 0 {
+		pc := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[pc] {
+			continue
+		}
+		seen[pc] = true
+		in := prog.Inst[pc]
+		switch in.Op {
+		case syntax.InstMatch:
+			return true
+		case syntax.InstFail:
+		case syntax.InstAlt, syntax.InstAltMatch:
+			stack = append(stack, in.Out, in.Arg)
+		default:
+			stack = append(stack, in.Out)
+		}
+	}
+	return false
 }

@@ -63,3 +63,25 @@ func TestSplitAllowed(t *testing.T) {
 		t.Errorf("ok %v not %v", ok, not)
 	}
 }
+
+func TestMayMatch(t *testing.T) {
+	for _, tc := range []struct {
+		rule, pattern string
+		want          bool
+	}{
+		{"^latest$", "latest", true}, {"latest", "latest", true}, {"lat", "latest", true}, {"^v.*", "latest", false},
+		{"^v.*", "v*", true}, {"^v.*", "dev-*", false}, {"^(dev|rel)-.*$", "dev-*", true}, {"^rel-", "dev-*", false},
+		{"^d", "dev-*", true}, {"^dev-x$", "dev-*", true}, {"^de$", "dev-*", false},
+		// Unanchored, a rule can match after any prefix.
+		{"v[0-9]+", "dev-*", true},
+		// A rule Hub stores but RE2 cannot read: assume it may match.
+		{"(?<=x)", "dev-*", true}, {"(?<=x)", "latest", true},
+		{complementRule([]string{"latest", "dev-*"}), "dev-*", false},
+		{complementRule([]string{"latest", "dev-*"}), "latest", false},
+		{complementRule([]string{"latest"}), "dev-*", true},
+	} {
+		if got := mayMatch(tc.rule, tc.pattern); got != tc.want {
+			t.Errorf("mayMatch(%q, %q) = %v, want %v", tc.rule, tc.pattern, got, tc.want)
+		}
+	}
+}

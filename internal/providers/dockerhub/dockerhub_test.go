@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -544,5 +545,31 @@ func TestDemo(t *testing.T) {
 	}
 	if err := d.PushTag(t.Context(), scope, repo, tag); !errors.Is(err, emulator.ErrTagImmutable) {
 		t.Fatalf("push after fix: %v, want ErrTagImmutable", err)
+	}
+}
+
+// Rules in force that protect an allowed tag: the fix's complement rule
+// would unlock it, so it stays immutable (a fix never unlocks a tag). An
+// allowed tag no rule protects stays allowed.
+func TestPlanNeverUnlocksARuleProtectedTag(t *testing.T) {
+	s := startEmu(t, hubemu.Options{})
+	addRepo(t, s, "acme", "web", false, true, "^latest$", "^v[0-9].*")
+	p := newProvider(t, s, nil)
+	c, _ := testutil.Scan(t, p)
+	ch, err := p.Plan(t.Context(), c.ByKey()["acme/web"], providers.FixPolicy{MutableTagsAllowed: []string{"latest", "dev-*", "v1*"}})
+	if err != nil || ch.Noop || ch.HeldBack != "" {
+		t.Fatalf("plan %+v %v", ch, err)
+	}
+	if !slices.Equal(ch.To.MutablePatterns, []string{"dev-*"}) || !strings.Contains(ch.Action, "latest, v1* stay immutable") {
+		t.Fatalf("plan leaves %v mutable (%s); latest and v1* are protected by a rule in force", ch.To.MutablePatterns, ch.Action)
+	}
+	re := regexp.MustCompile(ch.To.ImmutablePatterns[0])
+	for _, tag := range []string{"latest", "v1.0.0", "v1-rc"} {
+		if !re.MatchString(tag) {
+			t.Errorf("the planned rule %q leaves %s mutable", re, tag)
+		}
+	}
+	if re.MatchString("dev-1") {
+		t.Errorf("the planned rule %q makes dev-1 immutable; the policy allows it and no rule protected it", re)
 	}
 }

@@ -61,6 +61,21 @@ func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol provide
 		// A no-op is verified against the policy it was judged by.
 		return c, providers.SetRef(&c, Ref{Namespace: ns, Repository: name, Allowed: pol.MutableTagsAllowed})
 	}
+	// Rules in force make some tags immutable now; an allowed pattern one of
+	// them may match would be unlocked by the complement rule, and a fix
+	// never unlocks a tag: those stay immutable.
+	var frozen []string
+	if from.Mode == providers.ModePartial {
+		keep := ok[:0:0]
+		for _, a := range ok {
+			if anyMayMatch(from.ImmutablePatterns, a) {
+				frozen = append(frozen, a)
+			} else {
+				keep = append(keep, a)
+			}
+		}
+		ok = keep
+	}
 	if err := providers.SetRef(&c, Ref{Namespace: ns, Repository: name, Allowed: ok}); err != nil {
 		return c, err
 	}
@@ -72,6 +87,9 @@ func (p *Provider) Plan(ctx context.Context, r providers.Repository, pol provide
 	}
 	if len(from.ImmutablePatterns) > 0 && from.Mode == providers.ModePartial {
 		c.Action += " (replaces rules " + strings.Join(from.ImmutablePatterns, " ") + ", which it covers)"
+	}
+	if len(frozen) > 0 {
+		c.Action += " (" + strings.Join(frozen, ", ") + " stay immutable: a rule in force may already protect them, and a fix never unlocks a tag)"
 	}
 	if len(not) > 0 && !pol.AcceptImmutableAllowed {
 		c.HeldBack = fmt.Sprintf("Docker Hub rules cannot leave %s mutable (only tag names and name-prefix* patterns): the fix would make them immutable too; pass --accept-immutable-allowed-tags to accept that", strings.Join(not, ", "))
