@@ -11,7 +11,7 @@ import (
 // remoteTagKeyRE: with: inputs that hand image tags (or tagged references)
 // to a workflow or action in another repository. Inputs named after git
 // tags, releases, versions or base images are not among them.
-var remoteTagKeyRE = regexp.MustCompile(`^(?:(?:image|images|docker|container|oci|extra|additional|meta|push|target|dest|destination)[_-]?)?tags?$|^(?:image|docker|container)[_-]?tags?[_-]?(?:list|names?)?$`)
+var remoteTagKeyRE = regexp.MustCompile(`^(?:(?:image|images|docker|container|oci|extra|additional|meta|push|target|dest|destination)[_-]?)?tags?$|^(?:image|docker|container)[_-]?tags?[_-]?(?:list|names?)?$|^(?:image|docker|container)[_-]?version$`)
 
 // imageInputRE: inputs that show a call builds or ships an image.
 var imageInputRE = regexp.MustCompile(`^(image|images|image[_-]?names?|image[_-]?repo(sitory)?|docker[_-]?image|container[_-]?image|dockerfile|docker[_-]?file|registry|docker[_-]?registry|platforms)$`)

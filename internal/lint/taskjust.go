@@ -417,6 +417,9 @@ func justEval(expr string, scope func(string) (string, bool), depth int) string 
 		switch {
 		case len(p) >= 2 && (p[0] == '"' && p[len(p)-1] == '"' || p[0] == '\'' && p[len(p)-1] == '\''):
 			out.WriteString(p[1 : len(p)-1])
+		case strings.HasPrefix(p, "quote(") && strings.HasSuffix(p, ")"):
+			// quote() only adds shell quotes: the value is the argument's.
+			out.WriteString(justEval(p[len("quote("):len(p)-1], scope, depth+1))
 		case justEnvFuncRE.MatchString(p):
 			m := justEnvFuncRE.FindStringSubmatch(p)
 			if m[2] != "" {

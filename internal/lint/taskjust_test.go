@@ -57,7 +57,7 @@ build:
     docker build -t {{repo}}:{{channel}} .
 
 upload: build
-    docker push {{repo}}:{{channel}}
+    docker push {{ quote(repo) }}:{{channel}}
 
 stamp version="dev":
     docker push {{repo}}:{{version}}
