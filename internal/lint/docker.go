@@ -515,7 +515,41 @@ func (j *jobState) docker(st *step, scr *script, x *shExpander, c shCmd, tool st
 	}
 	switch sub {
 	case "bake":
-		j.bake(st, x, rest)
+		if !j.bake(st, x, rest) {
+			break
+		}
+		// --set '*.tags=REF' / --set app.tags=REF: the pushed reference
+		// replaces the bake file's tags for those targets.
+		for k := 0; k < len(rest); k++ {
+			w := rest[k]
+			if x.word(w.text) == "--set" && k+1 < len(rest) {
+				w = rest[k+1]
+				k++
+			} else if !strings.HasPrefix(w.text, "--set=") {
+				continue
+			}
+			i := strings.Index(w.text, ".tags=")
+			if i < 0 {
+				continue
+			}
+			off := i + len(".tags=")
+			end := len(w.text)
+			if q := w.text[0]; (q == '"' || q == '\'') && strings.HasSuffix(w.text, string(q)) && end-1 > off {
+				end--
+			}
+			if strings.ContainsAny(w.text[off:end], `"'`) {
+				continue
+			}
+			n := len(j.sites)
+			add(sitePush, true, tool+" buildx bake --set", shTok{kind: w.kind, text: w.text[off:end], start: w.start + off, end: w.start + end})
+			if w.text[0] == '\'' {
+				// Inside single quotes a variable would not expand: the
+				// finding has no edit rather than a wrong one.
+				for _, s := range j.sites[n:] {
+					s.sp.exact = false
+				}
+			}
+		}
 	case "manifest-create":
 		for _, w := range rest {
 			if !strings.HasPrefix(w.text, "-") {
@@ -671,7 +705,7 @@ func (j *jobState) addSite(st *step, scr *script, x *shExpander, c shCmd, kind s
 
 // bake: docker buildx bake --push (or a registry output set on the
 // targets) pushes the tags of the bake files it reads.
-func (j *jobState) bake(st *step, x *shExpander, rest []shTok) {
+func (j *jobState) bake(st *step, x *shExpander, rest []shTok) bool {
 	push := false
 	var files []string
 	for k := 0; k < len(rest); k++ {
@@ -692,10 +726,13 @@ func (j *jobState) bake(st *step, x *shExpander, rest []shTok) {
 				push = push || strings.Contains(s, "output=type=registry") || strings.Contains(s, "push=true")
 				k++
 			}
+		case strings.HasPrefix(w, "--set="):
+			s := strings.ToLower(w)
+			push = push || strings.Contains(s, "output=type=registry") || strings.Contains(s, "push=true")
 		}
 	}
 	if !push {
-		return
+		return false
 	}
 	if len(files) == 0 {
 		files = []string{"docker-bake.json", "docker-bake.override.json", "docker-bake.hcl", "docker-bake.override.hcl"}
@@ -719,6 +756,7 @@ func (j *jobState) bake(st *step, x *shExpander, rest []shTok) {
 		env[k] = v
 	}
 	j.l.lintBakeFiles(j.l.root, ok, env)
+	return true
 }
 
 // allTags: docker push --all-tags REPO pushes every tag the job built or
