@@ -221,7 +221,7 @@ func (l *linter) pushAction(st *step, action string) bool {
 		return true
 	}
 	if strings.Contains(st.uses, "@") && !strings.HasPrefix(st.uses, "./") && !strings.HasPrefix(st.uses, "docker://") && (pushN == nil || l.truthy(st, "push", true)) {
-		l.remoteCall(st.uses, st.with, st.ctx, st.node.Line, "an action")
+		l.remoteCall(st.uses, st.with, st.ctx, st.node.Line, "an action", "with")
 	}
 	return false
 }

@@ -83,6 +83,14 @@ func (l *linter) gitlab(top *yaml.Node) {
 	for _, path := range l.gitlabIncludes(inc) {
 		l.lintIncluded(path, global)
 	}
+	remoteIncl, components := l.gitlabRemoteIncludes(inc)
+	for _, c := range components {
+		// include: component: ... inputs: {image_tag: latest}
+		_, name := l.src.get(c, "component")
+		s, _ := l.src.str(name)
+		_, in := l.src.get(c, "inputs")
+		l.remoteCall(s, in, ctx, c.Line, "a CI/CD component", "inputs")
+	}
 
 	for _, p := range l.src.pairs(top) {
 		if gitlabReserved[p.key.Value] {
@@ -122,6 +130,18 @@ func (l *linter) gitlab(top *yaml.Node) {
 			after = a
 		}
 		script, _ = key("script")
+		if script == nil && len(remoteIncl) > 0 && !strings.HasPrefix(p.key.Value, ".") {
+			// The job's script is in a template of another project: its
+			// variables are the only tags written here.
+			if _, ext := l.src.get(job, "extends"); ext != nil && len(chain) == 1 {
+				name, _ := l.src.str(ext)
+				if name == "" {
+					name = "its templates"
+				}
+				_, jv := l.src.get(job, "variables")
+				l.remoteCall(name+" (included from "+remoteIncl[0]+")", jv, jc, job.Line, "a template", "variables")
+			}
+		}
 		if strings.HasPrefix(p.key.Value, ".") && script != nil {
 			// A hidden template: linted through the jobs that extend it,
 			// unless none does.

@@ -38,7 +38,11 @@ var remoteWorkflowRE = regexp.MustCompile(`^[^./][^/]*/[^/]+/\.github/workflows/
 // it is given names latest, a rolling tag or the branch: what the callee
 // does with its input is not known here, but an input meant for image
 // tags is there to be pushed.
-func (l *linter) remoteCall(uses string, with *yaml.Node, ctx *evalCtx, scopeLine int, what string) {
+func (l *linter) remoteCall(uses string, with *yaml.Node, ctx *evalCtx, scopeLine int, what, label string) {
+	sha := "${{ github.sha }}"
+	if l.src.gitlab {
+		sha = "${CI_COMMIT_SHA}"
+	}
 	imagey := imageCall(uses)
 	for _, p := range l.src.pairs(with) {
 		if imageInputRE.MatchString(strings.ToLower(p.key.Value)) {
@@ -47,7 +51,8 @@ func (l *linter) remoteCall(uses string, with *yaml.Node, ctx *evalCtx, scopeLin
 	}
 	for _, p := range l.src.pairs(with) {
 		k := strings.ToLower(p.key.Value)
-		pushedImage := (k == "image" || k == "images" || k == "image_name" || k == "image-name") && pushInput(l, with, ctx)
+		pushedImage := (k == "image" || k == "images" || k == "image_name" || k == "image-name") && pushInput(l, with, ctx) ||
+			l.src.gitlab && gitlabImageVarRE.MatchString(k) && !pulledImageVarRE.MatchString(k)
 		if !pushedImage && (!remoteTagKeyRE.MatchString(k) || (k == "tag" || k == "tags") && !imagey) {
 			// A bare tag input of a release action names a git tag.
 			continue
@@ -60,7 +65,12 @@ func (l *linter) remoteCall(uses string, with *yaml.Node, ctx *evalCtx, scopeLin
 			for _, e := range remoteEntries(vl.text) {
 				sp := sc.spanAt(i, e.start, e.end)
 				seen := map[string]bool{}
-				for _, v := range ctx.resolveAll(e.text) {
+				vals := ctx.resolveAll(e.text)
+				if l.src.gitlab {
+					// GitLab expands $VAR in variables and inputs.
+					vals = (&shExpander{ctx: ctx, vars: map[string]varDef{}}).wordAll(e.text)
+				}
+				for _, v := range vals {
 					for _, piece := range splitRendered(v) {
 						piece = strings.Trim(piece, `"'`)
 						ref := piece
@@ -81,19 +91,19 @@ func (l *linter) remoteCall(uses string, with *yaml.Node, ctx *evalCtx, scopeLin
 						switch class {
 						case refLatest, refMutable:
 							if e.text == tag {
-								b.replace(sp, "${{ github.sha }}")
+								b.replace(sp, sha)
 							} else {
 								l.retag(b, sp, e.text, tag, true, ctx.referencedDefs(e.text, nil))
 							}
 							if class == refLatest {
 								rule, sev = RuleExplicitLatest, SeverityError
-								msg = fmt.Sprintf("with: %s passes the tag %s", p.key.Value, tag)
+								msg = fmt.Sprintf("%s: %s passes the tag %s", label, p.key.Value, tag)
 							} else {
-								msg = fmt.Sprintf("with: %s passes the rolling tag %q", p.key.Value, tag)
+								msg = fmt.Sprintf("%s: %s passes the rolling tag %q", label, p.key.Value, tag)
 							}
 						case refBranch:
 							l.retagBranch(b, sp, e.text, true, ctx.referencedDefs(e.text, nil))
-							msg = fmt.Sprintf("with: %s passes a tag named after the branch", p.key.Value)
+							msg = fmt.Sprintf("%s: %s passes a tag named after the branch", label, p.key.Value)
 							tag = "the branch name"
 						default:
 							continue
@@ -176,4 +186,44 @@ func pushInput(l *linter, with *yaml.Node, ctx *evalCtx) bool {
 	}
 	r := strings.ToLower(strings.Join(ctx.resolveAll(v), "|"))
 	return strings.Contains(r, "true") || strings.ContainsRune(r, unknownRune)
+}
+
+// gitlabImageVarRE: GitLab variables holding a whole tagged reference
+// (DOCKER_IMAGE_NAME: $CI_REGISTRY_IMAGE:$CI_COMMIT_REF_SLUG) a template
+// builds and pushes.
+var gitlabImageVarRE = regexp.MustCompile(`^(?:[a-z0-9]+_)*image(?:_name|_ref|_uri)?$`)
+
+// pulledImageVarRE: image variables that name what a job pulls (a base
+// image, a builder, a service), not what it pushes.
+var pulledImageVarRE = regexp.MustCompile(`^(base|builder|build|runtime|from|ci|cache|test|service|job|runner|parent|source|src|golang|node|python)_`)
+
+// gitlabRemoteIncludes: include: entries the linter cannot read (another
+// project, a remote URL, a template, a component), by name.
+func (l *linter) gitlabRemoteIncludes(n *yaml.Node) (names []string, components []*yaml.Node) {
+	n = l.src.deref(n)
+	if n == nil {
+		return nil, nil
+	}
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		items = l.src.items(n)
+	}
+	for _, it := range items {
+		if s, ok := l.src.str(it); ok {
+			if strings.Contains(s, "://") {
+				names = append(names, s)
+			}
+			continue
+		}
+		for _, k := range []string{"project", "remote", "template", "component"} {
+			if _, v := l.src.get(it, k); v != nil {
+				s, _ := l.src.str(v)
+				names = append(names, s)
+				if k == "component" {
+					components = append(components, it)
+				}
+			}
+		}
+	}
+	return names, components
 }

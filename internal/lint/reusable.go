@@ -53,7 +53,7 @@ func (l *linter) jobUses(job *yaml.Node, jr *jobRec, jc *evalCtx, tr triggers) {
 			l.callerMetaFindings(jr, with, jc, caused, path)
 		}
 	case remoteWorkflowRE.MatchString(jr.uses) && actionName(jr.uses) != "docker/github-builder":
-		l.remoteCall(jr.uses, with, jc, job.Line, "a reusable workflow")
+		l.remoteCall(jr.uses, with, jc, job.Line, "a reusable workflow", "with")
 	case actionName(jr.uses) == "docker/github-builder":
 		st := &step{node: job, uses: jr.uses, usesNode: usesN, with: with, withKey: withKey, ctx: jc, metaPrefix: "meta-"}
 		_, out := l.src.get(with, "output")
