@@ -382,3 +382,36 @@ module "charts" {
 		t.Errorf("after the fix: %s (%s)", f.Status, f.Reason)
 	}
 }
+
+// A local that is the workspace keys settings as terraform.workspace
+// does: each workspace the map names is graded.
+func TestWorkspaceThroughALocal(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"main.tf": `
+variable "settings" {}
+locals {
+  env = terraform.workspace
+  cfg = lookup(var.settings, local.env).repo
+}
+resource "aws_ecr_repository" "app" {
+  name                 = local.cfg.name
+  image_tag_mutability = try(local.cfg.mutability, "MUTABLE")
+}
+`,
+		"terraform.tfvars": `settings = {
+  live    = { repo = { name = "app", mutability = "IMMUTABLE" } }
+  staging = { repo = { name = "app-staging" } }
+}
+`,
+	})
+	got := map[string]Finding{}
+	for _, f := range Scan([]string{dir}, Options{}).Findings {
+		got[f.Name] = f
+	}
+	if f := got["app"]; f.Status != comp {
+		t.Errorf("live: %s (%s)", f.Status, f.Reason)
+	}
+	if f := got["app-staging"]; f.Status != drif || !strings.Contains(f.Reason, "workspace staging") {
+		t.Errorf("staging: %s (%s)", f.Status, f.Reason)
+	}
+}

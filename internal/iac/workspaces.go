@@ -28,6 +28,21 @@ func isWorkspace(e hclsyntax.Expression) bool {
 // workspace is otherwise unknown, and each workspace is a deployment of
 // its own: prod may be immutable and dev not.
 func (in *tfInstance) workspaces() (out []string, implied bool) {
+	// A local that is the workspace (environment = terraform.workspace)
+	// keys maps as the workspace itself does.
+	alias := map[string]bool{}
+	for n, a := range in.mod.locals {
+		if e, ok := a.Expr.(hclsyntax.Expression); ok && isWorkspace(e) {
+			alias[n] = true
+		}
+	}
+	isWorkspace := func(e hclsyntax.Expression) bool {
+		if isWorkspace(e) {
+			return true
+		}
+		t, ok := e.(*hclsyntax.ScopeTraversalExpr)
+		return ok && t.Traversal.RootName() == "local" && len(t.Traversal) == 2 && alias[attrName(t.Traversal)]
+	}
 	names := map[string]bool{}
 	uses, fallback := false, false
 	var keyed []hclsyntax.Expression
