@@ -305,3 +305,82 @@ func TestServeRecordRecordsTags(t *testing.T) {
 		t.Fatalf("the ledger after serve --record: exit %d %v\n%s", r.code, r.err, r.stdout)
 	}
 }
+
+// TestServeRecordCountsOverwrites: serve --record against a real adapter
+// (Harbor's, on its emulator) counts an overwrite in
+// immutag_tag_overwrites_total{provider}: a first serve records v1, v1 is
+// pushed again with another image, and the next serve's scan sees the move.
+func TestServeRecordCountsOverwrites(t *testing.T) {
+	hr := newHarborRecording(t)
+	dsn := filepath.Join(t.TempDir(), "ledger.db")
+	now := time.Now().Add(-time.Hour)
+	if err := hr.s.SeedPush("apps", "api", "v1", "sha256:"+strings.Repeat("a", 64), now); err != nil {
+		t.Fatal(err)
+	}
+	// serveOnce runs serve until its first scan finishes and returns what
+	// /metrics exposes then.
+	serveOnce := func() string {
+		t.Helper()
+		f := hr.factory(t, time.Time{})
+		w := &lineWatcher{re: regexp.MustCompile(`msg=serving|msg="scan finished"`), match: make(chan string, 10)}
+		f.IO.ErrOut = w
+		cmd := NewRootCmd(f)
+		cmd.SetArgs([]string{"serve", "--config", hr.cfg, "--record", "--ledger", dsn, "--log-level", "info",
+			"--listen", "127.0.0.1:0", "--reports-dir", t.TempDir(), "--interval", "1h"})
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- cmd.ExecuteContext(ctx) }()
+		next := func(what string) string {
+			select {
+			case l := <-w.match:
+				return l
+			case err := <-done:
+				t.Fatalf("serve ended before %s: %v", what, err)
+			case <-time.After(30 * time.Second):
+				t.Fatalf("no %s", what)
+			}
+			return ""
+		}
+		addr := regexp.MustCompile(`listen=(\S+)`).FindStringSubmatch(next("serving line"))
+		if addr == nil {
+			t.Fatal("no listen address logged")
+		}
+		next("scan finished")
+		resp, err := http.Get("http://" + addr[1] + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if err := <-done; ExitCode(err) != CodeOK {
+			t.Fatalf("serve: %v", err)
+		}
+		return string(body)
+	}
+	counted := regexp.MustCompile(`(?m)^immutag_tag_overwrites_total\{provider="hb"\} (\S+)$`)
+	if m := counted.FindStringSubmatch(serveOnce()); m != nil && m[1] != "0" {
+		t.Fatalf("first serve --record counts overwrites: %s", m[0])
+	}
+	if err := hr.s.SeedPush("apps", "api", "v1", "sha256:"+strings.Repeat("b", 64), now.Add(30*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	metrics := serveOnce()
+	if m := counted.FindStringSubmatch(metrics); m == nil || m[1] != "1" {
+		t.Fatalf("after v1 was pushed again: %v; metrics:\n%s", m, grepLines(metrics, "immutag_tag_overwrites"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
