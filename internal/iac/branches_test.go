@@ -415,3 +415,35 @@ resource "aws_ecr_repository" "app" {
 		t.Errorf("staging: %s (%s)", f.Status, f.Reason)
 	}
 }
+
+// A template the AWS CDK synthesized is graded like any other, but its
+// fix is made in the CDK app: cdk synth would write the edit away.
+func TestCDKSynthesizedTemplatesAreFixedInTheApp(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"cdk.out/Shop.template.json": `{
+ "Resources": {
+  "ApiRepoF00D": {
+   "Type": "AWS::ECR::Repository",
+   "Properties": {"RepositoryName": {"Fn::Join": ["-", ["shop", {"Ref": "AWS::Region"}]]}},
+   "Metadata": {"aws:cdk:path": "Shop/ApiRepo/Resource"}
+  },
+  "CDKMetadata": {"Type": "AWS::CDK::Metadata", "Properties": {"Analytics": "v2"}, "Condition": "CDKMetadataAvailable"}
+ },
+ "Conditions": {"CDKMetadataAvailable": {"Fn::Equals": [{"Ref": "AWS::Region"}, "eu-west-1"]}},
+ "Parameters": {"BootstrapVersion": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/cdk-bootstrap/x/version"}}
+}`,
+		"cdk.out/manifest.json": `{"version": "36.0.0", "artifacts": {}}`,
+	})
+	res := Scan([]string{dir}, Options{})
+	if len(res.Errors) != 0 || len(res.Findings) != 1 {
+		t.Fatalf("errors %v findings %d", res.Errors, len(res.Findings))
+	}
+	f := res.Findings[0]
+	if f.Status != drif || !strings.Contains(f.Edit, "by hand") || !strings.Contains(f.Edit, "Shop/ApiRepo") {
+		t.Errorf("%s: %s edit %q", f.Address, f.Status, f.Edit)
+	}
+	changes, errs := PlanFixes(res.Findings, Policy{})
+	if len(changes) != 0 || len(errs) != 0 {
+		t.Errorf("a synthesized template is not edited: %d changes, %v", len(changes), errs)
+	}
+}

@@ -625,3 +625,17 @@ func (t *cfnTemplate) attrs(r cfnResource) attrs {
 	}
 	return out
 }
+
+// cdkPath is the construct path the AWS CDK records on a resource it
+// synthesized (Metadata aws:cdk:path), without its /Resource leaf.
+func cdkPath(body *yaml.Node) string {
+	_, md := mapGet(body, "Metadata")
+	if md == nil || md.Kind != yaml.MappingNode {
+		return ""
+	}
+	_, p := mapGet(md, "aws:cdk:path")
+	if p == nil || p.Kind != yaml.ScalarNode {
+		return ""
+	}
+	return strings.TrimSuffix(p.Value, "/Resource")
+}

@@ -443,6 +443,11 @@ func scanCFN(p string, raw []byte, isJSON bool, ap audit.Policy, res *Result, ca
 		if off != "" && r.Immutability.Note == "" {
 			r.Immutability.Note = "created only when condition " + off + " holds (false with the parameter defaults)"
 		}
+		if cdk := cdkPath(cr.body); cdk != "" && r.fixer != nil {
+			// cdk synth writes the template again from the app: an edit
+			// here is lost; the construct is what to change.
+			r.byHand = "the template is synthesized by the AWS CDK: set imageTagMutability: TagMutability.IMMUTABLE (and no mutable exclusions) on the construct " + cdk + ", then cdk synth"
+		}
 		if call != nil && call.byName != "" {
 			n := "nested by " + call.parent + " Resources." + call.id + " through TemplateURL " + call.byName + ": taken to be this file, the only one of that name in the scan"
 			if r.Immutability.Note != "" {
