@@ -345,6 +345,20 @@ module "mirror" {
   format        = "DOCKER"
   mode          = "REMOTE_REPOSITORY"
 }
+module "fabric" {
+  source     = "github.com/GoogleCloudPlatform/cloud-foundation-fabric//modules/artifact-registry?ref=v36.0.0"
+  project_id = "p"
+  location   = "europe-west1"
+  name       = "fabric"
+  format     = { docker = { standard = { immutable_tags = false } } }
+}
+module "fabric_remote" {
+  source     = "github.com/GoogleCloudPlatform/cloud-foundation-fabric//modules/artifact-registry?ref=v36.0.0"
+  project_id = "p"
+  location   = "europe-west1"
+  name       = "fabric-hub"
+  format     = { docker = { remote = { public_repository = "DOCKER_HUB" } } }
+}
 module "charts" {
   source        = "GoogleCloudPlatform/artifact-registry/google"
   project_id    = "p"
@@ -356,9 +370,11 @@ module "charts" {
 	})
 	got := scanBy(t, Policy{}, dir)
 	for addr, st := range map[string]audit.Status{
-		"module.images.google_artifact_registry_repository.repo": drif,
-		"module.locked.google_artifact_registry_repository.repo": comp,
-		"module.mirror.google_artifact_registry_repository.repo": audit.StatusExempt,
+		"module.images.google_artifact_registry_repository.repo":            drif,
+		"module.locked.google_artifact_registry_repository.repo":            comp,
+		"module.mirror.google_artifact_registry_repository.repo":            audit.StatusExempt,
+		"module.fabric.google_artifact_registry_repository.registry":        drif,
+		"module.fabric_remote.google_artifact_registry_repository.registry": audit.StatusExempt,
 	} {
 		if f := got[addr]; f.Status != st {
 			t.Errorf("%s: %s, want %s (%s)", addr, f.Status, st, f.Reason)
@@ -378,8 +394,10 @@ module "charts" {
 		t.Fatal(err)
 	}
 	again := scanBy(t, Policy{}, dir)
-	if f := again["module.images.google_artifact_registry_repository.repo"]; f.Status != comp {
-		t.Errorf("after the fix: %s (%s)", f.Status, f.Reason)
+	for _, addr := range []string{"module.images.google_artifact_registry_repository.repo", "module.fabric.google_artifact_registry_repository.registry"} {
+		if f := again[addr]; f.Status != comp {
+			t.Errorf("%s after the fix: %s (%s)", addr, f.Status, f.Reason)
+		}
 	}
 }
 

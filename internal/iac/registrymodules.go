@@ -38,6 +38,10 @@ type knownModule struct {
 	// skip reports inputs with which the call creates no such repository
 	// (create = false, a public repository).
 	skip func(in map[string]cty.Value) bool
+	// arBuild gives an Artifact Registry module's repository arguments
+	// from the call's inputs; arFix the input that makes tags immutable.
+	arBuild func(k *knownModule, arg func(string) any, inputs map[string]cty.Value) attrs
+	arFix   func(value any) op
 }
 
 func always(native string) func(*version.Version) string {
@@ -89,6 +93,23 @@ var knownModules = []*knownModule{
 		id: "googlecloudplatform/artifact-registry/google", git: "github.com/googlecloudplatform/terraform-google-artifact-registry",
 		typ: tfAR, address: "google_artifact_registry_repository.repo",
 		name: "repository_id", mutability: "docker_config",
+		arBuild: (*knownModule).arAttrs,
+		arFix: func(v any) op {
+			return op{kind: opSet, path: []string{"docker_config"}, value: map[string]any{"immutable_tags": v}}
+		},
+	},
+	{
+		// Cloud Foundation Fabric: format is an object keyed by the
+		// format and then the mode (format = { docker = { standard = {
+		// immutable_tags = true } } }); docker_config is set only when
+		// immutable_tags is, so it is false otherwise.
+		id: "googlecloudplatform/cloud-foundation-fabric/artifact-registry", git: "github.com/googlecloudplatform/cloud-foundation-fabric//modules/artifact-registry",
+		typ: tfAR, address: "google_artifact_registry_repository.registry",
+		name: "name", mutability: "format",
+		arBuild: fabricARAttrs,
+		arFix: func(v any) op {
+			return op{kind: opSet, path: []string{"format"}, value: map[string]any{"docker": map[string]any{"standard": map[string]any{"immutable_tags": v}}}}
+		},
 	},
 	{
 		// MUTABLE by default in every release.
@@ -190,7 +211,7 @@ func (in *tfInstance) knownModuleResources(c *tfCall, k *knownModule, key instan
 	}
 	a := attrs{}
 	if k.typ == tfAR {
-		a = k.arAttrs(arg, inputs)
+		a = k.arBuild(k, arg, inputs)
 	} else if v, ok := inputs[k.mutability]; ok && !v.IsNull() {
 		a["image_tag_mutability"] = arg(k.mutability)
 	} else if def, why := k.defaultMutability(c.version, gitSource); why != "" {
@@ -283,13 +304,72 @@ func (k *knownModule) arAttrs(arg func(string) any, inputs map[string]cty.Value)
 	return a
 }
 
+// fabricARAttrs reads the Cloud Foundation Fabric module's format
+// object: the format is its one non-null key, the mode that key's one
+// set key. A format given as a string is an older release whose inputs
+// the scan does not know: unknown, not guessed.
+func fabricARAttrs(k *knownModule, arg func(string) any, _ map[string]cty.Value) attrs {
+	a := attrs{"repository_id": arg(k.name), "project": arg("project_id"), "location": arg("location")}
+	unk := func(why string) attrs {
+		a["format"] = unknown{why: why}
+		return a
+	}
+	f, ok := arg("format").(map[string]any)
+	if !ok {
+		if u, isU := arg("format").(unknown); isU {
+			return unk(u.why)
+		}
+		return unk("format of " + k.id + " is not the object this scan knows (an older release?): run terraform init and scan again")
+	}
+	var name string
+	var obj map[string]any
+	for key, v := range f {
+		if v == nil {
+			continue
+		}
+		if name != "" {
+			return unk("format of " + k.id + " names more than one format")
+		}
+		name = key
+		if m, isMap := v.(map[string]any); isMap {
+			obj = m
+		} else if u, isU := v.(unknown); isU {
+			return unk(u.why)
+		}
+	}
+	if name == "" {
+		return unk("format of " + k.id + " names no format")
+	}
+	a["format"] = strings.ToUpper(name)
+	mode := ""
+	for key, v := range obj {
+		if v != nil && v != false {
+			mode = key
+		}
+	}
+	if mode == "" {
+		return unk("format." + name + " of " + k.id + " names no mode")
+	}
+	a["mode"] = strings.ToUpper(mode) + "_REPOSITORY"
+	if st, isMap := obj["standard"].(map[string]any); isMap && mode == "standard" {
+		switch it := st["immutable_tags"].(type) {
+		case nil:
+		case unknown:
+			a["docker_config"] = it
+		default:
+			a["docker_config"] = []any{map[string]any{"immutable_tags": it}}
+		}
+	}
+	return a
+}
+
 // moduleFix turns the resource's edits into edits of the call's inputs.
 func (k *knownModule) moduleFix(ops []op) []op {
 	var out []op
 	for _, o := range ops {
 		switch {
 		case o.kind == opSet && k.typ == tfAR && len(o.path) == 2 && o.path[0] == "docker_config" && o.path[1] == "immutable_tags":
-			out = append(out, op{kind: opSet, path: []string{k.mutability}, value: map[string]any{"immutable_tags": o.value}})
+			out = append(out, k.arFix(o.value))
 		case o.kind == opSet && len(o.path) == 1 && o.path[0] == "image_tag_mutability":
 			out = append(out, op{kind: opSet, path: []string{k.mutability}, value: o.value})
 		case o.kind == opRemove && len(o.path) == 1 && o.path[0] == "image_tag_mutability_exclusion_filter" && k.filters != "":
