@@ -465,3 +465,37 @@ func TestCDKSynthesizedTemplatesAreFixedInTheApp(t *testing.T) {
 		t.Errorf("a synthesized template is not edited: %d changes, %v", len(changes), errs)
 	}
 }
+
+// A pull-through cache rule declares the repositories it creates on first
+// pull: exempt as the audit exempts them, and as immutable as the
+// creation template for PULL_THROUGH_CACHE with its prefix makes them.
+func TestPullThroughCacheRulesFollowTheirTemplate(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"main.tf": `
+resource "aws_ecr_pull_through_cache_rule" "hub" {
+  ecr_repository_prefix = "hub"
+  upstream_registry_url = "registry-1.docker.io"
+}
+resource "aws_ecr_pull_through_cache_rule" "quay" {
+  ecr_repository_prefix = "quay"
+  upstream_registry_url = "quay.io"
+}
+resource "aws_ecr_repository_creation_template" "hub" {
+  prefix               = "hub"
+  image_tag_mutability = "IMMUTABLE"
+  applied_for          = ["PULL_THROUGH_CACHE"]
+}
+`,
+		"t.yaml": "Resources:\n  Ghcr:\n    Type: AWS::ECR::PullThroughCacheRule\n    Properties:\n      EcrRepositoryPrefix: ghcr\n      UpstreamRegistryUrl: ghcr.io\n",
+	})
+	got := scanBy(t, Policy{}, dir)
+	for addr, st := range map[string]audit.Status{
+		"aws_ecr_pull_through_cache_rule.hub":  comp,
+		"aws_ecr_pull_through_cache_rule.quay": audit.StatusExempt,
+		"Resources.Ghcr":                       audit.StatusExempt,
+	} {
+		if f := got[addr]; f.Status != st {
+			t.Errorf("%s: %s, want %s (%s)", addr, f.Status, st, f.Reason)
+		}
+	}
+}

@@ -10,9 +10,9 @@ import (
 )
 
 // cfnMarker is in every template that declares a resource the scan
-// knows (RepositoryCreationTemplate shares the prefix), so other YAML
-// and JSON files are not parsed at all.
-var cfnMarker = []byte("AWS::ECR::Repository")
+// knows (repositories, creation templates, pull-through cache rules), so
+// other YAML and JSON files are not parsed at all.
+var cfnMarker = []byte("AWS::ECR::")
 
 // cfnTemplate is a parsed CloudFormation template.
 type cfnTemplate struct {
@@ -148,7 +148,7 @@ func (t *cfnTemplate) declare(res *yaml.Node, bind map[string]any, depth int, ou
 		if typ == nil || typ.Kind != yaml.ScalarNode {
 			continue
 		}
-		if typ.Value != cfnECR && typ.Value != cfnECRTemplate {
+		if typ.Value != cfnECR && typ.Value != cfnECRTemplate && typ.Value != cfnECRPTC {
 			continue
 		}
 		pk, props := mapGet(body, "Properties")

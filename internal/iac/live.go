@@ -24,7 +24,7 @@ type Index struct {
 func NewIndex(res *Result) *Index {
 	x := &Index{byKey: map[string][]Finding{}}
 	for _, f := range res.Findings {
-		if !f.NameKnown || f.Type == tfECRTemplate || f.Type == cfnECRTemplate {
+		if !f.NameKnown || f.Type == tfECRTemplate || f.Type == cfnECRTemplate || f.Type == tfECRPTC || f.Type == cfnECRPTC {
 			continue
 		}
 		k := codeKey(f)

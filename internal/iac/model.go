@@ -77,6 +77,8 @@ type Resource struct {
 	// env names the environment of rootDir the resource was planned in
 	// (-var-file=prod.tfvars), "" for the root's defaults.
 	env string
+	// forPTC marks a creation template applied to PULL_THROUGH_CACHE.
+	forPTC bool
 	// envs are the environments a finding holds in when not in every
 	// one the root is applied with (set when findings are merged).
 	envs []string

@@ -24,6 +24,10 @@ const (
 	tfGitLab       = "gitlab_project_container_tag_protection"
 	cfnECR         = "AWS::ECR::Repository"
 	cfnECRTemplate = "AWS::ECR::RepositoryCreationTemplate"
+	// The pull-through cache rules create repositories on first pull,
+	// as the creation template for PULL_THROUGH_CACHE says.
+	tfECRPTC  = "aws_ecr_pull_through_cache_rule"
+	cfnECRPTC = "AWS::ECR::PullThroughCacheRule"
 )
 
 // The google-beta provider declares the same resource; the ECR types are
@@ -31,7 +35,7 @@ const (
 // nothing differently, so a type set is enough.
 var terraformTypes = map[string]bool{
 	tfECR: true, tfECRTemplate: true, tfAR: true, tfHub: true, tfHubImmutable: true, tfHubLegacy: true,
-	tfHarborProj: true, tfHarborRule: true, tfGitLab: true,
+	tfHarborProj: true, tfHarborRule: true, tfGitLab: true, tfECRPTC: true,
 }
 
 // Native ECR settings.
@@ -306,6 +310,8 @@ func classify(r *Resource, a attrs) (ok bool) {
 		r.Immutability = ecrImmutability("image_tag_mutability", native, present, why, filters, fwhy+fwhy2)
 		r.fixer = func(allowed []string) []op { return ecrTFFix(r.Immutability, allowed) }
 		r.DefaultExemption = ptcOnly(a, "applied_for", r.Name)
+		fors, _, _ := a.strings("applied_for")
+		r.forPTC = slices.Contains(fors, "PULL_THROUGH_CACHE")
 	case cfnECR, cfnECRTemplate:
 		r.Kind = providers.KindECR
 		if r.Type == cfnECR {
@@ -322,6 +328,16 @@ func classify(r *Resource, a attrs) (ok bool) {
 		if r.Type == cfnECRTemplate {
 			r.DefaultExemption = ptcOnly(a, "AppliedFor", r.Name)
 		}
+	case tfECRPTC, cfnECRPTC:
+		key := "ecr_repository_prefix"
+		if r.Type == cfnECRPTC {
+			key = "EcrRepositoryPrefix"
+		}
+		prefix, known := nameOf(a, key)
+		r.Kind, r.Name, r.NameKnown = providers.KindECR, "pull-through:"+prefix, known
+		r.Immutability = providers.Immutability{Mode: providers.ModeMutable, Native: ecrMutable,
+			Note: "the repositories it creates on first pull take ECR's default unless a creation template applied to PULL_THROUGH_CACHE matches the prefix"}
+		r.DefaultExemption = fmt.Sprintf("pull-through cache repository (prefix %s): ECR must be able to refresh cached tags", prefix)
 	case tfAR:
 		return classifyAR(r, a)
 	case tfHub:

@@ -543,6 +543,27 @@ func gradeUnit(ps []pending, ap audit.Policy) []Finding {
 			}
 		}
 	}
+	// A pull-through cache rule's repositories follow the creation
+	// template for PULL_THROUGH_CACHE with its prefix, or the ROOT one.
+	templates := map[string]Resource{}
+	for _, r := range rs {
+		if r.Type == tfECRTemplate && r.forPTC && r.NameKnown && r.Immutability.Mode != providers.ModeUnknown {
+			templates[strings.TrimPrefix(r.Name, "template:")] = r
+		}
+	}
+	for i, r := range rs {
+		if r.Type != tfECRPTC || !r.NameKnown {
+			continue
+		}
+		t, ok := templates[strings.TrimPrefix(r.Name, "pull-through:")]
+		if !ok {
+			t, ok = templates["ROOT"]
+		}
+		if ok {
+			rs[i].Immutability = t.Immutability
+			rs[i].Immutability.Note = "as " + t.Address + " makes the repositories it creates"
+		}
+	}
 	var out []Finding
 	for _, r := range rs {
 		switch r.Type {
