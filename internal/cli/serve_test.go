@@ -120,37 +120,9 @@ func TestServeRunsAndStops(t *testing.T) {
 	p := fake.New("a", providers.KindECR).
 		Add("s1", fake.Repo{Name: "ok", Immutability: imm(providers.ModeImmutable)}).
 		Add("s1", fake.Repo{Name: "bad", Immutability: imm(providers.ModeMutable)})
-	f := fakeFactory(t, p)
-	w := &lineWatcher{re: regexp.MustCompile(`msg=serving|msg="scan finished"`), match: make(chan string, 10)}
-	f.IO.ErrOut = w
 	dir := t.TempDir()
-	cmd := NewRootCmd(f)
-	cmd.SetArgs([]string{"serve", "--log-level", "info", "--listen", "127.0.0.1:0", "--reports-dir", dir, "--interval", "1h"})
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
-
-	next := func(what string) string {
-		select {
-		case l := <-w.match:
-			return l
-		case err := <-done:
-			t.Fatalf("serve ended before %s: %v", what, err)
-		case <-time.After(30 * time.Second):
-			t.Fatalf("no %s", what)
-		}
-		return ""
-	}
-	addr := regexp.MustCompile(`listen=(\S+)`).FindStringSubmatch(next("serving line"))
-	if addr == nil {
-		t.Fatal("no listen address logged")
-	}
-	next("scan finished")
-	resp, err := http.Get("http://" + addr[1] + "/report/latest")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := startServe(t, fakeFactory(t, p), "serve", "--log-level", "info", "--listen", "127.0.0.1:0", "--reports-dir", dir, "--interval", "1h")
+	s.next("scan finished")
 	var rep struct {
 		Run     struct{ Command string } `json:"run"`
 		Summary struct {
@@ -158,8 +130,7 @@ func TestServeRunsAndStops(t *testing.T) {
 			Compliant int `json:"compliant"`
 		} `json:"summary"`
 	}
-	err = json.NewDecoder(resp.Body).Decode(&rep)
-	resp.Body.Close()
+	err := json.Unmarshal(s.get("/report/latest"), &rep)
 	if err != nil || rep.Run.Command != "serve" || rep.Summary.Drift != 1 || rep.Summary.Compliant != 1 {
 		t.Fatalf("latest report %+v (%v)", rep, err)
 	}
@@ -170,14 +141,79 @@ func TestServeRunsAndStops(t *testing.T) {
 	if p.Writes != 0 {
 		t.Fatal("serve without --enforce wrote to the registry")
 	}
-	cancel()
+	s.stop()
+}
+
+// servingCmd is a serve command running in the background for a test.
+type servingCmd struct {
+	t      *testing.T
+	addr   string // the address it listens on
+	w      *lineWatcher
+	done   chan error
+	cancel context.CancelFunc
+}
+
+// startServe runs the root command with args (a serve command with
+// --log-level info and --listen 127.0.0.1:0) and waits until it serves.
+func startServe(t *testing.T, f *Factory, args ...string) *servingCmd {
+	t.Helper()
+	s := &servingCmd{t: t, w: &lineWatcher{re: regexp.MustCompile(`msg=serving|msg="scan finished"`), match: make(chan string, 10)},
+		done: make(chan error, 1)}
+	f.IO.ErrOut = s.w
+	cmd := NewRootCmd(f)
+	cmd.SetArgs(args)
+	ctx, cancel := context.WithCancel(t.Context())
+	s.cancel = cancel
+	t.Cleanup(cancel)
+	go func() { s.done <- cmd.ExecuteContext(ctx) }()
+	addr := regexp.MustCompile(`listen=(\S+)`).FindStringSubmatch(s.next("serving line"))
+	if addr == nil {
+		t.Fatal("no listen address logged")
+	}
+	s.addr = addr[1]
+	return s
+}
+
+// next waits for the next line the watcher matches.
+func (s *servingCmd) next(what string) string {
+	s.t.Helper()
 	select {
-	case err := <-done:
+	case l := <-s.w.match:
+		return l
+	case err := <-s.done:
+		s.t.Fatalf("serve ended before %s: %v", what, err)
+	case <-time.After(30 * time.Second):
+		s.t.Fatalf("no %s", what)
+	}
+	return ""
+}
+
+// get answers a GET of path on the serving address.
+func (s *servingCmd) get(path string) []byte {
+	s.t.Helper()
+	resp, err := http.Get("http://" + s.addr + path)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return body
+}
+
+// stop cancels serve as SIGTERM does and wants a clean exit.
+func (s *servingCmd) stop() {
+	s.t.Helper()
+	s.cancel()
+	select {
+	case err := <-s.done:
 		if code := ExitCode(err); code != CodeOK {
-			t.Fatalf("exit %d after SIGTERM (%v)", code, err)
+			s.t.Fatalf("exit %d after SIGTERM (%v)", code, err)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
+		s.t.Fatal("serve did not stop")
 	}
 }
 
@@ -276,26 +312,10 @@ func TestServeRecordRecordsTags(t *testing.T) {
 	f.BuildProviders = func(context.Context, []config.Provider) ([]providers.Provider, error) {
 		return []providers.Provider{p}, nil
 	}
-	w := &lineWatcher{re: regexp.MustCompile(`msg="scan finished"`), match: make(chan string, 10)}
-	f.IO.ErrOut = w
 	dsn := filepath.Join(t.TempDir(), "ledger.db")
-	cmd := NewRootCmd(f)
-	cmd.SetArgs([]string{"serve", "--record", "--ledger", dsn, "--log-level", "info", "--listen", "127.0.0.1:0", "--reports-dir", t.TempDir(), "--interval", "1h"})
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
-	select {
-	case <-w.match:
-	case err := <-done:
-		t.Fatalf("serve ended before its first scan: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("no scan finished")
-	}
-	cancel()
-	if err := <-done; ExitCode(err) != CodeOK {
-		t.Fatalf("serve: %v", err)
-	}
+	srv := startServe(t, f, "serve", "--record", "--ledger", dsn, "--log-level", "info", "--listen", "127.0.0.1:0", "--reports-dir", t.TempDir(), "--interval", "1h")
+	srv.next("scan finished")
+	srv.stop()
 	r := run(t, testFactory(t), "", "history", "--ledger", dsn, "a/app:v1", "-o", "json")
 	var hs []struct {
 		Intervals []struct{ Digest, Source string }
@@ -321,46 +341,12 @@ func TestServeRecordCountsOverwrites(t *testing.T) {
 	// /metrics exposes then.
 	serveOnce := func() string {
 		t.Helper()
-		f := hr.factory(t, time.Time{})
-		w := &lineWatcher{re: regexp.MustCompile(`msg=serving|msg="scan finished"`), match: make(chan string, 10)}
-		f.IO.ErrOut = w
-		cmd := NewRootCmd(f)
-		cmd.SetArgs([]string{"serve", "--config", hr.cfg, "--record", "--ledger", dsn, "--log-level", "info",
-			"--listen", "127.0.0.1:0", "--reports-dir", t.TempDir(), "--interval", "1h"})
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		done := make(chan error, 1)
-		go func() { done <- cmd.ExecuteContext(ctx) }()
-		next := func(what string) string {
-			select {
-			case l := <-w.match:
-				return l
-			case err := <-done:
-				t.Fatalf("serve ended before %s: %v", what, err)
-			case <-time.After(30 * time.Second):
-				t.Fatalf("no %s", what)
-			}
-			return ""
-		}
-		addr := regexp.MustCompile(`listen=(\S+)`).FindStringSubmatch(next("serving line"))
-		if addr == nil {
-			t.Fatal("no listen address logged")
-		}
-		next("scan finished")
-		resp, err := http.Get("http://" + addr[1] + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cancel()
-		if err := <-done; ExitCode(err) != CodeOK {
-			t.Fatalf("serve: %v", err)
-		}
-		return string(body)
+		srv := startServe(t, hr.factory(t, time.Time{}), "serve", "--config", hr.cfg, "--record", "--ledger", dsn, "--log-level", "info",
+			"--listen", "127.0.0.1:0", "--reports-dir", t.TempDir(), "--interval", "1h")
+		srv.next("scan finished")
+		metrics := srv.get("/metrics")
+		srv.stop()
+		return string(metrics)
 	}
 	counted := regexp.MustCompile(`(?m)^immutag_tag_overwrites_total\{provider="hb"\} (\S+)$`)
 	if m := counted.FindStringSubmatch(serveOnce()); m != nil && m[1] != "0" {
