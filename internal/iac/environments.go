@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/immutag/immutag/internal/audit"
@@ -87,13 +86,7 @@ func autoVarFile(name string) bool {
 // readVarFile reads the literal values of a variable file. Values that
 // are not constants (variable files allow none) are left out.
 func (l *tfLoader) readVarFile(p string) map[string]cty.Value {
-	var f *hcl.File
-	var diags hcl.Diagnostics
-	if strings.HasSuffix(p, ".json") {
-		f, diags = l.parser.ParseJSONFile(p)
-	} else {
-		f, diags = l.parser.ParseHCLFile(p)
-	}
+	f, diags := l.parseVarsFile(p)
 	if diags.HasErrors() || f == nil {
 		// Terraform reads it only when told to: a file it cannot parse
 		// is not a file this configuration is applied with.

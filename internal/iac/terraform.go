@@ -391,13 +391,7 @@ func (l *tfLoader) parseFile(m *tfModule, p string, isJSON, override bool) {
 }
 
 func (l *tfLoader) parseTFVars(m *tfModule, p string) {
-	var f *hcl.File
-	var diags hcl.Diagnostics
-	if strings.HasSuffix(p, ".json") {
-		f, diags = l.parser.ParseJSONFile(p)
-	} else {
-		f, diags = l.parser.ParseHCLFile(p)
-	}
+	f, diags := l.parseVarsFile(p)
 	if diags.HasErrors() || f == nil {
 		l.errs = append(l.errs, diagErrors(diags, p)...)
 		return
@@ -1370,4 +1364,13 @@ func planJSONShape(raw []byte) bool {
 		return false
 	}
 	return probe.FormatVersion != "" && (probe.PlannedValues != nil || probe.Values != nil)
+}
+
+// parseVarsFile parses a variable file in the syntax its name says
+// (*.tfvars.json is JSON, the rest HCL).
+func (l *tfLoader) parseVarsFile(p string) (*hcl.File, hcl.Diagnostics) {
+	if strings.HasSuffix(p, ".json") {
+		return l.parser.ParseJSONFile(p)
+	}
+	return l.parser.ParseHCLFile(p)
 }

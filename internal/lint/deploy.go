@@ -149,17 +149,8 @@ func (j *jobState) deploySites() {
 		if s.tagOnly {
 			shown = "tag " + display(tag)
 		}
-		var why string
-		switch class {
-		case refImplicit:
-			why = "has no tag, so it deploys latest"
-		case refLatest:
-			why = "deploys the tag " + tag
-		case refMutable:
-			why = fmt.Sprintf("deploys the rolling tag %q", tag)
-		case refBranch:
-			why = "deploys a tag named after the branch"
-		default:
+		why, sev, ok := deployWhy(class, tag)
+		if !ok {
 			continue
 		}
 		key := fmt.Sprintf("%d/%d/%s", s.sp.line, s.sp.start, why)
@@ -167,10 +158,6 @@ func (j *jobState) deploySites() {
 			continue
 		}
 		seen[key] = true
-		sev := SeverityWarning
-		if class == refImplicit || class == refLatest {
-			sev = SeverityError
-		}
 		j.l.add(RuleMutableDeploy, sev, s.sp,
 			fmt.Sprintf("`%s` %s (%s): what runs is whatever the tag points at when it is pulled, not necessarily what this pipeline built", s.label, why, shown),
 			&Fix{Description: "deploy by digest (image@sha256:...) or by the immutable tag this pipeline pushes (the commit sha)"}, s.from, s.to)
@@ -201,30 +188,11 @@ func (l *linter) deployAction(st *step, action string) {
 			for _, whole := range st.ctx.resolveAll(e.text) {
 				for _, v := range splitRendered(whole) {
 					class, tag := classifyRef(v, l.mutable)
-					var why string
-					switch class {
-					case refImplicit:
-						why = "has no tag, so it deploys latest"
-					case refLatest:
-						why = "deploys the tag " + tag
-					case refMutable:
-						why = fmt.Sprintf("deploys the rolling tag %q", tag)
-					case refBranch:
-						if st.ctx.noBranch {
-							continue
-						}
-						why = "deploys a tag named after the branch"
-					default:
-						continue
-					}
-					if seen[why] {
+					why, sev, ok := deployWhy(class, tag)
+					if !ok || (class == refBranch && st.ctx.noBranch) || seen[why] {
 						continue
 					}
 					seen[why] = true
-					sev := SeverityWarning
-					if class == refImplicit || class == refLatest {
-						sev = SeverityError
-					}
 					l.add(RuleMutableDeploy, sev, sp,
 						fmt.Sprintf("%s %s %s (%s): what runs is whatever the tag points at when it is pulled, not necessarily what this pipeline built", action, key, why, display(v)),
 						&Fix{Description: "deploy by digest (image@sha256:...) or by the immutable tag this pipeline pushes (the commit sha)"}, st.node.Line, sp.line)
@@ -333,4 +301,20 @@ func (j *jobState) publishCommand(st *step, scr *script, x *shExpander, c shCmd,
 			}
 		}
 	}
+}
+
+// deployWhy says why deploying a reference of class (with its tag) runs a
+// mutable image, and how severe that is; ok is false for an immutable one.
+func deployWhy(class refClass, tag string) (why string, sev Severity, ok bool) {
+	switch class {
+	case refImplicit:
+		return "has no tag, so it deploys latest", SeverityError, true
+	case refLatest:
+		return "deploys the tag " + tag, SeverityError, true
+	case refMutable:
+		return fmt.Sprintf("deploys the rolling tag %q", tag), SeverityWarning, true
+	case refBranch:
+		return "deploys a tag named after the branch", SeverityWarning, true
+	}
+	return "", SeverityWarning, false
 }

@@ -47,23 +47,16 @@ func (j *jobState) runTask(st *step, scr *script, x *shExpander, c shCmd, words 
 			names = append(names, w)
 		}
 	}
-	var path string
-	var src []byte
-	cands := taskfileNames
+	names0 := taskfileNames
 	if file != "" {
-		cands = []string{file}
+		names0 = []string{file}
 	}
-	for _, f := range cands {
-		p := j.localScriptPath(x, "'"+filepath.Join(dir, f)+"'")
-		if p == "" {
-			return false
-		}
-		if b, err := readLocal(p); err == nil {
-			path, src = p, b
-			break
-		}
+	cands := make([]string, len(names0))
+	for i, f := range names0 {
+		cands[i] = filepath.Join(dir, f)
 	}
-	if path == "" || oddLineBreak(path, src) != nil {
+	path, src := j.firstLocalFile(x, cands)
+	if path == "" {
 		return false
 	}
 	docs, ferr := parseDocuments(path, src)
@@ -472,19 +465,8 @@ func (j *jobState) runJust(st *step, scr *script, x *shExpander, c shCmd, words 
 	if file != "" {
 		cands = []string{file}
 	}
-	var path string
-	var src []byte
-	for _, f := range cands {
-		p := j.localScriptPath(x, "'"+f+"'")
-		if p == "" {
-			return false
-		}
-		if b, err := readLocal(p); err == nil {
-			path, src = p, b
-			break
-		}
-	}
-	if path == "" || oddLineBreak(path, src) != nil {
+	path, src := j.firstLocalFile(x, cands)
+	if path == "" {
 		return false
 	}
 	jf := parseJustfile(string(src))
@@ -592,4 +574,24 @@ func (j *jobState) runJust(st *step, scr *script, x *shExpander, c shCmd, words 
 	sj.finish()
 	j.adoptFindings(sub, fmt.Sprintf(" (just %s, run by %s:%d)", strings.Join(shown, " "), filepath.Base(j.l.src.file), scr.span(c.words[0]).line))
 	return true
+}
+
+// firstLocalFile reads the first of cands (paths as a step's shell gives
+// them) that exists in the repository, as task and just look for their
+// file; "" when none does, one leaves the repository, or its line breaks
+// are not plain.
+func (j *jobState) firstLocalFile(x *shExpander, cands []string) (string, []byte) {
+	for _, f := range cands {
+		p := j.localScriptPath(x, "'"+f+"'")
+		if p == "" {
+			return "", nil
+		}
+		if b, err := readLocal(p); err == nil {
+			if oddLineBreak(p, b) != nil {
+				return "", nil
+			}
+			return p, b
+		}
+	}
+	return "", nil
 }
