@@ -293,7 +293,7 @@ func benchVersusECR(b *testing.B) {
 }
 
 func motoECR(murl string) *ecr.Client {
-	return ecr.New(ecr.Options{Region: "us-east-1", BaseEndpoint: aws.String(murl),
+	return ecr.New(ecr.Options{Region: "us-east-1", BaseEndpoint: aws.String(murl), HTTPClient: moto.HTTPClient(),
 		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")})
 }
 

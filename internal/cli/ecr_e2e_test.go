@@ -206,7 +206,7 @@ func TestECRMotoEndToEnd(t *testing.T) {
 	url := moto.Server(t)
 	awsEnv(t, url)
 	for _, region := range []string{"us-east-1", "eu-west-1"} {
-		c := ecr.New(ecr.Options{Region: region, BaseEndpoint: aws.String(url),
+		c := ecr.New(ecr.Options{Region: region, BaseEndpoint: aws.String(url), HTTPClient: moto.HTTPClient(),
 			Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, testSecretKey, "")})
 		for _, in := range []*ecr.CreateRepositoryInput{
 			{RepositoryName: aws.String(region + "/mutable"), ImageTagMutability: types.ImageTagMutabilityMutable},

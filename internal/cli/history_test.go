@@ -68,7 +68,7 @@ func TestLedgerMotoOverwrite(t *testing.T) {
 	ledgerEngines(t, func(t *testing.T, dsn string) {
 		url := moto.Server(t)
 		awsEnv(t, url)
-		c := ecr.New(ecr.Options{Region: "us-east-1", BaseEndpoint: aws.String(url),
+		c := ecr.New(ecr.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), HTTPClient: moto.HTTPClient(),
 			Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, testSecretKey, "")})
 		ctx := t.Context()
 		for name, m := range map[string]types.ImageTagMutability{"team/app": types.ImageTagMutabilityMutable, "team/locked": types.ImageTagMutabilityImmutable} {

@@ -217,9 +217,11 @@ func (t *tagRecorder) finish(ctx context.Context, complete bool) ([]audit.Overwr
 // decoding a 1,000-image page, the SQL binding a batch) through a live set
 // that stays small; at Go's default of 100 the heap grew to twice that live
 // set plus the page in flight, which put audit --record of 100,000 tags
-// 11 MB above a plain audit. At 50 it is 9 MB, for no measurable time
-// (BENCHMARKS.md, Tag history).
-const recordingGCPercent = 50
+// 11 MB above a plain audit. At 25 it is about 7 MB for the same wall time:
+// a cycle costs little with a live heap of 5 MB. Lower gains nothing more,
+// since every cycle also pages in the runtime's tables of the SQLite code
+// it finds on the stack (BENCHMARKS.md, Tag history).
+const recordingGCPercent = 25
 
 var leanGC struct {
 	sync.Mutex

@@ -48,7 +48,8 @@ type Overwrite struct {
 type RecordOptions struct {
 	// Now is the clock (time.Now when nil); tests set it.
 	Now func() time.Time
-	// BatchSize is how many rows one transaction writes (default 1000).
+	// BatchSize is how many rows one transaction writes (default 300 on
+	// SQLite, 1000 on PostgreSQL; see defaultBatchSize).
 	BatchSize int
 	// OnOverwrite, when set, is called for each overwrite found, from the
 	// goroutine that flushes a batch.
@@ -78,6 +79,8 @@ type Recorder struct {
 	// opened and analyzed count the intervals this recorder inserted, in
 	// all and when PostgreSQL last analyzed the table (see flushLocked).
 	opened, analyzed int64
+	// fullStageSQL is stageInsertSQL(maxRowsPerInsert) for this store's engine.
+	fullStageSQL string
 }
 
 type stageKey struct{ provider, scope, repo, tag string }
@@ -101,13 +104,28 @@ type stageDone struct {
 	nested                bool
 }
 
+// defaultBatchSize is the rows one transaction writes. The staged rows are
+// most of what recording holds in memory besides the listing page in
+// flight, so SQLite, the default and one-machine engine, takes them 300 at a
+// time: its WAL commits without a sync, and 300 rather than 1,000 took about
+// 1 MB off the peak RSS of audit --record for the same speed. A PostgreSQL
+// commit is a durable round trip followed by an ANALYZE of the staging
+// tables, and 1,000 rows a transaction took a quarter less time there (6.9 s
+// against 9.2 s for 100,000 new tags).
+func defaultBatchSize(e Engine) int {
+	if e == Postgres {
+		return 1000
+	}
+	return 300
+}
+
 // Record starts recording. Call Finish to close the scans.
 func (s *Store) Record(opts RecordOptions) *Recorder {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = 1000
+		opts.BatchSize = defaultBatchSize(s.engine)
 	}
 	return &Recorder{s: s, opts: opts, scans: map[string]int64{}, tags: map[string]int64{}, batchIdx: map[stageKey]int{}}
 }
@@ -650,6 +668,21 @@ func (r *Recorder) hasEnded() bool {
 // 500-row VALUES list held about 1 MB of SQLite memory for the same speed.
 const maxRowsPerInsert = 100
 
+// stageInsertSQL is the INSERT of n staged tags. The full-size one is
+// built once per recorder: rebuilding it for every chunk was a tenth of the
+// garbage recording makes.
+func stageInsertSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO ledger_stage (scan_id, provider, scope, repository, tag, digest, pushed, ended, source, immutable) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?,?,?,?,?,?,?,?)")
+	}
+	return b.String()
+}
+
 func (r *Recorder) insertStage(ctx context.Context, tx *sql.Tx) error {
 	s := r.s
 	// Full chunks share one prepared statement: parsing a 500-row VALUES
@@ -663,14 +696,8 @@ func (r *Recorder) insertStage(ctx context.Context, tx *sql.Tx) error {
 	args := make([]any, 0, maxRowsPerInsert*10)
 	for start := 0; start < len(r.rows); start += maxRowsPerInsert {
 		chunk := r.rows[start:min(start+maxRowsPerInsert, len(r.rows))]
-		var b strings.Builder
-		b.WriteString(`INSERT INTO ledger_stage (scan_id, provider, scope, repository, tag, digest, pushed, ended, source, immutable) VALUES `)
 		args = args[:0]
-		for i, row := range chunk {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString("(?,?,?,?,?,?,?,?,?,?)")
+		for _, row := range chunk {
 			imm := 0
 			if row.immutable {
 				imm = 1
@@ -680,13 +707,16 @@ func (r *Recorder) insertStage(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		if len(chunk) == maxRowsPerInsert {
 			if full == nil {
-				if full, err = tx.PrepareContext(ctx, s.q(b.String())); err != nil {
+				if r.fullStageSQL == "" {
+					r.fullStageSQL = s.q(stageInsertSQL(maxRowsPerInsert))
+				}
+				if full, err = tx.PrepareContext(ctx, r.fullStageSQL); err != nil {
 					return fmt.Errorf("ledger %s: stage tags: %w", s.where, err)
 				}
 			}
 			_, err = full.ExecContext(ctx, args...)
 		} else {
-			_, err = tx.ExecContext(ctx, s.q(b.String()), args...)
+			_, err = tx.ExecContext(ctx, s.q(stageInsertSQL(len(chunk))), args...)
 		}
 		if err != nil {
 			return fmt.Errorf("ledger %s: stage tags: %w", s.where, err)

@@ -52,7 +52,7 @@ func seedClient(endpoint, region string, creds aws.CredentialsProvider) *ecr.Cli
 	if creds == nil {
 		creds = credentials.NewStaticCredentialsProvider(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), "")
 	}
-	return ecr.New(ecr.Options{Region: region, BaseEndpoint: aws.String(endpoint), Credentials: creds})
+	return ecr.New(ecr.Options{Region: region, BaseEndpoint: aws.String(endpoint), Credentials: creds, HTTPClient: moto.HTTPClient()})
 }
 
 func seed(t *testing.T, c *ecr.Client, name string, m types.ImageTagMutability, filters ...string) {
@@ -169,7 +169,7 @@ func TestMotoRoleARNsScopeByAccount(t *testing.T) {
 	u := motoEnv(t)
 	accounts := []string{"111111111111", "222222222222"}
 	var arns []string
-	stsc := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(u),
+	stsc := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(u), HTTPClient: moto.HTTPClient(),
 		Credentials: credentials.NewStaticCredentialsProvider(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), "")})
 	for _, acct := range accounts {
 		arn := "arn:aws:iam::" + acct + ":role/immutag-audit"

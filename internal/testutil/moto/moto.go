@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/immutag/immutag/internal/providers/httpapi"
 )
 
 // Account is moto's default account id.
@@ -23,6 +25,14 @@ var srv struct {
 	url  string
 	err  error
 }
+
+// HTTPClient is the HTTP client for a test's own AWS SDK clients (seeding
+// moto). It sends through the transport immutag's adapters use: on loopback,
+// a plain client sometimes has a call cut under its response by a race
+// between the SDK and net/http (see httpapi's redirectTransport), and the
+// SDK's retry of a CreateRepository that had gone through then fails with
+// RepositoryAlreadyExistsException.
+func HTTPClient() *http.Client { return httpapi.NoRedirectClient(nil, "moto") }
 
 // Server returns the URL of the shared moto_server, starting it on first
 // use, after resetting its state. It skips the test with a clear message
