@@ -77,7 +77,7 @@ func (n *nameList) Type() string   { return "names" }
 
 func (s *ScanFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.Var(&nameList{p: &s.Providers}, "provider", "only these configured provider names (repeatable or comma-separated)")
+	fl.Var(&nameList{p: &s.Providers}, "provider", "only these configured providers: names or shell patterns such as 'aws-*' (repeatable or comma-separated)")
 	fl.StringVarP(&s.Format, "output-format", "o", "", "output format: "+strings.Join(report.Formats, ", ")+" (default: table on a terminal, else json)")
 	fl.StringVar(&s.OutputFile, "output", "", "write the report to this file instead of stdout")
 	fl.IntVar(&s.Concurrency, "concurrency", audit.DefaultConcurrency, "scopes (account/region, project, registry...) listed at once")

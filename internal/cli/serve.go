@@ -103,7 +103,7 @@ On SIGTERM or SIGINT nothing new starts; writes already running get
 		},
 	}
 	fl := cmd.Flags()
-	fl.Var(&nameList{p: &opts.Providers}, "provider", "only these configured provider names (repeatable or comma-separated)")
+	fl.Var(&nameList{p: &opts.Providers}, "provider", "only these configured providers: names or shell patterns such as 'aws-*' (repeatable or comma-separated)")
 	fl.IntVar(&opts.Concurrency, "concurrency", audit.DefaultConcurrency, "scopes listed at once, and changes applied at once")
 	fl.DurationVar(&opts.Interval, "interval", time.Hour, "time between scans")
 	fl.StringVar(&opts.Schedule, "schedule", "", `cron expression instead of --interval (5 fields or @daily; local time unless prefixed "CRON_TZ=Zone ")`)

@@ -140,6 +140,21 @@ func TestSelect(t *testing.T) {
 	if strings.Contains(msg, "\n") {
 		t.Errorf("multi-line error %q", msg)
 	}
+	globbed := &Config{File: "immutag.yaml", Providers: []Provider{{Name: "aws-prod"}, {Name: "hub"}, {Name: "aws-dev"}}}
+	got, err = globbed.Select([]string{"aws-*"})
+	if err != nil || names(got) != "aws-prod,aws-dev" {
+		t.Errorf("Select(aws-*) = %q, %v; want every provider the pattern matches, in config order", names(got), err)
+	}
+	got, err = globbed.Select([]string{"hub", "aws-?ev"})
+	if err != nil || names(got) != "hub,aws-dev" {
+		t.Errorf("Select(hub, aws-?ev) = %q, %v", names(got), err)
+	}
+	if _, err := globbed.Select([]string{"gcp-*"}); err == nil || !strings.Contains(err.Error(), `unknown provider "gcp-*"`) {
+		t.Errorf("a pattern matching nothing: %v; want it named as unknown", err)
+	}
+	if _, err := globbed.Select([]string{"aws-[prod"}); err == nil || !strings.Contains(err.Error(), `"aws-[prod" is not a valid pattern`) {
+		t.Errorf("a malformed pattern: %v", err)
+	}
 	empty := &Config{}
 	if _, err := empty.Select([]string{"x"}); err == nil || !strings.Contains(err.Error(), "configured: none") {
 		t.Errorf("empty config: %v", err)

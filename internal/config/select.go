@@ -2,36 +2,47 @@ package config
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 )
 
 // Select returns the providers named by --provider, in config order, or all
-// of them when names is empty. An unknown name is an error that lists the
-// configured ones, so a typo never silently audits nothing.
+// of them when names is empty. A name with a wildcard (*, ?, [...], as in a
+// shell: 'aws-*') selects every provider it matches. A name that matches no
+// provider is an error that lists the configured ones, so a typo never
+// silently audits nothing.
 func (c *Config) Select(names []string) ([]Provider, error) {
 	if len(names) == 0 {
 		return slices.Clone(c.Providers), nil
 	}
-	want := map[string]bool{}
+	picked := make([]bool, len(c.Providers))
+	var unknown []string
 	for _, n := range names {
-		want[n] = true
-	}
-	var out []Provider
-	for _, p := range c.Providers {
-		if want[p.Name] {
-			out = append(out, p)
-			delete(want, p.Name)
+		if slices.Contains(unknown, fmt.Sprintf("%q", n)) {
+			continue
 		}
-	}
-	if len(want) > 0 {
-		var unknown []string
-		for _, n := range names {
-			if want[n] {
-				unknown = append(unknown, fmt.Sprintf("%q", n))
-				delete(want, n)
+		glob := strings.ContainsAny(n, "*?[")
+		if glob {
+			if _, err := path.Match(n, ""); err != nil {
+				return nil, &Error{File: c.File, Key: "--provider", Msg: fmt.Sprintf("%q is not a valid pattern (*, ? and [...] as in a shell): %v", n, err)}
 			}
 		}
+		found := false
+		for i, p := range c.Providers {
+			ok := p.Name == n
+			if glob && !ok {
+				ok, _ = path.Match(n, p.Name)
+			}
+			if ok {
+				picked[i], found = true, true
+			}
+		}
+		if !found {
+			unknown = append(unknown, fmt.Sprintf("%q", n))
+		}
+	}
+	if len(unknown) > 0 {
 		configured := make([]string, 0, len(c.Providers))
 		for _, p := range c.Providers {
 			configured = append(configured, p.Name)
@@ -45,6 +56,12 @@ func (c *Config) Select(names []string) ([]Provider, error) {
 			list = "none"
 		}
 		return nil, &Error{File: c.File, Key: "--provider", Msg: fmt.Sprintf("unknown %s %s (configured: %s)", noun, strings.Join(unknown, ", "), list)}
+	}
+	var out []Provider
+	for i, p := range c.Providers {
+		if picked[i] {
+			out = append(out, p)
+		}
 	}
 	return out, nil
 }

@@ -160,7 +160,8 @@ func SARIF(w io.Writer, r *audit.Report) error {
 	j.Field("tool", map[string]any{"driver": driver})
 
 	var notes []sarifNotification
-	for _, s := range badScopes(r) {
+	bad := badScopes(r)
+	for _, s := range bad {
 		notes = append(notes, sarifNotification{Level: "error",
 			Message:    sarifText{Text: fmt.Sprintf("%s %s could not be listed; its repositories are not in this report: %s", s.Provider, s.Scope, s.Error)},
 			Descriptor: map[string]string{"id": "scope-unreadable"}})
@@ -171,7 +172,10 @@ func SARIF(w io.Writer, r *audit.Report) error {
 			Descriptor: map[string]string{"id": wr.Code}})
 	}
 	inv := map[string]any{
-		"executionSuccessful": true,
+		// A scope that could not be listed is an audit that did not run to
+		// the end (exit code 1), not a clean one: viewers that show only
+		// the results must not read its silence as compliance.
+		"executionSuccessful": len(bad) == 0,
 		"startTimeUtc":        r.Run.StartedAt.UTC().Format(time.RFC3339),
 		"endTimeUtc":          r.Run.FinishedAt.UTC().Format(time.RFC3339),
 	}

@@ -104,7 +104,8 @@ type sarifDoc struct {
 			} `json:"driver"`
 		} `json:"tool"`
 		Invocations []struct {
-			Notifications []struct {
+			ExecutionSuccessful *bool `json:"executionSuccessful"`
+			Notifications       []struct {
 				Level string `json:"level"`
 			} `json:"toolExecutionNotifications"`
 		} `json:"invocations"`
@@ -212,6 +213,36 @@ func TestSARIFMeetsCodeScanningRequirements(t *testing.T) {
 	}
 	if n := len(run.Invocations[0].Notifications); n != sum.ScopeErrors+len(loadFixture(t).Warnings) {
 		t.Fatalf("%d notifications, want one per unreadable scope and warning", n)
+	}
+}
+
+// An audit with a scope it could not list did not run to the end: a SARIF
+// viewer that shows the results alone must not take its silence about that
+// scope for a clean run.
+func TestSARIFExecutionFailsWithAnUnreadableScope(t *testing.T) {
+	r := loadFixture(t)
+	if len(badScopes(r)) == 0 {
+		t.Fatal("the fixture has no unreadable scope to test with")
+	}
+	success := func(r *audit.Report) bool {
+		var doc sarifDoc
+		if err := json.Unmarshal(render(t, r, "sarif", Options{}), &doc); err != nil {
+			t.Fatal(err)
+		}
+		inv := doc.Runs[0].Invocations
+		if len(inv) != 1 || inv[0].ExecutionSuccessful == nil {
+			t.Fatalf("invocations %+v: want one with executionSuccessful", inv)
+		}
+		return *inv[0].ExecutionSuccessful
+	}
+	if success(r) {
+		t.Error("executionSuccessful is true although a scope could not be listed")
+	}
+	for i := range r.Scopes {
+		r.Scopes[i].Status, r.Scopes[i].Error = "ok", ""
+	}
+	if !success(r) {
+		t.Error("executionSuccessful is false although every scope was listed")
 	}
 }
 
