@@ -441,6 +441,9 @@ func runEngine(ctx context.Context, d Deps, cfg *config.Config, provs []provider
 			rep.Close()
 			return nil, fmt.Errorf("record tags: %w", err)
 		}
+		if ow == nil {
+			ow = []audit.Overwrite{}
+		}
 		rep.Overwrites = ow
 	}
 	rep.Tool = audit.Tool{Name: "immutag", Version: version()}

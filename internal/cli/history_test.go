@@ -505,3 +505,62 @@ func TestFloatingTagFrozenBySetting(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordedReportSaysNoOverwrites: a recorded audit that found no
+// overwrite says so with "overwrites": [] (the ledger was asked), which an
+// audit without --record does not claim; report merge keeps the difference.
+func TestRecordedReportSaysNoOverwrites(t *testing.T) {
+	p := fake.New("a", providers.KindECR).Add("s1", fake.Repo{Name: "ok", Immutability: imm(providers.ModeImmutable)}).
+		Add("s2", fake.Repo{Name: "ok2", Immutability: imm(providers.ModeImmutable)})
+	members := func(t *testing.T, b []byte) map[string]json.RawMessage {
+		t.Helper()
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%v\n%s", err, b)
+		}
+		return m
+	}
+	dir, ledgerDSN := t.TempDir(), filepath.Join(t.TempDir(), "l.db")
+	var plain, recorded []string
+	for i := range 2 {
+		shard := fmt.Sprintf("%d/2", i)
+		out := filepath.Join(dir, fmt.Sprintf("plain%d.json", i))
+		if r := run(t, fakeFactory(t, p), "", "audit", "--shard", shard, "-o", "json", "--output", out); r.code != CodeOK {
+			t.Fatalf("audit: exit %d %v", r.code, r.err)
+		}
+		b, _ := os.ReadFile(out)
+		if ow, ok := members(t, b)["overwrites"]; ok {
+			t.Errorf("an audit without --record reports overwrites %s", ow)
+		}
+		plain = append(plain, out)
+		out = filepath.Join(dir, fmt.Sprintf("recorded%d.json", i))
+		if r := run(t, fakeFactory(t, p), "", "audit", "--shard", shard, "--record", "--ledger", ledgerDSN, "-o", "json", "--output", out); r.code != CodeOK {
+			t.Fatalf("audit --record: exit %d %v\n%s", r.code, r.err, r.stderr)
+		}
+		b, _ = os.ReadFile(out)
+		validateReport(t, b)
+		if ow := members(t, b)["overwrites"]; string(ow) != "[]" {
+			t.Errorf("audit --record with no overwrite: overwrites = %q, want []", ow)
+		}
+		recorded = append(recorded, out)
+	}
+	for _, c := range []struct {
+		files []string
+		want  bool
+	}{{plain, false}, {recorded, true}} {
+		r := run(t, testFactory(t), "", append([]string{"report", "merge", "-o", "json"}, c.files...)...)
+		if r.code != CodeOK {
+			t.Fatalf("report merge %v: exit %d %v", c.files, r.code, r.err)
+		}
+		if ow, ok := members(t, []byte(r.stdout))["overwrites"]; ok != c.want || ok && string(ow) != "[]" {
+			t.Errorf("report merge of %v: overwrites %q present=%v, want present=%v", c.files, ow, ok, c.want)
+		}
+	}
+	// A merge missing a shard names it as a scope of kind "shard", which
+	// the schema allows.
+	r := run(t, testFactory(t), "", "report", "merge", "-o", "json", recorded[0])
+	if !strings.Contains(r.stdout, `"kind": "shard"`) {
+		t.Fatalf("report merge without shard 1: exit %d %v\n%s", r.code, r.err, r.stdout)
+	}
+	validateReport(t, []byte(r.stdout))
+}

@@ -125,6 +125,7 @@ func Merge(paths []string) (*audit.Report, []MergeProblem, error) {
 	scopes := map[scopeKey]audit.ScopeResult{}
 	warnings := map[providers.Warning]bool{}
 	overwrites := map[audit.Overwrite]bool{}
+	recorded := false
 	for _, h := range use {
 		run.StartedAt = minTime(run.StartedAt, h.run.StartedAt)
 		if h.run.FinishedAt.After(run.FinishedAt) {
@@ -154,6 +155,7 @@ func Merge(paths []string) (*audit.Report, []MergeProblem, error) {
 		for _, w := range h.warnings {
 			warnings[w] = true
 		}
+		recorded = recorded || h.overwrites != nil
 		for _, o := range h.overwrites {
 			overwrites[o] = true
 		}
@@ -188,11 +190,11 @@ func Merge(paths []string) (*audit.Report, []MergeProblem, error) {
 	if out.Warnings == nil {
 		out.Warnings = []providers.Warning{}
 	}
-	if len(overwrites) > 0 {
-		out.Overwrites = slices.SortedFunc(maps.Keys(overwrites), func(a, b audit.Overwrite) int {
+	if recorded {
+		out.Overwrites = nonNil(slices.SortedFunc(maps.Keys(overwrites), func(a, b audit.Overwrite) int {
 			return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Scope, b.Scope),
 				cmp.Compare(a.Repository, b.Repository), cmp.Compare(a.Tag, b.Tag), a.SeenAt.Compare(b.SeenAt))
-		})
+		}))
 	}
 	return out, problems, nil
 }

@@ -85,7 +85,9 @@ func JSON(w io.Writer, r *audit.Report) error {
 			return err
 		}
 	}
-	if len(r.Overwrites) > 0 {
+	// A recorded run writes overwrites even when empty: [] says the ledger
+	// was asked and found none, where an absent member says it was not asked.
+	if r.Overwrites != nil {
 		if err := field("overwrites", r.Overwrites, true); err != nil {
 			return err
 		}

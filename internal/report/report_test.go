@@ -14,6 +14,7 @@ import (
 	"github.com/immutag/immutag/internal/audit"
 	"github.com/immutag/immutag/internal/config"
 	"github.com/immutag/immutag/internal/providers"
+	"github.com/immutag/immutag/internal/providers/catalog"
 	"github.com/immutag/immutag/internal/providers/fake"
 )
 
@@ -164,5 +165,29 @@ func TestTable(t *testing.T) {
 func TestRenderUnknownFormat(t *testing.T) {
 	if err := Render(os.Stdout, sampleReport(t, false), "xml", Options{}); err == nil || !strings.Contains(err.Error(), "xml") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestSchemaKnowsEveryRegistryKind: a finding or scope of any kind this
+// build audits validates against the schema (it used to list the first six
+// registries only, so a report naming GitLab or GHCR failed it).
+func TestSchemaKnowsEveryRegistryKind(t *testing.T) {
+	sch := schema(t)
+	for _, kind := range catalog.Kinds().Names() {
+		rep := map[string]any{}
+		var buf bytes.Buffer
+		if err := JSON(&buf, sampleReport(t, false)); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(buf.Bytes(), &rep); err != nil {
+			t.Fatal(err)
+		}
+		rep["scopes"].([]any)[0].(map[string]any)["kind"] = kind
+		rep["findings"].([]any)[0].(map[string]any)["kind"] = kind
+		b, _ := json.Marshal(rep)
+		doc, _ := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err := sch.Validate(doc); err != nil {
+			t.Errorf("kind %s: %v", kind, err)
+		}
 	}
 }
