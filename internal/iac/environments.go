@@ -28,6 +28,8 @@ type tfEnv struct {
 	// why explains values the environment gives but the scan cannot
 	// evaluate (a Terragrunt function, a dependency's output).
 	why map[string]string
+	// tg is the Terragrunt configuration that applies the root.
+	tg *tgConfig
 }
 
 // maxVarFileDepth bounds how deep under a root variable files are looked

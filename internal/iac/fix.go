@@ -55,8 +55,15 @@ type edit struct {
 
 // Fixable reports whether a finding's edit can be written to its file.
 func (f Finding) Fixable() bool {
-	return f.Status == audit.StatusDrift && !f.Suppressed && f.fixer != nil && !downloaded(f.File) && len(f.overrides) == 0 && f.byHand == "" &&
+	ok := f.Status == audit.StatusDrift && !f.Suppressed && f.fixer != nil && !downloaded(f.File) && len(f.overrides) == 0 && f.byHand == "" &&
 		(f.Syntax == SyntaxHCL || f.Syntax == SyntaxCFNYAML || f.Syntax == SyntaxCFNJSON)
+	if ok && f.tg != nil && f.tgVars == nil {
+		// A known module's arguments are Terragrunt inputs: fixable
+		// when one inputs object sets (or can take) them all.
+		_, why := f.tg.inputsTarget(f.fixer(nil))
+		return why == ""
+	}
+	return ok
 }
 
 // downloaded reports a file terraform init fetched: an edit there is
@@ -79,11 +86,22 @@ func PlanFixes(fs []Finding, p Policy) ([]FileChange, []FileError) {
 			continue
 		}
 		ops := f.fixer(allowed)
-		e, ok := byBlock[f.block]
+		blk := f.block
+		if tops := f.tgInputOps(ops); f.tg != nil && f.tgVars != nil && tops != nil {
+			file, _ := f.tg.inputsTarget(tops)
+			ops, blk = tops, blockRef{file: file, syntax: SyntaxHCL, typ: tgInputsBlock}
+		} else if f.tg != nil && f.tgVars == nil {
+			file, why := f.tg.inputsTarget(ops)
+			if why != "" {
+				continue
+			}
+			blk = blockRef{file: file, syntax: SyntaxHCL, typ: tgInputsBlock}
+		}
+		e, ok := byBlock[blk]
 		if !ok {
-			e = &edit{block: f.block, ops: ops}
-			byBlock[f.block] = e
-			order = append(order, f.block)
+			e = &edit{block: blk, ops: ops}
+			byBlock[blk] = e
+			order = append(order, blk)
 		} else if keeps(ops) < keeps(e.ops) {
 			e.ops = ops
 		}
@@ -110,7 +128,11 @@ func PlanFixes(fs []Finding, p Policy) ([]FileChange, []FileError) {
 		var next []byte
 		switch es[0].block.syntax {
 		case SyntaxHCL:
-			next, err = editHCL(file, src, es)
+			if es[0].block.typ == tgInputsBlock {
+				next, err = editTerragrunt(file, src, es)
+			} else {
+				next, err = editHCL(file, src, es)
+			}
 		case SyntaxCFNYAML, SyntaxCFNJSON:
 			next, err = editCFN(file, src, es, es[0].block.syntax == SyntaxCFNJSON, p)
 		default:

@@ -74,6 +74,13 @@ type Resource struct {
 	via *knownModule
 	// byHand says where to make the edit when no file here can take it.
 	byHand string
+	// tg is the Terragrunt unit whose inputs give a known module's
+	// arguments: the edit goes to the inputs that set them.
+	tg *tgConfig
+	// tgVars are the declaration's arguments that are a root variable
+	// as written (image_tag_mutability = var.mutability), by argument:
+	// the Terragrunt input setting the variable is what to edit.
+	tgVars map[string]string
 	// env names the environment of rootDir the resource was planned in
 	// (-var-file=prod.tfvars), "" for the root's defaults.
 	env string
@@ -214,8 +221,19 @@ func grade(r Resource, ap audit.Policy) Finding {
 	if ev.Status == audit.StatusDrift {
 		f.Remediation = remediation(r)
 		if r.fixer != nil {
-			f.Edit = describe(r.fixer(ap.MutableTagsAllowed))
+			ops := r.fixer(ap.MutableTagsAllowed)
+			f.Edit = describe(ops)
 			switch {
+			case r.tg != nil && r.tgVars == nil:
+				if file, why := r.tg.inputsTarget(ops); why != "" {
+					f.Edit += " (by hand: Terragrunt passes it: set it in the inputs of " + r.tg.path + ": " + why + ")"
+				} else {
+					f.Edit += " in the inputs of " + file
+				}
+			case r.tg != nil && r.tgInputOps(ops) != nil:
+				tops := r.tgInputOps(ops)
+				file, _ := r.tg.inputsTarget(tops)
+				f.Edit = describe(tops) + " in the inputs of " + file
 			case r.byHand != "":
 				f.Edit += " (by hand: " + r.byHand + ")"
 			case downloaded(r.File):

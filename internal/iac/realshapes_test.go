@@ -308,8 +308,8 @@ func TestTerragruntUnitsApplyTheirModules(t *testing.T) {
 		t.Errorf("want 4 findings (the module graded only through its units), have %v", keys(got))
 	}
 	f := got["registry: terragrunt.hcl aws_ecr_repository.this[0]"]
-	if f.Fixable() || !strings.Contains(f.Edit, "inputs of") {
-		t.Errorf("a Terragrunt input is edited by hand: fixable %v, edit %q", f.Fixable(), f.Edit)
+	if !f.Fixable() || !strings.HasSuffix(f.Edit, "in the inputs of testdata/tg/live/stage/registry/terragrunt.hcl") {
+		t.Errorf("a Terragrunt input is edited where it is set: fixable %v, edit %q", f.Fixable(), f.Edit)
 	}
 	if f := got["web: main.tf aws_ecr_repository.this"]; !strings.Contains(f.Reason, "terragrunt") {
 		t.Errorf("reason %q does not name the unit", f.Reason)
@@ -623,5 +623,103 @@ func TestOpenTofuFiles(t *testing.T) {
 		if !strings.HasSuffix(c.File, ".tofu") {
 			t.Errorf("edited %s", c.File)
 		}
+	}
+}
+
+func TestTerragruntInputsAreFixedWhereSet(t *testing.T) {
+	tmp := copyTree(t, "testdata/tg-fix")
+	before := Scan([]string{tmp}, Options{})
+	if len(before.Errors) != 0 || len(before.Findings) != 5 {
+		t.Fatalf("findings %d, errors %v", len(before.Findings), before.Errors)
+	}
+	for _, f := range before.Findings {
+		if f.Status != drif {
+			t.Fatalf("%s %s: %s, want drift (%s)", f.File, f.Address, f.Status, f.Reason)
+		}
+		// An input set by a merge() is not an object to edit: by hand.
+		merged := strings.Contains(f.File, "merged")
+		if f.Fixable() == merged || merged != strings.Contains(f.Edit, "by hand") {
+			t.Errorf("%s: fixable %v, edit %q", f.File, f.Fixable(), f.Edit)
+		}
+	}
+	changes, errs := PlanFixes(before.Findings, Policy{})
+	if len(errs) != 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	got := map[string]FileChange{}
+	for _, c := range changes {
+		rel, _ := filepath.Rel(tmp, c.File)
+		got[filepath.ToSlash(rel)] = c
+	}
+	// The input is edited in the configuration that sets it: the
+	// included root.hcl, not the unit; the module is not touched.
+	wants := map[string][]string{
+		"live/root.hcl":            {`  repository_image_tag_mutability = "IMMUTABLE" # legacy default`},
+		"live/lone/terragrunt.hcl": {`inputs = { name = "shop/lone", image_tag_mutability = "IMMUTABLE" }`},
+		"live/web/terragrunt.hcl":  {`  mutability = "IMMUTABLE"`},
+		"live/excl/terragrunt.hcl": {`  image_tag_mutability = "IMMUTABLE"`, `  scan_on_push = true`},
+	}
+	if len(got) != len(wants) {
+		t.Errorf("changed %d files, want %d", len(got), len(wants))
+	}
+	for file, lines := range wants {
+		c, ok := got[file]
+		if !ok {
+			t.Errorf("%s not changed", file)
+			continue
+		}
+		for _, l := range lines {
+			if !strings.Contains(string(c.New), l+"\n") {
+				t.Errorf("%s lacks %q:\n%s", file, l, c.New)
+			}
+		}
+		// Lines the edit does not touch stay as written.
+		old := strings.Split(string(c.Old), "\n")
+		for _, l := range old {
+			if !strings.Contains(l, "mutability") && !strings.Contains(l, "filter") && !strings.Contains(l, "shop/lone") && !strings.Contains(l, "]") && !strings.Contains(string(c.New), l) {
+				t.Errorf("%s: line %q lost", file, l)
+			}
+		}
+	}
+	if c := got["live/excl/terragrunt.hcl"]; strings.Contains(string(c.New), "filter") {
+		t.Errorf("the mutable exclusion is still passed:\n%s", c.New)
+	}
+	if err := WriteChanges(changes); err != nil {
+		t.Fatal(err)
+	}
+	after := Scan([]string{tmp}, Options{})
+	if len(after.Errors) != 0 || len(after.Findings) != 5 {
+		t.Fatalf("after: findings %d, errors %v", len(after.Findings), after.Errors)
+	}
+	for _, f := range after.Findings {
+		if w := map[bool]audit.Status{true: drif, false: comp}[strings.Contains(f.File, "merged")]; f.Status != w {
+			t.Errorf("after the fix %s: %s, want %s (%s)", f.File, f.Status, w, f.Reason)
+		}
+	}
+}
+
+func TestTerragruntInputsEdits(t *testing.T) {
+	set := func(k string, v any) *edit { return &edit{ops: []op{{kind: opSet, path: []string{k}, value: v}}} }
+	for _, c := range []struct{ name, src, want string }{
+		{"no inputs", "terraform {\n  source = \"x\"\n}\n", "terraform {\n  source = \"x\"\n}\n\ninputs = {\n  m = \"IMMUTABLE\"\n}\n"},
+		{"empty object", "inputs = {\n}\n", "inputs = {\n  m = \"IMMUTABLE\"\n}\n"},
+		{"added with the others' indentation", "inputs = {\n    a = 1\n}\n", "inputs = {\n    a = 1\n    m = \"IMMUTABLE\"\n}\n"},
+		{"quoted key replaced", "inputs = {\n  \"m\" = local.m\n}\n", "inputs = {\n  \"m\" = \"IMMUTABLE\"\n}\n"},
+		{"one line, empty", "inputs = {}\n", "inputs = { m = \"IMMUTABLE\" }\n"},
+	} {
+		out, err := editTerragrunt("t.hcl", []byte(c.src), []*edit{set("m", "IMMUTABLE")})
+		if err != nil || string(out) != c.want {
+			t.Errorf("%s: %v\n%s\nwant\n%s", c.name, err, out, c.want)
+		}
+	}
+	// A removal that shares its line with another input is refused
+	// rather than guessed.
+	src := "inputs = { a = 1, f = [\"x\"] }\n"
+	if _, err := editTerragrunt("t.hcl", []byte(src), []*edit{{ops: []op{{kind: opRemove, path: []string{"f"}}}}}); err == nil {
+		t.Errorf("a removal inside one line was made")
+	}
+	// An object a merge() builds is not edited.
+	if _, err := editTerragrunt("t.hcl", []byte("inputs = merge(local.a, {})\n"), []*edit{set("m", "IMMUTABLE")}); err == nil {
+		t.Errorf("inputs = merge(...) was edited")
 	}
 }

@@ -171,7 +171,7 @@ func Scan(paths []string, o Options) *Result {
 				return l.instance(m, m.dir, "", nil, true, 0, nil)
 			}
 			in := l.instance(m, m.dir, "", e.vars, false, 0, nil)
-			in.label, in.env, in.bare = e.label, e.name, e.bare
+			in.label, in.env, in.bare, in.tg = e.label, e.name, e.bare, e.tg
 			for n, w := range e.why {
 				in.varWhy[n] = w
 			}
@@ -246,6 +246,7 @@ func Scan(paths []string, o Options) *Result {
 		res.Files = append(res.Files, cfg.path)
 		guard(&res.Errors, cfg.path, func() {
 			in.knownModuleResources(call, k, instanceKey{}, inputs, whys, func(r Resource, a attrs) {
+				r.tg, r.byHand = cfg, ""
 				units[key] = append(units[key], pending{r, a})
 			})
 		})

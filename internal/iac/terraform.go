@@ -455,6 +455,8 @@ type tfInstance struct {
 	// variable files it has: graded only to tell which findings the
 	// files change, reported only for what no file grades.
 	bare bool
+	// tg is the Terragrunt configuration applying the root.
+	tg *tgConfig
 }
 
 func (l *tfLoader) instance(m *tfModule, root, address string, inputs map[string]cty.Value, asRoot bool, depth int, stack []string) *tfInstance {
@@ -1196,6 +1198,9 @@ func (in *tfInstance) collect(emit func(Resource, attrs)) {
 				block: blockRef{file: d.file.path, syntax: syntax, typ: d.typ, name: d.name},
 				refs:  refs, module: in.address, endLine: d.endLine, meta: meta, ignored: ignored, overrides: d.overrides}
 			r.rootDir, r.env, r.implied, r.bare = in.root, in.env, in.implied, in.bare
+			if in.tg != nil && in.address == "" && syntax == SyntaxHCL {
+				r.tg, r.tgVars = in.tg, directVars(d.body, in.mod.tfvars)
+			}
 			if in.label != "" {
 				r.Root = in.label
 			} else if in.address != "" {

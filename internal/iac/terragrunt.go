@@ -25,6 +25,13 @@ type tgConfig struct {
 	rng     hcl.Range
 	// localVals are the configuration's locals (include.x.locals).
 	localVals map[string]cty.Value
+	// inputFile is the configuration whose inputs set each input (the
+	// child's over those it includes): a fix edits the value there. ""
+	// when that inputs is not an object the fix can edit (merge(...)).
+	inputFile map[string]string
+	// otherInputs is set when the file's own inputs is an expression
+	// other than an object: a missing input cannot be added to it.
+	otherInputs bool
 }
 
 // maxIncludeDepth bounds include chains (a parent including its parent).
@@ -41,7 +48,7 @@ func (l *tfLoader) terragrunt(p, scanned string, depth int) (*tgConfig, bool) {
 	if !ok {
 		return nil, false
 	}
-	cfg := &tgConfig{path: p, dir: filepath.Dir(p), inputs: map[string]cty.Value{}, why: map[string]string{}, rng: body.SrcRange}
+	cfg := &tgConfig{path: p, dir: filepath.Dir(p), inputs: map[string]cty.Value{}, why: map[string]string{}, rng: body.SrcRange, inputFile: map[string]string{}}
 	// Terragrunt's functions return absolute paths; evaluate from the
 	// absolute directory and bring paths back to the scan's form after.
 	absDir, err := filepath.Abs(cfg.dir)
@@ -85,6 +92,10 @@ func (l *tfLoader) terragrunt(p, scanned string, depth int) (*tgConfig, bool) {
 		pp := v.AsString()
 		if !filepath.IsAbs(pp) {
 			pp = filepath.Join(cfg.dir, pp)
+		} else if rel, err := filepath.Rel(absDir, pp); err == nil && !filepath.IsAbs(cfg.dir) {
+			// find_in_parent_folders() is absolute: findings and edits
+			// name the file as the scan does.
+			pp = filepath.Join(cfg.dir, rel)
 		}
 		parent, ok := l.terragrunt(pp, scanned, depth+1)
 		if !ok {
@@ -107,6 +118,7 @@ func (l *tfLoader) terragrunt(p, scanned string, depth int) (*tgConfig, bool) {
 	for _, parent := range parents {
 		for n, v := range parent.inputs {
 			cfg.inputs[n] = v
+			cfg.inputFile[n] = parent.inputFile[n]
 			if w, ok := parent.why[n]; ok {
 				cfg.why[n] = w
 			}
@@ -163,6 +175,7 @@ func (l *tfLoader) terragrunt(p, scanned string, depth int) (*tgConfig, bool) {
 					v = cty.DynamicVal
 				}
 				cfg.inputs[n] = v
+				cfg.inputFile[n] = p
 				if !v.IsWhollyKnown() {
 					cfg.why[n] = "Terragrunt input " + n + " of " + p + " is only known when Terragrunt runs"
 				} else {
@@ -170,6 +183,7 @@ func (l *tfLoader) terragrunt(p, scanned string, depth int) (*tgConfig, bool) {
 				}
 			}
 		} else {
+			cfg.otherInputs = true
 			v, d := a.Expr.Value(ev.ctx())
 			if d.HasErrors() || !v.IsWhollyKnown() || !(v.Type().IsObjectType() || v.Type().IsMapType()) {
 				cfg.unknown = "the inputs of " + p + " are only known when Terragrunt runs"
@@ -177,6 +191,7 @@ func (l *tfLoader) terragrunt(p, scanned string, depth int) (*tgConfig, bool) {
 				for it := v.ElementIterator(); it.Next(); {
 					k, e := it.Element()
 					cfg.inputs[k.AsString()] = e
+					cfg.inputFile[k.AsString()] = ""
 				}
 			}
 		}
@@ -374,5 +389,5 @@ func (c *tgConfig) env(m *tfModule) tfEnv {
 		vars[n] = v
 		delete(why, n)
 	}
-	return tfEnv{label: c.dir, name: "terragrunt " + c.path, vars: vars, why: why}
+	return tfEnv{label: c.dir, name: "terragrunt " + c.path, vars: vars, why: why, tg: c}
 }

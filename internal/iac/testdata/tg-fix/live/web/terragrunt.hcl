@@ -1,0 +1,8 @@
+terraform {
+  source = "../../modules/ecr"
+}
+
+inputs = {
+  name       = "shop/web"
+  mutability = "MUTABLE"
+}
