@@ -59,8 +59,9 @@ type refSite struct {
 	vars     map[string]varDef
 	cmd      shCmd
 	scr      *script
-	nested   bool // inside a compound command: never deleted by a fix
-	tagOnly  bool // a deployed tag given without its repository
+	nested   bool   // inside a compound command: never deleted by a fix
+	tagOnly  bool   // a deployed tag given without its repository
+	via      string // how the command was run (eval, sh -c, $CMD), for messages
 }
 
 var (
@@ -90,7 +91,7 @@ func (s *script) span(t shTok) span {
 	idx := sort.Search(len(s.starts), func(i int) bool { return s.starts[i] > t.start }) - 1
 	idx = max(idx, 0)
 	sp := s.sc.spanAt(idx, t.start-s.starts[idx], t.end-s.starts[idx])
-	if strings.Contains(s.sc.value[t.start:t.end], "\n") {
+	if t.synthetic || strings.Contains(s.sc.value[t.start:t.end], "\n") {
 		sp.exact = false
 		sp.end = sp.start
 	}
@@ -699,7 +700,7 @@ func (j *jobState) addSite(st *step, scr *script, x *shExpander, c shCmd, kind s
 		}
 		j.seen[key] = true
 		j.sites = append(j.sites, &refSite{kind: kind, pushed: pushed, label: label, value: v, raw: w.text,
-			sp: scr.span(w), from: first, to: last, ctx: st.ctx, vars: maps.Clone(x.vars), cmd: c, scr: scr, nested: nested})
+			sp: scr.span(w), from: first, to: last, ctx: st.ctx, vars: maps.Clone(x.vars), cmd: c, scr: scr, nested: nested, via: w.via})
 	}
 }
 
@@ -1181,6 +1182,9 @@ func (j *jobState) finish() {
 		}
 		if removed {
 			desc += "; the job already pushes that tag, so the duplicate push is removed"
+		}
+		if s.via != "" {
+			msg += " (" + s.via + ")"
 		}
 		j.l.add(rule, sev, s.sp, msg, b.fix(desc), s.from, s.to)
 	}

@@ -27,6 +27,13 @@ type shTok struct {
 	text       string // word as written, separator or redirection operator
 	start, end int
 	target     *shTok // redirection target
+	// synthetic: the word is not written at start..end (a word of a
+	// command line built at run time, placed where that line is run), so
+	// no edit may be made there.
+	synthetic bool
+	// via: the command holding the word was run through eval, sh -c or a
+	// variable ("run by `eval` on line 12"), said in its findings.
+	via string
 }
 
 type heredoc struct {

@@ -69,6 +69,21 @@ type shWalker struct {
 	depth int // nesting of compound commands: a command inside one is never deleted by a fix
 	calls int // function call depth
 	steps int // statements visited, bounded
+	// anchor: the source is a command line built at run time (eval
+	// "$cmd" with cmd set in a function): its words are reported at the
+	// word that runs it, without an edit. via says how it was run.
+	anchor *shTok
+	via    string
+	// reparses counts strings run inside strings, bounded.
+	reparses int
+	// extra are the words after $CMD (CMD holding a command line), added
+	// to the command of extraFor, the statement parsed from its value.
+	extra    []shTok
+	extraFor *syntax.Stmt
+	// noEdit: the source is a string in place whose quoting a fix could
+	// break (quotes inside it, or single quotes a $CMD run never expands):
+	// findings are placed but carry no edit.
+	noEdit bool
 }
 
 // maxShellSteps bounds the statements visited in one script (functions
@@ -88,7 +103,19 @@ func (w *shWalker) text(n syntax.Node) (string, int, int) {
 
 func (w *shWalker) tok(n syntax.Node) shTok {
 	t, a, b := w.text(n)
-	return shTok{kind: tWord, text: t, start: a, end: b}
+	if w.anchor != nil {
+		return shTok{kind: tWord, text: t, start: w.anchor.start, end: w.anchor.end, synthetic: true, via: w.via}
+	}
+	return shTok{kind: tWord, text: t, start: a, end: b, via: w.via, synthetic: w.noEdit}
+}
+
+// span places the text at offsets a..b of the walked source; a string
+// parsed from a value (anchor set) has no place of its own.
+func (w *shWalker) span(a, b int) span {
+	if w.anchor != nil {
+		return w.scr.span(*w.anchor)
+	}
+	return w.scr.span(shTok{start: a, end: b, synthetic: w.noEdit})
 }
 
 func (w *shWalker) stmts(list []*syntax.Stmt, x *shExpander, target string) {
@@ -368,7 +395,7 @@ func (w *shWalker) splitWord(item *syntax.Word, x *shExpander) []varDef {
 	}
 	var out []varDef
 	for _, v := range x.wordAll(raw) {
-		site := &defSite{sp: w.scr.span(shTok{start: a, end: b}), raw: raw, scr: w.scr, off: a}
+		site := &defSite{sp: w.span(a, b), raw: raw, scr: w.scr, off: a}
 		if !site.sp.exact {
 			site = nil
 		}
@@ -397,7 +424,7 @@ func (w *shWalker) elemDefs(item *syntax.Word, x *shExpander) []varDef {
 		return w.splitWord(item, x)
 	}
 	var site *defSite
-	if sp := w.scr.span(shTok{start: a, end: b}); sp.exact {
+	if sp := w.span(a, b); sp.exact {
 		site = &defSite{sp: sp, raw: raw}
 	}
 	d := varDef{value: vals[0], site: site}
@@ -484,10 +511,10 @@ func (w *shWalker) assign(a *syntax.Assign, x *shExpander) {
 	if a.Value != nil {
 		var s, e int
 		raw, s, e = w.text(a.Value)
-		if sp := w.scr.span(shTok{start: s, end: e}); sp.exact {
+		if sp := w.span(s, e); sp.exact {
 			// The definition site holds NAME=value, as the fixes expect.
 			_, as, _ := w.text(a)
-			if sp2 := w.scr.span(shTok{start: as, end: e}); sp2.exact {
+			if sp2 := w.span(as, e); sp2.exact {
 				site = &defSite{sp: sp2, raw: w.src[as:e], scr: w.scr, off: as}
 			}
 		}
@@ -599,7 +626,7 @@ func (w *shWalker) call(s *syntax.Stmt, c *syntax.CallExpr, x *shExpander, targe
 			raw, as, ae := w.text(a)
 			vals := x.wordAll(raw)
 			var site *defSite
-			if sp := w.scr.span(shTok{start: as, end: ae}); sp.exact {
+			if sp := w.span(as, ae); sp.exact {
 				site = &defSite{sp: sp, raw: raw}
 			}
 			d := varDef{value: vals[0], site: site}
@@ -639,6 +666,9 @@ func (w *shWalker) call(s *syntax.Stmt, c *syntax.CallExpr, x *shExpander, targe
 		if hadAt {
 			x.vars["@"] = savedAt
 		}
+		return
+	}
+	if w.reparse(s, c, x, target) {
 		return
 	}
 	cmd := shCmd{before: w.sepBefore(s), after: w.sepAfter(s)}
@@ -688,6 +718,9 @@ func (w *shWalker) call(s *syntax.Stmt, c *syntax.CallExpr, x *shExpander, targe
 			}
 		}
 		cmd.words = append(cmd.words, w.tok(a))
+	}
+	if s == w.extraFor {
+		cmd.words = append(cmd.words, w.extra...)
 	}
 	for _, r := range s.Redirs {
 		t := shTok{kind: tRedir, text: r.Op.String(), start: int(r.OpPos.Offset()), end: int(r.OpPos.Offset()) + len(r.Op.String())}
