@@ -51,10 +51,11 @@ func TestHelpNamesEveryRegistry(t *testing.T) {
 }
 
 // TestRootHelpExitCodes: the root help's exit codes are README's table:
-// 3 is also lint and iac findings, and 130 an interruption.
+// 3 is also an overwrite the ledger saw, lint and iac findings, and 130 an
+// interruption.
 func TestRootHelpExitCodes(t *testing.T) {
 	root := helpOf(t)
-	for _, want := range []string{"0 clean", "1 error", "2 scan incomplete", "3 drift found with --fail-on-drift", "--fail-on-findings", "130 interrupted"} {
+	for _, want := range []string{"0 clean", "1 error", "2 scan incomplete", "3 drift found with --fail-on-drift", "--fail-on-overwrite", "--fail-on-findings", "130 interrupted"} {
 		if !strings.Contains(root, want) {
 			t.Errorf("immutag --help lacks %q:\n%s", want, root)
 		}

@@ -25,7 +25,8 @@ release. immutag turns that into a report an auditor accepts and a CI gate.
 
 Exit codes: 0 clean, 1 error (bad config, cannot run, a fix failed or held
 back), 2 scan incomplete (some scope or repository could not be read), 3 drift
-found with --fail-on-drift (or findings with lint/iac --fail-on-findings),
+found with --fail-on-drift (or an overwritten tag with audit --record
+--fail-on-overwrite, or findings with lint/iac --fail-on-findings),
 130 interrupted (Ctrl-C or SIGTERM).`,
 		Example: `  immutag demo                         # everything on built-in emulators, no credentials
   immutag audit --config immutag.yaml  # report on every configured registry

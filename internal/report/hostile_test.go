@@ -153,3 +153,40 @@ func TestTableListsOverwrites(t *testing.T) {
 		t.Errorf("table prints an escape sequence:\n%q", out)
 	}
 }
+
+// TestMarkdownAndHTMLListOverwrites: the auditor's formats show what
+// audit --record found, not only the JSON and the table; registry names
+// stay text.
+func TestMarkdownAndHTMLListOverwrites(t *testing.T) {
+	r := &audit.Report{SchemaVersion: audit.SchemaVersion, Findings: audit.NewSpool[audit.Finding](), Summary: audit.Summary{ByProvider: map[string]audit.Counts{}}}
+	t.Cleanup(func() { r.Close() })
+	at := time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)
+	r.Overwrites = []audit.Overwrite{
+		{Provider: "ecr", Scope: "123/eu-west-1", Repository: "team/app", Tag: "prod", Previous: "sha256:aaaa", Digest: "sha256:bbbb", LastSeenAt: at, SeenAt: at.Add(time.Hour), Immutable: true},
+		{Provider: "hub", Scope: "acme", Repository: "web", Tag: "v1<b>|x", Previous: "sha256:cccc", Digest: "sha256:dddd", LastSeenAt: at, SeenAt: at.Add(time.Hour)},
+	}
+	var md, page bytes.Buffer
+	if err := Markdown(&md, r, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := HTML(&page, r, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		out  string
+		want []string
+		bad  string
+	}{
+		"markdown": {md.String(), []string{"Overwritten tags (2)", "team/app:prod", "sha256:aaaa", "sha256:bbbb", "2026-09-01T13:00:00Z", "yes: incident"}, "| x"},
+		"html":     {page.String(), []string{`id="overwrites"`, "team/app:prod", "sha256:aaaa", "sha256:bbbb", "2026-09-01T13:00:00Z", "yes: incident", "v1&lt;b&gt;|x"}, "<b>"},
+	} {
+		for _, want := range c.want {
+			if !strings.Contains(c.out, want) {
+				t.Errorf("%s lacks %q:\n%s", name, want, c.out)
+			}
+		}
+		if strings.Contains(c.out, c.bad) {
+			t.Errorf("%s lets a tag name make markup (%q):\n%s", name, c.bad, c.out)
+		}
+	}
+}

@@ -223,6 +223,21 @@ var htmlTmpl = template.Must(template.New("html").Funcs(template.FuncMap{
 </ul>
 </section>
 {{- end}}
+{{- if .R.Overwrites}}
+
+<section id="overwrites">
+<h2>Overwritten tags ({{len .R.Overwrites}})</h2>
+<p>Tags naming another image than the ledger recorded; in a repository immutable now, an incident. <code>immutag history --moved</code> lists them all.</p>
+<table id="overwrites-table">
+<thead><tr><th>Provider</th><th>Scope</th><th>Tag</th><th>Previous digest</th><th>Last seen</th><th>New digest</th><th>Seen</th><th>Immutable now</th></tr></thead>
+<tbody>
+{{- range .R.Overwrites}}
+<tr data-immutable="{{.Immutable}}"><td>{{.Provider}}</td><td><code>{{.Scope}}</code></td><td><code>{{.Repository}}:{{.Tag}}</code></td><td><code>{{.Previous}}</code></td><td>{{rfc .LastSeenAt}}</td><td><code>{{.Digest}}</code></td><td>{{rfc .SeenAt}}</td><td>{{if .Immutable}}<strong>yes: incident</strong>{{else}}no{{end}}</td></tr>
+{{- end}}
+</tbody>
+</table>
+</section>
+{{- end}}
 {{- if .R.Warnings}}
 
 <section id="warnings">

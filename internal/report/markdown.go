@@ -171,6 +171,23 @@ func Markdown(w io.Writer, r *audit.Report, o Options) error {
 			fmt.Fprintf(bw, "- %s %s: %s\n", mdCell(sc.Provider), mdCode(sc.Scope), mdCell(sc.Error))
 		}
 	}
+	if len(r.Overwrites) > 0 {
+		fmt.Fprintf(bw, "\n### Overwritten tags (%d)\n\nTags naming another image than the ledger recorded; in a repository immutable now, an incident. `immutag history --moved` lists them all.\n\n", len(r.Overwrites))
+		bw.WriteString("| provider | scope | tag | previous digest | last seen | new digest | seen | immutable now |\n")
+		bw.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+		for i, o := range r.Overwrites {
+			if i == markdownRows {
+				fmt.Fprintf(bw, "\n… and %d more; the JSON report lists every one.\n", len(r.Overwrites)-markdownRows)
+				break
+			}
+			imm := "no"
+			if o.Immutable {
+				imm = "**yes: incident**"
+			}
+			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", mdCell(o.Provider), mdCode(o.Scope), mdCode(o.Repository+":"+o.Tag),
+				mdCode(o.Previous), o.LastSeenAt.UTC().Format(time.RFC3339), mdCode(o.Digest), o.SeenAt.UTC().Format(time.RFC3339), imm)
+		}
+	}
 	if r.Changes != nil && r.Changes.Len() > 0 {
 		fmt.Fprintf(bw, "\n### Changes (%d)\n\n", r.Changes.Len())
 		bw.WriteString("| provider | scope | repository | state | from | to |\n")
