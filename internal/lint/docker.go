@@ -987,6 +987,10 @@ func (j *jobState) kaniko(st *step, scr *script, x *shExpander, c shCmd, words [
 // copyTool: crane/gcrane copy|cp SRC DST, crane tag IMG TAG, crane push
 // TARBALL REF, skopeo copy SRC docker://DST, regctl image copy SRC DST.
 func (j *jobState) copyTool(st *step, scr *script, x *shExpander, c shCmd, tool string, words []shTok, nested bool) {
+	if tool == "regctl" {
+		j.regctl(st, scr, x, c, words, nested)
+		return
+	}
 	first, last := scr.span(words[0]).line, scr.span(words[len(words)-1]).line
 	var pos []shTok
 	for k := 1; k < len(words); k++ {
@@ -1003,13 +1007,6 @@ func (j *jobState) copyTool(st *step, scr *script, x *shExpander, c shCmd, tool 
 		return
 	}
 	sub := x.word(pos[0].text)
-	if tool == "regctl" {
-		if sub != "image" || len(pos) < 2 {
-			return
-		}
-		pos = pos[1:]
-		sub = x.word(pos[0].text)
-	}
 	label := tool + " " + sub
 	switch {
 	case (sub == "copy" || sub == "cp") && len(pos) >= 3:
@@ -1022,27 +1019,125 @@ func (j *jobState) copyTool(st *step, scr *script, x *shExpander, c shCmd, tool 
 		j.addSite(st, scr, x, c, sitePush, true, label, pos[2], first, last, nested, false)
 	case sub == "tag" && (tool == "crane" || tool == "gcrane") && len(pos) >= 3:
 		// crane tag IMG TAG: the tag lands in IMG's repository.
-		img, tag := x.word(pos[1].text), x.word(pos[2].text)
-		repo := img
-		if i := strings.LastIndex(repo, "@"); i >= 0 {
-			repo = repo[:i]
-		}
-		if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
-			repo = repo[:i]
-		}
-		if tag == "latest" || j.l.mutable[tag] {
-			sp := scr.span(pos[2])
-			msg := fmt.Sprintf("`crane tag` pushes the tag %s (%s:%s)", tag, display(repo), tag)
-			rule, sev := RuleExplicitLatest, SeverityError
-			if tag != "latest" {
-				rule, sev = RuleMutableTag, SeverityWarning
-				msg = fmt.Sprintf("`crane tag` pushes the rolling tag %q (%s:%s)", tag, display(repo), tag)
-			}
-			b := newFix(j.l.src)
-			b.replace(sp, `"${GITHUB_SHA}"`)
-			j.l.add(rule, sev, sp, msg, b.fix(fmt.Sprintf("tag with the commit sha instead of %s", tag)), first, last)
-		}
+		j.bareTag(scr, label, x.word(pos[1].text), pos[2], x.word(pos[2].text), first, last)
 	}
+}
+
+// bareTag reports a tag given without its repository (crane tag IMG TAG,
+// regctl image mod IMG --create TAG): it lands in img's repository.
+func (j *jobState) bareTag(scr *script, label, img string, w shTok, tag string, first, last int) {
+	repo := img
+	if i := strings.LastIndex(repo, "@"); i >= 0 {
+		repo = repo[:i]
+	}
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+	}
+	if tag != "latest" && !j.l.mutable[tag] {
+		return
+	}
+	sp := scr.span(w)
+	msg := fmt.Sprintf("`%s` pushes the tag %s (%s:%s)", label, tag, display(repo), tag)
+	rule, sev := RuleExplicitLatest, SeverityError
+	if tag != "latest" {
+		rule, sev = RuleMutableTag, SeverityWarning
+		msg = fmt.Sprintf("`%s` pushes the rolling tag %q (%s:%s)", label, tag, display(repo), tag)
+	}
+	if w.via != "" {
+		msg += " (" + w.via + ")"
+	}
+	b := newFix(j.l.src)
+	b.replace(sp, `"${GITHUB_SHA}"`)
+	j.l.add(rule, sev, sp, msg, b.fix(fmt.Sprintf("tag with the commit sha instead of %s", tag)), first, last)
+}
+
+// regctlBoolFlags are regctl's flags that take no value; any other flag
+// is read as taking one (a value mistaken for the reference would report
+// a source image as pushed).
+var regctlBoolFlags = map[string]bool{"--by-digest": true, "--digest-tags": true, "--referrers": true,
+	"--include-external": true, "--force-recursive": true, "--fast": true, "--replace": true, "--list": true,
+	"--require-list": true, "--to-oci": true, "--label-to-annotation": true, "--external-urls-rm": true,
+	"--force-tag-dereference": true, "--help": true, "-h": true, "--exit-code": true}
+
+// regctl (regclient) writes a tag with image copy SRC DST, image import
+// REF FILE, image mod REF --replace / --create TAG, index create REF,
+// index add|delete REF (the index is put back under REF) and manifest put
+// REF; --by-digest pushes no tag.
+func (j *jobState) regctl(st *step, scr *script, x *shExpander, c shCmd, words []shTok, nested bool) {
+	first, last := scr.span(words[0]).line, scr.span(words[len(words)-1]).line
+	var pos []shTok
+	flags := map[string]shTok{}
+	for k := 1; k < len(words); k++ {
+		w := x.word(words[k].text)
+		if !strings.HasPrefix(w, "-") || w == "-" {
+			pos = append(pos, words[k])
+			continue
+		}
+		name, _, inline := strings.Cut(w, "=")
+		if !inline && !regctlBoolFlags[name] && k+1 < len(words) {
+			k++
+			flags[name] = words[k]
+			continue
+		}
+		flags[name] = words[k]
+	}
+	if len(pos) < 3 {
+		return
+	}
+	group, sub := x.word(pos[0].text), x.word(pos[1].text)
+	args := pos[2:]
+	_, byDigest := flags["--by-digest"]
+	var ref shTok
+	switch group + " " + sub {
+	case "image copy", "image cp":
+		if len(args) < 2 {
+			return
+		}
+		ref, sub = args[1], "copy"
+	case "image import":
+		ref = args[0]
+	case "image mod":
+		if cr, ok := flags["--create"]; ok {
+			v := x.word(cr.text)
+			if cut, ok := strings.CutPrefix(v, "--create="); ok {
+				v = cut // --create=TAG: the value is inside the word
+				if strings.ContainsAny(v, "/:") {
+					return // a reference written inside the flag word: no edit can isolate it
+				}
+				cr.synthetic = true
+			}
+			if strings.ContainsAny(v, "/:") {
+				j.addSite(st, scr, x, c, sitePush, true, "regctl image mod --create", cr, first, last, nested, false)
+				return
+			}
+			j.bareTag(scr, "regctl image mod --create", x.word(args[0].text), cr, v, first, last)
+			return
+		}
+		if _, ok := flags["--replace"]; !ok {
+			return // the modified image is pushed by digest
+		}
+		// Rewritten in place: moving it to the sha tag would rewrite
+		// that tag instead, so the fix is advice only.
+		ref = args[0]
+		ref.synthetic = true
+	case "index create", "index init", "index new", "index add", "index append", "index insert",
+		"index delete", "index del", "index rm", "index remove", "manifest put":
+		if byDigest {
+			return
+		}
+		ref = args[0]
+		switch sub {
+		case "init", "new":
+			sub = "create"
+		case "append", "insert", "add":
+			sub, ref.synthetic = "add", true // an existing index rewritten: advice only, as for mod --replace
+		case "del", "rm", "remove", "delete":
+			sub, ref.synthetic = "delete", true
+		}
+	default:
+		return
+	}
+	j.addSite(st, scr, x, c, sitePush, true, "regctl "+group+" "+sub, ref, first, last, nested, false)
 }
 
 var copyValueOpts = map[string]bool{"--platform": true, "--src-creds": true, "--dest-creds": true, "--authfile": true,
