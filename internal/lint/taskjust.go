@@ -59,19 +59,8 @@ func (j *jobState) runTask(st *step, scr *script, x *shExpander, c shCmd, words 
 	if path == "" {
 		return false
 	}
-	docs, ferr := parseDocuments(path, src)
-	if ferr != nil || len(docs) == 0 {
-		return false
-	}
-	sub := newLinter(path, src, j.l.cfg)
-	sub.depth = j.l.depth + 1
-	sub.root = j.l.root
-	top := sub.src.deref(docs[0])
-	if top != nil && top.Kind == yaml.DocumentNode && len(top.Content) > 0 {
-		top = sub.src.deref(top.Content[0])
-	}
-	_, tasks := sub.src.get(top, "tasks")
-	if tasks == nil {
+	rootTF := j.loadTaskfile(path, src, j.l.root, nil, nil)
+	if rootTF == nil {
 		return false
 	}
 	if len(names) == 0 {
@@ -81,39 +70,34 @@ func (j *jobState) runTask(st *step, scr *script, x *shExpander, c shCmd, words 
 	for k, v := range cmdVars {
 		ctx.env[0][k] = v
 	}
-	_, globalVars := sub.src.get(top, "vars")
-	_, globalEnv := sub.src.get(top, "env")
-	sj := &jobState{l: sub, jc: ctx}
-	sst := &step{kind: st.kind, node: st.node, ctx: ctx}
-
-	// value of a Taskfile variable node: a string (templated), or unknown
-	// for sh:/ref: maps.
-	varsOf := func(n *yaml.Node) map[string]string {
-		out := map[string]string{}
-		for _, p := range sub.src.pairs(n) {
-			if s, ok := sub.src.str(p.value); ok {
-				out[p.key.Value] = s
-			} else {
-				out[p.key.Value] = unknownStr
-			}
-		}
-		return out
-	}
-	global := varsOf(globalVars)
+	var files []*taskfile // every file a task ran from, for its findings
+	opened := map[*taskfile]bool{}
 	done := map[string]bool{}
-	var run func(name string, callVars map[string]string, depth int)
-	run = func(name string, callVars map[string]string, depth int) {
-		_, t := sub.src.get(tasks, name)
-		t = sub.src.deref(t)
-		if t == nil || depth > 8 || done[name] && len(callVars) == 0 {
+	var run func(tf *taskfile, name string, callVars map[string]string, depth int)
+	run = func(tf *taskfile, name string, callVars map[string]string, depth int) {
+		if depth > 8 {
 			return
 		}
-		done[name] = true
+		tf, t := tf.find(j, name)
+		if t == nil || done[tf.path+"\x00"+name] && len(callVars) == 0 {
+			return
+		}
+		done[tf.path+"\x00"+name] = true
+		if !opened[tf] {
+			opened[tf] = true
+			files = append(files, tf)
+			tf.sj = &jobState{l: tf.lin, jc: ctx}
+		}
+		sub := tf.lin
 		var cmds *yaml.Node
 		own := map[string]string{}
 		taskEnv := map[string]string{}
-		for k, v := range varsOf(globalEnv) {
-			taskEnv[k] = v
+		for f := tf; f != nil; f = f.parent {
+			for k, v := range f.env {
+				if _, ok := taskEnv[k]; !ok {
+					taskEnv[k] = v
+				}
+			}
 		}
 		if t.Kind == yaml.SequenceNode {
 			cmds = t // tasks: {name: [cmd, ...]}
@@ -125,22 +109,27 @@ func (j *jobState) runTask(st *step, scr *script, x *shExpander, c shCmd, words 
 				cmds = c
 			}
 			_, tv := sub.src.get(t, "vars")
-			own = varsOf(tv)
+			own = taskVars(sub, tv)
 			_, te := sub.src.get(t, "env")
-			for k, v := range varsOf(te) {
+			for k, v := range taskVars(sub, te) {
 				taskEnv[k] = v
 			}
 		}
 		// lookup follows go-task's order: the task's vars, the caller's,
-		// the Taskfile's, then the environment (kept a shell reference so
-		// the shell sees every value it may take).
+		// the Taskfile's, the include's vars: entry, the including
+		// Taskfile's, then the environment (kept a shell reference so the
+		// shell sees every value it may take).
+		scopes := []map[string]string{own, callVars}
+		for f := tf; f != nil; f = f.parent {
+			scopes = append(scopes, f.global, f.incVars)
+		}
 		var expand func(s string, depth int) string
 		// from: the first scope a name is looked up in; a variable whose
 		// value reads itself (TAG: '{{.TAG | default "latest"}}') reads
 		// the next scope.
 		from := map[string]int{}
 		lookup := func(n string, def *string, depth int) string {
-			for i, m := range []map[string]string{own, callVars, global} {
+			for i, m := range scopes {
 				if i < from[n] {
 					continue
 				}
@@ -185,16 +174,16 @@ func (j *jobState) runTask(st *step, scr *script, x *shExpander, c shCmd, words 
 			envMap[k] = varDef{value: expand(v, 0)}
 		}
 		tctx := ctx.child(envMap)
-		tst := &step{kind: sst.kind, node: sst.node, ctx: tctx}
+		tst := &step{kind: st.kind, node: st.node, ctx: tctx}
 		if t.Kind == yaml.MappingNode {
 			_, deps := sub.src.get(t, "deps")
 			for _, d := range sub.src.items(deps) {
 				if s, ok := sub.src.str(d); ok {
-					run(expand(s, 0), nil, depth+1)
+					run(tf, expand(s, 0), nil, depth+1)
 				} else if _, tn := sub.src.get(d, "task"); tn != nil {
 					s, _ := sub.src.str(tn)
 					_, dv := sub.src.get(d, "vars")
-					run(expand(s, 0), expandAll(varsOf(dv), expand), depth+1)
+					run(tf, expand(s, 0), expandAll(taskVars(sub, dv), expand), depth+1)
 				}
 			}
 		}
@@ -208,7 +197,7 @@ func (j *jobState) runTask(st *step, scr *script, x *shExpander, c shCmd, words 
 				if _, tn := sub.src.get(it, "task"); tn != nil {
 					s, _ := sub.src.str(tn)
 					_, cv := sub.src.get(it, "vars")
-					run(expand(s, 0), expandAll(varsOf(cv), expand), depth+1)
+					run(tf, expand(s, 0), expandAll(taskVars(sub, cv), expand), depth+1)
 					continue
 				}
 				_, n = sub.src.get(it, "cmd")
@@ -227,15 +216,187 @@ func (j *jobState) runTask(st *step, scr *script, x *shExpander, c shCmd, words 
 				out.lines = append(out.lines, vl)
 			}
 			out.value = expand(sc.value, 0)
-			sj.runScript(tst, out, &shExpander{ctx: tctx, vars: map[string]varDef{}})
+			tf.sj.runScript(tst, out, &shExpander{ctx: tctx, vars: map[string]varDef{}})
 		}
 	}
 	for _, n := range names {
-		run(n, nil, 0)
+		run(rootTF, n, nil, 0)
 	}
-	sj.finish()
-	j.adoptFindings(sub, fmt.Sprintf(" (task %s, run by %s:%d)", strings.Join(names, " "), filepath.Base(j.l.src.file), scr.span(c.words[0]).line))
+	note := fmt.Sprintf(" (task %s, run by %s:%d)", strings.Join(names, " "), filepath.Base(j.l.src.file), scr.span(c.words[0]).line)
+	for _, tf := range files {
+		tf.sj.finish()
+		j.adoptFindings(tf.lin, note)
+	}
 	return true
+}
+
+// taskfile is a Taskfile a task call reads: the root one, or one it
+// includes (under a namespace, with the include's vars and dir).
+type taskfile struct {
+	path   string
+	lin    *linter
+	tasks  *yaml.Node
+	global map[string]string // vars:
+	env    map[string]string // env:
+	// incVars are the vars: of the includes: entry that reads this file.
+	incVars  map[string]string
+	parent   *taskfile
+	includes []taskInclude
+	sj       *jobState
+	depth    int
+}
+
+type taskInclude struct {
+	names   []string // namespace and aliases
+	flatten bool
+	node    *yaml.Node // the entry's value
+	file    *taskfile  // loaded on first use
+	loaded  bool
+}
+
+// taskVars are the string values of a vars:/env: mapping; sh: and ref:
+// values are unknown.
+func taskVars(l *linter, n *yaml.Node) map[string]string {
+	out := map[string]string{}
+	for _, p := range l.src.pairs(n) {
+		if s, ok := l.src.str(p.value); ok {
+			out[p.key.Value] = s
+		} else {
+			out[p.key.Value] = unknownStr
+		}
+	}
+	return out
+}
+
+// loadTaskfile parses a Taskfile; root is the directory its tasks run
+// in. It returns nil when the file has no tasks: and no includes:.
+func (j *jobState) loadTaskfile(path string, src []byte, root string, parent *taskfile, incVars map[string]string) *taskfile {
+	docs, ferr := parseDocuments(path, src)
+	if ferr != nil || len(docs) == 0 {
+		return nil
+	}
+	lin := newLinter(path, src, j.l.cfg)
+	lin.depth = j.l.depth + 1
+	lin.root = root
+	top := lin.src.deref(docs[0])
+	if top != nil && top.Kind == yaml.DocumentNode && len(top.Content) > 0 {
+		top = lin.src.deref(top.Content[0])
+	}
+	_, tasks := lin.src.get(top, "tasks")
+	_, incs := lin.src.get(top, "includes")
+	if tasks == nil && incs == nil {
+		return nil
+	}
+	_, gv := lin.src.get(top, "vars")
+	_, ge := lin.src.get(top, "env")
+	tf := &taskfile{path: path, lin: lin, tasks: tasks, global: taskVars(lin, gv), env: taskVars(lin, ge),
+		incVars: incVars, parent: parent}
+	if parent != nil {
+		tf.depth = parent.depth + 1
+	}
+	for _, p := range lin.src.pairs(incs) {
+		inc := taskInclude{names: []string{p.key.Value}, node: lin.src.deref(p.value)}
+		if inc.node != nil && inc.node.Kind == yaml.MappingNode {
+			_, al := lin.src.get(inc.node, "aliases")
+			for _, a := range lin.src.items(al) {
+				if s, ok := lin.src.str(a); ok {
+					inc.names = append(inc.names, s)
+				}
+			}
+			_, fl := lin.src.get(inc.node, "flatten")
+			inc.flatten = fl != nil && fl.Value == "true"
+		}
+		tf.includes = append(tf.includes, inc)
+	}
+	return tf
+}
+
+// find resolves a task name the way go-task does: a task of this file,
+// NS:NAME in the file included as NS (or an alias), a task of a
+// flattened include, and :NAME from the root Taskfile.
+func (tf *taskfile) find(j *jobState, name string) (*taskfile, *yaml.Node) {
+	if rest, ok := strings.CutPrefix(name, ":"); ok {
+		r := tf
+		for r.parent != nil {
+			r = r.parent
+		}
+		return r.find(j, rest)
+	}
+	if _, t := tf.lin.src.get(tf.tasks, name); t != nil {
+		return tf, tf.lin.src.deref(t)
+	}
+	for i := range tf.includes {
+		inc := &tf.includes[i]
+		for _, ns := range inc.names {
+			rest, ok := strings.CutPrefix(name, ns+":")
+			if !ok && !inc.flatten {
+				continue
+			}
+			if !ok {
+				rest = name
+			}
+			if f := tf.include(j, inc); f != nil {
+				if g, t := f.find(j, rest); t != nil {
+					return g, t
+				}
+			}
+		}
+	}
+	return tf, nil
+}
+
+// include loads the Taskfile an includes: entry names: a file or a
+// directory holding one, relative to the including Taskfile, with the
+// entry's vars: and dir:. Remote and templated paths are not read.
+func (tf *taskfile) include(j *jobState, inc *taskInclude) *taskfile {
+	if inc.loaded {
+		return inc.file
+	}
+	inc.loaded = true
+	if tf.depth >= 4 || inc.node == nil {
+		return nil
+	}
+	ref, dir := "", ""
+	var vars map[string]string
+	if s, ok := tf.lin.src.str(inc.node); ok {
+		ref = s
+	} else if inc.node.Kind == yaml.MappingNode {
+		_, f := tf.lin.src.get(inc.node, "taskfile")
+		ref, _ = tf.lin.src.str(f)
+		_, d := tf.lin.src.get(inc.node, "dir")
+		dir, _ = tf.lin.src.str(d)
+		_, v := tf.lin.src.get(inc.node, "vars")
+		vars = taskVars(tf.lin, v)
+	}
+	if ref == "" || strings.Contains(ref, "{{") || strings.Contains(ref, "://") || filepath.IsAbs(ref) {
+		return nil
+	}
+	rel, err := filepath.Rel(j.l.root, filepath.Dir(tf.path))
+	if err != nil {
+		return nil
+	}
+	base := filepath.Join(rel, ref)
+	cands := []string{base}
+	if e := strings.ToLower(filepath.Ext(ref)); e != ".yml" && e != ".yaml" {
+		cands = nil
+		for _, n := range taskfileNames {
+			cands = append(cands, filepath.Join(base, n))
+		}
+	}
+	path, src := j.firstLocalFile(&shExpander{vars: map[string]varDef{}}, cands)
+	if path == "" {
+		return nil
+	}
+	// An included Taskfile's tasks run where the root's do, unless the
+	// entry's dir: moves them (relative to the including Taskfile).
+	root := tf.lin.root
+	if dir != "" && !strings.Contains(dir, "{{") && !filepath.IsAbs(dir) {
+		if d := filepath.Clean(filepath.Join(rel, dir)); d != ".." && !strings.HasPrefix(d, "../") {
+			root = filepath.Join(j.l.root, d)
+		}
+	}
+	inc.file = j.loadTaskfile(path, src, root, tf, vars)
+	return inc.file
 }
 
 func expandAll(m map[string]string, expand func(string, int) string) map[string]string {

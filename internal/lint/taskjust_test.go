@@ -102,3 +102,116 @@ jobs:
 		t.Fatalf("findings %v, want %v", got, want)
 	}
 }
+
+// TestTaskfileIncludes: `task NS:NAME` runs NAME of the Taskfile included
+// as NS (a file or a directory, by namespace or alias, flattened or
+// nested), with the include's vars: under the included file's own and
+// the include's dir: as the directory its scripts run in; findings are
+// reported in the included file.
+func TestTaskfileIncludes(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel, text string) {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("Taskfile.yml", `version: '3'
+vars:
+  REGISTRY: ghcr.io/example
+includes:
+  release:
+    taskfile: ./build/release.yml
+    vars:
+      CHANNEL: latest
+  docker:
+    taskfile: ./docker
+    aliases: [d]
+    dir: ./docker
+  tools:
+    taskfile: ./build/tools.yml
+    flatten: true
+tasks:
+  sha:
+    cmds:
+      - docker push {{.REGISTRY}}/root:{{.SHA}}
+`)
+	write("build/release.yml", `version: '3'
+vars:
+  CHANNEL: '{{.CHANNEL | default "stable-sha"}}'
+  FIXED: '{{.FIXED | default "1.0.0"}}'
+includes:
+  nested: ./nested.yml
+tasks:
+  push:
+    cmds:
+      - docker push {{.REGISTRY}}/app:{{.CHANNEL}}
+  pinned:
+    cmds:
+      - docker push {{.REGISTRY}}/app:{{.FIXED}}
+  chain:
+    cmds:
+      - task: push
+      - task: nested:edge
+`)
+	write("build/nested.yml", `version: '3'
+tasks:
+  edge:
+    cmds:
+      - crane copy {{.REGISTRY}}/app:1.0.0 {{.REGISTRY}}/app:edge
+`)
+	write("docker/Taskfile.yml", `version: '3'
+tasks:
+  publish:
+    cmds:
+      - ./push.sh nightly
+`)
+	write("docker/push.sh", `#!/bin/sh
+docker push ghcr.io/example/docker:"$1"
+`)
+	write("build/tools.yml", `version: '3'
+tasks:
+  tool-push:
+    cmds:
+      - docker push ghcr.io/example/tool:canary
+`)
+	wf := filepath.Join(root, ".github/workflows/ci.yml")
+	write(".github/workflows/ci.yml", `on:
+  push:
+    branches: [main]
+jobs:
+  task:
+    runs-on: ubuntu-latest
+    steps:
+      - run: task release:push
+      - run: task release:pinned
+      - run: task release:chain
+      - run: task d:publish
+      - run: task tool-push
+      - run: task sha SHA=${GITHUB_SHA}
+`)
+	fs, err := LintFile(wf, testCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range fs {
+		rel, _ := filepath.Rel(root, f.File)
+		got = append(got, rel+":"+strconv.Itoa(f.Line)+":"+f.RuleID)
+		// A script a task runs names the Taskfile line that runs it.
+		if !strings.Contains(f.Message, "run by ci.yml:") && !strings.Contains(f.Message, "run by Taskfile.yml:") {
+			t.Errorf("message does not name the calling step: %s", f.Message)
+		}
+	}
+	want := []string{"build/nested.yml:5:mutable-tag", "build/release.yml:10:explicit-latest",
+		"build/tools.yml:5:mutable-tag", "docker/push.sh:2:mutable-tag"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		for _, f := range fs {
+			t.Log(f.File, f.Line, f.Message)
+		}
+		t.Fatalf("findings %v, want %v", got, want)
+	}
+}
