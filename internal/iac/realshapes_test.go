@@ -723,3 +723,32 @@ func TestTerragruntInputsEdits(t *testing.T) {
 		t.Errorf("inputs = merge(...) was edited")
 	}
 }
+
+func TestConditionalsOnTheLoopVariable(t *testing.T) {
+	got, res := byAddress(t, Policy{}, "testdata/tf/loopcond")
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	// Each instance is graded with its own element (the variable's
+	// optional() defaults under terraform.tfvars), the key named.
+	check(t, got, map[string]want{
+		`main.tf aws_ecr_repository.each["api"]`:                       {comp, "api", "IMMUTABLE", 21},
+		`main.tf aws_ecr_repository.each["worker"]`:                    {drif, "worker", "MUTABLE", 21},
+		`main.tf aws_ecr_repository.each["batch"]`:                     {comp, "batch", "IMMUTABLE", 21},
+		`main.tf aws_ecr_repository.deep["api"]`:                       {comp, "deep-api", "IMMUTABLE", 27},
+		`main.tf aws_ecr_repository.deep["batch"]`:                     {drif, "deep-batch", "MUTABLE", 27},
+		`main.tf aws_ecr_repository.deep["worker"]`:                    {comp, "deep-worker", "IMMUTABLE", 27},
+		`main.tf aws_ecr_repository.listed[0]`:                         {comp, "a", "IMMUTABLE", 33},
+		`main.tf aws_ecr_repository.listed[1]`:                         {drif, "b", "MUTABLE", 33},
+		`main.tf aws_ecr_repository.keyed["a"]`:                        {comp, "keyed-a", "IMMUTABLE", 39},
+		`main.tf aws_ecr_repository.keyed["b"]`:                        {drif, "keyed-b", "MUTABLE", 39},
+		`main.tf google_artifact_registry_repository.images["api"]`:    {comp, "api", "", 45},
+		`main.tf google_artifact_registry_repository.images["batch"]`:  {comp, "batch", "", 45},
+		`main.tf google_artifact_registry_repository.images["worker"]`: {drif, "worker", "", 45},
+		// A map only known when applied: unknown, once, never compliant.
+		`main.tf aws_ecr_repository.later`: {erro, "", "", 59},
+	})
+	if len(got) != 14 {
+		t.Errorf("want 14 findings, have %v", keys(got))
+	}
+}

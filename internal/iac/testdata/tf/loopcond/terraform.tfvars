@@ -1,0 +1,5 @@
+repositories = {
+  api    = {}
+  worker = { immutable = false }
+  batch  = { ecr = { mutable = true } }
+}
