@@ -86,6 +86,9 @@ type cfnResource struct {
 	ref string
 	// bind are the Fn::ForEach identifiers and their values.
 	bind map[string]any
+	// propsName is the key properties are under when the edit adds
+	// them: Properties, or properties in a Pulumi program.
+	propsName string
 }
 
 // parseCFN returns the known resources of a template; ok is false when

@@ -56,7 +56,7 @@ type edit struct {
 // Fixable reports whether a finding's edit can be written to its file.
 func (f Finding) Fixable() bool {
 	ok := f.Status == audit.StatusDrift && !f.Suppressed && f.fixer != nil && !downloaded(f.File) && len(f.overrides) == 0 && f.byHand == "" &&
-		(f.Syntax == SyntaxHCL || f.Syntax == SyntaxCFNYAML || f.Syntax == SyntaxCFNJSON)
+		(f.Syntax == SyntaxHCL || f.Syntax == SyntaxCFNYAML || f.Syntax == SyntaxCFNJSON || f.Syntax == SyntaxPulumi)
 	if ok && f.tg != nil && f.tgVars == nil {
 		// A known module's arguments are Terragrunt inputs: fixable
 		// when one inputs object sets (or can take) them all.
@@ -135,6 +135,8 @@ func PlanFixes(fs []Finding, p Policy) ([]FileChange, []FileError) {
 			}
 		case SyntaxCFNYAML, SyntaxCFNJSON:
 			next, err = editCFN(file, src, es, es[0].block.syntax == SyntaxCFNJSON, p)
+		case SyntaxPulumi:
+			next, err = editPulumi(file, src, es, p)
 		default:
 			continue
 		}
@@ -539,7 +541,11 @@ func setCFN(le *lineEdits, cr *cfnResource, key string, v any, isJSON bool) {
 			le.before[tk.Line] = append(le.before[tk.Line], indent+`"Properties": {`+cfnScalar(key, true)+": "+cfnScalar(v, true)+"},")
 			return
 		}
-		le.before[tk.Line] = append(le.before[tk.Line], indent+"Properties:", cfnLine(indent+"  ", key, v, false))
+		props := "Properties"
+		if cr.propsName != "" {
+			props = cr.propsName
+		}
+		le.before[tk.Line] = append(le.before[tk.Line], indent+props+":", cfnLine(indent+"  ", key, v, false))
 		return
 	}
 	if cr.props.Kind != yaml.MappingNode || len(cr.props.Content) == 0 {

@@ -58,3 +58,17 @@ func FuzzCloudFormation(f *testing.F) {
 		fuzzScan(t, "stack.yaml", src)
 	})
 }
+
+func FuzzPulumiYAML(f *testing.F) {
+	for _, p := range []string{"testdata/pulumi/app/Pulumi.yaml"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("name: p\nruntime: yaml\nvariables:\n  a: ${b}\n  b: ${a}\nresources:\n  r:\n    type: aws:ecr:Repository\n    properties:\n      imageTagMutability: ${a}\n"))
+	f.Add([]byte("name: p\nruntime: yaml\nresources:\n  r:\n    type: aws:ecr:Repository\n    properties: {imageTagMutability: MUTABLE, name: x}\n"))
+	f.Add([]byte("name: p\nruntime: yaml\nresources:\n  r:\n    type: gcp:artifactregistry:Repository\n    properties:\n      format: DOCKER\n      dockerConfig: ${x[0]}\n"))
+	f.Fuzz(func(t *testing.T, src []byte) { fuzzScan(t, "Pulumi.yaml", src) })
+}

@@ -319,6 +319,34 @@ func Scan(paths []string, o Options) *Result {
 			res.Findings = append(res.Findings, scanCFN(p, raw, isJSON, ap, res, &cs[i])...)
 		}
 	}
+	// Pulumi YAML programs, graded in each stack whose settings file
+	// the project has.
+	for _, p := range c.yaml {
+		if !isPulumiProject(filepath.Base(p)) {
+			continue
+		}
+		guard(&res.Errors, p, func() {
+			prog, ok, err := readPulumi(p)
+			if err != nil {
+				res.Errors = append(res.Errors, FileError{File: p, Message: "not a readable Pulumi project: " + err.Error()})
+				return
+			}
+			if !ok || len(prog.res) == 0 {
+				return
+			}
+			stacks, errs := prog.stacks()
+			res.Errors = append(res.Errors, errs...)
+			res.Files = append(res.Files, prog.file)
+			if len(stacks) == 0 {
+				res.Findings = append(res.Findings, prog.resources(nil, ap)...)
+				return
+			}
+			envCount[prog.dir] = len(stacks)
+			for i := range stacks {
+				res.Findings = append(res.Findings, prog.resources(&stacks[i], ap)...)
+			}
+		})
+	}
 	for _, p := range c.yaml {
 		raw, ok := readSmall(p, res)
 		if !ok || !bytes.Contains(raw, cfnMarker) {

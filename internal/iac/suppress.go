@@ -83,7 +83,7 @@ func parseSuppressions(src []byte) []suppression {
 func applySuppressions(res *Result) {
 	files := map[string]bool{}
 	for _, f := range res.Findings {
-		if f.Syntax == SyntaxHCL || f.Syntax == SyntaxCFNYAML {
+		if f.Syntax == SyntaxHCL || f.Syntax == SyntaxCFNYAML || f.Syntax == SyntaxPulumi {
 			files[f.File] = true
 		}
 	}
