@@ -41,7 +41,7 @@ func NewCmdIAC(f *Factory, runF func(context.Context, *IACOptions) error) *cobra
 	opts := &IACOptions{}
 	cmd := &cobra.Command{
 		Use:   "iac [PATH ...]",
-		Short: "Find repositories declared mutable in Terraform, CloudFormation and plan files",
+		Short: "Find repositories declared mutable in Terraform, CloudFormation, Pulumi YAML and plan files",
 		Long: `Scans infrastructure code (files, or directories walked; default .) for
 resources that set container tag immutability, and grades each with the
 same policy as audit (policy.mutable_tags_allowed, exemptions by repository
@@ -53,6 +53,9 @@ name, the same exclusion semantics):
                               harbor_project (without a rule), harbor_immutable_tag_rule,
                               gitlab_project_container_tag_protection
   CloudFormation (YAML, JSON) AWS::ECR::Repository, AWS::ECR::RepositoryCreationTemplate
+  Terragrunt (terragrunt.hcl) the module each unit applies, with its inputs
+  Pulumi YAML (Pulumi.yaml)   aws:ecr:Repository, aws:ecr:RepositoryCreationTemplate,
+                              gcp:artifactregistry:Repository, once per Pulumi.<stack>.yaml
   Plans                       terraform show -json plan.out > plan.json
 
 Local modules are followed, and variables, locals, count, for_each and
