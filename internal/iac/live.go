@@ -24,7 +24,7 @@ type Index struct {
 func NewIndex(res *Result) *Index {
 	x := &Index{byKey: map[string][]Finding{}}
 	for _, f := range res.Findings {
-		if !f.NameKnown || f.Type == tfECRTemplate || f.Type == cfnECRTemplate || f.Type == tfECRPTC || f.Type == cfnECRPTC {
+		if !f.NameKnown || f.Type == tfECRTemplate || f.Type == cfnECRTemplate || f.Type == pulumiECRTemplate || f.Type == tfECRPTC || f.Type == cfnECRPTC {
 			continue
 		}
 		k := codeKey(f)
@@ -138,6 +138,7 @@ func (x *Index) Compare(f *audit.Finding) *audit.CodeRef {
 var settingArg = map[string]string{
 	tfECR: "image_tag_mutability", tfECRTemplate: "image_tag_mutability", tfAR: "docker_config",
 	tfHub: "immutable_tags_settings", tfHubImmutable: "enabled", tfHarborRule: "disabled", tfGitLab: "immutable",
+	pulumiECR: "imageTagMutability", pulumiECRTemplate: "imageTagMutability", pulumiAR: "dockerConfig",
 }
 
 // ignoresSetting reports whether lifecycle.ignore_changes covers the

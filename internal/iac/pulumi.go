@@ -62,6 +62,9 @@ type pulumiResource struct {
 	typeKey  *yaml.Node
 	propsKey *yaml.Node
 	props    *yaml.Node
+	// ignored are the properties options.ignoreChanges names (their
+	// first segment; "all" for "*"), as lifecycle.ignore_changes.
+	ignored []string
 }
 
 // isPulumiProject reports a Pulumi project file name.
@@ -190,7 +193,21 @@ func (p *pulumiProgram) readSections(root *yaml.Node) {
 			continue
 		}
 		pk, props := mapGet(body, "properties")
-		p.res = append(p.res, pulumiResource{name: k.Value, typ: pulumiType(t.Value), key: k, body: body, typeKey: tk, propsKey: pk, props: props})
+		pr := pulumiResource{name: k.Value, typ: pulumiType(t.Value), key: k, body: body, typeKey: tk, propsKey: pk, props: props}
+		_, opts := mapGet(body, "options")
+		if _, ic := mapGet(opts, "ignoreChanges"); ic != nil && ic.Kind == yaml.SequenceNode {
+			for _, c := range ic.Content {
+				v := strings.TrimSpace(c.Value)
+				if v == "*" {
+					v = "all"
+				}
+				if i := strings.IndexAny(v, ".["); i > 0 {
+					v = v[:i]
+				}
+				pr.ignored = append(pr.ignored, v)
+			}
+		}
+		p.res = append(p.res, pr)
 	}
 }
 
@@ -583,7 +600,7 @@ func (p *pulumiProgram) resources(stack *pulumiStack, ap audit.Policy) []Finding
 		e.steps = 0
 		a := e.attrs(pr)
 		r := Resource{File: p.file, Line: pr.key.Line, Column: pr.key.Column, Address: "resources." + pr.name, Type: tfType,
-			Syntax: SyntaxPulumi, block: blockRef{file: p.file, syntax: SyntaxPulumi, name: pr.name}, endLine: lastLine(pr.body)}
+			Syntax: SyntaxPulumi, block: blockRef{file: p.file, syntax: SyntaxPulumi, name: pr.name}, endLine: lastLine(pr.body), ignored: pr.ignored}
 		autoNamed := pr.typ == pulumiECR && a["name"] == nil
 		if !classify(&r, a) {
 			continue

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/immutag/immutag/internal/audit"
+	"github.com/immutag/immutag/internal/providers"
 )
 
 // pulumiFindings keys findings by address and the stacks they hold in.
@@ -55,6 +56,7 @@ func TestPulumiYAMLPrograms(t *testing.T) {
 		"Pulumi.yaml resources.flow":                {drif, "flow"},
 		"Pulumi.yaml resources.remote":              {audit.StatusExempt, "remote"},
 		"Pulumi.yaml resources.template":            {drif, "template:team"},
+		"Pulumi.yaml resources.kept":                {drif, "shop/kept"},
 		// Main.yaml of a project without stacks: a config key without a
 		// default and another resource's output stay unknown.
 		"Main.yaml resources.repo":  {erro, "registry/main"},
@@ -156,6 +158,30 @@ func TestPulumiTypeTokens(t *testing.T) {
 	} {
 		if got := pulumiType(in); got != want {
 			t.Errorf("%s: %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestPulumiIndexMatchesLiveRepositories(t *testing.T) {
+	x := NewIndex(Scan([]string{"testdata/pulumi/app"}, Options{}))
+	for _, c := range []struct {
+		name     string
+		managed  bool
+		reverted bool
+	}{
+		// Immutable live, mutable in the program: the next pulumi up
+		// turns it back.
+		{"shop/web", true, true},
+		// options.ignoreChanges keeps the live setting.
+		{"shop/kept", true, false},
+		{"shop/nowhere", false, false},
+		// A creation template is not a repository.
+		{"template:team", false, false},
+	} {
+		f := &audit.Finding{Kind: providers.KindECR, Scope: "123/eu-west-1", Repository: c.name, Status: comp}
+		x.Annotate(f)
+		if f.Code.Managed != c.managed || strings.HasPrefix(f.Code.Finding, Reverted) != c.reverted {
+			t.Errorf("%s: %+v", c.name, f.Code)
 		}
 	}
 }
