@@ -3,6 +3,7 @@ package lint
 import (
 	"encoding/json"
 	"fmt"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -32,19 +33,33 @@ type bakeTag struct {
 // (bake reads variables from the environment). standalone: the file was
 // linted on its own (its pushes are implied), as opposed to reached from
 // a workflow step that pushes.
-func (l *linter) bakeFile(src []byte, env map[string]varDef, standalone bool) {
+func (l *linter) bakeFile(src []byte, env map[string]varDef, standalone bool, owners map[string]bool) {
 	_ = standalone
 	name := l.src.file
 	var tags map[string][]bakeTag
-	var err error
-	if strings.HasSuffix(strings.ToLower(name), ".json") {
-		tags, err = l.bakeJSON(src, env)
-	} else {
-		tags, err = l.bakeHCL(src, env)
+	// A variable the step sets to one of several values (an expression
+	// with alternatives) is evaluated once per value: each run pushes
+	// what its value makes, never the default it overrides.
+	for _, v := range bakeEnvVariants(src, env) {
+		var t map[string][]bakeTag
+		var err error
+		if strings.HasSuffix(strings.ToLower(name), ".json") {
+			t, err = l.bakeJSON(src, v)
+		} else {
+			t, err = l.bakeHCL(src, v)
+		}
+		if err != nil {
+			l.add(RuleInvalidWorkflow, SeverityError, span{line: 1}, "bake file: "+err.Error(), &Fix{Description: "fix the bake file syntax"})
+			return
+		}
+		tags = mergeBakeTags(tags, t)
 	}
-	if err != nil {
-		l.add(RuleInvalidWorkflow, SeverityError, span{line: 1}, "bake file: "+err.Error(), &Fix{Description: "fix the bake file syntax"})
-		return
+	if owners != nil {
+		for tn := range tags {
+			if !owners[tn] {
+				delete(tags, tn) // not built, or its tags replaced by a set
+			}
+		}
 	}
 	names := make([]string, 0, len(tags))
 	for n := range tags {
@@ -92,6 +107,59 @@ func (l *linter) bakeFile(src []byte, env map[string]varDef, standalone bool) {
 			}
 		}
 	}
+}
+
+// maxBakeVariants bounds the evaluations of one bake file.
+const maxBakeVariants = 16
+
+// bakeEnvVariants are the environments a bake file is evaluated with:
+// one per combination of the values of variables it declares that the
+// step sets to several values (bounded), else env itself.
+func bakeEnvVariants(src []byte, env map[string]varDef) []map[string]varDef {
+	out := []map[string]varDef{env}
+	names := make([]string, 0, len(env))
+	for k := range env {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		d := env[k]
+		if len(d.alts) == 0 || !regexp.MustCompile(`(^|[^A-Za-z0-9_])"?`+regexp.QuoteMeta(k)+`"?\s*[:{]`).Match(src) {
+			continue
+		}
+		var next []map[string]varDef
+		for _, e := range out {
+			for _, a := range d.all() {
+				if len(next) >= maxBakeVariants {
+					break
+				}
+				m := make(map[string]varDef, len(e))
+				for kk, vv := range e {
+					m[kk] = vv
+				}
+				m[k] = varDef{value: a.value, site: a.site}
+				next = append(next, m)
+			}
+		}
+		out = next
+	}
+	return out
+}
+
+// mergeBakeTags adds the values of b's tag entries to a's (the same
+// entries, evaluated with another environment).
+func mergeBakeTags(a, b map[string][]bakeTag) map[string][]bakeTag {
+	if a == nil {
+		return b
+	}
+	for tn, ts := range b {
+		for i, t := range ts {
+			if i < len(a[tn]) {
+				a[tn][i].values = append(a[tn][i].values, t.values...)
+			}
+		}
+	}
+	return a
 }
 
 // bakeShaVar declares the GITHUB_SHA variable the fixes use, unless the
@@ -345,19 +413,46 @@ func (l *linter) bakeFromAction(st *step) {
 	for k, v := range st.ctx.ghEnv {
 		env[k] = v
 	}
-	l.lintBakeFiles(dir, files, env)
+	// The targets built (targets: input, default group otherwise) and the
+	// tags a set: replaces decide which tags of the files are pushed.
+	var scope bakeScope
+	_, tn := l.src.get(st.with, "targets")
+	if sc := l.src.scalarOf(tn); sc != nil {
+		for _, e := range splitList(sc) {
+			vals := st.ctx.resolveAll(e.text)
+			if len(vals) != 1 || strings.ContainsRune(vals[0], unknownRune) {
+				scope.unknown = true
+				continue
+			}
+			scope.targets = append(scope.targets, vals[0])
+		}
+	} else if tn != nil {
+		scope.unknown = true
+	}
+	_, setN := l.src.get(st.with, "set")
+	if sc := l.src.scalarOf(setN); sc != nil {
+		for _, vl := range sc.lines {
+			for _, v := range st.ctx.resolveAll(strings.TrimSpace(vl.text)) {
+				scope.readSet(v)
+			}
+		}
+	}
+	l.lintBakeFiles(dir, files, env, scope)
 
 	// set: *.tags=ref / target.tags=ref
-	_, setN := l.src.get(st.with, "set")
 	if sc := l.src.scalarOf(setN); sc != nil {
 		for i, vl := range sc.lines {
 			t := strings.TrimSpace(vl.text)
-			k := strings.Index(t, ".tags=")
+			key := ".tags="
+			k := strings.Index(t, key)
 			if k < 0 {
-				continue
+				key = ".tags+=" // appended to the file's tags
+				if k = strings.Index(t, key); k < 0 {
+					continue
+				}
 			}
-			raw := t[k+len(".tags="):]
-			start := strings.Index(vl.text, t) + k + len(".tags=")
+			raw := t[k+len(key):]
+			start := strings.Index(vl.text, t) + k + len(key)
 			sp := sc.spanAt(i, start, start+len(raw))
 			for _, v := range st.ctx.resolveAll(raw) {
 				class, tag := classifyRef(v, l.mutable)
@@ -378,20 +473,206 @@ func (l *linter) bakeFromAction(st *step) {
 
 // lintBakeFiles lints bake files found in dir; their findings are
 // reported in those files.
-func (l *linter) lintBakeFiles(dir string, files []string, env map[string]varDef) {
+func (l *linter) lintBakeFiles(dir string, files []string, env map[string]varDef, scope bakeScope) {
 	if l.root == "" || l.depth > 3 {
 		return
 	}
+	type bakeSrc struct {
+		path string
+		src  []byte
+	}
+	var read []bakeSrc
 	for _, f := range files {
 		p := filepath.Join(dir, f)
 		src, err := readLocal(p)
 		if err != nil {
 			continue
 		}
-		sub := newLinter(p, src, l.cfg)
+		read = append(read, bakeSrc{p, src})
+		l.cfg.reached.add(p)
+	}
+	g := newBakeGraph()
+	for _, r := range read {
+		g.read(r.path, r.src)
+	}
+	owners := g.owners(scope)
+	for _, r := range read {
+		sub := newLinter(r.path, r.src, l.cfg)
 		sub.depth = l.depth + 1
-		sub.bakeFile(src, env, false)
+		sub.bakeFile(r.src, env, false, owners)
 		sub.applySuppressions()
 		l.extra = append(l.extra, sub.findings...)
 	}
+}
+
+// bakeScope is what a bake call builds: the targets (or groups) it names
+// ("default" when none) and the target patterns whose tags a set replaces
+// (app.tags=..., *.tags=...; not tags+=, which appends).
+type bakeScope struct {
+	targets []string
+	setTags []string
+	unknown bool // the targets could not be read: every target counts
+}
+
+// bakeGraph is the groups and targets of the bake files one call reads
+// (bake merges them), for the targets a call builds.
+type bakeGraph struct {
+	groups   map[string][]string
+	inherits map[string][]string
+	hasTags  map[string]bool
+	bad      bool
+}
+
+func newBakeGraph() *bakeGraph {
+	return &bakeGraph{groups: map[string][]string{}, inherits: map[string][]string{}, hasTags: map[string]bool{}}
+}
+
+func (g *bakeGraph) read(path string, src []byte) {
+	if strings.HasSuffix(strings.ToLower(path), ".json") {
+		var doc struct {
+			Group map[string]struct {
+				Targets []string `json:"targets"`
+			} `json:"group"`
+			Target map[string]struct {
+				Inherits []string `json:"inherits"`
+				Tags     []string `json:"tags"`
+			} `json:"target"`
+		}
+		if json.Unmarshal(src, &doc) != nil {
+			g.bad = true
+			return
+		}
+		for n, gr := range doc.Group {
+			g.groups[n] = append(g.groups[n], gr.Targets...)
+		}
+		for n, t := range doc.Target {
+			g.inherits[n] = append(g.inherits[n], t.Inherits...)
+			g.hasTags[n] = g.hasTags[n] || t.Tags != nil
+		}
+		return
+	}
+	f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
+	body, ok := f.Body.(*hclsyntax.Body)
+	if diags.HasErrors() || !ok {
+		g.bad = true
+		return
+	}
+	list := func(a *hclsyntax.Attribute) []string {
+		v, d := a.Expr.Value(nil)
+		if d.HasErrors() || !v.IsWhollyKnown() || !(v.Type().IsTupleType() || v.Type().IsListType()) {
+			g.bad = true
+			return nil
+		}
+		var out []string
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			if e.Type() != cty.String || e.IsNull() {
+				g.bad = true
+				continue
+			}
+			out = append(out, e.AsString())
+		}
+		return out
+	}
+	for _, b := range body.Blocks {
+		if len(b.Labels) != 1 {
+			continue
+		}
+		n := b.Labels[0]
+		switch b.Type {
+		case "group":
+			if a, ok := b.Body.Attributes["targets"]; ok {
+				g.groups[n] = append(g.groups[n], list(a)...)
+			} else {
+				g.groups[n] = append(g.groups[n], []string{}...)
+			}
+		case "target":
+			if a, ok := b.Body.Attributes["inherits"]; ok {
+				g.inherits[n] = append(g.inherits[n], list(a)...)
+			} else if _, ok := g.inherits[n]; !ok {
+				g.inherits[n] = nil
+			}
+			_, has := b.Body.Attributes["tags"]
+			g.hasTags[n] = g.hasTags[n] || has
+		}
+	}
+}
+
+// owners are the targets whose own tags entry the call pushes: each
+// built target's, or the one it inherits its tags from; nil when the
+// built targets cannot be told (every target's tags count).
+func (g *bakeGraph) owners(scope bakeScope) map[string]bool {
+	if scope.unknown || g.bad {
+		return nil
+	}
+	names := scope.targets
+	if len(names) == 0 {
+		names = []string{"default"}
+	}
+	built := map[string]bool{}
+	var walk func(n string, depth int) bool
+	walk = func(n string, depth int) bool {
+		if depth > 16 {
+			return false
+		}
+		if _, ok := g.inherits[n]; ok {
+			built[n] = true
+			return true
+		}
+		members, ok := g.groups[n]
+		if !ok {
+			return false
+		}
+		for _, m := range members {
+			if !walk(m, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, n := range names {
+		if !walk(n, 0) {
+			return nil // a name bake finds elsewhere (or fails on): no narrowing
+		}
+	}
+	out := map[string]bool{}
+	for n := range built {
+		replaced := false
+		for _, p := range scope.setTags {
+			if ok, _ := path.Match(p, n); ok || p == n {
+				replaced = true
+			}
+		}
+		if replaced {
+			continue
+		}
+		// The tags a target pushes are its own, or the last inherited
+		// target's that has some (bake applies inherits in order).
+		cur := n
+		for depth := 0; depth < 16 && !g.hasTags[cur]; depth++ {
+			parents := g.inherits[cur]
+			next := ""
+			for _, p := range parents {
+				if g.hasTags[p] || len(g.inherits[p]) > 0 {
+					next = p
+				}
+			}
+			if next == "" {
+				break
+			}
+			cur = next
+		}
+		out[cur] = true
+	}
+	return out
+}
+
+// readBakeSet reads one --set value (or a line of bake-action's set:):
+// TARGET.tags=... replaces the tags of the targets TARGET matches.
+func (s *bakeScope) readSet(v string) {
+	k := strings.Index(v, ".tags=")
+	if k <= 0 || strings.HasSuffix(v[:k+len(".tags")], "+") {
+		return
+	}
+	s.setTags = append(s.setTags, strings.TrimSpace(v[:k]))
 }

@@ -709,11 +709,21 @@ func (j *jobState) addSite(st *step, scr *script, x *shExpander, c shCmd, kind s
 func (j *jobState) bake(st *step, x *shExpander, rest []shTok) bool {
 	push := false
 	var files []string
+	var scope bakeScope
 	for k := 0; k < len(rest); k++ {
 		w := x.word(rest[k].text)
 		switch {
 		case w == "--push":
 			push = true
+		case !strings.HasPrefix(w, "-"):
+			if strings.ContainsRune(w, unknownRune) || w == "" {
+				scope.unknown = true
+			} else {
+				scope.targets = append(scope.targets, w)
+			}
+		case w == "--builder" || w == "--progress" || w == "--metadata-file" || w == "--allow" || w == "--call" ||
+			w == "--provenance" || w == "--sbom" || w == "--var" || w == "--list":
+			k++
 		case w == "-f" || w == "--file":
 			if k+1 < len(rest) {
 				files = append(files, x.word(rest[k+1].text))
@@ -723,13 +733,16 @@ func (j *jobState) bake(st *step, x *shExpander, rest []shTok) bool {
 			files = append(files, strings.TrimPrefix(w, "--file="))
 		case w == "--set":
 			if k+1 < len(rest) {
-				s := strings.ToLower(x.word(rest[k+1].text))
+				v := x.word(rest[k+1].text)
+				s := strings.ToLower(v)
 				push = push || strings.Contains(s, "output=type=registry") || strings.Contains(s, "push=true")
+				scope.readSet(v)
 				k++
 			}
 		case strings.HasPrefix(w, "--set="):
 			s := strings.ToLower(w)
 			push = push || strings.Contains(s, "output=type=registry") || strings.Contains(s, "push=true")
+			scope.readSet(strings.TrimPrefix(w, "--set="))
 		}
 	}
 	if !push {
@@ -756,7 +769,7 @@ func (j *jobState) bake(st *step, x *shExpander, rest []shTok) bool {
 	for k, v := range x.vars {
 		env[k] = v
 	}
-	j.l.lintBakeFiles(j.l.root, ok, env)
+	j.l.lintBakeFiles(j.l.root, ok, env, scope)
 	return true
 }
 

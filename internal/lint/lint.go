@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // DefaultMutableTags are the rolling tag names reported as warnings.
@@ -42,6 +43,43 @@ type Config struct {
 	// MutableTags are tag names reported by the mutable-tag rule. latest
 	// has rules of its own and is ignored here.
 	MutableTags []string
+	// reached collects the bake files pipeline steps push, during Lint.
+	reached *reachedSet
+}
+
+// reachedSet is the bake files a pushing step of a linted pipeline
+// reads, with that step's variables, targets and sets: Lint reports
+// those evaluations instead of the file's own defaults.
+type reachedSet struct {
+	mu    sync.Mutex
+	paths map[string]bool
+}
+
+func (r *reachedSet) add(p string) {
+	if r == nil {
+		return
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		p = a
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.paths == nil {
+		r.paths = map[string]bool{}
+	}
+	r.paths[p] = true
+}
+
+func (r *reachedSet) has(p string) bool {
+	if r == nil {
+		return false
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		p = a
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.paths[p]
 }
 
 // maxFileSize bounds what is read: a workflow is kilobytes, and a
@@ -79,6 +117,17 @@ func Lint(paths []string, cfg Config) *Result {
 	// caller reports the same line twice, once with the caller's values
 	// resolved: one finding per place and rule, the resolved one kept.
 	place := map[string]int{}
+	cfg.reached = &reachedSet{}
+	type linted struct {
+		file  string
+		found []Finding
+		err   error
+	}
+	// Every file is linted before findings are kept: a bake file a
+	// pipeline pushes is reported with that pipeline's values (a variable
+	// its env: overrides, the targets it builds), not with its defaults
+	// as when linted alone.
+	var all []linted
 	for _, p := range paths {
 		files, err := workflowFiles(p)
 		if err != nil {
@@ -86,32 +135,39 @@ func Lint(paths []string, cfg Config) *Result {
 			continue
 		}
 		for _, f := range files {
-			res.Files = append(res.Files, f)
 			found, err := LintFile(f, cfg)
-			// A reusable workflow, include or bake file is also reached
-			// from the files that use it: one finding per place.
-			for _, fd := range found {
-				key := fmt.Sprintf("%s\x00%d\x00%d\x00%s\x00%s", fd.File, fd.Line, fd.Column, fd.RuleID, fd.Message)
-				if seen[key] {
-					continue
-				}
-				seen[key] = true
-				pk := fmt.Sprintf("%s\x00%d\x00%d\x00%s\x00%t", fd.File, fd.Line, fd.Column, fd.RuleID, fd.Suppressed())
-				if i, ok := place[pk]; ok {
-					if strings.Count(res.Findings[i].Message, "…") > strings.Count(fd.Message, "…") {
-						res.Findings[i] = fd
-					}
-					continue
-				}
-				place[pk] = len(res.Findings)
-				res.Findings = append(res.Findings, fd)
+			all = append(all, linted{f, found, err})
+		}
+	}
+	for _, lf := range all {
+		f, found, err := lf.file, lf.found, lf.err
+		res.Files = append(res.Files, f)
+		if isBakeFile(f) && cfg.reached.has(f) {
+			found = nil
+		}
+		// A reusable workflow, include or bake file is also reached
+		// from the files that use it: one finding per place.
+		for _, fd := range found {
+			key := fmt.Sprintf("%s\x00%d\x00%d\x00%s\x00%s", fd.File, fd.Line, fd.Column, fd.RuleID, fd.Message)
+			if seen[key] {
+				continue
 			}
-			if err != nil {
-				if fe, ok := err.(*FileError); ok {
-					res.Errors = append(res.Errors, *fe)
-				} else {
-					res.Errors = append(res.Errors, FileError{File: f, Message: err.Error()})
+			seen[key] = true
+			pk := fmt.Sprintf("%s\x00%d\x00%d\x00%s\x00%t", fd.File, fd.Line, fd.Column, fd.RuleID, fd.Suppressed())
+			if i, ok := place[pk]; ok {
+				if strings.Count(res.Findings[i].Message, "…") > strings.Count(fd.Message, "…") {
+					res.Findings[i] = fd
 				}
+				continue
+			}
+			place[pk] = len(res.Findings)
+			res.Findings = append(res.Findings, fd)
+		}
+		if err != nil {
+			if fe, ok := err.(*FileError); ok {
+				res.Errors = append(res.Errors, *fe)
+			} else {
+				res.Errors = append(res.Errors, FileError{File: f, Message: err.Error()})
 			}
 		}
 	}
@@ -238,7 +294,7 @@ func LintBytes(file string, src []byte, cfg Config) ([]Finding, error) {
 	}
 	l := newLinter(file, src, cfg)
 	if isBakeFile(file) {
-		l.bakeFile(src, nil, true)
+		l.bakeFile(src, nil, true, nil)
 		l.applySuppressions()
 		return mergeSamePlace(sortFindings(append(l.findings, l.extra...))), nil
 	}

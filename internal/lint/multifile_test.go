@@ -204,7 +204,7 @@ jobs:
         with:
           push: true
           set: |
-            *.tags=ghcr.io/acme/set:edge
+            *.tags+=ghcr.io/acme/set:edge
 `,
 		"docker-bake.hcl": `variable "VERSION" { default = "latest" }
 target "default" {
