@@ -164,13 +164,21 @@ With --baseline OLD.json, --fail-on-drift fails only on repositories that drift
 now and did not drift in OLD.json (matched by finding id), so a team can adopt
 the gate before fixing everything.
 
+With --record every tag -> digest the audit lists also goes into the tag
+ledger (--ledger, else ledger.dsn_env / ledger.dsn, else
+$XDG_STATE_HOME/immutag/ledger.db): the report gains overwrites[] (tags that
+now name another image than the ledger recorded) and warns about floating tags
+such as latest that an immutable setting froze. Ask it with 'immutag history'.
+
 Exit codes: 0 clean, 1 error, 2 something could not be read, 3 drift found and
---fail-on-drift set (drift wins over incomplete).`,
+--fail-on-drift set (drift wins over incomplete), or an overwrite found with
+--record --fail-on-overwrite.`,
 		Example: `  immutag audit
   immutag audit --provider aws-prod -o json --output report.json
   immutag audit --fail-on-drift          # CI gate: exit 3 on drift
   immutag audit -o sarif --output immutag.sarif   # for GitHub code scanning
-  immutag audit --baseline main.json --fail-on-drift   # fail only on drift not in main.json`,
+  immutag audit --baseline main.json --fail-on-drift   # fail only on drift not in main.json
+  immutag audit --record --fail-on-overwrite   # record every tag's digest; exit 3 when one moved`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := opts.validate(); err != nil {

@@ -61,3 +61,19 @@ func TestRootHelpExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpTeachesTheLedger: audit and serve --help say what --record does
+// and where the ledger is, not only the flag's one line.
+func TestHelpTeachesTheLedger(t *testing.T) {
+	audit, serve := helpOf(t, "audit"), helpOf(t, "serve")
+	for _, want := range []string{"overwrites[]", "immutag history", "ledger.dsn_env", "--record --fail-on-overwrite"} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("immutag audit --help lacks %q", want)
+		}
+	}
+	for _, want := range []string{"immutag_tag_overwrites_total", "--record records", "immutag history"} {
+		if !strings.Contains(serve, want) {
+			t.Errorf("immutag serve --help lacks %q", want)
+		}
+	}
+}

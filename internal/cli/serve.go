@@ -63,7 +63,8 @@ schedule (--interval, or --schedule with a cron expression), exactly as
 
 HTTP endpoints on --listen:
   /metrics         Prometheus metrics (repositories by provider and status, scan
-                   duration and age, scan errors, fixes, ACR tags locked, API calls)
+                   duration and age, scan errors, fixes, ACR tags locked, API calls,
+                   immutag_tag_overwrites_total with --record)
   /healthz         the process is up
   /readyz          the first scan has finished
   /report/latest   the newest JSON report
@@ -81,8 +82,13 @@ variable --webhook-secret-env names. Pushes to registries not in the config are
 ignored, pushes to exempt repositories too.
 
 On SIGTERM or SIGINT nothing new starts; writes already running get
---shutdown-timeout to finish and be journaled. Exit code 0 after a clean stop.`,
+--shutdown-timeout to finish and be journaled. Exit code 0 after a clean stop.
+
+--record records every tag -> digest of each scan in the tag ledger (see
+'immutag audit --help' and 'immutag history'); several replicas share one
+PostgreSQL ledger (ledger.dsn_env or --ledger).`,
 		Example: `  immutag serve --interval 1h
+  immutag serve --interval 1h --record   # and keep the tag ledger
   immutag serve --schedule "0 */6 * * *" --jitter 10m --reports-dir /var/lib/immutag/reports
   IMMUTAG_WEBHOOK_SECRET=... immutag serve --enforce --listen :9100 --webhook-secret-env IMMUTAG_WEBHOOK_SECRET
   az acr webhook create -r myreg -n immutag --actions push \
