@@ -192,6 +192,9 @@ func dedupeEnvs(fs []Finding, envCount map[string]int) []Finding {
 		k := findingKey{f.rootDir, f.File, f.Address, f.Name, string(f.Status), f.Reason, f.Edit, f.Line}
 		if i, ok := seen[k]; ok {
 			envs[i] = append(envs[i], f.env)
+			if f.tg != nil && f.tgVars != nil {
+				out[i].tgMore = append(out[i].tgMore, f.tg)
+			}
 			continue
 		}
 		seen[k] = len(out)

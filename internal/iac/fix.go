@@ -81,22 +81,7 @@ func PlanFixes(fs []Finding, p Policy) ([]FileChange, []FileError) {
 	allowed := p.MutableTagsAllowed
 	byBlock := map[blockRef]*edit{}
 	var order []blockRef
-	for _, f := range fs {
-		if !f.Fixable() {
-			continue
-		}
-		ops := f.fixer(allowed)
-		blk := f.block
-		if tops := f.tgInputOps(ops); f.tg != nil && f.tgVars != nil && tops != nil {
-			file, _ := f.tg.inputsTarget(tops)
-			ops, blk = tops, blockRef{file: file, syntax: SyntaxHCL, typ: tgInputsBlock}
-		} else if f.tg != nil && f.tgVars == nil {
-			file, why := f.tg.inputsTarget(ops)
-			if why != "" {
-				continue
-			}
-			blk = blockRef{file: file, syntax: SyntaxHCL, typ: tgInputsBlock}
-		}
+	add := func(blk blockRef, ops []op, address string) {
 		e, ok := byBlock[blk]
 		if !ok {
 			e = &edit{block: blk, ops: ops}
@@ -105,7 +90,37 @@ func PlanFixes(fs []Finding, p Policy) ([]FileChange, []FileError) {
 		} else if keeps(ops) < keeps(e.ops) {
 			e.ops = ops
 		}
-		e.addresses = append(e.addresses, f.Address)
+		e.addresses = append(e.addresses, address)
+	}
+	for _, f := range fs {
+		if !f.Fixable() {
+			continue
+		}
+		ops := f.fixer(allowed)
+		switch {
+		case f.tg != nil && f.tgVars != nil:
+			// Each Terragrunt unit the finding holds in edits its own
+			// inputs; a unit whose inputs do not set the variable has
+			// the declaration edited.
+			for _, cfg := range append([]*tgConfig{f.tg}, f.tgMore...) {
+				r := f.Resource
+				r.tg = cfg
+				if tops := r.tgInputOps(ops); tops != nil {
+					file, _ := cfg.inputsTarget(tops)
+					add(blockRef{file: file, syntax: SyntaxHCL, typ: tgInputsBlock}, tops, f.Address)
+				} else {
+					add(f.block, ops, f.Address)
+				}
+			}
+		case f.tg != nil:
+			file, why := f.tg.inputsTarget(ops)
+			if why != "" {
+				continue
+			}
+			add(blockRef{file: file, syntax: SyntaxHCL, typ: tgInputsBlock}, ops, f.Address)
+		default:
+			add(f.block, ops, f.Address)
+		}
 	}
 	byFile := map[string][]*edit{}
 	var files []string

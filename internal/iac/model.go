@@ -81,6 +81,9 @@ type Resource struct {
 	// as written (image_tag_mutability = var.mutability), by argument:
 	// the Terragrunt input setting the variable is what to edit.
 	tgVars map[string]string
+	// tgMore are the other Terragrunt units whose same finding was
+	// merged into this one: their inputs are edited too.
+	tgMore []*tgConfig
 	// env names the environment of rootDir the resource was planned in
 	// (-var-file=prod.tfvars), "" for the root's defaults.
 	env string
@@ -231,9 +234,9 @@ func grade(r Resource, ap audit.Policy) Finding {
 					f.Edit += " in the inputs of " + file
 				}
 			case r.tg != nil && r.tgInputOps(ops) != nil:
-				tops := r.tgInputOps(ops)
-				file, _ := r.tg.inputsTarget(tops)
-				f.Edit = describe(tops) + " in the inputs of " + file
+				// Not named: units that agree are one finding, each
+				// unit's inputs edited.
+				f.Edit = describe(r.tgInputOps(ops)) + " in the Terragrunt inputs that set it"
 			case r.byHand != "":
 				f.Edit += " (by hand: " + r.byHand + ")"
 			case downloaded(r.File):

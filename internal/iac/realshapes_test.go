@@ -657,7 +657,10 @@ func TestTerragruntInputsAreFixedWhereSet(t *testing.T) {
 		"live/root.hcl":            {`  repository_image_tag_mutability = "IMMUTABLE" # legacy default`},
 		"live/lone/terragrunt.hcl": {`inputs = { name = "shop/lone", image_tag_mutability = "IMMUTABLE" }`},
 		"live/web/terragrunt.hcl":  {`  mutability = "IMMUTABLE"`},
-		"live/excl/terragrunt.hcl": {`  image_tag_mutability = "IMMUTABLE"`, `  scan_on_push = true`},
+		// Merged into web's finding (the same repository and edit), and
+		// still edited.
+		"live/web-eu/terragrunt.hcl": {`  mutability = "IMMUTABLE"`},
+		"live/excl/terragrunt.hcl":   {`  image_tag_mutability = "IMMUTABLE"`, `  scan_on_push = true`},
 	}
 	if len(got) != len(wants) {
 		t.Errorf("changed %d files, want %d", len(got), len(wants))
