@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
@@ -252,5 +253,44 @@ func TestRecordImportsAuditLogIncrementally(t *testing.T) {
 	}
 	if n := record(now.Add(4*time.Hour), filepath.Join(t.TempDir(), "fresh.db")); n != 3 {
 		t.Errorf("a fresh ledger: %d audit-log calls, want the whole log (3)", n)
+	}
+}
+
+// TestMovedShowsEachDigestsSource: when the digest a tag left came from the
+// registry's log and the new one from immutag's scan, --moved says so for
+// both (the CSV and table gave only the new digest's source).
+func TestMovedShowsEachDigestsSource(t *testing.T) {
+	hr := newHarborRecording(t)
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	old, cur := "sha256:"+strings.Repeat("a", 64), "sha256:"+strings.Repeat("b", 64)
+	if err := hr.s.SeedPush("apps", "api", "v1", old, now.Add(-10*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	dsn := filepath.Join(t.TempDir(), "ledger.db")
+	if r := run(t, hr.factory(t, now), "", "audit", "--config", hr.cfg, "--ledger", dsn, "--record", "-o", "json"); r.code != CodeOK {
+		t.Fatalf("first audit --record: exit %d %v\n%s", r.code, r.err, r.stderr)
+	}
+	hr.s.DenyAuditLog(true)
+	if err := hr.s.SeedPush("apps", "api", "v1", cur, now.Add(30*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, hr.factory(t, now.Add(time.Hour)), "", "audit", "--config", hr.cfg, "--ledger", dsn, "--record", "-o", "json"); r.code != CodeOK {
+		t.Fatalf("second audit --record: exit %d %v\n%s", r.code, r.err, r.stderr)
+	}
+	r := run(t, hr.factory(t, now.Add(time.Hour)), "", "history", "--ledger", dsn, "--moved", "-o", "csv")
+	rows, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+	if r.code != CodeOK || err != nil || len(rows) != 2 {
+		t.Fatalf("--moved csv: exit %d %v %v\n%s", r.code, r.err, err, r.stdout)
+	}
+	col := map[string]string{}
+	for i, h := range rows[0] {
+		col[h] = rows[1][i]
+	}
+	if col["previous_digest"] != old || col["digest"] != cur || col["previous_source"] != harbor.AuditLogSource || col["source"] != ledger.SourceScan {
+		t.Errorf("--moved csv row = %v", col)
+	}
+	r = run(t, hr.factory(t, now.Add(time.Hour)), "", "history", "--ledger", dsn, "--moved", "-o", "table")
+	if want := harbor.AuditLogSource + " -> " + ledger.SourceScan; r.code != CodeOK || !strings.Contains(r.stdout, want) {
+		t.Errorf("--moved table lacks %q: exit %d %v\n%s", want, r.code, r.err, r.stdout)
 	}
 }

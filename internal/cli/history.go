@@ -531,7 +531,7 @@ func writeMoves(ctx context.Context, w io.Writer, format string, store *ledger.S
 		}
 	case "csv":
 		cw = csv.NewWriter(w)
-		if err := cw.Write([]string{"provider", "scope", "repository", "tag", "previous_digest", "previous_first_seen", "previous_last_seen", "digest", "first_seen", "source"}); err != nil {
+		if err := cw.Write([]string{"provider", "scope", "repository", "tag", "previous_digest", "previous_first_seen", "previous_last_seen", "digest", "first_seen", "source", "previous_source"}); err != nil {
 			return err
 		}
 	default:
@@ -554,10 +554,16 @@ func writeMoves(ctx context.Context, w io.Writer, format string, store *ledger.S
 			_, err = io.WriteString(w, sep+string(b))
 			return err
 		case "csv":
-			return csvSafe(cw, []string{m.Provider, m.Scope, m.Repository, m.Tag, m.From.Digest, stamp(m.From.FirstSeen), stamp(m.From.LastSeen), m.To.Digest, stamp(m.To.FirstSeen), m.To.Source})
+			return csvSafe(cw, []string{m.Provider, m.Scope, m.Repository, m.Tag, m.From.Digest, stamp(m.From.FirstSeen), stamp(m.From.LastSeen), m.To.Digest, stamp(m.To.FirstSeen), m.To.Source, m.From.Source})
 		default:
+			// Each digest's own source: an imported past and a scanned present
+			// are different evidence.
+			src := m.To.Source
+			if m.From.Source != m.To.Source {
+				src = m.From.Source + " -> " + m.To.Source
+			}
 			_, err := fmt.Fprintf(tw, "%s\t%s:%s\t%s\t%s\t%s\t%s\t%s\t\n", cell(m.Provider), cell(m.Repository), cell(m.Tag), cell(m.From.Digest),
-				stamp(m.From.LastSeen), cell(m.To.Digest), stamp(m.To.FirstSeen), cell(m.To.Source))
+				stamp(m.From.LastSeen), cell(m.To.Digest), stamp(m.To.FirstSeen), cell(src))
 			return err
 		}
 	})
