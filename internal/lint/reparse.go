@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
@@ -22,6 +23,10 @@ import (
 // maxReparse bounds strings run inside strings (eval "$a" where a runs
 // eval "$b" ...).
 const maxReparse = 4
+
+// maxReparseValues bounds the values of one string parsed again: strings
+// inside strings would otherwise multiply their alternatives.
+const maxReparseValues = 8
 
 // varWordRE: a word that is one variable, quoted or not ("$cmd", ${cmd}).
 var varWordRE = regexp.MustCompile(`^"?\$(?:([A-Za-z_][A-Za-z0-9_]*|[0-9])|\{([A-Za-z_][A-Za-z0-9_]*|[0-9])\})"?$`)
@@ -173,6 +178,9 @@ type strSource struct {
 // again (a fix writing ${GITHUB_SHA} in single quotes would push that text).
 func (w *shWalker) stringSources(word *syntax.Word, x *shExpander, split bool) []strSource {
 	raw, a, b := w.text(word)
+	if b-a < 2 {
+		return nil
+	}
 	if w.anchor == nil && len(word.Parts) == 1 {
 		switch p := word.Parts[0].(type) {
 		case *syntax.SglQuoted:
@@ -196,8 +204,22 @@ func (w *shWalker) stringSources(word *syntax.Word, x *shExpander, split bool) [
 	}
 	var out []strSource
 	var left []string
+	// A place parsed once covers every value its variables give it.
+	done := map[*defSite]bool{}
 	for _, alt := range d.all() {
-		if src, quote, ok := w.assignedText(name, alt, x); ok {
+		if len(out) >= maxReparseValues || done[alt.site] && alt.site != nil || done[alt.from] && alt.from != nil {
+			continue
+		}
+		st := alt.site
+		src, quote, ok := w.assignedText(st, alt, x)
+		if !ok && alt.from != nil {
+			// run_cmd "$cmd" ... local c="$1"; eval "$c": the text is
+			// where cmd was assigned.
+			st = alt.from
+			src, quote, ok = w.assignedText(st, alt, x)
+		}
+		if ok {
+			done[st] = true
 			inner := strings.TrimSpace(src)
 			out = append(out, strSource{src: src, noEdit: w.noEdit || strings.ContainsAny(inner, `'"`) || split && quote == '\''})
 			continue
@@ -212,11 +234,11 @@ func (w *shWalker) stringSources(word *syntax.Word, x *shExpander, split bool) [
 // assignedText: the text of NAME="value" (or 'value') written in this
 // script, as a source to parse, when it still makes the variable's value
 // (not appended to or rebuilt from itself since).
-func (w *shWalker) assignedText(name string, d varDef, x *shExpander) (string, byte, bool) {
-	st := d.site
-	if w.anchor != nil || st == nil || st.scr != w.scr || st.yaml || !strings.HasPrefix(st.raw, name+"=") || len(d.alts) > 0 {
+func (w *shWalker) assignedText(st *defSite, d varDef, x *shExpander) (string, byte, bool) {
+	if w.anchor != nil || st == nil || st.scr != w.scr || st.yaml || !assignRE.MatchString(st.raw) || strings.Contains(assignRE.FindString(st.raw), "+") {
 		return "", 0, false
 	}
+	name := strings.TrimSuffix(assignRE.FindString(st.raw), "=")
 	if st.off < 0 || st.off+len(st.raw) > len(w.src) || w.src[st.off:st.off+len(st.raw)] != st.raw {
 		return "", 0, false
 	}
@@ -229,8 +251,8 @@ func (w *shWalker) assignedText(name string, d varDef, x *shExpander) (string, b
 	if varWordRE.MatchString(strings.TrimSpace(inner)) {
 		return "", 0, false // cmd="$1": the text is elsewhere
 	}
-	if got := x.word(v); got != d.value || strings.ContainsRune(got, unknownRune) && !strings.ContainsRune(d.value, unknownRune) {
-		return "", 0, false
+	if !slices.Contains(x.wordAll(v), d.value) {
+		return "", 0, false // the variables it reads changed since
 	}
 	return w.region(from+1, from+len(v)-1), v[0], true
 }
@@ -259,6 +281,9 @@ func (w *shWalker) valueSources(word *syntax.Word, vals []string) []strSource {
 	for _, v := range vals {
 		if strings.TrimSpace(v) == "" || strings.HasPrefix(strings.TrimSpace(v), unknownStr) {
 			continue // nothing known of the command
+		}
+		if len(out) >= maxReparseValues {
+			break
 		}
 		out = append(out, strSource{src: v, anchor: &t})
 	}

@@ -544,11 +544,40 @@ func (w *shWalker) assign(a *syntax.Assign, x *shExpander) {
 		x.vars[name] = varDef{value: out[0].value, site: out[0].site, alts: out[1:]}
 		return
 	}
-	d := varDef{value: vals[0], site: site, via: via}
+	from := w.copiedFrom(raw, x)
+	d := varDef{value: vals[0], site: site, via: via, from: from}
 	for _, v := range vals[1:] {
-		d.alts = append(d.alts, varDef{value: v, site: site, via: via})
+		d.alts = append(d.alts, varDef{value: v, site: site, via: via, from: from})
 	}
 	x.vars[name] = d
+}
+
+// copiedFrom: when raw is one variable ("$cmd", "$1") whose values were
+// all written by one assignment, that assignment.
+func (w *shWalker) copiedFrom(raw string, x *shExpander) *defSite {
+	m := varWordRE.FindStringSubmatch(raw)
+	if m == nil {
+		return nil
+	}
+	src, ok := x.vars[m[1]+m[2]]
+	if !ok {
+		return nil
+	}
+	var at *defSite
+	for _, a := range src.all() {
+		s := a.from
+		if s == nil {
+			s = a.site
+			if s == nil || s.scr != w.scr || s.yaml || !assignRE.MatchString(s.raw) {
+				return nil
+			}
+		}
+		if at != nil && at != s {
+			return nil
+		}
+		at = s
+	}
+	return at
 }
 
 // substitutions runs the commands inside $( ) and backquotes of a
@@ -629,9 +658,10 @@ func (w *shWalker) call(s *syntax.Stmt, c *syntax.CallExpr, x *shExpander, targe
 			if sp := w.span(as, ae); sp.exact {
 				site = &defSite{sp: sp, raw: raw}
 			}
-			d := varDef{value: vals[0], site: site}
+			from := w.copiedFrom(raw, x)
+			d := varDef{value: vals[0], site: site, from: from}
 			for _, v := range vals[1:] {
-				d.alts = append(d.alts, varDef{value: v, site: site})
+				d.alts = append(d.alts, varDef{value: v, site: site, from: from})
 			}
 			x.vars[string(rune('1'+k))] = d
 		}

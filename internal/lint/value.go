@@ -56,11 +56,15 @@ type varDef struct {
 	// echo to $GITHUB_OUTPUT expanded), so a fix can reach the place the
 	// tag is written.
 	via []varDef
+	// from is the shell assignment this value was copied from unchanged
+	// (a function's "$1" passed "$cmd", local cmd="$1"), so a command line
+	// run by eval there is read where it is written.
+	from *defSite
 }
 
 // all lists the definition and its alternatives.
 func (d varDef) all() []varDef {
-	out := []varDef{{value: d.value, site: d.site, via: d.via}}
+	out := []varDef{{value: d.value, site: d.site, via: d.via, from: d.from}}
 	for _, a := range d.alts {
 		out = append(out, a.all()...)
 	}
