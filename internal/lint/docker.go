@@ -180,6 +180,20 @@ func (j *jobState) command(st *step, scr *script, x *shExpander, c shCmd, target
 				}
 			}
 			continue
+		case "timeout", "nice":
+			// timeout [-s SIG] [-k T] DURATION CMD, nice [-n N] CMD: the
+			// command runs as written after them.
+			words = words[1:]
+			for len(words) > 0 && strings.HasPrefix(words[0].text, "-") {
+				if f := words[0].text; (f == "-s" || f == "-k" || f == "-n" || f == "--signal" || f == "--kill-after" || f == "--adjustment") && len(words) > 1 {
+					words = words[1:]
+				}
+				words = words[1:]
+			}
+			if name == "timeout" && len(words) > 0 {
+				words = words[1:] // the duration
+			}
+			continue
 		case "export", "declare", "typeset", "local", "readonly":
 			for _, w := range words[1:] {
 				if assignRE.MatchString(w.text) {

@@ -51,7 +51,7 @@ func (w *shWalker) reparse(s *syntax.Stmt, c *syntax.CallExpr, x *shExpander, ta
 	}
 	name := w.lit(args[0])
 	var str *syntax.Word
-	var rest []*syntax.Word
+	var rest, posArgs []*syntax.Word
 	how := ""
 	switch {
 	case name == "eval" && len(args) > 1:
@@ -92,6 +92,7 @@ func (w *shWalker) reparse(s *syntax.Stmt, c *syntax.CallExpr, x *shExpander, ta
 			return false
 		}
 		str, how = args[k], path.Base(name)+" -c"
+		posArgs = args[k+1:] // $0, $1, ... of the string
 	default:
 		raw, _, _ := w.text(args[0])
 		m := bareRefRE.FindStringSubmatch(raw)
@@ -128,7 +129,26 @@ func (w *shWalker) reparse(s *syntax.Stmt, c *syntax.CallExpr, x *shExpander, ta
 		if len(extra) > 0 {
 			sub.extraFor = f.Stmts[0]
 		}
-		sub.stmts(f.Stmts, x.clone(), target)
+		sx := x.clone()
+		if len(posArgs) > 0 {
+			// sh -c 'docker push "x:$1"' sh latest: the words after the
+			// string are $0, $1, ...
+			for i := 1; i <= 9; i++ {
+				delete(sx.vars, string(rune('0'+i)))
+			}
+			delete(sx.vars, "@")
+			var elems []varDef
+			for i, a := range posArgs[1:] {
+				if i >= 9 {
+					break
+				}
+				d := wordDef(x, w.tok(a).text)
+				sx.vars[string(rune('1'+i))] = d
+				elems = append(elems, d)
+			}
+			sx.vars["@"] = varDef{value: unknownStr, arr: elems}
+		}
+		sub.stmts(f.Stmts, sx, target)
 		w.steps = sub.steps
 	}
 	return true
