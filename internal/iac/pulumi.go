@@ -234,6 +234,9 @@ func normalizeYAML(x any) any {
 type pulumiStack struct {
 	name, file string
 	config     map[string]any
+	// esc names the Pulumi ESC environments the stack imports: they
+	// can set any config key the file does not.
+	esc string
 }
 
 // stacks reads the project's stack settings files; unreadable ones are
@@ -248,7 +251,7 @@ func (p *pulumiProgram) stacks() ([]pulumiStack, []FileError) {
 	for _, f := range ms {
 		base := filepath.Base(f)
 		name := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(base, "Pulumi."), ".yaml"), ".yml")
-		if name == "" || strings.Contains(name, ".") {
+		if name == "" {
 			continue
 		}
 		raw, err := os.ReadFile(f)
@@ -257,7 +260,8 @@ func (p *pulumiProgram) stacks() ([]pulumiStack, []FileError) {
 			continue
 		}
 		var doc struct {
-			Config map[string]any `yaml:"config"`
+			Config      map[string]any `yaml:"config"`
+			Environment any            `yaml:"environment"`
 		}
 		if err := yaml.Unmarshal(raw, &doc); err != nil {
 			errs = append(errs, FileError{File: f, Message: "not a readable stack settings file: " + err.Error()})
@@ -267,7 +271,20 @@ func (p *pulumiProgram) stacks() ([]pulumiStack, []FileError) {
 		for k, v := range doc.Config {
 			cfg[k] = normalizeYAML(v)
 		}
-		out = append(out, pulumiStack{name: name, file: f, config: cfg})
+		st := pulumiStack{name: name, file: f, config: cfg}
+		switch env := doc.Environment.(type) {
+		case string:
+			st.esc = env
+		case []any:
+			var names []string
+			for _, e := range env {
+				names = append(names, fmt.Sprint(e))
+			}
+			st.esc = strings.Join(names, ", ")
+		case map[string]any:
+			st.esc = "the environment of " + base
+		}
+		out = append(out, st)
 	}
 	return out, errs
 }
@@ -474,6 +491,10 @@ func (e *pulumiEval) config(key string) (any, bool) {
 				return typedConfig(v, d.typ), true
 			}
 		}
+	}
+	if e.stack != nil && e.stack.esc != "" {
+		// An ESC environment's pulumiConfig is read when Pulumi runs.
+		return unknown{why: "config " + key + " is not in " + filepath.Base(e.stack.file) + " and may come from ESC environment " + e.stack.esc}, true
 	}
 	if d.hasDefault {
 		return typedConfig(d.def, d.typ), true
