@@ -188,3 +188,32 @@ func TestPulumiIndexMatchesLiveRepositories(t *testing.T) {
 		}
 	}
 }
+
+func TestPulumiFixKeepsAllowedExclusions(t *testing.T) {
+	dir := t.TempDir()
+	src := "name: p\nruntime: yaml\nresources:\n  web:\n    type: aws:ecr:Repository\n    properties:\n      imageTagMutabilityExclusionFilters:\n" +
+		"        - filter: latest\n          filterType: WILDCARD\n        - filter: dev-*\n          filterType: WILDCARD\n" +
+		"      name: p/web\n      imageTagMutability: IMMUTABLE_WITH_EXCLUSION\n"
+	if err := os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pol := Policy{MutableTagsAllowed: []string{"latest"}}
+	res := Scan([]string{dir}, Options{Policy: pol})
+	if len(res.Findings) != 1 || res.Findings[0].Status != drif {
+		t.Fatalf("findings %+v", res.Findings)
+	}
+	changes, errs := PlanFixes(res.Findings, pol)
+	if len(errs) != 0 || len(changes) != 1 {
+		t.Fatalf("changes %d, errors %v", len(changes), errs)
+	}
+	out := string(changes[0].New)
+	if strings.Contains(out, "dev-*") || !strings.Contains(out, "latest") || !strings.Contains(out, "imageTagMutability: IMMUTABLE_WITH_EXCLUSION") {
+		t.Errorf("the allowed exclusion is not the only one kept:\n%s", out)
+	}
+	if err := WriteChanges(changes); err != nil {
+		t.Fatal(err)
+	}
+	if after := Scan([]string{dir}, Options{Policy: pol}); len(after.Findings) != 1 || after.Findings[0].Status != comp {
+		t.Errorf("after the fix: %+v\n%s", after.Findings, out)
+	}
+}
