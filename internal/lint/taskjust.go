@@ -59,7 +59,8 @@ func (j *jobState) runTask(st *step, scr *script, x *shExpander, c shCmd, words 
 	if path == "" {
 		return false
 	}
-	rootTF := j.loadTaskfile(path, src, j.l.root, nil, nil)
+	// Tasks run in their Taskfile's directory (task -d DIR moves it).
+	rootTF := j.loadTaskfile(path, src, filepath.Dir(path), nil, nil)
 	if rootTF == nil {
 		return false
 	}
@@ -90,6 +91,7 @@ func (j *jobState) runTask(st *step, scr *script, x *shExpander, c shCmd, words 
 		}
 		sub := tf.lin
 		var cmds *yaml.Node
+		taskRoot := sub.root
 		own := map[string]string{}
 		taskEnv := map[string]string{}
 		for f := tf; f != nil; f = f.parent {
@@ -110,6 +112,14 @@ func (j *jobState) runTask(st *step, scr *script, x *shExpander, c shCmd, words 
 			}
 			_, tv := sub.src.get(t, "vars")
 			own = taskVars(sub, tv)
+			// dir: moves the task's commands (relative to where its
+			// Taskfile's tasks run).
+			_, td := sub.src.get(t, "dir")
+			if d, ok := sub.src.str(td); ok && d != "" && !strings.Contains(d, "{{") && !filepath.IsAbs(d) {
+				if nd, err := filepath.Rel(j.l.root, filepath.Join(sub.root, d)); err == nil && nd != ".." && !strings.HasPrefix(nd, "../") {
+					taskRoot = filepath.Join(j.l.root, nd)
+				}
+			}
 			_, te := sub.src.get(t, "env")
 			for k, v := range taskVars(sub, te) {
 				taskEnv[k] = v
@@ -216,7 +226,10 @@ func (j *jobState) runTask(st *step, scr *script, x *shExpander, c shCmd, words 
 				out.lines = append(out.lines, vl)
 			}
 			out.value = expand(sc.value, 0)
+			saved := sub.root
+			sub.root = taskRoot
 			tf.sj.runScript(tst, out, &shExpander{ctx: tctx, vars: map[string]varDef{}})
+			sub.root = saved
 		}
 	}
 	for _, n := range names {

@@ -106,8 +106,8 @@ jobs:
 // TestTaskfileIncludes: `task NS:NAME` runs NAME of the Taskfile included
 // as NS (a file or a directory, by namespace or alias, flattened or
 // nested), with the include's vars: under the included file's own and
-// the include's dir: as the directory its scripts run in; findings are
-// reported in the included file.
+// the include's dir: (or a task's dir:) as the directory its scripts run
+// in; findings are reported in the included file.
 func TestTaskfileIncludes(t *testing.T) {
 	root := t.TempDir()
 	write := func(rel, text string) {
@@ -138,6 +138,13 @@ tasks:
   sha:
     cmds:
       - docker push {{.REGISTRY}}/root:{{.SHA}}
+  moved:
+    dir: tools
+    cmds:
+      - ./tag.sh
+`)
+	write("tools/tag.sh", `#!/bin/sh
+crane tag ghcr.io/example/moved:1.0.0 beta
 `)
 	write("build/release.yml", `version: '3'
 vars:
@@ -192,6 +199,7 @@ jobs:
       - run: task d:publish
       - run: task tool-push
       - run: task sha SHA=${GITHUB_SHA}
+      - run: task moved
 `)
 	fs, err := LintFile(wf, testCfg)
 	if err != nil {
@@ -207,7 +215,7 @@ jobs:
 		}
 	}
 	want := []string{"build/nested.yml:5:mutable-tag", "build/release.yml:10:explicit-latest",
-		"build/tools.yml:5:mutable-tag", "docker/push.sh:2:mutable-tag"}
+		"build/tools.yml:5:mutable-tag", "docker/push.sh:2:mutable-tag", "tools/tag.sh:2:mutable-tag"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		for _, f := range fs {
 			t.Log(f.File, f.Line, f.Message)
