@@ -242,15 +242,29 @@ func directVars(b hcl.Body, tfvars map[string]cty.Value) map[string]string {
 		return nil
 	}
 	out := map[string]string{}
-	for n, a := range body.Attributes {
-		t, ok := a.Expr.(*hclsyntax.ScopeTraversalExpr)
-		if !ok || len(t.Traversal) != 2 || t.Traversal.RootName() != "var" {
-			continue
-		}
-		if v, ok := t.Traversal[1].(hcl.TraverseAttr); ok {
-			if _, shadowed := tfvars[v.Name]; !shadowed {
-				out[n] = v.Name
+	add := func(prefix string, b *hclsyntax.Body) {
+		for n, a := range b.Attributes {
+			t, ok := a.Expr.(*hclsyntax.ScopeTraversalExpr)
+			if !ok || len(t.Traversal) != 2 || t.Traversal.RootName() != "var" {
+				continue
 			}
+			if v, ok := t.Traversal[1].(hcl.TraverseAttr); ok {
+				if _, shadowed := tfvars[v.Name]; !shadowed {
+					out[prefix+n] = v.Name
+				}
+			}
+		}
+	}
+	add("", body)
+	// A setting in the declaration's one block of its type
+	// (docker_config { immutable_tags = var.immutable }).
+	count := map[string]int{}
+	for _, b := range body.Blocks {
+		count[b.Type]++
+	}
+	for _, b := range body.Blocks {
+		if count[b.Type] == 1 && b.Type != "dynamic" && b.Type != "lifecycle" {
+			add(b.Type+".", b.Body)
 		}
 	}
 	return out
@@ -266,10 +280,10 @@ func (r Resource) tgInputOps(ops []op) []op {
 	}
 	out := make([]op, 0, len(ops))
 	for _, o := range ops {
-		if o.kind != opSet || len(o.path) != 1 {
+		if o.kind != opSet || len(o.path) == 0 || len(o.path) > 2 {
 			return nil
 		}
-		v := r.tgVars[o.path[0]]
+		v := r.tgVars[strings.Join(o.path, ".")]
 		if _, set := r.tg.inputFile[v]; v == "" || !set {
 			return nil
 		}

@@ -1,0 +1,7 @@
+terraform {
+  source = "../../modules/ar"
+}
+
+inputs = {
+  immutable = false
+}
