@@ -14,7 +14,7 @@ FUZZ := ./internal/hardening:FuzzConfigDecode ./internal/hardening:FuzzParseErro
 	./internal/hardening:FuzzDockerHubListing ./internal/hardening:FuzzQuayListing \
 	./internal/hardening:FuzzHarborListing ./internal/hardening:FuzzReportRender \
 	./internal/lint:FuzzLintWorkflow \
-	./internal/iac:FuzzTerraform ./internal/iac:FuzzCloudFormation \
+	./internal/iac:FuzzTerraform ./internal/iac:FuzzCloudFormation ./internal/iac:FuzzPulumiYAML \
 	./internal/redact:FuzzRedactPrefilters
 
 .DEFAULT_GOAL := help
