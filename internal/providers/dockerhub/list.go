@@ -91,6 +91,8 @@ func (p *Provider) list(ctx context.Context, ns string, send func(string) error)
 	first := httpapi.Request{
 		Path:  "/v2/namespaces/" + url.PathEscape(ns) + "/repositories",
 		Query: url.Values{"page": {"1"}, "page_size": {strconv.Itoa(pageSize)}},
+		// Hub's next is this listing's URL with another page number.
+		SamePath: true,
 	}
 	err = p.client.Pages(ctx, first, func(ctx context.Context, page *httpapi.Response) (string, error) {
 		var lp listPage

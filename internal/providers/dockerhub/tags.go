@@ -36,8 +36,9 @@ type tagPage struct {
 // next: one call per page, none per tag. tag_last_pushed is the push time.
 func (p *Provider) Tags(ctx context.Context, r providers.Repository, yield func(providers.Tag) error) error {
 	first := httpapi.Request{
-		Path:  "/v2/namespaces/" + url.PathEscape(r.Scope) + "/repositories/" + url.PathEscape(r.Name) + "/tags",
-		Query: url.Values{"page": {"1"}, "page_size": {strconv.Itoa(tagPageSize)}},
+		Path:     "/v2/namespaces/" + url.PathEscape(r.Scope) + "/repositories/" + url.PathEscape(r.Name) + "/tags",
+		Query:    url.Values{"page": {"1"}, "page_size": {strconv.Itoa(tagPageSize)}},
+		SamePath: true,
 	}
 	err := p.client.Pages(ctx, first, func(ctx context.Context, page *httpapi.Response) (string, error) {
 		var tp tagPage

@@ -143,7 +143,7 @@ func (p *Provider) Scopes(ctx context.Context) ([]providers.Scope, error) {
 	}
 	var out []providers.Scope
 	err = c.Pages(ctx, httpapi.Request{Path: apiPrefix + "/projects",
-		Query: url.Values{"page": {"1"}, "page_size": {pageSize}, "with_detail": {"false"}}},
+		Query: url.Values{"page": {"1"}, "page_size": {pageSize}, "with_detail": {"false"}}, SamePath: true},
 		func(_ context.Context, page *httpapi.Response) (string, error) {
 			var ps []project
 			if err := page.JSON(&ps); err != nil {
@@ -185,7 +185,7 @@ func rulesPath(id int64) string {
 // rules reads every rule of a project (Harbor's UI caps them at 15).
 func (p *Provider) rules(ctx context.Context, c *httpapi.Client, id int64) ([]rule, error) {
 	var out []rule
-	err := c.Pages(ctx, httpapi.Request{Path: rulesPath(id), Query: url.Values{"page": {"1"}, "page_size": {pageSize}}},
+	err := c.Pages(ctx, httpapi.Request{Path: rulesPath(id), Query: url.Values{"page": {"1"}, "page_size": {pageSize}}, SamePath: true},
 		func(_ context.Context, page *httpapi.Response) (string, error) {
 			var rs []rule
 			if err := page.JSON(&rs); err != nil {
@@ -217,7 +217,7 @@ func (p *Provider) Repositories(ctx context.Context, s providers.Scope, e provid
 	prefix := s.Name + "/"
 	check := &providers.EntryCheck{Provider: p.name, Kind: providers.KindHarbor, Scope: s.Name}
 	return c.Pages(ctx, httpapi.Request{Path: apiPrefix + "/projects/" + url.PathEscape(s.Name) + "/repositories",
-		Query: url.Values{"page": {"1"}, "page_size": {pageSize}}},
+		Query: url.Values{"page": {"1"}, "page_size": {pageSize}}, SamePath: true},
 		func(_ context.Context, page *httpapi.Response) (string, error) {
 			var repos []*struct {
 				Name string `json:"name"`

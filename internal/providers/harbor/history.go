@@ -41,7 +41,7 @@ func (p *Provider) TagHistory(ctx context.Context, r providers.Repository, since
 	// The fuzzy match also finds repositories whose name contains this one;
 	// the exact repository is checked below.
 	q := url.Values{"q": {"resource=~" + full}, "sort": {"-op_time"}, "page": {"1"}, "page_size": {pageSize}}
-	err = c.Pages(ctx, httpapi.Request{Path: path, Query: q}, func(_ context.Context, page *httpapi.Response) (string, error) {
+	err = c.Pages(ctx, httpapi.Request{Path: path, Query: q, SamePath: true}, func(_ context.Context, page *httpapi.Response) (string, error) {
 		var recs []struct {
 			Resource    string `json:"resource"`
 			Type        string `json:"resource_type"`

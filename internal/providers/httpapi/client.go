@@ -228,6 +228,11 @@ type Request struct {
 	// requests are retried only on 429 and 503, which say the server did not
 	// process them.
 	Idempotent bool
+	// SamePath, for Pages, makes a next link that changes the URL's path an
+	// error: APIs that page one listing by its query alone (Docker Hub's
+	// next, Harbor's Link header) never change it, and a link that resolves
+	// to a new path on every page is a listing that never ends.
+	SamePath bool
 }
 
 // Response is a successful (2xx) answer.

@@ -371,6 +371,32 @@ func TestPagesLoopStopped(t *testing.T) {
 	}
 }
 
+// A relative next link such as "x/items?page=2" resolves to a longer path
+// from every page, so no URL repeats: with SamePath the second page's
+// different path ends the listing with an error instead of paging for ever.
+func TestPagesSamePathStopsAGrowingLink(t *testing.T) {
+	srv, calls := script(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		_, _ = fmt.Fprint(w, `{"next":"x/items?page=2"}`)
+	})
+	var ws waits
+	c := newTestClient(srv, &ws, nil)
+	next := func(ctx context.Context, p *Response) (string, error) {
+		var b struct{ Next string }
+		if calls.Load() > 50 {
+			return "", nil // without SamePath this listing would not end
+		}
+		return b.Next, p.JSON(&b)
+	}
+	err := c.Pages(t.Context(), Request{Path: "/v2/items", SamePath: true}, next)
+	if !errors.Is(err, ErrPageLoop) || calls.Load() != 1 || !strings.Contains(err.Error(), "not a page of this listing") {
+		t.Fatalf("err=%v calls=%d, want ErrPageLoop after the first page", err, calls.Load())
+	}
+	calls.Store(0)
+	if err := c.Pages(t.Context(), Request{Path: "/v2/items"}, next); err != nil || calls.Load() <= 50 {
+		t.Fatalf("without SamePath: err=%v calls=%d (the link was followed: the test's premise)", err, calls.Load())
+	}
+}
+
 func TestCursorLoopStopped(t *testing.T) {
 	seq := []string{"a", "b", "c", "a", "z"}
 	var got []string

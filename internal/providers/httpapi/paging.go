@@ -69,7 +69,13 @@ func (c *Client) Pages(ctx context.Context, first Request, fn PageFunc) error {
 		if err != nil {
 			return err
 		}
-		req = Request{Method: first.Method, Header: first.Header, NoAuth: first.NoAuth, Path: nu.String()}
+		if first.SamePath && nu.EscapedPath() != resp.URL.EscapedPath() {
+			// A relative link such as "x/y?page=2" resolves to a longer path
+			// from every page: never the same URL twice, so the loop guard
+			// would not stop it.
+			return fmt.Errorf("list %s: %w: the next link %s is not a page of this listing", RedactURL(resp.URL), ErrPageLoop, RedactURL(nu))
+		}
+		req = Request{Method: first.Method, Header: first.Header, NoAuth: first.NoAuth, Path: nu.String(), SamePath: first.SamePath}
 	}
 }
 
