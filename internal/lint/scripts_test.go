@@ -14,16 +14,7 @@ import (
 // fix of the script never edits the workflow.
 func TestLocalScriptsAndMakefiles(t *testing.T) {
 	root := t.TempDir()
-	write := func(rel, text string) string {
-		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := fileWriter(t, root)
 	write("Makefile", "IMAGE ?= ghcr.io/acme/app\nTAG = $(GIT_SHA)\n\nbuild:\n\tdocker build -t $(IMAGE):$(TAG) .\n\npush: build\n\tdocker push $(IMAGE):$(TAG)\n\tdocker push $(IMAGE):$(CHANNEL)\n\nrelease:\n\tdocker buildx build --push \\\n\t\t-t $(IMAGE):latest .\n")
 	write("scripts/release.sh", "#!/usr/bin/env bash\nset -euo pipefail\nimage=\"$1\"\nfor t in \"$GITHUB_SHA\" latest; do\n  docker tag \"$image:build\" \"$image:$t\"\n  docker push \"$image:$t\"\ndone\n")
 	wf := write(".github/workflows/release.yml", `on:
@@ -106,16 +97,7 @@ func TestArrayJoinsStayBounded(t *testing.T) {
 // not. Entries are deleted by the fix only while another entry remains.
 func TestGoreleaserConfig(t *testing.T) {
 	root := t.TempDir()
-	write := func(rel, text string) string {
-		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := fileWriter(t, root)
 	write(".goreleaser.yaml", `dockers:
   - image_templates:
       - "ghcr.io/acme/tool:{{ .Version }}"
@@ -190,5 +172,21 @@ func TestMakeIfFunction(t *testing.T) {
 			t.Log(f.File, f.Line, f.Message)
 		}
 		t.Fatalf("want one mutable-tag at Makefile:3 from the PUSH=1 call, got %d findings", len(fs))
+	}
+}
+
+// fileWriter writes files below root (creating their directories) and
+// returns each file's path.
+func fileWriter(t *testing.T, root string) func(rel, text string) string {
+	return func(rel, text string) string {
+		t.Helper()
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
 }

@@ -414,6 +414,23 @@ func (w *shWalker) splitWord(item *syntax.Word, x *shExpander) []varDef {
 // a splatted array, or one element holding all the word's possible values
 // (a loop variable's items are alternatives of one element, not several
 // elements: TAG_ARGS+=("-t" "$img:$tag") adds one -t value per iteration).
+// argsDef is "$@" for these arguments (set -- ARGS, a function call): one
+// element each, read back like an array.
+func (w *shWalker) argsDef(args []*syntax.Word, x *shExpander) varDef {
+	var elems []varDef
+	for _, a := range args {
+		elems = append(elems, w.elemDefs(a, x)...)
+	}
+	if len(elems) > maxAlts {
+		elems = elems[:maxAlts]
+	}
+	d := varDef{value: unknownStr, arr: elems}
+	if len(elems) > 0 {
+		d.value, d.site = elems[0].value, elems[0].site
+	}
+	return d
+}
+
 func (w *shWalker) elemDefs(item *syntax.Word, x *shExpander) []varDef {
 	raw, a, b := w.text(item)
 	if _, ok := arraySplat(raw); ok {
@@ -620,18 +637,7 @@ func (w *shWalker) call(s *syntax.Stmt, c *syntax.CallExpr, x *shExpander, targe
 		// set -- a b: the positional parameters, read back by "$@" like
 		// an array (set -- "$@" c appends).
 		if dd, _, _ := w.text(c.Args[1]); dd == "--" {
-			var elems []varDef
-			for _, e := range c.Args[2:] {
-				elems = append(elems, w.elemDefs(e, x)...)
-			}
-			if len(elems) > maxAlts {
-				elems = elems[:maxAlts]
-			}
-			d := varDef{value: unknownStr, arr: elems}
-			if len(elems) > 0 {
-				d.value, d.site = elems[0].value, elems[0].site
-			}
-			x.vars["@"] = d
+			x.vars["@"] = w.argsDef(c.Args[2:], x)
 			return
 		}
 	}
@@ -668,18 +674,7 @@ func (w *shWalker) call(s *syntax.Stmt, c *syntax.CallExpr, x *shExpander, targe
 		// "$@" in the body: the call's arguments, one element each (a
 		// loop over them pushes every tag the caller passed).
 		savedAt, hadAt := x.vars["@"]
-		var elems []varDef
-		for _, a := range c.Args[1:] {
-			elems = append(elems, w.elemDefs(a, x)...)
-		}
-		if len(elems) > maxAlts {
-			elems = elems[:maxAlts]
-		}
-		at := varDef{value: unknownStr, arr: elems}
-		if len(elems) > 0 {
-			at.value, at.site = elems[0].value, elems[0].site
-		}
-		x.vars["@"] = at
+		x.vars["@"] = w.argsDef(c.Args[1:], x)
 		w.calls++
 		w.depth++
 		w.stmt(body, x, target)

@@ -13,16 +13,7 @@ import (
 // call's variables and arguments, dependencies and nested task calls.
 func TestTaskfileAndJustfile(t *testing.T) {
 	root := t.TempDir()
-	write := func(rel, text string) string {
-		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := fileWriter(t, root)
 	write("Taskfile.yml", `version: '3'
 vars:
   REPO: registry.example.com/team/svc
