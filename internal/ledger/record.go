@@ -685,8 +685,8 @@ func stageInsertSQL(n int) string {
 
 func (r *Recorder) insertStage(ctx context.Context, tx *sql.Tx) error {
 	s := r.s
-	// Full chunks share one prepared statement: parsing a 500-row VALUES
-	// list is a good part of the cost.
+	// Full chunks share one prepared statement per transaction: parsing a
+	// 100-row VALUES list is a good part of the cost.
 	var full *sql.Stmt
 	defer func() {
 		if full != nil {
